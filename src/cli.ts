@@ -1,0 +1,16 @@
+#!/usr/bin/env node
+// Thin CLI over the library API: parse arguments, call the library, print.
+import { Command } from 'commander';
+import { registerHostCommands } from './cli/host.js';
+import { runMain } from './cli/output.js';
+
+const program = new Command();
+program
+  .name('svcdup')
+  .description('Duplicate Windows services at the OS level, inside feather-weight VMs')
+  .version('0.1.0')
+  .option('--backend <kind>', 'host backend: wine (default on Linux) or windows');
+
+registerHostCommands(program);
+
+await runMain(program);
