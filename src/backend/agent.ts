@@ -1,0 +1,104 @@
+// Client side of the agent protocol (docs/agent-protocol.md): JSON lines over a child's stdio.
+import type { ChildProcessWithoutNullStreams } from 'node:child_process';
+import { AgentError, SvcdupError } from '../errors.js';
+import type { AgentOp, AgentParams, AgentResult } from './types.js';
+
+interface Pending {
+  op: string;
+  resolve: (v: unknown) => void;
+  reject: (e: Error) => void;
+}
+
+interface Response {
+  id: number;
+  ok: boolean;
+  result?: unknown;
+  error?: { op?: string; code?: number; message?: string };
+}
+
+export class AgentClient {
+  private nextId = 1;
+  private readonly pending = new Map<number, Pending>();
+  private buffer = '';
+  private stderrTail = '';
+  private exited: Error | undefined;
+  readonly exitPromise: Promise<void>;
+
+  constructor(private readonly child: ChildProcessWithoutNullStreams) {
+    child.stdout.setEncoding('utf8');
+    child.stdout.on('data', (chunk: string) => this.onData(chunk));
+    child.stderr.setEncoding('utf8');
+    // Keep the last few lines: they explain an agent that dies.
+    child.stderr.on('data', (chunk: string) => {
+      this.stderrTail = (this.stderrTail + chunk).slice(-2000);
+    });
+    this.exitPromise = new Promise((resolve) => {
+      child.on('exit', (code, signal) => {
+        const tail = this.stderrTail.trim();
+        this.exited = new SvcdupError(
+          `svcdup-agent exited (${signal ?? `code ${code}`})${tail ? `: ${tail.split('\n').slice(-3).join(' | ')}` : ''}`,
+        );
+        for (const p of this.pending.values()) p.reject(this.exited);
+        this.pending.clear();
+        resolve();
+      });
+      child.on('error', (err) => {
+        this.exited = new SvcdupError(`cannot run svcdup-agent: ${err.message}`);
+        for (const p of this.pending.values()) p.reject(this.exited);
+        this.pending.clear();
+        resolve();
+      });
+    });
+    child.stdin.on('error', () => {
+      /* reported through 'exit' */
+    });
+  }
+
+  get alive(): boolean {
+    return this.exited === undefined;
+  }
+
+  call<K extends AgentOp>(op: K, params: AgentParams<K>): Promise<AgentResult<K>> {
+    if (this.exited) return Promise.reject(this.exited);
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { op, resolve: resolve as (v: unknown) => void, reject });
+      this.child.stdin.write(JSON.stringify({ id, op, params }) + '\n');
+    });
+  }
+
+  /** Ask the agent to exit and wait for it; kill it if it does not go within the grace period. */
+  async close(graceMs = 3000): Promise<void> {
+    if (this.exited) return;
+    this.child.stdin.write(JSON.stringify({ id: this.nextId++, op: 'exit', params: {} }) + '\n');
+    this.child.stdin.end();
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), graceMs);
+    await this.exitPromise;
+    clearTimeout(timer);
+  }
+
+  private onData(chunk: string): void {
+    this.buffer += chunk;
+    let nl: number;
+    while ((nl = this.buffer.indexOf('\n')) >= 0) {
+      const line = this.buffer.slice(0, nl).trim();
+      this.buffer = this.buffer.slice(nl + 1);
+      if (line) this.onLine(line);
+    }
+  }
+
+  private onLine(line: string): void {
+    let msg: Response;
+    try {
+      msg = JSON.parse(line) as Response;
+    } catch {
+      this.stderrTail = (this.stderrTail + `\n[non-JSON stdout] ${line}`).slice(-2000);
+      return;
+    }
+    const p = this.pending.get(msg.id);
+    if (!p) return;
+    this.pending.delete(msg.id);
+    if (msg.ok) p.resolve(msg.result);
+    else p.reject(new AgentError(msg.error?.op ?? p.op, msg.error?.code ?? -1, msg.error?.message ?? 'unknown error'));
+  }
+}

@@ -1,0 +1,43 @@
+// Choosing and opening a host backend.
+import { resolvePaths, type Paths } from '../config.js';
+import { UsageError } from '../errors.js';
+import type { HostBackend } from './types.js';
+import { WindowsBackend } from './windows.js';
+import { findWine, WineBackend } from './wine.js';
+
+export type BackendKind = 'wine' | 'windows';
+
+export interface BackendOptions {
+  kind?: BackendKind | string;
+  paths?: Paths;
+  env?: NodeJS.ProcessEnv;
+}
+
+/** Every backend also maps paths back and can be shut down entirely. */
+export interface ManagedBackend extends HostBackend {
+  readonly paths: Paths;
+  /** A Windows path as the file system of this machine spells it. */
+  toHostPath(winPath: string): string;
+  /** Close the agent and, under Wine, end the wineserver with every process of the prefix. */
+  shutdown(): Promise<void>;
+}
+
+export function createBackend(opts: BackendOptions = {}): ManagedBackend {
+  const env = opts.env ?? process.env;
+  const kind = opts.kind ?? env.SVCDUP_BACKEND ?? (process.platform === 'win32' ? 'windows' : 'wine');
+  const paths = opts.paths ?? resolvePaths(env);
+  if (kind === 'wine') return new WineBackend(paths, findWine(env));
+  if (kind === 'windows') return new WindowsBackend(paths);
+  throw new UsageError(`unknown backend "${kind}": use wine or windows`);
+}
+
+/** Create a backend and open it (prefix, wineserver, agent), ready for calls. */
+export async function openBackend(opts: BackendOptions = {}): Promise<ManagedBackend> {
+  const b = createBackend(opts);
+  await b.open();
+  return b;
+}
+
+export type { HostBackend } from './types.js';
+export { WineBackend, findWine, WineMissingError } from './wine.js';
+export { WindowsBackend } from './windows.js';

@@ -1,0 +1,79 @@
+// The `windows` host backend: the same native binaries, run directly on Windows.
+// It cannot be tested on the Linux testbed; it is kept to the minimum that differs from Wine.
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Paths } from '../config.js';
+import { SvcdupError } from '../errors.js';
+import { AgentClient } from './agent.js';
+import type { AgentOp, AgentParams, AgentResult, ExecOptions, ExecResult, HostBackend } from './types.js';
+
+export class WindowsBackend implements HostBackend {
+  readonly kind = 'windows' as const;
+  private agent: AgentClient | undefined;
+
+  constructor(readonly paths: Paths) {}
+
+  async open(): Promise<void> {
+    if (this.agent?.alive) return;
+    if (process.platform !== 'win32') throw new SvcdupError('the windows backend runs only on Windows; use --backend wine');
+    const exe = join(this.paths.nativeDir, 'svcdup-agent.exe');
+    if (!existsSync(exe)) throw new SvcdupError(`native binaries are not built (${exe} is missing): run npm run build`);
+    this.agent = new AgentClient(spawn(exe, [], { stdio: ['pipe', 'pipe', 'pipe'], windowsHide: true }));
+    await this.agent.call('ping', {});
+  }
+
+  call<K extends AgentOp>(op: K, params: AgentParams<K>): Promise<AgentResult<K>> {
+    if (!this.agent?.alive) return this.open().then(() => this.agent!.call(op, params));
+    return this.agent.call(op, params);
+  }
+
+  async exec(argv: string[], opts: ExecOptions = {}): Promise<ExecResult> {
+    const [cmd, ...args] = argv;
+    if (!cmd) throw new SvcdupError('exec: no command given');
+    const child = spawn(cmd, args, {
+      env: { ...process.env, ...opts.env },
+      cwd: opts.cwd,
+      stdio: opts.inherit ? 'inherit' : ['ignore', 'pipe', 'pipe'],
+      windowsHide: true,
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout?.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr?.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const timer = opts.timeoutMs ? setTimeout(() => child.kill(), opts.timeoutMs) : undefined;
+    const code = await new Promise<number>((resolve, reject) => {
+      child.on('error', reject);
+      child.on('close', (c) => resolve(c ?? 1));
+    });
+    if (timer) clearTimeout(timer);
+    return { code, stdout, stderr };
+  }
+
+  toWindowsPath(path: string): string {
+    return path;
+  }
+
+  toHostPath(winPath: string): string {
+    return winPath.replace(/%(\w+)%/g, (m, v: string) => process.env[v] ?? m);
+  }
+
+  async close(): Promise<void> {
+    const a = this.agent;
+    this.agent = undefined;
+    if (a) await a.close();
+  }
+
+  async shutdown(): Promise<void> {
+    await this.close();
+  }
+
+  async describe(): Promise<Record<string, unknown>> {
+    return {
+      backend: 'windows',
+      nativeDir: this.paths.nativeDir,
+      agentBuilt: existsSync(join(this.paths.nativeDir, 'svcdup-agent.exe')),
+      ...(this.agent?.alive ? { agent: await this.agent.call('ping', {}) } : {}),
+    };
+  }
+}

@@ -1,0 +1,99 @@
+// Commands about the host itself: doctor, services, host exec, host stop.
+import type { Command } from 'commander';
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { createBackend, type ManagedBackend } from '../backend/index.js';
+import { resolvePaths } from '../config.js';
+import { listServices, serviceTypeName } from '../services.js';
+import { printJson, printTable } from './output.js';
+
+/** Run `fn` with an opened backend; the agent is closed afterwards, the wineserver stays up. */
+export async function withBackend<T>(program: Command, fn: (b: ManagedBackend) => Promise<T>): Promise<T> {
+  const backend = createBackend({ kind: program.opts<{ backend?: string }>().backend });
+  try {
+    await backend.open();
+    return await fn(backend);
+  } finally {
+    await backend.close();
+  }
+}
+
+interface Check {
+  name: string;
+  ok: boolean;
+  detail: string;
+}
+
+export function registerHostCommands(program: Command): void {
+  program
+    .command('doctor')
+    .description('check what svcdup needs: Wine, the native build, the prefix, the agent')
+    .option('--json', 'machine-readable output')
+    .action(async (opts: { json?: boolean }) => {
+      const checks: Check[] = [];
+      const paths = resolvePaths();
+      checks.push({ name: 'node', ok: true, detail: process.version });
+      const mingw = spawnSync('x86_64-w64-mingw32-gcc', ['--version'], { encoding: 'utf8' });
+      checks.push({
+        name: 'mingw-w64',
+        ok: mingw.status === 0,
+        detail: mingw.status === 0 ? (mingw.stdout.split('\n')[0] ?? '') : 'not found (needed only to build: apt-get install mingw-w64)',
+      });
+      const agentExe = join(paths.nativeDir, 'svcdup-agent.exe');
+      checks.push({ name: 'native build', ok: existsSync(agentExe), detail: existsSync(agentExe) ? paths.nativeDir : `${agentExe} missing: npm run build` });
+      let info: Record<string, unknown> = {};
+      try {
+        const backend = createBackend({ kind: program.opts<{ backend?: string }>().backend });
+        info = await backend.describe();
+        if (backend.kind === 'wine') checks.push({ name: 'wine', ok: true, detail: `${(info.wine as { version: string }).version} (${(info.wine as { loader: string }).loader})` });
+        try {
+          await backend.open();
+          info = await backend.describe();
+          const agent = info.agent as { version: string; windowsVersion: string; wineVersion?: string };
+          checks.push({ name: 'prefix', ok: true, detail: paths.prefix });
+          checks.push({ name: 'agent', ok: true, detail: `svcdup-agent ${agent.version} on Windows ${agent.windowsVersion}${agent.wineVersion ? ` (Wine ${agent.wineVersion})` : ''}` });
+        } catch (err) {
+          checks.push({ name: 'agent', ok: false, detail: (err as Error).message });
+        } finally {
+          await backend.close();
+        }
+      } catch (err) {
+        checks.push({ name: 'backend', ok: false, detail: (err as Error).message });
+      }
+      const ok = checks.every((c) => c.ok);
+      if (opts.json) printJson({ ok, checks, backend: info });
+      else for (const c of checks) process.stdout.write(`${c.ok ? 'ok  ' : 'FAIL'} ${c.name.padEnd(13)} ${c.detail}\n`);
+      if (!ok) process.exitCode = 1;
+    });
+
+  program
+    .command('services')
+    .description("list the host's services with state, pid, type and image path")
+    .option('--json', 'machine-readable output')
+    .action(async (opts: { json?: boolean }) => {
+      const services = await withBackend(program, listServices);
+      if (opts.json) return printJson(services);
+      printTable(
+        ['NAME', 'STATE', 'PID', 'TYPE', 'IMAGE'],
+        services.map((s) => [s.name, s.state, s.pid || '-', serviceTypeName(s.type), s.serviceDll ? `${s.imagePath}  [${s.serviceDll}]` : s.imagePath]),
+      );
+    });
+
+  const host = program.command('host').description('the host backend itself, outside any VM');
+  host
+    .command('exec')
+    .description('run a Windows command on the host backend, outside any VM (e.g. svcdup host exec -- sc query RpcSs)')
+    .argument('<command...>', 'the command and its arguments')
+    .action(async (argv: string[]) => {
+      const r = await withBackend(program, (b) => b.exec(argv, { inherit: true }));
+      process.exitCode = r.code;
+    });
+  host
+    .command('stop')
+    .description('end the host backend: under Wine, the wineserver and every process of the prefix')
+    .action(async () => {
+      const backend = createBackend({ kind: program.opts<{ backend?: string }>().backend });
+      await backend.shutdown();
+    });
+}

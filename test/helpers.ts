@@ -1,0 +1,50 @@
+// Shared by the integration tests: each test file gets its own svcdup home (own prefix,
+// own wineserver) cloned from one template that global-setup makes once per machine.
+import { mkdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { createBackend, type ManagedBackend } from '../src/backend/index.js';
+import { packageRoot, resolvePaths, type Paths } from '../src/config.js';
+
+export const testRoot = join(packageRoot, '.svcdup-test');
+export const templateDir = join(testRoot, 'template');
+export const nativeDir = join(packageRoot, 'native', 'build');
+
+let counter = 0;
+
+/** Paths for a fresh, private svcdup home that shares the test template. */
+export function testPaths(label: string): Paths {
+  const home = join(testRoot, 'homes', `${label}-${process.pid}-${counter++}`);
+  mkdirSync(home, { recursive: true });
+  return { ...resolvePaths({ SVCDUP_HOME: home, SVCDUP_TEMPLATE: templateDir }), nativeDir };
+}
+
+/** The environment for running the CLI against the same home. */
+export function testEnv(paths: Paths): NodeJS.ProcessEnv {
+  return { ...process.env, SVCDUP_HOME: paths.home, SVCDUP_TEMPLATE: paths.template, SVCDUP_NATIVE_DIR: paths.nativeDir };
+}
+
+export interface TestHost {
+  backend: ManagedBackend;
+  paths: Paths;
+  /** end the wineserver and remove the home */
+  dispose(): Promise<void>;
+}
+
+export async function openTestHost(label: string): Promise<TestHost> {
+  const paths = testPaths(label);
+  const backend = createBackend({ kind: 'wine', paths });
+  await backend.open();
+  return {
+    backend,
+    paths,
+    async dispose() {
+      await backend.shutdown();
+      rmSync(paths.home, { recursive: true, force: true });
+    },
+  };
+}
+
+/** The Windows path of one of the project's native binaries. */
+export function nativeExe(backend: ManagedBackend, name: string): string {
+  return backend.toWindowsPath(join(nativeDir, name));
+}
