@@ -1,0 +1,137 @@
+// The operation journal: every change svcdup makes to the host is a recorded sequence of
+// steps, so that an interrupted operation (a failure, a kill) is rolled back by the next
+// svcdup command instead of being left half-applied.
+//
+// A step is data (a kind and JSON args), not a closure: recovery runs in another process
+// and must be able to undo it from the database alone. Each kind's `undo` must be
+// idempotent and must work whether or not its `apply` ran, because a kill between
+// "recorded pending" and "marked done" leaves exactly that doubt.
+import type { Db } from './db.js';
+
+export interface StepKind<C, A = unknown> {
+  apply(ctx: C, args: A): Promise<void>;
+  undo(ctx: C, args: A): Promise<void>;
+}
+
+export type StepKinds<C> = Record<string, StepKind<C, any>>;
+
+export interface JournalEntry {
+  id: number;
+  op: string;
+  target: string;
+  status: 'running' | 'done' | 'rolled-back' | 'failed';
+  startedAt: string;
+  endedAt?: string;
+  error?: string;
+}
+
+export interface RecoveryReport {
+  /** operations found interrupted and rolled back */
+  rolledBack: JournalEntry[];
+  /** operations whose rollback itself failed: left for the next run, with the reason */
+  failed: JournalEntry[];
+}
+
+const now = (): string => new Date().toISOString();
+
+export class Journal<C> {
+  constructor(
+    private readonly db: Db,
+    private readonly kinds: StepKinds<C>,
+  ) {}
+
+  /**
+   * Run `body` as one journaled operation. `step(kind, args)` records the step, applies it,
+   * and marks it done; if anything throws, the done (and pending) steps are undone in
+   * reverse order and the error is rethrown.
+   */
+  async run<T>(op: string, target: string, ctx: C, body: (step: <A>(kind: string, args: A) => Promise<void>) => Promise<T>): Promise<T> {
+    const id = Number(this.db.prepare(`INSERT INTO journal (op, target, status, started_at) VALUES (?, ?, 'running', ?)`).run(op, target, now()).lastInsertRowid);
+    let seq = 0;
+    const step = async <A>(kind: string, args: A): Promise<void> => {
+      const k = this.kinds[kind];
+      if (!k) throw new Error(`journal: unknown step kind ${kind}`);
+      const s = seq++;
+      this.db.prepare(`INSERT INTO journal_step (journal_id, seq, kind, args, status) VALUES (?, ?, ?, ?, 'pending')`).run(id, s, kind, JSON.stringify(args));
+      await k.apply(ctx, args);
+      this.db.prepare(`UPDATE journal_step SET status = 'done' WHERE journal_id = ? AND seq = ?`).run(id, s);
+    };
+    try {
+      const result = await body(step);
+      this.db.prepare(`UPDATE journal SET status = 'done', ended_at = ? WHERE id = ?`).run(now(), id);
+      return result;
+    } catch (err) {
+      await this.rollback(id, ctx, (err as Error).message);
+      throw err;
+    }
+  }
+
+  /** Roll back every operation a killed svcdup left 'running' (or whose rollback failed before). */
+  async recover(ctx: C): Promise<RecoveryReport> {
+    const report: RecoveryReport = { rolledBack: [], failed: [] };
+    const open = this.db.prepare(`SELECT id FROM journal WHERE status IN ('running', 'failed') ORDER BY id DESC`).all() as { id: number }[];
+    for (const { id } of open) {
+      const ok = await this.rollback(id, ctx, 'interrupted');
+      (ok ? report.rolledBack : report.failed).push(this.entry(id));
+    }
+    return report;
+  }
+
+  /** Whether any operation is still to be recovered. Cheap: every command asks. */
+  pending(): boolean {
+    return !!this.db.prepare(`SELECT 1 FROM journal WHERE status IN ('running', 'failed') LIMIT 1`).get();
+  }
+
+  entries(limit = 50): JournalEntry[] {
+    return (this.db.prepare(`SELECT id FROM journal ORDER BY id DESC LIMIT ?`).all(limit) as { id: number }[]).map((r) => this.entry(r.id));
+  }
+
+  steps(id: number): { seq: number; kind: string; args: unknown; status: string }[] {
+    return (this.db.prepare(`SELECT seq, kind, args, status FROM journal_step WHERE journal_id = ? ORDER BY seq`).all(id) as { seq: number; kind: string; args: string; status: string }[]).map(
+      (r) => ({ ...r, args: JSON.parse(r.args) as unknown }),
+    );
+  }
+
+  private entry(id: number): JournalEntry {
+    const r = this.db.prepare(`SELECT id, op, target, status, started_at, ended_at, error FROM journal WHERE id = ?`).get(id) as {
+      id: number;
+      op: string;
+      target: string;
+      status: JournalEntry['status'];
+      started_at: string;
+      ended_at: string | null;
+      error: string | null;
+    };
+    return {
+      id: r.id,
+      op: r.op,
+      target: r.target,
+      status: r.status,
+      startedAt: r.started_at,
+      ...(r.ended_at ? { endedAt: r.ended_at } : {}),
+      ...(r.error ? { error: r.error } : {}),
+    };
+  }
+
+  /** Undo the steps of one operation in reverse; true when all are undone. */
+  private async rollback(id: number, ctx: C, reason: string): Promise<boolean> {
+    const steps = this.db.prepare(`SELECT seq, kind, args FROM journal_step WHERE journal_id = ? AND status IN ('pending', 'done') ORDER BY seq DESC`).all(id) as {
+      seq: number;
+      kind: string;
+      args: string;
+    }[];
+    for (const s of steps) {
+      try {
+        const k = this.kinds[s.kind];
+        if (!k) throw new Error(`unknown step kind ${s.kind}`);
+        await k.undo(ctx, JSON.parse(s.args));
+        this.db.prepare(`UPDATE journal_step SET status = 'undone' WHERE journal_id = ? AND seq = ?`).run(id, s.seq);
+      } catch (err) {
+        this.db.prepare(`UPDATE journal SET status = 'failed', error = ? WHERE id = ?`).run(`rollback of step ${s.seq} (${s.kind}) failed: ${(err as Error).message}`, id);
+        return false;
+      }
+    }
+    this.db.prepare(`UPDATE journal SET status = 'rolled-back', ended_at = ?, error = ? WHERE id = ?`).run(now(), reason, id);
+    return true;
+  }
+}

@@ -1,0 +1,83 @@
+// The operation journal under real kills: whatever step svcdup dies in, the next run
+// finds either the whole operation or none of it.
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { packageRoot } from '../src/config.js';
+import { openDb } from '../src/state/db.js';
+import { Journal, type StepKinds } from '../src/state/journal.js';
+import { testRoot } from './helpers.js';
+
+const fileKinds: StepKinds<null> = {
+  'file.write': {
+    async apply(_c, a: { path: string; fail?: boolean }) {
+      if (a.fail) throw new Error('disk full');
+      writeFileSync(a.path, 'x');
+    },
+    async undo(_c, a: { path: string }) {
+      if (existsSync(a.path)) rmSync(a.path);
+    },
+  },
+};
+
+const N = 4;
+
+describe('journal', () => {
+  it('rolls back the applied steps when a step fails, and records why', async () => {
+    const dir = join(testRoot, `journal-fail-${process.pid}`);
+    rmSync(dir, { recursive: true, force: true });
+    mkdirSync(dir, { recursive: true });
+    const j = new Journal(openDb(join(dir, 'state.db')), fileKinds);
+    await expect(
+      j.run('test', 'files', null, async (step) => {
+        await step('file.write', { path: join(dir, 'a') });
+        await step('file.write', { path: join(dir, 'b') });
+        await step('file.write', { path: join(dir, 'c'), fail: true });
+      }),
+    ).rejects.toThrow('disk full');
+    expect(readdirSync(dir).filter((f) => !f.startsWith('state.db'))).toEqual([]);
+    const [e] = j.entries();
+    expect(e).toMatchObject({ status: 'rolled-back', error: 'disk full' });
+    expect(j.steps(e!.id).map((s) => s.status)).toEqual(['undone', 'undone', 'undone']);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  for (let k = 0; k < N; k++) {
+    for (const phase of ['before', 'after'] as const) {
+      it(`a process killed ${phase} applying step ${k} of ${N} is rolled back by the next run`, () => {
+        const dir = join(testRoot, `journal-kill-${process.pid}-${k}-${phase}`);
+        rmSync(dir, { recursive: true, force: true });
+        mkdirSync(dir, { recursive: true });
+        const db = join(dir, 'state.db');
+        const r = spawnSync('node', ['--import', 'tsx', join(packageRoot, 'test/fixtures/journal-child.ts'), db, dir, String(N), String(k), phase], {
+          cwd: packageRoot,
+          encoding: 'utf8',
+        });
+        expect(r.signal).toBe('SIGKILL');
+        const written = readdirSync(dir).filter((f) => /^f\d$/.test(f)).length;
+        expect(written).toBe(phase === 'before' ? k : k + 1);
+        const j = new Journal(openDb(db), fileKinds);
+        expect(j.pending()).toBe(true);
+        return j.recover(null).then((rep) => {
+          expect(rep.rolledBack).toHaveLength(1);
+          expect(rep.failed).toHaveLength(0);
+          expect(readdirSync(dir).filter((f) => /^f\d$/.test(f))).toEqual([]);
+          expect(j.pending()).toBe(false);
+          rmSync(dir, { recursive: true, force: true });
+        });
+      });
+    }
+  }
+
+  it('a completed operation is left alone by recovery', async () => {
+    const dir = join(testRoot, `journal-done-${process.pid}`);
+    rmSync(dir, { recursive: true, force: true });
+    mkdirSync(dir, { recursive: true });
+    const j = new Journal(openDb(join(dir, 'state.db')), fileKinds);
+    await j.run('test', 'files', null, async (step) => step('file.write', { path: join(dir, 'a') }));
+    expect(await j.recover(null)).toEqual({ rolledBack: [], failed: [] });
+    expect(existsSync(join(dir, 'a'))).toBe(true);
+    rmSync(dir, { recursive: true, force: true });
+  });
+});
