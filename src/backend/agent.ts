@@ -75,6 +75,9 @@ export class AgentClient {
     const timer = setTimeout(() => this.child.kill('SIGKILL'), graceMs);
     await this.exitPromise;
     clearTimeout(timer);
+    // A process the agent started may still hold the other end of these pipes.
+    this.child.stdout.destroy();
+    this.child.stderr.destroy();
   }
 
   private onData(chunk: string): void {

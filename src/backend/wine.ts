@@ -1,6 +1,6 @@
 // The `wine` host backend: svcdup's own Wine prefix, a persistent wineserver, and the agent.
 import { spawn, spawnSync } from 'node:child_process';
-import { promises as fs, existsSync, statSync, readdirSync } from 'node:fs';
+import { promises as fs, closeSync, existsSync, openSync, readdirSync, statSync } from 'node:fs';
 import { join, delimiter, sep } from 'node:path';
 import type { Paths } from '../config.js';
 import { SvcdupError } from '../errors.js';
@@ -84,8 +84,15 @@ export class WineBackend implements HostBackend {
   private async doOpen(): Promise<void> {
     await this.ensurePrefix();
     // Persistent: services (and duplicates) outlive the svcdup command that started them.
-    const r = spawnSync(this.wine.server, ['-p'], { env: this.env(), encoding: 'utf8' });
-    if (r.status !== 0) throw new SvcdupError(`cannot start wineserver: ${(r.stderr ?? '').trim() || `exit ${r.status}`}`);
+    // Exit 2: a wineserver already runs for this prefix (it exits quietly when it cannot take the lock).
+    // stdio ignored: the daemon would inherit our pipes and spawnSync would wait for it forever.
+    const r = spawnSync(this.wine.server, ['-p'], { env: this.env(), stdio: 'ignore' });
+    if (r.status !== 0 && r.status !== 2) throw new SvcdupError(`cannot start wineserver ${this.wine.server}: exit ${r.status ?? r.signal}`);
+    if (r.status === 0) {
+      // Boot the prefix (services.exe, rpcss, ...) from a process whose stdio is /dev/null:
+      // those long-lived processes inherit the first process's stdio and would hold our pipes open.
+      spawnSync(this.wine.loader, ['cmd', '/c', 'exit'], { env: this.env(), stdio: 'ignore', timeout: 120_000 });
+    }
     const exe = join(this.paths.nativeDir, 'svcdup-agent.exe');
     if (!existsSync(exe)) throw new SvcdupError(`native binaries are not built (${exe} is missing): run npm run build`);
     const child = spawn(this.wine.loader, [this.toWindowsPath(exe)], { env: this.env(), stdio: ['pipe', 'pipe', 'pipe'] });
@@ -123,14 +130,19 @@ export class WineBackend implements HostBackend {
     await fs.rm(tmp, { recursive: true, force: true });
     await fs.mkdir(join(tmp, '..'), { recursive: true });
     const env = this.env({ WINEPREFIX: tmp });
-    const boot = spawnSync(this.wine.loader, ['wineboot', '--init'], { env, encoding: 'utf8', timeout: 300_000 });
+    // Output to a file, not a pipe: the wineserver wineboot starts would hold a pipe open.
+    const log = join(t + '.log');
+    const fd = openSync(log, 'w');
+    const boot = spawnSync(this.wine.loader, ['wineboot', '--init'], { env, stdio: ['ignore', fd, fd], timeout: 300_000 });
+    closeSync(fd);
     // Wait until the template's wineserver (and every process of it) is gone: the files are then final.
     spawnSync(this.wine.server, ['-w'], { env, timeout: 120_000 });
     if (boot.status !== 0 || !existsSync(join(tmp, 'system.reg'))) {
       await fs.rm(tmp, { recursive: true, force: true });
-      throw new SvcdupError(`wineboot could not create a Wine prefix: ${(boot.stderr ?? '').trim().split('\n').slice(-3).join(' | ')}`);
+      throw new SvcdupError(`wineboot could not create a Wine prefix (exit ${boot.status ?? boot.signal}): see ${log}`);
     }
     await writeStamp(tmp, this.wine.version);
+    await fs.rm(log, { force: true });
     await fs.rm(t, { recursive: true, force: true });
     try {
       await fs.rename(tmp, t);
