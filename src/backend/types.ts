@@ -14,7 +14,9 @@ export type RegType =
   | 'REG_RESOURCE_LIST'
   | 'REG_FULL_RESOURCE_DESCRIPTOR'
   | 'REG_RESOURCE_REQUIREMENTS_LIST'
-  | 'REG_QWORD';
+  | 'REG_QWORD'
+  /** a type outside the list, as the agent spells it: REG_TYPE_<n>, hex data */
+  | `REG_TYPE_${number}`;
 
 /**
  * A registry value. `data` is encoded by type:
@@ -29,7 +31,7 @@ export type RegValue =
   | { name: string; type: 'REG_QWORD'; data: string }
   | {
       name: string;
-      type: 'REG_NONE' | 'REG_BINARY' | 'REG_RESOURCE_LIST' | 'REG_FULL_RESOURCE_DESCRIPTOR' | 'REG_RESOURCE_REQUIREMENTS_LIST';
+      type: 'REG_NONE' | 'REG_BINARY' | 'REG_RESOURCE_LIST' | 'REG_FULL_RESOURCE_DESCRIPTOR' | 'REG_RESOURCE_REQUIREMENTS_LIST' | `REG_TYPE_${number}`;
       data: string;
     };
 
@@ -150,6 +152,7 @@ export interface AgentOps {
   'scm.delete': [{ name: string }, Record<string, never>];
   'proc.list': [Record<string, never>, ProcessInfo[]];
   'proc.kill': [{ pid: number; exitCode?: number }, Record<string, never>];
+  exit: [Record<string, never>, Record<string, never>];
 }
 
 export type AgentOp = keyof AgentOps;

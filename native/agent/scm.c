@@ -1,0 +1,563 @@
+/*
+ * scm.* ops: the Service Control Manager, through the documented API only.
+ *
+ * Services are always created and changed through the SCM (never by
+ * writing the Services key): Wine's SCM reads that key only when it
+ * starts, and Windows' SCM owns it.
+ */
+#include "agent.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define SERVICES_KEY L"SYSTEM\\CurrentControlSet\\Services\\"
+
+static const char *const start_names[] = {"BOOT", "SYSTEM", "AUTO", "DEMAND", "DISABLED"};
+
+static const char *state_name(DWORD state)
+{
+    switch (state)
+    {
+    case SERVICE_STOPPED: return "STOPPED";
+    case SERVICE_START_PENDING: return "START_PENDING";
+    case SERVICE_STOP_PENDING: return "STOP_PENDING";
+    case SERVICE_RUNNING: return "RUNNING";
+    case SERVICE_CONTINUE_PENDING: return "CONTINUE_PENDING";
+    case SERVICE_PAUSE_PENDING: return "PAUSE_PENDING";
+    case SERVICE_PAUSED: return "PAUSED";
+    }
+    return "STOPPED"; /* not a documented state; the type allows no other */
+}
+
+static void write_status(json_writer *w, const WCHAR *name, const WCHAR *display, const SERVICE_STATUS_PROCESS *st)
+{
+    json_begin_object(w);
+    out_key_wstr(w, "name", name);
+    if (display && *display) out_key_wstr(w, "displayName", display);
+    out_key_uint(w, "type", st->dwServiceType);
+    json_key(w, "state");
+    json_cstring(w, state_name(st->dwCurrentState));
+    out_key_uint(w, "pid", st->dwProcessId);
+    out_key_uint(w, "controlsAccepted", st->dwControlsAccepted);
+    out_key_uint(w, "win32ExitCode", st->dwWin32ExitCode);
+    out_key_uint(w, "serviceExitCode", st->dwServiceSpecificExitCode);
+    out_key_uint(w, "checkpoint", st->dwCheckPoint);
+    out_key_uint(w, "waitHint", st->dwWaitHint);
+    json_end_object(w);
+}
+
+/* Opens the SCM and the service named by params.name. */
+static DWORD open_service(struct request *rq, DWORD access, SC_HANDLE *scm, SC_HANDLE *svc, WCHAR **name)
+{
+    DWORD err = param_wstr(rq, "name", TRUE, FALSE, name, NULL);
+    if (err) return err;
+    if (!**name) return invalid_param(rq, "name");
+    if (!(*scm = OpenSCManagerW(NULL, NULL, SC_MANAGER_CONNECT))) return GetLastError();
+    if (!(*svc = OpenServiceW(*scm, *name, access)))
+    {
+        err = GetLastError();
+        CloseServiceHandle(*scm);
+        return err;
+    }
+    return ERROR_SUCCESS;
+}
+
+static void close_service(SC_HANDLE scm, SC_HANDLE svc)
+{
+    CloseServiceHandle(svc);
+    CloseServiceHandle(scm);
+}
+
+/* The display name, or NULL; best effort (only decorates a status). */
+static WCHAR *display_name(struct request *rq, SC_HANDLE scm, const WCHAR *name)
+{
+    DWORD len = 0;
+    WCHAR *buf;
+    GetServiceDisplayNameW(scm, name, NULL, &len);
+    if (!len || !(buf = rq_alloc(rq, (len + 2) * sizeof(WCHAR)))) return NULL;
+    len += 2;
+    return GetServiceDisplayNameW(scm, name, buf, &len) ? buf : NULL;
+}
+
+static DWORD write_current_status(struct request *rq, SC_HANDLE scm, SC_HANDLE svc, const WCHAR *name)
+{
+    SERVICE_STATUS_PROCESS st;
+    DWORD needed;
+    if (!QueryServiceStatusEx(svc, SC_STATUS_PROCESS_INFO, (BYTE *)&st, sizeof(st), &needed)) return GetLastError();
+    write_status(rq->out, name, display_name(rq, scm, name), &st);
+    return ERROR_SUCCESS;
+}
+
+DWORD op_scm_list(struct request *rq)
+{
+    DWORD cap = 64 * 1024, needed = 0, count = 0, resume = 0, i, err = ERROR_SUCCESS;
+    BYTE *buf = malloc(cap);
+    SC_HANDLE scm;
+
+    if (!buf) return ERROR_NOT_ENOUGH_MEMORY;
+    if (!(scm = OpenSCManagerW(NULL, NULL, SC_MANAGER_CONNECT | SC_MANAGER_ENUMERATE_SERVICE)))
+    {
+        free(buf);
+        return GetLastError();
+    }
+    json_begin_array(rq->out);
+    for (;;)
+    {
+        BOOL done = EnumServicesStatusExW(scm, SC_ENUM_PROCESS_INFO, SERVICE_WIN32 | SERVICE_DRIVER, SERVICE_STATE_ALL,
+                                          buf, cap, &needed, &count, &resume, NULL);
+        ENUM_SERVICE_STATUS_PROCESSW *e = (ENUM_SERVICE_STATUS_PROCESSW *)buf;
+        if (!done && (err = GetLastError()) != ERROR_MORE_DATA) break;
+        for (i = 0; i < count; i++)
+            write_status(rq->out, e[i].lpServiceName, e[i].lpDisplayName, &e[i].ServiceStatusProcess);
+        err = ERROR_SUCCESS;
+        if (done) break;
+        /* more to come from `resume`; grow if not even one entry fitted */
+        if (!count)
+        {
+            BYTE *bigger;
+            cap = needed > cap ? needed : cap * 2;
+            if (!(bigger = realloc(buf, cap))) { err = ERROR_NOT_ENOUGH_MEMORY; break; }
+            buf = bigger;
+        }
+    }
+    json_end_array(rq->out);
+    CloseServiceHandle(scm);
+    free(buf);
+    return err;
+}
+
+DWORD op_scm_status(struct request *rq)
+{
+    SC_HANDLE scm, svc;
+    WCHAR *name;
+    DWORD err = open_service(rq, SERVICE_QUERY_STATUS, &scm, &svc, &name);
+    if (err) return err;
+    err = write_current_status(rq, scm, svc, name);
+    close_service(scm, svc);
+    return err;
+}
+
+/* A string (REG_SZ/REG_EXPAND_SZ, unexpanded) or, with multi, a REG_MULTI_SZ
+ * value under the Services key, always NUL-terminated twice; or NULL. */
+static WCHAR *service_reg_value(struct request *rq, const WCHAR *name, const WCHAR *subkey, const WCHAR *value,
+                                BOOL multi)
+{
+    size_t len = wcslen(SERVICES_KEY) + wcslen(name) + (subkey ? wcslen(subkey) + 1 : 0) + 1;
+    WCHAR *path = rq_alloc(rq, len * sizeof(WCHAR)), *data;
+    DWORD type, size = 0;
+    BOOL type_ok;
+    HKEY key;
+
+    if (!path) return NULL;
+    wcscpy(path, SERVICES_KEY);
+    wcscat(path, name);
+    if (subkey)
+    {
+        wcscat(path, L"\\");
+        wcscat(path, subkey);
+    }
+    if (RegOpenKeyExW(HKEY_LOCAL_MACHINE, path, 0, KEY_QUERY_VALUE | KEY_WOW64_64KEY, &key)) return NULL;
+    data = NULL;
+    if (!RegQueryValueExW(key, value, NULL, &type, NULL, &size))
+    {
+        type_ok = multi ? type == REG_MULTI_SZ : type == REG_SZ || type == REG_EXPAND_SZ;
+        if (type_ok && (data = rq_alloc(rq, size + 3 * sizeof(WCHAR))))
+        {
+            /* stored strings need not be terminated: add two NULs after the data */
+            if (RegQueryValueExW(key, value, NULL, &type, (BYTE *)data, &size)) data = NULL;
+            else data[size / sizeof(WCHAR)] = data[size / sizeof(WCHAR) + 1] = 0;
+        }
+    }
+    RegCloseKey(key);
+    return data;
+}
+
+/* The GROUP of "...svchost.exe ... -k GROUP ..." (quotes allowed), or NULL. */
+static WCHAR *svchost_group(struct request *rq, const WCHAR *image)
+{
+    WCHAR *copy, *p, *tok, *group = NULL, *lower;
+    BOOL want_group = FALSE, first = TRUE;
+    size_t len = wcslen(image);
+
+    if (!(copy = rq_alloc(rq, (len + 1) * sizeof(WCHAR))) || !(lower = rq_alloc(rq, (len + 1) * sizeof(WCHAR))))
+        return NULL;
+    wcscpy(copy, image);
+    wcscpy(lower, image);
+    _wcslwr(lower);
+    if (!wcsstr(lower, L"svchost")) return NULL;
+
+    /* split on blanks, honouring double quotes */
+    for (p = copy; *p;)
+    {
+        while (*p == L' ' || *p == L'\t') p++;
+        if (!*p) break;
+        if (*p == L'"')
+        {
+            tok = ++p;
+            while (*p && *p != L'"') p++;
+        }
+        else
+        {
+            tok = p;
+            while (*p && *p != L' ' && *p != L'\t') p++;
+        }
+        if (*p) *p++ = 0;
+        if (want_group) { group = tok; break; }
+        if (!first && (!_wcsicmp(tok, L"-k") || !_wcsicmp(tok, L"/k"))) want_group = TRUE;
+        first = FALSE;
+    }
+    return group && *group ? group : NULL;
+}
+
+/* Splits a dependency list into services and groups, each a list of
+ * NUL-terminated strings ending with an empty one. */
+static DWORD split_dependencies(struct request *rq, const WCHAR *deps, WCHAR **svcs, WCHAR **groups)
+{
+    size_t total = 2;
+    const WCHAR *d;
+    WCHAR *ps, *pg;
+
+    for (d = deps; d && *d; d += wcslen(d) + 1) total += wcslen(d) + 1;
+    if (!(ps = *svcs = rq_alloc(rq, total * sizeof(WCHAR))) || !(pg = *groups = rq_alloc(rq, total * sizeof(WCHAR))))
+        return ERROR_NOT_ENOUGH_MEMORY;
+    /* "+name" entries are load order groups */
+    for (d = deps; d && *d; d += wcslen(d) + 1)
+    {
+        if (*d == SC_GROUP_IDENTIFIERW)
+        {
+            wcscpy(pg, d + 1);
+            pg += wcslen(pg) + 1;
+        }
+        else
+        {
+            wcscpy(ps, d);
+            ps += wcslen(ps) + 1;
+        }
+    }
+    *ps = *pg = 0;
+    return ERROR_SUCCESS;
+}
+
+/* The service's configuration; *key_name gets the name as the SCM spells
+ * it, whatever case was asked. */
+static DWORD query_config(struct request *rq, SC_HANDLE scm, SC_HANDLE svc, const WCHAR *name,
+                          QUERY_SERVICE_CONFIGW **out, WCHAR **key_name)
+{
+    QUERY_SERVICE_CONFIGW *cfg;
+    DWORD needed = 0, len = 0, err;
+    WCHAR *canon;
+
+    if (!QueryServiceConfigW(svc, NULL, 0, &needed) && (err = GetLastError()) != ERROR_INSUFFICIENT_BUFFER) return err;
+    if (!(cfg = rq_alloc(rq, needed))) return ERROR_NOT_ENOUGH_MEMORY;
+    if (!QueryServiceConfigW(svc, cfg, needed, &needed)) return GetLastError();
+    *out = cfg;
+    *key_name = (WCHAR *)name;
+    if (cfg->lpDisplayName && !GetServiceKeyNameW(scm, cfg->lpDisplayName, NULL, &len) && len &&
+        (canon = rq_alloc(rq, (len + 2) * sizeof(WCHAR))))
+    {
+        len += 2;
+        if (GetServiceKeyNameW(scm, cfg->lpDisplayName, canon, &len) && !_wcsicmp(canon, name)) *key_name = canon;
+    }
+    return ERROR_SUCCESS;
+}
+
+/* Dependencies as two lists (see split_dependencies). Wine 8's
+ * QueryServiceConfigW returns none at all, so an empty answer is checked
+ * against the DependOnService/DependOnGroup values the SCM writes. */
+static DWORD query_dependencies(struct request *rq, const QUERY_SERVICE_CONFIGW *cfg, const WCHAR *key_name,
+                                WCHAR **svcs, WCHAR **groups)
+{
+    DWORD err = split_dependencies(rq, cfg->lpDependencies, svcs, groups);
+    WCHAR *v;
+    if (err || (cfg->lpDependencies && *cfg->lpDependencies)) return err;
+    if ((v = service_reg_value(rq, key_name, NULL, L"DependOnService", TRUE))) *svcs = v;
+    if ((v = service_reg_value(rq, key_name, NULL, L"DependOnGroup", TRUE))) *groups = v;
+    return ERROR_SUCCESS;
+}
+
+static void write_list(json_writer *w, const char *key, const WCHAR *list)
+{
+    json_key(w, key);
+    json_begin_array(w);
+    for (; *list; list += wcslen(list) + 1) out_wstr(w, list, (size_t)-1);
+    json_end_array(w);
+}
+
+DWORD op_scm_config(struct request *rq)
+{
+    SC_HANDLE scm, svc;
+    QUERY_SERVICE_CONFIGW *cfg;
+    SERVICE_DESCRIPTIONW *desc = NULL;
+    WCHAR *name, *key_name, *dll, *group, *dep_svcs, *dep_groups;
+    DWORD needed = 0, err;
+    json_writer *w = rq->out;
+
+    if ((err = open_service(rq, SERVICE_QUERY_CONFIG, &scm, &svc, &name))) return err;
+    if ((err = query_config(rq, scm, svc, name, &cfg, &key_name)) ||
+        (err = query_dependencies(rq, cfg, key_name, &dep_svcs, &dep_groups)))
+        goto done;
+    /* the description is optional: an SCM without it still has a config */
+    if (!QueryServiceConfig2W(svc, SERVICE_CONFIG_DESCRIPTION, NULL, 0, &needed) && needed &&
+        (desc = rq_alloc(rq, needed)) &&
+        !QueryServiceConfig2W(svc, SERVICE_CONFIG_DESCRIPTION, (BYTE *)desc, needed, &needed))
+        desc = NULL;
+    dll = service_reg_value(rq, key_name, L"Parameters", L"ServiceDll", FALSE);
+    if (!dll) dll = service_reg_value(rq, key_name, NULL, L"ServiceDll", FALSE);
+    group = cfg->lpBinaryPathName ? svchost_group(rq, cfg->lpBinaryPathName) : NULL;
+
+    json_begin_object(w);
+    out_key_wstr(w, "name", key_name);
+    out_key_wstr(w, "displayName", cfg->lpDisplayName);
+    out_key_uint(w, "type", cfg->dwServiceType);
+    json_key(w, "start");
+    json_cstring(w, cfg->dwStartType <= 4 ? start_names[cfg->dwStartType] : "DISABLED");
+    out_key_uint(w, "errorControl", cfg->dwErrorControl);
+    out_key_wstr(w, "imagePath", cfg->lpBinaryPathName);
+    out_key_wstr(w, "loadOrderGroup", cfg->lpLoadOrderGroup);
+    out_key_wstr(w, "account", cfg->lpServiceStartName);
+    write_list(w, "dependOnService", dep_svcs);
+    write_list(w, "dependOnGroup", dep_groups);
+    out_key_wstr(w, "description", desc ? desc->lpDescription : NULL);
+    if (dll) out_key_wstr(w, "serviceDll", dll);
+    if (group) out_key_wstr(w, "svchostGroup", group);
+    json_end_object(w);
+done:
+    close_service(scm, svc);
+    return err;
+}
+
+/* params.start as a start type: a name, or the number itself. */
+static DWORD param_start(struct request *rq, DWORD dflt, DWORD *out)
+{
+    const json_value *v = json_get(rq->params, "start");
+    DWORD i;
+    *out = dflt;
+    if (!v || v->type == JSON_NULL) return ERROR_SUCCESS;
+    if (v->type == JSON_NUMBER && v->number >= 0 && v->number <= 4 && v->number == (DWORD)v->number)
+    {
+        *out = (DWORD)v->number;
+        return ERROR_SUCCESS;
+    }
+    if (v->type == JSON_STRING)
+        for (i = 0; i < 5; i++)
+            if (!strcmp(v->str, start_names[i])) { *out = i; return ERROR_SUCCESS; }
+    return invalid_param(rq, "start");
+}
+
+/* Builds lpDependencies from service and group lists (groups get "+"). */
+static WCHAR *build_dependencies(struct request *rq, WCHAR **svcs, size_t nsvc, WCHAR **groups, size_t ngroup)
+{
+    size_t total = 1, i, pos = 0;
+    WCHAR *list;
+    for (i = 0; i < nsvc; i++) total += wcslen(svcs[i]) + 1;
+    for (i = 0; i < ngroup; i++) total += wcslen(groups[i]) + 2;
+    if (!(list = rq_alloc(rq, total * sizeof(WCHAR)))) return NULL;
+    for (i = 0; i < nsvc; i++, pos += wcslen(list + pos) + 1) wcscpy(list + pos, svcs[i]);
+    for (i = 0; i < ngroup; i++, pos += wcslen(list + pos) + 1)
+    {
+        list[pos] = SC_GROUP_IDENTIFIERW;
+        wcscpy(list + pos + 1, groups[i]);
+    }
+    list[pos] = 0;
+    return list;
+}
+
+/* The service fields shared by create and change. */
+struct service_fields
+{
+    WCHAR *display, *image, *group, *account, *password, *description, *deps;
+    WCHAR **dep_svcs, **dep_groups;
+    size_t n_dep_svcs, n_dep_groups;
+    BOOL have_deps;
+    double type, error_control;
+    DWORD start;
+};
+
+static DWORD read_fields(struct request *rq, BOOL create, struct service_fields *f)
+{
+    const DWORD keep = SERVICE_NO_CHANGE;
+    DWORD err;
+    if ((err = param_wstr(rq, "displayName", FALSE, FALSE, &f->display, NULL)) ||
+        (err = param_wstr(rq, "imagePath", create, FALSE, &f->image, NULL)) ||
+        (err = param_wstr(rq, "loadOrderGroup", FALSE, FALSE, &f->group, NULL)) ||
+        (err = param_wstr(rq, "account", FALSE, FALSE, &f->account, NULL)) ||
+        (err = param_wstr(rq, "password", FALSE, FALSE, &f->password, NULL)) ||
+        (err = param_wstr(rq, "description", FALSE, FALSE, &f->description, NULL)) ||
+        (err = param_int(rq, "type", FALSE, 0, 0xfffffffe, create ? SERVICE_WIN32_OWN_PROCESS : keep, &f->type)) ||
+        (err = param_int(rq, "errorControl", FALSE, 0, 0xfffffffe, create ? SERVICE_ERROR_NORMAL : keep,
+                         &f->error_control)) ||
+        (err = param_start(rq, create ? SERVICE_DEMAND_START : keep, &f->start)) ||
+        (err = param_wstr_array(rq, "dependOnService", &f->dep_svcs, &f->n_dep_svcs)) ||
+        (err = param_wstr_array(rq, "dependOnGroup", &f->dep_groups, &f->n_dep_groups)))
+        return err;
+    if (create && f->image && !*f->image) return invalid_param(rq, "imagePath");
+    f->have_deps = param_present(rq, "dependOnService") || param_present(rq, "dependOnGroup");
+    return ERROR_SUCCESS;
+}
+
+static DWORD set_description(SC_HANDLE svc, WCHAR *description)
+{
+    SERVICE_DESCRIPTIONW sd;
+    sd.lpDescription = description;
+    return ChangeServiceConfig2W(svc, SERVICE_CONFIG_DESCRIPTION, &sd) ? ERROR_SUCCESS : GetLastError();
+}
+
+DWORD op_scm_create(struct request *rq)
+{
+    struct service_fields f = {0};
+    SC_HANDLE scm, svc;
+    WCHAR *name;
+    DWORD err;
+
+    if ((err = param_wstr(rq, "name", TRUE, FALSE, &name, NULL))) return err;
+    if (!*name) return invalid_param(rq, "name");
+    if ((err = read_fields(rq, TRUE, &f))) return err;
+    if (f.have_deps && !(f.deps = build_dependencies(rq, f.dep_svcs, f.n_dep_svcs, f.dep_groups, f.n_dep_groups)))
+        return ERROR_NOT_ENOUGH_MEMORY;
+
+    if (!(scm = OpenSCManagerW(NULL, NULL, SC_MANAGER_CONNECT | SC_MANAGER_CREATE_SERVICE))) return GetLastError();
+    svc = CreateServiceW(scm, name, f.display ? f.display : name, SERVICE_ALL_ACCESS, (DWORD)f.type, f.start,
+                         (DWORD)f.error_control, f.image, f.group, NULL, f.deps, f.account, f.password);
+    if (!svc)
+    {
+        err = GetLastError();
+        CloseServiceHandle(scm);
+        return err;
+    }
+    /* all or nothing: a service without its description is not what was asked */
+    if (f.description && (err = set_description(svc, f.description))) DeleteService(svc);
+    close_service(scm, svc);
+    if (!err)
+    {
+        json_begin_object(rq->out);
+        json_end_object(rq->out);
+    }
+    return err;
+}
+
+/* A NUL-separated list (see split_dependencies) as an array of strings. */
+static WCHAR **list_to_array(struct request *rq, WCHAR *list, size_t *count)
+{
+    WCHAR *p, **array;
+    size_t n = 0;
+    for (p = list; *p; p += wcslen(p) + 1) n++;
+    if (!(array = rq_alloc(rq, (n + 1) * sizeof(*array)))) return NULL;
+    for (n = 0, p = list; *p; p += wcslen(p) + 1) array[n++] = p;
+    array[n] = NULL;
+    *count = n;
+    return array;
+}
+
+DWORD op_scm_change(struct request *rq)
+{
+    struct service_fields f = {0};
+    SC_HANDLE scm, svc;
+    WCHAR *name;
+    DWORD err;
+
+    if ((err = read_fields(rq, FALSE, &f))) return err;
+    if ((err = open_service(rq, SERVICE_CHANGE_CONFIG | SERVICE_QUERY_CONFIG, &scm, &svc, &name))) return err;
+
+    /* Always pass the full dependency list: both kinds share one list, and
+     * Wine 8's SCM clears all dependencies when given NULL ("no change") */
+    {
+        QUERY_SERVICE_CONFIGW *cfg;
+        WCHAR *key_name, *old_svcs, *old_groups, **svcs = f.dep_svcs, **groups = f.dep_groups;
+        size_t nsvc = f.n_dep_svcs, ngroup = f.n_dep_groups;
+
+        if ((err = query_config(rq, scm, svc, name, &cfg, &key_name)) ||
+            (err = query_dependencies(rq, cfg, key_name, &old_svcs, &old_groups)))
+            goto done;
+        if (!param_present(rq, "dependOnService") && !(svcs = list_to_array(rq, old_svcs, &nsvc)))
+            err = ERROR_NOT_ENOUGH_MEMORY;
+        if (!param_present(rq, "dependOnGroup") && !(groups = list_to_array(rq, old_groups, &ngroup)))
+            err = ERROR_NOT_ENOUGH_MEMORY;
+        if (err || !(f.deps = build_dependencies(rq, svcs, nsvc, groups, ngroup)))
+        {
+            err = ERROR_NOT_ENOUGH_MEMORY;
+            goto done;
+        }
+    }
+    if (!ChangeServiceConfigW(svc, (DWORD)f.type, f.start, (DWORD)f.error_control, f.image, f.group, NULL, f.deps,
+                              f.account, f.password, f.display))
+        err = GetLastError();
+    else if (f.description)
+        err = set_description(svc, f.description);
+done:
+    close_service(scm, svc);
+    if (!err)
+    {
+        json_begin_object(rq->out);
+        json_end_object(rq->out);
+    }
+    return err;
+}
+
+DWORD op_scm_start(struct request *rq)
+{
+    SC_HANDLE scm, svc;
+    WCHAR *name, **args;
+    size_t count;
+    DWORD err;
+
+    if ((err = param_wstr_array(rq, "args", &args, &count))) return err;
+    if ((err = open_service(rq, SERVICE_START, &scm, &svc, &name))) return err;
+    if (!StartServiceW(svc, (DWORD)count, (const WCHAR **)args)) err = GetLastError();
+    close_service(scm, svc);
+    if (!err)
+    {
+        json_begin_object(rq->out);
+        json_end_object(rq->out);
+    }
+    return err;
+}
+
+/* The access right ControlService checks for a control code. */
+static DWORD control_access(DWORD code)
+{
+    switch (code)
+    {
+    case SERVICE_CONTROL_STOP: return SERVICE_STOP;
+    case SERVICE_CONTROL_INTERROGATE: return SERVICE_INTERROGATE;
+    case SERVICE_CONTROL_PAUSE:
+    case SERVICE_CONTROL_CONTINUE:
+    case SERVICE_CONTROL_PARAMCHANGE:
+    case SERVICE_CONTROL_NETBINDADD:
+    case SERVICE_CONTROL_NETBINDREMOVE:
+    case SERVICE_CONTROL_NETBINDENABLE:
+    case SERVICE_CONTROL_NETBINDDISABLE: return SERVICE_PAUSE_CONTINUE;
+    }
+    return code >= 128 && code <= 255 ? SERVICE_USER_DEFINED_CONTROL : 0;
+}
+
+DWORD op_scm_control(struct request *rq)
+{
+    SERVICE_STATUS ss;
+    SC_HANDLE scm, svc;
+    WCHAR *name;
+    double code;
+    DWORD err;
+
+    if ((err = param_int(rq, "code", TRUE, 0, 0xffffffff, 0, &code))) return err;
+    if ((err = open_service(rq, control_access((DWORD)code) | SERVICE_QUERY_STATUS, &scm, &svc, &name))) return err;
+    if (!ControlService(svc, (DWORD)code, &ss)) err = GetLastError();
+    else err = write_current_status(rq, scm, svc, name);
+    close_service(scm, svc);
+    return err;
+}
+
+DWORD op_scm_delete(struct request *rq)
+{
+    SC_HANDLE scm, svc;
+    WCHAR *name;
+    DWORD err = open_service(rq, DELETE, &scm, &svc, &name);
+    if (err) return err;
+    if (!DeleteService(svc)) err = GetLastError();
+    close_service(scm, svc);
+    if (!err)
+    {
+        json_begin_object(rq->out);
+        json_end_object(rq->out);
+    }
+    return err;
+}

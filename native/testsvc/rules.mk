@@ -1,0 +1,14 @@
+# Test services and a pipe client, used by integration tests and by the
+# service-duplication work (see testsvc.c for what they do).
+TESTSVC_DEPS := testsvc/testsvc.c common/json.c common/json.h testsvc/rules.mk
+
+TARGETS += $(OUT)/svcdup-testsvc.exe $(OUT)/svcdup-testsvc-multi.exe $(OUT)/svcdup-pipecall.exe
+
+$(OUT)/svcdup-testsvc.exe: $(TESTSVC_DEPS) | $(OUT)
+	$(CC) $(CFLAGS) -o $@ testsvc/testsvc.c common/json.c $(LDFLAGS) -ladvapi32
+
+$(OUT)/svcdup-testsvc-multi.exe: $(TESTSVC_DEPS) | $(OUT)
+	$(CC) $(CFLAGS) -DMULTI -o $@ testsvc/testsvc.c common/json.c $(LDFLAGS) -ladvapi32
+
+$(OUT)/svcdup-pipecall.exe: testsvc/pipecall.c testsvc/rules.mk | $(OUT)
+	$(CC) $(CFLAGS) -o $@ testsvc/pipecall.c $(LDFLAGS)
