@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 // Thin CLI over the library API: parse arguments, call the library, print.
 import { Command } from 'commander';
+import { registerAnalyzeCommand } from './cli/analyze.js';
+import { registerDupCommands } from './cli/dup.js';
 import { registerHostCommands } from './cli/host.js';
 import { runMain } from './cli/output.js';
 
@@ -12,5 +14,7 @@ program
   .option('--backend <kind>', 'host backend: wine (default on Linux) or windows');
 
 registerHostCommands(program);
+registerDupCommands(program);
+registerAnalyzeCommand(program);
 
 await runMain(program);
