@@ -29,7 +29,7 @@ const MIGRATIONS: string[] = [
   `CREATE TABLE vm (
      name TEXT PRIMARY KEY,
      created_at TEXT NOT NULL,
-     policy TEXT NOT NULL DEFAULT '{}',
+     policy TEXT NOT NULL DEFAULT '',
      address TEXT,
      port_map TEXT NOT NULL DEFAULT '{}'
    );

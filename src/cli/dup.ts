@@ -1,0 +1,106 @@
+// dup, undup, start, stop, status: duplicates of host services inside VMs.
+import type { Command } from 'commander';
+import { UsageError } from '../errors.js';
+import { getVm } from '../state/vms.js';
+import { serviceTypeName } from '../services.js';
+import { withContext, type Context } from './context.js';
+import { printJson, printTable } from './output.js';
+
+const collect = (v: string, acc: string[]): string[] => [...acc, v];
+
+function requireVm(ctx: Context, vm: string | undefined): string {
+  if (!vm) throw new UsageError('--vm NAME is required');
+  if (!getVm(ctx.db, vm)) throw new UsageError(`no VM named ${vm} (create it with: svcdup vm create ${vm})`);
+  return vm;
+}
+
+export function registerDupCommands(program: Command): void {
+  program
+    .command('dup')
+    .description('duplicate a host service into a VM: a real service SERVICE@VM in the host SCM')
+    .argument('<service>', 'the host service to duplicate')
+    .requiredOption('--vm <name>', 'the VM to duplicate it into')
+    .option('--share <service>', 'leave this dependency to the host instance (repeatable)', collect, [])
+    .option('--set <path=value>', 'edit the VM copy of the service key, e.g. Parameters\\Port=8080 or Parameters\\N:REG_DWORD=5 (repeatable)', collect, [])
+    .option('--start', 'start the duplicate (and its dependencies) once registered')
+    .option('--json', 'machine-readable output')
+    .action(async (service: string, opts: { vm: string; share: string[]; set: string[]; start?: boolean; json?: boolean }) => {
+      await withContext(program, async (ctx) => {
+        const vm = requireVm(ctx, opts.vm);
+        const plan = await ctx.dups.dup(service, vm, { share: opts.share, set: opts.set, start: !!opts.start });
+        const status = opts.start ? await ctx.backend.call('scm.status', { name: plan.services.at(-1)!.scmName }) : undefined;
+        if (opts.json) return printJson({ plan, ...(status ? { status } : {}) });
+        for (const s of plan.services) process.stdout.write(`registered ${s.scmName}  (${s.reason})\n`);
+        for (const s of plan.shared) process.stdout.write(`shared     ${s.name}  (${s.reason})\n`);
+        if (status) process.stdout.write(`${status.name}: ${status.state}, pid ${status.pid}\n`);
+      });
+    });
+
+  program
+    .command('undup')
+    .description('remove a duplicate: stop it, delete it from the SCM, remove its registry copy')
+    .argument('<service>')
+    .requiredOption('--vm <name>')
+    .option('--json', 'machine-readable output')
+    .action(async (service: string, opts: { vm: string; json?: boolean }) => {
+      await withContext(program, async (ctx) => {
+        const d = await ctx.dups.undup(service, requireVm(ctx, opts.vm));
+        if (opts.json) printJson({ removed: d.scmName });
+        else process.stdout.write(`removed ${d.scmName}\n`);
+      });
+    });
+
+  program
+    .command('start')
+    .description('start a duplicate, after its dependencies (duplicated or shared)')
+    .argument('<service>')
+    .argument('[args...]', 'start arguments passed to the service')
+    .requiredOption('--vm <name>')
+    .option('--json', 'machine-readable output')
+    .action(async (service: string, args: string[], opts: { vm: string; json?: boolean }) => {
+      await withContext(program, async (ctx) => {
+        const s = await ctx.dups.start(service, requireVm(ctx, opts.vm), args);
+        if (opts.json) printJson(s);
+        else process.stdout.write(`${s.name}: ${s.state}, pid ${s.pid}\n`);
+      });
+    });
+
+  program
+    .command('stop')
+    .description('stop a duplicate, after the duplicates that depend on it')
+    .argument('<service>')
+    .requiredOption('--vm <name>')
+    .option('--json', 'machine-readable output')
+    .action(async (service: string, opts: { vm: string; json?: boolean }) => {
+      await withContext(program, async (ctx) => {
+        const s = await ctx.dups.stop(service, requireVm(ctx, opts.vm));
+        if (opts.json) printJson(s);
+        else process.stdout.write(`${s.name}: ${s.state} (Win32 exit code ${s.win32ExitCode}, service exit code ${s.serviceExitCode})\n`);
+      });
+    });
+
+  program
+    .command('status')
+    .description('duplicates with their SCM state and pid')
+    .option('--vm <name>', 'only this VM')
+    .option('--json', 'machine-readable output')
+    .action(async (opts: { vm?: string; json?: boolean }) => {
+      await withContext(program, async (ctx) => {
+        if (opts.vm) requireVm(ctx, opts.vm);
+        const list = await ctx.dups.status(opts.vm);
+        if (opts.json) return printJson(list);
+        printTable(
+          ['DUPLICATE', 'VM', 'STATE', 'PID', 'EXIT', 'TYPE', 'IMAGE'],
+          list.map((d) => [
+            d.scmName,
+            d.vm,
+            d.status?.state ?? `? ${d.error ?? ''}`,
+            d.status?.pid || '-',
+            d.status ? `${d.status.win32ExitCode}/${d.status.serviceExitCode}` : '-',
+            serviceTypeName(d.plan.original.type),
+            d.plan.original.imagePath,
+          ]),
+        );
+      });
+    });
+}

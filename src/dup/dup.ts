@@ -1,0 +1,249 @@
+// dup, undup, start, stop, status: duplicates as real services in the host SCM.
+// Every change to the host is a journaled step (steps.ts), so a failure or a kill
+// leaves either a complete duplicate or none.
+import { join } from 'node:path';
+import type { ManagedBackend } from '../backend/index.js';
+import type { RegTree, RegValue, ServiceConfig, ServiceCreate, ServiceStatus } from '../backend/types.js';
+import { AgentError, SvcdupError, UsageError, Win32 } from '../errors.js';
+import { PlanError } from '../plan/closure.js';
+import { planDuplicate, type DuplicationPlan, type PlannedService } from '../plan/plan.js';
+import type { Db } from '../state/db.js';
+import { Journal } from '../state/journal.js';
+import { dupSteps, pruneEmptyKeys, stopAndWait, type StepContext } from './steps.js';
+
+/** svcdup's own area of the host registry; nothing else of the host's is written. */
+export const SVCDUP_KEY = 'HKLM\\SOFTWARE\\svcdup';
+export const vmKey = (vm: string): string => `${SVCDUP_KEY}\\VMs\\${vm}`;
+/** The VM's copy of a service's key: what the service sees as Services\NAME inside the VM. */
+export const vmServiceKey = (vm: string, service: string): string => `${vmKey(vm)}\\Services\\${service}`;
+export const SERVICES_KEY = 'HKLM\\SYSTEM\\CurrentControlSet\\Services';
+
+export interface DuplicateRecord {
+  vm: string;
+  service: string;
+  scmName: string;
+  createdAt: string;
+  plan: PlannedService;
+}
+
+export interface DuplicateStatus extends DuplicateRecord {
+  status?: ServiceStatus;
+  error?: string;
+}
+
+export interface DupOptions {
+  share?: string[];
+  /** Parameters edits for the VM's copy: `Parameters\Name=Value` (REG_SZ), relative to the service key */
+  set?: string[];
+  start?: boolean;
+  startArgs?: string[];
+}
+
+export class Duplicates {
+  readonly journal: Journal<StepContext>;
+  private readonly ctx: StepContext;
+
+  constructor(
+    readonly backend: ManagedBackend,
+    readonly db: Db,
+  ) {
+    this.ctx = { backend, db };
+    this.journal = new Journal(db, dupSteps);
+  }
+
+  /** Finish what an interrupted svcdup left: every command calls this first. */
+  async recover(): ReturnType<Journal<StepContext>['recover']> {
+    if (!this.journal.pending()) return { rolledBack: [], failed: [] };
+    return this.journal.recover(this.ctx);
+  }
+
+  list(vm?: string): DuplicateRecord[] {
+    const rows = (
+      vm
+        ? this.db.prepare(`SELECT vm, service, scm_name, created_at, plan FROM duplicate WHERE vm = ? ORDER BY vm, service`).all(vm)
+        : this.db.prepare(`SELECT vm, service, scm_name, created_at, plan FROM duplicate ORDER BY vm, service`).all()
+    ) as { vm: string; service: string; scm_name: string; created_at: string; plan: string }[];
+    return rows.map((r) => ({ vm: r.vm, service: r.service, scmName: r.scm_name, createdAt: r.created_at, plan: JSON.parse(r.plan) as PlannedService }));
+  }
+
+  get(vm: string, service: string): DuplicateRecord | undefined {
+    return this.list(vm).find((d) => d.service.toLowerCase() === service.toLowerCase());
+  }
+
+  async status(vm?: string): Promise<DuplicateStatus[]> {
+    return Promise.all(
+      this.list(vm).map(async (d): Promise<DuplicateStatus> => {
+        try {
+          return { ...d, status: await this.backend.call('scm.status', { name: d.scmName }) };
+        } catch (err) {
+          return { ...d, error: (err as Error).message };
+        }
+      }),
+    );
+  }
+
+  /** Plan against the host's current services; pure apart from reading them. */
+  async plan(service: string, vm: string, share: string[] = []): Promise<DuplicationPlan> {
+    const names = (await this.backend.call('scm.list', {})).map((s) => s.name);
+    // Duplicates themselves are not candidates for dependencies.
+    const configs: ServiceConfig[] = await Promise.all(names.filter((n) => !n.includes('@')).map((name) => this.backend.call('scm.config', { name })));
+    const hostExe = this.backend.toWindowsPath(join(this.backend.paths.nativeDir, 'svcdup-host.exe'));
+    try {
+      return planDuplicate({ service, vm, configs, share, hostExe, existing: this.list(vm).map((d) => d.service) });
+    } catch (err) {
+      if (err instanceof PlanError || err instanceof RangeError) throw new UsageError(err.message);
+      throw err;
+    }
+  }
+
+  /** Register every planned duplicate (dependencies first), optionally start the root. */
+  async dup(service: string, vm: string, opts: DupOptions = {}): Promise<DuplicationPlan> {
+    const plan = await this.plan(service, vm, opts.share);
+    const edits = (opts.set ?? []).map(parseSet);
+    for (const p of plan.services) {
+      const own = p.service.toLowerCase() === plan.root.toLowerCase();
+      await this.journal.run('dup', `${p.service}@${vm}`, this.ctx, async (step) => {
+        const copy = vmServiceKey(vm, p.service);
+        await step('reg.copy', { from: `${SERVICES_KEY}\\${p.service}`, to: copy, root: SVCDUP_KEY });
+        if (own) for (const e of edits) await step('reg.setValue', { key: `${copy}${e.subkey ? `\\${e.subkey}` : ''}`, value: e.value });
+        await step('scm.create', serviceCreate(p));
+        await step('db.duplicate', { vm, service: p.service, scmName: p.scmName, plan: p });
+      });
+    }
+    if (opts.start) await this.start(plan.root, vm, opts.startArgs);
+    return plan;
+  }
+
+  /** Remove one duplicate (stopping it first); refuses while other duplicates depend on it. */
+  async undup(service: string, vm: string): Promise<DuplicateRecord> {
+    const d = this.require(vm, service);
+    const dependents = this.list(vm).filter((o) => o.plan.dependOnService.some((n) => n.toLowerCase() === d.scmName.toLowerCase()));
+    if (dependents.length) throw new UsageError(`${d.scmName} is needed by ${dependents.map((o) => o.scmName).join(', ')}: undup those first`);
+    const copy = vmServiceKey(vm, d.service);
+    let tree: RegTree;
+    try {
+      tree = await this.backend.call('reg.export', { key: copy });
+    } catch (err) {
+      if (!(err instanceof AgentError && err.code === Win32.ERROR_FILE_NOT_FOUND)) throw err;
+      tree = { name: d.service, values: [], subkeys: [] };
+    }
+    await this.journal.run('undup', d.scmName, this.ctx, async (step) => {
+      await step('scm.delete', serviceCreate(d.plan));
+      await step('reg.deleteTree', { key: copy, tree });
+      await step('db.forgetDuplicate', { ...d });
+    });
+    // The VM's Services key and svcdup's own key are removed with their last entry.
+    await pruneEmptyKeys(this.backend, `${vmKey(vm)}\\Services`, SVCDUP_KEY);
+    return d;
+  }
+
+  /** Start a duplicate: shared dependencies on the host and duplicated ones in the VM first, in order. */
+  async start(service: string, vm: string, args: string[] = []): Promise<ServiceStatus> {
+    const d = this.require(vm, service);
+    for (const dep of this.dependencyOrder(d)) await this.ensureRunning(dep, []);
+    return this.ensureRunning(d.scmName, args);
+  }
+
+  /** Stop a duplicate, after the duplicates in its VM that depend on it. */
+  async stop(service: string, vm: string): Promise<ServiceStatus> {
+    const d = this.require(vm, service);
+    for (const o of this.list(vm)) {
+      if (o.plan.dependOnService.some((n) => n.toLowerCase() === d.scmName.toLowerCase())) await this.stop(o.service, vm);
+    }
+    await stopAndWait(this.backend, d.scmName);
+    return this.backend.call('scm.status', { name: d.scmName });
+  }
+
+  private require(vm: string, service: string): DuplicateRecord {
+    const d = this.get(vm, service);
+    if (!d) throw new UsageError(`${service} is not duplicated into VM ${vm} (see svcdup status)`);
+    return d;
+  }
+
+  /** SCM names to start before `d`, dependencies first (Wine's SCM starts none itself). */
+  private dependencyOrder(d: DuplicateRecord): string[] {
+    const out: string[] = [];
+    const seen = new Set<string>();
+    const visit = (names: string[]): void => {
+      for (const n of names) {
+        const key = n.toLowerCase();
+        if (seen.has(key)) continue;
+        seen.add(key);
+        const dupOf = this.list(d.vm).find((o) => o.scmName.toLowerCase() === key);
+        if (dupOf) visit(dupOf.plan.dependOnService);
+        out.push(n);
+      }
+    };
+    visit(d.plan.dependOnService);
+    return out;
+  }
+
+  private async ensureRunning(name: string, args: string[], timeoutMs = 60_000): Promise<ServiceStatus> {
+    let s = await this.backend.call('scm.status', { name });
+    if (s.state === 'STOPPED') {
+      await this.backend.call('scm.start', { name, args }).catch((err: unknown) => {
+        if (!(err instanceof AgentError && err.code === Win32.ERROR_SERVICE_ALREADY_RUNNING)) throw err;
+      });
+    }
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      s = await this.backend.call('scm.status', { name });
+      if (s.state === 'RUNNING') return s;
+      if (s.state === 'STOPPED') {
+        throw new SvcdupError(`${name} stopped while starting: Win32 exit code ${s.win32ExitCode}${s.win32ExitCode === 1066 ? `, service exit code ${s.serviceExitCode}` : ''}`);
+      }
+      if (Date.now() > deadline) throw new SvcdupError(`${name} did not reach RUNNING within ${timeoutMs / 1000} s (state ${s.state})`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+}
+
+function serviceCreate(p: PlannedService): ServiceCreate {
+  return {
+    name: p.scmName,
+    displayName: p.displayName,
+    imagePath: p.imagePath,
+    type: 0x10,
+    // svcdup starts duplicates (and their dependencies) itself: never at boot.
+    start: 'DEMAND',
+    errorControl: p.original.errorControl,
+    account: p.original.account || 'LocalSystem',
+    dependOnService: p.dependOnService,
+    description: `svcdup duplicate of ${p.service}`,
+  };
+}
+
+/** `Parameters\Greeting=hello` -> a REG_SZ under the VM's copy; `Name:REG_DWORD=5` for other types. */
+export function parseSet(spec: string): { subkey: string; value: RegValue } {
+  const eq = spec.indexOf('=');
+  if (eq <= 0) throw new UsageError(`--set ${spec}: expected PATH\\NAME=VALUE, e.g. Parameters\\Port=8080`);
+  let path = spec.slice(0, eq);
+  const data = spec.slice(eq + 1);
+  let type = 'REG_SZ';
+  const colon = path.lastIndexOf(':');
+  if (colon > 0 && /^REG_[A-Z_]+$/.test(path.slice(colon + 1))) {
+    type = path.slice(colon + 1);
+    path = path.slice(0, colon);
+  }
+  const slash = path.lastIndexOf('\\');
+  const subkey = slash >= 0 ? path.slice(0, slash) : '';
+  const name = path.slice(slash + 1);
+  if (subkey.split('\\').some((p) => p === '..' || (subkey && p === ''))) throw new UsageError(`--set ${spec}: bad key path`);
+  switch (type) {
+    case 'REG_SZ':
+    case 'REG_EXPAND_SZ':
+      return { subkey, value: { name, type, data } };
+    case 'REG_DWORD': {
+      const n = Number(data);
+      if (!Number.isInteger(n) || n < 0 || n > 0xffffffff) throw new UsageError(`--set ${spec}: not a DWORD`);
+      return { subkey, value: { name, type, data: n } };
+    }
+    case 'REG_QWORD':
+      if (!/^\d+$/.test(data)) throw new UsageError(`--set ${spec}: not a QWORD`);
+      return { subkey, value: { name, type, data } };
+    case 'REG_MULTI_SZ':
+      return { subkey, value: { name, type, data: data.split(',') } };
+    default:
+      throw new UsageError(`--set ${spec}: type ${type} is not supported (REG_SZ, REG_EXPAND_SZ, REG_DWORD, REG_QWORD, REG_MULTI_SZ)`);
+  }
+}

@@ -1,0 +1,145 @@
+// The journal step kinds of dup and undup: each a change to the host with its exact undo.
+// Undo is idempotent and works whether or not apply ran (see src/state/journal.ts).
+import type { HostBackend, RegTree, RegValue, ServiceCreate } from '../backend/types.js';
+import { AgentError, Win32 } from '../errors.js';
+import type { Db } from '../state/db.js';
+import type { StepKinds } from '../state/journal.js';
+
+export interface StepContext {
+  backend: HostBackend;
+  db: Db;
+}
+
+const ignore =
+  (...codes: number[]) =>
+  (err: unknown): void => {
+    if (err instanceof AgentError && codes.includes(err.code)) return;
+    throw err;
+  };
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Stop a service if it runs and wait until the SCM says STOPPED (or it is gone). */
+export async function stopAndWait(backend: HostBackend, name: string, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  await backend.call('scm.control', { name, code: 1 }).catch(ignore(Win32.ERROR_SERVICE_NOT_ACTIVE, Win32.ERROR_SERVICE_DOES_NOT_EXIST, Win32.ERROR_SERVICE_CANNOT_ACCEPT_CTRL));
+  for (;;) {
+    let state: string;
+    try {
+      state = (await backend.call('scm.status', { name })).state;
+    } catch (err) {
+      ignore(Win32.ERROR_SERVICE_DOES_NOT_EXIST)(err);
+      return;
+    }
+    if (state === 'STOPPED') return;
+    if (Date.now() > deadline) throw new Error(`${name} did not stop within ${timeoutMs / 1000} s (state ${state})`);
+    await sleep(100);
+  }
+}
+
+export async function deleteKeyIfExists(backend: HostBackend, key: string): Promise<void> {
+  await backend.call('reg.deleteKey', { key }).catch(ignore(Win32.ERROR_FILE_NOT_FOUND));
+}
+
+/** Delete `key` and then each parent up to (not including) `stop` that is left empty. */
+export async function pruneEmptyKeys(backend: HostBackend, key: string, stop: string): Promise<void> {
+  for (let k = key; k.length > stop.length && k.toLowerCase().startsWith(stop.toLowerCase()); k = k.slice(0, k.lastIndexOf('\\'))) {
+    let contents;
+    try {
+      contents = await backend.call('reg.query', { key: k });
+    } catch (err) {
+      ignore(Win32.ERROR_FILE_NOT_FOUND)(err);
+      continue;
+    }
+    if (contents.values.length || contents.subkeys.length) return;
+    await deleteKeyIfExists(backend, k);
+  }
+}
+
+/** Write an exported tree back under `key`. */
+export async function writeTree(backend: HostBackend, key: string, tree: RegTree): Promise<void> {
+  await backend.call('reg.createKey', { key });
+  for (const v of tree.values) await backend.call('reg.set', { key, ...v });
+  for (const sub of tree.subkeys) await writeTree(backend, `${key}\\${sub.name}`, sub);
+}
+
+export const dupSteps: StepKinds<StepContext> = {
+  /** A key svcdup owns outright (under HKLM\SOFTWARE\svcdup): created with its values, deleted whole. */
+  'reg.ownKey': {
+    async apply({ backend }, a: { key: string; values: RegValue[]; root: string }) {
+      await backend.call('reg.createKey', { key: a.key });
+      for (const v of a.values) await backend.call('reg.set', { key: a.key, ...v });
+    },
+    async undo({ backend }, a: { key: string; root: string }) {
+      await deleteKeyIfExists(backend, a.key);
+      await pruneEmptyKeys(backend, a.key.slice(0, a.key.lastIndexOf('\\')), a.root);
+    },
+  },
+  /** A copy of a host key into svcdup's own area. */
+  'reg.copy': {
+    async apply({ backend }, a: { from: string; to: string; root: string }) {
+      await backend.call('reg.copyTree', { from: a.from, to: a.to });
+    },
+    async undo({ backend }, a: { to: string; root: string }) {
+      await deleteKeyIfExists(backend, a.to);
+      await pruneEmptyKeys(backend, a.to.slice(0, a.to.lastIndexOf('\\')), a.root);
+    },
+  },
+  /** Deleting a key svcdup owns, for undup: `tree` (its export) is what undo writes back. */
+  'reg.deleteTree': {
+    async apply({ backend }, a: { key: string; tree: RegTree }) {
+      await deleteKeyIfExists(backend, a.key);
+    },
+    async undo({ backend }, a: { key: string; tree: RegTree }) {
+      await writeTree(backend, a.key, a.tree);
+    },
+  },
+  /** A value in a key svcdup owns; `previous` restores what was there. */
+  'reg.setValue': {
+    async apply({ backend }, a: { key: string; value: RegValue; previous?: RegValue }) {
+      await backend.call('reg.set', { key: a.key, ...a.value });
+    },
+    async undo({ backend }, a: { key: string; value: RegValue; previous?: RegValue }) {
+      if (a.previous) await backend.call('reg.set', { key: a.key, ...a.previous }).catch(ignore(Win32.ERROR_FILE_NOT_FOUND));
+      else await backend.call('reg.deleteValue', { key: a.key, name: a.value.name }).catch(ignore(Win32.ERROR_FILE_NOT_FOUND));
+    },
+  },
+  /** A service in the host SCM. */
+  'scm.create': {
+    async apply({ backend }, a: ServiceCreate) {
+      await backend.call('scm.create', a);
+    },
+    async undo({ backend }, a: ServiceCreate) {
+      await stopAndWait(backend, a.name);
+      await backend.call('scm.delete', { name: a.name }).catch(ignore(Win32.ERROR_SERVICE_DOES_NOT_EXIST, Win32.ERROR_SERVICE_MARKED_FOR_DELETE));
+    },
+  },
+  /** The reverse of scm.create, for undup: its undo re-creates the service. */
+  'scm.delete': {
+    async apply({ backend }, a: ServiceCreate) {
+      await stopAndWait(backend, a.name);
+      await backend.call('scm.delete', { name: a.name }).catch(ignore(Win32.ERROR_SERVICE_DOES_NOT_EXIST, Win32.ERROR_SERVICE_MARKED_FOR_DELETE));
+    },
+    async undo({ backend }, a: ServiceCreate) {
+      await backend.call('scm.create', a).catch(ignore(Win32.ERROR_SERVICE_EXISTS));
+    },
+  },
+  /** The duplicate's row in the state database. */
+  'db.duplicate': {
+    async apply({ db }, a: { vm: string; service: string; scmName: string; plan: unknown }) {
+      db.prepare(`INSERT INTO duplicate (vm, service, scm_name, created_at, plan) VALUES (?, ?, ?, ?, ?)`).run(a.vm, a.service, a.scmName, new Date().toISOString(), JSON.stringify(a.plan));
+    },
+    async undo({ db }, a: { vm: string; service: string }) {
+      db.prepare(`DELETE FROM duplicate WHERE vm = ? AND service = ?`).run(a.vm, a.service);
+    },
+  },
+  /** Removing that row, for undup. */
+  'db.forgetDuplicate': {
+    async apply({ db }, a: { vm: string; service: string }) {
+      db.prepare(`DELETE FROM duplicate WHERE vm = ? AND service = ?`).run(a.vm, a.service);
+    },
+    async undo({ db }, a: { vm: string; service: string; scmName: string; createdAt: string; plan: unknown }) {
+      db.prepare(`INSERT OR IGNORE INTO duplicate (vm, service, scm_name, created_at, plan) VALUES (?, ?, ?, ?, ?)`).run(a.vm, a.service, a.scmName, a.createdAt, JSON.stringify(a.plan));
+    },
+  },
+};

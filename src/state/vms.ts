@@ -1,0 +1,51 @@
+// VM records in the state database. The VM layer (src/vm) owns their lifecycle;
+// dup and status only read them.
+import type { Db } from './db.js';
+
+export interface VmRecord {
+  name: string;
+  createdAt: string;
+  /** the policy rules text handed to the hook (docs/vm.md) */
+  policy: string;
+  address?: string;
+  portMap: Record<string, number>;
+}
+
+interface Row {
+  name: string;
+  created_at: string;
+  policy: string;
+  address: string | null;
+  port_map: string;
+}
+
+const fromRow = (r: Row): VmRecord => ({
+  name: r.name,
+  createdAt: r.created_at,
+  policy: r.policy,
+  ...(r.address ? { address: r.address } : {}),
+  portMap: JSON.parse(r.port_map) as Record<string, number>,
+});
+
+export function getVm(db: Db, name: string): VmRecord | undefined {
+  const r = db.prepare(`SELECT * FROM vm WHERE name = ?`).get(name) as Row | undefined;
+  return r && fromRow(r);
+}
+
+export function listVms(db: Db): VmRecord[] {
+  return (db.prepare(`SELECT * FROM vm ORDER BY name`).all() as Row[]).map(fromRow);
+}
+
+export function insertVm(db: Db, vm: Omit<VmRecord, 'createdAt'>): void {
+  db.prepare(`INSERT INTO vm (name, created_at, policy, address, port_map) VALUES (?, ?, ?, ?, ?)`).run(
+    vm.name,
+    new Date().toISOString(),
+    vm.policy,
+    vm.address ?? null,
+    JSON.stringify(vm.portMap),
+  );
+}
+
+export function deleteVm(db: Db, name: string): void {
+  db.prepare(`DELETE FROM vm WHERE name = ?`).run(name);
+}
