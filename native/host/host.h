@@ -1,0 +1,31 @@
+/* svcdup-host: state shared by its parts. */
+#ifndef SVCDUP_HOST_H
+#define SVCDUP_HOST_H
+#include <windows.h>
+
+/* Where dup keeps the VM's copy of a service's key (and svcdup-host reads it). */
+#define VM_KEY_FMT L"SOFTWARE\\svcdup\\VMs\\%s"
+
+struct host {
+    WCHAR vm[64];
+    WCHAR service[257];
+    WCHAR scm_name[330];
+    SERVICE_STATUS_HANDLE status_handle;
+    SERVICE_STATUS status;          /* the last status reported to the SCM */
+    CRITICAL_SECTION lock;          /* guards status and writes to the pipe */
+    HANDLE pipe;                    /* to the service in the VM, once connected */
+    HANDLE child;                   /* the real image's process */
+    DWORD child_pid;
+    HANDLE reply_event;             /* set when a RELAY_CONTROL_REPLY arrives */
+    DWORD reply;
+};
+extern struct host H;
+
+/* service.c */
+void WINAPI host_service_main(DWORD argc, WCHAR **argv);
+void host_report(DWORD state, DWORD win32_exit, DWORD service_exit, DWORD wait_hint);
+
+/* launch.c: start the real image suspended in the VM with the hook, pipe name in its
+   environment; returns a Win32 error. */
+DWORD host_launch(const WCHAR *pipe_name);
+#endif

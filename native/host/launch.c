@@ -1,0 +1,51 @@
+/* Starting the real image inside the VM: its command line comes from the VM's copy of
+   the service's key (made by dup), the VM's policy from the VM's key; the process is
+   created suspended, given the hook and its VM config, then resumed. */
+#include <windows.h>
+#include <stdio.h>
+#include "host.h"
+#include "relay.h"
+#include "vmspawn.h"
+
+static DWORD read_sz(HKEY root, const WCHAR *sub, const WCHAR *name, WCHAR *out, DWORD chars, BOOL expand)
+{
+    WCHAR raw[4096];
+    DWORD size = sizeof raw - sizeof(WCHAR), type;
+    LSTATUS st = RegGetValueW(root, sub, name, RRF_RT_REG_SZ | RRF_RT_REG_EXPAND_SZ | RRF_NOEXPAND,
+                              &type, raw, &size);
+    if (st) return st;
+    raw[size / sizeof(WCHAR)] = 0;
+    if (expand && type == REG_EXPAND_SZ) {
+        if (!ExpandEnvironmentStringsW(raw, out, chars)) return GetLastError();
+    } else {
+        lstrcpynW(out, raw, chars);
+    }
+    return NO_ERROR;
+}
+
+DWORD host_launch(const WCHAR *pipe_name)
+{
+    WCHAR vmkey[128], svckey[512], cmdline[4096], rules[8192] = L"", cwd[MAX_PATH];
+    PROCESS_INFORMATION pi;
+    DWORD err;
+
+    _snwprintf(vmkey, ARRAYSIZE(vmkey) - 1, VM_KEY_FMT, H.vm);
+    _snwprintf(svckey, ARRAYSIZE(svckey) - 1, VM_KEY_FMT L"\\Services\\%s", H.vm, H.service);
+    if ((err = read_sz(HKEY_LOCAL_MACHINE, svckey, L"ImagePath", cmdline, ARRAYSIZE(cmdline), TRUE))) return err;
+    /* No policy value means the defaults. */
+    read_sz(HKEY_LOCAL_MACHINE, vmkey, L"Policy", rules, ARRAYSIZE(rules), FALSE);
+
+    /* The emulated SCM in the image finds us through these; it removes them again so
+       that the service's own children do not inherit them. */
+    SetEnvironmentVariableW(RELAY_PIPE_ENV, pipe_name);
+    SetEnvironmentVariableW(RELAY_SERVICE_ENV, H.service);
+    /* services start in the system directory; the child inherits ours */
+    GetSystemDirectoryW(cwd, ARRAYSIZE(cwd));
+    SetCurrentDirectoryW(cwd);
+
+    if ((err = vm_spawn(H.vm, rules, cmdline, &pi))) return err;
+    H.child = pi.hProcess;
+    H.child_pid = pi.dwProcessId;
+    CloseHandle(pi.hThread);
+    return NO_ERROR;
+}

@@ -1,0 +1,50 @@
+/* svcdup-host.exe: a duplicate, as the SCM sees it.
+ *
+ * Registered as SERVICE@VM with ImagePath `svcdup-host.exe --vm VM --service SERVICE`.
+ * Only the process the SCM started may talk to the SCM, so this process is the service:
+ * it starts the real image inside the VM (launch.c) and relays start arguments,
+ * controls and status reports over a private pipe (relay.h) to the hook's emulation of
+ * the service-side SCM API in that image. */
+#include <windows.h>
+#include <stdio.h>
+#include "host.h"
+#include "relay.h"
+
+struct host H;
+
+static void usage(void)
+{
+    fwprintf(stderr, L"usage: svcdup-host.exe --vm VM --service SERVICE\n"
+                     L"svcdup-host is the ImagePath of a duplicate; the SCM starts it (sc start SERVICE@VM).\n");
+}
+
+int wmain(int argc, WCHAR **argv)
+{
+    SERVICE_TABLE_ENTRYW table[2] = {{0}};
+    int i;
+
+    for (i = 1; i + 1 < argc; i += 2) {
+        if (!wcscmp(argv[i], L"--vm")) lstrcpynW(H.vm, argv[i + 1], ARRAYSIZE(H.vm));
+        else if (!wcscmp(argv[i], L"--service")) lstrcpynW(H.service, argv[i + 1], ARRAYSIZE(H.service));
+        else break;
+    }
+    if (i != argc || !H.vm[0] || !H.service[0]) {
+        usage();
+        return 2;
+    }
+    _snwprintf(H.scm_name, ARRAYSIZE(H.scm_name) - 1, L"%s@%s", H.service, H.vm);
+    InitializeCriticalSection(&H.lock);
+    H.reply_event = CreateEventW(NULL, FALSE, FALSE, NULL);
+
+    table[0].lpServiceName = H.scm_name;
+    table[0].lpServiceProc = host_service_main;
+    if (!StartServiceCtrlDispatcherW(table)) {
+        DWORD err = GetLastError();
+        if (err == ERROR_FAILED_SERVICE_CONTROLLER_CONNECT)
+            fwprintf(stderr, L"svcdup-host: not started by the SCM; start the duplicate with: sc start %s\n", H.scm_name);
+        else
+            fwprintf(stderr, L"svcdup-host: StartServiceCtrlDispatcher failed: %lu\n", err);
+        return 1;
+    }
+    return 0;
+}

@@ -1,0 +1,182 @@
+/* The SCM side of svcdup-host: ServiceMain, the control handler, and the relay loop
+   that turns the service's status reports into SetServiceStatus calls. */
+#include <windows.h>
+#include <stdio.h>
+#include "host.h"
+#include "relay.h"
+
+#define CONNECT_TIMEOUT_MS 30000
+#define CONTROL_TIMEOUT_MS 30000
+#define EXIT_GRACE_MS 10000
+
+void host_report(DWORD state, DWORD win32_exit, DWORD service_exit, DWORD wait_hint)
+{
+    EnterCriticalSection(&H.lock);
+    H.status.dwServiceType = SERVICE_WIN32_OWN_PROCESS;
+    H.status.dwCurrentState = state;
+    H.status.dwWin32ExitCode = win32_exit;
+    H.status.dwServiceSpecificExitCode = service_exit;
+    H.status.dwWaitHint = wait_hint;
+    H.status.dwCheckPoint = (state == SERVICE_RUNNING || state == SERVICE_STOPPED) ? 0 : H.status.dwCheckPoint + 1;
+    if (state == SERVICE_STOPPED || state == SERVICE_START_PENDING) H.status.dwControlsAccepted = 0;
+    SetServiceStatus(H.status_handle, &H.status);
+    LeaveCriticalSection(&H.lock);
+}
+
+/* Controls from the SCM go to the service's own handler; its answer comes back. */
+static DWORD WINAPI handler(DWORD control, DWORD event_type, void *event_data, void *ctx)
+{
+    relay_control c = {control, event_type};
+    DWORD result;
+
+    EnterCriticalSection(&H.lock);
+    if (!H.pipe) {
+        LeaveCriticalSection(&H.lock);
+        /* Still starting: a stop ends the start; nothing else can be handled yet. */
+        if (control == SERVICE_CONTROL_STOP && H.child) TerminateProcess(H.child, ERROR_SERVICE_REQUEST_TIMEOUT);
+        return control == SERVICE_CONTROL_INTERROGATE ? NO_ERROR : ERROR_SERVICE_CANNOT_ACCEPT_CTRL;
+    }
+    ResetEvent(H.reply_event);
+    if (!relay_write(H.pipe, RELAY_CONTROL, &c, sizeof c)) {
+        LeaveCriticalSection(&H.lock);
+        return ERROR_SERVICE_NOT_ACTIVE;
+    }
+    LeaveCriticalSection(&H.lock);
+    if (WaitForSingleObject(H.reply_event, CONTROL_TIMEOUT_MS) != WAIT_OBJECT_0) return ERROR_SERVICE_REQUEST_TIMEOUT;
+    result = H.reply;
+    return result;
+}
+
+/* Wait for the service in the VM to open the relay pipe, or for it to die first. */
+static DWORD await_connect(HANDLE pipe)
+{
+    OVERLAPPED ov = {0};
+    HANDLE waits[2];
+    DWORD r, err = NO_ERROR;
+
+    ov.hEvent = CreateEventW(NULL, TRUE, FALSE, NULL);
+    if (ConnectNamedPipe(pipe, &ov) || GetLastError() == ERROR_PIPE_CONNECTED) goto done;
+    if (GetLastError() != ERROR_IO_PENDING) {
+        err = GetLastError();
+        goto done;
+    }
+    waits[0] = ov.hEvent;
+    waits[1] = H.child;
+    r = WaitForMultipleObjects(2, waits, FALSE, CONNECT_TIMEOUT_MS);
+    if (r == WAIT_OBJECT_0) {
+        DWORD n;
+        if (!GetOverlappedResult(pipe, &ov, &n, FALSE)) err = GetLastError();
+    } else {
+        CancelIo(pipe);
+        err = r == WAIT_OBJECT_0 + 1 ? ERROR_PROCESS_ABORTED : ERROR_SERVICE_REQUEST_TIMEOUT;
+    }
+done:
+    CloseHandle(ov.hEvent);
+    return err;
+}
+
+/* START carries ServiceMain's arguments; argv[0] is the service's own name in the VM. */
+static BOOL send_start(DWORD argc, WCHAR **argv)
+{
+    BYTE *body, *p;
+    DWORD size = sizeof(DWORD), i, n;
+    BOOL ok;
+
+    size += (wcslen(H.service) + 1) * sizeof(WCHAR);
+    for (i = 1; i < argc; i++) size += (wcslen(argv[i]) + 1) * sizeof(WCHAR);
+    if (size > RELAY_MAX_MESSAGE || !(body = HeapAlloc(GetProcessHeap(), 0, size))) return FALSE;
+    *(DWORD *)body = argc ? argc : 1;
+    p = body + sizeof(DWORD);
+    n = (wcslen(H.service) + 1) * sizeof(WCHAR);
+    memcpy(p, H.service, n);
+    p += n;
+    for (i = 1; i < argc; i++) {
+        n = (wcslen(argv[i]) + 1) * sizeof(WCHAR);
+        memcpy(p, argv[i], n);
+        p += n;
+    }
+    ok = relay_write(H.pipe, RELAY_START, body, size);
+    HeapFree(GetProcessHeap(), 0, body);
+    return ok;
+}
+
+/* Relay status reports until the service says STOPPED (kept in *final, not yet
+   reported: the SCM may end this process as soon as it hears it) or the pipe breaks. */
+static BOOL relay_loop(SERVICE_STATUS *final)
+{
+    static BYTE buf[RELAY_BUF_SIZE];
+    DWORD type, size;
+    BYTE *body;
+
+    while (relay_read(H.pipe, buf, &type, &body, &size)) {
+        if (type == RELAY_STATUS && size == sizeof(SERVICE_STATUS)) {
+            SERVICE_STATUS *s = (SERVICE_STATUS *)body;
+            if (s->dwCurrentState == SERVICE_STOPPED) {
+                *final = *s;
+                return TRUE;
+            }
+            EnterCriticalSection(&H.lock);
+            H.status = *s;
+            /* To the SCM this is an own-process service, whatever the image's type. */
+            H.status.dwServiceType = SERVICE_WIN32_OWN_PROCESS;
+            SetServiceStatus(H.status_handle, &H.status);
+            LeaveCriticalSection(&H.lock);
+        } else if (type == RELAY_CONTROL_REPLY && size == sizeof(DWORD)) {
+            H.reply = *(DWORD *)body;
+            SetEvent(H.reply_event);
+        }
+    }
+    return FALSE;
+}
+
+void WINAPI host_service_main(DWORD argc, WCHAR **argv)
+{
+    WCHAR pipe_name[128];
+    DWORD err, code = 0;
+    SERVICE_STATUS final = {0};
+    BOOL said_stopped;
+
+    H.status_handle = RegisterServiceCtrlHandlerExW(H.scm_name, handler, NULL);
+    if (!H.status_handle) return;
+    host_report(SERVICE_START_PENDING, NO_ERROR, 0, CONNECT_TIMEOUT_MS);
+
+    _snwprintf(pipe_name, ARRAYSIZE(pipe_name) - 1, L"\\\\.\\pipe\\svcdup.relay.%lu", GetCurrentProcessId());
+    HANDLE pipe = CreateNamedPipeW(pipe_name, PIPE_ACCESS_DUPLEX | FILE_FLAG_OVERLAPPED | FILE_FLAG_FIRST_PIPE_INSTANCE,
+                                   PIPE_TYPE_MESSAGE | PIPE_READMODE_MESSAGE | PIPE_WAIT, 1, RELAY_BUF_SIZE,
+                                   RELAY_BUF_SIZE, 0, NULL);
+    if (pipe == INVALID_HANDLE_VALUE) {
+        host_report(SERVICE_STOPPED, GetLastError(), 0, 0);
+        return;
+    }
+    if ((err = host_launch(pipe_name)) || (err = await_connect(pipe))) {
+        if (H.child) {
+            TerminateProcess(H.child, err);
+            CloseHandle(H.child);
+        }
+        CloseHandle(pipe);
+        host_report(SERVICE_STOPPED, err, 0, 0);
+        return;
+    }
+    EnterCriticalSection(&H.lock);
+    H.pipe = pipe;
+    LeaveCriticalSection(&H.lock);
+    if (!send_start(argc, argv)) {
+        TerminateProcess(H.child, ERROR_BROKEN_PIPE);
+        host_report(SERVICE_STOPPED, ERROR_BROKEN_PIPE, 0, 0);
+        return;
+    }
+    said_stopped = relay_loop(&final);
+
+    /* Closing the pipe ends the image's dispatcher, so it exits like a stopped service;
+       give it a moment, then end it: stopping the duplicate stops the real one. */
+    EnterCriticalSection(&H.lock);
+    H.pipe = NULL;
+    LeaveCriticalSection(&H.lock);
+    CloseHandle(pipe);
+    if (WaitForSingleObject(H.child, EXIT_GRACE_MS) != WAIT_OBJECT_0) TerminateProcess(H.child, ERROR_SERVICE_REQUEST_TIMEOUT);
+    GetExitCodeProcess(H.child, &code);
+    if (said_stopped)
+        host_report(SERVICE_STOPPED, final.dwWin32ExitCode, final.dwServiceSpecificExitCode, 0);
+    else /* it died without saying STOPPED: the SCM learns its exit code */
+        host_report(SERVICE_STOPPED, ERROR_SERVICE_SPECIFIC_ERROR, code, 0);
+}
