@@ -12,3 +12,7 @@ $(OUT)/svcdup-testsvc-multi.exe: $(TESTSVC_DEPS) | $(OUT)
 
 $(OUT)/svcdup-pipecall.exe: testsvc/pipecall.c testsvc/rules.mk | $(OUT)
 	$(CC) $(CFLAGS) -o $@ testsvc/pipecall.c $(LDFLAGS)
+
+TARGETS += $(OUT)/svcdup-testsvc.dll
+$(OUT)/svcdup-testsvc.dll: $(TESTSVC_DEPS) | $(OUT)
+	$(CC) $(CFLAGS) -DSERVICEDLL -shared -o $@ testsvc/testsvc.c common/json.c $(LDFLAGS) -ladvapi32

@@ -11,10 +11,13 @@
  *    with one JSON line {pid, service, greeting, lastControl, args}, where
  *    greeting is Services\<name>\Parameters\Greeting read on every request.
  *
- * Built twice: svcdup-testsvc.exe (own process, one dispatch entry named by
- * "--name NAME" on the command line, default svcdup-testsvc) and, with
- * -DMULTI, svcdup-testsvc-multi.exe (share process, entries
- * svcdup-testsvc-a and svcdup-testsvc-b).
+ * Built three times: svcdup-testsvc.exe (own process, one dispatch entry named by
+ * "--name NAME" on the command line, default svcdup-testsvc); with -DMULTI,
+ * svcdup-testsvc-multi.exe (share process, entries svcdup-testsvc-a and
+ * svcdup-testsvc-b); with -DSERVICEDLL, svcdup-testsvc.dll, a ServiceDll for
+ * svchost (export ServiceMain; its own pipe \\.\pipe\svcdup-testsvcdll and
+ * singleton Global\svcdup-testsvcdll-singleton).
+ * Every reply also carries startedAt: when ServiceMain began, in ms since 1970.
  *
  * Start arguments (StartService args, or the ImagePath command line):
  *   --exit-code N  report RUNNING, then stop at once with 1066 / N
@@ -27,11 +30,16 @@
 
 #include "json.h"
 
+#ifdef SERVICEDLL
+#define PIPE_NAME L"\\\\.\\pipe\\svcdup-testsvcdll"
+#define SINGLETON_NAME L"Global\\svcdup-testsvcdll-singleton"
+#else
 #define PIPE_NAME L"\\\\.\\pipe\\svcdup-testsvc"
 #define SINGLETON_NAME L"Global\\svcdup-testsvc-singleton"
+#endif
 #define CRASH_DELAY_MS 500
 
-#ifdef MULTI
+#if defined(MULTI) || defined(SERVICEDLL)
 #define SERVICE_TYPE SERVICE_WIN32_SHARE_PROCESS
 #else
 #define SERVICE_TYPE SERVICE_WIN32_OWN_PROCESS
@@ -51,6 +59,7 @@ struct service
     volatile LONG last_control; /* last control handled, INTERROGATE aside */
     WCHAR **args;               /* start arguments, service name excluded */
     DWORD nargs;
+    ULONGLONG started_ms;       /* when ServiceMain began, ms since 1970 */
 };
 
 /* The process command line, for --name and start flags given in ImagePath. */
@@ -170,6 +179,8 @@ static void build_reply(struct service *s, json_writer *w)
     json_string16(w, (const uint16_t *)s->name, wcslen(s->name));
     json_key(w, "greeting");
     write_greeting(w, s->name);
+    json_key(w, "startedAt");
+    json_uint(w, s->started_ms);
     json_key(w, "lastControl");
     json_uint(w, (DWORD)s->last_control);
     json_key(w, "args");
@@ -337,7 +348,11 @@ static void run_service(const WCHAR *name, DWORD argc, WCHAR **argv)
     BOOL want_exit, want_crash;
     HANDLE thread, singleton;
 
+    FILETIME now;
+
     if (!s) return;
+    GetSystemTimeAsFileTime(&now);
+    s->started_ms = ((((ULONGLONG)now.dwHighDateTime) << 32) | now.dwLowDateTime) / 10000 - 11644473600000ULL;
     wcsncpy(s->name, name, 256);
     InitializeCriticalSection(&s->lock);
     /* argv[0] is the service name (Windows and Wine alike); keep the rest */
@@ -391,6 +406,13 @@ static void run_service(const WCHAR *name, DWORD argc, WCHAR **argv)
         report(s, SERVICE_STOPPED, NO_ERROR, 0, 0);
 }
 
+#ifdef SERVICEDLL
+/* svchost calls this with argv[0] = the service name */
+__declspec(dllexport) void WINAPI ServiceMain(DWORD argc, WCHAR **argv)
+{
+    run_service(argc ? argv[0] : L"svcdup-testsvcdll", argc, argv);
+}
+#else
 #ifdef MULTI
 static void WINAPI main_a(DWORD argc, WCHAR **argv) { run_service(L"svcdup-testsvc-a", argc, argv); }
 static void WINAPI main_b(DWORD argc, WCHAR **argv) { run_service(L"svcdup-testsvc-b", argc, argv); }
@@ -421,3 +443,4 @@ int wmain(int argc, WCHAR **argv)
     }
     return 0;
 }
+#endif /* SERVICEDLL */

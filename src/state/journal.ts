@@ -34,6 +34,15 @@ export interface RecoveryReport {
 
 const now = (): string => new Date().toISOString();
 
+/**
+ * SVCDUP_FAILPOINT=OP:SEQ:before|after kills this process (SIGKILL, no cleanup) around
+ * step SEQ of operation OP: how the tests prove that every step is recoverable.
+ */
+function failpoint(op: string, seq: number, phase: 'before' | 'after'): void {
+  const fp = process.env.SVCDUP_FAILPOINT;
+  if (fp && fp === `${op}:${seq}:${phase}`) process.kill(process.pid, 'SIGKILL');
+}
+
 export class Journal<C> {
   constructor(
     private readonly db: Db,
@@ -53,7 +62,9 @@ export class Journal<C> {
       if (!k) throw new Error(`journal: unknown step kind ${kind}`);
       const s = seq++;
       this.db.prepare(`INSERT INTO journal_step (journal_id, seq, kind, args, status) VALUES (?, ?, ?, ?, 'pending')`).run(id, s, kind, JSON.stringify(args));
+      failpoint(op, s, 'before');
       await k.apply(ctx, args);
+      failpoint(op, s, 'after');
       this.db.prepare(`UPDATE journal_step SET status = 'done' WHERE journal_id = ? AND seq = ?`).run(id, s);
     };
     try {

@@ -1,0 +1,137 @@
+/* The per-process VM config section: how a VM process knows its VM, and how
+   anyone (ps, OpenProcess checks) tells which VM a pid belongs to. */
+#include "hook.h"
+#include <stdio.h>
+#include <wchar.h>
+
+hook_state G;
+
+NTSTATUS(NTAPI *real_NtCreateSection)(HANDLE *, ACCESS_MASK, OBJECT_ATTRIBUTES *, LARGE_INTEGER *, ULONG, ULONG, HANDLE);
+fn_open real_NtOpenSection;
+NTSTATUS(NTAPI *real_NtQueryObject)(HANDLE, OBJECT_INFORMATION_CLASS, PVOID, ULONG, PULONG);
+NTSTATUS(NTAPI *real_NtClose)(HANDLE);
+NTSTATUS(NTAPI *real_NtOpenProcess)(HANDLE *, ACCESS_MASK, OBJECT_ATTRIBUTES *, CLIENT_ID *);
+
+#include "patch.h"
+void real_init(void)
+{
+    real_NtCreateSection = ntdll_proc("NtCreateSection");
+    real_NtOpenSection = ntdll_proc("NtOpenSection");
+    real_NtQueryObject = ntdll_proc("NtQueryObject");
+    real_NtClose = ntdll_proc("NtClose");
+    real_NtOpenProcess = ntdll_proc("NtOpenProcess");
+}
+
+void *hmalloc(SIZE_T n) { return RtlAllocateHeap(GetProcessHeap(), 0, n); }
+void hfree(void *p) { if (p) RtlFreeHeap(GetProcessHeap(), 0, p); }
+
+static void section_name(DWORD pid, WCHAR *buf, UNICODE_STRING *us)
+{
+    int n = swprintf(buf, 64, L"\\BaseNamedObjects\\svcdup.pid.%lu", (unsigned long)pid);
+    us->Buffer = buf;
+    us->Length = (USHORT)(n * sizeof(WCHAR));
+    us->MaximumLength = us->Length + sizeof(WCHAR);
+}
+
+SIZE_T config_size(const vm_config *cfg)
+{
+    return sizeof(vm_config) + cfg->rules_chars * sizeof(WCHAR);
+}
+
+vm_config *config_make(const WCHAR *vm, const WCHAR *rules)
+{
+    SIZE_T n = rules ? wcslen(rules) : 0;
+    vm_config *c;
+    if (wcslen(vm) > VM_NAME_MAX) return NULL;
+    c = hmalloc(sizeof(vm_config) + n * sizeof(WCHAR));
+    if (!c) return NULL;
+    memset(c, 0, sizeof *c);
+    c->magic = CFG_MAGIC;
+    c->rules_chars = (DWORD)n;
+    wcscpy(c->vm, vm);
+    if (n) memcpy(c->rules, rules, n * sizeof(WCHAR));
+    c->rules[n] = 0;
+    return c;
+}
+
+int config_publish(HANDLE process, DWORD pid, const vm_config *cfg)
+{
+    WCHAR buf[64];
+    UNICODE_STRING us;
+    OBJECT_ATTRIBUTES oa;
+    LARGE_INTEGER size;
+    HANDLE h, remote;
+    PVOID view = NULL;
+    SIZE_T vsize = 0;
+    NTSTATUS st;
+
+    if (config_size(cfg) > CFG_SECTION_SIZE) return -1;
+    section_name(pid, buf, &us);
+    InitializeObjectAttributes(&oa, &us, 0, NULL, NULL);
+    size.QuadPart = CFG_SECTION_SIZE;
+    st = real_NtCreateSection(&h, SECTION_ALL_ACCESS, &oa, &size, PAGE_READWRITE, SEC_COMMIT, NULL);
+    if (st < 0) return -2;
+    if (NtMapViewOfSection(h, GetCurrentProcess(), &view, 0, 0, NULL, &vsize, 2 /* ViewUnmap */, 0, PAGE_READWRITE) < 0) {
+        real_NtClose(h);
+        return -3;
+    }
+    memcpy(view, cfg, config_size(cfg));
+    NtUnmapViewOfSection(GetCurrentProcess(), view);
+    /* Hand the only lasting reference to the child: the name then dies with it,
+       and a parent that exits right after CreateProcess (cmd /c start) is fine. */
+    st = NtDuplicateObject(GetCurrentProcess(), h, process, &remote, 0, 0,
+                           DUPLICATE_SAME_ACCESS | DUPLICATE_CLOSE_SOURCE);
+    return st < 0 ? -4 : 0;
+}
+
+static const vm_config *map_config(DWORD pid, HANDLE *h, PVOID *view)
+{
+    WCHAR buf[64];
+    UNICODE_STRING us;
+    OBJECT_ATTRIBUTES oa;
+    SIZE_T vsize = 0;
+    const vm_config *c;
+
+    section_name(pid, buf, &us);
+    InitializeObjectAttributes(&oa, &us, 0, NULL, NULL);
+    *view = NULL;
+    if (real_NtOpenSection(h, SECTION_MAP_READ, &oa) < 0) return NULL;
+    if (NtMapViewOfSection(*h, GetCurrentProcess(), view, 0, 0, NULL, &vsize, 2, 0, PAGE_READONLY) < 0) {
+        real_NtClose(*h);
+        return NULL;
+    }
+    c = *view;
+    if (c->magic != CFG_MAGIC || config_size(c) > vsize) {
+        NtUnmapViewOfSection(GetCurrentProcess(), *view);
+        real_NtClose(*h);
+        return NULL;
+    }
+    return c;
+}
+
+vm_config *config_load(DWORD pid)
+{
+    HANDLE h;
+    PVOID view;
+    const vm_config *c = map_config(pid, &h, &view);
+    vm_config *copy;
+    if (!c) return NULL;
+    copy = hmalloc(config_size(c));
+    if (copy) memcpy(copy, c, config_size(c));
+    NtUnmapViewOfSection(GetCurrentProcess(), view);
+    real_NtClose(h);
+    return copy;
+}
+
+int pid_in_vm(DWORD pid, const WCHAR *vm)
+{
+    HANDLE h;
+    PVOID view;
+    const vm_config *c = map_config(pid, &h, &view);
+    int r;
+    if (!c) return 0;
+    r = !_wcsicmp(c->vm, vm);
+    NtUnmapViewOfSection(GetCurrentProcess(), view);
+    real_NtClose(h);
+    return r;
+}

@@ -1,0 +1,62 @@
+/* State and helpers shared by the hook's parts. */
+#ifndef SVCDUP_HOOK_H
+#define SVCDUP_HOOK_H
+#include "nt.h"
+
+#define VM_NAME_MAX 32
+#define CFG_MAGIC 0x31504456u /* "VDP1" */
+#define CFG_SECTION_SIZE 0x10000
+
+/* What a VM process learns about itself: published by its creator in the named
+   section \BaseNamedObjects\svcdup.pid.<pid>, whose only handle is duplicated
+   into the process itself, so it lives exactly as long as the process. */
+typedef struct {
+    DWORD magic;
+    DWORD rules_chars;          /* length of rules[], without the terminating 0 */
+    WCHAR vm[VM_NAME_MAX + 1];
+    WCHAR rules[1];             /* policy lines, see policy.c */
+} vm_config;
+
+typedef struct {
+    int active;                 /* 0: loaded by the launcher, nothing hooked */
+    DWORD pid;
+    HMODULE self;
+    vm_config *cfg;             /* private copy, immune to later tampering */
+    WCHAR prefix[VM_NAME_MAX + 9]; /* "svcdup.<vm>." */
+    USHORT prefix_chars;
+} hook_state;
+extern hook_state G;
+
+/* Originals of hooked calls the hook itself needs; they point at ntdll until hooked. */
+typedef NTSTATUS(NTAPI *fn_open)(HANDLE *, ACCESS_MASK, OBJECT_ATTRIBUTES *);
+extern NTSTATUS(NTAPI *real_NtCreateSection)(HANDLE *, ACCESS_MASK, OBJECT_ATTRIBUTES *, LARGE_INTEGER *, ULONG, ULONG, HANDLE);
+extern fn_open real_NtOpenSection;
+extern NTSTATUS(NTAPI *real_NtQueryObject)(HANDLE, OBJECT_INFORMATION_CLASS, PVOID, ULONG, PULONG);
+extern NTSTATUS(NTAPI *real_NtClose)(HANDLE);
+extern NTSTATUS(NTAPI *real_NtOpenProcess)(HANDLE *, ACCESS_MASK, OBJECT_ATTRIBUTES *, CLIENT_ID *);
+void real_init(void);
+
+/* config.c */
+int config_publish(HANDLE process, DWORD pid, const vm_config *cfg);
+vm_config *config_load(DWORD pid); /* heap copy, or NULL when pid is in no VM */
+int pid_in_vm(DWORD pid, const WCHAR *vm);
+SIZE_T config_size(const vm_config *cfg);
+vm_config *config_make(const WCHAR *vm, const WCHAR *rules);
+
+/* inject.c: make a suspended child load this DLL first, and give it its config. */
+NTSTATUS inject_child(HANDLE process, DWORD pid, const vm_config *cfg);
+
+/* heap */
+void *hmalloc(SIZE_T n);
+void hfree(void *p);
+
+/* install.c-like entry points of each part */
+int objects_install(void);
+int pipes_install(void);
+int ports_install(void);
+int query_install(void);
+int process_install(void);
+int roots_install(void);
+int registry_install(void); /* registry.c: the VM's view of Services\NAME and Svchost */
+int service_install(void);  /* service.c: service-side SCM API for svcdup-host's images */
+#endif

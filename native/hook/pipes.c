@@ -1,0 +1,83 @@
+/* Named pipes and mailslots: creation, opening in every spelling, and the wait
+   path of WaitNamedPipe/CallNamedPipe (FSCTL_PIPE_WAIT names the pipe in its
+   input buffer, relative to the pipe root handle). On Wine, ncalrpc is a named
+   pipe \\.\pipe\lrpc\<endpoint>, so RPC over ncalrpc is covered here too. */
+#include "hook.h"
+#include "names.h"
+#include "patch.h"
+#include "trace.h"
+
+typedef NTSTATUS(NTAPI *file14)(HANDLE *, ACCESS_MASK, OBJECT_ATTRIBUTES *, ULONG_PTR, ULONG_PTR, ULONG_PTR, ULONG_PTR,
+                                ULONG_PTR, ULONG_PTR, ULONG_PTR, ULONG_PTR, ULONG_PTR, ULONG_PTR, ULONG_PTR);
+static file14 o_NtCreateNamedPipeFile, o_NtCreateMailslotFile, o_NtCreateFile, o_NtOpenFile;
+
+static NTSTATUS file_call(file14 orig, const char *call, HANDLE *h, ACCESS_MASK a, OBJECT_ATTRIBUTES *oa,
+                          ULONG_PTR a4, ULONG_PTR a5, ULONG_PTR a6, ULONG_PTR a7, ULONG_PTR a8, ULONG_PTR a9,
+                          ULONG_PTR a10, ULONG_PTR a11, ULONG_PTR a12, ULONG_PTR a13, ULONG_PTR a14)
+{
+    renamed r;
+    int root, v = rename_file(oa, &r, &root);
+    NTSTATUS st;
+    if (v != V_PASS) trace_decision(call, oa->ObjectName, v == V_RENAMED ? &r.us : NULL, v);
+    if (v == V_DENIED) return ST_ACCESS_DENIED;
+    st = orig(h, a, v == V_RENAMED ? &r.oa : oa, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14);
+    renamed_free(&r);
+    /* a handle on the pipe/mailslot root: later names relative to it are pipe names */
+    if (root && st >= 0) roots_note(*h, root);
+    return st;
+}
+
+#define FILE_HOOK(name)                                                                                      \
+    static NTSTATUS NTAPI d_##name(HANDLE *h, ACCESS_MASK a, OBJECT_ATTRIBUTES *oa, ULONG_PTR a4, ULONG_PTR a5,  \
+                                   ULONG_PTR a6, ULONG_PTR a7, ULONG_PTR a8, ULONG_PTR a9, ULONG_PTR a10,        \
+                                   ULONG_PTR a11, ULONG_PTR a12, ULONG_PTR a13, ULONG_PTR a14)                   \
+    {                                                                                                        \
+        return file_call(o_##name, #name, h, a, oa, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14);      \
+    }
+FILE_HOOK(NtCreateNamedPipeFile)
+FILE_HOOK(NtCreateMailslotFile)
+FILE_HOOK(NtCreateFile)
+FILE_HOOK(NtOpenFile)
+
+typedef NTSTATUS(NTAPI *fsctl_fn)(HANDLE, HANDLE, PVOID, PVOID, IO_STATUS_BLOCK *, ULONG, PVOID, ULONG, PVOID, ULONG);
+static fsctl_fn o_NtFsControlFile;
+
+static NTSTATUS NTAPI d_NtFsControlFile(HANDLE h, HANDLE ev, PVOID apc, PVOID ctx, IO_STATUS_BLOCK *io, ULONG code,
+                                        PVOID in, ULONG in_len, PVOID out, ULONG out_len)
+{
+    PIPE_WAIT_BUF *w = in, *nw;
+    UNICODE_STRING used;
+    renamed r;
+    ULONG nlen;
+    NTSTATUS st;
+    int v;
+
+    if (code != FSCTL_PIPE_WAIT_CODE || !G.active || !in || in_len < offsetof(PIPE_WAIT_BUF, Name) ||
+        w->NameLength > in_len - offsetof(PIPE_WAIT_BUF, Name))
+        return o_NtFsControlFile(h, ev, apc, ctx, io, code, in, in_len, out, out_len);
+    used.Buffer = w->Name;
+    used.Length = used.MaximumLength = (USHORT)w->NameLength;
+    v = rename_pipe_name(w->Name, (USHORT)(w->NameLength / sizeof(WCHAR)), &r);
+    if (v != V_PASS) trace_decision("NtFsControlFile(FSCTL_PIPE_WAIT)", &used, v == V_RENAMED ? &r.us : NULL, v);
+    if (v == V_DENIED) return ST_ACCESS_DENIED;
+    if (v != V_RENAMED) return o_NtFsControlFile(h, ev, apc, ctx, io, code, in, in_len, out, out_len);
+    nlen = offsetof(PIPE_WAIT_BUF, Name) + r.us.Length;
+    if (!(nw = hmalloc(nlen))) { renamed_free(&r); return ST_NO_MEMORY; }
+    memcpy(nw, w, offsetof(PIPE_WAIT_BUF, Name));
+    nw->NameLength = r.us.Length;
+    memcpy(nw->Name, r.us.Buffer, r.us.Length);
+    st = o_NtFsControlFile(h, ev, apc, ctx, io, code, nw, nlen, out, out_len);
+    hfree(nw);
+    renamed_free(&r);
+    return st;
+}
+
+int pipes_install(void)
+{
+    if (hook_syscall("NtCreateNamedPipeFile", d_NtCreateNamedPipeFile, (void **)&o_NtCreateNamedPipeFile)) return -1;
+    if (hook_syscall("NtCreateMailslotFile", d_NtCreateMailslotFile, (void **)&o_NtCreateMailslotFile)) return -1;
+    if (hook_syscall("NtCreateFile", d_NtCreateFile, (void **)&o_NtCreateFile)) return -1;
+    if (hook_syscall("NtOpenFile", d_NtOpenFile, (void **)&o_NtOpenFile)) return -1;
+    if (hook_syscall("NtFsControlFile", d_NtFsControlFile, (void **)&o_NtFsControlFile)) return -1;
+    return 0;
+}

@@ -1,0 +1,144 @@
+/* Processes: children join the VM, and the VM's processes see only each other.
+ *  - NtCreateUserProcess: every child (CreateProcess, ShellExecute, cmd start,
+ *    a service's own launches all end here) is created suspended, gets this DLL
+ *    as its first import and the VM config, then runs. If that fails the child
+ *    is killed: a process started in a VM cannot leave it.
+ *  - NtOpenProcess/NtOpenThread on a process of another VM or the host: denied.
+ *  - NtQuerySystemInformation(process lists): other processes are filtered out. */
+#include "hook.h"
+#include "names.h"
+#include "patch.h"
+#include "trace.h"
+#include <stdio.h>
+#include <wchar.h>
+
+typedef NTSTATUS(NTAPI *cup_fn)(HANDLE *, HANDLE *, ACCESS_MASK, ACCESS_MASK, OBJECT_ATTRIBUTES *, OBJECT_ATTRIBUTES *,
+                                ULONG, ULONG, PVOID, PVOID, PVOID);
+typedef NTSTATUS(NTAPI *open_fn)(HANDLE *, ACCESS_MASK, OBJECT_ATTRIBUTES *, CLIENT_ID *);
+typedef NTSTATUS(NTAPI *qsi_fn)(ULONG, PVOID, ULONG, PULONG);
+typedef NTSTATUS(NTAPI *close_fn)(HANDLE);
+static cup_fn o_NtCreateUserProcess;
+static open_fn o_NtOpenProcess, o_NtOpenThread;
+static qsi_fn o_NtQuerySystemInformation;
+static close_fn o_NtClose;
+
+static void trace_pid(const char *call, DWORD pid, int verdict)
+{
+    WCHAR b[32];
+    UNICODE_STRING us;
+    us.Buffer = b;
+    us.Length = us.MaximumLength = (USHORT)(swprintf(b, 32, L"pid:%lu", (unsigned long)pid) * sizeof(WCHAR));
+    trace_decision(call, &us, NULL, verdict);
+}
+
+static int mine(DWORD pid) { return pid == G.pid || pid_in_vm(pid, G.cfg->vm); }
+
+static NTSTATUS NTAPI d_NtCreateUserProcess(HANDLE *ph, HANDLE *th, ACCESS_MASK pa, ACCESS_MASK ta,
+                                            OBJECT_ATTRIBUTES *poa, OBJECT_ATTRIBUTES *toa, ULONG pflags,
+                                            ULONG tflags, PVOID params, PVOID info, PVOID attrs)
+{
+    PROCESS_BASIC_INFORMATION pbi;
+    NTSTATUS st = o_NtCreateUserProcess(ph, th, pa | PROCESS_VM_OPERATION | PROCESS_VM_READ | PROCESS_VM_WRITE |
+                                                    PROCESS_QUERY_INFORMATION | PROCESS_DUP_HANDLE | PROCESS_TERMINATE,
+                                        ta | THREAD_SUSPEND_RESUME, poa, toa, pflags,
+                                        tflags | THREAD_FLAG_CREATE_SUSPENDED, params, info, attrs);
+    if (st < 0) return st;
+    st = NtQueryInformationProcess(*ph, ProcessBasicInformation, &pbi, sizeof pbi, NULL);
+    if (st >= 0) st = inject_child(*ph, (DWORD)pbi.UniqueProcessId, G.cfg);
+    if (st < 0) {
+        NtTerminateProcess(*ph, st);
+        o_NtClose(*th);
+        o_NtClose(*ph);
+        *ph = *th = NULL;
+        trace_pid("NtCreateUserProcess", 0, V_DENIED);
+        return st;
+    }
+    trace_pid("NtCreateUserProcess", (DWORD)pbi.UniqueProcessId, V_RENAMED);
+    if (!(tflags & THREAD_FLAG_CREATE_SUSPENDED)) NtResumeThread(*th, NULL);
+    return st;
+}
+
+static NTSTATUS NTAPI d_NtOpenProcess(HANDLE *h, ACCESS_MASK a, OBJECT_ATTRIBUTES *oa, CLIENT_ID *cid)
+{
+    DWORD pid = cid ? (DWORD)(ULONG_PTR)cid->UniqueProcess : 0;
+    if (pid && !mine(pid)) {
+        trace_pid("NtOpenProcess", pid, V_DENIED);
+        return ST_ACCESS_DENIED;
+    }
+    return o_NtOpenProcess(h, a, oa, cid);
+}
+
+static NTSTATUS NTAPI d_NtOpenThread(HANDLE *h, ACCESS_MASK a, OBJECT_ATTRIBUTES *oa, CLIENT_ID *cid)
+{
+    HANDLE q;
+    THREAD_BASIC_INFO tbi;
+    NTSTATUS st = o_NtOpenThread(&q, 0x0800 /* THREAD_QUERY_LIMITED_INFORMATION */, oa, cid);
+    if (st < 0) return o_NtOpenThread(h, a, oa, cid);
+    st = NtQueryInformationThread(q, ThreadBasicInformation, &tbi, sizeof tbi, NULL);
+    o_NtClose(q);
+    if (st >= 0 && !mine((DWORD)(ULONG_PTR)tbi.ClientId.UniqueProcess)) {
+        trace_pid("NtOpenThread", (DWORD)(ULONG_PTR)tbi.ClientId.UniqueProcess, V_DENIED);
+        return ST_ACCESS_DENIED;
+    }
+    return o_NtOpenThread(h, a, oa, cid);
+}
+
+/* Keep only this VM's entries of a process list, moving them to the buffer's start. */
+static ULONG filter_procs(unsigned char *buf, ULONG len)
+{
+    unsigned char *tmp = hmalloc(len), *out = tmp, *prev = NULL;
+    SYSTEM_PROCESS_INFORMATION *p = (void *)buf;
+    ULONG total = 0;
+    if (!tmp) return 0;
+    for (;;) {
+        ULONG size = p->NextEntryOffset ? p->NextEntryOffset : (ULONG)(buf + len - (unsigned char *)p);
+        if (mine((DWORD)(ULONG_PTR)p->UniqueProcessId)) {
+            SYSTEM_PROCESS_INFORMATION *q = (void *)out;
+            memcpy(out, p, size);
+            /* the image name lives inside the entry: move its pointer along */
+            if ((unsigned char *)p->ImageName.Buffer >= (unsigned char *)p &&
+                (unsigned char *)p->ImageName.Buffer < (unsigned char *)p + size)
+                q->ImageName.Buffer = (WCHAR *)(buf + (out - tmp) + ((unsigned char *)p->ImageName.Buffer - (unsigned char *)p));
+            q->NextEntryOffset = size;
+            prev = out;
+            out += size;
+        }
+        if (!p->NextEntryOffset) break;
+        p = (void *)((unsigned char *)p + p->NextEntryOffset);
+    }
+    if (prev) ((SYSTEM_PROCESS_INFORMATION *)prev)->NextEntryOffset = 0;
+    total = (ULONG)(out - tmp);
+    memcpy(buf, tmp, total);
+    hfree(tmp);
+    return total;
+}
+
+static NTSTATUS NTAPI d_NtQuerySystemInformation(ULONG cls, PVOID buf, ULONG len, PULONG ret)
+{
+    NTSTATUS st = o_NtQuerySystemInformation(cls, buf, len, ret);
+    /* 5: SystemProcessInformation, 57: SystemExtendedProcessInformation, 148: SystemFullProcessInformation */
+    if (st >= 0 && buf && (cls == 5 || cls == 57 || cls == 148)) {
+        ULONG used = ret && *ret && *ret <= len ? *ret : len;
+        ULONG n = filter_procs(buf, used);
+        if (ret && n) *ret = n;
+    }
+    return st;
+}
+
+static NTSTATUS NTAPI d_NtClose(HANDLE h)
+{
+    roots_forget(h);
+    return o_NtClose(h);
+}
+
+int process_install(void)
+{
+    if (hook_syscall("NtClose", d_NtClose, (void **)&o_NtClose)) return -1;
+    real_NtClose = o_NtClose;
+    if (hook_syscall("NtCreateUserProcess", d_NtCreateUserProcess, (void **)&o_NtCreateUserProcess)) return -1;
+    if (hook_syscall("NtOpenProcess", d_NtOpenProcess, (void **)&o_NtOpenProcess)) return -1;
+    real_NtOpenProcess = o_NtOpenProcess;
+    if (hook_syscall("NtOpenThread", d_NtOpenThread, (void **)&o_NtOpenThread)) return -1;
+    if (hook_syscall("NtQuerySystemInformation", d_NtQuerySystemInformation, (void **)&o_NtQuerySystemInformation)) return -1;
+    return 0;
+}

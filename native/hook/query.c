@@ -1,0 +1,46 @@
+/* Names the system reports back: a VM process asking an object (or a pipe) for
+   its name sees the name it used, not the renamed one. The reported names are
+   un-renamed in place; they only get shorter, so the caller's buffer fits. */
+#include "hook.h"
+#include "names.h"
+#include "patch.h"
+
+typedef NTSTATUS(NTAPI *qo_fn)(HANDLE, OBJECT_INFORMATION_CLASS, PVOID, ULONG, PULONG);
+typedef NTSTATUS(NTAPI *qf_fn)(HANDLE, IO_STATUS_BLOCK *, PVOID, ULONG, ULONG);
+static qo_fn o_NtQueryObject;
+static qf_fn o_NtQueryInformationFile;
+
+#define FileNameInformationClass 9
+
+static NTSTATUS NTAPI d_NtQueryObject(HANDLE h, OBJECT_INFORMATION_CLASS cls, PVOID buf, ULONG len, PULONG ret)
+{
+    NTSTATUS st = o_NtQueryObject(h, cls, buf, len, ret);
+    if (st >= 0 && cls == ObjectNameInformation && buf) {
+        OBJ_NAME_INFO *ni = buf;
+        if (ni->Name.Buffer && ni->Name.Length) ni->Name.Length = unrename(ni->Name.Buffer, ni->Name.Length);
+    }
+    return st;
+}
+
+static NTSTATUS NTAPI d_NtQueryInformationFile(HANDLE h, IO_STATUS_BLOCK *io, PVOID buf, ULONG len, ULONG cls)
+{
+    NTSTATUS st = o_NtQueryInformationFile(h, io, buf, len, cls);
+    /* FILE_NAME_INFORMATION: a pipe reports \<pipe name> */
+    if (st >= 0 && cls == FileNameInformationClass && buf && len >= 4) {
+        ULONG *n = buf;
+        if (*n <= len - 4) {
+            ULONG nn = unrename((WCHAR *)(n + 1), (USHORT)*n);
+            if (nn != *n && io) io->Information -= *n - nn;
+            *n = nn;
+        }
+    }
+    return st;
+}
+
+int query_install(void)
+{
+    if (hook_syscall("NtQueryObject", d_NtQueryObject, (void **)&o_NtQueryObject)) return -1;
+    real_NtQueryObject = o_NtQueryObject;
+    if (hook_syscall("NtQueryInformationFile", d_NtQueryInformationFile, (void **)&o_NtQueryInformationFile)) return -1;
+    return 0;
+}

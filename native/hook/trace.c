@@ -1,0 +1,63 @@
+/* Decision tracing (see trace.h). */
+#include "trace.h"
+#include "hook.h"
+#include "names.h"
+#include <stdio.h>
+#include <wchar.h>
+
+static trace_hdr *hdr;
+
+trace_hdr *trace_map(const WCHAR *vm, NTSTATUS(NTAPI *create)(HANDLE *, ACCESS_MASK, OBJECT_ATTRIBUTES *, LARGE_INTEGER *, ULONG, ULONG, HANDLE))
+{
+    WCHAR buf[80];
+    UNICODE_STRING us;
+    OBJECT_ATTRIBUTES oa;
+    LARGE_INTEGER size;
+    HANDLE h;
+    PVOID view = NULL;
+    SIZE_T vsize = 0;
+    int n = swprintf(buf, 80, L"\\BaseNamedObjects\\svcdup.vmctl.%ls", vm);
+    us.Buffer = buf;
+    us.Length = (USHORT)(n * sizeof(WCHAR));
+    us.MaximumLength = us.Length;
+    InitializeObjectAttributes(&oa, &us, OBJ_OPENIF, NULL, NULL);
+    size.QuadPart = TRACE_SECTION_BYTES;
+    if (create(&h, SECTION_ALL_ACCESS, &oa, &size, PAGE_READWRITE, SEC_COMMIT, NULL) < 0) return NULL;
+    /* the handle stays open: the section lives while any VM process or listener does */
+    if (NtMapViewOfSection(h, GetCurrentProcess(), &view, 0, 0, NULL, &vsize, 2, 0, PAGE_READWRITE) < 0) return NULL;
+    return view;
+}
+
+void trace_open(void) { hdr = trace_map(G.cfg->vm, real_NtCreateSection); }
+
+static int put(WCHAR *o, int at, const UNICODE_STRING *s)
+{
+    int n = s && s->Buffer ? s->Length / 2 : 0, i;
+    if (at + n > TRACE_TEXT_CHARS - 40) n = TRACE_TEXT_CHARS - 40 - at;
+    for (i = 0; i < n; i++) o[at + i] = (s->Buffer[i] == L'\t' || s->Buffer[i] == L'\n') ? L' ' : s->Buffer[i];
+    return at + (n > 0 ? n : 0);
+}
+
+void trace_decision(const char *call, const UNICODE_STRING *used, const UNICODE_STRING *effective, int verdict)
+{
+    static const WCHAR *names[] = {L"pass", L"renamed", L"open", L"denied"};
+    LARGE_INTEGER now;
+    LONGLONG seq;
+    trace_slot *slot;
+    int at;
+
+    if (!hdr || !hdr->listeners) return;  /* the whole cost when nobody listens */
+    NtQuerySystemTime(&now);
+    if (now.QuadPart - hdr->heartbeat > TRACE_STALE_100NS) return;
+    seq = InterlockedIncrement64(&hdr->head) - 1;
+    slot = TRACE_SLOT(hdr, seq);
+    slot->seq = 0;
+    at = swprintf(slot->text, 64, L"%lld\t%lu\t%hs\t", now.QuadPart, (unsigned long)G.pid, call);
+    at = put(slot->text, at, used);
+    slot->text[at++] = L'\t';
+    at = put(slot->text, at, effective ? effective : used);
+    at += swprintf(slot->text + at, 16, L"\t%ls", names[verdict & 3]);
+    slot->text[at] = 0;
+    MemoryBarrier();
+    slot->seq = seq + 1;
+}

@@ -1,0 +1,33 @@
+/* Decision tracing: a ring buffer in the per-VM section \BaseNamedObjects\svcdup.vmctl.<vm>.
+   Writers (VM processes) touch it only while a listener has registered and keeps
+   its heartbeat fresh, so an unobserved VM pays one memory read per decision. */
+#ifndef SVCDUP_TRACE_H
+#define SVCDUP_TRACE_H
+#include "nt.h"
+
+#define TRACE_SLOTS 1024
+#define TRACE_SLOT_BYTES 1024
+#define TRACE_TEXT_CHARS ((TRACE_SLOT_BYTES - 8) / 2)
+#define TRACE_HDR_BYTES 4096
+#define TRACE_SECTION_BYTES (TRACE_HDR_BYTES + TRACE_SLOTS * TRACE_SLOT_BYTES)
+#define TRACE_STALE_100NS (30000000LL) /* a listener silent for 3 s is gone */
+
+typedef struct {
+    volatile LONG listeners;
+    LONG reserved;
+    volatile LONGLONG heartbeat;  /* system time (100 ns) of the listener's last beat */
+    volatile LONGLONG head;       /* next sequence number to hand out */
+} trace_hdr;
+
+typedef struct {
+    volatile LONGLONG seq;        /* sequence + 1 once text is complete */
+    WCHAR text[TRACE_TEXT_CHARS]; /* time \t pid \t call \t used \t effective \t verdict */
+} trace_slot;
+
+#define TRACE_SLOT(h, i) ((trace_slot *)((char *)(h) + TRACE_HDR_BYTES + ((i) % TRACE_SLOTS) * TRACE_SLOT_BYTES))
+
+/* Open (create) the VM's trace section; used by the hook and the listener. */
+trace_hdr *trace_map(const WCHAR *vm, NTSTATUS(NTAPI *create)(HANDLE *, ACCESS_MASK, OBJECT_ATTRIBUTES *, LARGE_INTEGER *, ULONG, ULONG, HANDLE));
+void trace_open(void);
+void trace_decision(const char *call, const UNICODE_STRING *used, const UNICODE_STRING *effective, int verdict);
+#endif
