@@ -7,6 +7,17 @@
 #include <string.h>
 #include <tlhelp32.h>
 
+/* "startedAt": creation time in ms since 1970, when the process can be opened to ask. */
+static void out_start_time(json_writer *w, DWORD pid)
+{
+    FILETIME created, exited, kernel, user;
+    HANDLE h = OpenProcess(PROCESS_QUERY_LIMITED_INFORMATION, FALSE, pid);
+    if (!h) return;
+    if (GetProcessTimes(h, &created, &exited, &kernel, &user))
+        out_key_uint(w, "startedAt", ((((ULONGLONG)created.dwHighDateTime) << 32) | created.dwLowDateTime) / 10000 - 11644473600000ULL);
+    CloseHandle(h);
+}
+
 DWORD op_proc_list(struct request *rq)
 {
     PROCESSENTRY32W pe;
@@ -25,6 +36,7 @@ DWORD op_proc_list(struct request *rq)
             out_key_uint(rq->out, "ppid", pe.th32ParentProcessID);
             out_key_wstr(rq->out, "image", pe.szExeFile);
             out_key_uint(rq->out, "threads", pe.cntThreads);
+            out_start_time(rq->out, pe.th32ProcessID);
             json_end_object(rq->out);
         } while (Process32NextW(snap, &pe));
     }

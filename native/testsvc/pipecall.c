@@ -1,5 +1,7 @@
 /*
  * svcdup-pipecall PIPE [MESSAGE]: one request/response on a message pipe.
+ * svcdup-pipecall --server-pid PIPE: print the pid of the process serving PIPE
+ * (any pipe, e.g. RpcSs's lrpc\epmapper), as a client in this namespace reaches it.
  *
  * Connects to PIPE (\\.\pipe\NAME, or just NAME), sends MESSAGE (UTF-8;
  * default "ping"), prints the reply message to stdout as is and exits 0.
@@ -52,10 +54,17 @@ int wmain(int argc, WCHAR **argv)
     BOOL ok;
     int len;
 
+    BOOL server_pid = argc > 2 && !wcscmp(argv[1], L"--server-pid");
+
     if (argc < 2)
     {
-        fprintf(stderr, "usage: svcdup-pipecall PIPE [MESSAGE]\n");
+        fprintf(stderr, "usage: svcdup-pipecall PIPE [MESSAGE] | --server-pid PIPE\n");
         return 2;
+    }
+    if (server_pid)
+    {
+        argv++;
+        argc--;
     }
     if (!wcsncmp(argv[1], L"\\\\", 2)) swprintf(path, 512, L"%ls", argv[1]);
     else swprintf(path, 512, L"\\\\.\\pipe\\%ls", argv[1]);
@@ -67,6 +76,13 @@ int wmain(int argc, WCHAR **argv)
         if (pipe != INVALID_HANDLE_VALUE) break;
         if (GetLastError() != ERROR_PIPE_BUSY || GetTickCount() - start > TIMEOUT_MS) return fail("open", GetLastError());
         WaitNamedPipeW(path, 1000);
+    }
+    if (server_pid)
+    {
+        ULONG pid;
+        if (!GetNamedPipeServerProcessId(pipe, &pid)) return fail("server pid", GetLastError());
+        printf("%lu\n", pid);
+        return 0;
     }
     if (!SetNamedPipeHandleState(pipe, &mode, NULL, NULL)) return fail("set message mode", GetLastError());
 

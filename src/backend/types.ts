@@ -119,6 +119,8 @@ export interface ProcessInfo {
   /** image file name as the process list reports it, e.g. "services.exe" */
   image: string;
   threads: number;
+  /** creation time, ms since 1970 (absent when the process cannot be opened) */
+  startedAt?: number;
 }
 
 export interface AgentInfo {

@@ -8,6 +8,8 @@ import { AgentError, SvcdupError, UsageError, Win32 } from '../errors.js';
 import { PlanError } from '../plan/closure.js';
 import { planDuplicate, type DuplicationPlan, type PlannedService } from '../plan/plan.js';
 import type { Db } from '../state/db.js';
+import { effectivePolicy } from '../plan/system.js';
+import { getVm } from '../state/vms.js';
 import { Journal } from '../state/journal.js';
 import { dupSteps, pruneEmptyKeys, stopAndWait, type StepContext } from './steps.js';
 
@@ -108,6 +110,7 @@ export class Duplicates {
         if (own) for (const e of edits) await step('reg.setValue', { key: `${copy}${e.subkey ? `\\${e.subkey}` : ''}`, value: e.value });
         await step('scm.create', serviceCreate(p));
         await step('db.duplicate', { vm, service: p.service, scmName: p.scmName, plan: p });
+        await this.policyStep(vm, step);
       });
     }
     if (opts.start) await this.start(plan.root, vm, opts.startArgs);
@@ -131,6 +134,7 @@ export class Duplicates {
       await step('scm.delete', serviceCreate(d.plan));
       await step('reg.deleteTree', { key: copy, tree });
       await step('db.forgetDuplicate', { ...d });
+      await this.policyStep(vm, step);
     });
     // The VM's Services key and svcdup's own key are removed with their last entry.
     await pruneEmptyKeys(this.backend, `${vmKey(vm)}\\Services`, SVCDUP_KEY);
@@ -140,7 +144,7 @@ export class Duplicates {
   /** Start a duplicate: shared dependencies on the host and duplicated ones in the VM first, in order. */
   async start(service: string, vm: string, args: string[] = []): Promise<ServiceStatus> {
     const d = this.require(vm, service);
-    for (const dep of this.dependencyOrder(d)) await this.ensureRunning(dep, []);
+    for (const dep of await this.dependencyOrder(d)) await this.ensureRunning(dep, []);
     return this.ensureRunning(d.scmName, args);
   }
 
@@ -154,27 +158,46 @@ export class Duplicates {
     return this.backend.call('scm.status', { name: d.scmName });
   }
 
+  /** The VM's Policy value (read by svcdup-host) follows its duplicates: a journaled set with the old value kept. */
+  private async policyStep(vm: string, step: <A>(kind: string, args: A) => Promise<void>): Promise<void> {
+    const record = getVm(this.db, vm);
+    const data = effectivePolicy(record?.policy ?? '', this.list(vm).map((d) => d.service));
+    const key = vmKey(vm);
+    let previous: RegValue | undefined;
+    try {
+      previous = await this.backend.call('reg.get', { key, name: 'Policy' });
+    } catch (err) {
+      if (!(err instanceof AgentError && err.code === Win32.ERROR_FILE_NOT_FOUND)) throw err;
+    }
+    if (previous?.type === 'REG_SZ' && previous.data === data) return;
+    await step('reg.setValue', { key, value: { name: 'Policy', type: 'REG_SZ', data }, ...(previous ? { previous } : {}) });
+  }
+
   private require(vm: string, service: string): DuplicateRecord {
     const d = this.get(vm, service);
     if (!d) throw new UsageError(`${service} is not duplicated into VM ${vm} (see svcdup status)`);
     return d;
   }
 
-  /** SCM names to start before `d`, dependencies first (Wine's SCM starts none itself). */
-  private dependencyOrder(d: DuplicateRecord): string[] {
+  /**
+   * SCM names to start before `d`, dependencies first (Wine's SCM starts none itself):
+   * duplicates in the VM by their plans, shared host services by their host configuration.
+   */
+  private async dependencyOrder(d: DuplicateRecord): Promise<string[]> {
     const out: string[] = [];
     const seen = new Set<string>();
-    const visit = (names: string[]): void => {
+    const dupsInVm = this.list(d.vm);
+    const visit = async (names: string[]): Promise<void> => {
       for (const n of names) {
         const key = n.toLowerCase();
         if (seen.has(key)) continue;
         seen.add(key);
-        const dupOf = this.list(d.vm).find((o) => o.scmName.toLowerCase() === key);
-        if (dupOf) visit(dupOf.plan.dependOnService);
+        const dupOf = dupsInVm.find((o) => o.scmName.toLowerCase() === key);
+        await visit(dupOf ? dupOf.plan.dependOnService : (await this.backend.call('scm.config', { name: n })).dependOnService);
         out.push(n);
       }
     };
-    visit(d.plan.dependOnService);
+    await visit(d.plan.dependOnService);
     return out;
   }
 

@@ -1,0 +1,284 @@
+// Duplicates under real Wine: svcdup dup/undup/start/stop/status and sc, against the
+// project's test services and Wine's own system services.
+import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ProcessInfo, ServiceStatus } from '../src/backend/types.js';
+import { packageRoot } from '../src/config.js';
+import { AgentError } from '../src/errors.js';
+import { vmKey } from '../src/dup/dup.js';
+import { openDb } from '../src/state/db.js';
+import { insertVm } from '../src/state/vms.js';
+import { nativeExe, openTestHost, testEnv, type TestHost } from './helpers.js';
+
+let host: TestHost;
+const SVC = 'svcdup-testsvc';
+const SERVICES = 'HKLM\\SYSTEM\\CurrentControlSet\\Services';
+const SVCHOST = 'HKLM\\SOFTWARE\\Microsoft\\Windows NT\\CurrentVersion\\Svchost';
+
+const cli = (args: string[], env: NodeJS.ProcessEnv = {}) =>
+  spawnSync('node', [join(packageRoot, 'dist/cli.js'), ...args], { env: { ...testEnv(host.paths), ...env }, encoding: 'utf8', timeout: 180_000 });
+
+function cliJson<T>(args: string[]): T {
+  const r = cli([...args, '--json']);
+  expect(r.status, `svcdup ${args.join(' ')}: ${r.stderr}`).toBe(0);
+  return JSON.parse(r.stdout) as T;
+}
+
+/** A VM as `svcdup vm create` leaves it: its record and its registry key. */
+async function makeVm(name: string): Promise<void> {
+  const db = openDb(host.paths.stateDb);
+  insertVm(db, { name, policy: '', portMap: {} });
+  db.close();
+  await host.backend.call('reg.createKey', { key: vmKey(name) });
+}
+
+/** Run a Windows program inside a VM with the VM's current policy, as `svcdup run` does. */
+async function inVm(vm: string, argv: string[]) {
+  let policy = '';
+  try {
+    const v = await host.backend.call('reg.get', { key: vmKey(vm), name: 'Policy' });
+    if (v.type === 'REG_SZ') policy = v.data;
+  } catch {
+    /* no policy yet: the defaults */
+  }
+  const file = join(host.paths.home, `policy-${vm}.txt`);
+  writeFileSync(file, policy);
+  return host.backend.exec([nativeExe(host.backend, 'svcdup-run.exe'), '--vm', vm, '--policy', host.backend.toWindowsPath(file), '--', ...argv], { timeoutMs: 60_000 });
+}
+
+interface Reply {
+  pid: number;
+  service: string;
+  greeting: string;
+  startedAt: number;
+  args: string[];
+}
+
+async function pipeCall(vm: string | undefined, pipe = SVC): Promise<Reply> {
+  const argv = [nativeExe(host.backend, 'svcdup-pipecall.exe'), pipe, 'hi'];
+  const r = vm ? await inVm(vm, argv) : await host.backend.exec(argv, { timeoutMs: 30_000 });
+  expect(r.code, r.stderr).toBe(0);
+  return JSON.parse(r.stdout) as Reply;
+}
+
+async function serverPid(vm: string | undefined, pipe: string): Promise<number> {
+  const argv = [nativeExe(host.backend, 'svcdup-pipecall.exe'), '--server-pid', pipe];
+  const r = vm ? await inVm(vm, argv) : await host.backend.exec(argv, { timeoutMs: 30_000 });
+  expect(r.code, r.stderr).toBe(0);
+  return Number(r.stdout.trim());
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+async function waitState(name: string, state: ServiceStatus['state'], ms = 20_000): Promise<ServiceStatus> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const s = await host.backend.call('scm.status', { name });
+    if (s.state === state || Date.now() > end) return s;
+    await sleep(100);
+  }
+}
+
+/** The real image a duplicate runs: the child of its svcdup-host. */
+async function imageOf(status: ServiceStatus): Promise<ProcessInfo | undefined> {
+  const procs = await host.backend.call('proc.list', {});
+  return procs.find((p) => p.ppid === status.pid && p.image.toLowerCase() !== 'conhost.exe');
+}
+
+async function exportHostKeys() {
+  return {
+    services: await host.backend.call('reg.export', { key: SERVICES }),
+    svchost: await host.backend.call('reg.export', { key: SVCHOST }),
+  };
+}
+
+const missing = async (p: Promise<unknown>): Promise<number> => {
+  try {
+    await p;
+    return 0;
+  } catch (e) {
+    if (e instanceof AgentError) return e.code;
+    throw e;
+  }
+};
+
+beforeAll(async () => {
+  host = await openTestHost('dup');
+  const b = host.backend;
+  // The project's singleton service, running on the host.
+  await b.call('scm.create', { name: SVC, displayName: 'svcdup test service', imagePath: nativeExe(b, 'svcdup-testsvc.exe') });
+  await b.call('scm.start', { name: SVC });
+  expect((await waitState(SVC, 'RUNNING')).state).toBe('RUNNING');
+  // A ServiceDll service in its own svchost group.
+  await b.call('reg.set', { key: SVCHOST, name: 'svcduptest', type: 'REG_MULTI_SZ', data: ['svcdup-testdll'] });
+  await b.call('scm.create', { name: 'svcdup-testdll', imagePath: 'C:\\windows\\system32\\svchost.exe -k svcduptest', type: 0x20 });
+  await b.call('reg.set', { key: `${SERVICES}\\svcdup-testdll\\Parameters`, name: 'ServiceDll', type: 'REG_EXPAND_SZ', data: nativeExe(b, 'svcdup-testsvc.dll') });
+  // A dependency chain chainA -> svcdup-testsvc-a -> svcdup-testsvc-b.
+  const multi = nativeExe(b, 'svcdup-testsvc-multi.exe');
+  await b.call('scm.create', { name: 'svcdup-testsvc-b', imagePath: multi, type: 0x20 });
+  await b.call('scm.create', { name: 'svcdup-testsvc-a', imagePath: multi, type: 0x20, dependOnService: ['svcdup-testsvc-b'] });
+  await b.call('scm.create', { name: 'chainA', imagePath: `${nativeExe(b, 'svcdup-testsvc.exe')} --name chainA`, dependOnService: ['svcdup-testsvc-a'] });
+  for (const vm of ['v1', 'v2', 'v3']) await makeVm(vm);
+  await b.close();
+});
+
+afterAll(async () => host?.dispose());
+
+describe('a singleton service on the host and in 3 VMs', () => {
+  let before: Awaited<ReturnType<typeof exportHostKeys>>;
+  const dups: Record<string, ServiceStatus> = {};
+
+  it('dup --start runs a duplicate in each VM beside the host instance', async () => {
+    before = await exportHostKeys();
+    const hostReply = await pipeCall(undefined);
+    for (const vm of ['v1', 'v2', 'v3']) {
+      const out = cliJson<{ status: ServiceStatus }>(['dup', SVC, '--vm', vm, '--set', `Parameters\\Greeting=hello ${vm}`, '--start']);
+      expect(out.status).toMatchObject({ name: `${SVC}@${vm}`, state: 'RUNNING' });
+      dups[vm] = out.status;
+    }
+    const pids = new Set<number>([hostReply.pid]);
+    for (const vm of ['v1', 'v2', 'v3']) {
+      const reply = await pipeCall(vm);
+      // each VM's client reaches its own instance: the image svcdup-host started
+      expect(reply.pid).toBe((await imageOf(dups[vm]!))?.pid);
+      expect(reply.greeting).toBe(`hello ${vm}`);
+      pids.add(reply.pid);
+    }
+    expect(pids.size).toBe(4);
+    const again = await pipeCall(undefined);
+    expect(again.pid).toBe(hostReply.pid);
+    expect(again.greeting).toBe('');
+  });
+
+  it('status lists the duplicates with state and pid', () => {
+    const list = cliJson<{ scmName: string; status: ServiceStatus }[]>(['status']);
+    expect(list.map((d) => [d.scmName, d.status.state])).toEqual([
+      [`${SVC}@v1`, 'RUNNING'],
+      [`${SVC}@v2`, 'RUNNING'],
+      [`${SVC}@v3`, 'RUNNING'],
+    ]);
+  });
+
+  it('each stops and starts independently, through sc and through svcdup', async () => {
+    const stop = cli(['host', 'exec', '--', 'sc', 'stop', `${SVC}@v2`]);
+    expect(stop.status, stop.stderr).toBe(0);
+    expect((await waitState(`${SVC}@v2`, 'STOPPED')).state).toBe('STOPPED');
+    expect((await pipeCall('v1')).pid).toBe((await imageOf(dups.v1!))?.pid);
+    expect((await pipeCall('v3')).pid).toBe((await imageOf(dups.v3!))?.pid);
+    // the real image went with it
+    const procs = await host.backend.call('proc.list', {});
+    expect(procs.some((p) => p.ppid === dups.v2!.pid)).toBe(false);
+
+    const started = cliJson<ServiceStatus>(['start', SVC, '--vm', 'v2']);
+    expect(started.state).toBe('RUNNING');
+    expect((await pipeCall('v2')).pid).toBe((await imageOf(started))?.pid);
+
+    expect(cliJson<ServiceStatus>(['stop', SVC, '--vm', 'v3']).state).toBe('STOPPED');
+    const sc = cli(['host', 'exec', '--', 'sc', 'start', `${SVC}@v3`]);
+    expect(sc.status, sc.stderr).toBe(0);
+    const v3 = await waitState(`${SVC}@v3`, 'RUNNING');
+    expect((await pipeCall('v3')).pid).toBe((await imageOf(v3))?.pid);
+  });
+
+  it('relays start arguments and custom controls, and propagates exit codes', async () => {
+    cliJson(['stop', SVC, '--vm', 'v1']);
+    cliJson(['start', SVC, '--vm', 'v1', 'alpha', 'beta gamma']);
+    expect((await pipeCall('v1')).args).toEqual(['alpha', 'beta gamma']);
+    const paused = await host.backend.call('scm.control', { name: `${SVC}@v1`, code: 2 });
+    expect((await waitState(`${SVC}@v1`, 'PAUSED')).state, JSON.stringify(paused)).toBe('PAUSED');
+    await host.backend.call('scm.control', { name: `${SVC}@v1`, code: 3 });
+    expect((await waitState(`${SVC}@v1`, 'RUNNING')).state).toBe('RUNNING');
+    await host.backend.call('scm.control', { name: `${SVC}@v1`, code: 200 });
+    const reply = JSON.parse((await inVm('v1', [nativeExe(host.backend, 'svcdup-pipecall.exe'), SVC])).stdout) as { lastControl: number };
+    expect(reply.lastControl).toBe(200);
+
+    // the service stops itself with a service-specific exit code
+    cliJson(['stop', SVC, '--vm', 'v1']);
+    await host.backend.call('scm.start', { name: `${SVC}@v1`, args: ['--exit-code', '42'] });
+    expect(await waitState(`${SVC}@v1`, 'STOPPED')).toMatchObject({ state: 'STOPPED', win32ExitCode: 1066, serviceExitCode: 42 });
+    // the real image dies without a word: the duplicate reports STOPPED with its exit code
+    await host.backend.call('scm.start', { name: `${SVC}@v1`, args: ['--crash'] });
+    expect(await waitState(`${SVC}@v1`, 'STOPPED')).toMatchObject({ state: 'STOPPED', win32ExitCode: 1066, serviceExitCode: 3 });
+  });
+
+  it('undup removes every duplicate; the host registry is as it was', async () => {
+    for (const vm of ['v1', 'v2', 'v3']) expect(cli(['undup', SVC, '--vm', vm]).status).toBe(0);
+    expect(cliJson<unknown[]>(['status'])).toEqual([]);
+    expect(await missing(host.backend.call('scm.status', { name: `${SVC}@v2` }))).toBe(1060);
+    expect(await missing(host.backend.call('reg.query', { key: `${vmKey('v2')}\\Services` }))).toBe(2);
+    expect(await exportHostKeys()).toEqual(before);
+    expect((await pipeCall(undefined)).pid).toBeGreaterThan(0);
+  });
+});
+
+describe('a ServiceDll service in its own svchost group', () => {
+  it('is duplicated: svchost -k runs in the VM with its own instance of the DLL', async () => {
+    await host.backend.call('scm.start', { name: 'svcdup-testdll' });
+    expect((await waitState('svcdup-testdll', 'RUNNING')).state).toBe('RUNNING');
+    const onHost = await pipeCall(undefined, 'svcdup-testsvcdll');
+    const out = cliJson<{ status: ServiceStatus }>(['dup', 'svcdup-testdll', '--vm', 'v1', '--start']);
+    expect(out.status.state).toBe('RUNNING');
+    const image = await imageOf(out.status);
+    expect(image?.image.toLowerCase()).toBe('svchost.exe');
+    const inside = await pipeCall('v1', 'svcdup-testsvcdll');
+    expect(inside.pid).toBe(image?.pid);
+    expect(inside.service).toBe('svcdup-testdll');
+    expect(inside.pid).not.toBe(onHost.pid);
+    expect(cli(['undup', 'svcdup-testdll', '--vm', 'v1']).status).toBe(0);
+  });
+});
+
+describe('dependencies', () => {
+  const startedAt = async (pids: number[]): Promise<number[]> => {
+    const procs = await host.backend.call('proc.list', {});
+    return pids.map((pid) => procs.find((p) => p.pid === pid)?.startedAt ?? NaN);
+  };
+
+  it('chainA -> a -> b with a shared: svcdup starts b, then a on the host, then chainA in the VM', async () => {
+    const out = cliJson<{ plan: { services: { scmName: string; dependOnService: string[] }[]; shared: { name: string }[] }; status: ServiceStatus }>([
+      'dup', 'chainA', '--vm', 'v2', '--share', 'svcdup-testsvc-a', '--start',
+    ]);
+    expect(out.plan.services.map((s) => s.scmName)).toEqual(['chainA@v2']);
+    expect(out.plan.shared.map((s) => s.name)).toEqual(['svcdup-testsvc-a']);
+    expect((await host.backend.call('scm.config', { name: 'chainA@v2' })).dependOnService).toEqual(['svcdup-testsvc-a']);
+    const sa = await host.backend.call('scm.status', { name: 'svcdup-testsvc-a' });
+    const sb = await host.backend.call('scm.status', { name: 'svcdup-testsvc-b' });
+    expect([sb.state, sa.state]).toEqual(['RUNNING', 'RUNNING']);
+    const chain = await pipeCall('v2');
+    expect(chain.service).toBe('chainA');
+    expect(chain.pid).toBe((await imageOf(out.status))?.pid);
+    const [tb, ta, tchain] = await startedAt([sb.pid, sa.pid, chain.pid]);
+    expect(tb).toBeLessThanOrEqual(ta!);
+    expect(ta).toBeLessThanOrEqual(tchain!);
+    expect(cli(['undup', 'chainA', '--vm', 'v2']).status).toBe(0);
+    for (const n of ['svcdup-testsvc-a', 'svcdup-testsvc-b']) {
+      await host.backend.call('scm.control', { name: n, code: 1 });
+      await waitState(n, 'STOPPED');
+    }
+  });
+
+  it('without --share the closure is duplicated, dependencies started first, and undup keeps the order', async () => {
+    const out = cliJson<{ plan: { services: { scmName: string; dependOnService: string[] }[] }; status: ServiceStatus }>(['dup', 'chainA', '--vm', 'v3', '--start']);
+    expect(out.plan.services.map((s) => [s.scmName, s.dependOnService])).toEqual([
+      ['svcdup-testsvc-b@v3', []],
+      ['svcdup-testsvc-a@v3', ['svcdup-testsvc-b@v3']],
+      ['chainA@v3', ['svcdup-testsvc-a@v3']],
+    ]);
+    const images: number[] = [];
+    for (const name of ['svcdup-testsvc-b@v3', 'svcdup-testsvc-a@v3', 'chainA@v3']) {
+      const st = await host.backend.call('scm.status', { name });
+      expect(st.state).toBe('RUNNING');
+      images.push((await imageOf(st))!.pid);
+    }
+    const [tb, ta, tchain] = await startedAt(images);
+    expect(tb).toBeLessThanOrEqual(ta!);
+    expect(ta).toBeLessThanOrEqual(tchain!);
+    // the host's own instances stay as they were
+    expect((await host.backend.call('scm.status', { name: 'svcdup-testsvc-a' })).state).toBe('STOPPED');
+    const refused = cli(['undup', 'svcdup-testsvc-a', '--vm', 'v3']);
+    expect(refused.status).toBe(2);
+    expect(refused.stderr).toMatch(/needed by chainA@v3/);
+    for (const n of ['chainA', 'svcdup-testsvc-a', 'svcdup-testsvc-b']) expect(cli(['undup', n, '--vm', 'v3']).status).toBe(0);
+  });
+});
