@@ -282,3 +282,116 @@ describe('dependencies', () => {
     for (const n of ['chainA', 'svcdup-testsvc-a', 'svcdup-testsvc-b']) expect(cli(['undup', n, '--vm', 'v3']).status).toBe(0);
   });
 });
+
+describe('journal: svcdup killed at every step', () => {
+  const name = `${SVC}@v1`;
+  const copyKey = `${vmKey('v1')}\\Services\\${SVC}`;
+
+  /** A duplicate is either complete (SCM, registry copy, record) or absent from all three. */
+  async function state(): Promise<'complete' | 'none' | string> {
+    const status = cli(['status', '--json']);
+    expect(status.status, status.stderr).toBe(0);
+    const listed = (JSON.parse(status.stdout) as { scmName: string }[]).some((d) => d.scmName === name);
+    const scm = (await missing(host.backend.call('scm.config', { name }))) === 0;
+    const copy = (await missing(host.backend.call('reg.query', { key: copyKey }))) === 0;
+    if (listed && scm && copy) return 'complete';
+    if (!listed && !scm && !copy) return 'none';
+    return `half: listed ${listed}, scm ${scm}, copy ${copy}`;
+  }
+
+  it('an interrupted dup is rolled back by the next command, whichever step it died in', async () => {
+    const before = await exportHostKeys();
+    // Kill at step 0, 1, ... until a run gets past the last step and completes.
+    let seq = 0;
+    for (;; seq++) {
+      let completed = false;
+      for (const phase of ['before', 'after']) {
+        const r = cli(['dup', SVC, '--vm', 'v1', '--set', 'Parameters\\Greeting=x'], { SVCDUP_FAILPOINT: `dup:${seq}:${phase}` });
+        if (r.status === 0) {
+          completed = true;
+          break;
+        }
+        expect(r.signal, `dup:${seq}:${phase} ${r.stderr}`).toBe('SIGKILL');
+        expect(await state(), `after a kill at dup:${seq}:${phase}`).toBe('none');
+      }
+      if (completed) break;
+    }
+    // copy, --set value, SCM registration, record (and the VM's policy, the first time)
+    expect(seq).toBeGreaterThanOrEqual(4);
+    expect(await state()).toBe('complete');
+    expect(cli(['undup', SVC, '--vm', 'v1']).status).toBe(0);
+    expect(await exportHostKeys()).toEqual(before);
+  });
+
+  it('an interrupted undup leaves the duplicate complete and working', async () => {
+    cliJson(['dup', SVC, '--vm', 'v1', '--set', 'Parameters\\Greeting=kept']);
+    let seq = 0;
+    for (;; seq++) {
+      const r = cli(['undup', SVC, '--vm', 'v1'], { SVCDUP_FAILPOINT: `undup:${seq}:before` });
+      if (r.status === 0) break;
+      expect(r.signal, `undup:${seq}:before ${r.stderr}`).toBe('SIGKILL');
+      expect(await state(), `after a kill at undup:${seq}:before`).toBe('complete');
+      const after = cli(['undup', SVC, '--vm', 'v1'], { SVCDUP_FAILPOINT: `undup:${seq}:after` });
+      expect(after.signal, `undup:${seq}:after ${after.stderr}`).toBe('SIGKILL');
+      expect(await state(), `after a kill at undup:${seq}:after`).toBe('complete');
+    }
+    // SCM deletion, registry copy, record
+    expect(seq).toBe(3);
+    expect(await state()).toBe('none');
+    cliJson(['dup', SVC, '--vm', 'v1', '--set', 'Parameters\\Greeting=kept']);
+    expect(cliJson<ServiceStatus>(['start', SVC, '--vm', 'v1']).state).toBe('RUNNING');
+    expect((await pipeCall('v1')).greeting).toBe('kept');
+    expect(cli(['undup', SVC, '--vm', 'v1']).status).toBe(0);
+    expect(await state()).toBe('none');
+  });
+});
+
+describe("Wine's system services", () => {
+  let before: Awaited<ReturnType<typeof exportHostKeys>>;
+
+  it('RpcSs, Schedule and BITS are duplicated into 2 VMs, each with its own process', async () => {
+    before = await exportHostKeys();
+    const hostRpcss = await host.backend.call('scm.status', { name: 'RpcSs' });
+    for (const vm of ['v2', 'v3']) {
+      for (const svc of ['RpcSs', 'Schedule', 'BITS']) {
+        const out = cliJson<{ status: ServiceStatus }>(['dup', svc, '--vm', vm, '--start', ...(svc === 'RpcSs' ? [] : ['--share', 'RpcSs'])]);
+        expect(out.status, `${svc}@${vm}`).toMatchObject({ name: `${svc}@${vm}`, state: 'RUNNING' });
+      }
+    }
+    const images = new Set<number>();
+    for (const vm of ['v2', 'v3']) {
+      for (const svc of ['RpcSs', 'Schedule', 'BITS']) {
+        const st = await host.backend.call('scm.status', { name: `${svc}@${vm}` });
+        expect(st.state, `${svc}@${vm}`).toBe('RUNNING');
+        const img = await imageOf(st);
+        expect(img?.image.toLowerCase(), `${svc}@${vm}`).toBe(svc === 'RpcSs' ? 'rpcss.exe' : 'svchost.exe');
+        images.add(img!.pid);
+      }
+    }
+    expect(images.size).toBe(6);
+    expect(images.has(hostRpcss.pid)).toBe(false);
+  });
+
+  it("VM clients reach their own VM's RpcSs; host clients still reach the host's", async () => {
+    const hostRpcss = await host.backend.call('scm.status', { name: 'RpcSs' });
+    for (const pipe of ['epmapper', 'lrpc\\epmapper', 'lrpc\\irot', 'lrpc\\irpcss']) {
+      expect(await serverPid(undefined, pipe), pipe).toBe(hostRpcss.pid);
+      for (const vm of ['v2', 'v3']) {
+        const own = await imageOf(await host.backend.call('scm.status', { name: `RpcSs@${vm}` }));
+        expect(await serverPid(vm, pipe), `${pipe} in ${vm}`).toBe(own!.pid);
+      }
+    }
+  });
+
+  it('undup of them all leaves the host registry as it was', async () => {
+    for (const vm of ['v2', 'v3']) {
+      for (const svc of ['BITS', 'Schedule', 'RpcSs']) {
+        const r = cli(['undup', svc, '--vm', vm]);
+        expect(r.status, `undup ${svc}@${vm}: ${r.stderr}`).toBe(0);
+      }
+    }
+    expect(cliJson<unknown[]>(['status'])).toEqual([]);
+    expect(await exportHostKeys()).toEqual(before);
+    expect((await host.backend.call('scm.status', { name: 'RpcSs' })).state).toBe('RUNNING');
+  });
+});

@@ -18,6 +18,8 @@ struct host {
     DWORD child_pid;
     HANDLE reply_event;             /* set when a RELAY_CONTROL_REPLY arrives */
     DWORD reply;
+    DWORD image_accepts;            /* the controls the image itself accepts */
+    volatile LONG forced_stop;      /* STOP ended an image that does not accept it */
 };
 extern struct host H;
 

@@ -29,6 +29,16 @@ static DWORD WINAPI handler(DWORD control, DWORD event_type, void *event_data, v
     relay_control c = {control, event_type};
     DWORD result;
 
+    /* A duplicate can always be stopped, so that it can always be removed: an image
+       that does not accept STOP (Wine's Schedule accepts no control at all) is ended. */
+    if ((control == SERVICE_CONTROL_STOP || control == SERVICE_CONTROL_SHUTDOWN) && H.child &&
+        !(H.image_accepts & (control == SERVICE_CONTROL_STOP ? SERVICE_ACCEPT_STOP : SERVICE_ACCEPT_SHUTDOWN))) {
+        InterlockedExchange(&H.forced_stop, 1);
+        host_report(SERVICE_STOP_PENDING, NO_ERROR, 0, 5000);
+        TerminateProcess(H.child, 0);
+        return NO_ERROR;
+    }
+
     EnterCriticalSection(&H.lock);
     if (!H.pipe) {
         LeaveCriticalSection(&H.lock);
@@ -117,8 +127,12 @@ static BOOL relay_loop(SERVICE_STATUS *final)
             }
             EnterCriticalSection(&H.lock);
             H.status = *s;
-            /* To the SCM this is an own-process service, whatever the image's type. */
+            /* To the SCM this is an own-process service, whatever the image's type;
+               and one that can always be stopped (see handler). */
             H.status.dwServiceType = SERVICE_WIN32_OWN_PROCESS;
+            H.image_accepts = s->dwControlsAccepted;
+            if (s->dwCurrentState != SERVICE_START_PENDING && s->dwCurrentState != SERVICE_STOP_PENDING)
+                H.status.dwControlsAccepted |= SERVICE_ACCEPT_STOP | SERVICE_ACCEPT_SHUTDOWN;
             SetServiceStatus(H.status_handle, &H.status);
             LeaveCriticalSection(&H.lock);
         } else if (type == RELAY_CONTROL_REPLY && size == sizeof(DWORD)) {
@@ -166,6 +180,9 @@ void WINAPI host_service_main(DWORD argc, WCHAR **argv)
         return;
     }
     said_stopped = relay_loop(&final);
+    /* A STOP's reply can lose the race with the STOPPED it caused: answer for it. */
+    H.reply = NO_ERROR;
+    SetEvent(H.reply_event);
 
     /* Closing the pipe ends the image's dispatcher, so it exits like a stopped service;
        give it a moment, then end it: stopping the duplicate stops the real one. */
@@ -177,6 +194,8 @@ void WINAPI host_service_main(DWORD argc, WCHAR **argv)
     GetExitCodeProcess(H.child, &code);
     if (said_stopped)
         host_report(SERVICE_STOPPED, final.dwWin32ExitCode, final.dwServiceSpecificExitCode, 0);
+    else if (H.forced_stop)
+        host_report(SERVICE_STOPPED, NO_ERROR, 0, 0);
     else /* it died without saying STOPPED: the SCM learns its exit code */
         host_report(SERVICE_STOPPED, ERROR_SERVICE_SPECIFIC_ERROR, code, 0);
 }
