@@ -24,6 +24,7 @@ struct host {
 extern struct host H;
 
 /* service.c */
+void host_prepare(void);
 void WINAPI host_service_main(DWORD argc, WCHAR **argv);
 void host_report(DWORD state, DWORD win32_exit, DWORD service_exit, DWORD wait_hint);
 

@@ -38,8 +38,10 @@ int wmain(int argc, WCHAR **argv)
 
     table[0].lpServiceName = H.scm_name;
     table[0].lpServiceProc = host_service_main;
+    host_prepare();
     if (!StartServiceCtrlDispatcherW(table)) {
         DWORD err = GetLastError();
+        if (H.child) TerminateProcess(H.child, err);
         if (err == ERROR_FAILED_SERVICE_CONTROLLER_CONNECT)
             fwprintf(stderr, L"svcdup-host: not started by the SCM; start the duplicate with: sc start %s\n", H.scm_name);
         else

@@ -143,9 +143,26 @@ static BOOL relay_loop(SERVICE_STATUS *final)
     return FALSE;
 }
 
-void WINAPI host_service_main(DWORD argc, WCHAR **argv)
+static HANDLE relay_pipe = INVALID_HANDLE_VALUE;
+static DWORD launch_error;
+
+/* Called before the dispatcher connects to the SCM: the image boots in the VM while
+   this process does its own handshake with the SCM, instead of after it. */
+void host_prepare(void)
 {
     WCHAR pipe_name[128];
+
+    _snwprintf(pipe_name, ARRAYSIZE(pipe_name) - 1, L"\\\\.\\pipe\\svcdup.relay.%lu", GetCurrentProcessId());
+    relay_pipe = CreateNamedPipeW(pipe_name, PIPE_ACCESS_DUPLEX | FILE_FLAG_OVERLAPPED | FILE_FLAG_FIRST_PIPE_INSTANCE,
+                                  PIPE_TYPE_MESSAGE | PIPE_READMODE_MESSAGE | PIPE_WAIT, 1, RELAY_BUF_SIZE,
+                                  RELAY_BUF_SIZE, 0, NULL);
+    if (relay_pipe == INVALID_HANDLE_VALUE) launch_error = GetLastError();
+    else launch_error = host_launch(pipe_name);
+}
+
+void WINAPI host_service_main(DWORD argc, WCHAR **argv)
+{
+    HANDLE pipe = relay_pipe;
     DWORD err, code = 0;
     SERVICE_STATUS final = {0};
     BOOL said_stopped;
@@ -154,15 +171,11 @@ void WINAPI host_service_main(DWORD argc, WCHAR **argv)
     if (!H.status_handle) return;
     host_report(SERVICE_START_PENDING, NO_ERROR, 0, CONNECT_TIMEOUT_MS);
 
-    _snwprintf(pipe_name, ARRAYSIZE(pipe_name) - 1, L"\\\\.\\pipe\\svcdup.relay.%lu", GetCurrentProcessId());
-    HANDLE pipe = CreateNamedPipeW(pipe_name, PIPE_ACCESS_DUPLEX | FILE_FLAG_OVERLAPPED | FILE_FLAG_FIRST_PIPE_INSTANCE,
-                                   PIPE_TYPE_MESSAGE | PIPE_READMODE_MESSAGE | PIPE_WAIT, 1, RELAY_BUF_SIZE,
-                                   RELAY_BUF_SIZE, 0, NULL);
     if (pipe == INVALID_HANDLE_VALUE) {
-        host_report(SERVICE_STOPPED, GetLastError(), 0, 0);
+        host_report(SERVICE_STOPPED, launch_error, 0, 0);
         return;
     }
-    if ((err = host_launch(pipe_name)) || (err = await_connect(pipe))) {
+    if ((err = launch_error) || (err = await_connect(pipe))) {
         if (H.child) {
             TerminateProcess(H.child, err);
             CloseHandle(H.child);

@@ -86,9 +86,7 @@ export class Duplicates {
 
   /** Plan against the host's current services; pure apart from reading them. */
   async plan(service: string, vm: string, share: string[] = []): Promise<DuplicationPlan> {
-    const names = (await this.backend.call('scm.list', {})).map((s) => s.name);
-    // Duplicates themselves are not candidates for dependencies.
-    const configs: ServiceConfig[] = await Promise.all(names.filter((n) => !n.includes('@')).map((name) => this.backend.call('scm.config', { name })));
+    const configs = await this.closureConfigs(service, share);
     const hostExe = this.backend.toWindowsPath(join(this.backend.paths.nativeDir, 'svcdup-host.exe'));
     try {
       return planDuplicate({ service, vm, configs, share, hostExe, existing: this.list(vm).map((d) => d.service) });
@@ -96,6 +94,41 @@ export class Duplicates {
       if (err instanceof PlanError || err instanceof RangeError) throw new UsageError(err.message);
       throw err;
     }
+  }
+
+  /**
+   * The configurations the planner needs: the service and what it depends on, read one
+   * by one (each is a round trip to the SCM); every service only when a DependOnGroup
+   * needs group membership. Missing names are left for the planner to report.
+   */
+  private async closureConfigs(service: string, share: string[]): Promise<ServiceConfig[]> {
+    const found = new Map<string, ServiceConfig | null>();
+    const get = async (name: string): Promise<ServiceConfig | null> => {
+      const key = name.toLowerCase();
+      if (!found.has(key)) {
+        try {
+          found.set(key, await this.backend.call('scm.config', { name }));
+        } catch (err) {
+          if (!(err instanceof AgentError && err.code === Win32.ERROR_SERVICE_DOES_NOT_EXIST)) throw err;
+          found.set(key, null);
+        }
+      }
+      return found.get(key)!;
+    };
+    const queue = [service, ...share];
+    let groups = false;
+    for (let name = queue.shift(); name !== undefined; name = queue.shift()) {
+      if (found.has(name.toLowerCase())) continue;
+      const c = await get(name);
+      if (!c) continue;
+      groups ||= c.dependOnGroup.length > 0;
+      queue.push(...c.dependOnService);
+    }
+    if (groups) {
+      // Duplicates themselves are never members of a host group.
+      for (const s of await this.backend.call('scm.list', {})) if (!s.name.includes('@')) await get(s.name);
+    }
+    return [...found.values()].filter((c): c is ServiceConfig => c !== null);
   }
 
   /** Register every planned duplicate (dependencies first), optionally start the root. */
@@ -216,7 +249,7 @@ export class Duplicates {
         throw new SvcdupError(`${name} stopped while starting: Win32 exit code ${s.win32ExitCode}${s.win32ExitCode === 1066 ? `, service exit code ${s.serviceExitCode}` : ''}`);
       }
       if (Date.now() > deadline) throw new SvcdupError(`${name} did not reach RUNNING within ${timeoutMs / 1000} s (state ${s.state})`);
-      await new Promise((r) => setTimeout(r, 50));
+      await new Promise((r) => setTimeout(r, 10));
     }
   }
 }
