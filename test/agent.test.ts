@@ -42,7 +42,7 @@ async function waitStatus(name: string, pred: (s: ServiceStatus) => boolean, ms 
 }
 
 /** Runs svcdup-pipecall inside the prefix against the test services' pipe. */
-async function pipeCall(message = 'hi'): Promise<{ pid: number; service: string; greeting: string; lastControl: number; args: string[] }> {
+async function pipeCall(message = 'hi'): Promise<{ pid: number; service: string; greeting: string; startedAt: number; lastControl: number; args: string[] }> {
   const r = await host.backend.exec([nativeExe(host.backend, 'svcdup-pipecall.exe'), 'svcdup-testsvc', message], { timeoutMs: 30_000 });
   expect(r.code, r.stderr).toBe(0);
   return JSON.parse(r.stdout);
@@ -344,7 +344,7 @@ describe('SCM with the test services', () => {
     const procs = await call('proc.list', {});
     expect(procs.find((p) => p.pid === running.pid)?.image).toBe('svcdup-testsvc.exe');
 
-    expect(await pipeCall()).toEqual({ pid: running.pid, service: name, greeting: 'Grüß Gott 😀', lastControl: 0, args: ['eins', 'zwei drei', 'ü'] });
+    expect(await pipeCall()).toEqual({ pid: running.pid, service: name, greeting: 'Grüß Gott 😀', startedAt: expect.any(Number), lastControl: 0, args: ['eins', 'zwei drei', 'ü'] });
 
     expect((await call('scm.control', { name, code: 2 })).state).toBe('PAUSED');
     expect((await call('scm.control', { name, code: 3 })).state).toBe('RUNNING');
