@@ -59,4 +59,5 @@ int process_install(void);
 int roots_install(void);
 int registry_install(void); /* registry.c: the VM's view of Services\NAME and Svchost */
 int service_install(void);  /* service.c: service-side SCM API for svcdup-host's images */
+int scmclient_install(void); /* scmclient.c: client-side SCM names (DESIGN.md 10, 12); call before registry_install */
 #endif

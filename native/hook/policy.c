@@ -1,5 +1,7 @@
-/* Open/closed name lists with wildcards. Closed rules win over open ones, so a
-   user can close even a default-open name; everything else is renamed. */
+/* Open/closed/private name lists with wildcards. Precedence: closed, then private
+   (renamed even if open elsewhere, e.g. a default-open endpoint of a system service
+   duplicated into the VM), then open (user rules, then the defaults); everything
+   else is renamed. */
 #include "policy.h"
 #include "hook.h"
 #include <wchar.h>
@@ -34,6 +36,7 @@ static int kind_of(const WCHAR *w, int n)
     if (n == 5 && !_wcsnicmp(w, L"pipes", 5)) return K_PIPE;
     if (n == 9 && !_wcsnicmp(w, L"mailslots", 9)) return K_MAILSLOT;
     if (n == 5 && !_wcsnicmp(w, L"ports", 5)) return K_PORT;
+    if (n == 8 && !_wcsnicmp(w, L"services", 8)) return K_SERVICE;
     return 0;
 }
 
@@ -58,6 +61,7 @@ int policy_load(const WCHAR *text)
         n3 = (int)(p + len - w3);
         if (n1 == 4 && !_wcsnicmp(w1, L"open", 4)) v = P_OPEN;
         else if (n1 == 6 && !_wcsnicmp(w1, L"closed", 6)) v = P_CLOSED;
+        else if (n1 == 7 && !_wcsnicmp(w1, L"private", 7)) v = P_PRIVATE;
         else if (n1 == 7 && !_wcsnicmp(w1, L"private", 7)) v = P_PRIVATE;
         else return -line;
         if (n3 <= 0 || !(k = kind_of(w2, n2))) return -line;

@@ -3,7 +3,7 @@
 #define SVCDUP_POLICY_H
 #include "nt.h"
 
-enum { K_OBJECT = 1, K_PIPE = 2, K_MAILSLOT = 4, K_PORT = 8 };
+enum { K_OBJECT = 1, K_PIPE = 2, K_MAILSLOT = 4, K_PORT = 8, K_SERVICE = 16 /* read by scmclient.c */ };
 /* P_PRIVATE is a rule verdict only ("private"): the name is renamed even where a
    default would share it, e.g. epmapper in a VM that has its own RpcSs. */
 enum { P_RENAME = 0, P_OPEN = 1, P_CLOSED = 2, P_PRIVATE = 3 };
