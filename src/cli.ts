@@ -4,6 +4,7 @@ import { Command } from 'commander';
 import { registerAnalyzeCommand } from './cli/analyze.js';
 import { registerDupCommands } from './cli/dup.js';
 import { registerHostCommands } from './cli/host.js';
+import { registerVmCommands } from './cli/vm.js';
 import { runMain } from './cli/output.js';
 
 const program = new Command();
@@ -14,6 +15,7 @@ program
   .option('--backend <kind>', 'host backend: wine (default on Linux) or windows');
 
 registerHostCommands(program);
+registerVmCommands(program);
 registerDupCommands(program);
 registerAnalyzeCommand(program);
 

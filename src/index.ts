@@ -11,3 +11,4 @@ export { dependencyClosure, PlanError, type Closure, type ClosureEntry } from '.
 export { openDb, type Db } from './state/db.js';
 export { Journal, type StepKind, type StepKinds } from './state/journal.js';
 export { analyzeTarget, analyzeFile, analyzeService, type AnalyzeReport, MalformedPeError } from './analyze/index.js';
+export * from './vm/index.js';

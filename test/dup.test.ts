@@ -1,15 +1,12 @@
 // Duplicates under real Wine: svcdup dup/undup/start/stop/status and sc, against the
 // project's test services and Wine's own system services.
 import { spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ProcessInfo, ServiceStatus } from '../src/backend/types.js';
 import { packageRoot } from '../src/config.js';
 import { AgentError } from '../src/errors.js';
 import { vmKey } from '../src/dup/dup.js';
-import { openDb } from '../src/state/db.js';
-import { insertVm } from '../src/state/vms.js';
 import { nativeExe, openTestHost, testEnv, type TestHost } from './helpers.js';
 
 let host: TestHost;
@@ -26,26 +23,15 @@ function cliJson<T>(args: string[]): T {
   return JSON.parse(r.stdout) as T;
 }
 
-/** A VM as `svcdup vm create` leaves it: its record and its registry key. */
 async function makeVm(name: string): Promise<void> {
-  const db = openDb(host.paths.stateDb);
-  insertVm(db, { name, policy: '', portMap: {} });
-  db.close();
-  await host.backend.call('reg.createKey', { key: vmKey(name) });
+  const r = cli(['vm', 'create', name]);
+  expect(r.status, r.stderr).toBe(0);
 }
 
-/** Run a Windows program inside a VM with the VM's current policy, as `svcdup run` does. */
+/** Run a Windows program inside a VM: `svcdup run --vm VM -- ARGV`. */
 async function inVm(vm: string, argv: string[]) {
-  let policy = '';
-  try {
-    const v = await host.backend.call('reg.get', { key: vmKey(vm), name: 'Policy' });
-    if (v.type === 'REG_SZ') policy = v.data;
-  } catch {
-    /* no policy yet: the defaults */
-  }
-  const file = join(host.paths.home, `policy-${vm}.txt`);
-  writeFileSync(file, policy);
-  return host.backend.exec([nativeExe(host.backend, 'svcdup-run.exe'), '--vm', vm, '--policy', host.backend.toWindowsPath(file), '--', ...argv], { timeoutMs: 60_000 });
+  const r = spawnSync('node', [join(packageRoot, 'dist/cli.js'), 'run', '--vm', vm, '--', ...argv], { env: testEnv(host.paths), encoding: 'utf8', timeout: 60_000 });
+  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
 
 interface Reply {
@@ -393,5 +379,27 @@ describe("Wine's system services", () => {
     expect(cliJson<unknown[]>(['status'])).toEqual([]);
     expect(await exportHostKeys()).toEqual(before);
     expect((await host.backend.call('scm.status', { name: 'RpcSs' })).state).toBe('RUNNING');
+  });
+});
+
+describe('vm rm', () => {
+  it('removes the VM with its duplicates and processes; svcdup leaves nothing in the host registry', async () => {
+    const before = await exportHostKeys();
+    cliJson(['dup', SVC, '--vm', 'v1', '--start']);
+    cliJson(['dup', 'svcdup-testdll', '--vm', 'v1', '--start']);
+    // the images run in the VM; their svcdup-host processes are the host SCM's
+    const running = cliJson<{ vm: string; pid: number; image: string }[]>(['ps', '--vm', 'v1']);
+    expect(running.map((p) => p.image.toLowerCase()).sort()).toEqual(['svcdup-testsvc.exe', 'svchost.exe']);
+    for (const vm of ['v1', 'v2', 'v3']) {
+      const r = cli(['vm', 'rm', vm]);
+      expect(r.status, r.stderr).toBe(0);
+    }
+    expect(cliJson<unknown[]>(['status'])).toEqual([]);
+    expect(cliJson<unknown[]>(['vm', 'ls'])).toEqual([]);
+    expect(cliJson<unknown[]>(['ps'])).toEqual([]);
+    const procs = await host.backend.call('proc.list', {});
+    for (const p of running) expect(procs.some((q) => q.pid === p.pid)).toBe(false);
+    expect(await missing(host.backend.call('reg.query', { key: 'HKLM\\SOFTWARE\\svcdup' }))).toBe(2);
+    expect(await exportHostKeys()).toEqual(before);
   });
 });

@@ -12,8 +12,6 @@ import type { ProcessInfo, ServiceStatus } from '../src/backend/types.js';
 import { packageRoot } from '../src/config.js';
 import { vmKey, vmServiceKey } from '../src/dup/dup.js';
 import { AgentError } from '../src/errors.js';
-import { openDb } from '../src/state/db.js';
-import { insertVm } from '../src/state/vms.js';
 import { nativeDir, testEnv, testPaths, type TestHost } from './helpers.js';
 
 // SVCDUP_NATIVE_DIR points the test at another build of the native parts (a hook under development).
@@ -55,10 +53,8 @@ function cliJson<T>(args: string[]): T {
 
 /** A VM as `svcdup vm create` leaves it: its record and its registry key. */
 async function makeVm(name: string): Promise<void> {
-  const db = openDb(host.paths.stateDb);
-  insertVm(db, { name, policy: '', portMap: {} });
-  db.close();
-  await host.backend.call('reg.createKey', { key: vmKey(name) });
+  const r = cli(['vm', 'create', name]);
+  expect(r.status, r.stderr).toBe(0);
 }
 
 interface Reply {
@@ -327,7 +323,12 @@ describe('CreateService in a VM', () => {
     // the ANSI entry and a refused kind
     expect(await scm('v1', ['createA', 'svcdup-ansi', image])).toMatchObject({ ok: true });
     expect((await host.backend.call('scm.config', { name: 'svcdup-ansi@v1' })).displayName).toBe('svcdup-ansi (v1)');
-    expect(await scm('v1', ['delete', 'svcdup-ansi'])).toMatchObject({ ok: true });
+    // svcdup status lists it as created in the VM, and undup removes it
+    const listed = cliJson<{ scmName: string; createdInVm?: boolean; imagePath?: string }[]>(['status', '--vm', 'v1']);
+    expect(listed.find((d) => d.scmName === 'svcdup-ansi@v1')).toMatchObject({ createdInVm: true, imagePath: image });
+    expect(cli(['undup', 'svcdup-ansi', '--vm', 'v1']).status).toBe(0);
+    expect(await errorOf(host.backend.call('scm.status', { name: 'svcdup-ansi@v1' }))).toBe(ERROR_SERVICE_DOES_NOT_EXIST);
+    expect(await errorOf(host.backend.call('reg.query', { key: vmServiceKey('v1', 'svcdup-ansi') }))).toBe(2);
     expect(await scm('v1', ['create', 'x@v2', image])).toMatchObject({ ok: false, error: 123 }); // ERROR_INVALID_NAME
   });
 });

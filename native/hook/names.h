@@ -4,7 +4,7 @@
 #include "nt.h"
 #include "policy.h"
 
-enum { V_PASS, V_RENAMED, V_OPEN, V_DENIED };
+enum { V_PASS, V_RENAMED, V_OPEN, V_DENIED, V_JOINED };
 
 typedef struct {
     int verdict;

@@ -53,7 +53,7 @@ static NTSTATUS NTAPI d_NtCreateUserProcess(HANDLE *ph, HANDLE *th, ACCESS_MASK 
         trace_pid("NtCreateUserProcess", 0, V_DENIED);
         return st;
     }
-    trace_pid("NtCreateUserProcess", (DWORD)pbi.UniqueProcessId, V_RENAMED);
+    trace_pid("NtCreateUserProcess", (DWORD)pbi.UniqueProcessId, V_JOINED);
     if (!(tflags & THREAD_FLAG_CREATE_SUSPENDED)) NtResumeThread(*th, NULL);
     return st;
 }

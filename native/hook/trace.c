@@ -40,7 +40,7 @@ static int put(WCHAR *o, int at, const UNICODE_STRING *s)
 
 void trace_decision(const char *call, const UNICODE_STRING *used, const UNICODE_STRING *effective, int verdict)
 {
-    static const WCHAR *names[] = {L"pass", L"renamed", L"open", L"denied"};
+    static const WCHAR *names[] = {L"pass", L"renamed", L"open", L"denied", L"joined"};
     LARGE_INTEGER now;
     LONGLONG seq;
     trace_slot *slot;
@@ -56,7 +56,7 @@ void trace_decision(const char *call, const UNICODE_STRING *used, const UNICODE_
     at = put(slot->text, at, used);
     slot->text[at++] = L'\t';
     at = put(slot->text, at, effective ? effective : used);
-    at += swprintf(slot->text + at, 16, L"\t%ls", names[verdict & 3]);
+    at += swprintf(slot->text + at, 16, L"\t%ls", names[verdict & 7]);
     slot->text[at] = 0;
     MemoryBarrier();
     slot->seq = seq + 1;

@@ -6,8 +6,12 @@
 
 static void path(WCHAR *out, const WCHAR *name) { swprintf(out, 300, L"\\\\.\\pipe\\%ls", name); }
 
+static DWORD WINAPI watchdog(void *ms) { Sleep((DWORD)(ULONG_PTR)ms); ExitProcess(0); }
+
 static int server(const WCHAR *name, int seconds)
 {
+    /* ConnectNamedPipe blocks: a watchdog ends the server on time */
+    CloseHandle(CreateThread(NULL, 0, watchdog, (void *)(ULONG_PTR)(seconds * 1000), 0, NULL));
     WCHAR p[300];
     DWORD end = GetTickCount() + seconds * 1000;
     path(p, name);

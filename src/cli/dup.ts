@@ -88,18 +88,22 @@ export function registerDupCommands(program: Command): void {
       await withContext(program, async (ctx) => {
         if (opts.vm) requireVm(ctx, opts.vm);
         const list = await ctx.dups.status(opts.vm);
-        if (opts.json) return printJson(list);
+        const created = await ctx.dups.createdInVm(opts.vm);
+        if (opts.json) return printJson([...list, ...created.map((c) => ({ ...c, createdInVm: true }))]);
         printTable(
           ['DUPLICATE', 'VM', 'STATE', 'PID', 'EXIT', 'TYPE', 'IMAGE'],
-          list.map((d) => [
-            d.scmName,
-            d.vm,
-            d.status?.state ?? `? ${d.error ?? ''}`,
-            d.status?.pid || '-',
-            d.status ? `${d.status.win32ExitCode}/${d.status.serviceExitCode}` : '-',
-            serviceTypeName(d.plan.original.type),
-            d.plan.original.imagePath,
-          ]),
+          [
+            ...list.map((d) => [
+              d.scmName,
+              d.vm,
+              d.status?.state ?? `? ${d.error ?? ''}`,
+              d.status?.pid || '-',
+              d.status ? `${d.status.win32ExitCode}/${d.status.serviceExitCode}` : '-',
+              serviceTypeName(d.plan.original.type),
+              d.plan.original.imagePath,
+            ]),
+            ...created.map((c) => [c.scmName, c.vm, c.status.state, c.status.pid || '-', `${c.status.win32ExitCode}/${c.status.serviceExitCode}`, 'created in VM', c.imagePath]),
+          ],
         );
       });
     });

@@ -9,7 +9,7 @@ import { PlanError } from '../plan/closure.js';
 import { planDuplicate, type DuplicationPlan, type PlannedService } from '../plan/plan.js';
 import type { Db } from '../state/db.js';
 import { effectivePolicy } from '../plan/system.js';
-import { getVm } from '../state/vms.js';
+import { getVm, listVms } from '../state/vms.js';
 import { Journal } from '../state/journal.js';
 import { dupSteps, pruneEmptyKeys, stopAndWait, type StepContext } from './steps.js';
 
@@ -32,6 +32,18 @@ export interface DuplicateStatus extends DuplicateRecord {
   status?: ServiceStatus;
   error?: string;
 }
+
+/** A service a VM process made with CreateService (native/hook/scmclient.c): known only to the SCM and its copy key. */
+export interface CreatedInVm {
+  vm: string;
+  service: string;
+  scmName: string;
+  imagePath: string;
+  status: ServiceStatus;
+}
+
+/** The value scmclient.c marks the copy key of a service created in a VM with. */
+const CREATED_MARK = 'svcdup.CreatedInVm';
 
 export interface DupOptions {
   share?: string[];
@@ -82,6 +94,28 @@ export class Duplicates {
         }
       }),
     );
+  }
+
+  /** Services that processes in the VMs created themselves (all VMs, or one). */
+  async createdInVm(vm?: string): Promise<CreatedInVm[]> {
+    const vms = new Set((vm ? [vm] : listVms(this.db).map((v) => v.name)).map((n) => n.toLowerCase()));
+    const known = new Set(this.list().map((d) => d.scmName.toLowerCase()));
+    const out: CreatedInVm[] = [];
+    for (const s of await this.backend.call('scm.list', {})) {
+      const at = s.name.lastIndexOf('@');
+      if (at <= 0 || known.has(s.name.toLowerCase())) continue;
+      const v = s.name.slice(at + 1);
+      if (!vms.has(v.toLowerCase())) continue;
+      const service = s.name.slice(0, at);
+      try {
+        await this.backend.call('reg.get', { key: vmServiceKey(v, service), name: CREATED_MARK });
+        const image = await this.backend.call('reg.get', { key: vmServiceKey(v, service), name: 'ImagePath' });
+        out.push({ vm: v, service, scmName: s.name, imagePath: typeof image.data === 'string' ? image.data : '', status: s });
+      } catch (err) {
+        if (!(err instanceof AgentError && err.code === Win32.ERROR_FILE_NOT_FOUND)) throw err;
+      }
+    }
+    return out.sort((a, b) => a.scmName.localeCompare(b.scmName));
   }
 
   /** Plan against the host's current services; pure apart from reading them. */
@@ -151,7 +185,11 @@ export class Duplicates {
   }
 
   /** Remove one duplicate (stopping it first); refuses while other duplicates depend on it. */
-  async undup(service: string, vm: string): Promise<DuplicateRecord> {
+  async undup(service: string, vm: string): Promise<DuplicateRecord | CreatedInVm> {
+    if (!this.get(vm, service)) {
+      const created = (await this.createdInVm(vm)).find((c) => c.service.toLowerCase() === service.toLowerCase());
+      if (created) return this.removeCreated(created);
+    }
     const d = this.require(vm, service);
     const dependents = this.list(vm).filter((o) => o.plan.dependOnService.some((n) => n.toLowerCase() === d.scmName.toLowerCase()));
     if (dependents.length) throw new UsageError(`${d.scmName} is needed by ${dependents.map((o) => o.scmName).join(', ')}: undup those first`);
@@ -174,6 +212,28 @@ export class Duplicates {
     return d;
   }
 
+  /** Remove a service a VM process created: its SCM registration and its copy key, journaled. */
+  private async removeCreated(c: CreatedInVm): Promise<CreatedInVm> {
+    const cfg = await this.backend.call('scm.config', { name: c.scmName });
+    const tree = await this.backend.call('reg.export', { key: vmServiceKey(c.vm, c.service) });
+    const create: ServiceCreate = {
+      name: cfg.name,
+      displayName: cfg.displayName,
+      imagePath: cfg.imagePath,
+      type: cfg.type,
+      start: cfg.start,
+      errorControl: cfg.errorControl,
+      account: cfg.account,
+      dependOnService: cfg.dependOnService,
+    };
+    await this.journal.run('undup', c.scmName, this.ctx, async (step) => {
+      await step('scm.delete', create);
+      await step('reg.deleteTree', { key: vmServiceKey(c.vm, c.service), tree });
+    });
+    await pruneEmptyKeys(this.backend, `${vmKey(c.vm)}\\Services`, SVCDUP_KEY);
+    return c;
+  }
+
   /** Start a duplicate: shared dependencies on the host and duplicated ones in the VM first, in order. */
   async start(service: string, vm: string, args: string[] = []): Promise<ServiceStatus> {
     const d = this.require(vm, service);
@@ -191,10 +251,57 @@ export class Duplicates {
     return this.backend.call('scm.status', { name: d.scmName });
   }
 
+  /**
+   * The rules every process of the VM runs with (svcdup-host reads them from the VM key,
+   * svcdup run from a file): the user's policy plus what the VM's duplicates need.
+   */
+  policyText(vm: string): string {
+    const record = getVm(this.db, vm);
+    const dups = this.list(vm);
+    const shared = [...new Set(dups.flatMap((d) => d.plan.dependOnService.filter((n) => !n.toLowerCase().endsWith(`@${vm.toLowerCase()}`))))].sort();
+    return effectivePolicy(record?.policy ?? '', dups.map((d) => d.service), shared);
+  }
+
+  /** A new VM: its record and its registry key (with its policy), as one journaled operation. */
+  async createVm(name: string, rules: string): Promise<void> {
+    await this.journal.run('vm create', name, this.ctx, async (step) => {
+      await step('db.vm', { name, policy: rules });
+      // root HKLM\SOFTWARE: undoing the first VM's key also removes svcdup's own key
+      await step('reg.ownKey', { key: vmKey(name), values: [{ name: 'Policy', type: 'REG_SZ', data: this.policyText(name) }], root: 'HKLM\\SOFTWARE' });
+    });
+  }
+
+  /** Before a VM's processes are ended: undup its duplicates (dependents first) and what its processes created. */
+  async emptyVm(name: string): Promise<string[]> {
+    const removed: string[] = [];
+    for (const c of await this.createdInVm(name)) removed.push((await this.removeCreated(c)).scmName);
+    for (let left = this.list(name); left.length; left = this.list(name)) {
+      const needed = new Set(left.flatMap((d) => d.plan.dependOnService.map((n) => n.toLowerCase())));
+      const leaves = left.filter((d) => !needed.has(d.scmName.toLowerCase()));
+      for (const d of leaves.length ? leaves : left) removed.push((await this.undup(d.service, name)).scmName);
+    }
+    return removed;
+  }
+
+  /** After its processes are gone: the VM's registry key and its record, journaled. */
+  async forgetVm(name: string): Promise<void> {
+    const record = getVm(this.db, name);
+    let tree: RegTree | undefined;
+    try {
+      tree = await this.backend.call('reg.export', { key: vmKey(name) });
+    } catch (err) {
+      if (!(err instanceof AgentError && err.code === Win32.ERROR_FILE_NOT_FOUND)) throw err;
+    }
+    await this.journal.run('vm rm', name, this.ctx, async (step) => {
+      if (tree) await step('reg.deleteTree', { key: vmKey(name), tree });
+      if (record) await step('db.forgetVm', { name, policy: record.policy, createdAt: record.createdAt });
+    });
+    await pruneEmptyKeys(this.backend, `${SVCDUP_KEY}\\VMs`, 'HKLM\\SOFTWARE');
+  }
+
   /** The VM's Policy value (read by svcdup-host) follows its duplicates: a journaled set with the old value kept. */
   private async policyStep(vm: string, step: <A>(kind: string, args: A) => Promise<void>): Promise<void> {
-    const record = getVm(this.db, vm);
-    const data = effectivePolicy(record?.policy ?? '', this.list(vm).map((d) => d.service));
+    const data = this.policyText(vm);
     const key = vmKey(vm);
     let previous: RegValue | undefined;
     try {

@@ -133,6 +133,24 @@ export const dupSteps: StepKinds<StepContext> = {
       db.prepare(`DELETE FROM duplicate WHERE vm = ? AND service = ?`).run(a.vm, a.service);
     },
   },
+  /** A VM's row in the state database. */
+  'db.vm': {
+    async apply({ db }, a: { name: string; policy: string }) {
+      db.prepare(`INSERT INTO vm (name, created_at, policy) VALUES (?, ?, ?)`).run(a.name, new Date().toISOString(), a.policy);
+    },
+    async undo({ db }, a: { name: string }) {
+      db.prepare(`DELETE FROM vm WHERE name = ?`).run(a.name);
+    },
+  },
+  /** Removing it, for vm rm. */
+  'db.forgetVm': {
+    async apply({ db }, a: { name: string }) {
+      db.prepare(`DELETE FROM vm WHERE name = ?`).run(a.name);
+    },
+    async undo({ db }, a: { name: string; policy: string; createdAt: string }) {
+      db.prepare(`INSERT OR IGNORE INTO vm (name, created_at, policy) VALUES (?, ?, ?)`).run(a.name, a.createdAt, a.policy);
+    },
+  },
   /** Removing that row, for undup. */
   'db.forgetDuplicate': {
     async apply({ db }, a: { vm: string; service: string }) {

@@ -19,9 +19,13 @@ export function privateRulesFor(service: string): string[] {
   return PRIVATE_RULES[service.toLowerCase()] ?? [];
 }
 
-/** The policy text a VM's processes get: the user's rules, then what its duplicates need. */
-export function effectivePolicy(userPolicy: string, duplicated: readonly string[]): string {
-  const extra = [...new Set(duplicated.flatMap(privateRulesFor))];
+/**
+ * The policy text a VM's processes get: the user's rules, then what its duplicates need:
+ * private endpoints of duplicated system services, and `open services NAME` for the host
+ * services they depend on (`--share`), which the VM may then start and stop.
+ */
+export function effectivePolicy(userPolicy: string, duplicated: readonly string[], shared: readonly string[] = []): string {
+  const extra = [...new Set([...duplicated.flatMap(privateRulesFor), ...shared.map((s) => `open services ${s}`)])];
   const user = userPolicy.trimEnd();
-  return [user, ...(extra.length ? [`# added by svcdup for the system services duplicated here`, ...extra] : [])].filter(Boolean).join('\n') + '\n';
+  return [user, ...(extra.length ? [`# added by svcdup for the services duplicated here`, ...extra] : [])].filter(Boolean).join('\n') + '\n';
 }

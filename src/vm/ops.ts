@@ -1,0 +1,148 @@
+// VM operations: create, list, remove, run a program inside, list processes, trace.
+// Everything Windows-side goes through the host backend and svcdup-run.exe (docs/vm.md).
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { isAbsolute, join } from 'node:path';
+import type { Paths } from '../config.js';
+import { SvcdupError, UsageError } from '../errors.js';
+import type { ExecOptions, ExecResult, HostBackend } from '../backend/types.js';
+import { effectivePolicy } from '../plan/system.js';
+import { validateVmName } from './names.js';
+import { compilePolicy, parsePolicy } from './policy.js';
+import type { VmRecord, VmStore } from './store.js';
+
+export interface VmBackend extends HostBackend {
+  readonly paths: Paths;
+}
+
+export interface VmProcess {
+  pid: number;
+  ppid: number;
+  image: string;
+  vm: string;
+  threads: number;
+}
+
+export interface VmInfo extends VmRecord {
+  processes: number;
+}
+
+/**
+ * What a VM's lifecycle means for the rest of the host, supplied by the duplicates layer
+ * (src/dup/dup.ts): journaled record and registry key, duplicates removed with the VM,
+ * and the policy its processes run with.
+ */
+export interface VmHostHooks {
+  createVm(name: string, rules: string): Promise<void>;
+  /** undup everything in the VM; returns the SCM names removed */
+  emptyVm(name: string): Promise<string[]>;
+  forgetVm(name: string): Promise<void>;
+  policyText(name: string): string;
+}
+
+export class Vms {
+  constructor(
+    readonly backend: VmBackend,
+    readonly store: VmStore,
+    private readonly hooks?: VmHostHooks,
+  ) {}
+
+  private exe(): string {
+    const p = join(this.backend.paths.nativeDir, 'svcdup-run.exe');
+    if (!existsSync(p) || !existsSync(join(this.backend.paths.nativeDir, 'svcdup-hook.dll')))
+      throw new SvcdupError(`native binaries are not built (${p} or svcdup-hook.dll is missing): run npm run build`);
+    return this.backend.toWindowsPath(p);
+  }
+
+  /** The VM's own directory under $SVCDUP_HOME: its rules file, nothing else. */
+  dir(name: string): string {
+    return join(this.backend.paths.home, 'vms', name);
+  }
+
+  require(name: string): VmRecord {
+    validateVmName(name);
+    const r = this.store.get(name);
+    if (!r) throw new UsageError(`no VM named ${name} (create it with: svcdup vm create ${name})`);
+    return r;
+  }
+
+  async create(name: string, policyFile?: string): Promise<VmRecord> {
+    validateVmName(name);
+    if (this.store.get(name)) throw new UsageError(`VM ${name} already exists`);
+    let rules = '';
+    if (policyFile) {
+      let text: string;
+      try {
+        text = await readFile(policyFile, 'utf8');
+      } catch (err) {
+        throw new UsageError(`cannot read policy file ${policyFile}: ${(err as Error).message}`);
+      }
+      rules = compilePolicy(parsePolicy(text, policyFile));
+    }
+    if (this.hooks) await this.hooks.createVm(name, rules);
+    else this.store.insert(name, rules);
+    await this.writeRules(name);
+    return this.store.get(name)!;
+  }
+
+  /** The rules file svcdup-run hands to the hook: the user's policy plus what duplicates need. */
+  private async writeRules(name: string): Promise<string> {
+    const rec = this.require(name);
+    const file = join(this.dir(name), 'policy.rules');
+    await mkdir(this.dir(name), { recursive: true });
+    await writeFile(file, this.hooks ? this.hooks.policyText(name) : effectivePolicy(rec.policy, this.store.duplicates(name)));
+    return file;
+  }
+
+  async list(): Promise<VmInfo[]> {
+    const records = this.store.list();
+    const procs = records.length ? await this.ps() : [];
+    return records.map((r) => ({ ...r, processes: procs.filter((p) => p.vm === r.name).length }));
+  }
+
+  /** End every process of the VM, then remove its record and files. */
+  async remove(name: string): Promise<{ killed: number; undup: string[] }> {
+    this.require(name);
+    const undup = this.hooks ? await this.hooks.emptyVm(name) : [];
+    const dups = this.store.duplicates(name);
+    if (dups.length) throw new UsageError(`VM ${name} still holds duplicates (${dups.join(', ')}): remove them first with svcdup undup SERVICE --vm ${name}`);
+    const r = await this.native(['--kill-vm', name]);
+    if (r.code !== 0) throw new SvcdupError(`could not end the processes of VM ${name}: ${r.stderr.trim() || `exit ${r.code}`}`);
+    const killed = (JSON.parse(r.stdout) as { killed: number }).killed;
+    const left = await this.ps(name);
+    if (left.length) throw new SvcdupError(`VM ${name} still has processes (${left.map((p) => `${p.image}:${p.pid}`).join(', ')}); not removed`);
+    await rm(this.dir(name), { recursive: true, force: true });
+    if (this.hooks) await this.hooks.forgetVm(name);
+    else this.store.delete(name);
+    return { killed, undup };
+  }
+
+  /** Run argv inside the VM; resolves with its exit code. */
+  async run(name: string, argv: string[], opts: ExecOptions = {}): Promise<ExecResult> {
+    if (argv.length === 0) throw new UsageError('run: no program given (svcdup run --vm NAME -- EXE ARGS...)');
+    this.require(name);
+    const rules = await this.writeRules(name);
+    const [exe, ...args] = argv as [string, ...string[]];
+    // a Linux path to an existing file is spelled the Windows way; anything else is Windows' to resolve
+    const winExe = isAbsolute(exe) && existsSync(exe) ? this.backend.toWindowsPath(exe) : exe;
+    return this.backend.exec([this.exe(), '--vm', name, '--policy', this.backend.toWindowsPath(rules), '--', winExe, ...args], opts);
+  }
+
+  /** Processes in VMs (all, or one VM's), as the VM config sections say. */
+  async ps(name?: string): Promise<VmProcess[]> {
+    if (name) this.require(name);
+    const r = await this.native(['--ps', ...(name ? ['--vm', name] : [])]);
+    if (r.code !== 0) throw new SvcdupError(`cannot list VM processes: ${r.stderr.trim() || `exit ${r.code}`}`);
+    return JSON.parse(r.stdout) as VmProcess[];
+  }
+
+  /** Stream the VM's decisions as JSON lines to our stdout until stopped (or for `seconds`). */
+  async trace(name: string, seconds = 0, opts: ExecOptions = { inherit: true }): Promise<ExecResult> {
+    this.require(name);
+    return this.native(['--trace', name, ...(seconds ? ['--seconds', String(seconds)] : [])], opts);
+  }
+
+  private native(args: string[], opts: ExecOptions = {}): Promise<ExecResult> {
+    return this.backend.exec([this.exe(), ...args], opts);
+  }
+}
