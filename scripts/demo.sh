@@ -1,13 +1,38 @@
 #!/usr/bin/env bash
-# The main job on a fresh machine: set up, then show svcdup at work on its own Wine prefix.
+# The main job on a fresh machine: set up, then show svcdup at work on its own Wine prefix
+# (~/.svcdup, or $SVCDUP_HOME): VMs, duplicates of Wine's RpcSs and Schedule beside the
+# host's own, each VM's clients reaching their own RpcSs; then everything removed again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-svcdup() { node dist/cli.js "$@"; }
+svcdup() { echo; echo "\$ svcdup $*"; node dist/cli.js "$@"; }
+pipecall="$(pwd)/native/build/svcdup-pipecall.exe"
 
-echo; echo '$ svcdup doctor'
 svcdup doctor
-echo; echo '$ svcdup services'
 svcdup services
-echo; echo '$ svcdup host exec -- sc query RpcSs'
-svcdup host exec -- sc query RpcSs
+svcdup analyze RpcSs | head -20
+
+# Leftovers of an interrupted demo: remove them first (vm rm also removes duplicates).
+for vm in web1 web2; do node dist/cli.js vm rm "$vm" >/dev/null 2>&1 || true; done
+
+svcdup vm create web1
+svcdup vm create web2
+for vm in web1 web2; do
+  svcdup dup RpcSs --vm "$vm" --start
+  svcdup dup Schedule --vm "$vm" --share RpcSs --start
+done
+svcdup status
+svcdup ps
+svcdup host exec -- sc query RpcSs@web1
+
+echo; echo "# which RpcSs serves the endpoint mapper pipe, seen from the host and from each VM:"
+svcdup host exec -- "$pipecall" --server-pid epmapper
+svcdup run --vm web1 -- "$pipecall" --server-pid epmapper
+svcdup run --vm web2 -- "$pipecall" --server-pid epmapper
+
+svcdup stop Schedule --vm web1
+svcdup start Schedule --vm web1
+svcdup vm rm web1
+svcdup vm rm web2
+svcdup status
+svcdup vm ls

@@ -165,6 +165,13 @@ describe('a singleton service on the host and in 3 VMs', () => {
     expect(sc.status, sc.stderr).toBe(0);
     const v3 = await waitState(`${SVC}@v3`, 'RUNNING');
     expect((await pipeCall('v3')).pid).toBe((await imageOf(v3))?.pid);
+
+    // and through net stop / net start
+    expect(cli(['host', 'exec', '--', 'net', 'stop', `${SVC}@v1`]).status).toBe(0);
+    expect((await waitState(`${SVC}@v1`, 'STOPPED')).state).toBe('STOPPED');
+    expect(cli(['host', 'exec', '--', 'net', 'start', `${SVC}@v1`]).status).toBe(0);
+    const v1 = await waitState(`${SVC}@v1`, 'RUNNING');
+    expect((await pipeCall('v1')).pid).toBe((await imageOf(v1))?.pid);
   });
 
   it('relays start arguments and custom controls, and propagates exit codes', async () => {
