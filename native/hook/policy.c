@@ -54,6 +54,7 @@ int policy_load(const WCHAR *text)
         while (len && (p[len - 1] == L'\r' || p[len - 1] == L' ')) len--;
         w1 = p;
         if (len == 0 || *p == L'#') goto next;
+        if (len > 4 && !wcsncmp(p, L"net ", 4)) goto next; /* network rules: net.c, docs/network.md */
         for (n1 = 0; n1 < len && w1[n1] != L' '; n1++);
         w2 = w1 + n1 + 1;
         for (n2 = 0; w2 + n2 < p + len && w2[n2] != L' '; n2++);

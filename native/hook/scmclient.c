@@ -88,7 +88,11 @@ static void rules_load(const WCHAR *p)
     }
 }
 
-/* 1 open, 0 closed, -1 no rule; closed wins. */
+/* Host services every VM may start: drivers that user-mode APIs start on demand and that
+   cannot be duplicated (HttpInitialize starts the HTTP driver, http.sys). */
+static const WCHAR *const default_open[] = {L"HTTP"};
+
+/* 1 open, 0 closed, -1 no rule; closed wins, then the VM's rules, then the defaults. */
 static int rule_for(const WCHAR *name, size_t n)
 {
     int i, r = -1;
@@ -97,6 +101,8 @@ static int rule_for(const WCHAR *name, size_t n)
         if (!svc_rules[i].open) return 0;
         r = 1;
     }
+    for (i = 0; r < 0 && i < (int)(sizeof default_open / sizeof *default_open); i++)
+        if (glob_match(default_open[i], name, (USHORT)n)) r = 1;
     return r;
 }
 

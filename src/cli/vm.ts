@@ -4,8 +4,24 @@ import { UsageError } from '../errors.js';
 import { dbVmStore } from '../vm/store.js';
 import { Vms } from '../vm/ops.js';
 import { validateVmName } from '../vm/names.js';
-import { withContext } from './context.js';
+import { spawnSync } from 'node:child_process';
+import { listeningEndpoints, portMapFromRecord, type Endpoint } from '../net/index.js';
+import type { VmRecord } from '../state/vms.js';
+import { withContext, type Context } from './context.js';
 import { printJson, printTable } from './output.js';
+
+const portMapText = (m: Record<string, number>): string =>
+  Object.entries(m)
+    .map(([from, to]) => `${from}:${to}`)
+    .join(',');
+
+/** Listening sockets on the VMs' addresses and mapped ports (Wine: the Linux host's sockets). */
+async function vmEndpoints(ctx: Context, vms: VmRecord[]): Promise<Endpoint[]> {
+  if (ctx.backend.kind !== 'wine' || vms.length === 0) return [];
+  const r = spawnSync('ss', ['-H', '-ltun'], { encoding: 'utf8' });
+  if (r.status !== 0) return [];
+  return listeningEndpoints(r.stdout, vms.map((v) => ({ name: v.name, ...(v.address ? { address: v.address } : {}), portMap: portMapFromRecord(v.portMap) })));
+}
 
 const vmsOf = (ctx: Parameters<Parameters<typeof withContext>[1]>[0]) => new Vms(ctx.backend, dbVmStore(ctx.db), ctx.dups);
 
@@ -15,23 +31,38 @@ export function registerVmCommands(program: Command): void {
   vm.command('create <name>')
     .description('create a VM (names: lowercase letters, digits, hyphens; 1-32 chars)')
     .option('--policy <file>', 'policy file (JSON): names shared with the host, denied, or kept private')
+    .option('--ip <addr>', "the VM's address (default: the next free one in 127.77.0.0/16)")
+    .option('--port-map <map>', 'map ports instead of (or besides) an address: 80:8081,udp/53:5353,...')
     .option('--json', 'machine-readable output')
-    .action(async (name: string, opts: { policy?: string; json?: boolean }) => {
+    .action(async (name: string, opts: { policy?: string; ip?: string; portMap?: string; json?: boolean }) => {
       validateVmName(name);
-      const rec = await withContext(program, (ctx) => vmsOf(ctx).create(name, opts.policy));
+      const net = { ...(opts.ip ? { ip: opts.ip } : {}), ...(opts.portMap ? { portMap: opts.portMap } : {}) };
+      const rec = await withContext(program, (ctx) => vmsOf(ctx).create(name, opts.policy, net));
       if (opts.json) printJson(rec);
-      else process.stdout.write(`created VM ${rec.name}\n`);
+      else process.stdout.write(`created VM ${rec.name}${rec.address ? ` at ${rec.address}` : ''}${portMapText(rec.portMap) ? ` (ports ${portMapText(rec.portMap)})` : ''}\n`);
     });
 
   vm.command('ls')
     .description('list VMs with their process counts')
     .option('--json', 'machine-readable output')
     .action(async (opts: { json?: boolean }) => {
-      const list = await withContext(program, (ctx) => vmsOf(ctx).list());
+      const list = await withContext(program, async (ctx) => {
+        const vms = await vmsOf(ctx).list();
+        const eps = await vmEndpoints(ctx, vms);
+        return vms.map((v) => ({ ...v, endpoints: eps.filter((e) => e.vm === v.name) }));
+      });
       if (opts.json) return printJson(list);
       printTable(
-        ['NAME', 'PROCESSES', 'CREATED', 'POLICY RULES'],
-        list.map((v) => [v.name, v.processes, v.createdAt, v.policy.split('\n').filter((l) => l && !l.startsWith('#')).length]),
+        ['NAME', 'ADDRESS', 'PORT MAP', 'PROCESSES', 'LISTENING', 'CREATED', 'POLICY RULES'],
+        list.map((v) => [
+          v.name,
+          v.address ?? '-',
+          portMapText(v.portMap) || '-',
+          v.processes,
+          v.endpoints.map((e) => `${e.proto}/${e.local}`).join(' ') || '-',
+          v.createdAt,
+          v.policy.split('\n').filter((l) => l && !l.startsWith('#')).length,
+        ]),
       );
     });
 
@@ -67,9 +98,18 @@ export function registerVmCommands(program: Command): void {
     .option('--json', 'machine-readable output')
     .action(async (opts: { vm?: string; json?: boolean }) => {
       if (opts.vm) validateVmName(opts.vm);
-      const procs = await withContext(program, (ctx) => vmsOf(ctx).ps(opts.vm));
+      const { procs, eps } = await withContext(program, async (ctx) => {
+        const vms = vmsOf(ctx);
+        const procs = await vms.ps(opts.vm);
+        const eps = opts.json ? [] : (await vmEndpoints(ctx, vms.store.list())).filter((e) => e.vm && (!opts.vm || e.vm === opts.vm));
+        return { procs, eps };
+      });
       if (opts.json) return printJson(procs);
       printTable(['VM', 'PID', 'PPID', 'IMAGE'], procs.map((p) => [p.vm, p.pid, p.ppid, p.image]));
+      if (eps.length) {
+        process.stdout.write('\n');
+        printTable(['VM', 'PROTO', 'LISTENING', 'IN THE VM'], eps.map((e) => [e.vm!, e.proto, e.local, e.inVm ?? '']));
+      }
     });
 
   program

@@ -9,6 +9,7 @@ import { PlanError } from '../plan/closure.js';
 import { planDuplicate, type DuplicationPlan, type PlannedService } from '../plan/plan.js';
 import type { Db } from '../state/db.js';
 import { effectivePolicy } from '../plan/system.js';
+import { netRules, portMapFromRecord, portMapToRecord, type NetIdentity } from '../net/index.js';
 import { getVm, listVms } from '../state/vms.js';
 import { Journal } from '../state/journal.js';
 import { dupSteps, pruneEmptyKeys, stopAndWait, type StepContext } from './steps.js';
@@ -259,13 +260,14 @@ export class Duplicates {
     const record = getVm(this.db, vm);
     const dups = this.list(vm);
     const shared = [...new Set(dups.flatMap((d) => d.plan.dependOnService.filter((n) => !n.toLowerCase().endsWith(`@${vm.toLowerCase()}`))))].sort();
-    return effectivePolicy(record?.policy ?? '', dups.map((d) => d.service), shared);
+    const net = record ? netRules({ ...(record.address ? { address: record.address } : {}), portMap: portMapFromRecord(record.portMap) }) : '';
+    return effectivePolicy(record?.policy ?? '', dups.map((d) => d.service), shared) + net;
   }
 
   /** A new VM: its record and its registry key (with its policy), as one journaled operation. */
-  async createVm(name: string, rules: string): Promise<void> {
+  async createVm(name: string, rules: string, identity: NetIdentity = { portMap: [] }): Promise<void> {
     await this.journal.run('vm create', name, this.ctx, async (step) => {
-      await step('db.vm', { name, policy: rules });
+      await step('db.vm', { name, policy: rules, ...(identity.address ? { address: identity.address } : {}), portMap: portMapToRecord(identity.portMap) });
       // root HKLM\SOFTWARE: undoing the first VM's key also removes svcdup's own key
       await step('reg.ownKey', { key: vmKey(name), values: [{ name: 'Policy', type: 'REG_SZ', data: this.policyText(name) }], root: 'HKLM\\SOFTWARE' });
     });
@@ -294,7 +296,7 @@ export class Duplicates {
     }
     await this.journal.run('vm rm', name, this.ctx, async (step) => {
       if (tree) await step('reg.deleteTree', { key: vmKey(name), tree });
-      if (record) await step('db.forgetVm', { name, policy: record.policy, createdAt: record.createdAt });
+      if (record) await step('db.forgetVm', { name, policy: record.policy, createdAt: record.createdAt, address: record.address, portMap: record.portMap });
     });
     await pruneEmptyKeys(this.backend, `${SVCDUP_KEY}\\VMs`, 'HKLM\\SOFTWARE');
   }

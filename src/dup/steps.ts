@@ -135,8 +135,14 @@ export const dupSteps: StepKinds<StepContext> = {
   },
   /** A VM's row in the state database. */
   'db.vm': {
-    async apply({ db }, a: { name: string; policy: string }) {
-      db.prepare(`INSERT INTO vm (name, created_at, policy) VALUES (?, ?, ?)`).run(a.name, new Date().toISOString(), a.policy);
+    async apply({ db }, a: { name: string; policy: string; address?: string; portMap?: Record<string, number> }) {
+      db.prepare(`INSERT INTO vm (name, created_at, policy, address, port_map) VALUES (?, ?, ?, ?, ?)`).run(
+        a.name,
+        new Date().toISOString(),
+        a.policy,
+        a.address ?? null,
+        JSON.stringify(a.portMap ?? {}),
+      );
     },
     async undo({ db }, a: { name: string }) {
       db.prepare(`DELETE FROM vm WHERE name = ?`).run(a.name);
@@ -147,8 +153,14 @@ export const dupSteps: StepKinds<StepContext> = {
     async apply({ db }, a: { name: string }) {
       db.prepare(`DELETE FROM vm WHERE name = ?`).run(a.name);
     },
-    async undo({ db }, a: { name: string; policy: string; createdAt: string }) {
-      db.prepare(`INSERT OR IGNORE INTO vm (name, created_at, policy) VALUES (?, ?, ?)`).run(a.name, a.createdAt, a.policy);
+    async undo({ db }, a: { name: string; policy: string; createdAt: string; address?: string; portMap?: Record<string, number> }) {
+      db.prepare(`INSERT OR IGNORE INTO vm (name, created_at, policy, address, port_map) VALUES (?, ?, ?, ?, ?)`).run(
+        a.name,
+        a.createdAt,
+        a.policy,
+        a.address ?? null,
+        JSON.stringify(a.portMap ?? {}),
+      );
     },
   },
   /** Removing that row, for undup. */

@@ -7,6 +7,7 @@ import type { Paths } from '../config.js';
 import { SvcdupError, UsageError } from '../errors.js';
 import type { ExecOptions, ExecResult, HostBackend } from '../backend/types.js';
 import { effectivePolicy } from '../plan/system.js';
+import { planIdentity, portMapFromRecord, type NetIdentity } from '../net/index.js';
 import { validateVmName } from './names.js';
 import { compilePolicy, parsePolicy } from './policy.js';
 import type { VmRecord, VmStore } from './store.js';
@@ -33,7 +34,7 @@ export interface VmInfo extends VmRecord {
  * and the policy its processes run with.
  */
 export interface VmHostHooks {
-  createVm(name: string, rules: string): Promise<void>;
+  createVm(name: string, rules: string, identity: NetIdentity): Promise<void>;
   /** undup everything in the VM; returns the SCM names removed */
   emptyVm(name: string): Promise<string[]>;
   forgetVm(name: string): Promise<void>;
@@ -66,7 +67,8 @@ export class Vms {
     return r;
   }
 
-  async create(name: string, policyFile?: string): Promise<VmRecord> {
+  /** `net`: --ip / --port-map; without either the VM gets the next free 127.77.x.y (docs/network.md). */
+  async create(name: string, policyFile?: string, net: { ip?: string; portMap?: string } = {}): Promise<VmRecord> {
     validateVmName(name);
     if (this.store.get(name)) throw new UsageError(`VM ${name} already exists`);
     let rules = '';
@@ -79,7 +81,8 @@ export class Vms {
       }
       rules = compilePolicy(parsePolicy(text, policyFile));
     }
-    if (this.hooks) await this.hooks.createVm(name, rules);
+    const identity = planIdentity(net, this.store.list().map((v) => ({ name: v.name, ...(v.address ? { address: v.address } : {}), portMap: portMapFromRecord(v.portMap) })));
+    if (this.hooks) await this.hooks.createVm(name, rules, identity);
     else this.store.insert(name, rules);
     await this.writeRules(name);
     return this.store.get(name)!;

@@ -1,0 +1,116 @@
+// Network identity of duplicates, end to end through the CLI: a TCP test service on one
+// fixed port on the host and duplicated into 3 VMs (svcdup vm create --ip), each VM's
+// client reaching its own instance, host and Linux clients reaching each VM's address.
+import { spawnSync } from 'node:child_process';
+import { connect } from 'node:net';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ProcessInfo, ServiceStatus } from '../src/backend/types.js';
+import { packageRoot } from '../src/config.js';
+import { nativeExe, openTestHost, testEnv, type TestHost } from './helpers.js';
+
+let host: TestHost;
+const SVC = 'svcdup-testsvc';
+const PORT = 7300;
+const VMS = { n1: '127.77.201.2', n2: '127.77.201.3', n3: '127.77.201.4' } as const;
+
+const cli = (args: string[]) =>
+  spawnSync('node', [join(packageRoot, 'dist/cli.js'), ...args], { env: testEnv(host.paths), encoding: 'utf8', timeout: 180_000 });
+function cliJson<T>(args: string[]): T {
+  const r = cli([...args, '--json']);
+  expect(r.status, `svcdup ${args.join(' ')}: ${r.stderr}`).toBe(0);
+  return JSON.parse(r.stdout) as T;
+}
+
+/** The first line a Linux client reads from ADDR:PORT. */
+function linuxGreeting(address: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const s = connect({ host: address, port: PORT });
+    let got = '';
+    s.setTimeout(10_000, () => s.destroy(new Error(`timeout on ${address}:${PORT}`)));
+    s.on('data', (d) => {
+      got += d.toString();
+      if (got.includes('\n')) {
+        s.destroy();
+        resolve(got.split('\n')[0]!);
+      }
+    });
+    s.on('error', reject);
+  });
+}
+
+async function imageOf(status: ServiceStatus): Promise<ProcessInfo | undefined> {
+  return (await host.backend.call('proc.list', {})).find((p) => p.ppid === status.pid);
+}
+
+beforeAll(async () => {
+  host = await openTestHost('net-dup');
+  const b = host.backend;
+  // On Linux (so under Wine) a host wildcard listener would take the port on every 127.x
+  // address: the host instance binds loopback (docs/network.md).
+  await b.call('scm.create', { name: SVC, imagePath: `${nativeExe(b, 'svcdup-testsvc.exe')} --tcp ${PORT} --bind 127.0.0.1` });
+  await b.call('scm.start', { name: SVC });
+  await b.close();
+  for (const [vm, ip] of Object.entries(VMS)) expect(cli(['vm', 'create', vm, '--ip', ip]).status).toBe(0);
+});
+
+afterAll(async () => {
+  if (!host) return;
+  for (const vm of Object.keys(VMS)) cli(['vm', 'rm', vm]);
+  await host.dispose();
+});
+
+describe('a TCP service on one port, on the host and in 3 VMs', () => {
+  const pids: Record<string, number> = {};
+
+  it('each duplicate listens at its VM address, the host instance at 127.0.0.1', async () => {
+    const hostStatus = await host.backend.call('scm.status', { name: SVC });
+    expect(hostStatus.state).toBe('RUNNING');
+    pids.host = hostStatus.pid;
+    for (const vm of Object.keys(VMS)) {
+      const out = cliJson<{ status: ServiceStatus }>(['dup', SVC, '--vm', vm, '--start']);
+      expect(out.status.state).toBe('RUNNING');
+      pids[vm] = (await imageOf(out.status))!.pid;
+    }
+    const vms = cliJson<{ name: string; address: string; endpoints: { proto: string; local: string }[] }[]>(['vm', 'ls']);
+    for (const [vm, ip] of Object.entries(VMS)) {
+      const v = vms.find((x) => x.name === vm)!;
+      expect(v.address).toBe(ip);
+      expect(v.endpoints).toContainEqual(expect.objectContaining({ proto: 'tcp', local: `${ip}:${PORT}` }));
+    }
+  });
+
+  it("a client in each VM connecting to 127.0.0.1 reaches its own VM's instance", () => {
+    for (const vm of Object.keys(VMS)) {
+      const r = cli(['run', '--vm', vm, '--', nativeExe(host.backend, 'nt-tcpclient.exe'), '127.0.0.1', String(PORT)]);
+      expect(r.status, r.stdout + r.stderr).toBe(0);
+      expect(r.stdout).toMatch(new RegExp(`^greeting PID ${pids[vm]} SERVICE ${SVC}$`, 'm'));
+      // the program sees the address it asked for
+      expect(r.stdout).toMatch(new RegExp(`peer 127\\.0\\.0\\.1:${PORT}`));
+    }
+  });
+
+  it("a host client reaches the host's instance at 127.0.0.1 and each VM's at its address", () => {
+    const h = spawnSync('node', [join(packageRoot, 'dist/cli.js'), 'host', 'exec', '--', nativeExe(host.backend, 'nt-tcpclient.exe'), '127.0.0.1', String(PORT)], {
+      env: testEnv(host.paths),
+      encoding: 'utf8',
+    });
+    expect(h.stdout).toMatch(new RegExp(`^greeting PID ${pids.host} `, 'm'));
+    for (const [vm, ip] of Object.entries(VMS)) {
+      const r = cli(['host', 'exec', '--', nativeExe(host.backend, 'nt-tcpclient.exe'), ip, String(PORT)]);
+      expect(r.stdout).toMatch(new RegExp(`^greeting PID ${pids[vm]} `, 'm'));
+    }
+  });
+
+  it("a Linux client reaches each VM's instance at its address", async () => {
+    for (const [vm, ip] of Object.entries(VMS)) expect(await linuxGreeting(ip)).toBe(`PID ${pids[vm]} SERVICE ${SVC}`);
+    expect(await linuxGreeting('127.0.0.1')).toBe(`PID ${pids.host} SERVICE ${SVC}`);
+  });
+
+  it('status and ps name the VMs and their endpoints; vm rm removes them', () => {
+    const ps = cli(['ps', '--vm', 'n2']);
+    expect(ps.stdout).toMatch(new RegExp(`^n2\\s+tcp\\s+127\\.77\\.201\\.3:${PORT}\\s+\\*:${PORT}$`, 'm'));
+    for (const vm of Object.keys(VMS)) expect(cli(['vm', 'rm', vm]).status).toBe(0);
+    expect(cliJson<unknown[]>(['status'])).toEqual([]);
+  });
+});
