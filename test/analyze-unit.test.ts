@@ -265,9 +265,9 @@ describe('the I/O layer over a stand-in host', () => {
     await expect(analyzeTarget('RpcSs')).rejects.toThrow(/no host backend/);
   });
 
-  it('--trace is refused until the VM layer exists', async () => {
+  it('--trace is refused for a file: only an installed service runs in a VM', async () => {
     await expect(analyzeTarget(testbin('ana-svc.exe'), { trace: 10 })).rejects.toThrow(TraceUnavailableError);
-    await expect(analyzeTarget(testbin('ana-svc.exe'), { trace: 10 })).rejects.toThrow(/not available yet: it needs the VM layer/);
+    await expect(analyzeTarget(testbin('ana-svc.exe'), { trace: 10 })).rejects.toThrow(/is a file; --trace runs an installed service in a scratch VM/);
   });
 });
 

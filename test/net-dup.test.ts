@@ -107,6 +107,19 @@ describe('a TCP service on one port, on the host and in 3 VMs', () => {
     expect(await linuxGreeting('127.0.0.1')).toBe(`PID ${pids.host} SERVICE ${SVC}`);
   });
 
+  it('a duplicate blocked by a host wildcard listener fails, and svcdup says why and names the fix', async () => {
+    const b = host.backend;
+    const P2 = PORT + 1;
+    await b.call('scm.create', { name: 'svcdup-testsvc-a', imagePath: `${nativeExe(b, 'svcdup-testsvc-multi.exe')} --tcp ${P2}`, type: 0x20 });
+    await b.call('scm.start', { name: 'svcdup-testsvc-a' });
+    const r = cli(['dup', 'svcdup-testsvc-a', '--vm', 'n1', '--start']);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/stopped while starting: Win32 exit code 1066, service exit code 10048/);
+    expect(r.stderr).toMatch(/WSAEADDRINUSE.*wildcard address \(0\.0\.0\.0\)/s);
+    expect(r.stderr).toMatch(/bind the host instance to 127\.0\.0\.1, or give the VM a port map/);
+    expect(cli(['undup', 'svcdup-testsvc-a', '--vm', 'n1']).status).toBe(0);
+  });
+
   it('status and ps name the VMs and their endpoints; vm rm removes them', () => {
     const ps = cli(['ps', '--vm', 'n2']);
     expect(ps.stdout).toMatch(new RegExp(`^n2\\s+tcp\\s+127\\.77\\.201\\.3:${PORT}\\s+\\*:${PORT}$`, 'm'));

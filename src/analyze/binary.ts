@@ -8,7 +8,7 @@ import { MalformedPeError } from './errors.js';
 import { IMAGE_SCN_CNT_CODE, IMAGE_SCN_MEM_EXECUTE, machineName, parsePe, rvaToOffset, subsystemName, type PeImage } from './pe.js';
 import { extractStrings, isScannedSection, type FoundString } from './strings.js';
 
-export type EvidenceSource = 'string' | 'call' | 'pointer-table' | 'adjacent-string' | 'resource' | 'import' | 'export' | 'header' | 'config' | 'registry';
+export type EvidenceSource = 'string' | 'call' | 'pointer-table' | 'adjacent-string' | 'resource' | 'import' | 'export' | 'header' | 'config' | 'registry' | 'trace';
 
 /** One fact the report rests on, with where it was found. */
 export interface Evidence {

@@ -18,5 +18,6 @@ export {
   type FailureActions,
 } from './config.js';
 export { assess, ISSUES, REPORT_SCHEMA, type AnalyzeReport, type AssessInput, type IssueAssessment, type Verdict, type VerdictKind, type ServiceSection } from './issues.js';
-export { analyzeTarget, analyzeFile, analyzeService, looksLikeFile, TraceUnavailableError, type AnalyzeHost, type AnalyzeOptions } from './io.js';
+export { analyzeTarget, analyzeFile, analyzeService, looksLikeFile, isFileTarget, traceService, vmTraceLab, scratchVmName, TraceUnavailableError, type AnalyzeHost, type AnalyzeOptions, type TraceLab, type TraceListener } from './io.js';
+export { parseTrace, summarizeTrace, applyTrace, classifyEvent, type TraceEvent, type TraceReport, type TracedResource, type TraceSummary, type TraceCrossReference, type TracedReport } from './trace.js';
 export { renderReport } from './render.js';

@@ -1,5 +1,6 @@
 // The twelve issues of DESIGN.md, assessed for one service (or one file): does each apply,
 // on what evidence, and how svcdup resolves it, or why it cannot. Pure.
+import type { TraceReport } from './trace.js';
 import type { ServiceConfig } from '../backend/types.js';
 import { lookupApi } from './apis.js';
 import type { BinaryAnalysis, Evidence, NamedResource } from './binary.js';
@@ -78,7 +79,8 @@ export interface AnalyzeReport {
   issues: IssueAssessment[];
   verdict: Verdict;
   /** what --trace recorded; null until the VM layer exists (--trace is refused) */
-  trace: null;
+  /** what --trace recorded (docs/analyze.md); null without --trace */
+  trace: TraceReport | null;
   warnings: string[];
 }
 
@@ -299,7 +301,7 @@ export function assess(input: AssessInput): AnalyzeReport {
     const how = objs.length
       ? `every named object a VM process creates or opens is renamed into the VM's namespace: ${list(objs.map((o) => q(o.value)))}`
       : applies === 'possible'
-        ? 'the binary can create named objects but no name was found statically (names built at run time?): whatever it names is renamed into the VM\'s namespace; --trace will list them once the VM layer exists'
+        ? 'the binary can create named objects but no name was found statically (names built at run time?): whatever it names is renamed into the VM\'s namespace; svcdup analyze --trace lists them at run time'
         : 'no named kernel objects';
     push(6, applies, isDriver ? 'not-resolvable' : 'resolved', isDriver ? driverHow : how, [...ev, ...apiEv, ...noBinaryEv]);
   }
@@ -327,7 +329,7 @@ export function assess(input: AssessInput): AnalyzeReport {
     let how = `pipes and ports are renamed per VM for servers and clients alike, so VM clients reach VM servers; RPC and COM follow without special cases${parts.length ? `: ${parts.join('; ')}` : ''}`;
     if (eps.some((e) => e.startsWith('ncalrpc:'))) how += '. On Wine an ncalrpc endpoint is the named pipe \\\\.\\pipe\\lrpc\\<endpoint>, renamed like any pipe';
     if (hasImport(/^RpcServerUse(All)?Protseqs?(Ex)?$/) || hasImport(/^RpcEpRegister/)) how += '. Dynamic endpoints are registered with epmapper: with the VM\'s RpcSs when RpcSs is duplicated too, else with the host\'s';
-    if (applies === 'possible' && !ipc.length) how = 'the binary serves IPC (see imports) but no endpoint name was found statically: whatever it creates is renamed per VM; --trace will list them once the VM layer exists';
+    if (applies === 'possible' && !ipc.length) how = 'the binary serves IPC (see imports) but no endpoint name was found statically: whatever it creates is renamed per VM; svcdup analyze --trace lists them at run time';
     if (applies === 'no') how = 'no IPC endpoints served';
     push(7, applies, isDriver ? 'not-resolvable' : 'resolved', isDriver ? driverHow : how, [...ev, ...servers, ...noBinaryEv]);
   }

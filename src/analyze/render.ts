@@ -1,13 +1,14 @@
 // The report as text, for people. The JSON form is the report object itself (docs/analyze.md).
 import { serviceTypeNameLocal } from './names.js';
 import type { AnalyzeReport } from './issues.js';
+import type { TraceReport, TracedReport } from './trace.js';
 
 export interface RenderOptions {
   /** evidence lines per issue; default 4 */
   evidence?: number;
 }
 
-export function renderReport(r: AnalyzeReport, opts: RenderOptions = {}): string {
+export function renderReport(r: AnalyzeReport | TracedReport, opts: RenderOptions = {}): string {
   const maxEv = opts.evidence ?? 4;
   const out: string[] = [];
   const line = (s = ''): void => void out.push(s);
@@ -65,11 +66,33 @@ export function renderReport(r: AnalyzeReport, opts: RenderOptions = {}): string
     if (more > 0) line(`      (${more} more: --json has them all)`);
   }
   line();
-  line('trace: not run (--trace needs the VM layer, which does not exist yet)');
+  if (r.trace) renderTrace(r.trace, r.service?.name ?? r.target.input, line);
+  else if (r.service) line(`trace: not run (svcdup analyze ${r.service.name} --trace SECONDS runs it in a scratch VM and lists the names it uses)`);
+  else line('trace: not run (--trace runs an installed service, not a file)');
   if (r.warnings.length) {
     line();
     line('warnings');
     for (const w of r.warnings) line(`  ${w}`);
   }
   return out.join('\n') + '\n';
+}
+
+function renderTrace(t: TraceReport, name: string, line: (s?: string) => void): void {
+  const s = t.service;
+  const ran = s.started ? `ran ${t.seconds} s${s.error ? ` (${s.error})` : ''}` : `did not start (${s.error ?? 'unknown error'})`;
+  line(`trace: in scratch VM ${t.vm} (removed), ${name} ${ran}; ${t.events} decision${t.events === 1 ? '' : 's'}, ${t.resources.length} resource${t.resources.length === 1 ? '' : 's'}${t.dropped ? `, ${t.dropped} dropped` : ''}`);
+  if (s.duplicated.length > 1) line(`  duplicated with it: ${s.duplicated.slice(0, -1).join(', ')}`);
+  if (s.shared.length) line(`  shared with the host: ${s.shared.join(', ')}`);
+  if (t.resources.length) {
+    const w = Math.max(...t.resources.map((r) => r.kind.length));
+    for (const r of t.resources) {
+      const eff = r.decision === 'renamed' ? ` -> ${r.effective}` : '';
+      const tags = [r.decision, `${r.count}x`, `pid ${r.pids.join(',')}`, r.svcdup ? "svcdup's own" : r.foundStatically ? 'static: yes' : r.kind === 'process' || r.kind === 'child-process' ? '' : 'static: no'].filter(Boolean);
+      line(`  ${r.kind.padEnd(w)}  ${r.kind === 'child-process' ? r.name : r.used}${eff}  [${tags.join(', ')}]`);
+    }
+  }
+  const x = t.crossReference;
+  line(`  found statically and seen: ${x.confirmed.length ? x.confirmed.map((c) => c.name).join(', ') : 'none'}`);
+  if (x.missedStatically.length) line(`  seen, not found statically: ${x.missedStatically.map((c) => c.name).join(', ')}`);
+  if (x.notSeen.length) line(`  found statically, not seen in ${t.seconds} s: ${x.notSeen.map((c) => c.value).join(', ')}`);
 }

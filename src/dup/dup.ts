@@ -43,6 +43,9 @@ export interface CreatedInVm {
   status: ServiceStatus;
 }
 
+/** Winsock's "address in use", as a service reports a failed bind. */
+const WSAEADDRINUSE = 10048;
+
 /** The value scmclient.c marks the copy key of a service created in a VM with. */
 const CREATED_MARK = 'svcdup.CreatedInVm';
 
@@ -355,7 +358,15 @@ export class Duplicates {
       s = await this.backend.call('scm.status', { name });
       if (s.state === 'RUNNING') return s;
       if (s.state === 'STOPPED') {
-        throw new SvcdupError(`${name} stopped while starting: Win32 exit code ${s.win32ExitCode}${s.win32ExitCode === 1066 ? `, service exit code ${s.serviceExitCode}` : ''}`);
+        const code = s.win32ExitCode === 1066 ? s.serviceExitCode : s.win32ExitCode;
+        throw new SvcdupError(
+          `${name} stopped while starting: Win32 exit code ${s.win32ExitCode}${s.win32ExitCode === 1066 ? `, service exit code ${s.serviceExitCode}` : ''}` +
+            (code === WSAEADDRINUSE
+              ? `\n${code} is WSAEADDRINUSE: the port is taken. On Linux (so under Wine) a host listener on the wildcard address (0.0.0.0) ` +
+                `holds the port on every 127.x.y.z address, this VM's too, which Windows would allow. Fix: bind the host instance to ` +
+                `127.0.0.1, or give the VM a port map (svcdup vm create NAME --port-map PORT:OTHERPORT). svcdup trace --vm VM shows the bind.`
+              : ''),
+        );
       }
       if (Date.now() > deadline) throw new SvcdupError(`${name} did not reach RUNNING within ${timeoutMs / 1000} s (state ${s.state})`);
       await new Promise((r) => setTimeout(r, 10));
