@@ -1,13 +1,14 @@
-// Network identity of duplicates, end to end through the CLI: a TCP test service on one
-// fixed port on the host and duplicated into 3 VMs (svcdup vm create --ip), each VM's
-// client reaching its own instance, host and Linux clients reaching each VM's address.
+// Network identity of duplicates, end to end through the CLI: a TCP and UDP test service
+// on one fixed port on the host and duplicated into 3 VMs (svcdup vm create --ip), each
+// VM's client reaching its own instance, host and Linux clients reaching each VM's
+// address; an HTTP Server API service on http://+:PORT/ duplicated into 2 VMs.
 import { spawnSync } from 'node:child_process';
-import { connect } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ProcessInfo, ServiceStatus } from '../src/backend/types.js';
 import { packageRoot } from '../src/config.js';
 import { nativeExe, openTestHost, testEnv, type TestHost } from './helpers.js';
+import { linuxHttp, linuxTcpFirstLine, linuxUdp } from './net-clients.js';
 
 let host: TestHost;
 const SVC = 'svcdup-testsvc';
@@ -22,22 +23,7 @@ function cliJson<T>(args: string[]): T {
   return JSON.parse(r.stdout) as T;
 }
 
-/** The first line a Linux client reads from ADDR:PORT. */
-function linuxGreeting(address: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const s = connect({ host: address, port: PORT });
-    let got = '';
-    s.setTimeout(10_000, () => s.destroy(new Error(`timeout on ${address}:${PORT}`)));
-    s.on('data', (d) => {
-      got += d.toString();
-      if (got.includes('\n')) {
-        s.destroy();
-        resolve(got.split('\n')[0]!);
-      }
-    });
-    s.on('error', reject);
-  });
-}
+const linuxGreeting = (address: string): Promise<string> => linuxTcpFirstLine(address, PORT);
 
 async function imageOf(status: ServiceStatus): Promise<ProcessInfo | undefined> {
   return (await host.backend.call('proc.list', {})).find((p) => p.ppid === status.pid);
@@ -48,7 +34,7 @@ beforeAll(async () => {
   const b = host.backend;
   // On Linux (so under Wine) a host wildcard listener would take the port on every 127.x
   // address: the host instance binds loopback (docs/network.md).
-  await b.call('scm.create', { name: SVC, imagePath: `${nativeExe(b, 'svcdup-testsvc.exe')} --tcp ${PORT} --bind 127.0.0.1` });
+  await b.call('scm.create', { name: SVC, imagePath: `${nativeExe(b, 'svcdup-testsvc.exe')} --tcp ${PORT} --udp ${PORT} --bind 127.0.0.1` });
   await b.call('scm.start', { name: SVC });
   await b.close();
   for (const [vm, ip] of Object.entries(VMS)) expect(cli(['vm', 'create', vm, '--ip', ip]).status).toBe(0);
@@ -105,6 +91,35 @@ describe('a TCP service on one port, on the host and in 3 VMs', () => {
   it("a Linux client reaches each VM's instance at its address", async () => {
     for (const [vm, ip] of Object.entries(VMS)) expect(await linuxGreeting(ip)).toBe(`PID ${pids[vm]} SERVICE ${SVC}`);
     expect(await linuxGreeting('127.0.0.1')).toBe(`PID ${pids.host} SERVICE ${SVC}`);
+  });
+
+  it('the same for UDP: each VM answers at its address, the host at 127.0.0.1', async () => {
+    for (const [vm, ip] of Object.entries(VMS)) {
+      const r = await linuxUdp(ip, PORT, `hi ${vm}`);
+      expect(r.text).toBe(`PID ${pids[vm]} SERVICE ${SVC} DATA hi ${vm}`);
+      expect(r.from).toBe(`${ip}:${PORT}`);
+      const inside = cli(['run', '--vm', vm, '--', nativeExe(host.backend, 'nt-udpclient.exe'), '127.0.0.1', String(PORT), 'inside']);
+      expect(inside.stdout).toMatch(new RegExp(`^reply PID ${pids[vm]} SERVICE ${SVC} DATA inside$`, 'm'));
+    }
+    expect((await linuxUdp('127.0.0.1', PORT, 'h')).text).toBe(`PID ${pids.host} SERVICE ${SVC} DATA h`);
+  });
+
+  it('an HTTP Server API service on http://+:PORT/ duplicated into 2 VMs: both serve at once at their VM endpoints', async () => {
+    const b = host.backend;
+    const HTTP = PORT + 100;
+    // not started on the host: a host registration of +:PORT would catch every VM's requests (docs/network.md)
+    await b.call('scm.create', { name: 'svcdup-testsvc-b', imagePath: `${nativeExe(b, 'svcdup-testsvc-multi.exe')} --http http://+:${HTTP}/`, type: 0x20 });
+    const http: Record<string, number> = {};
+    for (const vm of ['n1', 'n2']) {
+      const out = cliJson<{ status: ServiceStatus }>(['dup', 'svcdup-testsvc-b', '--vm', vm, '--start']);
+      http[vm] = (await imageOf(out.status))!.pid;
+    }
+    for (const vm of ['n1', 'n2'] as const) {
+      const r = await linuxHttp(VMS[vm], HTTP, `/hello-${vm}`);
+      expect(r.status).toBe(200);
+      expect(r.body).toBe(`PID ${http[vm]} SERVICE svcdup-testsvc-b URL http://${VMS[vm]}:${HTTP}/hello-${vm}\n`);
+    }
+    for (const vm of ['n1', 'n2']) expect(cli(['undup', 'svcdup-testsvc-b', '--vm', vm]).status).toBe(0);
   });
 
   it('a duplicate blocked by a host wildcard listener fails, and svcdup says why and names the fix', async () => {

@@ -4,15 +4,13 @@
 // Needs svcdup-hook.dll with native/hook/net.c in it. SVCDUP_NATIVE_DIR points the
 // test at another build of the native binaries (default native/build).
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createSocket } from 'node:dgram';
-import { request } from 'node:http';
-import { connect } from 'node:net';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WineBackend } from '../src/backend/wine.js';
 import { netRules, planIdentity, type NetIdentity } from '../src/net/index.js';
 import { nativeDir, openTestHost, type TestHost } from './helpers.js';
+import { linuxHttp, linuxTcpFirstLine, linuxUdp } from './net-clients.js';
 
 const dir = process.env.SVCDUP_NATIVE_DIR ?? nativeDir;
 const TCP = 27100;
@@ -75,41 +73,6 @@ async function run(argv: string[], vm?: string): Promise<{ code: number; stdout:
 }
 
 const pidOf = (line: string): number => Number(/pid (\d+)/i.exec(line)?.[1] ?? /PID (\d+)/.exec(line)?.[1]);
-
-function linuxTcpFirstLine(address: string, port: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const s = connect({ host: address, port }, () => s.write('x\n'));
-    let got = '';
-    s.setTimeout(10_000, () => { s.destroy(); reject(new Error(`timeout on ${address}:${port}`)); });
-    s.on('data', (d) => {
-      got += d.toString();
-      if (got.includes('\n')) { s.destroy(); resolve(got.split('\n')[0]!); }
-    });
-    s.on('error', reject);
-  });
-}
-
-function linuxUdp(address: string, port: number, msg: string): Promise<{ text: string; from: string }> {
-  return new Promise((resolve, reject) => {
-    const s = createSocket('udp4');
-    const t = setTimeout(() => { s.close(); reject(new Error(`no UDP answer from ${address}:${port}`)); }, 10_000);
-    s.on('message', (m, r) => { clearTimeout(t); s.close(); resolve({ text: m.toString(), from: `${r.address}:${r.port}` }); });
-    s.connect(port, address, () => s.send(msg));
-  });
-}
-
-function linuxHttp(address: string, port: number, path: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = request({ host: address, port, path, timeout: 10_000 }, (res) => {
-      let body = '';
-      res.on('data', (d) => (body += d));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
-    req.on('timeout', () => req.destroy(new Error(`HTTP timeout on ${address}:${port}`)));
-    req.on('error', reject);
-    req.end();
-  });
-}
 
 beforeAll(async () => {
   host = await openTestHost('net');

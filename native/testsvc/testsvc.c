@@ -22,17 +22,16 @@
  * Start arguments (StartService args, or the ImagePath command line):
  *   --exit-code N  report RUNNING, then stop at once with 1066 / N
  *   --crash        report RUNNING, then ExitProcess(3) half a second later
- *   --tcp PORT     also listen on TCP PORT (address: --bind ADDR, default the wildcard);
- *                  every connection gets one line "PID <pid> SERVICE <name>", then its
- *                  data echoed back until it closes (one connection at a time)
+ *   --tcp PORT [--bind ADDR], --udp PORT, --http URL
+ *                  also serve on the network (netsvc.c): every reply names pid and service
  */
-#include <winsock2.h>
 #include <windows.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "json.h"
+#include "netsvc.h"
 
 #ifdef SERVICEDLL
 #define PIPE_NAME L"\\\\.\\pipe\\svcdup-testsvcdll"
@@ -321,57 +320,6 @@ static DWORD WINAPI listen_thread(void *arg)
     return 0;
 }
 
-/* ------------------------------------------------------------ TCP */
-
-struct tcp_server
-{
-    struct service *s;
-    SOCKET sock;
-};
-
-static DWORD WINAPI tcp_thread(void *arg)
-{
-    struct tcp_server *t = arg;
-    char line[400];
-    int n = snprintf(line, sizeof(line), "PID %lu SERVICE %ls\n", GetCurrentProcessId(), t->s->name);
-    for (;;)
-    {
-        DWORD timeout = 10000; /* a silent client must not hold the listener for ever */
-        char buf[4096];
-        int got;
-        SOCKET c = accept(t->sock, NULL, NULL);
-        if (c == INVALID_SOCKET) break; /* closed when the service stops */
-        setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, (char *)&timeout, sizeof(timeout));
-        send(c, line, n, 0);
-        while ((got = recv(c, buf, sizeof(buf), 0)) > 0) send(c, buf, got, 0);
-        closesocket(c);
-    }
-    return 0;
-}
-
-/* Listen before reporting RUNNING, so that a duplicate that cannot bind says so at start. */
-static SOCKET tcp_listen(const WCHAR *port, const WCHAR *bind_addr)
-{
-    WSADATA wsa;
-    struct sockaddr_in sa = {0};
-    char addr[64] = "0.0.0.0";
-    SOCKET s;
-    if (WSAStartup(MAKEWORD(2, 2), &wsa)) return INVALID_SOCKET;
-    if (bind_addr) WideCharToMultiByte(CP_ACP, 0, bind_addr, -1, addr, sizeof(addr), NULL, NULL);
-    sa.sin_family = AF_INET;
-    sa.sin_port = htons((u_short)wcstoul(port, NULL, 10));
-    sa.sin_addr.s_addr = inet_addr(addr);
-    if ((s = socket(AF_INET, SOCK_STREAM, IPPROTO_TCP)) == INVALID_SOCKET) return INVALID_SOCKET;
-    if (bind(s, (struct sockaddr *)&sa, sizeof(sa)) || listen(s, 16))
-    {
-        DWORD err = WSAGetLastError();
-        closesocket(s);
-        SetLastError(err);
-        return INVALID_SOCKET;
-    }
-    return s;
-}
-
 /* ------------------------------------------------------------ service main */
 
 /* Looks for a flag in the start arguments, then on the command line. */
@@ -397,7 +345,6 @@ static const WCHAR *find_flag(struct service *s, const WCHAR *flag, BOOL has_val
 
 static void run_service(const WCHAR *name, DWORD argc, WCHAR **argv)
 {
-    SOCKET tcp_sock = INVALID_SOCKET;
     struct service *s = calloc(1, sizeof(*s));
     struct listener *l;
     const WCHAR *exit_code;
@@ -437,26 +384,19 @@ static void run_service(const WCHAR *name, DWORD argc, WCHAR **argv)
     }
     l->s = s;
     {
-        BOOL want_tcp, has_bind;
-        const WCHAR *port = find_flag(s, L"--tcp", TRUE, &want_tcp);
-        const WCHAR *bind_addr = find_flag(s, L"--bind", TRUE, &has_bind);
-        if (want_tcp && port)
+        /* network listeners, before RUNNING: a duplicate that cannot bind says so at start */
+        BOOL has_tcp, has_bind, has_udp, has_http;
+        const WCHAR *tcp = find_flag(s, L"--tcp", TRUE, &has_tcp), *bind_addr = find_flag(s, L"--bind", TRUE, &has_bind);
+        const WCHAR *udp = find_flag(s, L"--udp", TRUE, &has_udp), *http = find_flag(s, L"--http", TRUE, &has_http);
+        DWORD err = netsvc_start(s->name, tcp, bind_addr, udp, http);
+        if (err)
         {
-            struct tcp_server *t = calloc(1, sizeof(*t));
-            HANDLE th;
-            if (!t || (t->sock = tcp_listen(port, bind_addr)) == INVALID_SOCKET)
-            {
-                /* e.g. WSAEADDRINUSE: the service-specific exit code says which */
-                DWORD err = GetLastError();
-                CloseHandle(l->first);
-                free(l);
-                CloseHandle(singleton);
-                report(s, SERVICE_STOPPED, ERROR_SERVICE_SPECIFIC_ERROR, err, 0);
-                return;
-            }
-            t->s = s;
-            tcp_sock = t->sock;
-            if ((th = CreateThread(NULL, 0, tcp_thread, t, 0, NULL))) CloseHandle(th);
+            /* e.g. WSAEADDRINUSE: the service-specific exit code says which */
+            CloseHandle(l->first);
+            free(l);
+            CloseHandle(singleton);
+            report(s, SERVICE_STOPPED, ERROR_SERVICE_SPECIFIC_ERROR, err, 0);
+            return;
         }
     }
     thread = CreateThread(NULL, 0, listen_thread, l, 0, NULL);
@@ -473,7 +413,7 @@ static void run_service(const WCHAR *name, DWORD argc, WCHAR **argv)
 
     /* stopping: close the pipe server and the TCP listener, give up the singleton, report */
     SetEvent(s->stop_event);
-    if (tcp_sock != INVALID_SOCKET) closesocket(tcp_sock);
+    netsvc_stop();
     if (thread)
     {
         WaitForSingleObject(thread, 5000);
