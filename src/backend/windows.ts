@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import type { Paths } from '../config.js';
 import { SvcdupError } from '../errors.js';
 import { AgentClient } from './agent.js';
+import { collectChild } from './child.js';
 import type { AgentOp, AgentParams, AgentResult, ExecOptions, ExecResult, HostBackend } from './types.js';
 
 export class WindowsBackend implements HostBackend {
@@ -37,17 +38,7 @@ export class WindowsBackend implements HostBackend {
       stdio: opts.inherit ? 'inherit' : ['ignore', 'pipe', 'pipe'],
       windowsHide: true,
     });
-    let stdout = '';
-    let stderr = '';
-    child.stdout?.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr?.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const timer = opts.timeoutMs ? setTimeout(() => child.kill(), opts.timeoutMs) : undefined;
-    const code = await new Promise<number>((resolve, reject) => {
-      child.on('error', reject);
-      child.on('close', (c) => resolve(c ?? 1));
-    });
-    if (timer) clearTimeout(timer);
-    return { code, stdout, stderr };
+    return collectChild(child, opts.timeoutMs);
   }
 
   toWindowsPath(path: string): string {

@@ -5,6 +5,7 @@ import { join, delimiter, sep } from 'node:path';
 import type { Paths } from '../config.js';
 import { SvcdupError } from '../errors.js';
 import { AgentClient } from './agent.js';
+import { collectChild } from './child.js';
 import { clonePrefix, readStamp, unsharePrefix, writeStamp } from './prefix.js';
 import type { AgentOp, AgentParams, AgentResult, ExecOptions, ExecResult, HostBackend } from './types.js';
 
@@ -166,17 +167,7 @@ export class WineBackend implements HostBackend {
       cwd: opts.cwd,
       stdio: opts.inherit ? 'inherit' : ['ignore', 'pipe', 'pipe'],
     });
-    let stdout = '';
-    let stderr = '';
-    child.stdout?.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr?.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const timer = opts.timeoutMs ? setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs) : undefined;
-    const code = await new Promise<number>((resolve, reject) => {
-      child.on('error', reject);
-      child.on('close', (c, signal) => resolve(c ?? (signal ? 128 : 1)));
-    });
-    if (timer) clearTimeout(timer);
-    return { code, stdout, stderr };
+    return collectChild(child, opts.timeoutMs);
   }
 
   /** Wine maps the whole Unix file system as Z:. */
