@@ -2,6 +2,8 @@
 import type { ChildProcess } from 'node:child_process';
 import type { ExecResult } from './types.js';
 
+const CLOSE_GRACE_MS = 300;
+
 /** Wait for `child` to end; its stdout and stderr (when piped) are collected as text. */
 export async function collectChild(child: ChildProcess, timeoutMs?: number): Promise<ExecResult> {
   let stdout = '';
@@ -13,6 +15,15 @@ export async function collectChild(child: ChildProcess, timeoutMs?: number): Pro
     const code = await new Promise<number>((resolve, reject) => {
       child.on('error', reject);
       child.on('close', (c, signal) => resolve(c ?? (signal ? 128 : 1)));
+      // A process the child started (a COM server, `cmd /c start X`) may hold the pipes
+      // open long after the child exited: once it has, read what is there, then stop waiting.
+      child.on('exit', (c, signal) => {
+        setTimeout(() => {
+          child.stdout?.destroy();
+          child.stderr?.destroy();
+          resolve(c ?? (signal ? 128 : 1));
+        }, CLOSE_GRACE_MS).unref();
+      });
     });
     return { code, stdout, stderr };
   } finally {
