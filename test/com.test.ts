@@ -4,14 +4,14 @@
 // class, starts the LocalServer32 image itself when none is registered, and the server
 // registers its class factory with that same RpcSs. The object's IStream::Read returns
 // the server's pid, so every assertion is on a pid that a real activation reached.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ProcessInfo } from '../src/backend/types.js';
 import { packageRoot } from '../src/config.js';
-import { AgentError } from '../src/errors.js';
 import { nativeExe, openTestHost, testEnv, type TestHost } from './helpers.js';
+import { cliFor, win32Code } from './cli-helpers.js';
 
 let host: TestHost;
 const CLSID = '{5C0D5D0B-C0DE-4E57-9A11-53564344A001}'; // native/comtest/comtest.h
@@ -30,14 +30,7 @@ interface VmProcess {
   image: string;
 }
 
-const cli = (args: string[]) =>
-  spawnSync('node', [join(packageRoot, 'dist/cli.js'), ...args], { env: testEnv(host.paths), encoding: 'utf8', timeout: 180_000 });
-
-function cliJson<T>(args: string[]): T {
-  const r = cli([...args, '--json']);
-  expect(r.status, `svcdup ${args.join(' ')}: ${r.stderr}`).toBe(0);
-  return JSON.parse(r.stdout) as T;
-}
+const { cli, cliJson } = cliFor(() => host.paths);
 
 /**
  * `svcdup run --vm VM -- ARGV`, or `svcdup host exec -- ARGV` when vm is undefined;
@@ -83,15 +76,6 @@ async function activate(vm: string | undefined, hold = 0): Promise<Activation> {
 const processes = (): Promise<ProcessInfo[]> => host.backend.call('proc.list', {});
 const inVms = (vm?: string) => cliJson<VmProcess[]>(['ps', ...(vm ? ['--vm', vm] : [])]);
 
-const missing = async (p: Promise<unknown>): Promise<number> => {
-  try {
-    await p;
-    return 0;
-  } catch (e) {
-    if (e instanceof AgentError) return e.code;
-    throw e;
-  }
-};
 
 let before: { services: unknown; classes: string[] };
 
@@ -115,7 +99,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   // normally done by the last test already; the prefix goes with the home anyway
-  await missing(host?.backend.call('reg.deleteKey', { key: CLSID_KEY }));
+  await win32Code(host?.backend.call('reg.deleteKey', { key: CLSID_KEY }));
   await host?.dispose();
 });
 
@@ -178,10 +162,10 @@ describe('COM local server activation', () => {
     expect((await activate(undefined)).serverPid).toBe(hostServer.serverPid);
     await host.backend.call('proc.kill', { pid: hostServer.serverPid });
     await host.backend.call('reg.deleteKey', { key: CLSID_KEY });
-    expect(await missing(host.backend.call('reg.query', { key: CLSID_KEY }))).toBe(2);
+    expect(await win32Code(host.backend.call('reg.query', { key: CLSID_KEY }))).toBe(2);
     expect((await host.backend.call('reg.query', { key: CLASSES })).subkeys).toEqual(before.classes);
     expect(await host.backend.call('reg.export', { key: SERVICES })).toEqual(before.services);
-    expect(await missing(host.backend.call('reg.query', { key: 'HKLM\\SOFTWARE\\svcdup' }))).toBe(2);
+    expect(await win32Code(host.backend.call('reg.query', { key: 'HKLM\\SOFTWARE\\svcdup' }))).toBe(2);
     expect((await host.backend.call('scm.status', { name: 'RpcSs' })).state).toBe('RUNNING');
   });
 });

@@ -3,25 +3,18 @@
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ProcessInfo, ServiceStatus } from '../src/backend/types.js';
+import type { ServiceStatus } from '../src/backend/types.js';
 import { packageRoot } from '../src/config.js';
-import { AgentError } from '../src/errors.js';
 import { vmKey } from '../src/dup/dup.js';
 import { nativeExe, openTestHost, testEnv, type TestHost } from './helpers.js';
+import { cliFor, waitState, imageOf, win32Code } from './cli-helpers.js';
 
 let host: TestHost;
 const SVC = 'svcdup-testsvc';
 const SERVICES = 'HKLM\\SYSTEM\\CurrentControlSet\\Services';
 const SVCHOST = 'HKLM\\SOFTWARE\\Microsoft\\Windows NT\\CurrentVersion\\Svchost';
 
-const cli = (args: string[], env: NodeJS.ProcessEnv = {}) =>
-  spawnSync('node', [join(packageRoot, 'dist/cli.js'), ...args], { env: { ...testEnv(host.paths), ...env }, encoding: 'utf8', timeout: 180_000 });
-
-function cliJson<T>(args: string[]): T {
-  const r = cli([...args, '--json']);
-  expect(r.status, `svcdup ${args.join(' ')}: ${r.stderr}`).toBe(0);
-  return JSON.parse(r.stdout) as T;
-}
+const { cli, cliJson } = cliFor(() => host.paths);
 
 async function makeVm(name: string): Promise<void> {
   const r = cli(['vm', 'create', name]);
@@ -57,20 +50,8 @@ async function serverPid(vm: string | undefined, pipe: string): Promise<number> 
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-async function waitState(name: string, state: ServiceStatus['state'], ms = 20_000): Promise<ServiceStatus> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const s = await host.backend.call('scm.status', { name });
-    if (s.state === state || Date.now() > end) return s;
-    await sleep(100);
-  }
-}
 
 /** The real image a duplicate runs: the child of its svcdup-host. */
-async function imageOf(status: ServiceStatus): Promise<ProcessInfo | undefined> {
-  const procs = await host.backend.call('proc.list', {});
-  return procs.find((p) => p.ppid === status.pid && p.image.toLowerCase() !== 'conhost.exe');
-}
 
 async function exportHostKeys() {
   return {
@@ -79,15 +60,6 @@ async function exportHostKeys() {
   };
 }
 
-const missing = async (p: Promise<unknown>): Promise<number> => {
-  try {
-    await p;
-    return 0;
-  } catch (e) {
-    if (e instanceof AgentError) return e.code;
-    throw e;
-  }
-};
 
 beforeAll(async () => {
   host = await openTestHost('dup');
@@ -95,7 +67,7 @@ beforeAll(async () => {
   // The project's singleton service, running on the host.
   await b.call('scm.create', { name: SVC, displayName: 'svcdup test service', imagePath: nativeExe(b, 'svcdup-testsvc.exe') });
   await b.call('scm.start', { name: SVC });
-  expect((await waitState(SVC, 'RUNNING')).state).toBe('RUNNING');
+  expect((await waitState(host.backend, SVC, 'RUNNING')).state).toBe('RUNNING');
   // A ServiceDll service in its own svchost group.
   await b.call('reg.set', { key: SVCHOST, name: 'svcduptest', type: 'REG_MULTI_SZ', data: ['svcdup-testdll'] });
   await b.call('scm.create', { name: 'svcdup-testdll', imagePath: 'C:\\windows\\system32\\svchost.exe -k svcduptest', type: 0x20 });
@@ -127,7 +99,7 @@ describe('a singleton service on the host and in 3 VMs', () => {
     for (const vm of ['v1', 'v2', 'v3']) {
       const reply = await pipeCall(vm);
       // each VM's client reaches its own instance: the image svcdup-host started
-      expect(reply.pid).toBe((await imageOf(dups[vm]!))?.pid);
+      expect(reply.pid).toBe((await imageOf(host.backend, dups[vm]!))?.pid);
       expect(reply.greeting).toBe(`hello ${vm}`);
       pids.add(reply.pid);
     }
@@ -149,29 +121,29 @@ describe('a singleton service on the host and in 3 VMs', () => {
   it('each stops and starts independently, through sc and through svcdup', async () => {
     const stop = cli(['host', 'exec', '--', 'sc', 'stop', `${SVC}@v2`]);
     expect(stop.status, stop.stderr).toBe(0);
-    expect((await waitState(`${SVC}@v2`, 'STOPPED')).state).toBe('STOPPED');
-    expect((await pipeCall('v1')).pid).toBe((await imageOf(dups.v1!))?.pid);
-    expect((await pipeCall('v3')).pid).toBe((await imageOf(dups.v3!))?.pid);
+    expect((await waitState(host.backend, `${SVC}@v2`, 'STOPPED')).state).toBe('STOPPED');
+    expect((await pipeCall('v1')).pid).toBe((await imageOf(host.backend, dups.v1!))?.pid);
+    expect((await pipeCall('v3')).pid).toBe((await imageOf(host.backend, dups.v3!))?.pid);
     // the real image went with it
     const procs = await host.backend.call('proc.list', {});
     expect(procs.some((p) => p.ppid === dups.v2!.pid)).toBe(false);
 
     const started = cliJson<ServiceStatus>(['start', SVC, '--vm', 'v2']);
     expect(started.state).toBe('RUNNING');
-    expect((await pipeCall('v2')).pid).toBe((await imageOf(started))?.pid);
+    expect((await pipeCall('v2')).pid).toBe((await imageOf(host.backend, started))?.pid);
 
     expect(cliJson<ServiceStatus>(['stop', SVC, '--vm', 'v3']).state).toBe('STOPPED');
     const sc = cli(['host', 'exec', '--', 'sc', 'start', `${SVC}@v3`]);
     expect(sc.status, sc.stderr).toBe(0);
-    const v3 = await waitState(`${SVC}@v3`, 'RUNNING');
-    expect((await pipeCall('v3')).pid).toBe((await imageOf(v3))?.pid);
+    const v3 = await waitState(host.backend, `${SVC}@v3`, 'RUNNING');
+    expect((await pipeCall('v3')).pid).toBe((await imageOf(host.backend, v3))?.pid);
 
     // and through net stop / net start
     expect(cli(['host', 'exec', '--', 'net', 'stop', `${SVC}@v1`]).status).toBe(0);
-    expect((await waitState(`${SVC}@v1`, 'STOPPED')).state).toBe('STOPPED');
+    expect((await waitState(host.backend, `${SVC}@v1`, 'STOPPED')).state).toBe('STOPPED');
     expect(cli(['host', 'exec', '--', 'net', 'start', `${SVC}@v1`]).status).toBe(0);
-    const v1 = await waitState(`${SVC}@v1`, 'RUNNING');
-    expect((await pipeCall('v1')).pid).toBe((await imageOf(v1))?.pid);
+    const v1 = await waitState(host.backend, `${SVC}@v1`, 'RUNNING');
+    expect((await pipeCall('v1')).pid).toBe((await imageOf(host.backend, v1))?.pid);
   });
 
   it('relays start arguments and custom controls, and propagates exit codes', async () => {
@@ -179,9 +151,9 @@ describe('a singleton service on the host and in 3 VMs', () => {
     cliJson(['start', SVC, '--vm', 'v1', 'alpha', 'beta gamma']);
     expect((await pipeCall('v1')).args).toEqual(['alpha', 'beta gamma']);
     const paused = await host.backend.call('scm.control', { name: `${SVC}@v1`, code: 2 });
-    expect((await waitState(`${SVC}@v1`, 'PAUSED')).state, JSON.stringify(paused)).toBe('PAUSED');
+    expect((await waitState(host.backend, `${SVC}@v1`, 'PAUSED')).state, JSON.stringify(paused)).toBe('PAUSED');
     await host.backend.call('scm.control', { name: `${SVC}@v1`, code: 3 });
-    expect((await waitState(`${SVC}@v1`, 'RUNNING')).state).toBe('RUNNING');
+    expect((await waitState(host.backend, `${SVC}@v1`, 'RUNNING')).state).toBe('RUNNING');
     await host.backend.call('scm.control', { name: `${SVC}@v1`, code: 200 });
     const reply = JSON.parse((await inVm('v1', [nativeExe(host.backend, 'svcdup-pipecall.exe'), SVC])).stdout) as { lastControl: number };
     expect(reply.lastControl).toBe(200);
@@ -189,17 +161,17 @@ describe('a singleton service on the host and in 3 VMs', () => {
     // the service stops itself with a service-specific exit code
     cliJson(['stop', SVC, '--vm', 'v1']);
     await host.backend.call('scm.start', { name: `${SVC}@v1`, args: ['--exit-code', '42'] });
-    expect(await waitState(`${SVC}@v1`, 'STOPPED')).toMatchObject({ state: 'STOPPED', win32ExitCode: 1066, serviceExitCode: 42 });
+    expect(await waitState(host.backend, `${SVC}@v1`, 'STOPPED')).toMatchObject({ state: 'STOPPED', win32ExitCode: 1066, serviceExitCode: 42 });
     // the real image dies without a word: the duplicate reports STOPPED with its exit code
     await host.backend.call('scm.start', { name: `${SVC}@v1`, args: ['--crash'] });
-    expect(await waitState(`${SVC}@v1`, 'STOPPED')).toMatchObject({ state: 'STOPPED', win32ExitCode: 1066, serviceExitCode: 3 });
+    expect(await waitState(host.backend, `${SVC}@v1`, 'STOPPED')).toMatchObject({ state: 'STOPPED', win32ExitCode: 1066, serviceExitCode: 3 });
   });
 
   it('undup removes every duplicate; the host registry is as it was', async () => {
     for (const vm of ['v1', 'v2', 'v3']) expect(cli(['undup', SVC, '--vm', vm]).status).toBe(0);
     expect(cliJson<unknown[]>(['status'])).toEqual([]);
-    expect(await missing(host.backend.call('scm.status', { name: `${SVC}@v2` }))).toBe(1060);
-    expect(await missing(host.backend.call('reg.query', { key: `${vmKey('v2')}\\Services` }))).toBe(2);
+    expect(await win32Code(host.backend.call('scm.status', { name: `${SVC}@v2` }))).toBe(1060);
+    expect(await win32Code(host.backend.call('reg.query', { key: `${vmKey('v2')}\\Services` }))).toBe(2);
     expect(await exportHostKeys()).toEqual(before);
     expect((await pipeCall(undefined)).pid).toBeGreaterThan(0);
   });
@@ -208,11 +180,11 @@ describe('a singleton service on the host and in 3 VMs', () => {
 describe('a ServiceDll service in its own svchost group', () => {
   it('is duplicated: svchost -k runs in the VM with its own instance of the DLL', async () => {
     await host.backend.call('scm.start', { name: 'svcdup-testdll' });
-    expect((await waitState('svcdup-testdll', 'RUNNING')).state).toBe('RUNNING');
+    expect((await waitState(host.backend, 'svcdup-testdll', 'RUNNING')).state).toBe('RUNNING');
     const onHost = await pipeCall(undefined, 'svcdup-testsvcdll');
     const out = cliJson<{ status: ServiceStatus }>(['dup', 'svcdup-testdll', '--vm', 'v1', '--start']);
     expect(out.status.state).toBe('RUNNING');
-    const image = await imageOf(out.status);
+    const image = await imageOf(host.backend, out.status);
     expect(image?.image.toLowerCase()).toBe('svchost.exe');
     const inside = await pipeCall('v1', 'svcdup-testsvcdll');
     expect(inside.pid).toBe(image?.pid);
@@ -240,14 +212,14 @@ describe('dependencies', () => {
     expect([sb.state, sa.state]).toEqual(['RUNNING', 'RUNNING']);
     const chain = await pipeCall('v2');
     expect(chain.service).toBe('chainA');
-    expect(chain.pid).toBe((await imageOf(out.status))?.pid);
+    expect(chain.pid).toBe((await imageOf(host.backend, out.status))?.pid);
     const [tb, ta, tchain] = await startedAt([sb.pid, sa.pid, chain.pid]);
     expect(tb).toBeLessThanOrEqual(ta!);
     expect(ta).toBeLessThanOrEqual(tchain!);
     expect(cli(['undup', 'chainA', '--vm', 'v2']).status).toBe(0);
     for (const n of ['svcdup-testsvc-a', 'svcdup-testsvc-b']) {
       await host.backend.call('scm.control', { name: n, code: 1 });
-      await waitState(n, 'STOPPED');
+      await waitState(host.backend, n, 'STOPPED');
     }
   });
 
@@ -262,7 +234,7 @@ describe('dependencies', () => {
     for (const name of ['svcdup-testsvc-b@v3', 'svcdup-testsvc-a@v3', 'chainA@v3']) {
       const st = await host.backend.call('scm.status', { name });
       expect(st.state).toBe('RUNNING');
-      images.push((await imageOf(st))!.pid);
+      images.push((await imageOf(host.backend, st))!.pid);
     }
     const [tb, ta, tchain] = await startedAt(images);
     expect(tb).toBeLessThanOrEqual(ta!);
@@ -285,8 +257,8 @@ describe('journal: svcdup killed at every step', () => {
     const status = cli(['status', '--json']);
     expect(status.status, status.stderr).toBe(0);
     const listed = (JSON.parse(status.stdout) as { scmName: string }[]).some((d) => d.scmName === name);
-    const scm = (await missing(host.backend.call('scm.config', { name }))) === 0;
-    const copy = (await missing(host.backend.call('reg.query', { key: copyKey }))) === 0;
+    const scm = (await win32Code(host.backend.call('scm.config', { name }))) === 0;
+    const copy = (await win32Code(host.backend.call('reg.query', { key: copyKey }))) === 0;
     if (listed && scm && copy) return 'complete';
     if (!listed && !scm && !copy) return 'none';
     return `half: listed ${listed}, scm ${scm}, copy ${copy}`;
@@ -356,7 +328,7 @@ describe("Wine's system services", () => {
       for (const svc of ['RpcSs', 'Schedule', 'BITS']) {
         const st = await host.backend.call('scm.status', { name: `${svc}@${vm}` });
         expect(st.state, `${svc}@${vm}`).toBe('RUNNING');
-        const img = await imageOf(st);
+        const img = await imageOf(host.backend, st);
         expect(img?.image.toLowerCase(), `${svc}@${vm}`).toBe(svc === 'RpcSs' ? 'rpcss.exe' : 'svchost.exe');
         images.add(img!.pid);
       }
@@ -370,7 +342,7 @@ describe("Wine's system services", () => {
     for (const pipe of ['epmapper', 'lrpc\\epmapper', 'lrpc\\irot', 'lrpc\\irpcss']) {
       expect(await serverPid(undefined, pipe), pipe).toBe(hostRpcss.pid);
       for (const vm of ['v2', 'v3']) {
-        const own = await imageOf(await host.backend.call('scm.status', { name: `RpcSs@${vm}` }));
+        const own = await imageOf(host.backend, await host.backend.call('scm.status', { name: `RpcSs@${vm}` }));
         expect(await serverPid(vm, pipe), `${pipe} in ${vm}`).toBe(own!.pid);
       }
     }
@@ -406,7 +378,7 @@ describe('vm rm', () => {
     expect(cliJson<unknown[]>(['ps'])).toEqual([]);
     const procs = await host.backend.call('proc.list', {});
     for (const p of running) expect(procs.some((q) => q.pid === p.pid)).toBe(false);
-    expect(await missing(host.backend.call('reg.query', { key: 'HKLM\\SOFTWARE\\svcdup' }))).toBe(2);
+    expect(await win32Code(host.backend.call('reg.query', { key: 'HKLM\\SOFTWARE\\svcdup' }))).toBe(2);
     expect(await exportHostKeys()).toEqual(before);
   });
 });

@@ -2,12 +2,10 @@
 // on one fixed port on the host and duplicated into 3 VMs (svcdup vm create --ip), each
 // VM's client reaching its own instance, host and Linux clients reaching each VM's
 // address; an HTTP Server API service on http://+:PORT/ duplicated into 2 VMs.
-import { spawnSync } from 'node:child_process';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ProcessInfo, ServiceStatus } from '../src/backend/types.js';
-import { packageRoot } from '../src/config.js';
-import { nativeExe, openTestHost, testEnv, type TestHost } from './helpers.js';
+import type { ServiceStatus } from '../src/backend/types.js';
+import { nativeExe, openTestHost, type TestHost } from './helpers.js';
+import { cliFor, imageOf } from './cli-helpers.js';
 import { linuxHttp, linuxTcpFirstLine, linuxUdp } from './net-clients.js';
 
 let host: TestHost;
@@ -15,19 +13,10 @@ const SVC = 'svcdup-testsvc';
 const PORT = 7300;
 const VMS = { n1: '127.77.201.2', n2: '127.77.201.3', n3: '127.77.201.4' } as const;
 
-const cli = (args: string[]) =>
-  spawnSync('node', [join(packageRoot, 'dist/cli.js'), ...args], { env: testEnv(host.paths), encoding: 'utf8', timeout: 180_000 });
-function cliJson<T>(args: string[]): T {
-  const r = cli([...args, '--json']);
-  expect(r.status, `svcdup ${args.join(' ')}: ${r.stderr}`).toBe(0);
-  return JSON.parse(r.stdout) as T;
-}
+const { cli, cliJson } = cliFor(() => host.paths);
 
 const linuxGreeting = (address: string): Promise<string> => linuxTcpFirstLine(address, PORT);
 
-async function imageOf(status: ServiceStatus): Promise<ProcessInfo | undefined> {
-  return (await host.backend.call('proc.list', {})).find((p) => p.ppid === status.pid);
-}
 
 beforeAll(async () => {
   host = await openTestHost('net-dup');
@@ -56,7 +45,7 @@ describe('a TCP service on one port, on the host and in 3 VMs', () => {
     for (const vm of Object.keys(VMS)) {
       const out = cliJson<{ status: ServiceStatus }>(['dup', SVC, '--vm', vm, '--start']);
       expect(out.status.state).toBe('RUNNING');
-      pids[vm] = (await imageOf(out.status))!.pid;
+      pids[vm] = (await imageOf(host.backend, out.status))!.pid;
     }
     const vms = cliJson<{ name: string; address: string; endpoints: { proto: string; local: string }[] }[]>(['vm', 'ls']);
     for (const [vm, ip] of Object.entries(VMS)) {
@@ -77,10 +66,7 @@ describe('a TCP service on one port, on the host and in 3 VMs', () => {
   });
 
   it("a host client reaches the host's instance at 127.0.0.1 and each VM's at its address", () => {
-    const h = spawnSync('node', [join(packageRoot, 'dist/cli.js'), 'host', 'exec', '--', nativeExe(host.backend, 'nt-tcpclient.exe'), '127.0.0.1', String(PORT)], {
-      env: testEnv(host.paths),
-      encoding: 'utf8',
-    });
+    const h = cli(['host', 'exec', '--', nativeExe(host.backend, 'nt-tcpclient.exe'), '127.0.0.1', String(PORT)]);
     expect(h.stdout).toMatch(new RegExp(`^greeting PID ${pids.host} `, 'm'));
     for (const [vm, ip] of Object.entries(VMS)) {
       const r = cli(['host', 'exec', '--', nativeExe(host.backend, 'nt-tcpclient.exe'), ip, String(PORT)]);
@@ -112,7 +98,7 @@ describe('a TCP service on one port, on the host and in 3 VMs', () => {
     const http: Record<string, number> = {};
     for (const vm of ['n1', 'n2']) {
       const out = cliJson<{ status: ServiceStatus }>(['dup', 'svcdup-testsvc-b', '--vm', vm, '--start']);
-      http[vm] = (await imageOf(out.status))!.pid;
+      http[vm] = (await imageOf(host.backend, out.status))!.pid;
     }
     for (const vm of ['n1', 'n2'] as const) {
       const r = await linuxHttp(VMS[vm], HTTP, `/hello-${vm}`);

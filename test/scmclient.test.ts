@@ -3,16 +3,14 @@
 // may only query host services that are neither duplicated nor shared, and creates
 // services of its own VM. Real Wine processes, driven through native/build's
 // svcdup-scmclient.exe run in VMs with svcdup-run.
-import { spawnSync } from 'node:child_process';
 import { rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createBackend } from '../src/backend/index.js';
-import type { ProcessInfo, ServiceStatus } from '../src/backend/types.js';
-import { packageRoot } from '../src/config.js';
-import { vmKey, vmServiceKey } from '../src/dup/dup.js';
-import { AgentError } from '../src/errors.js';
-import { nativeDir, testEnv, testPaths, type TestHost } from './helpers.js';
+import type { ServiceStatus } from '../src/backend/types.js';
+import { vmServiceKey } from '../src/dup/dup.js';
+import { nativeDir, testPaths, type TestHost } from './helpers.js';
+import { cliFor, waitState, imageOf, win32Code } from './cli-helpers.js';
 
 // SVCDUP_NATIVE_DIR points the test at another build of the native parts (a hook under development).
 const NATIVE = process.env.SVCDUP_NATIVE_DIR ? resolve(process.env.SVCDUP_NATIVE_DIR) : nativeDir;
@@ -42,14 +40,7 @@ async function openHost(): Promise<TestHost> {
 
 const exe = (name: string) => host.backend.toWindowsPath(join(NATIVE, name));
 
-const cli = (args: string[]) =>
-  spawnSync('node', [join(packageRoot, 'dist/cli.js'), ...args], { env: testEnv(host.paths), encoding: 'utf8', timeout: 180_000 });
-
-function cliJson<T>(args: string[]): T {
-  const r = cli([...args, '--json']);
-  expect(r.status, `svcdup ${args.join(' ')}: ${r.stderr}`).toBe(0);
-  return JSON.parse(r.stdout) as T;
-}
+const { cli, cliJson } = cliFor(() => host.paths);
 
 /** A VM as `svcdup vm create` leaves it: its record and its registry key. */
 async function makeVm(name: string): Promise<void> {
@@ -102,29 +93,8 @@ async function pipeCall(vm: string, pipe = SVC) {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-async function waitState(name: string, state: ServiceStatus['state'], ms = 20_000): Promise<ServiceStatus> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const s = await host.backend.call('scm.status', { name });
-    if (s.state === state || Date.now() > end) return s;
-    await sleep(100);
-  }
-}
 
-async function imageOf(status: ServiceStatus): Promise<ProcessInfo | undefined> {
-  const procs = await host.backend.call('proc.list', {});
-  return procs.find((p) => p.ppid === status.pid && p.image.toLowerCase() !== 'conhost.exe');
-}
 
-const errorOf = async (p: Promise<unknown>): Promise<number> => {
-  try {
-    await p;
-    return 0;
-  } catch (e) {
-    if (e instanceof AgentError) return e.code;
-    throw e;
-  }
-};
 
 beforeAll(async () => {
   host = await openHost();
@@ -133,7 +103,7 @@ beforeAll(async () => {
   await b.call('scm.create', { name: HOSTONLY, displayName: 'svcdup host-only service', imagePath: exe('svcdup-testsvc-multi.exe'), type: 0x20 });
   for (const n of [SVC, HOSTONLY]) {
     await b.call('scm.start', { name: n });
-    expect((await waitState(n, 'RUNNING')).state).toBe('RUNNING');
+    expect((await waitState(host.backend, n, 'RUNNING')).state).toBe('RUNNING');
   }
   await makeVm('v1');
   await makeVm('v2');
@@ -161,17 +131,17 @@ describe('OpenService in a VM', () => {
 
   it('starts and stops the duplicate through the plain name, leaving the others alone', async () => {
     expect(await scm('v1', ['stop', SVC])).toMatchObject({ ok: true });
-    expect((await waitState(`${SVC}@v1`, 'STOPPED')).state).toBe('STOPPED');
+    expect((await waitState(host.backend, `${SVC}@v1`, 'STOPPED')).state).toBe('STOPPED');
     expect((await host.backend.call('scm.status', { name: `${SVC}@v2` })).state).toBe('RUNNING');
     expect((await host.backend.call('scm.status', { name: SVC })).state).toBe('RUNNING');
     expect(await scm('v1', ['status', SVC])).toMatchObject({ ok: true, state: SERVICE_STOPPED });
 
     expect(await scm('v1', ['start', SVC], { dyn: true })).toMatchObject({ ok: true });
-    const st = await waitState(`${SVC}@v1`, 'RUNNING');
+    const st = await waitState(host.backend, `${SVC}@v1`, 'RUNNING');
     expect(st.state).toBe('RUNNING');
     expect(await scm('v1', ['status', SVC])).toMatchObject({ ok: true, state: SERVICE_RUNNING, pid: st.pid });
     // and it is the VM's image that answers the VM's clients
-    expect((await pipeCall('v1')).pid).toBe((await imageOf(st))?.pid);
+    expect((await pipeCall('v1')).pid).toBe((await imageOf(host.backend, st))?.pid);
   });
 
   it('cannot control a host service or another VM\'s duplicate', async () => {
@@ -221,11 +191,11 @@ describe('sc.exe in a VM (a client nobody here wrote)', () => {
 
   it('stops and starts the VM\'s duplicate by its plain name, and cannot stop a host service', async () => {
     expect((await sc('v2', ['stop', SVC])).code).toBe(0);
-    expect((await waitState(`${SVC}@v2`, 'STOPPED')).state).toBe('STOPPED');
+    expect((await waitState(host.backend, `${SVC}@v2`, 'STOPPED')).state).toBe('STOPPED');
     expect((await host.backend.call('scm.status', { name: SVC })).state).toBe('RUNNING');
     expect((await host.backend.call('scm.status', { name: `${SVC}@v1` })).state).toBe('RUNNING');
     expect((await sc('v2', ['start', SVC])).code).toBe(0);
-    expect((await waitState(`${SVC}@v2`, 'RUNNING')).state).toBe('RUNNING');
+    expect((await waitState(host.backend, `${SVC}@v2`, 'RUNNING')).state).toBe('RUNNING');
     expect((await sc('v2', ['stop', HOSTONLY])).code).not.toBe(0);
     expect((await host.backend.call('scm.status', { name: HOSTONLY })).state).toBe('RUNNING');
   });
@@ -277,7 +247,7 @@ describe('CreateService in a VM', () => {
   it('creates a service of that VM: NAME@vm in the host SCM, run in the VM from the copy key', async () => {
     // the VM's copy of svcdup-testsvc would share the test pipe: stop it (from inside)
     expect(await scm('v1', ['stop', SVC])).toMatchObject({ ok: true });
-    await waitState(`${SVC}@v1`, 'STOPPED');
+    await waitState(host.backend, `${SVC}@v1`, 'STOPPED');
 
     const image = exe('svcdup-testsvc-multi.exe');
     // depending on svcdup-testsvc: in the host SCM, that is v1's duplicate
@@ -288,15 +258,15 @@ describe('CreateService in a VM', () => {
     expect(await host.backend.call('reg.get', { key: vmServiceKey('v1', CREATED), name: 'DependOnService' })).toMatchObject({ data: [SVC] });
     expect(cfg.imagePath).toMatch(/svcdup-host\.exe" --vm v1 --service "svcdup-testsvc-b"$/);
     expect(await host.backend.call('reg.get', { key: vmServiceKey('v1', CREATED), name: 'ImagePath' })).toMatchObject({ data: image });
-    expect(await errorOf(host.backend.call('scm.status', { name: CREATED }))).toBe(ERROR_SERVICE_DOES_NOT_EXIST);
+    expect(await win32Code(host.backend.call('scm.status', { name: CREATED }))).toBe(ERROR_SERVICE_DOES_NOT_EXIST);
     // the VM's service reads its config from the VM's copy
     await host.backend.call('reg.set', { key: `${vmServiceKey('v1', CREATED)}\\Parameters`, name: 'Greeting', type: 'REG_SZ', data: 'made here' });
 
     expect(await scm('v1', ['start', CREATED])).toMatchObject({ ok: true });
-    const st = await waitState(`${CREATED}@v1`, 'RUNNING');
+    const st = await waitState(host.backend, `${CREATED}@v1`, 'RUNNING');
     expect(st.state).toBe('RUNNING');
     const reply = await pipeCall('v1');
-    expect(reply).toMatchObject({ service: CREATED, greeting: 'made here', pid: (await imageOf(st))?.pid });
+    expect(reply).toMatchObject({ service: CREATED, greeting: 'made here', pid: (await imageOf(host.backend, st))?.pid });
     expect((await scm('v1', ['enum', 'exw'])).services!.map((s) => s.name)).toContain(CREATED);
     // (Wine's SCM reports no dependencies in QueryServiceConfig at all: not checked here)
     expect(await scm('v1', ['config', CREATED])).toMatchObject({ ok: true, display: 'made in v1' });
@@ -305,20 +275,20 @@ describe('CreateService in a VM', () => {
     expect(await scm('v1', ['create', CREATED, image])).toMatchObject({ ok: false, error: 1073 }); // ERROR_SERVICE_EXISTS
 
     expect(await scm('v1', ['stop', CREATED])).toMatchObject({ ok: true });
-    await waitState(`${CREATED}@v1`, 'STOPPED');
+    await waitState(host.backend, `${CREATED}@v1`, 'STOPPED');
 
     // ChangeServiceConfig: the new image path is the VM copy's; the host SCM keeps svcdup-host
     expect(await scm('v1', ['chpath', CREATED, `${image} --exit-code 7`])).toMatchObject({ ok: true });
     expect((await host.backend.call('scm.config', { name: `${CREATED}@v1` })).imagePath).toBe(cfg.imagePath);
     expect(await host.backend.call('reg.get', { key: vmServiceKey('v1', CREATED), name: 'ImagePath' })).toMatchObject({ data: `${image} --exit-code 7` });
     expect(await scm('v1', ['start', CREATED])).toMatchObject({ ok: true });
-    expect(await waitState(`${CREATED}@v1`, 'STOPPED')).toMatchObject({ state: 'STOPPED', serviceExitCode: 7 });
+    expect(await waitState(host.backend, `${CREATED}@v1`, 'STOPPED')).toMatchObject({ state: 'STOPPED', serviceExitCode: 7 });
     // failure actions the host SCM would run on the host
     expect(await scm('v1', ['chfail', CREATED])).toMatchObject({ ok: false, call: 'ChangeServiceConfig2W', error: ERROR_ACCESS_DENIED });
 
     expect(await scm('v1', ['delete', CREATED])).toMatchObject({ ok: true });
-    expect(await errorOf(host.backend.call('scm.status', { name: `${CREATED}@v1` }))).toBe(ERROR_SERVICE_DOES_NOT_EXIST);
-    expect(await errorOf(host.backend.call('reg.query', { key: vmServiceKey('v1', CREATED) }))).toBe(2);
+    expect(await win32Code(host.backend.call('scm.status', { name: `${CREATED}@v1` }))).toBe(ERROR_SERVICE_DOES_NOT_EXIST);
+    expect(await win32Code(host.backend.call('reg.query', { key: vmServiceKey('v1', CREATED) }))).toBe(2);
 
     // the ANSI entry and a refused kind
     expect(await scm('v1', ['createA', 'svcdup-ansi', image])).toMatchObject({ ok: true });
@@ -327,8 +297,8 @@ describe('CreateService in a VM', () => {
     const listed = cliJson<{ scmName: string; createdInVm?: boolean; imagePath?: string }[]>(['status', '--vm', 'v1']);
     expect(listed.find((d) => d.scmName === 'svcdup-ansi@v1')).toMatchObject({ createdInVm: true, imagePath: image });
     expect(cli(['undup', 'svcdup-ansi', '--vm', 'v1']).status).toBe(0);
-    expect(await errorOf(host.backend.call('scm.status', { name: 'svcdup-ansi@v1' }))).toBe(ERROR_SERVICE_DOES_NOT_EXIST);
-    expect(await errorOf(host.backend.call('reg.query', { key: vmServiceKey('v1', 'svcdup-ansi') }))).toBe(2);
+    expect(await win32Code(host.backend.call('scm.status', { name: 'svcdup-ansi@v1' }))).toBe(ERROR_SERVICE_DOES_NOT_EXIST);
+    expect(await win32Code(host.backend.call('reg.query', { key: vmServiceKey('v1', 'svcdup-ansi') }))).toBe(2);
     expect(await scm('v1', ['create', 'x@v2', image])).toMatchObject({ ok: false, error: 123 }); // ERROR_INVALID_NAME
   });
 });
