@@ -1,13 +1,14 @@
 // Shared by the integration tests: each test file gets its own svcdup home (own prefix,
 // own wineserver) cloned from one template that global-setup makes once per machine.
 import { mkdirSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { createBackend, type ManagedBackend } from '../src/backend/index.js';
 import { packageRoot, resolvePaths, type Paths } from '../src/config.js';
 
 export const testRoot = join(packageRoot, '.svcdup-test');
 export const templateDir = join(testRoot, 'template');
-export const nativeDir = join(packageRoot, 'native', 'build');
+/** The native build under test; SVCDUP_NATIVE_DIR points the tests at another one. */
+export const nativeDir = process.env.SVCDUP_NATIVE_DIR ? resolve(process.env.SVCDUP_NATIVE_DIR) : join(packageRoot, 'native', 'build');
 
 let counter = 0;
 

@@ -3,17 +3,15 @@
 // may only query host services that are neither duplicated nor shared, and creates
 // services of its own VM. Real Wine processes, driven through native/build's
 // svcdup-scmclient.exe run in VMs with svcdup-run.
-import { rmSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createBackend } from '../src/backend/index.js';
 import type { ServiceStatus } from '../src/backend/types.js';
 import { vmServiceKey } from '../src/dup/dup.js';
-import { nativeDir, testPaths, type TestHost } from './helpers.js';
+import { nativeDir, openTestHost, type TestHost } from './helpers.js';
 import { cliFor, waitState, imageOf, win32Code } from './cli-helpers.js';
 
 // SVCDUP_NATIVE_DIR points the test at another build of the native parts (a hook under development).
-const NATIVE = process.env.SVCDUP_NATIVE_DIR ? resolve(process.env.SVCDUP_NATIVE_DIR) : nativeDir;
 const SVC = 'svcdup-testsvc';
 const HOSTONLY = 'svcdup-testsvc-a'; // a host service no VM duplicates
 const CREATED = 'svcdup-testsvc-b'; // created from inside v1
@@ -24,21 +22,8 @@ const SERVICE_STOPPED = 1;
 
 let host: TestHost;
 
-async function openHost(): Promise<TestHost> {
-  const paths = { ...testPaths('scmclient'), nativeDir: NATIVE };
-  const backend = createBackend({ kind: 'wine', paths });
-  await backend.open();
-  return {
-    backend,
-    paths,
-    async dispose() {
-      await backend.shutdown();
-      rmSync(paths.home, { recursive: true, force: true });
-    },
-  };
-}
 
-const exe = (name: string) => host.backend.toWindowsPath(join(NATIVE, name));
+const exe = (name: string) => host.backend.toWindowsPath(join(nativeDir, name));
 
 const { cli, cliJson } = cliFor(() => host.paths);
 
@@ -97,7 +82,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 
 beforeAll(async () => {
-  host = await openHost();
+  host = await openTestHost('scmclient');
   const b = host.backend;
   await b.call('scm.create', { name: SVC, displayName: 'svcdup test service', imagePath: exe('svcdup-testsvc.exe') });
   await b.call('scm.create', { name: HOSTONLY, displayName: 'svcdup host-only service', imagePath: exe('svcdup-testsvc-multi.exe'), type: 0x20 });
