@@ -57,8 +57,8 @@ static DWORD WINAPI handler(DWORD control, DWORD event_type, void *event_data, v
     return result;
 }
 
-/* Wait for the service in the VM to open the relay pipe, or for it to die first. */
-static DWORD await_connect(HANDLE pipe)
+/* One connection to the relay pipe within `ms`, unless the image dies first. */
+static DWORD connect_once(HANDLE pipe, DWORD ms)
 {
     OVERLAPPED ov = {0};
     HANDLE waits[2];
@@ -72,7 +72,7 @@ static DWORD await_connect(HANDLE pipe)
     }
     waits[0] = ov.hEvent;
     waits[1] = H.child;
-    r = WaitForMultipleObjects(2, waits, FALSE, CONNECT_TIMEOUT_MS);
+    r = WaitForMultipleObjects(2, waits, FALSE, ms);
     if (r == WAIT_OBJECT_0) {
         DWORD n;
         if (!GetOverlappedResult(pipe, &ov, &n, FALSE)) err = GetLastError();
@@ -83,6 +83,21 @@ static DWORD await_connect(HANDLE pipe)
 done:
     CloseHandle(ov.hEvent);
     return err;
+}
+
+/* Wait for the image to open the relay pipe. The pipe's name is open to every VM (it must
+   reach this host process), so a client other than the image we started is turned away. */
+static DWORD await_connect(HANDLE pipe)
+{
+    DWORD start = GetTickCount(), err, client;
+
+    for (;;) {
+        DWORD spent = GetTickCount() - start;
+        if (spent >= CONNECT_TIMEOUT_MS) return ERROR_SERVICE_REQUEST_TIMEOUT;
+        if ((err = connect_once(pipe, CONNECT_TIMEOUT_MS - spent))) return err;
+        if (GetNamedPipeClientProcessId(pipe, &client) && client == H.child_pid) return NO_ERROR;
+        DisconnectNamedPipe(pipe);
+    }
 }
 
 /* START carries ServiceMain's arguments; argv[0] is the service's own name in the VM. */
