@@ -361,6 +361,27 @@ describe("Wine's system services", () => {
   });
 });
 
+describe('the relay pipe', () => {
+  it("turns away a VM process that takes it before the duplicate's own image does", async () => {
+    const b = host.backend;
+    // a slow starter: its image connects to the relay 3 s after it is launched
+    await b.call('scm.create', { name: 'slowsvc', imagePath: `${nativeExe(b, 'svcdup-testsvc.exe')} --name slowsvc --dispatch-delay 3000` });
+    cliJson(['dup', 'slowsvc', '--vm', 'v2']);
+    await b.call('scm.start', { name: 'slowsvc@v2' });
+    const pending = await b.call('scm.status', { name: 'slowsvc@v2' });
+    expect(pending.state).toBe('START_PENDING');
+    // a process of another VM goes for svcdup-host's relay pipe first
+    const impostor = await inVm('v3', [nativeExe(b, 'svcdup-pipecall.exe'), `svcdup.relay.${pending.pid}`, 'stop']);
+    expect(impostor.code, impostor.stdout).toBe(2);
+    const running = await waitState(b, 'slowsvc@v2', 'RUNNING');
+    expect(running.state).toBe('RUNNING');
+    const reply = await pipeCall('v2');
+    expect(reply).toMatchObject({ service: 'slowsvc', pid: (await imageOf(b, running))?.pid });
+    expect(cli(['undup', 'slowsvc', '--vm', 'v2']).status).toBe(0);
+    await b.call('scm.delete', { name: 'slowsvc' });
+  });
+});
+
 describe('vm rm', () => {
   it('removes the VM with its duplicates and processes; svcdup leaves nothing in the host registry', async () => {
     const before = await exportHostKeys();

@@ -22,6 +22,7 @@
  * Start arguments (StartService args, or the ImagePath command line):
  *   --exit-code N  report RUNNING, then stop at once with 1066 / N
  *   --crash        report RUNNING, then ExitProcess(3) half a second later
+ *   --dispatch-delay MS   (command line) wait before connecting to the dispatcher
  *   --tcp PORT [--bind ADDR], --udp PORT, --http URL
  *                  also serve on the network (netsvc.c): every reply names pid and service
  */
@@ -443,17 +444,20 @@ static void WINAPI main_own(DWORD argc, WCHAR **argv) { run_service(own_name, ar
 
 int wmain(int argc, WCHAR **argv)
 {
+    int i;
 #ifdef MULTI
     SERVICE_TABLE_ENTRYW table[] = {{L"svcdup-testsvc-a", main_a}, {L"svcdup-testsvc-b", main_b}, {NULL, NULL}};
 #else
     SERVICE_TABLE_ENTRYW table[] = {{NULL, main_own}, {NULL, NULL}};
-    int i;
     for (i = 1; i + 1 < argc; i++)
         if (!wcscmp(argv[i], L"--name")) own_name = argv[i + 1];
     table[0].lpServiceName = (WCHAR *)own_name;
 #endif
     cmd_argc = argc;
     cmd_argv = argv;
+    /* --dispatch-delay MS (ImagePath only): a slow starter, for tests of what may happen meanwhile */
+    for (i = 1; i + 1 < argc; i++)
+        if (!wcscmp(argv[i], L"--dispatch-delay")) Sleep(wcstoul(argv[i + 1], NULL, 10));
     if (!StartServiceCtrlDispatcherW(table))
     {
         DWORD err = GetLastError();
