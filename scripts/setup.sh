@@ -27,3 +27,4 @@ fi
 
 echo "setup: build"
 npm run -s build
+npm run -s build:tests

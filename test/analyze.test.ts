@@ -1,5 +1,5 @@
-// svcdup analyze on binaries the project builds (native/testbin), whose names are all known
-// (native/testbin/ana_names.h): every name must be found, and classified rightly.
+// svcdup analyze on binaries the project builds (native/tests/testbin), whose names are all known
+// (native/tests/testbin/ana_names.h): every name must be found, and classified rightly.
 import { beforeAll, describe, expect, it } from 'vitest';
 import { analyzeBinary, analyzeFile, assess, type AnalyzeReport, type BinaryAnalysis, type NamedResource } from '../src/analyze/index.js';
 import { anaNames, ensureTestbins, readBytes, testbin } from './fixtures/analyze/helpers.js';

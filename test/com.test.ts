@@ -14,7 +14,7 @@ import { nativeExe, openTestHost, testEnv, type TestHost } from './helpers.js';
 import { cliFor, win32Code } from './cli-helpers.js';
 
 let host: TestHost;
-const CLSID = '{5C0D5D0B-C0DE-4E57-9A11-53564344A001}'; // native/comtest/comtest.h
+const CLSID = '{5C0D5D0B-C0DE-4E57-9A11-53564344A001}'; // native/tests/comtest/comtest.h
 const CLASSES = 'HKLM\\Software\\Classes\\CLSID';
 const CLSID_KEY = `${CLASSES}\\${CLSID}`;
 const SERVICES = 'HKLM\\SYSTEM\\CurrentControlSet\\Services';

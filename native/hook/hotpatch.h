@@ -17,6 +17,6 @@
 int hook_function(void *target, void *detour, void **original);
 
 /* Length of the x86-64 instruction at p if hotpatch.c can move it verbatim, else 0.
-   Exposed for the unit-style self test (native/scmtest). */
+   Exposed for the unit-style self test (native/tests/scmtest). */
 int hotpatch_insn_len(const unsigned char *p);
 #endif

@@ -1,0 +1,12 @@
+# Client-side SCM test programs (test/scmclient.test.ts, docs/scmclient.md).
+TEST_TARGETS += $(OUT)/svcdup-scmclient.exe $(OUT)/svcdup-scmclient-dyn.exe $(OUT)/svcdup-hotpatch-test.exe
+
+$(OUT)/svcdup-scmclient.exe: tests/scmtest/scmclient.c tests/scmtest/rules.mk | $(OUT)
+	$(CC) $(CFLAGS) -o $@ tests/scmtest/scmclient.c $(LDFLAGS) -ladvapi32
+
+# the same client without an advapi32 import: sechost is loaded after the hook is in
+$(OUT)/svcdup-scmclient-dyn.exe: tests/scmtest/scmclient.c tests/scmtest/rules.mk | $(OUT)
+	$(CC) $(CFLAGS) -DDYNAMIC -o $@ tests/scmtest/scmclient.c $(LDFLAGS)
+
+$(OUT)/svcdup-hotpatch-test.exe: tests/scmtest/hotpatch-test.c hook/hotpatch.c hook/hotpatch.h tests/scmtest/rules.mk | $(OUT)
+	$(CC) $(CFLAGS) -Ihook -o $@ tests/scmtest/hotpatch-test.c hook/hotpatch.c $(LDFLAGS) -lntdll
