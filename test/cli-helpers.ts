@@ -7,7 +7,7 @@ import { packageRoot, type Paths } from '../src/config.js';
 import { AgentError } from '../src/errors.js';
 import { testEnv } from './helpers.js';
 
-/** `svcdup ARGS` (node dist/cli.js) against the home `paths()` names, and its --json form. */
+/** `svcdup ARGS` (node dist/cli.js, rebuilt from the sources by test/build-setup.ts) against the home `paths()` names, and its --json form. */
 export function cliFor(paths: () => Paths) {
   const cli = (args: string[], env: NodeJS.ProcessEnv = {}) =>
     spawnSync('node', [join(packageRoot, 'dist/cli.js'), ...args], { env: { ...testEnv(paths()), ...env }, encoding: 'utf8', timeout: 180_000 });

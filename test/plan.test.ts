@@ -3,7 +3,10 @@ import { describe, expect, it } from 'vitest';
 import type { ServiceConfig } from '../src/backend/types.js';
 import { dependencyClosure, PlanError } from '../src/plan/closure.js';
 import { duplicateServiceName, parseDuplicateName } from '../src/plan/names.js';
-import { planDuplicate } from '../src/plan/plan.js';
+import { planDuplicate, planUndup } from '../src/plan/plan.js';
+import { describeStep } from '../src/plan/steps.js';
+import { MAX_RULES_CHARS, rulesSizeProblem } from '../src/plan/system.js';
+import { planVmCreate, planVmForget } from '../src/vm/lifecycle.js';
 
 const svc = (name: string, extra: Partial<ServiceConfig> = {}): ServiceConfig => ({
   name,
@@ -82,12 +85,12 @@ describe('duplication plan', () => {
     expect(p.services[0]!.imagePath).toBe('"C:\\Program Files\\svcdup\\svcdup-host.exe" --vm v --service C');
   });
 
-  it('gives svchost services a VM-private group holding only the duplicated members', () => {
+  it('marks svchost services with their group (each duplicate runs its own svchost -k GROUP)', () => {
     const sh = (n: string, deps: string[] = []) => svc(n, { type: 0x20, imagePath: 'C:\\windows\\system32\\svchost.exe -k netsvcs', svchostGroup: 'netsvcs', serviceDll: `${n}.dll`, dependOnService: deps });
     const cfgs = [sh('Schedule', ['RpcSs']), sh('BITS'), svc('RpcSs', { type: 0x20 })];
     const p = planDuplicate({ service: 'Schedule', vm: 'v1', configs: cfgs, share: ['RpcSs'], hostExe });
-    expect(p.svchostGroups).toEqual({ 'netsvcs@v1': ['Schedule'] });
-    expect(p.services[0]!.svchost).toEqual({ group: 'netsvcs', privateGroup: 'netsvcs@v1' });
+    expect(p.services.map((s) => s.service)).toEqual(['Schedule']);
+    expect(p.services[0]!.svchost).toEqual({ group: 'netsvcs' });
   });
 
   it('does not plan again what the VM already has, but depends on it', () => {
@@ -104,10 +107,99 @@ describe('duplication plan', () => {
   });
 });
 
+describe('the plan as steps', () => {
+  const hostExe = 'Z:\\svcdup-host.exe';
+  const V = 'HKLM\\SOFTWARE\\svcdup\\VMs\\v';
+  const base = { service: 'A', vm: 'v', configs: chain, hostExe };
+
+  it('registers the whole closure: copies, SCM registrations and records at once, then --set, then the policy', () => {
+    const p = planDuplicate({
+      ...base,
+      edits: [{ subkey: 'Parameters', value: { name: 'Port', type: 'REG_DWORD', data: 8080 } }],
+      policy: { user: 'closed pipes x\n', net: 'net address 127.77.0.2\n', duplicates: [] },
+    });
+    expect(p.steps.map((s) => [s.kind, s.batch])).toEqual([
+      ['reg.copy', 0], ['scm.create', 0], ['db.duplicate', 0],
+      ['reg.copy', 0], ['scm.create', 0], ['db.duplicate', 0],
+      ['reg.copy', 0], ['scm.create', 0], ['db.duplicate', 0],
+      ['reg.setValue', 1],
+      ['reg.setValue', undefined],
+    ]);
+    expect(p.steps[0]).toMatchObject({ args: { from: 'HKLM\\SYSTEM\\CurrentControlSet\\Services\\C', to: `${V}\\Services\\C`, root: 'HKLM\\SOFTWARE\\svcdup' } });
+    expect(p.steps[7]).toMatchObject({ args: { name: 'A@v', dependOnService: ['B@v'], start: 'DEMAND', imagePath: 'Z:\\svcdup-host.exe --vm v --service A' } });
+    // --set goes into the root's copy only
+    expect(p.steps[9]).toEqual({ kind: 'reg.setValue', batch: 1, args: { key: `${V}\\Services\\A\\Parameters`, value: { name: 'Port', type: 'REG_DWORD', data: 8080 } } });
+    // a Policy value that was not there: the undo deletes it
+    expect(p.steps[10]).toEqual({ kind: 'reg.setValue', args: { key: V, value: { name: 'Policy', type: 'REG_SZ', data: 'closed pipes x\nnet address 127.77.0.2\n' } } });
+  });
+
+  it('keeps the old Policy value for the undo, and leaves an unchanged one alone', () => {
+    const current = { name: 'Policy', type: 'REG_SZ' as const, data: 'old\n' };
+    const rpc = [svc('RpcSs')];
+    const p = planDuplicate({ service: 'RpcSs', vm: 'v', configs: rpc, hostExe, policy: { user: 'old', net: '', duplicates: [], current } });
+    const last = p.steps.at(-1)!;
+    expect(last.kind).toBe('reg.setValue');
+    expect(last.args).toMatchObject({ previous: current, value: { data: expect.stringContaining('private pipes epmapper') } });
+    const same = planDuplicate({ ...base, policy: { user: 'old', net: '', duplicates: [], current } });
+    expect(same.steps.filter((s) => s.kind === 'reg.setValue')).toEqual([]);
+    // shared host dependencies are opened to the VM
+    const shared = planDuplicate({ ...base, share: ['B'], policy: { user: '', net: '', duplicates: [] } });
+    expect(shared.steps.at(-1)!.args).toMatchObject({ value: { data: expect.stringContaining('open services B') } });
+  });
+
+  it('refuses names with @ and names already in the SCM, before any step', () => {
+    expect(() => planDuplicate({ ...base, service: 'x@a' })).toThrow(/"x@a" cannot be duplicated: it contains '@'/);
+    expect(() => planDuplicate({ ...base, share: ['b@c'] })).toThrow(PlanError);
+    expect(() => planDuplicate({ ...base, scmNames: ['RpcSs', 'b@v'] })).toThrow(/B@v already exists in the host SCM/);
+  });
+
+  it('undup removes the SCM registration, the copy and the record, dependents first as given', () => {
+    const p = planDuplicate({ ...base });
+    const refs = [...p.services].reverse().map((s) => ({ vm: 'v', service: s.service, scmName: s.scmName, createdAt: 't', plan: s }));
+    const tree = { name: 'A', values: [{ name: 'Start', type: 'REG_DWORD' as const, data: 3 }], subkeys: [] };
+    const steps = planUndup('v', refs, new Map([['a', tree]]), { user: '', net: '', duplicates: refs.map((r) => ({ service: r.service, dependOnService: r.plan.dependOnService })), current: { name: 'Policy', type: 'REG_SZ', data: 'x' } });
+    expect(steps.map((s) => `${s.kind} ${'name' in s.args ? s.args.name : 'key' in s.args ? s.args.key : ''}`)).toEqual([
+      'scm.delete A@v', `reg.deleteTree ${V}\\Services\\A`, 'db.forgetDuplicate ',
+      'scm.delete B@v', `reg.deleteTree ${V}\\Services\\B`, 'db.forgetDuplicate ',
+      'scm.delete C@v', `reg.deleteTree ${V}\\Services\\C`, 'db.forgetDuplicate ',
+      `reg.setValue ${V}`,
+    ]);
+    expect(steps[1]!.args).toMatchObject({ tree });
+    expect(steps.at(-1)!.args).toMatchObject({ value: { data: '\n' }, previous: { data: 'x' } });
+  });
+
+  it('every step describes itself and its undo in one line each', () => {
+    for (const s of planDuplicate({ ...base, policy: { user: '', net: '', duplicates: [] } }).steps) {
+      const d = describeStep(s);
+      expect(d.does).not.toMatch(/\n/);
+      expect(d.undo.length).toBeGreaterThan(0);
+    }
+  });
+
+  it('vm create and vm rm are plans too', () => {
+    const create = planVmCreate('web', 'closed pipes x\n', { address: '127.77.0.9', portMap: [] }, 'rules');
+    expect(create).toEqual([
+      { kind: 'db.vm', args: { name: 'web', policy: 'closed pipes x\n', address: '127.77.0.9', portMap: {} } },
+      { kind: 'reg.ownKey', args: { key: 'HKLM\\SOFTWARE\\svcdup\\VMs\\web', values: [{ name: 'Policy', type: 'REG_SZ', data: 'rules' }], root: 'HKLM\\SOFTWARE' } },
+    ]);
+    const rec = { name: 'web', createdAt: 't', policy: '', portMap: {} };
+    expect(planVmForget('web', rec, undefined)).toEqual([{ kind: 'db.forgetVm', args: rec }]);
+    expect(planVmForget('web', undefined, { name: 'web', values: [], subkeys: [] }).map((s) => s.kind)).toEqual(['reg.deleteTree']);
+  });
+
+  it('refuses rules larger than the hook config section, naming the limit', () => {
+    expect(rulesSizeProblem('x'.repeat(MAX_RULES_CHARS))).toBeUndefined();
+    expect(rulesSizeProblem('x'.repeat(MAX_RULES_CHARS + 1))).toMatch(/CFG_SECTION_SIZE, 64 KiB\) holds at most 32730/);
+  });
+});
+
 describe('names', () => {
   it('round-trips SERVICE@VM and enforces the SCM length limit', () => {
     expect(parseDuplicateName(duplicateServiceName('RpcSs', 'web1'))).toEqual({ service: 'RpcSs', vm: 'web1' });
     expect(parseDuplicateName('RpcSs')).toBeUndefined();
     expect(() => duplicateServiceName('x'.repeat(250), 'abcdefgh')).toThrow(RangeError);
+    // one parser: the last @ separates the VM (VM names hold none)
+    expect(parseDuplicateName('a@b@c')).toEqual({ service: 'a@b', vm: 'c' });
+    expect(() => duplicateServiceName('x@a', 'b')).toThrow(/contains '@'/);
   });
 });

@@ -1,6 +1,7 @@
 // dup, undup, start, stop, status: duplicates of host services inside VMs.
 import type { Command } from 'commander';
 import { UsageError } from '../errors.js';
+import { describeStep } from '../plan/steps.js';
 import { getVm } from '../state/vms.js';
 import { serviceTypeName } from '../services.js';
 import { withContext, type Context } from './context.js';
@@ -23,10 +24,23 @@ export function registerDupCommands(program: Command): void {
     .option('--share <service>', 'leave this dependency to the host instance (repeatable)', collect, [])
     .option('--set <path=value>', 'edit the VM copy of the service key, e.g. Parameters\\Port=8080 or Parameters\\N:REG_DWORD=5 (repeatable)', collect, [])
     .option('--start', 'start the duplicate (and its dependencies) once registered')
+    .option('--dry-run', 'print the plan (every step and its undo) and change nothing')
     .option('--json', 'machine-readable output')
-    .action(async (service: string, opts: { vm: string; share: string[]; set: string[]; start?: boolean; json?: boolean }) => {
+    .action(async (service: string, opts: { vm: string; share: string[]; set: string[]; start?: boolean; dryRun?: boolean; json?: boolean }) => {
       await withContext(program, async (ctx) => {
         const vm = requireVm(ctx, opts.vm);
+        if (opts.dryRun) {
+          const plan = await ctx.dups.plan(service, vm, opts.share, { set: opts.set });
+          if (opts.json) return printJson({ plan, dryRun: true });
+          process.stdout.write(`plan of dup ${plan.root} --vm ${vm} (dry run: nothing was changed)\n`);
+          for (const s of plan.services) process.stdout.write(`duplicate  ${s.scmName}  (${s.reason})\n`);
+          for (const s of plan.shared) process.stdout.write(`shared     ${s.name}  (${s.reason})\n`);
+          plan.steps.forEach((s, i) => {
+            const d = describeStep(s);
+            process.stdout.write(`${String(i + 1).padStart(3)}. ${s.kind.padEnd(12)} ${d.does}\n     undo: ${d.undo}\n`);
+          });
+          return;
+        }
         const plan = await ctx.dups.dup(service, vm, { share: opts.share, set: opts.set, start: !!opts.start });
         const status = opts.start ? await ctx.backend.call('scm.status', { name: plan.services.at(-1)!.scmName }) : undefined;
         if (opts.json) return printJson({ plan, ...(status ? { status } : {}) });

@@ -1,25 +1,26 @@
 // dup, undup, start, stop, status: duplicates as real services in the host SCM.
-// Every change to the host is a journaled step (steps.ts), so a failure or a kill
-// leaves either a complete duplicate or none.
+// The planner (src/plan/plan.ts) makes the whole list of host changes; this runs it as one
+// journaled operation (src/state/journal.ts, step kinds in steps.ts), so a failure or a
+// kill leaves either the complete closure of duplicates or none of it.
 import { join } from 'node:path';
 import type { ManagedBackend } from '../backend/index.js';
 import type { RegTree, RegValue, ServiceConfig, ServiceCreate, ServiceStatus } from '../backend/types.js';
 import { AgentError, SvcdupError, UsageError, Win32 } from '../errors.js';
 import { PlanError } from '../plan/closure.js';
-import { planDuplicate, type DuplicationPlan, type PlannedService } from '../plan/plan.js';
+import { SERVICES_KEY, SVCDUP_KEY, vmKey, vmServiceKey, vmServicesKey } from '../plan/keys.js';
+import { isDuplicateName, parseDuplicateName, serviceNameProblem } from '../plan/names.js';
+import { planDuplicate, planUndup, type DuplicateRef, type DuplicationPlan, type PlannedService, type VmPolicyInput } from '../plan/plan.js';
+import type { Step } from '../plan/steps.js';
+import { rulesSizeProblem, vmPolicyText } from '../plan/system.js';
 import type { Db } from '../state/db.js';
-import { effectivePolicy } from '../plan/system.js';
-import { netRules, portMapFromRecord, portMapToRecord, type NetIdentity } from '../net/index.js';
+import { listDuplicates } from '../state/duplicates.js';
+import { netRules, portMapFromRecord } from '../net/index.js';
 import { getVm, listVms } from '../state/vms.js';
 import { Journal } from '../state/journal.js';
 import { dupSteps, pruneEmptyKeys, stopAndWait, type StepContext } from './steps.js';
 
-/** svcdup's own area of the host registry; nothing else of the host's is written. */
-export const SVCDUP_KEY = 'HKLM\\SOFTWARE\\svcdup';
-export const vmKey = (vm: string): string => `${SVCDUP_KEY}\\VMs\\${vm}`;
-/** The VM's copy of a service's key: what the service sees as Services\NAME inside the VM. */
-export const vmServiceKey = (vm: string, service: string): string => `${vmKey(vm)}\\Services\\${service}`;
-export const SERVICES_KEY = 'HKLM\\SYSTEM\\CurrentControlSet\\Services';
+// The registry keys, from their one place (src/plan/keys.ts), for the callers that import them from here.
+export { SERVICES_KEY, SVCDUP_KEY, vmKey, vmServiceKey };
 
 export interface DuplicateRecord {
   vm: string;
@@ -55,6 +56,15 @@ export interface DupOptions {
   set?: string[];
   start?: boolean;
   startArgs?: string[];
+  /** plan only: return the plan (with its steps) and change nothing */
+  dryRun?: boolean;
+}
+
+/** A duplicate to start, for startMany. */
+export interface StartTarget {
+  service: string;
+  vm: string;
+  args?: string[];
 }
 
 export class Duplicates {
@@ -75,13 +85,13 @@ export class Duplicates {
     return this.journal.recover(this.ctx);
   }
 
+  /** Apply planned steps to the host as one journaled operation: all of them or none. */
+  async apply(op: string, target: string, steps: readonly Step[]): Promise<void> {
+    await this.journal.runSteps(op, target, this.ctx, steps);
+  }
+
   list(vm?: string): DuplicateRecord[] {
-    const rows = (
-      vm
-        ? this.db.prepare(`SELECT vm, service, scm_name, created_at, plan FROM duplicate WHERE vm = ? ORDER BY vm, service`).all(vm)
-        : this.db.prepare(`SELECT vm, service, scm_name, created_at, plan FROM duplicate ORDER BY vm, service`).all()
-    ) as { vm: string; service: string; scm_name: string; created_at: string; plan: string }[];
-    return rows.map((r) => ({ vm: r.vm, service: r.service, scmName: r.scm_name, createdAt: r.created_at, plan: JSON.parse(r.plan) as PlannedService }));
+    return listDuplicates(this.db, vm) as DuplicateRecord[];
   }
 
   get(vm: string, service: string): DuplicateRecord | undefined {
@@ -106,11 +116,9 @@ export class Duplicates {
     const known = new Set(this.list().map((d) => d.scmName.toLowerCase()));
     const out: CreatedInVm[] = [];
     for (const s of await this.backend.call('scm.list', {})) {
-      const at = s.name.lastIndexOf('@');
-      if (at <= 0 || known.has(s.name.toLowerCase())) continue;
-      const v = s.name.slice(at + 1);
-      if (!vms.has(v.toLowerCase())) continue;
-      const service = s.name.slice(0, at);
+      const parsed = parseDuplicateName(s.name);
+      if (!parsed || known.has(s.name.toLowerCase()) || !vms.has(parsed.vm.toLowerCase())) continue;
+      const { vm: v, service } = parsed;
       try {
         await this.backend.call('reg.get', { key: vmServiceKey(v, service), name: CREATED_MARK });
         const image = await this.backend.call('reg.get', { key: vmServiceKey(v, service), name: 'ImagePath' });
@@ -122,21 +130,40 @@ export class Duplicates {
     return out.sort((a, b) => a.scmName.localeCompare(b.scmName));
   }
 
-  /** Plan against the host's current services; pure apart from reading them. */
-  async plan(service: string, vm: string, share: string[] = []): Promise<DuplicationPlan> {
-    const configs = await this.closureConfigs(service, share);
+  /**
+   * The whole plan of `dup SERVICE --vm VM`: the duplicates and every step that registers
+   * them. Pure apart from reading the host (service configurations, SCM names, the VM's
+   * Policy value); nothing is changed.
+   */
+  async plan(service: string, vm: string, share: string[] = [], opts: { set?: string[] } = {}): Promise<DuplicationPlan> {
+    for (const name of [service, ...share]) {
+      const problem = serviceNameProblem(name);
+      if (problem) throw new UsageError(`service name "${name}" cannot be duplicated: ${problem}`);
+    }
+    const edits = (opts.set ?? []).map(parseSet);
+    const record = getVm(this.db, vm);
+    const [configs, scmNames, policy] = await Promise.all([
+      this.closureConfigs(service, share),
+      this.backend.call('scm.list', {}).then((l) => l.map((s) => s.name)),
+      record ? this.policyInput(vm) : Promise.resolve(undefined),
+    ]);
     const hostExe = this.backend.toWindowsPath(join(this.backend.paths.nativeDir, 'svcdup-host.exe'));
+    let plan: DuplicationPlan;
     try {
-      return planDuplicate({ service, vm, configs, share, hostExe, existing: this.list(vm).map((d) => d.service) });
+      plan = planDuplicate({ service, vm, configs, share, hostExe, existing: this.list(vm).map((d) => d.service), edits, scmNames, ...(policy ? { policy } : {}) });
     } catch (err) {
       if (err instanceof PlanError || err instanceof RangeError) throw new UsageError(err.message);
       throw err;
     }
+    const policyValue = plan.steps.find((s) => s.kind === 'reg.setValue' && s.args.value.name === 'Policy' && s.args.key === vmKey(vm));
+    const tooLarge = policyValue?.kind === 'reg.setValue' && typeof policyValue.args.value.data === 'string' ? rulesSizeProblem(policyValue.args.value.data) : undefined;
+    if (tooLarge) throw new UsageError(`VM ${vm}: ${tooLarge}`);
+    return plan;
   }
 
   /**
-   * The configurations the planner needs: the service and what it depends on, read one
-   * by one (each is a round trip to the SCM); every service only when a DependOnGroup
+   * The configurations the planner needs: the service and what it depends on, read level
+   * by level (each a round trip to the SCM, a level's at once); every service only when a DependOnGroup
    * needs group membership. Missing names are left for the planner to report.
    */
   private async closureConfigs(service: string, share: string[]): Promise<ServiceConfig[]> {
@@ -153,37 +180,30 @@ export class Duplicates {
       }
       return found.get(key)!;
     };
-    const queue = [service, ...share];
+    // level by level, each level's configurations asked for at once
     let groups = false;
-    for (let name = queue.shift(); name !== undefined; name = queue.shift()) {
-      if (found.has(name.toLowerCase())) continue;
-      const c = await get(name);
-      if (!c) continue;
-      groups ||= c.dependOnGroup.length > 0;
-      queue.push(...c.dependOnService);
+    for (let level = [service, ...share]; level.length; ) {
+      const fresh = [...new Map(level.filter((n) => !found.has(n.toLowerCase())).map((n) => [n.toLowerCase(), n])).values()];
+      const configs = await Promise.all(fresh.map(get));
+      level = [];
+      for (const c of configs) {
+        if (!c) continue;
+        groups ||= c.dependOnGroup.length > 0;
+        level.push(...c.dependOnService);
+      }
     }
     if (groups) {
       // Duplicates themselves are never members of a host group.
-      for (const s of await this.backend.call('scm.list', {})) if (!s.name.includes('@')) await get(s.name);
+      await Promise.all((await this.backend.call('scm.list', {})).filter((s) => !isDuplicateName(s.name)).map((s) => get(s.name)));
     }
     return [...found.values()].filter((c): c is ServiceConfig => c !== null);
   }
 
-  /** Register every planned duplicate (dependencies first), optionally start the root. */
+  /** Register every planned duplicate as one operation (all or none), optionally start the root. */
   async dup(service: string, vm: string, opts: DupOptions = {}): Promise<DuplicationPlan> {
-    const plan = await this.plan(service, vm, opts.share);
-    const edits = (opts.set ?? []).map(parseSet);
-    for (const p of plan.services) {
-      const own = p.service.toLowerCase() === plan.root.toLowerCase();
-      await this.journal.run('dup', `${p.service}@${vm}`, this.ctx, async (step) => {
-        const copy = vmServiceKey(vm, p.service);
-        await step('reg.copy', { from: `${SERVICES_KEY}\\${p.service}`, to: copy, root: SVCDUP_KEY });
-        if (own) for (const e of edits) await step('reg.setValue', { key: `${copy}${e.subkey ? `\\${e.subkey}` : ''}`, value: e.value });
-        await step('scm.create', serviceCreate(p));
-        await step('db.duplicate', { vm, service: p.service, scmName: p.scmName, plan: p });
-        await this.policyStep(vm, step);
-      });
-    }
+    const plan = await this.plan(service, vm, opts.share, { ...(opts.set ? { set: opts.set } : {}) });
+    if (opts.dryRun) return plan;
+    await this.apply('dup', `${plan.root}@${vm}`, plan.steps);
     if (opts.start) await this.start(plan.root, vm, opts.startArgs);
     return plan;
   }
@@ -197,29 +217,37 @@ export class Duplicates {
     const d = this.require(vm, service);
     const dependents = this.list(vm).filter((o) => o.plan.dependOnService.some((n) => n.toLowerCase() === d.scmName.toLowerCase()));
     if (dependents.length) throw new UsageError(`${d.scmName} is needed by ${dependents.map((o) => o.scmName).join(', ')}: undup those first`);
-    const copy = vmServiceKey(vm, d.service);
-    let tree: RegTree;
-    try {
-      tree = await this.backend.call('reg.export', { key: copy });
-    } catch (err) {
-      if (!(err instanceof AgentError && err.code === Win32.ERROR_FILE_NOT_FOUND)) throw err;
-      tree = { name: d.service, values: [], subkeys: [] };
-    }
-    await this.journal.run('undup', d.scmName, this.ctx, async (step) => {
-      await step('scm.delete', serviceCreate(d.plan));
-      await step('reg.deleteTree', { key: copy, tree });
-      await step('db.forgetDuplicate', { ...d });
-      await this.policyStep(vm, step);
-    });
+    const [trees, policy] = await Promise.all([this.copyTrees(vm, [d]), this.policyInput(vm)]);
+    await this.apply('undup', d.scmName, planUndup(vm, [d as DuplicateRef], trees, policy));
     // The VM's Services key and svcdup's own key are removed with their last entry.
-    await pruneEmptyKeys(this.backend, `${vmKey(vm)}\\Services`, SVCDUP_KEY);
+    await pruneEmptyKeys(this.backend, vmServicesKey(vm), SVCDUP_KEY);
     return d;
+  }
+
+  /** The exports of the VM's copies of these duplicates' keys (what undoing their removal writes back). */
+  private async copyTrees(vm: string, dups: readonly DuplicateRecord[]): Promise<Map<string, RegTree>> {
+    const out = new Map<string, RegTree>();
+    await Promise.all(
+      dups.map(async (d) => {
+        try {
+          out.set(d.service.toLowerCase(), await this.backend.call('reg.export', { key: vmServiceKey(vm, d.service) }));
+        } catch (err) {
+          if (!(err instanceof AgentError && err.code === Win32.ERROR_FILE_NOT_FOUND)) throw err;
+        }
+      }),
+    );
+    return out;
   }
 
   /** Remove a service a VM process created: its SCM registration and its copy key, journaled. */
   private async removeCreated(c: CreatedInVm): Promise<CreatedInVm> {
-    const cfg = await this.backend.call('scm.config', { name: c.scmName });
-    const tree = await this.backend.call('reg.export', { key: vmServiceKey(c.vm, c.service) });
+    await this.apply('undup', c.scmName, await this.createdRemovalSteps(c));
+    await pruneEmptyKeys(this.backend, vmServicesKey(c.vm), SVCDUP_KEY);
+    return c;
+  }
+
+  private async createdRemovalSteps(c: CreatedInVm): Promise<Step[]> {
+    const [cfg, tree] = await Promise.all([this.backend.call('scm.config', { name: c.scmName }), this.backend.call('reg.export', { key: vmServiceKey(c.vm, c.service) })]);
     const create: ServiceCreate = {
       name: cfg.name,
       displayName: cfg.displayName,
@@ -230,19 +258,32 @@ export class Duplicates {
       account: cfg.account,
       dependOnService: cfg.dependOnService,
     };
-    await this.journal.run('undup', c.scmName, this.ctx, async (step) => {
-      await step('scm.delete', create);
-      await step('reg.deleteTree', { key: vmServiceKey(c.vm, c.service), tree });
-    });
-    await pruneEmptyKeys(this.backend, `${vmKey(c.vm)}\\Services`, SVCDUP_KEY);
-    return c;
+    return [
+      { kind: 'scm.delete', args: create },
+      { kind: 'reg.deleteTree', args: { key: vmServiceKey(c.vm, c.service), tree } },
+    ];
   }
 
-  /** Start a duplicate: shared dependencies on the host and duplicated ones in the VM first, in order. */
+  /** Start a duplicate: its dependencies (shared host services and duplicates in the VM) first, each level at once. */
   async start(service: string, vm: string, args: string[] = []): Promise<ServiceStatus> {
-    const d = this.require(vm, service);
-    for (const dep of await this.dependencyOrder(d)) await this.ensureRunning(dep, []);
-    return this.ensureRunning(d.scmName, args);
+    const [status] = await this.startMany([{ service, vm, args }]);
+    return status!;
+  }
+
+  /**
+   * Start duplicates and everything they depend on, by dependency level: all that have
+   * their dependencies running start at once (Wine's SCM starts no dependency itself).
+   * Statuses in the order of `targets`.
+   */
+  async startMany(targets: readonly StartTarget[]): Promise<ServiceStatus[]> {
+    const roots = targets.map((t) => this.require(t.vm, t.service));
+    const args = new Map(targets.map((t, i) => [roots[i]!.scmName.toLowerCase(), t.args ?? []]));
+    const statuses = new Map<string, ServiceStatus>();
+    for (const level of await this.startLevels(roots)) {
+      const done = await Promise.all(level.map((n) => this.ensureRunning(n, args.get(n.toLowerCase()) ?? [])));
+      done.forEach((s, i) => statuses.set(level[i]!.toLowerCase(), s));
+    }
+    return roots.map((r) => statuses.get(r.scmName.toLowerCase())!);
   }
 
   /** Stop a duplicate, after the duplicates in its VM that depend on it. */
@@ -261,61 +302,54 @@ export class Duplicates {
    */
   policyText(vm: string): string {
     const record = getVm(this.db, vm);
-    const dups = this.list(vm);
-    const shared = [...new Set(dups.flatMap((d) => d.plan.dependOnService.filter((n) => !n.toLowerCase().endsWith(`@${vm.toLowerCase()}`))))].sort();
-    const net = record ? netRules({ ...(record.address ? { address: record.address } : {}), portMap: portMapFromRecord(record.portMap) }) : '';
-    return effectivePolicy(record?.policy ?? '', dups.map((d) => d.service), shared) + net;
-  }
-
-  /** A new VM: its record and its registry key (with its policy), as one journaled operation. */
-  async createVm(name: string, rules: string, identity: NetIdentity = { portMap: [] }): Promise<void> {
-    await this.journal.run('vm create', name, this.ctx, async (step) => {
-      await step('db.vm', { name, policy: rules, ...(identity.address ? { address: identity.address } : {}), portMap: portMapToRecord(identity.portMap) });
-      // root HKLM\SOFTWARE: undoing the first VM's key also removes svcdup's own key
-      await step('reg.ownKey', { key: vmKey(name), values: [{ name: 'Policy', type: 'REG_SZ', data: this.policyText(name) }], root: 'HKLM\\SOFTWARE' });
+    return vmPolicyText({
+      vm,
+      user: record?.policy ?? '',
+      net: record ? netRules({ ...(record.address ? { address: record.address } : {}), portMap: portMapFromRecord(record.portMap) }) : '',
+      duplicates: this.list(vm).map((d) => ({ service: d.service, dependOnService: d.plan.dependOnService })),
     });
   }
 
-  /** Before a VM's processes are ended: undup its duplicates (dependents first) and what its processes created. */
+  /** What the planner needs to make the VM's next Policy value, with the value there now. */
+  private async policyInput(vm: string): Promise<VmPolicyInput> {
+    const record = getVm(this.db, vm);
+    let current: RegValue | undefined;
+    try {
+      current = await this.backend.call('reg.get', { key: vmKey(vm), name: 'Policy' });
+    } catch (err) {
+      if (!(err instanceof AgentError && err.code === Win32.ERROR_FILE_NOT_FOUND)) throw err;
+    }
+    return {
+      user: record?.policy ?? '',
+      net: record ? netRules({ ...(record.address ? { address: record.address } : {}), portMap: portMapFromRecord(record.portMap) }) : '',
+      duplicates: this.list(vm).map((d) => ({ service: d.service, dependOnService: d.plan.dependOnService })),
+      ...(current ? { current } : {}),
+    };
+  }
+
+  /**
+   * Before a VM's processes are ended (vm rm): remove what its processes created and all
+   * its duplicates (dependents first), as one journaled operation. Returns the SCM names removed.
+   */
   async emptyVm(name: string): Promise<string[]> {
-    const removed: string[] = [];
-    for (const c of await this.createdInVm(name)) removed.push((await this.removeCreated(c)).scmName);
-    for (let left = this.list(name); left.length; left = this.list(name)) {
+    const created = await this.createdInVm(name);
+    const order: DuplicateRecord[] = [];
+    for (let left = this.list(name); left.length; ) {
       const needed = new Set(left.flatMap((d) => d.plan.dependOnService.map((n) => n.toLowerCase())));
       const leaves = left.filter((d) => !needed.has(d.scmName.toLowerCase()));
-      for (const d of leaves.length ? leaves : left) removed.push((await this.undup(d.service, name)).scmName);
+      const next = leaves.length ? leaves : left;
+      order.push(...next);
+      left = left.filter((d) => !next.includes(d));
     }
-    return removed;
-  }
-
-  /** After its processes are gone: the VM's registry key and its record, journaled. */
-  async forgetVm(name: string): Promise<void> {
-    const record = getVm(this.db, name);
-    let tree: RegTree | undefined;
-    try {
-      tree = await this.backend.call('reg.export', { key: vmKey(name) });
-    } catch (err) {
-      if (!(err instanceof AgentError && err.code === Win32.ERROR_FILE_NOT_FOUND)) throw err;
-    }
-    await this.journal.run('vm rm', name, this.ctx, async (step) => {
-      if (tree) await step('reg.deleteTree', { key: vmKey(name), tree });
-      if (record) await step('db.forgetVm', { name, policy: record.policy, createdAt: record.createdAt, address: record.address, portMap: record.portMap });
-    });
-    await pruneEmptyKeys(this.backend, `${SVCDUP_KEY}\\VMs`, 'HKLM\\SOFTWARE');
-  }
-
-  /** The VM's Policy value (read by svcdup-host) follows its duplicates: a journaled set with the old value kept. */
-  private async policyStep(vm: string, step: <A>(kind: string, args: A) => Promise<void>): Promise<void> {
-    const data = this.policyText(vm);
-    const key = vmKey(vm);
-    let previous: RegValue | undefined;
-    try {
-      previous = await this.backend.call('reg.get', { key, name: 'Policy' });
-    } catch (err) {
-      if (!(err instanceof AgentError && err.code === Win32.ERROR_FILE_NOT_FOUND)) throw err;
-    }
-    if (previous?.type === 'REG_SZ' && previous.data === data) return;
-    await step('reg.setValue', { key, value: { name: 'Policy', type: 'REG_SZ', data }, ...(previous ? { previous } : {}) });
+    if (!created.length && !order.length) return [];
+    const [createdSteps, trees, policy] = await Promise.all([
+      Promise.all(created.map((c) => this.createdRemovalSteps(c))),
+      this.copyTrees(name, order),
+      this.policyInput(name),
+    ]);
+    await this.apply('vm empty', name, [...createdSteps.flat(), ...planUndup(name, order as DuplicateRef[], trees, policy)]);
+    await pruneEmptyKeys(this.backend, vmServicesKey(name), SVCDUP_KEY);
+    return [...created.map((c) => c.scmName), ...order.map((d) => d.scmName)];
   }
 
   private require(vm: string, service: string): DuplicateRecord {
@@ -325,25 +359,37 @@ export class Duplicates {
   }
 
   /**
-   * SCM names to start before `d`, dependencies first (Wine's SCM starts none itself):
-   * duplicates in the VM by their plans, shared host services by their host configuration.
+   * What to start for `roots`, in levels: level 0 needs nothing, level k needs only names of
+   * lower levels. Duplicates' dependencies come from their plans, shared host services'
+   * from the host configuration (asked for a level at a time).
    */
-  private async dependencyOrder(d: DuplicateRecord): Promise<string[]> {
-    const out: string[] = [];
-    const seen = new Set<string>();
-    const dupsInVm = this.list(d.vm);
-    const visit = async (names: string[]): Promise<void> => {
-      for (const n of names) {
-        const key = n.toLowerCase();
-        if (seen.has(key)) continue;
-        seen.add(key);
-        const dupOf = dupsInVm.find((o) => o.scmName.toLowerCase() === key);
-        await visit(dupOf ? dupOf.plan.dependOnService : (await this.backend.call('scm.config', { name: n })).dependOnService);
-        out.push(n);
-      }
+  private async startLevels(roots: readonly DuplicateRecord[]): Promise<string[][]> {
+    const dups = new Map(this.list().map((d) => [d.scmName.toLowerCase(), d]));
+    const nodes = new Map<string, { name: string; deps: string[] }>();
+    for (const r of roots) nodes.set(r.scmName.toLowerCase(), { name: r.scmName, deps: r.plan.dependOnService });
+    for (let frontier = roots.flatMap((r) => r.plan.dependOnService); frontier.length; ) {
+      const fresh = [...new Map(frontier.filter((n) => !nodes.has(n.toLowerCase())).map((n) => [n.toLowerCase(), n])).values()];
+      const found = await Promise.all(
+        fresh.map(async (n) => ({ name: n, deps: dups.get(n.toLowerCase())?.plan.dependOnService ?? (await this.backend.call('scm.config', { name: n })).dependOnService })),
+      );
+      for (const f of found) nodes.set(f.name.toLowerCase(), f);
+      frontier = found.flatMap((f) => f.deps);
+    }
+    const depth = new Map<string, number>();
+    const depthOf = (key: string, path: Set<string>): number => {
+      const known = depth.get(key);
+      if (known !== undefined) return known;
+      if (path.has(key)) throw new SvcdupError(`dependency cycle through ${nodes.get(key)?.name ?? key}`);
+      path.add(key);
+      const deps = nodes.get(key)?.deps ?? [];
+      const d = deps.length ? 1 + Math.max(...deps.map((n) => depthOf(n.toLowerCase(), path))) : 0;
+      path.delete(key);
+      depth.set(key, d);
+      return d;
     };
-    await visit(d.plan.dependOnService);
-    return out;
+    const levels: string[][] = [];
+    for (const [key, n] of nodes) (levels[depthOf(key, new Set())] ??= []).push(n.name);
+    return levels.filter(Boolean);
   }
 
   private async ensureRunning(name: string, args: string[], timeoutMs = 60_000): Promise<ServiceStatus> {
@@ -372,21 +418,6 @@ export class Duplicates {
       await new Promise((r) => setTimeout(r, 10));
     }
   }
-}
-
-function serviceCreate(p: PlannedService): ServiceCreate {
-  return {
-    name: p.scmName,
-    displayName: p.displayName,
-    imagePath: p.imagePath,
-    type: 0x10,
-    // svcdup starts duplicates (and their dependencies) itself: never at boot.
-    start: 'DEMAND',
-    errorControl: p.original.errorControl,
-    account: p.original.account || 'LocalSystem',
-    dependOnService: p.dependOnService,
-    description: `svcdup duplicate of ${p.service}`,
-  };
 }
 
 /** `Parameters\Greeting=hello` -> a REG_SZ under the VM's copy; `Name:REG_DWORD=5` for other types. */

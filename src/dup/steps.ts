@@ -1,9 +1,12 @@
-// The journal step kinds of dup and undup: each a change to the host with its exact undo.
-// Undo is idempotent and works whether or not apply ran (see src/state/journal.ts).
+// How each kind of step (src/plan/steps.ts) is applied to the host and undone: the journal's
+// step kinds for dup, undup, vm create and vm rm. Undo is idempotent and works whether or
+// not apply ran (see src/state/journal.ts).
 import type { HostBackend, RegTree, RegValue, ServiceCreate } from '../backend/types.js';
 import { AgentError, Win32 } from '../errors.js';
 import type { Db } from '../state/db.js';
+import { deleteDuplicate, insertDuplicate, type DuplicateRow } from '../state/duplicates.js';
 import type { StepKinds } from '../state/journal.js';
+import { deleteVm, insertVm, type VmRecord } from '../state/vms.js';
 
 export interface StepContext {
   backend: HostBackend;
@@ -126,50 +129,38 @@ export const dupSteps: StepKinds<StepContext> = {
   },
   /** The duplicate's row in the state database. */
   'db.duplicate': {
-    async apply({ db }, a: { vm: string; service: string; scmName: string; plan: unknown }) {
-      db.prepare(`INSERT INTO duplicate (vm, service, scm_name, created_at, plan) VALUES (?, ?, ?, ?, ?)`).run(a.vm, a.service, a.scmName, new Date().toISOString(), JSON.stringify(a.plan));
+    async apply({ db }, a: Omit<DuplicateRow, 'createdAt'>) {
+      insertDuplicate(db, a);
     },
     async undo({ db }, a: { vm: string; service: string }) {
-      db.prepare(`DELETE FROM duplicate WHERE vm = ? AND service = ?`).run(a.vm, a.service);
+      deleteDuplicate(db, a.vm, a.service);
     },
   },
   /** A VM's row in the state database. */
   'db.vm': {
-    async apply({ db }, a: { name: string; policy: string; address?: string; portMap?: Record<string, number> }) {
-      db.prepare(`INSERT INTO vm (name, created_at, policy, address, port_map) VALUES (?, ?, ?, ?, ?)`).run(
-        a.name,
-        new Date().toISOString(),
-        a.policy,
-        a.address ?? null,
-        JSON.stringify(a.portMap ?? {}),
-      );
+    async apply({ db }, a: Omit<VmRecord, 'createdAt'>) {
+      insertVm(db, a);
     },
     async undo({ db }, a: { name: string }) {
-      db.prepare(`DELETE FROM vm WHERE name = ?`).run(a.name);
+      deleteVm(db, a.name);
     },
   },
   /** Removing it, for vm rm. */
   'db.forgetVm': {
     async apply({ db }, a: { name: string }) {
-      db.prepare(`DELETE FROM vm WHERE name = ?`).run(a.name);
+      deleteVm(db, a.name);
     },
-    async undo({ db }, a: { name: string; policy: string; createdAt: string; address?: string; portMap?: Record<string, number> }) {
-      db.prepare(`INSERT OR IGNORE INTO vm (name, created_at, policy, address, port_map) VALUES (?, ?, ?, ?, ?)`).run(
-        a.name,
-        a.createdAt,
-        a.policy,
-        a.address ?? null,
-        JSON.stringify(a.portMap ?? {}),
-      );
+    async undo({ db }, a: VmRecord) {
+      insertVm(db, a, true);
     },
   },
   /** Removing that row, for undup. */
   'db.forgetDuplicate': {
     async apply({ db }, a: { vm: string; service: string }) {
-      db.prepare(`DELETE FROM duplicate WHERE vm = ? AND service = ?`).run(a.vm, a.service);
+      deleteDuplicate(db, a.vm, a.service);
     },
-    async undo({ db }, a: { vm: string; service: string; scmName: string; createdAt: string; plan: unknown }) {
-      db.prepare(`INSERT OR IGNORE INTO duplicate (vm, service, scm_name, created_at, plan) VALUES (?, ?, ?, ?, ?)`).run(a.vm, a.service, a.scmName, a.createdAt, JSON.stringify(a.plan));
+    async undo({ db }, a: DuplicateRow) {
+      insertDuplicate(db, a, true);
     },
   },
 };

@@ -1,10 +1,23 @@
-// How a duplicate is named in the host SCM. Pure and deterministic.
+// How a duplicate is named in the host SCM, and the one parser of `SERVICE@VM`. Pure and deterministic.
 
 /** The SCM's limit on a service name (and on a display name). */
 export const MAX_SERVICE_NAME = 256;
 
+/**
+ * Why a host service name cannot be duplicated, or undefined when it can. `@` separates
+ * SERVICE from VM in a duplicate's name, so a service name holding one would make a name
+ * that parses back wrong (`x@a` into VM `b` would be `x@a@b`).
+ */
+export function serviceNameProblem(service: string): string | undefined {
+  if (service.length === 0) return 'it is empty';
+  if (service.includes('@')) return `it contains '@', which svcdup reserves for SERVICE@VM`;
+  return undefined;
+}
+
 /** A VM's duplicate of SERVICE is `SERVICE@VM` in the host SCM; `@` never occurs in a VM name. */
 export function duplicateServiceName(service: string, vm: string): string {
+  const problem = serviceNameProblem(service);
+  if (problem) throw new RangeError(`service name "${service}" cannot be duplicated: ${problem}`);
   const name = `${service}@${vm}`;
   if (name.length > MAX_SERVICE_NAME) {
     throw new RangeError(`duplicate name ${name} is ${name.length} characters; the SCM allows ${MAX_SERVICE_NAME}`);
@@ -12,19 +25,17 @@ export function duplicateServiceName(service: string, vm: string): string {
   return name;
 }
 
-/** Split `SERVICE@VM` back; undefined for a host service name. */
+/** Split `SERVICE@VM` back (at the last `@`); undefined for a host service name. */
 export function parseDuplicateName(name: string): { service: string; vm: string } | undefined {
   const at = name.lastIndexOf('@');
   if (at <= 0 || at === name.length - 1) return undefined;
   return { service: name.slice(0, at), vm: name.slice(at + 1) };
 }
 
+/** Whether an SCM name is some VM's (a duplicate, or a service a VM process created). */
+export const isDuplicateName = (name: string): boolean => parseDuplicateName(name) !== undefined;
+
 /** Display names must be unique in the SCM too. */
 export function duplicateDisplayName(display: string, vm: string): string {
   return `${display || 'service'} (${vm})`.slice(0, MAX_SERVICE_NAME);
-}
-
-/** The VM-private svchost group that holds only the services duplicated into that VM. */
-export function privateSvchostGroup(group: string, vm: string): string {
-  return `${group}@${vm}`;
 }

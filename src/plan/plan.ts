@@ -1,8 +1,12 @@
-// The duplication plan: from the host's service configurations to what `dup` registers.
-// Pure: the same inputs always give the same plan, and nothing here touches the host.
-import type { ServiceConfig } from '../backend/types.js';
+// The duplication plan: from the host's service configurations to the full list of steps
+// `dup` applies (src/plan/steps.ts), in one journaled operation. Pure: the same inputs
+// always give the same plan, and nothing here touches the host.
+import type { RegTree, RegValue, ServiceConfig, ServiceCreate } from '../backend/types.js';
 import { dependencyClosure, PlanError, type ClosureEntry } from './closure.js';
-import { duplicateDisplayName, duplicateServiceName, privateSvchostGroup } from './names.js';
+import { SERVICES_KEY, SVCDUP_KEY, serviceKey, vmKey, vmServiceKey } from './keys.js';
+import { duplicateDisplayName, duplicateServiceName, serviceNameProblem } from './names.js';
+import type { Step } from './steps.js';
+import { vmPolicyText } from './system.js';
 
 export interface PlannedService {
   /** the host service it duplicates */
@@ -16,7 +20,8 @@ export interface PlannedService {
   dependOnService: string[];
   /** the original configuration, kept for the VM's copy of the Services key */
   original: ServiceConfig;
-  svchost?: { group: string; privateGroup: string };
+  /** a ServiceDll service: its duplicate runs `svchost -k GROUP` in the VM (on Wine each svchost is its own process) */
+  svchost?: { group: string };
   reason: string;
 }
 
@@ -27,8 +32,26 @@ export interface DuplicationPlan {
   services: PlannedService[];
   /** dependencies left to the host's instance */
   shared: ClosureEntry[];
-  /** VM-private svchost groups: name -> members (host service names) */
-  svchostGroups: Record<string, string[]>;
+  /** every change to the host, in order: `dup` runs them as one journaled operation */
+  steps: Step[];
+}
+
+/** A `--set` edit of the root's copy: a value under the copy key (subkey '' for the key itself). */
+export interface KeyEdit {
+  subkey: string;
+  value: RegValue;
+}
+
+/** What the VM's Policy value is made of, and what it holds now. */
+export interface VmPolicyInput {
+  /** the user's rules (the VM record's policy) */
+  user: string;
+  /** the `net` rules of the VM's address and port map */
+  net: string;
+  /** the VM's duplicates before this plan */
+  duplicates: readonly { service: string; dependOnService: readonly string[] }[];
+  /** the Policy value now in the VM key, if any */
+  current?: RegValue;
 }
 
 export interface PlanInput {
@@ -40,11 +63,21 @@ export interface PlanInput {
   hostExe: string;
   /** services already duplicated into this VM: not planned again, only depended on */
   existing?: readonly string[];
+  /** `--set` edits of the root's copy */
+  edits?: readonly KeyEdit[];
+  /** every name in the host SCM: a planned name already there is refused (its undo would delete what is not ours) */
+  scmNames?: readonly string[];
+  /** given: the plan ends with the VM's new Policy value, when it changes */
+  policy?: VmPolicyInput;
 }
 
 const quote = (s: string): string => (/[\s"]/.test(s) ? `"${s.replace(/"/g, '\\"')}"` : s);
 
 export function planDuplicate(input: PlanInput): DuplicationPlan {
+  for (const name of [input.service, ...(input.share ?? [])]) {
+    const problem = serviceNameProblem(name);
+    if (problem) throw new PlanError(`service name "${name}" cannot be duplicated: ${problem}`);
+  }
   const closure = dependencyClosure(input.service, input.configs, input.share);
   const byName = new Map(input.configs.map((c) => [c.name.toLowerCase(), c]));
   const existing = new Set((input.existing ?? []).map((s) => s.toLowerCase()));
@@ -52,7 +85,6 @@ export function planDuplicate(input: PlanInput): DuplicationPlan {
   const action = new Map(closure.order.map((e) => [e.name.toLowerCase(), e.action]));
 
   const services: PlannedService[] = [];
-  const svchostGroups: Record<string, string[]> = {};
   for (const e of closure.order) {
     if (e.action !== 'duplicate' || existing.has(e.name.toLowerCase())) continue;
     const cfg = byName.get(e.name.toLowerCase())!;
@@ -66,12 +98,92 @@ export function planDuplicate(input: PlanInput): DuplicationPlan {
       original: cfg,
       reason: e.reason,
     };
-    if (cfg.svchostGroup) {
-      const privateGroup = privateSvchostGroup(cfg.svchostGroup, input.vm);
-      p.svchost = { group: cfg.svchostGroup, privateGroup };
-      (svchostGroups[privateGroup] ??= []).push(cfg.name);
-    }
+    if (cfg.svchostGroup) p.svchost = { group: cfg.svchostGroup };
     services.push(p);
   }
-  return { vm: input.vm, root: closure.root, services, shared: closure.order.filter((e) => e.action === 'share'), svchostGroups };
+  const taken = new Set((input.scmNames ?? []).map((n) => n.toLowerCase()));
+  const clash = services.find((p) => taken.has(p.scmName.toLowerCase()));
+  if (clash) throw new PlanError(`${clash.scmName} already exists in the host SCM (created by a process in VM ${input.vm}? see svcdup status)`);
+
+  const root = services.find((p) => p.service.toLowerCase() === closure.root.toLowerCase());
+  const steps: Step[] = [];
+  // Batch 0: everything that does not need anything else of the plan. The copies and SCM
+  // registrations are independent of one another (the SCM does not check dependencies when
+  // a service is created, svcdup-host reads the copy only when the duplicate starts).
+  for (const p of services) {
+    steps.push({ kind: 'reg.copy', args: { from: serviceKey(p.service), to: vmServiceKey(input.vm, p.service), root: SVCDUP_KEY }, batch: 0 });
+    steps.push({ kind: 'scm.create', args: serviceCreate(p), batch: 0 });
+    steps.push({ kind: 'db.duplicate', args: { vm: input.vm, service: p.service, scmName: p.scmName, plan: p }, batch: 0 });
+  }
+  // Then the --set edits, into the root's copy once it exists.
+  if (root) {
+    const copy = vmServiceKey(input.vm, root.service);
+    for (const e of input.edits ?? []) steps.push({ kind: 'reg.setValue', args: { key: `${copy}${e.subkey ? `\\${e.subkey}` : ''}`, value: e.value }, batch: 1 });
+  }
+  // Last, the VM's Policy value (read by svcdup-host) with what the new duplicates need.
+  if (input.policy) {
+    const data = vmPolicyText({
+      vm: input.vm,
+      user: input.policy.user,
+      net: input.policy.net,
+      duplicates: [...input.policy.duplicates, ...services],
+    });
+    const step = policyStep(input.vm, data, input.policy.current);
+    if (step) steps.push(step);
+  }
+  return { vm: input.vm, root: closure.root, services, shared: closure.order.filter((e) => e.action === 'share'), steps };
+}
+
+/** The step that sets the VM's Policy value to `data`, keeping what was there for the undo; none when unchanged. */
+export function policyStep(vm: string, data: string, current?: RegValue): Step | undefined {
+  if (current?.type === 'REG_SZ' && current.data === data) return undefined;
+  return { kind: 'reg.setValue', args: { key: vmKey(vm), value: { name: 'Policy', type: 'REG_SZ', data }, ...(current ? { previous: current } : {}) } };
+}
+
+/** How a planned duplicate is registered with the SCM. */
+export function serviceCreate(p: PlannedService): ServiceCreate {
+  return {
+    name: p.scmName,
+    displayName: p.displayName,
+    imagePath: p.imagePath,
+    type: 0x10,
+    // svcdup starts duplicates (and their dependencies) itself: never at boot.
+    start: 'DEMAND',
+    errorControl: p.original.errorControl,
+    account: p.original.account || 'LocalSystem',
+    dependOnService: p.dependOnService,
+    description: `svcdup duplicate of ${p.service}`,
+  };
+}
+
+export { SERVICES_KEY };
+
+/** A recorded duplicate, as undup needs it. */
+export interface DuplicateRef {
+  vm: string;
+  service: string;
+  scmName: string;
+  createdAt: string;
+  plan: PlannedService;
+}
+
+/**
+ * The steps that remove duplicates of one VM (in the order given: dependents first) and,
+ * when `policy` is given, set the VM's Policy value to what is left. `trees` holds each
+ * copy key's export (what the undo writes back), by service name in lowercase.
+ */
+export function planUndup(vm: string, dups: readonly DuplicateRef[], trees: ReadonlyMap<string, RegTree>, policy?: VmPolicyInput): Step[] {
+  const steps: Step[] = [];
+  for (const d of dups) {
+    steps.push({ kind: 'scm.delete', args: serviceCreate(d.plan) });
+    steps.push({ kind: 'reg.deleteTree', args: { key: vmServiceKey(vm, d.service), tree: trees.get(d.service.toLowerCase()) ?? { name: d.service, values: [], subkeys: [] } } });
+    steps.push({ kind: 'db.forgetDuplicate', args: { vm: d.vm, service: d.service, scmName: d.scmName, createdAt: d.createdAt, plan: d.plan } });
+  }
+  if (policy) {
+    const gone = new Set(dups.map((d) => d.service.toLowerCase()));
+    const data = vmPolicyText({ vm, user: policy.user, net: policy.net, duplicates: policy.duplicates.filter((d) => !gone.has(d.service.toLowerCase())) });
+    const step = policyStep(vm, data, policy.current);
+    if (step) steps.push(step);
+  }
+  return steps;
 }

@@ -29,3 +29,34 @@ export function effectivePolicy(userPolicy: string, duplicated: readonly string[
   const user = userPolicy.trimEnd();
   return [user, ...(extra.length ? [`# added by svcdup for the services duplicated here`, ...extra] : [])].filter(Boolean).join('\n') + '\n';
 }
+
+/**
+ * The VM's whole rules text, as its Policy value and rules file hold it: the user's rules,
+ * what its duplicates need (their private endpoints, `open services` for the host services
+ * they depend on) and its `net` rules.
+ */
+export function vmPolicyText(input: {
+  vm: string;
+  user: string;
+  net: string;
+  duplicates: readonly { service: string; dependOnService: readonly string[] }[];
+}): string {
+  const own = `@${input.vm.toLowerCase()}`;
+  const shared = [...new Set(input.duplicates.flatMap((d) => d.dependOnService.filter((n) => !n.toLowerCase().endsWith(own))))].sort();
+  return effectivePolicy(input.user, input.duplicates.map((d) => d.service), shared) + input.net;
+}
+
+/**
+ * The most rules text a VM can have: the hook's config section (CFG_SECTION_SIZE in
+ * native/hook/hook.h, 64 KiB) holds a 76-byte header (magic, length, the VM name) and the
+ * rules as UTF-16 (2 bytes a character, as JavaScript counts string length).
+ */
+export const CFG_SECTION_SIZE = 0x10000;
+const CFG_HEADER_BYTES = 4 + 4 + (32 + 1) * 2 + 2;
+export const MAX_RULES_CHARS = (CFG_SECTION_SIZE - CFG_HEADER_BYTES) / 2;
+
+/** Why a VM's rules text is too large for the hook, or undefined. */
+export function rulesSizeProblem(rules: string): string | undefined {
+  if (rules.length <= MAX_RULES_CHARS) return undefined;
+  return `the policy compiles to ${rules.length} characters of rules; the hook's config section (CFG_SECTION_SIZE, 64 KiB) holds at most ${MAX_RULES_CHARS}`;
+}

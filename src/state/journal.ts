@@ -15,6 +15,14 @@ export interface StepKind<C, A = unknown> {
 
 export type StepKinds<C> = Record<string, StepKind<C, any>>;
 
+/** A step as a plan holds it (src/plan/steps.ts): data only. */
+export interface PlannedStep {
+  kind: string;
+  args: unknown;
+  /** consecutive steps with the same number are independent: applied at once */
+  batch?: number;
+}
+
 export interface JournalEntry {
   id: number;
   op: string;
@@ -51,30 +59,67 @@ export class Journal<C> {
 
   /**
    * Run `body` as one journaled operation. `step(kind, args)` records the step, applies it,
-   * and marks it done; if anything throws, the done (and pending) steps are undone in
-   * reverse order and the error is rethrown.
+   * and marks it done; `batch(steps)` does the same for steps that do not depend on one
+   * another: all are recorded first, then applied at once. If anything throws, the done
+   * (and pending) steps are undone in reverse order and the error is rethrown.
    */
-  async run<T>(op: string, target: string, ctx: C, body: (step: <A>(kind: string, args: A) => Promise<void>) => Promise<T>): Promise<T> {
+  async run<T>(op: string, target: string, ctx: C, body: (step: <A>(kind: string, args: A) => Promise<void>, batch: (steps: readonly PlannedStep[]) => Promise<void>) => Promise<T>): Promise<T> {
     const id = Number(this.db.prepare(`INSERT INTO journal (op, target, status, started_at) VALUES (?, ?, 'running', ?)`).run(op, target, now()).lastInsertRowid);
     let seq = 0;
-    const step = async <A>(kind: string, args: A): Promise<void> => {
+    const record = this.db.prepare(`INSERT INTO journal_step (journal_id, seq, kind, args, status) VALUES (?, ?, ?, ?, 'pending')`);
+    const markDone = this.db.prepare(`UPDATE journal_step SET status = 'done' WHERE journal_id = ? AND seq = ?`);
+    const kindOf = (kind: string): StepKind<C> => {
       const k = this.kinds[kind];
       if (!k) throw new Error(`journal: unknown step kind ${kind}`);
+      return k;
+    };
+    const step = async <A>(kind: string, args: A): Promise<void> => {
+      const k = kindOf(kind);
       const s = seq++;
-      this.db.prepare(`INSERT INTO journal_step (journal_id, seq, kind, args, status) VALUES (?, ?, ?, ?, 'pending')`).run(id, s, kind, JSON.stringify(args));
+      record.run(id, s, kind, JSON.stringify(args));
       failpoint(op, s, 'before');
       await k.apply(ctx, args);
       failpoint(op, s, 'after');
-      this.db.prepare(`UPDATE journal_step SET status = 'done' WHERE journal_id = ? AND seq = ?`).run(id, s);
+      markDone.run(id, s);
+    };
+    const batch = async (steps: readonly PlannedStep[]): Promise<void> => {
+      if (steps.length === 1) return step(steps[0]!.kind, steps[0]!.args);
+      const ks = steps.map((s) => kindOf(s.kind));
+      const first = seq;
+      seq += steps.length;
+      // one transaction: the whole batch is on record before any of it is applied
+      this.db.transaction(() => steps.forEach((s, i) => record.run(id, first + i, s.kind, JSON.stringify(s.args))))();
+      for (let i = 0; i < steps.length; i++) failpoint(op, first + i, 'before');
+      const results = await Promise.allSettled(steps.map((s, i) => ks[i]!.apply(ctx, s.args)));
+      for (let i = 0; i < steps.length; i++) failpoint(op, first + i, 'after');
+      this.db.transaction(() => results.forEach((r, i) => r.status === 'fulfilled' && markDone.run(id, first + i)))();
+      const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (failed) throw failed.reason;
     };
     try {
-      const result = await body(step);
+      const result = await body(step, batch);
       this.db.prepare(`UPDATE journal SET status = 'done', ended_at = ? WHERE id = ?`).run(now(), id);
       return result;
     } catch (err) {
       await this.rollback(id, ctx, (err as Error).message);
       throw err;
     }
+  }
+
+  /**
+   * Apply a planned list of steps as one operation: all or nothing. Consecutive steps
+   * with the same `batch` number are applied at once (see `run`).
+   */
+  async runSteps(op: string, target: string, ctx: C, steps: readonly PlannedStep[]): Promise<void> {
+    await this.run(op, target, ctx, async (_step, batch) => {
+      for (let i = 0; i < steps.length; ) {
+        let j = i + 1;
+        const b = steps[i]!.batch;
+        if (b !== undefined) while (j < steps.length && steps[j]!.batch === b) j++;
+        await batch(steps.slice(i, j));
+        i = j;
+      }
+    });
   }
 
   /** Roll back every operation a killed svcdup left 'running' (or whose rollback failed before). */

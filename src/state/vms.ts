@@ -1,5 +1,5 @@
-// VM records in the state database. The VM layer (src/vm) owns their lifecycle;
-// dup and status only read them.
+// VM records in the state database: the only SQL on the vm table. The VM layer (src/vm)
+// owns their lifecycle (through the journal's db.vm steps); dup and status only read them.
 import type { Db } from './db.js';
 
 export interface VmRecord {
@@ -36,13 +36,14 @@ export function listVms(db: Db): VmRecord[] {
   return (db.prepare(`SELECT * FROM vm ORDER BY name`).all() as Row[]).map(fromRow);
 }
 
-export function insertVm(db: Db, vm: Omit<VmRecord, 'createdAt'>): void {
-  db.prepare(`INSERT INTO vm (name, created_at, policy, address, port_map) VALUES (?, ?, ?, ?, ?)`).run(
+/** `orIgnore`: the undo of a removal, which may find the record already back. */
+export function insertVm(db: Db, vm: Omit<VmRecord, 'createdAt' | 'portMap'> & { createdAt?: string; portMap?: Record<string, number> }, orIgnore = false): void {
+  db.prepare(`INSERT ${orIgnore ? 'OR IGNORE ' : ''}INTO vm (name, created_at, policy, address, port_map) VALUES (?, ?, ?, ?, ?)`).run(
     vm.name,
-    new Date().toISOString(),
+    vm.createdAt ?? new Date().toISOString(),
     vm.policy,
     vm.address ?? null,
-    JSON.stringify(vm.portMap),
+    JSON.stringify(vm.portMap ?? {}),
   );
 }
 

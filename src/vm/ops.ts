@@ -1,13 +1,18 @@
 // VM operations: create, list, remove, run a program inside, list processes, trace.
-// Everything Windows-side goes through the host backend and svcdup-run.exe (docs/vm.md).
+// Everything Windows-side goes through the host backend and svcdup-run.exe (docs/vm.md);
+// create and remove apply the plans of lifecycle.ts through the journal.
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
 import type { Paths } from '../config.js';
-import { SvcdupError, UsageError } from '../errors.js';
-import type { ExecOptions, ExecResult, HostBackend } from '../backend/types.js';
-import { effectivePolicy } from '../plan/system.js';
-import { planIdentity, portMapFromRecord, type NetIdentity } from '../net/index.js';
+import { AgentError, SvcdupError, UsageError, Win32 } from '../errors.js';
+import type { ExecOptions, ExecResult, HostBackend, RegTree } from '../backend/types.js';
+import { pruneEmptyKeys } from '../dup/steps.js';
+import { SOFTWARE_KEY, VMS_KEY, vmKey } from '../plan/keys.js';
+import type { Step } from '../plan/steps.js';
+import { effectivePolicy, rulesSizeProblem, vmPolicyText } from '../plan/system.js';
+import { netRules, planIdentity, portMapFromRecord } from '../net/index.js';
+import { planVmCreate, planVmForget } from './lifecycle.js';
 import { validateVmName } from './names.js';
 import { compilePolicy, parsePolicy } from './policy.js';
 import type { VmRecord, VmStore } from './store.js';
@@ -29,15 +34,16 @@ export interface VmInfo extends VmRecord {
 }
 
 /**
- * What a VM's lifecycle means for the rest of the host, supplied by the duplicates layer
- * (src/dup/dup.ts): journaled record and registry key, duplicates removed with the VM,
- * and the policy its processes run with.
+ * What the VM operations need of the duplicates layer (src/dup/dup.ts, the Duplicates
+ * class): the journal that applies their plans, the removal of a VM's duplicates, and the
+ * policy its processes run with. Without it (tests, benchmarks) records are written
+ * directly and no registry key is made.
  */
 export interface VmHostHooks {
-  createVm(name: string, rules: string, identity: NetIdentity): Promise<void>;
+  /** apply planned steps as one journaled operation (all or none) */
+  apply(op: string, target: string, steps: readonly Step[]): Promise<void>;
   /** undup everything in the VM; returns the SCM names removed */
   emptyVm(name: string): Promise<string[]>;
-  forgetVm(name: string): Promise<void>;
   policyText(name: string): string;
 }
 
@@ -82,8 +88,13 @@ export class Vms {
       rules = compilePolicy(parsePolicy(text, policyFile));
     }
     const identity = planIdentity(net, this.store.list().map((v) => ({ name: v.name, ...(v.address ? { address: v.address } : {}), portMap: portMapFromRecord(v.portMap) })));
-    if (this.hooks) await this.hooks.createVm(name, rules, identity);
-    else this.store.insert(name, rules);
+    // the whole rules text must fit the hook's config section, or every process of the VM would fail
+    const tooLarge = rulesSizeProblem(effectivePolicy(rules, []) + netRules(identity));
+    if (tooLarge) throw new UsageError(`${policyFile ?? 'policy'}: ${tooLarge}`);
+    if (this.hooks) {
+      const hooks = this.hooks;
+      await hooks.apply('vm create', name, planVmCreate(name, rules, identity, vmPolicyText({ vm: name, user: rules, net: netRules(identity), duplicates: [] })));
+    } else this.store.insert(name, rules);
     await this.writeRules(name);
     return this.store.get(name)!;
   }
@@ -115,9 +126,21 @@ export class Vms {
     const left = await this.ps(name);
     if (left.length) throw new SvcdupError(`VM ${name} still has processes (${left.map((p) => `${p.image}:${p.pid}`).join(', ')}); not removed`);
     await rm(this.dir(name), { recursive: true, force: true });
-    if (this.hooks) await this.hooks.forgetVm(name);
+    if (this.hooks) await this.forget(name, this.hooks);
     else this.store.delete(name);
     return { killed, undup };
+  }
+
+  /** After its processes are gone: the VM's registry key and its record, journaled; then svcdup's emptied keys. */
+  private async forget(name: string, hooks: VmHostHooks): Promise<void> {
+    let tree: RegTree | undefined;
+    try {
+      tree = await this.backend.call('reg.export', { key: vmKey(name) });
+    } catch (err) {
+      if (!(err instanceof AgentError && err.code === Win32.ERROR_FILE_NOT_FOUND)) throw err;
+    }
+    await hooks.apply('vm rm', name, planVmForget(name, this.store.get(name), tree));
+    await pruneEmptyKeys(this.backend, VMS_KEY, SOFTWARE_KEY);
   }
 
   /** Run argv inside the VM; resolves with its exit code. */

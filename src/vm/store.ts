@@ -1,6 +1,7 @@
 // Where VM records live: the state database (src/state), behind a small interface
 // so the operations can be tested without one.
 import type { Db } from '../state/db.js';
+import { duplicatedServices } from '../state/duplicates.js';
 import { deleteVm, getVm, insertVm, listVms, type VmRecord } from '../state/vms.js';
 
 export type { VmRecord };
@@ -20,6 +21,6 @@ export function dbVmStore(db: Db): VmStore {
     list: () => listVms(db),
     insert: (name, policy) => insertVm(db, { name, policy, portMap: {} }),
     delete: (name) => deleteVm(db, name),
-    duplicates: (name) => (db.prepare(`SELECT service FROM duplicate WHERE vm = ? ORDER BY service`).all(name) as { service: string }[]).map((r) => r.service),
+    duplicates: (name) => duplicatedServices(db, name),
   };
 }
