@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs what a fresh machine lacks, then builds: Debian's wine64 and mingw-w64,
+# Installs what a fresh machine lacks, then builds: Debian's wine64, mingw-w64 and clang-format,
 # npm dependencies, the TypeScript and the native parts. Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -8,6 +8,7 @@ need=()
 [ -x /usr/lib/wine/wine64 ] || command -v wine64 >/dev/null 2>&1 || need+=(wine64)
 command -v x86_64-w64-mingw32-gcc >/dev/null 2>&1 || need+=(mingw-w64)
 command -v make >/dev/null 2>&1 || need+=(make)
+command -v clang-format >/dev/null 2>&1 || need+=(clang-format)
 if [ ${#need[@]} -gt 0 ]; then
   if ! command -v apt-get >/dev/null 2>&1; then
     echo "setup: missing ${need[*]} and no apt-get here: install them with your package manager" >&2

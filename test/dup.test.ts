@@ -1,11 +1,12 @@
 // Duplicates under real Wine: svcdup dup/undup/start/stop/status and sc, against the
 // project's test services and Wine's own system services.
 import { spawnSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ServiceStatus } from '../src/backend/types.js';
 import { packageRoot } from '../src/config.js';
-import { vmKey } from '../src/dup/dup.js';
+import { SVCDUP_KEY, vmKey } from '../src/plan/keys.js';
 import { nativeExe, openTestHost, testEnv, type TestHost } from './helpers.js';
 import { cliFor, waitState, imageOf, win32Code } from './cli-helpers.js';
 
@@ -49,9 +50,6 @@ async function serverPid(vm: string | undefined, pipe: string): Promise<number> 
   return Number(r.stdout.trim());
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** The real image a duplicate runs: the child of its svcdup-host. */
 
 async function exportHostKeys() {
   return {
@@ -379,6 +377,82 @@ describe('the relay pipe', () => {
     expect(reply).toMatchObject({ service: 'slowsvc', pid: (await imageOf(b, running))?.pid });
     expect(cli(['undup', 'slowsvc', '--vm', 'v2']).status).toBe(0);
     await b.call('scm.delete', { name: 'slowsvc' });
+  });
+});
+
+describe('the plan', () => {
+  const hostState = async () => ({
+    ...(await exportHostKeys()),
+    svcdup: await host.backend.call('reg.export', { key: SVCDUP_KEY }),
+    scm: (await host.backend.call('scm.list', {})).map((x) => x.name).sort(),
+  });
+
+  it('dup --dry-run prints every step and its undo, and changes neither the registry nor the SCM', async () => {
+    const before = await hostState();
+    const out = cliJson<{ dryRun: boolean; plan: { services: { scmName: string }[]; steps: { kind: string; args: { name?: string } }[] } }>([
+      'dup', 'chainA', '--vm', 'v1', '--set', 'Parameters\\Greeting=dry', '--dry-run',
+    ]);
+    expect(out.dryRun).toBe(true);
+    expect(out.plan.services.map((x) => x.scmName)).toEqual(['svcdup-testsvc-b@v1', 'svcdup-testsvc-a@v1', 'chainA@v1']);
+    expect(out.plan.steps.filter((x) => x.kind === 'scm.create').map((x) => x.args.name)).toEqual(['svcdup-testsvc-b@v1', 'svcdup-testsvc-a@v1', 'chainA@v1']);
+    expect(out.plan.steps.map((x) => x.kind)).toContain('reg.setValue');
+    const text = cli(['dup', 'chainA', '--vm', 'v1', '--dry-run']);
+    expect(text.status, text.stderr).toBe(0);
+    expect(text.stdout).toMatch(/dry run: nothing was changed/);
+    expect(text.stdout).toMatch(/scm\.create +create service chainA@v1: .*svcdup-host\.exe.* \(depends on svcdup-testsvc-a@v1\)\n +undo: stop and delete chainA@v1/);
+    expect(await hostState()).toEqual(before);
+    expect(cliJson<unknown[]>(['status'])).toEqual([]);
+  });
+
+  it('a failure on the root removes the dependencies registered with it: the closure is one operation', async () => {
+    // a host service holding the display name the root's duplicate would get: the SCM refuses the root only
+    const plan = cliJson<{ plan: { services: { service: string; displayName: string }[] } }>(['dup', 'chainA', '--vm', 'v1', '--dry-run']).plan;
+    const root = plan.services.find((x) => x.service === 'chainA')!;
+    await host.backend.call('scm.create', { name: 'svcdup-clash', displayName: root.displayName, imagePath: nativeExe(host.backend, 'svcdup-testsvc.exe') });
+    const before = await hostState();
+    const r = cli(['dup', 'chainA', '--vm', 'v1']);
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toMatch(/1078/);
+    expect(await hostState()).toEqual(before);
+    expect(cliJson<unknown[]>(['status'])).toEqual([]);
+    await host.backend.call('scm.delete', { name: 'svcdup-clash' });
+  });
+
+  it('refuses a service name with @ in one line, registering nothing', async () => {
+    const before = await hostState();
+    const r = cli(['dup', `${SVC}@v2`, '--vm', 'v1']);
+    expect(r.status).toBe(2);
+    expect(r.stderr.trim()).toMatch(/^svcdup: service name "svcdup-testsvc@v2" cannot be duplicated: it contains '@', which svcdup reserves for SERVICE@VM$/);
+    expect(cli(['dup', SVC, '--vm', 'v1', '--share', 'a@b']).status).toBe(2);
+    expect(await hostState()).toEqual(before);
+  });
+
+  it('vm create refuses a policy too large for the hook, naming the limit; one that just fits runs', async () => {
+    const dir = join(host.paths.home, 'policies');
+    mkdirSync(dir, { recursive: true });
+    // "closed pipes P\n" lines; with --ip the rules also hold "net address 127.77.9.9\n" (23 characters)
+    const policy = (chars: number) => {
+      const pats: string[] = [];
+      let left = chars - 23;
+      for (let i = 0; left > 0; i++) {
+        const len = Math.min(256, left - 14);
+        const head = `p${i}-`;
+        pats.push(head + 'x'.repeat(len - head.length));
+        left -= 14 + len;
+      }
+      const file = join(dir, `${chars}.json`);
+      writeFileSync(file, JSON.stringify({ closed: { pipes: pats } }));
+      return file;
+    };
+    const big = cli(['vm', 'create', 'big', '--ip', '127.77.9.9', '--policy', policy(32731)]);
+    expect(big.status).toBe(2);
+    expect(big.stderr.trim().split('\n')).toHaveLength(1);
+    expect(big.stderr).toMatch(/32731 characters of rules; the hook's config section \(CFG_SECTION_SIZE, 64 KiB\) holds at most 32730/);
+    expect(cliJson<{ name: string }[]>(['vm', 'ls']).map((v) => v.name)).not.toContain('big');
+    const fits = cli(['vm', 'create', 'big', '--ip', '127.77.9.9', '--policy', policy(32730)]);
+    expect(fits.status, fits.stderr).toBe(0);
+    expect((await inVm('big', ['cmd', '/c', 'exit 3'])).code).toBe(3);
+    expect(cli(['vm', 'rm', 'big']).status).toBe(0);
   });
 });
 

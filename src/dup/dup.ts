@@ -281,7 +281,7 @@ export class Duplicates {
     const statuses = new Map<string, ServiceStatus>();
     for (const level of await this.startLevels(roots)) {
       const done = await Promise.all(level.map((n) => this.ensureRunning(n, args.get(n.toLowerCase()) ?? [])));
-      done.forEach((s, i) => statuses.set(level[i]!.toLowerCase(), s));
+      for (const [i, s] of done.entries()) statuses.set(level[i]!.toLowerCase(), s);
     }
     return roots.map((r) => statuses.get(r.scmName.toLowerCase())!);
   }

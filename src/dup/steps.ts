@@ -1,7 +1,7 @@
 // How each kind of step (src/plan/steps.ts) is applied to the host and undone: the journal's
 // step kinds for dup, undup, vm create and vm rm. Undo is idempotent and works whether or
 // not apply ran (see src/state/journal.ts).
-import type { HostBackend, RegTree, RegValue, ServiceCreate } from '../backend/types.js';
+import type { HostBackend, RegKeyContents, RegTree, RegValue, ServiceCreate } from '../backend/types.js';
 import { AgentError, Win32 } from '../errors.js';
 import type { Db } from '../state/db.js';
 import { deleteDuplicate, insertDuplicate, type DuplicateRow } from '../state/duplicates.js';
@@ -47,7 +47,7 @@ export async function deleteKeyIfExists(backend: HostBackend, key: string): Prom
 /** Delete `key` and then each parent up to (not including) `stop` that is left empty. */
 export async function pruneEmptyKeys(backend: HostBackend, key: string, stop: string): Promise<void> {
   for (let k = key; k.length > stop.length && k.toLowerCase().startsWith(stop.toLowerCase()); k = k.slice(0, k.lastIndexOf('\\'))) {
-    let contents;
+    let contents: RegKeyContents;
     try {
       contents = await backend.call('reg.query', { key: k });
     } catch (err) {

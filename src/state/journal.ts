@@ -88,11 +88,15 @@ export class Journal<C> {
       const first = seq;
       seq += steps.length;
       // one transaction: the whole batch is on record before any of it is applied
-      this.db.transaction(() => steps.forEach((s, i) => record.run(id, first + i, s.kind, JSON.stringify(s.args))))();
+      this.db.transaction(() => {
+        for (const [i, s] of steps.entries()) record.run(id, first + i, s.kind, JSON.stringify(s.args));
+      })();
       for (let i = 0; i < steps.length; i++) failpoint(op, first + i, 'before');
       const results = await Promise.allSettled(steps.map((s, i) => ks[i]!.apply(ctx, s.args)));
       for (let i = 0; i < steps.length; i++) failpoint(op, first + i, 'after');
-      this.db.transaction(() => results.forEach((r, i) => r.status === 'fulfilled' && markDone.run(id, first + i)))();
+      this.db.transaction(() => {
+        for (const [i, r] of results.entries()) if (r.status === 'fulfilled') markDone.run(id, first + i);
+      })();
       const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
       if (failed) throw failed.reason;
     };
