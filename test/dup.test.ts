@@ -246,6 +246,7 @@ describe('dependencies', () => {
   });
 });
 
+// about twenty CLI runs each (a kill and a recovery per step): a budget for a loaded machine, not a timing
 describe('journal: svcdup killed at every step', () => {
   const name = `${SVC}@v1`;
   const copyKey = `${vmKey('v1')}\\Services\\${SVC}`;
@@ -284,7 +285,7 @@ describe('journal: svcdup killed at every step', () => {
     expect(await state()).toBe('complete');
     expect(cli(['undup', SVC, '--vm', 'v1']).status).toBe(0);
     expect(await exportHostKeys()).toEqual(before);
-  });
+  }, 600_000);
 
   it('an interrupted undup leaves the duplicate complete and working', async () => {
     cliJson(['dup', SVC, '--vm', 'v1', '--set', 'Parameters\\Greeting=kept']);
@@ -306,7 +307,7 @@ describe('journal: svcdup killed at every step', () => {
     expect((await pipeCall('v1')).greeting).toBe('kept');
     expect(cli(['undup', SVC, '--vm', 'v1']).status).toBe(0);
     expect(await state()).toBe('none');
-  });
+  }, 600_000);
 });
 
 describe("Wine's system services", () => {

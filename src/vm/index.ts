@@ -1,5 +1,6 @@
 // Feather-weight VMs: namespace virtualization for processes and IPC (docs/vm.md).
-export { Vms, type VmBackend, type VmInfo, type VmProcess } from './ops.js';
+export { Vms, type VmBackend, type VmHostHooks, type VmInfo, type VmProcess } from './ops.js';
 export { dbVmStore, type VmStore, type VmRecord } from './store.js';
+export { planVmCreate, planVmForget } from './lifecycle.js';
 export { compilePolicy, decide, DEFAULT_OPEN, globMatch, parsePolicy, PolicyFile, type NameKind } from './policy.js';
 export { objectNameInVm, pipeNameInVm, validateVmName, vmNameProblem, vmPrefix, VM_NAME } from './names.js';
