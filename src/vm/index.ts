@@ -1,5 +1,5 @@
 // Feather-weight VMs: namespace virtualization for processes and IPC (docs/vm.md).
 export { Vms, type VmBackend, type VmInfo, type VmProcess } from './ops.js';
 export { dbVmStore, type VmStore, type VmRecord } from './store.js';
-export { compilePolicy, decide, DEFAULT_OPEN, globMatch, parsePolicy, PolicyFile, type NameKind } from './policy.js';
+export { compilePolicy, decide, DEFAULT_OPEN, DEFAULT_RULES, globMatch, parsePolicy, parseRules, PolicyFile, type NameKind, type Rule, type RuleKind, type Rules } from './policy.js';
 export { objectNameInVm, pipeNameInVm, validateVmName, vmNameProblem, vmPrefix, VM_NAME } from './names.js';
