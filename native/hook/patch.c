@@ -261,20 +261,21 @@ static unsigned char *alloc_near(const unsigned char *target)
     return NULL;
 }
 
-/* A SLOT-byte trampoline slot, near target when possible (*is_near says). Slots live as
-   long as the process: hooks are never removed. */
+/* A SLOT-byte trampoline slot, near target when possible (*is_near says); anywhere for
+   target NULL (stub copies work at any address, and need no walk of the address space).
+   Slots live as long as the process: hooks are never removed. */
 static unsigned char *slot_for(const unsigned char *target, int *is_near)
 {
     int i;
     unsigned char *p;
     for (i = 0; i < npools; i++)
-        if (pools[i].used + SLOT <= POOL && reachable(pools[i].base, target)) {
+        if (pools[i].used + SLOT <= POOL && (!target || reachable(pools[i].base, target))) {
             *is_near = 1;
             pools[i].used += SLOT;
             return pools[i].base + pools[i].used - SLOT;
         }
     if (npools == (int)(sizeof pools / sizeof *pools)) return NULL;
-    p = alloc_near(target);
+    p = target ? alloc_near(target) : NULL;
     *is_near = p != NULL;
     if (!p && !(p = alloc_at(0))) return NULL;
     pools[npools].base = p;
@@ -335,7 +336,7 @@ static int prep_syscall(op *o, const char *name, void *detour, void **original)
     if (refused(name)) return patch_fail(name, PATCH_REFUSED, NULL);
     if (!stub) return patch_fail(name, PATCH_NO_EXPORT, NULL);
     if (!(len = stub_len(stub))) return patch_fail(name, PATCH_UNKNOWN, "its bytes are not a syscall stub of a known layout (or it is hooked already)");
-    if (!(slot = slot_for(stub, &near_))) return patch_fail(name, PATCH_NO_MEMORY, NULL);
+    if (!(slot = slot_for(NULL, &near_))) return patch_fail(name, PATCH_NO_MEMORY, NULL);
     memcpy(slot, stub, len);
     NtFlushInstructionCache(GetCurrentProcess(), slot, len);
     memset(o, 0, sizeof *o);
@@ -451,7 +452,7 @@ void *syscall_original(const char *name)
     if (!stub) return NULL;
     for (i = 0; i < nhooked; i++)
         if (hooked[i].stub == stub) return hooked[i].tramp;
-    if (!(len = stub_len(stub)) || !(slot = slot_for(stub, &near_))) return NULL;
+    if (!(len = stub_len(stub)) || !(slot = slot_for(NULL, &near_))) return NULL;
     memcpy(slot, stub, len);
     NtFlushInstructionCache(GetCurrentProcess(), slot, len);
     return slot;
