@@ -1,4 +1,4 @@
-// The client side of the SCM inside a VM (DESIGN.md issues 10 and 12, docs/scmclient.md):
+// The client side of the SCM inside a VM (docs/design.md issues 10 and 12, docs/scmclient.md):
 // a VM process names its duplicates by their plain names, sees no other VM's services,
 // may only query host services that are neither duplicated nor shared, and creates
 // services of its own VM. Real Wine processes, driven through native/build's

@@ -3,36 +3,64 @@
  * itself, keeps a private copy of the config and patches the syscall stubs.
  * Anywhere else (the launcher loads it to reuse the injection code) it does
  * nothing. Failing to hook a VM process fails its start rather than letting it
- * run un-virtualized. */
+ * run un-virtualized, and names the part, the export and the reason (hook_failed). */
 #include "hook.h"
 #include "names.h"
 #include "patch.h"
 #include "policy.h"
+#include "service.h"
 #include "trace.h"
+#include <stdio.h>
 #include <wchar.h>
 
 /* The ordinal-1 export the rewritten import table names. */
 __declspec(dllexport) void svcdup_hook_anchor(void) {}
 
+void hook_failed(const char *part)
+{
+    const patch_failure *f = patch_last_failure();
+    trace_failure(part, f->code ? f->what : NULL, f->code ? f->why : "failed");
+}
+
+/* Install one part; 0 (and the failure recorded) when it cannot be. */
+static int install(const char *part, int (*fn)(void))
+{
+    patch_clear_failure();
+    if (fn() >= 0) return 1;
+    hook_failed(part);
+    return 0;
+}
+
 static int start(void)
 {
     vm_config *c;
     HMODULE pinned;
+    int line;
     real_init();
     G.pid = GetCurrentProcessId();
     if (!(c = config_load(G.pid))) return 1; /* not in a VM: stay passive */
     G.cfg = c;
     G.prefix_chars = (USHORT)swprintf(G.prefix, sizeof G.prefix / sizeof(WCHAR), L"svcdup.%ls.", c->vm);
-    if (policy_load(c->rules) < 0) return 0;
+    trace_open(); /* first: a failure below is reported there */
+    if ((line = policy_load(c->rules)) < 0) {
+        char what[32];
+        snprintf(what, sizeof what, "line %d", -line);
+        patch_fail(what, -1, policy_error());
+        hook_failed("policy");
+        return 0;
+    }
     /* never unloaded: FreeLibrary must not be a way out of the VM */
     if (!GetModuleHandleExW(GET_MODULE_HANDLE_EX_FLAG_PIN | GET_MODULE_HANDLE_EX_FLAG_FROM_ADDRESS,
-                            (LPCWSTR)(void *)start, &pinned))
+                            (LPCWSTR)(void *)start, &pinned)) {
+        patch_fail("GetModuleHandleExW", -1, "the hook cannot pin itself");
+        hook_failed("pin");
         return 0;
-    trace_open();
-    if (process_install() || objects_install() || pipes_install() || ports_install() || query_install() ||
-        scmclient_install() || registry_install() || net_install())
+    }
+    if (!install("process", process_install) || !install("objects", objects_install) ||
+        !install("pipes", pipes_install) || !install("ports", ports_install) || !install("query", query_install) ||
+        !install("scmclient", scmclient_install) || !install("registry", registry_install) ||
+        !install("net", net_install) || !install("service", service_install))
         return 0;
-    service_install();
     G.active = 1;
     return 1;
 }

@@ -60,5 +60,7 @@ int roots_install(void);
 int registry_install(void); /* registry.c: the VM's view of Services\NAME and Svchost */
 int service_install(void);  /* service.c: service-side SCM API for svcdup-host's images */
 int net_install(void);       /* net.c: per-VM addresses, port maps, http.sys URLs (docs/network.md) */
-int scmclient_install(void); /* scmclient.c: client-side SCM names (DESIGN.md 10, 12); call before registry_install */
+int scmclient_install(void); /* scmclient.c: client-side SCM names (docs/design.md 10, 12) */
+/* dllmain.c: name the part that could not be installed, with patch_last_failure()'s export and reason */
+void hook_failed(const char *part);
 #endif

@@ -16,7 +16,7 @@
  * and structures, so on anything but Wine this part refuses to install and the
  * VM process fails to start rather than run with the host's network identity.
  *
- * Rules (lines of the VM's policy text, see docs/network.md):
+ * Rules (lines of the VM's policy text, parsed by policy.c, see docs/network.md):
  *   net address 127.77.0.2          the VM's own IPv4 address (127.0.0.0/8, not 127.0.0.1)
  *   net portmap tcp|udp PORT PORT2  the VM's PORT is PORT2 on the host
  * Decisions, for IPv4 and IPv4-mapped IPv6 addresses (A = the VM's address):
@@ -36,6 +36,7 @@
 #include "hook.h"
 #include "names.h"
 #include "patch.h"
+#include "policy.h"
 #include "trace.h"
 #include <stdio.h>
 #include <wchar.h>
@@ -621,91 +622,22 @@ static NTSTATUS NTAPI d_NtDeviceIoControlFile(ARGS)
     }
 }
 
-/* ---- rules ---- */
-static int parse_ipv4(const WCHAR *s, int n, UCHAR *a)
-{
-    int i = 0, part = 0;
-    for (; i < 4; i++) {
-        int v = 0, d = 0;
-        while (part < n && s[part] >= L'0' && s[part] <= L'9' && d < 3) { v = v * 10 + (s[part++] - L'0'); d++; }
-        if (!d || v > 255) return 0;
-        a[i] = (UCHAR)v;
-        if (i < 3) { if (part >= n || s[part] != L'.') return 0; part++; }
-    }
-    return part == n;
-}
-
-static int parse_port(const WCHAR *s, int n)
-{
-    int v = 0, i;
-    if (n < 1 || n > 5) return 0;
-    for (i = 0; i < n; i++) { if (s[i] < L'0' || s[i] > L'9') return 0; v = v * 10 + (s[i] - L'0'); }
-    return v >= 1 && v <= 65535 ? v : 0;
-}
-
-/* words of one line */
-static int split(const WCHAR *p, int len, const WCHAR **w, int *wn, int max)
-{
-    int k = 0, i = 0;
-    while (i < len && k < max) {
-        while (i < len && (p[i] == L' ' || p[i] == L'\t')) i++;
-        if (i >= len) break;
-        w[k] = p + i;
-        while (i < len && p[i] != L' ' && p[i] != L'\t') i++;
-        wn[k] = (int)(p + i - w[k]);
-        k++;
-    }
-    while (i < len && (p[i] == L' ' || p[i] == L'\t')) i++;
-    return i < len ? -1 : k;
-}
-
-/* Parse the "net ..." lines; returns how many, or -(line number) of a bad one. */
-static int net_rules(const WCHAR *text)
-{
-    const WCHAR *p = text, *w[6];
-    int line = 0, count = 0, wn[6];
-    while (p && *p) {
-        const WCHAR *e = wcschr(p, L'\n');
-        int len = e ? (int)(e - p) : (int)wcslen(p), k;
-        line++;
-        while (len && (p[len - 1] == L'\r' || p[len - 1] == L' ')) len--;
-        if (len > 4 && !wcsncmp(p, L"net ", 4)) {
-            k = split(p, len, w, wn, 6);
-            count++;
-            if (k == 3 && wn[1] == 7 && !wcsncmp(w[1], L"address", 7)) {
-                if (have_addr || !parse_ipv4(w[2], wn[2], my_addr) || my_addr[0] != 127 || is_lo1(my_addr) ||
-                    (!my_addr[1] && !my_addr[2] && !my_addr[3]) || my_addr[3] == 255 ||
-                    (my_addr[1] == 12 && my_addr[2] == 34 && my_addr[3] == 56)) /* Wine's magic loopback = 0.0.0.0 */
-                    return -line;
-                have_addr = 1;
-            } else if (k == 5 && wn[1] == 7 && !wcsncmp(w[1], L"portmap", 7)) {
-                int t = wn[2] == 3 && !_wcsnicmp(w[2], L"tcp", 3) ? W_SOCK_STREAM
-                        : wn[2] == 3 && !_wcsnicmp(w[2], L"udp", 3) ? W_SOCK_DGRAM : 0;
-                int from = parse_port(w[3], wn[3]), to = parse_port(w[4], wn[4]), i;
-                USHORT dummy;
-                if (!t || !from || !to || nmaps == MAX_MAPS || map_port(t, (USHORT)from, &dummy)) return -line;
-                for (i = 0; i < nmaps; i++) if (maps[i].type == t && maps[i].to == to) return -line;
-                maps[nmaps].type = (UCHAR)t;
-                maps[nmaps].from = (USHORT)from;
-                maps[nmaps].to = (USHORT)to;
-                nmaps++;
-            } else {
-                return -line;
-            }
-        }
-        p = e ? e + 1 : NULL;
-    }
-    return count;
-}
-
 int net_install(void)
 {
-    int n = net_rules(G.cfg->rules);
-    if (n < 0) return -1;   /* a bad net rule fails the VM process, like a bad policy line */
-    if (!n) return 0;       /* no network identity: the VM shares the host's */
+    const policy_net *pn = policy_network(); /* the net lines, parsed (and checked) by policy.c */
+    int i;
+    if (!pn->lines) return 0; /* no network identity: the VM shares the host's */
+    have_addr = pn->have_addr;
+    memcpy(my_addr, pn->addr, 4);
+    for (nmaps = 0, i = 0; i < pn->nmaps && i < MAX_MAPS; i++, nmaps++) {
+        maps[i].type = pn->maps[i].type; /* 1 tcp, 2 udp: W_SOCK_STREAM, W_SOCK_DGRAM */
+        maps[i].from = pn->maps[i].from;
+        maps[i].to = pn->maps[i].to;
+    }
     /* The ioctl layouts above are Wine's. Elsewhere, refuse rather than run a VM
        process with the host's network identity. */
-    if (!ntdll_proc("wine_get_version")) return -1;
+    if (!ntdll_proc("wine_get_version"))
+        return patch_fail("wine_get_version", PATCH_NO_EXPORT, "not Wine: the socket hooks read Wine's AFD ioctls"), -1;
     wine_handle_to_fd = (h2fd_fn)ntdll_proc("wine_server_handle_to_fd");
     if (hook_syscall("NtDeviceIoControlFile", d_NtDeviceIoControlFile, (void **)&o_NtDeviceIoControlFile)) return -1;
     return 0;

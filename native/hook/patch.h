@@ -1,14 +1,63 @@
-/* Syscall stub patching, Detours-style: the stub's entry becomes a jump to the
-   detour, and a verbatim copy of the stub is the trampoline to the original. */
+/* Code patching for every hook of svcdup-hook.dll, Detours-style, in one module (patch.c):
+ * the ntdll syscall-stub layout check, the x86-64 length decoder for ordinary exports,
+ * trampoline memory, and attach/commit transactions. No other file writes code.
+ * Patching is not atomic: install while no other thread can run the target (loader time,
+ * or a DLL load notification before the DLL's own init). */
 #ifndef SVCDUP_PATCH_H
 #define SVCDUP_PATCH_H
 #include "nt.h"
 
+/* Failure codes (every function below returns 0 or one of these; nothing is changed then). */
+enum {
+    PATCH_NO_EXPORT = -1,   /* the export is missing (or no target/detour given) */
+    PATCH_UNKNOWN = -2,     /* bytes of a layout we do not understand: never patched on a guess */
+    PATCH_NO_MEMORY = -3,   /* no memory for the trampoline */
+    PATCH_NOT_WRITABLE = -4,/* the entry cannot be made writable */
+    PATCH_REFUSED = -5,     /* SVCDUP_HOOK_FAIL names this export (a switch for tests) */
+    PATCH_TOO_MANY = -6,    /* a transaction holds at most PATCH_MAX_OPS attaches */
+};
+
 /* Hook ntdll!name. On success *original is a callable copy of the untouched stub.
-   Returns 0, or -1 when the export is missing, -2 when its bytes are not a
-   syscall stub of a known layout (we never patch what we do not understand). */
+ * Stubs are checked byte for byte against the Windows 10/11 and Wine 8 layouts. */
 int hook_syscall(const char *name, void *detour, void **original);
+
+/* A callable, un-hooked copy of ntdll!name's stub: the original if it is hooked already,
+ * else a fresh copy (for code that must reach the system without the VM's renaming). */
+void *syscall_original(const char *name);
+
+/* Hook an ordinary function: its entry jumps to detour; *original runs the moved
+ * instructions and continues in target. Entries with instructions the decoder does not
+ * know or will not move (rip-relative operands, branches) are refused (PATCH_UNKNOWN). */
+int hook_function(void *target, void *detour, void **original);
+
+/* Replace a function outright: its entry becomes an absolute jump, the original is
+ * never called again (so its bytes need not be understood). */
+int hook_replace(void *target, void *detour);
+
+/* Transactions: attach several hooks, then commit writes them all, or none when one
+ * fails (the entries already written are restored). what names the hook in failures. */
+#define PATCH_MAX_OPS 32
+void patch_begin(void);
+int patch_attach(void *target, void *detour, void **original, const char *what);
+int patch_attach_replace(void *target, void *detour, const char *what);
+int patch_commit(void);
+void patch_abort(void);
+
+/* The last failure, for the install report (dllmain.c): which export, and why. */
+typedef struct {
+    int code;               /* PATCH_*, or 0 for none */
+    char what[64];          /* the export (or part) that failed */
+    const char *why;        /* a sentence, static */
+} patch_failure;
+const patch_failure *patch_last_failure(void);
+void patch_clear_failure(void);
+/* Record a failure that is not a patch's (e.g. "not Wine"); returns code. */
+int patch_fail(const char *what, int code, const char *why);
 
 /* The ntdll export, or NULL. */
 void *ntdll_proc(const char *name);
+
+/* Length of the x86-64 instruction at p if it can be moved verbatim, else 0
+ * (exposed for native/tests/scmtest/hotpatch-test.c). */
+int patch_insn_len(const unsigned char *p);
 #endif

@@ -1,90 +1,186 @@
-/* Open/closed/private name lists with wildcards. Precedence: closed, then private
-   (renamed even if open elsewhere, e.g. a default-open endpoint of a system service
-   duplicated into the VM), then open (user rules, then the defaults); everything
-   else is renamed. */
+/* The VM's policy, parsed once at load into P, which names.c, scmclient and net.c read.
+   Name rules: closed wins, then private (renamed even if open elsewhere, e.g. a
+   default-open endpoint of a system service duplicated into the VM), then cow, then open;
+   the built-in defaults (policy-defaults.txt, compiled in) are asked only when no rule of
+   the VM matches; everything else is renamed. src/vm/policy.ts decides the same way. */
 #include "policy.h"
 #include "hook.h"
+#include "policy-defaults.h" /* generated from policy-defaults.txt (rules.mk) */
 #include <wchar.h>
 
 typedef struct { int verdict, kinds; const WCHAR *pat; } rule;
+typedef struct { rule *rules; int count, cap; } rule_list;
 
-/* What every VM process needs from the host (docs/vm.md, "Default policy"). */
-static const rule defaults[] = {
-    {P_OPEN, K_PIPE, L"svcctl"},               /* SCM RPC (Windows and Wine) */
-    {P_OPEN, K_PIPE, L"ntsvcs"},               /* SCM RPC, older alias */
-    {P_OPEN, K_PIPE, L"net\\NtControlPipe*"},  /* SCM control pipes of services */
-    {P_OPEN, K_PIPE, L"lsarpc"},
-    {P_OPEN, K_PIPE, L"lsass"},
-    {P_OPEN, K_PIPE, L"samr"},
-    {P_OPEN, K_PIPE, L"epmapper"},             /* RpcSs endpoint mapper */
-    {P_OPEN, K_PIPE, L"lrpc\\epmapper"},       /* ... over ncalrpc on Wine */
-    {P_OPEN, K_PIPE, L"lrpc\\irot"},           /* RpcSs COM running object table */
-    {P_OPEN, K_PIPE, L"lrpc\\irpcss"},         /* RpcSs COM activation */
-    {P_OPEN, K_PIPE, L"plugplay"},             /* Wine's PlugPlay service */
-    {P_OPEN, K_PORT, L"epmapper"},
-    {P_OPEN, K_PORT, L"lsasspirpc"},
-    {P_OPEN, K_PORT, L"ntsvcs"},
-    {P_OPEN, K_OBJECT, L"__wine*"},           /* Wine's own system objects (__wine_SvcctlStarted, ...) */
-};
+static struct {
+    rule_list vm, defaults;
+    policy_net net;
+    const char *error;
+} P;
 
-static rule *rules;
-static int nrules;
+/* Names svcdup keeps for itself in the host namespace (svcdup.pid.*, svcdup.vmctl.*). */
+#define NAMESPACE_KINDS (K_OBJECT | K_PIPE | K_MAILSLOT | K_PORT)
+
+static int word_is(const WCHAR *w, int n, const WCHAR *s) { return n == (int)wcslen(s) && !_wcsnicmp(w, s, n); }
 
 static int kind_of(const WCHAR *w, int n)
 {
-    if (n == 7 && !_wcsnicmp(w, L"objects", 7)) return K_OBJECT;
-    if (n == 5 && !_wcsnicmp(w, L"pipes", 5)) return K_PIPE;
-    if (n == 9 && !_wcsnicmp(w, L"mailslots", 9)) return K_MAILSLOT;
-    if (n == 5 && !_wcsnicmp(w, L"ports", 5)) return K_PORT;
-    if (n == 8 && !_wcsnicmp(w, L"services", 8)) return K_SERVICE;
+    if (word_is(w, n, L"objects")) return K_OBJECT;
+    if (word_is(w, n, L"pipes")) return K_PIPE;
+    if (word_is(w, n, L"mailslots")) return K_MAILSLOT;
+    if (word_is(w, n, L"ports")) return K_PORT;
+    if (word_is(w, n, L"services")) return K_SERVICE;
+    if (word_is(w, n, L"files")) return K_FILE;
+    if (word_is(w, n, L"keys")) return K_KEY;
     return 0;
 }
 
-int policy_load(const WCHAR *text)
+static int verdict_of(const WCHAR *w, int n)
+{
+    if (word_is(w, n, L"open")) return P_OPEN;
+    if (word_is(w, n, L"closed")) return P_CLOSED;
+    if (word_is(w, n, L"private")) return P_PRIVATE;
+    if (word_is(w, n, L"cow")) return P_COW;
+    return -1;
+}
+
+static int add_rule(rule_list *l, int verdict, int kind, const WCHAR *pat, int n)
+{
+    WCHAR *copy;
+    if (l->count == l->cap) {
+        rule *nr = hmalloc(sizeof(rule) * (l->cap ? l->cap * 2 : 16));
+        if (!nr) return 0;
+        if (l->rules) { memcpy(nr, l->rules, sizeof(rule) * l->count); hfree(l->rules); }
+        l->rules = nr;
+        l->cap = l->cap ? l->cap * 2 : 16;
+    }
+    if (!(copy = hmalloc((n + 1) * sizeof(WCHAR)))) return 0;
+    memcpy(copy, pat, n * sizeof(WCHAR));
+    copy[n] = 0;
+    l->rules[l->count].verdict = verdict;
+    l->rules[l->count].kinds = kind;
+    l->rules[l->count].pat = copy;
+    l->count++;
+    return 1;
+}
+
+/* ---- net lines ---- */
+static int parse_ipv4(const WCHAR *s, int n, UCHAR *a)
+{
+    int i = 0, part = 0;
+    for (; i < 4; i++) {
+        int v = 0, d = 0;
+        while (part < n && s[part] >= L'0' && s[part] <= L'9' && d < 3) { v = v * 10 + (s[part++] - L'0'); d++; }
+        if (!d || v > 255) return 0;
+        a[i] = (UCHAR)v;
+        if (i < 3) { if (part >= n || s[part] != L'.') return 0; part++; }
+    }
+    return part == n;
+}
+
+static int parse_port(const WCHAR *s, int n)
+{
+    int v = 0, i;
+    if (n < 1 || n > 5) return 0;
+    for (i = 0; i < n; i++) { if (s[i] < L'0' || s[i] > L'9') return 0; v = v * 10 + (s[i] - L'0'); }
+    return v >= 1 && v <= 65535 ? v : 0;
+}
+
+/* words of one line; -1 when there are more than max */
+static int split(const WCHAR *p, int len, const WCHAR **w, int *wn, int max)
+{
+    int k = 0, i = 0;
+    while (i < len && k < max) {
+        while (i < len && (p[i] == L' ' || p[i] == L'\t')) i++;
+        if (i >= len) break;
+        w[k] = p + i;
+        while (i < len && p[i] != L' ' && p[i] != L'\t') i++;
+        wn[k] = (int)(p + i - w[k]);
+        k++;
+    }
+    while (i < len && (p[i] == L' ' || p[i] == L'\t')) i++;
+    return i < len ? -1 : k;
+}
+
+static const char *net_line(const WCHAR *p, int len)
+{
+    policy_net *n = &P.net;
+    const WCHAR *w[6];
+    int wn[6], k = split(p, len, w, wn, 6), i;
+    n->lines++;
+    if (k == 3 && word_is(w[1], wn[1], L"address")) {
+        UCHAR *a = n->addr;
+        if (n->have_addr) return "a second net address";
+        if (!parse_ipv4(w[2], wn[2], a)) return "net address: not an IPv4 address";
+        if (a[0] != 127 || (!a[1] && !a[2] && (a[3] == 0 || a[3] == 1)) || a[3] == 255 ||
+            (a[1] == 12 && a[2] == 34 && a[3] == 56)) /* Wine's magic loopback = 0.0.0.0 */
+            return "net address: must be in 127.0.0.0/8, not 127.0.0.0, 127.0.0.1, x.x.x.255 or 127.12.34.56";
+        n->have_addr = 1;
+        return NULL;
+    }
+    if (k == 5 && word_is(w[1], wn[1], L"portmap")) {
+        int t = word_is(w[2], wn[2], L"tcp") ? 1 : word_is(w[2], wn[2], L"udp") ? 2 : 0;
+        int from = parse_port(w[3], wn[3]), to = parse_port(w[4], wn[4]);
+        if (!t || !from || !to) return "net portmap: tcp|udp PORT PORT2, ports 1 to 65535";
+        if (n->nmaps == POLICY_MAX_PORTMAPS) return "net portmap: too many";
+        for (i = 0; i < n->nmaps; i++)
+            if (n->maps[i].type == t && (n->maps[i].from == from || n->maps[i].to == to)) return "net portmap: a port mapped twice";
+        n->maps[n->nmaps].type = (UCHAR)t;
+        n->maps[n->nmaps].from = (USHORT)from;
+        n->maps[n->nmaps].to = (USHORT)to;
+        n->nmaps++;
+        return NULL;
+    }
+    return "not a net rule (net address A, net portmap tcp|udp PORT PORT2)";
+}
+
+/* ---- the text ---- */
+static int parse(rule_list *l, const WCHAR *text, int allow_net)
 {
     const WCHAR *p = text;
-    int line = 0, cap = 0;
-    rules = NULL;
-    nrules = 0;
+    int line = 0;
     while (p && *p) {
-        const WCHAR *e = wcschr(p, L'\n'), *w1, *w2, *w3;
+        const WCHAR *e = wcschr(p, L'\n'), *w1 = p, *w2, *w3;
         int len = e ? (int)(e - p) : (int)wcslen(p), n1, n2, n3, v, k;
-        WCHAR *pat;
         line++;
         while (len && (p[len - 1] == L'\r' || p[len - 1] == L' ')) len--;
-        w1 = p;
         if (len == 0 || *p == L'#') goto next;
-        if (len > 4 && !wcsncmp(p, L"net ", 4)) goto next; /* network rules: net.c, docs/network.md */
+        if (len > 4 && !wcsncmp(p, L"net ", 4)) {
+            if (!allow_net) { P.error = "net lines are not for the defaults"; return -line; }
+            if ((P.error = net_line(p, len))) return -line;
+            goto next;
+        }
         for (n1 = 0; n1 < len && w1[n1] != L' '; n1++);
         w2 = w1 + n1 + 1;
         for (n2 = 0; w2 + n2 < p + len && w2[n2] != L' '; n2++);
         w3 = w2 + n2 + 1;
         n3 = (int)(p + len - w3);
-        if (n1 == 4 && !_wcsnicmp(w1, L"open", 4)) v = P_OPEN;
-        else if (n1 == 6 && !_wcsnicmp(w1, L"closed", 6)) v = P_CLOSED;
-        else if (n1 == 7 && !_wcsnicmp(w1, L"private", 7)) v = P_PRIVATE;
-        else if (n1 == 7 && !_wcsnicmp(w1, L"private", 7)) v = P_PRIVATE;
-        else return -line;
-        if (n3 <= 0 || !(k = kind_of(w2, n2))) return -line;
-        if (nrules == cap) {
-            rule *nr = hmalloc(sizeof(rule) * (cap = cap ? cap * 2 : 16));
-            if (!nr) return -line;
-            if (rules) { memcpy(nr, rules, sizeof(rule) * nrules); hfree(rules); }
-            rules = nr;
+        if ((v = verdict_of(w1, n1)) < 0) { P.error = "the verdict is not open, closed, private or cow"; return -line; }
+        if (n1 >= len || !(k = kind_of(w2, n2))) {
+            P.error = "the kind is not objects, pipes, mailslots, ports, services, files or keys";
+            return -line;
         }
-        pat = hmalloc((n3 + 1) * sizeof(WCHAR));
-        if (!pat) return -line;
-        memcpy(pat, w3, n3 * sizeof(WCHAR));
-        pat[n3] = 0;
-        rules[nrules].verdict = v;
-        rules[nrules].kinds = k;
-        rules[nrules].pat = pat;
-        nrules++;
+        if (n3 <= 0) { P.error = "no pattern"; return -line; }
+        if (!add_rule(l, v, k, w3, n3)) { P.error = "out of memory"; return -line; }
     next:
         p = e ? e + 1 : NULL;
     }
-    return nrules;
+    return l->count;
 }
+
+int policy_load(const WCHAR *text)
+{
+    int r;
+    memset(&P, 0, sizeof P);
+    if (parse(&P.defaults, policy_defaults_text, 0) < 0) {
+        P.error = "the built-in defaults (policy-defaults.txt) do not parse";
+        return -1;
+    }
+    r = parse(&P.vm, text, 1);
+    return r;
+}
+
+const char *policy_error(void) { return P.error ? P.error : "no error"; }
+const policy_net *policy_network(void) { return &P.net; }
 
 NTSYSAPI WCHAR NTAPI RtlUpcaseUnicodeChar(WCHAR);
 static WCHAR up(WCHAR c) { return c < 128 ? ((c >= L'a' && c <= L'z') ? c - 32 : c) : RtlUpcaseUnicodeChar(c); }
@@ -105,23 +201,34 @@ int glob_match(const WCHAR *pat, const WCHAR *s, USHORT n)
     return !*pat;
 }
 
+/* The verdict of l's rules for the name, or -1 when none matches. */
+static int decide_in(const rule_list *l, int kind, const WCHAR *name, USHORT n)
+{
+    int i, open = 0, private_ = 0, cow = 0;
+    for (i = 0; i < l->count; i++) {
+        if (!(l->rules[i].kinds & kind) || !glob_match(l->rules[i].pat, name, n)) continue;
+        switch (l->rules[i].verdict) {
+        case P_CLOSED: return P_CLOSED;
+        case P_PRIVATE: private_ = 1; break;
+        case P_COW: cow = 1; break;
+        default: open = 1;
+        }
+    }
+    if (private_) return P_RENAME;
+    if (cow) return P_COW;
+    if (open) return P_OPEN;
+    return -1;
+}
+
 int policy_decide(int kind, const WCHAR *name, USHORT n)
 {
-    int i, open = 0, private = 0;
+    int v;
     /* svcdup's own host objects (svcdup.pid.*, svcdup.vmctl.*) are never shared with a VM;
        the one exception is the relay pipe svcdup-host made for this very process
        (service.c), which must reach the host's svcdup-host. */
-    if (n >= 7 && !_wcsnicmp(name, L"svcdup.", 7))
+    if ((kind & NAMESPACE_KINDS) && n >= 7 && !_wcsnicmp(name, L"svcdup.", 7))
         return kind == K_PIPE && glob_match(L"svcdup.relay.*", name, n) ? P_OPEN : P_RENAME;
-    for (i = 0; i < nrules; i++) {
-        if (!(rules[i].kinds & kind) || !glob_match(rules[i].pat, name, n)) continue;
-        if (rules[i].verdict == P_CLOSED) return P_CLOSED;
-        if (rules[i].verdict == P_PRIVATE) private = 1;
-        else open = 1;
-    }
-    if (private) return P_RENAME;
-    if (open) return P_OPEN;
-    for (i = 0; i < (int)(sizeof defaults / sizeof *defaults); i++)
-        if ((defaults[i].kinds & kind) && glob_match(defaults[i].pat, name, n)) return P_OPEN;
+    if ((v = decide_in(&P.vm, kind, name, n)) >= 0) return v;
+    if ((v = decide_in(&P.defaults, kind, name, n)) >= 0) return v;
     return P_RENAME;
 }

@@ -1,4 +1,4 @@
-/* The VM's view of the registry (DESIGN.md issue 2): inside a VM,
+/* The VM's view of the registry (docs/design.md issue 2): inside a VM,
  *   \Registry\Machine\SYSTEM\{CurrentControlSet,ControlSetNNN}\Services\NAME[\...]
  * of a service duplicated into the VM, and
  *   \Registry\Machine\SOFTWARE\Microsoft\Windows NT\CurrentVersion\Svchost[\...]

@@ -1,7 +1,13 @@
 # svcdup-hook.dll: injected into every VM process (docs/vm.md).
 HOOK_SRC := $(wildcard hook/*.c) common/relay.c
 HOOK_HDR := $(wildcard hook/*.h)
+HOOK_GEN := $(OUT)/gen/policy-defaults.h
 TARGETS += $(OUT)/svcdup-hook.dll
 
-$(OUT)/svcdup-hook.dll: $(HOOK_SRC) $(HOOK_HDR) hook/hook.def | $(OUT)
-	$(CC) $(CFLAGS) -shared -o $@ $(HOOK_SRC) hook/hook.def $(LDFLAGS) -lntdll
+# the default policy: one data file, read by src/vm/policy.ts too
+$(HOOK_GEN): hook/policy-defaults.txt hook/gen-defaults.mjs
+	@mkdir -p $(dir $@)
+	node hook/gen-defaults.mjs hook/policy-defaults.txt $@
+
+$(OUT)/svcdup-hook.dll: $(HOOK_SRC) $(HOOK_HDR) $(HOOK_GEN) hook/hook.def | $(OUT)
+	$(CC) $(CFLAGS) -I$(OUT)/gen -shared -o $@ $(HOOK_SRC) hook/hook.def $(LDFLAGS) -lntdll

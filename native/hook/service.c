@@ -5,10 +5,11 @@
  * and SetServiceStatus talk to svcdup-host over the relay pipe (relay.h) instead of to the
  * SCM. Installed only when the process was started with SVCDUP_RELAY_PIPE in its
  * environment; these functions are replaced outright (the originals are never called),
- * so a plain jump at their entry is enough. */
+ * all of them or none (a transaction of patch.c). */
 #include <windows.h>
 #include "relay.h"
 #include "service.h"
+#include "patch.h"
 
 static struct {
     CRITICAL_SECTION lock;          /* writes to the pipe */
@@ -169,30 +170,21 @@ static BOOL WINAPI emu_SetServiceStatus(SERVICE_STATUS_HANDLE h, SERVICE_STATUS 
     return ok;
 }
 
-/* An absolute jump over the function's entry. */
-static void redirect(void *target, void *detour)
-{
-    BYTE code[14] = {0xff, 0x25, 0, 0, 0, 0};
-    DWORD old;
-    if (!target || !VirtualProtect(target, sizeof code, PAGE_EXECUTE_READWRITE, &old)) return;
-    memcpy(code + 6, &detour, sizeof detour);
-    memcpy(target, code, sizeof code);
-    VirtualProtect(target, sizeof code, old, &old);
-    FlushInstructionCache(GetCurrentProcess(), target, sizeof code);
-}
-
-static void redirect_export(const char *name, void *detour)
+/* Each export of sechost and advapi32 by that name, replaced (patch.c); 0, or a PATCH_* code. */
+static int redirect_export(const char *name, void *detour)
 {
     static const WCHAR *const dlls[] = {L"sechost.dll", L"advapi32.dll"};
     void *done[2] = {0};
-    int i;
+    int i, found = 0;
     for (i = 0; i < 2; i++) {
         HMODULE m = LoadLibraryW(dlls[i]);
         void *p = m ? (void *)GetProcAddress(m, name) : NULL;
         /* advapi32 forwards to sechost on current Windows and on Wine: patch each address once */
-        if (p && p != done[0]) redirect(p, detour);
+        if (p && p != done[0] && patch_attach_replace(p, detour, name)) return -1;
+        if (p) found = 1;
         done[i] = p;
     }
+    return found ? 0 : patch_fail(name, PATCH_NO_EXPORT, NULL);
 }
 
 int service_install(void)
@@ -204,12 +196,17 @@ int service_install(void)
     SetEnvironmentVariableW(RELAY_SERVICE_ENV, NULL);
     InitializeCriticalSection(&S.lock);
     S.stopped = CreateEventW(NULL, TRUE, FALSE, NULL);
-    redirect_export("StartServiceCtrlDispatcherW", (void *)emu_StartServiceCtrlDispatcherW);
-    redirect_export("StartServiceCtrlDispatcherA", (void *)emu_StartServiceCtrlDispatcherA);
-    redirect_export("RegisterServiceCtrlHandlerExW", (void *)emu_RegisterServiceCtrlHandlerExW);
-    redirect_export("RegisterServiceCtrlHandlerExA", (void *)emu_RegisterServiceCtrlHandlerExA);
-    redirect_export("RegisterServiceCtrlHandlerW", (void *)emu_RegisterServiceCtrlHandlerW);
-    redirect_export("RegisterServiceCtrlHandlerA", (void *)emu_RegisterServiceCtrlHandlerA);
-    redirect_export("SetServiceStatus", (void *)emu_SetServiceStatus);
-    return 1;
+    patch_begin();
+    if (redirect_export("StartServiceCtrlDispatcherW", (void *)emu_StartServiceCtrlDispatcherW) ||
+        redirect_export("StartServiceCtrlDispatcherA", (void *)emu_StartServiceCtrlDispatcherA) ||
+        redirect_export("RegisterServiceCtrlHandlerExW", (void *)emu_RegisterServiceCtrlHandlerExW) ||
+        redirect_export("RegisterServiceCtrlHandlerExA", (void *)emu_RegisterServiceCtrlHandlerExA) ||
+        redirect_export("RegisterServiceCtrlHandlerW", (void *)emu_RegisterServiceCtrlHandlerW) ||
+        redirect_export("RegisterServiceCtrlHandlerA", (void *)emu_RegisterServiceCtrlHandlerA) ||
+        redirect_export("SetServiceStatus", (void *)emu_SetServiceStatus)) {
+        patch_abort();
+        return -1;
+    }
+    /* all or none: a service half on the relay and half on the real SCM would hang */
+    return patch_commit() ? -1 : 1;
 }

@@ -40,7 +40,7 @@ static int put(WCHAR *o, int at, const UNICODE_STRING *s)
 
 void trace_decision(const char *call, const UNICODE_STRING *used, const UNICODE_STRING *effective, int verdict)
 {
-    static const WCHAR *names[] = {L"pass", L"renamed", L"open", L"denied", L"joined"};
+    static const WCHAR *names[] = {L"pass", L"renamed", L"open", L"denied", L"joined", L"failed", L"?", L"?"};
     LARGE_INTEGER now;
     LONGLONG seq;
     trace_slot *slot;
@@ -60,4 +60,23 @@ void trace_decision(const char *call, const UNICODE_STRING *used, const UNICODE_
     slot->text[at] = 0;
     MemoryBarrier();
     slot->seq = seq + 1;
+}
+
+void trace_failure(const char *part, const char *what, const char *why)
+{
+    WCHAR used[128], eff[TRACE_FAIL_CHARS];
+    UNICODE_STRING u, e;
+    int n = swprintf(used, ARRAYSIZE(used), what && *what ? L"%hs: %hs" : L"%hs", part, what);
+    swprintf(eff, ARRAYSIZE(eff), L"%hs", why ? why : "failed");
+    if (hdr) {
+        hdr->failed_pid = 0;
+        MemoryBarrier();
+        swprintf((WCHAR *)hdr->failed, TRACE_FAIL_CHARS, L"%ls: %ls", used, eff);
+        MemoryBarrier();
+        hdr->failed_pid = (LONG)G.pid;
+    }
+    u.Buffer = used;
+    u.Length = u.MaximumLength = (USHORT)((n > 0 ? n : 0) * sizeof(WCHAR));
+    RtlInitUnicodeString(&e, eff);
+    trace_decision("install", &u, &e, 5 /* failed */);
 }

@@ -3,6 +3,9 @@
  *   svcdup-run --ps [--vm NAME]                            JSON array of processes and their VMs
  *   svcdup-run --kill-vm NAME                              end every process of VM NAME
  *   svcdup-run --trace NAME [--seconds N]                  stream decisions as JSON lines
+ *   svcdup-run --self-check                                does the hook install here? one JSON line
+ * A process whose hook cannot be installed does not start; the launcher then prints which
+ * part, export and reason the hook recorded in the VM's trace section (trace.h).
  * Injection itself lives in svcdup-hook.dll (svcdup_spawn), the same code a VM
  * process uses for its own children; loaded here, the DLL hooks nothing. */
 #include <windows.h>
@@ -71,27 +74,83 @@ static WCHAR *read_text(const WCHAR *path)
     return w;
 }
 
+static void json_str(const WCHAR *s, int n);
+
+/* Start cmd in vm with rules and wait for it. *failed gets what the hook recorded when it
+   could not be installed in that very process (else ""). Returns 0 or a Win32 error. */
+static DWORD run_in_vm(const WCHAR *vm, const WCHAR *rules, WCHAR *cmd, DWORD *code, WCHAR *failed)
+{
+    PROCESS_INFORMATION pi;
+    DWORD e;
+    spawn_fn spawn = (spawn_fn)(void *)GetProcAddress(hook, "svcdup_spawn");
+    tmap_fn map = (tmap_fn)(void *)GetProcAddress(hook, "svcdup_trace_map");
+    /* held open across the run: the record outlives the failed process */
+    trace_hdr *h = map(vm);
+    failed[0] = 0;
+    if ((e = spawn(vm, rules, cmd, &pi))) return e;
+    WaitForSingleObject(pi.hProcess, INFINITE);
+    GetExitCodeProcess(pi.hProcess, code);
+    if (h && (DWORD)h->failed_pid == pi.dwProcessId) {
+        MemoryBarrier();
+        lstrcpynW(failed, (const WCHAR *)h->failed, TRACE_FAIL_CHARS);
+    }
+    CloseHandle(pi.hThread);
+    CloseHandle(pi.hProcess);
+    return 0;
+}
+
 static int run(const WCHAR *vm, const WCHAR *policy, int argc, WCHAR **argv)
 {
     static WCHAR cmd[32768];
-    PROCESS_INFORMATION pi;
-    WCHAR *rules = L"";
+    WCHAR *rules = L"", failed[TRACE_FAIL_CHARS];
     DWORD e, code;
     int i;
-    spawn_fn spawn = (spawn_fn)(void *)GetProcAddress(hook, "svcdup_spawn");
     if (policy && !(rules = read_text(policy))) return die("cannot read the policy file", GetLastError());
     for (i = 0; i < argc; i++) append_arg(cmd, 32768, argv[i]);
     /* the child shares our stdio: make sure those handles are inheritable */
     SetHandleInformation(GetStdHandle(STD_INPUT_HANDLE), HANDLE_FLAG_INHERIT, HANDLE_FLAG_INHERIT);
     SetHandleInformation(GetStdHandle(STD_OUTPUT_HANDLE), HANDLE_FLAG_INHERIT, HANDLE_FLAG_INHERIT);
     SetHandleInformation(GetStdHandle(STD_ERROR_HANDLE), HANDLE_FLAG_INHERIT, HANDLE_FLAG_INHERIT);
-    if ((e = spawn(vm, rules, cmd, &pi))) {
+    if ((e = run_in_vm(vm, rules, cmd, &code, failed))) {
         fprintf(stderr, "svcdup-run: cannot start %ls in VM %ls: error %lu\n", argv[0], vm, (unsigned long)e);
         return e == ERROR_FILE_NOT_FOUND || e == ERROR_PATH_NOT_FOUND ? 127 : 126;
     }
-    WaitForSingleObject(pi.hProcess, INFINITE);
-    GetExitCodeProcess(pi.hProcess, &code);
+    if (failed[0]) fprintf(stderr, "svcdup-run: the hook could not be installed in %ls (VM %ls): %ls\n", argv[0], vm, failed);
     return (int)code;
+}
+
+/* Run this very program in a scratch VM with every part of the hook installed (a net rule
+   brings in the socket hooks); the child checks that it is in the VM. */
+static int self_check(void)
+{
+    static WCHAR cmd[MAX_PATH + 32];
+    WCHAR exe[MAX_PATH], vm[32], failed[TRACE_FAIL_CHARS];
+    DWORD e, code = 0;
+    swprintf(vm, 32, L"selfcheck-%lu", (unsigned long)GetCurrentProcessId());
+    if (!GetModuleFileNameW(NULL, exe, MAX_PATH)) return die("cannot find svcdup-run.exe", GetLastError());
+    swprintf(cmd, MAX_PATH + 32, L"\"%ls\" --in-vm %ls", exe, vm);
+    e = run_in_vm(vm, L"net portmap tcp 65534 65533\n", cmd, &code, failed);
+    printf("{\"ok\":%s,\"vm\":", !e && !code ? "true" : "false");
+    json_str(vm, 32);
+    if (e) printf(",\"error\":%lu", (unsigned long)e);
+    else printf(",\"exitCode\":%lu", (unsigned long)code);
+    if (failed[0]) {
+        printf(",\"failed\":");
+        json_str(failed, TRACE_FAIL_CHARS);
+    }
+    printf("}\n");
+    return !e && !code ? 0 : 1;
+}
+
+/* The child of --self-check: the hook is in (this process is in VM vm), and the SCM client
+   hooks go in when sechost loads. */
+static int in_vm(const WCHAR *vm)
+{
+    pidvm_fn pidvm = (pidvm_fn)(void *)GetProcAddress(hook, "svcdup_pid_vm");
+    WCHAR mine[64];
+    if (!LoadLibraryW(L"sechost.dll")) return 4;
+    if (!pidvm(GetCurrentProcessId(), mine) || _wcsicmp(mine, vm)) return 3;
+    return 0;
 }
 
 /* The process list, straight from the system (the launcher itself is not hooked). */
@@ -237,8 +296,8 @@ static int trace(const WCHAR *vm, int seconds)
 
 int wmain(int argc, WCHAR **argv)
 {
-    const WCHAR *vm = NULL, *policy = NULL, *tracevm = NULL, *killvm = NULL;
-    int i, do_ps = 0, seconds = 0;
+    const WCHAR *vm = NULL, *policy = NULL, *tracevm = NULL, *killvm = NULL, *invm = NULL;
+    int i, do_ps = 0, seconds = 0, do_check = 0;
     for (i = 1; i < argc; i++) {
         if (!wcscmp(argv[i], L"--")) { i++; break; }
         if (!wcscmp(argv[i], L"--vm") && i + 1 < argc) vm = argv[++i];
@@ -247,12 +306,16 @@ int wmain(int argc, WCHAR **argv)
         else if (!wcscmp(argv[i], L"--kill-vm") && i + 1 < argc) killvm = argv[++i];
         else if (!wcscmp(argv[i], L"--trace") && i + 1 < argc) tracevm = argv[++i];
         else if (!wcscmp(argv[i], L"--seconds") && i + 1 < argc) seconds = _wtoi(argv[++i]);
+        else if (!wcscmp(argv[i], L"--self-check")) do_check = 1;
+        else if (!wcscmp(argv[i], L"--in-vm") && i + 1 < argc) invm = argv[++i];
         else { fprintf(stderr, "svcdup-run: unknown argument %ls\n", argv[i]); return 125; }
     }
     if (!load_hook()) return die("cannot load svcdup-hook.dll", GetLastError());
     if (do_ps) return ps(vm, 0);
     if (killvm) return ps(killvm, 1);
     if (tracevm) return trace(tracevm, seconds);
+    if (do_check) return self_check();
+    if (invm) return in_vm(invm);
     if (!vm || i >= argc) {
         fprintf(stderr, "usage: svcdup-run --vm NAME [--policy FILE] -- EXE ARGS...\n");
         return 125;

@@ -5,7 +5,7 @@
 export type ArgKind = 'str' | 'guid' | 'int' | 'table';
 
 export interface ApiInfo {
-  /** issue numbers (DESIGN.md's table) this API is evidence for */
+  /** issue numbers (docs/design.md's table) this API is evidence for */
   issues: number[];
   /** what calling it means, in a few words */
   what: string;

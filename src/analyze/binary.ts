@@ -35,7 +35,7 @@ export interface NamedResource {
   detail: Record<string, string | number | boolean>;
   /** how the binary uses it, when a call site says so */
   role: ResourceRole;
-  /** DESIGN.md issues it is evidence for */
+  /** docs/design.md issues it is evidence for */
   issues: number[];
   evidence: Evidence[];
 }

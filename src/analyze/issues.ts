@@ -1,4 +1,4 @@
-// The twelve issues of DESIGN.md, assessed for one service (or one file): does each apply,
+// The twelve issues of docs/design.md, assessed for one service (or one file): does each apply,
 // on what evidence, and how svcdup resolves it, or why it cannot. Pure.
 import type { TraceReport } from './trace.js';
 import type { ServiceConfig } from '../backend/types.js';

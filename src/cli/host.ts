@@ -25,10 +25,31 @@ interface Check {
   detail: string;
 }
 
+/** Does svcdup-hook.dll install in a VM process here? svcdup-run starts itself in a scratch
+ *  VM with every part of the hook; a part that cannot be installed is named. */
+async function hookCheck(backend: ManagedBackend, nativeDir: string): Promise<Check> {
+  const r = await backend.exec([backend.toWindowsPath(join(nativeDir, 'svcdup-run.exe')), '--self-check']);
+  let res: { ok?: boolean; vm?: string; failed?: string; exitCode?: number; error?: number } = {};
+  try {
+    res = JSON.parse(r.stdout.trim().split('\n').pop() ?? '') as typeof res;
+  } catch {
+    /* reported below */
+  }
+  if (r.code === 0 && res.ok) return { name: 'hook', ok: true, detail: `installs in a VM process (scratch VM ${res.vm})` };
+  const why = res.failed
+    ? `cannot be installed: ${res.failed}`
+    : res.error !== undefined
+      ? `a VM process cannot be started: Win32 error ${res.error}`
+      : res.exitCode !== undefined
+        ? `the VM process exited with 0x${(res.exitCode >>> 0).toString(16)}`
+        : `svcdup-run --self-check failed (exit ${r.code}): ${r.stderr.trim() || r.stdout.trim()}`;
+  return { name: 'hook', ok: false, detail: why };
+}
+
 export function registerHostCommands(program: Command): void {
   program
     .command('doctor')
-    .description('check what svcdup needs: Wine, the native build, the prefix, the agent')
+    .description('check what svcdup needs: Wine, the native build, the prefix, the agent, the hook in a VM process')
     .option('--json', 'machine-readable output')
     .action(async (opts: { json?: boolean }) => {
       const checks: Check[] = [];
@@ -53,6 +74,7 @@ export function registerHostCommands(program: Command): void {
           const agent = info.agent as { version: string; windowsVersion: string; wineVersion?: string };
           checks.push({ name: 'prefix', ok: true, detail: paths.prefix });
           checks.push({ name: 'agent', ok: true, detail: `svcdup-agent ${agent.version} on Windows ${agent.windowsVersion}${agent.wineVersion ? ` (Wine ${agent.wineVersion})` : ''}` });
+          checks.push(await hookCheck(backend, paths.nativeDir));
         } catch (err) {
           checks.push({ name: 'agent', ok: false, detail: (err as Error).message });
         } finally {

@@ -1,6 +1,8 @@
 // VM policy files: which names a VM shares with the host (open), never reaches
 // (closed), or keeps to itself even where the defaults share it (private).
 // Pure: parsing, validation and compilation to the rules text the hook reads.
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { UsageError } from '../errors.js';
 
@@ -57,13 +59,105 @@ export function compilePolicy(p: PolicyFile): string {
   return lines.length ? lines.join('\n') + '\n' : '';
 }
 
-/** The defaults every VM has (native/hook/policy.c), for `vm ls` and the docs. */
-export const DEFAULT_OPEN: Readonly<Record<NameKind, readonly string[]>> = {
-  pipes: ['svcctl', 'ntsvcs', 'net\\NtControlPipe*', 'lsarpc', 'lsass', 'samr', 'epmapper', 'lrpc\\epmapper', 'lrpc\\irot', 'lrpc\\irpcss', 'plugplay'],
-  ports: ['epmapper', 'lsasspirpc', 'ntsvcs'],
-  objects: ['__wine*'],
-  mailslots: [],
-};
+// ---- the rules text: the one grammar the hook parses (native/hook/policy.c) ----
+
+/** Every kind a rule can name: the policy file's, plus services (shared host services),
+ *  files and keys (copy-on-write). */
+export const RULE_KINDS = ['objects', 'pipes', 'mailslots', 'ports', 'services', 'files', 'keys'] as const;
+export type RuleKind = (typeof RULE_KINDS)[number];
+/** Every verdict of a rule: the policy file's, plus cow (writes land in the VM's copy). */
+export const RULE_VERDICTS = ['open', 'closed', 'private', 'cow'] as const;
+export type RuleVerdict = (typeof RULE_VERDICTS)[number];
+export interface Rule {
+  verdict: RuleVerdict;
+  kind: RuleKind;
+  pattern: string;
+}
+export interface NetRules {
+  address?: string;
+  portMaps: { proto: 'tcp' | 'udp'; from: number; to: number }[];
+}
+export interface Rules {
+  rules: Rule[];
+  /** the net lines, or undefined when there are none (the VM keeps the host's network) */
+  net?: NetRules;
+}
+
+function netLine(line: string, net: NetRules): string | undefined {
+  const w = line.split(/[ \t]+/).filter(Boolean);
+  if (w.length > 6) return 'not a net rule (net address A, net portmap tcp|udp PORT PORT2)';
+  const port = (s: string | undefined) => (s && /^\d{1,5}$/.test(s) && +s >= 1 && +s <= 65535 ? +s : 0);
+  if (w.length === 3 && w[1]!.toLowerCase() === 'address') {
+    if (net.address) return 'a second net address';
+    const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(w[2]!);
+    const a = m ? m.slice(1).map(Number) : [];
+    if (!m || a.some((x) => x > 255)) return 'net address: not an IPv4 address';
+    if (a[0] !== 127 || (a[1] === 0 && a[2] === 0 && (a[3] === 0 || a[3] === 1)) || a[3] === 255 || (a[1] === 12 && a[2] === 34 && a[3] === 56))
+      return 'net address: must be in 127.0.0.0/8, not 127.0.0.0, 127.0.0.1, x.x.x.255 or 127.12.34.56';
+    net.address = a.join('.');
+    return undefined;
+  }
+  if (w.length === 5 && w[1]!.toLowerCase() === 'portmap') {
+    const proto = w[2]!.toLowerCase();
+    const from = port(w[3]);
+    const to = port(w[4]);
+    if ((proto !== 'tcp' && proto !== 'udp') || !from || !to) return 'net portmap: tcp|udp PORT PORT2, ports 1 to 65535';
+    if (net.portMaps.length === 64) return 'net portmap: too many';
+    if (net.portMaps.some((m) => m.proto === proto && (m.from === from || m.to === to))) return 'net portmap: a port mapped twice';
+    net.portMaps.push({ proto, from, to });
+    return undefined;
+  }
+  return 'not a net rule (net address A, net portmap tcp|udp PORT PORT2)';
+}
+
+/**
+ * Parse rules text as the hook does (native/hook/policy.c): "VERDICT KIND PATTERN" a line,
+ * words split at single spaces, the pattern the rest of the line; "net ..." lines; "#"
+ * comment lines. A bad line throws, naming it, as it would fail every process of the VM.
+ */
+export function parseRules(text: string, source = 'policy rules'): Rules {
+  const rules: Rule[] = [];
+  const net: NetRules = { portMaps: [] };
+  let netLines = 0;
+  text.split('\n').forEach((raw, i) => {
+    const line = raw.replace(/[\r ]+$/, '');
+    const bad = (why: string): never => {
+      throw new UsageError(`${source} line ${i + 1} (${JSON.stringify(line)}): ${why}`);
+    };
+    if (!line || line.startsWith('#')) return;
+    if (line.length > 4 && line.startsWith('net ')) {
+      netLines++;
+      const why = netLine(line, net);
+      if (why) bad(why);
+      return;
+    }
+    const s1 = line.indexOf(' ');
+    const verdict = (s1 < 0 ? line : line.slice(0, s1)).toLowerCase();
+    if (!(RULE_VERDICTS as readonly string[]).includes(verdict)) bad('the verdict is not open, closed, private or cow');
+    const rest = s1 < 0 ? '' : line.slice(s1 + 1);
+    const s2 = rest.indexOf(' ');
+    const kind = (s2 < 0 ? rest : rest.slice(0, s2)).toLowerCase();
+    if (s1 < 0 || !(RULE_KINDS as readonly string[]).includes(kind)) bad('the kind is not objects, pipes, mailslots, ports, services, files or keys');
+    const pattern = s2 < 0 ? '' : rest.slice(s2 + 1);
+    if (!pattern) bad('no pattern');
+    rules.push({ verdict: verdict as RuleVerdict, kind: kind as RuleKind, pattern });
+  });
+  return netLines ? { rules, net } : { rules };
+}
+
+/** The built-in defaults: native/hook/policy-defaults.txt, the file the hook compiles in
+ *  (the same relative path from src/vm and dist/vm). */
+export const DEFAULTS_FILE = fileURLToPath(new URL('../../native/hook/policy-defaults.txt', import.meta.url));
+export const DEFAULT_RULES: readonly Rule[] = (() => {
+  const r = parseRules(readFileSync(DEFAULTS_FILE, 'utf8'), DEFAULTS_FILE);
+  if (r.net) throw new Error(`${DEFAULTS_FILE}: net lines are not for the defaults`);
+  return r.rules;
+})();
+
+/** The names every VM shares with the host by default, per kind, for `vm ls` and the docs. */
+export const DEFAULT_OPEN: Readonly<Record<RuleKind, readonly string[]>> = Object.fromEntries(
+  RULE_KINDS.map((k) => [k, DEFAULT_RULES.filter((r) => r.kind === k && r.verdict === 'open').map((r) => r.pattern)]),
+) as unknown as Record<RuleKind, readonly string[]>;
 
 /** Case-insensitive glob with * and ?, as the hook matches. */
 export function globMatch(pat: string, name: string): boolean {
@@ -71,12 +165,32 @@ export function globMatch(pat: string, name: string): boolean {
   return re.test(name);
 }
 
-/** What the hook decides for a name (the part after the namespace root); mirrors policy.c. */
-export function decide(p: PolicyFile, kind: NameKind, name: string): 'renamed' | 'open' | 'denied' {
-  if (/^svcdup\./i.test(name)) return 'renamed';
-  const hit = (v: Verdict) => (p[v]?.[kind] ?? []).some((pat) => globMatch(pat, name));
-  if (hit('closed')) return 'denied';
-  if (hit('private')) return 'renamed';
-  if (hit('open') || DEFAULT_OPEN[kind].some((pat) => globMatch(pat, name))) return 'open';
-  return 'renamed';
+export type Decision = 'renamed' | 'open' | 'denied' | 'cow';
+const NAMESPACE_KINDS: readonly RuleKind[] = ['objects', 'pipes', 'mailslots', 'ports'];
+
+function decideIn(rules: readonly Rule[], kind: RuleKind, name: string): Decision | undefined {
+  let open = false;
+  let priv = false;
+  let cow = false;
+  for (const r of rules) {
+    if (r.kind !== kind || !globMatch(r.pattern, name)) continue;
+    if (r.verdict === 'closed') return 'denied';
+    if (r.verdict === 'private') priv = true;
+    else if (r.verdict === 'cow') cow = true;
+    else open = true;
+  }
+  return priv ? 'renamed' : cow ? 'cow' : open ? 'open' : undefined;
+}
+
+/**
+ * What the hook decides for a name (the part after the namespace root; a service name):
+ * svcdup's own names are never shared (but for the relay pipe svcdup-host makes for the
+ * process), then the VM's rules (closed, private, cow, open), then the defaults, else
+ * renamed. For services, renamed means the host's service with query rights only.
+ * policy is a policy file, or rules text as the hook gets it.
+ */
+export function decide(policy: PolicyFile | string, kind: RuleKind, name: string): Decision {
+  if (NAMESPACE_KINDS.includes(kind) && /^svcdup\./i.test(name)) return kind === 'pipes' && globMatch('svcdup.relay.*', name) ? 'open' : 'renamed';
+  const rules = parseRules(typeof policy === 'string' ? policy : compilePolicy(policy)).rules;
+  return decideIn(rules, kind, name) ?? decideIn(DEFAULT_RULES, kind, name) ?? 'renamed';
 }

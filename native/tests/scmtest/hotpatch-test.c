@@ -1,15 +1,19 @@
-/* svcdup-hotpatch-test.exe: checks native/hook/hotpatch.c on its own, outside any VM.
+/* svcdup-hotpatch-test.exe: checks native/hook/patch.c (the one patching module) on its own,
+ * outside any VM.
  * Prints one line per check ("ok ..." / "FAIL ...") and exits with the number of failures.
  *  - the instruction decoder against hand-assembled prologue bytes (lengths, refusals)
  *  - hooking a function with Wine's DECLSPEC_HOTPATCH prologue and calling it through
  *    detour and trampoline
  *  - refusing a function whose entry it cannot move (bytes left untouched)
  *  - hooking the real sechost!OpenServiceW with a counting pass-through detour and
- *    calling it through advapi32 */
+ *    calling it through advapi32
+ *  - a transaction with one entry it must refuse writes nothing, and names the refused one
+ *  - hooking a real ntdll syscall stub; syscall_original returns the un-hooked copy
+ *  - replacing a function outright */
 #include <windows.h>
 #include <stdio.h>
 #include <string.h>
-#include "hotpatch.h"
+#include "patch.h"
 
 static int failures;
 #define CHECK(cond, ...) do { if (cond) printf("ok   "); else { printf("FAIL "); failures++; } printf(__VA_ARGS__); printf("\n"); } while (0)
@@ -53,11 +57,33 @@ __asm__(".text\n.globl hp_add\nhp_add:\n"
         "add %rdx,%rax\n"
         "pop %rbx\n"
         "ret\n"
-        /* an entry hotpatch.c must refuse: a rip-relative load first */
+        /* an entry patch.c must refuse: a rip-relative load first */
         ".globl hp_riprel\nhp_riprel:\n"
         ".byte 0x48,0x8b,0x05,0,0,0,0\n" /* mov rax,[rip+0] */
+        "ret\n"
+        /* two more hookable functions for the transaction and replace checks */
+        ".globl hp_one\nhp_one:\n"
+        ".byte 0x48,0x8d,0xa4,0x24,0,0,0,0\n"
+        "mov $1,%eax\n"
+        "ret\n"
+        ".globl hp_two\nhp_two:\n"
+        ".byte 0x48,0x8d,0xa4,0x24,0,0,0,0\n"
+        "mov $2,%eax\n"
         "ret\n");
 LONGLONG hp_add(LONGLONG a, LONGLONG b);
+int hp_one(void);
+int hp_two(void);
+static int d_seven(void) { return 7; }
+static int (*o_one)(void);
+
+typedef NTSTATUS(NTAPI *yield_fn)(void);
+static yield_fn o_yield;
+static int yield_calls;
+static NTSTATUS NTAPI d_yield(void)
+{
+    yield_calls++;
+    return o_yield();
+}
 LONGLONG hp_riprel(void);
 
 static LONGLONG (*o_add)(LONGLONG, LONGLONG);
@@ -80,7 +106,7 @@ int wmain(void)
     SC_HANDLE scm, s;
 
     for (i = 0; i < sizeof cases / sizeof *cases; i++) {
-        int got = hotpatch_insn_len(cases[i].bytes);
+        int got = patch_insn_len(cases[i].bytes);
         CHECK(got == cases[i].len, "decode %s: %d (want %d)", cases[i].what, got, cases[i].len);
     }
 
@@ -107,6 +133,43 @@ int wmain(void)
     CHECK(open_calls == 1, "the detour saw it: %d call(s)", open_calls);
     s = scm ? OpenServiceA(scm, "RpcSs", SERVICE_QUERY_STATUS) : NULL;
     CHECK(s != NULL, "OpenServiceA too (%d calls of W)", open_calls);
+
+    /* a transaction: a good attach and a refused one commit nothing */
+    memcpy(before, (void *)hp_one, sizeof before);
+    patch_begin();
+    r = patch_attach((void *)hp_one, (void *)d_seven, (void **)&o_one, "hp_one");
+    CHECK(r == 0, "attach hp_one: %d", r);
+    r = patch_attach((void *)hp_riprel, (void *)d_seven, (void **)&o_one, "hp_riprel");
+    CHECK(r == PATCH_UNKNOWN, "attach hp_riprel refused: %d", r);
+    r = patch_commit();
+    CHECK(r == PATCH_UNKNOWN, "commit fails: %d", r);
+    CHECK(!memcmp(before, (void *)hp_one, sizeof before) && hp_one() == 1, "nothing written: hp_one() = %d", hp_one());
+    CHECK(!strcmp(patch_last_failure()->what, "hp_riprel"), "the failure names hp_riprel: %s (%s)", patch_last_failure()->what,
+          patch_last_failure()->why);
+    patch_begin();
+    patch_attach((void *)hp_one, (void *)d_seven, (void **)&o_one, "hp_one");
+    r = patch_commit();
+    CHECK(r == 0 && hp_one() == 7 && o_one() == 1, "a good transaction: hp_one() = %d, original %d", hp_one(), o_one ? o_one() : -1);
+
+    r = hook_replace((void *)hp_two, (void *)d_seven);
+    CHECK(r == 0 && hp_two() == 7, "hp_two replaced: %d", hp_two());
+
+    /* a real syscall stub */
+    {
+        void *copy = syscall_original("NtYieldExecution");
+        CHECK(copy != NULL && ((yield_fn)copy)() >= 0, "a fresh copy of NtYieldExecution runs");
+        r = hook_syscall("NtYieldExecution", (void *)d_yield, (void **)&o_yield);
+        CHECK(r == 0, "hook NtYieldExecution: %d", r);
+        SwitchToThread();
+        ((yield_fn)(void *)GetProcAddress(GetModuleHandleW(L"ntdll.dll"), "NtYieldExecution"))();
+        CHECK(yield_calls >= 1, "the detour saw it: %d call(s)", yield_calls);
+        CHECK(syscall_original("NtYieldExecution") == (void *)o_yield, "syscall_original is the hook's original once hooked");
+        r = hook_syscall("NtYieldExecution", (void *)d_yield, (void **)&o_yield);
+        CHECK(r == PATCH_UNKNOWN, "hooking it twice is refused: %d", r);
+        r = hook_syscall("NtNoSuchCall", (void *)d_yield, (void **)&o_yield);
+        CHECK(r == PATCH_NO_EXPORT && !strcmp(patch_last_failure()->what, "NtNoSuchCall"), "a missing export: %d %s", r,
+              patch_last_failure()->what);
+    }
 
     printf("%d failure(s)\n", failures);
     return failures;

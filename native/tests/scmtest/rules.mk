@@ -8,5 +8,6 @@ $(OUT)/svcdup-scmclient.exe: tests/scmtest/scmclient.c tests/scmtest/rules.mk | 
 $(OUT)/svcdup-scmclient-dyn.exe: tests/scmtest/scmclient.c tests/scmtest/rules.mk | $(OUT)
 	$(CC) $(CFLAGS) -DDYNAMIC -o $@ tests/scmtest/scmclient.c $(LDFLAGS)
 
-$(OUT)/svcdup-hotpatch-test.exe: tests/scmtest/hotpatch-test.c hook/hotpatch.c hook/hotpatch.h tests/scmtest/rules.mk | $(OUT)
-	$(CC) $(CFLAGS) -Ihook -o $@ tests/scmtest/hotpatch-test.c hook/hotpatch.c $(LDFLAGS) -lntdll
+# the patching module on its own (native/hook/patch.c)
+$(OUT)/svcdup-hotpatch-test.exe: tests/scmtest/hotpatch-test.c hook/patch.c hook/patch.h tests/scmtest/rules.mk | $(OUT)
+	$(CC) $(CFLAGS) -Ihook -o $@ tests/scmtest/hotpatch-test.c hook/patch.c $(LDFLAGS) -lntdll
