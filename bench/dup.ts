@@ -23,7 +23,10 @@ await new WineBackend(resolvePaths({ SVCDUP_HOME: join(testRoot, 'template-home'
 const host = await openTestHost('bench-dup');
 const b = host.backend;
 const db = openDb(host.paths.stateDb);
+let open = true;
 const cleanup = onExit(async () => {
+  if (!open) return;
+  open = false;
   db.close();
   await host.dispose();
 });

@@ -102,12 +102,12 @@ export function machine(wineVersion?: string): { cores: number; memoryGb: number
 }
 
 /**
- * Run `cleanup` once on normal exit, on an error, and on Ctrl-C / SIGTERM (then exit 130/143),
- * so that a bench never leaves its wineserver, VMs or duplicates behind.
+ * `cleanup` also runs on Ctrl-C / SIGTERM (then the bench exits 130/143), so that a bench
+ * never leaves its wineserver, VMs or duplicates behind; the bench calls the returned
+ * function itself on normal exit and on an error. `cleanup` must be idempotent.
  */
 export function onExit(cleanup: () => Promise<void>): () => Promise<void> {
-  let done: Promise<void> | undefined;
-  const run = (): Promise<void> => (done ??= cleanup().catch((e: unknown) => say(`cleanup failed: ${String(e)}`)));
+  const run = (): Promise<void> => cleanup().catch((e: unknown) => say(`cleanup failed: ${String(e)}`));
   for (const [sig, code] of [
     ['SIGINT', 130],
     ['SIGTERM', 143],
