@@ -2,7 +2,8 @@
 // other. With --json each prints one object of named figures, and they are written to
 // bench/results.json with the machine they ran on (cores, memory, Wine version), keeping
 // the entries of benchmarks not run this time; scripts/status.ts turns that file into the
-// benchmark section of docs/status.md. BENCH_DENSITY=N,N,... sets the density sizes.
+// benchmark section of docs/status.md. BENCH_DENSITY=N,N,... sets the density sizes,
+// BENCH_DUP_N the number of duplicates bench/dup runs at once.
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -15,7 +16,10 @@ const results = join(here, 'results.json');
 const names = args.length ? args : ALL;
 for (const n of names) if (!ALL.includes(n)) throw new Error(`unknown benchmark ${n}: one of ${ALL.join(', ')}`);
 
-const extra: Record<string, string[]> = { density: process.env.BENCH_DENSITY ? [process.env.BENCH_DENSITY] : [] };
+const extra: Record<string, string[]> = {
+  density: process.env.BENCH_DENSITY ? [process.env.BENCH_DENSITY] : [],
+  dup: process.env.BENCH_DUP_N ? [process.env.BENCH_DUP_N] : [],
+};
 const out: Record<string, unknown> = {};
 const thisMachine = machine();
 for (const name of names) {
