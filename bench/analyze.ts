@@ -1,5 +1,5 @@
 // bench/analyze: how long `svcdup analyze` takes on a large PE file (several MB).
-// Run: npx tsx bench/analyze.ts [FILE...]   (default: Wine's largest DLLs, and shell32.dll stripped)
+// Run: npx tsx bench/analyze.ts [FILE...] [--json]   (default: Wine's largest DLLs, and shell32.dll stripped)
 // Prints, per file: size, bytes scanned, and the time of the whole static analysis
 // (median of 10 runs after 2 warm-ups) with its phases.
 import { spawnSync } from 'node:child_process';
@@ -10,6 +10,7 @@ import { analyzeBinary } from '../src/analyze/binary.js';
 import { scanCode } from '../src/analyze/code.js';
 import { parsePe } from '../src/analyze/pe.js';
 import { extractStrings, isScannedSection } from '../src/analyze/strings.js';
+import { args, json, report } from './lib.js';
 
 const WINE = '/usr/lib/x86_64-linux-gnu/wine/x86_64-windows';
 const RUNS = 10;
@@ -27,7 +28,6 @@ function time<T>(fn: () => T): [T, number] {
 }
 
 function files(): { path: string; label: string }[] {
-  const args = process.argv.slice(2);
   if (args.length) return args.map((p) => ({ path: p, label: basename(p) }));
   const out: { path: string; label: string }[] = [];
   for (const f of ['mshtml.dll', 'wined3d.dll', 'shell32.dll']) if (existsSync(join(WINE, f))) out.push({ path: join(WINE, f), label: `${f} (as shipped, with DWARF)` });
@@ -82,6 +82,7 @@ for (const { path, label } of list) {
     names,
   });
 }
-console.table(rows);
+if (!json) console.table(rows);
 const worst = Math.max(...rows.map((r) => Number(r['analyze ms (median)'])));
-console.log(`analyze: worst median ${worst} ms on a large PE (target: under ${TARGET_MS} ms) -> ${worst < TARGET_MS ? 'OK' : 'OVER TARGET'}`);
+if (!json) console.log(`analyze: worst median ${worst} ms on a large PE (target: under ${TARGET_MS} ms) -> ${worst < TARGET_MS ? 'OK' : 'OVER TARGET'}`);
+report({ bench: 'analyze', worstMedianMs: worst, targetMs: TARGET_MS, files: rows });

@@ -1,28 +1,35 @@
 // bench/dup, in one run under Wine:
-//  1. time from `dup X --start` to RUNNING, against `sc start X` of the native service
-//     to RUNNING (both through the same agent; the CLI adds Node's start-up on top);
+//  1. time from `dup X --start` to RUNNING, and start of an existing duplicate, against
+//     `sc start X` of the native service to RUNNING (all through the same agent);
 //  2. private memory of svcdup-host per duplicate, against the service's own process and
-//     a do-nothing Wine process (Linux view: Private_Clean + Private_Dirty of smaps_rollup);
+//     the idle-process floor (svcdup-idle.exe; Linux view: Private_Clean + Private_Dirty);
 //  3. N duplicates of one test service (default 50) running at once, all answering.
-// Usage: npx tsx bench/dup.ts [N]
-import { readFileSync, readdirSync } from 'node:fs';
+// Usage: npx tsx bench/dup.ts [N] [--json]   (BENCH_ROUNDS: latency rounds, default 7)
+import { join } from 'node:path';
 import type { ServiceStatus } from '../src/backend/types.js';
 import { Duplicates, vmKey } from '../src/dup/dup.js';
 import { openDb } from '../src/state/db.js';
 import { insertVm } from '../src/state/vms.js';
 import { findWine, WineBackend } from '../src/backend/wine.js';
 import { resolvePaths } from '../src/config.js';
-import { join } from 'node:path';
 import { nativeExe, openTestHost, templateDir, testRoot } from '../test/helpers.js';
+import { args, idleKb, median, onExit, privateKb, report, round, say } from './lib.js';
 
-const N = Number(process.argv[2] ?? 50);
+const N = Number(args[0] ?? 50);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 7);
 const SVC = 'svcdup-testsvc';
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 await new WineBackend(resolvePaths({ SVCDUP_HOME: join(testRoot, 'template-home'), SVCDUP_TEMPLATE: templateDir }), findWine()).ensureTemplate();
 const host = await openTestHost('bench-dup');
 const b = host.backend;
 const db = openDb(host.paths.stateDb);
+let open = true;
+const cleanup = onExit(async () => {
+  if (!open) return;
+  open = false;
+  db.close();
+  await host.dispose();
+});
 const dups = new Duplicates(b, db);
 
 async function waitRunning(name: string): Promise<ServiceStatus> {
@@ -34,25 +41,6 @@ async function waitRunning(name: string): Promise<ServiceStatus> {
   }
 }
 
-/** Linux private memory (kB) of the Wine process whose command line mentions `needle`, by Windows pid order. */
-function privateKb(needle: string): number[] {
-  const out: number[] = [];
-  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
-    try {
-      const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-      if (!cmd.includes(needle)) continue;
-      const env = readFileSync(`/proc/${pid}/environ`, 'utf8');
-      if (!env.includes(`WINEPREFIX=${host.paths.prefix}`)) continue;
-      const roll = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
-      const kb = (k: string) => Number(new RegExp(`^${k}:\\s+(\\d+)`, 'm').exec(roll)?.[1] ?? 0);
-      out.push(kb('Private_Clean') + kb('Private_Dirty'));
-    } catch {
-      /* gone, or not ours */
-    }
-  }
-  return out;
-}
-
 try {
   await b.call('scm.create', { name: SVC, imagePath: nativeExe(b, 'svcdup-testsvc.exe') });
   for (let i = 0; i < N; i++) {
@@ -60,11 +48,11 @@ try {
     await b.call('reg.createKey', { key: vmKey(`b${i}`) });
   }
 
-  // 1. start latency
+  // 1. start latency, native and duplicate alternating
   const native: number[] = [];
   const dup: number[] = [];
   const restart: number[] = [];
-  for (let i = 0; i < 7; i++) {
+  for (let i = 0; i < ROUNDS; i++) {
     let t = performance.now();
     await b.call('scm.start', { name: SVC });
     await waitRunning(SVC);
@@ -81,9 +69,10 @@ try {
     restart.push(performance.now() - t);
     await dups.undup(SVC, 'b0');
   }
-  console.log(`sc start (native) to RUNNING, median of 7:       ${median(native).toFixed(1)} ms`);
-  console.log(`dup --start to RUNNING, median of 7:            ${median(dup).toFixed(1)} ms   ratio ${(median(dup) / median(native)).toFixed(2)}`);
-  console.log(`start of an existing duplicate, median of 7:    ${median(restart).toFixed(1)} ms   ratio ${(median(restart) / median(native)).toFixed(2)}`);
+  const nativeMs = median(native);
+  say(`sc start (native) to RUNNING, median of ${ROUNDS}:       ${nativeMs.toFixed(1)} ms`);
+  say(`dup --start to RUNNING, median of ${ROUNDS}:            ${median(dup).toFixed(1)} ms   ratio ${(median(dup) / nativeMs).toFixed(2)}`);
+  say(`start of an existing duplicate, median of ${ROUNDS}:    ${median(restart).toFixed(1)} ms   ratio ${(median(restart) / nativeMs).toFixed(2)}`);
 
   // 2 and 3. N duplicates at once
   const t0 = performance.now();
@@ -98,19 +87,40 @@ try {
       pids.add((JSON.parse(r.stdout) as { pid: number }).pid);
     }
   }
-  console.log(`${N} duplicates registered and started in ${(upMs / 1000).toFixed(1)} s; answering: ${answering}/${N}, distinct pids: ${pids.size}`);
+  say(`${N} duplicates registered and started in ${(upMs / 1000).toFixed(1)} s; answering: ${answering}/${N}, distinct pids: ${pids.size}`);
 
-  const hostKb = privateKb('svcdup-host.exe');
-  const svcKb = privateKb('svcdup-testsvc.exe');
+  const prefix = host.paths.prefix;
+  const hostKb = privateKb(prefix, 'svcdup-host.exe');
+  const svcKb = privateKb(prefix, 'svcdup-testsvc.exe');
   await b.call('scm.start', { name: SVC });
   await waitRunning(SVC);
-  const nativeKb = privateKb('svcdup-testsvc.exe').filter((x) => !svcKb.includes(x));
-  console.log(`svcdup-host private memory (Linux view), median of ${hostKb.length}: ${median(hostKb)} kB`);
-  console.log(`the duplicated service's own process, median of ${svcKb.length}:     ${median(svcKb)} kB`);
-  console.log(`the native service process:                            ${nativeKb[0] ?? NaN} kB`);
-  console.log(`svcdup-host / service process:                         ${(median(hostKb) / median(svcKb)).toFixed(2)}`);
-  console.log('(every Wine process carries Wine\'s own private pages; the 2 MB aim is for Windows, where this cannot be measured here)');
+  const nativeKb = privateKb(prefix, 'svcdup-testsvc.exe').filter((x) => !svcKb.includes(x));
+  const idle = await idleKb(b);
+  const hostPrivateKbPerDuplicate = median(hostKb);
+  say(`svcdup-host private memory (Linux view), median of ${hostKb.length}: ${hostPrivateKbPerDuplicate} kB`);
+  say(`the duplicated service's own process, median of ${svcKb.length}:     ${median(svcKb)} kB`);
+  say(`the native service process:                            ${nativeKb[0] ?? NaN} kB`);
+  say(`an idle Wine process (no C runtime / mingw C runtime):   ${idle.idleProcessKb} / ${idle.idleCrtProcessKb} kB`);
+  say(`svcdup-host / service process: ${(hostPrivateKbPerDuplicate / median(svcKb)).toFixed(2)}; svcdup-host / idle process: ${(hostPrivateKbPerDuplicate / idle.idleProcessKb).toFixed(2)}`);
+  report({
+    bench: 'dup',
+    n: N,
+    rounds: ROUNDS,
+    nativeStartMs: round(nativeMs, 1),
+    dupStartMs: round(median(dup), 1),
+    restartMs: round(median(restart), 1),
+    dupStartRatio: round(median(dup) / nativeMs),
+    restartRatio: round(median(restart) / nativeMs),
+    bringUpMsPerDuplicate: round(upMs / N, 1),
+    answering,
+    distinctPids: pids.size,
+    hostPrivateKbPerDuplicate,
+    serviceProcessKb: median(svcKb),
+    nativeServiceProcessKb: nativeKb[0] ?? null,
+    idleProcessKb: idle.idleProcessKb,
+    idleCrtProcessKb: idle.idleCrtProcessKb,
+    hostOverIdle: round(hostPrivateKbPerDuplicate / idle.idleProcessKb),
+  });
 } finally {
-  db.close();
-  await host.dispose();
+  await cleanup();
 }

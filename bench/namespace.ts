@@ -2,10 +2,12 @@
 // microseconds) on the host and inside a VM, alternating, in the same run and prefix;
 // the ratios VM / host are the result. Aim: <= 1.10 for object calls, <= 1.30 for
 // process creation (a VM child also gets the hook injected).
+// Usage: npx tsx bench/namespace.ts [--json]
 import { openDb } from '../src/state/db.js';
 import { Vms } from '../src/vm/ops.js';
 import { dbVmStore } from '../src/vm/store.js';
 import { nativeExe, openTestHost } from '../test/helpers.js';
+import { report, round, say } from './lib.js';
 
 type Result = Record<'createMutex' | 'openMutex' | 'openPipe' | 'createProcess', number>;
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -35,14 +37,17 @@ try {
     openPipe: 'opening a pipe (CreateFile)',
     createProcess: 'process creation (CreateProcess + wait)',
   };
-  console.log(`median of ${rounds} rounds, each the median of ${iterations} operations (process creation: ${Math.floor(iterations / 25) + 1})`);
-  console.log(`${'operation'.padEnd(42)}${'native µs'.padStart(12)}${'in VM µs'.padStart(12)}${'ratio'.padStart(8)}  aim`);
+  say(`median of ${rounds} rounds, each the median of ${iterations} operations (process creation: ${Math.floor(iterations / 25) + 1})`);
+  say(`${'operation'.padEnd(42)}${'native µs'.padStart(12)}${'in VM µs'.padStart(12)}${'ratio'.padStart(8)}  aim`);
+  const figures: Record<string, number> = {};
   for (const k of Object.keys(aims) as (keyof Result)[]) {
     const n = median(native.map((x) => x[k]));
     const v = median(inVm.map((x) => x[k]));
     const ratio = v / n;
-    console.log(`${label[k].padEnd(42)}${n.toFixed(1).padStart(12)}${v.toFixed(1).padStart(12)}${ratio.toFixed(3).padStart(8)}  <= ${aims[k].toFixed(2)} ${ratio <= aims[k] ? 'ok' : 'MISSED'}`);
+    Object.assign(figures, { [`${k}NativeUs`]: round(n, 1), [`${k}VmUs`]: round(v, 1), [`${k}Ratio`]: round(ratio, 3) });
+    say(`${label[k].padEnd(42)}${n.toFixed(1).padStart(12)}${v.toFixed(1).padStart(12)}${ratio.toFixed(3).padStart(8)}  <= ${aims[k].toFixed(2)} ${ratio <= aims[k] ? 'ok' : 'MISSED'}`);
   }
+  report({ bench: 'namespace', rounds, iterations, ...figures });
 } finally {
   db.close();
   await host.dispose();

@@ -6,6 +6,7 @@
 // connection: 100 a round, as Wine 8's http.sys stops answering new connections after
 // about 900, natively too). Median of 5 alternating rounds. Aim: throughput ratio >= 0.95.
 // SVCDUP_NATIVE_DIR points it at another build of the native binaries.
+// Usage: npx tsx bench/network.ts [--json]
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -15,6 +16,7 @@ import { WineBackend } from '../src/backend/wine.js';
 import { resolvePaths } from '../src/config.js';
 import { netRules } from '../src/net/index.js';
 import { nativeDir, templateDir } from '../test/helpers.js';
+import { report, round, say } from './lib.js';
 
 const dir = process.env.SVCDUP_NATIVE_DIR ?? nativeDir;
 const VM = 'netbench';
@@ -63,23 +65,24 @@ try {
   await serve([exe('nt-httpsrv.exe'), `http://+:${HTTP_NATIVE}/`], /^listening/m);
   await serve(inVm([exe('nt-httpsrv.exe'), `http://+:${HTTP_VM}/`]), /^listening/m);
 
-  type Case = { name: string; unit: string; higherIsBetter: boolean; native: string[]; vm: string[]; re: RegExp };
+  type Case = { key: string; name: string; unit: string; higherIsBetter: boolean; native: string[]; vm: string[]; re: RegExp };
   const cases: Case[] = [
-    { name: 'echo throughput (256 MiB)', unit: 'MiB/s', higherIsBetter: true, re: /throughput ([\d.]+)/,
+    { key: 'echoThroughput', name: 'echo throughput (256 MiB)', unit: 'MiB/s', higherIsBetter: true, re: /throughput ([\d.]+)/,
       native: [exe('nt-tcpclient.exe'), '127.0.0.1', String(ECHO), '--throughput', '256'],
       vm: inVm([exe('nt-tcpclient.exe'), '127.0.0.1', String(ECHO), '--throughput', '256']) },
-    { name: 'echo connection latency (300)', unit: 'us', higherIsBetter: false, re: /connect_us ([\d.]+)/,
+    { key: 'echoConnect', name: 'echo connection latency (300)', unit: 'us', higherIsBetter: false, re: /connect_us ([\d.]+)/,
       native: [exe('nt-tcpclient.exe'), '127.0.0.1', String(ECHO), '--connect', '300'],
       vm: inVm([exe('nt-tcpclient.exe'), '127.0.0.1', String(ECHO), '--connect', '300']) },
     // in the VM the client names the VM's address: http.sys routes by the Host header
-    { name: 'HTTP throughput (2000 x 64 KiB)', unit: 'MiB/s', higherIsBetter: true, re: /http_mibps ([\d.]+)/,
+    { key: 'httpThroughput', name: 'HTTP throughput (2000 x 64 KiB)', unit: 'MiB/s', higherIsBetter: true, re: /http_mibps ([\d.]+)/,
       native: [exe('nt-tcpclient.exe'), '127.0.0.1', String(HTTP_NATIVE), '--http-throughput', '2000', '/size/65536'],
       vm: inVm([exe('nt-tcpclient.exe'), ADDR, String(HTTP_VM), '--http-throughput', '2000', '/size/65536']) },
-    { name: 'HTTP request on a new connection (100)', unit: 'us', higherIsBetter: false, re: /http_connect_us ([\d.]+)/,
+    { key: 'httpConnect', name: 'HTTP request on a new connection (100)', unit: 'us', higherIsBetter: false, re: /http_connect_us ([\d.]+)/,
       native: [exe('nt-tcpclient.exe'), '127.0.0.1', String(HTTP_NATIVE), '--http-connect', '100', '/x'],
       vm: inVm([exe('nt-tcpclient.exe'), ADDR, String(HTTP_VM), '--http-connect', '100', '/x']) },
   ];
-  console.log(`bench/network: ${ROUNDS} alternating rounds, medians; ratio = VM / native (throughput), native / VM (latency)`);
+  const figures: Record<string, number> = {};
+  say(`bench/network: ${ROUNDS} alternating rounds, medians; ratio = VM / native (throughput), native / VM (latency)`);
   for (const c of cases) {
     const n: number[] = [];
     const v: number[] = [];
@@ -89,8 +92,10 @@ try {
     }
     const [mn, mv] = [median(n), median(v)];
     const ratio = c.higherIsBetter ? mv / mn : mn / mv;
-    console.log(`${c.name.padEnd(40)} native ${mn.toFixed(1).padStart(9)} ${c.unit.padEnd(5)}  VM ${mv.toFixed(1).padStart(9)} ${c.unit.padEnd(5)}  ratio ${ratio.toFixed(3)}`);
+    Object.assign(figures, { [`${c.key}Native`]: round(mn, 1), [`${c.key}Vm`]: round(mv, 1), [`${c.key}Ratio`]: round(ratio, 3) });
+    say(`${c.name.padEnd(40)} native ${mn.toFixed(1).padStart(9)} ${c.unit.padEnd(5)}  VM ${mv.toFixed(1).padStart(9)} ${c.unit.padEnd(5)}  ratio ${ratio.toFixed(3)}`);
   }
+  report({ bench: 'network', rounds: ROUNDS, ...figures });
 } finally {
   await host.backend.exec([exe('svcdup-run.exe'), '--kill-vm', VM]).catch(() => undefined);
   for (const p of procs) if (p.exitCode === null) p.kill();

@@ -4,7 +4,7 @@
 #include <windows.h>
 
 /* Where dup keeps the VM's copy of a service's key (and svcdup-host reads it). */
-#define VM_KEY_FMT L"SOFTWARE\\svcdup\\VMs\\%s"
+#define VM_KEY_PREFIX L"SOFTWARE\\svcdup\\VMs\\"
 
 struct host {
     WCHAR vm[64];
@@ -22,6 +22,15 @@ struct host {
     volatile LONG forced_stop;      /* STOP ended an image that does not accept it */
 };
 extern struct host H;
+
+/* main.c: the program (crt.c's entry point calls it) */
+int host_main(int argc, WCHAR **argv);
+
+/* crt.c: the few C-runtime pieces svcdup-host uses (it links no C runtime) */
+BOOL str_eq(const WCHAR *a, const WCHAR *b);
+WCHAR *str_join(WCHAR *dst, DWORD cap, ...);  /* NULL-terminated list of strings */
+WCHAR *str_dec(WCHAR *buf, DWORD v);           /* buf: 11 chars */
+void err_write(const WCHAR *first, ...);       /* NULL-terminated; to stderr as UTF-8 */
 
 /* service.c */
 void host_prepare(void);

@@ -2,7 +2,6 @@
    the service's key (made by dup), the VM's policy from the VM's key; the process is
    created suspended, given the hook and its VM config, then resumed. */
 #include <windows.h>
-#include <stdio.h>
 #include "host.h"
 #include "relay.h"
 #include "vmspawn.h"
@@ -29,8 +28,8 @@ DWORD host_launch(const WCHAR *pipe_name)
     PROCESS_INFORMATION pi;
     DWORD err;
 
-    _snwprintf(vmkey, ARRAYSIZE(vmkey) - 1, VM_KEY_FMT, H.vm);
-    _snwprintf(svckey, ARRAYSIZE(svckey) - 1, VM_KEY_FMT L"\\Services\\%s", H.vm, H.service);
+    str_join(vmkey, ARRAYSIZE(vmkey), VM_KEY_PREFIX, H.vm, NULL);
+    str_join(svckey, ARRAYSIZE(svckey), VM_KEY_PREFIX, H.vm, L"\\Services\\", H.service, NULL);
     if ((err = read_sz(HKEY_LOCAL_MACHINE, svckey, L"ImagePath", cmdline, ARRAYSIZE(cmdline), TRUE))) return err;
     /* No policy value means the defaults. */
     read_sz(HKEY_LOCAL_MACHINE, vmkey, L"Policy", rules, ARRAYSIZE(rules), FALSE);

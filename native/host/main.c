@@ -6,7 +6,6 @@
  * controls and status reports over a private pipe (relay.h) to the hook's emulation of
  * the service-side SCM API in that image. */
 #include <windows.h>
-#include <stdio.h>
 #include "host.h"
 #include "relay.h"
 
@@ -14,25 +13,25 @@ struct host H;
 
 static void usage(void)
 {
-    fwprintf(stderr, L"usage: svcdup-host.exe --vm VM --service SERVICE\n"
-                     L"svcdup-host is the ImagePath of a duplicate; the SCM starts it (sc start SERVICE@VM).\n");
+    err_write(L"usage: svcdup-host.exe --vm VM --service SERVICE\n"
+              L"svcdup-host is the ImagePath of a duplicate; the SCM starts it (sc start SERVICE@VM).\n", NULL);
 }
 
-int wmain(int argc, WCHAR **argv)
+int host_main(int argc, WCHAR **argv)
 {
     SERVICE_TABLE_ENTRYW table[2] = {{0}};
     int i;
 
     for (i = 1; i + 1 < argc; i += 2) {
-        if (!wcscmp(argv[i], L"--vm")) lstrcpynW(H.vm, argv[i + 1], ARRAYSIZE(H.vm));
-        else if (!wcscmp(argv[i], L"--service")) lstrcpynW(H.service, argv[i + 1], ARRAYSIZE(H.service));
+        if (str_eq(argv[i], L"--vm")) lstrcpynW(H.vm, argv[i + 1], ARRAYSIZE(H.vm));
+        else if (str_eq(argv[i], L"--service")) lstrcpynW(H.service, argv[i + 1], ARRAYSIZE(H.service));
         else break;
     }
     if (i != argc || !H.vm[0] || !H.service[0]) {
         usage();
         return 2;
     }
-    _snwprintf(H.scm_name, ARRAYSIZE(H.scm_name) - 1, L"%s@%s", H.service, H.vm);
+    str_join(H.scm_name, ARRAYSIZE(H.scm_name), H.service, L"@", H.vm, NULL);
     InitializeCriticalSection(&H.lock);
     H.reply_event = CreateEventW(NULL, FALSE, FALSE, NULL);
 
@@ -41,11 +40,12 @@ int wmain(int argc, WCHAR **argv)
     host_prepare();
     if (!StartServiceCtrlDispatcherW(table)) {
         DWORD err = GetLastError();
+        WCHAR num[11];
         if (H.child) TerminateProcess(H.child, err);
         if (err == ERROR_FAILED_SERVICE_CONTROLLER_CONNECT)
-            fwprintf(stderr, L"svcdup-host: not started by the SCM; start the duplicate with: sc start %s\n", H.scm_name);
+            err_write(L"svcdup-host: not started by the SCM; start the duplicate with: sc start ", H.scm_name, L"\n", NULL);
         else
-            fwprintf(stderr, L"svcdup-host: StartServiceCtrlDispatcher failed: %lu\n", err);
+            err_write(L"svcdup-host: StartServiceCtrlDispatcher failed: ", str_dec(num, err), L"\n", NULL);
         return 1;
     }
     return 0;

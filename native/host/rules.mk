@@ -1,6 +1,9 @@
 # svcdup-host.exe: the ImagePath of every duplicate (SCM side of the relay).
+# No C runtime (crt.c has the entry point): only kernel32, advapi32 and ntdll are
+# imported, and a small stack reserve (docs/dup.md, "Performance").
 HOST_SRC := $(wildcard host/*.c) common/relay.c
+HOST_FLAGS := -nostdlib -nostartfiles -ffreestanding -fno-builtin -fno-stack-protector -Wl,-e,host_entry -Wl,--stack,0x40000
 TARGETS += $(OUT)/svcdup-host.exe
 
-$(OUT)/svcdup-host.exe: $(HOST_SRC) $(wildcard host/*.h) common/relay.h | $(OUT)
-	$(CC) $(CFLAGS) -Ihost -o $@ $(HOST_SRC) $(LDFLAGS) -ladvapi32
+$(OUT)/svcdup-host.exe: $(HOST_SRC) $(wildcard host/*.h) common/relay.h host/rules.mk | $(OUT)
+	$(CC) $(CFLAGS) $(HOST_FLAGS) -Ihost -o $@ $(HOST_SRC) $(LDFLAGS) -ladvapi32 -lkernel32 -lntdll -lgcc

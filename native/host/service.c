@@ -1,7 +1,6 @@
 /* The SCM side of svcdup-host: ServiceMain, the control handler, and the relay loop
    that turns the service's status reports into SetServiceStatus calls. */
 #include <windows.h>
-#include <stdio.h>
 #include "host.h"
 #include "relay.h"
 
@@ -107,16 +106,16 @@ static BOOL send_start(DWORD argc, WCHAR **argv)
     DWORD size = sizeof(DWORD), i, n;
     BOOL ok;
 
-    size += (wcslen(H.service) + 1) * sizeof(WCHAR);
-    for (i = 1; i < argc; i++) size += (wcslen(argv[i]) + 1) * sizeof(WCHAR);
+    size += (lstrlenW(H.service) + 1) * sizeof(WCHAR);
+    for (i = 1; i < argc; i++) size += (lstrlenW(argv[i]) + 1) * sizeof(WCHAR);
     if (size > RELAY_MAX_MESSAGE || !(body = HeapAlloc(GetProcessHeap(), 0, size))) return FALSE;
     *(DWORD *)body = argc ? argc : 1;
     p = body + sizeof(DWORD);
-    n = (wcslen(H.service) + 1) * sizeof(WCHAR);
+    n = (lstrlenW(H.service) + 1) * sizeof(WCHAR);
     memcpy(p, H.service, n);
     p += n;
     for (i = 1; i < argc; i++) {
-        n = (wcslen(argv[i]) + 1) * sizeof(WCHAR);
+        n = (lstrlenW(argv[i]) + 1) * sizeof(WCHAR);
         memcpy(p, argv[i], n);
         p += n;
     }
@@ -165,9 +164,9 @@ static DWORD launch_error;
    this process does its own handshake with the SCM, instead of after it. */
 void host_prepare(void)
 {
-    WCHAR pipe_name[128];
+    WCHAR pipe_name[128], pid[11];
 
-    _snwprintf(pipe_name, ARRAYSIZE(pipe_name) - 1, L"\\\\.\\pipe\\svcdup.relay.%lu", GetCurrentProcessId());
+    str_join(pipe_name, ARRAYSIZE(pipe_name), L"\\\\.\\pipe\\svcdup.relay.", str_dec(pid, GetCurrentProcessId()), NULL);
     relay_pipe = CreateNamedPipeW(pipe_name, PIPE_ACCESS_DUPLEX | FILE_FLAG_OVERLAPPED | FILE_FLAG_FIRST_PIPE_INSTANCE,
                                   PIPE_TYPE_MESSAGE | PIPE_READMODE_MESSAGE | PIPE_WAIT, 1, RELAY_BUF_SIZE,
                                   RELAY_BUF_SIZE, 0, NULL);

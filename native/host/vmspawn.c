@@ -1,22 +1,25 @@
-/* See vmspawn.h. Loaded outside a VM, svcdup-hook.dll hooks nothing in this process. */
+/* See vmspawn.h. Loaded outside a VM, svcdup-hook.dll hooks nothing in this process;
+   it is unloaded again once the image is started, so that it (and the C runtime it
+   imports) costs a long-running svcdup-host no memory. */
 #include "vmspawn.h"
 
 typedef DWORD (*spawn_fn)(const WCHAR *, const WCHAR *, WCHAR *, PROCESS_INFORMATION *);
 
 DWORD vm_spawn(const WCHAR *vm, const WCHAR *rules, WCHAR *cmdline, PROCESS_INFORMATION *pi)
 {
-    static spawn_fn spawn;
-    WCHAR path[MAX_PATH], *slash;
-    DWORD n;
+    WCHAR path[MAX_PATH], *name = path;
+    HMODULE hook;
+    spawn_fn spawn;
+    DWORD n, i, err;
 
-    if (!spawn) {
-        HMODULE hook;
-        n = GetModuleFileNameW(NULL, path, MAX_PATH);
-        if (!n || n >= MAX_PATH - 20) return ERROR_BAD_PATHNAME;
-        slash = wcsrchr(path, L'\\');
-        wcscpy(slash ? slash + 1 : path, L"svcdup-hook.dll");
-        if (!(hook = LoadLibraryW(path))) return GetLastError();
-        if (!(spawn = (spawn_fn)(void *)GetProcAddress(hook, "svcdup_spawn"))) return ERROR_PROC_NOT_FOUND;
-    }
-    return spawn(vm, rules, cmdline, pi);
+    n = GetModuleFileNameW(NULL, path, MAX_PATH);
+    if (!n || n >= MAX_PATH - 20) return ERROR_BAD_PATHNAME;
+    for (i = 0; i < n; i++)
+        if (path[i] == L'\\') name = path + i + 1;
+    lstrcpyW(name, L"svcdup-hook.dll");
+    if (!(hook = LoadLibraryW(path))) return GetLastError();
+    if ((spawn = (spawn_fn)(void *)GetProcAddress(hook, "svcdup_spawn"))) err = spawn(vm, rules, cmdline, pi);
+    else err = ERROR_PROC_NOT_FOUND;
+    FreeLibrary(hook);
+    return err;
 }

@@ -1,0 +1,190 @@
+// bench/density: how many duplicates one host holds, and whether the cost per duplicate
+// stays flat as their number grows. For each N (default 50, 100, 250, 500) in a fresh
+// prefix: N VMs, each with its own duplicate of the project's test service started in it
+// (`dup --start`, one after the other), then every one asked through its own VM (a VM
+// client to the service's pipe: each must answer, from a distinct process). Then RpcSs
+// (default 100): N duplicates, each VM's epmapper served by that VM's own RpcSs.
+// Figures per N: ms per duplicate to bring up (VM + dup --start), private memory of
+// svcdup's own processes (every svcdup-host) / N against the idle-process floor, the
+// wineserver's CPU time and memory growth per duplicate, and ms per duplicate to remove
+// (undup + VM removal, of the first 20). Everything lives in a private prefix that is removed at the end,
+// on a failure and on Ctrl-C alike.
+// Usage: npx tsx bench/density.ts [N,N,...] [--rpcss N] [--json]
+import { mkdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createBackend, type ManagedBackend } from '../src/backend/index.js';
+import { resolvePaths } from '../src/config.js';
+import { Duplicates } from '../src/dup/dup.js';
+import { openDb, type Db } from '../src/state/db.js';
+import { Vms } from '../src/vm/ops.js';
+import { dbVmStore } from '../src/vm/store.js';
+import { nativeDir, nativeExe, templateDir } from '../test/helpers.js';
+import { args, cpuAndMemory, idleKb, machine, onExit, prefixPids, privateKbOf, report, round, say } from './lib.js';
+
+const rpcssAt = process.argv.indexOf('--rpcss');
+const RPCSS_N = rpcssAt > 0 ? Number(process.argv[rpcssAt + 1]) : 100;
+const positional = args.filter((a, i) => !(rpcssAt > 0 && (a === '--rpcss' || args[i - 1] === '--rpcss')));
+const SIZES = (positional[0] ?? '50,100,250,500').split(',').map(Number).filter((n) => n > 0);
+const CONCURRENCY = 4; // VM clients asking at once (the machine has 2 cores)
+const REMOVED = 20; // duplicates removed one by one at the end of a round
+
+interface Round {
+  service: string;
+  n: number;
+  bringUpMsPerDuplicate: number;
+  vmCreateMsPerDuplicate: number;
+  dupStartMsPerDuplicate: number;
+  answering: number;
+  distinctPids: number;
+  svcdupPrivateKbTotal: number;
+  svcdupPrivateKbPerDuplicate: number;
+  overIdleFloor: number;
+  imagePrivateKbPerDuplicate: number;
+  wineserverCpuMsPerDuplicate: number;
+  wineserverPrivateKb: number;
+  wineserverPrivateKbPerDuplicate: number;
+  removeMsPerDuplicate: number;
+}
+
+let current: { backend: ManagedBackend; db: Db; home: string } | undefined;
+const cleanup = onExit(async () => {
+  const c = current;
+  current = undefined;
+  if (!c) return;
+  try {
+    c.db.close();
+  } catch {
+    /* already closed */
+  }
+  await c.backend.shutdown(); // ends the wineserver: every VM process and duplicate goes with it
+  rmSync(c.home, { recursive: true, force: true });
+});
+
+async function pool<T>(items: T[], n: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(Array.from({ length: n }, async () => {
+    while (next < items.length) await fn(items[next++]!);
+  }));
+}
+
+async function round1(service: 'svcdup-testsvc' | 'RpcSs', n: number, idleFloorKb: { v?: number }): Promise<Round> {
+  // a home outside .svcdup-test: a test run elsewhere wipes .svcdup-test/homes at its start
+  const home = join(tmpdir(), `svcdup-bench-density-${process.pid}-${service}-${n}`);
+  mkdirSync(home, { recursive: true });
+  const paths = { ...resolvePaths({ SVCDUP_HOME: home, SVCDUP_TEMPLATE: templateDir }), nativeDir };
+  const backend = createBackend({ kind: 'wine', paths });
+  const db = openDb(paths.stateDb);
+  current = { backend, db, home };
+  await backend.open();
+  const dups = new Duplicates(backend, db);
+  const vms = new Vms(backend, dbVmStore(db), dups);
+  const prefix = paths.prefix;
+  if (service === 'svcdup-testsvc') await backend.call('scm.create', { name: service, imagePath: nativeExe(backend, 'svcdup-testsvc.exe') });
+  idleFloorKb.v ??= (await idleKb(backend)).idleProcessKb;
+  const names = Array.from({ length: n }, (_, i) => `d${i}`);
+
+  const ws = prefixPids(prefix, 'wineserver')[0];
+  const ws0 = ws ? cpuAndMemory(ws) : undefined;
+  let vmMs = 0;
+  let dupMs = 0;
+  for (const vm of names) {
+    const t = performance.now();
+    await vms.create(vm);
+    const t2 = performance.now();
+    await dups.dup(service, vm, { start: true });
+    vmMs += t2 - t;
+    dupMs += performance.now() - t2;
+  }
+  const upMs = vmMs + dupMs;
+  const ws1 = ws ? cpuAndMemory(ws) : undefined;
+
+  // every duplicate answers through its own VM, from its own process
+  let answering = 0;
+  const pids = new Set<number>();
+  const hostRpcss = service === 'RpcSs' ? (await backend.call('scm.status', { name: 'RpcSs' })).pid : 0;
+  await pool(names, CONCURRENCY, async (vm) => {
+    const exe = join(nativeDir, 'svcdup-pipecall.exe');
+    const r = await vms.run(vm, service === 'RpcSs' ? [exe, '--server-pid', 'epmapper'] : [exe, service], { timeoutMs: 60_000 });
+    if (r.code !== 0) return;
+    const pid = service === 'RpcSs' ? Number(r.stdout.trim()) : (JSON.parse(r.stdout) as { pid: number }).pid;
+    if (pid > 0 && pid !== hostRpcss) {
+      answering++;
+      pids.add(pid);
+    }
+  });
+
+  const hostKb = prefixPids(prefix, 'svcdup-host.exe').map(privateKbOf).filter((x) => !Number.isNaN(x));
+  const image = service === 'RpcSs' ? 'rpcss.exe' : 'svcdup-testsvc.exe';
+  const imageKb = prefixPids(prefix, image).map(privateKbOf).filter((x) => !Number.isNaN(x));
+  const total = hostKb.reduce((a, b) => a + b, 0);
+  const imageTotal = imageKb.reduce((a, b) => a + b, 0);
+
+  // orderly removal of the first REMOVED (undup + VM removal, each journaled); the rest
+  // go with the prefix: at 500 an orderly removal of all would take longer than the rest
+  const removed = names.slice(0, REMOVED);
+  const t1 = performance.now();
+  for (const vm of removed) await vms.remove(vm);
+  const removeMs = performance.now() - t1;
+  await cleanup();
+
+  const r: Round = {
+    service,
+    n,
+    bringUpMsPerDuplicate: round(upMs / n, 1),
+    vmCreateMsPerDuplicate: round(vmMs / n, 1),
+    dupStartMsPerDuplicate: round(dupMs / n, 1),
+    answering,
+    distinctPids: pids.size,
+    svcdupPrivateKbTotal: total,
+    svcdupPrivateKbPerDuplicate: round(total / n, 0),
+    overIdleFloor: round(total / n / idleFloorKb.v),
+    imagePrivateKbPerDuplicate: round(imageTotal / n, 0),
+    wineserverCpuMsPerDuplicate: ws0 && ws1 ? round((ws1.cpuMs - ws0.cpuMs) / n, 2) : NaN,
+    wineserverPrivateKb: ws1?.privateKb ?? NaN,
+    wineserverPrivateKbPerDuplicate: ws0 && ws1 ? round((ws1.privateKb - ws0.privateKb) / n, 1) : NaN,
+    removeMsPerDuplicate: round(removeMs / removed.length, 1),
+  };
+  say(
+    `${service.padEnd(14)} N=${String(n).padStart(3)}: up ${r.bringUpMsPerDuplicate} ms/dup (vm create ${r.vmCreateMsPerDuplicate}, dup --start ${r.dupStartMsPerDuplicate}), answering ${answering}/${n} (${pids.size} pids), ` +
+      `svcdup ${r.svcdupPrivateKbPerDuplicate} kB/dup (${r.overIdleFloor}x idle), image ${r.imagePrivateKbPerDuplicate} kB/dup, ` +
+      `wineserver ${r.wineserverCpuMsPerDuplicate} ms CPU/dup, +${r.wineserverPrivateKbPerDuplicate} kB/dup (${r.wineserverPrivateKb} kB), remove ${r.removeMsPerDuplicate} ms/dup`,
+  );
+  return r;
+}
+
+try {
+  const floor: { v?: number } = {};
+  const rounds: Round[] = [];
+  for (const n of SIZES) rounds.push(await round1('svcdup-testsvc', n, floor));
+  if (RPCSS_N > 0) rounds.push(await round1('RpcSs', RPCSS_N, floor));
+
+  // growth: each figure at the largest N over the same figure at the smallest (flat = 1)
+  const test = rounds.filter((r) => r.service === 'svcdup-testsvc');
+  const first = test[0];
+  const last = test[test.length - 1];
+  const growth =
+    first && last && first !== last
+      ? {
+          from: first.n,
+          to: last.n,
+          bringUp: round(last.bringUpMsPerDuplicate / first.bringUpMsPerDuplicate),
+          svcdupPrivate: round(last.svcdupPrivateKbPerDuplicate / first.svcdupPrivateKbPerDuplicate),
+          wineserverCpu: round(last.wineserverCpuMsPerDuplicate / first.wineserverCpuMsPerDuplicate),
+          wineserverMemory: round(last.wineserverPrivateKbPerDuplicate / first.wineserverPrivateKbPerDuplicate),
+          remove: round(last.removeMsPerDuplicate / first.removeMsPerDuplicate),
+        }
+      : null;
+  if (!process.argv.includes('--json')) {
+    console.log('\n| service | N | bring-up ms/dup | answering | svcdup kB/dup | x idle floor | image kB/dup | wineserver CPU ms/dup | wineserver +kB/dup | remove ms/dup |');
+    console.log('|---|---|---|---|---|---|---|---|---|---|');
+    for (const r of rounds)
+      console.log(
+        `| ${r.service} | ${r.n} | ${r.bringUpMsPerDuplicate} | ${r.answering}/${r.n} | ${r.svcdupPrivateKbPerDuplicate} | ${r.overIdleFloor} | ${r.imagePrivateKbPerDuplicate} | ${r.wineserverCpuMsPerDuplicate} | ${r.wineserverPrivateKbPerDuplicate} | ${r.removeMsPerDuplicate} |`,
+      );
+    if (growth) console.log(`\ngrowth ${growth.from} -> ${growth.to} (1 = flat): ${JSON.stringify(growth)}`);
+  }
+  report({ bench: 'density', idleProcessKb: floor.v, rounds, growth, machine: machine() });
+} finally {
+  await cleanup();
+}
