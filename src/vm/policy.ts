@@ -4,9 +4,9 @@
 import { z } from 'zod';
 import { UsageError } from '../errors.js';
 
-export const NAME_KINDS = ['objects', 'pipes', 'mailslots', 'ports'] as const;
+export const NAME_KINDS = ['objects', 'pipes', 'mailslots', 'ports', 'keys'] as const;
 export type NameKind = (typeof NAME_KINDS)[number];
-export const VERDICTS = ['open', 'closed', 'private'] as const;
+export const VERDICTS = ['open', 'closed', 'private', 'cow'] as const;
 export type Verdict = (typeof VERDICTS)[number];
 
 const pattern = z
@@ -23,6 +23,8 @@ const lists = z.strictObject({
   pipes: z.array(pattern).optional(),
   mailslots: z.array(pattern).optional(),
   ports: z.array(pattern).optional(),
+  /** registry keys, spelled HKLM\\..., HKU\\..., HKCU\\... (docs/state.md, "Registry") */
+  keys: z.array(pattern).optional(),
 });
 
 export const PolicyFile = z.strictObject({
@@ -31,6 +33,8 @@ export const PolicyFile = z.strictObject({
   open: lists.optional(),
   closed: lists.optional(),
   private: lists.optional(),
+  /** copy-on-write: the default for keys; listed to make an exception inside an open key */
+  cow: lists.optional(),
 });
 export type PolicyFile = z.infer<typeof PolicyFile>;
 
@@ -63,6 +67,7 @@ export const DEFAULT_OPEN: Readonly<Record<NameKind, readonly string[]>> = {
   ports: ['epmapper', 'lsasspirpc', 'ntsvcs'],
   objects: ['__wine*'],
   mailslots: [],
+  keys: [],
 };
 
 /** Case-insensitive glob with * and ?, as the hook matches. */
@@ -73,10 +78,25 @@ export function globMatch(pat: string, name: string): boolean {
 
 /** What the hook decides for a name (the part after the namespace root); mirrors policy.c. */
 export function decide(p: PolicyFile, kind: NameKind, name: string): 'renamed' | 'open' | 'denied' {
+  if (kind === 'keys') return ({ cow: 'renamed', private: 'renamed', open: 'open', closed: 'denied' } as const)[decideKey(p, name)];
   if (/^svcdup\./i.test(name)) return 'renamed';
   const hit = (v: Verdict) => (p[v]?.[kind] ?? []).some((pat) => globMatch(pat, name));
   if (hit('closed')) return 'denied';
   if (hit('private')) return 'renamed';
   if (hit('open') || DEFAULT_OPEN[kind].some((pat) => globMatch(pat, name))) return 'open';
   return 'renamed';
+}
+
+/** What the hook decides for a registry key (HKLM\\..., HKU\\SID\\... or HKCU\\...): closed, then private,
+ *  then cow, then open; copy-on-write when no rule names it. Mirrors registry.c / policy.c. */
+export function decideKey(p: PolicyFile, name: string): 'cow' | 'open' | 'closed' | 'private' {
+  const names = [name];
+  const m = /^HKU\\[^\\]+(\\.*)?$/i.exec(name);
+  if (m) names.push(`HKCU${m[1] ?? ''}`);
+  const hit = (v: Verdict) => names.some((n) => (p[v]?.keys ?? []).some((pat) => globMatch(pat, n)));
+  if (hit('closed')) return 'closed';
+  if (hit('private')) return 'private';
+  if (hit('cow')) return 'cow';
+  if (hit('open')) return 'open';
+  return 'cow';
 }
