@@ -11,6 +11,8 @@ import { planIdentity, portMapFromRecord, type NetIdentity } from '../net/index.
 import { validateVmName } from './names.js';
 import { compilePolicy, parsePolicy } from './policy.js';
 import type { VmRecord, VmStore } from './store.js';
+import { cowKey, removeKeys } from './keys.js';
+import { pruneEmptyKeys } from '../dup/steps.js';
 
 export interface VmBackend extends HostBackend {
   readonly paths: Paths;
@@ -115,8 +117,13 @@ export class Vms {
     const left = await this.ps(name);
     if (left.length) throw new SvcdupError(`VM ${name} still has processes (${left.map((p) => `${p.image}:${p.pid}`).join(', ')}); not removed`);
     await rm(this.dir(name), { recursive: true, force: true });
+    // the VM's private registry: with a duplicates layer it goes with the VM's key (forgetVm)
     if (this.hooks) await this.hooks.forgetVm(name);
-    else this.store.delete(name);
+    else {
+      await removeKeys(this.backend, name);
+      await pruneEmptyKeys(this.backend, cowKey(name).slice(0, cowKey(name).lastIndexOf('\\')), 'HKLM\\SOFTWARE');
+      this.store.delete(name);
+    }
     return { killed, undup };
   }
 

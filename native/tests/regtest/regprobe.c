@@ -57,7 +57,7 @@ static void step(WCHAR *s)
     WCHAR *a[5] = {0};
     int n = 0;
     WCHAR *p = s;
-    const WCHAR *sub;
+    const WCHAR *sub = NULL;
     HKEY root, h;
     LONG e;
     NTSTATUS st;
@@ -183,6 +183,13 @@ static void step(WCHAR *s)
         e = RegSetValueExW(h, L"SymbolicLinkValue", 0, REG_LINK, (BYTE *)a[2], (DWORD)wcslen(a[2]) * sizeof(WCHAR));
         RegCloseKey(h);
         if (e) wprintf(L"err %ld\n", e); else wprintf(L"ok\n");
+    } else if (!wcscmp(a[0], L"unlink") && n >= 2) {
+        /* delete a link key itself, not its target */
+        NTSYSAPI NTSTATUS NTAPI NtDeleteKey(HANDLE);
+        if ((e = RegOpenKeyExW(root, sub, REG_OPTION_OPEN_LINK, DELETE | KEY_READ, &h))) { wprintf(L"err %ld\n", e); return; }
+        st = NtDeleteKey(h);
+        RegCloseKey(h);
+        wprintf(L"st 0x%08lx\n", (ULONG)st);
     } else {
         wprintf(L"bad step\n");
     }
