@@ -34,7 +34,7 @@ export const PolicyFile = z.strictObject({
   closed: lists.optional(),
   private: lists.optional(),
   /** copy-on-write: the default for keys; listed to make an exception inside an open key */
-  cow: lists.optional(),
+  cow: z.strictObject({ keys: z.array(pattern).optional() }).optional(),
 });
 export type PolicyFile = z.infer<typeof PolicyFile>;
 
@@ -57,7 +57,7 @@ export function parsePolicy(text: string, source = 'policy file'): PolicyFile {
 /** The rules text the hook reads: one "VERDICT KIND PATTERN" a line. */
 export function compilePolicy(p: PolicyFile): string {
   const lines: string[] = [];
-  for (const v of VERDICTS) for (const k of NAME_KINDS) for (const pat of p[v]?.[k] ?? []) lines.push(`${v} ${k} ${pat}`);
+  for (const v of VERDICTS) for (const k of NAME_KINDS) for (const pat of (p[v] as Partial<Record<NameKind, string[]>> | undefined)?.[k] ?? []) lines.push(`${v} ${k} ${pat}`);
   return lines.length ? lines.join('\n') + '\n' : '';
 }
 
@@ -80,7 +80,7 @@ export function globMatch(pat: string, name: string): boolean {
 export function decide(p: PolicyFile, kind: NameKind, name: string): 'renamed' | 'open' | 'denied' {
   if (kind === 'keys') return ({ cow: 'renamed', private: 'renamed', open: 'open', closed: 'denied' } as const)[decideKey(p, name)];
   if (/^svcdup\./i.test(name)) return 'renamed';
-  const hit = (v: Verdict) => (p[v]?.[kind] ?? []).some((pat) => globMatch(pat, name));
+  const hit = (v: Verdict) => ((p[v] as Partial<Record<NameKind, string[]>> | undefined)?.[kind] ?? []).some((pat) => globMatch(pat, name));
   if (hit('closed')) return 'denied';
   if (hit('private')) return 'renamed';
   if (hit('open') || DEFAULT_OPEN[kind].some((pat) => globMatch(pat, name))) return 'open';
