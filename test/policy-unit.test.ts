@@ -56,7 +56,8 @@ describe('the rules grammar', () => {
     expect(decide(t, 'files', 'c:\\D\\x')).toBe('cow');
     expect(decide(t, 'files', 'C:\\d\\secret')).toBe('denied');
     expect(decide(t, 'objects', 'p1')).toBe('renamed');
-    expect(decide(t, 'keys', 'anything')).toBe('renamed');
+    expect(decide(t, 'keys', 'anything')).toBe('cow');
+    expect(decide('private keys HKLM\\SOFTWARE\\x', 'keys', 'HKLM\\SOFTWARE\\x')).toBe('private');
     expect(decide('open pipes svcdup.*', 'pipes', 'svcdup.vmctl.x')).toBe('renamed');
     expect(decide('', 'pipes', 'svcdup.relay.1.2')).toBe('open');
     expect(decide('', 'objects', 'svcdup.relay.1.2')).toBe('renamed');

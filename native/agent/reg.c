@@ -551,6 +551,12 @@ DWORD op_reg_delete_key(struct request *rq)
     return err;
 }
 
+/* A key's class string (svcdup's copy-on-write markers live there, docs/state.md); "" when none. */
+static void key_class(HKEY key, WCHAR *cls, DWORD chars)
+{
+    if (RegQueryInfoKeyW(key, cls, &chars, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)) cls[0] = 0;
+}
+
 static DWORD copy_tree(HKEY src, HKEY dst, struct walker *w, int depth)
 {
     DWORD i, name_len, type, size, count, err;
@@ -569,10 +575,12 @@ static DWORD copy_tree(HKEY src, HKEY dst, struct walker *w, int depth)
     for (i = 0; i < count && !err; i++)
     {
         HKEY s, d;
+        WCHAR cls[256];
         if (!(err = (DWORD)RegOpenKeyExW(src, names[i], 0, KEY_READ | WOW64, &s)))
         {
-            err = (DWORD)RegCreateKeyExW(dst, names[i], 0, NULL, REG_OPTION_NON_VOLATILE, KEY_ALL_ACCESS | WOW64,
-                                         NULL, &d, NULL);
+            key_class(s, cls, 256);
+            err = (DWORD)RegCreateKeyExW(dst, names[i], 0, cls[0] ? cls : NULL, REG_OPTION_NON_VOLATILE,
+                                         KEY_ALL_ACCESS | WOW64, NULL, &d, NULL);
             if (!err)
             {
                 err = copy_tree(s, d, w, depth + 1);
@@ -631,6 +639,7 @@ close_src:
 
 static DWORD export_tree(HKEY key, const WCHAR *name, struct walker *w, int depth)
 {
+    WCHAR cls[256];
     DWORD count, i, err;
     WCHAR **names;
 
@@ -638,6 +647,12 @@ static DWORD export_tree(HKEY key, const WCHAR *name, struct walker *w, int dept
     json_begin_object(w->out);
     json_key(w->out, "name");
     out_wstr(w->out, name, (size_t)-1);
+    key_class(key, cls, 256);
+    if (cls[0])
+    {
+        json_key(w->out, "class");
+        out_wstr(w->out, cls, (size_t)-1);
+    }
     json_key(w->out, "values");
     if ((err = write_values(key, w))) return err;
     if ((err = list_subkeys(key, &names, &count))) return err;

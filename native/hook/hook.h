@@ -57,7 +57,9 @@ int ports_install(void);
 int query_install(void);
 int process_install(void);
 int roots_install(void);
-int registry_install(void); /* registry.c: the VM's view of Services\NAME and Svchost */
+int registry_install(void); /* registry.c: the VM's copy-on-write registry (docs/state.md) */
+void registry_forget(HANDLE h);              /* registry.c: a handle closed */
+USHORT registry_unname(WCHAR *s, USHORT bytes); /* registry.c: a key copy's name as the VM knows it */
 int service_install(void);  /* service.c: service-side SCM API for svcdup-host's images */
 int net_install(void);       /* net.c: per-VM addresses, port maps, http.sys URLs (docs/network.md) */
 int scmclient_install(void); /* scmclient.c: client-side SCM names (docs/design.md 10, 12) */

@@ -19,6 +19,7 @@ static struct {
 
 /* Names svcdup keeps for itself in the host namespace (svcdup.pid.*, svcdup.vmctl.*). */
 #define NAMESPACE_KINDS (K_OBJECT | K_PIPE | K_MAILSLOT | K_PORT)
+#define STATE_KINDS (K_FILE | K_KEY)
 
 static int word_is(const WCHAR *w, int n, const WCHAR *s) { return n == (int)wcslen(s) && !_wcsnicmp(w, s, n); }
 
@@ -204,6 +205,8 @@ int glob_match(const WCHAR *pat, const WCHAR *s, USHORT n)
 /* The verdict of l's rules for the name, or -1 when none matches. */
 static int decide_in(const rule_list *l, int kind, const WCHAR *name, USHORT n)
 {
+    /* files and keys: a private view starts empty, it is not a rename */
+    int private_verdict = (kind & STATE_KINDS) ? P_PRIVATE : P_RENAME;
     int i, open = 0, private_ = 0, cow = 0;
     for (i = 0; i < l->count; i++) {
         if (!(l->rules[i].kinds & kind) || !glob_match(l->rules[i].pat, name, n)) continue;
@@ -214,7 +217,7 @@ static int decide_in(const rule_list *l, int kind, const WCHAR *name, USHORT n)
         default: open = 1;
         }
     }
-    if (private_) return P_RENAME;
+    if (private_) return private_verdict;
     if (cow) return P_COW;
     if (open) return P_OPEN;
     return -1;
@@ -230,5 +233,13 @@ int policy_decide(int kind, const WCHAR *name, USHORT n)
         return kind == K_PIPE && glob_match(L"svcdup.relay.*", name, n) ? P_OPEN : P_RENAME;
     if ((v = decide_in(&P.vm, kind, name, n)) >= 0) return v;
     if ((v = decide_in(&P.defaults, kind, name, n)) >= 0) return v;
-    return P_RENAME;
+    return (kind & STATE_KINDS) ? P_COW : P_RENAME; /* files and keys: copy-on-write unless a rule says otherwise */
+}
+
+int policy_has(int kind, int verdict)
+{
+    int i;
+    for (i = 0; i < P.vm.count; i++)
+        if ((P.vm.rules[i].kinds & kind) && P.vm.rules[i].verdict == verdict) return 1;
+    return 0;
 }

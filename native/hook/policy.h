@@ -10,7 +10,8 @@
 enum { K_OBJECT = 1, K_PIPE = 2, K_MAILSLOT = 4, K_PORT = 8, K_SERVICE = 16, K_FILE = 32, K_KEY = 64 };
 /* P_PRIVATE is a rule verdict only ("private"): the name is renamed even where a
    default would share it, e.g. epmapper in a VM that has its own RpcSs; policy_decide
-   answers P_RENAME for it. P_COW ("cow"): writes land in the VM's private copy. */
+   answers P_RENAME for it (for files and keys, P_PRIVATE: the VM starts
+   with an empty view). P_COW ("cow"): writes land in the VM's private copy. */
 enum { P_RENAME = 0, P_OPEN = 1, P_CLOSED = 2, P_PRIVATE = 3, P_COW = 4 };
 
 /* The net lines (docs/network.md): "net address A", "net portmap tcp|udp PORT PORT2". */
@@ -36,6 +37,8 @@ const char *policy_error(void);
 int policy_decide(int kind, const WCHAR *name, USHORT chars);
 /* The VM's network identity. */
 const policy_net *policy_network(void);
+/* Is there a rule of this verdict for this kind? */
+int policy_has(int kind, int verdict);
 /* Case-insensitive glob with * and ?. */
 int glob_match(const WCHAR *pat, const WCHAR *s, USHORT chars);
 #endif

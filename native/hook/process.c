@@ -128,6 +128,7 @@ static NTSTATUS NTAPI d_NtQuerySystemInformation(ULONG cls, PVOID buf, ULONG len
 static NTSTATUS NTAPI d_NtClose(HANDLE h)
 {
     roots_forget(h);
+    registry_forget(h);
     return o_NtClose(h);
 }
 

@@ -18,6 +18,7 @@ static NTSTATUS NTAPI d_NtQueryObject(HANDLE h, OBJECT_INFORMATION_CLASS cls, PV
     if (st >= 0 && cls == ObjectNameInformation && buf) {
         OBJ_NAME_INFO *ni = buf;
         if (ni->Name.Buffer && ni->Name.Length) ni->Name.Length = unrename(ni->Name.Buffer, ni->Name.Length);
+        if (ni->Name.Buffer && ni->Name.Length) ni->Name.Length = registry_unname(ni->Name.Buffer, ni->Name.Length);
     }
     return st;
 }

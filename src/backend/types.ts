@@ -43,6 +43,8 @@ export interface RegKeyContents {
 /** A whole registry tree, as `reg.export` returns it; `name` is the key's own last component. */
 export interface RegTree {
   name: string;
+  /** the key's class string, when it has one (svcdup's copy-on-write markers, docs/state.md) */
+  class?: string;
   values: RegValue[];
   subkeys: RegTree[];
 }

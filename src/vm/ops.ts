@@ -16,6 +16,7 @@ import { planVmCreate, planVmForget } from './lifecycle.js';
 import { validateVmName } from './names.js';
 import { compilePolicy, parsePolicy } from './policy.js';
 import type { VmRecord, VmStore } from './store.js';
+import { cowKey, removeKeys } from './keys.js';
 
 export interface VmBackend extends HostBackend {
   readonly paths: Paths;
@@ -127,7 +128,12 @@ export class Vms {
     if (left.length) throw new SvcdupError(`VM ${name} still has processes (${left.map((p) => `${p.image}:${p.pid}`).join(', ')}); not removed`);
     await rm(this.dir(name), { recursive: true, force: true });
     if (this.hooks) await this.forget(name, this.hooks);
-    else this.store.delete(name);
+    else {
+      // the VM's private registry: with a duplicates layer it goes with the VM's key (forget)
+      await removeKeys(this.backend, name);
+      await pruneEmptyKeys(this.backend, cowKey(name).slice(0, cowKey(name).lastIndexOf('\\')), 'HKLM\\SOFTWARE');
+      this.store.delete(name);
+    }
     return { killed, undup };
   }
 

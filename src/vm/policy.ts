@@ -6,9 +6,9 @@ import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { UsageError } from '../errors.js';
 
-export const NAME_KINDS = ['objects', 'pipes', 'mailslots', 'ports'] as const;
+export const NAME_KINDS = ['objects', 'pipes', 'mailslots', 'ports', 'keys'] as const;
 export type NameKind = (typeof NAME_KINDS)[number];
-export const VERDICTS = ['open', 'closed', 'private'] as const;
+export const VERDICTS = ['open', 'closed', 'private', 'cow'] as const;
 export type Verdict = (typeof VERDICTS)[number];
 
 const pattern = z
@@ -25,6 +25,8 @@ const lists = z.strictObject({
   pipes: z.array(pattern).optional(),
   mailslots: z.array(pattern).optional(),
   ports: z.array(pattern).optional(),
+  /** registry keys, spelled HKLM\\..., HKU\\..., HKCU\\... (docs/state.md, "Registry") */
+  keys: z.array(pattern).optional(),
 });
 
 export const PolicyFile = z.strictObject({
@@ -33,6 +35,8 @@ export const PolicyFile = z.strictObject({
   open: lists.optional(),
   closed: lists.optional(),
   private: lists.optional(),
+  /** copy-on-write: the default for keys; listed to make an exception inside an open key */
+  cow: z.strictObject({ keys: z.array(pattern).optional() }).optional(),
 });
 export type PolicyFile = z.infer<typeof PolicyFile>;
 
@@ -55,7 +59,7 @@ export function parsePolicy(text: string, source = 'policy file'): PolicyFile {
 /** The rules text the hook reads: one "VERDICT KIND PATTERN" a line. */
 export function compilePolicy(p: PolicyFile): string {
   const lines: string[] = [];
-  for (const v of VERDICTS) for (const k of NAME_KINDS) for (const pat of p[v]?.[k] ?? []) lines.push(`${v} ${k} ${pat}`);
+  for (const v of VERDICTS) for (const k of NAME_KINDS) for (const pat of (p[v] as Partial<Record<NameKind, string[]>> | undefined)?.[k] ?? []) lines.push(`${v} ${k} ${pat}`);
   return lines.length ? lines.join('\n') + '\n' : '';
 }
 
@@ -165,10 +169,13 @@ export function globMatch(pat: string, name: string): boolean {
   return re.test(name);
 }
 
-export type Decision = 'renamed' | 'open' | 'denied' | 'cow';
+export type Decision = 'renamed' | 'open' | 'denied' | 'cow' | 'private';
+/** files and keys: a private view starts empty; with no rule they are copy-on-write */
+const STATE_KINDS: readonly RuleKind[] = ['files', 'keys'];
 const NAMESPACE_KINDS: readonly RuleKind[] = ['objects', 'pipes', 'mailslots', 'ports'];
 
 function decideIn(rules: readonly Rule[], kind: RuleKind, name: string): Decision | undefined {
+  const state = STATE_KINDS.includes(kind);
   let open = false;
   let priv = false;
   let cow = false;
@@ -179,7 +186,7 @@ function decideIn(rules: readonly Rule[], kind: RuleKind, name: string): Decisio
     else if (r.verdict === 'cow') cow = true;
     else open = true;
   }
-  return priv ? 'renamed' : cow ? 'cow' : open ? 'open' : undefined;
+  return priv ? (state ? 'private' : 'renamed') : cow ? 'cow' : open ? 'open' : undefined;
 }
 
 /**
@@ -192,5 +199,19 @@ function decideIn(rules: readonly Rule[], kind: RuleKind, name: string): Decisio
 export function decide(policy: PolicyFile | string, kind: RuleKind, name: string): Decision {
   if (NAMESPACE_KINDS.includes(kind) && /^svcdup\./i.test(name)) return kind === 'pipes' && globMatch('svcdup.relay.*', name) ? 'open' : 'renamed';
   const rules = parseRules(typeof policy === 'string' ? policy : compilePolicy(policy)).rules;
-  return decideIn(rules, kind, name) ?? decideIn(DEFAULT_RULES, kind, name) ?? 'renamed';
+  return decideIn(rules, kind, name) ?? decideIn(DEFAULT_RULES, kind, name) ?? (STATE_KINDS.includes(kind) ? 'cow' : 'renamed');
+}
+
+/** What the hook decides for a registry key (HKLM\\..., HKU\\SID\\... or HKCU\\...): closed, then private,
+ *  then cow, then open; copy-on-write when no rule names it. Mirrors registry.c / policy.c. */
+export function decideKey(p: PolicyFile, name: string): 'cow' | 'open' | 'closed' | 'private' {
+  const names = [name];
+  const m = /^HKU\\[^\\]+(\\.*)?$/i.exec(name);
+  if (m) names.push(`HKCU${m[1] ?? ''}`);
+  const hit = (v: Verdict) => names.some((n) => (p[v]?.keys ?? []).some((pat) => globMatch(pat, n)));
+  if (hit('closed')) return 'closed';
+  if (hit('private')) return 'private';
+  if (hit('cow')) return 'cow';
+  if (hit('open')) return 'open';
+  return 'cow';
 }
