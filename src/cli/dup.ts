@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { UsageError } from '../errors.js';
 import { getVm } from '../state/vms.js';
 import { serviceTypeName } from '../services.js';
+import { dupRefusalFor } from '../analyze/service.js';
 import { withContext, type Context } from './context.js';
 import { printJson, printTable } from './output.js';
 
@@ -23,10 +24,14 @@ export function registerDupCommands(program: Command): void {
     .option('--share <service>', 'leave this dependency to the host instance (repeatable)', collect, [])
     .option('--set <path=value>', 'edit the VM copy of the service key, e.g. Parameters\\Port=8080 or Parameters\\N:REG_DWORD=5 (repeatable)', collect, [])
     .option('--start', 'start the duplicate (and its dependencies) once registered')
+    .option('--force', "register it even when svcdup analyze says it cannot run or cannot be duplicated")
     .option('--json', 'machine-readable output')
-    .action(async (service: string, opts: { vm: string; share: string[]; set: string[]; start?: boolean; json?: boolean }) => {
+    .action(async (service: string, opts: { vm: string; share: string[]; set: string[]; start?: boolean; force?: boolean; json?: boolean }) => {
       await withContext(program, async (ctx) => {
         const vm = requireVm(ctx, opts.vm);
+        // the analyzer's verdict first: refuse with the reason before anything is registered
+        const refusal = opts.force ? undefined : await dupRefusalFor(ctx.backend, service, opts.share);
+        if (refusal) throw new UsageError(refusal);
         const plan = await ctx.dups.dup(service, vm, { share: opts.share, set: opts.set, start: !!opts.start });
         const status = opts.start ? await ctx.backend.call('scm.status', { name: plan.services.at(-1)!.scmName }) : undefined;
         if (opts.json) return printJson({ plan, ...(status ? { status } : {}) });
