@@ -3,7 +3,7 @@
 // files; then the pure assessment. `analyzeAll` does every service with what they share
 // read once; `dupCheck` is the lean form `dup` asks before it registers anything.
 import { existsSync, statSync } from 'node:fs';
-import type { HostBackend, RegTree, ServiceConfig, ServiceStatus } from '../backend/types.js';
+import type { HostBackend, RegTree, RegValue, ServiceConfig, ServiceStatus } from '../backend/types.js';
 import { AgentError, SvcdupError, UsageError, Win32 } from '../errors.js';
 import { closureOf } from '../plan/closure.js';
 import { analyzeBinary, type BinaryAnalysis } from './binary.js';
@@ -32,8 +32,14 @@ export interface HostSnapshot {
   configs: ServiceConfig[];
   /** host path -> its analysis (or why it could not be read), so a file shared by many services is read once */
   binaries: Map<string, Promise<BinaryAnalysis | Error>>;
+  /** service name (lowercase) -> its host facts, read once */
+  facts: Map<string, Promise<KeyedFacts>>;
+  /** svchost group (lowercase) -> the Svchost key's list */
+  svchostGroups: Map<string, Promise<string[] | undefined>>;
   backend?: 'wine' | 'windows';
 }
+
+type KeyedFacts = HostFacts & { key?: { values: RegValue[]; parameters?: RegTree } };
 
 export interface ServiceAnalysisOptions {
   read?: (p: string) => Promise<Uint8Array>;
@@ -56,7 +62,7 @@ export async function hostSnapshot(host: AnalyzeHost): Promise<HostSnapshot> {
   const statuses = (await tryCall(host.call('scm.list', {}))) ?? [];
   const configs = (await Promise.all(statuses.map((s) => tryCall(host.call('scm.config', { name: s.name }))))).filter((c): c is ServiceConfig => !!c);
   const kind = (host as { kind?: unknown }).kind;
-  return { statuses, configs, binaries: new Map(), ...(kind === 'wine' || kind === 'windows' ? { backend: kind } : {}) };
+  return { statuses, configs, binaries: new Map(), facts: new Map(), svchostGroups: new Map(), ...(kind === 'wine' || kind === 'windows' ? { backend: kind } : {}) };
 }
 
 /** A Windows path as a local file, or undefined when it maps to none. */
@@ -75,13 +81,13 @@ function exists(host: AnalyzeHost, winPath: string): boolean | undefined {
 }
 
 /** The facts `dup` and the verdict need: key, files, state. */
-export async function hostFacts(host: AnalyzeHost, cfg: ServiceConfig, status: ServiceStatus | undefined, backend?: 'wine' | 'windows'): Promise<HostFacts & { key?: { values: { name: string; value: string }[]; parameters?: RegTree } }> {
+export async function hostFacts(host: AnalyzeHost, cfg: ServiceConfig, status: ServiceStatus | undefined, backend?: 'wine' | 'windows'): Promise<KeyedFacts> {
   let keyExists = true;
-  let values: { name: string; value: string }[] = [];
+  let values: RegValue[] = [];
   let parameters: RegTree | undefined;
   try {
     const k = await host.call('reg.query', { key: `${SERVICES_KEY}\\${cfg.name}` });
-    values = k.values.filter((v) => typeof v.data === 'string').map((v) => ({ name: v.name, value: v.data as string }));
+    values = k.values;
     if (k.subkeys.some((s) => s.toLowerCase() === 'parameters')) parameters = await tryCall(host.call('reg.export', { key: `${SERVICES_KEY}\\${cfg.name}\\Parameters` }));
   } catch (err) {
     if (!(err instanceof AgentError)) throw err;
@@ -206,28 +212,42 @@ export async function analyzeService(name: string, host: AnalyzeHost, readOrOpts
   const closure = closureOf(cfg.name, configs);
   const dependents = configs.filter((c) => c.dependOnService.some((d) => d.toLowerCase() === cfg.name.toLowerCase())).map((c) => c.name);
   const statusOf = (n: string): ServiceStatus | undefined => snap.statuses.find((s) => s.name.toLowerCase() === n.toLowerCase());
-  const facts = await hostFacts(host, cfg, statusOf(cfg.name), snap.backend);
+  const factsOf = (c: ServiceConfig): Promise<KeyedFacts> => {
+    const k = c.name.toLowerCase();
+    let f = snap.facts.get(k);
+    if (!f) snap.facts.set(k, (f = hostFacts(host, c, statusOf(c.name), snap.backend)));
+    return f;
+  };
+  const facts = await factsOf(cfg);
   const duplicatedDependencies: DependencyFacts[] = [];
   for (const e of closure.order) {
     if (e.action !== 'duplicate' || e.name.toLowerCase() === cfg.name.toLowerCase()) continue;
     const dc = configs.find((c) => c.name.toLowerCase() === e.name.toLowerCase())!;
-    const { key: _k, ...df } = await hostFacts(host, dc, statusOf(dc.name), snap.backend);
+    const { key: _k, ...df } = await factsOf(dc);
     duplicatedDependencies.push({ config: dc, facts: df });
   }
 
   let registryMembers: string[] | undefined;
   const group = cfg.svchostGroup ?? svchostInfo(cfg, [])?.group;
   if (group) {
-    const v = await tryCall(host.call('reg.get', { key: 'HKLM\\SOFTWARE\\Microsoft\\Windows NT\\CurrentVersion\\Svchost', name: group }));
-    if (v?.type === 'REG_MULTI_SZ') registryMembers = v.data;
+    let g = snap.svchostGroups.get(group.toLowerCase());
+    if (!g)
+      snap.svchostGroups.set(
+        group.toLowerCase(),
+        (g = tryCall(host.call('reg.get', { key: 'HKLM\\SOFTWARE\\Microsoft\\Windows NT\\CurrentVersion\\Svchost', name: group })).then((v) => (v?.type === 'REG_MULTI_SZ' ? v.data : undefined))),
+      );
+    registryMembers = await g;
   }
   const svchost = svchostInfo(cfg, configs, registryMembers);
 
   let failureActions: FailureActions | undefined;
-  const fa = await tryCall(host.call('reg.get', { key: `${SERVICES_KEY}\\${cfg.name}`, name: 'FailureActions' }));
+  // the key's values came with the facts (reg.query); a stand-in host without reg.query is asked value by value
+  const keyValue = async (n: string): Promise<RegValue | undefined> =>
+    facts.key && facts.key.values.length ? facts.key.values.find((v) => v.name.toLowerCase() === n.toLowerCase()) : tryCall(host.call('reg.get', { key: `${SERVICES_KEY}\\${cfg.name}`, name: n }));
+  const fa = await keyValue('FailureActions');
   if (fa && fa.type === 'REG_BINARY') {
-    const cmd = await tryCall(host.call('reg.get', { key: `${SERVICES_KEY}\\${cfg.name}`, name: 'FailureCommand' }));
-    const msg = await tryCall(host.call('reg.get', { key: `${SERVICES_KEY}\\${cfg.name}`, name: 'RebootMessage' }));
+    const cmd = await keyValue('FailureCommand');
+    const msg = await keyValue('RebootMessage');
     failureActions = parseFailureActions(fa.data, cmd && typeof cmd.data === 'string' ? cmd.data : undefined, msg && typeof msg.data === 'string' ? msg.data : undefined);
     if (!failureActions) warnings.push(`the FailureActions value of ${cfg.name} is not a SERVICE_FAILURE_ACTIONS structure`);
   }
