@@ -12,7 +12,7 @@ export { decideVerdict, dupRefusal, cannotRunReasons, notDuplicableReasons, type
 export { parseCommandLine, parseConfigText, configSettings, meaningOf, settingsFromArgs, type ParsedConfig } from './settings.js';
 export { stateRules, stateSection, ruleFor, stateHow, type StateRuleLine, type StateInput } from './state.js';
 export { assembleFootprint, type FootprintInput } from './footprint.js';
-export { analyzeService, analyzeAll, dupCheck, hostSnapshot, hostFacts, type AnalyzeHost, type HostSnapshot, type ServiceAnalysisOptions } from './service.js';
+export { analyzeService, analyzeAll, dupCheck, dupRefusalFor, hostSnapshot, hostFacts, type AnalyzeHost, type HostSnapshot, type ServiceAnalysisOptions } from './service.js';
 export { analyzeTarget, analyzeFile, looksLikeFile, isFileTarget, traceService, vmTraceLab, scratchVmName, TraceUnavailableError, type AnalyzeOptions, type TraceLab, type TraceListener } from './io.js';
 export { parseTrace, summarizeTrace, applyTrace, classifyEvent, type TraceEvent } from './trace.js';
 export { renderReport, renderTable } from './render.js';

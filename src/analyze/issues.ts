@@ -291,7 +291,7 @@ export function assess(input: AssessInput): AnalyzeReport {
     const ev = net.map(nameEvidence);
     const sock = importEv(8);
     const serverSock = hasImport(/^(bind|listen|accept|AcceptEx|WSAAccept|HttpAddUrl|HttpAddUrlToUrlGroup)$/);
-    const applies: Applies = net.length ? 'yes' : serverSock ? 'possible' : sock.length ? 'possible' : unknownBinary ? 'possible' : 'no';
+    const applies: Applies = net.length || input.footprint?.ports.length ? 'yes' : serverSock ? 'possible' : sock.length ? 'possible' : unknownBinary ? 'possible' : 'no';
     const fpPorts = input.footprint?.ports ?? [];
     for (const p of fpPorts) ev.push(cfgEv(`port ${p.port}${p.address ? ` on ${p.address}` : ''}: ${p.source}`));
     const ports = [...net.filter((r) => r.category === 'port').map((r) => r.name), ...fpPorts.map((p) => String(p.port))];

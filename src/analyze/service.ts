@@ -34,6 +34,8 @@ export interface HostSnapshot {
   binaries: Map<string, Promise<BinaryAnalysis | Error>>;
   /** service name (lowercase) -> its host facts, read once */
   facts: Map<string, Promise<KeyedFacts>>;
+  /** the whole Services key, read in one call for --all (undefined: each service's key is read by itself) */
+  servicesTree?: RegTree;
   /** svchost group (lowercase) -> the Svchost key's list */
   svchostGroups: Map<string, Promise<string[] | undefined>>;
   backend?: 'wine' | 'windows';
@@ -57,12 +59,13 @@ async function tryCall<T>(p: Promise<T>): Promise<T | undefined> {
   }
 }
 
-/** The service list and every configuration, read once (configurations in parallel). */
-export async function hostSnapshot(host: AnalyzeHost): Promise<HostSnapshot> {
+/** The service list and every configuration, read once (configurations in parallel); with `wholeKey`, the Services key in one call too. */
+export async function hostSnapshot(host: AnalyzeHost, wholeKey = false): Promise<HostSnapshot> {
+  const servicesTree = wholeKey ? await tryCall(host.call('reg.export', { key: SERVICES_KEY })) : undefined;
   const statuses = (await tryCall(host.call('scm.list', {}))) ?? [];
   const configs = (await Promise.all(statuses.map((s) => tryCall(host.call('scm.config', { name: s.name }))))).filter((c): c is ServiceConfig => !!c);
   const kind = (host as { kind?: unknown }).kind;
-  return { statuses, configs, binaries: new Map(), facts: new Map(), svchostGroups: new Map(), ...(kind === 'wine' || kind === 'windows' ? { backend: kind } : {}) };
+  return { statuses, configs, binaries: new Map(), facts: new Map(), svchostGroups: new Map(), ...(servicesTree ? { servicesTree } : {}), ...(kind === 'wine' || kind === 'windows' ? { backend: kind } : {}) };
 }
 
 /** A Windows path as a local file, or undefined when it maps to none. */
@@ -81,11 +84,16 @@ function exists(host: AnalyzeHost, winPath: string): boolean | undefined {
 }
 
 /** The facts `dup` and the verdict need: key, files, state. */
-export async function hostFacts(host: AnalyzeHost, cfg: ServiceConfig, status: ServiceStatus | undefined, backend?: 'wine' | 'windows'): Promise<KeyedFacts> {
+export async function hostFacts(host: AnalyzeHost, cfg: ServiceConfig, status: ServiceStatus | undefined, backend?: 'wine' | 'windows', servicesTree?: RegTree): Promise<KeyedFacts> {
   let keyExists = true;
   let values: RegValue[] = [];
   let parameters: RegTree | undefined;
-  try {
+  if (servicesTree) {
+    const k = servicesTree.subkeys.find((t) => t.name.toLowerCase() === cfg.name.toLowerCase());
+    keyExists = !!k;
+    values = k?.values ?? [];
+    parameters = k?.subkeys.find((t) => t.name.toLowerCase() === 'parameters');
+  } else try {
     const k = await host.call('reg.query', { key: `${SERVICES_KEY}\\${cfg.name}` });
     values = k.values;
     if (k.subkeys.some((s) => s.toLowerCase() === 'parameters')) parameters = await tryCall(host.call('reg.export', { key: `${SERVICES_KEY}\\${cfg.name}\\Parameters` }));
@@ -215,7 +223,7 @@ export async function analyzeService(name: string, host: AnalyzeHost, readOrOpts
   const factsOf = (c: ServiceConfig): Promise<KeyedFacts> => {
     const k = c.name.toLowerCase();
     let f = snap.facts.get(k);
-    if (!f) snap.facts.set(k, (f = hostFacts(host, c, statusOf(c.name), snap.backend)));
+    if (!f) snap.facts.set(k, (f = hostFacts(host, c, statusOf(c.name), snap.backend, snap.servicesTree)));
     return f;
   };
   const facts = await factsOf(cfg);
@@ -329,7 +337,7 @@ function stateOf(cfg: ServiceConfig, fp: FootprintSection, binary: BinaryAnalysi
 
 /** Every service on the host, each analyzed with what they share read once. */
 export async function analyzeAll(host: AnalyzeHost, opts: Omit<ServiceAnalysisOptions, 'snapshot'> & { concurrency?: number; skip?: (name: string) => boolean } = {}): Promise<AnalyzeReport[]> {
-  const snap = await hostSnapshot(host);
+  const snap = await hostSnapshot(host, true);
   const names = snap.configs.map((c) => c.name).filter((n) => !opts.skip?.(n));
   const out: AnalyzeReport[] = new Array(names.length);
   let next = 0;
