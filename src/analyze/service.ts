@@ -145,13 +145,16 @@ export async function hostFacts(host: AnalyzeHost, cfg: ServiceConfig, status: S
     keyExists = !!k;
     values = k?.values ?? [];
     parameters = k?.subkeys.find((t) => t.name.toLowerCase() === 'parameters');
-  } else try {
-    const k = await host.call('reg.query', { key: `${SERVICES_KEY}\\${cfg.name}` });
-    values = k.values;
-    if (k.subkeys.some((s) => s.toLowerCase() === 'parameters')) parameters = await tryCall(host.call('reg.export', { key: `${SERVICES_KEY}\\${cfg.name}\\Parameters` }));
-  } catch (err) {
-    if (!(err instanceof AgentError)) throw err;
-    if (err.code === Win32.ERROR_FILE_NOT_FOUND) keyExists = false;
+  } else {
+    try {
+      const k = await host.call('reg.query', { key: `${SERVICES_KEY}\\${cfg.name}` });
+      values = k.values;
+      if (k.subkeys.some((s) => s.toLowerCase() === 'parameters')) parameters = await tryCall(host.call('reg.export', { key: `${SERVICES_KEY}\\${cfg.name}\\Parameters` }));
+    } catch (err) {
+      if (!(err instanceof AgentError)) throw err;
+      // a stand-in host may not know reg.query: only "not found" says the key is missing
+      if (err.code === Win32.ERROR_FILE_NOT_FOUND) keyExists = false;
+    }
   }
   const image = imageOf(cfg.imagePath);
   const imageExists = cfg.imagePath.trim() ? exists(host, image) : undefined;

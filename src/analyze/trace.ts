@@ -304,7 +304,7 @@ const RESOLVED_HOW: Record<number, string> = {
   6: "every named object a VM process creates or opens is renamed into the VM's namespace",
   7: 'pipes and ports are renamed per VM for servers and clients alike, so VM clients reach VM servers; RPC and COM follow without special cases',
   8: 'each VM has its own address (default: one in 127.77.0.0/16) or a port map; bind, connect and getsockname are rewritten',
-  9: "copy-on-write: reads fall through to the host, writes land in the VM's private area",
+  9: "whatever it writes is copied up into the VM on first write (cow), unless the VM's policy says otherwise for its path (state: docs/analyze.md)",
   10: "VM processes see only their VM's services and processes; host-only names are open by explicit policy; child processes are started inside the VM",
   11: 'http.sys is shared with the host; its URL namespace is virtualized: the URLs it reserves are rewritten per VM',
   12: "the same renaming applies to clients, so a client in the VM finds the VM's instance",
