@@ -31,16 +31,5 @@ export async function listServices(backend: HostBackend): Promise<ServiceListing
   return out.sort((a, b) => a.name.localeCompare(b.name));
 }
 
-const TYPE_NAMES: [number, string][] = [
-  [0x1, 'kernel-driver'],
-  [0x2, 'fs-driver'],
-  [0x10, 'own-process'],
-  [0x20, 'share-process'],
-];
-
-/** dwServiceType in words: "own-process", "share-process+interactive", "kernel-driver". */
-export function serviceTypeName(type: number): string {
-  const base = TYPE_NAMES.filter(([bit]) => type & bit).map(([, n]) => n);
-  if (type & 0x100) base.push('interactive');
-  return base.join('+') || `0x${type.toString(16)}`;
-}
+// one spelling of the service type, shared with the analyzer
+export { serviceTypeName } from './analyze/names.js';

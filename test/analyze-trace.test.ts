@@ -4,7 +4,8 @@ import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { analyzeFile, traceService, type TraceLab } from '../src/analyze/io.js';
-import { applyTrace, canonicalObject, classifyEvent, parseTrace, summarizeTrace, type TraceReport, type TracedReport } from '../src/analyze/trace.js';
+import { applyTrace, canonicalObject, classifyEvent, parseTrace, summarizeTrace } from '../src/analyze/trace.js';
+import type { AnalyzeReport, TraceReport } from '../src/analyze/report.js';
 import { packageRoot } from '../src/config.js';
 import { AgentError, SvcdupError, UsageError, Win32 } from '../src/errors.js';
 import { SVCDUP_KEY } from '../src/dup/dup.js';
@@ -168,10 +169,10 @@ describe('traceService (fake VM layer)', () => {
     };
     return { lab, log };
   };
-  let stat: TracedReport;
+  let stat: AnalyzeReport;
   beforeAll(async () => {
     const file = await analyzeFile(join(nativeDir, 'svcdup-testsvc.exe'));
-    stat = { ...file, service: { name: 'svcdup-testsvc' } as NonNullable<TracedReport['service']> };
+    stat = { ...file, service: { name: 'svcdup-testsvc' } as NonNullable<AnalyzeReport['service']> };
   });
 
   it('listens before it starts the service, and removes the VM after', async () => {
@@ -241,7 +242,7 @@ describe('svcdup analyze SERVICE --trace under Wine', () => {
   it('records the names the service used, renamed into the scratch VM, and finds them statically too', async () => {
     const r = cli(['analyze', SVC, '--trace', '2', '--json']);
     expect(r.status, r.stderr).toBe(0);
-    const report = JSON.parse(r.stdout) as TracedReport;
+    const report = JSON.parse(r.stdout) as AnalyzeReport;
     const t = report.trace!;
     expect(t.vm).toMatch(/^analyze-[a-z0-9]+-[a-z0-9]+$/);
     expect(t.service).toMatchObject({ started: true, duplicated: [`${SVC}@${t.vm}`], shared: [] });
@@ -278,7 +279,7 @@ describe('svcdup analyze SERVICE --trace under Wine', () => {
   it('leaves nothing behind when the service cannot start', async () => {
     const r = cli(['analyze', 'svcdup-testsvc-broken', '--trace', '1', '--json']);
     expect(r.status, r.stderr).toBe(0);
-    const t = (JSON.parse(r.stdout) as TracedReport).trace!;
+    const t = (JSON.parse(r.stdout) as AnalyzeReport).trace!;
     expect(t.service).toMatchObject({ started: false, duplicated: [`svcdup-testsvc-broken@${t.vm}`] });
     expect(t.service.error).toMatch(/svcdup-testsvc-broken@analyze-\S+ stopped while starting/);
     expect(t.cleanup.removed).toEqual([`svcdup-testsvc-broken@${t.vm}`]);

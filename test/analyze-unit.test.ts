@@ -12,7 +12,7 @@ import {
   assess,
   classifyString,
   codeFileOf,
-  dependencyClosure,
+  closureOf,
   imageOf,
   looksLikeFile,
   parseFailureActions,
@@ -150,7 +150,7 @@ describe('service configuration', () => {
       cfg({ name: 'Tcpip', type: 1, loadOrderGroup: 'Net' }),
       cfg({ name: 'Dns', loadOrderGroup: 'net' }),
     ];
-    const deps = dependencyClosure(all[0]!, all);
+    const deps = closureOf('Web', all).nodes;
     expect(deps.map((d) => [d.name, d.kind])).toEqual([
       ['Db', 'service'],
       ['HTTP', 'driver'],
@@ -203,7 +203,7 @@ describe('assessment from configuration', () => {
     const r = assess({
       target: { input: 'Web', kind: 'service' },
       config: web,
-      dependencies: dependencyClosure(web, all),
+      dependencies: closureOf('Web', all).nodes,
       dependents: ['Portal'],
       failureActions: { resetPeriodSeconds: 0, actions: [{ type: 'run-command', delayMs: 0 }], command: 'notify.cmd' },
       binaryError: 'cannot read C:\\windows\\system32\\Web.exe: ENOENT',
@@ -245,7 +245,9 @@ describe('the I/O layer over a stand-in host', () => {
     expect(r.binary!.service.dispatchTables[0]!.entries).toHaveLength(2);
     // its own Services key, read by name
     expect(r.issues[1]!.how).toMatch(/reads its own key by name/);
-    expect(r.verdict.kind).toBe('duplicable-with-shared-dependencies');
+    // RpcSs would be duplicated with it, and its image is not in this stand-in's system32
+    expect(r.verdict.kind).toBe('cannot-run-on-host');
+    expect(r.verdict.reasons).toEqual([expect.objectContaining({ code: 'dependency-cannot-start', text: expect.stringMatching(/depends on RpcSs, which cannot start: the image of its dependency RpcSs, C:\\windows\\system32\\rpcss\.exe, does not exist/) })]);
     expect(r.verdict.shared.map((s) => s.name)).toEqual(['HTTP']);
   });
 

@@ -77,10 +77,10 @@ describe.skipIf(!haveWineBinaries)("Wine's own service binaries", () => {
   it('http.sys / HTTP: a driver, which cannot be duplicated from user mode', async () => {
     const file = await analyzeFile(join(wineDir, 'http.sys'));
     expect(file.binary!.format.kind).toBe('driver');
-    expect(file.verdict.kind).toBe('not-duplicable-from-user-mode');
+    expect(file.verdict.kind).toBe('not-duplicable');
     const r = await analyzeService('HTTP', wineHost());
     expect(r.service).toMatchObject({ kind: 'kernel-driver', type: 1 });
-    expect(r.verdict.kind).toBe('not-duplicable-from-user-mode');
+    expect(r.verdict.kind).toBe('not-duplicable');
     expect(r.verdict.summary).toMatch(/kernel driver: it cannot be duplicated from user mode/);
     const i11 = issue(r, 11);
     expect(i11).toMatchObject({ applies: 'yes', resolution: 'not-resolvable' });
@@ -117,7 +117,7 @@ describe.skipIf(!haveAgent || !haveWineBinaries)('analyze through the Wine backe
     const rpcss = await analyzeService('RpcSs', host.backend);
     expect(rpcss.binary!.rpc.endpoints.map((e) => e.endpoint)).toEqual(expect.arrayContaining(['\\pipe\\epmapper', 'epmapper', 'irot', 'irpcss']));
     const http = await analyzeService('HTTP', host.backend);
-    expect(http.verdict.kind).toBe('not-duplicable-from-user-mode');
+    expect(http.verdict.kind).toBe('not-duplicable');
     expect(http.binary!.format.kind).toBe('driver');
   });
 });

@@ -186,7 +186,7 @@ describe('ana-drv.sys: a kernel driver', () => {
 
   it('is not duplicable from user mode', () => {
     const r = assess({ target: { input: 'ana-drv.sys', kind: 'file' }, binary: drv });
-    expect(r.verdict.kind).toBe('not-duplicable-from-user-mode');
+    expect(r.verdict.kind).toBe('not-duplicable');
     expect(issue(r, 11)).toMatchObject({ applies: 'yes', resolution: 'not-resolvable' });
     expect(issue(r, 11).how).toMatch(/cannot be duplicated from user mode/);
     expect(issue(r, 3).applies).toBe('no');

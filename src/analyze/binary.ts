@@ -85,6 +85,8 @@ export interface BinaryAnalysis {
   exports: { module?: string; functions: { name?: string; ordinal: number; rva: string; forwarder?: string }[] };
   resources: { count: number; entries: { type: string; id: string; lang: number; size: number }[]; truncated?: boolean };
   strings: { ascii: number; utf16: number; scannedBytes: number };
+  /** programs the file names (strings ending in .exe, its own name left out): what a launcher may start */
+  programs: { value: string; evidence: Evidence }[];
   names: NamedResource[];
   service: ServiceApi;
   rpc: { server: boolean; client: boolean; endpoints: RpcEndpoint[] };
@@ -462,6 +464,7 @@ function analyze(bytes: Uint8Array, opts: BinaryOptions): BinaryAnalysis {
       ...(img.resources.length > RES_CAP ? { truncated: true } : {}),
     },
     strings: { ascii: strings.filter((s) => s.encoding === 'ascii').length, utf16: strings.filter((s) => s.encoding === 'utf16').length, scannedBytes },
+    programs: programsNamed(strings, file),
     names,
     service,
     rpc: { server: rpcServer, client: rpcClient, endpoints: rpcEndpoints },
@@ -470,4 +473,20 @@ function analyze(bytes: Uint8Array, opts: BinaryOptions): BinaryAnalysis {
     codeScan: code.supported ? 'x64' : 'not supported for this machine',
     warnings,
   };
+}
+
+/** Strings that name a program (`server.exe`, `C:\\app\\bin\\server.exe`), each once, at most 50. */
+function programsNamed(strings: readonly FoundString[], file: string): BinaryAnalysis['programs'] {
+  const own = file.split(/[\\/]/).pop()!.toLowerCase();
+  const out: BinaryAnalysis['programs'] = [];
+  const seen = new Set<string>();
+  for (const s of strings) {
+    const v = s.value.trim().replace(/^"|"$/g, '');
+    if (!/^(?:[A-Za-z]:\\|%\w+%\\)?[^\s"<>|*?%:]{0,200}[A-Za-z0-9_.-]\.exe$/i.test(v) && !/^(?:[A-Za-z]:\\|%\w+%\\)[^"<>|*?]{1,200}\.exe$/i.test(v)) continue;
+    const base = v.split(/[\\/]/).pop()!.toLowerCase();
+    if (base === own || seen.has(v.toLowerCase()) || out.length >= 50) continue;
+    seen.add(v.toLowerCase());
+    out.push({ value: v, evidence: { source: 'string', text: `${s.encoding} ${JSON.stringify(v)} at ${hex(s.offset)} (${s.section})`, file, offset: s.offset, encoding: s.encoding, section: s.section } });
+  }
+  return out;
 }

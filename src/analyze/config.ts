@@ -1,6 +1,7 @@
 // A service's configuration as the analysis reads it: kind, image, svchost group and
 // neighbours, dependency closure, failure actions. Pure functions of SCM/registry data.
 import type { ServiceConfig } from '../backend/types.js';
+import { isDriverType } from '../plan/closure.js';
 
 export type ServiceKind = 'own-process' | 'shared-process' | 'svchost' | 'kernel-driver' | 'fs-driver' | 'driver' | 'user-service' | 'unknown';
 
@@ -10,9 +11,7 @@ export const SERVICE_DRIVER_MASK = 0xf; // kernel, fs, adapter, recognizer
 export const SERVICE_WIN32_OWN_PROCESS = 0x10;
 export const SERVICE_WIN32_SHARE_PROCESS = 0x20;
 
-export function isDriverType(type: number): boolean {
-  return (type & SERVICE_DRIVER_MASK) !== 0 && (type & 0x30) === 0;
-}
+export { isDriverType, closureOf, type DependencyNode } from '../plan/closure.js';
 
 export function serviceKind(cfg: Pick<ServiceConfig, 'type' | 'imagePath' | 'svchostGroup'>): ServiceKind {
   if (isDriverType(cfg.type)) return cfg.type & SERVICE_KERNEL_DRIVER ? 'kernel-driver' : cfg.type & SERVICE_FILE_SYSTEM_DRIVER ? 'fs-driver' : 'driver';
@@ -47,60 +46,6 @@ export function codeFileOf(cfg: Pick<ServiceConfig, 'name' | 'type' | 'imagePath
   if (cfg.serviceDll) return { path: cfg.serviceDll, role: 'serviceDll' };
   if (isDriverType(cfg.type) && !cfg.imagePath.trim()) return { path: `System32\\drivers\\${cfg.name}.sys`, role: 'image' };
   return { path: imageOf(cfg.imagePath), role: 'image' };
-}
-
-export interface DependencyNode {
-  name: string;
-  /** service, driver, or a load-order group (DependOnGroup) */
-  kind: 'service' | 'driver' | 'group' | 'missing';
-  /** the chain from the analyzed service to this one */
-  via: string[];
-  type?: number;
-  start?: string;
-  /** for groups: the services in the group */
-  members?: string[];
-}
-
-/**
- * The dependency closure of a service: DependOnService transitively, and for DependOnGroup
- * every service whose LoadOrderGroup is the group. `configs` is every configuration known
- * (keys compared case-insensitively).
- */
-export function dependencyClosure(root: Pick<ServiceConfig, 'name' | 'dependOnService' | 'dependOnGroup'>, configs: ServiceConfig[]): DependencyNode[] {
-  const byName = new Map(configs.map((c) => [c.name.toLowerCase(), c]));
-  const out: DependencyNode[] = [];
-  const seen = new Set<string>([root.name.toLowerCase()]);
-  const queue: { cfg: Pick<ServiceConfig, 'name' | 'dependOnService' | 'dependOnGroup'>; via: string[] }[] = [{ cfg: root, via: [root.name] }];
-  while (queue.length && out.length < 1000) {
-    const { cfg, via } = queue.shift()!;
-    for (const dep of cfg.dependOnService) {
-      const key = dep.toLowerCase();
-      if (seen.has(key)) continue;
-      seen.add(key);
-      const c = byName.get(key);
-      if (!c) {
-        out.push({ name: dep, kind: 'missing', via });
-        continue;
-      }
-      out.push({ name: c.name, kind: isDriverType(c.type) ? 'driver' : 'service', via, type: c.type, start: c.start });
-      queue.push({ cfg: c, via: [...via, c.name] });
-    }
-    for (const group of cfg.dependOnGroup) {
-      const key = '+' + group.toLowerCase();
-      if (seen.has(key)) continue;
-      seen.add(key);
-      const members = configs.filter((c) => c.loadOrderGroup.toLowerCase() === group.toLowerCase());
-      out.push({ name: group, kind: 'group', via, members: members.map((m) => m.name) });
-      for (const m of members) {
-        const mk = m.name.toLowerCase();
-        if (seen.has(mk)) continue;
-        seen.add(mk);
-        out.push({ name: m.name, kind: isDriverType(m.type) ? 'driver' : 'service', via: [...via, `+${group}`], type: m.type, start: m.start });
-        queue.push({ cfg: m, via: [...via, `+${group}`, m.name] });
-      }
-    }
-  }
-  return out;
 }
 
 export interface SvchostInfo {

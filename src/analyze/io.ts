@@ -2,25 +2,20 @@
 // configuration and read its code file; for --trace, run the service in a scratch VM and
 // collect the VM layer's trace. Everything else is the pure analysis (trace.ts for the trace).
 import { spawn, type ChildProcess } from 'node:child_process';
-import { promises as fs, existsSync, statSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import type { HostBackend, ServiceConfig } from '../backend/types.js';
-import { AgentError, SvcdupError, UsageError, Win32 } from '../errors.js';
+import { AgentError, SvcdupError, UsageError } from '../errors.js';
 import type { DuplicationPlan } from '../plan/plan.js';
 import { validateVmName } from '../vm/names.js';
 import type { VmBackend, VmProcess } from '../vm/ops.js';
-import { analyzeBinary, type BinaryAnalysis } from './binary.js';
-import { codeFileOf, dependencyClosure, parseFailureActions, svchostInfo, type FailureActions } from './config.js';
-import { MalformedPeError } from './errors.js';
-import { assess, type AnalyzeReport } from './issues.js';
-import { applyTrace, parseTrace, summarizeTrace, type TraceReport, type TracedReport } from './trace.js';
+import { analyzeBinary } from './binary.js';
+import { defaultRead, readPe } from './files.js';
+import { assess } from './issues.js';
+import type { AnalyzeReport, TraceReport } from './report.js';
+import { analyzeService, type AnalyzeHost } from './service.js';
+import { applyTrace, parseTrace, summarizeTrace } from './trace.js';
 
-/** What the analysis needs from a host backend (ManagedBackend has it all). */
-export interface AnalyzeHost {
-  call: HostBackend['call'];
-  /** a Windows path of the host as a path this process can read */
-  toHostPath(winPath: string): string;
-}
+export type { AnalyzeHost } from './service.js';
 
 export interface AnalyzeOptions {
   /** the host, for a service name; opened only when needed */
@@ -36,10 +31,9 @@ export interface AnalyzeOptions {
   signal?: AbortSignal;
   /** progress notes (the CLI prints them on stderr) */
   progress?: (note: string) => void;
+  /** the VM whose policy decides the state rules (kinds `files`, `keys`): its name and policy text */
+  policy?: { name: string; text: string };
 }
-
-/** Files larger than this are refused rather than read. */
-export const MAX_FILE_BYTES = 512 * 1024 * 1024;
 
 export class TraceUnavailableError extends SvcdupError {
   constructor(why: string) {
@@ -55,23 +49,8 @@ export function looksLikeFile(target: string): boolean {
   return target.includes('/') || target.includes('\\') || FILE_EXT.test(target);
 }
 
-async function readPe(path: string, read: (p: string) => Promise<Uint8Array>): Promise<Uint8Array> {
-  let size: number | undefined;
-  try {
-    size = statSync(path).size;
-  } catch {
-    /* the reader reports it */
-  }
-  if (size !== undefined && size > MAX_FILE_BYTES) throw new UsageError(`${path} is ${size} bytes: larger than the ${MAX_FILE_BYTES}-byte limit for analysis`);
-  return read(path);
-}
-
-const defaultRead = async (p: string): Promise<Uint8Array> => new Uint8Array(await fs.readFile(p));
-
 /** Analyze a file (FILE.exe|dll|sys) or a service by name. */
-export async function analyzeTarget(target: string, opts?: AnalyzeOptions & { trace?: undefined }): Promise<AnalyzeReport>;
-export async function analyzeTarget(target: string, opts: AnalyzeOptions): Promise<TracedReport>;
-export async function analyzeTarget(target: string, opts: AnalyzeOptions = {}): Promise<TracedReport> {
+export async function analyzeTarget(target: string, opts: AnalyzeOptions = {}): Promise<AnalyzeReport> {
   const read = opts.readFile ?? defaultRead;
   if (isFileTarget(target)) {
     if (opts.trace !== undefined) throw traceNeedsService(target);
@@ -79,7 +58,7 @@ export async function analyzeTarget(target: string, opts: AnalyzeOptions = {}): 
     return analyzeFile(target, read);
   }
   if (!opts.host) throw new UsageError(`"${target}" is not a file, and no host backend is available to look it up as a service`);
-  const report = await analyzeService(target, await opts.host(), read);
+  const report = await analyzeService(target, await opts.host(), { read, ...(opts.policy ? { policy: opts.policy } : {}) });
   if (opts.trace === undefined) return report;
   if (!opts.lab) throw new TraceUnavailableError('no VM layer was given to run the service in');
   return traceService(report, opts.trace, await opts.lab(), opts);
@@ -105,96 +84,6 @@ export async function analyzeFile(path: string, read: (p: string) => Promise<Uin
   }
   const binary = analyzeBinary(bytes, { file: path });
   return assess({ target: { input: path, kind: 'file' }, binary });
-}
-
-async function tryCall<T>(p: Promise<T>): Promise<T | undefined> {
-  try {
-    return await p;
-  } catch (err) {
-    if (err instanceof AgentError) return undefined;
-    throw err;
-  }
-}
-
-export async function analyzeService(name: string, host: AnalyzeHost, read: (p: string) => Promise<Uint8Array> = defaultRead): Promise<AnalyzeReport> {
-  let cfg: ServiceConfig;
-  try {
-    cfg = await host.call('scm.config', { name });
-  } catch (err) {
-    if (err instanceof AgentError && err.code === Win32.ERROR_SERVICE_DOES_NOT_EXIST) {
-      throw new UsageError(`no service named "${name}" on this host (svcdup services lists them; for a file, give its path)`);
-    }
-    throw err;
-  }
-  const warnings: string[] = [];
-  const statuses = (await tryCall(host.call('scm.list', {}))) ?? [];
-  const configs = (await Promise.all(statuses.map((s) => (s.name.toLowerCase() === cfg.name.toLowerCase() ? Promise.resolve(cfg) : tryCall(host.call('scm.config', { name: s.name })))))).filter(
-    (c): c is ServiceConfig => !!c,
-  );
-  if (!configs.some((c) => c.name.toLowerCase() === cfg.name.toLowerCase())) configs.push(cfg);
-  // dependencies the list did not include (it should): ask for them one by one
-  for (const dep of cfg.dependOnService) {
-    if (!configs.some((c) => c.name.toLowerCase() === dep.toLowerCase())) {
-      const c = await tryCall(host.call('scm.config', { name: dep }));
-      if (c) configs.push(c);
-    }
-  }
-  const dependencies = dependencyClosure(cfg, configs);
-  const dependents = configs.filter((c) => c.dependOnService.some((d) => d.toLowerCase() === cfg.name.toLowerCase())).map((c) => c.name);
-
-  let registryMembers: string[] | undefined;
-  const group = cfg.svchostGroup;
-  if (group || /svchost/i.test(cfg.imagePath)) {
-    const g = group ?? svchostInfo(cfg, [])?.group;
-    if (g) {
-      const v = await tryCall(host.call('reg.get', { key: 'HKLM\\SOFTWARE\\Microsoft\\Windows NT\\CurrentVersion\\Svchost', name: g }));
-      if (v?.type === 'REG_MULTI_SZ') registryMembers = v.data;
-    }
-  }
-  const svchost = svchostInfo(cfg, configs, registryMembers);
-
-  const svcKey = `HKLM\\SYSTEM\\CurrentControlSet\\Services\\${cfg.name}`;
-  let failureActions: FailureActions | undefined;
-  const fa = await tryCall(host.call('reg.get', { key: svcKey, name: 'FailureActions' }));
-  if (fa && fa.type === 'REG_BINARY') {
-    const cmd = await tryCall(host.call('reg.get', { key: svcKey, name: 'FailureCommand' }));
-    const msg = await tryCall(host.call('reg.get', { key: svcKey, name: 'RebootMessage' }));
-    failureActions = parseFailureActions(fa.data, cmd && typeof cmd.data === 'string' ? cmd.data : undefined, msg && typeof msg.data === 'string' ? msg.data : undefined);
-    if (!failureActions) warnings.push(`the FailureActions value of ${cfg.name} is not a SERVICE_FAILURE_ACTIONS structure`);
-  }
-
-  const code = codeFileOf(cfg);
-  let hostPath: string | undefined;
-  let binary: BinaryAnalysis | undefined;
-  let binaryError: string | undefined;
-  try {
-    hostPath = host.toHostPath(code.path);
-  } catch (err) {
-    binaryError = `cannot map ${code.path} to a file: ${(err as Error).message}`;
-  }
-  if (hostPath) {
-    try {
-      const bytes = await readPe(hostPath, read);
-      binary = analyzeBinary(bytes, { file: code.path, knownServices: configs.map((c) => c.name) });
-    } catch (err) {
-      if (err instanceof MalformedPeError) binaryError = err.message;
-      else if (err instanceof SvcdupError) throw err;
-      else binaryError = `cannot read ${code.path} (${hostPath}): ${(err as Error).message}`;
-    }
-  }
-  return assess({
-    target: { input: name, kind: 'service' },
-    config: cfg,
-    codeFile: { ...code, ...(hostPath ? { hostPath } : {}) },
-    ...(binary ? { binary } : {}),
-    ...(binaryError ? { binaryError } : {}),
-    ...(svchost ? { svchost } : {}),
-    dependencies,
-    ...(dependents.length ? { dependents } : {}),
-    ...(failureActions ? { failureActions } : {}),
-    allServices: configs,
-    warnings,
-  });
 }
 
 /** The file name a report is about, for headings. */
@@ -352,10 +241,10 @@ export function scratchVmName(exists: (vm: string) => boolean = () => false, pid
  * Run the service duplicated into a scratch VM for `seconds`, with the VM's trace listener
  * registered before it starts; whatever happens, the VM and its duplicates are removed.
  */
-export async function traceService(report: AnalyzeReport, seconds: number, lab: TraceLab, opts: Pick<AnalyzeOptions, 'share' | 'signal' | 'progress'> = {}): Promise<TracedReport> {
+export async function traceService(report: AnalyzeReport, seconds: number, lab: TraceLab, opts: Pick<AnalyzeOptions, 'share' | 'signal' | 'progress'> = {}): Promise<AnalyzeReport> {
   const svc = report.service;
   if (!svc) throw new TraceUnavailableError('only a service can be traced');
-  if (report.verdict.kind === 'not-duplicable-from-user-mode') throw new TraceUnavailableError(`${svc.name} is a kernel driver: it cannot run in a VM`);
+  if (report.verdict.reasons.some((r) => r.code === 'kernel-driver')) throw new TraceUnavailableError(`${svc.name} is a kernel driver: it cannot run in a VM`);
   const note = opts.progress ?? (() => {});
   const vm = scratchVmName((n) => lab.exists(n));
   const warnings: string[] = [];
@@ -425,5 +314,12 @@ export async function traceService(report: AnalyzeReport, seconds: number, lab: 
   if (report.binary?.codeScan && report.binary.codeScan !== 'x64') warnings.push('the static analysis did not decode this machine code: run-time names it missed are expected');
   const summary = summarizeTrace(parsed, report.binary?.names ?? []);
   const trace: TraceReport = { vm, seconds, startedAt, endedAt: new Date().toISOString(), service, ...summary, cleanup, warnings };
-  return applyTrace(report, trace);
+  const traced = applyTrace(report, trace);
+  // the programs it started, as --trace saw them: part of the whole service
+  if (traced.footprint) {
+    const known = new Set(traced.footprint.programs.map((p) => p.path.toLowerCase()));
+    const children = [...new Set(parsed.events.filter((e) => e.call === 'NtCreateUserProcess').map((e) => e.used))].filter((u) => u && !known.has(u.toLowerCase()));
+    traced.footprint = { ...traced.footprint, programs: [...traced.footprint.programs, ...children.slice(0, 20).map((u) => ({ path: u, source: 'trace' as const, evidence: `started in the VM during the trace`, exists: true }))] };
+  }
+  return traced;
 }

@@ -1,12 +1,14 @@
 // The twelve issues of docs/design.md, assessed for one service (or one file): does each apply,
 // on what evidence, and how svcdup resolves it, or why it cannot. Pure.
-import type { TraceReport } from './trace.js';
 import type { ServiceConfig } from '../backend/types.js';
 import { lookupApi } from './apis.js';
 import type { BinaryAnalysis, Evidence, NamedResource } from './binary.js';
 import { isDriverType, serviceKind, type DependencyNode, type FailureActions, type ServiceKind, type SvchostInfo } from './config.js';
+import type { ClosureProblem } from '../plan/closure.js';
+import { REPORT_SCHEMA, type AnalyzeReport, type Applies, type FootprintSection, type IssueAssessment, type Resolution, type ServiceSection, type StateSection, type Verdict } from './report.js';
+import { stateHow } from './state.js';
+import { decideVerdict, type DependencyFacts, type HostFacts } from './verdict.js';
 
-export const REPORT_SCHEMA = 'svcdup.analyze/1';
 
 export const ISSUES = [
   { id: 1, key: 'service-identity', title: 'service identity' },
@@ -23,67 +25,6 @@ export const ISSUES = [
   { id: 12, key: 'clients', title: 'clients' },
 ] as const;
 
-export type Applies = 'yes' | 'possible' | 'no';
-export type Resolution = 'resolved' | 'shared' | 'not-resolvable' | 'not-needed';
-
-export interface IssueAssessment {
-  id: number;
-  key: string;
-  title: string;
-  applies: Applies;
-  /** resolved by svcdup; resolved by sharing a named dependency with the host; cannot be resolved; nothing to resolve */
-  resolution: Resolution;
-  /** how svcdup resolves it for this service, or why it cannot */
-  how: string;
-  evidence: Evidence[];
-  /** evidence left out of `evidence` to keep the report short */
-  moreEvidence?: number;
-}
-
-export type VerdictKind = 'duplicable' | 'duplicable-with-shared-dependencies' | 'not-duplicable-from-user-mode';
-
-export interface Verdict {
-  kind: VerdictKind;
-  /** what stays shared with the host, by name, and why */
-  shared: { name: string; why: string }[];
-  summary: string;
-}
-
-export interface ServiceSection {
-  name: string;
-  displayName: string;
-  kind: ServiceKind;
-  type: number;
-  start: string;
-  account: string;
-  imagePath: string;
-  serviceDll?: string;
-  loadOrderGroup: string;
-  /** the file analyzed for this service: the ServiceDll of a svchost service, else the image */
-  codeFile: { path: string; role: 'serviceDll' | 'image'; hostPath?: string };
-  svchost?: SvchostInfo;
-  dependOnService: string[];
-  dependOnGroup: string[];
-  /** DependOnService/DependOnGroup, transitively */
-  dependencies: DependencyNode[];
-  /** services that depend on this one */
-  dependents?: string[];
-  failureActions?: FailureActions;
-}
-
-export interface AnalyzeReport {
-  schema: typeof REPORT_SCHEMA;
-  target: { input: string; kind: 'service' | 'file' };
-  service?: ServiceSection;
-  binary?: BinaryAnalysis;
-  issues: IssueAssessment[];
-  verdict: Verdict;
-  /** what --trace recorded; null until the VM layer exists (--trace is refused) */
-  /** what --trace recorded (docs/analyze.md); null without --trace */
-  trace: TraceReport | null;
-  warnings: string[];
-}
-
 export interface AssessInput {
   target: { input: string; kind: 'service' | 'file' };
   config?: ServiceConfig;
@@ -97,6 +38,16 @@ export interface AssessInput {
   failureActions?: FailureActions;
   /** every service configuration known, to name the drivers behind shared dependencies */
   allServices?: Pick<ServiceConfig, 'name' | 'type'>[];
+  /** what the host says beyond the configuration: key, files, whether it runs */
+  hostFacts?: HostFacts;
+  /** what stands in the way of the dependency closure */
+  closureProblems?: ClosureProblem[];
+  /** the dependencies that would be duplicated with it, with their facts */
+  duplicatedDependencies?: DependencyFacts[];
+  /** the whole service: programs, settings, config files, ports, folders */
+  footprint?: FootprintSection;
+  /** issue 9: state paths with their rules */
+  state?: StateSection;
   warnings?: string[];
 }
 
@@ -340,8 +291,10 @@ export function assess(input: AssessInput): AnalyzeReport {
     const ev = net.map(nameEvidence);
     const sock = importEv(8);
     const serverSock = hasImport(/^(bind|listen|accept|AcceptEx|WSAAccept|HttpAddUrl|HttpAddUrlToUrlGroup)$/);
-    const applies: Applies = net.length ? 'yes' : serverSock ? 'possible' : sock.length ? 'possible' : unknownBinary ? 'possible' : 'no';
-    const ports = net.filter((r) => r.category === 'port').map((r) => r.name);
+    const applies: Applies = net.length || input.footprint?.ports.length ? 'yes' : serverSock ? 'possible' : sock.length ? 'possible' : unknownBinary ? 'possible' : 'no';
+    const fpPorts = input.footprint?.ports ?? [];
+    for (const p of fpPorts) ev.push(cfgEv(`port ${p.port}${p.address ? ` on ${p.address}` : ''}: ${p.source}`));
+    const ports = [...net.filter((r) => r.category === 'port').map((r) => r.name), ...fpPorts.map((p) => String(p.port))];
     const urls = net.filter((r) => r.category === 'url').map((r) => r.value);
     let how = 'each VM has its own address (default: one in 127.77.0.0/16) or a port map; bind, connect and getsockname are rewritten';
     if (ports.length) how += `: ports ${list(ports)}`;
@@ -350,17 +303,21 @@ export function assess(input: AssessInput): AnalyzeReport {
     push(8, applies, isDriver ? 'not-resolvable' : 'resolved', isDriver ? driverHow : how, [...ev, ...sock, ...noBinaryEv]);
   }
 
-  // 9: state on disk and in the registry
+  // 9: state on disk and in the registry: the paths and keys, the rule each gets, the snapshot
   {
     const st = namesFor((r) => r.category === 'file' || (r.category === 'registry' && r.role === 'writes'));
     const ev = st.map(nameEvidence);
     const writes = importEv(9);
-    const applies: Applies = st.length ? 'yes' : writes.length || unknownBinary ? 'possible' : 'no';
-    const how =
-      applies === 'no'
-        ? 'no writes to disk or registry found'
-        : `copy-on-write: reads fall through to the host, writes land in the VM's private area${st.length ? `: ${list(st.map((r) => q(r.value)))}` : ''}`;
-    push(9, applies, isDriver ? 'not-resolvable' : 'resolved', isDriver ? driverHow : how, [...ev, ...writes, ...noBinaryEv]);
+    const state = input.state;
+    for (const p of state?.paths ?? []) ev.unshift(cfgEv(`${p.kind} ${p.path}: ${p.why}; rule ${p.rule}${p.ruleSource !== 'default' ? ` (${p.ruleSource})` : ' (default)'}${p.snapshot ? '; snapshotted' : ''}`));
+    const applies: Applies = st.length || state?.paths.length ? 'yes' : writes.length || unknownBinary ? 'possible' : 'no';
+    let how: string;
+    if (applies === 'no') how = 'no writes to disk or registry found';
+    else if (state) how = stateHow(state);
+    else
+      how = `whatever it writes is copied up into the VM on first write (cow), unless the VM's policy says otherwise for its path${st.length ? `: ${list(st.map((r) => q(r.value)))}` : ''}`;
+    const open = (state?.paths ?? []).some((p) => p.rule === 'open');
+    push(9, applies, isDriver ? 'not-resolvable' : open ? 'shared' : 'resolved', isDriver ? driverHow : how, [...ev, ...writes, ...noBinaryEv]);
   }
 
   // 10: control across VMs
@@ -376,9 +333,12 @@ export function assess(input: AssessInput): AnalyzeReport {
       if (fa.actions.some((a) => a.type === 'reboot')) notes.push('its failure action reboots the machine, VMs and host alike');
     }
     if (cfg) ev.push(cfgEv(`runs as ${cfg.account || 'LocalSystem'}: VMs separate names, not privileges`));
-    const applies: Applies = ctl.length || opened.length || notes.length ? 'yes' : 'no';
+    const applies: Applies = ctl.length || opened.length || notes.length || input.footprint?.programs.length ? 'yes' : 'no';
     let how = "VM processes see only their VM's services and processes; host-only names are open by explicit policy";
-    if (hasImport(/^(CreateProcess|CreateProcessAsUser|ShellExecute|ShellExecuteEx|WinExec)$/)) how += '; child processes are started inside the VM (the hook follows them)';
+    const programs = input.footprint?.programs ?? [];
+    for (const p of programs) ev.push(cfgEv(`starts ${p.path} (${p.source}: ${p.evidence})${p.exists ? '' : ', not found on the host'}`));
+    if (hasImport(/^(CreateProcess|CreateProcessAsUser|ShellExecute|ShellExecuteEx|WinExec)$/) || programs.length)
+      how += `; child processes are started inside the VM (the hook follows them)${programs.length ? `: ${list(programs.map((p) => p.path))}` : ''}`;
     if (notes.length) how += `; ${notes.join('; ')}`;
     push(10, applies, isDriver ? 'not-resolvable' : 'resolved', isDriver ? driverHow : applies === 'no' ? 'the binary does not control other services or processes' : how, ev);
   }
@@ -428,24 +388,17 @@ export function assess(input: AssessInput): AnalyzeReport {
     push(12, applies, isDriver ? 'not-resolvable' : 'resolved', isDriver ? driverHow : applies === 'no' ? 'the binary is not a client of other services' : how, ev);
   }
 
-  // verdict
-  let verdict: Verdict;
-  const label = svcName ?? bin?.file ?? input.target.input;
-  if (isDriver) {
-    verdict = {
-      kind: 'not-duplicable-from-user-mode',
-      shared: [{ name: svcName ?? bin?.file ?? input.target.input, why: 'it is a kernel driver' }],
-      summary: `${label} is a kernel driver: it cannot be duplicated from user mode. Services that use it share it with the host; svcdup virtualizes its namespaces instead.`,
-    };
-  } else if (shared.length) {
-    verdict = {
-      kind: 'duplicable-with-shared-dependencies',
-      shared,
-      summary: `${label} can be duplicated; ${list(shared.map((s) => s.name))} stay${shared.length === 1 ? 's' : ''} shared with the host.`,
-    };
-  } else {
-    verdict = { kind: 'duplicable', shared: [], summary: `${label} can be duplicated: every issue that applies is resolved inside the VM.` };
-  }
+  // verdict: the same function `dup` asks (verdict.ts)
+  const verdict: Verdict = decideVerdict({
+    label: svcName ?? bin?.file ?? input.target.input,
+    ...(cfg ? { config: cfg } : {}),
+    ...(input.hostFacts ? { facts: input.hostFacts } : {}),
+    driverBinary: isDriver,
+    closureProblems: input.closureProblems ?? [],
+    duplicatedDependencies: input.duplicatedDependencies ?? [],
+    shared,
+    ports: input.footprint?.ports ?? [],
+  });
 
   const report: AnalyzeReport = { schema: REPORT_SCHEMA, target: input.target, issues, verdict, trace: null, warnings: [...warnings, ...(bin?.warnings ?? [])] };
   if (cfg) {
@@ -468,6 +421,8 @@ export function assess(input: AssessInput): AnalyzeReport {
       ...(input.failureActions ? { failureActions: input.failureActions } : {}),
     };
   }
+  if (input.footprint) report.footprint = input.footprint;
+  if (input.state) report.state = input.state;
   if (bin) report.binary = bin;
   return report;
 }

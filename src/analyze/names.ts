@@ -1,7 +1,7 @@
-// Small naming helpers shared by the report renderer (kept here so the analyzer does not depend on the service listing module).
+// The one spelling of dwServiceType in words, for the analyzer's report and the CLI's tables.
 
-/** dwServiceType in words. */
-export function serviceTypeNameLocal(type: number): string {
+/** dwServiceType in words: "own-process", "share-process+interactive", "kernel-driver". */
+export function serviceTypeName(type: number): string {
   const parts: string[] = [];
   if (type & 0x1) parts.push('kernel-driver');
   if (type & 0x2) parts.push('fs-driver');

@@ -1,14 +1,13 @@
 // The report as text, for people. The JSON form is the report object itself (docs/analyze.md).
-import { serviceTypeNameLocal } from './names.js';
-import type { AnalyzeReport } from './issues.js';
-import type { TraceReport, TracedReport } from './trace.js';
+import { serviceTypeName } from './names.js';
+import type { AnalyzeReport, TraceReport } from './report.js';
 
 export interface RenderOptions {
   /** evidence lines per issue; default 4 */
   evidence?: number;
 }
 
-export function renderReport(r: AnalyzeReport | TracedReport, opts: RenderOptions = {}): string {
+export function renderReport(r: AnalyzeReport, opts: RenderOptions = {}): string {
   const maxEv = opts.evidence ?? 4;
   const out: string[] = [];
   const line = (s = ''): void => void out.push(s);
@@ -17,12 +16,14 @@ export function renderReport(r: AnalyzeReport | TracedReport, opts: RenderOption
   if (s) line(`${s.name}: ${s.kind} service${s.codeFile ? `, code in ${s.codeFile.path}` : ''}`);
   else line(`${r.target.input}: ${b ? `${b.format.machine} ${b.format.kind}` : 'file'}`);
   line(`verdict: ${r.verdict.kind}. ${r.verdict.summary}`);
+  for (const why of r.verdict.reasons) line(`  reason: ${why.text}${why.fix ? `\n    fix: ${why.fix}` : ''}`);
+  for (const rule of r.verdict.rules) line(`  rule: ${rule}`);
   for (const sh of r.verdict.shared) line(`  shared: ${sh.name}: ${sh.why}`);
   if (s) {
     line();
     line('service');
     line(`  display name   ${s.displayName}`);
-    line(`  type           0x${s.type.toString(16)} (${serviceTypeNameLocal(s.type)}), start ${s.start}, account ${s.account || 'LocalSystem'}`);
+    line(`  type           0x${s.type.toString(16)} (${serviceTypeName(s.type)}), start ${s.start}, account ${s.account || 'LocalSystem'}`);
     line(`  image path     ${s.imagePath}`);
     if (s.serviceDll) line(`  service DLL    ${s.serviceDll}`);
     if (s.loadOrderGroup) line(`  load group     ${s.loadOrderGroup}`);
@@ -36,6 +37,24 @@ export function renderReport(r: AnalyzeReport | TracedReport, opts: RenderOption
       const fa = s.failureActions;
       line(`  on failure     ${fa.actions.map((a) => `${a.type} after ${a.delayMs} ms`).join(', ') || 'nothing'}; reset after ${fa.resetPeriodSeconds} s${fa.command ? `; command ${fa.command}` : ''}`);
     }
+  }
+  const f = r.footprint;
+  if (f) {
+    line();
+    line('the whole service');
+    line(`  command line   ${f.commandLine.image}${f.commandLine.args.length ? ` ${f.commandLine.args.map((a) => (/[\s"]/.test(a) || !a ? JSON.stringify(a) : a)).join(' ')}` : ''}`);
+    for (const p of f.programs) line(`  starts         ${p.path} (${p.source})${p.exists ? '' : ', not found on the host'}${p.names?.length ? `: ${p.names.slice(0, 6).map((n) => `${n.category} ${n.value}`).join(', ')}` : ''}`);
+    for (const c of f.configFiles) line(`  config file    ${c.path} (${c.format}, ${c.settings} settings)${c.warning ? `: ${c.warning}` : ''}`);
+    for (const st of f.settings.filter((x) => x.meaning !== 'port' && x.meaning !== 'address')) line(`  ${st.meaning.padEnd(14)} ${st.value}  (${st.source})`);
+    for (const p of f.ports) line(`  binds port     ${p.port}${p.address ? ` on ${p.address}` : ''}  (${p.source})`);
+    for (const w of f.writes) line(`  writes         ${w.path}  (${w.why})`);
+  }
+  const st = r.state;
+  if (st) {
+    line();
+    line(`state (issue 9; rules from ${st.policy === 'default' ? 'the default policy' : `VM ${st.policy}'s policy`})`);
+    for (const p of st.paths) line(`  ${p.kind.padEnd(6)} ${p.path}  ${p.rule}${p.ruleSource !== 'default' ? ` (${p.ruleSource})` : ''}${p.snapshot ? ', snapshotted when duplicated' : ''}  - ${p.why}`);
+    line(`  everything else: ${st.otherwise}`);
   }
   if (b) {
     line();
@@ -95,4 +114,17 @@ function renderTrace(t: TraceReport, name: string, line: (s?: string) => void): 
   line(`  found statically and seen: ${x.confirmed.length ? x.confirmed.map((c) => c.name).join(', ') : 'none'}`);
   if (x.missedStatically.length) line(`  seen, not found statically: ${x.missedStatically.map((c) => c.name).join(', ')}`);
   if (x.notSeen.length) line(`  found statically, not seen in ${t.seconds} s: ${x.notSeen.map((c) => c.value).join(', ')}`);
+}
+
+/** `analyze --all`: one line per service. */
+export function renderTable(reports: readonly AnalyzeReport[]): string {
+  const rows = reports.map((r) => {
+    const v = r.verdict;
+    const why = v.reasons.length ? v.reasons.map((x) => x.text).join('; ') : v.rules.length ? v.rules.join('; ') : v.shared.length ? `shared: ${v.shared.map((x) => x.name).join(', ')}` : '';
+    return [r.service?.name ?? r.target.input, r.service?.kind ?? '', v.kind, why];
+  });
+  const head = ['SERVICE', 'KIND', 'VERDICT', 'WHY'];
+  const w = head.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
+  const fmt = (row: string[]): string => row.map((c, i) => (i === row.length - 1 ? c : c.padEnd(w[i]!))).join('  ').trimEnd();
+  return [fmt(head), ...rows.map(fmt)].join('\n') + '\n';
 }

@@ -3,7 +3,7 @@
 // actually used, cross-referenced with the static findings, and folded into the issues. Pure:
 // the run itself (scratch VM, duplicate, listener) is io.ts's.
 import type { Evidence, EvidenceSource, NamedResource } from './binary.js';
-import type { AnalyzeReport, IssueAssessment } from './issues.js';
+import type { AnalyzeReport, IssueAssessment, TraceCrossReference, TraceKind, TraceReport, TraceRole, TraceSummary, TracedResource } from './report.js';
 
 /** One line of `svcdup-run --trace`: a naming decision of a VM process. */
 export interface TraceEvent {
@@ -57,95 +57,6 @@ export function parseTrace(text: string): ParsedTrace {
   }
   return out;
 }
-
-/** What a traced name is, from the call that used it (and for files, the path). */
-export type TraceKind =
-  | 'kernel-object'
-  | 'pipe'
-  | 'mailslot'
-  | 'alpc-port'
-  | 'registry'
-  | 'service'
-  | 'process'
-  | 'child-process'
-  | 'network'
-  | 'url'
-  | 'other';
-
-/** How a process used it: made it (server), or reached for one (client). */
-export type TraceRole = 'creates' | 'opens' | 'serves' | 'connects' | 'binds' | 'starts' | 'unknown';
-
-/** One resource the service used at run time: every event on the same (kind, name), merged. */
-export interface TracedResource {
-  kind: TraceKind;
-  /** canonical spelling: `Global\X` / `Local\X`, `\\.\pipe\X`, `\\.\mailslot\X`, `\RPC Control\X`, a key path, `tcp 0.0.0.0:80`, ... */
-  name: string;
-  /** the name as first used */
-  used: string;
-  /** the host name it became, first time (the VM's prefix shows here when renamed) */
-  effective: string;
-  /** the decision the first time */
-  decision: string;
-  /** every distinct decision, in order */
-  decisions: string[];
-  /** every distinct call, in order */
-  calls: string[];
-  role: TraceRole;
-  count: number;
-  firstTime: string;
-  lastTime: string;
-  pids: number[];
-  /** docs/design.md issues it is run-time evidence for */
-  issues: number[];
-  /** svcdup's own plumbing (a `svcdup.*` name: svcdup-host's relay pipe), not the service's */
-  svcdup?: true;
-  /** the static analysis found it too */
-  foundStatically: boolean;
-  /** the static names (`value`s) it matched */
-  staticValues?: string[];
-}
-
-export interface TraceCrossReference {
-  /** names found statically and seen at run time */
-  confirmed: { kind: TraceKind; name: string; staticValues: string[] }[];
-  /** names seen at run time that the static analysis did not find (svcdup's own are left out) */
-  missedStatically: { kind: TraceKind; name: string; used: string }[];
-  /** static names of kinds the VM layer traces that were not seen during the run */
-  notSeen: { category: string; value: string; name: string }[];
-}
-
-export interface TraceSummary {
-  events: number;
-  dropped: number;
-  resources: TracedResource[];
-  crossReference: TraceCrossReference;
-}
-
-/** The report's `trace` field. */
-export interface TraceReport extends TraceSummary {
-  /** the scratch VM (removed again) */
-  vm: string;
-  /** how long the service ran in it, as asked */
-  seconds: number;
-  startedAt: string;
-  endedAt: string;
-  service: {
-    /** the service reached RUNNING in the VM */
-    started: boolean;
-    /** why not, when it did not (or why it was stopped early) */
-    error?: string;
-    /** SCM names of the duplicates registered for the run (the service and the dependencies duplicated with it) */
-    duplicated: string[];
-    /** dependencies left to the host's instance */
-    shared: string[];
-  };
-  /** what was removed afterwards */
-  cleanup: { removed: string[]; processesEnded: number };
-  warnings: string[];
-}
-
-/** `AnalyzeReport` with its trace. (issues.ts types `trace` as `null` until it imports TraceReport.) */
-export type TracedReport = Omit<AnalyzeReport, 'trace'> & { trace: TraceReport | null };
 
 // ---------------------------------------------------------------- names
 
@@ -393,7 +304,7 @@ const RESOLVED_HOW: Record<number, string> = {
   6: "every named object a VM process creates or opens is renamed into the VM's namespace",
   7: 'pipes and ports are renamed per VM for servers and clients alike, so VM clients reach VM servers; RPC and COM follow without special cases',
   8: 'each VM has its own address (default: one in 127.77.0.0/16) or a port map; bind, connect and getsockname are rewritten',
-  9: "copy-on-write: reads fall through to the host, writes land in the VM's private area",
+  9: "whatever it writes is copied up into the VM on first write (cow), unless the VM's policy says otherwise for its path (state: docs/analyze.md)",
   10: "VM processes see only their VM's services and processes; host-only names are open by explicit policy; child processes are started inside the VM",
   11: 'http.sys is shared with the host; its URL namespace is virtualized: the URLs it reserves are rewritten per VM',
   12: "the same renaming applies to clients, so a client in the VM finds the VM's instance",
@@ -406,7 +317,7 @@ const STALE_TRACE_HINT = /;? ?(?:--trace will list them once the VM layer exists
  * The issues with the run-time evidence folded in: every traced name (svcdup's own left out)
  * is evidence for its issues, listed first; an issue it shows to apply becomes `yes`.
  */
-export function applyTrace(report: AnalyzeReport | TracedReport, trace: TraceReport): TracedReport {
+export function applyTrace(report: AnalyzeReport, trace: TraceReport): AnalyzeReport {
   const used = trace.resources.filter((r) => !r.svcdup);
   const issues: IssueAssessment[] = report.issues.map((i) => {
     const rs = used.filter((r) => r.issues.includes(i.id));

@@ -4,6 +4,7 @@ import { UsageError } from '../errors.js';
 import { describeStep } from '../plan/steps.js';
 import { getVm } from '../state/vms.js';
 import { serviceTypeName } from '../services.js';
+import { dupRefusalFor } from '../analyze/service.js';
 import { withContext, type Context } from './context.js';
 import { printJson, printTable } from './output.js';
 
@@ -25,10 +26,14 @@ export function registerDupCommands(program: Command): void {
     .option('--set <path=value>', 'edit the VM copy of the service key, e.g. Parameters\\Port=8080 or Parameters\\N:REG_DWORD=5 (repeatable)', collect, [])
     .option('--start', 'start the duplicate (and its dependencies) once registered')
     .option('--dry-run', 'print the plan (every step and its undo) and change nothing')
+    .option('--force', "register it even when svcdup analyze says it cannot run or cannot be duplicated")
     .option('--json', 'machine-readable output')
-    .action(async (service: string, opts: { vm: string; share: string[]; set: string[]; start?: boolean; dryRun?: boolean; json?: boolean }) => {
+    .action(async (service: string, opts: { vm: string; share: string[]; set: string[]; start?: boolean; dryRun?: boolean; force?: boolean; json?: boolean }) => {
       await withContext(program, async (ctx) => {
         const vm = requireVm(ctx, opts.vm);
+        // the analyzer's verdict first: refuse with the reason before anything is registered (or planned)
+        const refusal = opts.force ? undefined : await dupRefusalFor(ctx.backend, service, opts.share);
+        if (refusal) throw new UsageError(refusal);
         if (opts.dryRun) {
           const plan = await ctx.dups.plan(service, vm, opts.share, { set: opts.set });
           if (opts.json) return printJson({ plan, dryRun: true });

@@ -4,6 +4,15 @@ TESTBIN_OUT := $(OUT)/testbin
 
 TEST_TARGETS += $(TESTBIN_OUT)/ana-svc.exe $(TESTBIN_OUT)/ana-svc.dll $(TESTBIN_OUT)/ana-plain.exe $(TESTBIN_OUT)/ana-drv.sys
 
+# A launcher service and the server program it starts (analyze follows the whole service).
+TEST_TARGETS += $(TESTBIN_OUT)/ana-launch.exe $(TESTBIN_OUT)/ana-server.exe
+
+$(TESTBIN_OUT)/ana-launch.exe: tests/testbin/ana_launch.c | $(TESTBIN_OUT)
+	$(CC) $(CFLAGS) -o $@ $< $(LDFLAGS) -ladvapi32
+
+$(TESTBIN_OUT)/ana-server.exe: tests/testbin/ana_server.c | $(TESTBIN_OUT)
+	$(CC) $(CFLAGS) -o $@ $< $(LDFLAGS) -lws2_32
+
 $(TESTBIN_OUT):
 	@mkdir -p $(TESTBIN_OUT)
 
