@@ -260,10 +260,10 @@ describe('escape suite: a VM process reaches nothing of the host or of another V
   it('the holders are reachable where they should be (the probe can see an escape)', async () => {
     // the same probe on the host reaches the host's holder: proof that the attempts can succeed
     const file = join(host.paths.home, 'control.txt');
-    writeFileSync(file, ['1\topen\tmutant\t\\BaseNamedObjects\\escn', '1\topen\tfile\t\\??\\pipe\\escn', `1\topen\tfile\t\\??\\pipe\\${BN}`, `10\tconnect\t127.0.0.1\t${PORT}\t16`, `5\tcreate\tevent\t\\BaseNamedObjects\\escn`].join('\n') + '\n');
+    writeFileSync(file, ['1\topen\tmutant\t\\BaseNamedObjects\\escn', '1\topen\tfile\t\\??\\pipe\\escn', `1\topen\tfile\t\\??\\pipe\\${BN}`, `10\tconnect\t127.0.0.1\t${PORT}\t16`, `5\tcreate\tevent\t\\BaseNamedObjects\\escn`, `6\tdirlist\t\\BaseNamedObjects\t${NAME}\tsvcdup.${B}`].join('\n') + '\n');
     const r = await run([exe('esc-probe.exe'), 'probe', host.backend.toWindowsPath(file)]);
     const out = r.stdout.split('\n').filter((l) => l.startsWith('{"class"')).map((l) => JSON.parse(l) as Attempt);
-    expect(out.map((o) => o.escaped)).toEqual([true, true, true, true, true]);
+    expect(out.map((o) => o.escaped)).toEqual([true, true, true, true, true, true]);
   });
 
   it('classes 1-4: name resolution (GLOBALROOT, \\??, directory roots, links, stale roots)', async () => {

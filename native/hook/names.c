@@ -492,3 +492,21 @@ USHORT unrename(WCHAR *s, USHORT bytes)
     if (n < bytes / sizeof(WCHAR)) s[n] = 0;
     return n * sizeof(WCHAR);
 }
+
+/* Is h a handle on a namespace root (\BaseNamedObjects, \Sessions\N\BaseNamedObjects,
+   \RPC Control)? Then its listing is the VM's business (dirs.c). *kind: K_OBJECT or K_PORT. */
+int root_is_namespace(HANDLE h, int *kind)
+{
+    canon_t *c = hmalloc(sizeof *c);
+    USHORT n;
+    int bno, r = 0;
+    if (!c) return 0;
+    if (root_path(h, c->s, CANON_MAX - 2, &n)) {
+        c->s[n] = L'\\';
+        c->s[n + 1] = L'x';
+        r = object_root(c->s, n + 2, &bno) == n + 1;
+        *kind = bno ? K_OBJECT : K_PORT;
+    }
+    hfree(c);
+    return r;
+}

@@ -27,6 +27,8 @@ int rename_link_target(const UNICODE_STRING *target, renamed *r);
 /* The originals resolution uses to follow links (set once hooked). */
 void names_init_links(void *open_link, void *open_dir);
 void renamed_free(renamed *r);
+/* Is h a handle on a namespace root directory (names.c)? */
+int root_is_namespace(HANDLE h, int *kind);
 /* Strip this VM's prefix from a name the system reports; returns new length in bytes. */
 USHORT unrename(WCHAR *s, USHORT bytes);
 

@@ -265,19 +265,17 @@ static void attempt(WCHAR **f, int n)
             qdir_fn q = NTF(qdir_fn, "NtQueryDirectoryObject");
             NTSTATUS qs;
             int rounds = 0, i;
-            while (rounds++ < 200 && (qs = q(d, buf, sizeof buf, FALSE, rounds == 1, &ctx, &ret)) >= 0) {
+            /* one entry at a time: Wine 8 implements no other mode */
+            while (rounds++ < 100000 && (qs = q(d, buf, sizeof buf, TRUE, rounds == 1, &ctx, &ret)) >= 0 && qs != 0x8000001A) {
                 dir_entry *e = (void *)buf;
-                for (; e->Name.Buffer; e++)
-                    for (i = 3; i < n; i++) {
-                        WCHAR nm[512];
-                        int k = e->Name.Length / 2 < 511 ? e->Name.Length / 2 : 511;
-                        memcpy(nm, e->Name.Buffer, k * 2);
-                        nm[k] = 0;
-                        _wcslwr(nm);
-                        if (wcsstr(nm, f[i])) esc = 1;
-                    }
-                if (qs != 0x105 /* STATUS_MORE_ENTRIES */) break;
+                WCHAR nm[512];
+                int k = e->Name.Length / 2 < 511 ? e->Name.Length / 2 : 511;
+                memcpy(nm, e->Name.Buffer, k * 2);
+                nm[k] = 0;
+                _wcslwr(nm);
+                for (i = 3; i < n; i++) if (wcsstr(nm, f[i])) esc = 1;
             }
+            if (rounds == 1) st = qs;
         }
     } else if (!wcscmp(op, L"sysinfo") && n >= 4) {        /* sysinfo CLASS PID...: does the list name any PID? */
         ULONG cls = (ULONG)_wtoi(f[2]), size = 1 << 20, ret = 0, i, k;
