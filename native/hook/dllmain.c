@@ -24,6 +24,7 @@ static int start(void)
     G.cfg = c;
     G.prefix_chars = (USHORT)swprintf(G.prefix, sizeof G.prefix / sizeof(WCHAR), L"svcdup.%ls.", c->vm);
     if (policy_load(c->rules) < 0) return 0;
+    if (!membership_start(c->vm)) return 0; /* a process not in its VM's job does not run */
     /* never unloaded: FreeLibrary must not be a way out of the VM */
     if (!GetModuleHandleExW(GET_MODULE_HANDLE_EX_FLAG_PIN | GET_MODULE_HANDLE_EX_FLAG_FROM_ADDRESS,
                             (LPCWSTR)(void *)start, &pinned))
@@ -70,6 +71,8 @@ __declspec(dllexport) int svcdup_pid_vm(DWORD pid, WCHAR *vm)
     vm_config *c;
     if (!real_NtOpenSection) real_init();
     if (!(c = config_load(pid))) return 0;
+    /* the section only claims; the VM's job decides (membership.c) */
+    if (!pid_in_vm_job(pid, c->vm)) { hfree(c); return 0; }
     wcscpy(vm, c->vm);
     hfree(c);
     return 1;

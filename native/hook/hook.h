@@ -43,6 +43,13 @@ int pid_in_vm(DWORD pid, const WCHAR *vm);
 SIZE_T config_size(const vm_config *cfg);
 vm_config *config_make(const WCHAR *vm, const WCHAR *rules);
 
+/* membership.c: VM membership is the job object svcdup.job.<vm> */
+int membership_start(const WCHAR *vm);
+int membership_has(DWORD pid);
+NTSTATUS membership_join(HANDLE process, DWORD pid, const WCHAR *vm);
+int pid_in_vm_job(DWORD pid, const WCHAR *vm);
+extern fn_open real_NtOpenJobObject, real_NtCreateJobObject;
+
 /* inject.c: make a suspended child load this DLL first, and give it its config. */
 NTSTATUS inject_child(HANDLE process, DWORD pid, const vm_config *cfg);
 

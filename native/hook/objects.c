@@ -155,5 +155,7 @@ int objects_install(void)
     if (o_NtCreateSection) real_NtCreateSection = (void *)o_NtCreateSection;
     if (o_NtOpenSection) real_NtOpenSection = (void *)o_NtOpenSection;
     names_init_links(o_NtOpenSymbolicLinkObject, o_NtOpenDirectoryObject);
+    if (o_NtOpenJobObject) real_NtOpenJobObject = (void *)o_NtOpenJobObject;
+    if (o_NtCreateJobObject) real_NtCreateJobObject = (void *)o_NtCreateJobObject;
     return 0;
 }
