@@ -71,6 +71,8 @@ int config_publish(HANDLE process, DWORD pid, const vm_config *cfg)
     size.QuadPart = CFG_SECTION_SIZE;
     st = real_NtCreateSection(&h, SECTION_ALL_ACCESS, &oa, &size, PAGE_READWRITE, SEC_COMMIT, NULL);
     if (st < 0) return -2;
+    /* someone made it first: a config planted for this pid is not ours to fill */
+    if (st == (NTSTATUS)0x40000000 /* STATUS_OBJECT_NAME_EXISTS */) { real_NtClose(h); return -2; }
     if (NtMapViewOfSection(h, GetCurrentProcess(), &view, 0, 0, NULL, &vsize, 2 /* ViewUnmap */, 0, PAGE_READWRITE) < 0) {
         real_NtClose(h);
         return -3;

@@ -49,6 +49,10 @@ static int start(void)
         hook_failed("policy");
         return 0;
     }
+    if (!membership_start(c->vm)) { /* a process not in its VM's job does not run */
+        hook_failed("membership");
+        return 0;
+    }
     /* never unloaded: FreeLibrary must not be a way out of the VM */
     if (!GetModuleHandleExW(GET_MODULE_HANDLE_EX_FLAG_PIN | GET_MODULE_HANDLE_EX_FLAG_FROM_ADDRESS,
                             (LPCWSTR)(void *)start, &pinned)) {
@@ -59,7 +63,7 @@ static int start(void)
     if (!install("process", process_install) || !install("objects", objects_install) ||
         !install("pipes", pipes_install) || !install("ports", ports_install) || !install("query", query_install) ||
         !install("scmclient", scmclient_install) || !install("registry", registry_install) ||
-        !install("net", net_install) || !install("service", service_install))
+        !install("net", net_install) || !install("dirs", dirs_install) || !install("service", service_install))
         return 0;
     G.active = 1;
     return 1;
@@ -98,6 +102,8 @@ __declspec(dllexport) int svcdup_pid_vm(DWORD pid, WCHAR *vm)
     vm_config *c;
     if (!real_NtOpenSection) real_init();
     if (!(c = config_load(pid))) return 0;
+    /* the section only claims; the VM's job decides (membership.c) */
+    if (!pid_in_vm_job(pid, c->vm)) { hfree(c); return 0; }
     wcscpy(vm, c->vm);
     hfree(c);
     return 1;

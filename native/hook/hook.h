@@ -43,6 +43,13 @@ int pid_in_vm(DWORD pid, const WCHAR *vm);
 SIZE_T config_size(const vm_config *cfg);
 vm_config *config_make(const WCHAR *vm, const WCHAR *rules);
 
+/* membership.c: VM membership is the job object svcdup.job.<vm> */
+int membership_start(const WCHAR *vm);
+int membership_has(DWORD pid);
+NTSTATUS membership_join(HANDLE process, DWORD pid, const WCHAR *vm);
+int pid_in_vm_job(DWORD pid, const WCHAR *vm);
+extern fn_open real_NtOpenJobObject, real_NtCreateJobObject;
+
 /* inject.c: make a suspended child load this DLL first, and give it its config. */
 NTSTATUS inject_child(HANDLE process, DWORD pid, const vm_config *cfg);
 
@@ -60,6 +67,7 @@ int roots_install(void);
 int registry_install(void); /* registry.c: the VM's copy-on-write registry (docs/state.md) */
 void registry_forget(HANDLE h);              /* registry.c: a handle closed */
 USHORT registry_unname(WCHAR *s, USHORT bytes); /* registry.c: a key copy's name as the VM knows it */
+int dirs_install(void);      /* dirs.c: object directory listings filtered to the VM */
 int service_install(void);  /* service.c: service-side SCM API for svcdup-host's images */
 int net_install(void);       /* net.c: per-VM addresses, port maps, http.sys URLs (docs/network.md) */
 int scmclient_install(void); /* scmclient.c: client-side SCM names (docs/design.md 10, 12) */

@@ -107,5 +107,6 @@ NTSTATUS inject_child(HANDLE process, DWORD pid, const vm_config *cfg)
 {
     NTSTATUS st = add_import(process);
     if (st < 0) return st;
+    if ((st = membership_join(process, pid, cfg->vm)) < 0) return st;
     return config_publish(process, pid, cfg) ? ST_ACCESS_DENIED : ST_SUCCESS;
 }

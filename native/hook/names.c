@@ -10,6 +10,7 @@
  * these roots (\KernelObjects, \Device\..., files) are never renamed. */
 #include "names.h"
 #include "hook.h"
+#include "patch.h"
 #include <wchar.h>
 
 NTSYSAPI void NTAPI RtlAcquireSRWLockExclusive(RTL_SRWLOCK *);
@@ -80,7 +81,7 @@ int roots_kind(HANDLE h)
 static int root_path(HANDLE h, WCHAR *buf, USHORT cap, USHORT *chars)
 {
     int i, found = 0;
-    union { OBJ_NAME_INFO i; WCHAR w[300]; } q;
+    union { OBJ_NAME_INFO i; WCHAR w[1100]; } q;
     ULONG ret;
     if (nroots) {
         RtlAcquireSRWLockExclusive(&roots_lock);
@@ -178,39 +179,155 @@ static USHORT object_root(const WCHAR *s, USHORT n, int *is_bno)
     return i;
 }
 
-int rename_object(int kind, const OBJECT_ATTRIBUTES *in, renamed *r)
-{
-    const UNICODE_STRING *nm;
-    const WCHAR *s;
-    USHORT n, keep;
-    int bno;
-    WCHAR buf[300];
+/* ---- resolution: the name the object manager will reach, links followed ----
+ * Every decision is taken on this canonical name, and the canonical (renamed) name is what
+ * is passed on, so the kernel has no link left to follow before the renamed component.
+ * System links are spelled out (\DosDevices, \GLOBAL??, \??\GLOBALROOT, \??\Global,
+ * \??\pipe, \??\mailslot); any other component that is not a known directory is asked
+ * whether it is a symbolic link (links made in a VM, \Sessions\BNOLINKS\N, ...). */
+typedef NTSTATUS(NTAPI *qlink_fn)(HANDLE, UNICODE_STRING *, ULONG *);
+static fn_open link_open, dir_open;
+static qlink_fn link_query;
 
-    init_out(r, kind);
-    if (!G.active || !in || !(nm = in->ObjectName) || !nm->Length) return V_PASS;
-    s = nm->Buffer;
-    n = nm->Length / sizeof(WCHAR);
-    if (in->RootDirectory) {
-        /* relative: spell it absolute from the root's own name */
-        USHORT rc;
-        WCHAR *full;
-        if (!root_path(in->RootDirectory, buf, 256, &rc)) return V_PASS;
-        if ((SIZE_T)rc + 1 + n > 0x7ff0) return V_PASS;
-        full = hmalloc(((SIZE_T)rc + 1 + n) * sizeof(WCHAR));
-        if (!full) return r->verdict = V_DENIED;
-        memcpy(full, buf, rc * sizeof(WCHAR));
-        full[rc] = L'\\';
-        memcpy(full + rc + 1, s, n * sizeof(WCHAR));
-        n = rc + 1 + n;
-        keep = object_root(full, n, &bno);
-        if (!keep) { hfree(full); return V_PASS; }
-        decide(kind, r, full, n, keep);
-        hfree(full);
-    } else {
-        keep = object_root(s, n, &bno);
-        if (!keep) return V_PASS;
-        decide(kind, r, s, n, keep);
+void names_init_links(void *open_link, void *open_dir)
+{
+    link_open = open_link;
+    dir_open = open_dir;
+    if (!link_query) link_query = ntdll_proc("NtQuerySymbolicLinkObject");
+}
+
+#define CANON_MAX 2048
+typedef struct { WCHAR s[CANON_MAX]; USHORT n; } canon_t;
+
+static int comp_is(const WCHAR *s, USHORT n, USHORT at, const WCHAR *lit)
+{
+    USHORT l = (USHORT)wcslen(lit);
+    return at + l <= n && !_wcsnicmp(s + at, lit, l) && (at + l == n || s[at + l] == L'\\');
+}
+
+/* Replace c->s[0..cut) by rep. */
+static int splice(canon_t *c, USHORT cut, const WCHAR *rep, USHORT rl)
+{
+    if ((SIZE_T)c->n - cut + rl >= CANON_MAX) return 0;
+    memmove(c->s + rl, c->s + cut, (c->n - cut) * sizeof(WCHAR));
+    memcpy(c->s, rep, rl * sizeof(WCHAR));
+    c->n = (USHORT)(c->n - cut + rl);
+    if (!c->n) { c->s[0] = L'\\'; c->n = 1; }
+    return 1;
+}
+
+/* What c->s[0..end) is: 1 a symbolic link (its target in tgt), 2 a directory, 0 anything else/nothing. */
+static int probe_prefix(canon_t *c, USHORT end, WCHAR *tgt, USHORT *tl)
+{
+    UNICODE_STRING us, t;
+    OBJECT_ATTRIBUTES oa;
+    HANDLE h;
+    ULONG ret;
+    NTSTATUS st;
+    if (!link_open || !link_query) return 0;
+    us.Buffer = c->s;
+    us.Length = us.MaximumLength = (USHORT)(end * sizeof(WCHAR));
+    InitializeObjectAttributes(&oa, &us, OBJ_CASE_INSENSITIVE, NULL, NULL);
+    st = link_open(&h, 1 /* SYMBOLIC_LINK_QUERY */, &oa);
+    if (st >= 0) {
+        t.Buffer = tgt;
+        t.Length = 0;
+        t.MaximumLength = (USHORT)((CANON_MAX - 1) * sizeof(WCHAR));
+        st = link_query(h, &t, &ret);
+        real_NtClose(h);
+        if (st < 0) return -1;
+        *tl = t.Length / sizeof(WCHAR);
+        return 1;
     }
+    if (st == (NTSTATUS)0xC0000024 /* OBJECT_TYPE_MISMATCH */ && dir_open) {
+        if (dir_open(&h, 1 /* DIRECTORY_QUERY */, &oa) >= 0) { real_NtClose(h); return 2; }
+    }
+    return 0;
+}
+
+static int isdrive(const WCHAR *s, USHORT at, USHORT n)
+{
+    return at + 2 <= n && s[at + 1] == L':' && (at + 2 == n || s[at + 2] == L'\\');
+}
+
+/* Resolve c in place. Returns 0 when it cannot be resolved (too long, a link loop). */
+static int canonicalise(canon_t *c)
+{
+    int rounds;
+    for (rounds = 0; rounds < 32; rounds++) {
+        WCHAR *s = c->s;
+        USHORT n = c->n, i, at;
+        int again = 0;
+        if (!n || s[0] != L'\\') return 1;
+        /* fixed system links, by their spelling */
+        if (comp_is(s, n, 1, L"DosDevices")) { if (!splice(c, 11, L"\\??", 3)) return 0; continue; }
+        if (comp_is(s, n, 1, L"GLOBAL??")) { if (!splice(c, 9, L"\\??", 3)) return 0; continue; }
+        if (comp_is(s, n, 1, L"??")) {
+            if (comp_is(s, n, 4, L"GLOBALROOT")) { if (!splice(c, 14, L"", 0)) return 0; continue; }
+            if (comp_is(s, n, 4, L"Global")) { if (!splice(c, 10, L"\\??", 3)) return 0; continue; }
+            if (comp_is(s, n, 4, L"pipe")) { if (!splice(c, 8, L"\\Device\\NamedPipe", 17)) return 0; continue; }
+            if (comp_is(s, n, 4, L"mailslot")) { if (!splice(c, 12, L"\\Device\\Mailslot", 16)) return 0; continue; }
+            if (n <= 4 || isdrive(s, 4, n)) return 1; /* \?? itself, or a drive: files */
+        }
+        /* namespace roots and devices whose remainder is theirs to parse: stop */
+        if (comp_is(s, n, 1, L"Device") && (comp_is(s, n, 8, L"NamedPipe") || comp_is(s, n, 8, L"Mailslot"))) return 1;
+        if (comp_is(s, n, 1, L"BaseNamedObjects") || comp_is(s, n, 1, L"RPC Control")) return 1;
+        if (comp_is(s, n, 1, L"Sessions") && n > 10 && (i = (USHORT)digits(s + 10, n - 10)) && comp_is(s, n, 10 + i + 1, L"BaseNamedObjects") &&
+            s[10 + i] == L'\\')
+            return 1;
+        /* walk the other components: known directories pass, links are followed, the
+           first object that is neither ends the walk (a device parses the rest) */
+        for (at = 1; at < n; ) {
+            USHORT e = at, tl = 0;
+            int k;
+            WCHAR *tgt;
+            while (e < n && s[e] != L'\\') e++;
+            if (e == at) return 1; /* "\\" in a path: nothing resolves it */
+            if ((at == 1 && (comp_is(s, n, 1, L"Sessions") || comp_is(s, n, 1, L"Device") || comp_is(s, n, 1, L"??") ||
+                             comp_is(s, n, 1, L"KernelObjects"))) ||
+                (at == 10 && comp_is(s, n, 1, L"Sessions") && digits(s + 10, e - 10) == e - 10)) {
+                at = e + 1;
+                continue;
+            }
+            if (!(tgt = hmalloc(CANON_MAX * sizeof(WCHAR)))) return 0;
+            k = probe_prefix(c, e, tgt, &tl);
+            if (k == 1) {
+                int ok = splice(c, e, tgt, tl);
+                hfree(tgt);
+                if (!ok) return 0;
+                again = 1;
+                break;
+            }
+            hfree(tgt);
+            if (k < 0) return 0;
+            if (k != 2) return 1;
+            at = e + 1;
+        }
+        if (!again) return 1;
+    }
+    return 0;
+}
+
+/* c := root's name + "\" + name, or name; 0 if the root cannot be named. */
+static int absolute(const OBJECT_ATTRIBUTES *in, canon_t *c)
+{
+    const UNICODE_STRING *nm = in->ObjectName;
+    USHORT n = nm->Length / sizeof(WCHAR), rc = 0;
+    if (in->RootDirectory) {
+        if (!root_path(in->RootDirectory, c->s, CANON_MAX - 2, &rc)) return 0;
+        if (!rc) c->s[rc++] = L'\\'; /* the root directory reports an empty name on Wine */
+        if (rc && c->s[rc - 1] != L'\\' && n) c->s[rc++] = L'\\';
+    }
+    if ((SIZE_T)rc + n >= CANON_MAX) return 0;
+    memcpy(c->s + rc, nm->Buffer, n * sizeof(WCHAR));
+    c->n = rc + n;
+    return 1;
+}
+
+/* Decide on the canonical c and, when renamed, emit with the root reset. */
+static int finish(renamed *r, const OBJECT_ATTRIBUTES *in, int kind, canon_t *c, USHORT keep)
+{
+    decide(kind, r, c->s, c->n, keep);
     if (r->verdict == V_RENAMED) {
         r->oa = *in;
         r->oa.RootDirectory = NULL;
@@ -219,22 +336,73 @@ int rename_object(int kind, const OBJECT_ATTRIBUTES *in, renamed *r)
     return r->verdict;
 }
 
+/* Pass the canonical spelling itself (no rename, but no link to follow either). */
+static int pass_canon(renamed *r, const OBJECT_ATTRIBUTES *in, canon_t *c)
+{
+    WCHAR *o = c->n > sizeof r->stack / sizeof(WCHAR) ? (r->heap = hmalloc(c->n * sizeof(WCHAR))) : r->stack;
+    if (!o) return r->verdict = V_DENIED;
+    memcpy(o, c->s, c->n * sizeof(WCHAR));
+    r->us.Buffer = o;
+    r->us.Length = r->us.MaximumLength = (USHORT)(c->n * sizeof(WCHAR));
+    r->oa = *in;
+    r->oa.RootDirectory = NULL;
+    r->oa.ObjectName = &r->us;
+    return r->verdict = V_RENAMED;
+}
+
 static const struct { const WCHAR *root; int kind; } file_roots[] = {
-    {L"\\??\\pipe\\", K_PIPE},
-    {L"\\DosDevices\\pipe\\", K_PIPE},
-    {L"\\GLOBAL??\\pipe\\", K_PIPE},
-    {L"\\Device\\NamedPipe\\", K_PIPE},
-    {L"\\??\\GLOBALROOT\\Device\\NamedPipe\\", K_PIPE},
-    {L"\\??\\mailslot\\", K_MAILSLOT},
-    {L"\\DosDevices\\mailslot\\", K_MAILSLOT},
-    {L"\\Device\\Mailslot\\", K_MAILSLOT},
+    {L"\\Device\\NamedPipe", K_PIPE},
+    {L"\\Device\\Mailslot", K_MAILSLOT},
 };
+
+/* The pipe/mailslot namespace c is in (0: none); *rest: where the name in it starts. */
+static int file_kind(const canon_t *c, USHORT *rest)
+{
+    USHORT i;
+    for (i = 0; i < sizeof file_roots / sizeof *file_roots; i++)
+        if (comp_is(c->s, c->n, 0, file_roots[i].root)) {
+            USHORT l = (USHORT)wcslen(file_roots[i].root);
+            *rest = l < c->n ? l + 1 : l;
+            return file_roots[i].kind;
+        }
+    return 0;
+}
+
+int rename_object(int kind, const OBJECT_ATTRIBUTES *in, renamed *r)
+{
+    const UNICODE_STRING *nm;
+    canon_t *c;
+    USHORT keep;
+    int bno, fk, v;
+    USHORT rest;
+
+    init_out(r, kind);
+    if (!G.active || !in || !(nm = in->ObjectName) || !nm->Length) return V_PASS;
+    /* the common case needs no copy: an absolute name straight in a namespace */
+    if (!in->RootDirectory && (keep = object_root(nm->Buffer, nm->Length / sizeof(WCHAR), &bno))) {
+        decide(kind, r, nm->Buffer, nm->Length / sizeof(WCHAR), keep);
+        if (r->verdict == V_RENAMED) { r->oa = *in; r->oa.ObjectName = &r->us; }
+        return r->verdict;
+    }
+    if (!(c = hmalloc(sizeof *c))) return r->verdict = V_DENIED;
+    if (!absolute(in, c)) { hfree(c); return r->verdict = V_DENIED; } /* a root we cannot name */
+    if (!canonicalise(c)) { hfree(c); return r->verdict = V_DENIED; }
+    if ((keep = object_root(c->s, c->n, &bno))) v = finish(r, in, kind, c, keep);
+    else if ((fk = file_kind(c, &rest)) && rest < c->n) v = finish(r, in, fk, c, rest); /* a pipe reached as an object */
+    else if (in->RootDirectory || c->n != nm->Length / sizeof(WCHAR) || wcsncmp(c->s, nm->Buffer, c->n)) v = pass_canon(r, in, c);
+    else v = V_PASS;
+    if (v == V_RENAMED && r->us.Buffer == c->s) v = pass_canon(r, in, c);
+    hfree(c);
+    return v;
+}
 
 int rename_file(const OBJECT_ATTRIBUTES *in, renamed *r, int *root_kind)
 {
     const UNICODE_STRING *nm;
     const WCHAR *s;
-    USHORT n, i;
+    canon_t *c;
+    USHORT n, rest;
+    int k, v;
 
     init_out(r, 0);
     *root_kind = 0;
@@ -242,30 +410,67 @@ int rename_file(const OBJECT_ATTRIBUTES *in, renamed *r, int *root_kind)
     s = nm->Buffer;
     n = nm->Length / sizeof(WCHAR);
     if (in->RootDirectory) {
-        int k = roots_kind(in->RootDirectory);
-        if (k != K_PIPE && k != K_MAILSLOT) return V_PASS;
-        r->kind = k;
-        if (!n) { *root_kind = k; return V_PASS; }
-        decide(k, r, s, n, 0);
-    } else {
-        /* fast exit for ordinary files: every root starts with \?? \Dos \GLO \Dev */
-        if (n < 8 || s[0] != L'\\') return V_PASS;
-        for (i = 0; i < sizeof file_roots / sizeof *file_roots; i++) {
-            USHORT l = (USHORT)wcslen(file_roots[i].root);
-            if (starts(s, n, file_roots[i].root) || (n == l - 1 && !_wcsnicmp(s, file_roots[i].root, n))) {
-                r->kind = file_roots[i].kind;
-                if (n <= l) { *root_kind = r->kind; return V_PASS; }
-                decide(r->kind, r, s, n, l);
-                break;
-            }
+        k = roots_kind(in->RootDirectory);
+        if (k == K_PIPE || k == K_MAILSLOT) {
+            r->kind = k;
+            if (!n) { *root_kind = k; return V_PASS; }
+            decide(k, r, s, n, 0);
+            if (r->verdict == V_RENAMED) { r->oa = *in; r->oa.ObjectName = &r->us; }
+            return r->verdict;
         }
-        if (!r->kind) return V_PASS;
+    } else {
+        /* fast exit for ordinary files: \??\X:\... (and anything not starting with \) */
+        if (n < 2 || s[0] != L'\\') return V_PASS;
+        if (n >= 6 && s[1] == L'?' && s[2] == L'?' && s[3] == L'\\' && s[5] == L':' && (n == 6 || s[6] == L'\\')) return V_PASS;
     }
-    if (r->verdict == V_RENAMED) {
-        r->oa = *in;
-        r->oa.ObjectName = &r->us;
+    if (!(c = hmalloc(sizeof *c))) return r->verdict = V_DENIED;
+    if (!absolute(in, c)) { hfree(c); return V_PASS; } /* an unnamed root: no namespace */
+    if (!canonicalise(c)) { hfree(c); return r->verdict = V_DENIED; }
+    if ((k = file_kind(c, &rest))) {
+        r->kind = k;
+        if (rest >= c->n) {
+            /* the pipe/mailslot root itself: remember the handle, open it by its canonical name */
+            *root_kind = k;
+            v = pass_canon(r, in, c);
+        } else v = finish(r, in, k, c, rest);
+    } else {
+        int bno;
+        USHORT keep = object_root(c->s, c->n, &bno);
+        if (keep && keep < c->n) v = finish(r, in, K_OBJECT, c, keep); /* an object namespace reached as a file */
+        else if (in->RootDirectory && c->n >= 6 && comp_is(c->s, c->n, 1, L"??") && isdrive(c->s, 4, c->n))
+            v = V_PASS;                                                /* a file relative to a file directory */
+        else if (c->n != n || wcsncmp(c->s, s, n)) v = pass_canon(r, in, c);
+        else v = V_PASS;
     }
-    return r->verdict;
+    if (v == V_RENAMED && r->us.Buffer == c->s) v = pass_canon(r, in, c);
+    hfree(c);
+    return v;
+}
+
+/* A link's target, for NtCreateSymbolicLinkObject in a VM: renamed like any name when it
+   points into a namespace; refused when it points at a namespace's root or above it, or
+   anywhere else that is not a drive or a device (docs/vm.md, "Links"). */
+int rename_link_target(const UNICODE_STRING *t, renamed *r)
+{
+    OBJECT_ATTRIBUTES oa;
+    canon_t *c;
+    USHORT keep, rest;
+    int bno, k, v;
+    init_out(r, K_OBJECT);
+    if (!G.active || !t) return V_PASS;
+    InitializeObjectAttributes(&oa, (UNICODE_STRING *)t, 0, NULL, NULL);
+    if (!(c = hmalloc(sizeof *c))) return r->verdict = V_DENIED;
+    if (!absolute(&oa, c) || !canonicalise(c)) { hfree(c); return r->verdict = V_DENIED; }
+    if ((keep = object_root(c->s, c->n, &bno)) && keep < c->n) v = finish(r, &oa, K_OBJECT, c, keep);
+    else if ((k = file_kind(c, &rest)) && rest < c->n) v = finish(r, &oa, k, c, rest);
+    else if (keep || k) v = r->verdict = V_DENIED;                         /* a namespace root */
+    else if (c->n >= 6 && comp_is(c->s, c->n, 1, L"??") && isdrive(c->s, 4, c->n)) v = V_PASS; /* a drive */
+    else if (c->n > 8 && comp_is(c->s, c->n, 1, L"Device")) v = V_PASS;    /* a device */
+    else v = r->verdict = V_DENIED;
+    if (v == V_OPEN) v = V_PASS;
+    if (v == V_RENAMED && r->us.Buffer == c->s) v = pass_canon(r, &oa, c);
+    hfree(c);
+    return v;
 }
 
 int rename_pipe_name(const WCHAR *name, USHORT chars, renamed *r)
@@ -286,4 +491,22 @@ USHORT unrename(WCHAR *s, USHORT bytes)
     }
     if (n < bytes / sizeof(WCHAR)) s[n] = 0;
     return n * sizeof(WCHAR);
+}
+
+/* Is h a handle on a namespace root (\BaseNamedObjects, \Sessions\N\BaseNamedObjects,
+   \RPC Control)? Then its listing is the VM's business (dirs.c). *kind: K_OBJECT or K_PORT. */
+int root_is_namespace(HANDLE h, int *kind)
+{
+    canon_t *c = hmalloc(sizeof *c);
+    USHORT n;
+    int bno, r = 0;
+    if (!c) return 0;
+    if (root_path(h, c->s, CANON_MAX - 2, &n)) {
+        c->s[n] = L'\\';
+        c->s[n + 1] = L'x';
+        r = object_root(c->s, n + 2, &bno) == n + 1;
+        *kind = bno ? K_OBJECT : K_PORT;
+    }
+    hfree(c);
+    return r;
 }

@@ -22,7 +22,13 @@ int rename_object(int kind, const OBJECT_ATTRIBUTES *in, renamed *r);
 int rename_file(const OBJECT_ATTRIBUTES *in, renamed *r, int *root_kind);
 /* A bare pipe name (FSCTL_PIPE_WAIT buffer, relative to the pipe root). */
 int rename_pipe_name(const WCHAR *name, USHORT chars, renamed *r);
+/* A symbolic link's target made in a VM: renamed into the VM, or denied (names.c). */
+int rename_link_target(const UNICODE_STRING *target, renamed *r);
+/* The originals resolution uses to follow links (set once hooked). */
+void names_init_links(void *open_link, void *open_dir);
 void renamed_free(renamed *r);
+/* Is h a handle on a namespace root directory (names.c)? */
+int root_is_namespace(HANDLE h, int *kind);
 /* Strip this VM's prefix from a name the system reports; returns new length in bytes. */
 USHORT unrename(WCHAR *s, USHORT bytes);
 

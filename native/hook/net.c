@@ -368,6 +368,23 @@ static NTSTATUS udp_unix_bind(HANDLE h, const sa_t *eff)
 #define ORIG() o_NtDeviceIoControlFile(h, ev, apc, ctx, io, code, in, in_len, out, out_len)
 #define ARGS HANDLE h, HANDLE ev, PVOID apc, PVOID ctx, IO_STATUS_BLOCK *io, ULONG code, PVOID in, ULONG in_len, PVOID out, ULONG out_len
 
+/* The length the address of this family is decided and passed on with (longer input is
+   cut: the system reads no further), or 0 when the family is refused or the input too short. */
+static ULONG sa_len_for(USHORT family, ULONG len)
+{
+    if (family == W_AF_INET) return len >= 8 ? (len < SA4_LEN ? len : SA4_LEN) : 0;
+    if (family == W_AF_INET6) return len >= 24 ? (len < SA6_LEN ? len : SA6_LEN) : 0;
+    return 0;
+}
+
+static void trace_family(const char *call, USHORT family)
+{
+    WCHAR b[48];
+    UNICODE_STRING us;
+    us_of(&us, b, swprintf(b, 48, L"family %u", family));
+    trace_decision(call, &us, NULL, V_DENIED);
+}
+
 static NTSTATUS do_bind(ARGS)
 {
     struct { int unknown; sa_t sa; } p;
@@ -376,10 +393,18 @@ static NTSTATUS do_bind(ARGS)
     const WCHAR *why;
     int type, v;
     NTSTATUS st;
-    if (!in || in_len < 4 + 8 || in_len > sizeof p) return ORIG();
+    if (!in || in_len < 4 + 2) return ORIG(); /* no address at all: the call fails by itself */
     alen = in_len - 4;
+    /* every length is decided and rewritten: the address is cut to its family's size, and a
+       family that carries no address of ours is refused (docs/network.md, "Families") */
+    if (!(alen = sa_len_for(((const sa_t *)((const char *)in + 4))->family, alen))) {
+        trace_family("bind", ((const sa_t *)((const char *)in + 4))->family);
+        return ST_ACCESS_DENIED;
+    }
+    in_len = 4 + alen;
     memset(&p, 0, sizeof p);
     memcpy(&p, in, in_len);
+    in = &p;
     used = p.sa;
     type = sock_type(h);
     v = decide(&p.sa, alen, type, 0, &why);
@@ -425,10 +450,12 @@ static NTSTATUS do_connect(ARGS)
     ULONG alen;
     int type, v;
     NTSTATUS st;
-    if (!in || in_len < sizeof *cp + 8 || cp->addr_len < 8 || (ULONG)cp->addr_len > in_len - sizeof *cp ||
-        cp->addr_len > (int)sizeof(sa_t))
-        return ORIG();
-    alen = cp->addr_len;
+    if (!in || in_len < sizeof *cp + 2 || cp->addr_len < 2 || (ULONG)cp->addr_len > in_len - sizeof *cp) return ORIG();
+    if (((const sa_t *)(cp + 1))->family == 0) return ORIG(); /* AF_UNSPEC: dissolves a UDP association */
+    if (!(alen = sa_len_for(((const sa_t *)(cp + 1))->family, cp->addr_len))) {
+        trace_family("connect", ((const sa_t *)(cp + 1))->family);
+        return ST_ACCESS_DENIED;
+    }
     memset(&sa, 0, sizeof sa);
     memcpy(&sa, cp + 1, alen);
     used = sa;
@@ -443,10 +470,17 @@ static NTSTATUS do_connect(ARGS)
     if (v == N_PASS) return ORIG();
     trace_net("connect", type, &used, &sa, v, why);
     if (v == N_DENIED) return ST_ACCESS_DENIED;
-    buf = in_len <= sizeof stackbuf ? stackbuf : hmalloc(in_len);
-    if (!buf) return ST_NO_MEMORY;
-    memcpy(buf, in, in_len);
-    memcpy(buf + sizeof *cp, &sa, alen);
+    {
+        /* the request again, its address cut to alen: params | address | data (ConnectEx) */
+        ULONG data = in_len - sizeof *cp - cp->addr_len, nlen = sizeof *cp + alen + data;
+        buf = nlen <= sizeof stackbuf ? stackbuf : hmalloc(nlen);
+        if (!buf) return ST_NO_MEMORY;
+        memcpy(buf, in, sizeof *cp);
+        ((struct afd_connect_params *)buf)->addr_len = (int)alen;
+        memcpy(buf + sizeof *cp, &sa, alen);
+        memcpy(buf + sizeof *cp + alen, (const char *)(cp + 1) + cp->addr_len, data);
+        in_len = nlen;
+    }
     /* the input is copied into the request before the call returns, even for ConnectEx */
     st = o_NtDeviceIoControlFile(h, ev, apc, ctx, io, code, buf, in_len, out, out_len);
     if (buf != stackbuf) hfree(buf);
@@ -463,10 +497,15 @@ static NTSTATUS do_sendmsg(ARGS)
     const WCHAR *why;
     UCHAR *a;
     int v, fresh;
-    if (!in || in_len < sizeof *sp || !sp->addr_ptr || sp->addr_len < 8 || sp->addr_len > sizeof(sa_t)) return ORIG();
+    ULONG alen;
+    if (!in || in_len < sizeof *sp || !sp->addr_ptr || sp->addr_len < 2) return ORIG();
+    if (!(alen = sa_len_for(((const sa_t *)(ULONG_PTR)sp->addr_ptr)->family, sp->addr_len))) {
+        trace_family("sendto", ((const sa_t *)(ULONG_PTR)sp->addr_ptr)->family);
+        return ST_ACCESS_DENIED;
+    }
     memset(&sa, 0, sizeof sa);
-    memcpy(&sa, (void *)(ULONG_PTR)sp->addr_ptr, sp->addr_len);
-    a = v4_of(&sa, sp->addr_len);
+    memcpy(&sa, (void *)(ULONG_PTR)sp->addr_ptr, alen);
+    a = v4_of(&sa, alen);
     if (a ? !(is_lo1(a) || is_any4(a) || is_mine(a)) : !(sa.family == W_AF_INET6 && v6_is_any_or_loop(&sa)))
         return ORIG(); /* the hot path of a UDP sender to elsewhere: no copy, no lock */
     {
@@ -481,14 +520,15 @@ static NTSTATUS do_sendmsg(ARGS)
     }
     {
         sa_t used = sa;
-        v = decide(&sa, sp->addr_len, W_SOCK_DGRAM, 1, &why);
+        v = decide(&sa, alen, W_SOCK_DGRAM, 1, &why);
         if (v == N_PASS) return ORIG();
         if (v == N_DENIED) { trace_net("sendto", W_SOCK_DGRAM, &used, NULL, v, why); return ST_ACCESS_DENIED; }
-        if (!(eff = intern(&sa, sp->addr_len, &fresh))) return ST_NO_MEMORY;
+        if (!(eff = intern(&sa, alen, &fresh))) return ST_NO_MEMORY;
         if (fresh) trace_net("sendto", W_SOCK_DGRAM, &used, eff, v, NULL);
     }
     np = *sp;
     np.addr_ptr = (ULONG_PTR)eff;
+    np.addr_len = alen;
     return o_NtDeviceIoControlFile(h, ev, apc, ctx, io, code, &np, sizeof np, out, out_len);
 }
 

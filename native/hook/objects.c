@@ -19,6 +19,8 @@ NTSTATUS obj_call(obj_fn orig, const char *call, int kind, HANDLE *h, ACCESS_MAS
     if (v == V_DENIED) return ST_ACCESS_DENIED;
     st = orig(h, a, v == V_RENAMED ? &r.oa : oa, a4, a5, a6, a7);
     renamed_free(&r);
+    /* a new handle may reuse the value of a closed root: its cached name is stale */
+    if (st >= 0 && h) roots_forget(*h);
     return st;
 }
 
@@ -42,7 +44,77 @@ OBJ_HOOK(NtCreateSection, K_OBJECT)
 OBJ_HOOK(NtOpenSection, K_OBJECT)
 OBJ_HOOK(NtCreateTimer, K_OBJECT)
 OBJ_HOOK(NtOpenTimer, K_OBJECT)
-OBJ_HOOK(NtCreateSymbolicLinkObject, K_OBJECT)
+OBJ_HOOK(NtCreateDebugObject, K_OBJECT)
+OBJ_HOOK(NtCreateEventPair, K_OBJECT)
+OBJ_HOOK(NtOpenEventPair, K_OBJECT)
+OBJ_HOOK(NtCreateSectionEx, K_OBJECT)
+OBJ_HOOK(NtCreateDirectoryObjectEx, K_OBJECT)
+OBJ_HOOK(NtOpenPartition, K_OBJECT)
+OBJ_HOOK(NtOpenSession, K_OBJECT)
+OBJ_HOOK(NtCreateTransaction, K_OBJECT)
+OBJ_HOOK(NtOpenTransaction, K_OBJECT)
+OBJ_HOOK(NtCreateTransactionManager, K_OBJECT)
+OBJ_HOOK(NtOpenTransactionManager, K_OBJECT)
+OBJ_HOOK(NtCreateRegistryTransaction, K_OBJECT)
+OBJ_HOOK(NtOpenRegistryTransaction, K_OBJECT)
+OBJ_HOOK(NtCreateWaitCompletionPacket, K_OBJECT)
+OBJ_HOOK(NtCreateCpuPartition, K_OBJECT)
+
+/* NtCreatePartition(parent, &h, access, oa, ...): the attributes come fourth. */
+typedef NTSTATUS(NTAPI *part_fn)(HANDLE, HANDLE *, ACCESS_MASK, OBJECT_ATTRIBUTES *, ULONG_PTR, ULONG_PTR);
+static part_fn o_NtCreatePartition;
+static NTSTATUS NTAPI d_NtCreatePartition(HANDLE parent, HANDLE *h, ACCESS_MASK a, OBJECT_ATTRIBUTES *oa, ULONG_PTR a5, ULONG_PTR a6)
+{
+    renamed r;
+    NTSTATUS st;
+    int v = rename_object(K_OBJECT, oa, &r);
+    if (v != V_PASS) trace_decision("NtCreatePartition", oa->ObjectName, v == V_RENAMED ? &r.us : NULL, v);
+    if (v == V_DENIED) return ST_ACCESS_DENIED;
+    st = o_NtCreatePartition(parent, h, a, v == V_RENAMED ? &r.oa : oa, a5, a6);
+    renamed_free(&r);
+    return st;
+}
+
+/* Links made in a VM: the name is renamed like any object's, and so is the target
+   (rename_link_target), so a link cannot lead out of the VM. */
+typedef NTSTATUS(NTAPI *mklink_fn)(HANDLE *, ACCESS_MASK, OBJECT_ATTRIBUTES *, UNICODE_STRING *);
+static mklink_fn o_NtCreateSymbolicLinkObject;
+static NTSTATUS NTAPI d_NtCreateSymbolicLinkObject(HANDLE *h, ACCESS_MASK a, OBJECT_ATTRIBUTES *oa, UNICODE_STRING *target)
+{
+    renamed r, t;
+    NTSTATUS st;
+    int v = rename_object(K_OBJECT, oa, &r), vt;
+    if (v != V_PASS) trace_decision("NtCreateSymbolicLinkObject", oa ? oa->ObjectName : NULL, v == V_RENAMED ? &r.us : NULL, v);
+    if (v == V_DENIED) return ST_ACCESS_DENIED;
+    vt = rename_link_target(target, &t);
+    if (vt != V_PASS) trace_decision("NtCreateSymbolicLinkObject(target)", target, vt == V_RENAMED ? &t.us : NULL, vt);
+    if (vt == V_DENIED) { renamed_free(&r); return ST_ACCESS_DENIED; }
+    st = o_NtCreateSymbolicLinkObject(h, a, v == V_RENAMED ? &r.oa : oa, vt == V_RENAMED ? &t.us : target);
+    renamed_free(&r);
+    renamed_free(&t);
+    if (st >= 0 && h) roots_forget(*h);
+    return st;
+}
+
+/* A handle closed by NtDuplicateObject(DUPLICATE_CLOSE_SOURCE) is closed as surely as by
+   NtClose: forget what it named, and what a handle duplicated in here used to name. */
+typedef NTSTATUS(NTAPI *dup_fn)(HANDLE, HANDLE, HANDLE, HANDLE *, ACCESS_MASK, ULONG, ULONG);
+static dup_fn o_NtDuplicateObject;
+static int is_self(HANDLE process)
+{
+    PROCESS_BASIC_INFORMATION pbi;
+    if (process == (HANDLE)-1) return 1;
+    return NtQueryInformationProcess(process, ProcessBasicInformation, &pbi, sizeof pbi, NULL) >= 0 &&
+           (DWORD)pbi.UniqueProcessId == G.pid;
+}
+static NTSTATUS NTAPI d_NtDuplicateObject(HANDLE sp, HANDLE sh, HANDLE tp, HANDLE *th, ACCESS_MASK a, ULONG attr, ULONG opt)
+{
+    NTSTATUS st;
+    if ((opt & DUPLICATE_CLOSE_SOURCE) && is_self(sp)) roots_forget(sh);
+    st = o_NtDuplicateObject(sp, sh, tp, th, a, attr, opt);
+    if (st >= 0 && th && tp && is_self(tp)) roots_forget(*th);
+    return st;
+}
 OBJ_HOOK(NtOpenSymbolicLinkObject, K_OBJECT)
 OBJ_HOOK(NtCreateJobObject, K_OBJECT)
 OBJ_HOOK(NtOpenJobObject, K_OBJECT)
@@ -68,6 +140,13 @@ int objects_install(void)
     H(NtCreateSection); H(NtOpenSection);
     H(NtCreateTimer); H(NtOpenTimer);
     H(NtCreateSymbolicLinkObject); H(NtOpenSymbolicLinkObject);
+    H(NtCreateDebugObject); H(NtCreateEventPair); H(NtOpenEventPair);
+    H(NtCreateSectionEx); H(NtCreateDirectoryObjectEx);
+    H(NtCreatePartition); H(NtOpenPartition); H(NtOpenSession);
+    H(NtCreateTransaction); H(NtOpenTransaction); H(NtCreateTransactionManager); H(NtOpenTransactionManager);
+    H(NtCreateRegistryTransaction); H(NtOpenRegistryTransaction);
+    H(NtCreateWaitCompletionPacket); H(NtCreateCpuPartition);
+    H(NtDuplicateObject);
     H(NtCreateJobObject); H(NtOpenJobObject);
     H(NtCreateKeyedEvent); H(NtOpenKeyedEvent);
     H(NtCreateIoCompletion); H(NtOpenIoCompletion);
@@ -75,5 +154,8 @@ int objects_install(void)
     /* the hook's own host-namespace calls must bypass the renaming */
     if (o_NtCreateSection) real_NtCreateSection = (void *)o_NtCreateSection;
     if (o_NtOpenSection) real_NtOpenSection = (void *)o_NtOpenSection;
+    names_init_links(o_NtOpenSymbolicLinkObject, o_NtOpenDirectoryObject);
+    if (o_NtOpenJobObject) real_NtOpenJobObject = (void *)o_NtOpenJobObject;
+    if (o_NtCreateJobObject) real_NtCreateJobObject = (void *)o_NtCreateJobObject;
     return 0;
 }

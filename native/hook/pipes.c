@@ -22,8 +22,9 @@ static NTSTATUS file_call(file14 orig, const char *call, HANDLE *h, ACCESS_MASK 
     if (v == V_DENIED) return ST_ACCESS_DENIED;
     st = orig(h, a, v == V_RENAMED ? &r.oa : oa, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14);
     renamed_free(&r);
-    /* a handle on the pipe/mailslot root: later names relative to it are pipe names */
-    if (root && st >= 0) roots_note(*h, root);
+    /* a handle on the pipe/mailslot root: later names relative to it are pipe names;
+       any other new handle may reuse the value of a closed root */
+    if (st >= 0 && h) { if (root) roots_note(*h, root); else roots_forget(*h); }
     return st;
 }
 

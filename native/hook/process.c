@@ -31,7 +31,8 @@ static void trace_pid(const char *call, DWORD pid, int verdict)
     trace_decision(call, &us, NULL, verdict);
 }
 
-static int mine(DWORD pid) { return pid == G.pid || pid_in_vm(pid, G.cfg->vm); }
+/* by the VM's job only (membership.c): the config sections are not proof of anything */
+static int mine(DWORD pid) { return pid == G.pid || membership_has(pid); }
 
 static NTSTATUS NTAPI d_NtCreateUserProcess(HANDLE *ph, HANDLE *th, ACCESS_MASK pa, ACCESS_MASK ta,
                                             OBJECT_ATTRIBUTES *poa, OBJECT_ATTRIBUTES *toa, ULONG pflags,
@@ -113,9 +114,50 @@ static ULONG filter_procs(unsigned char *buf, ULONG len)
     return total;
 }
 
+/* Membership of the pids of one query, asked once each: handle lists repeat them thousands of times. */
+typedef struct { DWORD pid; int in; } pid_memo;
+static int mine_memo(DWORD pid, pid_memo *m, int *n, int cap)
+{
+    int i;
+    for (i = 0; i < *n; i++) if (m[i].pid == pid) return m[i].in;
+    i = mine(pid);
+    if (*n < cap) { m[*n].pid = pid; m[*n].in = i; (*n)++; }
+    return i;
+}
+
+/* Handle lists (16: SystemHandleInformation, 64: SystemExtendedHandleInformation): keep
+   this VM's processes' entries only, and clear what is left behind. */
+static void filter_handles(ULONG cls, unsigned char *buf, ULONG len)
+{
+    ULONG_PTR count, i, kept = 0;
+    ULONG hdr = cls == 16 ? 8 : 16, esz = cls == 16 ? 24 : 40;
+    pid_memo memo[256];
+    int nm = 0;
+    if (len < hdr) return;
+    count = cls == 16 ? *(ULONG *)buf : *(ULONG_PTR *)buf;
+    if (count > (len - hdr) / esz) count = (len - hdr) / esz;
+    for (i = 0; i < count; i++) {
+        unsigned char *e = buf + hdr + i * esz;
+        DWORD pid = cls == 16 ? *(USHORT *)e : (DWORD) * (ULONG_PTR *)(e + 8);
+        if (!mine_memo(pid, memo, &nm, 256)) continue;
+        if (kept != i) memcpy(buf + hdr + kept * esz, e, esz);
+        kept++;
+    }
+    memset(buf + hdr + kept * esz, 0, (count - kept) * esz);
+    if (cls == 16) *(ULONG *)buf = (ULONG)kept;
+    else *(ULONG_PTR *)buf = kept;
+}
+
 static NTSTATUS NTAPI d_NtQuerySystemInformation(ULONG cls, PVOID buf, ULONG len, PULONG ret)
 {
-    NTSTATUS st = o_NtQuerySystemInformation(cls, buf, len, ret);
+    NTSTATUS st;
+    /* 88: SystemProcessIdInformation names the image of any pid */
+    if (cls == 88 && buf && len >= sizeof(PVOID) && !mine((DWORD)(ULONG_PTR) * (PVOID *)buf)) {
+        trace_pid("NtQuerySystemInformation(88)", (DWORD)(ULONG_PTR) * (PVOID *)buf, V_DENIED);
+        return ST_ACCESS_DENIED;
+    }
+    st = o_NtQuerySystemInformation(cls, buf, len, ret);
+    if (st >= 0 && buf && (cls == 16 || cls == 64)) filter_handles(cls, buf, ret && *ret && *ret <= len ? *ret : len);
     /* 5: SystemProcessInformation, 57: SystemExtendedProcessInformation, 148: SystemFullProcessInformation */
     if (st >= 0 && buf && (cls == 5 || cls == 57 || cls == 148)) {
         ULONG used = ret && *ret && *ret <= len ? *ret : len;

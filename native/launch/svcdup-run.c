@@ -15,6 +15,8 @@
 #include "../hook/trace.h"
 
 typedef DWORD(*spawn_fn)(const WCHAR *, const WCHAR *, WCHAR *, PROCESS_INFORMATION *);
+typedef int (*vmpids_fn)(const WCHAR *, DWORD *, int);
+typedef int (*vmkill_fn)(const WCHAR *);
 typedef int (*pidvm_fn)(DWORD, WCHAR *);
 typedef void *(*tmap_fn)(const WCHAR *);
 static HMODULE hook;
@@ -181,44 +183,91 @@ static void json_str(const WCHAR *s, int n)
     putchar('"');
 }
 
+/* The VMs that have processes: the job objects \BaseNamedObjects\svcdup.job.<vm> (membership.c). */
+typedef struct { UNICODE_STRING Name, TypeName; } dir_entry;
+typedef NTSTATUS(NTAPI *qdir_fn)(HANDLE, PVOID, ULONG, BOOLEAN, BOOLEAN, ULONG *, ULONG *);
+typedef NTSTATUS(NTAPI *odir_fn)(HANDLE *, ACCESS_MASK, OBJECT_ATTRIBUTES *);
+static int vm_names(WCHAR names[][40], int cap)
+{
+    HMODULE nt = GetModuleHandleW(L"ntdll.dll");
+    odir_fn od = (odir_fn)(void *)GetProcAddress(nt, "NtOpenDirectoryObject");
+    qdir_fn qd = (qdir_fn)(void *)GetProcAddress(nt, "NtQueryDirectoryObject");
+    UNICODE_STRING us;
+    OBJECT_ATTRIBUTES oa;
+    HANDLE d;
+    ULONG ctx = 0, ret;
+    static unsigned char buf[4096];
+    int n = 0, first = 1;
+    RtlInitUnicodeString(&us, L"\\BaseNamedObjects");
+    InitializeObjectAttributes(&oa, &us, 0, NULL, NULL);
+    if (od(&d, 3 /* DIRECTORY_QUERY | DIRECTORY_TRAVERSE */, &oa) < 0) return 0;
+    /* one entry at a time: the only mode Wine 8 implements */
+    while (n < cap) {
+        NTSTATUS st = qd(d, buf, sizeof buf, TRUE, first, &ctx, &ret);
+        dir_entry *e = (void *)buf;
+        int k = e->Name.Length / 2;
+        first = 0;
+        if (st < 0 || st == (NTSTATUS)0x8000001A) break;
+        if (k > 11 && k - 11 < 40 && !_wcsnicmp(e->Name.Buffer, L"svcdup.job.", 11) && e->TypeName.Length == 6 &&
+            !_wcsnicmp(e->TypeName.Buffer, L"Job", 3)) {
+            memcpy(names[n], e->Name.Buffer + 11, (k - 11) * 2);
+            names[n][k - 11] = 0;
+            n++;
+        }
+    }
+    CloseHandle(d);
+    return n;
+}
+
 static int ps(const WCHAR *only, int kill)
 {
-    pidvm_fn pidvm = (pidvm_fn)(void *)GetProcAddress(hook, "svcdup_pid_vm");
-    int pass, killed = 0, first = 1;
-    if (!kill) putchar('[');
-    /* killing loops: a dying VM process may have just started a child */
-    for (pass = 0; pass < (kill ? 20 : 1); pass++) {
-        SYSTEM_PROCESS_INFORMATION *all = procs(), *p = all;
-        int found = 0;
+    vmpids_fn vmpids = (vmpids_fn)(void *)GetProcAddress(hook, "svcdup_vm_pids");
+    vmkill_fn vmkill = (vmkill_fn)(void *)GetProcAddress(hook, "svcdup_vm_kill");
+    static WCHAR names[256][40];
+    static DWORD pids[4096];
+    int nvm, v, first = 1;
+    if (kill) {
+        /* the job ends them all at once; wait until it is empty (its processes are gone) */
+        int killed = vmkill(only), pass, left = 0;
+        for (pass = 0; killed >= 0 && pass < 100; pass++) {
+            if ((left = vmpids(only, pids, 4096)) <= 0) break;
+            if (pass % 10 == 9) vmkill(only);
+            Sleep(100);
+        }
+        printf("{\"killed\":%d}\n", killed < 0 ? 0 : killed);
+        return left > 0 ? die("processes of the VM are still running", (DWORD)left) : 0;
+    }
+    if (only) {
+        wcsncpy(names[0], only, 39);
+        names[0][39] = 0;
+        nvm = 1;
+    } else nvm = vm_names(names, 256);
+    putchar('[');
+    {
+        SYSTEM_PROCESS_INFORMATION *all = procs(), *p;
         if (!all) return die("cannot list processes", GetLastError());
-        for (;;) {
-            WCHAR vm[64];
-            DWORD pid = (DWORD)(ULONG_PTR)p->UniqueProcessId;
-            int in = pid && pidvm(pid, vm);
-            if (in && (!only || !_wcsicmp(vm, only))) {
-                if (kill) {
-                    HANDLE h = OpenProcess(PROCESS_TERMINATE | SYNCHRONIZE, FALSE, pid);
-                    if (h) { if (TerminateProcess(h, 1)) { killed++; WaitForSingleObject(h, 5000); } CloseHandle(h); }
-                    found++;
-                } else {
-                    printf("%s{\"pid\":%lu,\"ppid\":%lu,\"image\":", first ? "" : ",", (unsigned long)pid,
-                           (unsigned long)(ULONG_PTR)((HANDLE *)&p->UniqueProcessId)[1]);
-                    json_str(p->ImageName.Buffer ? p->ImageName.Buffer : L"", p->ImageName.Length / 2);
-                    printf(",\"vm\":");
-                    json_str(vm, 64);
-                    printf(",\"threads\":%lu}", p->NumberOfThreads);
-                    first = 0;
+        for (v = 0; v < nvm; v++) {
+            int n = vmpids(names[v], pids, 4096), i;
+            for (i = 0; i < n && i < 4096; i++) {
+                /* the image and parent from the system's process list */
+                for (p = all;; p = (void *)((char *)p + p->NextEntryOffset)) {
+                    if ((DWORD)(ULONG_PTR)p->UniqueProcessId == pids[i]) {
+                        printf("%s{\"pid\":%lu,\"ppid\":%lu,\"image\":", first ? "" : ",", (unsigned long)pids[i],
+                               (unsigned long)(ULONG_PTR)((HANDLE *)&p->UniqueProcessId)[1]);
+                        json_str(p->ImageName.Buffer ? p->ImageName.Buffer : L"", p->ImageName.Length / 2);
+                        printf(",\"vm\":");
+                        json_str(names[v], 40);
+                        printf(",\"threads\":%lu}", p->NumberOfThreads);
+                        first = 0;
+                        break;
+                    }
+                    if (!p->NextEntryOffset) break;
                 }
             }
-            if (!p->NextEntryOffset) break;
-            p = (void *)((char *)p + p->NextEntryOffset);
         }
         free(all);
-        if (kill && !found) break;
-        if (kill) Sleep(100);
     }
-    if (kill) printf("{\"killed\":%d}\n", killed);
-    else printf("]\n");
+    printf("]\n");
     return 0;
 }
 

@@ -1,0 +1,6 @@
+# The escape suite's probe (test/escape.test.ts): attempts to reach objects held by the host
+# and by another VM, one JSON line per attempt; also the holder those attempts aim at.
+TEST_TARGETS += $(OUT)/esc-probe.exe
+
+$(OUT)/esc-probe.exe: tests/escape/esc-probe.c | $(OUT)
+	$(CC) $(CFLAGS) -o $@ $< $(LDFLAGS) -lntdll -lws2_32 -ladvapi32

@@ -1,0 +1,306 @@
+// The escape suite (docs/vm.md, "Threat model"): a probe in VM esca aims at objects held
+// under the same names by the host and by VM escb, by every route and spelling we know of,
+// through the hooked calls (raw syscalls are out of scope). Every attempt is one JSON line;
+// the suite counts the escapes and requires none.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { WineBackend } from '../src/backend/wine.js';
+import { netRules, planIdentity, type NetIdentity } from '../src/net/index.js';
+import { nativeDir, openTestHost, type TestHost } from './helpers.js';
+
+const dir = process.env.SVCDUP_NATIVE_DIR ?? nativeDir;
+const NAME = 'escn';
+const PORT = 27900;
+const A = 'esca';
+const B = 'escb';
+const BN = `svcdup.${B}.${NAME}`; // VM b's holder's names as the host spells them
+
+let host: TestHost;
+let wine: WineBackend;
+const ids: Record<string, NetIdentity> = {};
+const started: ChildProcess[] = [];
+const pids: { host: number; b: number } = { host: 0, b: 0 };
+
+const exe = (name: string): string => host.backend.toWindowsPath(join(dir, name));
+const rulesPath = (vm: string): string => host.backend.toWindowsPath(join(host.paths.home, `${vm}.rules`));
+const inVm = (vm: string, argv: string[]): string[] => [exe('svcdup-run.exe'), '--vm', vm, '--policy', rulesPath(vm), '--', ...argv];
+
+/** Start a long-running program and wait for its first line matching re. */
+async function start(argv: string[], re: RegExp): Promise<{ proc: ChildProcess; line: string }> {
+  const proc = spawn(wine.wine.loader, argv, { env: wine.env(), stdio: ['pipe', 'pipe', 'pipe'] });
+  started.push(proc);
+  let buf = '';
+  proc.stdout!.on('data', (d: Buffer) => (buf += d.toString()));
+  const t0 = Date.now();
+  for (;;) {
+    const l = buf.split(/\r?\n/).find((x) => re.test(x));
+    if (l) return { proc, line: l };
+    if (Date.now() - t0 > 60_000 || proc.exitCode !== null) throw new Error(`no ${re} from ${argv.join(' ')}: ${buf}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+async function run(argv: string[]): Promise<{ code: number; stdout: string }> {
+  const r = await host.backend.exec(argv, { timeoutMs: 120_000 });
+  return { code: r.code, stdout: r.stdout.replace(/\r/g, '') };
+}
+
+interface Attempt {
+  class: string;
+  op: string;
+  args: string[];
+  status: string;
+  escaped: boolean;
+  note?: string;
+}
+
+/** Run attempts (tab-separated fields) in VM esca; returns one result per attempt. */
+async function probe(lines: string[][]): Promise<Attempt[]> {
+  const file = join(host.paths.home, `attempts-${Math.random().toString(36).slice(2)}.txt`);
+  writeFileSync(file, lines.map((l) => l.join('\t')).join('\n') + '\n');
+  const r = await run(inVm(A, [exe('esc-probe.exe'), 'probe', host.backend.toWindowsPath(file)]));
+  const out = r.stdout.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Attempt & { done?: boolean });
+  expect(out.at(-1)?.done, r.stdout).toBe(true);
+  const results = out.filter((o) => !o.done);
+  expect(results.length).toBe(lines.length);
+  return results;
+}
+
+function escapes(results: Attempt[]): Attempt[] {
+  const e = results.filter((r) => r.escaped);
+  // the count is the suite's figure: printed whatever it is
+  console.log(`escape suite: ${results.length} attempts, ${e.length} escapes`);
+  for (const x of e) console.log(`  ESCAPE ${x.class} ${x.op} ${x.args.join(' ')} -> ${x.status}${x.note ? ` (${x.note})` : ''}`);
+  return e;
+}
+
+// ---- the attempts, by class ----
+const targets = [NAME, BN];
+const objRoutes = (t: string): string[] => [
+  `\\BaseNamedObjects\\${t}`,
+  `\\basenamedobjects\\${t}`,
+  `\\BaseNamedObjects\\Global\\${t}`,
+  `\\BaseNamedObjects\\Local\\${t}`,
+  `\\BaseNamedObjects\\Global\\Global\\${t}`,
+  `\\BaseNamedObjects\\Session\\1\\${t}`,
+  `\\Sessions\\1\\BaseNamedObjects\\Global\\${t}`,
+  `\\Sessions\\BNOLINKS\\1\\${t}`,
+  `\\??\\GLOBALROOT\\BaseNamedObjects\\${t}`,
+  `\\??\\globalroot\\basenamedobjects\\${t}`,
+  `\\DosDevices\\GLOBALROOT\\BaseNamedObjects\\${t}`,
+  `\\GLOBAL??\\GLOBALROOT\\BaseNamedObjects\\${t}`,
+  `\\??\\Global\\GLOBALROOT\\BaseNamedObjects\\${t}`,
+  `\\??\\GLOBALROOT\\??\\GLOBALROOT\\BaseNamedObjects\\${t}`,
+  `\\??\\GLOBALROOT\\DosDevices\\GLOBALROOT\\BaseNamedObjects\\${t}`,
+  `\\??\\GLOBALROOT\\BaseNamedObjects\\Global\\${t}`,
+  `\\??\\GLOBALROOT\\Sessions\\1\\BaseNamedObjects\\Global\\${t}`,
+];
+const pipeRoutes = (t: string): string[] => [
+  `\\??\\pipe\\${t}`,
+  `\\??\\PIPE\\${t}`,
+  `\\device\\namedpipe\\${t}`,
+  `\\DosDevices\\pipe\\${t}`,
+  `\\GLOBAL??\\pipe\\${t}`,
+  `\\??\\Global\\pipe\\${t}`,
+  `\\??\\GLOBALROOT\\Device\\NamedPipe\\${t}`,
+  `\\??\\GLOBALROOT\\??\\pipe\\${t}`,
+  `\\??\\GLOBALROOT\\DosDevices\\pipe\\${t}`,
+  `\\??\\GLOBALROOT\\GLOBAL??\\pipe\\${t}`,
+  `\\DosDevices\\GLOBALROOT\\Device\\NamedPipe\\${t}`,
+  `\\DosDevices\\GLOBALROOT\\??\\pipe\\${t}`,
+  `\\GLOBAL??\\GLOBALROOT\\Device\\NamedPipe\\${t}`,
+  `\\??\\GLOBALROOT\\??\\GLOBALROOT\\Device\\NamedPipe\\${t}`,
+  `\\??\\Global\\GLOBALROOT\\Device\\NamedPipe\\${t}`,
+];
+const win32PipeRoutes = (t: string): string[] => [
+  `\\\\.\\pipe\\${t}`,
+  `\\\\?\\pipe\\${t}`,
+  `//./pipe/${t}`,
+  `\\\\.\\PIPE\\${t}`,
+  `\\\\.\\pipe\\..\\pipe\\${t}`,
+  `\\\\.\\x\\..\\pipe\\${t}`,
+  `\\\\.\\GLOBALROOT\\??\\pipe\\${t}`,
+  `\\\\?\\GLOBALROOT\\??\\pipe\\${t}`,
+  `\\\\.\\GLOBALROOT\\Device\\NamedPipe\\${t}`,
+  `\\\\?\\GLOBALROOT\\Device\\NamedPipe\\${t}`,
+  `\\\\.\\GLOBALROOT\\DosDevices\\pipe\\${t}`,
+  `\\\\.\\Global\\pipe\\${t}`,
+  `\\\\?\\Global\\GLOBALROOT\\Device\\NamedPipe\\${t}`,
+  `\\\\.\\GLOBALROOT\\Device\\..\\Device\\NamedPipe\\${t}`,
+];
+
+function nameResolution(): string[][] {
+  const l: string[][] = [];
+  for (const t of targets) {
+    for (const p of objRoutes(t)) l.push(['1', 'open', 'mutant', p]);
+    for (const p of pipeRoutes(t)) l.push(['1', 'open', 'file', p]);
+    for (const p of win32PipeRoutes(t)) l.push(['1', 'win32', 'file', p]);
+    l.push(['1', 'win32', 'mutex', `Global\\${t}`]);
+    l.push(['1', 'win32', 'mutex', `Session\\1\\${t}`]);
+    l.push(['1', 'win32', 'mutex', `Session\\0\\${t}`]);
+    l.push(['1', 'win32', 'mutex', `Global\\Global\\${t}`]);
+    l.push(['1', 'win32', 'waitpipe', `\\\\.\\pipe\\${t}`]);
+    l.push(['1', 'open', 'mutant', `\\BaseNamedObjects\\${t}-dir\\inner`]);
+    l.push(['1', 'open', 'mutant', `\\??\\GLOBALROOT\\BaseNamedObjects\\${t}-dir\\inner`]);
+    // 2: names relative to directory handles
+    l.push(['2', 'rel', '\\', 'mutant', `BaseNamedObjects\\${t}`]);
+    l.push(['2', 'rel', '\\BaseNamedObjects', 'mutant', t]);
+    l.push(['2', 'rel', '\\??\\GLOBALROOT\\BaseNamedObjects', 'mutant', t]);
+    l.push(['2', 'rel', '\\??', 'mutant', `GLOBALROOT\\BaseNamedObjects\\${t}`]);
+    l.push(['2', 'rel', '\\Sessions', 'mutant', `1\\BaseNamedObjects\\Global\\${t}`]);
+    l.push(['2', 'rel', '\\??\\GLOBALROOT', 'mutant', `BaseNamedObjects\\${t}`]);
+    l.push(['2', 'rel', '\\BaseNamedObjects', 'mutant', `${t}-dir\\inner`]);
+    l.push(['2', 'rel', '\\', 'file', `Device\\NamedPipe\\${t}`]);
+    l.push(['2', 'rel', '\\Device', 'file', `NamedPipe\\${t}`]);
+    l.push(['2', 'rel', '\\??', 'file', `pipe\\${t}`]);
+    l.push(['2', 'rel', '\\GLOBAL??', 'file', `pipe\\${t}`]);
+    l.push(['2', 'rel', '\\??', 'file', `GLOBALROOT\\Device\\NamedPipe\\${t}`]);
+    l.push(['2', 'rel', '\\??\\GLOBALROOT', 'file', `Device\\NamedPipe\\${t}`]);
+    l.push(['2', 'rel', '\\??\\GLOBALROOT\\Device', 'file', `NamedPipe\\${t}`]);
+    l.push(['2', 'relpipe', '\\??\\GLOBALROOT\\Device\\NamedPipe\\', t]);
+    l.push(['2', 'relpipe', '\\??\\GLOBALROOT\\??\\pipe\\', t]);
+    l.push(['2', 'relpipe', '\\Device\\NamedPipe\\', t]);
+    // 4: a root handle closed by NtDuplicateObject(DUPLICATE_CLOSE_SOURCE), its value reused
+    l.push(['4', 'stale', '\\KernelObjects', '\\BaseNamedObjects', 'mutant', t]);
+    l.push(['4', 'stale', '\\KernelObjects', '\\Device', 'file', `NamedPipe\\${t}`]);
+    l.push(['4', 'stale', '\\KernelObjects', '\\', 'mutant', `BaseNamedObjects\\${t}`]);
+  }
+  // 3: links made inside the VM; each link name once
+  let n = 0;
+  const link = (target: string, type: string, rest: string, where = '\\BaseNamedObjects\\'): void => {
+    const name = `${where}esc-l${n++}`;
+    l.push(['3', 'link', name, target, type, rest ? `${name}\\${rest}` : name]);
+  };
+  for (const t of targets) {
+    link('\\BaseNamedObjects', 'mutant', t);
+    link('\\BaseNamedObjects', 'mutant', t, '\\??\\');
+    link('\\', 'mutant', `BaseNamedObjects\\${t}`);
+    link('\\??\\GLOBALROOT\\BaseNamedObjects', 'mutant', t);
+    link('\\??\\GLOBALROOT', 'mutant', `BaseNamedObjects\\${t}`);
+    link('\\Sessions\\1\\BaseNamedObjects\\Global', 'mutant', t);
+    link(`\\BaseNamedObjects\\${t}`, 'mutant', '');
+    link(`\\BaseNamedObjects\\${t}-dir`, 'mutant', 'inner');
+    link('\\Device\\NamedPipe', 'file', t);
+    link('\\Device\\NamedPipe', 'file', t, '\\??\\');
+    link('\\??\\pipe', 'file', t, '\\??\\');
+    link('\\??\\GLOBALROOT\\Device\\NamedPipe', 'file', t, '\\??\\');
+    link('\\Device', 'file', `NamedPipe\\${t}`, '\\??\\');
+    link(`\\Device\\NamedPipe\\${t}`, 'file', '', '\\??\\');
+    link(`\\??\\pipe\\${t}`, 'file', '');
+  }
+  // a link to a link made in the VM
+  l.push(['3', 'link', '\\??\\esc-ll1', '\\??\\GLOBALROOT', 'mutant', '\\??\\esc-ll1\\BaseNamedObjects\\escn']);
+  l.push(['3', 'link', '\\??\\esc-ll2', '\\??\\esc-ll1\\Device', 'file', `\\??\\esc-ll2\\NamedPipe\\${NAME}`]);
+  return l;
+}
+
+function objectTypes(): string[][] {
+  const l: string[][] = [];
+  // 5: a create under a name the host (or VM b) holds meets the holder's object if not renamed
+  for (const t of targets)
+    for (const type of ['debug', 'keyedevent', 'job', 'timer', 'iocompletion', 'event', 'semaphore', 'section', 'mutant', 'dir', 'symlink'])
+      for (const p of [`\\BaseNamedObjects\\${t}`, `\\??\\GLOBALROOT\\BaseNamedObjects\\${t}`]) l.push(['5', 'create', type, p]);
+  // 6: what listings show
+  for (const d of ['\\BaseNamedObjects', '\\??\\GLOBALROOT\\BaseNamedObjects', '\\Sessions\\1\\BaseNamedObjects\\Global'])
+    l.push(['6', 'dirlist', d, NAME, `svcdup.${B}`]);
+  for (const cls of ['5', '16', '57', '64']) l.push(['6', 'sysinfo', cls, String(pids.host), String(pids.b)]);
+  l.push(['6', 'sysinfo', '88', String(pids.host)]);
+  l.push(['6', 'sysinfo', '88', String(pids.b)]);
+  return l;
+}
+
+function sockets(): string[][] {
+  const l: string[][] = [];
+  const bAddr = ids[B]!.address!;
+  for (const len of ['16', '20', '29', '64', '128', '256']) {
+    l.push(['10', 'bind', '127.0.0.1', String(PORT), len]);
+    l.push(['10', 'bind', '0.0.0.0', String(PORT), len]);
+    l.push(['10', 'bind', bAddr, String(PORT), len]);
+    l.push(['10', 'connect', '127.0.0.1', String(PORT), len]);
+  }
+  for (const len of ['28', '29', '64', '128']) {
+    l.push(['10', 'bind', '::1', String(PORT), len]);
+    l.push(['10', 'bind', '::', String(PORT), len]);
+    l.push(['10', 'bind', '::ffff:127.0.0.1', String(PORT), len]);
+    l.push(['10', 'bind', `::ffff:${bAddr}`, String(PORT), len]);
+    l.push(['10', 'connect', '::1', String(PORT), len]);
+    l.push(['10', 'connect', '::ffff:127.0.0.1', String(PORT), len]);
+  }
+  return l;
+}
+
+beforeAll(async () => {
+  host = await openTestHost('escape');
+  if (!(host.backend instanceof WineBackend)) throw new Error('test/escape.test.ts drives Wine processes');
+  wine = host.backend;
+  const taken: { name: string; address?: string; portMap: never[] }[] = [];
+  [A, B].forEach((vm, i) => {
+    ids[vm] = planIdentity({ ip: `127.77.201.${i + 2}` }, taken);
+    taken.push({ name: vm, address: ids[vm]!.address!, portMap: [] });
+    writeFileSync(join(host.paths.home, `${vm}.rules`), netRules(ids[vm]!));
+  });
+  const h = await start([exe('esc-probe.exe'), 'hold', NAME, String(PORT), '600'], /^ready pid/);
+  const b = await start(inVm(B, [exe('esc-probe.exe'), 'hold', NAME, String(PORT), '600', 'any']), /^ready pid/);
+  pids.host = Number(/pid (\d+)/.exec(h.line)![1]);
+  pids.b = Number(/pid (\d+)/.exec(b.line)![1]);
+  expect(h.line).toMatch(/v4 1/);
+  expect(b.line).toMatch(/v4 1/);
+}, 180_000);
+
+afterAll(async () => {
+  if (!host) return;
+  for (const vm of [A, B]) await run([exe('svcdup-run.exe'), '--kill-vm', vm]).catch(() => undefined);
+  for (const p of started) if (p.exitCode === null) p.kill();
+  await host.dispose();
+});
+
+describe('escape suite: a VM process reaches nothing of the host or of another VM', () => {
+  it('the holders are reachable where they should be (the probe can see an escape)', async () => {
+    // the same probe on the host reaches the host's holder: proof that the attempts can succeed
+    const file = join(host.paths.home, 'control.txt');
+    writeFileSync(file, ['1\topen\tmutant\t\\BaseNamedObjects\\escn', '1\topen\tfile\t\\??\\pipe\\escn', `1\topen\tfile\t\\??\\pipe\\${BN}`, `10\tconnect\t127.0.0.1\t${PORT}\t16`, `5\tcreate\tevent\t\\BaseNamedObjects\\escn`, `6\tdirlist\t\\BaseNamedObjects\t${NAME}\tsvcdup.${B}`].join('\n') + '\n');
+    const r = await run([exe('esc-probe.exe'), 'probe', host.backend.toWindowsPath(file)]);
+    const out = r.stdout.split('\n').filter((l) => l.startsWith('{"class"')).map((l) => JSON.parse(l) as Attempt);
+    expect(out.map((o) => o.escaped)).toEqual([true, true, true, true, true, true]);
+  });
+
+  it('classes 1-4: name resolution (GLOBALROOT, \\??, directory roots, links, stale roots)', async () => {
+    const r = await probe(nameResolution());
+    expect(escapes(r)).toEqual([]);
+  }, 300_000);
+
+  it('classes 5-6: every named object type is renamed; listings show only the VM', async () => {
+    const r = await probe(objectTypes());
+    expect(escapes(r)).toEqual([]);
+  }, 300_000);
+
+  it('class 10: sockets, whatever the address length', async () => {
+    const r = await probe(sockets());
+    expect(escapes(r)).toEqual([]);
+  }, 300_000);
+
+  it('class 7: opening host and other-VM processes', async () => {
+    const r = await probe([
+      ['7', 'openproc', String(pids.host)],
+      ['7', 'openproc', String(pids.b)],
+    ]);
+    expect(escapes(r)).toEqual([]);
+  }, 120_000);
+
+  it('class 7: forged membership does not open a host process, list it or let vm rm kill it', async () => {
+    const f = await start(inVm(A, [exe('esc-probe.exe'), 'forge', String(pids.host), '60']), /^\{"forged"/);
+    expect(JSON.parse(f.line)).toMatchObject({ opened: false });
+    const ps = await run([exe('svcdup-run.exe'), '--ps', '--vm', A]);
+    const listed = (JSON.parse(ps.stdout) as { pid: number }[]).map((p) => p.pid);
+    expect(listed).not.toContain(pids.host);
+    await run([exe('svcdup-run.exe'), '--kill-vm', A]);
+    // the host holder is still there: its pipe answers a host client
+    const file = join(host.paths.home, 'alive.txt');
+    writeFileSync(file, '7\topen\tfile\t\\??\\pipe\\escn\n');
+    const alive = await run([exe('esc-probe.exe'), 'probe', host.backend.toWindowsPath(file)]);
+    expect(alive.stdout).toMatch(/"escaped":true/);
+    expect(started[0]!.exitCode).toBe(null);
+  }, 120_000);
+});
