@@ -5,6 +5,7 @@ import { registerAnalyzeCommand } from './cli/analyze.js';
 import { registerDupCommands } from './cli/dup.js';
 import { registerHostCommands } from './cli/host.js';
 import { registerVmCommands } from './cli/vm.js';
+import { registerFleetCommands } from './cli/fleet.js';
 import { runMain } from './cli/output.js';
 
 const program = new Command();
@@ -18,5 +19,6 @@ registerHostCommands(program);
 registerVmCommands(program);
 registerDupCommands(program);
 registerAnalyzeCommand(program);
+registerFleetCommands(program);
 
 await runMain(program);
