@@ -6,6 +6,7 @@ import { registerDupCommands } from './cli/dup.js';
 import { registerHostCommands } from './cli/host.js';
 import { registerVmCommands } from './cli/vm.js';
 import { registerFleetCommands } from './cli/fleet.js';
+import { registerUiCommand } from './cli/ui.js';
 import { runMain } from './cli/output.js';
 
 const program = new Command();
@@ -20,5 +21,6 @@ registerVmCommands(program);
 registerDupCommands(program);
 registerAnalyzeCommand(program);
 registerFleetCommands(program);
+registerUiCommand(program);
 
 await runMain(program);
