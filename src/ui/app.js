@@ -119,8 +119,15 @@ function renderGraph() {
       for (const d of n.deps) {
         const t = byId.get(d.toLowerCase());
         if (!t) continue;
-        const x1 = n.x + W / 2, y1 = n.y, x2 = t.x + W / 2, y2 = t.y + H;
-        s.append(svg('line', { x1, y1, x2: t.x === n.x ? x2 : t.x + W, y2: t.x === n.x ? y2 : t.y + H / 2, 'marker-end': 'url(#arrow)' }));
+        let d2;
+        if (t.x === n.x) {
+          // same column: a curve out to the right, so it passes no node in between
+          const x = n.x + W, bulge = 24 + Math.abs(n.y - t.y) / 6;
+          d2 = `M${x},${n.y + H / 2} C${x + bulge},${n.y + H / 2} ${x + bulge},${t.y + H / 2} ${x + 2},${t.y + H / 2}`;
+        } else {
+          d2 = `M${n.x},${n.y + H / 2} L${t.x + W + 2},${t.y + H / 2}`;
+        }
+        s.append(svg('path', { d: d2, class: 'edge', 'marker-end': 'url(#arrow)' }));
       }
     }
   }
@@ -149,7 +156,7 @@ function render() {
   renderDups();
   renderGraph();
   renderDiffPanel();
-  $('#updated').textContent = `updated ${new Date(state.at).toLocaleTimeString()}`;
+  $('#updated').textContent = `updated ${new Date(state.at).toLocaleTimeString([], { hour12: false })}`;
 }
 
 function traceMatches(ev) {
@@ -158,7 +165,7 @@ function traceMatches(ev) {
 }
 
 function traceRow(ev) {
-  const t = ev.time ? new Date(ev.time).toLocaleTimeString() : '';
+  const t = ev.time ? new Date(ev.time).toLocaleTimeString([], { hour12: false }) : '';
   return el(
     'tr',
     {},

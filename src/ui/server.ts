@@ -159,14 +159,13 @@ export async function startUi(opts: UiOptions = {}): Promise<UiServer> {
       if (at <= 0 || known.has(s.name.toLowerCase()) || !vmNames.has(s.name.slice(at + 1).toLowerCase())) continue;
       duplicates.push({ vm: s.name.slice(at + 1), service: s.name.slice(0, at), scmName: s.name, state: s.state, pid: s.pid, win32ExitCode: s.win32ExitCode, serviceExitCode: s.serviceExitCode, type: serviceTypeName(s.type), startType: '-', dependOnService: [], createdInVm: true });
     }
-    // Processes and sockets cost a Wine process and an `ss` each: read them when the SCM
-    // or the VMs changed, and every 3 s besides.
+    // Processes and sockets cost a Wine process and an `ss` each: refreshed beside the poll
+    // (refreshSlow), when the SCM or the VMs changed and every 3 s besides.
     const key = JSON.stringify([records.map((r) => r.name), duplicates.map((d) => [d.scmName, d.state, d.pid])]);
     if (key !== slowKey || Date.now() - slowAt > 3000) {
       slowKey = key;
       slowAt = Date.now();
-      procs = records.length ? await vms.ps().catch(() => procs) : [];
-      endpoints = records.length ? readEndpoints(backend, records) : [];
+      void refreshSlow(records);
     }
     const shared = [...sharedNames].sort().map((n) => {
       const s = byName.get(n.toLowerCase());
@@ -187,6 +186,27 @@ export async function startUi(opts: UiOptions = {}): Promise<UiServer> {
       shared,
       diff: !!diff,
     };
+  }
+
+  let slowRunning = false;
+  let slowAgain = false;
+  async function refreshSlow(records: ReturnType<typeof listVms>): Promise<void> {
+    if (slowRunning) {
+      slowAgain = true;
+      return;
+    }
+    slowRunning = true;
+    try {
+      procs = records.length ? await vms.ps().catch(() => procs) : [];
+      endpoints = records.length ? readEndpoints(backend, records) : [];
+    } finally {
+      slowRunning = false;
+    }
+    if (slowAgain && !closed) {
+      slowAgain = false;
+      slowAt = 0;
+    }
+    if (!closed) void poll();
   }
 
   async function poll(): Promise<void> {
