@@ -48,10 +48,13 @@ function up(json = false) {
   return r.stdout;
 }
 
-const states = (): Record<string, string> =>
-  Object.fromEntries(cliJson<{ scmName: string; status?: ServiceStatus }[]>(['status']).map((d) => [d.scmName, d.status?.state ?? '?']));
-const pids = (): Record<string, number> =>
-  Object.fromEntries(cliJson<{ scmName: string; status?: ServiceStatus }[]>(['status']).map((d) => [d.scmName, d.status?.pid ?? 0]));
+/** `svcdup status --json`: each duplicate's SCM status by name. */
+const statuses = (): Record<string, ServiceStatus> =>
+  Object.fromEntries(cliJson<{ scmName: string; status: ServiceStatus }[]>(['status']).map((d) => [d.scmName, d.status]));
+const field = <K extends 'state' | 'pid'>(all: Record<string, ServiceStatus>, k: K): Record<string, ServiceStatus[K]> =>
+  Object.fromEntries(Object.entries(all).map(([n, s]) => [n, s[k]]));
+const states = () => field(statuses(), 'state');
+const pids = () => field(statuses(), 'pid');
 
 /** The test service's reply to a client inside the VM: its greeting and pid. */
 function greet(vm: string): { pid: number; greeting: string } {
@@ -89,7 +92,8 @@ describe('svcdup up / ps / down', () => {
     expect(out).toMatch(/\[\d+\/\d+\] create VM f3 ports 7001:7101: done/);
     // the dependency was duplicated with it and runs first
     expect(steps.findIndex((l) => l.includes('start svcdup-testsvc-a@f2'))).toBeGreaterThan(0);
-    expect(states()).toEqual({
+    const all = statuses();
+    expect(field(all, 'state')).toEqual({
       'RpcSs@f1': 'RUNNING',
       'svcdup-testsvc@f1': 'RUNNING',
       'svcdup-testsvc-a@f2': 'RUNNING',
@@ -99,8 +103,7 @@ describe('svcdup up / ps / down', () => {
     // each VM's client reaches its own instance, with the file's greeting
     const f1 = greet('f1');
     expect(f1.greeting).toBe('hello f1');
-    const st = cliJson<{ scmName: string; status: ServiceStatus }[]>(['status']).find((d) => d.scmName === 'svcdup-testsvc@f1')!;
-    expect(f1.pid).toBe((await imageOf(host.backend, st.status))?.pid);
+    expect(f1.pid).toBe((await imageOf(host.backend, all['svcdup-testsvc@f1']!))?.pid);
     expect(greet('f3').greeting).toBe('hello f3');
     const vms = cliJson<{ name: string; portMap: Record<string, number> }[]>(['vm', 'ls']);
     expect(vms.map((v) => v.name)).toEqual(['f1', 'f2', 'f3']);
