@@ -238,7 +238,7 @@ export async function startUi(opts: UiOptions = {}): Promise<UiServer> {
   }
 
   function startTrace(vm: string): void {
-    const child = spawn(process.execPath, [join(packageRoot, 'dist', 'cli.js'), 'trace', '--vm', vm, '--seconds', '60'], {
+    const child = spawn(process.execPath, [join(packageRoot, 'dist', 'cli.js'), ...(opts.backendKind ? ['--backend', opts.backendKind] : []), 'trace', '--vm', vm, '--seconds', '60'], {
       stdio: ['ignore', 'pipe', 'ignore'],
       detached: true,
       env: process.env,
