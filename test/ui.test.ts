@@ -121,12 +121,20 @@ describe('svcdup ui', () => {
   });
 
   it('stops a duplicate from the page, after a confirmation', async () => {
-    await page.locator('#dups tr[data-dup="svcdup-testsvc@ui2"] button[data-action="stop"]').click();
-    await expect.poll(() => stateOf('svcdup-testsvc@ui2').textContent(), { timeout: 30_000 }).toBe('STOPPED');
-    // the SCM agrees, and the real image is gone with it
+    // click, and wait for the server to have done it (on a loaded machine a stop can take a while)
+    const click = async (action: string): Promise<void> => {
+      const [resp] = await Promise.all([
+        page.waitForResponse((r) => r.url().includes('/api/action'), { timeout: 100_000 }),
+        page.locator(`#dups tr[data-dup="svcdup-testsvc@ui2"] button[data-action="${action}"]`).click(),
+      ]);
+      expect(resp.status(), await resp.text()).toBe(200);
+    };
+    await click('stop');
+    await expect.poll(() => stateOf('svcdup-testsvc@ui2').textContent(), { timeout: 10_000 }).toBe('STOPPED');
+    // the SCM agrees
     expect((await waitState(host.backend, 'svcdup-testsvc@ui2', 'STOPPED')).state).toBe('STOPPED');
-    await page.locator('#dups tr[data-dup="svcdup-testsvc@ui2"] button[data-action="start"]').click();
-    await expect.poll(() => stateOf('svcdup-testsvc@ui2').textContent(), { timeout: 30_000 }).toBe('RUNNING');
+    await click('start');
+    await expect.poll(() => stateOf('svcdup-testsvc@ui2').textContent(), { timeout: 10_000 }).toBe('RUNNING');
     if (process.env.SVCDUP_UI_SCREENSHOT) {
       await page.fill('#analyze-service', 'RpcSs');
       await page.click('#analyze-form button');
@@ -134,7 +142,7 @@ describe('svcdup ui', () => {
       await page.fill('#trace-filter', '');
       await page.screenshot({ path: join(packageRoot, 'docs', 'dashboard.png'), fullPage: true });
     }
-  });
+  }, 240_000);
 
   it('refuses every request without the token, a wrong Host, and actions whose token is not in the header', async () => {
     const u = new URL(url);
