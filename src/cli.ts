@@ -5,6 +5,8 @@ import { registerAnalyzeCommand } from './cli/analyze.js';
 import { registerDupCommands } from './cli/dup.js';
 import { registerHostCommands } from './cli/host.js';
 import { registerVmCommands } from './cli/vm.js';
+import { registerFleetCommands } from './cli/fleet.js';
+import { registerUiCommand } from './cli/ui.js';
 import { runMain } from './cli/output.js';
 
 const program = new Command();
@@ -18,5 +20,7 @@ registerHostCommands(program);
 registerVmCommands(program);
 registerDupCommands(program);
 registerAnalyzeCommand(program);
+registerFleetCommands(program);
+registerUiCommand(program);
 
 await runMain(program);

@@ -118,7 +118,8 @@ export function registerDupCommands(program: Command): void {
               d.status?.state ?? `? ${d.error ?? ''}`,
               d.status?.pid || '-',
               d.status ? `${d.status.win32ExitCode}/${d.status.serviceExitCode}` : '-',
-              serviceTypeName(d.plan.original.type),
+              // the SCM's type of the duplicate (svcdup-host: own process), not the original's
+              d.status ? serviceTypeName(d.status.type) : '-',
               d.plan.original.imagePath,
             ]),
             ...created.map((c) => [c.scmName, c.vm, c.status.state, c.status.pid || '-', `${c.status.win32ExitCode}/${c.status.serviceExitCode}`, 'created in VM', c.imagePath]),

@@ -9,6 +9,7 @@ import { listeningEndpoints, portMapFromRecord, type Endpoint } from '../net/ind
 import type { VmRecord } from '../state/vms.js';
 import { withContext, type Context } from './context.js';
 import { printJson, printTable } from './output.js';
+import { fleetPsCommand } from './fleet.js';
 
 const portMapText = (m: Record<string, number>): string =>
   Object.entries(m)
@@ -93,10 +94,12 @@ export function registerVmCommands(program: Command): void {
 
   program
     .command('ps')
-    .description('list processes running in VMs')
+    .description('list processes running in VMs; with -f FILE, a fleet file declared against actual')
     .option('--vm <name>', 'only this VM')
+    .option('-f, --file <file>', 'a fleet file (svcdup.yaml): its VMs and duplicates, declared against actual')
     .option('--json', 'machine-readable output')
-    .action(async (opts: { vm?: string; json?: boolean }) => {
+    .action(async (opts: { vm?: string; file?: string; json?: boolean }) => {
+      if (opts.file) return fleetPsCommand(program, opts.file, !!opts.json);
       if (opts.vm) validateVmName(opts.vm);
       const { procs, eps } = await withContext(program, async (ctx) => {
         const vms = vmsOf(ctx);

@@ -147,8 +147,8 @@ export function serviceCreate(p: PlannedService): ServiceCreate {
     displayName: p.displayName,
     imagePath: p.imagePath,
     type: 0x10,
-    // svcdup starts duplicates (and their dependencies) itself: never at boot.
-    start: 'DEMAND',
+    // The original's start type: AUTO duplicates start with the host's SCM (BOOT/SYSTEM are for drivers only).
+    start: p.original.start === 'BOOT' || p.original.start === 'SYSTEM' ? 'AUTO' : p.original.start,
     errorControl: p.original.errorControl,
     account: p.original.account || 'LocalSystem',
     dependOnService: p.dependOnService,

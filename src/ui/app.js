@@ -1,0 +1,233 @@
+// The dashboard page: state and trace over server-sent events, actions over POST.
+// Everything shown comes from VMs and services, so it is inserted as text, never as HTML.
+'use strict';
+const token = new URLSearchParams(location.search).get('token') || '';
+const $ = (sel) => document.querySelector(sel);
+let state = { vms: [], duplicates: [], shared: [], diff: false };
+const traceRows = [];
+
+function el(tag, attrs, ...children) {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (k === 'class') e.className = v;
+    else if (k.startsWith('on')) e.addEventListener(k.slice(2), v);
+    else e.setAttribute(k, v);
+  }
+  for (const c of children) e.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  return e;
+}
+
+function showError(msg) {
+  $('#error').textContent = msg || '';
+}
+
+async function action(body, question) {
+  if (question && !window.confirm(question)) return;
+  showError('');
+  const r = await fetch('/api/action', { method: 'POST', headers: { 'Content-Type': 'application/json', 'X-Svcdup-Token': token }, body: JSON.stringify(body) });
+  const out = await r.json().catch(() => ({}));
+  if (!r.ok) showError(`${body.action} ${body.service ? body.service + '@' : ''}${body.vm}: ${out.error || r.status}`);
+}
+
+function renderVms() {
+  const tb = $('#vms tbody');
+  tb.replaceChildren(
+    ...state.vms.map((v) =>
+      el(
+        'tr',
+        { 'data-vm': v.name },
+        el('td', { class: 'mono' }, v.name),
+        el('td', { class: 'mono' }, v.address || '-'),
+        el('td', { class: 'mono' }, Object.entries(v.portMap).map(([k, to]) => `${k}→${to}`).join(' ') || '-'),
+        el('td', { class: 'mono processes' }, v.processes.length ? v.processes.map((p) => `${p.image}:${p.pid}`).join('  ') : '-'),
+        el('td', { class: 'mono' }, v.endpoints.map((e) => `${e.proto}/${e.local}${e.inVm ? ` (${e.inVm} in the VM)` : ''}`).join('  ') || '-'),
+        el('td', {}, el('button', { class: 'danger', 'data-action': 'vm.rm', onclick: () => action({ action: 'vm.rm', vm: v.name, confirm: true }, `Remove VM ${v.name}, its processes and its ${state.duplicates.filter((d) => d.vm === v.name).length} duplicates?`) }, 'vm rm')),
+      ),
+    ),
+  );
+}
+
+function renderDups() {
+  const f = $('#dup-filter').value.trim().toLowerCase();
+  const tb = $('#dups tbody');
+  const rows = state.duplicates.filter((d) => !f || [d.scmName, d.vm, d.state, d.type].some((x) => x.toLowerCase().includes(f)));
+  tb.replaceChildren(
+    ...rows.map((d) =>
+      el(
+        'tr',
+        { 'data-dup': d.scmName },
+        el('td', { class: 'mono' }, d.scmName),
+        el('td', { class: 'mono' }, d.vm),
+        el('td', { class: `state ${d.state}` }, d.state),
+        el('td', { class: 'mono pid' }, d.pid || '-'),
+        el('td', { class: 'mono' }, `${d.win32ExitCode}/${d.serviceExitCode}`),
+        el('td', {}, d.createdInVm ? 'created in VM' : d.type),
+        el('td', {}, d.startType),
+        el('td', { class: 'mono' }, d.dependOnService.join(', ') || '-'),
+        el(
+          'td',
+          {},
+          el('button', { 'data-action': 'start', onclick: () => action({ action: 'start', vm: d.vm, service: d.service }) }, 'start'),
+          el('button', { 'data-action': 'stop', onclick: () => action({ action: 'stop', vm: d.vm, service: d.service }, `Stop ${d.scmName}?`) }, 'stop'),
+          el('button', { class: 'danger', 'data-action': 'undup', onclick: () => action({ action: 'undup', vm: d.vm, service: d.service, confirm: true }, `Remove the duplicate ${d.scmName}?`) }, 'undup'),
+        ),
+      ),
+    ),
+  );
+}
+
+const SVG = 'http://www.w3.org/2000/svg';
+function svg(tag, attrs, text) {
+  const e = document.createElementNS(SVG, tag);
+  for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, String(v));
+  if (text !== undefined) e.textContent = text;
+  return e;
+}
+
+/** Columns: the host's shared services, then one per VM; in a column, dependencies above dependents. */
+function renderGraph() {
+  const cols = [{ name: 'host (shared)', nodes: state.shared.map((s) => ({ id: s.name, label: s.name, state: s.state, host: true, deps: [] })) }];
+  for (const v of state.vms) {
+    cols.push({ name: v.name, nodes: state.duplicates.filter((d) => d.vm === v.name).map((d) => ({ id: d.scmName, label: d.scmName, state: d.state, deps: d.dependOnService })) });
+  }
+  const byId = new Map();
+  for (const c of cols) for (const n of c.nodes) byId.set(n.id.toLowerCase(), n);
+  const depth = (n, seen = new Set()) => {
+    if (seen.has(n.id)) return 0;
+    seen.add(n.id);
+    return Math.max(0, ...n.deps.map((d) => byId.get(d.toLowerCase())).filter(Boolean).map((d) => depth(d, seen) + 1));
+  };
+  const W = 190, H = 28, GX = 30, GY = 16, TOP = 26;
+  let rows = 1;
+  cols.forEach((c, ci) => {
+    c.nodes.sort((a, b) => depth(a) - depth(b) || a.id.localeCompare(b.id));
+    c.nodes.forEach((n, i) => {
+      n.x = 10 + ci * (W + GX);
+      n.y = TOP + i * (H + GY);
+    });
+    rows = Math.max(rows, c.nodes.length);
+  });
+  const s = svg('svg', { viewBox: `0 0 ${20 + cols.length * (W + GX)} ${TOP + rows * (H + GY) + 10}`, role: 'img', 'aria-label': 'dependencies of the duplicates' });
+  const defs = svg('defs', {});
+  const marker = svg('marker', { id: 'arrow', viewBox: '0 0 10 10', refX: 9, refY: 5, markerWidth: 7, markerHeight: 7, orient: 'auto-start-reverse' });
+  marker.append(svg('path', { d: 'M0,0 L10,5 L0,10 z', fill: '#9aa4af' }));
+  defs.append(marker);
+  s.append(defs);
+  cols.forEach((c, ci) => s.append(svg('text', { class: 'col', x: 10 + ci * (W + GX), y: 14 }, c.name)));
+  for (const c of cols) {
+    for (const n of c.nodes) {
+      for (const d of n.deps) {
+        const t = byId.get(d.toLowerCase());
+        if (!t) continue;
+        let d2;
+        if (t.x === n.x) {
+          // same column: a curve out to the right, so it passes no node in between
+          const x = n.x + W, bulge = 24 + Math.abs(n.y - t.y) / 6;
+          d2 = `M${x},${n.y + H / 2} C${x + bulge},${n.y + H / 2} ${x + bulge},${t.y + H / 2} ${x + 2},${t.y + H / 2}`;
+        } else {
+          d2 = `M${n.x},${n.y + H / 2} L${t.x + W + 2},${t.y + H / 2}`;
+        }
+        s.append(svg('path', { d: d2, class: 'edge', 'marker-end': 'url(#arrow)' }));
+      }
+    }
+  }
+  for (const c of cols) {
+    for (const n of c.nodes) {
+      const g = svg('g', { class: `node ${n.state}${n.host ? ' host' : ''}`, 'data-node': n.id });
+      g.append(svg('rect', { x: n.x, y: n.y, width: W, height: H }));
+      g.append(svg('text', { x: n.x + 6, y: n.y + 18 }, `${n.label.length > 26 ? n.label.slice(0, 25) + '…' : n.label}`));
+      const title = svg('title', {}, `${n.id}: ${n.state}`);
+      g.append(title);
+      s.append(g);
+    }
+  }
+  $('#graph').replaceChildren(s);
+}
+
+function renderDiffPanel() {
+  $('#diff-section').hidden = !state.diff;
+  const sel = $('#diff-vm');
+  const names = state.vms.map((v) => v.name);
+  if (sel.options.length !== names.length || [...sel.options].some((o, i) => o.value !== names[i])) sel.replaceChildren(...names.map((n) => el('option', { value: n }, n)));
+}
+
+function render() {
+  renderVms();
+  renderDups();
+  renderGraph();
+  renderDiffPanel();
+  $('#updated').textContent = `updated ${new Date(state.at).toLocaleTimeString([], { hour12: false })}`;
+}
+
+function traceMatches(ev) {
+  const f = $('#trace-filter').value.trim().toLowerCase();
+  return !f || [ev.vm, ev.call, ev.used, ev.effective, ev.decision, String(ev.pid)].some((x) => String(x ?? '').toLowerCase().includes(f));
+}
+
+function traceRow(ev) {
+  const t = ev.time ? new Date(ev.time).toLocaleTimeString([], { hour12: false }) : '';
+  return el(
+    'tr',
+    {},
+    el('td', { class: 'mono' }, t),
+    el('td', { class: 'mono' }, ev.vm),
+    el('td', { class: 'mono' }, ev.pid ?? ''),
+    el('td', { class: 'mono' }, ev.call ?? (ev.dropped ? 'dropped' : '')),
+    el('td', { class: 'mono' }, ev.used ?? ''),
+    el('td', { class: 'mono' }, ev.effective ?? ''),
+    el('td', { class: `decision-${ev.decision}` }, ev.decision ?? (ev.dropped ? `${ev.dropped} events` : '')),
+  );
+}
+
+function renderTrace() {
+  if ($('#trace-pause').checked) return;
+  $('#trace tbody').replaceChildren(...traceRows.filter(traceMatches).slice(-300).reverse().map(traceRow));
+}
+
+function connect() {
+  const es = new EventSource(`/api/events?token=${encodeURIComponent(token)}`);
+  es.addEventListener('open', () => {
+    $('#conn').textContent = 'live';
+    $('#conn').className = 'conn live';
+  });
+  es.addEventListener('error', () => {
+    $('#conn').textContent = 'disconnected (retrying)';
+    $('#conn').className = 'conn down';
+  });
+  es.addEventListener('state', (m) => {
+    state = JSON.parse(m.data);
+    render();
+  });
+  let pending = false;
+  es.addEventListener('trace', (m) => {
+    traceRows.push(JSON.parse(m.data));
+    if (traceRows.length > 2000) traceRows.splice(0, traceRows.length - 2000);
+    if (!pending) {
+      pending = true;
+      requestAnimationFrame(() => {
+        pending = false;
+        renderTrace();
+      });
+    }
+  });
+}
+
+$('#dup-filter').addEventListener('input', renderDups);
+$('#trace-filter').addEventListener('input', renderTrace);
+$('#trace-pause').addEventListener('change', renderTrace);
+$('#analyze-form').addEventListener('submit', async (e) => {
+  e.preventDefault();
+  const service = $('#analyze-service').value.trim();
+  $('#analyze-out').textContent = `analyzing ${service}…`;
+  const r = await fetch(`/api/analyze?token=${encodeURIComponent(token)}&service=${encodeURIComponent(service)}`);
+  const out = await r.json().catch(() => ({}));
+  $('#analyze-out').textContent = r.ok ? out.text : `error: ${out.error || r.status}`;
+});
+$('#diff-form').addEventListener('submit', async (e) => {
+  e.preventDefault();
+  const vm = $('#diff-vm').value;
+  const r = await fetch(`/api/diff?token=${encodeURIComponent(token)}&vm=${encodeURIComponent(vm)}`);
+  const out = await r.json().catch(() => ({}));
+  $('#diff-out').textContent = r.ok ? JSON.stringify(out, null, 2) : `error: ${out.error || r.status}`;
+});
+connect();

@@ -1,0 +1,418 @@
+// svcdup ui: a local dashboard over the library API (docs/fleet.md, "Dashboard").
+// Node's own http server on 127.0.0.1; every request must carry the random token printed in
+// the URL (GETs in the query, actions in a header, so another web page can neither read
+// nor post); the Host header must be the loopback address we bound (no DNS rebinding).
+// State is polled from the SCM and the state database every 500 ms and pushed over
+// server-sent events when it changes; VM traces stream from `svcdup trace` children.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createBackend, type ManagedBackend } from '../backend/index.js';
+import type { ServiceStatus } from '../backend/types.js';
+import { packageRoot } from '../config.js';
+import { Duplicates } from '../dup/dup.js';
+import { SvcdupError, UsageError } from '../errors.js';
+import { listeningEndpoints, portMapFromRecord, type Endpoint } from '../net/index.js';
+import { openDb, type Db } from '../state/db.js';
+import { listVms } from '../state/vms.js';
+import { dbVmStore } from '../vm/store.js';
+import { Vms, type VmProcess } from '../vm/ops.js';
+import { serviceTypeName } from '../services.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+/** The page's files sit beside this module: src/ui in development, dist/ui once built. */
+const STATIC: Record<string, { file: string; type: string }> = {
+  '/': { file: 'index.html', type: 'text/html; charset=utf-8' },
+  '/app.js': { file: 'app.js', type: 'text/javascript; charset=utf-8' },
+  '/style.css': { file: 'style.css', type: 'text/css; charset=utf-8' },
+};
+
+export interface UiDuplicate {
+  vm: string;
+  service: string;
+  scmName: string;
+  state: string;
+  pid: number;
+  win32ExitCode: number;
+  serviceExitCode: number;
+  /** the SCM's type of the duplicate, in words */
+  type: string;
+  startType: string;
+  dependOnService: string[];
+  createdInVm?: boolean;
+  error?: string;
+}
+
+export interface UiVm {
+  name: string;
+  address?: string;
+  portMap: Record<string, number>;
+  createdAt: string;
+  policyRules: number;
+  processes: VmProcess[];
+  endpoints: Endpoint[];
+}
+
+export interface UiState {
+  at: string;
+  vms: UiVm[];
+  duplicates: UiDuplicate[];
+  /** host services the duplicates depend on (shared with the host), with their state */
+  shared: { name: string; state: string; pid: number }[];
+  /** whether the library has a per-VM diff (file and registry changes) */
+  diff: boolean;
+}
+
+export interface UiOptions {
+  port?: number;
+  backendKind?: string;
+  /** poll interval of the SCM and the state database */
+  pollMs?: number;
+  log?: (line: string) => void;
+}
+
+export interface UiServer {
+  url: string;
+  token: string;
+  port: number;
+  close(): Promise<void>;
+}
+
+interface TraceChild {
+  child: ChildProcess;
+  stopped: boolean;
+}
+
+/** The library's per-VM diff, when some version of svcdup has one (looked up at run time). */
+async function findDiff(): Promise<((...a: unknown[]) => Promise<unknown>) | undefined> {
+  const lib = (await import('../index.js')) as Record<string, unknown>;
+  for (const name of ['diff', 'vmDiff', 'diffVm']) if (typeof lib[name] === 'function') return lib[name] as (...a: unknown[]) => Promise<unknown>;
+  return undefined;
+}
+
+export async function startUi(opts: UiOptions = {}): Promise<UiServer> {
+  const log = opts.log ?? (() => {});
+  const backend: ManagedBackend = createBackend({ kind: opts.backendKind });
+  await backend.open();
+  const db: Db = openDb(backend.paths.stateDb);
+  const dups = new Duplicates(backend, db);
+  await dups.recover();
+  const vms = new Vms(backend, dbVmStore(db), dups);
+  const diff = await findDiff();
+  const token = randomBytes(24).toString('base64url');
+  const tokenBuf = Buffer.from(token);
+
+  let state: UiState = { at: new Date().toISOString(), vms: [], duplicates: [], shared: [], diff: !!diff };
+  let stateJson = '';
+  let slowAt = 0;
+  let slowKey = '';
+  let procs: VmProcess[] = [];
+  let endpoints: Endpoint[] = [];
+  const clients = new Set<ServerResponse>();
+  const traces = new Map<string, TraceChild>();
+  const traceLog: unknown[] = [];
+  let closed = false;
+  // Agent calls are one at a time: the poll and actions take turns.
+  let queue: Promise<unknown> = Promise.resolve();
+  const serial = <T>(fn: () => Promise<T>): Promise<T> => {
+    const p = queue.then(fn, fn);
+    queue = p.catch(() => {});
+    return p;
+  };
+
+  const send = (res: ServerResponse, event: string, data: unknown): void => void res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+  const broadcast = (event: string, data: unknown): void => {
+    for (const c of clients) send(c, event, data);
+  };
+
+  async function snapshot(): Promise<UiState> {
+    const records = listVms(db);
+    const list = await backend.call('scm.list', {});
+    const byName = new Map(list.map((s) => [s.name.toLowerCase(), s]));
+    const duplicates: UiDuplicate[] = [];
+    const sharedNames = new Set<string>();
+    for (const d of dups.list()) {
+      const s: ServiceStatus | undefined = byName.get(d.scmName.toLowerCase());
+      for (const n of d.plan.dependOnService) if (!n.includes('@')) sharedNames.add(n);
+      duplicates.push({
+        vm: d.vm,
+        service: d.service,
+        scmName: d.scmName,
+        state: s?.state ?? 'MISSING',
+        pid: s?.pid ?? 0,
+        win32ExitCode: s?.win32ExitCode ?? 0,
+        serviceExitCode: s?.serviceExitCode ?? 0,
+        type: s ? serviceTypeName(s.type) : '-',
+        startType: d.plan.original.start,
+        dependOnService: d.plan.dependOnService,
+      });
+    }
+    // Services processes in VMs created themselves: named SERVICE@VM, unknown to the state db.
+    const vmNames = new Set(records.map((r) => r.name.toLowerCase()));
+    const known = new Set(duplicates.map((d) => d.scmName.toLowerCase()));
+    for (const s of list) {
+      const at = s.name.lastIndexOf('@');
+      if (at <= 0 || known.has(s.name.toLowerCase()) || !vmNames.has(s.name.slice(at + 1).toLowerCase())) continue;
+      duplicates.push({ vm: s.name.slice(at + 1), service: s.name.slice(0, at), scmName: s.name, state: s.state, pid: s.pid, win32ExitCode: s.win32ExitCode, serviceExitCode: s.serviceExitCode, type: serviceTypeName(s.type), startType: '-', dependOnService: [], createdInVm: true });
+    }
+    // Processes and sockets cost a Wine process and an `ss` each: refreshed beside the poll
+    // (refreshSlow), when the SCM or the VMs changed and every 3 s besides.
+    const key = JSON.stringify([records.map((r) => r.name), duplicates.map((d) => [d.scmName, d.state, d.pid])]);
+    if (key !== slowKey || Date.now() - slowAt > 3000) {
+      slowKey = key;
+      slowAt = Date.now();
+      void refreshSlow(records);
+    }
+    const shared = [...sharedNames].sort().map((n) => {
+      const s = byName.get(n.toLowerCase());
+      return { name: n, state: s?.state ?? 'MISSING', pid: s?.pid ?? 0 };
+    });
+    return {
+      at: new Date().toISOString(),
+      vms: records.map((r) => ({
+        name: r.name,
+        ...(r.address ? { address: r.address } : {}),
+        portMap: r.portMap,
+        createdAt: r.createdAt,
+        policyRules: r.policy.split('\n').filter((l) => l && !l.startsWith('#')).length,
+        processes: procs.filter((p) => p.vm === r.name),
+        endpoints: endpoints.filter((e) => e.vm === r.name),
+      })),
+      duplicates,
+      shared,
+      diff: !!diff,
+    };
+  }
+
+  let slowRunning = false;
+  let slowAgain = false;
+  async function refreshSlow(records: ReturnType<typeof listVms>): Promise<void> {
+    if (slowRunning) {
+      slowAgain = true;
+      return;
+    }
+    slowRunning = true;
+    try {
+      procs = records.length ? await vms.ps().catch(() => procs) : [];
+      endpoints = records.length ? readEndpoints(backend, records) : [];
+    } finally {
+      slowRunning = false;
+    }
+    if (slowAgain && !closed) {
+      slowAgain = false;
+      slowAt = 0;
+    }
+    if (!closed) void poll();
+  }
+
+  async function poll(): Promise<void> {
+    try {
+      const s = await serial(snapshot);
+      const json = JSON.stringify({ ...s, at: '' });
+      state = s;
+      if (json !== stateJson) {
+        stateJson = json;
+        broadcast('state', s);
+      }
+      syncTraces();
+    } catch (err) {
+      log(`svcdup ui: poll failed: ${(err as Error).message}`);
+    }
+  }
+
+  /** One `svcdup trace` child per VM while a page listens; each runs 60 s at most and is renewed. */
+  function syncTraces(): void {
+    const want = new Set(clients.size && !closed ? state.vms.map((v) => v.name) : []);
+    for (const [vm, t] of traces) {
+      if (!want.has(vm)) {
+        t.stopped = true;
+        killGroup(t.child);
+        traces.delete(vm);
+      }
+    }
+    for (const vm of want) if (!traces.has(vm)) startTrace(vm);
+  }
+
+  function startTrace(vm: string): void {
+    const child = spawn(process.execPath, [join(packageRoot, 'dist', 'cli.js'), ...(opts.backendKind ? ['--backend', opts.backendKind] : []), 'trace', '--vm', vm, '--seconds', '60'], {
+      stdio: ['ignore', 'pipe', 'ignore'],
+      detached: true,
+      env: process.env,
+    });
+    const t: TraceChild = { child, stopped: false };
+    traces.set(vm, t);
+    let buf = '';
+    child.stdout!.setEncoding('utf8');
+    child.stdout!.on('data', (chunk: string) => {
+      buf += chunk;
+      for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
+        const line = buf.slice(0, nl).trim();
+        buf = buf.slice(nl + 1);
+        if (!line) continue;
+        try {
+          const ev = { vm, ...(JSON.parse(line) as object) };
+          traceLog.push(ev);
+          if (traceLog.length > 1000) traceLog.shift();
+          broadcast('trace', ev);
+        } catch {
+          /* not a JSON line: ignore */
+        }
+      }
+    });
+    child.on('exit', () => {
+      if (traces.get(vm) === t) traces.delete(vm);
+    });
+  }
+
+  async function act(body: { action?: string; vm?: string; service?: string; confirm?: boolean }): Promise<unknown> {
+    const { action, vm, service } = body;
+    if (!vm || typeof vm !== 'string') throw new UsageError('vm is required');
+    if ((action === 'undup' || action === 'vm.rm') && body.confirm !== true) throw new UsageError(`${action} needs confirm: true`);
+    switch (action) {
+      case 'start':
+        return serial(() => dups.start(need(service), vm));
+      case 'stop':
+        return serial(() => dups.stop(need(service), vm));
+      case 'undup':
+        return serial(() => dups.undup(need(service), vm));
+      case 'vm.rm':
+        return serial(() => vms.remove(vm));
+      default:
+        throw new UsageError(`unknown action ${JSON.stringify(action)} (start, stop, undup, vm.rm)`);
+    }
+  }
+
+  const server = createServer((req, res) => {
+    handle(req, res).catch((err: unknown) => {
+      if (!res.headersSent) json(res, err instanceof SvcdupError ? (err instanceof UsageError ? 400 : 500) : 500, { error: (err as Error).message });
+      else res.end();
+    });
+  });
+
+  let port = 0;
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+    res.setHeader('Cache-Control', 'no-store');
+    res.setHeader('X-Content-Type-Options', 'nosniff');
+    res.setHeader('Referrer-Policy', 'no-referrer');
+    const hostOk = req.headers.host === `127.0.0.1:${port}` || req.headers.host === `localhost:${port}`;
+    // GETs carry the token in the query (EventSource cannot set headers); actions only in a header.
+    const given = req.method === 'GET' ? url.searchParams.get('token') : req.headers['x-svcdup-token'];
+    const ok = typeof given === 'string' && given.length === token.length && timingSafeEqual(Buffer.from(given), tokenBuf);
+    if (!hostOk || !ok) return json(res, 403, { error: 'forbidden: open the URL svcdup ui printed (it carries the token)' });
+
+    const page = STATIC[url.pathname];
+    if (req.method === 'GET' && page) {
+      res.setHeader('Content-Security-Policy', "default-src 'self'; style-src 'self'; script-src 'self'; connect-src 'self'; img-src 'self' data:");
+      res.writeHead(200, { 'Content-Type': page.type });
+      const body = readFileSync(join(here, page.file));
+      // the page's own links carry the token (base64url: nothing to escape)
+      res.end(page.file === 'index.html' ? body.toString('utf8').replaceAll('__TOKEN__', token) : body);
+      return;
+    }
+    if (req.method === 'GET' && url.pathname === '/api/state') return json(res, 200, state);
+    if (req.method === 'GET' && url.pathname === '/api/events') {
+      res.writeHead(200, { 'Content-Type': 'text/event-stream', Connection: 'keep-alive' });
+      clients.add(res);
+      send(res, 'state', state);
+      for (const ev of traceLog.slice(-200)) send(res, 'trace', ev);
+      req.on('close', () => {
+        clients.delete(res);
+        syncTraces();
+      });
+      syncTraces();
+      return;
+    }
+    if (req.method === 'GET' && url.pathname === '/api/analyze') {
+      const service = url.searchParams.get('service') ?? '';
+      if (!/^[^\\/:*?"<>|]{1,256}$/.test(service)) throw new UsageError('analyze: give a service name');
+      const { analyzeService, renderReport } = await import('../analyze/index.js');
+      const report = await serial(() => analyzeService(service, backend));
+      return json(res, 200, { report, text: renderReport(report) });
+    }
+    if (req.method === 'GET' && url.pathname === '/api/diff') {
+      if (!diff) return json(res, 404, { error: 'this svcdup has no per-VM diff' });
+      const vm = url.searchParams.get('vm') ?? '';
+      vms.require(vm);
+      return json(res, 200, await serial(() => diff(vm, { backend, db })));
+    }
+    if (req.method === 'POST' && url.pathname === '/api/action') {
+      if (!String(req.headers['content-type']).startsWith('application/json')) throw new UsageError('actions are JSON');
+      const body = JSON.parse(await readBody(req)) as Parameters<typeof act>[0];
+      const result = await act(body);
+      await poll();
+      return json(res, 200, { ok: true, result });
+    }
+    json(res, 404, { error: 'not found' });
+  }
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port ?? 0, '127.0.0.1', resolve);
+  });
+  port = (server.address() as AddressInfo).port;
+  await poll();
+  const timer = setInterval(() => void poll(), opts.pollMs ?? 500);
+  const url = `http://127.0.0.1:${port}/?token=${token}`;
+  return {
+    url,
+    token,
+    port,
+    async close() {
+      closed = true;
+      clearInterval(timer);
+      for (const c of clients) c.end();
+      clients.clear();
+      syncTraces();
+      await new Promise<void>((r) => server.close(() => r()));
+      server.closeAllConnections?.();
+      await queue.catch(() => {});
+      db.close();
+      await backend.close();
+    },
+  };
+}
+
+function need(service: string | undefined): string {
+  if (!service || typeof service !== 'string') throw new UsageError('service is required');
+  return service;
+}
+
+function json(res: ServerResponse, code: number, body: unknown): void {
+  res.writeHead(code, { 'Content-Type': 'application/json; charset=utf-8' });
+  res.end(JSON.stringify(body));
+}
+
+function readBody(req: IncomingMessage, max = 64 * 1024): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let s = '';
+    req.setEncoding('utf8');
+    req.on('data', (c: string) => {
+      s += c;
+      if (s.length > max) reject(new UsageError('request too large'));
+    });
+    req.on('end', () => resolve(s));
+    req.on('error', reject);
+  });
+}
+
+/** End a trace child and the Wine process it started (same process group). */
+function killGroup(child: ChildProcess): void {
+  try {
+    if (child.pid) process.kill(-child.pid, 'SIGTERM');
+  } catch {
+    child.kill('SIGTERM');
+  }
+}
+
+/** Listening sockets on the VMs' addresses and mapped ports (under Wine: the Linux host's sockets). */
+function readEndpoints(backend: ManagedBackend, records: ReturnType<typeof listVms>): Endpoint[] {
+  if (backend.kind !== 'wine') return [];
+  const r = spawnSync('ss', ['-H', '-ltun'], { encoding: 'utf8' });
+  if (r.status !== 0) return [];
+  return listeningEndpoints(r.stdout, records.map((v) => ({ name: v.name, ...(v.address ? { address: v.address } : {}), portMap: portMapFromRecord(v.portMap) })));
+}

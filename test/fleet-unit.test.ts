@@ -1,0 +1,124 @@
+// The fleet file and the reconcile planner, without Wine: parse errors with line and column,
+// and planFleet's changes for the cases `up` meets.
+import { describe, expect, it } from 'vitest';
+import { FleetFileError, parseFleet } from '../src/fleet/file.js';
+import { planFleet, type ActualVm, type FleetActual } from '../src/fleet/plan.js';
+
+const FILE = `vms:
+  web1:
+    ip: 127.77.1.1
+    services:
+      RpcSs: {}
+      MyWeb: { set: { 'Parameters\\Greeting': hello }, share: [HTTP] }
+  web2: { services: { RpcSs: {}, MyWeb: {} } }
+  web3:
+    ports: ["80:8081"]
+`;
+
+function errorOf(text: string): FleetFileError {
+  try {
+    parseFleet(text, 'svcdup.yaml');
+  } catch (e) {
+    if (e instanceof FleetFileError) return e;
+    throw e;
+  }
+  throw new Error('no error');
+}
+
+describe('fleet file', () => {
+  it('parses the issue example', () => {
+    const f = parseFleet(FILE, '/tmp/x/svcdup.yaml');
+    expect(f.file).toBe('/tmp/x/svcdup.yaml');
+    expect(f.vms.map((v) => v.name)).toEqual(['web1', 'web2', 'web3']);
+    expect(f.vms[0]).toMatchObject({ ip: '127.77.1.1', services: [{ name: 'RpcSs', set: [], share: [] }, { name: 'MyWeb', set: ['Parameters\\Greeting=hello'], share: ['HTTP'] }] });
+    expect(f.vms[2]).toMatchObject({ ports: '80:8081', services: [] });
+  });
+
+  it('names the line and column of a misspelt key', () => {
+    const e = errorOf(FILE.replace('    services:\n      RpcSs', '    servces:\n      RpcSs'));
+    expect([e.line, e.col]).toEqual([4, 5]);
+    expect(e.message).toMatch(/^svcdup\.yaml:4:5: unknown key "servces" in vms\.web1/);
+  });
+
+  it('names the line of a bad value, a bad VM name, a bad address and broken YAML', () => {
+    expect(errorOf(FILE.replace("share: [HTTP]", 'share: HTTP')).line).toBe(6);
+    expect(errorOf(FILE.replace('  web2:', '  Web2:')).message).toMatch(/:7:3: VM name "Web2"/);
+    expect(errorOf(FILE.replace('127.77.1.1', '10.0.0.1')).message).toMatch(/:3:9: ip: 10\.0\.0\.1 is not a loopback address/);
+    expect(errorOf(FILE.replace('"80:8081"', '"80:x"')).line).toBe(9);
+    expect(errorOf('vms:\n  web1: {services: {a: {}\n').line).toBeGreaterThanOrEqual(2);
+    expect(errorOf('vms:\n  a: 1\n  a: 2\n').message).toMatch(/^svcdup\.yaml:3:/);
+  });
+});
+
+const fleet = parseFleet(FILE, '/f/svcdup.yaml');
+const running = (vm: string, service: string, deps: string[] = [], values = {}) => ({ service, scmName: `${service}@${vm}`, dependOnService: deps, state: 'RUNNING' as const, values });
+const matching = (): ActualVm[] => [
+  { name: 'web1', address: '127.77.1.1', portMap: {}, policy: '', duplicates: [running('web1', 'RpcSs'), running('web1', 'MyWeb', ['RpcSs@web1', 'HTTP'], { 'parameters\\greeting': { name: 'Greeting', type: 'REG_SZ', data: 'hello' } })] },
+  { name: 'web2', address: '127.77.0.2', portMap: {}, policy: '', duplicates: [running('web2', 'RpcSs'), running('web2', 'MyWeb', ['RpcSs@web2'])] },
+  { name: 'web3', portMap: { 'tcp/80': 8081 }, policy: '', duplicates: [] },
+];
+const actual = (vms: ActualVm[], more: Partial<FleetActual> = {}): FleetActual => ({
+  vms,
+  owned: ['web1', 'web2', 'web3'],
+  hostDeps: { myweb: ['RpcSs', 'HTTP'], rpcss: [], http: [] },
+  policies: {},
+  ...more,
+});
+
+describe('planFleet', () => {
+  it('creates everything on an empty host, dependencies first, then starts', () => {
+    const c = planFleet(fleet, actual([], { owned: [] }));
+    expect(c.map((x) => `${x.op} ${x.vm}${'service' in x ? ` ${x.service}` : ''}`)).toEqual([
+      'vm.create web1',
+      'dup web1 RpcSs',
+      'dup web1 MyWeb',
+      'vm.create web2',
+      'dup web2 RpcSs',
+      'dup web2 MyWeb',
+      'vm.create web3',
+      'start web1 RpcSs',
+      'start web1 MyWeb',
+      'start web2 RpcSs',
+      'start web2 MyWeb',
+    ]);
+    expect(c[0]).toMatchObject({ ip: '127.77.1.1' });
+    expect(c[6]).toMatchObject({ ports: '80:8081' });
+  });
+
+  it('changes nothing when the host matches', () => {
+    expect(planFleet(fleet, actual(matching()))).toEqual([]);
+  });
+
+  it('starts what is stopped, re-duplicates what differs, removes what left the file', () => {
+    const vms = matching();
+    vms[1]!.duplicates[0]!.state = 'STOPPED';
+    vms[0]!.duplicates[1]!.values = { 'parameters\\greeting': { name: 'Greeting', type: 'REG_SZ', data: 'bye' } };
+    vms[1]!.duplicates.push(running('web2', 'Extra'));
+    vms.push({ name: 'old', address: '127.77.0.9', portMap: {}, policy: '', duplicates: [running('old', 'RpcSs')] });
+    const c = planFleet(fleet, actual(vms, { owned: ['old', 'web1', 'web2', 'web3'] }));
+    expect(c.map((x) => `${x.op} ${x.vm}${'service' in x ? ` ${x.service}` : ''}`)).toEqual([
+      'vm.rm old',
+      'undup web1 MyWeb',
+      'undup web2 Extra',
+      'dup web1 MyWeb',
+      'start web1 MyWeb',
+      'start web2 RpcSs',
+    ]);
+  });
+
+  it('leaves VMs it does not own alone, and re-creates a VM whose address differs', () => {
+    const vms = matching();
+    vms[0]!.address = '127.77.1.2';
+    vms.push({ name: 'handmade', portMap: {}, policy: '', address: '127.77.0.5', duplicates: [] });
+    const c = planFleet(fleet, actual(vms));
+    expect(c.filter((x) => x.vm === 'handmade')).toEqual([]);
+    expect(c[0]).toMatchObject({ op: 'vm.rm', vm: 'web1' });
+    expect(c.filter((x) => x.vm === 'web1').map((x) => x.op)).toEqual(['vm.rm', 'vm.create', 'dup', 'dup', 'start', 'start']);
+  });
+
+  it('keeps duplicated dependencies of declared services', () => {
+    const f = parseFleet('vms:\n  a: { services: { Schedule: {} } }\n', '/f.yaml');
+    const vms: ActualVm[] = [{ name: 'a', address: '127.77.0.2', portMap: {}, policy: '', duplicates: [running('a', 'RpcSs'), running('a', 'Schedule', ['RpcSs@a'])] }];
+    expect(planFleet(f, actual(vms, { owned: ['a'] }))).toEqual([]);
+  });
+});
