@@ -61,4 +61,5 @@ int registry_install(void); /* registry.c: the VM's view of Services\NAME and Sv
 int service_install(void);  /* service.c: service-side SCM API for svcdup-host's images */
 int net_install(void);       /* net.c: per-VM addresses, port maps, http.sys URLs (docs/network.md) */
 int scmclient_install(void); /* scmclient.c: client-side SCM names (DESIGN.md 10, 12); call before registry_install */
+int files_install(void);     /* files.c: copy-on-write files (docs/state.md) */
 #endif

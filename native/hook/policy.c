@@ -37,6 +37,7 @@ static int kind_of(const WCHAR *w, int n)
     if (n == 9 && !_wcsnicmp(w, L"mailslots", 9)) return K_MAILSLOT;
     if (n == 5 && !_wcsnicmp(w, L"ports", 5)) return K_PORT;
     if (n == 8 && !_wcsnicmp(w, L"services", 8)) return K_SERVICE;
+    if (n == 5 && !_wcsnicmp(w, L"files", 5)) return K_FILE;
     return 0;
 }
 
@@ -55,6 +56,7 @@ int policy_load(const WCHAR *text)
         w1 = p;
         if (len == 0 || *p == L'#') goto next;
         if (len > 4 && !wcsncmp(p, L"net ", 4)) goto next; /* network rules: net.c, docs/network.md */
+        if (len > 6 && !wcsncmp(p, L"alias ", 6)) goto next; /* file path aliases: files_path.c */
         for (n1 = 0; n1 < len && w1[n1] != L' '; n1++);
         w2 = w1 + n1 + 1;
         for (n2 = 0; w2 + n2 < p + len && w2[n2] != L' '; n2++);
@@ -63,7 +65,7 @@ int policy_load(const WCHAR *text)
         if (n1 == 4 && !_wcsnicmp(w1, L"open", 4)) v = P_OPEN;
         else if (n1 == 6 && !_wcsnicmp(w1, L"closed", 6)) v = P_CLOSED;
         else if (n1 == 7 && !_wcsnicmp(w1, L"private", 7)) v = P_PRIVATE;
-        else if (n1 == 7 && !_wcsnicmp(w1, L"private", 7)) v = P_PRIVATE;
+        else if (n1 == 3 && !_wcsnicmp(w1, L"cow", 3)) v = P_COW;
         else return -line;
         if (n3 <= 0 || !(k = kind_of(w2, n2))) return -line;
         if (nrules == cap) {
@@ -107,7 +109,7 @@ int glob_match(const WCHAR *pat, const WCHAR *s, USHORT n)
 
 int policy_decide(int kind, const WCHAR *name, USHORT n)
 {
-    int i, open = 0, private = 0;
+    int i, open = 0, private = 0, cow = 0;
     /* svcdup's own host objects (svcdup.pid.*, svcdup.vmctl.*) are never shared with a VM;
        the one exception is the relay pipe svcdup-host made for this very process
        (service.c), which must reach the host's svcdup-host. */
@@ -117,9 +119,11 @@ int policy_decide(int kind, const WCHAR *name, USHORT n)
         if (!(rules[i].kinds & kind) || !glob_match(rules[i].pat, name, n)) continue;
         if (rules[i].verdict == P_CLOSED) return P_CLOSED;
         if (rules[i].verdict == P_PRIVATE) private = 1;
+        else if (rules[i].verdict == P_COW) cow = 1;
         else open = 1;
     }
-    if (private) return P_RENAME;
+    if (private) return kind == K_FILE ? P_PRIVATE : P_RENAME;
+    if (cow) return P_COW;
     if (open) return P_OPEN;
     for (i = 0; i < (int)(sizeof defaults / sizeof *defaults); i++)
         if ((defaults[i].kinds & kind) && glob_match(defaults[i].pat, name, n)) return P_OPEN;

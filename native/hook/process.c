@@ -6,6 +6,7 @@
  *  - NtOpenProcess/NtOpenThread on a process of another VM or the host: denied.
  *  - NtQuerySystemInformation(process lists): other processes are filtered out. */
 #include "hook.h"
+#include "files.h"
 #include "names.h"
 #include "patch.h"
 #include "trace.h"
@@ -128,6 +129,7 @@ static NTSTATUS NTAPI d_NtQuerySystemInformation(ULONG cls, PVOID buf, ULONG len
 static NTSTATUS NTAPI d_NtClose(HANDLE h)
 {
     roots_forget(h);
+    files_forget(h);
     return o_NtClose(h);
 }
 

@@ -13,6 +13,7 @@ import { netRules, portMapFromRecord, portMapToRecord, type NetIdentity } from '
 import { getVm, listVms } from '../state/vms.js';
 import { Journal } from '../state/journal.js';
 import { dupSteps, pruneEmptyKeys, stopAndWait, type StepContext } from './steps.js';
+import { fileAliasRules } from '../vm/files.js';
 
 /** svcdup's own area of the host registry; nothing else of the host's is written. */
 export const SVCDUP_KEY = 'HKLM\\SOFTWARE\\svcdup';
@@ -264,7 +265,7 @@ export class Duplicates {
     const dups = this.list(vm);
     const shared = [...new Set(dups.flatMap((d) => d.plan.dependOnService.filter((n) => !n.toLowerCase().endsWith(`@${vm.toLowerCase()}`))))].sort();
     const net = record ? netRules({ ...(record.address ? { address: record.address } : {}), portMap: portMapFromRecord(record.portMap) }) : '';
-    return effectivePolicy(record?.policy ?? '', dups.map((d) => d.service), shared) + net;
+    return effectivePolicy(record?.policy ?? '', dups.map((d) => d.service), shared) + net + fileAliasRules(this.backend);
   }
 
   /** A new VM: its record and its registry key (with its policy), as one journaled operation. */

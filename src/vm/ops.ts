@@ -11,9 +11,12 @@ import { planIdentity, portMapFromRecord, type NetIdentity } from '../net/index.
 import { validateVmName } from './names.js';
 import { compilePolicy, parsePolicy } from './policy.js';
 import type { VmRecord, VmStore } from './store.js';
+import { cloneFiles, fileAliasRules, removeVmState } from './files.js';
 
 export interface VmBackend extends HostBackend {
   readonly paths: Paths;
+  /** a Windows path of the host as a path this process can open (the VM's file area) */
+  toHostPath(winPath: string): string;
 }
 
 export interface VmProcess {
@@ -68,9 +71,10 @@ export class Vms {
   }
 
   /** `net`: --ip / --port-map; without either the VM gets the next free 127.77.x.y (docs/network.md). */
-  async create(name: string, policyFile?: string, net: { ip?: string; portMap?: string } = {}): Promise<VmRecord> {
+  async create(name: string, policyFile?: string, net: { ip?: string; portMap?: string } = {}, from?: string): Promise<VmRecord> {
     validateVmName(name);
     if (this.store.get(name)) throw new UsageError(`VM ${name} already exists`);
+    if (from !== undefined) this.require(from);
     let rules = '';
     if (policyFile) {
       let text: string;
@@ -85,6 +89,9 @@ export class Vms {
     if (this.hooks) await this.hooks.createVm(name, rules, identity);
     else this.store.insert(name, rules);
     await this.writeRules(name);
+    // a stale area (a VM of this name removed by hand) must not leak into the new one
+    removeVmState(this.backend, name);
+    if (from !== undefined) cloneFiles(this.backend, from, name);
     return this.store.get(name)!;
   }
 
@@ -93,7 +100,7 @@ export class Vms {
     const rec = this.require(name);
     const file = join(this.dir(name), 'policy.rules');
     await mkdir(this.dir(name), { recursive: true });
-    await writeFile(file, this.hooks ? this.hooks.policyText(name) : effectivePolicy(rec.policy, this.store.duplicates(name)));
+    await writeFile(file, this.hooks ? this.hooks.policyText(name) : effectivePolicy(rec.policy, this.store.duplicates(name)) + fileAliasRules(this.backend));
     return file;
   }
 
@@ -115,6 +122,8 @@ export class Vms {
     const left = await this.ps(name);
     if (left.length) throw new SvcdupError(`VM ${name} still has processes (${left.map((p) => `${p.image}:${p.pid}`).join(', ')}); not removed`);
     await rm(this.dir(name), { recursive: true, force: true });
+    // the VM's private files go before its record: a kill in between leaves a VM that rm removes again
+    removeVmState(this.backend, name);
     if (this.hooks) await this.hooks.forgetVm(name);
     else this.store.delete(name);
     return { killed, undup };

@@ -4,9 +4,9 @@
 import { z } from 'zod';
 import { UsageError } from '../errors.js';
 
-export const NAME_KINDS = ['objects', 'pipes', 'mailslots', 'ports'] as const;
+export const NAME_KINDS = ['objects', 'pipes', 'mailslots', 'ports', 'files'] as const;
 export type NameKind = (typeof NAME_KINDS)[number];
-export const VERDICTS = ['open', 'closed', 'private'] as const;
+export const VERDICTS = ['open', 'closed', 'private', 'cow'] as const;
 export type Verdict = (typeof VERDICTS)[number];
 
 const pattern = z
@@ -18,7 +18,11 @@ const pattern = z
   .refine((s) => !s.startsWith('\\'), 'a pattern names what follows the namespace root: write "X", not "\\BaseNamedObjects\\X" or "\\\\.\\pipe\\X"')
   .refine((s) => !/^svcdup\./i.test(s), 'names starting with "svcdup." are svcdup\'s own and cannot be listed');
 
+/** File patterns are absolute Windows paths with * and ?: C:\\data\\*, matched against the resolved path. */
+const filePattern = pattern.refine((s) => /^[A-Za-z*?]:\\/.test(s), 'a file pattern is an absolute Windows path, e.g. "C:\\logs\\*"');
+
 const lists = z.strictObject({
+  files: z.array(filePattern).optional(),
   objects: z.array(pattern).optional(),
   pipes: z.array(pattern).optional(),
   mailslots: z.array(pattern).optional(),
@@ -31,6 +35,8 @@ export const PolicyFile = z.strictObject({
   open: lists.optional(),
   closed: lists.optional(),
   private: lists.optional(),
+  /** copy-on-write (the default for files): only useful to carve an exception out of an `open` pattern */
+  cow: z.strictObject({ files: z.array(filePattern).optional() }).optional(),
 });
 export type PolicyFile = z.infer<typeof PolicyFile>;
 
@@ -53,7 +59,7 @@ export function parsePolicy(text: string, source = 'policy file'): PolicyFile {
 /** The rules text the hook reads: one "VERDICT KIND PATTERN" a line. */
 export function compilePolicy(p: PolicyFile): string {
   const lines: string[] = [];
-  for (const v of VERDICTS) for (const k of NAME_KINDS) for (const pat of p[v]?.[k] ?? []) lines.push(`${v} ${k} ${pat}`);
+  for (const v of VERDICTS) for (const k of NAME_KINDS) for (const pat of (p[v] as Partial<Record<NameKind, string[]>> | undefined)?.[k] ?? []) lines.push(`${v} ${k} ${pat}`);
   return lines.length ? lines.join('\n') + '\n' : '';
 }
 
@@ -63,6 +69,7 @@ export const DEFAULT_OPEN: Readonly<Record<NameKind, readonly string[]>> = {
   ports: ['epmapper', 'lsasspirpc', 'ntsvcs'],
   objects: ['__wine*'],
   mailslots: [],
+  files: [],
 };
 
 /** Case-insensitive glob with * and ?, as the hook matches. */
@@ -73,10 +80,20 @@ export function globMatch(pat: string, name: string): boolean {
 
 /** What the hook decides for a name (the part after the namespace root); mirrors policy.c. */
 export function decide(p: PolicyFile, kind: NameKind, name: string): 'renamed' | 'open' | 'denied' {
-  if (/^svcdup\./i.test(name)) return 'renamed';
-  const hit = (v: Verdict) => (p[v]?.[kind] ?? []).some((pat) => globMatch(pat, name));
+  if (kind !== 'files' && /^svcdup\./i.test(name)) return 'renamed';
+  const hit = (v: Verdict) => ((p[v] as Partial<Record<NameKind, string[]>> | undefined)?.[kind] ?? []).some((pat) => globMatch(pat, name));
   if (hit('closed')) return 'denied';
   if (hit('private')) return 'renamed';
+  if (kind === 'files' && hit('cow')) return 'renamed';
   if (hit('open') || DEFAULT_OPEN[kind].some((pat) => globMatch(pat, name))) return 'open';
   return 'renamed';
+}
+
+/** The rule the hook applies to a file path (a resolved Windows path, C:\\...); mirrors policy.c and files.c. */
+export function decideFile(p: PolicyFile, path: string): 'cow' | 'open' | 'closed' | 'private' {
+  const hit = (v: Verdict) => ((p[v] as Partial<Record<NameKind, string[]>> | undefined)?.files ?? []).some((pat) => globMatch(pat, path));
+  if (hit('closed')) return 'closed';
+  if (hit('private')) return 'private';
+  if (hit('cow')) return 'cow';
+  return hit('open') ? 'open' : 'cow';
 }
