@@ -34,6 +34,8 @@ beforeAll(async () => {
   writeFileSync(join(d, 'gone.txt'), 'host gone');
   writeFileSync(join(d, 'move.txt'), 'host move');
   writeFileSync(join(d, 'sub', 'inner.txt'), 'host inner');
+  writeFileSync(join(d, 'spell.txt'), 'host spell');
+  for (const f of ['link.txt', 'map.txt', 'lock.txt', 'attr.txt', 'name.txt']) writeFileSync(join(d, f), `host ${f}`);
 }, 120_000);
 afterAll(async () => {
   db?.close();
@@ -83,9 +85,14 @@ describe('copy-on-write', () => {
 
   it('listings merge host and VM entries minus whiteouts, sorted as NTFS sorts', async () => {
     const a = await inVm('a', 'list', 'C:\\ft');
-    expect(a.stdout).toBe('list=edit.txt|keep.txt|moved.txt|newdir|sub');
-    expect((await inVm('b', 'list', 'C:\\ft')).stdout).toBe('list=edit.txt|gone.txt|keep.txt|move.txt|sub');
-    expect((await onHost('list', 'C:\\ft')).stdout.split('=')[1]!.split('|').sort()).toEqual(['edit.txt', 'gone.txt', 'keep.txt', 'move.txt', 'sub']);
+    const rest = 'attr.txt|edit.txt|keep.txt|link.txt|lock.txt|map.txt|';
+    expect(a.stdout).toBe(`list=${rest}moved.txt|name.txt|newdir|spell.txt|sub`);
+    expect((await inVm('b', 'list', 'C:\\ft')).stdout).toBe('list=attr.txt|edit.txt|gone.txt|keep.txt|link.txt|lock.txt|map.txt|move.txt|name.txt|spell.txt|sub');
+    expect((await onHost('list', 'C:\\ft')).stdout.split('=')[1]!.split('|').sort()).toEqual(['attr.txt', 'edit.txt', 'gone.txt', 'keep.txt', 'link.txt', 'lock.txt', 'map.txt', 'move.txt', 'name.txt', 'spell.txt', 'sub']);
+    // a mask, and a second listing in the same VM after one more change
+    expect((await inVm('a', 'write', 'C:\\ft\\Aardvark.txt', 'x')).stdout).toBe('ok');
+    expect((await inVm('a', 'list', 'C:\\ft')).stdout).toBe(`list=Aardvark.txt|${rest}moved.txt|name.txt|newdir|spell.txt|sub`);
+    expect((await inVm('a', 'delete', 'C:\\ft\\Aardvark.txt')).stdout).toBe('ok');
   });
 
   it('vm diff lists exactly what the VM changed', () => {
@@ -102,3 +109,106 @@ describe('copy-on-write', () => {
     expect(diffFiles(host.backend, 'b')).toEqual([]);
   });
 });
+
+describe('every spelling of a host path lands in the VM', () => {
+  const prefix = () => host.paths.prefix;
+  const spellings = (): string[] => {
+    const p = prefix().replace(/\//g, '\\');
+    return [
+      'C:\\ft\\spell.txt',
+      'c:\\FT\\SPELL.TXT',
+      'C:\\ft\\.\\sub\\..\\spell.txt',
+      'C:/ft/spell.txt',
+      '\\\\?\\C:\\ft\\spell.txt',
+      '\\\\.\\C:\\ft\\spell.txt',
+      '\\\\?\\GLOBALROOT\\??\\C:\\ft\\spell.txt',
+      '\\\\?\\GLOBALROOT\\DosDevices\\C:\\ft\\spell.txt',
+      `Z:${p}\\drive_c\\ft\\spell.txt`,
+      `Z:${p}\\dosdevices\\c:\\ft\\spell.txt`,
+      `\\\\?\\unix${p}\\drive_c\\ft\\spell.txt`,
+    ];
+  };
+
+  it('writes through each spelling change only the VM copy; all spellings then read it', async () => {
+    for (const [i, sp] of spellings().entries()) {
+      const w = await inVm('b', 'write', sp, `vm b ${i}`);
+      expect(w.stdout, sp).toBe('ok');
+      expect(hostText('C:\\ft\\spell.txt'), sp).toBe('host spell');
+      // read back through the canonical spelling and the next one in the list
+      const all = spellings();
+      for (const other of [all[0]!, all[(i + 1) % all.length]!]) expect((await inVm('b', 'read', other)).stdout, `${sp} then ${other}`).toBe(`text=vm b ${i}`);
+    }
+  }, 300_000);
+
+  it('deleting and renaming through other spellings also stays in the VM', async () => {
+    const p = prefix().replace(/\//g, '\\');
+    expect((await inVm('b', 'rename', `Z:${p}\\drive_c\\ft\\spell.txt`, '\\\\?\\C:\\ft\\spelled.txt')).stdout).toBe('ok');
+    expect((await inVm('b', 'delete', 'C:\\FT\\SPELLED.TXT')).stdout).toBe('ok');
+    expect((await inVm('b', 'read', 'C:\\ft\\spell.txt')).code).toBe(2);
+    expect(hostText('C:\\ft\\spell.txt')).toBe('host spell');
+    expect(existsSync(hostFile('C:\\ft\\spelled.txt'))).toBe(false);
+  });
+
+  it("svcdup's own folder and the private area are closed to a VM in every spelling", async () => {
+    const p = prefix().replace(/\//g, '\\');
+    const area = fileAreaWin('b');
+    for (const sp of [`${area}\\C\\ft\\edit.txt`, `c:\\programdata\\SVCDUP\\vms\\b\\files\\C\\x.txt`, `Z:${p}\\drive_c\\ProgramData\\svcdup\\x.txt`, `\\\\?\\C:\\ProgramData\\svcdup`]) {
+      expect((await inVm('b', 'write', sp, 'x')).code, sp).toBe(5);
+      expect((await inVm('b', 'read', sp)).code, sp).toBe(5);
+    }
+    expect((await inVm('b', 'list', 'C:\\ProgramData\\svcdup')).code).toBe(5);
+  });
+
+  it('names of svcdup bookkeeping and malformed names are refused', async () => {
+    expect((await inVm('b', 'write', 'C:\\ft\\.svcdup-wh.keep.txt', 'x')).code).toBe(123); // ERROR_INVALID_NAME
+    expect((await inVm('b', 'write', 'C:\\ft\\bad<name>.txt', 'x')).code).toBe(123);
+    expect((await inVm('b', 'write', `C:\\ft\\${'n'.repeat(300)}.txt`, 'x')).code).toBeGreaterThan(0);
+    expect(readdirSync(hostFile('C:\\ft')).some((n) => n.startsWith('bad') || n.startsWith('nnn'))).toBe(false);
+  });
+});
+
+describe('what a real program does with a file', () => {
+  it('a hard link made in the VM shares the VM copy, never the host file', async () => {
+    expect((await inVm('a', 'link', 'C:\\ft\\link.txt', 'C:\\ft\\linked.txt')).stdout).toBe('ok');
+    expect((await inVm('a', 'write', 'C:\\ft\\linked.txt', 'through link')).stdout).toBe('ok');
+    expect(hostText('C:\\ft\\link.txt')).toBe('host link.txt');
+    expect(existsSync(hostFile('C:\\ft\\linked.txt'))).toBe(false);
+    expect((await inVm('a', 'read', 'C:\\ft\\linked.txt')).stdout).toBe('text=through link');
+  });
+
+  it('a memory-mapped write changes the VM copy only', async () => {
+    expect((await inVm('a', 'mmap', 'C:\\ft\\map.txt', 'MAPPED')).stdout).toBe('ok');
+    expect((await inVm('a', 'read', 'C:\\ft\\map.txt')).stdout).toBe('text=MAPPEDap.txt');
+    expect(hostText('C:\\ft\\map.txt')).toBe('host map.txt');
+  });
+
+  it('a byte-range lock holds on the VM copy (a second handle is refused)', async () => {
+    expect((await inVm('a', 'lock', 'C:\\ft\\lock.txt')).stdout).toBe('second=33'); // ERROR_LOCK_VIOLATION
+    expect(hostText('C:\\ft\\lock.txt')).toBe('host lock.txt');
+  });
+
+  it('attribute changes copy up; the host keeps its attributes', async () => {
+    expect((await inVm('a', 'setattr', 'C:\\ft\\attr.txt', '1')).stdout).toBe('ok'); // READONLY
+    const attr = (r: ExecResult) => Number(/attr=(0x[0-9a-f]+)/.exec(r.stdout)?.[1]);
+    expect(attr(await inVm('a', 'attr', 'C:\\ft\\attr.txt')) & 1).toBe(1);
+    expect(attr(await onHost('attr', 'C:\\ft\\attr.txt')) & 1).toBe(0);
+    expect(attr(await inVm('b', 'attr', 'C:\\ft\\attr.txt')) & 1).toBe(0);
+  });
+
+  it('a VM process sees the name it used, not the private copy', async () => {
+    expect((await inVm('a', 'write', 'C:\\ft\\name.txt', 'x')).stdout).toBe('ok');
+    expect((await inVm('a', 'name', 'C:\\ft\\name.txt')).stdout).toBe('name=\\\\?\\C:\\ft\\name.txt');
+    expect((await inVm('a', 'name', 'C:\\ft')).stdout).toBe('name=\\\\?\\C:\\ft');
+  });
+
+  it('long paths (over MAX_PATH) work in the VM and stay out of the host', async () => {
+    const deep = 'C:\\ft\\' + Array.from({ length: 12 }, (_, i) => `folder-number-${i}-of-a-long-path`).join('\\');
+    const parts = deep.split('\\');
+    for (let i = 3; i <= parts.length; i++) expect((await inVm('a', 'mkdir', '\\\\?\\' + parts.slice(0, i).join('\\'))).code).toBe(0);
+    expect(deep.length).toBeGreaterThan(300);
+    expect((await inVm('a', 'write', `\\\\?\\${deep}\\f.txt`, 'deep')).stdout).toBe('ok');
+    expect((await inVm('a', 'read', `\\\\?\\${deep}\\f.txt`)).stdout).toBe('text=deep');
+    expect(existsSync(hostFile('C:\\ft\\folder-number-0-of-a-long-path'))).toBe(false);
+  });
+});
+

@@ -11,6 +11,8 @@
 #include "patch.h"
 #include "trace.h"
 #include <wchar.h>
+#include <stdio.h>
+#include <stdarg.h>
 
 NTSYSAPI NTSTATUS NTAPI NtReadFile(HANDLE, HANDLE, PVOID, PVOID, IO_STATUS_BLOCK *, PVOID, ULONG, LARGE_INTEGER *, ULONG *);
 NTSYSAPI NTSTATUS NTAPI NtWriteFile(HANDLE, HANDLE, PVOID, PVOID, IO_STATUS_BLOCK *, const void *, ULONG, LARGE_INTEGER *, ULONG *);
@@ -24,6 +26,10 @@ NTSYSAPI NTSTATUS NTAPI NtWriteFile(HANDLE, HANDLE, PVOID, PVOID, IO_STATUS_BLOC
 
 #define WRITE_BITS (FILE_WRITE_DATA | FILE_APPEND_DATA | FILE_WRITE_EA | FILE_WRITE_ATTRIBUTES | DELETE | WRITE_DAC | \
                     WRITE_OWNER | GENERIC_WRITE | GENERIC_ALL | MAXIMUM_ALLOWED)
+#define CLS_BASIC 4
+#define CLS_ALLOCATION 19
+#define CLS_EOF 20
+#define CLS_VALID_DATA 39
 #define CLS_RENAME 10
 #define CLS_LINK 11
 #define CLS_DISPOSITION 13
@@ -390,7 +396,7 @@ out:
 }
 
 /* Is this handle a private copy? Its raw name says so. */
-static int handle_is_private(HANDLE h)
+int files_handle_private(HANDLE h)
 {
     union { OBJ_NAME_INFO i; WCHAR w[600]; } q;
     ULONG ret;
@@ -430,7 +436,7 @@ static NTSTATUS rename_call(HANDLE h, IO_STATUS_BLOCK *io, link_info *in, ULONG 
     sv_ok = files_handle_path(h, &sv);
     if (v == V_FOPEN) { st = o_NtSetInformationFile(h, io, in, len, cls); goto out; }
     if (own_leaf(&tv)) { st = ST_OBJECT_NAME_INVALID; goto out; }
-    if (sv_ok && !handle_is_private(h) && files_verdict(&sv) != V_FOPEN) {
+    if (sv_ok && !files_handle_private(h) && files_verdict(&sv) != V_FOPEN) {
         /* a host handle: a link must not make the host file writable through the VM's name */
         if (!is_link) { st = ST_ACCESS_DENIED; goto out; }
         if (!host_has(&sv, V_COW, &sa)) { st = ST_NAME_NOT_FOUND; goto out; }
@@ -479,7 +485,7 @@ static NTSTATUS dispose_call(HANDLE h, IO_STATUS_BLOCK *io, PVOID buf, ULONG len
     del = cls == CLS_DISPOSITION ? *(BOOLEAN *)buf != 0 : len >= 4 && (*(ULONG *)buf & 1);
     if (!del) return o_NtSetInformationFile(h, io, buf, len, cls);
     wp_init(&sv);
-    if (!files_handle_path(h, &sv) || (v = files_verdict(&sv)) == V_FOPEN || !handle_is_private(h)) {
+    if (!files_handle_path(h, &sv) || (v = files_verdict(&sv)) == V_FOPEN || !files_handle_private(h)) {
         wp_free(&sv);
         return o_NtSetInformationFile(h, io, buf, len, cls);
     }
@@ -489,12 +495,38 @@ static NTSTATUS dispose_call(HANDLE h, IO_STATUS_BLOCK *io, PVOID buf, ULONG len
     return st;
 }
 
+/* Attributes, times and size set through a handle the VM opened for reading (Wine's
+   SetFileAttributes opens with SYNCHRONIZE only): the change goes to the VM's copy. */
+static NTSTATUS change_call(HANDLE h, IO_STATUS_BLOCK *io, PVOID buf, ULONG len, ULONG cls)
+{
+    wpath sv, pp;
+    ULONG a = 0;
+    NTSTATUS st;
+    HANDLE copy;
+    wp_init(&sv);
+    wp_init(&pp);
+    if (!files_handle_path(h, &sv) || files_verdict(&sv) != V_COW || files_handle_private(h)) {
+        st = o_NtSetInformationFile(h, io, buf, len, cls);
+        goto out;
+    }
+    if (files_state(&sv, V_COW, &a) == S_HOST && (st = files_copy_up(&sv, a)) < 0) goto out;
+    if (!files_private(&sv, &pp)) { st = ST_NO_MEMORY; goto out; }
+    if ((st = create(&copy, FILE_WRITE_ATTRIBUTES | FILE_WRITE_DATA, &pp, 0, FILE_OPEN, 0)) < 0) goto out;
+    st = o_NtSetInformationFile(copy, io, buf, len, cls);
+    close_h(copy);
+out:
+    wp_free(&sv);
+    wp_free(&pp);
+    return st;
+}
+
 static NTSTATUS NTAPI d_NtSetInformationFile(HANDLE h, IO_STATUS_BLOCK *io, PVOID buf, ULONG len, ULONG cls)
 {
     if (!G.active || !buf) return o_NtSetInformationFile(h, io, buf, len, cls);
     if (cls == CLS_RENAME || cls == CLS_RENAME_EX || cls == CLS_LINK || cls == CLS_LINK_EX)
         return rename_call(h, io, buf, len, cls);
     if (cls == CLS_DISPOSITION || cls == CLS_DISPOSITION_EX) return dispose_call(h, io, buf, len, cls);
+    if (cls == CLS_BASIC || cls == CLS_ALLOCATION || cls == CLS_EOF || cls == CLS_VALID_DATA) return change_call(h, io, buf, len, cls);
     return o_NtSetInformationFile(h, io, buf, len, cls);
 }
 
@@ -516,4 +548,26 @@ int files_install(void)
     if (hook_syscall("NtDeleteFile", d_NtDeleteFile, (void **)&o_NtDeleteFile)) return -1;
     if (hook_syscall("NtSetInformationFile", d_NtSetInformationFile, (void **)&o_NtSetInformationFile)) return -1;
     return files_dir_install();
+}
+
+/* TEMP debug */
+void files_dbg(const char *fmt, ...)
+{
+    static WCHAR p[] = L"\\??\\C:\\hookdbg.txt";
+    UNICODE_STRING us = {sizeof p - 2, sizeof p, p};
+    OBJECT_ATTRIBUTES oa;
+    IO_STATUS_BLOCK io;
+    HANDLE h;
+    char buf[600];
+    va_list ap;
+    int n;
+    va_start(ap, fmt);
+    n = _vsnprintf(buf, sizeof buf - 1, fmt, ap);
+    va_end(ap);
+    if (n < 0) n = sizeof buf - 1;
+    InitializeObjectAttributes(&oa, &us, OBJ_CASE_INSENSITIVE, NULL, NULL);
+    if (files_orig_create(&h, FILE_APPEND_DATA | SYNCHRONIZE, &oa, &io, NULL, 0, 7, FILE_OPEN_IF, FILE_SYNCHRONOUS_IO_NONALERT, NULL, 0) >= 0) {
+        NtWriteFile(h, NULL, NULL, NULL, &io, buf, n, NULL, NULL);
+        real_NtClose(h);
+    }
 }

@@ -38,6 +38,7 @@ int files_resolve(const OBJECT_ATTRIBUTES *oa, wpath *out);
 int files_resolve_name(HANDLE root, const WCHAR *s, USHORT n, wpath *out);
 /* The VM path a handle stands for (its private copy mapped back), 0 if none. */
 int files_handle_path(HANDLE h, wpath *out);
+int files_handle_private(HANDLE h); /* files.c: is it a private copy? */
 /* Policy verdict (V_*) for a VM path. */
 int files_verdict(const wpath *vp);
 /* <area>\X\rest for a VM path; whiteout and temp names of its leaf. */

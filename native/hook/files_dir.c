@@ -7,11 +7,12 @@
 #include "files.h"
 #include "hook.h"
 #include "patch.h"
+#include "policy.h"
 #include <wchar.h>
+void files_dbg(const char *fmt, ...);
 
 NTSYSAPI void NTAPI RtlAcquireSRWLockExclusive(RTL_SRWLOCK *);
 NTSYSAPI void NTAPI RtlReleaseSRWLockExclusive(RTL_SRWLOCK *);
-NTSYSAPI BOOLEAN NTAPI RtlIsNameInExpression(UNICODE_STRING *, UNICODE_STRING *, BOOLEAN, WCHAR *);
 NTSYSAPI WCHAR NTAPI RtlUpcaseUnicodeChar(WCHAR);
 NTSYSAPI NTSTATUS NTAPI NtSetEvent(HANDLE, LONG *);
 
@@ -99,8 +100,10 @@ static int cmp_names(const WCHAR *a, USHORT an, const WCHAR *b, USHORT bn)
 
 static int is_dot(const WCHAR *s, USHORT n) { return (n == 1 && s[0] == L'.') || (n == 2 && s[0] == L'.' && s[1] == L'.'); }
 
-/* Every entry of folder p matching mask (NULL: all). 0 if the folder cannot be opened. */
-static NTSTATUS collect(wpath *p, ULONG cls, UNICODE_STRING *mask, list *out)
+/* Every entry of folder p matching mask (NULL: all). 0 if the folder cannot be opened.
+   own: the caller's handle when it is that very folder (a second open of it can meet a
+   sharing violation); its scan is restarted, harmless since we serve the listing. */
+static NTSTATUS collect(wpath *p, ULONG cls, UNICODE_STRING *mask, list *out, HANDLE own)
 {
     OBJECT_ATTRIBUTES oa;
     UNICODE_STRING us;
@@ -112,11 +115,12 @@ static NTSTATUS collect(wpath *p, ULONG cls, UNICODE_STRING *mask, list *out)
     char *buf;
     wp_us(p, &us);
     InitializeObjectAttributes(&oa, &us, OBJ_CASE_INSENSITIVE, NULL, NULL);
-    st = files_orig_create(&h, FILE_LIST_DIRECTORY | SYNCHRONIZE, &oa, &io, NULL, 0,
-                           FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, FILE_OPEN,
-                           FILE_DIRECTORY_FILE | FILE_SYNCHRONOUS_IO_NONALERT, NULL, 0);
-    if (st < 0) return st;
-    if (!(buf = hmalloc(bufsize))) { real_NtClose(h); return ST_NO_MEMORY; }
+    if (own) h = own;
+    else if ((st = files_orig_create(&h, FILE_LIST_DIRECTORY | SYNCHRONIZE, &oa, &io, NULL, 0,
+                                     FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, FILE_OPEN,
+                                     FILE_DIRECTORY_FILE | FILE_SYNCHRONOUS_IO_NONALERT, NULL, 0)) < 0)
+        return st;
+    if (!(buf = hmalloc(bufsize))) { if (!own) real_NtClose(h); return ST_NO_MEMORY; }
     for (;;) {
         ULONG off = 0;
         st = o_NtQueryDirectoryFile(h, NULL, NULL, NULL, &io, buf, bufsize, cls, FALSE, first ? mask : NULL, first);
@@ -132,7 +136,7 @@ static NTSTATUS collect(wpath *p, ULONG cls, UNICODE_STRING *mask, list *out)
     st = 0;
 done:
     hfree(buf);
-    real_NtClose(h);
+    if (!own) real_NtClose(h);
     return st;
 }
 
@@ -157,7 +161,7 @@ static void sort(list *l, ULONG cls)
 }
 
 /* The merged listing of VM folder vp. */
-static NTSTATUS merge(const wpath *vp, int verdict, ULONG cls, UNICODE_STRING *mask, list *out)
+static NTSTATUS merge(const wpath *vp, int verdict, ULONG cls, UNICODE_STRING *mask, list *out, HANDLE own, int own_private)
 {
     wpath pp;
     list host = {0}, priv = {0};
@@ -169,14 +173,18 @@ static NTSTATUS merge(const wpath *vp, int verdict, ULONG cls, UNICODE_STRING *m
     wp_init(&pp);
     if (!files_private(vp, &pp)) return ST_NO_MEMORY;
     if (mask && mask->Length) {
-        /* RtlIsNameInExpression ignores case only against an upcased expression */
+        /* the DOS wildcards (< > ") as plain ones: close enough for a mask (Wine has no RtlIsNameInExpression) */
         USHORT k, n = mask->Length / 2 > 259 ? 259 : mask->Length / 2;
-        for (k = 0; k < n; k++) upbuf[k] = RtlUpcaseUnicodeChar(mask->Buffer[k]);
+        for (k = 0; k < n; k++) {
+            WCHAR c = mask->Buffer[k];
+            upbuf[k] = c == L'<' ? L'*' : c == L'>' ? L'?' : c == L'"' ? L'.' : c;
+        }
+        upbuf[n] = 0;
         up.Buffer = upbuf;
         up.Length = up.MaximumLength = n * 2;
     }
-    if (verdict != V_FPRIVATE && collect((wpath *)vp, cls, mask, &host) >= 0) have_host = 1;
-    collect(&pp, cls, NULL, &priv);
+    if (verdict != V_FPRIVATE && collect((wpath *)vp, cls, mask, &host, own_private ? NULL : own) >= 0) have_host = 1;
+    collect(&pp, cls, NULL, &priv, own_private ? own : NULL);
     for (i = 0; i < priv.count; i++) {
         USHORT n;
         const WCHAR *s = rname(priv.rec[i], cls, &n);
@@ -185,16 +193,17 @@ static NTSTATUS merge(const wpath *vp, int verdict, ULONG cls, UNICODE_STRING *m
                 /* a whiteout hides the host's entry of that name */
                 for (j = 0; j < host.count; j++) {
                     USHORT hn;
-                    const WCHAR *hs = rname(host.rec[j], cls, &hn);
-                    if (hs && !cmp_names(hs, hn, s + 11, n - 11)) { hfree(host.rec[j]); host.rec[j] = NULL; }
+                    const WCHAR *hs;
+                    if (!host.rec[j]) continue;
+                    hs = rname(host.rec[j], cls, &hn);
+                    if (!cmp_names(hs, hn, s + 11, n - 11)) { hfree(host.rec[j]); host.rec[j] = NULL; }
                 }
             }
             continue;
         }
         if (is_dot(s, n) && have_host) continue;
         if (up.Length && !is_dot(s, n)) {
-            UNICODE_STRING nm = {n * 2, n * 2, (WCHAR *)s};
-            if (!RtlIsNameInExpression(&up, &nm, TRUE, NULL)) continue;
+            if (!glob_match(upbuf, s, n)) continue;
         }
         for (j = 0; j < host.count; j++) {
             USHORT hn;
@@ -220,7 +229,7 @@ int files_dir_nonempty(const wpath *vp, int verdict)
     list l = {0};
     ULONG i;
     int r = 0;
-    if (merge(vp, verdict, 12, NULL, &l) < 0) return 0;
+    if (merge(vp, verdict, 12, NULL, &l, NULL, 0) < 0) return 0;
     for (i = 0; i < l.count; i++) {
         USHORT n;
         const WCHAR *s = rname(l.rec[i], 12, &n);
@@ -300,7 +309,7 @@ static NTSTATUS serve(HANDLE h, HANDLE event, IO_STATUS_BLOCK *io, PVOID buf, UL
             return 0;
         } else
             verdict = files_verdict(&vp);
-        if ((st = merge(&vp, verdict, cls, mask, &l)) < 0) { RtlReleaseSRWLockExclusive(&lock); wp_free(&vp); *handled = 1; return st; }
+        if ((st = merge(&vp, verdict, cls, mask, &l, h, files_handle_private(h))) < 0) { RtlReleaseSRWLockExclusive(&lock); wp_free(&vp); *handled = 1; return st; }
         if (slot < 0) {
             for (i = 0; i < NENUM; i++)
                 if (!enums[i].h) { slot = i; break; }

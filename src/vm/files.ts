@@ -91,7 +91,8 @@ export function diffFiles(backend: AreaBackend, vm: string): FileChange[] {
     if (!/^[A-Za-z]$/.test(drive)) continue;
     walk(join(root, drive), `${drive.toUpperCase()}:`);
   }
-  return out;
+  const key = (p: string) => p.toUpperCase();
+  return out.sort((a, b) => (key(a.path) < key(b.path) ? -1 : key(a.path) > key(b.path) ? 1 : 0));
 }
 
 /** Copy one VM's private files to another (reflinks where the file system has them). */
