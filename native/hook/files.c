@@ -11,8 +11,6 @@
 #include "patch.h"
 #include "trace.h"
 #include <wchar.h>
-#include <stdio.h>
-#include <stdarg.h>
 
 NTSYSAPI NTSTATUS NTAPI NtReadFile(HANDLE, HANDLE, PVOID, PVOID, IO_STATUS_BLOCK *, PVOID, ULONG, LARGE_INTEGER *, ULONG *);
 NTSYSAPI NTSTATUS NTAPI NtWriteFile(HANDLE, HANDLE, PVOID, PVOID, IO_STATUS_BLOCK *, const void *, ULONG, LARGE_INTEGER *, ULONG *);
@@ -550,24 +548,3 @@ int files_install(void)
     return files_dir_install();
 }
 
-/* TEMP debug */
-void files_dbg(const char *fmt, ...)
-{
-    static WCHAR p[] = L"\\??\\C:\\hookdbg.txt";
-    UNICODE_STRING us = {sizeof p - 2, sizeof p, p};
-    OBJECT_ATTRIBUTES oa;
-    IO_STATUS_BLOCK io;
-    HANDLE h;
-    char buf[600];
-    va_list ap;
-    int n;
-    va_start(ap, fmt);
-    n = _vsnprintf(buf, sizeof buf - 1, fmt, ap);
-    va_end(ap);
-    if (n < 0) n = sizeof buf - 1;
-    InitializeObjectAttributes(&oa, &us, OBJ_CASE_INSENSITIVE, NULL, NULL);
-    if (files_orig_create(&h, FILE_APPEND_DATA | SYNCHRONIZE, &oa, &io, NULL, 0, 7, FILE_OPEN_IF, FILE_SYNCHRONOUS_IO_NONALERT, NULL, 0) >= 0) {
-        NtWriteFile(h, NULL, NULL, NULL, &io, buf, n, NULL, NULL);
-        real_NtClose(h);
-    }
-}

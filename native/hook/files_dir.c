@@ -9,7 +9,6 @@
 #include "patch.h"
 #include "policy.h"
 #include <wchar.h>
-void files_dbg(const char *fmt, ...);
 
 NTSYSAPI void NTAPI RtlAcquireSRWLockExclusive(RTL_SRWLOCK *);
 NTSYSAPI void NTAPI RtlReleaseSRWLockExclusive(RTL_SRWLOCK *);

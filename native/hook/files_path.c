@@ -16,7 +16,7 @@ int wp_add(wpath *w, const WCHAR *s, USHORT n)
 {
     if ((SIZE_T)w->n + n + 1 > 0x7ffe) return 0;
     if (w->n + n + 1 > w->cap) {
-        SIZE_T want = ((SIZE_T)w->n + n + 1) * 2; USHORT cap = (USHORT)(want > 0x7fff ? 0x7fff : want);
+        SIZE_T want = ((SIZE_T)w->n + n + 1) * 2, lim = 0x7fff; USHORT cap = (USHORT)(want > lim ? lim : want);
         WCHAR *np = hmalloc(cap * sizeof(WCHAR));
         if (!np) return 0;
         memcpy(np, w->p, w->n * sizeof(WCHAR));
