@@ -73,4 +73,5 @@ int net_install(void);       /* net.c: per-VM addresses, port maps, http.sys URL
 int scmclient_install(void); /* scmclient.c: client-side SCM names (docs/design.md 10, 12) */
 /* dllmain.c: name the part that could not be installed, with patch_last_failure()'s export and reason */
 void hook_failed(const char *part);
+int files_install(void);     /* files.c: copy-on-write files (docs/state.md) */
 #endif

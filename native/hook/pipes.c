@@ -6,6 +6,7 @@
 #include "names.h"
 #include "patch.h"
 #include "trace.h"
+#include "files.h"
 
 typedef NTSTATUS(NTAPI *file14)(HANDLE *, ACCESS_MASK, OBJECT_ATTRIBUTES *, ULONG_PTR, ULONG_PTR, ULONG_PTR, ULONG_PTR,
                                 ULONG_PTR, ULONG_PTR, ULONG_PTR, ULONG_PTR, ULONG_PTR, ULONG_PTR, ULONG_PTR);
@@ -20,6 +21,11 @@ static NTSTATUS file_call(file14 orig, const char *call, HANDLE *h, ACCESS_MASK 
     NTSTATUS st;
     if (v != V_PASS) trace_decision(call, oa->ObjectName, v == V_RENAMED ? &r.us : NULL, v);
     if (v == V_DENIED) return ST_ACCESS_DENIED;
+    /* every other file path: the VM's copy-on-write view (files.c) */
+    if (v == V_PASS && !root && (orig == o_NtCreateFile || orig == o_NtOpenFile) &&
+        files_open(orig == o_NtCreateFile, h, a, oa, (IO_STATUS_BLOCK *)a4, (LARGE_INTEGER *)a5, (ULONG)a6, (ULONG)a7,
+                   (ULONG)a8, (ULONG)a9, (PVOID)a10, (ULONG)a11, &st))
+        return st;
     st = orig(h, a, v == V_RENAMED ? &r.oa : oa, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14);
     renamed_free(&r);
     /* a handle on the pipe/mailslot root: later names relative to it are pipe names;
@@ -79,6 +85,7 @@ int pipes_install(void)
     if (hook_syscall("NtCreateMailslotFile", d_NtCreateMailslotFile, (void **)&o_NtCreateMailslotFile)) return -1;
     if (hook_syscall("NtCreateFile", d_NtCreateFile, (void **)&o_NtCreateFile)) return -1;
     if (hook_syscall("NtOpenFile", d_NtOpenFile, (void **)&o_NtOpenFile)) return -1;
+    files_orig_create = (void *)o_NtCreateFile;
     if (hook_syscall("NtFsControlFile", d_NtFsControlFile, (void **)&o_NtFsControlFile)) return -1;
     return 0;
 }

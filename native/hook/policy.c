@@ -150,6 +150,7 @@ static int parse(rule_list *l, const WCHAR *text, int allow_net)
             if ((P.error = net_line(p, len))) return -line;
             goto next;
         }
+        if (len > 6 && !wcsncmp(p, L"alias ", 6)) goto next; /* file path aliases: files_path.c */
         for (n1 = 0; n1 < len && w1[n1] != L' '; n1++);
         w2 = w1 + n1 + 1;
         for (n2 = 0; w2 + n2 < p + len && w2[n2] != L' '; n2++);

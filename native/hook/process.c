@@ -6,6 +6,7 @@
  *  - NtOpenProcess/NtOpenThread on a process of another VM or the host: denied.
  *  - NtQuerySystemInformation(process lists): other processes are filtered out. */
 #include "hook.h"
+#include "files.h"
 #include "names.h"
 #include "patch.h"
 #include "trace.h"
@@ -171,6 +172,7 @@ static NTSTATUS NTAPI d_NtClose(HANDLE h)
 {
     roots_forget(h);
     registry_forget(h);
+    files_forget(h);
     return o_NtClose(h);
 }
 

@@ -10,6 +10,7 @@ import type { VmRecord } from '../state/vms.js';
 import { withContext, type Context } from './context.js';
 import { printJson, printTable } from './output.js';
 import { fleetPsCommand } from './fleet.js';
+import { diffFiles } from '../vm/files.js';
 
 const portMapText = (m: Record<string, number>): string =>
   Object.entries(m)
@@ -34,11 +35,13 @@ export function registerVmCommands(program: Command): void {
     .option('--policy <file>', 'policy file (JSON): names shared with the host, denied, or kept private')
     .option('--ip <addr>', "the VM's address (default: the next free one in 127.77.0.0/16)")
     .option('--port-map <map>', 'map ports instead of (or besides) an address: 80:8081,udp/53:5353,...')
+    .option('--from <vm>', "start with a copy of this VM's private files (docs/state.md); stop its services first for a consistent copy")
     .option('--json', 'machine-readable output')
-    .action(async (name: string, opts: { policy?: string; ip?: string; portMap?: string; json?: boolean }) => {
+    .action(async (name: string, opts: { policy?: string; ip?: string; portMap?: string; from?: string; json?: boolean }) => {
       validateVmName(name);
+      if (opts.from !== undefined) validateVmName(opts.from);
       const net = { ...(opts.ip ? { ip: opts.ip } : {}), ...(opts.portMap ? { portMap: opts.portMap } : {}) };
-      const rec = await withContext(program, (ctx) => vmsOf(ctx).create(name, opts.policy, net));
+      const rec = await withContext(program, (ctx) => vmsOf(ctx).create(name, opts.policy, net, opts.from));
       if (opts.json) printJson(rec);
       else process.stdout.write(`created VM ${rec.name}${rec.address ? ` at ${rec.address}` : ''}${portMapText(rec.portMap) ? ` (ports ${portMapText(rec.portMap)})` : ''}\n`);
     });
@@ -65,6 +68,19 @@ export function registerVmCommands(program: Command): void {
           v.policy.split('\n').filter((l) => l && !l.startsWith('#')).length,
         ]),
       );
+    });
+
+  vm.command('diff <name>')
+    .description("files the VM Added, Changed and Deleted against the host's (as docker diff lists them)")
+    .option('--json', 'machine-readable output')
+    .action(async (name: string, opts: { json?: boolean }) => {
+      validateVmName(name);
+      const changes = await withContext(program, async (ctx) => {
+        vmsOf(ctx).require(name);
+        return { files: diffFiles(ctx.backend, name) };
+      });
+      if (opts.json) return printJson(changes);
+      for (const c of changes.files) process.stdout.write(`${c.kind} ${c.path}\n`);
     });
 
   vm.command('rm <name>')

@@ -18,6 +18,7 @@ import { netRules, portMapFromRecord } from '../net/index.js';
 import { getVm, listVms } from '../state/vms.js';
 import { Journal } from '../state/journal.js';
 import { dupSteps, pruneEmptyKeys, stopAndWait, type StepContext } from './steps.js';
+import { fileAliasRules } from '../vm/files.js';
 
 // The registry keys, from their one place (src/plan/keys.ts), for the callers that import them from here.
 export { SERVICES_KEY, SVCDUP_KEY, vmKey, vmServiceKey };
@@ -307,7 +308,7 @@ export class Duplicates {
       user: record?.policy ?? '',
       net: record ? netRules({ ...(record.address ? { address: record.address } : {}), portMap: portMapFromRecord(record.portMap) }) : '',
       duplicates: this.list(vm).map((d) => ({ service: d.service, dependOnService: d.plan.dependOnService })),
-    });
+    }) + fileAliasRules(this.backend);
   }
 
   /** What the planner needs to make the VM's next Policy value, with the value there now. */

@@ -17,9 +17,12 @@ import { validateVmName } from './names.js';
 import { compilePolicy, parsePolicy } from './policy.js';
 import type { VmRecord, VmStore } from './store.js';
 import { cowKey, removeKeys } from './keys.js';
+import { cloneFiles, fileAliasRules, removeVmState } from './files.js';
 
 export interface VmBackend extends HostBackend {
   readonly paths: Paths;
+  /** a Windows path of the host as a path this process can open (the VM's file area) */
+  toHostPath(winPath: string): string;
 }
 
 export interface VmProcess {
@@ -75,9 +78,10 @@ export class Vms {
   }
 
   /** `net`: --ip / --port-map; without either the VM gets the next free 127.77.x.y (docs/network.md). */
-  async create(name: string, policyFile?: string, net: { ip?: string; portMap?: string } = {}): Promise<VmRecord> {
+  async create(name: string, policyFile?: string, net: { ip?: string; portMap?: string } = {}, from?: string): Promise<VmRecord> {
     validateVmName(name);
     if (this.store.get(name)) throw new UsageError(`VM ${name} already exists`);
+    if (from !== undefined) this.require(from);
     let rules = '';
     if (policyFile) {
       let text: string;
@@ -94,9 +98,12 @@ export class Vms {
     if (tooLarge) throw new UsageError(`${policyFile ?? 'policy'}: ${tooLarge}`);
     if (this.hooks) {
       const hooks = this.hooks;
-      await hooks.apply('vm create', name, planVmCreate(name, rules, identity, vmPolicyText({ vm: name, user: rules, net: netRules(identity), duplicates: [] })));
+      await hooks.apply('vm create', name, planVmCreate(name, rules, identity, vmPolicyText({ vm: name, user: rules, net: netRules(identity), duplicates: [] }) + fileAliasRules(this.backend)));
     } else this.store.insert(name, rules);
     await this.writeRules(name);
+    // a stale area (a VM of this name removed by hand) must not leak into the new one
+    removeVmState(this.backend, name);
+    if (from !== undefined) cloneFiles(this.backend, from, name);
     return this.store.get(name)!;
   }
 
@@ -105,7 +112,7 @@ export class Vms {
     const rec = this.require(name);
     const file = join(this.dir(name), 'policy.rules');
     await mkdir(this.dir(name), { recursive: true });
-    await writeFile(file, this.hooks ? this.hooks.policyText(name) : effectivePolicy(rec.policy, this.store.duplicates(name)));
+    await writeFile(file, this.hooks ? this.hooks.policyText(name) : effectivePolicy(rec.policy, this.store.duplicates(name)) + fileAliasRules(this.backend));
     return file;
   }
 
@@ -127,6 +134,8 @@ export class Vms {
     const left = await this.ps(name);
     if (left.length) throw new SvcdupError(`VM ${name} still has processes (${left.map((p) => `${p.image}:${p.pid}`).join(', ')}); not removed`);
     await rm(this.dir(name), { recursive: true, force: true });
+    // the VM's private files go before its record: a kill in between leaves a VM that rm removes again
+    removeVmState(this.backend, name);
     if (this.hooks) await this.forget(name, this.hooks);
     else {
       // the VM's private registry: with a duplicates layer it goes with the VM's key (forget)

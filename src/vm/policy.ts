@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { UsageError } from '../errors.js';
 
-export const NAME_KINDS = ['objects', 'pipes', 'mailslots', 'ports', 'keys'] as const;
+export const NAME_KINDS = ['objects', 'pipes', 'mailslots', 'ports', 'keys', 'files'] as const;
 export type NameKind = (typeof NAME_KINDS)[number];
 export const VERDICTS = ['open', 'closed', 'private', 'cow'] as const;
 export type Verdict = (typeof VERDICTS)[number];
@@ -20,7 +20,11 @@ const pattern = z
   .refine((s) => !s.startsWith('\\'), 'a pattern names what follows the namespace root: write "X", not "\\BaseNamedObjects\\X" or "\\\\.\\pipe\\X"')
   .refine((s) => !/^svcdup\./i.test(s), 'names starting with "svcdup." are svcdup\'s own and cannot be listed');
 
+/** File patterns are absolute Windows paths with * and ?: C:\\data\\*, matched against the resolved path. */
+const filePattern = pattern.refine((s) => /^[A-Za-z*?]:\\/.test(s), 'a file pattern is an absolute Windows path, e.g. "C:\\logs\\*"');
+
 const lists = z.strictObject({
+  files: z.array(filePattern).optional(),
   objects: z.array(pattern).optional(),
   pipes: z.array(pattern).optional(),
   mailslots: z.array(pattern).optional(),
@@ -35,8 +39,8 @@ export const PolicyFile = z.strictObject({
   open: lists.optional(),
   closed: lists.optional(),
   private: lists.optional(),
-  /** copy-on-write: the default for keys; listed to make an exception inside an open key */
-  cow: z.strictObject({ keys: z.array(pattern).optional() }).optional(),
+  /** copy-on-write: the default for keys and files; listed to carve an exception out of an `open` pattern */
+  cow: z.strictObject({ keys: z.array(pattern).optional(), files: z.array(filePattern).optional() }).optional(),
 });
 export type PolicyFile = z.infer<typeof PolicyFile>;
 
@@ -129,6 +133,7 @@ export function parseRules(text: string, source = 'policy rules'): Rules {
       throw new UsageError(`${source} line ${i + 1} (${JSON.stringify(line)}): ${why}`);
     };
     if (!line || line.startsWith('#')) return;
+    if (line.startsWith('alias ')) return; // file path aliases (native/hook/files_path.c)
     if (line.length > 4 && line.startsWith('net ')) {
       netLines++;
       const why = netLine(line, net);
@@ -214,4 +219,13 @@ export function decideKey(p: PolicyFile, name: string): 'cow' | 'open' | 'closed
   if (hit('cow')) return 'cow';
   if (hit('open')) return 'open';
   return 'cow';
+}
+
+/** The rule the hook applies to a file path (a resolved Windows path, C:\\...); mirrors policy.c and files.c. */
+export function decideFile(p: PolicyFile, path: string): 'cow' | 'open' | 'closed' | 'private' {
+  const hit = (v: Verdict) => ((p[v] as Partial<Record<NameKind, string[]>> | undefined)?.files ?? []).some((pat) => globMatch(pat, path));
+  if (hit('closed')) return 'closed';
+  if (hit('private')) return 'private';
+  if (hit('cow')) return 'cow';
+  return hit('open') ? 'open' : 'cow';
 }

@@ -1,0 +1,550 @@
+/* Copy-on-write files (docs/state.md): the opens, attribute queries, deletes,
+   renames and links of a VM process, decided on the canonical VM path
+   (files_path.c). Reads fall through to the host until the VM changes a path; the
+   first open for writing, deleting, renaming or changing attributes copies it up
+   into the VM's private area (atomically: a temp name, then a rename); new files
+   are made there; a deleted host entry leaves a whiteout. The handle a VM process
+   gets for a changed file is the private copy's, so mapped writes and byte-range
+   locks act on it with no further work. Nothing is cached: memory stays bounded. */
+#include "files.h"
+#include "hook.h"
+#include "patch.h"
+#include "trace.h"
+#include <wchar.h>
+
+NTSYSAPI NTSTATUS NTAPI NtReadFile(HANDLE, HANDLE, PVOID, PVOID, IO_STATUS_BLOCK *, PVOID, ULONG, LARGE_INTEGER *, ULONG *);
+NTSYSAPI NTSTATUS NTAPI NtWriteFile(HANDLE, HANDLE, PVOID, PVOID, IO_STATUS_BLOCK *, const void *, ULONG, LARGE_INTEGER *, ULONG *);
+
+#define ST_NAME_NOT_FOUND ((NTSTATUS)0xC0000034)
+#define ST_PATH_NOT_FOUND ((NTSTATUS)0xC000003A)
+#define ST_NAME_COLLISION ((NTSTATUS)0xC0000035)
+#define ST_NOT_EMPTY ((NTSTATUS)0xC0000101)
+#define ST_NOT_SAME_DEVICE ((NTSTATUS)0xC00000D4)
+#define ST_END_OF_FILE ((NTSTATUS)0xC0000011)
+
+#define WRITE_BITS (FILE_WRITE_DATA | FILE_APPEND_DATA | FILE_WRITE_EA | FILE_WRITE_ATTRIBUTES | DELETE | WRITE_DAC | \
+                    WRITE_OWNER | GENERIC_WRITE | GENERIC_ALL | MAXIMUM_ALLOWED)
+#define CLS_BASIC 4
+#define CLS_ALLOCATION 19
+#define CLS_EOF 20
+#define CLS_VALID_DATA 39
+#define CLS_RENAME 10
+#define CLS_LINK 11
+#define CLS_DISPOSITION 13
+#define CLS_DISPOSITION_EX 64
+#define CLS_RENAME_EX 65
+#define CLS_LINK_EX 72
+
+NTSTATUS(NTAPI *files_orig_create)(HANDLE *, ACCESS_MASK, OBJECT_ATTRIBUTES *, IO_STATUS_BLOCK *, LARGE_INTEGER *, ULONG,
+                                   ULONG, ULONG, ULONG, PVOID, ULONG);
+typedef NTSTATUS(NTAPI *qattr_fn)(const OBJECT_ATTRIBUTES *, PVOID);
+typedef NTSTATUS(NTAPI *del_fn)(const OBJECT_ATTRIBUTES *);
+typedef NTSTATUS(NTAPI *setinfo_fn)(HANDLE, IO_STATUS_BLOCK *, PVOID, ULONG, ULONG);
+static qattr_fn o_NtQueryAttributesFile, o_NtQueryFullAttributesFile;
+static del_fn o_NtDeleteFile;
+static setinfo_fn o_NtSetInformationFile;
+
+static void oa_for(OBJECT_ATTRIBUTES *oa, UNICODE_STRING *us, wpath *p)
+{
+    wp_us(p, us);
+    InitializeObjectAttributes(oa, us, OBJ_CASE_INSENSITIVE, NULL, NULL);
+}
+
+static NTSTATUS qattr(wpath *p, ULONG *attrs)
+{
+    OBJECT_ATTRIBUTES oa;
+    UNICODE_STRING us;
+    FILE_BASIC_INFORMATION bi;
+    NTSTATUS st;
+    oa_for(&oa, &us, p);
+    st = o_NtQueryAttributesFile(&oa, &bi);
+    if (st >= 0 && attrs) *attrs = bi.FileAttributes;
+    return st;
+}
+
+static NTSTATUS create(HANDLE *h, ACCESS_MASK a, wpath *p, ULONG attrs, ULONG disp, ULONG opts)
+{
+    OBJECT_ATTRIBUTES oa;
+    UNICODE_STRING us;
+    IO_STATUS_BLOCK io;
+    oa_for(&oa, &us, p);
+    return files_orig_create(h, a | SYNCHRONIZE, &oa, &io, NULL, attrs,
+                             FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, disp,
+                             opts | FILE_SYNCHRONOUS_IO_NONALERT, NULL, 0);
+}
+
+static void close_h(HANDLE h) { real_NtClose(h); }
+
+/* Where a VM path lives now. need_host: also ask whether the host has it. */
+int files_state(const wpath *vp, int verdict, ULONG *attrs)
+{
+    wpath t;
+    NTSTATUS st;
+    int r = S_NONE;
+    wp_init(&t);
+    if (!files_private(vp, &t)) goto out;
+    st = qattr(&t, attrs);
+    if (st >= 0) { r = S_PRIVATE; goto out; }
+    if (st != ST_PATH_NOT_FOUND && files_whiteout(vp, &t) && qattr(&t, NULL) >= 0) { r = S_WHITEOUT; goto out; }
+    if (verdict == V_FPRIVATE) goto out;
+    if (qattr((wpath *)vp, attrs) >= 0) r = S_HOST;
+out:
+    wp_free(&t);
+    return r;
+}
+
+/* Does the host have this path (ignoring the VM's changes)? */
+static int host_has(const wpath *vp, int verdict, ULONG *attrs)
+{
+    return verdict != V_FPRIVATE && qattr((wpath *)vp, attrs) >= 0;
+}
+
+/* Make the private area's folders down to vp's parent; each one below the drive
+   must be a folder in the VM's view (host or private). */
+int files_mkparents(const wpath *vp, int verdict)
+{
+    wpath pp, hp;
+    USHORT i, base, leaf, full;
+    NTSTATUS st = 0;
+    HANDLE h;
+    ULONG a;
+    wp_init(&pp);
+    wp_init(&hp);
+    if (!files_private(vp, &pp)) { st = ST_NO_MEMORY; goto out; }
+    base = pp.n - (vp->n - 6); /* index of the "\" after <area>\X, or end */
+    leaf = files_leaf(pp.p, pp.n);
+    full = pp.n;
+    for (i = 7; i < leaf; i++) {
+        if (pp.p[i] != L'\\') continue;
+        pp.n = i; /* the ancestor pp[0..i) */
+        if (qattr(&pp, &a) >= 0) { pp.n = full; continue; }
+        if (i > base) {
+            /* a folder below the drive: the host must have it */
+            if (!wp_set(&hp, vp->p, (USHORT)(6 + (i - base)))) { st = ST_NO_MEMORY; break; }
+            if (!host_has(&hp, verdict, &a) || !(a & FILE_ATTRIBUTE_DIRECTORY)) { st = ST_PATH_NOT_FOUND; break; }
+        }
+        st = create(&h, FILE_LIST_DIRECTORY, &pp, 0, FILE_OPEN_IF, FILE_DIRECTORY_FILE);
+        pp.n = full;
+        if (st < 0) break;
+        close_h(h);
+    }
+out:
+    wp_free(&pp);
+    wp_free(&hp);
+    return st < 0 ? st : 0;
+}
+
+/* Copy a host file (or make a host folder) into the private area, atomically. */
+NTSTATUS files_copy_up(const wpath *vp, ULONG host_attrs)
+{
+    wpath pp, tp;
+    HANDLE src = NULL, dst = NULL, d;
+    NTSTATUS st;
+    IO_STATUS_BLOCK io;
+    FILE_BASIC_INFORMATION bi;
+    char *buf = NULL;
+    const ULONG chunk = 1 << 20;
+    wp_init(&pp);
+    wp_init(&tp);
+    if ((st = files_mkparents(vp, V_COW)) < 0) goto out;
+    if (!files_private(vp, &pp) || !files_temp(vp, &tp)) { st = ST_NO_MEMORY; goto out; }
+    if (host_attrs & FILE_ATTRIBUTE_DIRECTORY) {
+        st = create(&d, FILE_LIST_DIRECTORY, &pp, 0, FILE_OPEN_IF, FILE_DIRECTORY_FILE);
+        if (st >= 0) close_h(d);
+        goto out;
+    }
+    if ((st = create(&src, GENERIC_READ, (wpath *)vp, 0, FILE_OPEN, FILE_NON_DIRECTORY_FILE)) < 0) goto out;
+    if ((st = create(&dst, GENERIC_WRITE | DELETE, &tp, host_attrs & ~FILE_ATTRIBUTE_READONLY, FILE_CREATE,
+                     FILE_NON_DIRECTORY_FILE)) < 0)
+        goto out;
+    if (!(buf = hmalloc(chunk))) { st = ST_NO_MEMORY; goto fail; }
+    for (;;) {
+        ULONG got;
+        st = NtReadFile(src, NULL, NULL, NULL, &io, buf, chunk, NULL, NULL);
+        if (st == ST_END_OF_FILE) break;
+        if (st < 0) goto fail;
+        if (!(got = (ULONG)io.Information)) break;
+        /* disk full lands here: the temp copy goes, the caller gets the error */
+        if ((st = NtWriteFile(dst, NULL, NULL, NULL, &io, buf, got, NULL, NULL)) < 0) goto fail;
+    }
+    if (NtQueryInformationFile(src, &io, &bi, sizeof bi, FileBasicInformation) >= 0) {
+        bi.FileAttributes = host_attrs ? host_attrs : FILE_ATTRIBUTE_NORMAL;
+        o_NtSetInformationFile(dst, &io, &bi, sizeof bi, FileBasicInformation);
+    }
+    {
+        /* publish: rename the complete copy to its name; a racing copier may have won */
+        union { FILE_RENAME_INFORMATION ri; char b[sizeof(FILE_RENAME_INFORMATION) + 65536]; } *r = NULL;
+        ULONG len = (ULONG)(offsetof(FILE_RENAME_INFORMATION, FileName) + pp.n * sizeof(WCHAR));
+        if (!(r = hmalloc(len))) { st = ST_NO_MEMORY; goto fail; }
+        memset(r, 0, offsetof(FILE_RENAME_INFORMATION, FileName));
+        r->ri.FileNameLength = pp.n * sizeof(WCHAR);
+        memcpy(r->ri.FileName, pp.p, pp.n * sizeof(WCHAR));
+        st = o_NtSetInformationFile(dst, &io, r, len, CLS_RENAME);
+        hfree(r);
+        if (st == ST_NAME_COLLISION) st = 0; else if (st < 0) goto fail;
+        if (st >= 0 && qattr(&tp, NULL) < 0) goto out; /* renamed away */
+    }
+fail:
+    {
+        /* remove the temp copy: nothing partial stays visible */
+        FILE_DISPOSITION_INFORMATION di = {TRUE};
+        o_NtSetInformationFile(dst, &io, &di, sizeof di, CLS_DISPOSITION);
+    }
+out:
+    if (src) close_h(src);
+    if (dst) close_h(dst);
+    hfree(buf);
+    wp_free(&pp);
+    wp_free(&tp);
+    return st;
+}
+
+NTSTATUS files_set_whiteout(const wpath *vp)
+{
+    wpath w;
+    HANDLE h;
+    NTSTATUS st;
+    wp_init(&w);
+    if ((st = files_mkparents(vp, V_COW)) >= 0) {
+        if (!files_whiteout(vp, &w)) st = ST_NO_MEMORY;
+        else if ((st = create(&h, GENERIC_WRITE, &w, FILE_ATTRIBUTE_HIDDEN, FILE_OPEN_IF, FILE_NON_DIRECTORY_FILE)) >= 0)
+            close_h(h);
+    }
+    wp_free(&w);
+    return st;
+}
+
+void files_clear_whiteout(const wpath *vp)
+{
+    wpath w;
+    OBJECT_ATTRIBUTES oa;
+    UNICODE_STRING us;
+    wp_init(&w);
+    if (files_whiteout(vp, &w)) {
+        oa_for(&oa, &us, &w);
+        o_NtDeleteFile(&oa);
+    }
+    wp_free(&w);
+}
+
+static int own_leaf(const wpath *vp)
+{
+    USHORT l = files_leaf(vp->p, vp->n);
+    return files_is_own_name(vp->p + l, vp->n - l);
+}
+
+static NTSTATUS resolve_err(int r) { return r == F_DENY ? ST_ACCESS_DENIED : ST_OBJECT_NAME_INVALID; }
+
+int files_open(int is_create, HANDLE *h, ACCESS_MASK access, OBJECT_ATTRIBUTES *oa, IO_STATUS_BLOCK *io,
+               LARGE_INTEGER *alloc, ULONG attrs, ULONG share, ULONG disp, ULONG options, PVOID ea, ULONG ealen,
+               NTSTATUS *st)
+{
+    wpath vp, pp;
+    int r, v, s, writes, creates, handled = 1;
+    ULONG a = 0;
+    OBJECT_ATTRIBUTES noa;
+    UNICODE_STRING us;
+
+    if (!G.active || !files_orig_create) return 0;
+    if (!is_create) { disp = FILE_OPEN; alloc = NULL; attrs = 0; ea = NULL; ealen = 0; }
+    writes = (access & WRITE_BITS) || (options & FILE_DELETE_ON_CLOSE) || disp == FILE_SUPERSEDE ||
+             disp == FILE_OVERWRITE || disp == FILE_OVERWRITE_IF;
+    if (options & FILE_OPEN_BY_FILE_ID) {
+        /* a file id names a host file directly: read-only for a VM */
+        if (!writes) return 0;
+        *st = ST_ACCESS_DENIED;
+        return 1;
+    }
+    wp_init(&vp);
+    wp_init(&pp);
+    r = files_resolve(oa, &vp);
+    if (r == F_PASS) { handled = 0; goto out; }
+    if (r != F_VM) { *st = resolve_err(r); goto out; }
+    v = files_verdict(&vp);
+    if (v == V_FCLOSED) { *st = ST_ACCESS_DENIED; goto out; }
+    if (v == V_FOPEN) { handled = 0; goto out; }
+    if (own_leaf(&vp)) { *st = ST_OBJECT_NAME_INVALID; goto out; }
+    creates = disp != FILE_OPEN && disp != FILE_OVERWRITE;
+    s = files_state(&vp, v, &a);
+    if (!files_private(&vp, &pp)) { *st = ST_NO_MEMORY; goto out; }
+    switch (s) {
+    case S_PRIVATE:
+        break;
+    case S_WHITEOUT:
+        if (!creates) { *st = ST_NAME_NOT_FOUND; goto out; }
+        if ((*st = files_mkparents(&vp, v)) < 0) goto out;
+        break;
+    case S_HOST:
+        if (disp == FILE_CREATE) { *st = ST_NAME_COLLISION; goto out; }
+        if (!writes) { handled = 0; goto out; } /* reads fall through to the host */
+        if ((a & FILE_ATTRIBUTE_DIRECTORY) || !(disp == FILE_SUPERSEDE || disp == FILE_OVERWRITE || disp == FILE_OVERWRITE_IF)) {
+            if ((*st = files_copy_up(&vp, a)) < 0) goto out;
+        } else {
+            /* the content is replaced anyway: no copy, just the folders */
+            if ((*st = files_mkparents(&vp, v)) < 0) goto out;
+            if (disp == FILE_OVERWRITE) disp = FILE_OVERWRITE_IF;
+        }
+        break;
+    default: /* nowhere yet */
+        if (!creates) {
+            if (v == V_FPRIVATE) { *st = ST_NAME_NOT_FOUND; goto out; }
+            handled = 0; /* the host answers "not found" in its own words */
+            goto out;
+        }
+        if ((*st = files_mkparents(&vp, v)) < 0) goto out;
+        break;
+    }
+    if ((options & FILE_DELETE_ON_CLOSE) && (a & FILE_ATTRIBUTE_DIRECTORY) && files_dir_nonempty(&vp, v)) {
+        *st = ST_NOT_EMPTY;
+        goto out;
+    }
+    wp_us(&pp, &us);
+    noa = *oa;
+    noa.RootDirectory = NULL;
+    noa.ObjectName = &us;
+    *st = files_orig_create(h, access, &noa, io, alloc, attrs, share, disp, options, ea, ealen);
+    if (*st >= 0) {
+        if (s == S_WHITEOUT) files_clear_whiteout(&vp);
+        /* DeleteFile opens with FILE_DELETE_ON_CLOSE: the host's entry needs its whiteout now */
+        if ((options & FILE_DELETE_ON_CLOSE) && host_has(&vp, v, NULL)) files_set_whiteout(&vp);
+    }
+out:
+    wp_free(&vp);
+    wp_free(&pp);
+    return handled;
+}
+
+/* NtQueryAttributesFile / NtQueryFullAttributesFile: the VM's view. */
+static NTSTATUS attr_call(qattr_fn orig, const OBJECT_ATTRIBUTES *oa, PVOID info)
+{
+    wpath vp, pp;
+    int r, v, s;
+    NTSTATUS st;
+    OBJECT_ATTRIBUTES noa;
+    UNICODE_STRING us;
+    if (!G.active) return orig(oa, info);
+    wp_init(&vp);
+    wp_init(&pp);
+    r = files_resolve(oa, &vp);
+    if (r == F_PASS) { st = orig(oa, info); goto out; }
+    if (r != F_VM) { st = resolve_err(r); goto out; }
+    v = files_verdict(&vp);
+    if (v == V_FCLOSED) { st = ST_ACCESS_DENIED; goto out; }
+    if (v == V_FOPEN) { st = orig(oa, info); goto out; }
+    if (!files_private(&vp, &pp)) { st = ST_NO_MEMORY; goto out; }
+    wp_us(&pp, &us);
+    InitializeObjectAttributes(&noa, &us, OBJ_CASE_INSENSITIVE, NULL, NULL);
+    st = orig(&noa, info);
+    if (st >= 0) goto out;
+    if (st != ST_PATH_NOT_FOUND) {
+        wpath w;
+        wp_init(&w);
+        s = files_whiteout(&vp, &w) && qattr(&w, NULL) >= 0;
+        wp_free(&w);
+        if (s) { st = ST_NAME_NOT_FOUND; goto out; }
+    }
+    st = v == V_FPRIVATE ? ST_NAME_NOT_FOUND : orig(oa, info);
+out:
+    wp_free(&vp);
+    wp_free(&pp);
+    return st;
+}
+
+static NTSTATUS NTAPI d_NtQueryAttributesFile(const OBJECT_ATTRIBUTES *oa, PVOID info)
+{
+    return attr_call(o_NtQueryAttributesFile, oa, info);
+}
+static NTSTATUS NTAPI d_NtQueryFullAttributesFile(const OBJECT_ATTRIBUTES *oa, PVOID info)
+{
+    return attr_call(o_NtQueryFullAttributesFile, oa, info);
+}
+
+static NTSTATUS NTAPI d_NtDeleteFile(const OBJECT_ATTRIBUTES *oa)
+{
+    wpath vp, pp;
+    int r, v, s;
+    ULONG a = 0;
+    NTSTATUS st;
+    OBJECT_ATTRIBUTES noa;
+    UNICODE_STRING us;
+    if (!G.active) return o_NtDeleteFile(oa);
+    wp_init(&vp);
+    wp_init(&pp);
+    r = files_resolve(oa, &vp);
+    if (r == F_PASS) { st = o_NtDeleteFile(oa); goto out; }
+    if (r != F_VM) { st = resolve_err(r); goto out; }
+    v = files_verdict(&vp);
+    if (v == V_FCLOSED) { st = ST_ACCESS_DENIED; goto out; }
+    if (v == V_FOPEN) { st = o_NtDeleteFile(oa); goto out; }
+    if (own_leaf(&vp)) { st = ST_OBJECT_NAME_INVALID; goto out; }
+    s = files_state(&vp, v, &a);
+    if (s == S_NONE || s == S_WHITEOUT) { st = ST_NAME_NOT_FOUND; goto out; }
+    if ((a & FILE_ATTRIBUTE_DIRECTORY) && files_dir_nonempty(&vp, v)) { st = ST_NOT_EMPTY; goto out; }
+    if (s == S_PRIVATE) {
+        if (!files_private(&vp, &pp)) { st = ST_NO_MEMORY; goto out; }
+        wp_us(&pp, &us);
+        InitializeObjectAttributes(&noa, &us, OBJ_CASE_INSENSITIVE, NULL, NULL);
+        if ((st = o_NtDeleteFile(&noa)) < 0) goto out;
+    }
+    st = host_has(&vp, v, NULL) ? files_set_whiteout(&vp) : 0;
+out:
+    wp_free(&vp);
+    wp_free(&pp);
+    return st;
+}
+
+/* Is this handle a private copy? Its raw name says so. */
+int files_handle_private(HANDLE h)
+{
+    union { OBJ_NAME_INFO i; WCHAR w[600]; } q;
+    ULONG ret;
+    WCHAR area[96];
+    int n = swprintf(area, 96, FILES_AREA_FMT, G.cfg->vm);
+    if (real_NtQueryObject(h, ObjectNameInformation, &q, sizeof q, &ret) < 0) return 0;
+    return q.i.Name.Length / 2 > (USHORT)n && !_wcsnicmp(q.i.Name.Buffer, area, n);
+}
+
+typedef struct {
+    ULONG Flags; /* ReplaceIfExists in the low byte */
+    HANDLE RootDirectory;
+    ULONG FileNameLength;
+    WCHAR FileName[1];
+} link_info;
+
+static NTSTATUS rename_call(HANDLE h, IO_STATUS_BLOCK *io, link_info *in, ULONG len, ULONG cls)
+{
+    wpath tv, sv, tp;
+    int r, v, sv_ok, is_link = cls == CLS_LINK || cls == CLS_LINK_EX, ts;
+    ULONG a = 0, sa = 0, nlen;
+    NTSTATUS st;
+    HANDLE src = h, copy = NULL;
+    link_info *ni = NULL;
+    BOOL replace = cls == CLS_RENAME || cls == CLS_LINK ? (in->Flags & 0xff) != 0 : (in->Flags & 1) != 0;
+
+    if (len < offsetof(link_info, FileName) || in->FileNameLength > len - offsetof(link_info, FileName))
+        return o_NtSetInformationFile(h, io, in, len, cls);
+    wp_init(&tv);
+    wp_init(&sv);
+    wp_init(&tp);
+    r = files_resolve_name(in->RootDirectory, in->FileName, (USHORT)(in->FileNameLength / 2), &tv);
+    if (r == F_PASS) { st = o_NtSetInformationFile(h, io, in, len, cls); goto out; }
+    if (r != F_VM) { st = resolve_err(r); goto out; }
+    v = files_verdict(&tv);
+    if (v == V_FCLOSED) { st = ST_ACCESS_DENIED; goto out; }
+    sv_ok = files_handle_path(h, &sv);
+    if (v == V_FOPEN) { st = o_NtSetInformationFile(h, io, in, len, cls); goto out; }
+    if (own_leaf(&tv)) { st = ST_OBJECT_NAME_INVALID; goto out; }
+    if (sv_ok && !files_handle_private(h) && files_verdict(&sv) != V_FOPEN) {
+        /* a host handle: a link must not make the host file writable through the VM's name */
+        if (!is_link) { st = ST_ACCESS_DENIED; goto out; }
+        if (!host_has(&sv, V_COW, &sa)) { st = ST_NAME_NOT_FOUND; goto out; }
+        if (files_state(&sv, V_COW, &sa) == S_HOST && (st = files_copy_up(&sv, sa)) < 0) goto out;
+        if (!files_private(&sv, &tp)) { st = ST_NO_MEMORY; goto out; }
+        if ((st = create(&copy, FILE_READ_ATTRIBUTES, &tp, 0, FILE_OPEN, 0)) < 0) goto out;
+        src = copy;
+    }
+    if (sv_ok && !is_link && host_has(&sv, V_COW, &sa) && (sa & FILE_ATTRIBUTE_DIRECTORY)) {
+        /* the host's children cannot move with it: callers fall back to copy + delete */
+        st = ST_NOT_SAME_DEVICE;
+        goto out;
+    }
+    ts = files_state(&tv, v, &a);
+    if ((ts == S_HOST || ts == S_PRIVATE) && !replace) { st = ST_NAME_COLLISION; goto out; }
+    if ((st = files_mkparents(&tv, v)) < 0) goto out;
+    if (!files_private(&tv, &tp)) { st = ST_NO_MEMORY; goto out; }
+    nlen = (ULONG)(offsetof(link_info, FileName) + tp.n * sizeof(WCHAR));
+    if (!(ni = hmalloc(nlen))) { st = ST_NO_MEMORY; goto out; }
+    ni->Flags = in->Flags;
+    ni->RootDirectory = NULL;
+    ni->FileNameLength = tp.n * sizeof(WCHAR);
+    memcpy(ni->FileName, tp.p, tp.n * sizeof(WCHAR));
+    st = o_NtSetInformationFile(src, io, ni, nlen, cls);
+    if (st >= 0) {
+        files_clear_whiteout(&tv);
+        if (!is_link && sv_ok && files_verdict(&sv) != V_FOPEN && host_has(&sv, files_verdict(&sv), NULL))
+            files_set_whiteout(&sv);
+    }
+out:
+    if (copy) close_h(copy);
+    hfree(ni);
+    wp_free(&tv);
+    wp_free(&sv);
+    wp_free(&tp);
+    return st;
+}
+
+static NTSTATUS dispose_call(HANDLE h, IO_STATUS_BLOCK *io, PVOID buf, ULONG len, ULONG cls)
+{
+    wpath sv;
+    int v, del;
+    ULONG a = 0;
+    NTSTATUS st;
+    if (!buf || len < 1) return o_NtSetInformationFile(h, io, buf, len, cls);
+    del = cls == CLS_DISPOSITION ? *(BOOLEAN *)buf != 0 : len >= 4 && (*(ULONG *)buf & 1);
+    if (!del) return o_NtSetInformationFile(h, io, buf, len, cls);
+    wp_init(&sv);
+    if (!files_handle_path(h, &sv) || (v = files_verdict(&sv)) == V_FOPEN || !files_handle_private(h)) {
+        wp_free(&sv);
+        return o_NtSetInformationFile(h, io, buf, len, cls);
+    }
+    if (host_has(&sv, v, &a) && (a & FILE_ATTRIBUTE_DIRECTORY) && files_dir_nonempty(&sv, v)) st = ST_NOT_EMPTY;
+    else if ((st = o_NtSetInformationFile(h, io, buf, len, cls)) >= 0 && host_has(&sv, v, NULL)) files_set_whiteout(&sv);
+    wp_free(&sv);
+    return st;
+}
+
+/* Attributes, times and size set through a handle the VM opened for reading (Wine's
+   SetFileAttributes opens with SYNCHRONIZE only): the change goes to the VM's copy. */
+static NTSTATUS change_call(HANDLE h, IO_STATUS_BLOCK *io, PVOID buf, ULONG len, ULONG cls)
+{
+    wpath sv, pp;
+    ULONG a = 0;
+    NTSTATUS st;
+    HANDLE copy;
+    wp_init(&sv);
+    wp_init(&pp);
+    if (!files_handle_path(h, &sv) || files_verdict(&sv) != V_COW || files_handle_private(h)) {
+        st = o_NtSetInformationFile(h, io, buf, len, cls);
+        goto out;
+    }
+    if (files_state(&sv, V_COW, &a) == S_HOST && (st = files_copy_up(&sv, a)) < 0) goto out;
+    if (!files_private(&sv, &pp)) { st = ST_NO_MEMORY; goto out; }
+    if ((st = create(&copy, FILE_WRITE_ATTRIBUTES | FILE_WRITE_DATA, &pp, 0, FILE_OPEN, 0)) < 0) goto out;
+    st = o_NtSetInformationFile(copy, io, buf, len, cls);
+    close_h(copy);
+out:
+    wp_free(&sv);
+    wp_free(&pp);
+    return st;
+}
+
+static NTSTATUS NTAPI d_NtSetInformationFile(HANDLE h, IO_STATUS_BLOCK *io, PVOID buf, ULONG len, ULONG cls)
+{
+    if (!G.active || !buf) return o_NtSetInformationFile(h, io, buf, len, cls);
+    if (cls == CLS_RENAME || cls == CLS_RENAME_EX || cls == CLS_LINK || cls == CLS_LINK_EX)
+        return rename_call(h, io, buf, len, cls);
+    if (cls == CLS_DISPOSITION || cls == CLS_DISPOSITION_EX) return dispose_call(h, io, buf, len, cls);
+    if (cls == CLS_BASIC || cls == CLS_ALLOCATION || cls == CLS_EOF || cls == CLS_VALID_DATA) return change_call(h, io, buf, len, cls);
+    return o_NtSetInformationFile(h, io, buf, len, cls);
+}
+
+NTSTATUS files_attr(const OBJECT_ATTRIBUTES *oa, ULONG *attrs)
+{
+    FILE_BASIC_INFORMATION bi;
+    NTSTATUS st = o_NtQueryAttributesFile(oa, &bi);
+    if (st >= 0) *attrs = bi.FileAttributes;
+    return st;
+}
+
+void files_forget(HANDLE h) { files_dir_forget(h); }
+
+int files_install(void)
+{
+    if (files_path_init()) return -1;
+    if (hook_syscall("NtQueryAttributesFile", d_NtQueryAttributesFile, (void **)&o_NtQueryAttributesFile)) return -1;
+    if (hook_syscall("NtQueryFullAttributesFile", d_NtQueryFullAttributesFile, (void **)&o_NtQueryFullAttributesFile)) return -1;
+    if (hook_syscall("NtDeleteFile", d_NtDeleteFile, (void **)&o_NtDeleteFile)) return -1;
+    if (hook_syscall("NtSetInformationFile", d_NtSetInformationFile, (void **)&o_NtSetInformationFile)) return -1;
+    return files_dir_install();
+}
+

@@ -1,0 +1,76 @@
+/* Per-VM copy-on-write view of the file system (docs/state.md).
+   A VM path is canonical "\??\X:\a\b" (drive letter upper case, no "." or ".."
+   components, no doubled or trailing backslash); its private counterpart is
+   <area>\X\a\b where <area> is \??\C:\ProgramData\svcdup\VMs\<vm>\files.
+   A deleted host entry leaves a whiteout <area>\X\a\.svcdup-wh.b. */
+#ifndef SVCDUP_FILES_H
+#define SVCDUP_FILES_H
+#include "nt.h"
+
+#define FILES_AREA_FMT L"\\??\\C:\\ProgramData\\svcdup\\VMs\\%ls\\files"
+#define FILES_HOME L"\\??\\C:\\ProgramData\\svcdup"
+#define WH_PREFIX L".svcdup-wh."
+#define TMP_PREFIX L".svcdup-tmp."
+#define OWN_PREFIX L".svcdup-"
+
+enum { F_PASS = 0, F_VM = 1, F_DENY = 2, F_BAD = 3 };
+enum { V_COW = 0, V_FOPEN = 1, V_FCLOSED = 2, V_FPRIVATE = 3 };
+
+/* A growable wide path; short ones stay on the stack. */
+typedef struct {
+    WCHAR *p;
+    USHORT n; /* chars */
+    USHORT cap;
+    WCHAR stack[300];
+} wpath;
+void wp_init(wpath *w);
+void wp_free(wpath *w);
+int wp_set(wpath *w, const WCHAR *s, USHORT n);
+int wp_add(wpath *w, const WCHAR *s, USHORT n);
+void wp_us(wpath *w, UNICODE_STRING *us);
+
+/* files_path.c */
+int files_path_init(void);
+/* Resolve a name (and its RootDirectory) to the canonical VM path.
+   F_PASS: not a file on a drive (device, pipe, UNC, ...); F_VM: *out is set;
+   F_DENY: names svcdup's own folders; F_BAD: a malformed path. */
+int files_resolve(const OBJECT_ATTRIBUTES *oa, wpath *out);
+int files_resolve_name(HANDLE root, const WCHAR *s, USHORT n, wpath *out);
+/* The VM path a handle stands for (its private copy mapped back), 0 if none. */
+int files_handle_path(HANDLE h, wpath *out);
+int files_handle_private(HANDLE h); /* files.c: is it a private copy? */
+/* Policy verdict (V_*) for a VM path. */
+int files_verdict(const wpath *vp);
+/* <area>\X\rest for a VM path; whiteout and temp names of its leaf. */
+int files_private(const wpath *vp, wpath *out);
+int files_whiteout(const wpath *vp, wpath *out);
+int files_temp(const wpath *vp, wpath *out);
+/* Map a private (area) path in place back to the VM's path; returns new length in chars, or n if not in the area. */
+USHORT files_unmap(WCHAR *s, USHORT n, int nt_form);
+int files_is_own_name(const WCHAR *leaf, USHORT n);
+USHORT files_leaf(const WCHAR *p, USHORT n); /* index of the last component */
+
+/* files.c */
+extern NTSTATUS(NTAPI *files_orig_create)(HANDLE *, ACCESS_MASK, OBJECT_ATTRIBUTES *, IO_STATUS_BLOCK *, LARGE_INTEGER *,
+                                          ULONG, ULONG, ULONG, ULONG, PVOID, ULONG);
+/* Called by pipes.c for every NtCreateFile/NtOpenFile it does not rename: 1 when handled (*st set). */
+int files_open(int is_create, HANDLE *h, ACCESS_MASK access, OBJECT_ATTRIBUTES *oa, IO_STATUS_BLOCK *io,
+               LARGE_INTEGER *alloc, ULONG attrs, ULONG share, ULONG disposition, ULONG options, PVOID ea, ULONG ealen,
+               NTSTATUS *st);
+NTSTATUS files_attr(const OBJECT_ATTRIBUTES *oa, ULONG *attrs);
+int files_install(void);
+void files_forget(HANDLE h);
+/* state of a VM path: where it lives */
+enum { S_NONE = 0, S_HOST = 1, S_PRIVATE = 2, S_WHITEOUT = 3 };
+int files_state(const wpath *vp, int verdict, ULONG *attrs);
+int files_mkparents(const wpath *vp, int verdict);
+NTSTATUS files_copy_up(const wpath *vp, ULONG host_attrs);
+NTSTATUS files_set_whiteout(const wpath *vp);
+void files_clear_whiteout(const wpath *vp);
+
+/* files_dir.c */
+int files_dir_install(void);
+void files_dir_forget(HANDLE h);
+/* does the merged directory hold anything besides . and ..? */
+int files_dir_nonempty(const wpath *vp, int verdict);
+#endif

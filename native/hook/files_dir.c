@@ -1,0 +1,380 @@
+/* Directory listings of the VM's view: the host folder's entries and the private
+   folder's, minus whiteouts (and svcdup's own temp names), sorted as NTFS sorts
+   (upcase ordinal, "." and ".." first). A merged listing is built on the first
+   NtQueryDirectoryFile(Ex) call of a handle (or a restart) and served from memory;
+   a folder the VM never changed is listed by the host as is. At most NENUM
+   listings are held at once (the oldest is dropped), each freed at NtClose. */
+#include "files.h"
+#include "hook.h"
+#include "patch.h"
+#include "policy.h"
+#include <wchar.h>
+
+NTSYSAPI void NTAPI RtlAcquireSRWLockExclusive(RTL_SRWLOCK *);
+NTSYSAPI void NTAPI RtlReleaseSRWLockExclusive(RTL_SRWLOCK *);
+NTSYSAPI WCHAR NTAPI RtlUpcaseUnicodeChar(WCHAR);
+NTSYSAPI NTSTATUS NTAPI NtSetEvent(HANDLE, LONG *);
+
+#define ST_NO_MORE_FILES ((NTSTATUS)0x80000006)
+#define ST_NO_SUCH_FILE ((NTSTATUS)0xC000000F)
+
+typedef NTSTATUS(NTAPI *qdir_fn)(HANDLE, HANDLE, PVOID, PVOID, IO_STATUS_BLOCK *, PVOID, ULONG, ULONG, BOOLEAN,
+                                 UNICODE_STRING *, BOOLEAN);
+typedef NTSTATUS(NTAPI *qdirex_fn)(HANDLE, HANDLE, PVOID, PVOID, IO_STATUS_BLOCK *, PVOID, ULONG, ULONG, ULONG,
+                                   UNICODE_STRING *);
+static qdir_fn o_NtQueryDirectoryFile;
+static qdirex_fn o_NtQueryDirectoryFileEx;
+
+/* where each listing class keeps FileNameLength and FileName */
+static int layout(ULONG cls, ULONG *nl, ULONG *name)
+{
+    switch (cls) {
+    case 1: *nl = 60; *name = 64; return 1;   /* FileDirectoryInformation */
+    case 2: *nl = 60; *name = 68; return 1;   /* FileFullDirectoryInformation */
+    case 3: *nl = 60; *name = 94; return 1;   /* FileBothDirectoryInformation */
+    case 12: *nl = 8; *name = 12; return 1;   /* FileNamesInformation */
+    case 37: *nl = 60; *name = 104; return 1; /* FileIdBothDirectoryInformation */
+    case 38: *nl = 60; *name = 80; return 1;  /* FileIdFullDirectoryInformation */
+    case 63: *nl = 60; *name = 88; return 1;  /* FileIdExtdDirectoryInformation */
+    }
+    return 0;
+}
+
+typedef struct {
+    ULONG count, cap;
+    char **rec; /* each a copy of one entry, NextEntryOffset 0 */
+} list;
+
+static void list_free(list *l)
+{
+    ULONG i;
+    for (i = 0; i < l->count; i++) hfree(l->rec[i]);
+    hfree(l->rec);
+    l->rec = NULL;
+    l->count = l->cap = 0;
+}
+
+static int list_add(list *l, const char *e, ULONG size)
+{
+    char *c;
+    if (l->count == l->cap) {
+        ULONG cap = l->cap ? l->cap * 2 : 64;
+        char **n = hmalloc(cap * sizeof(char *));
+        if (!n) return 0;
+        if (l->rec) { memcpy(n, l->rec, l->count * sizeof(char *)); hfree(l->rec); }
+        l->rec = n;
+        l->cap = cap;
+    }
+    if (!(c = hmalloc(size))) return 0;
+    memcpy(c, e, size);
+    *(ULONG *)c = 0;
+    l->rec[l->count++] = c;
+    return 1;
+}
+
+static const WCHAR *rname(const char *r, ULONG cls, USHORT *n)
+{
+    ULONG nl = 0, no = 0;
+    layout(cls, &nl, &no);
+    *n = (USHORT)(*(const ULONG *)(r + nl) / 2);
+    return (const WCHAR *)(r + no);
+}
+
+static ULONG rsize(const char *r, ULONG cls)
+{
+    ULONG nl = 0, no = 0;
+    layout(cls, &nl, &no);
+    return no + *(const ULONG *)(r + nl);
+}
+
+static int cmp_names(const WCHAR *a, USHORT an, const WCHAR *b, USHORT bn)
+{
+    USHORT i;
+    for (i = 0; i < an && i < bn; i++) {
+        WCHAR x = RtlUpcaseUnicodeChar(a[i]), y = RtlUpcaseUnicodeChar(b[i]);
+        if (x != y) return x < y ? -1 : 1;
+    }
+    return an == bn ? 0 : an < bn ? -1 : 1;
+}
+
+static int is_dot(const WCHAR *s, USHORT n) { return (n == 1 && s[0] == L'.') || (n == 2 && s[0] == L'.' && s[1] == L'.'); }
+
+/* Every entry of folder p matching mask (NULL: all). 0 if the folder cannot be opened.
+   own: the caller's handle when it is that very folder (a second open of it can meet a
+   sharing violation); its scan is restarted, harmless since we serve the listing. */
+static NTSTATUS collect(wpath *p, ULONG cls, UNICODE_STRING *mask, list *out, HANDLE own)
+{
+    OBJECT_ATTRIBUTES oa;
+    UNICODE_STRING us;
+    IO_STATUS_BLOCK io;
+    HANDLE h;
+    NTSTATUS st;
+    BOOLEAN first = TRUE;
+    const ULONG bufsize = 64 * 1024;
+    char *buf;
+    wp_us(p, &us);
+    InitializeObjectAttributes(&oa, &us, OBJ_CASE_INSENSITIVE, NULL, NULL);
+    if (own) h = own;
+    else if ((st = files_orig_create(&h, FILE_LIST_DIRECTORY | SYNCHRONIZE, &oa, &io, NULL, 0,
+                                     FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, FILE_OPEN,
+                                     FILE_DIRECTORY_FILE | FILE_SYNCHRONOUS_IO_NONALERT, NULL, 0)) < 0)
+        return st;
+    if (!(buf = hmalloc(bufsize))) { if (!own) real_NtClose(h); return ST_NO_MEMORY; }
+    for (;;) {
+        ULONG off = 0;
+        st = o_NtQueryDirectoryFile(h, NULL, NULL, NULL, &io, buf, bufsize, cls, FALSE, first ? mask : NULL, first);
+        first = FALSE;
+        if (st < 0 || st == ST_NO_MORE_FILES) break;
+        for (;;) {
+            char *e = buf + off;
+            if (!list_add(out, e, rsize(e, cls))) { st = ST_NO_MEMORY; goto done; }
+            if (!*(ULONG *)e) break;
+            off += *(ULONG *)e;
+        }
+    }
+    st = 0;
+done:
+    hfree(buf);
+    if (!own) real_NtClose(h);
+    return st;
+}
+
+static void sort(list *l, ULONG cls)
+{
+    /* insertion sort over pointers is fine for small folders; shell sort keeps big ones fast */
+    ULONG gap, i, j;
+    for (gap = l->count / 2; gap > 0; gap /= 2)
+        for (i = gap; i < l->count; i++) {
+            char *t = l->rec[i];
+            USHORT tn, jn;
+            const WCHAR *ts = rname(t, cls, &tn);
+            for (j = i; j >= gap; j -= gap) {
+                const WCHAR *js = rname(l->rec[j - gap], cls, &jn);
+                int tdot = is_dot(ts, tn), jdot = is_dot(js, jn);
+                int c = tdot != jdot ? (tdot ? -1 : 1) : cmp_names(js, jn, ts, tn) > 0 ? -1 : 1;
+                if (c >= 0) break;
+                l->rec[j] = l->rec[j - gap];
+            }
+            l->rec[j] = t;
+        }
+}
+
+/* The merged listing of VM folder vp. */
+static NTSTATUS merge(const wpath *vp, int verdict, ULONG cls, UNICODE_STRING *mask, list *out, HANDLE own, int own_private)
+{
+    wpath pp;
+    list host = {0}, priv = {0};
+    UNICODE_STRING up = {0};
+    WCHAR upbuf[260];
+    NTSTATUS st = 0;
+    ULONG i, j;
+    int have_host = 0;
+    wp_init(&pp);
+    if (!files_private(vp, &pp)) return ST_NO_MEMORY;
+    if (mask && mask->Length) {
+        /* the DOS wildcards (< > ") as plain ones: close enough for a mask (Wine has no RtlIsNameInExpression) */
+        USHORT k, n = mask->Length / 2 > 259 ? 259 : mask->Length / 2;
+        for (k = 0; k < n; k++) {
+            WCHAR c = mask->Buffer[k];
+            upbuf[k] = c == L'<' ? L'*' : c == L'>' ? L'?' : c == L'"' ? L'.' : c;
+        }
+        upbuf[n] = 0;
+        up.Buffer = upbuf;
+        up.Length = up.MaximumLength = n * 2;
+    }
+    if (verdict != V_FPRIVATE && collect((wpath *)vp, cls, mask, &host, own_private ? NULL : own) >= 0) have_host = 1;
+    collect(&pp, cls, NULL, &priv, own_private ? own : NULL);
+    for (i = 0; i < priv.count; i++) {
+        USHORT n;
+        const WCHAR *s = rname(priv.rec[i], cls, &n);
+        if (files_is_own_name(s, n)) {
+            if (n > 11 && !_wcsnicmp(s, WH_PREFIX, 11)) {
+                /* a whiteout hides the host's entry of that name */
+                for (j = 0; j < host.count; j++) {
+                    USHORT hn;
+                    const WCHAR *hs;
+                    if (!host.rec[j]) continue;
+                    hs = rname(host.rec[j], cls, &hn);
+                    if (!cmp_names(hs, hn, s + 11, n - 11)) { hfree(host.rec[j]); host.rec[j] = NULL; }
+                }
+            }
+            continue;
+        }
+        if (is_dot(s, n) && have_host) continue;
+        if (up.Length && !is_dot(s, n)) {
+            if (!glob_match(upbuf, s, n)) continue;
+        }
+        for (j = 0; j < host.count; j++) {
+            USHORT hn;
+            const WCHAR *hs;
+            if (!host.rec[j]) continue;
+            hs = rname(host.rec[j], cls, &hn);
+            if (!cmp_names(hs, hn, s, n)) { hfree(host.rec[j]); host.rec[j] = NULL; }
+        }
+        if (!list_add(out, priv.rec[i], rsize(priv.rec[i], cls))) { st = ST_NO_MEMORY; goto done; }
+    }
+    for (j = 0; j < host.count; j++)
+        if (host.rec[j] && !list_add(out, host.rec[j], rsize(host.rec[j], cls))) { st = ST_NO_MEMORY; goto done; }
+    sort(out, cls);
+done:
+    list_free(&host);
+    list_free(&priv);
+    wp_free(&pp);
+    return st;
+}
+
+int files_dir_nonempty(const wpath *vp, int verdict)
+{
+    list l = {0};
+    ULONG i;
+    int r = 0;
+    if (merge(vp, verdict, 12, NULL, &l, NULL, 0) < 0) return 0;
+    for (i = 0; i < l.count; i++) {
+        USHORT n;
+        const WCHAR *s = rname(l.rec[i], 12, &n);
+        if (!is_dot(s, n)) { r = 1; break; }
+    }
+    list_free(&l);
+    return r;
+}
+
+/* ---- per-handle listings ---- */
+#define NENUM 32
+typedef struct { HANDLE h; ULONG cls, pos; int started; list l; } listing;
+static listing enums[NENUM];
+static volatile LONG nenums;
+static unsigned evict;
+static RTL_SRWLOCK lock;
+
+void files_dir_forget(HANDLE h)
+{
+    int i;
+    if (!nenums) return; /* every CloseHandle: no lock in the common case */
+    RtlAcquireSRWLockExclusive(&lock);
+    for (i = 0; i < NENUM; i++)
+        if (enums[i].h == h) {
+            list_free(&enums[i].l);
+            enums[i].h = NULL;
+            nenums--;
+        }
+    RtlReleaseSRWLockExclusive(&lock);
+}
+
+/* Needs merging? Only when the VM has changed something in this folder. */
+static int needs_merge(HANDLE h, wpath *vp, int *verdict)
+{
+    wpath pp;
+    FILE_BASIC_INFORMATION bi;
+    OBJECT_ATTRIBUTES oa;
+    UNICODE_STRING us;
+    int r;
+    if (!files_handle_path(h, vp)) return 0;
+    *verdict = files_verdict(vp);
+    if (*verdict == V_FOPEN || *verdict == V_FCLOSED) return 0;
+    if (*verdict == V_FPRIVATE) return 1;
+    wp_init(&pp);
+    if (!files_private(vp, &pp)) return 0;
+    wp_us(&pp, &us);
+    InitializeObjectAttributes(&oa, &us, OBJ_CASE_INSENSITIVE, NULL, NULL);
+    r = files_attr(&oa, &bi.FileAttributes) >= 0; /* the unhooked call: area paths are denied to the VM */
+    wp_free(&pp);
+    return r;
+}
+
+static NTSTATUS serve(HANDLE h, HANDLE event, IO_STATUS_BLOCK *io, PVOID buf, ULONG len, ULONG cls, BOOLEAN single,
+                      UNICODE_STRING *mask, BOOLEAN restart, int *handled)
+{
+    wpath vp;
+    int verdict, i, slot = -1;
+    ULONG nl, no, off = 0, prev = 0, used = 0;
+    NTSTATUS st;
+    listing *e;
+    *handled = 0;
+    if (!G.active || !layout(cls, &nl, &no)) return 0;
+    wp_init(&vp);
+    RtlAcquireSRWLockExclusive(&lock);
+    for (i = 0; i < NENUM; i++)
+        if (enums[i].h == h) { slot = i; break; }
+    if (slot < 0 || restart || enums[slot].cls != cls) {
+        list l = {0};
+        if (slot < 0) {
+            /* not (yet) a merged listing: is it one? */
+            RtlReleaseSRWLockExclusive(&lock);
+            if (!needs_merge(h, &vp, &verdict)) { wp_free(&vp); return 0; }
+            RtlAcquireSRWLockExclusive(&lock);
+        } else if (!files_handle_path(h, &vp)) {
+            RtlReleaseSRWLockExclusive(&lock);
+            wp_free(&vp);
+            return 0;
+        } else
+            verdict = files_verdict(&vp);
+        if ((st = merge(&vp, verdict, cls, mask, &l, h, files_handle_private(h))) < 0) { RtlReleaseSRWLockExclusive(&lock); wp_free(&vp); *handled = 1; return st; }
+        if (slot < 0) {
+            for (i = 0; i < NENUM; i++)
+                if (!enums[i].h) { slot = i; break; }
+            if (slot < 0) { slot = evict++ % NENUM; list_free(&enums[slot].l); nenums--; }
+            nenums++;
+        } else
+            list_free(&enums[slot].l);
+        enums[slot].h = h;
+        enums[slot].cls = cls;
+        enums[slot].pos = 0;
+        enums[slot].started = 0;
+        enums[slot].l = l;
+    }
+    e = &enums[slot];
+    *handled = 1;
+    if (e->pos >= e->l.count) st = e->started ? ST_NO_MORE_FILES : ST_NO_SUCH_FILE;
+    else {
+        st = 0;
+        while (e->pos < e->l.count) {
+            char *r = e->l.rec[e->pos];
+            ULONG sz = rsize(r, cls), at = (off + 7) & ~7u;
+            if (at + sz > len) {
+                if (!used) st = ST_BUFFER_OVERFLOW;
+                break;
+            }
+            memcpy((char *)buf + at, r, sz);
+            if (used) *(ULONG *)((char *)buf + prev) = at - prev;
+            *(ULONG *)((char *)buf + at) = 0;
+            prev = at;
+            off = at + sz;
+            used = off;
+            e->pos++;
+            if (single) break;
+        }
+    }
+    e->started = 1;
+    RtlReleaseSRWLockExclusive(&lock);
+    wp_free(&vp);
+    if (io) {
+        io->Status = st;
+        io->Information = used;
+    }
+    if (event) NtSetEvent(event, NULL);
+    return st;
+}
+
+static NTSTATUS NTAPI d_NtQueryDirectoryFile(HANDLE h, HANDLE event, PVOID apc, PVOID ctx, IO_STATUS_BLOCK *io, PVOID buf,
+                                             ULONG len, ULONG cls, BOOLEAN single, UNICODE_STRING *mask, BOOLEAN restart)
+{
+    int handled;
+    NTSTATUS st = serve(h, event, io, buf, len, cls, single, mask, restart, &handled);
+    return handled ? st : o_NtQueryDirectoryFile(h, event, apc, ctx, io, buf, len, cls, single, mask, restart);
+}
+
+static NTSTATUS NTAPI d_NtQueryDirectoryFileEx(HANDLE h, HANDLE event, PVOID apc, PVOID ctx, IO_STATUS_BLOCK *io,
+                                               PVOID buf, ULONG len, ULONG cls, ULONG flags, UNICODE_STRING *mask)
+{
+    int handled;
+    NTSTATUS st = serve(h, event, io, buf, len, cls, (flags & 2) != 0, mask, (flags & 1) != 0, &handled);
+    return handled ? st : o_NtQueryDirectoryFileEx(h, event, apc, ctx, io, buf, len, cls, flags, mask);
+}
+
+int files_dir_install(void)
+{
+    int r;
+    if (hook_syscall("NtQueryDirectoryFile", d_NtQueryDirectoryFile, (void **)&o_NtQueryDirectoryFile)) return -1;
+    r = hook_syscall("NtQueryDirectoryFileEx", d_NtQueryDirectoryFileEx, (void **)&o_NtQueryDirectoryFileEx);
+    return r == -2 ? -1 : 0; /* older systems lack the Ex call */
+}

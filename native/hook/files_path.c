@@ -1,0 +1,241 @@
+/* File paths: every spelling a VM process can use, resolved once to one canonical
+   VM path "\??\X:\rest", then mapped to the VM's private area. Spellings:
+   \??\ \DosDevices\ \GLOBAL??\ (\\?\ and drive-relative paths arrive here already
+   made absolute by ntdll), \??\GLOBALROOT\..., a RootDirectory handle (its name
+   asked with NtQueryObject), case, doubled backslashes, and under Wine the Z: and
+   \??\unix\ spellings of the prefix's own drive_c (the "alias files" rules). */
+#include "files.h"
+#include "hook.h"
+#include "policy.h"
+#include <wchar.h>
+
+/* ---- wpath ---- */
+void wp_init(wpath *w) { w->p = w->stack; w->n = 0; w->cap = sizeof w->stack / sizeof(WCHAR); }
+void wp_free(wpath *w) { if (w->p != w->stack) hfree(w->p); wp_init(w); }
+int wp_add(wpath *w, const WCHAR *s, USHORT n)
+{
+    if ((SIZE_T)w->n + n + 1 > 0x7ffe) return 0;
+    if (w->n + n + 1 > w->cap) {
+        SIZE_T want = ((SIZE_T)w->n + n + 1) * 2, lim = 0x7fff; USHORT cap = (USHORT)(want > lim ? lim : want);
+        WCHAR *np = hmalloc(cap * sizeof(WCHAR));
+        if (!np) return 0;
+        memcpy(np, w->p, w->n * sizeof(WCHAR));
+        if (w->p != w->stack) hfree(w->p);
+        w->p = np;
+        w->cap = cap;
+    }
+    memmove(w->p + w->n, s, n * sizeof(WCHAR));
+    w->n += n;
+    w->p[w->n] = 0;
+    return 1;
+}
+int wp_set(wpath *w, const WCHAR *s, USHORT n) { w->n = 0; return wp_add(w, s, n); }
+void wp_us(wpath *w, UNICODE_STRING *us)
+{
+    us->Buffer = w->p;
+    us->Length = (USHORT)(w->n * sizeof(WCHAR));
+    us->MaximumLength = us->Length;
+}
+
+static int starts(const WCHAR *s, USHORT n, const WCHAR *lit)
+{
+    USHORT l = (USHORT)wcslen(lit);
+    return n >= l && !_wcsnicmp(s, lit, l);
+}
+
+/* ---- configuration: the area, the aliases ---- */
+static WCHAR area[96];
+static USHORT area_n;
+#define NALIAS 8
+static struct { WCHAR *from; USHORT n; WCHAR to; } alias[NALIAS];
+static int nalias;
+
+/* "alias files X: PATH": PATH (a Win32 path) is another spelling of drive X:'s root. */
+int files_path_init(void)
+{
+    const WCHAR *p = G.cfg->rules;
+    area_n = (USHORT)swprintf(area, sizeof area / sizeof(WCHAR), FILES_AREA_FMT, G.cfg->vm);
+    while (p && *p) {
+        const WCHAR *e = wcschr(p, L'\n');
+        USHORT len = (USHORT)(e ? e - p : wcslen(p));
+        while (len && (p[len - 1] == L'\r' || p[len - 1] == L'\\')) len--;
+        if (len > 16 && nalias < NALIAS && !wcsncmp(p, L"alias files ", 12) && p[13] == L':' && p[14] == L' ') {
+            USHORT fl = len - 15;
+            WCHAR *f = hmalloc((fl + 5) * sizeof(WCHAR));
+            if (!f) return -1;
+            memcpy(f, L"\\??\\", 4 * sizeof(WCHAR));
+            memcpy(f + 4, p + 15, fl * sizeof(WCHAR));
+            f[fl + 4] = 0;
+            if (f[4] >= L'a' && f[4] <= L'z') f[4] -= 32;
+            alias[nalias].from = f;
+            alias[nalias].n = fl + 4;
+            alias[nalias].to = p[12] & ~0x20;
+            nalias++;
+        }
+        p = e ? e + 1 : NULL;
+    }
+    return 0;
+}
+
+/* ---- canonical form ---- */
+static USHORT skip_root(const WCHAR *s, USHORT n)
+{
+    if (starts(s, n, L"\\??\\GLOBALROOT\\??\\")) return 18;
+    if (starts(s, n, L"\\??\\GLOBALROOT\\DosDevices\\")) return 26;
+    if (starts(s, n, L"\\??\\GLOBALROOT\\GLOBAL??\\")) return 24;
+    if (starts(s, n, L"\\??\\")) return 4;
+    if (starts(s, n, L"\\DosDevices\\")) return 12;
+    if (starts(s, n, L"\\GLOBAL??\\")) return 10;
+    return 0;
+}
+
+/* s[0..n) absolute NT name -> canonical; returns F_* */
+static int canon(const WCHAR *s, USHORT n, wpath *out, int allow_area)
+{
+    USHORT i = skip_root(s, n), start, home_n = (USHORT)wcslen(FILES_HOME);
+    WCHAR drive;
+    int a;
+    if (!i) return F_PASS; /* \Device\..., object names: not a drive path */
+    s += i;
+    n -= i;
+    if (starts(s, n, L"unix\\")) {
+        /* Wine: \??\unix\<unix path> is Z:\<unix path> */
+        if (!wp_set(out, L"\\??\\Z:", 6)) return F_BAD;
+        s += 4;
+        n -= 4;
+    } else {
+        if (n < 2 || s[1] != L':' || !((s[0] | 0x20) >= L'a' && (s[0] | 0x20) <= L'z') || (n > 2 && s[2] != L'\\'))
+            return F_PASS; /* UNC, pipe, CONIN$, a device: not ours */
+        drive = s[0] & ~0x20;
+        if (!wp_set(out, L"\\??\\", 4) || !wp_add(out, &drive, 1) || !wp_add(out, L":", 1)) return F_BAD;
+        s += 2;
+        n -= 2;
+    }
+    /* components: collapse doubled backslashes, refuse . and .. */
+    for (i = 0; i < n;) {
+        while (i < n && s[i] == L'\\') i++;
+        if (i >= n) break;
+        start = i;
+        while (i < n && s[i] != L'\\') i++;
+        if ((i - start == 1 && s[start] == L'.') || (i - start == 2 && s[start] == L'.' && s[start + 1] == L'.')) return F_BAD;
+        if (!wp_add(out, L"\\", 1) || !wp_add(out, s + start, i - start)) return F_BAD;
+    }
+    /* another spelling of a drive's root (Wine's Z:\...\drive_c) */
+    for (a = 0; a < nalias; a++) {
+        if (out->n >= alias[a].n && !_wcsnicmp(out->p, alias[a].from, alias[a].n) &&
+            (out->n == alias[a].n || out->p[alias[a].n] == L'\\')) {
+            USHORT rest = out->n - alias[a].n;
+            memmove(out->p + 6, out->p + alias[a].n, rest * sizeof(WCHAR));
+            out->p[4] = alias[a].to;
+            out->n = 6 + rest;
+            out->p[out->n] = 0;
+            break;
+        }
+    }
+    /* svcdup's own folder (and each VM's private area in it) is never a VM's to open */
+    if (starts(out->p, out->n, FILES_HOME) && (out->n == home_n || out->p[home_n] == L'\\')) {
+        USHORT m;
+        if (!allow_area) return F_DENY;
+        m = files_unmap(out->p, out->n, 1);
+        if (m == out->n) return F_DENY; /* another VM's area, or svcdup's own files */
+        out->n = m;
+        out->p[m] = 0;
+    }
+    return F_VM;
+}
+
+int files_resolve_name(HANDLE root, const WCHAR *s, USHORT n, wpath *out)
+{
+    if (root) {
+        union { OBJ_NAME_INFO i; WCHAR w[600]; } q;
+        ULONG ret;
+        wpath full;
+        int r;
+        if (real_NtQueryObject(root, ObjectNameInformation, &q, sizeof q, &ret) < 0) return F_PASS;
+        wp_init(&full);
+        if (!wp_set(&full, q.i.Name.Buffer, q.i.Name.Length / sizeof(WCHAR)) ||
+            (n && (!wp_add(&full, L"\\", 1) || !wp_add(&full, s, n)))) {
+            wp_free(&full);
+            return F_BAD;
+        }
+        /* the root may be a private copy: its name maps back to the VM's path */
+        r = canon(full.p, full.n, out, 1);
+        wp_free(&full);
+        return r;
+    }
+    return canon(s, n, out, 0);
+}
+
+int files_resolve(const OBJECT_ATTRIBUTES *oa, wpath *out)
+{
+    if (!oa || !oa->ObjectName || !oa->ObjectName->Buffer) return F_PASS;
+    return files_resolve_name(oa->RootDirectory, oa->ObjectName->Buffer, oa->ObjectName->Length / sizeof(WCHAR), out);
+}
+
+int files_handle_path(HANDLE h, wpath *out)
+{
+    return files_resolve_name(h, NULL, 0, out) == F_VM;
+}
+
+int files_verdict(const wpath *vp)
+{
+    int p = policy_decide(K_FILE, vp->p + 4, vp->n - 4);
+    if (p == P_CLOSED) return V_FCLOSED;
+    if (p == P_OPEN) return V_FOPEN;
+    if (p == P_PRIVATE) return V_FPRIVATE;
+    return V_COW;
+}
+
+USHORT files_leaf(const WCHAR *p, USHORT n)
+{
+    USHORT i = n;
+    while (i && p[i - 1] != L'\\') i--;
+    return i;
+}
+
+int files_private(const wpath *vp, wpath *out)
+{
+    WCHAR d[2] = {L'\\', vp->p[4]};
+    return wp_set(out, area, area_n) && wp_add(out, d, 2) && wp_add(out, vp->p + 6, vp->n - 6);
+}
+
+static int leaf_prefixed(const wpath *vp, wpath *out, const WCHAR *pre, USHORT pn)
+{
+    USHORT l = files_leaf(vp->p, vp->n);
+    WCHAR d[2] = {L'\\', vp->p[4]};
+    if (l <= 7) return 0; /* a drive root has no whiteout */
+    return wp_set(out, area, area_n) && wp_add(out, d, 2) && wp_add(out, vp->p + 6, l - 6) && wp_add(out, pre, pn) &&
+           wp_add(out, vp->p + l, vp->n - l);
+}
+
+int files_whiteout(const wpath *vp, wpath *out) { return leaf_prefixed(vp, out, WH_PREFIX, 11); }
+
+int files_temp(const wpath *vp, wpath *out)
+{
+    WCHAR t[48];
+    USHORT n = (USHORT)swprintf(t, 48, L"%ls%lu.%lu.", TMP_PREFIX, (unsigned long)G.pid,
+                                (unsigned long)*(ULONG_PTR *)((char *)NtCurrentTeb() + 0x48) /* ClientId.UniqueThread */);
+    return leaf_prefixed(vp, out, t, n);
+}
+
+/* "<...>\ProgramData\svcdup\VMs\<this vm>\files\X[\rest]" -> "<root>X:[\rest]".
+   nt_form: s starts with \??\C: (else with \ProgramData, as FileNameInformation reports). */
+USHORT files_unmap(WCHAR *s, USHORT n, int nt_form)
+{
+    USHORT skip = nt_form ? 0 : 6, an = area_n - skip, rest;
+    const WCHAR *a = area + skip;
+    if (n < an + 2 || _wcsnicmp(s, a, an) || s[an] != L'\\' || (n > an + 2 && s[an + 2] != L'\\')) return n;
+    rest = n - an - 2;
+    if (nt_form) {
+        s[4] = s[an + 1] & ~0x20;
+        s[5] = L':';
+        memmove(s + 6, s + an + 2, rest * sizeof(WCHAR));
+        return 6 + rest;
+    }
+    /* FileNameInformation has no drive: \rest (the drive root is "\") */
+    memmove(s, s + an + 2, rest * sizeof(WCHAR));
+    if (!rest) { s[0] = L'\\'; return 1; }
+    return rest;
+}
+
+int files_is_own_name(const WCHAR *leaf, USHORT n) { return n >= 8 && !_wcsnicmp(leaf, OWN_PREFIX, 8); }

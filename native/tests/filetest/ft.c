@@ -1,0 +1,171 @@
+/*
+ * svcdup-ft: file operations through the ordinary Win32 calls, one per run, so a
+ * test can compare what the host and each VM see. Prints one line; exit code 0 or
+ * the Win32 error ("error N" is printed too).
+ *   write PATH TEXT      create/overwrite        append PATH TEXT   append
+ *   read PATH            print "text=<content>"  attr PATH          print "attr=0x.."
+ *   delete PATH          DeleteFile              rmdir PATH         RemoveDirectory
+ *   mkdir PATH           CreateDirectory         rename FROM TO     MoveFileEx (replace)
+ *   link EXISTING NEW    CreateHardLink          list DIR           "list=a|b|c" (FindFirstFile order)
+ *   mmap PATH TEXT       write TEXT at offset 0 through a mapped view
+ *   lock PATH            LockFileEx on the first byte, then try again from a 2nd handle: "second=<error>"
+ *   name PATH            GetFinalPathNameByHandle: "name=<path>"
+ *   setattr PATH HEX     SetFileAttributes
+ *   hold PATH MS         open for reading, re-read it every 50 ms for MS ms: "reads=N changed=K"
+ *   rewrite PATH MS      keep rewriting PATH with a counter for MS ms
+ */
+#include <windows.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int fail(void)
+{
+    DWORD e = GetLastError();
+    printf("error %lu\n", e);
+    return e ? (int)e : 1;
+}
+
+static char *utf8(const WCHAR *w)
+{
+    int n = WideCharToMultiByte(CP_UTF8, 0, w, -1, NULL, 0, NULL, NULL);
+    char *s = malloc(n + 1);
+    WideCharToMultiByte(CP_UTF8, 0, w, -1, s, n, NULL, NULL);
+    return s;
+}
+
+static int put(const WCHAR *p, const WCHAR *text, BOOL append)
+{
+    HANDLE h = CreateFileW(p, append ? FILE_APPEND_DATA : GENERIC_WRITE, FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, NULL,
+                           append ? OPEN_ALWAYS : CREATE_ALWAYS, 0, NULL);
+    char *t = utf8(text);
+    DWORD n;
+    if (h == INVALID_HANDLE_VALUE) return fail();
+    if (!WriteFile(h, t, (DWORD)strlen(t), &n, NULL)) return fail();
+    CloseHandle(h);
+    printf("ok\n");
+    return 0;
+}
+
+static int get(const WCHAR *p, char *buf, DWORD cap, DWORD *got)
+{
+    HANDLE h = CreateFileW(p, GENERIC_READ, FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, NULL, OPEN_EXISTING, 0, NULL);
+    if (h == INVALID_HANDLE_VALUE) return 0;
+    if (!ReadFile(h, buf, cap - 1, got, NULL)) { CloseHandle(h); return 0; }
+    buf[*got] = 0;
+    CloseHandle(h);
+    return 1;
+}
+
+int wmain(int argc, WCHAR **argv)
+{
+    const WCHAR *op = argc > 1 ? argv[1] : L"";
+    const WCHAR *a = argc > 2 ? argv[2] : L"", *b = argc > 3 ? argv[3] : L"";
+    static char buf[1 << 16];
+    DWORD got;
+    if (!wcscmp(op, L"write")) return put(a, b, FALSE);
+    if (!wcscmp(op, L"append")) return put(a, b, TRUE);
+    if (!wcscmp(op, L"read")) {
+        if (!get(a, buf, sizeof buf, &got)) return fail();
+        printf("text=%s\n", buf);
+        return 0;
+    }
+    if (!wcscmp(op, L"attr")) {
+        DWORD at = GetFileAttributesW(a);
+        if (at == INVALID_FILE_ATTRIBUTES) return fail();
+        printf("attr=0x%lx\n", at);
+        return 0;
+    }
+    if (!wcscmp(op, L"setattr")) {
+        if (!SetFileAttributesW(a, wcstoul(b, NULL, 16))) return fail();
+        printf("ok\n");
+        return 0;
+    }
+    if (!wcscmp(op, L"delete")) { if (!DeleteFileW(a)) return fail(); printf("ok\n"); return 0; }
+    if (!wcscmp(op, L"rmdir")) { if (!RemoveDirectoryW(a)) return fail(); printf("ok\n"); return 0; }
+    if (!wcscmp(op, L"mkdir")) { if (!CreateDirectoryW(a, NULL)) return fail(); printf("ok\n"); return 0; }
+    if (!wcscmp(op, L"rename")) { if (!MoveFileExW(a, b, MOVEFILE_REPLACE_EXISTING)) return fail(); printf("ok\n"); return 0; }
+    if (!wcscmp(op, L"link")) { if (!CreateHardLinkW(b, a, NULL)) return fail(); printf("ok\n"); return 0; }
+    if (!wcscmp(op, L"list")) {
+        WCHAR pat[1024];
+        WIN32_FIND_DATAW fd;
+        HANDLE f;
+        int first = 1;
+        swprintf(pat, 1024, L"%ls\\*", a);
+        if ((f = FindFirstFileW(pat, &fd)) == INVALID_HANDLE_VALUE) return fail();
+        printf("list=");
+        do {
+            if (!wcscmp(fd.cFileName, L".") || !wcscmp(fd.cFileName, L"..")) continue;
+            printf("%s%s", first ? "" : "|", utf8(fd.cFileName));
+            first = 0;
+        } while (FindNextFileW(f, &fd));
+        FindClose(f);
+        printf("\n");
+        return 0;
+    }
+    if (!wcscmp(op, L"mmap")) {
+        HANDLE h = CreateFileW(a, GENERIC_READ | GENERIC_WRITE, FILE_SHARE_READ | FILE_SHARE_WRITE, NULL, OPEN_EXISTING, 0, NULL), m;
+        char *v, *t = utf8(b);
+        if (h == INVALID_HANDLE_VALUE) return fail();
+        if (!(m = CreateFileMappingW(h, NULL, PAGE_READWRITE, 0, 0, NULL))) return fail();
+        if (!(v = MapViewOfFile(m, FILE_MAP_WRITE, 0, 0, 0))) return fail();
+        memcpy(v, t, strlen(t));
+        FlushViewOfFile(v, 0);
+        UnmapViewOfFile(v);
+        CloseHandle(m);
+        CloseHandle(h);
+        printf("ok\n");
+        return 0;
+    }
+    if (!wcscmp(op, L"lock")) {
+        OVERLAPPED ov = {0};
+        HANDLE h = CreateFileW(a, GENERIC_READ | GENERIC_WRITE, FILE_SHARE_READ | FILE_SHARE_WRITE, NULL, OPEN_EXISTING, 0, NULL), h2;
+        if (h == INVALID_HANDLE_VALUE) return fail();
+        if (!LockFileEx(h, LOCKFILE_EXCLUSIVE_LOCK | LOCKFILE_FAIL_IMMEDIATELY, 0, 1, 0, &ov)) return fail();
+        h2 = CreateFileW(a, GENERIC_READ | GENERIC_WRITE, FILE_SHARE_READ | FILE_SHARE_WRITE, NULL, OPEN_EXISTING, 0, NULL);
+        if (h2 == INVALID_HANDLE_VALUE) return fail();
+        if (LockFileEx(h2, LOCKFILE_EXCLUSIVE_LOCK | LOCKFILE_FAIL_IMMEDIATELY, 0, 1, 0, &ov)) printf("second=0\n");
+        else printf("second=%lu\n", GetLastError());
+        return 0;
+    }
+    if (!wcscmp(op, L"name")) {
+        WCHAR out[1024];
+        HANDLE h = CreateFileW(a, 0, FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, NULL, OPEN_EXISTING, FILE_FLAG_BACKUP_SEMANTICS, NULL);
+        if (h == INVALID_HANDLE_VALUE) return fail();
+        if (!GetFinalPathNameByHandleW(h, out, 1024, 0)) return fail();
+        printf("name=%s\n", utf8(out));
+        return 0;
+    }
+    if (!wcscmp(op, L"hold")) {
+        DWORD end = GetTickCount() + wcstoul(b, NULL, 10);
+        static char first[1 << 16];
+        int reads = 0, changed = 0;
+        if (!get(a, first, sizeof first, &got)) return fail();
+        while (GetTickCount() < end) {
+            if (!get(a, buf, sizeof buf, &got)) return fail();
+            reads++;
+            if (strcmp(buf, first)) changed++;
+            Sleep(50);
+        }
+        printf("reads=%d changed=%d\n", reads, changed);
+        return 0;
+    }
+    if (!wcscmp(op, L"rewrite")) {
+        DWORD end = GetTickCount() + wcstoul(b, NULL, 10);
+        int i = 0;
+        char t[32];
+        while (GetTickCount() < end) {
+            HANDLE h = CreateFileW(a, GENERIC_WRITE, FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, NULL, CREATE_ALWAYS, 0, NULL);
+            DWORD n;
+            if (h == INVALID_HANDLE_VALUE) return fail();
+            snprintf(t, sizeof t, "host %d", ++i);
+            WriteFile(h, t, (DWORD)strlen(t), &n, NULL);
+            CloseHandle(h);
+            Sleep(20);
+        }
+        printf("rewrites=%d\n", i);
+        return 0;
+    }
+    printf("usage: svcdup-ft write|append|read|attr|setattr|delete|rmdir|mkdir|rename|link|list|mmap|lock|name|hold|rewrite ...\n");
+    return 87;
+}

@@ -1,0 +1,54 @@
+// Which folders a duplicate gets as a snapshot when it is made (docs/state.md, "No torn views").
+// Pure: a function of the service's configuration and its Parameters values.
+import type { RegValue, ServiceConfig } from '../backend/types.js';
+import { imageOf } from '../analyze/config.js';
+
+const ABS = /^[A-Za-z]:\\/;
+/** Folders never snapshotted: the system's own (huge, and written by the system, not the service). */
+const SYSTEM = [/^[A-Za-z]:\\windows(\\|$)/i, /^[A-Za-z]:\\?$/, /^[A-Za-z]:\\program files( \(x86\))?\\?$/i, /^[A-Za-z]:\\programdata\\?$/i, /^[A-Za-z]:\\users\\?$/i];
+
+function expand(s: string): string {
+  return s
+    .replace(/%(SystemRoot|windir)%/gi, 'C:\\windows')
+    .replace(/%ProgramFiles%/gi, 'C:\\Program Files')
+    .replace(/%ProgramData%/gi, 'C:\\ProgramData')
+    .replace(/%SystemDrive%/gi, 'C:');
+}
+
+function normalize(p: string): string {
+  return expand(p).replace(/\//g, '\\').replace(/\\+/g, '\\').replace(/\\$/, '');
+}
+
+const parentOf = (p: string) => p.slice(0, Math.max(p.lastIndexOf('\\'), 2));
+/** A path naming a file (its last part has an extension) stands for its folder. */
+const folderOf = (p: string) => (/\.[A-Za-z0-9]{1,4}$/.test(p.split('\\').pop() ?? '') ? parentOf(p) : p);
+
+/** Absolute paths inside a string: whole values, --opt=PATH, quoted or space-separated arguments. */
+function pathsIn(text: string): string[] {
+  const out: string[] = [];
+  for (const m of expand(text).matchAll(/"([A-Za-z]:\\[^"]*)"|(?:^|[\s=,;])([A-Za-z]:\\[^\s",;]*)/g)) out.push((m[1] ?? m[2])!);
+  return out;
+}
+
+/**
+ * The folders a service is known to write, snapshotted whole when its duplicate is made:
+ * the image's own folder (logs, pid files), folders named in ImagePath arguments, and
+ * folders named in its Parameters values. System folders are never included; a folder
+ * inside another listed one is dropped. Sorted, case-insensitively unique.
+ */
+export function snapshotFolders(config: Pick<ServiceConfig, 'imagePath' | 'serviceDll' | 'svchostGroup'>, params: readonly RegValue[] = []): string[] {
+  const found: string[] = [];
+  const image = normalize(imageOf(config.imagePath));
+  if (!config.svchostGroup && ABS.test(image)) found.push(parentOf(image));
+  const args = expand(config.imagePath).slice(expand(config.imagePath).indexOf(imageOf(config.imagePath)) + imageOf(config.imagePath).length);
+  for (const p of pathsIn(args)) found.push(folderOf(normalize(p)));
+  if (config.serviceDll && ABS.test(normalize(config.serviceDll))) found.push(parentOf(normalize(config.serviceDll)));
+  for (const v of params) {
+    const texts = v.type === 'REG_SZ' || v.type === 'REG_EXPAND_SZ' ? [v.data] : v.type === 'REG_MULTI_SZ' ? v.data : [];
+    for (const t of texts) for (const p of pathsIn(t)) found.push(folderOf(normalize(p)));
+  }
+  const unique = new Map<string, string>();
+  for (const f of found) if (ABS.test(f + '\\') && !SYSTEM.some((r) => r.test(f))) unique.set(f.toLowerCase(), f);
+  const keys = [...unique.keys()].sort();
+  return keys.filter((k) => !keys.some((o) => o !== k && k.startsWith(o + '\\'))).map((k) => unique.get(k)!);
+}
