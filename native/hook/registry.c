@@ -343,12 +343,26 @@ static void lookup(const WCHAR *full, USHORT n, int policy, key_state *s)
         if (m) s->host_hidden = 1;
         return;
     }
-    /* the deepest existing copy above says whether the host shows through here */
-    while ((cn = parent_len(c, cn)) > top) {
-        if (raw_open(&h, c, cn, KEY_QUERY_VALUE) < 0) continue;
-        if (marker_of(h)) s->host_hidden = 1;
-        real_NtClose(h);
-        return;
+    /* The deepest existing copy above says whether the host shows through here. Every
+       ancestor of a copy exists, so walking down from the hive's copy stops at the first
+       missing one; each step opens relative to the last (cheap for the server). */
+    {
+        HANDLE last = NULL, next;
+        USHORT i, start = top;
+        for (i = top; i < cn; i++) if (c[i] == L'\\') break; /* the hive: MACHINE or USER */
+        if (raw_open(&last, c, i, KEY_QUERY_VALUE) < 0) return; /* nothing copied in this hive */
+        for (start = i + 1, i = start; i < cn; i++) {
+            UNICODE_STRING us;
+            OBJECT_ATTRIBUTES oa;
+            if (c[i] != L'\\') continue;
+            init_oa(&oa, &us, c + start, i - start, last);
+            if (o_NtOpenKey(&next, KEY_QUERY_VALUE, &oa) < 0) break;
+            real_NtClose(last);
+            last = next;
+            start = i + 1;
+        }
+        if (marker_of(last)) s->host_hidden = 1;
+        real_NtClose(last);
     }
 }
 
@@ -522,12 +536,24 @@ again:
         return raw_open(h, c, cn, a);
     }
     if (!s.host_hidden && s.copy == 0) {
-        if ((st = raw_open(&hk, k->full, k->full_len, RD)) >= 0) {
+        int reading = !(a & WRITE_BITS);
+        if ((st = raw_open(&hk, k->full, k->full_len, reading ? a : RD)) >= 0) {
             /* a host key: reads go to it, the first write access copies it up */
             HANDLE copy;
             WCHAR real[NAME_MAX_CHARS];
             USHORT rn = handle_name(hk, real);
+            if (!rn && reading) { /* the caller's access may not allow asking the name: ours does */
+                real_NtClose(hk);
+                if ((st = raw_open(&hk, k->full, k->full_len, RD)) < 0) return st;
+                rn = handle_name(hk, real);
+                reading = 0; /* checked below, then opened again with the caller's access */
+            }
             if (rn && starts_with(real, rn, svcdup_area)) { real_NtClose(hk); return ST_ACCESS_DENIED; } /* a link into svcdup's area */
+            if (reading && !(rn && (rn != k->full_len || _wcsnicmp(real, k->full, rn)))) {
+                if (disp) *disp = REG_OPENED;
+                *h = hk;
+                return 0;
+            }
             real_NtClose(hk);
             if (rn && (rn != k->full_len || _wcsnicmp(real, k->full, rn)) && !links++ && level(real, rn) >= 2) {
                 /* a registry link on the way: the VM's copy is the target's, whatever name reached it */
