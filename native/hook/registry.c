@@ -181,6 +181,37 @@ static USHORT handle_name(HANDLE h, WCHAR *out)
     return n;
 }
 
+/* The names of the last keys used as RootDirectory (advapi32's predefined HKLM/HKCU
+   handles above all): asked once, forgotten when the handle is closed. */
+#define ROOTS_CACHED 8
+static struct { HANDLE h; USHORT n; WCHAR *name; } roots_cache[ROOTS_CACHED];
+static int roots_next;
+
+static USHORT root_name(HANDLE h, WCHAR *out)
+{
+    USHORT n = 0;
+    int i;
+    RtlEnterCriticalSection(&lock);
+    for (i = 0; i < ROOTS_CACHED; i++)
+        if (roots_cache[i].h == h && roots_cache[i].name) {
+            n = roots_cache[i].n;
+            memcpy(out, roots_cache[i].name, (n + 1) * sizeof(WCHAR));
+            break;
+        }
+    RtlLeaveCriticalSection(&lock);
+    if (n || !(n = handle_name(h, out))) return n;
+    RtlEnterCriticalSection(&lock);
+    i = roots_next++ % ROOTS_CACHED;
+    hfree(roots_cache[i].name);
+    if ((roots_cache[i].name = hmalloc((n + 1) * sizeof(WCHAR)))) {
+        memcpy(roots_cache[i].name, out, (n + 1) * sizeof(WCHAR));
+        roots_cache[i].h = h;
+        roots_cache[i].n = n;
+    }
+    RtlLeaveCriticalSection(&lock);
+    return n;
+}
+
 /* CurrentControlSet is a registry link: one name for a key, resolved here so that a VM
    has one copy of it whatever the spelling. */
 static void resolve_ccs(key_name *k)
@@ -202,7 +233,7 @@ static NTSTATUS absolute_name(const OBJECT_ATTRIBUTES *in, key_name *k)
     const WCHAR *s = in->ObjectName ? in->ObjectName->Buffer : NULL;
     k->full_len = 0;
     if (in->RootDirectory) {
-        if (!(k->full_len = handle_name(in->RootDirectory, k->full))) return 1; /* not a key: the system decides */
+        if (!(k->full_len = root_name(in->RootDirectory, k->full))) return 1; /* not a key: the system decides */
         if (n) k->full[k->full_len++] = L'\\';
     }
     if (k->full_len + n >= NAME_MAX_CHARS) return ST_INVALID_PARAMETER;
@@ -331,24 +362,33 @@ static void lookup(const WCHAR *full, USHORT n, int policy, key_state *s)
 {
     WCHAR c[NAME_MAX_CHARS];
     USHORT cn = copy_name(full, n, c), top = cow_root_len + 1;
-    HANDLE h;
     int m;
     s->copy = 0;
     s->host_hidden = policy == P_PRIVATE;
     if (!cn) return;
-    if (raw_open(&h, c, cn, KEY_QUERY_VALUE) >= 0) {
-        m = marker_of(h);
-        real_NtClose(h);
-        s->copy = m == M_IS_DELETED ? -1 : 1;
+    /* Every ancestor of a copy exists: walking down from the hive's copy, each step
+       relative to the last, stops at the first missing one. The deepest copy found is the
+       key's own (its state) or an ancestor's (whether the host shows through here). */
+    {
+        HANDLE last = NULL, next;
+        USHORT i, start;
+        int whole = 1;
+        for (i = top; i < cn && c[i] != L'\\'; i++); /* the hive: MACHINE or USER */
+        if (raw_open(&last, c, i, KEY_QUERY_VALUE) < 0) return; /* nothing copied in this hive */
+        for (start = i + 1, i = start; start < cn && i <= cn; i++) {
+            UNICODE_STRING us;
+            OBJECT_ATTRIBUTES oa;
+            if (i < cn && c[i] != L'\\') continue;
+            init_oa(&oa, &us, c + start, i - start, last);
+            if (o_NtOpenKey(&next, KEY_QUERY_VALUE, &oa) < 0) { whole = 0; break; }
+            real_NtClose(last);
+            last = next;
+            start = i + 1;
+        }
+        m = marker_of(last);
+        real_NtClose(last);
+        if (whole) s->copy = m == M_IS_DELETED ? -1 : 1;
         if (m) s->host_hidden = 1;
-        return;
-    }
-    /* the deepest existing copy above says whether the host shows through here */
-    while ((cn = parent_len(c, cn)) > top) {
-        if (raw_open(&h, c, cn, KEY_QUERY_VALUE) < 0) continue;
-        if (marker_of(h)) s->host_hidden = 1;
-        real_NtClose(h);
-        return;
     }
 }
 
@@ -522,12 +562,24 @@ again:
         return raw_open(h, c, cn, a);
     }
     if (!s.host_hidden && s.copy == 0) {
-        if ((st = raw_open(&hk, k->full, k->full_len, RD)) >= 0) {
+        int reading = !(a & WRITE_BITS);
+        if ((st = raw_open(&hk, k->full, k->full_len, reading ? a : RD)) >= 0) {
             /* a host key: reads go to it, the first write access copies it up */
             HANDLE copy;
             WCHAR real[NAME_MAX_CHARS];
             USHORT rn = handle_name(hk, real);
+            if (!rn && reading) { /* the caller's access may not allow asking the name: ours does */
+                real_NtClose(hk);
+                if ((st = raw_open(&hk, k->full, k->full_len, RD)) < 0) return st;
+                rn = handle_name(hk, real);
+                reading = 0; /* checked below, then opened again with the caller's access */
+            }
             if (rn && starts_with(real, rn, svcdup_area)) { real_NtClose(hk); return ST_ACCESS_DENIED; } /* a link into svcdup's area */
+            if (reading && !(rn && (rn != k->full_len || _wcsnicmp(real, k->full, rn)))) {
+                if (disp) *disp = REG_OPENED;
+                *h = hk;
+                return 0;
+            }
             real_NtClose(hk);
             if (rn && (rn != k->full_len || _wcsnicmp(real, k->full, rn)) && !links++ && level(real, rn) >= 2) {
                 /* a registry link on the way: the VM's copy is the target's, whatever name reached it */
@@ -989,6 +1041,12 @@ void registry_forget(HANDLE h)
             watches[i].caller = watches[i].copy = NULL;
         }
     if (cache.h == h) free_list(&cache);
+    for (i = 0; i < ROOTS_CACHED; i++)
+        if (roots_cache[i].h == h) {
+            hfree(roots_cache[i].name);
+            roots_cache[i].name = NULL;
+            roots_cache[i].h = NULL;
+        }
     RtlLeaveCriticalSection(&lock);
 }
 

@@ -183,6 +183,18 @@ static void step(WCHAR *s)
         e = RegSetValueExW(h, L"SymbolicLinkValue", 0, REG_LINK, (BYTE *)a[2], (DWORD)wcslen(a[2]) * sizeof(WCHAR));
         RegCloseKey(h);
         if (e) wprintf(L"err %ld\n", e); else wprintf(L"ok\n");
+    } else if (!wcscmp(a[0], L"bench") && n >= 3) {
+        /* N times: open, read a value, close (for a by-hand cost comparison, never asserted) */
+        int i, count = _wtoi(a[2]);
+        DWORD t0 = GetTickCount();
+        for (i = 0; i < count; i++) {
+            WCHAR data[64];
+            DWORD len = sizeof data;
+            if (RegOpenKeyExW(root, sub, 0, KEY_READ, &h)) break;
+            RegQueryValueExW(h, L"v", NULL, NULL, (BYTE *)data, &len);
+            RegCloseKey(h);
+        }
+        wprintf(L"%d in %lu ms\n", i, GetTickCount() - t0);
     } else if (!wcscmp(a[0], L"unlink") && n >= 2) {
         /* delete a link key itself, not its target */
         NTSYSAPI NTSTATUS NTAPI NtDeleteKey(HANDLE);
