@@ -95,6 +95,8 @@ async function round1(service: 'svcdup-testsvc' | 'RpcSs', n: number, idleFloorK
     await dups.dup(service, vm, { start: true });
     vmMs += t2 - t;
     dupMs += performance.now() - t2;
+    const up = names.indexOf(vm) + 1;
+    if (up % 50 === 0 && up < n) say(`${service} N=${n}: ${up} up, ${((vmMs + dupMs) / up).toFixed(0)} ms/dup so far`);
   }
   const upMs = vmMs + dupMs;
   const ws1 = ws ? cpuAndMemory(ws) : undefined;
