@@ -7,7 +7,7 @@
 // Figures per N: ms per duplicate to bring up (VM + dup --start), private memory of
 // svcdup's own processes (every svcdup-host) / N against the idle-process floor, the
 // wineserver's CPU time and memory growth per duplicate, and ms per duplicate to remove
-// (undup + VM removal, of the first 20). Everything lives in a private prefix that is removed at the end,
+// (undup + VM removal, of the first BENCH_REMOVED, default 10: removal slows as N grows). Everything lives in a private prefix that is removed at the end,
 // on a failure and on Ctrl-C alike.
 // Usage: npx tsx bench/density.ts [N,N,...] [--rpcss N] [--json]
 import { mkdirSync, rmSync } from 'node:fs';
@@ -23,11 +23,11 @@ import { nativeDir, nativeExe, templateDir } from '../test/helpers.js';
 import { args, cpuAndMemory, idleKb, machine, onExit, prefixPids, privateKbOf, report, round, say } from './lib.js';
 
 const rpcssAt = process.argv.indexOf('--rpcss');
-const RPCSS_N = rpcssAt > 0 ? Number(process.argv[rpcssAt + 1]) : 100;
+const RPCSS_N = rpcssAt > 0 ? Number(process.argv[rpcssAt + 1]) : Number(process.env.BENCH_RPCSS ?? 100);
 const positional = args.filter((a, i) => !(rpcssAt > 0 && (a === '--rpcss' || args[i - 1] === '--rpcss')));
 const SIZES = (positional[0] ?? '50,100,250,500').split(',').map(Number).filter((n) => n > 0);
 const CONCURRENCY = 4; // VM clients asking at once (the machine has 2 cores)
-const REMOVED = 20; // duplicates removed one by one at the end of a round
+const REMOVED = Number(process.env.BENCH_REMOVED ?? 10); // duplicates removed one by one at the end of a round
 
 interface Round {
   service: string;
@@ -95,6 +95,8 @@ async function round1(service: 'svcdup-testsvc' | 'RpcSs', n: number, idleFloorK
     await dups.dup(service, vm, { start: true });
     vmMs += t2 - t;
     dupMs += performance.now() - t2;
+    const up = names.indexOf(vm) + 1;
+    if (up % 50 === 0 && up < n) say(`${service} N=${n}: ${up} up, ${((vmMs + dupMs) / up).toFixed(0)} ms/dup so far`);
   }
   const upMs = vmMs + dupMs;
   const ws1 = ws ? cpuAndMemory(ws) : undefined;

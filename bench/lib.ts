@@ -81,10 +81,18 @@ export async function idleKb(backend: ManagedBackend): Promise<{ idleProcessKb: 
     const prefix = backend.paths.prefix;
     const samples: number[] = [];
     for (let i = 0; i < 3; i++) {
-      const run = backend.exec([backend.toWindowsPath(join(nativeDir, exe)), '2500'], { timeoutMs: 30_000 });
-      await new Promise((r) => setTimeout(r, 1500));
-      samples.push(...privateKb(prefix, exe));
+      // sampled while it sleeps: the largest figure seen is the settled one (on a loaded
+      // machine a sample taken too early sees a process still being loaded)
+      const run = backend.exec([backend.toWindowsPath(join(nativeDir, exe)), '6000'], { timeoutMs: 60_000 });
+      let done = false;
+      void run.finally(() => (done = true));
+      let max = 0;
+      while (!done) {
+        await new Promise((r) => setTimeout(r, 300));
+        for (const kb of privateKb(prefix, exe)) max = Math.max(max, kb);
+      }
       await run;
+      if (max) samples.push(max);
     }
     return median(samples);
   };

@@ -37,12 +37,10 @@ for (const name of names) {
   if (json) {
     const last = r.stdout.trim().split('\n').pop() ?? '';
     out[name] = { ...(JSON.parse(last) as object), at: new Date().toISOString(), machine: thisMachine };
+    // after each benchmark, so that a later one failing or interrupted loses nothing
+    const prev = existsSync(results) ? (JSON.parse(readFileSync(results, 'utf8')) as { benches?: Record<string, unknown> }) : {};
+    writeFileSync(results, JSON.stringify({ machine: thisMachine, benches: { ...(prev.benches ?? {}), [name]: out[name] } }, null, 2) + '\n');
+    process.stderr.write(`written: ${results} (${name})\n`);
   }
 }
-if (json) {
-  const prev = existsSync(results) ? (JSON.parse(readFileSync(results, 'utf8')) as { benches?: Record<string, unknown> }) : {};
-  const all = { machine: thisMachine, benches: { ...(prev.benches ?? {}), ...out } };
-  writeFileSync(results, JSON.stringify(all, null, 2) + '\n');
-  process.stdout.write(JSON.stringify(out) + '\n');
-  process.stderr.write(`written: ${results}\n`);
-}
+if (json) process.stdout.write(JSON.stringify(out) + '\n');
