@@ -11,6 +11,7 @@ import { withContext, type Context } from './context.js';
 import { printJson, printTable } from './output.js';
 import { fleetPsCommand } from './fleet.js';
 import { diffFiles } from '../vm/files.js';
+import { diffKeys } from '../vm/keys.js';
 
 const portMapText = (m: Record<string, number>): string =>
   Object.entries(m)
@@ -71,16 +72,17 @@ export function registerVmCommands(program: Command): void {
     });
 
   vm.command('diff <name>')
-    .description("files the VM Added, Changed and Deleted against the host's (as docker diff lists them)")
+    .description("files and registry keys the VM Added, Changed and Deleted against the host's (as docker diff lists them)")
     .option('--json', 'machine-readable output')
     .action(async (name: string, opts: { json?: boolean }) => {
       validateVmName(name);
       const changes = await withContext(program, async (ctx) => {
         vmsOf(ctx).require(name);
-        return { files: diffFiles(ctx.backend, name) };
+        return { files: diffFiles(ctx.backend, name), keys: await diffKeys(ctx.backend, name) };
       });
       if (opts.json) return printJson(changes);
       for (const c of changes.files) process.stdout.write(`${c.kind} ${c.path}\n`);
+      for (const k of changes.keys) process.stdout.write(`${k.change[0]} ${k.key}${k.value !== undefined ? ` [${k.value || '(default)'}]` : ''}\n`);
     });
 
   vm.command('rm <name>')

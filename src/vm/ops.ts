@@ -16,7 +16,7 @@ import { planVmCreate, planVmForget } from './lifecycle.js';
 import { validateVmName } from './names.js';
 import { compilePolicy, parsePolicy } from './policy.js';
 import type { VmRecord, VmStore } from './store.js';
-import { cowKey, removeKeys } from './keys.js';
+import { cloneKeys, cowKey, removeKeys } from './keys.js';
 import { cloneFiles, fileAliasRules, removeVmState } from './files.js';
 
 export interface VmBackend extends HostBackend {
@@ -103,7 +103,10 @@ export class Vms {
     await this.writeRules(name);
     // a stale area (a VM of this name removed by hand) must not leak into the new one
     removeVmState(this.backend, name);
-    if (from !== undefined) cloneFiles(this.backend, from, name);
+    if (from !== undefined) {
+      cloneFiles(this.backend, from, name);
+      await cloneKeys(this.backend, from, name);
+    }
     return this.store.get(name)!;
   }
 
