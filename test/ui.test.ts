@@ -110,7 +110,7 @@ describe('svcdup ui', () => {
     expect(JSON.parse(r.stdout).greeting).toBe('hello ui1');
     // the service reads its Greeting for the request: in the VM, Services\svcdup-testsvc is the VM's copy
     await page.fill('#trace-filter', 'svcdup-testsvc\\Parameters');
-    await expect.poll(() => page.locator('#trace tbody tr').count(), { timeout: 10_000 }).toBeGreaterThan(0);
+    await expect.poll(() => page.locator('#trace tbody tr').count(), { timeout: 30_000 }).toBeGreaterThan(0);
     const cells = await page.locator('#trace tbody tr').first().locator('td').allTextContents();
     expect(cells[1]).toBe('ui1');
     expect(cells[5]).toMatch(/\\SOFTWARE\\svcdup\\VMs\\ui1\\Services\\svcdup-testsvc\\Parameters$/i);

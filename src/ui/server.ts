@@ -115,6 +115,11 @@ export async function startUi(opts: UiOptions = {}): Promise<UiServer> {
   const clients = new Set<ServerResponse>();
   const traces = new Map<string, TraceChild>();
   const traceLog: unknown[] = [];
+  /** trace lines already passed on: overlapping trace children report the same decisions */
+  const seen = new Set<string>();
+  const seenOrder: string[] = [];
+  /** every trace child still running (a replaced one runs on until its own end) */
+  const retiring = new Set<ChildProcess>();
   let closed = false;
   // Agent calls are one at a time: the poll and actions take turns.
   let queue: Promise<unknown> = Promise.resolve();
@@ -227,6 +232,7 @@ export async function startUi(opts: UiOptions = {}): Promise<UiServer> {
   /** One `svcdup trace` child per VM while a page listens; each runs 60 s at most and is renewed. */
   function syncTraces(): void {
     const want = new Set(clients.size && !closed ? state.vms.map((v) => v.name) : []);
+    if (!want.size) for (const c of retiring) killGroup(c);
     for (const [vm, t] of traces) {
       if (!want.has(vm)) {
         t.stopped = true;
@@ -243,8 +249,18 @@ export async function startUi(opts: UiOptions = {}): Promise<UiServer> {
       detached: true,
       env: process.env,
     });
+    retiring.add(child);
+    child.on('exit', () => retiring.delete(child));
     const t: TraceChild = { child, stopped: false };
     traces.set(vm, t);
+    // The next child starts while this one still runs (they overlap by 10 s, duplicates
+    // dropped below), so no decision falls between two of them.
+    const renew = setTimeout(() => {
+      if (traces.get(vm) === t && !t.stopped && !closed) {
+        traces.delete(vm);
+        startTrace(vm);
+      }
+    }, 50_000);
     let buf = '';
     child.stdout!.setEncoding('utf8');
     child.stdout!.on('data', (chunk: string) => {
@@ -252,7 +268,10 @@ export async function startUi(opts: UiOptions = {}): Promise<UiServer> {
       for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
         const line = buf.slice(0, nl).trim();
         buf = buf.slice(nl + 1);
-        if (!line) continue;
+        if (!line || seen.has(line)) continue;
+        seen.add(line);
+        seenOrder.push(line);
+        if (seenOrder.length > 5000) seen.delete(seenOrder.shift()!);
         try {
           const ev = { vm, ...(JSON.parse(line) as object) };
           traceLog.push(ev);
@@ -264,6 +283,7 @@ export async function startUi(opts: UiOptions = {}): Promise<UiServer> {
       }
     });
     child.on('exit', () => {
+      clearTimeout(renew);
       if (traces.get(vm) === t) traces.delete(vm);
     });
   }
