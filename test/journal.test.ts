@@ -1,7 +1,7 @@
 // The operation journal under real kills: whatever step svcdup dies in, the next run
 // finds either the whole operation or none of it.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { packageRoot } from '../src/config.js';
@@ -14,6 +14,21 @@ const fileKinds: StepKinds<null> = {
     async apply(_c, a: { path: string; fail?: boolean }) {
       if (a.fail) throw new Error('disk full');
       writeFileSync(a.path, 'x');
+    },
+    async undo(_c, a: { path: string }) {
+      if (existsSync(a.path)) rmSync(a.path);
+    },
+  },
+};
+
+/** Like CreateService: fails whole when the name is taken, and the undo deletes by name. */
+const createKinds: StepKinds<null> = {
+  ...fileKinds,
+  'file.create': {
+    atomic: true,
+    async apply(_c, a: { path: string }) {
+      if (existsSync(a.path)) throw new Error('exists');
+      writeFileSync(a.path, 'mine');
     },
     async undo(_c, a: { path: string }) {
       if (existsSync(a.path)) rmSync(a.path);
@@ -83,6 +98,26 @@ describe('journal', () => {
     expect(j.steps(e!.id).map((s) => `${s.seq}:${s.status}`)).toEqual(['0:undone', '1:undone', '2:undone', '3:undone']);
     await j.runSteps('test', 'batch', null, [f('a'), f('b', 0), f('c', 0), f('e')]);
     expect(readdirSync(dir).filter((n) => !n.startsWith('state.db')).sort()).toEqual(['a', 'b', 'c', 'e']);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('a failed atomic step is not undone: what holds its name stays, the rest is rolled back', async () => {
+    const dir = join(testRoot, `journal-atomic-${process.pid}`);
+    rmSync(dir, { recursive: true, force: true });
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'taken'), 'theirs');
+    const j = new Journal(openDb(join(dir, 'state.db')), createKinds);
+    for (const batch of [undefined, 0]) {
+      const b = batch === undefined ? {} : { batch };
+      await expect(
+        j.runSteps('test', 'atomic', null, [
+          { kind: 'file.write', args: { path: join(dir, 'a') }, ...b },
+          { kind: 'file.create', args: { path: join(dir, 'taken') }, ...b },
+        ]),
+      ).rejects.toThrow('exists');
+      expect(readdirSync(dir).filter((n) => !n.startsWith('state.db'))).toEqual(['taken']);
+      expect(readFileSync(join(dir, 'taken'), 'utf8')).toBe('theirs');
+    }
     rmSync(dir, { recursive: true, force: true });
   });
 

@@ -143,15 +143,13 @@ export class Duplicates {
     }
     const edits = (opts.set ?? []).map(parseSet);
     const record = getVm(this.db, vm);
-    const [configs, scmNames, policy] = await Promise.all([
-      this.closureConfigs(service, share),
-      this.backend.call('scm.list', {}).then((l) => l.map((s) => s.name)),
-      record ? this.policyInput(vm) : Promise.resolve(undefined),
-    ]);
+    // No scm.list for names already taken (it costs as much as the closure of a small
+    // service): a taken name fails its scm.create, which the journal leaves alone (atomic).
+    const [configs, policy] = await Promise.all([this.closureConfigs(service, share), record ? this.policyInput(vm) : Promise.resolve(undefined)]);
     const hostExe = this.backend.toWindowsPath(join(this.backend.paths.nativeDir, 'svcdup-host.exe'));
     let plan: DuplicationPlan;
     try {
-      plan = planDuplicate({ service, vm, configs, share, hostExe, existing: this.list(vm).map((d) => d.service), edits, scmNames, ...(policy ? { policy } : {}) });
+      plan = planDuplicate({ service, vm, configs, share, hostExe, existing: this.list(vm).map((d) => d.service), edits, ...(policy ? { policy } : {}) });
     } catch (err) {
       if (err instanceof PlanError || err instanceof RangeError) throw new UsageError(err.message);
       throw err;

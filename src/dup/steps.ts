@@ -107,8 +107,9 @@ export const dupSteps: StepKinds<StepContext> = {
       else await backend.call('reg.deleteValue', { key: a.key, name: a.value.name }).catch(ignore(Win32.ERROR_FILE_NOT_FOUND));
     },
   },
-  /** A service in the host SCM. */
+  /** A service in the host SCM. A failed CreateService created nothing (a name taken by another service stays its own). */
   'scm.create': {
+    atomic: true,
     async apply({ backend }, a: ServiceCreate) {
       await backend.call('scm.create', a);
     },

@@ -11,6 +11,12 @@ import type { Db } from './db.js';
 export interface StepKind<C, A = unknown> {
   apply(ctx: C, args: A): Promise<void>;
   undo(ctx: C, args: A): Promise<void>;
+  /**
+   * An apply that throws changed nothing (one call that fails whole, as CreateService):
+   * the step is then not undone. Its undo could otherwise remove what someone else made
+   * (a service of the same name).
+   */
+  atomic?: boolean;
 }
 
 export type StepKinds<C> = Record<string, StepKind<C, any>>;
@@ -68,6 +74,7 @@ export class Journal<C> {
     let seq = 0;
     const record = this.db.prepare(`INSERT INTO journal_step (journal_id, seq, kind, args, status) VALUES (?, ?, ?, ?, 'pending')`);
     const markDone = this.db.prepare(`UPDATE journal_step SET status = 'done' WHERE journal_id = ? AND seq = ?`);
+    const markUndone = this.db.prepare(`UPDATE journal_step SET status = 'undone' WHERE journal_id = ? AND seq = ?`);
     const kindOf = (kind: string): StepKind<C> => {
       const k = this.kinds[kind];
       if (!k) throw new Error(`journal: unknown step kind ${kind}`);
@@ -78,7 +85,12 @@ export class Journal<C> {
       const s = seq++;
       record.run(id, s, kind, JSON.stringify(args));
       failpoint(op, s, 'before');
-      await k.apply(ctx, args);
+      try {
+        await k.apply(ctx, args);
+      } catch (err) {
+        if (k.atomic) markUndone.run(id, s);
+        throw err;
+      }
       failpoint(op, s, 'after');
       markDone.run(id, s);
     };
@@ -95,7 +107,10 @@ export class Journal<C> {
       const results = await Promise.allSettled(steps.map((s, i) => ks[i]!.apply(ctx, s.args)));
       for (let i = 0; i < steps.length; i++) failpoint(op, first + i, 'after');
       this.db.transaction(() => {
-        for (const [i, r] of results.entries()) if (r.status === 'fulfilled') markDone.run(id, first + i);
+        for (const [i, r] of results.entries()) {
+          if (r.status === 'fulfilled') markDone.run(id, first + i);
+          else if (ks[i]!.atomic) markUndone.run(id, first + i);
+        }
       })();
       const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
       if (failed) throw failed.reason;
