@@ -31,7 +31,7 @@ static int start(void)
         return 0;
     trace_open();
     if (process_install() || objects_install() || pipes_install() || ports_install() || query_install() ||
-        scmclient_install() || registry_install() || net_install() || dirs_install())
+        scmclient_install() || registry_install() || net_install() || dirs_install() || modguard_install())
         return 0;
     service_install();
     G.active = 1;

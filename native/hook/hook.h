@@ -64,7 +64,9 @@ int ports_install(void);
 int query_install(void);
 int process_install(void);
 int roots_install(void);
-int dirs_install(void);      /* dirs.c: object directory listings filtered to the VM */
+int dirs_install(void);
+int modguard_install(void);  /* modguard.c: no second copy of the SCM client code in a VM */      /* dirs.c: object directory listings filtered to the VM */
+int keyguard_refuse_create(const OBJECT_ATTRIBUTES *oa, ULONG options); /* keyguard.c */
 int registry_install(void); /* registry.c: the VM's view of Services\NAME and Svchost */
 int service_install(void);  /* service.c: service-side SCM API for svcdup-host's images */
 int net_install(void);       /* net.c: per-VM addresses, port maps, http.sys URLs (docs/network.md) */

@@ -152,7 +152,9 @@ static NTSTATUS NTAPI d_NtCreateKey(HANDLE *h, ACCESS_MASK a, OBJECT_ATTRIBUTES 
                                     ULONG options, ULONG *disposition)
 {
     key_name kn, *k = &kn; /* about 4 KB: fine on any thread's stack */
-    int r = resolve(oa, k);
+    int r;
+    if (keyguard_refuse_create(oa, options)) return ST_ACCESS_DENIED; /* keyguard.c: no registry links from a VM */
+    r = resolve(oa, k);
     if (r) trace("NtCreateKey", k, r);
     if (r < 0) return ST_ACCESS_DENIED;
     return o_NtCreateKey(h, a, r ? &k->oa : oa, index, cls, options, disposition);
