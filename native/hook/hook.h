@@ -68,6 +68,8 @@ int registry_install(void); /* registry.c: the VM's copy-on-write registry (docs
 void registry_forget(HANDLE h);              /* registry.c: a handle closed */
 USHORT registry_unname(WCHAR *s, USHORT bytes); /* registry.c: a key copy's name as the VM knows it */
 int dirs_install(void);      /* dirs.c: object directory listings filtered to the VM */
+int modguard_install(void);  /* modguard.c: no second copy of the SCM client code in a VM */
+int keyguard_refuse_create(const OBJECT_ATTRIBUTES *oa, ULONG options); /* keyguard.c: no registry links from a VM */
 int service_install(void);  /* service.c: service-side SCM API for svcdup-host's images */
 int net_install(void);       /* net.c: per-VM addresses, port maps, http.sys URLs (docs/network.md) */
 int scmclient_install(void); /* scmclient.c: client-side SCM names (docs/design.md 10, 12) */

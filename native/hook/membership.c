@@ -50,7 +50,8 @@ static HANDLE job_open(const WCHAR *vm, ACCESS_MASK a, int create)
     if (!real_NtCreateJobObject) real_NtCreateJobObject = ntdll_proc("NtCreateJobObject");
     f = create ? real_NtCreateJobObject : real_NtOpenJobObject;
     job_name(vm, buf, &us);
-    InitializeObjectAttributes(&oa, &us, 0, NULL, NULL);
+    /* OBJ_OPENIF: the VM's next process joins the job its first one made */
+    InitializeObjectAttributes(&oa, &us, create ? OBJ_OPENIF : 0, NULL, NULL);
     return f && f(&h, a, &oa) >= 0 ? h : NULL;
 }
 

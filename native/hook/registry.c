@@ -702,6 +702,7 @@ static NTSTATUS NTAPI d_NtOpenKeyEx(HANDLE *h, ACCESS_MASK a, OBJECT_ATTRIBUTES 
 static NTSTATUS NTAPI d_NtCreateKey(HANDLE *h, ACCESS_MASK a, OBJECT_ATTRIBUTES *oa, ULONG index, UNICODE_STRING *cls,
                                     ULONG options, ULONG *disposition)
 {
+    if (keyguard_refuse_create(oa, options)) return ST_ACCESS_DENIED; /* keyguard.c: no registry links from a VM */
     return open_any("NtCreateKey", h, a, oa, options, 1, 0, cls, index, disposition);
 }
 

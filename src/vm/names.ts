@@ -6,6 +6,9 @@ import { UsageError } from '../errors.js';
 export const VM_NAME = /^[a-z](?:[a-z0-9-]{0,30}[a-z0-9])?$/;
 export const VM_NAME_MAX = 32;
 
+/** Words svcdup's own host names use after `svcdup.` (docs/vm.md). */
+export const RESERVED_VM_NAMES = ['pid', 'job', 'vmctl', 'relay'];
+
 /** Why a VM name is not acceptable, or undefined when it is. */
 export function vmNameProblem(name: string): string | undefined {
   if (name.length === 0) return 'it is empty';
@@ -14,6 +17,8 @@ export function vmNameProblem(name: string): string | undefined {
   if (!/^[a-z]/.test(name)) return 'it must start with a letter';
   if (name.endsWith('-')) return 'it must not end with a hyphen';
   if (!VM_NAME.test(name)) return 'only lowercase letters, digits and hyphens are allowed (no dots, spaces or backslashes)';
+  // svcdup.<word>. names of svcdup's own (svcdup.job.<vm>: membership) must not be a VM's prefix
+  if (RESERVED_VM_NAMES.includes(name)) return `it is reserved for svcdup's own names (${RESERVED_VM_NAMES.join(', ')})`;
   return undefined;
 }
 
