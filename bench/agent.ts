@@ -32,7 +32,11 @@ try {
     await host.backend.exec(['reg', 'query', key, '/v', 'ImagePath']);
     spawned.push(performance.now() - t);
   }
-  Object.assign(figures, { agentRoundTripMs: round(median(rt), 3), regQueryProcessMs: round(median(spawned), 1), agentOverProcess: round(median(rt) / median(spawned), 4) });
+  Object.assign(figures, {
+    agentRoundTripMs: round(median(rt), 3),
+    regQueryProcessMs: round(median(spawned), 1),
+    agentOverProcess: round(median(rt) / median(spawned), 4),
+  });
   say(`agent reg.get round trip, median of 1000:       ${ms(median(rt))}`);
   say(`wine reg query as a process, median of 10:      ${ms(median(spawned))}`);
   say(`ratio agent / process:                          ${(median(rt) / median(spawned)).toFixed(4)}`);
@@ -57,4 +61,10 @@ for (let i = 0; i < 3; i++) {
 say(`fresh prefix from template (clone), median of 3: ${ms(median(clones))}`);
 say(`full copy of the template (cp -a), median of 3:  ${ms(median(copies))}`);
 say(`ratio clone / copy:                              ${(median(clones) / median(copies)).toFixed(4)}`);
-report({ bench: 'agent', ...figures, cloneMs: round(median(clones), 1), copyMs: round(median(copies), 1), cloneOverCopy: round(median(clones) / median(copies), 4) });
+report({
+  bench: 'agent',
+  ...figures,
+  cloneMs: round(median(clones), 1),
+  copyMs: round(median(copies), 1),
+  cloneOverCopy: round(median(clones) / median(copies), 4),
+});

@@ -30,7 +30,8 @@ function time<T>(fn: () => T): [T, number] {
 function files(): { path: string; label: string }[] {
   if (args.length) return args.map((p) => ({ path: p, label: basename(p) }));
   const out: { path: string; label: string }[] = [];
-  for (const f of ['mshtml.dll', 'wined3d.dll', 'shell32.dll']) if (existsSync(join(WINE, f))) out.push({ path: join(WINE, f), label: `${f} (as shipped, with DWARF)` });
+  for (const f of ['mshtml.dll', 'wined3d.dll', 'shell32.dll'])
+    if (existsSync(join(WINE, f))) out.push({ path: join(WINE, f), label: `${f} (as shipped, with DWARF)` });
   // the same DLL without debug sections: every remaining byte is code, data or resources, and is scanned
   if (existsSync(join(WINE, 'shell32.dll'))) {
     const dir = mkdtempSync(join(tmpdir(), 'svcdup-bench-'));

@@ -25,7 +25,10 @@ import { args, cpuAndMemory, idleKb, machine, onExit, prefixPids, privateKbOf, r
 const rpcssAt = process.argv.indexOf('--rpcss');
 const RPCSS_N = rpcssAt > 0 ? Number(process.argv[rpcssAt + 1]) : Number(process.env.BENCH_RPCSS ?? 100);
 const positional = args.filter((a, i) => !(rpcssAt > 0 && (a === '--rpcss' || args[i - 1] === '--rpcss')));
-const SIZES = (positional[0] ?? '50,100,250,500').split(',').map(Number).filter((n) => n > 0);
+const SIZES = (positional[0] ?? '50,100,250,500')
+  .split(',')
+  .map(Number)
+  .filter((n) => n > 0);
 const CONCURRENCY = 4; // VM clients asking at once (the machine has 2 cores)
 const REMOVED = Number(process.env.BENCH_REMOVED ?? 10); // duplicates removed one by one at the end of a round
 
@@ -63,9 +66,11 @@ const cleanup = onExit(async () => {
 
 async function pool<T>(items: T[], n: number, fn: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
-  await Promise.all(Array.from({ length: n }, async () => {
-    while (next < items.length) await fn(items[next++]!);
-  }));
+  await Promise.all(
+    Array.from({ length: n }, async () => {
+      while (next < items.length) await fn(items[next++]!);
+    }),
+  );
 }
 
 async function round1(service: 'svcdup-testsvc' | 'RpcSs', n: number, idleFloorKb: { v?: number }): Promise<Round> {
@@ -116,9 +121,13 @@ async function round1(service: 'svcdup-testsvc' | 'RpcSs', n: number, idleFloorK
     }
   });
 
-  const hostKb = prefixPids(prefix, 'svcdup-host.exe').map(privateKbOf).filter((x) => !Number.isNaN(x));
+  const hostKb = prefixPids(prefix, 'svcdup-host.exe')
+    .map(privateKbOf)
+    .filter((x) => !Number.isNaN(x));
   const image = service === 'RpcSs' ? 'rpcss.exe' : 'svcdup-testsvc.exe';
-  const imageKb = prefixPids(prefix, image).map(privateKbOf).filter((x) => !Number.isNaN(x));
+  const imageKb = prefixPids(prefix, image)
+    .map(privateKbOf)
+    .filter((x) => !Number.isNaN(x));
   const total = hostKb.reduce((a, b) => a + b, 0);
   const imageTotal = imageKb.reduce((a, b) => a + b, 0);
 
@@ -178,7 +187,9 @@ try {
         }
       : null;
   if (!process.argv.includes('--json')) {
-    console.log('\n| service | N | bring-up ms/dup | answering | svcdup kB/dup | x idle floor | image kB/dup | wineserver CPU ms/dup | wineserver +kB/dup | remove ms/dup |');
+    console.log(
+      '\n| service | N | bring-up ms/dup | answering | svcdup kB/dup | x idle floor | image kB/dup | wineserver CPU ms/dup | wineserver +kB/dup | remove ms/dup |',
+    );
     console.log('|---|---|---|---|---|---|---|---|---|---|');
     for (const r of rounds)
       console.log(

@@ -101,7 +101,9 @@ try {
   say(`the duplicated service's own process, median of ${svcKb.length}:     ${median(svcKb)} kB`);
   say(`the native service process:                            ${nativeKb[0] ?? NaN} kB`);
   say(`an idle Wine process (no C runtime / mingw C runtime):   ${idle.idleProcessKb} / ${idle.idleCrtProcessKb} kB`);
-  say(`svcdup-host / service process: ${(hostPrivateKbPerDuplicate / median(svcKb)).toFixed(2)}; svcdup-host / idle process: ${(hostPrivateKbPerDuplicate / idle.idleProcessKb).toFixed(2)}`);
+  say(
+    `svcdup-host / service process: ${(hostPrivateKbPerDuplicate / median(svcKb)).toFixed(2)}; svcdup-host / idle process: ${(hostPrivateKbPerDuplicate / idle.idleProcessKb).toFixed(2)}`,
+  );
   report({
     bench: 'dup',
     n: N,

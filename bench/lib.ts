@@ -53,7 +53,9 @@ export function privateKbOf(pid: number): number {
 
 /** Private memory (kB) of each process of `prefix` whose command line contains `needle`. */
 export function privateKb(prefix: string, needle: string): number[] {
-  return prefixPids(prefix, needle).map(privateKbOf).filter((x) => !Number.isNaN(x));
+  return prefixPids(prefix, needle)
+    .map(privateKbOf)
+    .filter((x) => !Number.isNaN(x));
 }
 
 /** The wineserver of a prefix: its pid (found by the prefix's server socket being ours is not

@@ -45,7 +45,9 @@ try {
     const v = median(inVm.map((x) => x[k]));
     const ratio = v / n;
     Object.assign(figures, { [`${k}NativeUs`]: round(n, 1), [`${k}VmUs`]: round(v, 1), [`${k}Ratio`]: round(ratio, 3) });
-    say(`${label[k].padEnd(42)}${n.toFixed(1).padStart(12)}${v.toFixed(1).padStart(12)}${ratio.toFixed(3).padStart(8)}  <= ${aims[k].toFixed(2)} ${ratio <= aims[k] ? 'ok' : 'MISSED'}`);
+    say(
+      `${label[k].padEnd(42)}${n.toFixed(1).padStart(12)}${v.toFixed(1).padStart(12)}${ratio.toFixed(3).padStart(8)}  <= ${aims[k].toFixed(2)} ${ratio <= aims[k] ? 'ok' : 'MISSED'}`,
+    );
   }
   report({ bench: 'namespace', rounds, iterations, ...figures });
 } finally {

@@ -12,7 +12,7 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createBackend } from '../src/backend/index.js';
-import { WineBackend } from '../src/backend/wine.js';
+import type { WineBackend } from '../src/backend/wine.js';
 import { resolvePaths } from '../src/config.js';
 import { netRules } from '../src/net/index.js';
 import { nativeDir, templateDir } from '../test/helpers.js';
@@ -45,7 +45,10 @@ function serve(argv: string[], ready: RegExp): Promise<void> {
     const t = setTimeout(() => reject(new Error(`not ready: ${argv.join(' ')}: ${out}`)), 60_000);
     p.stdout!.on('data', (d: Buffer) => {
       out += d.toString();
-      if (ready.test(out)) { clearTimeout(t); resolve(); }
+      if (ready.test(out)) {
+        clearTimeout(t);
+        resolve();
+      }
     });
   });
 }
@@ -67,19 +70,43 @@ try {
 
   type Case = { key: string; name: string; unit: string; higherIsBetter: boolean; native: string[]; vm: string[]; re: RegExp };
   const cases: Case[] = [
-    { key: 'echoThroughput', name: 'echo throughput (256 MiB)', unit: 'MiB/s', higherIsBetter: true, re: /throughput ([\d.]+)/,
+    {
+      key: 'echoThroughput',
+      name: 'echo throughput (256 MiB)',
+      unit: 'MiB/s',
+      higherIsBetter: true,
+      re: /throughput ([\d.]+)/,
       native: [exe('nt-tcpclient.exe'), '127.0.0.1', String(ECHO), '--throughput', '256'],
-      vm: inVm([exe('nt-tcpclient.exe'), '127.0.0.1', String(ECHO), '--throughput', '256']) },
-    { key: 'echoConnect', name: 'echo connection latency (300)', unit: 'us', higherIsBetter: false, re: /connect_us ([\d.]+)/,
+      vm: inVm([exe('nt-tcpclient.exe'), '127.0.0.1', String(ECHO), '--throughput', '256']),
+    },
+    {
+      key: 'echoConnect',
+      name: 'echo connection latency (300)',
+      unit: 'us',
+      higherIsBetter: false,
+      re: /connect_us ([\d.]+)/,
       native: [exe('nt-tcpclient.exe'), '127.0.0.1', String(ECHO), '--connect', '300'],
-      vm: inVm([exe('nt-tcpclient.exe'), '127.0.0.1', String(ECHO), '--connect', '300']) },
+      vm: inVm([exe('nt-tcpclient.exe'), '127.0.0.1', String(ECHO), '--connect', '300']),
+    },
     // in the VM the client names the VM's address: http.sys routes by the Host header
-    { key: 'httpThroughput', name: 'HTTP throughput (2000 x 64 KiB)', unit: 'MiB/s', higherIsBetter: true, re: /http_mibps ([\d.]+)/,
+    {
+      key: 'httpThroughput',
+      name: 'HTTP throughput (2000 x 64 KiB)',
+      unit: 'MiB/s',
+      higherIsBetter: true,
+      re: /http_mibps ([\d.]+)/,
       native: [exe('nt-tcpclient.exe'), '127.0.0.1', String(HTTP_NATIVE), '--http-throughput', '2000', '/size/65536'],
-      vm: inVm([exe('nt-tcpclient.exe'), ADDR, String(HTTP_VM), '--http-throughput', '2000', '/size/65536']) },
-    { key: 'httpConnect', name: 'HTTP request on a new connection (100)', unit: 'us', higherIsBetter: false, re: /http_connect_us ([\d.]+)/,
+      vm: inVm([exe('nt-tcpclient.exe'), ADDR, String(HTTP_VM), '--http-throughput', '2000', '/size/65536']),
+    },
+    {
+      key: 'httpConnect',
+      name: 'HTTP request on a new connection (100)',
+      unit: 'us',
+      higherIsBetter: false,
+      re: /http_connect_us ([\d.]+)/,
       native: [exe('nt-tcpclient.exe'), '127.0.0.1', String(HTTP_NATIVE), '--http-connect', '100', '/x'],
-      vm: inVm([exe('nt-tcpclient.exe'), ADDR, String(HTTP_VM), '--http-connect', '100', '/x']) },
+      vm: inVm([exe('nt-tcpclient.exe'), ADDR, String(HTTP_VM), '--http-connect', '100', '/x']),
+    },
   ];
   const figures: Record<string, number> = {};
   say(`bench/network: ${ROUNDS} alternating rounds, medians; ratio = VM / native (throughput), native / VM (latency)`);
@@ -93,7 +120,9 @@ try {
     const [mn, mv] = [median(n), median(v)];
     const ratio = c.higherIsBetter ? mv / mn : mn / mv;
     Object.assign(figures, { [`${c.key}Native`]: round(mn, 1), [`${c.key}Vm`]: round(mv, 1), [`${c.key}Ratio`]: round(ratio, 3) });
-    say(`${c.name.padEnd(40)} native ${mn.toFixed(1).padStart(9)} ${c.unit.padEnd(5)}  VM ${mv.toFixed(1).padStart(9)} ${c.unit.padEnd(5)}  ratio ${ratio.toFixed(3)}`);
+    say(
+      `${c.name.padEnd(40)} native ${mn.toFixed(1).padStart(9)} ${c.unit.padEnd(5)}  VM ${mv.toFixed(1).padStart(9)} ${c.unit.padEnd(5)}  ratio ${ratio.toFixed(3)}`,
+    );
   }
   report({ bench: 'network', rounds: ROUNDS, ...figures });
 } finally {

@@ -228,7 +228,7 @@ describe('raw protocol', () => {
     expect(await send('"ping"}\n')).toMatchObject({ id: 1, ok: true, result: { wine: true } });
     expect((await send('[1,2]\n')).error?.message).toMatch(/not an object/);
     expect((await send('{"id":2}\n')).error).toEqual({ op: 'parse', code: 13, message: 'Invalid data. (missing op)' });
-    expect((await send('[' .repeat(100_000) + '\n')).error?.message).toMatch(/nested too deeply/);
+    expect((await send('['.repeat(100_000) + '\n')).error?.message).toMatch(/nested too deeply/);
     expect((await send('{"id":3,"op":"nope"}\n')).error).toEqual({ op: 'nope', code: 50, message: 'Request not supported. (unknown op)' });
     expect((await send('{"id":4,"op":"ping","params":[]}\n')).error?.code).toBe(87);
   });
@@ -344,7 +344,14 @@ describe('SCM with the test services', () => {
     const procs = await call('proc.list', {});
     expect(procs.find((p) => p.pid === running.pid)?.image).toBe('svcdup-testsvc.exe');
 
-    expect(await pipeCall()).toEqual({ pid: running.pid, service: name, greeting: 'Grüß Gott 😀', startedAt: expect.any(Number), lastControl: 0, args: ['eins', 'zwei drei', 'ü'] });
+    expect(await pipeCall()).toEqual({
+      pid: running.pid,
+      service: name,
+      greeting: 'Grüß Gott 😀',
+      startedAt: expect.any(Number),
+      lastControl: 0,
+      args: ['eins', 'zwei drei', 'ü'],
+    });
 
     expect((await call('scm.control', { name, code: 2 })).state).toBe('PAUSED');
     expect((await call('scm.control', { name, code: 3 })).state).toBe('RUNNING');

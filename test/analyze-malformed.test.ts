@@ -182,7 +182,8 @@ function mutate(base: Uint8Array, r: () => number, dirs: number[]): { bytes: Uin
       for (let i = 0, n = 1 + Math.floor(r() * 16); i < n; i++) m[Math.floor(r() * hdr)] = Math.floor(r() * 256);
       return { bytes: m, kind: 'header bytes' };
     case 2:
-      for (let i = 0, n = 1 + Math.floor(r() * 4); i < n; i++) view().setUint32(Math.floor(r() * (hdr - 4)) & ~3, r() < 0.7 ? pick(INTERESTING) : Math.floor(r() * 2 ** 32), true);
+      for (let i = 0, n = 1 + Math.floor(r() * 4); i < n; i++)
+        view().setUint32(Math.floor(r() * (hdr - 4)) & ~3, r() < 0.7 ? pick(INTERESTING) : Math.floor(r() * 2 ** 32), true);
       return { bytes: m, kind: 'header dwords' };
     case 3: {
       // inside a directory (imports, exports, resources): where the counts and offsets are
@@ -214,7 +215,9 @@ describe('fuzz', () => {
     const bases = files.map((f) => {
       const bytes = readBytes(f);
       const img = parsePe(bytes);
-      const dirs = [0, 1, 2, 13].map((i) => (img.directories[i]!.rva ? rvaToOffset(img, img.directories[i]!.rva) : undefined)).filter((o): o is number => o !== undefined);
+      const dirs = [0, 1, 2, 13]
+        .map((i) => (img.directories[i]!.rva ? rvaToOffset(img, img.directories[i]!.rva) : undefined))
+        .filter((o): o is number => o !== undefined);
       return { bytes, dirs };
     });
     const N = 2000;

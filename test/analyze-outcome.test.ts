@@ -43,7 +43,9 @@ async function outcome(name: string): Promise<{ ran: boolean; detail: string }> 
     await dups.dup(name, VM, { start: true });
     await sleep(700);
     const s = await b.call('scm.status', { name: `${name}@${VM}` });
-    return s.state === 'RUNNING' ? { ran: true, detail: `RUNNING (pid ${s.pid})` } : { ran: false, detail: `${s.state}, Win32 exit code ${s.win32ExitCode}/${s.serviceExitCode}` };
+    return s.state === 'RUNNING'
+      ? { ran: true, detail: `RUNNING (pid ${s.pid})` }
+      : { ran: false, detail: `${s.state}, Win32 exit code ${s.win32ExitCode}/${s.serviceExitCode}` };
   } catch (err) {
     return { ran: false, detail: (err as Error).message.split('\n')[0]! };
   } finally {
@@ -52,7 +54,8 @@ async function outcome(name: string): Promise<{ ran: boolean; detail: string }> 
 }
 
 const predictsRun = (r: AnalyzeReport): boolean => !REFUSED_VERDICTS.includes(r.verdict.kind);
-const why = (r: AnalyzeReport): string => r.verdict.reasons.map((x) => x.code).join(', ') || r.verdict.shared.map((s) => `shared ${s.name}`).join(', ') || r.verdict.rules.join('; ');
+const why = (r: AnalyzeReport): string =>
+  r.verdict.reasons.map((x) => x.code).join(', ') || r.verdict.shared.map((s) => `shared ${s.name}`).join(', ') || r.verdict.rules.join('; ');
 
 beforeAll(async () => {
   host = await openTestHost('anaout');
@@ -60,7 +63,10 @@ beforeAll(async () => {
   // the launcher's data folder, with the server's configuration (PostgreSQL's format)
   const data = b.toHostPath('C:\\');
   mkdirSync(join(data, 'anadata'), { recursive: true });
-  writeFileSync(join(data, 'anadata', 'ana-server.conf'), `# ana-server configuration\nlisten_addresses = '*'\t\t# every address\nport = ${LAUNCH_PORT}\t\t# the server's port\nlog_directory = 'log'\n`);
+  writeFileSync(
+    join(data, 'anadata', 'ana-server.conf'),
+    `# ana-server configuration\nlisten_addresses = '*'\t\t# every address\nport = ${LAUNCH_PORT}\t\t# the server's port\nlog_directory = 'log'\n`,
+  );
   await b.call('scm.create', { name: 'AnaLaunch', imagePath: `"${nativeExe(b, 'testbin/ana-launch.exe')}" runservice -N AnaLaunch -D "C:\\anadata"` });
   await b.call('scm.create', { name: 'SvcdupAnaPlain', imagePath: nativeExe(b, 'testbin/ana-plain.exe'), dependOnService: ['HTTP'] });
   // its host instance holds the wildcard port: a VM needs a port map
@@ -102,7 +108,13 @@ describe('every Win32 service of the test prefix: the verdict matches a real dup
     }
     const head = ['SERVICE', 'VERDICT', 'WHY', 'OUTCOME', 'DETAIL', 'MATCH'];
     const w = head.map((h, i) => Math.max(h.length, ...rows.map((x) => x[i]!.length)));
-    console.log(['', `analyze vs dup --start, ${matched}/${rows.length} matched:`, ...[head, ...rows].map((x) => `| ${x.map((c, i) => c.padEnd(w[i]!)).join(' | ')} |`)].join('\n'));
+    console.log(
+      [
+        '',
+        `analyze vs dup --start, ${matched}/${rows.length} matched:`,
+        ...[head, ...rows].map((x) => `| ${x.map((c, i) => c.padEnd(w[i]!)).join(' | ')} |`),
+      ].join('\n'),
+    );
     expect(matched).toBe(rows.length);
     const table = renderTable(reports);
     expect(table.split('\n')[0]).toMatch(/^SERVICE\s+KIND\s+VERDICT\s+WHY$/);
@@ -155,7 +167,8 @@ describe("the project's fixtures: each verdict class", () => {
   it('a service key with missing values, an ImagePath with an unbalanced quote: a report each', async () => {
     await b.call('scm.create', { name: 'AnaQuote', imagePath: 'C:\\anadata\\x.exe -D "C:\\anadata' });
     await b.call('scm.create', { name: 'AnaBare', imagePath: 'C:\\anadata\\bare.exe' });
-    for (const v of ['ImagePath', 'DisplayName', 'ObjectName', 'Type', 'Start', 'ErrorControl']) await b.call('reg.deleteValue', { key: 'HKLM\\SYSTEM\\CurrentControlSet\\Services\\AnaBare', name: v }).catch(() => {});
+    for (const v of ['ImagePath', 'DisplayName', 'ObjectName', 'Type', 'Start', 'ErrorControl'])
+      await b.call('reg.deleteValue', { key: 'HKLM\\SYSTEM\\CurrentControlSet\\Services\\AnaBare', name: v }).catch(() => {});
     const q = await analyzeService('AnaQuote', b);
     expect(q.warnings.join('\n')).toMatch(/quote that never closes/);
     expect(q.verdict.kind).toBe('cannot-run-on-host');
@@ -195,7 +208,9 @@ describe('through the command line', () => {
   it('dup refuses what cannot run or cannot be duplicated, with the reason, before it registers anything', async () => {
     const f = cli(['dup', 'FontCache3.0.0.0', '--vm', VM, '--start']);
     expect(f.status).toBe(2);
-    expect(f.stderr).toMatch(/^svcdup: FontCache3\.0\.0\.0 cannot run on the host either, so not in a VM: the image of FontCache3\.0\.0\.0, .*presentationfontcache\.exe, does not exist/);
+    expect(f.stderr).toMatch(
+      /^svcdup: FontCache3\.0\.0\.0 cannot run on the host either, so not in a VM: the image of FontCache3\.0\.0\.0, .*presentationfontcache\.exe, does not exist/,
+    );
     expect(f.stderr).toMatch(/fix: install the program/);
     const w = cli(['dup', 'Winedevice1', '--vm', VM]);
     expect(w.status).toBe(2);
@@ -216,7 +231,10 @@ describe('through the command line', () => {
   it('analyze --all: 200 services, one line each', async () => {
     const many = Array.from({ length: 180 }, (_, i) => `AnaMany${String(i).padStart(3, '0')}`);
     for (const [i, name] of many.entries())
-      await b.call('scm.create', { name, imagePath: i % 2 ? nativeExe(b, 'testbin/ana-plain.exe') : `"${nativeExe(b, 'testbin/ana-launch.exe')}" runservice -N ${name} -D "C:\\anadata"` });
+      await b.call('scm.create', {
+        name,
+        imagePath: i % 2 ? nativeExe(b, 'testbin/ana-plain.exe') : `"${nativeExe(b, 'testbin/ana-launch.exe')}" runservice -N ${name} -D "C:\\anadata"`,
+      });
     await b.close();
     const t0 = Date.now();
     const r = cli(['analyze', '--all', '--json']);

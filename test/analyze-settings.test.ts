@@ -7,7 +7,19 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { ServiceConfig } from '../src/backend/types.js';
 import { packageRoot } from '../src/config.js';
-import { analyzeService, assembleFootprint, configSettings, decideVerdict, dupRefusal, meaningOf, parseCommandLine, parseConfigText, ruleFor, stateRules, stateSection } from '../src/analyze/index.js';
+import {
+  analyzeService,
+  assembleFootprint,
+  configSettings,
+  decideVerdict,
+  dupRefusal,
+  meaningOf,
+  parseCommandLine,
+  parseConfigText,
+  ruleFor,
+  stateRules,
+  stateSection,
+} from '../src/analyze/index.js';
 import { readHead } from '../src/analyze/files.js';
 import { closureOf } from '../src/plan/closure.js';
 import { serviceTypeName } from '../src/services.js';
@@ -29,7 +41,11 @@ const cfg = (c: Partial<ServiceConfig> & { name: string }): ServiceConfig => ({
 
 describe('command lines', () => {
   it('splits as CommandLineToArgvW: quotes, backslashes before quotes, doubled quotes', () => {
-    expect(parseCommandLine('"C:\\Program Files\\PostgreSQL\\16\\bin\\pg_ctl.exe" runservice -N "postgresql-x64-16" -D "C:\\Program Files\\PostgreSQL\\16\\data" -w')).toEqual({
+    expect(
+      parseCommandLine(
+        '"C:\\Program Files\\PostgreSQL\\16\\bin\\pg_ctl.exe" runservice -N "postgresql-x64-16" -D "C:\\Program Files\\PostgreSQL\\16\\data" -w',
+      ),
+    ).toEqual({
       image: 'C:\\Program Files\\PostgreSQL\\16\\bin\\pg_ctl.exe',
       args: ['runservice', '-N', 'postgresql-x64-16', '-D', 'C:\\Program Files\\PostgreSQL\\16\\data', '-w'],
       warnings: [],
@@ -69,10 +85,20 @@ describe('configuration files', () => {
   });
 
   it('reads ini files with sections and host:port values', () => {
-    const p = parseConfigText(new TextEncoder().encode('; my.ini\n[mysqld]\nport=3306\ndatadir="C:/ProgramData/MySQL/Data"\n[http]\nlisten = 0.0.0.0:8080 ; web\npidfile = run\\srv.pid\n'));
+    const p = parseConfigText(
+      new TextEncoder().encode(
+        '; my.ini\n[mysqld]\nport=3306\ndatadir="C:/ProgramData/MySQL/Data"\n[http]\nlisten = 0.0.0.0:8080 ; web\npidfile = run\\srv.pid\n',
+      ),
+    );
     expect(p.format).toBe('ini');
     const s = configSettings('C:\\srv\\my.ini', p);
-    expect(s.map((x) => `${x.meaning}=${x.value}`)).toEqual(['port=3306', 'data-folder=C:\\ProgramData\\MySQL\\Data', 'address=0.0.0.0:8080', 'port=8080', 'pid-file=C:\\srv\\run\\srv.pid']);
+    expect(s.map((x) => `${x.meaning}=${x.value}`)).toEqual([
+      'port=3306',
+      'data-folder=C:\\ProgramData\\MySQL\\Data',
+      'address=0.0.0.0:8080',
+      'port=8080',
+      'pid-file=C:\\srv\\run\\srv.pid',
+    ]);
     expect(s[0]!.source).toBe('C:\\srv\\my.ini:3 [mysqld] port');
   });
 
@@ -139,11 +165,23 @@ describe('the whole service, assembled', () => {
 });
 
 describe('state: rules and snapshot folders', () => {
-  const policy = ['open pipes foo', 'open files C:\\shared\\logs', 'closed files C:\\secret\\*', 'private files C:\\data\\cache*', 'open keys HKLM\\SOFTWARE\\Shared', 'bogus files C:\\x'].join('\n');
+  const policy = [
+    'open pipes foo',
+    'open files C:\\shared\\logs',
+    'closed files C:\\secret\\*',
+    'private files C:\\data\\cache*',
+    'open keys HKLM\\SOFTWARE\\Shared',
+    'bogus files C:\\x',
+  ].join('\n');
 
   it('reads the files and keys lines of a policy; a folder rule covers what is under it', () => {
     const rules = stateRules(policy);
-    expect(rules.map((r) => `${r.rule} ${r.kind} ${r.pattern}`)).toEqual(['open files C:\\shared\\logs', 'closed files C:\\secret\\*', 'private files C:\\data\\cache*', 'open keys HKLM\\SOFTWARE\\Shared']);
+    expect(rules.map((r) => `${r.rule} ${r.kind} ${r.pattern}`)).toEqual([
+      'open files C:\\shared\\logs',
+      'closed files C:\\secret\\*',
+      'private files C:\\data\\cache*',
+      'open keys HKLM\\SOFTWARE\\Shared',
+    ]);
     expect(ruleFor(rules, 'files', 'c:/SHARED/logs/today.log')).toEqual({ rule: 'open', source: 'open files C:\\shared\\logs' });
     expect(ruleFor(rules, 'files', 'C:\\secret\\a\\b')).toMatchObject({ rule: 'closed' });
     expect(ruleFor(rules, 'files', 'C:\\data\\cache2')).toMatchObject({ rule: 'private' });
@@ -197,24 +235,43 @@ describe('verdicts', () => {
 
   it('not duplicable: a kernel driver, a driver host, a service with no key, an SCM-owned one', () => {
     expect(decideVerdict({ label: 'HTTP', config: cfg({ name: 'HTTP', type: 1 }), facts }).reasons[0]!.code).toBe('kernel-driver');
-    const wd = decideVerdict({ label: 'Winedevice1', config: cfg({ name: 'Winedevice1', imagePath: 'C:\\windows\\system32\\winedevice.exe' }), facts: { keyExists: false, imageExists: true } });
+    const wd = decideVerdict({
+      label: 'Winedevice1',
+      config: cfg({ name: 'Winedevice1', imagePath: 'C:\\windows\\system32\\winedevice.exe' }),
+      facts: { keyExists: false, imageExists: true },
+    });
     expect(wd.kind).toBe('not-duplicable');
     expect(wd.reasons.map((r) => r.code)).toEqual(['driver-host', 'no-service-key']);
     expect(decideVerdict({ label: 'S', config: cfg({ name: 'S', imagePath: 'C:\\Windows\\System32\\lsass.exe' }), facts }).reasons[0]!.code).toBe('scm-owned');
   });
 
   it('duplicable only with a rule: the host instance holds its wildcard port (under Wine)', () => {
-    const v = decideVerdict({ label: 'Db', config: cfg({ name: 'Db' }), facts: { ...facts, running: true, backend: 'wine' }, ports: [{ port: 5432, address: '*', source: 'postgresql.conf:26 port' }, { port: 9000, address: '127.0.0.1', source: 'arg' }] });
+    const v = decideVerdict({
+      label: 'Db',
+      config: cfg({ name: 'Db' }),
+      facts: { ...facts, running: true, backend: 'wine' },
+      ports: [
+        { port: 5432, address: '*', source: 'postgresql.conf:26 port' },
+        { port: 9000, address: '127.0.0.1', source: 'arg' },
+      ],
+    });
     expect(v.kind).toBe('duplicable-with-policy');
     expect(v.rules).toEqual(['svcdup vm create VM --port-map 5432:15432']);
-    expect(decideVerdict({ label: 'Db', config: cfg({ name: 'Db' }), facts: { ...facts, running: false }, ports: [{ port: 5432, source: 'x' }] }).kind).toBe('duplicable');
-    expect(decideVerdict({ label: 'Db', config: cfg({ name: 'Db' }), facts: { ...facts, running: true, backend: 'windows' }, ports: [{ port: 5432, source: 'x' }] }).kind).toBe('duplicable');
+    expect(decideVerdict({ label: 'Db', config: cfg({ name: 'Db' }), facts: { ...facts, running: false }, ports: [{ port: 5432, source: 'x' }] }).kind).toBe(
+      'duplicable',
+    );
+    expect(
+      decideVerdict({ label: 'Db', config: cfg({ name: 'Db' }), facts: { ...facts, running: true, backend: 'windows' }, ports: [{ port: 5432, source: 'x' }] })
+        .kind,
+    ).toBe('duplicable');
   });
 
   it("dup's refusal names the reasons and the fixes; the duplicable kinds go ahead", () => {
     const v = decideVerdict({ label: 'F', config: cfg({ name: 'F', start: 'DISABLED' }), facts: { keyExists: true, imageExists: false } });
     const msg = dupRefusal(v, 'F')!;
-    expect(msg.split('\n')[0]).toMatch(/^F cannot run on the host either, so not in a VM: F is disabled on the host .*; the image of F, C:\\svc\\F\.exe, does not exist/);
+    expect(msg.split('\n')[0]).toMatch(
+      /^F cannot run on the host either, so not in a VM: F is disabled on the host .*; the image of F, C:\\svc\\F\.exe, does not exist/,
+    );
     expect(msg.split('\n')[1]).toMatch(/^ {2}fix: enable it first: sc config F start= demand; install the program/);
     expect(dupRefusal(decideVerdict({ label: 'ok', config: cfg({ name: 'ok' }), facts }), 'ok')).toBeUndefined();
   });

@@ -50,10 +50,22 @@ describe('trace summary (pure)', () => {
     expect(canonicalObject('\\Sessions\\1\\BaseNamedObjects\\X')).toEqual({ name: 'Local\\X', short: 'X' });
     expect(canonicalObject('global\\X').name).toBe('Global\\X');
     expect(canonicalObject('X').name).toBe('Local\\X');
-    expect(classifyEvent({ call: 'NtOpenFile', used: '\\Device\\NamedPipe\\p', decision: 'renamed' })).toMatchObject({ kind: 'pipe', name: '\\\\.\\pipe\\p', role: 'connects', issues: [7, 12] });
-    expect(classifyEvent({ call: 'NtCreateFile', used: '\\??\\mailslot\\m', decision: 'renamed' })).toMatchObject({ kind: 'mailslot', name: '\\\\.\\mailslot\\m' });
+    expect(classifyEvent({ call: 'NtOpenFile', used: '\\Device\\NamedPipe\\p', decision: 'renamed' })).toMatchObject({
+      kind: 'pipe',
+      name: '\\\\.\\pipe\\p',
+      role: 'connects',
+      issues: [7, 12],
+    });
+    expect(classifyEvent({ call: 'NtCreateFile', used: '\\??\\mailslot\\m', decision: 'renamed' })).toMatchObject({
+      kind: 'mailslot',
+      name: '\\\\.\\mailslot\\m',
+    });
     expect(classifyEvent({ call: 'NtCreateFile', used: '\\??\\C:\\x.txt', decision: 'open' }).kind).toBe('other');
-    expect(classifyEvent({ call: 'NtAlpcCreatePort', used: '\\RPC Control\\ep', decision: 'renamed' })).toMatchObject({ kind: 'alpc-port', role: 'serves', issues: [7] });
+    expect(classifyEvent({ call: 'NtAlpcCreatePort', used: '\\RPC Control\\ep', decision: 'renamed' })).toMatchObject({
+      kind: 'alpc-port',
+      role: 'serves',
+      issues: [7],
+    });
     expect(classifyEvent({ call: 'OpenService', used: 'RpcSs', decision: 'denied' })).toMatchObject({ kind: 'service', issues: [10, 12] });
     expect(classifyEvent({ call: 'HttpAddUrl', used: 'http://+:80/x/', decision: 'renamed' })).toMatchObject({ kind: 'url', issues: [8, 11] });
   });
@@ -78,12 +90,21 @@ describe('trace summary (pure)', () => {
       staticValues: ['Global\\svcdup-testsvc-singleton'],
     });
     expect(mutex.effective).toContain('svcdup.probe1.');
-    expect(s.resources.find((r) => r.kind === 'pipe' && r.name === '\\\\.\\pipe\\svcdup-testsvc')).toMatchObject({ count: 2, role: 'serves', foundStatically: true, issues: [7] });
+    expect(s.resources.find((r) => r.kind === 'pipe' && r.name === '\\\\.\\pipe\\svcdup-testsvc')).toMatchObject({
+      count: 2,
+      role: 'serves',
+      foundStatically: true,
+      issues: [7],
+    });
     // svcdup-host's relay pipe is svcdup's own, not a finding
     const relay = s.resources.find((r) => r.name.includes('svcdup.relay'))!;
     expect(relay).toMatchObject({ svcdup: true, decision: 'open', foundStatically: false });
     // the registry key the binary spells with %ls matches the key actually opened
-    expect(s.resources.find((r) => r.kind === 'registry')).toMatchObject({ foundStatically: true, staticValues: ['SYSTEM\\CurrentControlSet\\Services\\%ls\\Parameters'], issues: [2] });
+    expect(s.resources.find((r) => r.kind === 'registry')).toMatchObject({
+      foundStatically: true,
+      staticValues: ['SYSTEM\\CurrentControlSet\\Services\\%ls\\Parameters'],
+      issues: [2],
+    });
     expect(s.resources.find((r) => r.kind === 'child-process')).toMatchObject({ name: 'child process', decision: 'joined', issues: [10] });
     expect(s.resources.find((r) => r.kind === 'network')).toMatchObject({ name: 'tcp 0.0.0.0:8080', role: 'binds', issues: [8] });
 
@@ -118,11 +139,18 @@ describe('trace summary (pure)', () => {
       ...summary,
     };
     // as if the static analysis had ruled out network endpoints (#8)
-    const ruledOut = { ...stat, issues: stat.issues.map((i) => (i.id === 8 ? { ...i, applies: 'no' as const, resolution: 'not-needed' as const, how: 'no network endpoints', evidence: [] } : i)) };
+    const ruledOut = {
+      ...stat,
+      issues: stat.issues.map((i) =>
+        i.id === 8 ? { ...i, applies: 'no' as const, resolution: 'not-needed' as const, how: 'no network endpoints', evidence: [] } : i,
+      ),
+    };
     const r = applyTrace(ruledOut, trace);
     const issue = (id: number) => r.issues.find((i) => i.id === id)!;
     expect(issue(6).evidence[0]).toMatchObject({ source: 'trace' });
-    expect(issue(6).evidence[0]!.text).toMatch(/^traced: NtCreateMutant\/NtOpenMutant\("Global\\\\svcdup-testsvc-singleton"\) renamed to .*svcdup\.probe1\.svcdup-testsvc-singleton.*2 times.*found statically too/);
+    expect(issue(6).evidence[0]!.text).toMatch(
+      /^traced: NtCreateMutant\/NtOpenMutant\("Global\\\\svcdup-testsvc-singleton"\) renamed to .*svcdup\.probe1\.svcdup-testsvc-singleton.*2 times.*found statically too/,
+    );
     expect(issue(6).how).toMatch(/At run time \(2 s in VM probe1\): Global\\svcdup-testsvc-singleton, Local\\runtime-built-7/);
     // issues the static analysis ruled out, shown to apply by the trace
     expect(issue(8)).toMatchObject({ applies: 'yes', resolution: 'resolved' });
@@ -133,7 +161,10 @@ describe('trace summary (pure)', () => {
     expect(r.issues.flatMap((i) => i.evidence).some((e) => e.text.includes('svcdup.relay'))).toBe(false);
     expect(r.warnings).toContain('trace: the listener fell behind: 3 decisions were dropped');
     // an issue the trace has nothing for drops the static report's pointer to --trace
-    const hinted = { ...stat, issues: stat.issues.map((i) => (i.id === 9 ? { ...i, how: 'copy-on-write; --trace will list them once the VM layer exists' } : i)) };
+    const hinted = {
+      ...stat,
+      issues: stat.issues.map((i) => (i.id === 9 ? { ...i, how: 'copy-on-write; --trace will list them once the VM layer exists' } : i)),
+    };
     expect(applyTrace(hinted, trace).issues.find((i) => i.id === 9)!.how).toBe('copy-on-write; the trace saw none in 2 s');
     expect(r.trace).toBe(trace);
   });
@@ -180,14 +211,27 @@ describe('traceService (fake VM layer)', () => {
     const r = await traceService(stat as Parameters<typeof traceService>[0], 0.01, lab);
     const vm = r.trace!.vm;
     expect(vm).toMatch(/^analyze-[a-z0-9]+-[a-z0-9]+$/);
-    expect(log).toEqual([`create ${vm}`, `listen ${vm}`, `dup svcdup-testsvc ${vm}`, 'start svcdup-testsvc', 'stop svcdup-testsvc', 'unlisten', 'unlisten', `remove ${vm}`]);
+    expect(log).toEqual([
+      `create ${vm}`,
+      `listen ${vm}`,
+      `dup svcdup-testsvc ${vm}`,
+      'start svcdup-testsvc',
+      'stop svcdup-testsvc',
+      'unlisten',
+      'unlisten',
+      `remove ${vm}`,
+    ]);
     expect(r.trace!.service.started).toBe(true);
   });
 
   it('a service that fails to start is a finding, and the VM is still removed', async () => {
     const { lab, log } = fakeLab({ start: new SvcdupError('svcdup-testsvc@x stopped while starting: Win32 exit code 2') });
     const r = await traceService(stat as Parameters<typeof traceService>[0], 5, lab);
-    expect(r.trace!.service).toMatchObject({ started: false, error: expect.stringMatching(/stopped while starting/), duplicated: [expect.stringMatching(/^svcdup-testsvc@analyze-/)] });
+    expect(r.trace!.service).toMatchObject({
+      started: false,
+      error: expect.stringMatching(/stopped while starting/),
+      duplicated: [expect.stringMatching(/^svcdup-testsvc@analyze-/)],
+    });
     expect(log).not.toContain('stop svcdup-testsvc');
     expect(log.at(-1)).toMatch(/^remove analyze-/);
     expect(r.warnings.join('\n')).toMatch(/did not start in the VM/);
@@ -195,20 +239,25 @@ describe('traceService (fake VM layer)', () => {
 
   it('a plan that cannot be made, or a listener that fails, is an error: the VM is removed all the same', async () => {
     const a = fakeLab({ dup: new UsageError('svcdup-testsvc depends on X, which is not installed') });
-    await expect(traceService(stat as Parameters<typeof traceService>[0], 1, a.lab)).rejects.toThrow(/cannot duplicate svcdup-testsvc for the trace: .*--share NAME/);
+    await expect(traceService(stat as Parameters<typeof traceService>[0], 1, a.lab)).rejects.toThrow(
+      /cannot duplicate svcdup-testsvc for the trace: .*--share NAME/,
+    );
     expect(a.log.at(-1)).toMatch(/^remove analyze-/);
     const b = fakeLab({ listen: new SvcdupError('the trace listener exited') });
     await expect(traceService(stat as Parameters<typeof traceService>[0], 1, b.lab)).rejects.toThrow(/listener exited/);
     expect(b.log.at(-1)).toMatch(/^remove analyze-/);
     const c = fakeLab({ remove: new SvcdupError('VM still has processes') });
-    await expect(traceService(stat as Parameters<typeof traceService>[0], 0.01, c.lab)).rejects.toThrow(/could not be removed: VM still has processes; remove it with: svcdup vm rm analyze-/);
+    await expect(traceService(stat as Parameters<typeof traceService>[0], 0.01, c.lab)).rejects.toThrow(
+      /could not be removed: VM still has processes; remove it with: svcdup vm rm analyze-/,
+    );
   });
 });
 
 describe('svcdup analyze SERVICE --trace under Wine', () => {
   let host: TestHost;
   const SVC = 'svcdup-testsvc';
-  const cli = (args: string[]) => spawnSync('node', [join(packageRoot, 'dist/cli.js'), ...args], { env: testEnv(host.paths), encoding: 'utf8', timeout: 180_000 });
+  const cli = (args: string[]) =>
+    spawnSync('node', [join(packageRoot, 'dist/cli.js'), ...args], { env: testEnv(host.paths), encoding: 'utf8', timeout: 180_000 });
   function cliJson<T>(args: string[]): T {
     const r = cli([...args, '--json']);
     expect(r.status, `svcdup ${args.join(' ')}: ${r.stderr}`).toBe(0);
@@ -271,7 +320,9 @@ describe('svcdup analyze SERVICE --trace under Wine', () => {
     const r = cli(['analyze', SVC, '--trace', '1']);
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/trace: in scratch VM analyze-\S+ \(removed\), svcdup-testsvc ran 1 s; \d+ decisions/);
-    expect(r.stdout).toMatch(/kernel-object\s+Global\\svcdup-testsvc-singleton -> \S*svcdup\.analyze-\S+\.svcdup-testsvc-singleton\s+\[renamed, 1x, pid \d+, static: yes\]/);
+    expect(r.stdout).toMatch(
+      /kernel-object\s+Global\\svcdup-testsvc-singleton -> \S*svcdup\.analyze-\S+\.svcdup-testsvc-singleton\s+\[renamed, 1x, pid \d+, static: yes\]/,
+    );
     expect(r.stdout).toMatch(/found statically and seen: .*Global\\svcdup-testsvc-singleton/);
     expect(r.stderr).toMatch(/svcdup: removing scratch VM analyze-/);
   }, 180_000);

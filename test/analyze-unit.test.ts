@@ -129,7 +129,10 @@ describe('service configuration', () => {
     expect(svchostGroupOf('C:\\windows\\system32\\svchost.exe -k netsvcs -p')).toBe('netsvcs');
     expect(svchostGroupOf('%SystemRoot%\\system32\\svchost.exe -k "LocalService"')).toBe('LocalService');
     expect(svchostGroupOf('C:\\app\\app.exe -k x')).toBeUndefined();
-    expect(codeFileOf(cfg({ name: 'S', imagePath: 'svchost.exe -k g', serviceDll: '%SystemRoot%\\system32\\s.dll' }))).toEqual({ path: '%SystemRoot%\\system32\\s.dll', role: 'serviceDll' });
+    expect(codeFileOf(cfg({ name: 'S', imagePath: 'svchost.exe -k g', serviceDll: '%SystemRoot%\\system32\\s.dll' }))).toEqual({
+      path: '%SystemRoot%\\system32\\s.dll',
+      role: 'serviceDll',
+    });
     expect(codeFileOf(cfg({ name: 'drv', type: 1, imagePath: '' }))).toEqual({ path: 'System32\\drivers\\drv.sys', role: 'image' });
   });
 
@@ -170,7 +173,11 @@ describe('service configuration', () => {
       cfg({ name: 'BITS', imagePath: 'C:\\windows\\system32\\svchost.exe -k netsvcs' }),
       cfg({ name: 'Other', imagePath: 'C:\\windows\\system32\\svchost.exe -k other' }),
     ];
-    expect(svchostInfo(all[0]!, all, ['BITS', 'Schedule', 'Gone'])).toEqual({ group: 'netsvcs', registryMembers: ['BITS', 'Schedule', 'Gone'], sameGroup: ['BITS', 'Schedule'] });
+    expect(svchostInfo(all[0]!, all, ['BITS', 'Schedule', 'Gone'])).toEqual({
+      group: 'netsvcs',
+      registryMembers: ['BITS', 'Schedule', 'Gone'],
+      sameGroup: ['BITS', 'Schedule'],
+    });
     expect(svchostInfo(all[1]!, [])).toEqual({ group: 'netsvcs', sameGroup: ['BITS'] });
     expect(svchostInfo(cfg({ name: 'x' }), all)).toBeUndefined();
   });
@@ -235,11 +242,18 @@ describe('the I/O layer over a stand-in host', () => {
         cfg({ name: 'HTTP', type: 1, imagePath: 'C:\\windows\\system32\\drivers\\http.sys' }),
       ],
       values: {
-        'HKLM\\SYSTEM\\CurrentControlSet\\Services\\SvcdupAnaOne\0FailureActions': { name: 'FailureActions', type: 'REG_BINARY', data: [0, 0, 0, 1, 0, 1, 5000].map(hex).join('') },
+        'HKLM\\SYSTEM\\CurrentControlSet\\Services\\SvcdupAnaOne\0FailureActions': {
+          name: 'FailureActions',
+          type: 'REG_BINARY',
+          data: [0, 0, 0, 1, 0, 1, 5000].map(hex).join(''),
+        },
       },
     });
     const r = await analyzeService('SvcdupAnaOne', host);
-    expect(r.service).toMatchObject({ kind: 'shared-process', codeFile: { path: 'C:\\windows\\system32\\ana-svc.exe', role: 'image', hostPath: testbin('ana-svc.exe') } });
+    expect(r.service).toMatchObject({
+      kind: 'shared-process',
+      codeFile: { path: 'C:\\windows\\system32\\ana-svc.exe', role: 'image', hostPath: testbin('ana-svc.exe') },
+    });
     expect(r.service!.dependencies).toEqual([expect.objectContaining({ name: 'RpcSs', kind: 'service' })]);
     expect(r.service!.failureActions!.actions).toEqual([{ type: 'restart', delayMs: 5000 }]);
     expect(r.binary!.service.dispatchTables[0]!.entries).toHaveLength(2);
@@ -247,7 +261,14 @@ describe('the I/O layer over a stand-in host', () => {
     expect(r.issues[1]!.how).toMatch(/reads its own key by name/);
     // RpcSs would be duplicated with it, and its image is not in this stand-in's system32
     expect(r.verdict.kind).toBe('cannot-run-on-host');
-    expect(r.verdict.reasons).toEqual([expect.objectContaining({ code: 'dependency-cannot-start', text: expect.stringMatching(/depends on RpcSs, which cannot start: the image of its dependency RpcSs, C:\\windows\\system32\\rpcss\.exe, does not exist/) })]);
+    expect(r.verdict.reasons).toEqual([
+      expect.objectContaining({
+        code: 'dependency-cannot-start',
+        text: expect.stringMatching(
+          /depends on RpcSs, which cannot start: the image of its dependency RpcSs, C:\\windows\\system32\\rpcss\.exe, does not exist/,
+        ),
+      }),
+    ]);
     expect(r.verdict.shared.map((s) => s.name)).toEqual(['HTTP']);
   });
 
@@ -288,7 +309,7 @@ describe('svcdup analyze (command line)', () => {
   it('prints the report as text, or as JSON with --json', async () => {
     await run(testbin('ana-plain.exe'));
     expect(out).toMatch(/^.*ana-plain\.exe: x64 exe\nverdict: duplicable\./);
-    expect(out).toMatch(/#1  service identity\s+yes\s+resolved/);
+    expect(out).toMatch(/#1 {2}service identity\s+yes\s+resolved/);
     await run(testbin('ana-plain.exe'), '--json');
     const j = JSON.parse(out) as AnalyzeReport;
     expect(j.schema).toBe('svcdup.analyze/1');

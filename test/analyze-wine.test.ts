@@ -13,7 +13,10 @@ const SVCHOST_KEY = 'HKLM\\SOFTWARE\\Microsoft\\Windows NT\\CurrentVersion\\Svch
 
 function wineHost() {
   // Wine 8's prefix lists netsvcs as "BITS fontcache Schedule" in the Svchost key
-  return fakeHost({ configs: wineConfigs(), values: { [`${SVCHOST_KEY}\0netsvcs`]: { name: 'netsvcs', type: 'REG_MULTI_SZ', data: ['BITS', 'fontcache', 'Schedule'] } } });
+  return fakeHost({
+    configs: wineConfigs(),
+    values: { [`${SVCHOST_KEY}\0netsvcs`]: { name: 'netsvcs', type: 'REG_MULTI_SZ', data: ['BITS', 'fontcache', 'Schedule'] } },
+  });
 }
 
 describe.skipIf(!haveWineBinaries)("Wine's own service binaries", () => {
@@ -43,10 +46,18 @@ describe.skipIf(!haveWineBinaries)("Wine's own service binaries", () => {
     const host = wineHost();
     const r = await analyzeTarget('Schedule', { host: async () => host });
     expect(r.target).toEqual({ input: 'Schedule', kind: 'service' });
-    expect(r.service).toMatchObject({ kind: 'svchost', serviceDll: 'C:\\windows\\system32\\schedsvc.dll', codeFile: { role: 'serviceDll', path: 'C:\\windows\\system32\\schedsvc.dll' } });
+    expect(r.service).toMatchObject({
+      kind: 'svchost',
+      serviceDll: 'C:\\windows\\system32\\schedsvc.dll',
+      codeFile: { role: 'serviceDll', path: 'C:\\windows\\system32\\schedsvc.dll' },
+    });
     expect(r.binary!.file).toBe('C:\\windows\\system32\\schedsvc.dll');
     expect(r.binary!.service.serviceMainExports).toContain('ServiceMain');
-    expect(r.service!.svchost).toEqual({ group: 'netsvcs', registryMembers: ['BITS', 'fontcache', 'Schedule'], sameGroup: ['BITS', 'FontCache', 'LanmanServer', 'Schedule'] });
+    expect(r.service!.svchost).toEqual({
+      group: 'netsvcs',
+      registryMembers: ['BITS', 'fontcache', 'Schedule'],
+      sameGroup: ['BITS', 'FontCache', 'LanmanServer', 'Schedule'],
+    });
     const i4 = issue(r, 4);
     expect(i4).toMatchObject({ applies: 'yes', resolution: 'resolved' });
     expect(i4.how).toMatch(/netsvcs/);

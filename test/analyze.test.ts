@@ -143,7 +143,12 @@ describe('ana-svc.dll: a svchost ServiceDll', () => {
   it('reads the COM class its REGISTRY resource registers, and the version resource', () => {
     expect(dll.resources.entries.map((e) => e.type)).toEqual(expect.arrayContaining(['REGISTRY', 'RT_VERSION']));
     expect(dll.com.classes).toContainEqual(
-      expect.objectContaining({ clsid: '{9D2F6A41-3C8B-4E57-A1D0-7B64C2E9F813}', role: 'registered', name: 'Svcdup Analyze Test Class', servers: ['InprocServer32'] }),
+      expect.objectContaining({
+        clsid: '{9D2F6A41-3C8B-4E57-A1D0-7B64C2E9F813}',
+        role: 'registered',
+        name: 'Svcdup Analyze Test Class',
+        servers: ['InprocServer32'],
+      }),
     );
     // an in-process class collides in the registry, not as an endpoint
     expect(named(dll, 'com-class', '{9D2F6A41-3C8B-4E57-A1D0-7B64C2E9F813}').issues).toEqual([2]);

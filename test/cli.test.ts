@@ -6,7 +6,8 @@ import { packageRoot } from '../src/config.js';
 import { openTestHost, testEnv, type TestHost } from './helpers.js';
 
 let host: TestHost;
-const cli = (...args: string[]) => spawnSync('node', [join(packageRoot, 'dist/cli.js'), ...args], { env: testEnv(host.paths), encoding: 'utf8', timeout: 120_000 });
+const cli = (...args: string[]) =>
+  spawnSync('node', [join(packageRoot, 'dist/cli.js'), ...args], { env: testEnv(host.paths), encoding: 'utf8', timeout: 120_000 });
 
 beforeAll(async () => {
   host = await openTestHost('cli');

@@ -76,7 +76,6 @@ async function activate(vm: string | undefined, hold = 0): Promise<Activation> {
 const processes = (): Promise<ProcessInfo[]> => host.backend.call('proc.list', {});
 const inVms = (vm?: string) => cliJson<VmProcess[]>(['ps', ...(vm ? ['--vm', vm] : [])]);
 
-
 let before: { services: unknown; classes: string[] };
 
 beforeAll(async () => {
@@ -89,7 +88,12 @@ beforeAll(async () => {
   // The class, registered on the host like any EXE server; combase appends " -Embedding".
   // The server outlives its last object by 60 s, so later activations meet it again.
   await b.call('reg.set', { key: CLSID_KEY, name: '', type: 'REG_SZ', data: 'svcdup COM local-server test' });
-  await b.call('reg.set', { key: `${CLSID_KEY}\\LocalServer32`, name: '', type: 'REG_SZ', data: `"${nativeExe(b, 'svcdup-comserver.exe')}" --linger 60 --max 300` });
+  await b.call('reg.set', {
+    key: `${CLSID_KEY}\\LocalServer32`,
+    name: '',
+    type: 'REG_SZ',
+    data: `"${nativeExe(b, 'svcdup-comserver.exe')}" --linger 60 --max 300`,
+  });
   // VM v1 with its own RpcSs: its epmapper, irot and irpcss are private to it.
   expect(cli(['vm', 'create', 'v1']).status).toBe(0);
   const dup = cliJson<{ status: { state: string } }>(['dup', 'RpcSs', '--vm', 'v1', '--start']);
@@ -118,7 +122,7 @@ describe('COM local server activation', () => {
     expect((await activate(undefined)).serverPid).toBe(hostServer.serverPid);
   });
 
-  it("in a VM with its own RpcSs, the client reaches a server started in the VM", async () => {
+  it('in a VM with its own RpcSs, the client reaches a server started in the VM', async () => {
     vmServer = await activate('v1');
     expect(vmServer.serverPid).not.toBe(hostServer.serverPid);
     const listed = inVms('v1').find((p) => p.pid === vmServer.serverPid);

@@ -24,7 +24,11 @@ async function makeVm(name: string): Promise<void> {
 
 /** Run a Windows program inside a VM: `svcdup run --vm VM -- ARGV`. */
 async function inVm(vm: string, argv: string[]) {
-  const r = spawnSync('node', [join(packageRoot, 'dist/cli.js'), 'run', '--vm', vm, '--', ...argv], { env: testEnv(host.paths), encoding: 'utf8', timeout: 60_000 });
+  const r = spawnSync('node', [join(packageRoot, 'dist/cli.js'), 'run', '--vm', vm, '--', ...argv], {
+    env: testEnv(host.paths),
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -50,14 +54,12 @@ async function serverPid(vm: string | undefined, pipe: string): Promise<number> 
   return Number(r.stdout.trim());
 }
 
-
 async function exportHostKeys() {
   return {
     services: await host.backend.call('reg.export', { key: SERVICES }),
     svchost: await host.backend.call('reg.export', { key: SVCHOST }),
   };
 }
-
 
 beforeAll(async () => {
   host = await openTestHost('dup');
@@ -69,7 +71,12 @@ beforeAll(async () => {
   // A ServiceDll service in its own svchost group.
   await b.call('reg.set', { key: SVCHOST, name: 'svcduptest', type: 'REG_MULTI_SZ', data: ['svcdup-testdll'] });
   await b.call('scm.create', { name: 'svcdup-testdll', imagePath: 'C:\\windows\\system32\\svchost.exe -k svcduptest', type: 0x20 });
-  await b.call('reg.set', { key: `${SERVICES}\\svcdup-testdll\\Parameters`, name: 'ServiceDll', type: 'REG_EXPAND_SZ', data: nativeExe(b, 'svcdup-testsvc.dll') });
+  await b.call('reg.set', {
+    key: `${SERVICES}\\svcdup-testdll\\Parameters`,
+    name: 'ServiceDll',
+    type: 'REG_EXPAND_SZ',
+    data: nativeExe(b, 'svcdup-testsvc.dll'),
+  });
   // A dependency chain chainA -> svcdup-testsvc-a -> svcdup-testsvc-b.
   const multi = nativeExe(b, 'svcdup-testsvc-multi.exe');
   await b.call('scm.create', { name: 'svcdup-testsvc-b', imagePath: multi, type: 0x20 });
@@ -200,7 +207,13 @@ describe('dependencies', () => {
 
   it('chainA -> a -> b with a shared: svcdup starts b, then a on the host, then chainA in the VM', async () => {
     const out = cliJson<{ plan: { services: { scmName: string; dependOnService: string[] }[]; shared: { name: string }[] }; status: ServiceStatus }>([
-      'dup', 'chainA', '--vm', 'v2', '--share', 'svcdup-testsvc-a', '--start',
+      'dup',
+      'chainA',
+      '--vm',
+      'v2',
+      '--share',
+      'svcdup-testsvc-a',
+      '--start',
     ]);
     expect(out.plan.services.map((s) => s.scmName)).toEqual(['chainA@v2']);
     expect(out.plan.shared.map((s) => s.name)).toEqual(['svcdup-testsvc-a']);
@@ -222,7 +235,13 @@ describe('dependencies', () => {
   });
 
   it('without --share the closure is duplicated, dependencies started first, and undup keeps the order', async () => {
-    const out = cliJson<{ plan: { services: { scmName: string; dependOnService: string[] }[] }; status: ServiceStatus }>(['dup', 'chainA', '--vm', 'v3', '--start']);
+    const out = cliJson<{ plan: { services: { scmName: string; dependOnService: string[] }[] }; status: ServiceStatus }>([
+      'dup',
+      'chainA',
+      '--vm',
+      'v3',
+      '--start',
+    ]);
     expect(out.plan.services.map((s) => [s.scmName, s.dependOnService])).toEqual([
       ['svcdup-testsvc-b@v3', []],
       ['svcdup-testsvc-a@v3', ['svcdup-testsvc-b@v3']],
@@ -267,7 +286,7 @@ describe('journal: svcdup killed at every step', () => {
     const before = await exportHostKeys();
     // Kill at step 0, 1, ... until a run gets past the last step and completes.
     let seq = 0;
-    for (;; seq++) {
+    for (; ; seq++) {
       let completed = false;
       for (const phase of ['before', 'after']) {
         const r = cli(['dup', SVC, '--vm', 'v1', '--set', 'Parameters\\Greeting=x'], { SVCDUP_FAILPOINT: `dup:${seq}:${phase}` });
@@ -290,7 +309,7 @@ describe('journal: svcdup killed at every step', () => {
   it('an interrupted undup leaves the duplicate complete and working', async () => {
     cliJson(['dup', SVC, '--vm', 'v1', '--set', 'Parameters\\Greeting=kept']);
     let seq = 0;
-    for (;; seq++) {
+    for (; ; seq++) {
       const r = cli(['undup', SVC, '--vm', 'v1'], { SVCDUP_FAILPOINT: `undup:${seq}:before` });
       if (r.status === 0) break;
       expect(r.signal, `undup:${seq}:before ${r.stderr}`).toBe('SIGKILL');
@@ -391,7 +410,13 @@ describe('the plan', () => {
   it('dup --dry-run prints every step and its undo, and changes neither the registry nor the SCM', async () => {
     const before = await hostState();
     const out = cliJson<{ dryRun: boolean; plan: { services: { scmName: string }[]; steps: { kind: string; args: { name?: string } }[] } }>([
-      'dup', 'chainA', '--vm', 'v1', '--set', 'Parameters\\Greeting=dry', '--dry-run',
+      'dup',
+      'chainA',
+      '--vm',
+      'v1',
+      '--set',
+      'Parameters\\Greeting=dry',
+      '--dry-run',
     ]);
     expect(out.dryRun).toBe(true);
     expect(out.plan.services.map((x) => x.scmName)).toEqual(['svcdup-testsvc-b@v1', 'svcdup-testsvc-a@v1', 'chainA@v1']);
@@ -400,7 +425,9 @@ describe('the plan', () => {
     const text = cli(['dup', 'chainA', '--vm', 'v1', '--dry-run']);
     expect(text.status, text.stderr).toBe(0);
     expect(text.stdout).toMatch(/dry run: nothing was changed/);
-    expect(text.stdout).toMatch(/scm\.create +create service chainA@v1: .*svcdup-host\.exe.* \(depends on svcdup-testsvc-a@v1\)\n +undo: stop and delete chainA@v1/);
+    expect(text.stdout).toMatch(
+      /scm\.create +create service chainA@v1: .*svcdup-host\.exe.* \(depends on svcdup-testsvc-a@v1\)\n +undo: stop and delete chainA@v1/,
+    );
     expect(await hostState()).toEqual(before);
     expect(cliJson<unknown[]>(['status'])).toEqual([]);
   });

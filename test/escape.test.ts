@@ -62,7 +62,10 @@ async function probe(lines: string[][]): Promise<Attempt[]> {
   const file = join(host.paths.home, `attempts-${Math.random().toString(36).slice(2)}.txt`);
   writeFileSync(file, lines.map((l) => l.join('\t')).join('\n') + '\n');
   const r = await run(inVm(A, [exe('esc-probe.exe'), 'probe', host.backend.toWindowsPath(file)]));
-  const out = r.stdout.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Attempt & { done?: boolean });
+  const out = r.stdout
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as Attempt & { done?: boolean });
   expect(out.at(-1)?.done, r.stdout).toBe(true);
   const results = out.filter((o) => !o.done);
   expect(results.length).toBe(lines.length);
@@ -261,9 +264,23 @@ describe('escape suite: a VM process reaches nothing of the host or of another V
   it('the holders are reachable where they should be (the probe can see an escape)', async () => {
     // the same probe on the host reaches the host's holder: proof that the attempts can succeed
     const file = join(host.paths.home, 'control.txt');
-    writeFileSync(file, ['1\topen\tmutant\t\\BaseNamedObjects\\escn', '1\topen\tfile\t\\??\\pipe\\escn', `1\topen\tfile\t\\??\\pipe\\${BN}`, `10\tconnect\t127.0.0.1\t${PORT}\t16`, `5\tcreate\tevent\t\\BaseNamedObjects\\escn`, `6\tdirlist\t\\BaseNamedObjects\t${NAME}\tsvcdup.${B}`, '8\tscmcopy\tC:\\windows\\temp\\esc-sech.dll\tSpooler'].join('\n') + '\n');
+    writeFileSync(
+      file,
+      [
+        '1\topen\tmutant\t\\BaseNamedObjects\\escn',
+        '1\topen\tfile\t\\??\\pipe\\escn',
+        `1\topen\tfile\t\\??\\pipe\\${BN}`,
+        `10\tconnect\t127.0.0.1\t${PORT}\t16`,
+        `5\tcreate\tevent\t\\BaseNamedObjects\\escn`,
+        `6\tdirlist\t\\BaseNamedObjects\t${NAME}\tsvcdup.${B}`,
+        '8\tscmcopy\tC:\\windows\\temp\\esc-sech.dll\tSpooler',
+      ].join('\n') + '\n',
+    );
     const r = await run([exe('esc-probe.exe'), 'probe', host.backend.toWindowsPath(file)]);
-    const out = r.stdout.split('\n').filter((l) => l.startsWith('{"class"')).map((l) => JSON.parse(l) as Attempt);
+    const out = r.stdout
+      .split('\n')
+      .filter((l) => l.startsWith('{"class"'))
+      .map((l) => JSON.parse(l) as Attempt);
     expect(out.map((o) => o.escaped)).toEqual([true, true, true, true, true, true, true]);
   });
 
@@ -302,7 +319,7 @@ describe('escape suite: a VM process reaches nothing of the host or of another V
   const regQuery = async (key: string): Promise<string> => (await run(['reg', 'query', key])).stdout;
   const SPOOLER = 'HKLM\\SYSTEM\\CurrentControlSet\\Services\\Spooler';
 
-  it('class 9: registry links made in a VM reach neither svcdup\'s keys nor a host service key', async () => {
+  it("class 9: registry links made in a VM reach neither svcdup's keys nor a host service key", async () => {
     await run(['reg', 'add', `HKLM\\SOFTWARE\\svcdup\\VMs\\${B}`, '/v', 'Marker', '/d', 'x', '/f']);
     const before = [await regQuery(`HKLM\\SOFTWARE\\svcdup\\VMs\\${B}`), await regQuery(SPOOLER)];
     const r = await probe([
@@ -319,12 +336,16 @@ describe('escape suite: a VM process reaches nothing of the host or of another V
 
   // A VM's write to a host service key lands in the VM's copy with the registry copy-on-write
   // of branch regcow (docs/state.md); before that merge the write reaches the host's key.
-  it.skipIf(!existsSync(join(packageRoot, 'docs', 'state.md')))('class 9: a VM writing a host service ImagePath leaves the host key as it was', async () => {
-    const before = await regQuery(SPOOLER);
-    const r = await probe([['9', 'regset', 'SYSTEM\\CurrentControlSet\\Services\\Spooler', 'ImagePath', 'C:\\esc.exe']]);
-    expect(r.length).toBe(1);
-    expect(await regQuery(SPOOLER)).toEqual(before);
-  }, 120_000);
+  it.skipIf(!existsSync(join(packageRoot, 'docs', 'state.md')))(
+    'class 9: a VM writing a host service ImagePath leaves the host key as it was',
+    async () => {
+      const before = await regQuery(SPOOLER);
+      const r = await probe([['9', 'regset', 'SYSTEM\\CurrentControlSet\\Services\\Spooler', 'ImagePath', 'C:\\esc.exe']]);
+      expect(r.length).toBe(1);
+      expect(await regQuery(SPOOLER)).toEqual(before);
+    },
+    120_000,
+  );
 
   it('class 7: forged membership does not open a host process, list it or let vm rm kill it', async () => {
     const f = await start(inVm(A, [exe('esc-probe.exe'), 'forge', String(pids.host), '60']), /^\{"forged"/);

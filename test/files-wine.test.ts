@@ -87,8 +87,22 @@ describe('copy-on-write', () => {
     const a = await inVm('a', 'list', 'C:\\ft');
     const rest = 'attr.txt|edit.txt|keep.txt|link.txt|lock.txt|map.txt|';
     expect(a.stdout).toBe(`list=${rest}moved.txt|name.txt|newdir|spell.txt|sub`);
-    expect((await inVm('b', 'list', 'C:\\ft')).stdout).toBe('list=attr.txt|edit.txt|gone.txt|keep.txt|link.txt|lock.txt|map.txt|move.txt|name.txt|spell.txt|sub');
-    expect((await onHost('list', 'C:\\ft')).stdout.split('=')[1]!.split('|').sort()).toEqual(['attr.txt', 'edit.txt', 'gone.txt', 'keep.txt', 'link.txt', 'lock.txt', 'map.txt', 'move.txt', 'name.txt', 'spell.txt', 'sub']);
+    expect((await inVm('b', 'list', 'C:\\ft')).stdout).toBe(
+      'list=attr.txt|edit.txt|gone.txt|keep.txt|link.txt|lock.txt|map.txt|move.txt|name.txt|spell.txt|sub',
+    );
+    expect((await onHost('list', 'C:\\ft')).stdout.split('=')[1]!.split('|').sort()).toEqual([
+      'attr.txt',
+      'edit.txt',
+      'gone.txt',
+      'keep.txt',
+      'link.txt',
+      'lock.txt',
+      'map.txt',
+      'move.txt',
+      'name.txt',
+      'spell.txt',
+      'sub',
+    ]);
     // a mask, and a second listing in the same VM after one more change
     expect((await inVm('a', 'write', 'C:\\ft\\Aardvark.txt', 'x')).stdout).toBe('ok');
     expect((await inVm('a', 'list', 'C:\\ft')).stdout).toBe(`list=Aardvark.txt|${rest}moved.txt|name.txt|newdir|spell.txt|sub`);
@@ -152,7 +166,12 @@ describe('every spelling of a host path lands in the VM', () => {
   it("svcdup's own folder and the private area are closed to a VM in every spelling", async () => {
     const p = prefix().replace(/\//g, '\\');
     const area = fileAreaWin('b');
-    for (const sp of [`${area}\\C\\ft\\edit.txt`, `c:\\programdata\\SVCDUP\\vms\\b\\files\\C\\x.txt`, `Z:${p}\\drive_c\\ProgramData\\svcdup\\x.txt`, `\\\\?\\C:\\ProgramData\\svcdup`]) {
+    for (const sp of [
+      `${area}\\C\\ft\\edit.txt`,
+      `c:\\programdata\\SVCDUP\\vms\\b\\files\\C\\x.txt`,
+      `Z:${p}\\drive_c\\ProgramData\\svcdup\\x.txt`,
+      `\\\\?\\C:\\ProgramData\\svcdup`,
+    ]) {
       expect((await inVm('b', 'write', sp, 'x')).code, sp).toBe(5);
       expect((await inVm('b', 'read', sp)).code, sp).toBe(5);
     }
@@ -211,4 +230,3 @@ describe('what a real program does with a file', () => {
     expect(existsSync(hostFile('C:\\ft\\folder-number-0-of-a-long-path'))).toBe(false);
   });
 });
-

@@ -30,7 +30,13 @@ describe('fleet file', () => {
     const f = parseFleet(FILE, '/tmp/x/svcdup.yaml');
     expect(f.file).toBe('/tmp/x/svcdup.yaml');
     expect(f.vms.map((v) => v.name)).toEqual(['web1', 'web2', 'web3']);
-    expect(f.vms[0]).toMatchObject({ ip: '127.77.1.1', services: [{ name: 'RpcSs', set: [], share: [] }, { name: 'MyWeb', set: ['Parameters\\Greeting=hello'], share: ['HTTP'] }] });
+    expect(f.vms[0]).toMatchObject({
+      ip: '127.77.1.1',
+      services: [
+        { name: 'RpcSs', set: [], share: [] },
+        { name: 'MyWeb', set: ['Parameters\\Greeting=hello'], share: ['HTTP'] },
+      ],
+    });
     expect(f.vms[2]).toMatchObject({ ports: '80:8081', services: [] });
   });
 
@@ -41,7 +47,7 @@ describe('fleet file', () => {
   });
 
   it('names the line of a bad value, a bad VM name, a bad address and broken YAML', () => {
-    expect(errorOf(FILE.replace("share: [HTTP]", 'share: HTTP')).line).toBe(6);
+    expect(errorOf(FILE.replace('share: [HTTP]', 'share: HTTP')).line).toBe(6);
     expect(errorOf(FILE.replace('  web2:', '  Web2:')).message).toMatch(/:7:3: VM name "Web2"/);
     expect(errorOf(FILE.replace('127.77.1.1', '10.0.0.1')).message).toMatch(/:3:9: ip: 10\.0\.0\.1 is not a loopback address/);
     expect(errorOf(FILE.replace('"80:8081"', '"80:x"')).line).toBe(9);
@@ -51,9 +57,24 @@ describe('fleet file', () => {
 });
 
 const fleet = parseFleet(FILE, '/f/svcdup.yaml');
-const running = (vm: string, service: string, deps: string[] = [], values = {}) => ({ service, scmName: `${service}@${vm}`, dependOnService: deps, state: 'RUNNING' as const, values });
+const running = (vm: string, service: string, deps: string[] = [], values = {}) => ({
+  service,
+  scmName: `${service}@${vm}`,
+  dependOnService: deps,
+  state: 'RUNNING' as const,
+  values,
+});
 const matching = (): ActualVm[] => [
-  { name: 'web1', address: '127.77.1.1', portMap: {}, policy: '', duplicates: [running('web1', 'RpcSs'), running('web1', 'MyWeb', ['RpcSs@web1', 'HTTP'], { 'parameters\\greeting': { name: 'Greeting', type: 'REG_SZ', data: 'hello' } })] },
+  {
+    name: 'web1',
+    address: '127.77.1.1',
+    portMap: {},
+    policy: '',
+    duplicates: [
+      running('web1', 'RpcSs'),
+      running('web1', 'MyWeb', ['RpcSs@web1', 'HTTP'], { 'parameters\\greeting': { name: 'Greeting', type: 'REG_SZ', data: 'hello' } }),
+    ],
+  },
   { name: 'web2', address: '127.77.0.2', portMap: {}, policy: '', duplicates: [running('web2', 'RpcSs'), running('web2', 'MyWeb', ['RpcSs@web2'])] },
   { name: 'web3', portMap: { 'tcp/80': 8081 }, policy: '', duplicates: [] },
 ];
@@ -118,7 +139,9 @@ describe('planFleet', () => {
 
   it('keeps duplicated dependencies of declared services', () => {
     const f = parseFleet('vms:\n  a: { services: { Schedule: {} } }\n', '/f.yaml');
-    const vms: ActualVm[] = [{ name: 'a', address: '127.77.0.2', portMap: {}, policy: '', duplicates: [running('a', 'RpcSs'), running('a', 'Schedule', ['RpcSs@a'])] }];
+    const vms: ActualVm[] = [
+      { name: 'a', address: '127.77.0.2', portMap: {}, policy: '', duplicates: [running('a', 'RpcSs'), running('a', 'Schedule', ['RpcSs@a'])] },
+    ];
     expect(planFleet(f, actual(vms, { owned: ['a'] }))).toEqual([]);
   });
 });

@@ -29,7 +29,7 @@ const V1 = `vms:
       svcdup-testsvc: { set: { 'Parameters\\Greeting': hello f3 } }
 `;
 // f3 removed, RpcSs added to f2
-const V2 = V1.replace(/  f3:[^]*$/, '').replace('      svcdup-testsvc-a: {}\n', '      svcdup-testsvc-a: {}\n      RpcSs: {}\n');
+const V2 = V1.replace(/ {2}f3:[\s\S]*$/, '').replace('      svcdup-testsvc-a: {}\n', '      svcdup-testsvc-a: {}\n      RpcSs: {}\n');
 
 interface Line {
   event: string;
@@ -40,7 +40,11 @@ interface Line {
   upToDate?: boolean;
   changes?: unknown[];
 }
-const jsonLines = (out: string): Line[] => out.trim().split('\n').map((l) => JSON.parse(l) as Line);
+const jsonLines = (out: string): Line[] =>
+  out
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as Line);
 
 function up(json = false) {
   const r = cli(['up', '-f', file, ...(json ? ['--json'] : [])]);

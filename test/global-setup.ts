@@ -20,7 +20,8 @@ export default async function setup(): Promise<void> {
     const pid = Number(/-(\d+)-\d+$/.exec(name)?.[1]);
     if (pid && alive(pid)) continue;
     // its persistent wineserver outlives the run that started it
-    if (existsSync(join(homes, name, 'prefix'))) spawnSync(wine.server, ['-k'], { env: { ...process.env, WINEPREFIX: join(homes, name, 'prefix') }, stdio: 'ignore', timeout: 30_000 });
+    if (existsSync(join(homes, name, 'prefix')))
+      spawnSync(wine.server, ['-k'], { env: { ...process.env, WINEPREFIX: join(homes, name, 'prefix') }, stdio: 'ignore', timeout: 30_000 });
     rmSync(join(homes, name), { recursive: true, force: true });
   }
   const paths = resolvePaths({ SVCDUP_HOME: join(testRoot, 'template-home'), SVCDUP_TEMPLATE: templateDir });

@@ -46,10 +46,26 @@ describe('one policy model', () => {
     'cow keys \\Registry\\Machine\\SOFTWARE\\x\\*',
   ].join('\n');
   const names = [
-    'obj:pub-1', 'obj:pub-private', 'obj:forbidden-x', 'obj:plain-x', 'obj:__wine_pt', 'obj:svcdup.pt-test',
-    'pipe:shared-1', 'pipe:SECRET-1', 'pipe:epmapper', 'pipe:svcctl', 'pipe:mine-1', 'pipe:svcdup.relay.pt-test', 'pipe:svcdup.other-test',
-    'slot:ms-open', 'slot:ms-closed', 'slot:ms-plain',
-    'svc:Spooler', 'svc:Schedule', 'svc:HTTP', 'svc:RpcSs',
+    'obj:pub-1',
+    'obj:pub-private',
+    'obj:forbidden-x',
+    'obj:plain-x',
+    'obj:__wine_pt',
+    'obj:svcdup.pt-test',
+    'pipe:shared-1',
+    'pipe:SECRET-1',
+    'pipe:epmapper',
+    'pipe:svcctl',
+    'pipe:mine-1',
+    'pipe:svcdup.relay.pt-test',
+    'pipe:svcdup.other-test',
+    'slot:ms-open',
+    'slot:ms-closed',
+    'slot:ms-plain',
+    'svc:Spooler',
+    'svc:Schedule',
+    'svc:HTTP',
+    'svc:RpcSs',
   ];
   const kinds: Record<string, RuleKind> = { obj: 'objects', pipe: 'pipes', slot: 'mailslots', svc: 'services' };
 
@@ -57,14 +73,25 @@ describe('one policy model', () => {
     const file = join(host.paths.home, 'pt.rules');
     writeFileSync(file, rules + '\n');
     const r = await host.backend.exec([
-      nativeExe(host.backend, 'svcdup-policy-probe.exe'), 'hold', nativeExe(host.backend, 'svcdup-run.exe'), host.backend.toWindowsPath(file), ...names,
+      nativeExe(host.backend, 'svcdup-policy-probe.exe'),
+      'hold',
+      nativeExe(host.backend, 'svcdup-run.exe'),
+      host.backend.toWindowsPath(file),
+      ...names,
     ]);
     expect(r.code, r.stdout + r.stderr).toBe(0);
-    const seen = Object.fromEntries(lf(r.stdout).trim().split('\n').map((l) => l.split(' ') as [string, string]));
-    const want = Object.fromEntries(names.map((n) => {
-      const [k, name] = n.split(/:(.*)/) as [string, string];
-      return [n, decide(rules, kinds[k]!, name)];
-    }));
+    const seen = Object.fromEntries(
+      lf(r.stdout)
+        .trim()
+        .split('\n')
+        .map((l) => l.split(' ') as [string, string]),
+    );
+    const want = Object.fromEntries(
+      names.map((n) => {
+        const [k, name] = n.split(/:(.*)/) as [string, string];
+        return [n, decide(rules, kinds[k]!, name)];
+      }),
+    );
     expect(seen).toEqual(want);
     // the comparison covers every decision, so a side that always said one thing would fail
     expect(new Set(Object.values(want))).toEqual(new Set(['open', 'renamed', 'denied']));
@@ -99,7 +126,17 @@ describe('a hook that cannot be installed is named', () => {
   it('a bad policy line fails the process and is named with its line', async () => {
     const file = join(host.paths.home, 'bad.rules');
     writeFileSync(file, 'open pipes fine\nopen sockets x\n');
-    const r = await host.backend.exec([nativeExe(host.backend, 'svcdup-run.exe'), '--vm', 'hf', '--policy', host.backend.toWindowsPath(file), '--', probe(), 'probe', 'obj:x']);
+    const r = await host.backend.exec([
+      nativeExe(host.backend, 'svcdup-run.exe'),
+      '--vm',
+      'hf',
+      '--policy',
+      host.backend.toWindowsPath(file),
+      '--',
+      probe(),
+      'probe',
+      'obj:x',
+    ]);
     expect(r.code).not.toBe(0);
     expect(r.stderr).toMatch(/policy: line 2: the kind is not objects, pipes/);
   });

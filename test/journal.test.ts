@@ -90,14 +90,22 @@ describe('journal', () => {
     rmSync(dir, { recursive: true, force: true });
     mkdirSync(dir, { recursive: true });
     const j = new Journal(openDb(join(dir, 'state.db')), fileKinds);
-    const f = (n: string, batch?: number, fail = false) => ({ kind: 'file.write', args: { path: join(dir, n), fail }, ...(batch === undefined ? {} : { batch }) });
+    const f = (n: string, batch?: number, fail = false) => ({
+      kind: 'file.write',
+      args: { path: join(dir, n), fail },
+      ...(batch === undefined ? {} : { batch }),
+    });
     await expect(j.runSteps('test', 'batch', null, [f('a'), f('b', 0), f('c', 0), f('d', 0, true), f('e')])).rejects.toThrow('disk full');
     expect(readdirSync(dir).filter((n) => !n.startsWith('state.db'))).toEqual([]);
     const [e] = j.entries();
     // the step after the failed batch was never recorded
     expect(j.steps(e!.id).map((s) => `${s.seq}:${s.status}`)).toEqual(['0:undone', '1:undone', '2:undone', '3:undone']);
     await j.runSteps('test', 'batch', null, [f('a'), f('b', 0), f('c', 0), f('e')]);
-    expect(readdirSync(dir).filter((n) => !n.startsWith('state.db')).sort()).toEqual(['a', 'b', 'c', 'e']);
+    expect(
+      readdirSync(dir)
+        .filter((n) => !n.startsWith('state.db'))
+        .sort(),
+    ).toEqual(['a', 'b', 'c', 'e']);
     rmSync(dir, { recursive: true, force: true });
   });
 

@@ -7,10 +7,16 @@ export function linuxTcpFirstLine(address: string, port: number): Promise<string
   return new Promise((resolve, reject) => {
     const s = connect({ host: address, port }, () => s.write('x\n'));
     let got = '';
-    s.setTimeout(10_000, () => { s.destroy(); reject(new Error(`timeout on ${address}:${port}`)); });
+    s.setTimeout(10_000, () => {
+      s.destroy();
+      reject(new Error(`timeout on ${address}:${port}`));
+    });
     s.on('data', (d) => {
       got += d.toString();
-      if (got.includes('\n')) { s.destroy(); resolve(got.split('\n')[0]!); }
+      if (got.includes('\n')) {
+        s.destroy();
+        resolve(got.split('\n')[0]!);
+      }
     });
     s.on('error', reject);
   });
@@ -19,8 +25,15 @@ export function linuxTcpFirstLine(address: string, port: number): Promise<string
 export function linuxUdp(address: string, port: number, msg: string): Promise<{ text: string; from: string }> {
   return new Promise((resolve, reject) => {
     const s = createSocket('udp4');
-    const t = setTimeout(() => { s.close(); reject(new Error(`no UDP answer from ${address}:${port}`)); }, 10_000);
-    s.on('message', (m, r) => { clearTimeout(t); s.close(); resolve({ text: m.toString(), from: `${r.address}:${r.port}` }); });
+    const t = setTimeout(() => {
+      s.close();
+      reject(new Error(`no UDP answer from ${address}:${port}`));
+    }, 10_000);
+    s.on('message', (m, r) => {
+      clearTimeout(t);
+      s.close();
+      resolve({ text: m.toString(), from: `${r.address}:${r.port}` });
+    });
     s.connect(port, address, () => s.send(msg));
   });
 }

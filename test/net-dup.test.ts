@@ -17,7 +17,6 @@ const { cli, cliJson } = cliFor(() => host.paths);
 
 const linuxGreeting = (address: string): Promise<string> => linuxTcpFirstLine(address, PORT);
 
-
 beforeAll(async () => {
   host = await openTestHost('net-dup');
   const b = host.backend;

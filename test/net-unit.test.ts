@@ -76,7 +76,7 @@ describe('planning a VM identity', () => {
   it('gives the next free address by default', () => {
     expect(planIdentity({}, others)).toEqual({ address: '127.77.0.3', portMap: [] });
   });
-  it('takes --ip, refusing another VM\'s address', () => {
+  it("takes --ip, refusing another VM's address", () => {
     expect(planIdentity({ ip: '127.77.9.9' }, others)).toEqual({ address: '127.77.9.9', portMap: [] });
     expect(() => planIdentity({ ip: '127.77.0.2' }, others)).toThrow(/already VM web1's address/);
     expect(() => planIdentity({ ip: '192.168.1.1' }, others)).toThrow(/--ip: .*not a loopback/);
@@ -117,8 +117,12 @@ describe('conflicts explained', () => {
     expect(t).toMatch(/Windows would allow both/);
     expect(t).toMatch(/bind the host instance to 127\.0\.0\.1/);
     expect(t).toMatch(/--port-map 80:<free port>/);
-    expect(explainBindConflict({ vm: 'dns', proto: 'udp', address: '127.77.0.2', port: 53, platform: 'wine', hostWildcard: true })).toMatch(/--port-map udp\/53:/);
-    expect(explainBindConflict({ vm: 'web1', proto: 'tcp', address: '127.77.0.2', port: 80, platform: 'windows', hostWildcard: true })).toMatch(/SO_EXCLUSIVEADDRUSE/);
+    expect(explainBindConflict({ vm: 'dns', proto: 'udp', address: '127.77.0.2', port: 53, platform: 'wine', hostWildcard: true })).toMatch(
+      /--port-map udp\/53:/,
+    );
+    expect(explainBindConflict({ vm: 'web1', proto: 'tcp', address: '127.77.0.2', port: 80, platform: 'windows', hostWildcard: true })).toMatch(
+      /SO_EXCLUSIVEADDRUSE/,
+    );
     expect(explainHostConflict(80, ['web1', 'web2'], 'wine')).toMatch(/VM web1, web2 listen on 127\.77\.x\.y:80.*127\.0\.0\.1/);
   });
 });

@@ -53,9 +53,14 @@ function start(argv: string[], vm?: string): Running {
         const t0 = Date.now();
         const poll = (): void => {
           const l = out.find((x) => re.test(x));
-          if (l) return resolve(l);
-          if (Date.now() - t0 > ms || proc.exitCode !== null)
-            return reject(new Error(`no line ${re} from ${argv.join(' ')}${vm ? ` in VM ${vm}` : ''}; got ${JSON.stringify(out)}`));
+          if (l) {
+            resolve(l);
+            return;
+          }
+          if (Date.now() - t0 > ms || proc.exitCode !== null) {
+            reject(new Error(`no line ${re} from ${argv.join(' ')}${vm ? ` in VM ${vm}` : ''}; got ${JSON.stringify(out)}`));
+            return;
+          }
           setTimeout(poll, 50);
         };
         poll();
@@ -211,7 +216,7 @@ describe('binding', () => {
     expect(own.stdout).toMatch(new RegExp(`^bound ${ids[a]!.address!.replace(/\./g, '\\.')}:27300$`, 'm'));
   });
 
-  it('refuses IPv6 wildcard binds and loopback connects, which would be the host\'s', async () => {
+  it("refuses IPv6 wildcard binds and loopback connects, which would be the host's", async () => {
     const [a] = VMS as [string];
     const bind = await run([exe('nt-bindprobe.exe'), 'tcp', '::', '27301'], a);
     expect(bind.stdout).toMatch(/^bind-failed 10013$/m);

@@ -86,7 +86,14 @@ describe('duplication plan', () => {
   });
 
   it('marks svchost services with their group (each duplicate runs its own svchost -k GROUP)', () => {
-    const sh = (n: string, deps: string[] = []) => svc(n, { type: 0x20, imagePath: 'C:\\windows\\system32\\svchost.exe -k netsvcs', svchostGroup: 'netsvcs', serviceDll: `${n}.dll`, dependOnService: deps });
+    const sh = (n: string, deps: string[] = []) =>
+      svc(n, {
+        type: 0x20,
+        imagePath: 'C:\\windows\\system32\\svchost.exe -k netsvcs',
+        svchostGroup: 'netsvcs',
+        serviceDll: `${n}.dll`,
+        dependOnService: deps,
+      });
     const cfgs = [sh('Schedule', ['RpcSs']), sh('BITS'), svc('RpcSs', { type: 0x20 })];
     const p = planDuplicate({ service: 'Schedule', vm: 'v1', configs: cfgs, share: ['RpcSs'], hostExe });
     expect(p.services.map((s) => s.service)).toEqual(['Schedule']);
@@ -119,18 +126,33 @@ describe('the plan as steps', () => {
       policy: { user: 'closed pipes x\n', net: 'net address 127.77.0.2\n', duplicates: [] },
     });
     expect(p.steps.map((s) => [s.kind, s.batch])).toEqual([
-      ['reg.copy', 0], ['scm.create', 0], ['db.duplicate', 0],
-      ['reg.copy', 0], ['scm.create', 0], ['db.duplicate', 0],
-      ['reg.copy', 0], ['scm.create', 0], ['db.duplicate', 0],
+      ['reg.copy', 0],
+      ['scm.create', 0],
+      ['db.duplicate', 0],
+      ['reg.copy', 0],
+      ['scm.create', 0],
+      ['db.duplicate', 0],
+      ['reg.copy', 0],
+      ['scm.create', 0],
+      ['db.duplicate', 0],
       ['reg.setValue', 1],
       ['reg.setValue', undefined],
     ]);
-    expect(p.steps[0]).toMatchObject({ args: { from: 'HKLM\\SYSTEM\\CurrentControlSet\\Services\\C', to: `${V}\\Services\\C`, root: 'HKLM\\SOFTWARE\\svcdup' } });
+    expect(p.steps[0]).toMatchObject({
+      args: { from: 'HKLM\\SYSTEM\\CurrentControlSet\\Services\\C', to: `${V}\\Services\\C`, root: 'HKLM\\SOFTWARE\\svcdup' },
+    });
     expect(p.steps[7]).toMatchObject({ args: { name: 'A@v', dependOnService: ['B@v'], start: 'DEMAND', imagePath: 'Z:\\svcdup-host.exe --vm v --service A' } });
     // --set goes into the root's copy only
-    expect(p.steps[9]).toEqual({ kind: 'reg.setValue', batch: 1, args: { key: `${V}\\Services\\A\\Parameters`, value: { name: 'Port', type: 'REG_DWORD', data: 8080 } } });
+    expect(p.steps[9]).toEqual({
+      kind: 'reg.setValue',
+      batch: 1,
+      args: { key: `${V}\\Services\\A\\Parameters`, value: { name: 'Port', type: 'REG_DWORD', data: 8080 } },
+    });
     // a Policy value that was not there: the undo deletes it
-    expect(p.steps[10]).toEqual({ kind: 'reg.setValue', args: { key: V, value: { name: 'Policy', type: 'REG_SZ', data: 'closed pipes x\nnet address 127.77.0.2\n' } } });
+    expect(p.steps[10]).toEqual({
+      kind: 'reg.setValue',
+      args: { key: V, value: { name: 'Policy', type: 'REG_SZ', data: 'closed pipes x\nnet address 127.77.0.2\n' } },
+    });
   });
 
   it('keeps the old Policy value for the undo, and leaves an unchanged one alone', () => {
@@ -157,11 +179,22 @@ describe('the plan as steps', () => {
     const p = planDuplicate({ ...base });
     const refs = [...p.services].reverse().map((s) => ({ vm: 'v', service: s.service, scmName: s.scmName, createdAt: 't', plan: s }));
     const tree = { name: 'A', values: [{ name: 'Start', type: 'REG_DWORD' as const, data: 3 }], subkeys: [] };
-    const steps = planUndup('v', refs, new Map([['a', tree]]), { user: '', net: '', duplicates: refs.map((r) => ({ service: r.service, dependOnService: r.plan.dependOnService })), current: { name: 'Policy', type: 'REG_SZ', data: 'x' } });
+    const steps = planUndup('v', refs, new Map([['a', tree]]), {
+      user: '',
+      net: '',
+      duplicates: refs.map((r) => ({ service: r.service, dependOnService: r.plan.dependOnService })),
+      current: { name: 'Policy', type: 'REG_SZ', data: 'x' },
+    });
     expect(steps.map((s) => `${s.kind} ${'name' in s.args ? s.args.name : 'key' in s.args ? s.args.key : ''}`)).toEqual([
-      'scm.delete A@v', `reg.deleteTree ${V}\\Services\\A`, 'db.forgetDuplicate ',
-      'scm.delete B@v', `reg.deleteTree ${V}\\Services\\B`, 'db.forgetDuplicate ',
-      'scm.delete C@v', `reg.deleteTree ${V}\\Services\\C`, 'db.forgetDuplicate ',
+      'scm.delete A@v',
+      `reg.deleteTree ${V}\\Services\\A`,
+      'db.forgetDuplicate ',
+      'scm.delete B@v',
+      `reg.deleteTree ${V}\\Services\\B`,
+      'db.forgetDuplicate ',
+      'scm.delete C@v',
+      `reg.deleteTree ${V}\\Services\\C`,
+      'db.forgetDuplicate ',
       `reg.setValue ${V}`,
     ]);
     expect(steps[1]!.args).toMatchObject({ tree });
@@ -180,7 +213,10 @@ describe('the plan as steps', () => {
     const create = planVmCreate('web', 'closed pipes x\n', { address: '127.77.0.9', portMap: [] }, 'rules');
     expect(create).toEqual([
       { kind: 'db.vm', args: { name: 'web', policy: 'closed pipes x\n', address: '127.77.0.9', portMap: {} } },
-      { kind: 'reg.ownKey', args: { key: 'HKLM\\SOFTWARE\\svcdup\\VMs\\web', values: [{ name: 'Policy', type: 'REG_SZ', data: 'rules' }], root: 'HKLM\\SOFTWARE' } },
+      {
+        kind: 'reg.ownKey',
+        args: { key: 'HKLM\\SOFTWARE\\svcdup\\VMs\\web', values: [{ name: 'Policy', type: 'REG_SZ', data: 'rules' }], root: 'HKLM\\SOFTWARE' },
+      },
     ]);
     const rec = { name: 'web', createdAt: 't', policy: '', portMap: {} };
     expect(planVmForget('web', rec, undefined)).toEqual([{ kind: 'db.forgetVm', args: rec }]);

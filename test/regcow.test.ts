@@ -20,7 +20,12 @@ const before: Record<string, string> = {};
 const HIVES = ['HKLM\\SOFTWARE', 'HKLM\\SYSTEM', 'HKU'];
 
 /** One line per step, "op: result", CRs dropped. */
-const lines = (out: string) => out.replace(/\r/g, '').trim().split('\n').map((l) => l.replace(/^\w+: /, ''));
+const lines = (out: string) =>
+  out
+    .replace(/\r/g, '')
+    .trim()
+    .split('\n')
+    .map((l) => l.replace(/^\w+: /, ''));
 const onHost = async (...steps: string[]) => lines((await host.backend.exec([probe, ...steps])).stdout);
 const inVm = async (vm: string, ...steps: string[]) => {
   const r = await vms.run(vm, [probe, ...steps]);
@@ -47,13 +52,27 @@ beforeAll(async () => {
   sid = (await onHost('hkcu'))[0]!.split('\\').pop()!;
   // the host's keys the VMs will read, change and delete
   await onHost(
-    'set|HKLM\\SOFTWARE\\rt|v|host', 'set|HKLM\\SOFTWARE\\rt\\k1|v|host1', 'set|HKLM\\SOFTWARE\\rt\\k2|v|host2',
-    'set|HKLM\\SOFTWARE\\rtwatch|v|host', 'set|HKCU\\Software\\rt|v|hosthkcu', 'set|HKLM\\SYSTEM\\CurrentControlSet\\Control\\rt|v|hostsys',
-    'set|HKLM\\SOFTWARE\\rtopen|v|host', 'set|HKLM\\SOFTWARE\\rtclosed|v|host', 'set|HKCU\\Software\\rtpriv|v|host', 'set|HKCU\\Software\\rtpriv\\sub|v|host',
+    'set|HKLM\\SOFTWARE\\rt|v|host',
+    'set|HKLM\\SOFTWARE\\rt\\k1|v|host1',
+    'set|HKLM\\SOFTWARE\\rt\\k2|v|host2',
+    'set|HKLM\\SOFTWARE\\rtwatch|v|host',
+    'set|HKCU\\Software\\rt|v|hosthkcu',
+    'set|HKLM\\SYSTEM\\CurrentControlSet\\Control\\rt|v|hostsys',
+    'set|HKLM\\SOFTWARE\\rtopen|v|host',
+    'set|HKLM\\SOFTWARE\\rtclosed|v|host',
+    'set|HKCU\\Software\\rtpriv|v|host',
+    'set|HKCU\\Software\\rtpriv\\sub|v|host',
   );
   Object.assign(before, await exportHives('before'));
   const policy = join(host.paths.home, 'keys.json');
-  writeFileSync(policy, JSON.stringify({ open: { keys: ['HKLM\\SOFTWARE\\rtopen*'] }, closed: { keys: ['HKLM\\SOFTWARE\\rtclosed*'] }, private: { keys: ['HKCU\\Software\\rtpriv*'] } }));
+  writeFileSync(
+    policy,
+    JSON.stringify({
+      open: { keys: ['HKLM\\SOFTWARE\\rtopen*'] },
+      closed: { keys: ['HKLM\\SOFTWARE\\rtclosed*'] },
+      private: { keys: ['HKCU\\Software\\rtpriv*'] },
+    }),
+  );
   await vms.create('a');
   await vms.create('b');
   await vms.create('c', policy);
@@ -64,8 +83,13 @@ afterAll(async () => {
 });
 
 describe('copy-on-write keys', () => {
-  it('a write lands in the VM\'s copy; reads fall through; the host and the other VM keep theirs', async () => {
-    expect(await inVm('a', 'get|HKLM\\SOFTWARE\\rt|v', 'set|HKLM\\SOFTWARE\\rt|v|vma', 'get|HKLM\\SOFTWARE\\rt|v', 'get|HKLM\\SOFTWARE\\rt\\k1|v')).toEqual(['host', 'ok', 'vma', 'host1']);
+  it("a write lands in the VM's copy; reads fall through; the host and the other VM keep theirs", async () => {
+    expect(await inVm('a', 'get|HKLM\\SOFTWARE\\rt|v', 'set|HKLM\\SOFTWARE\\rt|v|vma', 'get|HKLM\\SOFTWARE\\rt|v', 'get|HKLM\\SOFTWARE\\rt\\k1|v')).toEqual([
+      'host',
+      'ok',
+      'vma',
+      'host1',
+    ]);
     expect(await onHost('get|HKLM\\SOFTWARE\\rt|v')).toEqual(['host']);
     expect(await inVm('b', 'get|HKLM\\SOFTWARE\\rt|v')).toEqual(['host']);
     // a later process of the VM finds its change
@@ -76,16 +100,23 @@ describe('copy-on-write keys', () => {
     expect(await inVm('a', 'set|HKLM\\SOFTWARE\\rt\\k3|v|a3', 'delkey|HKLM\\SOFTWARE\\rt\\k1', 'delval|HKLM\\SOFTWARE\\rt\\k2|v')).toEqual(['ok', 'ok', 'ok']);
     // the host adds a key after the VM copied rt: it shows through
     await onHost('set|HKLM\\SOFTWARE\\rt\\k4|v|host4');
-    expect(await inVm('a', 'enum|HKLM\\SOFTWARE\\rt', 'ntcount|\\Registry\\Machine\\Software\\rt', 'enum|HKLM\\SOFTWARE\\rt\\k2', 'get|HKLM\\SOFTWARE\\rt\\k1|v')).toEqual([
+    expect(
+      await inVm('a', 'enum|HKLM\\SOFTWARE\\rt', 'ntcount|\\Registry\\Machine\\Software\\rt', 'enum|HKLM\\SOFTWARE\\rt\\k2', 'get|HKLM\\SOFTWARE\\rt\\k1|v'),
+    ).toEqual([
       'subkeys=3 values=1 keys=k2,k3,k4 vals=v',
       'full=3,1', // KeyFullInformation (Wine 8 has no KeyCachedInformation)
       'subkeys=0 values=0 keys= vals=',
       'err 2',
     ]);
     expect(await onHost('enum|HKLM\\SOFTWARE\\rt', 'get|HKLM\\SOFTWARE\\rt\\k2|v')).toEqual(['subkeys=3 values=1 keys=k1,k2,k4 vals=v', 'host2']);
-    expect(await inVm('b', 'enum|HKLM\\SOFTWARE\\rt', 'ntcount|\\Registry\\Machine\\Software\\rt')).toEqual(['subkeys=3 values=1 keys=k1,k2,k4 vals=v', 'full=3,1']);
+    expect(await inVm('b', 'enum|HKLM\\SOFTWARE\\rt', 'ntcount|\\Registry\\Machine\\Software\\rt')).toEqual([
+      'subkeys=3 values=1 keys=k1,k2,k4 vals=v',
+      'full=3,1',
+    ]);
     // re-created after its deletion, k1 starts empty: the host's values stay hidden
-    expect(await inVm('a', 'mkkey|HKLM\\SOFTWARE\\rt\\k1', 'enum|HKLM\\SOFTWARE\\rt\\k1', 'delkey|HKLM\\SOFTWARE\\rt\\k1', 'delkey|HKLM\\SOFTWARE\\rt')).toEqual([
+    expect(
+      await inVm('a', 'mkkey|HKLM\\SOFTWARE\\rt\\k1', 'enum|HKLM\\SOFTWARE\\rt\\k1', 'delkey|HKLM\\SOFTWARE\\rt\\k1', 'delkey|HKLM\\SOFTWARE\\rt'),
+    ).toEqual([
       'created',
       'subkeys=0 values=0 keys= vals=',
       'ok',
@@ -94,32 +125,44 @@ describe('copy-on-write keys', () => {
   });
 
   it('HKCU, HKU\\<sid> and \\Registry\\User\\<sid> name one key of the VM', async () => {
-    expect(await inVm('a', `ntset|\\Registry\\User\\${sid}\\Software\\rt|v|vmhkcu`, 'get|HKCU\\Software\\rt|v', `get|HKU\\${sid}\\Software\\rt|v`, `ntget|\\REGISTRY\\USER\\${sid.toLowerCase()}\\SOFTWARE\\RT|v`)).toEqual([
-      'st 0x00000000',
-      'vmhkcu',
-      'vmhkcu',
-      'vmhkcu',
-    ]);
+    expect(
+      await inVm(
+        'a',
+        `ntset|\\Registry\\User\\${sid}\\Software\\rt|v|vmhkcu`,
+        'get|HKCU\\Software\\rt|v',
+        `get|HKU\\${sid}\\Software\\rt|v`,
+        `ntget|\\REGISTRY\\USER\\${sid.toLowerCase()}\\SOFTWARE\\RT|v`,
+      ),
+    ).toEqual(['st 0x00000000', 'vmhkcu', 'vmhkcu', 'vmhkcu']);
     expect(await onHost('get|HKCU\\Software\\rt|v')).toEqual(['hosthkcu']);
     expect(await inVm('b', 'get|HKCU\\Software\\rt|v')).toEqual(['hosthkcu']);
   });
 
   it('RootDirectory-relative opens and other cases of a name reach the same copy; names read back as the VM spelled them', async () => {
-    expect(await inVm('a', 'relset|\\Registry\\Machine\\Software|rt\\k2|relval', 'relget|\\Registry\\Machine\\SOFTWARE\\RT|K2|rel', 'get|hklm\\software\\RT\\K2|rel', 'name|HKLM\\SOFTWARE\\rt\\k2')).toEqual([
-      'st 0x00000000',
-      'relval',
-      'relval',
-      '\\REGISTRY\\Machine\\Software\\rt\\k2',
-    ]);
+    expect(
+      await inVm(
+        'a',
+        'relset|\\Registry\\Machine\\Software|rt\\k2|relval',
+        'relget|\\Registry\\Machine\\SOFTWARE\\RT|K2|rel',
+        'get|hklm\\software\\RT\\K2|rel',
+        'name|HKLM\\SOFTWARE\\rt\\k2',
+      ),
+    ).toEqual(['st 0x00000000', 'relval', 'relval', '\\REGISTRY\\Machine\\Software\\rt\\k2']);
     expect(await onHost('relget|\\Registry\\Machine\\Software|rt\\k2|rel')).toEqual(['err 2']);
   });
 
-  it('HKLM\\SYSTEM is copy-on-write too; a registry link on the host leads to the target\'s copy', async () => {
-    expect(await inVm('a', 'set|HKLM\\SYSTEM\\CurrentControlSet\\Control\\rt|v|vmsys', 'ntget|\\registry\\machine\\system\\currentcontrolset\\control\\RT|v')).toEqual(['ok', 'vmsys']);
+  it("HKLM\\SYSTEM is copy-on-write too; a registry link on the host leads to the target's copy", async () => {
+    expect(
+      await inVm('a', 'set|HKLM\\SYSTEM\\CurrentControlSet\\Control\\rt|v|vmsys', 'ntget|\\registry\\machine\\system\\currentcontrolset\\control\\RT|v'),
+    ).toEqual(['ok', 'vmsys']);
     expect(await onHost('get|HKLM\\SYSTEM\\CurrentControlSet\\Control\\rt|v')).toEqual(['hostsys']);
     // Wine 8 has no ControlSet001 link; a link the host made stands in for one
     expect(await onHost('link|HKLM\\SOFTWARE\\rtlinked|\\Registry\\Machine\\Software\\rt')).toEqual(['ok']);
-    expect(await inVm('a', 'set|HKLM\\SOFTWARE\\rtlinked|v2|vialink', 'get|HKLM\\SOFTWARE\\rt|v2', 'get|HKLM\\SOFTWARE\\rtlinked|v')).toEqual(['ok', 'vialink', 'vma']);
+    expect(await inVm('a', 'set|HKLM\\SOFTWARE\\rtlinked|v2|vialink', 'get|HKLM\\SOFTWARE\\rt|v2', 'get|HKLM\\SOFTWARE\\rtlinked|v')).toEqual([
+      'ok',
+      'vialink',
+      'vma',
+    ]);
     expect(await onHost('get|HKLM\\SOFTWARE\\rt|v2', 'unlink|HKLM\\SOFTWARE\\rtlinked')).toEqual(['err 2', 'st 0x00000000']);
   });
 
@@ -130,33 +173,52 @@ describe('copy-on-write keys', () => {
 });
 
 describe('policy and isolation', () => {
-  it('keys rules: open writes to the host, closed is denied, private starts empty and hides the host\'s key', async () => {
-    expect(await inVm('c', 'set|HKLM\\SOFTWARE\\rtopen|v|vmc', 'get|HKLM\\SOFTWARE\\rtclosed|v', 'set|HKLM\\SOFTWARE\\rtclosed|v|x', 'get|HKCU\\Software\\rtpriv|v', 'enum|HKCU\\Software')).toEqual([
+  it("keys rules: open writes to the host, closed is denied, private starts empty and hides the host's key", async () => {
+    expect(
+      await inVm(
+        'c',
+        'set|HKLM\\SOFTWARE\\rtopen|v|vmc',
+        'get|HKLM\\SOFTWARE\\rtclosed|v',
+        'set|HKLM\\SOFTWARE\\rtclosed|v|x',
+        'get|HKCU\\Software\\rtpriv|v',
+        'enum|HKCU\\Software',
+      ),
+    ).toEqual(['ok', 'err 5', 'err 5', 'err 2', expect.not.stringMatching(/rtpriv/)]);
+    expect(await inVm('c', 'set|HKCU\\Software\\rtpriv\\new|v|c', 'enum|HKCU\\Software\\rtpriv', 'get|HKCU\\Software\\rtpriv\\sub|v')).toEqual([
       'ok',
-      'err 5',
-      'err 5',
+      'subkeys=1 values=0 keys=new vals=',
       'err 2',
-      expect.not.stringMatching(/rtpriv/),
     ]);
-    expect(await inVm('c', 'set|HKCU\\Software\\rtpriv\\new|v|c', 'enum|HKCU\\Software\\rtpriv', 'get|HKCU\\Software\\rtpriv\\sub|v')).toEqual(['ok', 'subkeys=1 values=0 keys=new vals=', 'err 2']);
     expect(await onHost('get|HKLM\\SOFTWARE\\rtopen|v', 'enum|HKCU\\Software\\rtpriv')).toEqual(['vmc', 'subkeys=1 values=1 keys=sub vals=v']);
     await onHost('set|HKLM\\SOFTWARE\\rtopen|v|host'); // as it was, for the comparison after vm rm
   });
 
-  it('svcdup\'s own keys are closed by every route; a VM cannot make a registry link, nor follow the host\'s into another VM\'s key', async () => {
+  it("svcdup's own keys are closed by every route; a VM cannot make a registry link, nor follow the host's into another VM's key", async () => {
     await onHost(`link|HKCU\\Software\\hostlink|\\Registry\\Machine\\Software\\svcdup\\VMs\\a`);
-    expect(await inVm('b',
-      'get|HKLM\\SOFTWARE\\svcdup\\VMs\\a|Policy',
-      'ntget|\\Registry\\Machine\\Software\\SVCDUP\\VMs\\a|Policy',
-      'relget|\\Registry\\Machine\\Software|svcdup\\VMs\\a|Policy',
-      'set|HKLM\\SOFTWARE\\svcdup\\VMs\\b|Policy|x',
-      'link|HKCU\\Software\\rtlink|\\Registry\\Machine\\Software\\svcdup\\VMs\\a',
-      'get|HKCU\\Software\\rtlink|Policy',
-      'get|HKCU\\Software\\hostlink|Policy',
-    )).toEqual(['err 5', 'st 0xc0000022', 'st 0xc0000022', 'err 5', 'err 5', 'err 2', 'err 5']);
+    expect(
+      await inVm(
+        'b',
+        'get|HKLM\\SOFTWARE\\svcdup\\VMs\\a|Policy',
+        'ntget|\\Registry\\Machine\\Software\\SVCDUP\\VMs\\a|Policy',
+        'relget|\\Registry\\Machine\\Software|svcdup\\VMs\\a|Policy',
+        'set|HKLM\\SOFTWARE\\svcdup\\VMs\\b|Policy|x',
+        'link|HKCU\\Software\\rtlink|\\Registry\\Machine\\Software\\svcdup\\VMs\\a',
+        'get|HKCU\\Software\\rtlink|Policy',
+        'get|HKCU\\Software\\hostlink|Policy',
+      ),
+    ).toEqual(['err 5', 'st 0xc0000022', 'st 0xc0000022', 'err 5', 'err 5', 'err 2', 'err 5']);
     // the service keys of the host: a VM's write lands in its copy
-    expect(await inVm('b', 'set|HKLM\\SYSTEM\\CurrentControlSet\\Services\\PlugPlay|ImagePath|C:\\evil.exe', 'get|HKLM\\SYSTEM\\CurrentControlSet\\Services\\PlugPlay|ImagePath')).toEqual(['ok', 'C:\\evil.exe']);
-    expect(await onHost('get|HKLM\\SYSTEM\\CurrentControlSet\\Services\\PlugPlay|ImagePath', 'unlink|HKCU\\Software\\hostlink')).toEqual([expect.not.stringMatching(/evil/), 'st 0x00000000']);
+    expect(
+      await inVm(
+        'b',
+        'set|HKLM\\SYSTEM\\CurrentControlSet\\Services\\PlugPlay|ImagePath|C:\\evil.exe',
+        'get|HKLM\\SYSTEM\\CurrentControlSet\\Services\\PlugPlay|ImagePath',
+      ),
+    ).toEqual(['ok', 'C:\\evil.exe']);
+    expect(await onHost('get|HKLM\\SYSTEM\\CurrentControlSet\\Services\\PlugPlay|ImagePath', 'unlink|HKCU\\Software\\hostlink')).toEqual([
+      expect.not.stringMatching(/evil/),
+      'st 0x00000000',
+    ]);
   });
 
   it('bad names: a clear status, nothing made', async () => {
@@ -173,38 +235,46 @@ describe('the library: diffKeys, cloneKeys, vm rm', () => {
     const fmt = (c: KeyChange) => `${c.change[0]} ${c.key}${c.value !== undefined ? ` [${c.value}]` : ''}`.toLowerCase();
     const diff = async (vm: string) => (await diffKeys(host.backend, vm)).map(fmt).sort();
     const want = (l: string[]) => l.map((x) => x.toLowerCase()).sort();
-    expect(await diff('a')).toEqual(want([
-      `C HKU\\${sid}\\Software\\rt`,
-      `C HKU\\${sid}\\Software\\rt [v]`,
-      'C HKLM\\SOFTWARE\\rt',
-      'C HKLM\\SOFTWARE\\rt [v]',
-      'A HKLM\\SOFTWARE\\rt [v2]',
-      'D HKLM\\SOFTWARE\\rt\\k1',
-      'C HKLM\\SOFTWARE\\rt\\k2',
-      'A HKLM\\SOFTWARE\\rt\\k2 [rel]',
-      'D HKLM\\SOFTWARE\\rt\\k2 [v]',
-      'A HKLM\\SOFTWARE\\rt\\k3',
-      'A HKLM\\SOFTWARE\\rt\\k3 [v]',
-      'C HKLM\\SYSTEM\\CurrentControlSet\\Control\\rt',
-      'C HKLM\\SYSTEM\\CurrentControlSet\\Control\\rt [v]',
-    ]));
-    expect(await diff('c')).toEqual(want([
-      `C HKU\\${sid}\\Software\\rtpriv`,
-      `D HKU\\${sid}\\Software\\rtpriv [v]`,
-      `D HKU\\${sid}\\Software\\rtpriv\\sub`,
-      `A HKU\\${sid}\\Software\\rtpriv\\new`,
-      `A HKU\\${sid}\\Software\\rtpriv\\new [v]`,
-    ]));
+    expect(await diff('a')).toEqual(
+      want([
+        `C HKU\\${sid}\\Software\\rt`,
+        `C HKU\\${sid}\\Software\\rt [v]`,
+        'C HKLM\\SOFTWARE\\rt',
+        'C HKLM\\SOFTWARE\\rt [v]',
+        'A HKLM\\SOFTWARE\\rt [v2]',
+        'D HKLM\\SOFTWARE\\rt\\k1',
+        'C HKLM\\SOFTWARE\\rt\\k2',
+        'A HKLM\\SOFTWARE\\rt\\k2 [rel]',
+        'D HKLM\\SOFTWARE\\rt\\k2 [v]',
+        'A HKLM\\SOFTWARE\\rt\\k3',
+        'A HKLM\\SOFTWARE\\rt\\k3 [v]',
+        'C HKLM\\SYSTEM\\CurrentControlSet\\Control\\rt',
+        'C HKLM\\SYSTEM\\CurrentControlSet\\Control\\rt [v]',
+      ]),
+    );
+    expect(await diff('c')).toEqual(
+      want([
+        `C HKU\\${sid}\\Software\\rtpriv`,
+        `D HKU\\${sid}\\Software\\rtpriv [v]`,
+        `D HKU\\${sid}\\Software\\rtpriv\\sub`,
+        `A HKU\\${sid}\\Software\\rtpriv\\new`,
+        `A HKU\\${sid}\\Software\\rtpriv\\new [v]`,
+      ]),
+    );
   });
 
   it('cloneKeys gives a new VM the same view', async () => {
     await vms.create('d');
     await cloneKeys(host.backend, 'a', 'd');
-    expect(await inVm('d', 'get|HKLM\\SOFTWARE\\rt|v', 'enum|HKLM\\SOFTWARE\\rt', 'get|HKCU\\Software\\rt|v')).toEqual(['vma', 'subkeys=3 values=2 keys=k2,k3,k4 vals=v,v2', 'vmhkcu']);
+    expect(await inVm('d', 'get|HKLM\\SOFTWARE\\rt|v', 'enum|HKLM\\SOFTWARE\\rt', 'get|HKCU\\Software\\rt|v')).toEqual([
+      'vma',
+      'subkeys=3 values=2 keys=k2,k3,k4 vals=v,v2',
+      'vmhkcu',
+    ]);
     await expect(cloneKeys(host.backend, 'b', 'd')).rejects.toThrow(/already has registry changes/);
   });
 
-  it('vm rm deletes the private copies: the host\'s exports are identical to before', async () => {
+  it("vm rm deletes the private copies: the host's exports are identical to before", async () => {
     await onHost('delkey|HKLM\\SOFTWARE\\rt\\k4');
     for (const vm of ['a', 'b', 'c', 'd']) await vms.remove(vm);
     const after = await exportHives('after');

@@ -6,7 +6,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ServiceStatus } from '../src/backend/types.js';
+import type { ExecResult, ServiceStatus } from '../src/backend/types.js';
 import { vmServiceKey } from '../src/dup/dup.js';
 import { nativeDir, openTestHost, type TestHost } from './helpers.js';
 import { cliFor, waitState, imageOf, win32Code } from './cli-helpers.js';
@@ -21,7 +21,6 @@ const SERVICE_RUNNING = 4;
 const SERVICE_STOPPED = 1;
 
 let host: TestHost;
-
 
 const exe = (name: string) => host.backend.toWindowsPath(join(nativeDir, name));
 
@@ -50,7 +49,7 @@ interface Reply {
 /** Run svcdup-scmclient(.exe|-dyn.exe) in a VM (with extra policy lines), or on the host when vm is undefined. */
 async function scm(vm: string | undefined, args: string[], opts: { policy?: string; dyn?: boolean } = {}): Promise<Reply> {
   const argv = [exe(opts.dyn ? 'svcdup-scmclient-dyn.exe' : 'svcdup-scmclient.exe'), ...args];
-  let r;
+  let r: ExecResult;
   if (vm) {
     const file = join(host.paths.home, `policy-${vm}-${Date.now()}.txt`);
     writeFileSync(file, opts.policy ?? '');
@@ -72,14 +71,13 @@ async function scm(vm: string | undefined, args: string[], opts: { policy?: stri
 async function pipeCall(vm: string, pipe = SVC) {
   const file = join(host.paths.home, `policy-pipe-${vm}.txt`);
   writeFileSync(file, '');
-  const r = await host.backend.exec([exe('svcdup-run.exe'), '--vm', vm, '--policy', host.backend.toWindowsPath(file), '--', exe('svcdup-pipecall.exe'), pipe, 'hi'], { timeoutMs: 30_000 });
+  const r = await host.backend.exec(
+    [exe('svcdup-run.exe'), '--vm', vm, '--policy', host.backend.toWindowsPath(file), '--', exe('svcdup-pipecall.exe'), pipe, 'hi'],
+    { timeoutMs: 30_000 },
+  );
   expect(r.code, r.stderr).toBe(0);
   return JSON.parse(r.stdout) as { pid: number; service: string; greeting: string };
 }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-
 
 beforeAll(async () => {
   host = await openTestHost('scmclient');
@@ -101,7 +99,7 @@ beforeAll(async () => {
 afterAll(async () => host?.dispose());
 
 describe('OpenService in a VM', () => {
-  it('the plain name is the VM\'s own duplicate, in each VM; outside VMs it is the host\'s', async () => {
+  it("the plain name is the VM's own duplicate, in each VM; outside VMs it is the host's", async () => {
     const pid = async (name: string) => (await host.backend.call('scm.status', { name })).pid;
     const [p0, p1, p2] = [await pid(SVC), await pid(`${SVC}@v1`), await pid(`${SVC}@v2`)];
     expect(new Set([p0, p1, p2]).size).toBe(3);
@@ -129,7 +127,7 @@ describe('OpenService in a VM', () => {
     expect((await pipeCall('v1')).pid).toBe((await imageOf(host.backend, st))?.pid);
   });
 
-  it('cannot control a host service or another VM\'s duplicate', async () => {
+  it("cannot control a host service or another VM's duplicate", async () => {
     const hostonly = await host.backend.call('scm.status', { name: HOSTONLY });
     // query rights are fine
     expect(await scm('v1', ['status', HOSTONLY])).toMatchObject({ ok: true, pid: hostonly.pid });
@@ -174,7 +172,7 @@ describe('sc.exe in a VM (a client nobody here wrote)', () => {
     return host.backend.exec([exe('svcdup-run.exe'), '--vm', vm, '--policy', host.backend.toWindowsPath(file), '--', 'sc', ...args], { timeoutMs: 60_000 });
   };
 
-  it('stops and starts the VM\'s duplicate by its plain name, and cannot stop a host service', async () => {
+  it("stops and starts the VM's duplicate by its plain name, and cannot stop a host service", async () => {
     expect((await sc('v2', ['stop', SVC])).code).toBe(0);
     expect((await waitState(host.backend, `${SVC}@v2`, 'STOPPED')).state).toBe('STOPPED');
     expect((await host.backend.call('scm.status', { name: SVC })).state).toBe('RUNNING');
@@ -187,15 +185,21 @@ describe('sc.exe in a VM (a client nobody here wrote)', () => {
 });
 
 describe('EnumServicesStatus in a VM', () => {
-  it('lists the VM\'s duplicates by plain name, no other VM\'s, and the host\'s services', async () => {
+  it("lists the VM's duplicates by plain name, no other VM's, and the host's services", async () => {
     const onHost = (await scm(undefined, ['enum', 'exw'])).services!.map((s) => s.name);
     expect(onHost).toEqual(expect.arrayContaining([SVC, `${SVC}@v1`, `${SVC}@v2`, HOSTONLY]));
     const p1 = (await host.backend.call('scm.status', { name: `${SVC}@v1` })).pid;
     for (const how of ['exw', 'exa', 'w', 'a']) {
       const out = await scm('v1', ['enum', how]);
       const names = out.services!.map((s) => s.name);
-      expect(names.filter((n) => n.toLowerCase() === SVC), how).toHaveLength(1);
-      expect(names.filter((n) => n.includes('@')), how).toEqual([]);
+      expect(
+        names.filter((n) => n.toLowerCase() === SVC),
+        how,
+      ).toHaveLength(1);
+      expect(
+        names.filter((n) => n.includes('@')),
+        how,
+      ).toEqual([]);
       expect(names, how).toEqual(expect.arrayContaining([HOSTONLY, 'RpcSs']));
       // every host service but the one the duplicate stands for
       expect(names.length, how).toBe(onHost.length - 2);
@@ -211,7 +215,7 @@ describe('EnumServicesStatus in a VM', () => {
 });
 
 describe('service names in a VM', () => {
-  it('GetServiceDisplayName/KeyName and QueryServiceConfig speak the VM\'s names', async () => {
+  it("GetServiceDisplayName/KeyName and QueryServiceConfig speak the VM's names", async () => {
     for (const c of ['display', 'displayA']) expect(await scm('v1', [c, SVC])).toMatchObject({ ok: true, name: 'svcdup test service' });
     expect(await scm(undefined, ['display', `${SVC}@v1`])).toMatchObject({ ok: true, name: 'svcdup test service (v1)' });
     expect(await scm('v1', ['display', `${SVC}@v2`])).toMatchObject({ ok: false, error: ERROR_SERVICE_DOES_NOT_EXIST });

@@ -138,7 +138,7 @@ describe('svcdup ui', () => {
     if (process.env.SVCDUP_UI_SCREENSHOT) {
       await page.fill('#analyze-service', 'RpcSs');
       await page.click('#analyze-form button');
-      await expect.poll(() => page.locator('#analyze-out').textContent(), { timeout: 30_000 }).toMatch(/^(?!analyzing)[^]*RpcSs/);
+      await expect.poll(() => page.locator('#analyze-out').textContent(), { timeout: 30_000 }).toMatch(/^(?!analyzing)[\s\S]*RpcSs/);
       await page.fill('#trace-filter', '');
       await page.screenshot({ path: join(packageRoot, 'docs', 'dashboard.png'), fullPage: true });
     }
@@ -157,12 +157,17 @@ describe('svcdup ui', () => {
     // DNS rebinding: the right token through another host name
     expect((await raw(`/api/state?token=${token}`, { headers: { Host: `evil.example:${u.port}` } })).status).toBe(403);
     const body = JSON.stringify({ action: 'stop', vm: 'ui1', service: 'svcdup-testsvc' });
-    const post = (path: string, headers: Record<string, string>) => raw(path, { method: 'POST', headers: { ...hostHdr, 'Content-Type': 'application/json', ...headers }, body });
+    const post = (path: string, headers: Record<string, string>) =>
+      raw(path, { method: 'POST', headers: { ...hostHdr, 'Content-Type': 'application/json', ...headers }, body });
     expect((await post('/api/action', {})).status).toBe(403);
     expect((await post(`/api/action?token=${token}`, {})).status).toBe(403);
     expect((await host.backend.call('scm.status', { name: 'svcdup-testsvc@ui1' })).state).toBe('RUNNING');
     // undup without confirm is refused even with the token
-    const undup = await raw('/api/action', { method: 'POST', headers: { ...hostHdr, 'Content-Type': 'application/json', 'X-Svcdup-Token': token }, body: JSON.stringify({ action: 'undup', vm: 'ui1', service: 'svcdup-testsvc' }) });
+    const undup = await raw('/api/action', {
+      method: 'POST',
+      headers: { ...hostHdr, 'Content-Type': 'application/json', 'X-Svcdup-Token': token },
+      body: JSON.stringify({ action: 'undup', vm: 'ui1', service: 'svcdup-testsvc' }),
+    });
     expect(undup.status).toBe(400);
     expect((await host.backend.call('scm.status', { name: 'svcdup-testsvc@ui1' })).state).toBe('RUNNING');
   });

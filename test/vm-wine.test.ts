@@ -47,9 +47,17 @@ afterAll(async () => {
 
 describe('named objects', () => {
   it('a Global\\ singleton runs at once on the host and in 3 VMs, and reports the name it used', async () => {
-    const holders = [onHost(['vt-mutex.exe', 'single', '8']), inVm('a', ['vt-mutex.exe', 'single', '8']), inVm('b', ['vt-mutex.exe', 'single', '8']), inVm('c', ['vt-mutex.exe', 'single', '8'])];
+    const holders = [
+      onHost(['vt-mutex.exe', 'single', '8']),
+      inVm('a', ['vt-mutex.exe', 'single', '8']),
+      inVm('b', ['vt-mutex.exe', 'single', '8']),
+      inVm('c', ['vt-mutex.exe', 'single', '8']),
+    ];
     // a second copy in VM a finds its VM's singleton
-    const second = await retry(() => inVm('a', ['vt-mutex.exe', 'single', '0']), (r) => r.code === 3);
+    const second = await retry(
+      () => inVm('a', ['vt-mutex.exe', 'single', '0']),
+      (r) => r.code === 3,
+    );
     expect(second.code).toBe(3);
     const results = await Promise.all(holders);
     for (const r of results) {
@@ -60,8 +68,14 @@ describe('named objects', () => {
 
   it('a named section (shared memory) is per VM', async () => {
     const writers = [onHost(['vt-section.exe', 'writer', 'shm', '6']), inVm('a', ['vt-section.exe', 'writer', 'shm', '6'])];
-    const readHost = await retry(() => onHost(['vt-section.exe', 'reader', 'shm']), (r) => r.code === 0);
-    const readA = await retry(() => inVm('a', ['vt-section.exe', 'reader', 'shm']), (r) => r.code === 0);
+    const readHost = await retry(
+      () => onHost(['vt-section.exe', 'reader', 'shm']),
+      (r) => r.code === 0,
+    );
+    const readA = await retry(
+      () => inVm('a', ['vt-section.exe', 'reader', 'shm']),
+      (r) => r.code === 0,
+    );
     const readB = await inVm('b', ['vt-section.exe', 'reader', 'shm']);
     const [wHost, wA] = await Promise.all(writers);
     expect(pidOf(readHost, 'writer')).toBe(pidOf(wHost!, 'writing'));
@@ -73,7 +87,11 @@ describe('named objects', () => {
 
 describe('IPC endpoints', () => {
   it('a named-pipe server on the host and in 2 VMs share one name; each client reaches its own', async () => {
-    const servers = [onHost(['vt-pipe.exe', 'server', 'pidpipe', '8']), inVm('a', ['vt-pipe.exe', 'server', 'pidpipe', '8']), inVm('b', ['vt-pipe.exe', 'server', 'pidpipe', '8'])];
+    const servers = [
+      onHost(['vt-pipe.exe', 'server', 'pidpipe', '8']),
+      inVm('a', ['vt-pipe.exe', 'server', 'pidpipe', '8']),
+      inVm('b', ['vt-pipe.exe', 'server', 'pidpipe', '8']),
+    ];
     // WaitNamedPipe fails at once while the pipe does not exist yet: retry until the servers are up
     const ok = (r: ExecResult) => r.code === 0;
     const cHost = await retry(() => onHost(['vt-pipe.exe', 'client', 'pidpipe']), ok);
@@ -88,7 +106,11 @@ describe('IPC endpoints', () => {
   });
 
   it('an RPC server over ncalrpc with one fixed endpoint, on the host and in 2 VMs', async () => {
-    const servers = [onHost(['vt-rpc.exe', 'server', 'svcdup_vt_ep', '10']), inVm('a', ['vt-rpc.exe', 'server', 'svcdup_vt_ep', '10']), inVm('b', ['vt-rpc.exe', 'server', 'svcdup_vt_ep', '10'])];
+    const servers = [
+      onHost(['vt-rpc.exe', 'server', 'svcdup_vt_ep', '10']),
+      inVm('a', ['vt-rpc.exe', 'server', 'svcdup_vt_ep', '10']),
+      inVm('b', ['vt-rpc.exe', 'server', 'svcdup_vt_ep', '10']),
+    ];
     const ok = (r: ExecResult) => r.code === 0;
     const cHost = await retry(() => onHost(['vt-rpc.exe', 'client', 'svcdup_vt_ep']), ok);
     const cA = await retry(() => inVm('a', ['vt-rpc.exe', 'client', 'svcdup_vt_ep']), ok);
@@ -105,7 +127,10 @@ describe('IPC endpoints', () => {
 describe('policy and isolation', () => {
   it('an open-listed pipe reaches the host, a closed-listed name is denied, OpenProcess on a host pid fails', async () => {
     const servers = [onHost(['vt-pipe.exe', 'server', 'shared-1', '8']), onHost(['vt-pipe.exe', 'server', 'secret-1', '8'])];
-    const open = await retry(() => inVm('c', ['vt-pipe.exe', 'client', 'shared-1']), (r) => r.code === 0);
+    const open = await retry(
+      () => inVm('c', ['vt-pipe.exe', 'client', 'shared-1']),
+      (r) => r.code === 0,
+    );
     const closed = await inVm('c', ['vt-pipe.exe', 'client', 'secret-1']);
     const closedObj = await inVm('c', ['vt-mutex.exe', 'forbidden-x', '0']);
     const renamed = await inVm('a', ['vt-pipe.exe', 'client', 'shared-1']); // not open in VM a
@@ -132,7 +157,10 @@ describe('policy and isolation', () => {
     const holder = inVm('a', ['vt-mutex.exe', 'lister', '6']);
     await sleep(1500);
     const list = await inVm('a', ['vt-openproc.exe', 'list']);
-    const images = list.stdout.trim().split(/\r?\n/).map((l) => l.split(' ')[1]);
+    const images = list.stdout
+      .trim()
+      .split(/\r?\n/)
+      .map((l) => l.split(' ')[1]);
     expect(images).toContain('vt-mutex.exe');
     expect(images).toContain('vt-openproc.exe');
     expect(images).not.toContain('services.exe');
@@ -167,8 +195,14 @@ describe('trace and removal', () => {
     await inVm('a', ['vt-pipe.exe', 'client', 'nobody-here']);
     await inVm('a', ['vt-openproc.exe', String((await host.backend.call('ping', {})).pid)]);
     const t = await tracing;
-    const events = t.stdout.trim().split(/\r?\n/).filter(Boolean).map((l) => JSON.parse(l) as Record<string, string>);
-    expect(events).toContainEqual(expect.objectContaining({ call: 'NtFsControlFile(FSCTL_PIPE_WAIT)', used: 'nobody-here', effective: 'svcdup.a.nobody-here', decision: 'renamed' }));
+    const events = t.stdout
+      .trim()
+      .split(/\r?\n/)
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as Record<string, string>);
+    expect(events).toContainEqual(
+      expect.objectContaining({ call: 'NtFsControlFile(FSCTL_PIPE_WAIT)', used: 'nobody-here', effective: 'svcdup.a.nobody-here', decision: 'renamed' }),
+    );
     expect(events).toContainEqual(expect.objectContaining({ call: 'NtOpenProcess', decision: 'denied' }));
     expect(events[0]).toHaveProperty('time');
     expect(events[0]).toHaveProperty('pid');

@@ -16,12 +16,11 @@
 
 struct arena_block;
 
-struct request
-{
+struct request {
     const char *op;
-    const json_value *params;   /* always an object (maybe empty) */
+    const json_value *params; /* always an object (maybe empty) */
     json_writer *out;
-    char detail[512];           /* appended to the error message, e.g. the bad param */
+    char detail[512]; /* appended to the error message, e.g. the bad param */
     struct arena_block *arena;
 };
 
@@ -40,8 +39,7 @@ DWORD invalid_param(struct request *rq, const char *name);
  * allow_nul; *len gets the length when given. */
 DWORD param_wstr(struct request *rq, const char *name, BOOL required, BOOL allow_nul, WCHAR **out, size_t *len);
 /* An integral number param in [min, max]; absent and optional: *out = dflt. */
-DWORD param_int(struct request *rq, const char *name, BOOL required, double min, double max, double dflt,
-                double *out);
+DWORD param_int(struct request *rq, const char *name, BOOL required, double min, double max, double dflt, double *out);
 /* An array of strings as UTF-16 (no NULs). Absent: *out = NULL, *count = 0. */
 DWORD param_wstr_array(struct request *rq, const char *name, WCHAR ***out, size_t *count);
 

@@ -14,8 +14,7 @@ static DWORD system_message(DWORD code, WCHAR *buf, DWORD size)
     const DWORD flags = FORMAT_MESSAGE_FROM_SYSTEM | FORMAT_MESSAGE_IGNORE_INSERTS;
     DWORD n = 0, i;
 
-    for (i = 0; i < sizeof(langs) / sizeof(langs[0]) && !n; i++)
-        n = FormatMessageW(flags, NULL, code, langs[i], buf, size, NULL);
+    for (i = 0; i < sizeof(langs) / sizeof(langs[0]) && !n; i++) n = FormatMessageW(flags, NULL, code, langs[i], buf, size, NULL);
     while (n && (buf[n - 1] == L'\r' || buf[n - 1] == L'\n' || buf[n - 1] == L' ')) n--;
     buf[n] = 0;
     return n;
@@ -28,8 +27,7 @@ void write_error(json_writer *w, const char *op, DWORD code, const char *detail)
     DWORD n = system_message(code, text, cap - 600);
 
     if (!n) n = (DWORD)swprintf(text, cap, L"Win32 error %lu", code);
-    if (detail && *detail)
-    {
+    if (detail && *detail) {
         /* "message (detail)": the detail says which param or what parse error */
         size_t len = strlen(detail);
         if (len > 500) len = 500;

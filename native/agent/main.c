@@ -16,8 +16,7 @@
  * error, so a runaway writer cannot exhaust memory. */
 #define MAX_LINE (64u * 1024 * 1024)
 
-static const struct
-{
+static const struct {
     const char *name;
     op_handler handler;
 } ops[] = {
@@ -44,11 +43,14 @@ static const struct
 
 /* ------------------------------------------------------------ request memory */
 
-struct arena_block
-{
+struct arena_block {
     struct arena_block *next;
     /* payload follows, aligned by the union below */
-    union { long long ll; double d; void *p; } align[];
+    union {
+        long long ll;
+        double d;
+        void *p;
+    } align[];
 };
 
 void *rq_alloc(struct request *rq, size_t size)
@@ -62,8 +64,7 @@ void *rq_alloc(struct request *rq, size_t size)
 
 static void rq_free_all(struct request *rq)
 {
-    while (rq->arena)
-    {
+    while (rq->arena) {
         struct arena_block *next = rq->arena->next;
         free(rq->arena);
         rq->arena = next;
@@ -106,14 +107,12 @@ DWORD param_wstr(struct request *rq, const char *name, BOOL required, BOOL allow
     return ERROR_SUCCESS;
 }
 
-DWORD param_int(struct request *rq, const char *name, BOOL required, double min, double max, double dflt,
-                double *out)
+DWORD param_int(struct request *rq, const char *name, BOOL required, double min, double max, double dflt, double *out)
 {
     const json_value *v = json_get(rq->params, name);
     *out = dflt;
     if (!v || v->type == JSON_NULL) return required ? invalid_param(rq, name) : ERROR_SUCCESS;
-    if (v->type != JSON_NUMBER || v->number != (double)(long long)v->number || v->number < min ||
-        v->number > max)
+    if (v->type != JSON_NUMBER || v->number != (double)(long long)v->number || v->number < min || v->number > max)
         return invalid_param(rq, name);
     *out = v->number;
     return ERROR_SUCCESS;
@@ -128,8 +127,7 @@ DWORD param_wstr_array(struct request *rq, const char *name, WCHAR ***out, size_
     if (!v || v->type == JSON_NULL) return ERROR_SUCCESS;
     if (v->type != JSON_ARRAY) return invalid_param(rq, name);
     if (!(*out = rq_alloc(rq, (v->count + 1) * sizeof(WCHAR *)))) return ERROR_NOT_ENOUGH_MEMORY;
-    for (i = 0; i < v->count; i++)
-    {
+    for (i = 0; i < v->count; i++) {
         const json_value *s = v->items[i];
         if (s->type != JSON_STRING || memchr(s->str, 0, s->len)) return invalid_param(rq, name);
         if (!((*out)[i] = rq_wstr(rq, s->str, s->len, NULL))) return ERROR_NOT_ENOUGH_MEMORY;
@@ -168,8 +166,7 @@ static json_writer resp, result; /* reused between requests */
 /* Writes all of buf; a broken stdout means nobody listens any more. */
 static void write_all(const char *buf, size_t len)
 {
-    while (len)
-    {
+    while (len) {
         DWORD chunk = len > (1u << 30) ? (1u << 30) : (DWORD)len, done = 0;
         if (!WriteFile(std_out, buf, chunk, &done, NULL) || !done) ExitProcess(1);
         buf += done;
@@ -181,9 +178,12 @@ static void write_all(const char *buf, size_t len)
 static void write_id(json_writer *w, const json_value *id)
 {
     json_key(w, "id");
-    if (id && id->type == JSON_NUMBER) json_raw_value(w, id->str, id->len);
-    else if (id && id->type == JSON_STRING) json_string(w, id->str, id->len);
-    else json_null(w);
+    if (id && id->type == JSON_NUMBER)
+        json_raw_value(w, id->str, id->len);
+    else if (id && id->type == JSON_STRING)
+        json_string(w, id->str, id->len);
+    else
+        json_null(w);
 }
 
 static void respond_error(json_writer *w, const json_value *id, const char *op, DWORD code, const char *detail)
@@ -222,27 +222,23 @@ static BOOL handle_line(const char *line, size_t len)
     while (len && (line[len - 1] == '\r' || line[len - 1] == ' ' || line[len - 1] == '\t')) len--;
     if (!len) return TRUE; /* blank lines are not requests */
 
-    if (!(req = json_parse(line, len, &perr)))
-    {
+    if (!(req = json_parse(line, len, &perr))) {
         respond_error(&resp, NULL, "parse", ERROR_INVALID_DATA, perr);
         return TRUE;
     }
-    if (req->type != JSON_OBJECT)
-    {
+    if (req->type != JSON_OBJECT) {
         respond_error(&resp, NULL, "parse", ERROR_INVALID_DATA, "request is not an object");
         goto done;
     }
     id = json_get(req, "id");
     op = json_get(req, "op");
-    if (!op || op->type != JSON_STRING)
-    {
+    if (!op || op->type != JSON_STRING) {
         respond_error(&resp, id, "parse", ERROR_INVALID_DATA, "missing op");
         goto done;
     }
     params = json_get(req, "params");
     if (params && params->type == JSON_NULL) params = NULL;
-    if (params && params->type != JSON_OBJECT)
-    {
+    if (params && params->type != JSON_OBJECT) {
         respond_error(&resp, id, op->str, ERROR_INVALID_PARAMETER, "params is not an object");
         goto done;
     }
@@ -253,43 +249,41 @@ static BOOL handle_line(const char *line, size_t len)
     rq.out = &result;
     json_writer_reset(&result);
 
-    if (!strcmp(op->str, "exit"))
-    {
+    if (!strcmp(op->str, "exit")) {
         json_begin_object(&result);
         json_end_object(&result);
         code = ERROR_SUCCESS;
         keep_running = FALSE;
-    }
-    else
-    {
+    } else {
         for (i = 0; i < sizeof(ops) / sizeof(ops[0]); i++)
             if (!strcmp(op->str, ops[i].name)) break;
-        if (i == sizeof(ops) / sizeof(ops[0]))
-        {
+        if (i == sizeof(ops) / sizeof(ops[0])) {
             code = ERROR_NOT_SUPPORTED;
             snprintf(rq.detail, sizeof(rq.detail), "unknown op");
-        }
-        else
+        } else
             code = ops[i].handler(&rq);
     }
     if (!code && result.failed) code = ERROR_NOT_ENOUGH_MEMORY;
 
     if (code)
         respond_error(&resp, id, op->str, code, rq.detail[0] ? rq.detail : NULL);
-    else
-    {
+    else {
         json_writer_reset(&resp);
         json_begin_object(&resp);
         write_id(&resp, id);
         json_key(&resp, "ok");
         json_bool(&resp, 1);
         json_key(&resp, "result");
-        if (result.len) json_raw_value(&resp, result.data, result.len);
-        else json_raw_value(&resp, "{}", 2);
+        if (result.len)
+            json_raw_value(&resp, result.data, result.len);
+        else
+            json_raw_value(&resp, "{}", 2);
         json_end_object(&resp);
         json_append(&resp, "\n", 1);
-        if (resp.failed) respond_error(&resp, id, op->str, ERROR_NOT_ENOUGH_MEMORY, NULL);
-        else write_all(resp.data, resp.len);
+        if (resp.failed)
+            respond_error(&resp, id, op->str, ERROR_NOT_ENOUGH_MEMORY, NULL);
+        else
+            write_all(resp.data, resp.len);
     }
     rq_free_all(&rq);
     /* do not keep a huge export's buffers around between requests */
@@ -312,67 +306,54 @@ int wmain(int argc, WCHAR **argv)
     SetErrorMode(SEM_FAILCRITICALERRORS | SEM_NOGPFAULTERRORBOX | SEM_NOOPENFILEERRORBOX);
     std_out = GetStdHandle(STD_OUTPUT_HANDLE);
 
-    for (;;)
-    {
+    for (;;) {
         DWORD got = 0;
         const char *p, *end, *nl;
 
         /* EOF and a broken pipe both end the session */
-        if (!ReadFile(in, chunk, sizeof(chunk), &got, NULL) || !got)
-        {
+        if (!ReadFile(in, chunk, sizeof(chunk), &got, NULL) || !got) {
             if (line_len && !too_long) handle_line(line, line_len);
             break;
         }
-        for (p = chunk, end = chunk + got; p < end; p = nl + 1)
-        {
+        for (p = chunk, end = chunk + got; p < end; p = nl + 1) {
             size_t seg;
             nl = memchr(p, '\n', (size_t)(end - p));
             seg = (size_t)((nl ? nl : end) - p);
-            if (!too_long && line_len + seg > MAX_LINE)
-            {
+            if (!too_long && line_len + seg > MAX_LINE) {
                 too_long = TRUE;
                 free(line);
                 line = NULL;
                 line_len = line_cap = 0;
             }
-            if (!too_long && seg)
-            {
-                if (line_len + seg > line_cap)
-                {
+            if (!too_long && seg) {
+                if (line_len + seg > line_cap) {
                     size_t cap = line_cap ? line_cap : 4096;
                     char *bigger;
                     while (cap < line_len + seg) cap *= 2;
-                    if (!(bigger = realloc(line, cap)))
-                    {
+                    if (!(bigger = realloc(line, cap))) {
                         too_long = TRUE; /* treated like an overlong line */
                         free(line);
                         line = NULL;
                         line_len = line_cap = 0;
-                    }
-                    else
-                    {
+                    } else {
                         line = bigger;
                         line_cap = cap;
                     }
                 }
-                if (!too_long)
-                {
+                if (!too_long) {
                     memcpy(line + line_len, p, seg);
                     line_len += seg;
                 }
             }
             if (!nl) break;
-            if (too_long)
-            {
+            if (too_long) {
                 respond_error(&resp, NULL, "parse", ERROR_INVALID_DATA, "request line too long");
                 too_long = FALSE;
-            }
-            else if (!handle_line(line, line_len))
+            } else if (!handle_line(line, line_len))
                 goto out;
             line_len = 0;
             /* give back the memory of an unusually long line */
-            if (line_cap > (1u << 20))
-            {
+            if (line_cap > (1u << 20)) {
                 free(line);
                 line = NULL;
                 line_cap = 0;

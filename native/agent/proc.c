@@ -27,10 +27,8 @@ DWORD op_proc_list(struct request *rq)
     if (snap == INVALID_HANDLE_VALUE) return GetLastError();
     pe.dwSize = sizeof(pe);
     json_begin_array(rq->out);
-    if (Process32FirstW(snap, &pe))
-    {
-        do
-        {
+    if (Process32FirstW(snap, &pe)) {
+        do {
             json_begin_object(rq->out);
             out_key_uint(rq->out, "pid", pe.th32ProcessID);
             out_key_uint(rq->out, "ppid", pe.th32ParentProcessID);
@@ -52,14 +50,12 @@ DWORD op_proc_kill(struct request *rq)
     HANDLE h;
     DWORD err;
 
-    if ((err = param_int(rq, "pid", TRUE, 0, 0xffffffff, 0, &pid)) ||
-        (err = param_int(rq, "exitCode", FALSE, 0, 0xffffffff, 1, &code)))
+    if ((err = param_int(rq, "pid", TRUE, 0, 0xffffffff, 0, &pid)) || (err = param_int(rq, "exitCode", FALSE, 0, 0xffffffff, 1, &code)))
         return err;
     if (!(h = OpenProcess(PROCESS_TERMINATE, FALSE, (DWORD)pid))) return GetLastError();
     if (!TerminateProcess(h, (UINT)code)) err = GetLastError();
     CloseHandle(h);
-    if (!err)
-    {
+    if (!err) {
         json_begin_object(rq->out);
         json_end_object(rq->out);
     }
@@ -79,8 +75,7 @@ DWORD op_ping(struct request *rq)
 
     memset(&vi, 0, sizeof(vi));
     vi.dwOSVersionInfoSize = sizeof(vi);
-    if (get_version && !get_version(&vi))
-        snprintf(buf, sizeof(buf), "%lu.%lu.%lu", vi.dwMajorVersion, vi.dwMinorVersion, vi.dwBuildNumber);
+    if (get_version && !get_version(&vi)) snprintf(buf, sizeof(buf), "%lu.%lu.%lu", vi.dwMajorVersion, vi.dwMinorVersion, vi.dwBuildNumber);
 
     json_begin_object(rq->out);
     json_key(rq->out, "version");
@@ -98,8 +93,7 @@ DWORD op_ping(struct request *rq)
     json_cstring(rq->out, buf);
     json_key(rq->out, "wine");
     json_bool(rq->out, wine_version != NULL);
-    if (wine_version)
-    {
+    if (wine_version) {
         json_key(rq->out, "wineVersion");
         json_cstring(rq->out, wine_version());
     }

@@ -13,25 +13,23 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define WOW64 KEY_WOW64_64KEY
+#define WOW64          KEY_WOW64_64KEY
 #define MAX_VALUE_NAME 16384 /* 16383 chars + NUL: the registry's limit */
-#define MAX_KEY_NAME 256     /* 255 chars + NUL */
-#define MAX_DEPTH 512        /* the registry's nesting limit */
+#define MAX_KEY_NAME   256   /* 255 chars + NUL */
+#define MAX_DEPTH      512   /* the registry's nesting limit */
 
-static const struct
-{
+static const struct {
     const WCHAR *name;
     HKEY key;
 } roots[] = {
-    {L"HKLM", HKEY_LOCAL_MACHINE}, {L"HKEY_LOCAL_MACHINE", HKEY_LOCAL_MACHINE},
-    {L"HKCU", HKEY_CURRENT_USER},  {L"HKEY_CURRENT_USER", HKEY_CURRENT_USER},
-    {L"HKCR", HKEY_CLASSES_ROOT},  {L"HKEY_CLASSES_ROOT", HKEY_CLASSES_ROOT},
-    {L"HKU", HKEY_USERS},          {L"HKEY_USERS", HKEY_USERS},
+    {L"HKLM", HKEY_LOCAL_MACHINE},  {L"HKEY_LOCAL_MACHINE", HKEY_LOCAL_MACHINE},
+    {L"HKCU", HKEY_CURRENT_USER},   {L"HKEY_CURRENT_USER", HKEY_CURRENT_USER},
+    {L"HKCR", HKEY_CLASSES_ROOT},   {L"HKEY_CLASSES_ROOT", HKEY_CLASSES_ROOT},
+    {L"HKU", HKEY_USERS},           {L"HKEY_USERS", HKEY_USERS},
     {L"HKCC", HKEY_CURRENT_CONFIG}, {L"HKEY_CURRENT_CONFIG", HKEY_CURRENT_CONFIG},
 };
 
-static const struct
-{
+static const struct {
     const char *name;
     DWORD type;
 } types[] = {
@@ -50,11 +48,10 @@ static const struct
 };
 
 /* A key path split into its root and the path below it. */
-struct key_path
-{
+struct key_path {
     HKEY root;
-    WCHAR *sub;   /* "" for the root itself */
-    WCHAR *last;  /* the last component (the root's name for a root) */
+    WCHAR *sub;  /* "" for the root itself */
+    WCHAR *last; /* the last component (the root's name for a root) */
 };
 
 /* Parses ROOT\path from the named param. */
@@ -77,8 +74,7 @@ static DWORD parse_key(struct request *rq, const char *param, struct key_path *k
     while (*kp->sub == L'\\') kp->sub++;
     end = kp->sub + wcslen(kp->sub);
     while (end > kp->sub && end[-1] == L'\\') *--end = 0;
-    if (*kp->sub)
-    {
+    if (*kp->sub) {
         WCHAR *slash = wcsrchr(kp->sub, L'\\');
         kp->last = slash ? slash + 1 : kp->sub;
     }
@@ -109,11 +105,16 @@ static BOOL parse_type(const char *s, DWORD *type)
     size_t i;
     char *end;
     for (i = 0; i < sizeof(types) / sizeof(types[0]); i++)
-        if (!strcmp(types[i].name, s)) { *type = types[i].type; return TRUE; }
-    if (!strncmp(s, "REG_TYPE_", 9) && s[9] >= '0' && s[9] <= '9')
-    {
+        if (!strcmp(types[i].name, s)) {
+            *type = types[i].type;
+            return TRUE;
+        }
+    if (!strncmp(s, "REG_TYPE_", 9) && s[9] >= '0' && s[9] <= '9') {
         unsigned long long v = strtoull(s + 9, &end, 10);
-        if (!*end && v <= 0xffffffffull) { *type = (DWORD)v; return TRUE; }
+        if (!*end && v <= 0xffffffffull) {
+            *type = (DWORD)v;
+            return TRUE;
+        }
     }
     return FALSE;
 }
@@ -127,8 +128,7 @@ static void write_data(json_writer *w, DWORD type, const BYTE *data, DWORD size)
     BYTE b[8] = {0};
     static const char hex[] = "0123456789abcdef";
 
-    switch (type)
-    {
+    switch (type) {
     case REG_SZ:
     case REG_EXPAND_SZ:
         /* exactly one terminating NUL is dropped: reg.set adds it back */
@@ -145,8 +145,7 @@ static void write_data(json_writer *w, DWORD type, const BYTE *data, DWORD size)
         if (n && !s[n - 1]) n--;
         json_begin_array(w);
         for (start = 0, i = 0; i < n; i++)
-            if (!s[i])
-            {
+            if (!s[i]) {
                 out_wstr(w, s + start, i - start);
                 start = i + 1;
             }
@@ -157,11 +156,12 @@ static void write_data(json_writer *w, DWORD type, const BYTE *data, DWORD size)
     case REG_DWORD_BIG_ENDIAN:
         /* a malformed size is zero-padded/truncated: the type promises a number */
         memcpy(b, data, size < 4 ? size : 4);
-        if (type == REG_DWORD) json_uint(w, (DWORD)b[0] | (DWORD)b[1] << 8 | (DWORD)b[2] << 16 | (DWORD)b[3] << 24);
-        else json_uint(w, (DWORD)b[3] | (DWORD)b[2] << 8 | (DWORD)b[1] << 16 | (DWORD)b[0] << 24);
+        if (type == REG_DWORD)
+            json_uint(w, (DWORD)b[0] | (DWORD)b[1] << 8 | (DWORD)b[2] << 16 | (DWORD)b[3] << 24);
+        else
+            json_uint(w, (DWORD)b[3] | (DWORD)b[2] << 8 | (DWORD)b[1] << 16 | (DWORD)b[0] << 24);
         return;
-    case REG_QWORD:
-    {
+    case REG_QWORD: {
         char buf[32];
         unsigned long long q;
         memcpy(b, data, size < 8 ? size : 8);
@@ -170,16 +170,13 @@ static void write_data(json_writer *w, DWORD type, const BYTE *data, DWORD size)
         json_cstring(w, buf);
         return;
     }
-    default:
-    {
+    default: {
         /* hex, built in chunks so huge values need no huge temporary */
         char buf[512];
         DWORD k = 0, j;
         json_raw_value(w, "\"", 1);
-        while (k < size)
-        {
-            for (j = 0; j < sizeof(buf) / 2 && k < size; j++, k++)
-            {
+        while (k < size) {
+            for (j = 0; j < sizeof(buf) / 2 && k < size; j++, k++) {
                 buf[2 * j] = hex[data[k] >> 4];
                 buf[2 * j + 1] = hex[data[k] & 15];
             }
@@ -222,8 +219,7 @@ static DWORD encode_data(struct request *rq, DWORD type, BYTE **out, DWORD *size
     DWORD err;
 
     if (!d) return invalid_param(rq, "data");
-    switch (type)
-    {
+    switch (type) {
     case REG_SZ:
     case REG_EXPAND_SZ:
     case REG_LINK:
@@ -231,16 +227,14 @@ static DWORD encode_data(struct request *rq, DWORD type, BYTE **out, DWORD *size
         *out = (BYTE *)s;
         *size = (DWORD)((len + (type != REG_LINK)) * sizeof(WCHAR)); /* links: no NUL */
         return ERROR_SUCCESS;
-    case REG_MULTI_SZ:
-    {
+    case REG_MULTI_SZ: {
         WCHAR **items;
         size_t count;
         if (d->type != JSON_ARRAY) return invalid_param(rq, "data");
         if ((err = param_wstr_array(rq, "data", &items, &count))) return err;
         for (total = 1, i = 0; i < count; i++) total += wcslen(items[i]) + 1;
         if (!(s = rq_alloc(rq, total * sizeof(WCHAR)))) return ERROR_NOT_ENOUGH_MEMORY;
-        for (len = 0, i = 0; i < count; i++)
-        {
+        for (len = 0, i = 0; i < count; i++) {
             wcscpy(s + len, items[i]);
             len += wcslen(items[i]) + 1;
         }
@@ -250,8 +244,7 @@ static DWORD encode_data(struct request *rq, DWORD type, BYTE **out, DWORD *size
         return ERROR_SUCCESS;
     }
     case REG_DWORD:
-    case REG_DWORD_BIG_ENDIAN:
-    {
+    case REG_DWORD_BIG_ENDIAN: {
         double v;
         DWORD u;
         /* negative numbers are accepted as their 32-bit two's complement */
@@ -264,11 +257,9 @@ static DWORD encode_data(struct request *rq, DWORD type, BYTE **out, DWORD *size
         *size = 4;
         return ERROR_SUCCESS;
     }
-    case REG_QWORD:
-    {
+    case REG_QWORD: {
         unsigned long long q;
-        if (d->type == JSON_STRING)
-        {
+        if (d->type == JSON_STRING) {
             /* decimal, optionally negative (two's complement) */
             const char *t = d->str + (d->str[0] == '-');
             char *end;
@@ -277,9 +268,7 @@ static DWORD encode_data(struct request *rq, DWORD type, BYTE **out, DWORD *size
             q = strtoull(t, &end, 10);
             if (*end || errno == ERANGE || (size_t)(end - d->str) != d->len) return invalid_param(rq, "data");
             if (d->str[0] == '-') q = (unsigned long long)(-(long long)q);
-        }
-        else
-        {
+        } else {
             double v;
             if ((err = param_int(rq, "data", TRUE, -9007199254740992.0, 9007199254740992.0, 0, &v))) return err;
             q = (unsigned long long)(long long)v;
@@ -293,8 +282,7 @@ static DWORD encode_data(struct request *rq, DWORD type, BYTE **out, DWORD *size
     default:
         if (d->type != JSON_STRING || d->len % 2) return invalid_param(rq, "data");
         if (!(p = rq_alloc(rq, d->len / 2 + 1))) return ERROR_NOT_ENOUGH_MEMORY;
-        for (i = 0; i < d->len / 2; i++)
-        {
+        for (i = 0; i < d->len / 2; i++) {
             int hi = hex_digit(d->str[2 * i]), lo = hex_digit(d->str[2 * i + 1]);
             if (hi < 0 || lo < 0) return invalid_param(rq, "data");
             p[i] = (BYTE)(hi << 4 | lo);
@@ -308,26 +296,23 @@ static DWORD encode_data(struct request *rq, DWORD type, BYTE **out, DWORD *size
 /* ------------------------------------------------------------ enumeration */
 
 /* Buffers reused while walking a tree. */
-struct walker
-{
+struct walker {
     WCHAR name[MAX_VALUE_NAME];
     BYTE *data;
     DWORD data_cap;
     json_writer *out;
-    char where[600];      /* UTF-8 path of the key that failed, for the detail */
+    char where[600]; /* UTF-8 path of the key that failed, for the detail */
 };
 
 /* Reads value #index into w->name / w->data; returns the RegEnumValueW code. */
 static LSTATUS enum_value(HKEY key, DWORD index, struct walker *w, DWORD *name_len, DWORD *type, DWORD *size)
 {
     /* never pass a NULL buffer: RegEnumValueW would then succeed without data */
-    if (!w->data)
-    {
+    if (!w->data) {
         if (!(w->data = malloc(4096 + 2))) return ERROR_NOT_ENOUGH_MEMORY;
         w->data_cap = 4096;
     }
-    for (;;)
-    {
+    for (;;) {
         LSTATUS r;
         *name_len = MAX_VALUE_NAME;
         *size = w->data_cap;
@@ -350,8 +335,7 @@ static DWORD write_values(HKEY key, struct walker *w)
     LSTATUS r;
 
     json_begin_array(w->out);
-    for (i = 0;; i++)
-    {
+    for (i = 0;; i++) {
         r = enum_value(key, i, w, &name_len, &type, &size);
         if (r == ERROR_NO_MORE_ITEMS) break;
         if (r) return (DWORD)r;
@@ -368,19 +352,23 @@ static DWORD list_subkeys(HKEY key, WCHAR ***names, DWORD *count)
     WCHAR **list = NULL, buf[MAX_KEY_NAME];
     LSTATUS r;
 
-    for (;;)
-    {
+    for (;;) {
         DWORD len = MAX_KEY_NAME;
         r = RegEnumKeyExW(key, n, buf, &len, NULL, NULL, NULL, NULL);
         if (r == ERROR_NO_MORE_ITEMS) break;
         if (r) goto fail;
-        if (n == cap)
-        {
+        if (n == cap) {
             WCHAR **bigger = realloc(list, (cap = cap ? cap * 2 : 16) * sizeof(*list));
-            if (!bigger) { r = ERROR_NOT_ENOUGH_MEMORY; goto fail; }
+            if (!bigger) {
+                r = ERROR_NOT_ENOUGH_MEMORY;
+                goto fail;
+            }
             list = bigger;
         }
-        if (!(list[n] = malloc((len + 1) * sizeof(WCHAR)))) { r = ERROR_NOT_ENOUGH_MEMORY; goto fail; }
+        if (!(list[n] = malloc((len + 1) * sizeof(WCHAR)))) {
+            r = ERROR_NOT_ENOUGH_MEMORY;
+            goto fail;
+        }
         memcpy(list[n], buf, (len + 1) * sizeof(WCHAR));
         n++;
     }
@@ -423,8 +411,7 @@ DWORD op_reg_query(struct request *rq)
     if ((err = open_key(rq, "key", KEY_READ, &key, NULL))) goto done;
     json_begin_object(rq->out);
     json_key(rq->out, "values");
-    if (!(err = write_values(key, w)) && !(err = list_subkeys(key, &names, &count)))
-    {
+    if (!(err = write_values(key, w)) && !(err = list_subkeys(key, &names, &count))) {
         json_key(rq->out, "subkeys");
         json_begin_array(rq->out);
         for (i = 0; i < count; i++) out_wstr(rq->out, names[i], (size_t)-1);
@@ -448,15 +435,17 @@ DWORD op_reg_get(struct request *rq)
 
     if ((err = param_wstr(rq, "name", TRUE, FALSE, &name, NULL))) return err;
     if ((err = open_key(rq, "key", KEY_QUERY_VALUE, &key, NULL))) return err;
-    for (;;)
-    {
+    for (;;) {
         BYTE *bigger;
         DWORD cap = size;
         err = (DWORD)RegQueryValueExW(key, name, NULL, &type, data, &size);
         if (err != ERROR_MORE_DATA && (err || data)) break;
         /* first call measures (data NULL); grow and read again on a race */
         if (size < cap) size = cap * 2;
-        if (!(bigger = realloc(data, size + 2))) { err = ERROR_NOT_ENOUGH_MEMORY; break; }
+        if (!(bigger = realloc(data, size + 2))) {
+            err = ERROR_NOT_ENOUGH_MEMORY;
+            break;
+        }
         data = bigger;
     }
     if (!err) write_value(rq->out, name, wcslen(name), type, data, size);
@@ -478,13 +467,11 @@ DWORD op_reg_set(struct request *rq)
     if (!t || t->type != JSON_STRING || !parse_type(t->str, &type)) return invalid_param(rq, "type");
     if ((err = encode_data(rq, type, &data, &size))) return err;
     if ((err = parse_key(rq, "key", &kp))) return err;
-    err = (DWORD)RegCreateKeyExW(kp.root, kp.sub, 0, NULL, REG_OPTION_NON_VOLATILE, KEY_SET_VALUE | WOW64, NULL,
-                                 &key, NULL);
+    err = (DWORD)RegCreateKeyExW(kp.root, kp.sub, 0, NULL, REG_OPTION_NON_VOLATILE, KEY_SET_VALUE | WOW64, NULL, &key, NULL);
     if (err) return err;
     err = (DWORD)RegSetValueExW(key, name, 0, type, data, size);
     RegCloseKey(key);
-    if (!err)
-    {
+    if (!err) {
         json_begin_object(rq->out);
         json_end_object(rq->out);
     }
@@ -498,8 +485,7 @@ DWORD op_reg_create_key(struct request *rq)
     HKEY key;
 
     if ((err = parse_key(rq, "key", &kp))) return err;
-    err = (DWORD)RegCreateKeyExW(kp.root, kp.sub, 0, NULL, REG_OPTION_NON_VOLATILE, KEY_QUERY_VALUE | WOW64, NULL,
-                                 &key, &disposition);
+    err = (DWORD)RegCreateKeyExW(kp.root, kp.sub, 0, NULL, REG_OPTION_NON_VOLATILE, KEY_QUERY_VALUE | WOW64, NULL, &key, &disposition);
     if (err) return err;
     RegCloseKey(key);
     json_begin_object(rq->out);
@@ -519,8 +505,7 @@ DWORD op_reg_delete_value(struct request *rq)
     if ((err = open_key(rq, "key", KEY_SET_VALUE, &key, NULL))) return err;
     err = (DWORD)RegDeleteValueW(key, name);
     RegCloseKey(key);
-    if (!err)
-    {
+    if (!err) {
         json_begin_object(rq->out);
         json_end_object(rq->out);
     }
@@ -534,8 +519,7 @@ DWORD op_reg_delete_key(struct request *rq)
     HKEY key;
 
     if ((err = open_key(rq, "key", KEY_READ | KEY_SET_VALUE | DELETE, &key, &kp))) return err;
-    if (!*kp.sub)
-    {
+    if (!*kp.sub) {
         RegCloseKey(key);
         return invalid_param(rq, "key"); /* a root cannot be deleted */
     }
@@ -543,8 +527,7 @@ DWORD op_reg_delete_key(struct request *rq)
     err = (DWORD)RegDeleteTreeW(key, NULL);
     RegCloseKey(key);
     if (!err) err = (DWORD)RegDeleteKeyExW(kp.root, kp.sub, WOW64, 0);
-    if (!err)
-    {
+    if (!err) {
         json_begin_object(rq->out);
         json_end_object(rq->out);
     }
@@ -564,25 +547,21 @@ static DWORD copy_tree(HKEY src, HKEY dst, struct walker *w, int depth)
     LSTATUS r;
 
     if (depth > MAX_DEPTH) return ERROR_CANTOPEN;
-    for (i = 0;; i++)
-    {
+    for (i = 0;; i++) {
         r = enum_value(src, i, w, &name_len, &type, &size);
         if (r == ERROR_NO_MORE_ITEMS) break;
         if (r) return (DWORD)r;
         if ((r = RegSetValueExW(dst, w->name, 0, type, w->data, size))) return (DWORD)r;
     }
     if ((err = list_subkeys(src, &names, &count))) return err;
-    for (i = 0; i < count && !err; i++)
-    {
+    for (i = 0; i < count && !err; i++) {
         HKEY s, d;
         WCHAR cls[256];
-        if (!(err = (DWORD)RegOpenKeyExW(src, names[i], 0, KEY_READ | WOW64, &s)))
-        {
+        if (!(err = (DWORD)RegOpenKeyExW(src, names[i], 0, KEY_READ | WOW64, &s))) {
             key_class(s, cls, 256);
-            err = (DWORD)RegCreateKeyExW(dst, names[i], 0, cls[0] ? cls : NULL, REG_OPTION_NON_VOLATILE,
-                                         KEY_ALL_ACCESS | WOW64, NULL, &d, NULL);
-            if (!err)
-            {
+            err = (DWORD)RegCreateKeyExW(dst, names[i], 0, cls[0] ? cls : NULL, REG_OPTION_NON_VOLATILE, KEY_ALL_ACCESS | WOW64, NULL, &d,
+                                         NULL);
+            if (!err) {
                 err = copy_tree(s, d, w, depth + 1);
                 RegCloseKey(d);
             }
@@ -614,21 +593,22 @@ DWORD op_reg_copy_tree(struct request *rq)
     if ((err = open_key(rq, "from", KEY_READ, &src, &from))) return err;
     if ((err = parse_key(rq, "to", &to))) goto close_src;
     /* copying into itself would never end */
-    if (is_within(&from, &to)) { err = invalid_param(rq, "to"); goto close_src; }
-    err = (DWORD)RegCreateKeyExW(to.root, to.sub, 0, NULL, REG_OPTION_NON_VOLATILE, KEY_ALL_ACCESS | WOW64, NULL,
-                                 &dst, NULL);
+    if (is_within(&from, &to)) {
+        err = invalid_param(rq, "to");
+        goto close_src;
+    }
+    err = (DWORD)RegCreateKeyExW(to.root, to.sub, 0, NULL, REG_OPTION_NON_VOLATILE, KEY_ALL_ACCESS | WOW64, NULL, &dst, NULL);
     if (err) goto close_src;
-    if (!(w = calloc(1, sizeof(*w)))) err = ERROR_NOT_ENOUGH_MEMORY;
-    else
-    {
+    if (!(w = calloc(1, sizeof(*w))))
+        err = ERROR_NOT_ENOUGH_MEMORY;
+    else {
         err = copy_tree(src, dst, w, 0);
         if (err && w->where[0]) snprintf(rq->detail, sizeof(rq->detail), "at subkey %s", w->where);
         free(w->data);
         free(w);
     }
     RegCloseKey(dst);
-    if (!err)
-    {
+    if (!err) {
         json_begin_object(rq->out);
         json_end_object(rq->out);
     }
@@ -648,8 +628,7 @@ static DWORD export_tree(HKEY key, const WCHAR *name, struct walker *w, int dept
     json_key(w->out, "name");
     out_wstr(w->out, name, (size_t)-1);
     key_class(key, cls, 256);
-    if (cls[0])
-    {
+    if (cls[0]) {
         json_key(w->out, "class");
         out_wstr(w->out, cls, (size_t)-1);
     }
@@ -658,11 +637,9 @@ static DWORD export_tree(HKEY key, const WCHAR *name, struct walker *w, int dept
     if ((err = list_subkeys(key, &names, &count))) return err;
     json_key(w->out, "subkeys");
     json_begin_array(w->out);
-    for (i = 0; i < count && !err; i++)
-    {
+    for (i = 0; i < count && !err; i++) {
         HKEY sub;
-        if (!(err = (DWORD)RegOpenKeyExW(key, names[i], 0, KEY_READ | WOW64, &sub)))
-        {
+        if (!(err = (DWORD)RegOpenKeyExW(key, names[i], 0, KEY_READ | WOW64, &sub))) {
             err = export_tree(sub, names[i], w, depth + 1);
             RegCloseKey(sub);
         }
@@ -683,9 +660,9 @@ DWORD op_reg_export(struct request *rq)
     HKEY key;
 
     if ((err = open_key(rq, "key", KEY_READ, &key, &kp))) return err;
-    if (!(w = calloc(1, sizeof(*w)))) err = ERROR_NOT_ENOUGH_MEMORY;
-    else
-    {
+    if (!(w = calloc(1, sizeof(*w))))
+        err = ERROR_NOT_ENOUGH_MEMORY;
+    else {
         w->out = rq->out;
         err = export_tree(key, kp.last, w, 0);
         if (err && w->where[0]) snprintf(rq->detail, sizeof(rq->detail), "at subkey %s", w->where);

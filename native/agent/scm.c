@@ -16,8 +16,7 @@ static const char *const start_names[] = {"BOOT", "SYSTEM", "AUTO", "DEMAND", "D
 
 static const char *state_name(DWORD state)
 {
-    switch (state)
-    {
+    switch (state) {
     case SERVICE_STOPPED: return "STOPPED";
     case SERVICE_START_PENDING: return "START_PENDING";
     case SERVICE_STOP_PENDING: return "STOP_PENDING";
@@ -53,8 +52,7 @@ static DWORD open_service(struct request *rq, DWORD access, SC_HANDLE *scm, SC_H
     if (err) return err;
     if (!**name) return invalid_param(rq, "name");
     if (!(*scm = OpenSCManagerW(NULL, NULL, SC_MANAGER_CONNECT))) return GetLastError();
-    if (!(*svc = OpenServiceW(*scm, *name, access)))
-    {
+    if (!(*svc = OpenServiceW(*scm, *name, access))) {
         err = GetLastError();
         CloseServiceHandle(*scm);
         return err;
@@ -95,28 +93,27 @@ DWORD op_scm_list(struct request *rq)
     SC_HANDLE scm;
 
     if (!buf) return ERROR_NOT_ENOUGH_MEMORY;
-    if (!(scm = OpenSCManagerW(NULL, NULL, SC_MANAGER_CONNECT | SC_MANAGER_ENUMERATE_SERVICE)))
-    {
+    if (!(scm = OpenSCManagerW(NULL, NULL, SC_MANAGER_CONNECT | SC_MANAGER_ENUMERATE_SERVICE))) {
         free(buf);
         return GetLastError();
     }
     json_begin_array(rq->out);
-    for (;;)
-    {
-        BOOL done = EnumServicesStatusExW(scm, SC_ENUM_PROCESS_INFO, SERVICE_WIN32 | SERVICE_DRIVER, SERVICE_STATE_ALL,
-                                          buf, cap, &needed, &count, &resume, NULL);
+    for (;;) {
+        BOOL done = EnumServicesStatusExW(scm, SC_ENUM_PROCESS_INFO, SERVICE_WIN32 | SERVICE_DRIVER, SERVICE_STATE_ALL, buf, cap, &needed,
+                                          &count, &resume, NULL);
         ENUM_SERVICE_STATUS_PROCESSW *e = (ENUM_SERVICE_STATUS_PROCESSW *)buf;
         if (!done && (err = GetLastError()) != ERROR_MORE_DATA) break;
-        for (i = 0; i < count; i++)
-            write_status(rq->out, e[i].lpServiceName, e[i].lpDisplayName, &e[i].ServiceStatusProcess);
+        for (i = 0; i < count; i++) write_status(rq->out, e[i].lpServiceName, e[i].lpDisplayName, &e[i].ServiceStatusProcess);
         err = ERROR_SUCCESS;
         if (done) break;
         /* more to come from `resume`; grow if not even one entry fitted */
-        if (!count)
-        {
+        if (!count) {
             BYTE *bigger;
             cap = needed > cap ? needed : cap * 2;
-            if (!(bigger = realloc(buf, cap))) { err = ERROR_NOT_ENOUGH_MEMORY; break; }
+            if (!(bigger = realloc(buf, cap))) {
+                err = ERROR_NOT_ENOUGH_MEMORY;
+                break;
+            }
             buf = bigger;
         }
     }
@@ -139,8 +136,7 @@ DWORD op_scm_status(struct request *rq)
 
 /* A string (REG_SZ/REG_EXPAND_SZ, unexpanded) or, with multi, a REG_MULTI_SZ
  * value under the Services key, always NUL-terminated twice; or NULL. */
-static WCHAR *service_reg_value(struct request *rq, const WCHAR *name, const WCHAR *subkey, const WCHAR *value,
-                                BOOL multi)
+static WCHAR *service_reg_value(struct request *rq, const WCHAR *name, const WCHAR *subkey, const WCHAR *value, BOOL multi)
 {
     size_t len = wcslen(SERVICES_KEY) + wcslen(name) + (subkey ? wcslen(subkey) + 1 : 0) + 1;
     WCHAR *path = rq_alloc(rq, len * sizeof(WCHAR)), *data;
@@ -151,21 +147,20 @@ static WCHAR *service_reg_value(struct request *rq, const WCHAR *name, const WCH
     if (!path) return NULL;
     wcscpy(path, SERVICES_KEY);
     wcscat(path, name);
-    if (subkey)
-    {
+    if (subkey) {
         wcscat(path, L"\\");
         wcscat(path, subkey);
     }
     if (RegOpenKeyExW(HKEY_LOCAL_MACHINE, path, 0, KEY_QUERY_VALUE | KEY_WOW64_64KEY, &key)) return NULL;
     data = NULL;
-    if (!RegQueryValueExW(key, value, NULL, &type, NULL, &size))
-    {
+    if (!RegQueryValueExW(key, value, NULL, &type, NULL, &size)) {
         type_ok = multi ? type == REG_MULTI_SZ : type == REG_SZ || type == REG_EXPAND_SZ;
-        if (type_ok && (data = rq_alloc(rq, size + 3 * sizeof(WCHAR))))
-        {
+        if (type_ok && (data = rq_alloc(rq, size + 3 * sizeof(WCHAR)))) {
             /* stored strings need not be terminated: add two NULs after the data */
-            if (RegQueryValueExW(key, value, NULL, &type, (BYTE *)data, &size)) data = NULL;
-            else data[size / sizeof(WCHAR)] = data[size / sizeof(WCHAR) + 1] = 0;
+            if (RegQueryValueExW(key, value, NULL, &type, (BYTE *)data, &size))
+                data = NULL;
+            else
+                data[size / sizeof(WCHAR)] = data[size / sizeof(WCHAR) + 1] = 0;
         }
     }
     RegCloseKey(key);
@@ -179,30 +174,28 @@ static WCHAR *svchost_group(struct request *rq, const WCHAR *image)
     BOOL want_group = FALSE, first = TRUE;
     size_t len = wcslen(image);
 
-    if (!(copy = rq_alloc(rq, (len + 1) * sizeof(WCHAR))) || !(lower = rq_alloc(rq, (len + 1) * sizeof(WCHAR))))
-        return NULL;
+    if (!(copy = rq_alloc(rq, (len + 1) * sizeof(WCHAR))) || !(lower = rq_alloc(rq, (len + 1) * sizeof(WCHAR)))) return NULL;
     wcscpy(copy, image);
     wcscpy(lower, image);
     _wcslwr(lower);
     if (!wcsstr(lower, L"svchost")) return NULL;
 
     /* split on blanks, honouring double quotes */
-    for (p = copy; *p;)
-    {
+    for (p = copy; *p;) {
         while (*p == L' ' || *p == L'\t') p++;
         if (!*p) break;
-        if (*p == L'"')
-        {
+        if (*p == L'"') {
             tok = ++p;
             while (*p && *p != L'"') p++;
-        }
-        else
-        {
+        } else {
             tok = p;
             while (*p && *p != L' ' && *p != L'\t') p++;
         }
         if (*p) *p++ = 0;
-        if (want_group) { group = tok; break; }
+        if (want_group) {
+            group = tok;
+            break;
+        }
         if (!first && (!_wcsicmp(tok, L"-k") || !_wcsicmp(tok, L"/k"))) want_group = TRUE;
         first = FALSE;
     }
@@ -221,15 +214,11 @@ static DWORD split_dependencies(struct request *rq, const WCHAR *deps, WCHAR **s
     if (!(ps = *svcs = rq_alloc(rq, total * sizeof(WCHAR))) || !(pg = *groups = rq_alloc(rq, total * sizeof(WCHAR))))
         return ERROR_NOT_ENOUGH_MEMORY;
     /* "+name" entries are load order groups */
-    for (d = deps; d && *d; d += wcslen(d) + 1)
-    {
-        if (*d == SC_GROUP_IDENTIFIERW)
-        {
+    for (d = deps; d && *d; d += wcslen(d) + 1) {
+        if (*d == SC_GROUP_IDENTIFIERW) {
             wcscpy(pg, d + 1);
             pg += wcslen(pg) + 1;
-        }
-        else
-        {
+        } else {
             wcscpy(ps, d);
             ps += wcslen(ps) + 1;
         }
@@ -240,8 +229,8 @@ static DWORD split_dependencies(struct request *rq, const WCHAR *deps, WCHAR **s
 
 /* The service's configuration; *key_name gets the name as the SCM spells
  * it, whatever case was asked. */
-static DWORD query_config(struct request *rq, SC_HANDLE scm, SC_HANDLE svc, const WCHAR *name,
-                          QUERY_SERVICE_CONFIGW **out, WCHAR **key_name)
+static DWORD query_config(struct request *rq, SC_HANDLE scm, SC_HANDLE svc, const WCHAR *name, QUERY_SERVICE_CONFIGW **out,
+                          WCHAR **key_name)
 {
     QUERY_SERVICE_CONFIGW *cfg;
     DWORD needed = 0, len = 0, err;
@@ -253,8 +242,7 @@ static DWORD query_config(struct request *rq, SC_HANDLE scm, SC_HANDLE svc, cons
     *out = cfg;
     *key_name = (WCHAR *)name;
     if (cfg->lpDisplayName && !GetServiceKeyNameW(scm, cfg->lpDisplayName, NULL, &len) && len &&
-        (canon = rq_alloc(rq, (len + 2) * sizeof(WCHAR))))
-    {
+        (canon = rq_alloc(rq, (len + 2) * sizeof(WCHAR)))) {
         len += 2;
         if (GetServiceKeyNameW(scm, cfg->lpDisplayName, canon, &len) && !_wcsicmp(canon, name)) *key_name = canon;
     }
@@ -264,8 +252,7 @@ static DWORD query_config(struct request *rq, SC_HANDLE scm, SC_HANDLE svc, cons
 /* Dependencies as two lists (see split_dependencies). Wine 8's
  * QueryServiceConfigW returns none at all, so an empty answer is checked
  * against the DependOnService/DependOnGroup values the SCM writes. */
-static DWORD query_dependencies(struct request *rq, const QUERY_SERVICE_CONFIGW *cfg, const WCHAR *key_name,
-                                WCHAR **svcs, WCHAR **groups)
+static DWORD query_dependencies(struct request *rq, const QUERY_SERVICE_CONFIGW *cfg, const WCHAR *key_name, WCHAR **svcs, WCHAR **groups)
 {
     DWORD err = split_dependencies(rq, cfg->lpDependencies, svcs, groups);
     WCHAR *v;
@@ -293,12 +280,10 @@ DWORD op_scm_config(struct request *rq)
     json_writer *w = rq->out;
 
     if ((err = open_service(rq, SERVICE_QUERY_CONFIG, &scm, &svc, &name))) return err;
-    if ((err = query_config(rq, scm, svc, name, &cfg, &key_name)) ||
-        (err = query_dependencies(rq, cfg, key_name, &dep_svcs, &dep_groups)))
+    if ((err = query_config(rq, scm, svc, name, &cfg, &key_name)) || (err = query_dependencies(rq, cfg, key_name, &dep_svcs, &dep_groups)))
         goto done;
     /* the description is optional: an SCM without it still has a config */
-    if (!QueryServiceConfig2W(svc, SERVICE_CONFIG_DESCRIPTION, NULL, 0, &needed) && needed &&
-        (desc = rq_alloc(rq, needed)) &&
+    if (!QueryServiceConfig2W(svc, SERVICE_CONFIG_DESCRIPTION, NULL, 0, &needed) && needed && (desc = rq_alloc(rq, needed)) &&
         !QueryServiceConfig2W(svc, SERVICE_CONFIG_DESCRIPTION, (BYTE *)desc, needed, &needed))
         desc = NULL;
     dll = service_reg_value(rq, key_name, L"Parameters", L"ServiceDll", FALSE);
@@ -333,14 +318,16 @@ static DWORD param_start(struct request *rq, DWORD dflt, DWORD *out)
     DWORD i;
     *out = dflt;
     if (!v || v->type == JSON_NULL) return ERROR_SUCCESS;
-    if (v->type == JSON_NUMBER && v->number >= 0 && v->number <= 4 && v->number == (DWORD)v->number)
-    {
+    if (v->type == JSON_NUMBER && v->number >= 0 && v->number <= 4 && v->number == (DWORD)v->number) {
         *out = (DWORD)v->number;
         return ERROR_SUCCESS;
     }
     if (v->type == JSON_STRING)
         for (i = 0; i < 5; i++)
-            if (!strcmp(v->str, start_names[i])) { *out = i; return ERROR_SUCCESS; }
+            if (!strcmp(v->str, start_names[i])) {
+                *out = i;
+                return ERROR_SUCCESS;
+            }
     return invalid_param(rq, "start");
 }
 
@@ -353,8 +340,7 @@ static WCHAR *build_dependencies(struct request *rq, WCHAR **svcs, size_t nsvc, 
     for (i = 0; i < ngroup; i++) total += wcslen(groups[i]) + 2;
     if (!(list = rq_alloc(rq, total * sizeof(WCHAR)))) return NULL;
     for (i = 0; i < nsvc; i++, pos += wcslen(list + pos) + 1) wcscpy(list + pos, svcs[i]);
-    for (i = 0; i < ngroup; i++, pos += wcslen(list + pos) + 1)
-    {
+    for (i = 0; i < ngroup; i++, pos += wcslen(list + pos) + 1) {
         list[pos] = SC_GROUP_IDENTIFIERW;
         wcscpy(list + pos + 1, groups[i]);
     }
@@ -363,8 +349,7 @@ static WCHAR *build_dependencies(struct request *rq, WCHAR **svcs, size_t nsvc, 
 }
 
 /* The service fields shared by create and change. */
-struct service_fields
-{
+struct service_fields {
     WCHAR *display, *image, *group, *account, *password, *description, *deps;
     WCHAR **dep_svcs, **dep_groups;
     size_t n_dep_svcs, n_dep_groups;
@@ -384,8 +369,7 @@ static DWORD read_fields(struct request *rq, BOOL create, struct service_fields 
         (err = param_wstr(rq, "password", FALSE, FALSE, &f->password, NULL)) ||
         (err = param_wstr(rq, "description", FALSE, FALSE, &f->description, NULL)) ||
         (err = param_int(rq, "type", FALSE, 0, 0xfffffffe, create ? SERVICE_WIN32_OWN_PROCESS : keep, &f->type)) ||
-        (err = param_int(rq, "errorControl", FALSE, 0, 0xfffffffe, create ? SERVICE_ERROR_NORMAL : keep,
-                         &f->error_control)) ||
+        (err = param_int(rq, "errorControl", FALSE, 0, 0xfffffffe, create ? SERVICE_ERROR_NORMAL : keep, &f->error_control)) ||
         (err = param_start(rq, create ? SERVICE_DEMAND_START : keep, &f->start)) ||
         (err = param_wstr_array(rq, "dependOnService", &f->dep_svcs, &f->n_dep_svcs)) ||
         (err = param_wstr_array(rq, "dependOnGroup", &f->dep_groups, &f->n_dep_groups)))
@@ -416,10 +400,9 @@ DWORD op_scm_create(struct request *rq)
         return ERROR_NOT_ENOUGH_MEMORY;
 
     if (!(scm = OpenSCManagerW(NULL, NULL, SC_MANAGER_CONNECT | SC_MANAGER_CREATE_SERVICE))) return GetLastError();
-    svc = CreateServiceW(scm, name, f.display ? f.display : name, SERVICE_ALL_ACCESS, (DWORD)f.type, f.start,
-                         (DWORD)f.error_control, f.image, f.group, NULL, f.deps, f.account, f.password);
-    if (!svc)
-    {
+    svc = CreateServiceW(scm, name, f.display ? f.display : name, SERVICE_ALL_ACCESS, (DWORD)f.type, f.start, (DWORD)f.error_control,
+                         f.image, f.group, NULL, f.deps, f.account, f.password);
+    if (!svc) {
         err = GetLastError();
         CloseServiceHandle(scm);
         return err;
@@ -427,8 +410,7 @@ DWORD op_scm_create(struct request *rq)
     /* all or nothing: a service without its description is not what was asked */
     if (f.description && (err = set_description(svc, f.description))) DeleteService(svc);
     close_service(scm, svc);
-    if (!err)
-    {
+    if (!err) {
         json_begin_object(rq->out);
         json_end_object(rq->out);
     }
@@ -468,25 +450,21 @@ DWORD op_scm_change(struct request *rq)
         if ((err = query_config(rq, scm, svc, name, &cfg, &key_name)) ||
             (err = query_dependencies(rq, cfg, key_name, &old_svcs, &old_groups)))
             goto done;
-        if (!param_present(rq, "dependOnService") && !(svcs = list_to_array(rq, old_svcs, &nsvc)))
-            err = ERROR_NOT_ENOUGH_MEMORY;
-        if (!param_present(rq, "dependOnGroup") && !(groups = list_to_array(rq, old_groups, &ngroup)))
-            err = ERROR_NOT_ENOUGH_MEMORY;
-        if (err || !(f.deps = build_dependencies(rq, svcs, nsvc, groups, ngroup)))
-        {
+        if (!param_present(rq, "dependOnService") && !(svcs = list_to_array(rq, old_svcs, &nsvc))) err = ERROR_NOT_ENOUGH_MEMORY;
+        if (!param_present(rq, "dependOnGroup") && !(groups = list_to_array(rq, old_groups, &ngroup))) err = ERROR_NOT_ENOUGH_MEMORY;
+        if (err || !(f.deps = build_dependencies(rq, svcs, nsvc, groups, ngroup))) {
             err = ERROR_NOT_ENOUGH_MEMORY;
             goto done;
         }
     }
-    if (!ChangeServiceConfigW(svc, (DWORD)f.type, f.start, (DWORD)f.error_control, f.image, f.group, NULL, f.deps,
-                              f.account, f.password, f.display))
+    if (!ChangeServiceConfigW(svc, (DWORD)f.type, f.start, (DWORD)f.error_control, f.image, f.group, NULL, f.deps, f.account, f.password,
+                              f.display))
         err = GetLastError();
     else if (f.description)
         err = set_description(svc, f.description);
 done:
     close_service(scm, svc);
-    if (!err)
-    {
+    if (!err) {
         json_begin_object(rq->out);
         json_end_object(rq->out);
     }
@@ -504,8 +482,7 @@ DWORD op_scm_start(struct request *rq)
     if ((err = open_service(rq, SERVICE_START, &scm, &svc, &name))) return err;
     if (!StartServiceW(svc, (DWORD)count, (const WCHAR **)args)) err = GetLastError();
     close_service(scm, svc);
-    if (!err)
-    {
+    if (!err) {
         json_begin_object(rq->out);
         json_end_object(rq->out);
     }
@@ -515,8 +492,7 @@ DWORD op_scm_start(struct request *rq)
 /* The access right ControlService checks for a control code. */
 static DWORD control_access(DWORD code)
 {
-    switch (code)
-    {
+    switch (code) {
     case SERVICE_CONTROL_STOP: return SERVICE_STOP;
     case SERVICE_CONTROL_INTERROGATE: return SERVICE_INTERROGATE;
     case SERVICE_CONTROL_PAUSE:
@@ -540,8 +516,10 @@ DWORD op_scm_control(struct request *rq)
 
     if ((err = param_int(rq, "code", TRUE, 0, 0xffffffff, 0, &code))) return err;
     if ((err = open_service(rq, control_access((DWORD)code) | SERVICE_QUERY_STATUS, &scm, &svc, &name))) return err;
-    if (!ControlService(svc, (DWORD)code, &ss)) err = GetLastError();
-    else err = write_current_status(rq, scm, svc, name);
+    if (!ControlService(svc, (DWORD)code, &ss))
+        err = GetLastError();
+    else
+        err = write_current_status(rq, scm, svc, name);
     close_service(scm, svc);
     return err;
 }
@@ -554,8 +532,7 @@ DWORD op_scm_delete(struct request *rq)
     if (err) return err;
     if (!DeleteService(svc)) err = GetLastError();
     close_service(scm, svc);
-    if (!err)
-    {
+    if (!err) {
         json_begin_object(rq->out);
         json_end_object(rq->out);
     }

@@ -13,8 +13,7 @@
 
 /* ---------------------------------------------------------------- reader */
 
-typedef struct
-{
+typedef struct {
     const char *p;
     const char *end;
     const char *error;
@@ -24,29 +23,28 @@ static json_value *parse_value(parser *ps, int depth);
 
 static void skip_ws(parser *ps)
 {
-    while (ps->p < ps->end && (*ps->p == ' ' || *ps->p == '\t' || *ps->p == '\n' || *ps->p == '\r'))
-        ps->p++;
+    while (ps->p < ps->end && (*ps->p == ' ' || *ps->p == '\t' || *ps->p == '\n' || *ps->p == '\r')) ps->p++;
 }
 
 static json_value *new_value(parser *ps, json_type type)
 {
     json_value *v = calloc(1, sizeof(*v));
-    if (!v) ps->error = "out of memory";
-    else v->type = type;
+    if (!v)
+        ps->error = "out of memory";
+    else
+        v->type = type;
     return v;
 }
 
 /* A growable byte string used while decoding a JSON string. */
-typedef struct
-{
+typedef struct {
     char *s;
     size_t len, cap;
 } bytes;
 
 static int bytes_put(bytes *b, const char *src, size_t n)
 {
-    if (b->len + n + 1 > b->cap)
-    {
+    if (b->len + n + 1 > b->cap) {
         size_t cap = b->cap ? b->cap : 32;
         char *s;
         while (cap < b->len + n + 1) cap *= 2;
@@ -63,15 +61,16 @@ static int bytes_put(bytes *b, const char *src, size_t n)
 /* Encodes one code point (or a lone surrogate, as WTF-8) into out. */
 static size_t encode_utf8(uint32_t c, char *out)
 {
-    if (c < 0x80) { out[0] = (char)c; return 1; }
-    if (c < 0x800)
-    {
+    if (c < 0x80) {
+        out[0] = (char)c;
+        return 1;
+    }
+    if (c < 0x800) {
         out[0] = (char)(0xc0 | (c >> 6));
         out[1] = (char)(0x80 | (c & 0x3f));
         return 2;
     }
-    if (c < 0x10000)
-    {
+    if (c < 0x10000) {
         out[0] = (char)(0xe0 | (c >> 12));
         out[1] = (char)(0x80 | ((c >> 6) & 0x3f));
         out[2] = (char)(0x80 | (c & 0x3f));
@@ -88,14 +87,17 @@ static int hex4(const char *p, uint32_t *out)
 {
     uint32_t v = 0;
     int i;
-    for (i = 0; i < 4; i++)
-    {
+    for (i = 0; i < 4; i++) {
         char c = p[i];
         v <<= 4;
-        if (c >= '0' && c <= '9') v |= (uint32_t)(c - '0');
-        else if (c >= 'a' && c <= 'f') v |= (uint32_t)(c - 'a' + 10);
-        else if (c >= 'A' && c <= 'F') v |= (uint32_t)(c - 'A' + 10);
-        else return 0;
+        if (c >= '0' && c <= '9')
+            v |= (uint32_t)(c - '0');
+        else if (c >= 'a' && c <= 'f')
+            v |= (uint32_t)(c - 'a' + 10);
+        else if (c >= 'A' && c <= 'F')
+            v |= (uint32_t)(c - 'A' + 10);
+        else
+            return 0;
     }
     *out = v;
     return 1;
@@ -106,8 +108,7 @@ static int parse_string_raw(parser *ps, char **out, size_t *out_len)
 {
     bytes b = {0};
     ps->p++;
-    for (;;)
-    {
+    for (;;) {
         const char *run = ps->p;
         char buf[4];
         uint32_t c, lo;
@@ -115,15 +116,23 @@ static int parse_string_raw(parser *ps, char **out, size_t *out_len)
         /* copy plain runs in one go: long values are common (hex data) */
         while (ps->p < ps->end && *ps->p != '"' && *ps->p != '\\' && (unsigned char)*ps->p >= 0x20) ps->p++;
         if (ps->p > run && !bytes_put(&b, run, (size_t)(ps->p - run))) goto oom;
-        if (ps->p >= ps->end) { ps->error = "unterminated string"; goto fail; }
+        if (ps->p >= ps->end) {
+            ps->error = "unterminated string";
+            goto fail;
+        }
         if (*ps->p == '"') break;
-        if ((unsigned char)*ps->p < 0x20) { ps->error = "control character in string"; goto fail; }
+        if ((unsigned char)*ps->p < 0x20) {
+            ps->error = "control character in string";
+            goto fail;
+        }
 
         /* backslash escape */
-        if (ps->end - ps->p < 2) { ps->error = "unterminated string"; goto fail; }
+        if (ps->end - ps->p < 2) {
+            ps->error = "unterminated string";
+            goto fail;
+        }
         ps->p++;
-        switch (*ps->p++)
-        {
+        switch (*ps->p++) {
         case '"': c = '"'; break;
         case '\\': c = '\\'; break;
         case '/': c = '/'; break;
@@ -133,19 +142,19 @@ static int parse_string_raw(parser *ps, char **out, size_t *out_len)
         case 'r': c = '\r'; break;
         case 't': c = '\t'; break;
         case 'u':
-            if (ps->end - ps->p < 4 || !hex4(ps->p, &c)) { ps->error = "bad \\u escape"; goto fail; }
+            if (ps->end - ps->p < 4 || !hex4(ps->p, &c)) {
+                ps->error = "bad \\u escape";
+                goto fail;
+            }
             ps->p += 4;
             /* join a surrogate pair; a lone half is kept as is (WTF-8) */
-            if (c >= 0xd800 && c <= 0xdbff && ps->end - ps->p >= 6 && ps->p[0] == '\\' && ps->p[1] == 'u' &&
-                hex4(ps->p + 2, &lo) && lo >= 0xdc00 && lo <= 0xdfff)
-            {
+            if (c >= 0xd800 && c <= 0xdbff && ps->end - ps->p >= 6 && ps->p[0] == '\\' && ps->p[1] == 'u' && hex4(ps->p + 2, &lo) &&
+                lo >= 0xdc00 && lo <= 0xdfff) {
                 c = 0x10000 + ((c - 0xd800) << 10) + (lo - 0xdc00);
                 ps->p += 6;
             }
             break;
-        default:
-            ps->error = "bad escape";
-            goto fail;
+        default: ps->error = "bad escape"; goto fail;
         }
         if (!bytes_put(&b, buf, encode_utf8(c, buf))) goto oom;
     }
@@ -170,16 +179,16 @@ static json_value *parse_number(parser *ps)
     /* strict JSON grammar: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)? */
     if (ps->p < ps->end && *ps->p == '-') ps->p++;
     if (ps->p >= ps->end || *ps->p < '0' || *ps->p > '9') goto bad;
-    if (*ps->p == '0') ps->p++;
-    else while (ps->p < ps->end && *ps->p >= '0' && *ps->p <= '9') ps->p++;
-    if (ps->p < ps->end && *ps->p == '.')
-    {
+    if (*ps->p == '0')
+        ps->p++;
+    else
+        while (ps->p < ps->end && *ps->p >= '0' && *ps->p <= '9') ps->p++;
+    if (ps->p < ps->end && *ps->p == '.') {
         ps->p++;
         if (ps->p >= ps->end || *ps->p < '0' || *ps->p > '9') goto bad;
         while (ps->p < ps->end && *ps->p >= '0' && *ps->p <= '9') ps->p++;
     }
-    if (ps->p < ps->end && (*ps->p == 'e' || *ps->p == 'E'))
-    {
+    if (ps->p < ps->end && (*ps->p == 'e' || *ps->p == 'E')) {
         ps->p++;
         if (ps->p < ps->end && (*ps->p == '+' || *ps->p == '-')) ps->p++;
         if (ps->p >= ps->end || *ps->p < '0' || *ps->p > '9') goto bad;
@@ -187,8 +196,7 @@ static json_value *parse_number(parser *ps)
     }
     if (!(v = new_value(ps, JSON_NUMBER))) return NULL;
     n = (size_t)(ps->p - start);
-    if (!(v->str = malloc(n + 1)))
-    {
+    if (!(v->str = malloc(n + 1))) {
         free(v);
         ps->error = "out of memory";
         return NULL;
@@ -216,14 +224,12 @@ static int literal(parser *ps, const char *word)
  * two of at least 4. */
 static int container_add(parser *ps, json_value *c, char *key, json_value *item)
 {
-    if (c->count == 0 || (c->count >= 4 && (c->count & (c->count - 1)) == 0))
-    {
+    if (c->count == 0 || (c->count >= 4 && (c->count & (c->count - 1)) == 0)) {
         size_t cap = c->count ? c->count * 2 : 4;
         json_value **items = realloc(c->items, cap * sizeof(*items));
         if (!items) goto oom;
         c->items = items;
-        if (c->type == JSON_OBJECT)
-        {
+        if (c->type == JSON_OBJECT) {
             char **keys = realloc(c->keys, cap * sizeof(*keys));
             if (!keys) goto oom;
             c->keys = keys;
@@ -245,45 +251,48 @@ static json_value *parse_container(parser *ps, int depth, int is_object)
     if (!c) return NULL;
     ps->p++;
     skip_ws(ps);
-    if (ps->p < ps->end && *ps->p == close)
-    {
+    if (ps->p < ps->end && *ps->p == close) {
         ps->p++;
         return c;
     }
-    for (;;)
-    {
+    for (;;) {
         char *key = NULL;
         size_t key_len;
         json_value *item;
 
         skip_ws(ps);
-        if (is_object)
-        {
-            if (ps->p >= ps->end || *ps->p != '"') { ps->error = "expected a key"; goto fail; }
+        if (is_object) {
+            if (ps->p >= ps->end || *ps->p != '"') {
+                ps->error = "expected a key";
+                goto fail;
+            }
             if (!parse_string_raw(ps, &key, &key_len)) goto fail;
             skip_ws(ps);
-            if (ps->p >= ps->end || *ps->p != ':')
-            {
+            if (ps->p >= ps->end || *ps->p != ':') {
                 free(key);
                 ps->error = "expected ':'";
                 goto fail;
             }
             ps->p++;
         }
-        if (!(item = parse_value(ps, depth + 1)))
-        {
+        if (!(item = parse_value(ps, depth + 1))) {
             free(key);
             goto fail;
         }
-        if (!container_add(ps, c, key, item))
-        {
+        if (!container_add(ps, c, key, item)) {
             free(key);
             json_free(item);
             goto fail;
         }
         skip_ws(ps);
-        if (ps->p < ps->end && *ps->p == ',') { ps->p++; continue; }
-        if (ps->p < ps->end && *ps->p == close) { ps->p++; return c; }
+        if (ps->p < ps->end && *ps->p == ',') {
+            ps->p++;
+            continue;
+        }
+        if (ps->p < ps->end && *ps->p == close) {
+            ps->p++;
+            return c;
+        }
         ps->error = is_object ? "expected ',' or '}'" : "expected ',' or ']'";
         goto fail;
     }
@@ -296,33 +305,28 @@ static json_value *parse_value(parser *ps, int depth)
 {
     json_value *v;
 
-    if (depth > JSON_MAX_DEPTH)
-    {
+    if (depth > JSON_MAX_DEPTH) {
         ps->error = "nested too deeply";
         return NULL;
     }
     skip_ws(ps);
-    if (ps->p >= ps->end)
-    {
+    if (ps->p >= ps->end) {
         ps->error = "unexpected end of input";
         return NULL;
     }
-    switch (*ps->p)
-    {
+    switch (*ps->p) {
     case '{': return parse_container(ps, depth, 1);
     case '[': return parse_container(ps, depth, 0);
     case '"':
         if (!(v = new_value(ps, JSON_STRING))) return NULL;
-        if (!parse_string_raw(ps, &v->str, &v->len))
-        {
+        if (!parse_string_raw(ps, &v->str, &v->len)) {
             free(v);
             return NULL;
         }
         return v;
     case 't':
     case 'f':
-        if (literal(ps, "true"))
-        {
+        if (literal(ps, "true")) {
             if ((v = new_value(ps, JSON_BOOL))) v->boolean = 1;
             return v;
         }
@@ -343,11 +347,9 @@ json_value *json_parse(const char *text, size_t len, const char **error)
 {
     parser ps = {text, text + len, NULL};
     json_value *v = parse_value(&ps, 0);
-    if (v)
-    {
+    if (v) {
         skip_ws(&ps);
-        if (ps.p != ps.end)
-        {
+        if (ps.p != ps.end) {
             json_free(v);
             v = NULL;
             ps.error = "trailing characters after the value";
@@ -361,8 +363,7 @@ void json_free(json_value *v)
 {
     size_t i;
     if (!v) return;
-    for (i = 0; i < v->count; i++)
-    {
+    for (i = 0; i < v->count; i++) {
         json_free(v->items[i]);
         if (v->keys) free(v->keys[i]);
     }
@@ -387,30 +388,32 @@ size_t json_utf8_to_utf16(const char *str, size_t len, uint16_t *out, size_t out
     const unsigned char *s = (const unsigned char *)str, *end = s + len;
     size_t n = 0;
 
-#define PUT(u) do { if (out && n < out_cap) out[n] = (uint16_t)(u); n++; } while (0)
+#define PUT(u)                                          \
+    do {                                                \
+        if (out && n < out_cap) out[n] = (uint16_t)(u); \
+        n++;                                            \
+    } while (0)
 #define CONT(i) (s + (i) < end && (s[i] & 0xc0) == 0x80)
-    while (s < end)
-    {
+    while (s < end) {
         uint32_t c = s[0];
-        if (c < 0x80) { PUT(c); s++; continue; }
-        if (c >= 0xc2 && c <= 0xdf && CONT(1))
-        {
+        if (c < 0x80) {
+            PUT(c);
+            s++;
+            continue;
+        }
+        if (c >= 0xc2 && c <= 0xdf && CONT(1)) {
             PUT(((c & 0x1f) << 6) | (s[1] & 0x3f));
             s += 2;
             continue;
         }
         /* three bytes; surrogates (ED A0..BF) are accepted: WTF-8 */
-        if (c >= 0xe0 && c <= 0xef && CONT(1) && CONT(2) && !(c == 0xe0 && s[1] < 0xa0))
-        {
+        if (c >= 0xe0 && c <= 0xef && CONT(1) && CONT(2) && !(c == 0xe0 && s[1] < 0xa0)) {
             PUT(((c & 0x0f) << 12) | ((uint32_t)(s[1] & 0x3f) << 6) | (s[2] & 0x3f));
             s += 3;
             continue;
         }
-        if (c >= 0xf0 && c <= 0xf4 && CONT(1) && CONT(2) && CONT(3) && !(c == 0xf0 && s[1] < 0x90) &&
-            !(c == 0xf4 && s[1] > 0x8f))
-        {
-            uint32_t cp = ((c & 0x07) << 18) | ((uint32_t)(s[1] & 0x3f) << 12) | ((uint32_t)(s[2] & 0x3f) << 6) |
-                          (s[3] & 0x3f);
+        if (c >= 0xf0 && c <= 0xf4 && CONT(1) && CONT(2) && CONT(3) && !(c == 0xf0 && s[1] < 0x90) && !(c == 0xf4 && s[1] > 0x8f)) {
+            uint32_t cp = ((c & 0x07) << 18) | ((uint32_t)(s[1] & 0x3f) << 12) | ((uint32_t)(s[2] & 0x3f) << 6) | (s[3] & 0x3f);
             cp -= 0x10000;
             PUT(0xd800 + (cp >> 10));
             PUT(0xdc00 + (cp & 0x3ff));
@@ -428,10 +431,7 @@ size_t json_utf8_to_utf16(const char *str, size_t len, uint16_t *out, size_t out
 
 /* ---------------------------------------------------------------- writer */
 
-void json_writer_init(json_writer *w)
-{
-    memset(w, 0, sizeof(*w));
-}
+void json_writer_init(json_writer *w) { memset(w, 0, sizeof(*w)); }
 
 void json_writer_free(json_writer *w)
 {
@@ -449,13 +449,11 @@ void json_writer_reset(json_writer *w)
 void json_append(json_writer *w, const char *text, size_t n)
 {
     if (w->failed) return;
-    if (w->len + n + 1 > w->cap)
-    {
+    if (w->len + n + 1 > w->cap) {
         size_t cap = w->cap ? w->cap : 256;
         char *d;
         while (cap < w->len + n + 1) cap *= 2;
-        if (!(d = realloc(w->data, cap)))
-        {
+        if (!(d = realloc(w->data, cap))) {
             w->failed = 1;
             return;
         }
@@ -516,8 +514,7 @@ static void put_escape(json_writer *w, uint32_t u)
 /* Escapes one ASCII character if JSON needs it; returns 1 if handled. */
 static int put_ascii(json_writer *w, unsigned char c)
 {
-    switch (c)
-    {
+    switch (c) {
     case '"': json_append(w, "\\\"", 2); return 1;
     case '\\': json_append(w, "\\\\", 2); return 1;
     case '\n': json_append(w, "\\n", 2); return 1;
@@ -526,8 +523,7 @@ static int put_ascii(json_writer *w, unsigned char c)
     case '\b': json_append(w, "\\b", 2); return 1;
     case '\f': json_append(w, "\\f", 2); return 1;
     }
-    if (c < 0x20)
-    {
+    if (c < 0x20) {
         put_escape(w, c);
         return 1;
     }
@@ -540,19 +536,16 @@ void json_string(json_writer *w, const char *utf8, size_t len)
 
     before_value(w);
     json_append(w, "\"", 1);
-    while (s < end)
-    {
+    while (s < end) {
         run = s;
         while (s < end && *s >= 0x20 && *s != '"' && *s != '\\' && *s != 0xed) s++;
         json_append(w, (const char *)run, (size_t)(s - run));
         if (s >= end) break;
-        if (*s == 0xed && end - s >= 3 && s[1] >= 0xa0 && s[1] <= 0xbf)
-        {
+        if (*s == 0xed && end - s >= 3 && s[1] >= 0xa0 && s[1] <= 0xbf) {
             /* WTF-8 lone surrogate: only expressible as an escape */
             put_escape(w, 0xd000 | ((uint32_t)(s[1] & 0x3f) << 6) | (s[2] & 0x3f));
             s += 3;
-        }
-        else if (*s == 0xed)
+        } else if (*s == 0xed)
             json_append(w, (const char *)s++, 1);
         else
             put_ascii(w, *s++);
@@ -561,10 +554,7 @@ void json_string(json_writer *w, const char *utf8, size_t len)
     w->need_comma = 1;
 }
 
-void json_cstring(json_writer *w, const char *utf8)
-{
-    json_string(w, utf8, strlen(utf8));
-}
+void json_cstring(json_writer *w, const char *utf8) { json_string(w, utf8, strlen(utf8)); }
 
 void json_string16(json_writer *w, const uint16_t *s, size_t len)
 {
@@ -573,20 +563,15 @@ void json_string16(json_writer *w, const uint16_t *s, size_t len)
 
     before_value(w);
     json_append(w, "\"", 1);
-    for (i = 0; i < len; i++)
-    {
+    for (i = 0; i < len; i++) {
         uint32_t c = s[i];
-        if (c < 0x80)
-        {
+        if (c < 0x80) {
             if (!put_ascii(w, (unsigned char)c)) json_append(w, buf, encode_utf8(c, buf));
-        }
-        else if (c >= 0xd800 && c <= 0xdbff && i + 1 < len && s[i + 1] >= 0xdc00 && s[i + 1] <= 0xdfff)
-        {
+        } else if (c >= 0xd800 && c <= 0xdbff && i + 1 < len && s[i + 1] >= 0xdc00 && s[i + 1] <= 0xdfff) {
             c = 0x10000 + ((c - 0xd800) << 10) + (s[i + 1] - 0xdc00u);
             i++;
             json_append(w, buf, encode_utf8(c, buf));
-        }
-        else if (c >= 0xd800 && c <= 0xdfff)
+        } else if (c >= 0xd800 && c <= 0xdfff)
             put_escape(w, c); /* lone surrogate: keep it, escaped */
         else
             json_append(w, buf, encode_utf8(c, buf));
@@ -611,14 +596,13 @@ void json_uint(json_writer *w, uint64_t v)
 
 void json_bool(json_writer *w, int v)
 {
-    if (v) json_raw_value(w, "true", 4);
-    else json_raw_value(w, "false", 5);
+    if (v)
+        json_raw_value(w, "true", 4);
+    else
+        json_raw_value(w, "false", 5);
 }
 
-void json_null(json_writer *w)
-{
-    json_raw_value(w, "null", 4);
-}
+void json_null(json_writer *w) { json_raw_value(w, "null", 4); }
 
 void json_raw_value(json_writer *w, const char *text, size_t len)
 {

@@ -18,28 +18,19 @@
 #include <stddef.h>
 #include <stdint.h>
 
-typedef enum
-{
-    JSON_NULL,
-    JSON_BOOL,
-    JSON_NUMBER,
-    JSON_STRING,
-    JSON_ARRAY,
-    JSON_OBJECT
-} json_type;
+typedef enum { JSON_NULL, JSON_BOOL, JSON_NUMBER, JSON_STRING, JSON_ARRAY, JSON_OBJECT } json_type;
 
 typedef struct json_value json_value;
 
-struct json_value
-{
+struct json_value {
     json_type type;
-    int boolean;            /* JSON_BOOL */
-    double number;          /* JSON_NUMBER */
-    char *str;              /* JSON_STRING: UTF-8, NUL-terminated; JSON_NUMBER: the token text */
-    size_t len;             /* JSON_STRING: byte length (may contain NUL) */
-    size_t count;           /* JSON_ARRAY / JSON_OBJECT: number of items */
-    json_value **items;     /* JSON_ARRAY / JSON_OBJECT: the values */
-    char **keys;            /* JSON_OBJECT: the keys (UTF-8) */
+    int boolean;        /* JSON_BOOL */
+    double number;      /* JSON_NUMBER */
+    char *str;          /* JSON_STRING: UTF-8, NUL-terminated; JSON_NUMBER: the token text */
+    size_t len;         /* JSON_STRING: byte length (may contain NUL) */
+    size_t count;       /* JSON_ARRAY / JSON_OBJECT: number of items */
+    json_value **items; /* JSON_ARRAY / JSON_OBJECT: the values */
+    char **keys;        /* JSON_OBJECT: the keys (UTF-8) */
 };
 
 /* Parses exactly one JSON value (surrounding whitespace allowed).
@@ -56,8 +47,7 @@ const json_value *json_get(const json_value *obj, const char *key);
 size_t json_utf8_to_utf16(const char *s, size_t len, uint16_t *out, size_t out_cap);
 
 /* Output buffer. On allocation failure `failed` is set and writes stop. */
-typedef struct
-{
+typedef struct {
     char *data;
     size_t len;
     size_t cap;

@@ -10,8 +10,8 @@
 #define SVCDUP_RELAY_H
 #include <windows.h>
 
-#define RELAY_PIPE_ENV L"SVCDUP_RELAY_PIPE"     /* the pipe's full name */
-#define RELAY_SERVICE_ENV L"SVCDUP_SERVICE"     /* the dispatch table entry to start */
+#define RELAY_PIPE_ENV    L"SVCDUP_RELAY_PIPE" /* the pipe's full name */
+#define RELAY_SERVICE_ENV L"SVCDUP_SERVICE"    /* the dispatch table entry to start */
 #define RELAY_MAX_MESSAGE 65536
 
 enum relay_type { RELAY_START = 1, RELAY_CONTROL = 2, RELAY_STATUS = 3, RELAY_CONTROL_REPLY = 4 };

@@ -23,7 +23,10 @@ void real_init(void)
 }
 
 void *hmalloc(SIZE_T n) { return RtlAllocateHeap(GetProcessHeap(), 0, n); }
-void hfree(void *p) { if (p) RtlFreeHeap(GetProcessHeap(), 0, p); }
+void hfree(void *p)
+{
+    if (p) RtlFreeHeap(GetProcessHeap(), 0, p);
+}
 
 static void section_name(DWORD pid, WCHAR *buf, UNICODE_STRING *us)
 {
@@ -33,10 +36,7 @@ static void section_name(DWORD pid, WCHAR *buf, UNICODE_STRING *us)
     us->MaximumLength = us->Length + sizeof(WCHAR);
 }
 
-SIZE_T config_size(const vm_config *cfg)
-{
-    return sizeof(vm_config) + cfg->rules_chars * sizeof(WCHAR);
-}
+SIZE_T config_size(const vm_config *cfg) { return sizeof(vm_config) + cfg->rules_chars * sizeof(WCHAR); }
 
 vm_config *config_make(const WCHAR *vm, const WCHAR *rules)
 {
@@ -72,7 +72,10 @@ int config_publish(HANDLE process, DWORD pid, const vm_config *cfg)
     st = real_NtCreateSection(&h, SECTION_ALL_ACCESS, &oa, &size, PAGE_READWRITE, SEC_COMMIT, NULL);
     if (st < 0) return -2;
     /* someone made it first: a config planted for this pid is not ours to fill */
-    if (st == (NTSTATUS)0x40000000 /* STATUS_OBJECT_NAME_EXISTS */) { real_NtClose(h); return -2; }
+    if (st == (NTSTATUS)0x40000000 /* STATUS_OBJECT_NAME_EXISTS */) {
+        real_NtClose(h);
+        return -2;
+    }
     if (NtMapViewOfSection(h, GetCurrentProcess(), &view, 0, 0, NULL, &vsize, 2 /* ViewUnmap */, 0, PAGE_READWRITE) < 0) {
         real_NtClose(h);
         return -3;
@@ -81,8 +84,7 @@ int config_publish(HANDLE process, DWORD pid, const vm_config *cfg)
     NtUnmapViewOfSection(GetCurrentProcess(), view);
     /* Hand the only lasting reference to the child: the name then dies with it,
        and a parent that exits right after CreateProcess (cmd /c start) is fine. */
-    st = NtDuplicateObject(GetCurrentProcess(), h, process, &remote, 0, 0,
-                           DUPLICATE_SAME_ACCESS | DUPLICATE_CLOSE_SOURCE);
+    st = NtDuplicateObject(GetCurrentProcess(), h, process, &remote, 0, 0, DUPLICATE_SAME_ACCESS | DUPLICATE_CLOSE_SOURCE);
     return st < 0 ? -4 : 0;
 }
 

@@ -8,11 +8,13 @@
 #include "policy.h"
 #include <wchar.h>
 
-typedef struct { UNICODE_STRING Name, TypeName; } dir_entry;
+typedef struct {
+    UNICODE_STRING Name, TypeName;
+} dir_entry;
 typedef NTSTATUS(NTAPI *qdir_fn)(HANDLE, PVOID, ULONG, BOOLEAN, BOOLEAN, ULONG *, ULONG *);
 static qdir_fn o_NtQueryDirectoryObject;
 #define ST_NO_MORE_ENTRIES ((NTSTATUS)0x8000001A)
-#define ST_MORE_ENTRIES ((NTSTATUS)0x00000105)
+#define ST_MORE_ENTRIES    ((NTSTATUS)0x00000105)
 
 /* Keep this entry? Its name loses the VM's prefix when kept. */
 static int keep(dir_entry *e, int kind)
@@ -24,8 +26,8 @@ static int keep(dir_entry *e, int kind)
         e->Name.Length = unrename(e->Name.Buffer, e->Name.Length);
         return 1;
     }
-    if (kind == K_OBJECT && ((n == 6 && !_wcsnicmp(s, L"Global", 6)) || (n == 5 && !_wcsnicmp(s, L"Local", 5)) ||
-                             (n == 7 && !_wcsnicmp(s, L"Session", 7))))
+    if (kind == K_OBJECT &&
+        ((n == 6 && !_wcsnicmp(s, L"Global", 6)) || (n == 5 && !_wcsnicmp(s, L"Local", 5)) || (n == 7 && !_wcsnicmp(s, L"Session", 7))))
         return 1;
     if (n >= 7 && !_wcsnicmp(s, L"svcdup.", 7)) return 0;
     return policy_decide(kind, s, n) == P_OPEN;
@@ -38,8 +40,7 @@ static void wipe(dir_entry *e)
     memset(e, 0, sizeof *e);
 }
 
-static NTSTATUS NTAPI d_NtQueryDirectoryObject(HANDLE h, PVOID buf, ULONG len, BOOLEAN single, BOOLEAN restart, ULONG *ctx,
-                                               ULONG *ret)
+static NTSTATUS NTAPI d_NtQueryDirectoryObject(HANDLE h, PVOID buf, ULONG len, BOOLEAN single, BOOLEAN restart, ULONG *ctx, ULONG *ret)
 {
     NTSTATUS st;
     int kind;
@@ -59,8 +60,12 @@ static NTSTATUS NTAPI d_NtQueryDirectoryObject(HANDLE h, PVOID buf, ULONG len, B
         dir_entry *e = buf, *o = buf;
         int kept = 0;
         for (; (unsigned char *)(e + 1) <= (unsigned char *)buf + len && e->Name.Buffer; e++) {
-            if (keep(e, kind)) { if (o != e) *o = *e; o++; kept++; }
-            else wipe(e);
+            if (keep(e, kind)) {
+                if (o != e) *o = *e;
+                o++;
+                kept++;
+            } else
+                wipe(e);
         }
         for (; o < e; o++) memset(o, 0, sizeof *o);
         if (!kept && st == ST_SUCCESS) st = ST_NO_MORE_ENTRIES;

@@ -54,16 +54,14 @@ static int start(void)
         return 0;
     }
     /* never unloaded: FreeLibrary must not be a way out of the VM */
-    if (!GetModuleHandleExW(GET_MODULE_HANDLE_EX_FLAG_PIN | GET_MODULE_HANDLE_EX_FLAG_FROM_ADDRESS,
-                            (LPCWSTR)(void *)start, &pinned)) {
+    if (!GetModuleHandleExW(GET_MODULE_HANDLE_EX_FLAG_PIN | GET_MODULE_HANDLE_EX_FLAG_FROM_ADDRESS, (LPCWSTR)(void *)start, &pinned)) {
         patch_fail("GetModuleHandleExW", -1, "the hook cannot pin itself");
         hook_failed("pin");
         return 0;
     }
-    if (!install("process", process_install) || !install("objects", objects_install) ||
-        !install("pipes", pipes_install) || !install("ports", ports_install) || !install("query", query_install) ||
-        !install("scmclient", scmclient_install) || !install("registry", registry_install) ||
-        !install("net", net_install) || !install("dirs", dirs_install) ||
+    if (!install("process", process_install) || !install("objects", objects_install) || !install("pipes", pipes_install) ||
+        !install("ports", ports_install) || !install("query", query_install) || !install("scmclient", scmclient_install) ||
+        !install("registry", registry_install) || !install("net", net_install) || !install("dirs", dirs_install) ||
         !install("files", files_install) || !install("modguard", modguard_install) || !install("service", service_install))
         return 0;
     G.active = 1;
@@ -104,7 +102,10 @@ __declspec(dllexport) int svcdup_pid_vm(DWORD pid, WCHAR *vm)
     if (!real_NtOpenSection) real_init();
     if (!(c = config_load(pid))) return 0;
     /* the section only claims; the VM's job decides (membership.c) */
-    if (!pid_in_vm_job(pid, c->vm)) { hfree(c); return 0; }
+    if (!pid_in_vm_job(pid, c->vm)) {
+        hfree(c);
+        return 0;
+    }
     wcscpy(vm, c->vm);
     hfree(c);
     return 1;

@@ -15,28 +15,29 @@
 NTSYSAPI NTSTATUS NTAPI NtReadFile(HANDLE, HANDLE, PVOID, PVOID, IO_STATUS_BLOCK *, PVOID, ULONG, LARGE_INTEGER *, ULONG *);
 NTSYSAPI NTSTATUS NTAPI NtWriteFile(HANDLE, HANDLE, PVOID, PVOID, IO_STATUS_BLOCK *, const void *, ULONG, LARGE_INTEGER *, ULONG *);
 
-#define ST_NAME_NOT_FOUND ((NTSTATUS)0xC0000034)
-#define ST_PATH_NOT_FOUND ((NTSTATUS)0xC000003A)
-#define ST_NAME_COLLISION ((NTSTATUS)0xC0000035)
-#define ST_NOT_EMPTY ((NTSTATUS)0xC0000101)
+#define ST_NAME_NOT_FOUND  ((NTSTATUS)0xC0000034)
+#define ST_PATH_NOT_FOUND  ((NTSTATUS)0xC000003A)
+#define ST_NAME_COLLISION  ((NTSTATUS)0xC0000035)
+#define ST_NOT_EMPTY       ((NTSTATUS)0xC0000101)
 #define ST_NOT_SAME_DEVICE ((NTSTATUS)0xC00000D4)
-#define ST_END_OF_FILE ((NTSTATUS)0xC0000011)
+#define ST_END_OF_FILE     ((NTSTATUS)0xC0000011)
 
-#define WRITE_BITS (FILE_WRITE_DATA | FILE_APPEND_DATA | FILE_WRITE_EA | FILE_WRITE_ATTRIBUTES | DELETE | WRITE_DAC | \
-                    WRITE_OWNER | GENERIC_WRITE | GENERIC_ALL | MAXIMUM_ALLOWED)
-#define CLS_BASIC 4
-#define CLS_ALLOCATION 19
-#define CLS_EOF 20
-#define CLS_VALID_DATA 39
-#define CLS_RENAME 10
-#define CLS_LINK 11
-#define CLS_DISPOSITION 13
+#define WRITE_BITS                                                                                                                   \
+    (FILE_WRITE_DATA | FILE_APPEND_DATA | FILE_WRITE_EA | FILE_WRITE_ATTRIBUTES | DELETE | WRITE_DAC | WRITE_OWNER | GENERIC_WRITE | \
+     GENERIC_ALL | MAXIMUM_ALLOWED)
+#define CLS_BASIC          4
+#define CLS_ALLOCATION     19
+#define CLS_EOF            20
+#define CLS_VALID_DATA     39
+#define CLS_RENAME         10
+#define CLS_LINK           11
+#define CLS_DISPOSITION    13
 #define CLS_DISPOSITION_EX 64
-#define CLS_RENAME_EX 65
-#define CLS_LINK_EX 72
+#define CLS_RENAME_EX      65
+#define CLS_LINK_EX        72
 
-NTSTATUS(NTAPI *files_orig_create)(HANDLE *, ACCESS_MASK, OBJECT_ATTRIBUTES *, IO_STATUS_BLOCK *, LARGE_INTEGER *, ULONG,
-                                   ULONG, ULONG, ULONG, PVOID, ULONG);
+NTSTATUS(NTAPI *files_orig_create)
+(HANDLE *, ACCESS_MASK, OBJECT_ATTRIBUTES *, IO_STATUS_BLOCK *, LARGE_INTEGER *, ULONG, ULONG, ULONG, ULONG, PVOID, ULONG);
 typedef NTSTATUS(NTAPI *qattr_fn)(const OBJECT_ATTRIBUTES *, PVOID);
 typedef NTSTATUS(NTAPI *del_fn)(const OBJECT_ATTRIBUTES *);
 typedef NTSTATUS(NTAPI *setinfo_fn)(HANDLE, IO_STATUS_BLOCK *, PVOID, ULONG, ULONG);
@@ -68,8 +69,7 @@ static NTSTATUS create(HANDLE *h, ACCESS_MASK a, wpath *p, ULONG attrs, ULONG di
     UNICODE_STRING us;
     IO_STATUS_BLOCK io;
     oa_for(&oa, &us, p);
-    return files_orig_create(h, a | SYNCHRONIZE, &oa, &io, NULL, attrs,
-                             FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, disp,
+    return files_orig_create(h, a | SYNCHRONIZE, &oa, &io, NULL, attrs, FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, disp,
                              opts | FILE_SYNCHRONOUS_IO_NONALERT, NULL, 0);
 }
 
@@ -84,8 +84,14 @@ int files_state(const wpath *vp, int verdict, ULONG *attrs)
     wp_init(&t);
     if (!files_private(vp, &t)) goto out;
     st = qattr(&t, attrs);
-    if (st >= 0) { r = S_PRIVATE; goto out; }
-    if (st != ST_PATH_NOT_FOUND && files_whiteout(vp, &t) && qattr(&t, NULL) >= 0) { r = S_WHITEOUT; goto out; }
+    if (st >= 0) {
+        r = S_PRIVATE;
+        goto out;
+    }
+    if (st != ST_PATH_NOT_FOUND && files_whiteout(vp, &t) && qattr(&t, NULL) >= 0) {
+        r = S_WHITEOUT;
+        goto out;
+    }
     if (verdict == V_FPRIVATE) goto out;
     if (qattr((wpath *)vp, attrs) >= 0) r = S_HOST;
 out:
@@ -94,10 +100,7 @@ out:
 }
 
 /* Does the host have this path (ignoring the VM's changes)? */
-static int host_has(const wpath *vp, int verdict, ULONG *attrs)
-{
-    return verdict != V_FPRIVATE && qattr((wpath *)vp, attrs) >= 0;
-}
+static int host_has(const wpath *vp, int verdict, ULONG *attrs) { return verdict != V_FPRIVATE && qattr((wpath *)vp, attrs) >= 0; }
 
 /* Make the private area's folders down to vp's parent; each one below the drive
    must be a folder in the VM's view (host or private). */
@@ -110,18 +113,30 @@ int files_mkparents(const wpath *vp, int verdict)
     ULONG a;
     wp_init(&pp);
     wp_init(&hp);
-    if (!files_private(vp, &pp)) { st = ST_NO_MEMORY; goto out; }
+    if (!files_private(vp, &pp)) {
+        st = ST_NO_MEMORY;
+        goto out;
+    }
     base = pp.n - (vp->n - 6); /* index of the "\" after <area>\X, or end */
     leaf = files_leaf(pp.p, pp.n);
     full = pp.n;
     for (i = 7; i < leaf; i++) {
         if (pp.p[i] != L'\\') continue;
         pp.n = i; /* the ancestor pp[0..i) */
-        if (qattr(&pp, &a) >= 0) { pp.n = full; continue; }
+        if (qattr(&pp, &a) >= 0) {
+            pp.n = full;
+            continue;
+        }
         if (i > base) {
             /* a folder below the drive: the host must have it */
-            if (!wp_set(&hp, vp->p, (USHORT)(6 + (i - base)))) { st = ST_NO_MEMORY; break; }
-            if (!host_has(&hp, verdict, &a) || !(a & FILE_ATTRIBUTE_DIRECTORY)) { st = ST_PATH_NOT_FOUND; break; }
+            if (!wp_set(&hp, vp->p, (USHORT)(6 + (i - base)))) {
+                st = ST_NO_MEMORY;
+                break;
+            }
+            if (!host_has(&hp, verdict, &a) || !(a & FILE_ATTRIBUTE_DIRECTORY)) {
+                st = ST_PATH_NOT_FOUND;
+                break;
+            }
         }
         st = create(&h, FILE_LIST_DIRECTORY, &pp, 0, FILE_OPEN_IF, FILE_DIRECTORY_FILE);
         pp.n = full;
@@ -147,17 +162,22 @@ NTSTATUS files_copy_up(const wpath *vp, ULONG host_attrs)
     wp_init(&pp);
     wp_init(&tp);
     if ((st = files_mkparents(vp, V_COW)) < 0) goto out;
-    if (!files_private(vp, &pp) || !files_temp(vp, &tp)) { st = ST_NO_MEMORY; goto out; }
+    if (!files_private(vp, &pp) || !files_temp(vp, &tp)) {
+        st = ST_NO_MEMORY;
+        goto out;
+    }
     if (host_attrs & FILE_ATTRIBUTE_DIRECTORY) {
         st = create(&d, FILE_LIST_DIRECTORY, &pp, 0, FILE_OPEN_IF, FILE_DIRECTORY_FILE);
         if (st >= 0) close_h(d);
         goto out;
     }
     if ((st = create(&src, GENERIC_READ, (wpath *)vp, 0, FILE_OPEN, FILE_NON_DIRECTORY_FILE)) < 0) goto out;
-    if ((st = create(&dst, GENERIC_WRITE | DELETE, &tp, host_attrs & ~FILE_ATTRIBUTE_READONLY, FILE_CREATE,
-                     FILE_NON_DIRECTORY_FILE)) < 0)
+    if ((st = create(&dst, GENERIC_WRITE | DELETE, &tp, host_attrs & ~FILE_ATTRIBUTE_READONLY, FILE_CREATE, FILE_NON_DIRECTORY_FILE)) < 0)
         goto out;
-    if (!(buf = hmalloc(chunk))) { st = ST_NO_MEMORY; goto fail; }
+    if (!(buf = hmalloc(chunk))) {
+        st = ST_NO_MEMORY;
+        goto fail;
+    }
     for (;;) {
         ULONG got;
         st = NtReadFile(src, NULL, NULL, NULL, &io, buf, chunk, NULL, NULL);
@@ -173,23 +193,31 @@ NTSTATUS files_copy_up(const wpath *vp, ULONG host_attrs)
     }
     {
         /* publish: rename the complete copy to its name; a racing copier may have won */
-        union { FILE_RENAME_INFORMATION ri; char b[sizeof(FILE_RENAME_INFORMATION) + 65536]; } *r = NULL;
+        union {
+            FILE_RENAME_INFORMATION ri;
+            char b[sizeof(FILE_RENAME_INFORMATION) + 65536];
+        } *r = NULL;
         ULONG len = (ULONG)(offsetof(FILE_RENAME_INFORMATION, FileName) + pp.n * sizeof(WCHAR));
-        if (!(r = hmalloc(len))) { st = ST_NO_MEMORY; goto fail; }
+        if (!(r = hmalloc(len))) {
+            st = ST_NO_MEMORY;
+            goto fail;
+        }
         memset(r, 0, offsetof(FILE_RENAME_INFORMATION, FileName));
         r->ri.FileNameLength = pp.n * sizeof(WCHAR);
         memcpy(r->ri.FileName, pp.p, pp.n * sizeof(WCHAR));
         st = o_NtSetInformationFile(dst, &io, r, len, CLS_RENAME);
         hfree(r);
-        if (st == ST_NAME_COLLISION) st = 0; else if (st < 0) goto fail;
+        if (st == ST_NAME_COLLISION)
+            st = 0;
+        else if (st < 0)
+            goto fail;
         if (st >= 0 && qattr(&tp, NULL) < 0) goto out; /* renamed away */
     }
-fail:
-    {
-        /* remove the temp copy: nothing partial stays visible */
-        FILE_DISPOSITION_INFORMATION di = {TRUE};
-        o_NtSetInformationFile(dst, &io, &di, sizeof di, CLS_DISPOSITION);
-    }
+fail : {
+    /* remove the temp copy: nothing partial stays visible */
+    FILE_DISPOSITION_INFORMATION di = {TRUE};
+    o_NtSetInformationFile(dst, &io, &di, sizeof di, CLS_DISPOSITION);
+}
 out:
     if (src) close_h(src);
     if (dst) close_h(dst);
@@ -206,7 +234,8 @@ NTSTATUS files_set_whiteout(const wpath *vp)
     NTSTATUS st;
     wp_init(&w);
     if ((st = files_mkparents(vp, V_COW)) >= 0) {
-        if (!files_whiteout(vp, &w)) st = ST_NO_MEMORY;
+        if (!files_whiteout(vp, &w))
+            st = ST_NO_MEMORY;
         else if ((st = create(&h, GENERIC_WRITE, &w, FILE_ATTRIBUTE_HIDDEN, FILE_OPEN_IF, FILE_NON_DIRECTORY_FILE)) >= 0)
             close_h(h);
     }
@@ -235,9 +264,8 @@ static int own_leaf(const wpath *vp)
 
 static NTSTATUS resolve_err(int r) { return r == F_DENY ? ST_ACCESS_DENIED : ST_OBJECT_NAME_INVALID; }
 
-int files_open(int is_create, HANDLE *h, ACCESS_MASK access, OBJECT_ATTRIBUTES *oa, IO_STATUS_BLOCK *io,
-               LARGE_INTEGER *alloc, ULONG attrs, ULONG share, ULONG disp, ULONG options, PVOID ea, ULONG ealen,
-               NTSTATUS *st)
+int files_open(int is_create, HANDLE *h, ACCESS_MASK access, OBJECT_ATTRIBUTES *oa, IO_STATUS_BLOCK *io, LARGE_INTEGER *alloc, ULONG attrs,
+               ULONG share, ULONG disp, ULONG options, PVOID ea, ULONG ealen, NTSTATUS *st)
 {
     wpath vp, pp;
     int r, v, s, writes, creates, handled = 1;
@@ -246,9 +274,15 @@ int files_open(int is_create, HANDLE *h, ACCESS_MASK access, OBJECT_ATTRIBUTES *
     UNICODE_STRING us;
 
     if (!G.active || !files_orig_create) return 0;
-    if (!is_create) { disp = FILE_OPEN; alloc = NULL; attrs = 0; ea = NULL; ealen = 0; }
-    writes = (access & WRITE_BITS) || (options & FILE_DELETE_ON_CLOSE) || disp == FILE_SUPERSEDE ||
-             disp == FILE_OVERWRITE || disp == FILE_OVERWRITE_IF;
+    if (!is_create) {
+        disp = FILE_OPEN;
+        alloc = NULL;
+        attrs = 0;
+        ea = NULL;
+        ealen = 0;
+    }
+    writes = (access & WRITE_BITS) || (options & FILE_DELETE_ON_CLOSE) || disp == FILE_SUPERSEDE || disp == FILE_OVERWRITE ||
+             disp == FILE_OVERWRITE_IF;
     if (options & FILE_OPEN_BY_FILE_ID) {
         /* a file id names a host file directly: read-only for a VM */
         if (!writes) return 0;
@@ -258,25 +292,51 @@ int files_open(int is_create, HANDLE *h, ACCESS_MASK access, OBJECT_ATTRIBUTES *
     wp_init(&vp);
     wp_init(&pp);
     r = files_resolve(oa, &vp);
-    if (r == F_PASS) { handled = 0; goto out; }
-    if (r != F_VM) { *st = resolve_err(r); goto out; }
+    if (r == F_PASS) {
+        handled = 0;
+        goto out;
+    }
+    if (r != F_VM) {
+        *st = resolve_err(r);
+        goto out;
+    }
     v = files_verdict(&vp);
-    if (v == V_FCLOSED) { *st = ST_ACCESS_DENIED; goto out; }
-    if (v == V_FOPEN) { handled = 0; goto out; }
-    if (own_leaf(&vp)) { *st = ST_OBJECT_NAME_INVALID; goto out; }
+    if (v == V_FCLOSED) {
+        *st = ST_ACCESS_DENIED;
+        goto out;
+    }
+    if (v == V_FOPEN) {
+        handled = 0;
+        goto out;
+    }
+    if (own_leaf(&vp)) {
+        *st = ST_OBJECT_NAME_INVALID;
+        goto out;
+    }
     creates = disp != FILE_OPEN && disp != FILE_OVERWRITE;
     s = files_state(&vp, v, &a);
-    if (!files_private(&vp, &pp)) { *st = ST_NO_MEMORY; goto out; }
+    if (!files_private(&vp, &pp)) {
+        *st = ST_NO_MEMORY;
+        goto out;
+    }
     switch (s) {
-    case S_PRIVATE:
-        break;
+    case S_PRIVATE: break;
     case S_WHITEOUT:
-        if (!creates) { *st = ST_NAME_NOT_FOUND; goto out; }
+        if (!creates) {
+            *st = ST_NAME_NOT_FOUND;
+            goto out;
+        }
         if ((*st = files_mkparents(&vp, v)) < 0) goto out;
         break;
     case S_HOST:
-        if (disp == FILE_CREATE) { *st = ST_NAME_COLLISION; goto out; }
-        if (!writes) { handled = 0; goto out; } /* reads fall through to the host */
+        if (disp == FILE_CREATE) {
+            *st = ST_NAME_COLLISION;
+            goto out;
+        }
+        if (!writes) {
+            handled = 0;
+            goto out;
+        } /* reads fall through to the host */
         if ((a & FILE_ATTRIBUTE_DIRECTORY) || !(disp == FILE_SUPERSEDE || disp == FILE_OVERWRITE || disp == FILE_OVERWRITE_IF)) {
             if ((*st = files_copy_up(&vp, a)) < 0) goto out;
         } else {
@@ -287,7 +347,10 @@ int files_open(int is_create, HANDLE *h, ACCESS_MASK access, OBJECT_ATTRIBUTES *
         break;
     default: /* nowhere yet */
         if (!creates) {
-            if (v == V_FPRIVATE) { *st = ST_NAME_NOT_FOUND; goto out; }
+            if (v == V_FPRIVATE) {
+                *st = ST_NAME_NOT_FOUND;
+                goto out;
+            }
             handled = 0; /* the host answers "not found" in its own words */
             goto out;
         }
@@ -326,12 +389,27 @@ static NTSTATUS attr_call(qattr_fn orig, const OBJECT_ATTRIBUTES *oa, PVOID info
     wp_init(&vp);
     wp_init(&pp);
     r = files_resolve(oa, &vp);
-    if (r == F_PASS) { st = orig(oa, info); goto out; }
-    if (r != F_VM) { st = resolve_err(r); goto out; }
+    if (r == F_PASS) {
+        st = orig(oa, info);
+        goto out;
+    }
+    if (r != F_VM) {
+        st = resolve_err(r);
+        goto out;
+    }
     v = files_verdict(&vp);
-    if (v == V_FCLOSED) { st = ST_ACCESS_DENIED; goto out; }
-    if (v == V_FOPEN) { st = orig(oa, info); goto out; }
-    if (!files_private(&vp, &pp)) { st = ST_NO_MEMORY; goto out; }
+    if (v == V_FCLOSED) {
+        st = ST_ACCESS_DENIED;
+        goto out;
+    }
+    if (v == V_FOPEN) {
+        st = orig(oa, info);
+        goto out;
+    }
+    if (!files_private(&vp, &pp)) {
+        st = ST_NO_MEMORY;
+        goto out;
+    }
     wp_us(&pp, &us);
     InitializeObjectAttributes(&noa, &us, OBJ_CASE_INSENSITIVE, NULL, NULL);
     st = orig(&noa, info);
@@ -341,7 +419,10 @@ static NTSTATUS attr_call(qattr_fn orig, const OBJECT_ATTRIBUTES *oa, PVOID info
         wp_init(&w);
         s = files_whiteout(&vp, &w) && qattr(&w, NULL) >= 0;
         wp_free(&w);
-        if (s) { st = ST_NAME_NOT_FOUND; goto out; }
+        if (s) {
+            st = ST_NAME_NOT_FOUND;
+            goto out;
+        }
     }
     st = v == V_FPRIVATE ? ST_NAME_NOT_FOUND : orig(oa, info);
 out:
@@ -371,17 +452,41 @@ static NTSTATUS NTAPI d_NtDeleteFile(const OBJECT_ATTRIBUTES *oa)
     wp_init(&vp);
     wp_init(&pp);
     r = files_resolve(oa, &vp);
-    if (r == F_PASS) { st = o_NtDeleteFile(oa); goto out; }
-    if (r != F_VM) { st = resolve_err(r); goto out; }
+    if (r == F_PASS) {
+        st = o_NtDeleteFile(oa);
+        goto out;
+    }
+    if (r != F_VM) {
+        st = resolve_err(r);
+        goto out;
+    }
     v = files_verdict(&vp);
-    if (v == V_FCLOSED) { st = ST_ACCESS_DENIED; goto out; }
-    if (v == V_FOPEN) { st = o_NtDeleteFile(oa); goto out; }
-    if (own_leaf(&vp)) { st = ST_OBJECT_NAME_INVALID; goto out; }
+    if (v == V_FCLOSED) {
+        st = ST_ACCESS_DENIED;
+        goto out;
+    }
+    if (v == V_FOPEN) {
+        st = o_NtDeleteFile(oa);
+        goto out;
+    }
+    if (own_leaf(&vp)) {
+        st = ST_OBJECT_NAME_INVALID;
+        goto out;
+    }
     s = files_state(&vp, v, &a);
-    if (s == S_NONE || s == S_WHITEOUT) { st = ST_NAME_NOT_FOUND; goto out; }
-    if ((a & FILE_ATTRIBUTE_DIRECTORY) && files_dir_nonempty(&vp, v)) { st = ST_NOT_EMPTY; goto out; }
+    if (s == S_NONE || s == S_WHITEOUT) {
+        st = ST_NAME_NOT_FOUND;
+        goto out;
+    }
+    if ((a & FILE_ATTRIBUTE_DIRECTORY) && files_dir_nonempty(&vp, v)) {
+        st = ST_NOT_EMPTY;
+        goto out;
+    }
     if (s == S_PRIVATE) {
-        if (!files_private(&vp, &pp)) { st = ST_NO_MEMORY; goto out; }
+        if (!files_private(&vp, &pp)) {
+            st = ST_NO_MEMORY;
+            goto out;
+        }
         wp_us(&pp, &us);
         InitializeObjectAttributes(&noa, &us, OBJ_CASE_INSENSITIVE, NULL, NULL);
         if ((st = o_NtDeleteFile(&noa)) < 0) goto out;
@@ -396,7 +501,10 @@ out:
 /* Is this handle a private copy? Its raw name says so. */
 int files_handle_private(HANDLE h)
 {
-    union { OBJ_NAME_INFO i; WCHAR w[600]; } q;
+    union {
+        OBJ_NAME_INFO i;
+        WCHAR w[600];
+    } q;
     ULONG ret;
     WCHAR area[96];
     int n = swprintf(area, 96, FILES_AREA_FMT, G.cfg->vm);
@@ -427,19 +535,43 @@ static NTSTATUS rename_call(HANDLE h, IO_STATUS_BLOCK *io, link_info *in, ULONG 
     wp_init(&sv);
     wp_init(&tp);
     r = files_resolve_name(in->RootDirectory, in->FileName, (USHORT)(in->FileNameLength / 2), &tv);
-    if (r == F_PASS) { st = o_NtSetInformationFile(h, io, in, len, cls); goto out; }
-    if (r != F_VM) { st = resolve_err(r); goto out; }
+    if (r == F_PASS) {
+        st = o_NtSetInformationFile(h, io, in, len, cls);
+        goto out;
+    }
+    if (r != F_VM) {
+        st = resolve_err(r);
+        goto out;
+    }
     v = files_verdict(&tv);
-    if (v == V_FCLOSED) { st = ST_ACCESS_DENIED; goto out; }
+    if (v == V_FCLOSED) {
+        st = ST_ACCESS_DENIED;
+        goto out;
+    }
     sv_ok = files_handle_path(h, &sv);
-    if (v == V_FOPEN) { st = o_NtSetInformationFile(h, io, in, len, cls); goto out; }
-    if (own_leaf(&tv)) { st = ST_OBJECT_NAME_INVALID; goto out; }
+    if (v == V_FOPEN) {
+        st = o_NtSetInformationFile(h, io, in, len, cls);
+        goto out;
+    }
+    if (own_leaf(&tv)) {
+        st = ST_OBJECT_NAME_INVALID;
+        goto out;
+    }
     if (sv_ok && !files_handle_private(h) && files_verdict(&sv) != V_FOPEN) {
         /* a host handle: a link must not make the host file writable through the VM's name */
-        if (!is_link) { st = ST_ACCESS_DENIED; goto out; }
-        if (!host_has(&sv, V_COW, &sa)) { st = ST_NAME_NOT_FOUND; goto out; }
+        if (!is_link) {
+            st = ST_ACCESS_DENIED;
+            goto out;
+        }
+        if (!host_has(&sv, V_COW, &sa)) {
+            st = ST_NAME_NOT_FOUND;
+            goto out;
+        }
         if (files_state(&sv, V_COW, &sa) == S_HOST && (st = files_copy_up(&sv, sa)) < 0) goto out;
-        if (!files_private(&sv, &tp)) { st = ST_NO_MEMORY; goto out; }
+        if (!files_private(&sv, &tp)) {
+            st = ST_NO_MEMORY;
+            goto out;
+        }
         if ((st = create(&copy, FILE_READ_ATTRIBUTES, &tp, 0, FILE_OPEN, 0)) < 0) goto out;
         src = copy;
     }
@@ -449,11 +581,20 @@ static NTSTATUS rename_call(HANDLE h, IO_STATUS_BLOCK *io, link_info *in, ULONG 
         goto out;
     }
     ts = files_state(&tv, v, &a);
-    if ((ts == S_HOST || ts == S_PRIVATE) && !replace) { st = ST_NAME_COLLISION; goto out; }
+    if ((ts == S_HOST || ts == S_PRIVATE) && !replace) {
+        st = ST_NAME_COLLISION;
+        goto out;
+    }
     if ((st = files_mkparents(&tv, v)) < 0) goto out;
-    if (!files_private(&tv, &tp)) { st = ST_NO_MEMORY; goto out; }
+    if (!files_private(&tv, &tp)) {
+        st = ST_NO_MEMORY;
+        goto out;
+    }
     nlen = (ULONG)(offsetof(link_info, FileName) + tp.n * sizeof(WCHAR));
-    if (!(ni = hmalloc(nlen))) { st = ST_NO_MEMORY; goto out; }
+    if (!(ni = hmalloc(nlen))) {
+        st = ST_NO_MEMORY;
+        goto out;
+    }
     ni->Flags = in->Flags;
     ni->RootDirectory = NULL;
     ni->FileNameLength = tp.n * sizeof(WCHAR);
@@ -461,8 +602,7 @@ static NTSTATUS rename_call(HANDLE h, IO_STATUS_BLOCK *io, link_info *in, ULONG 
     st = o_NtSetInformationFile(src, io, ni, nlen, cls);
     if (st >= 0) {
         files_clear_whiteout(&tv);
-        if (!is_link && sv_ok && files_verdict(&sv) != V_FOPEN && host_has(&sv, files_verdict(&sv), NULL))
-            files_set_whiteout(&sv);
+        if (!is_link && sv_ok && files_verdict(&sv) != V_FOPEN && host_has(&sv, files_verdict(&sv), NULL)) files_set_whiteout(&sv);
     }
 out:
     if (copy) close_h(copy);
@@ -487,8 +627,10 @@ static NTSTATUS dispose_call(HANDLE h, IO_STATUS_BLOCK *io, PVOID buf, ULONG len
         wp_free(&sv);
         return o_NtSetInformationFile(h, io, buf, len, cls);
     }
-    if (host_has(&sv, v, &a) && (a & FILE_ATTRIBUTE_DIRECTORY) && files_dir_nonempty(&sv, v)) st = ST_NOT_EMPTY;
-    else if ((st = o_NtSetInformationFile(h, io, buf, len, cls)) >= 0 && host_has(&sv, v, NULL)) files_set_whiteout(&sv);
+    if (host_has(&sv, v, &a) && (a & FILE_ATTRIBUTE_DIRECTORY) && files_dir_nonempty(&sv, v))
+        st = ST_NOT_EMPTY;
+    else if ((st = o_NtSetInformationFile(h, io, buf, len, cls)) >= 0 && host_has(&sv, v, NULL))
+        files_set_whiteout(&sv);
     wp_free(&sv);
     return st;
 }
@@ -508,7 +650,10 @@ static NTSTATUS change_call(HANDLE h, IO_STATUS_BLOCK *io, PVOID buf, ULONG len,
         goto out;
     }
     if (files_state(&sv, V_COW, &a) == S_HOST && (st = files_copy_up(&sv, a)) < 0) goto out;
-    if (!files_private(&sv, &pp)) { st = ST_NO_MEMORY; goto out; }
+    if (!files_private(&sv, &pp)) {
+        st = ST_NO_MEMORY;
+        goto out;
+    }
     if ((st = create(&copy, FILE_WRITE_ATTRIBUTES | FILE_WRITE_DATA, &pp, 0, FILE_OPEN, 0)) < 0) goto out;
     st = o_NtSetInformationFile(copy, io, buf, len, cls);
     close_h(copy);
@@ -521,8 +666,7 @@ out:
 static NTSTATUS NTAPI d_NtSetInformationFile(HANDLE h, IO_STATUS_BLOCK *io, PVOID buf, ULONG len, ULONG cls)
 {
     if (!G.active || !buf) return o_NtSetInformationFile(h, io, buf, len, cls);
-    if (cls == CLS_RENAME || cls == CLS_RENAME_EX || cls == CLS_LINK || cls == CLS_LINK_EX)
-        return rename_call(h, io, buf, len, cls);
+    if (cls == CLS_RENAME || cls == CLS_RENAME_EX || cls == CLS_LINK || cls == CLS_LINK_EX) return rename_call(h, io, buf, len, cls);
     if (cls == CLS_DISPOSITION || cls == CLS_DISPOSITION_EX) return dispose_call(h, io, buf, len, cls);
     if (cls == CLS_BASIC || cls == CLS_ALLOCATION || cls == CLS_EOF || cls == CLS_VALID_DATA) return change_call(h, io, buf, len, cls);
     return o_NtSetInformationFile(h, io, buf, len, cls);
@@ -547,4 +691,3 @@ int files_install(void)
     if (hook_syscall("NtSetInformationFile", d_NtSetInformationFile, (void **)&o_NtSetInformationFile)) return -1;
     return files_dir_install();
 }
-

@@ -8,10 +8,10 @@
 #include "nt.h"
 
 #define FILES_AREA_FMT L"\\??\\C:\\ProgramData\\svcdup\\VMs\\%ls\\files"
-#define FILES_HOME L"\\??\\C:\\ProgramData\\svcdup"
-#define WH_PREFIX L".svcdup-wh."
-#define TMP_PREFIX L".svcdup-tmp."
-#define OWN_PREFIX L".svcdup-"
+#define FILES_HOME     L"\\??\\C:\\ProgramData\\svcdup"
+#define WH_PREFIX      L".svcdup-wh."
+#define TMP_PREFIX     L".svcdup-tmp."
+#define OWN_PREFIX     L".svcdup-"
 
 enum { F_PASS = 0, F_VM = 1, F_DENY = 2, F_BAD = 3 };
 enum { V_COW = 0, V_FOPEN = 1, V_FCLOSED = 2, V_FPRIVATE = 3 };
@@ -51,12 +51,11 @@ int files_is_own_name(const WCHAR *leaf, USHORT n);
 USHORT files_leaf(const WCHAR *p, USHORT n); /* index of the last component */
 
 /* files.c */
-extern NTSTATUS(NTAPI *files_orig_create)(HANDLE *, ACCESS_MASK, OBJECT_ATTRIBUTES *, IO_STATUS_BLOCK *, LARGE_INTEGER *,
-                                          ULONG, ULONG, ULONG, ULONG, PVOID, ULONG);
+extern NTSTATUS(NTAPI *files_orig_create)(HANDLE *, ACCESS_MASK, OBJECT_ATTRIBUTES *, IO_STATUS_BLOCK *, LARGE_INTEGER *, ULONG, ULONG,
+                                          ULONG, ULONG, PVOID, ULONG);
 /* Called by pipes.c for every NtCreateFile/NtOpenFile it does not rename: 1 when handled (*st set). */
-int files_open(int is_create, HANDLE *h, ACCESS_MASK access, OBJECT_ATTRIBUTES *oa, IO_STATUS_BLOCK *io,
-               LARGE_INTEGER *alloc, ULONG attrs, ULONG share, ULONG disposition, ULONG options, PVOID ea, ULONG ealen,
-               NTSTATUS *st);
+int files_open(int is_create, HANDLE *h, ACCESS_MASK access, OBJECT_ATTRIBUTES *oa, IO_STATUS_BLOCK *io, LARGE_INTEGER *alloc, ULONG attrs,
+               ULONG share, ULONG disposition, ULONG options, PVOID ea, ULONG ealen, NTSTATUS *st);
 NTSTATUS files_attr(const OBJECT_ATTRIBUTES *oa, ULONG *attrs);
 int files_install(void);
 void files_forget(HANDLE h);

@@ -16,12 +16,10 @@ NTSYSAPI WCHAR NTAPI RtlUpcaseUnicodeChar(WCHAR);
 NTSYSAPI NTSTATUS NTAPI NtSetEvent(HANDLE, LONG *);
 
 #define ST_NO_MORE_FILES ((NTSTATUS)0x80000006)
-#define ST_NO_SUCH_FILE ((NTSTATUS)0xC000000F)
+#define ST_NO_SUCH_FILE  ((NTSTATUS)0xC000000F)
 
-typedef NTSTATUS(NTAPI *qdir_fn)(HANDLE, HANDLE, PVOID, PVOID, IO_STATUS_BLOCK *, PVOID, ULONG, ULONG, BOOLEAN,
-                                 UNICODE_STRING *, BOOLEAN);
-typedef NTSTATUS(NTAPI *qdirex_fn)(HANDLE, HANDLE, PVOID, PVOID, IO_STATUS_BLOCK *, PVOID, ULONG, ULONG, ULONG,
-                                   UNICODE_STRING *);
+typedef NTSTATUS(NTAPI *qdir_fn)(HANDLE, HANDLE, PVOID, PVOID, IO_STATUS_BLOCK *, PVOID, ULONG, ULONG, BOOLEAN, UNICODE_STRING *, BOOLEAN);
+typedef NTSTATUS(NTAPI *qdirex_fn)(HANDLE, HANDLE, PVOID, PVOID, IO_STATUS_BLOCK *, PVOID, ULONG, ULONG, ULONG, UNICODE_STRING *);
 static qdir_fn o_NtQueryDirectoryFile;
 static qdirex_fn o_NtQueryDirectoryFileEx;
 
@@ -29,13 +27,34 @@ static qdirex_fn o_NtQueryDirectoryFileEx;
 static int layout(ULONG cls, ULONG *nl, ULONG *name)
 {
     switch (cls) {
-    case 1: *nl = 60; *name = 64; return 1;   /* FileDirectoryInformation */
-    case 2: *nl = 60; *name = 68; return 1;   /* FileFullDirectoryInformation */
-    case 3: *nl = 60; *name = 94; return 1;   /* FileBothDirectoryInformation */
-    case 12: *nl = 8; *name = 12; return 1;   /* FileNamesInformation */
-    case 37: *nl = 60; *name = 104; return 1; /* FileIdBothDirectoryInformation */
-    case 38: *nl = 60; *name = 80; return 1;  /* FileIdFullDirectoryInformation */
-    case 63: *nl = 60; *name = 88; return 1;  /* FileIdExtdDirectoryInformation */
+    case 1:
+        *nl = 60;
+        *name = 64;
+        return 1; /* FileDirectoryInformation */
+    case 2:
+        *nl = 60;
+        *name = 68;
+        return 1; /* FileFullDirectoryInformation */
+    case 3:
+        *nl = 60;
+        *name = 94;
+        return 1; /* FileBothDirectoryInformation */
+    case 12:
+        *nl = 8;
+        *name = 12;
+        return 1; /* FileNamesInformation */
+    case 37:
+        *nl = 60;
+        *name = 104;
+        return 1; /* FileIdBothDirectoryInformation */
+    case 38:
+        *nl = 60;
+        *name = 80;
+        return 1; /* FileIdFullDirectoryInformation */
+    case 63:
+        *nl = 60;
+        *name = 88;
+        return 1; /* FileIdExtdDirectoryInformation */
     }
     return 0;
 }
@@ -61,7 +80,10 @@ static int list_add(list *l, const char *e, ULONG size)
         ULONG cap = l->cap ? l->cap * 2 : 64;
         char **n = hmalloc(cap * sizeof(char *));
         if (!n) return 0;
-        if (l->rec) { memcpy(n, l->rec, l->count * sizeof(char *)); hfree(l->rec); }
+        if (l->rec) {
+            memcpy(n, l->rec, l->count * sizeof(char *));
+            hfree(l->rec);
+        }
         l->rec = n;
         l->cap = cap;
     }
@@ -114,12 +136,16 @@ static NTSTATUS collect(wpath *p, ULONG cls, UNICODE_STRING *mask, list *out, HA
     char *buf;
     wp_us(p, &us);
     InitializeObjectAttributes(&oa, &us, OBJ_CASE_INSENSITIVE, NULL, NULL);
-    if (own) h = own;
+    if (own)
+        h = own;
     else if ((st = files_orig_create(&h, FILE_LIST_DIRECTORY | SYNCHRONIZE, &oa, &io, NULL, 0,
                                      FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, FILE_OPEN,
                                      FILE_DIRECTORY_FILE | FILE_SYNCHRONOUS_IO_NONALERT, NULL, 0)) < 0)
         return st;
-    if (!(buf = hmalloc(bufsize))) { if (!own) real_NtClose(h); return ST_NO_MEMORY; }
+    if (!(buf = hmalloc(bufsize))) {
+        if (!own) real_NtClose(h);
+        return ST_NO_MEMORY;
+    }
     for (;;) {
         ULONG off = 0;
         st = o_NtQueryDirectoryFile(h, NULL, NULL, NULL, &io, buf, bufsize, cls, FALSE, first ? mask : NULL, first);
@@ -127,7 +153,10 @@ static NTSTATUS collect(wpath *p, ULONG cls, UNICODE_STRING *mask, list *out, HA
         if (st < 0 || st == ST_NO_MORE_FILES) break;
         for (;;) {
             char *e = buf + off;
-            if (!list_add(out, e, rsize(e, cls))) { st = ST_NO_MEMORY; goto done; }
+            if (!list_add(out, e, rsize(e, cls))) {
+                st = ST_NO_MEMORY;
+                goto done;
+            }
             if (!*(ULONG *)e) break;
             off += *(ULONG *)e;
         }
@@ -195,7 +224,10 @@ static NTSTATUS merge(const wpath *vp, int verdict, ULONG cls, UNICODE_STRING *m
                     const WCHAR *hs;
                     if (!host.rec[j]) continue;
                     hs = rname(host.rec[j], cls, &hn);
-                    if (!cmp_names(hs, hn, s + 11, n - 11)) { hfree(host.rec[j]); host.rec[j] = NULL; }
+                    if (!cmp_names(hs, hn, s + 11, n - 11)) {
+                        hfree(host.rec[j]);
+                        host.rec[j] = NULL;
+                    }
                 }
             }
             continue;
@@ -209,12 +241,21 @@ static NTSTATUS merge(const wpath *vp, int verdict, ULONG cls, UNICODE_STRING *m
             const WCHAR *hs;
             if (!host.rec[j]) continue;
             hs = rname(host.rec[j], cls, &hn);
-            if (!cmp_names(hs, hn, s, n)) { hfree(host.rec[j]); host.rec[j] = NULL; }
+            if (!cmp_names(hs, hn, s, n)) {
+                hfree(host.rec[j]);
+                host.rec[j] = NULL;
+            }
         }
-        if (!list_add(out, priv.rec[i], rsize(priv.rec[i], cls))) { st = ST_NO_MEMORY; goto done; }
+        if (!list_add(out, priv.rec[i], rsize(priv.rec[i], cls))) {
+            st = ST_NO_MEMORY;
+            goto done;
+        }
     }
     for (j = 0; j < host.count; j++)
-        if (host.rec[j] && !list_add(out, host.rec[j], rsize(host.rec[j], cls))) { st = ST_NO_MEMORY; goto done; }
+        if (host.rec[j] && !list_add(out, host.rec[j], rsize(host.rec[j], cls))) {
+            st = ST_NO_MEMORY;
+            goto done;
+        }
     sort(out, cls);
 done:
     list_free(&host);
@@ -232,7 +273,10 @@ int files_dir_nonempty(const wpath *vp, int verdict)
     for (i = 0; i < l.count; i++) {
         USHORT n;
         const WCHAR *s = rname(l.rec[i], 12, &n);
-        if (!is_dot(s, n)) { r = 1; break; }
+        if (!is_dot(s, n)) {
+            r = 1;
+            break;
+        }
     }
     list_free(&l);
     return r;
@@ -240,7 +284,12 @@ int files_dir_nonempty(const wpath *vp, int verdict)
 
 /* ---- per-handle listings ---- */
 #define NENUM 32
-typedef struct { HANDLE h; ULONG cls, pos; int started; list l; } listing;
+typedef struct {
+    HANDLE h;
+    ULONG cls, pos;
+    int started;
+    list l;
+} listing;
 static listing enums[NENUM];
 static volatile LONG nenums;
 static unsigned evict;
@@ -281,8 +330,8 @@ static int needs_merge(HANDLE h, wpath *vp, int *verdict)
     return r;
 }
 
-static NTSTATUS serve(HANDLE h, HANDLE event, IO_STATUS_BLOCK *io, PVOID buf, ULONG len, ULONG cls, BOOLEAN single,
-                      UNICODE_STRING *mask, BOOLEAN restart, int *handled)
+static NTSTATUS serve(HANDLE h, HANDLE event, IO_STATUS_BLOCK *io, PVOID buf, ULONG len, ULONG cls, BOOLEAN single, UNICODE_STRING *mask,
+                      BOOLEAN restart, int *handled)
 {
     wpath vp;
     int verdict, i, slot = -1;
@@ -294,13 +343,19 @@ static NTSTATUS serve(HANDLE h, HANDLE event, IO_STATUS_BLOCK *io, PVOID buf, UL
     wp_init(&vp);
     RtlAcquireSRWLockExclusive(&lock);
     for (i = 0; i < NENUM; i++)
-        if (enums[i].h == h) { slot = i; break; }
+        if (enums[i].h == h) {
+            slot = i;
+            break;
+        }
     if (slot < 0 || restart || enums[slot].cls != cls) {
         list l = {0};
         if (slot < 0) {
             /* not (yet) a merged listing: is it one? */
             RtlReleaseSRWLockExclusive(&lock);
-            if (!needs_merge(h, &vp, &verdict)) { wp_free(&vp); return 0; }
+            if (!needs_merge(h, &vp, &verdict)) {
+                wp_free(&vp);
+                return 0;
+            }
             RtlAcquireSRWLockExclusive(&lock);
         } else if (!files_handle_path(h, &vp)) {
             RtlReleaseSRWLockExclusive(&lock);
@@ -308,11 +363,23 @@ static NTSTATUS serve(HANDLE h, HANDLE event, IO_STATUS_BLOCK *io, PVOID buf, UL
             return 0;
         } else
             verdict = files_verdict(&vp);
-        if ((st = merge(&vp, verdict, cls, mask, &l, h, files_handle_private(h))) < 0) { RtlReleaseSRWLockExclusive(&lock); wp_free(&vp); *handled = 1; return st; }
+        if ((st = merge(&vp, verdict, cls, mask, &l, h, files_handle_private(h))) < 0) {
+            RtlReleaseSRWLockExclusive(&lock);
+            wp_free(&vp);
+            *handled = 1;
+            return st;
+        }
         if (slot < 0) {
             for (i = 0; i < NENUM; i++)
-                if (!enums[i].h) { slot = i; break; }
-            if (slot < 0) { slot = evict++ % NENUM; list_free(&enums[slot].l); nenums--; }
+                if (!enums[i].h) {
+                    slot = i;
+                    break;
+                }
+            if (slot < 0) {
+                slot = evict++ % NENUM;
+                list_free(&enums[slot].l);
+                nenums--;
+            }
             nenums++;
         } else
             list_free(&enums[slot].l);
@@ -324,7 +391,8 @@ static NTSTATUS serve(HANDLE h, HANDLE event, IO_STATUS_BLOCK *io, PVOID buf, UL
     }
     e = &enums[slot];
     *handled = 1;
-    if (e->pos >= e->l.count) st = e->started ? ST_NO_MORE_FILES : ST_NO_SUCH_FILE;
+    if (e->pos >= e->l.count)
+        st = e->started ? ST_NO_MORE_FILES : ST_NO_SUCH_FILE;
     else {
         st = 0;
         while (e->pos < e->l.count) {
@@ -355,16 +423,16 @@ static NTSTATUS serve(HANDLE h, HANDLE event, IO_STATUS_BLOCK *io, PVOID buf, UL
     return st;
 }
 
-static NTSTATUS NTAPI d_NtQueryDirectoryFile(HANDLE h, HANDLE event, PVOID apc, PVOID ctx, IO_STATUS_BLOCK *io, PVOID buf,
-                                             ULONG len, ULONG cls, BOOLEAN single, UNICODE_STRING *mask, BOOLEAN restart)
+static NTSTATUS NTAPI d_NtQueryDirectoryFile(HANDLE h, HANDLE event, PVOID apc, PVOID ctx, IO_STATUS_BLOCK *io, PVOID buf, ULONG len,
+                                             ULONG cls, BOOLEAN single, UNICODE_STRING *mask, BOOLEAN restart)
 {
     int handled;
     NTSTATUS st = serve(h, event, io, buf, len, cls, single, mask, restart, &handled);
     return handled ? st : o_NtQueryDirectoryFile(h, event, apc, ctx, io, buf, len, cls, single, mask, restart);
 }
 
-static NTSTATUS NTAPI d_NtQueryDirectoryFileEx(HANDLE h, HANDLE event, PVOID apc, PVOID ctx, IO_STATUS_BLOCK *io,
-                                               PVOID buf, ULONG len, ULONG cls, ULONG flags, UNICODE_STRING *mask)
+static NTSTATUS NTAPI d_NtQueryDirectoryFileEx(HANDLE h, HANDLE event, PVOID apc, PVOID ctx, IO_STATUS_BLOCK *io, PVOID buf, ULONG len,
+                                               ULONG cls, ULONG flags, UNICODE_STRING *mask)
 {
     int handled;
     NTSTATUS st = serve(h, event, io, buf, len, cls, (flags & 2) != 0, mask, (flags & 1) != 0, &handled);

@@ -10,13 +10,23 @@
 #include <wchar.h>
 
 /* ---- wpath ---- */
-void wp_init(wpath *w) { w->p = w->stack; w->n = 0; w->cap = sizeof w->stack / sizeof(WCHAR); }
-void wp_free(wpath *w) { if (w->p != w->stack) hfree(w->p); wp_init(w); }
+void wp_init(wpath *w)
+{
+    w->p = w->stack;
+    w->n = 0;
+    w->cap = sizeof w->stack / sizeof(WCHAR);
+}
+void wp_free(wpath *w)
+{
+    if (w->p != w->stack) hfree(w->p);
+    wp_init(w);
+}
 int wp_add(wpath *w, const WCHAR *s, USHORT n)
 {
     if ((SIZE_T)w->n + n + 1 > 0x7ffe) return 0;
     if (w->n + n + 1 > w->cap) {
-        SIZE_T want = ((SIZE_T)w->n + n + 1) * 2, lim = 0x7fff; USHORT cap = (USHORT)(want > lim ? lim : want);
+        SIZE_T want = ((SIZE_T)w->n + n + 1) * 2, lim = 0x7fff;
+        USHORT cap = (USHORT)(want > lim ? lim : want);
         WCHAR *np = hmalloc(cap * sizeof(WCHAR));
         if (!np) return 0;
         memcpy(np, w->p, w->n * sizeof(WCHAR));
@@ -29,7 +39,11 @@ int wp_add(wpath *w, const WCHAR *s, USHORT n)
     w->p[w->n] = 0;
     return 1;
 }
-int wp_set(wpath *w, const WCHAR *s, USHORT n) { w->n = 0; return wp_add(w, s, n); }
+int wp_set(wpath *w, const WCHAR *s, USHORT n)
+{
+    w->n = 0;
+    return wp_add(w, s, n);
+}
 void wp_us(wpath *w, UNICODE_STRING *us)
 {
     us->Buffer = w->p;
@@ -47,7 +61,11 @@ static int starts(const WCHAR *s, USHORT n, const WCHAR *lit)
 static WCHAR area[96];
 static USHORT area_n;
 #define NALIAS 8
-static struct { WCHAR *from; USHORT n; WCHAR to; } alias[NALIAS];
+static struct {
+    WCHAR *from;
+    USHORT n;
+    WCHAR to;
+} alias[NALIAS];
 static int nalias;
 
 /* "alias files X: PATH": PATH (a Win32 path) is another spelling of drive X:'s root. */
@@ -147,14 +165,16 @@ static int canon(const WCHAR *s, USHORT n, wpath *out, int allow_area)
 int files_resolve_name(HANDLE root, const WCHAR *s, USHORT n, wpath *out)
 {
     if (root) {
-        union { OBJ_NAME_INFO i; WCHAR w[600]; } q;
+        union {
+            OBJ_NAME_INFO i;
+            WCHAR w[600];
+        } q;
         ULONG ret;
         wpath full;
         int r;
         if (real_NtQueryObject(root, ObjectNameInformation, &q, sizeof q, &ret) < 0) return F_PASS;
         wp_init(&full);
-        if (!wp_set(&full, q.i.Name.Buffer, q.i.Name.Length / sizeof(WCHAR)) ||
-            (n && (!wp_add(&full, L"\\", 1) || !wp_add(&full, s, n)))) {
+        if (!wp_set(&full, q.i.Name.Buffer, q.i.Name.Length / sizeof(WCHAR)) || (n && (!wp_add(&full, L"\\", 1) || !wp_add(&full, s, n)))) {
             wp_free(&full);
             return F_BAD;
         }
@@ -172,10 +192,7 @@ int files_resolve(const OBJECT_ATTRIBUTES *oa, wpath *out)
     return files_resolve_name(oa->RootDirectory, oa->ObjectName->Buffer, oa->ObjectName->Length / sizeof(WCHAR), out);
 }
 
-int files_handle_path(HANDLE h, wpath *out)
-{
-    return files_resolve_name(h, NULL, 0, out) == F_VM;
-}
+int files_handle_path(HANDLE h, wpath *out) { return files_resolve_name(h, NULL, 0, out) == F_VM; }
 
 int files_verdict(const wpath *vp)
 {
@@ -234,7 +251,10 @@ USHORT files_unmap(WCHAR *s, USHORT n, int nt_form)
     }
     /* FileNameInformation has no drive: \rest (the drive root is "\") */
     memmove(s, s + an + 2, rest * sizeof(WCHAR));
-    if (!rest) { s[0] = L'\\'; return 1; }
+    if (!rest) {
+        s[0] = L'\\';
+        return 1;
+    }
     return rest;
 }
 

@@ -3,8 +3,8 @@
 #define SVCDUP_HOOK_H
 #include "nt.h"
 
-#define VM_NAME_MAX 32
-#define CFG_MAGIC 0x31504456u /* "VDP1" */
+#define VM_NAME_MAX      32
+#define CFG_MAGIC        0x31504456u /* "VDP1" */
 #define CFG_SECTION_SIZE 0x10000
 
 /* What a VM process learns about itself: published by its creator in the named
@@ -12,16 +12,16 @@
    into the process itself, so it lives exactly as long as the process. */
 typedef struct {
     DWORD magic;
-    DWORD rules_chars;          /* length of rules[], without the terminating 0 */
+    DWORD rules_chars; /* length of rules[], without the terminating 0 */
     WCHAR vm[VM_NAME_MAX + 1];
-    WCHAR rules[1];             /* policy lines, see policy.c */
+    WCHAR rules[1]; /* policy lines, see policy.c */
 } vm_config;
 
 typedef struct {
-    int active;                 /* 0: loaded by the launcher, nothing hooked */
+    int active; /* 0: loaded by the launcher, nothing hooked */
     DWORD pid;
     HMODULE self;
-    vm_config *cfg;             /* private copy, immune to later tampering */
+    vm_config *cfg;                /* private copy, immune to later tampering */
     WCHAR prefix[VM_NAME_MAX + 9]; /* "svcdup.<vm>." */
     USHORT prefix_chars;
 } hook_state;
@@ -64,16 +64,16 @@ int ports_install(void);
 int query_install(void);
 int process_install(void);
 int roots_install(void);
-int registry_install(void); /* registry.c: the VM's copy-on-write registry (docs/state.md) */
-void registry_forget(HANDLE h);              /* registry.c: a handle closed */
-USHORT registry_unname(WCHAR *s, USHORT bytes); /* registry.c: a key copy's name as the VM knows it */
-int dirs_install(void);      /* dirs.c: object directory listings filtered to the VM */
-int modguard_install(void);  /* modguard.c: no second copy of the SCM client code in a VM */
+int registry_install(void);                                             /* registry.c: the VM's copy-on-write registry (docs/state.md) */
+void registry_forget(HANDLE h);                                         /* registry.c: a handle closed */
+USHORT registry_unname(WCHAR *s, USHORT bytes);                         /* registry.c: a key copy's name as the VM knows it */
+int dirs_install(void);                                                 /* dirs.c: object directory listings filtered to the VM */
+int modguard_install(void);                                             /* modguard.c: no second copy of the SCM client code in a VM */
 int keyguard_refuse_create(const OBJECT_ATTRIBUTES *oa, ULONG options); /* keyguard.c: no registry links from a VM */
-int service_install(void);  /* service.c: service-side SCM API for svcdup-host's images */
+int service_install(void);                                              /* service.c: service-side SCM API for svcdup-host's images */
 int net_install(void);       /* net.c: per-VM addresses, port maps, http.sys URLs (docs/network.md) */
 int scmclient_install(void); /* scmclient.c: client-side SCM names (docs/design.md 10, 12) */
 /* dllmain.c: name the part that could not be installed, with patch_last_failure()'s export and reason */
 void hook_failed(const char *part);
-int files_install(void);     /* files.c: copy-on-write files (docs/state.md) */
+int files_install(void); /* files.c: copy-on-write files (docs/state.md) */
 #endif

@@ -72,7 +72,10 @@ static NTSTATUS add_import(HANDLE process)
     }
     descs = (IMAGE_IMPORT_DESCRIPTOR *)blk;
     for (i = 0; i < n; i++)
-        if (!RD(base + dirs[IMAGE_DIRECTORY_ENTRY_IMPORT].VirtualAddress + i * sizeof d, descs[i + 1])) { hfree(blk); return ST_NOT_SUPPORTED; }
+        if (!RD(base + dirs[IMAGE_DIRECTORY_ENTRY_IMPORT].VirtualAddress + i * sizeof d, descs[i + 1])) {
+            hfree(blk);
+            return ST_NOT_SUPPORTED;
+        }
     {
         ULONGLONG *lookup = (ULONGLONG *)(blk + (n + 2) * sizeof d);
         ULONG rva = (ULONG)((ULONG_PTR)remote - base);

@@ -16,19 +16,19 @@
 #include <stdio.h>
 #include <wchar.h>
 
-#define JOB_QUERY 0x0004
-#define JOB_ASSIGN 0x0001
-#define JOB_TERMINATE 0x0008
-#define JOB_ALL 0x1f003f
+#define JOB_QUERY             0x0004
+#define JOB_ASSIGN            0x0001
+#define JOB_TERMINATE         0x0008
+#define JOB_ALL               0x1f003f
 #define JobBasicProcessIdList 3
 
 typedef NTSTATUS(NTAPI *job_assign_fn)(HANDLE, HANDLE);
 typedef NTSTATUS(NTAPI *job_query_fn)(HANDLE, ULONG, PVOID, ULONG, PULONG);
 typedef NTSTATUS(NTAPI *job_term_fn)(HANDLE, NTSTATUS);
 
-fn_open real_NtOpenJobObject;     /* objects.c sets the original once hooked */
+fn_open real_NtOpenJobObject; /* objects.c sets the original once hooked */
 fn_open real_NtCreateJobObject;
-static HANDLE vm_job;              /* this VM process's own job, query access */
+static HANDLE vm_job; /* this VM process's own job, query access */
 
 static void job_name(const WCHAR *vm, WCHAR *buf, UNICODE_STRING *us)
 {
@@ -84,7 +84,8 @@ static int job_has(HANDLE job, DWORD pid)
     ULONG_PTR *p = job_pids(job, &n);
     int r = 0;
     if (!p) return 0;
-    for (i = 0; i < n; i++) if (p[i] == pid) r = 1;
+    for (i = 0; i < n; i++)
+        if (p[i] == pid) r = 1;
     hfree(p);
     return r;
 }
@@ -98,10 +99,7 @@ int membership_start(const WCHAR *vm)
 }
 
 /* Is pid in this process's VM? (the hook's OpenProcess and listing filters) */
-int membership_has(DWORD pid)
-{
-    return vm_job && job_has(vm_job, pid);
-}
+int membership_has(DWORD pid) { return vm_job && job_has(vm_job, pid); }
 
 /* A suspended child about to run in VM vm: in the job, and holding it. */
 NTSTATUS membership_join(HANDLE process, DWORD pid, const WCHAR *vm)

@@ -17,7 +17,7 @@ typedef NTSTATUS(NTAPI *qvm_fn)(HANDLE, PVOID, ULONG, PVOID, SIZE_T, SIZE_T *);
 static map_fn o_NtMapViewOfSection;
 static qvm_fn qvm;
 
-static const char *const scm_api[] = {"OpenSCManagerW", "OpenSCManagerA", "OpenServiceW", "OpenServiceA",
+static const char *const scm_api[] = {"OpenSCManagerW", "OpenSCManagerA", "OpenServiceW",   "OpenServiceA",
                                       "CreateServiceW", "CreateServiceA", "ControlService", "StartServiceW"};
 
 /* Does the image at base carry code (not a forwarder) for the SCM client API? */
@@ -62,17 +62,21 @@ static int has_scm_code(const unsigned char *base, SIZE_T region)
 /* Is the file mapped at base named sechost.dll? */
 static int named_sechost(PVOID base)
 {
-    union { UNICODE_STRING us; WCHAR w[600]; } b;
+    union {
+        UNICODE_STRING us;
+        WCHAR w[600];
+    } b;
     SIZE_T ret;
     USHORT n, i;
     if (!qvm || qvm(GetCurrentProcess(), base, 2 /* MemoryMappedFilenameInformation */, &b, sizeof b, &ret) < 0) return 0;
     n = b.us.Length / sizeof(WCHAR);
-    for (i = n; i && b.us.Buffer[i - 1] != L'\\' && b.us.Buffer[i - 1] != L'/'; i--);
+    for (i = n; i && b.us.Buffer[i - 1] != L'\\' && b.us.Buffer[i - 1] != L'/'; i--)
+        ;
     return n - i == 11 && !_wcsnicmp(b.us.Buffer + i, L"sechost.dll", 11);
 }
 
-static NTSTATUS NTAPI d_NtMapViewOfSection(HANDLE s, HANDLE p, PVOID *base, ULONG_PTR zb, SIZE_T commit, LARGE_INTEGER *off,
-                                           SIZE_T *vsize, DWORD inherit, ULONG type, ULONG prot)
+static NTSTATUS NTAPI d_NtMapViewOfSection(HANDLE s, HANDLE p, PVOID *base, ULONG_PTR zb, SIZE_T commit, LARGE_INTEGER *off, SIZE_T *vsize,
+                                           DWORD inherit, ULONG type, ULONG prot)
 {
     NTSTATUS st = o_NtMapViewOfSection(s, p, base, zb, commit, off, vsize, inherit, type, prot);
     MEMORY_BASIC_INFORMATION mbi;

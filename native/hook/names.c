@@ -18,7 +18,12 @@ NTSYSAPI void NTAPI RtlReleaseSRWLockExclusive(RTL_SRWLOCK *);
 
 /* ---- root directory handle cache ---- */
 enum { R_NONE = 0, R_PATH = 16 };
-typedef struct { HANDLE h; int kind; WCHAR *path; USHORT chars; } root_ent;
+typedef struct {
+    HANDLE h;
+    int kind;
+    WCHAR *path;
+    USHORT chars;
+} root_ent;
 #define NROOTS 64
 static root_ent roots[NROOTS];
 static volatile LONG nroots;
@@ -30,7 +35,10 @@ static void roots_put(HANDLE h, int kind, const WCHAR *path, USHORT chars)
     int i, slot = -1;
     RtlAcquireSRWLockExclusive(&roots_lock);
     for (i = 0; i < NROOTS; i++) {
-        if (roots[i].h == h) { slot = i; break; }
+        if (roots[i].h == h) {
+            slot = i;
+            break;
+        }
         if (!roots[i].h && slot < 0) slot = i;
     }
     if (slot < 0) slot = evict++ % NROOTS;
@@ -72,7 +80,10 @@ int roots_kind(HANDLE h)
     if (!nroots) return R_NONE;
     RtlAcquireSRWLockExclusive(&roots_lock);
     for (i = 0; i < NROOTS; i++)
-        if (roots[i].h == h) { k = roots[i].kind; break; }
+        if (roots[i].h == h) {
+            k = roots[i].kind;
+            break;
+        }
     RtlReleaseSRWLockExclusive(&roots_lock);
     return k;
 }
@@ -81,7 +92,10 @@ int roots_kind(HANDLE h)
 static int root_path(HANDLE h, WCHAR *buf, USHORT cap, USHORT *chars)
 {
     int i, found = 0;
-    union { OBJ_NAME_INFO i; WCHAR w[1100]; } q;
+    union {
+        OBJ_NAME_INFO i;
+        WCHAR w[1100];
+    } q;
     ULONG ret;
     if (nroots) {
         RtlAcquireSRWLockExclusive(&roots_lock);
@@ -125,7 +139,11 @@ static void init_out(renamed *r, int kind)
     r->us.Length = 0;
 }
 
-void renamed_free(renamed *r) { hfree(r->heap); r->heap = NULL; }
+void renamed_free(renamed *r)
+{
+    hfree(r->heap);
+    r->heap = NULL;
+}
 
 /* Output = s[0..keep) + prefix + s[keep..n): the component at keep gets the prefix. */
 static int emit(renamed *r, const WCHAR *s, USHORT n, USHORT keep)
@@ -147,7 +165,7 @@ static int emit(renamed *r, const WCHAR *s, USHORT n, USHORT keep)
 static int decide(int kind, renamed *r, const WCHAR *s, USHORT n, USHORT rest)
 {
     int p;
-    if (rest >= n) return r->verdict = V_PASS;              /* the root itself */
+    if (rest >= n) return r->verdict = V_PASS;                            /* the root itself */
     if (starts(s + rest, n - rest, G.prefix)) return r->verdict = V_PASS; /* already inside this VM */
     p = policy_decide(kind, s + rest, n - rest);
     if (p == P_CLOSED) return r->verdict = V_DENIED;
@@ -162,17 +180,23 @@ static USHORT object_root(const WCHAR *s, USHORT n, int *is_bno)
 {
     USHORT i = 0, d;
     *is_bno = 0;
-    if (starts(s, n, L"\\BaseNamedObjects")) { i = 17; *is_bno = 1; }
-    else if (starts(s, n, L"\\Sessions\\") && (d = digits(s + 10, n - 10)) && starts(s + 10 + d, n - 10 - d, L"\\BaseNamedObjects")) {
+    if (starts(s, n, L"\\BaseNamedObjects")) {
+        i = 17;
+        *is_bno = 1;
+    } else if (starts(s, n, L"\\Sessions\\") && (d = digits(s + 10, n - 10)) && starts(s + 10 + d, n - 10 - d, L"\\BaseNamedObjects")) {
         i = 10 + d + 17;
         *is_bno = 1;
-    } else if (starts(s, n, L"\\RPC Control")) i = 12;
-    else return 0;
-    if (i < n && s[i] != L'\\') return 0;   /* \BaseNamedObjectsX is something else */
+    } else if (starts(s, n, L"\\RPC Control"))
+        i = 12;
+    else
+        return 0;
+    if (i < n && s[i] != L'\\') return 0; /* \BaseNamedObjectsX is something else */
     if (i < n) i++;
     if (*is_bno) {
-        if (starts(s + i, n - i, L"Global\\")) i += 7;
-        else if (starts(s + i, n - i, L"Local\\")) i += 6;
+        if (starts(s + i, n - i, L"Global\\"))
+            i += 7;
+        else if (starts(s + i, n - i, L"Local\\"))
+            i += 6;
         else if (starts(s + i, n - i, L"Session\\") && (d = digits(s + i + 8, n - i - 8)) && i + 8 + d < n && s[i + 8 + d] == L'\\')
             i += 8 + d + 1;
     }
@@ -197,7 +221,10 @@ void names_init_links(void *open_link, void *open_dir)
 }
 
 #define CANON_MAX 2048
-typedef struct { WCHAR s[CANON_MAX]; USHORT n; } canon_t;
+typedef struct {
+    WCHAR s[CANON_MAX];
+    USHORT n;
+} canon_t;
 
 static int comp_is(const WCHAR *s, USHORT n, USHORT at, const WCHAR *lit)
 {
@@ -212,7 +239,10 @@ static int splice(canon_t *c, USHORT cut, const WCHAR *rep, USHORT rl)
     memmove(c->s + rl, c->s + cut, (c->n - cut) * sizeof(WCHAR));
     memcpy(c->s, rep, rl * sizeof(WCHAR));
     c->n = (USHORT)(c->n - cut + rl);
-    if (!c->n) { c->s[0] = L'\\'; c->n = 1; }
+    if (!c->n) {
+        c->s[0] = L'\\';
+        c->n = 1;
+    }
     return 1;
 }
 
@@ -240,15 +270,15 @@ static int probe_prefix(canon_t *c, USHORT end, WCHAR *tgt, USHORT *tl)
         return 1;
     }
     if (st == (NTSTATUS)0xC0000024 /* OBJECT_TYPE_MISMATCH */ && dir_open) {
-        if (dir_open(&h, 1 /* DIRECTORY_QUERY */, &oa) >= 0) { real_NtClose(h); return 2; }
+        if (dir_open(&h, 1 /* DIRECTORY_QUERY */, &oa) >= 0) {
+            real_NtClose(h);
+            return 2;
+        }
     }
     return 0;
 }
 
-static int isdrive(const WCHAR *s, USHORT at, USHORT n)
-{
-    return at + 2 <= n && s[at + 1] == L':' && (at + 2 == n || s[at + 2] == L'\\');
-}
+static int isdrive(const WCHAR *s, USHORT at, USHORT n) { return at + 2 <= n && s[at + 1] == L':' && (at + 2 == n || s[at + 2] == L'\\'); }
 
 /* Resolve c in place. Returns 0 when it cannot be resolved (too long, a link loop). */
 static int canonicalise(canon_t *c)
@@ -260,24 +290,42 @@ static int canonicalise(canon_t *c)
         int again = 0;
         if (!n || s[0] != L'\\') return 1;
         /* fixed system links, by their spelling */
-        if (comp_is(s, n, 1, L"DosDevices")) { if (!splice(c, 11, L"\\??", 3)) return 0; continue; }
-        if (comp_is(s, n, 1, L"GLOBAL??")) { if (!splice(c, 9, L"\\??", 3)) return 0; continue; }
+        if (comp_is(s, n, 1, L"DosDevices")) {
+            if (!splice(c, 11, L"\\??", 3)) return 0;
+            continue;
+        }
+        if (comp_is(s, n, 1, L"GLOBAL??")) {
+            if (!splice(c, 9, L"\\??", 3)) return 0;
+            continue;
+        }
         if (comp_is(s, n, 1, L"??")) {
-            if (comp_is(s, n, 4, L"GLOBALROOT")) { if (!splice(c, 14, L"", 0)) return 0; continue; }
-            if (comp_is(s, n, 4, L"Global")) { if (!splice(c, 10, L"\\??", 3)) return 0; continue; }
-            if (comp_is(s, n, 4, L"pipe")) { if (!splice(c, 8, L"\\Device\\NamedPipe", 17)) return 0; continue; }
-            if (comp_is(s, n, 4, L"mailslot")) { if (!splice(c, 12, L"\\Device\\Mailslot", 16)) return 0; continue; }
+            if (comp_is(s, n, 4, L"GLOBALROOT")) {
+                if (!splice(c, 14, L"", 0)) return 0;
+                continue;
+            }
+            if (comp_is(s, n, 4, L"Global")) {
+                if (!splice(c, 10, L"\\??", 3)) return 0;
+                continue;
+            }
+            if (comp_is(s, n, 4, L"pipe")) {
+                if (!splice(c, 8, L"\\Device\\NamedPipe", 17)) return 0;
+                continue;
+            }
+            if (comp_is(s, n, 4, L"mailslot")) {
+                if (!splice(c, 12, L"\\Device\\Mailslot", 16)) return 0;
+                continue;
+            }
             if (n <= 4 || isdrive(s, 4, n)) return 1; /* \?? itself, or a drive: files */
         }
         /* namespace roots and devices whose remainder is theirs to parse: stop */
         if (comp_is(s, n, 1, L"Device") && (comp_is(s, n, 8, L"NamedPipe") || comp_is(s, n, 8, L"Mailslot"))) return 1;
         if (comp_is(s, n, 1, L"BaseNamedObjects") || comp_is(s, n, 1, L"RPC Control")) return 1;
-        if (comp_is(s, n, 1, L"Sessions") && n > 10 && (i = (USHORT)digits(s + 10, n - 10)) && comp_is(s, n, 10 + i + 1, L"BaseNamedObjects") &&
-            s[10 + i] == L'\\')
+        if (comp_is(s, n, 1, L"Sessions") && n > 10 && (i = (USHORT)digits(s + 10, n - 10)) &&
+            comp_is(s, n, 10 + i + 1, L"BaseNamedObjects") && s[10 + i] == L'\\')
             return 1;
         /* walk the other components: known directories pass, links are followed, the
            first object that is neither ends the walk (a device parses the rest) */
-        for (at = 1; at < n; ) {
+        for (at = 1; at < n;) {
             USHORT e = at, tl = 0;
             int k;
             WCHAR *tgt;
@@ -350,7 +398,10 @@ static int pass_canon(renamed *r, const OBJECT_ATTRIBUTES *in, canon_t *c)
     return r->verdict = V_RENAMED;
 }
 
-static const struct { const WCHAR *root; int kind; } file_roots[] = {
+static const struct {
+    const WCHAR *root;
+    int kind;
+} file_roots[] = {
     {L"\\Device\\NamedPipe", K_PIPE},
     {L"\\Device\\Mailslot", K_MAILSLOT},
 };
@@ -381,16 +432,29 @@ int rename_object(int kind, const OBJECT_ATTRIBUTES *in, renamed *r)
     /* the common case needs no copy: an absolute name straight in a namespace */
     if (!in->RootDirectory && (keep = object_root(nm->Buffer, nm->Length / sizeof(WCHAR), &bno))) {
         decide(kind, r, nm->Buffer, nm->Length / sizeof(WCHAR), keep);
-        if (r->verdict == V_RENAMED) { r->oa = *in; r->oa.ObjectName = &r->us; }
+        if (r->verdict == V_RENAMED) {
+            r->oa = *in;
+            r->oa.ObjectName = &r->us;
+        }
         return r->verdict;
     }
     if (!(c = hmalloc(sizeof *c))) return r->verdict = V_DENIED;
-    if (!absolute(in, c)) { hfree(c); return r->verdict = V_DENIED; } /* a root we cannot name */
-    if (!canonicalise(c)) { hfree(c); return r->verdict = V_DENIED; }
-    if ((keep = object_root(c->s, c->n, &bno))) v = finish(r, in, kind, c, keep);
-    else if ((fk = file_kind(c, &rest)) && rest < c->n) v = finish(r, in, fk, c, rest); /* a pipe reached as an object */
-    else if (in->RootDirectory || c->n != nm->Length / sizeof(WCHAR) || wcsncmp(c->s, nm->Buffer, c->n)) v = pass_canon(r, in, c);
-    else v = V_PASS;
+    if (!absolute(in, c)) {
+        hfree(c);
+        return r->verdict = V_DENIED;
+    } /* a root we cannot name */
+    if (!canonicalise(c)) {
+        hfree(c);
+        return r->verdict = V_DENIED;
+    }
+    if ((keep = object_root(c->s, c->n, &bno)))
+        v = finish(r, in, kind, c, keep);
+    else if ((fk = file_kind(c, &rest)) && rest < c->n)
+        v = finish(r, in, fk, c, rest); /* a pipe reached as an object */
+    else if (in->RootDirectory || c->n != nm->Length / sizeof(WCHAR) || wcsncmp(c->s, nm->Buffer, c->n))
+        v = pass_canon(r, in, c);
+    else
+        v = V_PASS;
     if (v == V_RENAMED && r->us.Buffer == c->s) v = pass_canon(r, in, c);
     hfree(c);
     return v;
@@ -413,9 +477,15 @@ int rename_file(const OBJECT_ATTRIBUTES *in, renamed *r, int *root_kind)
         k = roots_kind(in->RootDirectory);
         if (k == K_PIPE || k == K_MAILSLOT) {
             r->kind = k;
-            if (!n) { *root_kind = k; return V_PASS; }
+            if (!n) {
+                *root_kind = k;
+                return V_PASS;
+            }
             decide(k, r, s, n, 0);
-            if (r->verdict == V_RENAMED) { r->oa = *in; r->oa.ObjectName = &r->us; }
+            if (r->verdict == V_RENAMED) {
+                r->oa = *in;
+                r->oa.ObjectName = &r->us;
+            }
             return r->verdict;
         }
     } else {
@@ -424,23 +494,33 @@ int rename_file(const OBJECT_ATTRIBUTES *in, renamed *r, int *root_kind)
         if (n >= 6 && s[1] == L'?' && s[2] == L'?' && s[3] == L'\\' && s[5] == L':' && (n == 6 || s[6] == L'\\')) return V_PASS;
     }
     if (!(c = hmalloc(sizeof *c))) return r->verdict = V_DENIED;
-    if (!absolute(in, c)) { hfree(c); return V_PASS; } /* an unnamed root: no namespace */
-    if (!canonicalise(c)) { hfree(c); return r->verdict = V_DENIED; }
+    if (!absolute(in, c)) {
+        hfree(c);
+        return V_PASS;
+    } /* an unnamed root: no namespace */
+    if (!canonicalise(c)) {
+        hfree(c);
+        return r->verdict = V_DENIED;
+    }
     if ((k = file_kind(c, &rest))) {
         r->kind = k;
         if (rest >= c->n) {
             /* the pipe/mailslot root itself: remember the handle, open it by its canonical name */
             *root_kind = k;
             v = pass_canon(r, in, c);
-        } else v = finish(r, in, k, c, rest);
+        } else
+            v = finish(r, in, k, c, rest);
     } else {
         int bno;
         USHORT keep = object_root(c->s, c->n, &bno);
-        if (keep && keep < c->n) v = finish(r, in, K_OBJECT, c, keep); /* an object namespace reached as a file */
+        if (keep && keep < c->n)
+            v = finish(r, in, K_OBJECT, c, keep); /* an object namespace reached as a file */
         else if (in->RootDirectory && c->n >= 6 && comp_is(c->s, c->n, 1, L"??") && isdrive(c->s, 4, c->n))
-            v = V_PASS;                                                /* a file relative to a file directory */
-        else if (c->n != n || wcsncmp(c->s, s, n)) v = pass_canon(r, in, c);
-        else v = V_PASS;
+            v = V_PASS; /* a file relative to a file directory */
+        else if (c->n != n || wcsncmp(c->s, s, n))
+            v = pass_canon(r, in, c);
+        else
+            v = V_PASS;
     }
     if (v == V_RENAMED && r->us.Buffer == c->s) v = pass_canon(r, in, c);
     hfree(c);
@@ -460,13 +540,22 @@ int rename_link_target(const UNICODE_STRING *t, renamed *r)
     if (!G.active || !t) return V_PASS;
     InitializeObjectAttributes(&oa, (UNICODE_STRING *)t, 0, NULL, NULL);
     if (!(c = hmalloc(sizeof *c))) return r->verdict = V_DENIED;
-    if (!absolute(&oa, c) || !canonicalise(c)) { hfree(c); return r->verdict = V_DENIED; }
-    if ((keep = object_root(c->s, c->n, &bno)) && keep < c->n) v = finish(r, &oa, K_OBJECT, c, keep);
-    else if ((k = file_kind(c, &rest)) && rest < c->n) v = finish(r, &oa, k, c, rest);
-    else if (keep || k) v = r->verdict = V_DENIED;                         /* a namespace root */
-    else if (c->n >= 6 && comp_is(c->s, c->n, 1, L"??") && isdrive(c->s, 4, c->n)) v = V_PASS; /* a drive */
-    else if (c->n > 8 && comp_is(c->s, c->n, 1, L"Device")) v = V_PASS;    /* a device */
-    else v = r->verdict = V_DENIED;
+    if (!absolute(&oa, c) || !canonicalise(c)) {
+        hfree(c);
+        return r->verdict = V_DENIED;
+    }
+    if ((keep = object_root(c->s, c->n, &bno)) && keep < c->n)
+        v = finish(r, &oa, K_OBJECT, c, keep);
+    else if ((k = file_kind(c, &rest)) && rest < c->n)
+        v = finish(r, &oa, k, c, rest);
+    else if (keep || k)
+        v = r->verdict = V_DENIED; /* a namespace root */
+    else if (c->n >= 6 && comp_is(c->s, c->n, 1, L"??") && isdrive(c->s, 4, c->n))
+        v = V_PASS; /* a drive */
+    else if (c->n > 8 && comp_is(c->s, c->n, 1, L"Device"))
+        v = V_PASS; /* a device */
+    else
+        v = r->verdict = V_DENIED;
     if (v == V_OPEN) v = V_PASS;
     if (v == V_RENAMED && r->us.Buffer == c->s) v = pass_canon(r, &oa, c);
     hfree(c);

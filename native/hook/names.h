@@ -8,9 +8,9 @@ enum { V_PASS, V_RENAMED, V_OPEN, V_DENIED, V_JOINED };
 
 typedef struct {
     int verdict;
-    int kind;              /* K_* of the name, once known */
-    OBJECT_ATTRIBUTES oa;  /* the attributes to pass on when V_RENAMED */
-    UNICODE_STRING us;     /* the effective name when V_RENAMED */
+    int kind;             /* K_* of the name, once known */
+    OBJECT_ATTRIBUTES oa; /* the attributes to pass on when V_RENAMED */
+    UNICODE_STRING us;    /* the effective name when V_RENAMED */
     WCHAR *heap;
     WCHAR stack[264];
 } renamed;

@@ -45,21 +45,27 @@ NTSYSAPI void NTAPI RtlAcquireSRWLockExclusive(RTL_SRWLOCK *);
 NTSYSAPI void NTAPI RtlReleaseSRWLockExclusive(RTL_SRWLOCK *);
 
 /* ---- Wine's ioctls (include/wine/afd.h, include/wine/http.h of Wine 8.0) ---- */
-#define CTL(dev, fn, method) (((dev) << 16) | ((fn) << 2) | (method))
-#define IOCTL_AFD_BIND CTL(0x01, 0x800, 3)
-#define IOCTL_AFD_GETSOCKNAME CTL(0x01, 0x80b, 3)
-#define WINE_AFD(n) CTL(0x12, (n), 0)
-#define IOCTL_AFD_WINE_CREATE WINE_AFD(200)
-#define IOCTL_AFD_WINE_ACCEPT WINE_AFD(201)
-#define IOCTL_AFD_WINE_CONNECT WINE_AFD(203)
-#define IOCTL_AFD_WINE_SENDMSG WINE_AFD(206)
+#define CTL(dev, fn, method)       (((dev) << 16) | ((fn) << 2) | (method))
+#define IOCTL_AFD_BIND             CTL(0x01, 0x800, 3)
+#define IOCTL_AFD_GETSOCKNAME      CTL(0x01, 0x80b, 3)
+#define WINE_AFD(n)                CTL(0x12, (n), 0)
+#define IOCTL_AFD_WINE_CREATE      WINE_AFD(200)
+#define IOCTL_AFD_WINE_ACCEPT      WINE_AFD(201)
+#define IOCTL_AFD_WINE_CONNECT     WINE_AFD(203)
+#define IOCTL_AFD_WINE_SENDMSG     WINE_AFD(206)
 #define IOCTL_AFD_WINE_GETPEERNAME WINE_AFD(216)
-#define IOCTL_AFD_WINE_GET_INFO WINE_AFD(218)
-#define IOCTL_HTTP_ADD_URL CTL(0x22, 0x800, 0)
-#define IOCTL_HTTP_REMOVE_URL CTL(0x22, 0x801, 0)
+#define IOCTL_AFD_WINE_GET_INFO    WINE_AFD(218)
+#define IOCTL_HTTP_ADD_URL         CTL(0x22, 0x800, 0)
+#define IOCTL_HTTP_REMOVE_URL      CTL(0x22, 0x801, 0)
 
-struct afd_create_params { int family, type, protocol; unsigned int flags; };
-struct afd_connect_params { int addr_len; int synchronous; };
+struct afd_create_params {
+    int family, type, protocol;
+    unsigned int flags;
+};
+struct afd_connect_params {
+    int addr_len;
+    int synchronous;
+};
 struct afd_sendmsg_params {
     ULONGLONG addr_ptr;
     unsigned int addr_len, ws_flags;
@@ -67,24 +73,33 @@ struct afd_sendmsg_params {
     unsigned int count;
     ULONGLONG buffers_ptr;
 };
-struct afd_get_info_params { int family, type, protocol; };
+struct afd_get_info_params {
+    int family, type, protocol;
+};
 
 #define ST_SHARING_VIOLATION ((NTSTATUS)0xC0000043)
-#define ST_PENDING ((NTSTATUS)0x00000103)
-#define W_AF_INET 2
-#define W_AF_INET6 23
-#define W_SOCK_STREAM 1
-#define W_SOCK_DGRAM 2
+#define ST_PENDING           ((NTSTATUS)0x00000103)
+#define W_AF_INET            2
+#define W_AF_INET6           23
+#define W_SOCK_STREAM        1
+#define W_SOCK_DGRAM         2
 
 /* Windows sockaddr_in / sockaddr_in6 (what ws2_32 hands to the ioctls). */
 typedef struct {
     USHORT family;
-    USHORT port;            /* network order */
+    USHORT port; /* network order */
     union {
-        struct { UCHAR a[4]; UCHAR zero[8]; } v4;
-        struct { ULONG flow; UCHAR a[16]; ULONG scope; } v6;
+        struct {
+            UCHAR a[4];
+            UCHAR zero[8];
+        } v4;
+        struct {
+            ULONG flow;
+            UCHAR a[16];
+            ULONG scope;
+        } v6;
     } u;
-} sa_t;                     /* 28 bytes: room for either */
+} sa_t; /* 28 bytes: room for either */
 #define SA4_LEN 16
 #define SA6_LEN 28
 
@@ -92,7 +107,10 @@ typedef NTSTATUS(NTAPI *ioctl_fn)(HANDLE, HANDLE, PVOID, PVOID, IO_STATUS_BLOCK 
 static ioctl_fn o_NtDeviceIoControlFile;
 
 /* ---- configuration ---- */
-typedef struct { UCHAR type; USHORT from, to; } portmap; /* host order ports */
+typedef struct {
+    UCHAR type;
+    USHORT from, to;
+} portmap; /* host order ports */
 #define MAX_MAPS 64
 static portmap maps[MAX_MAPS];
 static int nmaps;
@@ -105,7 +123,10 @@ static int map_port(int type, USHORT port, USHORT *out)
 {
     int i;
     for (i = 0; i < nmaps; i++)
-        if (maps[i].type == type && maps[i].from == port) { *out = maps[i].to; return 1; }
+        if (maps[i].type == type && maps[i].from == port) {
+            *out = maps[i].to;
+            return 1;
+        }
     return 0;
 }
 
@@ -113,14 +134,17 @@ static int unmap_port(int type, USHORT port, USHORT *out)
 {
     int i;
     for (i = 0; i < nmaps; i++)
-        if ((!type || maps[i].type == type) && maps[i].to == port) { *out = maps[i].from; return 1; }
+        if ((!type || maps[i].type == type) && maps[i].to == port) {
+            *out = maps[i].from;
+            return 1;
+        }
     return 0;
 }
 
 /* ---- per-socket memory: what the program asked for, what it got ---- */
 typedef struct {
     HANDLE h;
-    UCHAR type;             /* W_SOCK_*, 0 unknown */
+    UCHAR type; /* W_SOCK_*, 0 unknown */
     UCHAR has_local, has_peer;
     sa_t req_local, eff_local, req_peer, eff_peer;
 } sock_ent;
@@ -170,8 +194,7 @@ static int sock_type(HANDLE h)
     if ((e = ent_get(h, 0))) t = e->type;
     RtlReleaseSRWLockExclusive(&socks_lock);
     if (t) return t;
-    if (o_NtDeviceIoControlFile(h, NULL, NULL, NULL, &io, IOCTL_AFD_WINE_GET_INFO, NULL, 0, &info, sizeof info) < 0)
-        return 0;
+    if (o_NtDeviceIoControlFile(h, NULL, NULL, NULL, &io, IOCTL_AFD_WINE_GET_INFO, NULL, 0, &info, sizeof info) < 0) return 0;
     return info.type;
 }
 
@@ -180,8 +203,15 @@ static void ent_note(HANDLE h, int peer, const sa_t *req, const sa_t *eff)
     sock_ent *e;
     RtlAcquireSRWLockExclusive(&socks_lock);
     if ((e = ent_get(h, 1))) {
-        if (peer) { e->has_peer = 1; e->req_peer = *req; e->eff_peer = *eff; }
-        else { e->has_local = 1; e->req_local = *req; e->eff_local = *eff; }
+        if (peer) {
+            e->has_peer = 1;
+            e->req_peer = *req;
+            e->eff_peer = *eff;
+        } else {
+            e->has_local = 1;
+            e->req_local = *req;
+            e->eff_local = *eff;
+        }
     }
     RtlReleaseSRWLockExclusive(&socks_lock);
 }
@@ -224,22 +254,34 @@ static int decide(sa_t *sa, ULONG len, int type, int connect, const WCHAR **why)
                 return N_DENIED;
             }
             if (!port && is_any4(a)) return N_PASS; /* an ephemeral wildcard bind (a client) stays routable */
-            if (have_addr && !is_mine(a)) { memcpy(a, my_addr, 4); v = N_RENAMED; }
+            if (have_addr && !is_mine(a)) {
+                memcpy(a, my_addr, 4);
+                v = N_RENAMED;
+            }
         } else {
             if (!(is_lo1(a) || is_any4(a) || is_mine(a))) return N_PASS;
-            if (have_addr && !is_mine(a)) { memcpy(a, my_addr, 4); v = N_RENAMED; }
+            if (have_addr && !is_mine(a)) {
+                memcpy(a, my_addr, 4);
+                v = N_RENAMED;
+            }
         }
     } else if (sa->family == W_AF_INET6 && len >= 24) {
         if (connect && !v6_is_any_or_loop(sa)) return N_PASS; /* IPv6 elsewhere */
-        if (!port) return N_PASS;                              /* an ephemeral port carries no identity */
-        if (map_port(type, port, &np)) { sa->port = swap16(np); return N_RENAMED; }
+        if (!port) return N_PASS;                             /* an ephemeral port carries no identity */
+        if (map_port(type, port, &np)) {
+            sa->port = swap16(np);
+            return N_RENAMED;
+        }
         if (!have_addr) return N_PASS;
         *why = L"IPv6: a VM has no IPv6 address of its own, so [::] and [::1] are the host's; use IPv4 or a port map";
         return N_DENIED;
     } else {
         return N_PASS; /* other families (AF_UNIX, IrDA, ...) are not network identity */
     }
-    if (port && map_port(type, port, &np)) { sa->port = swap16(np); v = N_RENAMED; }
+    if (port && map_port(type, port, &np)) {
+        sa->port = swap16(np);
+        v = N_RENAMED;
+    }
     return v;
 }
 
@@ -247,8 +289,7 @@ static int decide(sa_t *sa, ULONG len, int type, int connect, const WCHAR **why)
 static int fmt_sa(WCHAR *o, int cap, const sa_t *sa)
 {
     if (sa->family == W_AF_INET)
-        return swprintf(o, cap, L"%u.%u.%u.%u:%u", sa->u.v4.a[0], sa->u.v4.a[1], sa->u.v4.a[2], sa->u.v4.a[3],
-                        swap16(sa->port));
+        return swprintf(o, cap, L"%u.%u.%u.%u:%u", sa->u.v4.a[0], sa->u.v4.a[1], sa->u.v4.a[2], sa->u.v4.a[3], swap16(sa->port));
     if (sa->family == W_AF_INET6) {
         const UCHAR *b = sa->u.v6.a;
         static const UCHAR zero[16];
@@ -277,8 +318,12 @@ static void trace_net(const char *call, int type, const sa_t *used, const sa_t *
     const WCHAR *proto = type == W_SOCK_STREAM ? L"tcp " : type == W_SOCK_DGRAM ? L"udp " : L"";
     int nu = swprintf(u, 16, L"%ls", proto), ne;
     nu += fmt_sa(u + nu, 96 - nu, used);
-    if (why) ne = swprintf(e, 320, L"%ls", why);
-    else { ne = swprintf(e, 16, L"%ls", proto); ne += fmt_sa(e + ne, 320 - ne, eff); }
+    if (why)
+        ne = swprintf(e, 320, L"%ls", why);
+    else {
+        ne = swprintf(e, 16, L"%ls", proto);
+        ne += fmt_sa(e + ne, 320 - ne, eff);
+    }
     us_of(&uu, u, nu);
     us_of(&ue, e, ne);
     trace_decision(call, &uu, &ue, v == N_DENIED ? V_DENIED : V_RENAMED);
@@ -287,7 +332,11 @@ static void trace_net(const char *call, int type, const sa_t *used, const sa_t *
 /* ---- interned destinations: sendmsg keeps the address pointer until the
    (possibly asynchronous) send completes, so rewritten destinations live forever.
    Only loopback/own destinations are rewritten: the set is bounded by ports. ---- */
-typedef struct interned { struct interned *next; ULONG len; sa_t sa; } interned;
+typedef struct interned {
+    struct interned *next;
+    ULONG len;
+    sa_t sa;
+} interned;
 static interned *interned_list;
 static RTL_SRWLOCK interned_lock;
 
@@ -329,14 +378,18 @@ static long linux_syscall3(long n, long a, long b, long c)
     __asm__ volatile("syscall" : "=a"(r) : "a"(n), "D"(a), "S"(b), "d"(c) : "rcx", "r11", "memory");
     return r;
 }
-#define LINUX_BIND 49
-#define LINUX_CLOSE 3
+#define LINUX_BIND                    49
+#define LINUX_CLOSE                   3
 #define ST_ADDRESS_ALREADY_ASSOCIATED ((NTSTATUS)0xC0000328)
-#define ST_INVALID_ADDRESS_COMPONENT ((NTSTATUS)0xC0000207)
+#define ST_INVALID_ADDRESS_COMPONENT  ((NTSTATUS)0xC0000207)
 
 static NTSTATUS udp_unix_bind(HANDLE h, const sa_t *eff)
 {
-    struct { USHORT family, port; UCHAR a[4]; UCHAR zero[8]; } ux; /* Linux sockaddr_in */
+    struct {
+        USHORT family, port;
+        UCHAR a[4];
+        UCHAR zero[8];
+    } ux; /* Linux sockaddr_in */
     struct afd_sendmsg_params sp;
     IO_STATUS_BLOCK io;
     sa_t got;
@@ -349,24 +402,24 @@ static NTSTATUS udp_unix_bind(HANDLE h, const sa_t *eff)
     memcpy(ux.a, eff->u.v4.a, 4);
     r = linux_syscall3(LINUX_BIND, fd, (long)(ULONG_PTR)&ux, sizeof ux);
     linux_syscall3(LINUX_CLOSE, fd, 0, 0);
-    if (r == -98) return ST_SHARING_VIOLATION;           /* EADDRINUSE */
-    if (r == -13) return ST_ACCESS_DENIED;               /* EACCES */
-    if (r == -22) return ST_ADDRESS_ALREADY_ASSOCIATED;  /* EINVAL: bound already */
-    if (r == -99) return ST_INVALID_ADDRESS_COMPONENT;   /* EADDRNOTAVAIL */
+    if (r == -98) return ST_SHARING_VIOLATION;          /* EADDRINUSE */
+    if (r == -13) return ST_ACCESS_DENIED;              /* EACCES */
+    if (r == -22) return ST_ADDRESS_ALREADY_ASSOCIATED; /* EINVAL: bound already */
+    if (r == -99) return ST_INVALID_ADDRESS_COMPONENT;  /* EADDRNOTAVAIL */
     if (r < 0) return ST_NOT_SUPPORTED;
     memset(&sp, 0, sizeof sp);
     sp.addr_ptr = (ULONG_PTR)eff;
     sp.addr_len = SA4_LEN;
     o_NtDeviceIoControlFile(h, NULL, NULL, NULL, &io, IOCTL_AFD_WINE_SENDMSG, &sp, sizeof sp, NULL, 0);
-    if (o_NtDeviceIoControlFile(h, NULL, NULL, NULL, &io, IOCTL_AFD_GETSOCKNAME, NULL, 0, &got, sizeof got) < 0 ||
-        got.port != eff->port || memcmp(got.u.v4.a, eff->u.v4.a, 4))
+    if (o_NtDeviceIoControlFile(h, NULL, NULL, NULL, &io, IOCTL_AFD_GETSOCKNAME, NULL, 0, &got, sizeof got) < 0 || got.port != eff->port ||
+        memcmp(got.u.v4.a, eff->u.v4.a, 4))
         return ST_NOT_SUPPORTED; /* the server did not learn the address: do not pretend */
     return ST_SUCCESS;
 }
 
 /* ---- the socket calls ---- */
 #define ORIG() o_NtDeviceIoControlFile(h, ev, apc, ctx, io, code, in, in_len, out, out_len)
-#define ARGS HANDLE h, HANDLE ev, PVOID apc, PVOID ctx, IO_STATUS_BLOCK *io, ULONG code, PVOID in, ULONG in_len, PVOID out, ULONG out_len
+#define ARGS   HANDLE h, HANDLE ev, PVOID apc, PVOID ctx, IO_STATUS_BLOCK *io, ULONG code, PVOID in, ULONG in_len, PVOID out, ULONG out_len
 
 /* The length the address of this family is decided and passed on with (longer input is
    cut: the system reads no further), or 0 when the family is refused or the input too short. */
@@ -387,7 +440,10 @@ static void trace_family(const char *call, USHORT family)
 
 static NTSTATUS do_bind(ARGS)
 {
-    struct { int unknown; sa_t sa; } p;
+    struct {
+        int unknown;
+        sa_t sa;
+    } p;
     ULONG alen;
     sa_t used;
     const WCHAR *why;
@@ -417,7 +473,10 @@ static NTSTATUS do_bind(ARGS)
     if (v == N_DENIED) return ST_ACCESS_DENIED;
     if (type == W_SOCK_DGRAM && p.sa.family == W_AF_INET && p.sa.u.v4.a[0] == 127 && !is_lo1(p.sa.u.v4.a)) {
         st = udp_unix_bind(h, &p.sa);
-        if (io) { io->Status = st; io->Information = st ? 0 : alen; }
+        if (io) {
+            io->Status = st;
+            io->Information = st ? 0 : alen;
+        }
         if (!st && out && out_len >= alen) memcpy(out, &p.sa, alen);
     } else
         st = o_NtDeviceIoControlFile(h, ev, apc, ctx, io, code, &p, in_len, out, out_len);
@@ -462,8 +521,7 @@ static NTSTATUS do_connect(ARGS)
     /* cheap pre-check before asking the socket's type: most connects go elsewhere */
     {
         UCHAR *a = v4_of(&sa, alen);
-        if (a ? !(is_lo1(a) || is_any4(a) || is_mine(a)) : !(sa.family == W_AF_INET6 && v6_is_any_or_loop(&sa)))
-            return ORIG();
+        if (a ? !(is_lo1(a) || is_any4(a) || is_mine(a)) : !(sa.family == W_AF_INET6 && v6_is_any_or_loop(&sa))) return ORIG();
     }
     type = sock_type(h);
     v = decide(&sa, alen, type, 1, &why);
@@ -522,7 +580,10 @@ static NTSTATUS do_sendmsg(ARGS)
         sa_t used = sa;
         v = decide(&sa, alen, W_SOCK_DGRAM, 1, &why);
         if (v == N_PASS) return ORIG();
-        if (v == N_DENIED) { trace_net("sendto", W_SOCK_DGRAM, &used, NULL, v, why); return ST_ACCESS_DENIED; }
+        if (v == N_DENIED) {
+            trace_net("sendto", W_SOCK_DGRAM, &used, NULL, v, why);
+            return ST_ACCESS_DENIED;
+        }
         if (!(eff = intern(&sa, alen, &fresh))) return ST_NO_MEMORY;
         if (fresh) trace_net("sendto", W_SOCK_DGRAM, &used, eff, v, NULL);
     }
@@ -552,7 +613,10 @@ static NTSTATUS do_name(ARGS, int peer)
     if (len < 8 || len > out_len || len > sizeof(sa_t)) return st;
     RtlAcquireSRWLockExclusive(&socks_lock);
     if ((e = ent_get(h, 0))) {
-        if (peer && e->has_peer && same_sa(r, &e->eff_peer, len)) { memcpy(r, &e->req_peer, len); done = 1; }
+        if (peer && e->has_peer && same_sa(r, &e->eff_peer, len)) {
+            memcpy(r, &e->req_peer, len);
+            done = 1;
+        }
         if (!peer && e->has_local && same_sa(r, &e->eff_local, len)) {
             USHORT port = r->port;
             memcpy(r, &e->req_local, len);
@@ -565,7 +629,8 @@ static NTSTATUS do_name(ARGS, int peer)
         /* no record (e.g. an accepted socket): undo the port map on our own address */
         UCHAR *a = v4_of(r, len);
         USHORT p;
-        if ((a ? (is_mine(a) || (!have_addr && (is_any4(a) || a[0] == 127))) : (r->family == W_AF_INET6 && len >= 24 && v6_is_any_or_loop(r))) &&
+        if ((a ? (is_mine(a) || (!have_addr && (is_any4(a) || a[0] == 127)))
+               : (r->family == W_AF_INET6 && len >= 24 && v6_is_any_or_loop(r))) &&
             unmap_port(0, swap16(r->port), &p))
             r->port = swap16(p);
     }
@@ -581,20 +646,29 @@ static int rewrite_url(const char *url, ULONG len, char *o, ULONG cap)
     USHORT np;
     char host[40];
     int n;
-    if (len >= 8 && !memcmp(url, "https://", 8)) h = url + 8;
-    else if (len >= 7 && !memcmp(url, "http://", 7)) h = url + 7;
-    else return 0;
+    if (len >= 8 && !memcmp(url, "https://", 8))
+        h = url + 8;
+    else if (len >= 7 && !memcmp(url, "http://", 7))
+        h = url + 7;
+    else
+        return 0;
     e = url + len;
-    if (*h == '[') { const char *rb = memchr(h, ']', e - h); if (!rb) return 0; colon = rb + 1; }
-    else colon = memchr(h, ':', e - h);
+    if (*h == '[') {
+        const char *rb = memchr(h, ']', e - h);
+        if (!rb) return 0;
+        colon = rb + 1;
+    } else
+        colon = memchr(h, ':', e - h);
     if (!colon || colon >= e || *colon != ':') return 0;
     slash = memchr(colon, '/', e - colon);
     if (!slash) return 0;
     port = (unsigned)atoi(colon + 1);
     if (!port || port > 65535) return 0;
     if (map_port(W_SOCK_STREAM, (USHORT)port, &np)) port = np;
-    if (have_addr) snprintf(host, sizeof host, "%u.%u.%u.%u", my_addr[0], my_addr[1], my_addr[2], my_addr[3]);
-    else snprintf(host, sizeof host, "%.*s", (int)(colon - h) < 39 ? (int)(colon - h) : 39, h);
+    if (have_addr)
+        snprintf(host, sizeof host, "%u.%u.%u.%u", my_addr[0], my_addr[1], my_addr[2], my_addr[3]);
+    else
+        snprintf(host, sizeof host, "%.*s", (int)(colon - h) < 39 ? (int)(colon - h) : 39, h);
     n = snprintf(o, cap, "%.*s%s:%u%.*s", (int)(h - url), url, host, port, (int)(e - slash), slash);
     if (n < 0 || (ULONG)n >= cap) return 0;
     return n;
@@ -602,7 +676,10 @@ static int rewrite_url(const char *url, ULONG len, char *o, ULONG cap)
 
 static int is_http_queue(HANDLE h)
 {
-    union { OBJ_NAME_INFO ni; WCHAR b[160]; } u;
+    union {
+        OBJ_NAME_INFO ni;
+        WCHAR b[160];
+    } u;
     ULONG ret = 0;
     static const WCHAR dev[] = L"\\Device\\Http\\";
     if (real_NtQueryObject(h, ObjectNameInformation, &u, sizeof u, &ret) < 0 || !u.ni.Name.Buffer) return 0;
@@ -627,7 +704,10 @@ static NTSTATUS do_http(ARGS)
     if (!(nb = hmalloc(nlen))) return ST_NO_MEMORY;
     memcpy(nb, in, off);
     n = rewrite_url(url, ulen, nb + off, nlen - off);
-    if (!n) { hfree(nb); return ORIG(); }
+    if (!n) {
+        hfree(nb);
+        return ORIG();
+    }
     us_of(&uu, wu, swprintf(wu, 260, L"%.*hs", (int)ulen, url));
     us_of(&ue, we, swprintf(we, 260, L"%hs", nb + off));
     trace_decision(code == IOCTL_HTTP_ADD_URL ? "HttpAddUrl" : "HttpRemoveUrl", &uu, &ue, V_RENAMED);
@@ -648,13 +728,11 @@ static NTSTATUS NTAPI d_NtDeviceIoControlFile(ARGS)
     case IOCTL_AFD_WINE_GETPEERNAME: return do_name(h, ev, apc, ctx, io, code, in, in_len, out, out_len, 1);
     case IOCTL_AFD_WINE_CREATE:
         st = ORIG();
-        if (st == ST_SUCCESS && in && in_len >= sizeof(struct afd_create_params))
-            ent_reset(h, ((struct afd_create_params *)in)->type);
+        if (st == ST_SUCCESS && in && in_len >= sizeof(struct afd_create_params)) ent_reset(h, ((struct afd_create_params *)in)->type);
         return st;
     case IOCTL_AFD_WINE_ACCEPT:
         st = ORIG();
-        if (st == ST_SUCCESS && out && out_len >= sizeof(ULONG))
-            ent_reset((HANDLE)(ULONG_PTR)*(ULONG *)out, W_SOCK_STREAM);
+        if (st == ST_SUCCESS && out && out_len >= sizeof(ULONG)) ent_reset((HANDLE)(ULONG_PTR) * (ULONG *)out, W_SOCK_STREAM);
         return st;
     case IOCTL_HTTP_ADD_URL:
     case IOCTL_HTTP_REMOVE_URL: return do_http(h, ev, apc, ctx, io, code, in, in_len, out, out_len);

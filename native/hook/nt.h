@@ -17,13 +17,13 @@
 #define ST_INFO_LENGTH_MISMATCH ((NTSTATUS)0xC0000004)
 #define ST_BUFFER_OVERFLOW      ((NTSTATUS)0x80000005)
 
-#define FSCTL_PIPE_WAIT_CODE 0x00110018
+#define FSCTL_PIPE_WAIT_CODE         0x00110018
 #define THREAD_FLAG_CREATE_SUSPENDED 0x1
-#define LDR_ADDREF_PIN 0x1
+#define LDR_ADDREF_PIN               0x1
 
 typedef struct {
     LARGE_INTEGER Timeout;
-    ULONG NameLength;      /* bytes */
+    ULONG NameLength; /* bytes */
     BOOLEAN TimeoutSpecified;
     WCHAR Name[1];
 } PIPE_WAIT_BUF;

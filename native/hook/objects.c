@@ -9,8 +9,8 @@
 typedef NTSTATUS(NTAPI *obj_fn)(HANDLE *, ACCESS_MASK, OBJECT_ATTRIBUTES *, ULONG_PTR, ULONG_PTR, ULONG_PTR, ULONG_PTR);
 
 /* Shared by every object and port detour: rename, trace, call, remember roots. */
-NTSTATUS obj_call(obj_fn orig, const char *call, int kind, HANDLE *h, ACCESS_MASK a, OBJECT_ATTRIBUTES *oa,
-                  ULONG_PTR a4, ULONG_PTR a5, ULONG_PTR a6, ULONG_PTR a7)
+NTSTATUS obj_call(obj_fn orig, const char *call, int kind, HANDLE *h, ACCESS_MASK a, OBJECT_ATTRIBUTES *oa, ULONG_PTR a4, ULONG_PTR a5,
+                  ULONG_PTR a6, ULONG_PTR a7)
 {
     renamed r;
     NTSTATUS st;
@@ -24,12 +24,12 @@ NTSTATUS obj_call(obj_fn orig, const char *call, int kind, HANDLE *h, ACCESS_MAS
     return st;
 }
 
-#define OBJ_HOOK(name, kind)                                                                              \
-    static obj_fn o_##name;                                                                               \
-    static NTSTATUS NTAPI d_##name(HANDLE *h, ACCESS_MASK a, OBJECT_ATTRIBUTES *oa, ULONG_PTR a4,         \
-                                   ULONG_PTR a5, ULONG_PTR a6, ULONG_PTR a7)                              \
-    {                                                                                                     \
-        return obj_call(o_##name, #name, kind, h, a, oa, a4, a5, a6, a7);                                 \
+#define OBJ_HOOK(name, kind)                                                                                                  \
+    static obj_fn o_##name;                                                                                                   \
+    static NTSTATUS NTAPI d_##name(HANDLE *h, ACCESS_MASK a, OBJECT_ATTRIBUTES *oa, ULONG_PTR a4, ULONG_PTR a5, ULONG_PTR a6, \
+                                   ULONG_PTR a7)                                                                              \
+    {                                                                                                                         \
+        return obj_call(o_##name, #name, kind, h, a, oa, a4, a5, a6, a7);                                                     \
     }
 
 /* Extra argument slots beyond a call's arity are read from the caller's stack
@@ -88,7 +88,10 @@ static NTSTATUS NTAPI d_NtCreateSymbolicLinkObject(HANDLE *h, ACCESS_MASK a, OBJ
     if (v == V_DENIED) return ST_ACCESS_DENIED;
     vt = rename_link_target(target, &t);
     if (vt != V_PASS) trace_decision("NtCreateSymbolicLinkObject(target)", target, vt == V_RENAMED ? &t.us : NULL, vt);
-    if (vt == V_DENIED) { renamed_free(&r); return ST_ACCESS_DENIED; }
+    if (vt == V_DENIED) {
+        renamed_free(&r);
+        return ST_ACCESS_DENIED;
+    }
     st = o_NtCreateSymbolicLinkObject(h, a, v == V_RENAMED ? &r.oa : oa, vt == V_RENAMED ? &t.us : target);
     renamed_free(&r);
     renamed_free(&t);
@@ -104,8 +107,7 @@ static int is_self(HANDLE process)
 {
     PROCESS_BASIC_INFORMATION pbi;
     if (process == (HANDLE)-1) return 1;
-    return NtQueryInformationProcess(process, ProcessBasicInformation, &pbi, sizeof pbi, NULL) >= 0 &&
-           (DWORD)pbi.UniqueProcessId == G.pid;
+    return NtQueryInformationProcess(process, ProcessBasicInformation, &pbi, sizeof pbi, NULL) >= 0 && (DWORD)pbi.UniqueProcessId == G.pid;
 }
 static NTSTATUS NTAPI d_NtDuplicateObject(HANDLE sp, HANDLE sh, HANDLE tp, HANDLE *th, ACCESS_MASK a, ULONG attr, ULONG opt)
 {
@@ -125,32 +127,52 @@ OBJ_HOOK(NtOpenIoCompletion, K_OBJECT)
 OBJ_HOOK(NtCreateDirectoryObject, K_OBJECT)
 OBJ_HOOK(NtOpenDirectoryObject, K_OBJECT)
 
-#define H(name)                                                           \
-    do {                                                                  \
+#define H(name)                                                             \
+    do {                                                                    \
         int r_ = hook_syscall(#name, (void *)d_##name, (void **)&o_##name); \
-        if (r_ == -1) break; /* not exported here (e.g. Wine lacks it) */  \
-        if (r_) return -1;                                                \
+        if (r_ == -1) break; /* not exported here (e.g. Wine lacks it) */   \
+        if (r_) return -1;                                                  \
     } while (0)
 
 int objects_install(void)
 {
-    H(NtCreateMutant); H(NtOpenMutant);
-    H(NtCreateEvent); H(NtOpenEvent);
-    H(NtCreateSemaphore); H(NtOpenSemaphore);
-    H(NtCreateSection); H(NtOpenSection);
-    H(NtCreateTimer); H(NtOpenTimer);
-    H(NtCreateSymbolicLinkObject); H(NtOpenSymbolicLinkObject);
-    H(NtCreateDebugObject); H(NtCreateEventPair); H(NtOpenEventPair);
-    H(NtCreateSectionEx); H(NtCreateDirectoryObjectEx);
-    H(NtCreatePartition); H(NtOpenPartition); H(NtOpenSession);
-    H(NtCreateTransaction); H(NtOpenTransaction); H(NtCreateTransactionManager); H(NtOpenTransactionManager);
-    H(NtCreateRegistryTransaction); H(NtOpenRegistryTransaction);
-    H(NtCreateWaitCompletionPacket); H(NtCreateCpuPartition);
+    H(NtCreateMutant);
+    H(NtOpenMutant);
+    H(NtCreateEvent);
+    H(NtOpenEvent);
+    H(NtCreateSemaphore);
+    H(NtOpenSemaphore);
+    H(NtCreateSection);
+    H(NtOpenSection);
+    H(NtCreateTimer);
+    H(NtOpenTimer);
+    H(NtCreateSymbolicLinkObject);
+    H(NtOpenSymbolicLinkObject);
+    H(NtCreateDebugObject);
+    H(NtCreateEventPair);
+    H(NtOpenEventPair);
+    H(NtCreateSectionEx);
+    H(NtCreateDirectoryObjectEx);
+    H(NtCreatePartition);
+    H(NtOpenPartition);
+    H(NtOpenSession);
+    H(NtCreateTransaction);
+    H(NtOpenTransaction);
+    H(NtCreateTransactionManager);
+    H(NtOpenTransactionManager);
+    H(NtCreateRegistryTransaction);
+    H(NtOpenRegistryTransaction);
+    H(NtCreateWaitCompletionPacket);
+    H(NtCreateCpuPartition);
     H(NtDuplicateObject);
-    H(NtCreateJobObject); H(NtOpenJobObject);
-    H(NtCreateKeyedEvent); H(NtOpenKeyedEvent);
-    H(NtCreateIoCompletion); H(NtOpenIoCompletion);
-    H(NtCreateDirectoryObject); H(NtOpenDirectoryObject);
+    H(NtCreateJobObject);
+    H(NtOpenJobObject);
+    H(NtCreateKeyedEvent);
+    H(NtOpenKeyedEvent);
+    H(NtCreateIoCompletion);
+    H(NtOpenIoCompletion);
+    H(NtCreateDirectoryObject);
+    H(NtOpenDirectoryObject);
     /* the hook's own host-namespace calls must bypass the renaming */
     if (o_NtCreateSection) real_NtCreateSection = (void *)o_NtCreateSection;
     if (o_NtOpenSection) real_NtOpenSection = (void *)o_NtOpenSection;

@@ -91,7 +91,8 @@ static int refused(const char *what)
         value[v.Length / sizeof(WCHAR)] = 0;
     }
     if (!what || !value[0]) return 0;
-    for (i = 0; what[i] && value[i] && (WCHAR)(unsigned char)what[i] == value[i]; i++);
+    for (i = 0; what[i] && value[i] && (WCHAR)(unsigned char)what[i] == value[i]; i++)
+        ;
     return !what[i] && !value[i];
 }
 
@@ -156,19 +157,21 @@ int patch_insn_len(const unsigned char *p)
     unsigned char op;
 
     for (;; p++) { /* legacy prefixes */
-        if (*p == 0x66) opsize16 = 1;
-        else if (*p == 0xf2 || *p == 0xf3 || *p == 0x64 || *p == 0x65 || *p == 0x2e || *p == 0x3e) ;
-        else break;
+        if (*p == 0x66)
+            opsize16 = 1;
+        else if (*p == 0xf2 || *p == 0xf3 || *p == 0x64 || *p == 0x65 || *p == 0x2e || *p == 0x3e)
+            ;
+        else
+            break;
         if (p - s > 4) return 0;
     }
     if ((*p & 0xf0) == 0x40) rex_w = (*p++ & 8) != 0;
     op = *p++;
     if (op == 0x0f) {
         op = *p++;
-        if (op == 0x1f || op == 0x18 || (op >= 0x10 && op <= 0x17) || (op >= 0x28 && op <= 0x2f) ||
-            (op >= 0x40 && op <= 0x4f) || (op >= 0x50 && op <= 0x6f) || (op >= 0x74 && op <= 0x7f) ||
-            (op >= 0x90 && op <= 0x9f) || op == 0xaf || op == 0xb6 || op == 0xb7 || op == 0xbe || op == 0xbf ||
-            op == 0xd6 || op == 0xef || op == 0xd4 || op == 0xfb) {
+        if (op == 0x1f || op == 0x18 || (op >= 0x10 && op <= 0x17) || (op >= 0x28 && op <= 0x2f) || (op >= 0x40 && op <= 0x4f) ||
+            (op >= 0x50 && op <= 0x6f) || (op >= 0x74 && op <= 0x7f) || (op >= 0x90 && op <= 0x9f) || op == 0xaf || op == 0xb6 ||
+            op == 0xb7 || op == 0xbe || op == 0xbf || op == 0xd6 || op == 0xef || op == 0xd4 || op == 0xfb) {
             imm = 0;
         } else if ((op >= 0x70 && op <= 0x73) || op == 0xc6) {
             imm = 1;
@@ -178,32 +181,46 @@ int patch_insn_len(const unsigned char *p)
         if (!(m = modrm_len(p))) return 0;
         return (int)(p - s) + m + imm;
     }
-    if (op >= 0x50 && op <= 0x5f) return (int)(p - s);          /* push/pop reg */
+    if (op >= 0x50 && op <= 0x5f) return (int)(p - s);                 /* push/pop reg */
     if (op == 0x90 || (op >= 0x91 && op <= 0x99)) return (int)(p - s); /* nop, xchg, cdqe, cqo */
-    if (op >= 0xb0 && op <= 0xb7) return (int)(p - s) + 1;      /* mov r8, imm8 */
+    if (op >= 0xb0 && op <= 0xb7) return (int)(p - s) + 1;             /* mov r8, imm8 */
     if (op >= 0xb8 && op <= 0xbf) return (int)(p - s) + (rex_w ? 8 : opsize16 ? 2 : 4);
     if (op == 0x6a) return (int)(p - s) + 1;
     if (op == 0x68) return (int)(p - s) + (opsize16 ? 2 : 4);
     if (op == 0xa8) return (int)(p - s) + 1;
     if (op == 0xa9) return (int)(p - s) + (opsize16 ? 2 : 4);
-    if (op < 0x40 && (op & 7) < 6 && op != 0x0f) {               /* add/or/adc/sbb/and/sub/xor/cmp */
+    if (op < 0x40 && (op & 7) < 6 && op != 0x0f) { /* add/or/adc/sbb/and/sub/xor/cmp */
         if ((op & 7) == 4) return (int)(p - s) + 1;
         if ((op & 7) == 5) return (int)(p - s) + (opsize16 ? 2 : 4);
         if (!(m = modrm_len(p))) return 0;
         return (int)(p - s) + m;
     }
     switch (op) {
-    case 0x63: case 0x84: case 0x85: case 0x86: case 0x87: case 0x88: case 0x89: case 0x8a: case 0x8b:
-    case 0x8d: case 0xd0: case 0xd1: case 0xd2: case 0xd3:
-        imm = 0;
-        break;
-    case 0x80: case 0x83: case 0x6b: case 0xc0: case 0xc1: case 0xc6:
-        imm = 1;
-        break;
-    case 0x81: case 0x69: case 0xc7:
-        imm = opsize16 ? 2 : 4;
-        break;
-    case 0xf6: case 0xf7:
+    case 0x63:
+    case 0x84:
+    case 0x85:
+    case 0x86:
+    case 0x87:
+    case 0x88:
+    case 0x89:
+    case 0x8a:
+    case 0x8b:
+    case 0x8d:
+    case 0xd0:
+    case 0xd1:
+    case 0xd2:
+    case 0xd3: imm = 0; break;
+    case 0x80:
+    case 0x83:
+    case 0x6b:
+    case 0xc0:
+    case 0xc1:
+    case 0xc6: imm = 1; break;
+    case 0x81:
+    case 0x69:
+    case 0xc7: imm = opsize16 ? 2 : 4; break;
+    case 0xf6:
+    case 0xf7:
         if (((*p >> 3) & 7) < 2) imm = op == 0xf6 ? 1 : (opsize16 ? 2 : 4); /* test r/m, imm */
         break;
     case 0xff: {
@@ -211,8 +228,7 @@ int patch_insn_len(const unsigned char *p)
         if (reg >= 2 && reg <= 5) return 0; /* call/jmp indirect */
         break;
     }
-    default:
-        return 0; /* branches, ret, int3, string ops, ... */
+    default: return 0; /* branches, ret, int3, string ops, ... */
     }
     if (!(m = modrm_len(p))) return 0;
     return (int)(p - s) + m + imm;
@@ -221,7 +237,10 @@ int patch_insn_len(const unsigned char *p)
 /* ---- trampoline memory: pools, each reachable by rel32 from the code it serves ---- */
 #define SLOT 64
 #define POOL 0x10000 /* the allocation granularity: a smaller pool would waste the rest */
-typedef struct { unsigned char *base; SIZE_T used; } pool;
+typedef struct {
+    unsigned char *base;
+    SIZE_T used;
+} pool;
 static pool pools[16];
 static int npools;
 
@@ -235,8 +254,7 @@ static unsigned char *alloc_at(ULONG_PTR want)
 {
     PVOID base = (PVOID)want;
     SIZE_T size = POOL;
-    if (NtAllocateVirtualMemory(GetCurrentProcess(), &base, 0, &size, MEM_COMMIT | MEM_RESERVE, PAGE_EXECUTE_READWRITE) < 0)
-        return NULL;
+    if (NtAllocateVirtualMemory(GetCurrentProcess(), &base, 0, &size, MEM_COMMIT | MEM_RESERVE, PAGE_EXECUTE_READWRITE) < 0) return NULL;
     return base;
 }
 
@@ -248,8 +266,7 @@ static unsigned char *alloc_near(const unsigned char *target)
     MEMORY_BASIC_INFORMATION mbi;
     SIZE_T ret;
     while (a < hi) {
-        if (NtQueryVirtualMemory(GetCurrentProcess(), (PVOID)a, 0 /* MemoryBasicInformation */, &mbi, sizeof mbi, &ret) < 0)
-            break;
+        if (NtQueryVirtualMemory(GetCurrentProcess(), (PVOID)a, 0 /* MemoryBasicInformation */, &mbi, sizeof mbi, &ret) < 0) break;
         if (mbi.State == MEM_FREE) {
             ULONG_PTR c = ((ULONG_PTR)mbi.BaseAddress + 0xffff) & ~(ULONG_PTR)0xffff;
             unsigned char *p;
@@ -306,26 +323,33 @@ static unsigned char *follow(unsigned char *p)
 {
     int i;
     for (i = 0; i < 4; i++) {
-        if (p[0] == 0xff && p[1] == 0x25) p = *(unsigned char **)(p + 6 + *(LONG *)(p + 2));
-        else if (p[0] == 0x48 && p[1] == 0xff && p[2] == 0x25) p = *(unsigned char **)(p + 7 + *(LONG *)(p + 3));
-        else if (p[0] == 0xe9) p = p + 5 + *(LONG *)(p + 1);
-        else break;
+        if (p[0] == 0xff && p[1] == 0x25)
+            p = *(unsigned char **)(p + 6 + *(LONG *)(p + 2));
+        else if (p[0] == 0x48 && p[1] == 0xff && p[2] == 0x25)
+            p = *(unsigned char **)(p + 7 + *(LONG *)(p + 3));
+        else if (p[0] == 0xe9)
+            p = p + 5 + *(LONG *)(p + 1);
+        else
+            break;
     }
     return p;
 }
 
 /* ---- prepared patches ---- */
 typedef struct {
-    unsigned char *code;            /* the entry written at commit */
+    unsigned char *code; /* the entry written at commit */
     unsigned char bytes[32], saved[32];
     int n;
-    void **original;                /* gets tramp at commit (NULL: replaced outright) */
+    void **original; /* gets tramp at commit (NULL: replaced outright) */
     void *tramp;
     int syscall;
 } op;
 
 /* Syscall stubs hooked so far, for syscall_original. */
-static struct { const unsigned char *stub; void *tramp; } hooked[64];
+static struct {
+    const unsigned char *stub;
+    void *tramp;
+} hooked[64];
 static int nhooked;
 
 static int prep_syscall(op *o, const char *name, void *detour, void **original)
@@ -335,7 +359,8 @@ static int prep_syscall(op *o, const char *name, void *detour, void **original)
     int near_;
     if (refused(name)) return patch_fail(name, PATCH_REFUSED, NULL);
     if (!stub) return patch_fail(name, PATCH_NO_EXPORT, NULL);
-    if (!(len = stub_len(stub))) return patch_fail(name, PATCH_UNKNOWN, "its bytes are not a syscall stub of a known layout (or it is hooked already)");
+    if (!(len = stub_len(stub)))
+        return patch_fail(name, PATCH_UNKNOWN, "its bytes are not a syscall stub of a known layout (or it is hooked already)");
     if (!(slot = slot_for(NULL, &near_))) return patch_fail(name, PATCH_NO_MEMORY, NULL);
     memcpy(slot, stub, len);
     NtFlushInstructionCache(GetCurrentProcess(), slot, len);
@@ -357,14 +382,15 @@ static int prep_function(op *o, void *target, void *detour, void **original, con
     if (!target || !detour || !original) return patch_fail(what, PATCH_NO_EXPORT, NULL);
     code = follow(target);
     /* decide on the jump size before taking memory: the near one needs 5 bytes */
-    if (!(n = steal(code, 5))) return patch_fail(what, PATCH_UNKNOWN, "its entry has an instruction the length decoder does not know or will not move");
+    if (!(n = steal(code, 5)))
+        return patch_fail(what, PATCH_UNKNOWN, "its entry has an instruction the length decoder does not know or will not move");
     if (!(slot = slot_for(code, &is_near))) return patch_fail(what, PATCH_NO_MEMORY, NULL);
     if (!is_near && !(n = steal(code, 14))) /* the slot stays unused: rare, harmless */
         return patch_fail(what, PATCH_UNKNOWN, "its entry has an instruction the length decoder does not know or will not move");
 
-    abs_jmp(slot, detour);                  /* relay: slot[0..13] */
-    memcpy(slot + 16, code, n);             /* trampoline: the moved instructions, */
-    abs_jmp(slot + 16 + n, code + n);       /* then back into the function */
+    abs_jmp(slot, detour);            /* relay: slot[0..13] */
+    memcpy(slot + 16, code, n);       /* trampoline: the moved instructions, */
+    abs_jmp(slot + 16 + n, code + n); /* then back into the function */
     NtFlushInstructionCache(GetCurrentProcess(), slot, SLOT);
 
     memset(o, 0, sizeof *o);
@@ -477,12 +503,23 @@ static op tx[PATCH_MAX_OPS];
 static const char *tx_names[PATCH_MAX_OPS];
 static int ntx, tx_failed;
 
-void patch_begin(void) { ntx = 0; tx_failed = 0; }
-void patch_abort(void) { ntx = 0; tx_failed = 0; }
+void patch_begin(void)
+{
+    ntx = 0;
+    tx_failed = 0;
+}
+void patch_abort(void)
+{
+    ntx = 0;
+    tx_failed = 0;
+}
 
 static int tx_add(int r, const char *what)
 {
-    if (r) { tx_failed = r; return r; }
+    if (r) {
+        tx_failed = r;
+        return r;
+    }
     tx_names[ntx++] = what;
     return 0;
 }

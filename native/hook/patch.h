@@ -9,12 +9,12 @@
 
 /* Failure codes (every function below returns 0 or one of these; nothing is changed then). */
 enum {
-    PATCH_NO_EXPORT = -1,   /* the export is missing (or no target/detour given) */
-    PATCH_UNKNOWN = -2,     /* bytes of a layout we do not understand: never patched on a guess */
-    PATCH_NO_MEMORY = -3,   /* no memory for the trampoline */
-    PATCH_NOT_WRITABLE = -4,/* the entry cannot be made writable */
-    PATCH_REFUSED = -5,     /* SVCDUP_HOOK_FAIL names this export (a switch for tests) */
-    PATCH_TOO_MANY = -6,    /* a transaction holds at most PATCH_MAX_OPS attaches */
+    PATCH_NO_EXPORT = -1,    /* the export is missing (or no target/detour given) */
+    PATCH_UNKNOWN = -2,      /* bytes of a layout we do not understand: never patched on a guess */
+    PATCH_NO_MEMORY = -3,    /* no memory for the trampoline */
+    PATCH_NOT_WRITABLE = -4, /* the entry cannot be made writable */
+    PATCH_REFUSED = -5,      /* SVCDUP_HOOK_FAIL names this export (a switch for tests) */
+    PATCH_TOO_MANY = -6,     /* a transaction holds at most PATCH_MAX_OPS attaches */
 };
 
 /* Hook ntdll!name. On success *original is a callable copy of the untouched stub.
@@ -45,9 +45,9 @@ void patch_abort(void);
 
 /* The last failure, for the install report (dllmain.c): which export, and why. */
 typedef struct {
-    int code;               /* PATCH_*, or 0 for none */
-    char what[64];          /* the export (or part) that failed */
-    const char *why;        /* a sentence, static */
+    int code;        /* PATCH_*, or 0 for none */
+    char what[64];   /* the export (or part) that failed */
+    const char *why; /* a sentence, static */
 } patch_failure;
 const patch_failure *patch_last_failure(void);
 void patch_clear_failure(void);

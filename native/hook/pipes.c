@@ -8,13 +8,13 @@
 #include "trace.h"
 #include "files.h"
 
-typedef NTSTATUS(NTAPI *file14)(HANDLE *, ACCESS_MASK, OBJECT_ATTRIBUTES *, ULONG_PTR, ULONG_PTR, ULONG_PTR, ULONG_PTR,
-                                ULONG_PTR, ULONG_PTR, ULONG_PTR, ULONG_PTR, ULONG_PTR, ULONG_PTR, ULONG_PTR);
+typedef NTSTATUS(NTAPI *file14)(HANDLE *, ACCESS_MASK, OBJECT_ATTRIBUTES *, ULONG_PTR, ULONG_PTR, ULONG_PTR, ULONG_PTR, ULONG_PTR,
+                                ULONG_PTR, ULONG_PTR, ULONG_PTR, ULONG_PTR, ULONG_PTR, ULONG_PTR);
 static file14 o_NtCreateNamedPipeFile, o_NtCreateMailslotFile, o_NtCreateFile, o_NtOpenFile;
 
-static NTSTATUS file_call(file14 orig, const char *call, HANDLE *h, ACCESS_MASK a, OBJECT_ATTRIBUTES *oa,
-                          ULONG_PTR a4, ULONG_PTR a5, ULONG_PTR a6, ULONG_PTR a7, ULONG_PTR a8, ULONG_PTR a9,
-                          ULONG_PTR a10, ULONG_PTR a11, ULONG_PTR a12, ULONG_PTR a13, ULONG_PTR a14)
+static NTSTATUS file_call(file14 orig, const char *call, HANDLE *h, ACCESS_MASK a, OBJECT_ATTRIBUTES *oa, ULONG_PTR a4, ULONG_PTR a5,
+                          ULONG_PTR a6, ULONG_PTR a7, ULONG_PTR a8, ULONG_PTR a9, ULONG_PTR a10, ULONG_PTR a11, ULONG_PTR a12,
+                          ULONG_PTR a13, ULONG_PTR a14)
 {
     renamed r;
     int root, v = rename_file(oa, &r, &root);
@@ -23,23 +23,28 @@ static NTSTATUS file_call(file14 orig, const char *call, HANDLE *h, ACCESS_MASK 
     if (v == V_DENIED) return ST_ACCESS_DENIED;
     /* every other file path: the VM's copy-on-write view (files.c) */
     if (v == V_PASS && !root && (orig == o_NtCreateFile || orig == o_NtOpenFile) &&
-        files_open(orig == o_NtCreateFile, h, a, oa, (IO_STATUS_BLOCK *)a4, (LARGE_INTEGER *)a5, (ULONG)a6, (ULONG)a7,
-                   (ULONG)a8, (ULONG)a9, (PVOID)a10, (ULONG)a11, &st))
+        files_open(orig == o_NtCreateFile, h, a, oa, (IO_STATUS_BLOCK *)a4, (LARGE_INTEGER *)a5, (ULONG)a6, (ULONG)a7, (ULONG)a8, (ULONG)a9,
+                   (PVOID)a10, (ULONG)a11, &st))
         return st;
     st = orig(h, a, v == V_RENAMED ? &r.oa : oa, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14);
     renamed_free(&r);
     /* a handle on the pipe/mailslot root: later names relative to it are pipe names;
        any other new handle may reuse the value of a closed root */
-    if (st >= 0 && h) { if (root) roots_note(*h, root); else roots_forget(*h); }
+    if (st >= 0 && h) {
+        if (root)
+            roots_note(*h, root);
+        else
+            roots_forget(*h);
+    }
     return st;
 }
 
-#define FILE_HOOK(name)                                                                                      \
-    static NTSTATUS NTAPI d_##name(HANDLE *h, ACCESS_MASK a, OBJECT_ATTRIBUTES *oa, ULONG_PTR a4, ULONG_PTR a5,  \
-                                   ULONG_PTR a6, ULONG_PTR a7, ULONG_PTR a8, ULONG_PTR a9, ULONG_PTR a10,        \
-                                   ULONG_PTR a11, ULONG_PTR a12, ULONG_PTR a13, ULONG_PTR a14)                   \
-    {                                                                                                        \
-        return file_call(o_##name, #name, h, a, oa, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14);      \
+#define FILE_HOOK(name)                                                                                                                  \
+    static NTSTATUS NTAPI d_##name(HANDLE *h, ACCESS_MASK a, OBJECT_ATTRIBUTES *oa, ULONG_PTR a4, ULONG_PTR a5, ULONG_PTR a6,            \
+                                   ULONG_PTR a7, ULONG_PTR a8, ULONG_PTR a9, ULONG_PTR a10, ULONG_PTR a11, ULONG_PTR a12, ULONG_PTR a13, \
+                                   ULONG_PTR a14)                                                                                        \
+    {                                                                                                                                    \
+        return file_call(o_##name, #name, h, a, oa, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14);                                    \
     }
 FILE_HOOK(NtCreateNamedPipeFile)
 FILE_HOOK(NtCreateMailslotFile)
@@ -49,8 +54,8 @@ FILE_HOOK(NtOpenFile)
 typedef NTSTATUS(NTAPI *fsctl_fn)(HANDLE, HANDLE, PVOID, PVOID, IO_STATUS_BLOCK *, ULONG, PVOID, ULONG, PVOID, ULONG);
 static fsctl_fn o_NtFsControlFile;
 
-static NTSTATUS NTAPI d_NtFsControlFile(HANDLE h, HANDLE ev, PVOID apc, PVOID ctx, IO_STATUS_BLOCK *io, ULONG code,
-                                        PVOID in, ULONG in_len, PVOID out, ULONG out_len)
+static NTSTATUS NTAPI d_NtFsControlFile(HANDLE h, HANDLE ev, PVOID apc, PVOID ctx, IO_STATUS_BLOCK *io, ULONG code, PVOID in, ULONG in_len,
+                                        PVOID out, ULONG out_len)
 {
     PIPE_WAIT_BUF *w = in, *nw;
     UNICODE_STRING used;
@@ -69,7 +74,10 @@ static NTSTATUS NTAPI d_NtFsControlFile(HANDLE h, HANDLE ev, PVOID apc, PVOID ct
     if (v == V_DENIED) return ST_ACCESS_DENIED;
     if (v != V_RENAMED) return o_NtFsControlFile(h, ev, apc, ctx, io, code, in, in_len, out, out_len);
     nlen = offsetof(PIPE_WAIT_BUF, Name) + r.us.Length;
-    if (!(nw = hmalloc(nlen))) { renamed_free(&r); return ST_NO_MEMORY; }
+    if (!(nw = hmalloc(nlen))) {
+        renamed_free(&r);
+        return ST_NO_MEMORY;
+    }
     memcpy(nw, w, offsetof(PIPE_WAIT_BUF, Name));
     nw->NameLength = r.us.Length;
     memcpy(nw->Name, r.us.Buffer, r.us.Length);

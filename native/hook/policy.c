@@ -8,8 +8,14 @@
 #include "policy-defaults.h" /* generated from policy-defaults.txt (rules.mk) */
 #include <wchar.h>
 
-typedef struct { int verdict, kinds; const WCHAR *pat; } rule;
-typedef struct { rule *rules; int count, cap; } rule_list;
+typedef struct {
+    int verdict, kinds;
+    const WCHAR *pat;
+} rule;
+typedef struct {
+    rule *rules;
+    int count, cap;
+} rule_list;
 
 static struct {
     rule_list vm, defaults;
@@ -19,7 +25,7 @@ static struct {
 
 /* Names svcdup keeps for itself in the host namespace (svcdup.pid.*, svcdup.vmctl.*). */
 #define NAMESPACE_KINDS (K_OBJECT | K_PIPE | K_MAILSLOT | K_PORT)
-#define STATE_KINDS (K_FILE | K_KEY)
+#define STATE_KINDS     (K_FILE | K_KEY)
 
 static int word_is(const WCHAR *w, int n, const WCHAR *s) { return n == (int)wcslen(s) && !_wcsnicmp(w, s, n); }
 
@@ -50,7 +56,10 @@ static int add_rule(rule_list *l, int verdict, int kind, const WCHAR *pat, int n
     if (l->count == l->cap) {
         rule *nr = hmalloc(sizeof(rule) * (l->cap ? l->cap * 2 : 16));
         if (!nr) return 0;
-        if (l->rules) { memcpy(nr, l->rules, sizeof(rule) * l->count); hfree(l->rules); }
+        if (l->rules) {
+            memcpy(nr, l->rules, sizeof(rule) * l->count);
+            hfree(l->rules);
+        }
         l->rules = nr;
         l->cap = l->cap ? l->cap * 2 : 16;
     }
@@ -70,10 +79,16 @@ static int parse_ipv4(const WCHAR *s, int n, UCHAR *a)
     int i = 0, part = 0;
     for (; i < 4; i++) {
         int v = 0, d = 0;
-        while (part < n && s[part] >= L'0' && s[part] <= L'9' && d < 3) { v = v * 10 + (s[part++] - L'0'); d++; }
+        while (part < n && s[part] >= L'0' && s[part] <= L'9' && d < 3) {
+            v = v * 10 + (s[part++] - L'0');
+            d++;
+        }
         if (!d || v > 255) return 0;
         a[i] = (UCHAR)v;
-        if (i < 3) { if (part >= n || s[part] != L'.') return 0; part++; }
+        if (i < 3) {
+            if (part >= n || s[part] != L'.') return 0;
+            part++;
+        }
     }
     return part == n;
 }
@@ -82,7 +97,10 @@ static int parse_port(const WCHAR *s, int n)
 {
     int v = 0, i;
     if (n < 1 || n > 5) return 0;
-    for (i = 0; i < n; i++) { if (s[i] < L'0' || s[i] > L'9') return 0; v = v * 10 + (s[i] - L'0'); }
+    for (i = 0; i < n; i++) {
+        if (s[i] < L'0' || s[i] > L'9') return 0;
+        v = v * 10 + (s[i] - L'0');
+    }
     return v >= 1 && v <= 65535 ? v : 0;
 }
 
@@ -146,23 +164,37 @@ static int parse(rule_list *l, const WCHAR *text, int allow_net)
         while (len && (p[len - 1] == L'\r' || p[len - 1] == L' ')) len--;
         if (len == 0 || *p == L'#') goto next;
         if (len > 4 && !wcsncmp(p, L"net ", 4)) {
-            if (!allow_net) { P.error = "net lines are not for the defaults"; return -line; }
+            if (!allow_net) {
+                P.error = "net lines are not for the defaults";
+                return -line;
+            }
             if ((P.error = net_line(p, len))) return -line;
             goto next;
         }
         if (len > 6 && !wcsncmp(p, L"alias ", 6)) goto next; /* file path aliases: files_path.c */
-        for (n1 = 0; n1 < len && w1[n1] != L' '; n1++);
+        for (n1 = 0; n1 < len && w1[n1] != L' '; n1++)
+            ;
         w2 = w1 + n1 + 1;
-        for (n2 = 0; w2 + n2 < p + len && w2[n2] != L' '; n2++);
+        for (n2 = 0; w2 + n2 < p + len && w2[n2] != L' '; n2++)
+            ;
         w3 = w2 + n2 + 1;
         n3 = (int)(p + len - w3);
-        if ((v = verdict_of(w1, n1)) < 0) { P.error = "the verdict is not open, closed, private or cow"; return -line; }
+        if ((v = verdict_of(w1, n1)) < 0) {
+            P.error = "the verdict is not open, closed, private or cow";
+            return -line;
+        }
         if (n1 >= len || !(k = kind_of(w2, n2))) {
             P.error = "the kind is not objects, pipes, mailslots, ports, services, files or keys";
             return -line;
         }
-        if (n3 <= 0) { P.error = "no pattern"; return -line; }
-        if (!add_rule(l, v, k, w3, n3)) { P.error = "out of memory"; return -line; }
+        if (n3 <= 0) {
+            P.error = "no pattern";
+            return -line;
+        }
+        if (!add_rule(l, v, k, w3, n3)) {
+            P.error = "out of memory";
+            return -line;
+        }
     next:
         p = e ? e + 1 : NULL;
     }
@@ -193,8 +225,16 @@ int glob_match(const WCHAR *pat, const WCHAR *s, USHORT n)
     const WCHAR *star = NULL;
     USHORT i = 0, si = 0;
     while (i < n) {
-        if (*pat == L'*') { star = ++pat; si = i; continue; }
-        if (*pat && (*pat == L'?' || up(*pat) == up(s[i]))) { pat++; i++; continue; }
+        if (*pat == L'*') {
+            star = ++pat;
+            si = i;
+            continue;
+        }
+        if (*pat && (*pat == L'?' || up(*pat) == up(s[i]))) {
+            pat++;
+            i++;
+            continue;
+        }
         if (!star) return 0;
         pat = star;
         i = ++si;

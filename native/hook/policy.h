@@ -16,11 +16,14 @@ enum { P_RENAME = 0, P_OPEN = 1, P_CLOSED = 2, P_PRIVATE = 3, P_COW = 4 };
 
 /* The net lines (docs/network.md): "net address A", "net portmap tcp|udp PORT PORT2". */
 #define POLICY_MAX_PORTMAPS 64
-typedef struct { UCHAR type; USHORT from, to; } policy_portmap; /* type 1 tcp, 2 udp; host-order ports */
 typedef struct {
-    int lines;                  /* how many net lines: 0 = the VM keeps the host's network */
+    UCHAR type;
+    USHORT from, to;
+} policy_portmap; /* type 1 tcp, 2 udp; host-order ports */
+typedef struct {
+    int lines; /* how many net lines: 0 = the VM keeps the host's network */
     int have_addr;
-    UCHAR addr[4];              /* the VM's own IPv4 address, when have_addr */
+    UCHAR addr[4]; /* the VM's own IPv4 address, when have_addr */
     int nmaps;
     policy_portmap maps[POLICY_MAX_PORTMAPS];
 } policy_net;

@@ -8,13 +8,12 @@
 #include "trace.h"
 
 typedef NTSTATUS(NTAPI *create_fn)(HANDLE *, OBJECT_ATTRIBUTES *, ULONG_PTR, ULONG_PTR, ULONG_PTR);
-typedef NTSTATUS(NTAPI *conn_fn)(HANDLE *, UNICODE_STRING *, ULONG_PTR, ULONG_PTR, ULONG_PTR, ULONG_PTR, ULONG_PTR,
-                                 ULONG_PTR, ULONG_PTR, ULONG_PTR, ULONG_PTR);
+typedef NTSTATUS(NTAPI *conn_fn)(HANDLE *, UNICODE_STRING *, ULONG_PTR, ULONG_PTR, ULONG_PTR, ULONG_PTR, ULONG_PTR, ULONG_PTR, ULONG_PTR,
+                                 ULONG_PTR, ULONG_PTR);
 static create_fn o_NtCreatePort, o_NtCreateWaitablePort, o_NtAlpcCreatePort;
 static conn_fn o_NtConnectPort, o_NtSecureConnectPort, o_NtAlpcConnectPort;
 
-static NTSTATUS port_create(create_fn orig, const char *call, HANDLE *h, OBJECT_ATTRIBUTES *oa, ULONG_PTR a3,
-                            ULONG_PTR a4, ULONG_PTR a5)
+static NTSTATUS port_create(create_fn orig, const char *call, HANDLE *h, OBJECT_ATTRIBUTES *oa, ULONG_PTR a3, ULONG_PTR a4, ULONG_PTR a5)
 {
     renamed r;
     NTSTATUS st;
@@ -26,9 +25,8 @@ static NTSTATUS port_create(create_fn orig, const char *call, HANDLE *h, OBJECT_
     return st;
 }
 
-static NTSTATUS port_connect(conn_fn orig, const char *call, HANDLE *h, UNICODE_STRING *name, ULONG_PTR a3,
-                             ULONG_PTR a4, ULONG_PTR a5, ULONG_PTR a6, ULONG_PTR a7, ULONG_PTR a8, ULONG_PTR a9,
-                             ULONG_PTR a10, ULONG_PTR a11)
+static NTSTATUS port_connect(conn_fn orig, const char *call, HANDLE *h, UNICODE_STRING *name, ULONG_PTR a3, ULONG_PTR a4, ULONG_PTR a5,
+                             ULONG_PTR a6, ULONG_PTR a7, ULONG_PTR a8, ULONG_PTR a9, ULONG_PTR a10, ULONG_PTR a11)
 {
     OBJECT_ATTRIBUTES oa;
     renamed r;
@@ -43,14 +41,17 @@ static NTSTATUS port_connect(conn_fn orig, const char *call, HANDLE *h, UNICODE_
     return st;
 }
 
-#define CREATE(name)                                                                                   \
+#define CREATE(name)                                                                                           \
     static NTSTATUS NTAPI d_##name(HANDLE *h, OBJECT_ATTRIBUTES *oa, ULONG_PTR a3, ULONG_PTR a4, ULONG_PTR a5) \
-    { return port_create(o_##name, #name, h, oa, a3, a4, a5); }
-#define CONNECT(name)                                                                                   \
-    static NTSTATUS NTAPI d_##name(HANDLE *h, UNICODE_STRING *n, ULONG_PTR a3, ULONG_PTR a4, ULONG_PTR a5, \
-                                   ULONG_PTR a6, ULONG_PTR a7, ULONG_PTR a8, ULONG_PTR a9, ULONG_PTR a10,  \
-                                   ULONG_PTR a11)                                                       \
-    { return port_connect(o_##name, #name, h, n, a3, a4, a5, a6, a7, a8, a9, a10, a11); }
+    {                                                                                                          \
+        return port_create(o_##name, #name, h, oa, a3, a4, a5);                                                \
+    }
+#define CONNECT(name)                                                                                                                  \
+    static NTSTATUS NTAPI d_##name(HANDLE *h, UNICODE_STRING *n, ULONG_PTR a3, ULONG_PTR a4, ULONG_PTR a5, ULONG_PTR a6, ULONG_PTR a7, \
+                                   ULONG_PTR a8, ULONG_PTR a9, ULONG_PTR a10, ULONG_PTR a11)                                           \
+    {                                                                                                                                  \
+        return port_connect(o_##name, #name, h, n, a3, a4, a5, a6, a7, a8, a9, a10, a11);                                              \
+    }
 CREATE(NtCreatePort)
 CREATE(NtCreateWaitablePort)
 CREATE(NtAlpcCreatePort)
@@ -58,15 +59,19 @@ CONNECT(NtConnectPort)
 CONNECT(NtSecureConnectPort)
 CONNECT(NtAlpcConnectPort)
 
-#define H(name)                                                              \
-    do {                                                                     \
-        int r_ = hook_syscall(#name, (void *)d_##name, (void **)&o_##name);  \
-        if (r_ && r_ != -1) return -1;                                       \
+#define H(name)                                                             \
+    do {                                                                    \
+        int r_ = hook_syscall(#name, (void *)d_##name, (void **)&o_##name); \
+        if (r_ && r_ != -1) return -1;                                      \
     } while (0)
 
 int ports_install(void)
 {
-    H(NtCreatePort); H(NtCreateWaitablePort); H(NtAlpcCreatePort);
-    H(NtConnectPort); H(NtSecureConnectPort); H(NtAlpcConnectPort);
+    H(NtCreatePort);
+    H(NtCreateWaitablePort);
+    H(NtAlpcCreatePort);
+    H(NtConnectPort);
+    H(NtSecureConnectPort);
+    H(NtAlpcConnectPort);
     return 0;
 }

@@ -13,8 +13,8 @@
 #include <stdio.h>
 #include <wchar.h>
 
-typedef NTSTATUS(NTAPI *cup_fn)(HANDLE *, HANDLE *, ACCESS_MASK, ACCESS_MASK, OBJECT_ATTRIBUTES *, OBJECT_ATTRIBUTES *,
-                                ULONG, ULONG, PVOID, PVOID, PVOID);
+typedef NTSTATUS(NTAPI *cup_fn)(HANDLE *, HANDLE *, ACCESS_MASK, ACCESS_MASK, OBJECT_ATTRIBUTES *, OBJECT_ATTRIBUTES *, ULONG, ULONG, PVOID,
+                                PVOID, PVOID);
 typedef NTSTATUS(NTAPI *open_fn)(HANDLE *, ACCESS_MASK, OBJECT_ATTRIBUTES *, CLIENT_ID *);
 typedef NTSTATUS(NTAPI *qsi_fn)(ULONG, PVOID, ULONG, PULONG);
 typedef NTSTATUS(NTAPI *close_fn)(HANDLE);
@@ -35,15 +35,14 @@ static void trace_pid(const char *call, DWORD pid, int verdict)
 /* by the VM's job only (membership.c): the config sections are not proof of anything */
 static int mine(DWORD pid) { return pid == G.pid || membership_has(pid); }
 
-static NTSTATUS NTAPI d_NtCreateUserProcess(HANDLE *ph, HANDLE *th, ACCESS_MASK pa, ACCESS_MASK ta,
-                                            OBJECT_ATTRIBUTES *poa, OBJECT_ATTRIBUTES *toa, ULONG pflags,
-                                            ULONG tflags, PVOID params, PVOID info, PVOID attrs)
+static NTSTATUS NTAPI d_NtCreateUserProcess(HANDLE *ph, HANDLE *th, ACCESS_MASK pa, ACCESS_MASK ta, OBJECT_ATTRIBUTES *poa,
+                                            OBJECT_ATTRIBUTES *toa, ULONG pflags, ULONG tflags, PVOID params, PVOID info, PVOID attrs)
 {
     PROCESS_BASIC_INFORMATION pbi;
-    NTSTATUS st = o_NtCreateUserProcess(ph, th, pa | PROCESS_VM_OPERATION | PROCESS_VM_READ | PROCESS_VM_WRITE |
-                                                    PROCESS_QUERY_INFORMATION | PROCESS_DUP_HANDLE | PROCESS_TERMINATE,
-                                        ta | THREAD_SUSPEND_RESUME, poa, toa, pflags,
-                                        tflags | THREAD_FLAG_CREATE_SUSPENDED, params, info, attrs);
+    NTSTATUS st = o_NtCreateUserProcess(
+        ph, th,
+        pa | PROCESS_VM_OPERATION | PROCESS_VM_READ | PROCESS_VM_WRITE | PROCESS_QUERY_INFORMATION | PROCESS_DUP_HANDLE | PROCESS_TERMINATE,
+        ta | THREAD_SUSPEND_RESUME, poa, toa, pflags, tflags | THREAD_FLAG_CREATE_SUSPENDED, params, info, attrs);
     if (st < 0) return st;
     st = NtQueryInformationProcess(*ph, ProcessBasicInformation, &pbi, sizeof pbi, NULL);
     if (st >= 0) st = inject_child(*ph, (DWORD)pbi.UniqueProcessId, G.cfg);
@@ -116,13 +115,21 @@ static ULONG filter_procs(unsigned char *buf, ULONG len)
 }
 
 /* Membership of the pids of one query, asked once each: handle lists repeat them thousands of times. */
-typedef struct { DWORD pid; int in; } pid_memo;
+typedef struct {
+    DWORD pid;
+    int in;
+} pid_memo;
 static int mine_memo(DWORD pid, pid_memo *m, int *n, int cap)
 {
     int i;
-    for (i = 0; i < *n; i++) if (m[i].pid == pid) return m[i].in;
+    for (i = 0; i < *n; i++)
+        if (m[i].pid == pid) return m[i].in;
     i = mine(pid);
-    if (*n < cap) { m[*n].pid = pid; m[*n].in = i; (*n)++; }
+    if (*n < cap) {
+        m[*n].pid = pid;
+        m[*n].in = i;
+        (*n)++;
+    }
     return i;
 }
 
@@ -145,8 +152,10 @@ static void filter_handles(ULONG cls, unsigned char *buf, ULONG len)
         kept++;
     }
     memset(buf + hdr + kept * esz, 0, (count - kept) * esz);
-    if (cls == 16) *(ULONG *)buf = (ULONG)kept;
-    else *(ULONG_PTR *)buf = kept;
+    if (cls == 16)
+        *(ULONG *)buf = (ULONG)kept;
+    else
+        *(ULONG_PTR *)buf = kept;
 }
 
 static NTSTATUS NTAPI d_NtQuerySystemInformation(ULONG cls, PVOID buf, ULONG len, PULONG ret)

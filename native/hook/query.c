@@ -21,8 +21,7 @@ static NTSTATUS NTAPI d_NtQueryObject(HANDLE h, OBJECT_INFORMATION_CLASS cls, PV
         if (ni->Name.Buffer && ni->Name.Length) ni->Name.Length = unrename(ni->Name.Buffer, ni->Name.Length);
         if (ni->Name.Buffer && ni->Name.Length) ni->Name.Length = registry_unname(ni->Name.Buffer, ni->Name.Length);
         /* a private copy answers with the VM's path (files_path.c) */
-        if (ni->Name.Buffer && ni->Name.Length)
-            ni->Name.Length = (USHORT)(files_unmap(ni->Name.Buffer, ni->Name.Length / 2, 1) * 2);
+        if (ni->Name.Buffer && ni->Name.Length) ni->Name.Length = (USHORT)(files_unmap(ni->Name.Buffer, ni->Name.Length / 2, 1) * 2);
     }
     return st;
 }

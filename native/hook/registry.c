@@ -18,30 +18,48 @@
 #include <stdlib.h>
 #include <wchar.h>
 
-#define KeyBasicInformation 0
-#define KeyNodeInformation 1
-#define KeyFullInformation 2
-#define KeyNameInformation 3
-#define KeyCachedInformation 4
-#define KeyValueFullInformation 1
-#define ST_OBJECT_NAME_NOT_FOUND ((NTSTATUS)0xC0000034)
-#define ST_NO_MORE_ENTRIES ((NTSTATUS)0x8000001A)
-#define ST_BUFFER_TOO_SMALL ((NTSTATUS)0xC0000023)
-#define ST_CANNOT_DELETE ((NTSTATUS)0xC0000121)
-#define ST_INVALID_PARAMETER ((NTSTATUS)0xC000000D)
+#define KeyBasicInformation       0
+#define KeyNodeInformation        1
+#define KeyFullInformation        2
+#define KeyNameInformation        3
+#define KeyCachedInformation      4
+#define KeyValueFullInformation   1
+#define ST_OBJECT_NAME_NOT_FOUND  ((NTSTATUS)0xC0000034)
+#define ST_NO_MORE_ENTRIES        ((NTSTATUS)0x8000001A)
+#define ST_BUFFER_TOO_SMALL       ((NTSTATUS)0xC0000023)
+#define ST_CANNOT_DELETE          ((NTSTATUS)0xC0000121)
+#define ST_INVALID_PARAMETER      ((NTSTATUS)0xC000000D)
 #define ST_CHILD_MUST_BE_VOLATILE ((NTSTATUS)0xC0000181)
-#define REG_CREATED 1
-#define REG_OPENED 2
-#define OPT_VOLATILE 1
-#define OPT_CREATE_LINK 2
-#define OPT_OPEN_LINK 8
-#define ATTR_OPENLINK 0x100
+#define REG_CREATED               1
+#define REG_OPENED                2
+#define OPT_VOLATILE              1
+#define OPT_CREATE_LINK           2
+#define OPT_OPEN_LINK             8
+#define ATTR_OPENLINK             0x100
 
-typedef struct { LARGE_INTEGER t; ULONG title, name_len; WCHAR name[1]; } KBASIC;
-typedef struct { LARGE_INTEGER t; ULONG title, class_off, class_len, name_len; WCHAR name[1]; } KNODE;
-typedef struct { LARGE_INTEGER t; ULONG title, class_off, class_len, subkeys, max_name, max_class, values, max_vname, max_vdata; WCHAR cls[1]; } KFULL;
-typedef struct { LARGE_INTEGER t; ULONG title, subkeys, max_name, values, max_vname, max_vdata, name_len; } KCACHED;
-typedef struct { ULONG title, type, data_off, data_len, name_len; WCHAR name[1]; } KVFULL;
+typedef struct {
+    LARGE_INTEGER t;
+    ULONG title, name_len;
+    WCHAR name[1];
+} KBASIC;
+typedef struct {
+    LARGE_INTEGER t;
+    ULONG title, class_off, class_len, name_len;
+    WCHAR name[1];
+} KNODE;
+typedef struct {
+    LARGE_INTEGER t;
+    ULONG title, class_off, class_len, subkeys, max_name, max_class, values, max_vname, max_vdata;
+    WCHAR cls[1];
+} KFULL;
+typedef struct {
+    LARGE_INTEGER t;
+    ULONG title, subkeys, max_name, values, max_vname, max_vdata, name_len;
+} KCACHED;
+typedef struct {
+    ULONG title, type, data_off, data_len, name_len;
+    WCHAR name[1];
+} KVFULL;
 
 NTSYSAPI NTSTATUS NTAPI NtQueryKey(HANDLE, int, void *, ULONG, ULONG *);
 NTSYSAPI NTSTATUS NTAPI NtEnumerateKey(HANDLE, ULONG, int, void *, ULONG, ULONG *);
@@ -72,28 +90,29 @@ static rename_key_fn o_NtRenameKey;
 static notify_key_fn o_NtNotifyChangeKey;
 
 #define NAME_MAX_CHARS 1024
-#define COMPONENT_MAX 255
-#define RD (KEY_QUERY_VALUE | KEY_ENUMERATE_SUB_KEYS)
-#define WRITE_BITS (KEY_SET_VALUE | KEY_CREATE_SUB_KEY | KEY_CREATE_LINK | DELETE | WRITE_DAC | WRITE_OWNER | \
-                    GENERIC_WRITE | GENERIC_ALL | MAXIMUM_ALLOWED | ACCESS_SYSTEM_SECURITY)
+#define COMPONENT_MAX  255
+#define RD             (KEY_QUERY_VALUE | KEY_ENUMERATE_SUB_KEYS)
+#define WRITE_BITS                                                                                                           \
+    (KEY_SET_VALUE | KEY_CREATE_SUB_KEY | KEY_CREATE_LINK | DELETE | WRITE_DAC | WRITE_OWNER | GENERIC_WRITE | GENERIC_ALL | \
+     MAXIMUM_ALLOWED | ACCESS_SYSTEM_SECURITY)
 static const WCHAR svcdup_area[] = L"\\REGISTRY\\MACHINE\\SOFTWARE\\svcdup";
 static const WCHAR svchost[] = L"\\REGISTRY\\MACHINE\\SOFTWARE\\Microsoft\\Windows NT\\CurrentVersion\\Svchost";
 static const WCHAR ccs_name[] = L"\\REGISTRY\\MACHINE\\SYSTEM\\CurrentControlSet";
 static const WCHAR M_DELETED[] = L"svcdup.deleted", M_OPAQUE[] = L"svcdup.opaque";
 enum { M_NONE = 0, M_IS_OPAQUE = 1, M_IS_DELETED = 2 };
 
-static WCHAR vm_area[128];   /* ...\svcdup\VMs\<vm> */
+static WCHAR vm_area[128]; /* ...\svcdup\VMs\<vm> */
 static USHORT vm_area_len;
-static WCHAR cow_root[160];  /* ...\svcdup\VMs\<vm>\Cow */
+static WCHAR cow_root[160]; /* ...\svcdup\VMs\<vm>\Cow */
 static USHORT cow_root_len;
 static WCHAR ccs[128] = L"\\REGISTRY\\MACHINE\\SYSTEM\\CurrentControlSet"; /* what CurrentControlSet links to (Wine 8: a plain key) */
 static int has_private; /* any "private keys" rule: enumerations hide those keys of the host */
 static RTL_CRITICAL_SECTION lock;
 
 typedef struct {
-    WCHAR full[NAME_MAX_CHARS];     /* the absolute name the caller means */
+    WCHAR full[NAME_MAX_CHARS]; /* the absolute name the caller means */
     USHORT full_len;
-    WCHAR target[NAME_MAX_CHARS];   /* where it resolves in this VM */
+    WCHAR target[NAME_MAX_CHARS]; /* where it resolves in this VM */
     UNICODE_STRING target_us;
     OBJECT_ATTRIBUTES oa;
 } key_name;
@@ -130,7 +149,10 @@ static int key_exists(const WCHAR *name)
 /* A key's marker (class string), M_NONE for a plain copy or a host key. */
 static int marker_of(HANDLE h)
 {
-    union { KFULL f; BYTE b[128]; } u;
+    union {
+        KFULL f;
+        BYTE b[128];
+    } u;
     ULONG ret;
     WCHAR *c;
     NTSTATUS st = o_NtQueryKey(h, KeyFullInformation, &u, sizeof u, &ret);
@@ -156,8 +178,7 @@ static USHORT to_logical(WCHAR *s, USHORT n)
         return 10 + rest;
     }
     /* dup's copies: VMs\<vm>\Services\NAME and VMs\<vm>\Svchost */
-    if (vm_area_len && n > vm_area_len + 9 && starts_with(s, n, vm_area) &&
-        !_wcsnicmp(s + vm_area_len, L"\\Services\\", 10)) {
+    if (vm_area_len && n > vm_area_len + 9 && starts_with(s, n, vm_area) && !_wcsnicmp(s + vm_area_len, L"\\Services\\", 10)) {
         size_t cl = wcslen(ccs), rest = n - vm_area_len;
         if (cl + rest <= n) {
             memmove(s + cl, s + vm_area_len, rest * sizeof(WCHAR));
@@ -171,7 +192,10 @@ static USHORT to_logical(WCHAR *s, USHORT n)
 /* The logical name of an open key, or 0. */
 static USHORT handle_name(HANDLE h, WCHAR *out)
 {
-    struct { ULONG len; WCHAR name[NAME_MAX_CHARS]; } info;
+    struct {
+        ULONG len;
+        WCHAR name[NAME_MAX_CHARS];
+    } info;
     ULONG ret;
     USHORT n;
     if (o_NtQueryKey(h, KeyNameInformation, &info, sizeof info - sizeof(WCHAR), &ret) < 0) return 0;
@@ -184,7 +208,11 @@ static USHORT handle_name(HANDLE h, WCHAR *out)
 /* The names of the last keys used as RootDirectory (advapi32's predefined HKLM/HKCU
    handles above all): asked once, forgotten when the handle is closed. */
 #define ROOTS_CACHED 8
-static struct { HANDLE h; USHORT n; WCHAR *name; } roots_cache[ROOTS_CACHED];
+static struct {
+    HANDLE h;
+    USHORT n;
+    WCHAR *name;
+} roots_cache[ROOTS_CACHED];
 static int roots_next;
 
 static USHORT root_name(HANDLE h, WCHAR *out)
@@ -262,9 +290,10 @@ static size_t services_prefix(const WCHAR *s, USHORT n)
     static const WCHAR sys[] = L"\\REGISTRY\\MACHINE\\SYSTEM\\";
     size_t i = wcslen(sys), cs;
     if (n <= i || _wcsnicmp(s, sys, i)) return 0;
-    if (!_wcsnicmp(s + i, L"CurrentControlSet\\", 18)) cs = 18;
-    else if (!_wcsnicmp(s + i, L"ControlSet", 10) && n > i + 14 && iswdigit(s[i + 10]) && iswdigit(s[i + 11]) &&
-             iswdigit(s[i + 12]) && s[i + 13] == L'\\')
+    if (!_wcsnicmp(s + i, L"CurrentControlSet\\", 18))
+        cs = 18;
+    else if (!_wcsnicmp(s + i, L"ControlSet", 10) && n > i + 14 && iswdigit(s[i + 10]) && iswdigit(s[i + 11]) && iswdigit(s[i + 12]) &&
+             s[i + 13] == L'\\')
         cs = 14;
     else
         return 0;
@@ -279,7 +308,8 @@ static int dup_copy(key_name *k)
     size_t svc, end, base;
     int n;
     if ((svc = services_prefix(k->full, k->full_len))) {
-        for (end = svc; end < k->full_len && k->full[end] != L'\\'; end++);
+        for (end = svc; end < k->full_len && k->full[end] != L'\\'; end++)
+            ;
         n = _snwprintf(k->target, NAME_MAX_CHARS, L"%ls\\Services\\%.*ls", vm_area, (int)(end - svc), k->full + svc);
         if (n < 0) return 0;
         base = (size_t)n;
@@ -315,7 +345,8 @@ static int key_policy(const WCHAR *full, USHORT n)
         p = policy_decide(K_KEY, buf, m);
         if (p == P_CLOSED) return P_CLOSED;
         rest = n > 15 ? wcschr(full + 15, L'\\') : NULL; /* after the SID */
-        m = rest ? (USHORT)swprintf(buf, NAME_MAX_CHARS + 8, L"HKCU%.*ls", (int)(n - (rest - full)), rest) : (USHORT)swprintf(buf, 8, L"HKCU");
+        m = rest ? (USHORT)swprintf(buf, NAME_MAX_CHARS + 8, L"HKCU%.*ls", (int)(n - (rest - full)), rest)
+                 : (USHORT)swprintf(buf, 8, L"HKCU");
         q = policy_decide(K_KEY, buf, m);
         if (q == P_CLOSED || q == P_PRIVATE || p == P_RENAME || p == P_COW) p = q;
     } else {
@@ -354,8 +385,8 @@ static int level(const WCHAR *s, USHORT n)
 
 /* State of a logical key in this VM. */
 typedef struct {
-    int copy;         /* 1: a live copy exists, -1: a tombstone, 0: none */
-    int host_hidden;  /* the host's key is not part of the VM's view */
+    int copy;        /* 1: a live copy exists, -1: a tombstone, 0: none */
+    int host_hidden; /* the host's key is not part of the VM's view */
 } key_state;
 
 static void lookup(const WCHAR *full, USHORT n, int policy, key_state *s)
@@ -373,14 +404,18 @@ static void lookup(const WCHAR *full, USHORT n, int policy, key_state *s)
         HANDLE last = NULL, next;
         USHORT i, start;
         int whole = 1;
-        for (i = top; i < cn && c[i] != L'\\'; i++); /* the hive: MACHINE or USER */
+        for (i = top; i < cn && c[i] != L'\\'; i++)
+            ;                                                   /* the hive: MACHINE or USER */
         if (raw_open(&last, c, i, KEY_QUERY_VALUE) < 0) return; /* nothing copied in this hive */
         for (start = i + 1, i = start; start < cn && i <= cn; i++) {
             UNICODE_STRING us;
             OBJECT_ATTRIBUTES oa;
             if (i < cn && c[i] != L'\\') continue;
             init_oa(&oa, &us, c + start, i - start, last);
-            if (o_NtOpenKey(&next, KEY_QUERY_VALUE, &oa) < 0) { whole = 0; break; }
+            if (o_NtOpenKey(&next, KEY_QUERY_VALUE, &oa) < 0) {
+                whole = 0;
+                break;
+            }
             real_NtClose(last);
             last = next;
             start = i + 1;
@@ -401,7 +436,8 @@ static NTSTATUS create_chain(HANDLE *h, const WCHAR *name, USHORT n)
     OBJECT_ATTRIBUTES oa;
     NTSTATUS st;
     /* "\REGISTRY\MACHINE" can be opened, not created: start below it */
-    for (i = 1; i < n && level(name, i + 1) <= 2; i++);
+    for (i = 1; i < n && level(name, i + 1) <= 2; i++)
+        ;
     if ((st = raw_open(&parent, name, i, KEY_CREATE_SUB_KEY)) < 0) return st;
     start = i + 1;
     for (i = start; i <= n; i++) {
@@ -417,8 +453,8 @@ static NTSTATUS create_chain(HANDLE *h, const WCHAR *name, USHORT n)
     return 0;
 }
 
-static NTSTATUS create_under(HANDLE *h, HANDLE parent, const WCHAR *name, USHORT n, const WCHAR *cls, USHORT cls_chars,
-                             ULONG options, ULONG *disp)
+static NTSTATUS create_under(HANDLE *h, HANDLE parent, const WCHAR *name, USHORT n, const WCHAR *cls, USHORT cls_chars, ULONG options,
+                             ULONG *disp)
 {
     UNICODE_STRING us, cu;
     OBJECT_ATTRIBUTES oa;
@@ -427,8 +463,7 @@ static NTSTATUS create_under(HANDLE *h, HANDLE parent, const WCHAR *name, USHORT
     cu.Buffer = (WCHAR *)cls;
     cu.Length = cu.MaximumLength = (USHORT)(cls_chars * sizeof(WCHAR));
     st = o_NtCreateKey(h, KEY_ALL_ACCESS, &oa, 0, cls_chars ? &cu : NULL, options & OPT_VOLATILE, disp);
-    if (st == ST_CHILD_MUST_BE_VOLATILE)
-        st = o_NtCreateKey(h, KEY_ALL_ACCESS, &oa, 0, cls_chars ? &cu : NULL, OPT_VOLATILE, disp);
+    if (st == ST_CHILD_MUST_BE_VOLATILE) st = o_NtCreateKey(h, KEY_ALL_ACCESS, &oa, 0, cls_chars ? &cu : NULL, OPT_VOLATILE, disp);
     return st;
 }
 
@@ -447,7 +482,10 @@ static NTSTATUS copy_values(HANDLE from, HANDLE to)
             if (!(v = hmalloc(size = ret + 64))) return ST_NO_MEMORY;
             continue;
         }
-        if (st == ST_NO_MORE_ENTRIES) { st = 0; break; }
+        if (st == ST_NO_MORE_ENTRIES) {
+            st = 0;
+            break;
+        }
         if (st < 0) break;
         name.Buffer = v->name;
         name.Length = name.MaximumLength = (USHORT)v->name_len;
@@ -483,17 +521,27 @@ static NTSTATUS ensure_copy(HANDLE *h, const WCHAR *full, USHORT n)
         cn = parent_len(c, cn);
         hn = parent_len(host, hn);
     }
-    if (m == M_IS_DELETED) { real_NtClose(parent); return ST_OBJECT_NAME_NOT_FOUND; }
+    if (m == M_IS_DELETED) {
+        real_NtClose(parent);
+        return ST_OBJECT_NAME_NOT_FOUND;
+    }
     /* down to the key: each one copied from the host's, which must show through */
     while (hn < n) {
         USHORT start = hn + 1, cls_chars = 0;
-        union { KFULL f; BYTE b[512]; } fi;
+        union {
+            KFULL f;
+            BYTE b[512];
+        } fi;
         WCHAR last[COMPONENT_MAX + 1];
-        struct { ULONG len; WCHAR name[NAME_MAX_CHARS]; } ni;
+        struct {
+            ULONG len;
+            WCHAR name[NAME_MAX_CHARS];
+        } ni;
         ULONG ret, disp = 0;
         const WCHAR *cls = NULL;
         int hidden = m != M_NONE;
-        for (i = start; i < n && full[i] != L'\\'; i++);
+        for (i = start; i < n && full[i] != L'\\'; i++)
+            ;
         hn = i;
         if (hidden || key_policy(full, hn) == P_PRIVATE || raw_open(&hk, full, hn, RD) < 0) {
             real_NtClose(parent);
@@ -513,11 +561,17 @@ static NTSTATUS ensure_copy(HANDLE *h, const WCHAR *full, USHORT n)
         }
         st = create_under(h, parent, last, hn - start, cls, cls_chars, 0, &disp);
         real_NtClose(parent);
-        if (st < 0) { real_NtClose(hk); return st; }
+        if (st < 0) {
+            real_NtClose(hk);
+            return st;
+        }
         if (disp == REG_CREATED) st = copy_values(hk, *h);
         real_NtClose(hk);
         if (st < 0) {
-            if (disp == REG_CREATED) { o_NtDeleteKey(*h); real_NtClose(*h); } /* nothing half-copied */
+            if (disp == REG_CREATED) {
+                o_NtDeleteKey(*h);
+                real_NtClose(*h);
+            } /* nothing half-copied */
             return st;
         }
         parent = *h;
@@ -529,7 +583,10 @@ static NTSTATUS ensure_copy(HANDLE *h, const WCHAR *full, USHORT n)
 /* Delete every key below an open copy (only tombstones are left there when the VM deletes a key). */
 static void delete_children(HANDLE h)
 {
-    union { KBASIC b; BYTE buf[600]; } u;
+    union {
+        KBASIC b;
+        BYTE buf[600];
+    } u;
     ULONG ret;
     while (o_NtEnumerateKey(h, 0, KeyBasicInformation, &u, sizeof u, &ret) >= 0) {
         HANDLE c;
@@ -538,14 +595,16 @@ static void delete_children(HANDLE h)
         init_oa(&oa, &us, u.b.name, (USHORT)(u.b.name_len / sizeof(WCHAR)), h);
         if (o_NtOpenKey(&c, KEY_ALL_ACCESS, &oa) < 0) return;
         delete_children(c);
-        if (o_NtDeleteKey(c) < 0) { real_NtClose(c); return; }
+        if (o_NtDeleteKey(c) < 0) {
+            real_NtClose(c);
+            return;
+        }
         real_NtClose(c);
     }
 }
 
 /* Open (create = 0) or create a logical key in the copy-on-write view. */
-static NTSTATUS cow_open(HANDLE *h, ACCESS_MASK a, key_name *k, int policy, int create, UNICODE_STRING *cls,
-                         ULONG options, ULONG *disp)
+static NTSTATUS cow_open(HANDLE *h, ACCESS_MASK a, key_name *k, int policy, int create, UNICODE_STRING *cls, ULONG options, ULONG *disp)
 {
     key_state s;
     WCHAR c[NAME_MAX_CHARS];
@@ -574,7 +633,10 @@ again:
                 rn = handle_name(hk, real);
                 reading = 0; /* checked below, then opened again with the caller's access */
             }
-            if (rn && starts_with(real, rn, svcdup_area)) { real_NtClose(hk); return ST_ACCESS_DENIED; } /* a link into svcdup's area */
+            if (rn && starts_with(real, rn, svcdup_area)) {
+                real_NtClose(hk);
+                return ST_ACCESS_DENIED;
+            } /* a link into svcdup's area */
             if (reading && !(rn && (rn != k->full_len || _wcsnicmp(real, k->full, rn)))) {
                 if (disp) *disp = REG_OPENED;
                 *h = hk;
@@ -664,16 +726,19 @@ static NTSTATUS open_any(const char *call, HANDLE *h, ACCESS_MASK a, OBJECT_ATTR
     if (!k) return ST_NO_MEMORY;
     r = resolve(oa, k, &policy);
     if (r == 1 || r == -1) trace(call, k, r);
-    if (r == -1) st = ST_ACCESS_DENIED;
-    else if (r < 0) st = r; /* a bad name: its status, nothing made */
-    else if (create && (options & OPT_CREATE_LINK)) st = ST_ACCESS_DENIED; /* no registry links from a VM */
+    if (r == -1)
+        st = ST_ACCESS_DENIED;
+    else if (r < 0)
+        st = r; /* a bad name: its status, nothing made */
+    else if (create && (options & OPT_CREATE_LINK))
+        st = ST_ACCESS_DENIED; /* no registry links from a VM */
     else if (r == 2 && ((options & OPT_OPEN_LINK) || (oa->Attributes & ATTR_OPENLINK)) && (a & WRITE_BITS))
         st = ST_ACCESS_DENIED; /* a host link is not the VM's to change */
-    else if (r == 2) st = cow_open(h, a, k, policy, create, cls, options, disp);
+    else if (r == 2)
+        st = cow_open(h, a, k, policy, create, cls, options, disp);
     else {
         OBJECT_ATTRIBUTES *use = r == 1 ? &k->oa : oa;
-        st = create ? o_NtCreateKey(h, a, use, index, cls, options, disp)
-             : ex ? o_NtOpenKeyEx(h, a, use, options) : o_NtOpenKey(h, a, use);
+        st = create ? o_NtCreateKey(h, a, use, index, cls, options, disp) : ex ? o_NtOpenKeyEx(h, a, use, options) : o_NtOpenKey(h, a, use);
         if (st >= 0 && r == 1) {
             WCHAR real[NAME_MAX_CHARS];
             USHORT rn = handle_name(*h, real);
@@ -699,8 +764,8 @@ static NTSTATUS NTAPI d_NtOpenKeyEx(HANDLE *h, ACCESS_MASK a, OBJECT_ATTRIBUTES 
     return open_any("NtOpenKeyEx", h, a, oa, options, 0, 1, NULL, 0, NULL);
 }
 
-static NTSTATUS NTAPI d_NtCreateKey(HANDLE *h, ACCESS_MASK a, OBJECT_ATTRIBUTES *oa, ULONG index, UNICODE_STRING *cls,
-                                    ULONG options, ULONG *disposition)
+static NTSTATUS NTAPI d_NtCreateKey(HANDLE *h, ACCESS_MASK a, OBJECT_ATTRIBUTES *oa, ULONG index, UNICODE_STRING *cls, ULONG options,
+                                    ULONG *disposition)
 {
     if (keyguard_refuse_create(oa, options)) return ST_ACCESS_DENIED; /* keyguard.c: no registry links from a VM */
     return open_any("NtCreateKey", h, a, oa, options, 1, 0, cls, index, disposition);
@@ -755,8 +820,14 @@ static NTSTATUS add_side(merged *m, ULONG *cap, HANDLE h, int from_copy, const W
             hfree(node);
             size = ret + 16;
         }
-        if (st == ST_NO_MORE_ENTRIES) { hfree(node); return 0; }
-        if (st < 0) { hfree(node); return st; }
+        if (st == ST_NO_MORE_ENTRIES) {
+            hfree(node);
+            return 0;
+        }
+        if (st < 0) {
+            hfree(node);
+            return st;
+        }
         if (!from_copy && has_private && ln + 1 + node->name_len / sizeof(WCHAR) < NAME_MAX_CHARS) {
             /* a private key of the host's is not in the VM's view */
             WCHAR full[NAME_MAX_CHARS];
@@ -765,12 +836,21 @@ static NTSTATUS add_side(merged *m, ULONG *cap, HANDLE h, int from_copy, const W
             full[fl++] = L'\\';
             memcpy(full + fl, node->name, node->name_len);
             fl += (USHORT)(node->name_len / sizeof(WCHAR));
-            if (key_policy(full, fl) == P_PRIVATE) { hfree(node); continue; }
+            if (key_policy(full, fl) == P_PRIVATE) {
+                hfree(node);
+                continue;
+            }
         }
         if (m->n == *cap) {
             entry *ne = hmalloc(sizeof(entry) * (*cap = *cap ? *cap * 2 : 64));
-            if (!ne) { hfree(node); return ST_NO_MEMORY; }
-            if (m->e) { memcpy(ne, m->e, sizeof(entry) * m->n); hfree(m->e); }
+            if (!ne) {
+                hfree(node);
+                return ST_NO_MEMORY;
+            }
+            if (m->e) {
+                memcpy(ne, m->e, sizeof(entry) * m->n);
+                hfree(m->e);
+            }
             m->e = ne;
         }
         m->e[m->n].node = node;
@@ -781,8 +861,10 @@ static NTSTATUS add_side(merged *m, ULONG *cap, HANDLE h, int from_copy, const W
         m->e[m->n].marker = M_NONE;
         if (from_copy && node->class_len && node->class_off + node->class_len <= size) {
             WCHAR *c = (WCHAR *)((BYTE *)node + node->class_off);
-            if (node->class_len == wcslen(M_DELETED) * sizeof(WCHAR) && !memcmp(c, M_DELETED, node->class_len)) m->e[m->n].marker = M_IS_DELETED;
-            if (node->class_len == wcslen(M_OPAQUE) * sizeof(WCHAR) && !memcmp(c, M_OPAQUE, node->class_len)) m->e[m->n].marker = M_IS_OPAQUE;
+            if (node->class_len == wcslen(M_DELETED) * sizeof(WCHAR) && !memcmp(c, M_DELETED, node->class_len))
+                m->e[m->n].marker = M_IS_DELETED;
+            if (node->class_len == wcslen(M_OPAQUE) * sizeof(WCHAR) && !memcmp(c, M_OPAQUE, node->class_len))
+                m->e[m->n].marker = M_IS_OPAQUE;
         }
         m->n++;
     }
@@ -792,7 +874,10 @@ static NTSTATUS add_side(merged *m, ULONG *cap, HANDLE h, int from_copy, const W
    (either may be NULL; the caller closes what is not h) and 1 is returned. */
 static int sides(HANDLE h, WCHAR *logical, USHORT *ln, HANDLE *copy, HANDLE *host)
 {
-    struct { ULONG len; WCHAR name[NAME_MAX_CHARS]; } info;
+    struct {
+        ULONG len;
+        WCHAR name[NAME_MAX_CHARS];
+    } info;
     ULONG ret;
     USHORT n;
     int policy;
@@ -840,16 +925,25 @@ static int build(HANDLE h, merged *m, NTSTATUS *st)
     if (*st >= 0 && host) *st = add_side(m, &cap, host, 0, logical, ln);
     if (copy && copy != h) real_NtClose(copy);
     if (host && host != h) real_NtClose(host);
-    if (*st < 0) { free_list(m); return 1; }
+    if (*st < 0) {
+        free_list(m);
+        return 1;
+    }
     qsort(m->e, m->n, sizeof(entry), cmp_entry);
     /* one entry a name: the copy's wins; a tombstone hides it */
     for (i = j = 0; i < m->n; i++) {
-        if (j && !RtlCompareUnicodeString(&m->e[i].name, &m->e[j - 1].name, TRUE)) { hfree(m->e[i].node); continue; }
+        if (j && !RtlCompareUnicodeString(&m->e[i].name, &m->e[j - 1].name, TRUE)) {
+            hfree(m->e[i].node);
+            continue;
+        }
         m->e[j++] = m->e[i];
     }
     m->n = j;
     for (i = j = 0; i < m->n; i++) {
-        if (m->e[i].marker == M_IS_DELETED) { hfree(m->e[i].node); continue; }
+        if (m->e[i].marker == M_IS_DELETED) {
+            hfree(m->e[i].node);
+            continue;
+        }
         if (m->e[i].name.Length > m->max_name) m->max_name = m->e[i].name.Length;
         m->e[j++] = m->e[i];
     }
@@ -877,8 +971,13 @@ static NTSTATUS NTAPI d_NtQueryKey(HANDLE h, int cls, void *buf, ULONG len, ULON
             if (marker_of(h)) f->class_len = 0;
         }
         if (build(h, &m, &bst) && bst >= 0) {
-            if (cls == KeyFullInformation) { ((KFULL *)buf)->subkeys = m.n; ((KFULL *)buf)->max_name = m.max_name; }
-            else { ((KCACHED *)buf)->subkeys = m.n; ((KCACHED *)buf)->max_name = m.max_name; }
+            if (cls == KeyFullInformation) {
+                ((KFULL *)buf)->subkeys = m.n;
+                ((KFULL *)buf)->max_name = m.max_name;
+            } else {
+                ((KCACHED *)buf)->subkeys = m.n;
+                ((KCACHED *)buf)->max_name = m.max_name;
+            }
             free_list(&m);
         }
     }
@@ -898,20 +997,25 @@ static NTSTATUS answer(const entry *e, int cls, void *buf, ULONG len, ULONG *ret
         KBASIC *b = (KBASIC *)tmp;
         fixed = offsetof(KBASIC, name);
         need = fixed + n->name_len;
-        b->t = n->t; b->title = n->title; b->name_len = n->name_len;
+        b->t = n->t;
+        b->title = n->title;
+        b->name_len = n->name_len;
         memcpy(b->name, n->name, n->name_len);
     } else {
         KNODE *o = (KNODE *)tmp;
         fixed = offsetof(KNODE, name);
         need = fixed + n->name_len + class_len;
-        o->t = n->t; o->title = n->title; o->name_len = n->name_len;
+        o->t = n->t;
+        o->title = n->title;
+        o->name_len = n->name_len;
         o->class_off = class_len ? fixed + n->name_len : 0xffffffff;
         o->class_len = class_len;
         memcpy(o->name, n->name, n->name_len);
         if (class_len) memcpy(tmp + fixed + n->name_len, (BYTE *)n + n->class_off, class_len);
     }
     if (ret) *ret = need;
-    if (len < fixed) st = ST_BUFFER_TOO_SMALL;
+    if (len < fixed)
+        st = ST_BUFFER_TOO_SMALL;
     else {
         memcpy(buf, tmp, len < need ? len : need);
         st = len < need ? ST_BUFFER_OVERFLOW : 0;
@@ -929,11 +1033,20 @@ static NTSTATUS NTAPI d_NtEnumerateKey(HANDLE h, ULONG index, int cls, void *buf
     RtlEnterCriticalSection(&lock);
     if (index == 0 || cache.h != h) {
         free_list(&cache);
-        if (!build(h, &fresh, &st)) { RtlLeaveCriticalSection(&lock); return o_NtEnumerateKey(h, index, cls, buf, len, ret); }
-        if (st < 0) { RtlLeaveCriticalSection(&lock); return st; }
+        if (!build(h, &fresh, &st)) {
+            RtlLeaveCriticalSection(&lock);
+            return o_NtEnumerateKey(h, index, cls, buf, len, ret);
+        }
+        if (st < 0) {
+            RtlLeaveCriticalSection(&lock);
+            return st;
+        }
         cache = fresh;
     }
-    if (index >= cache.n) { RtlLeaveCriticalSection(&lock); return ST_NO_MORE_ENTRIES; }
+    if (index >= cache.n) {
+        RtlLeaveCriticalSection(&lock);
+        return ST_NO_MORE_ENTRIES;
+    }
     e = cache.e[index];
     if ((node = hmalloc(e.size))) memcpy(node, e.node, e.size);
     RtlLeaveCriticalSection(&lock);
@@ -960,7 +1073,10 @@ static NTSTATUS NTAPI d_NtEnumerateKey(HANDLE h, ULONG index, int cls, void *buf
    The caller's handle may hold DELETE only: the work is done on a handle of our own. */
 static NTSTATUS NTAPI d_NtDeleteKey(HANDLE h)
 {
-    struct { ULONG len; WCHAR name[NAME_MAX_CHARS]; } info;
+    struct {
+        ULONG len;
+        WCHAR name[NAME_MAX_CHARS];
+    } info;
     WCHAR logical[NAME_MAX_CHARS], c[NAME_MAX_CHARS];
     USHORT ln, cn, pl;
     HANDLE work, host = NULL, parent, tomb;
@@ -984,7 +1100,10 @@ static NTSTATUS NTAPI d_NtDeleteKey(HANDLE h)
         free_list(&m);
         if (st >= 0 && n) st = ST_ACCESS_DENIED; /* what Windows says of a key with subkeys */
     } else if (marker) {
-        union { KBASIC b; BYTE buf[600]; } u;
+        union {
+            KBASIC b;
+            BYTE buf[600];
+        } u;
         ULONG i;
         /* opaque: only tombstones below may remain */
         for (i = 0; o_NtEnumerateKey(work, i, KeyBasicInformation, &u, sizeof u, &ret) >= 0; i++) {
@@ -997,7 +1116,10 @@ static NTSTATUS NTAPI d_NtDeleteKey(HANDLE h)
             real_NtClose(sub);
         }
     }
-    if (st < 0) { real_NtClose(work); return st; }
+    if (st < 0) {
+        real_NtClose(work);
+        return st;
+    }
     /* a tombstone where the host's key would show through */
     tombstone = key_policy(logical, ln) != P_PRIVATE && raw_open(&host, logical, ln, RD) >= 0;
     if (host) real_NtClose(host);
@@ -1010,8 +1132,7 @@ static NTSTATUS NTAPI d_NtDeleteKey(HANDLE h)
     real_NtClose(work);
     if ((st = o_NtDeleteKey(h)) < 0 || !tombstone) return st;
     if (raw_open(&parent, c, pl, KEY_CREATE_SUB_KEY) >= 0) {
-        if (create_under(&tomb, parent, c + pl + 1, cn - pl - 1, M_DELETED, (USHORT)wcslen(M_DELETED), 0, &d) >= 0)
-            real_NtClose(tomb);
+        if (create_under(&tomb, parent, c + pl + 1, cn - pl - 1, M_DELETED, (USHORT)wcslen(M_DELETED), 0, &d) >= 0) real_NtClose(tomb);
         real_NtClose(parent);
     }
     return 0;
@@ -1029,7 +1150,9 @@ static NTSTATUS NTAPI d_NtRenameKey(HANDLE h, UNICODE_STRING *name)
 /* A watch on a key the VM reads from the host moves to the VM's copy, where its writes land:
    the copy stays open as long as the watched handle (one per handle). */
 #define WATCH_MAX 64
-static struct { HANDLE caller, copy; } watches[WATCH_MAX];
+static struct {
+    HANDLE caller, copy;
+} watches[WATCH_MAX];
 
 void registry_forget(HANDLE h)
 {
@@ -1051,13 +1174,16 @@ void registry_forget(HANDLE h)
     RtlLeaveCriticalSection(&lock);
 }
 
-static NTSTATUS NTAPI d_NtNotifyChangeKey(HANDLE h, HANDLE ev, PIO_APC_ROUTINE apc, void *ctx, IO_STATUS_BLOCK *io,
-                                          ULONG filter, BOOLEAN subtree, void *buf, ULONG len, BOOLEAN async)
+static NTSTATUS NTAPI d_NtNotifyChangeKey(HANDLE h, HANDLE ev, PIO_APC_ROUTINE apc, void *ctx, IO_STATUS_BLOCK *io, ULONG filter,
+                                          BOOLEAN subtree, void *buf, ULONG len, BOOLEAN async)
 {
     WCHAR logical[NAME_MAX_CHARS];
     USHORT n = handle_name(h, logical);
     HANDLE copy = NULL;
-    struct { ULONG len; WCHAR name[NAME_MAX_CHARS]; } info;
+    struct {
+        ULONG len;
+        WCHAR name[NAME_MAX_CHARS];
+    } info;
     ULONG ret;
     int i, free_slot = -1, p;
     if (!n || (p = key_policy(logical, n)) == P_OPEN || p == P_CLOSED || starts_with(logical, n, svcdup_area) ||
@@ -1066,7 +1192,10 @@ static NTSTATUS NTAPI d_NtNotifyChangeKey(HANDLE h, HANDLE ev, PIO_APC_ROUTINE a
         return o_NtNotifyChangeKey(h, ev, apc, ctx, io, filter, subtree, buf, len, async);
     RtlEnterCriticalSection(&lock);
     for (i = 0; i < WATCH_MAX; i++) {
-        if (watches[i].caller == h) { copy = watches[i].copy; break; }
+        if (watches[i].caller == h) {
+            copy = watches[i].copy;
+            break;
+        }
         if (!watches[i].caller && free_slot < 0) free_slot = i;
     }
     if (!copy && free_slot >= 0 && ensure_copy(&copy, logical, n) >= 0) {
@@ -1078,17 +1207,17 @@ static NTSTATUS NTAPI d_NtNotifyChangeKey(HANDLE h, HANDLE ev, PIO_APC_ROUTINE a
 }
 
 /* For NtQueryObject: a copy's name as the VM knows it. Returns the new length in bytes. */
-USHORT registry_unname(WCHAR *s, USHORT bytes)
-{
-    return (USHORT)(to_logical(s, bytes / sizeof(WCHAR)) * sizeof(WCHAR));
-}
+USHORT registry_unname(WCHAR *s, USHORT bytes) { return (USHORT)(to_logical(s, bytes / sizeof(WCHAR)) * sizeof(WCHAR)); }
 
 static void init_names(void)
 {
     HANDLE h;
     UNICODE_STRING us, vn;
     OBJECT_ATTRIBUTES oa;
-    union { KVFULL v; BYTE b[600]; } u;
+    union {
+        KVFULL v;
+        BYTE b[600];
+    } u;
     ULONG ret;
     vm_area_len = (USHORT)_snwprintf(vm_area, 127, L"%ls\\VMs\\%ls", svcdup_area, G.cfg->vm);
     cow_root_len = (USHORT)_snwprintf(cow_root, 159, L"%ls\\Cow", vm_area);
@@ -1097,8 +1226,7 @@ static void init_names(void)
     InitializeObjectAttributes(&oa, &us, OBJ_CASE_INSENSITIVE | ATTR_OPENLINK, NULL, NULL);
     RtlInitUnicodeString(&vn, L"SymbolicLinkValue");
     if (o_NtOpenKey(&h, KEY_QUERY_VALUE, &oa) >= 0) {
-        if (NtQueryValueKey(h, &vn, KeyValueFullInformation, &u, sizeof u - 2, &ret) >= 0 && u.v.data_len < 254 &&
-            u.v.data_len > 20) {
+        if (NtQueryValueKey(h, &vn, KeyValueFullInformation, &u, sizeof u - 2, &ret) >= 0 && u.v.data_len < 254 && u.v.data_len > 20) {
             memcpy(ccs, u.b + u.v.data_off, u.v.data_len);
             ccs[u.v.data_len / sizeof(WCHAR)] = 0;
             if (!_wcsnicmp(ccs, L"\\Registry\\", 10)) memcpy(ccs, L"\\REGISTRY\\", 10 * sizeof(WCHAR));

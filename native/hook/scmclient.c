@@ -43,7 +43,11 @@ static PVOID hooked_base;
 
 static int hook_sechost(HMODULE m)
 {
-    static const struct { const char *name; void *detour; void **orig; } list[] = {
+    static const struct {
+        const char *name;
+        void *detour;
+        void **orig;
+    } list[] = {
         {"OpenServiceW", d_OpenServiceW, (void **)&o_OpenServiceW},
         {"CreateServiceW", d_CreateServiceW, (void **)&o_CreateServiceW},
         {"EnumServicesStatusExW", d_EnumServicesStatusExW, (void **)&o_EnumServicesStatusExW},
@@ -57,7 +61,10 @@ static int hook_sechost(HMODULE m)
         /* checked, then the original: on Wine it calls ChangeServiceConfig2W, on Windows its own RPC */
         {"ChangeServiceConfig2A", d_ChangeServiceConfig2A, (void **)&o_ChangeServiceConfig2A},
     };
-    static const struct { const char *name; void *detour; } a_list[] = {
+    static const struct {
+        const char *name;
+        void *detour;
+    } a_list[] = {
         {"OpenServiceA", d_OpenServiceA},
         {"CreateServiceA", d_CreateServiceA},
         {"ChangeServiceConfigA", d_ChangeServiceConfigA},
@@ -87,7 +94,12 @@ static int hook_sechost(HMODULE m)
     return 0;
 }
 
-typedef struct { ULONG flags; const UNICODE_STRING *full, *base; PVOID dll_base; ULONG size; } dll_notification;
+typedef struct {
+    ULONG flags;
+    const UNICODE_STRING *full, *base;
+    PVOID dll_base;
+    ULONG size;
+} dll_notification;
 
 static void CALLBACK on_dll(ULONG reason, const dll_notification *d, void *ctx)
 {

@@ -28,7 +28,10 @@ static NTSTATUS create_raw(const WCHAR *name, HANDLE *h, ULONG *disp)
 static void delete_tree(const WCHAR *name)
 {
     HANDLE h;
-    struct { ULONG a, b, c, len; WCHAR name[260]; } info; /* KEY_BASIC_INFORMATION */
+    struct {
+        ULONG a, b, c, len;
+        WCHAR name[260];
+    } info; /* KEY_BASIC_INFORMATION */
     ULONG ret;
     WCHAR sub[1024];
     if (open_raw(name, KEY_ALL_ACCESS, &h) < 0) return;
@@ -38,8 +41,11 @@ static void delete_tree(const WCHAR *name)
         delete_tree(sub);
         {
             HANDLE s;
-            if (open_raw(sub, KEY_ALL_ACCESS, &s) >= 0) { NtDeleteKey(s); real_NtClose(s); }
-            else break;
+            if (open_raw(sub, KEY_ALL_ACCESS, &s) >= 0) {
+                NtDeleteKey(s);
+                real_NtClose(s);
+            } else
+                break;
         }
     }
     NtDeleteKey(h);
@@ -74,9 +80,9 @@ static int map_deps(SC_HANDLE scm, const WCHAR *deps, WCHAR *out)
     return 1;
 }
 
-SC_HANDLE WINAPI d_CreateServiceW(SC_HANDLE scm, const WCHAR *name, const WCHAR *display, DWORD access,
-                                         DWORD type, DWORD start, DWORD errctl, const WCHAR *path, const WCHAR *group,
-                                         DWORD *tag, const WCHAR *deps, const WCHAR *user, const WCHAR *password)
+SC_HANDLE WINAPI d_CreateServiceW(SC_HANDLE scm, const WCHAR *name, const WCHAR *display, DWORD access, DWORD type, DWORD start,
+                                  DWORD errctl, const WCHAR *path, const WCHAR *group, DWORD *tag, const WCHAR *deps, const WCHAR *user,
+                                  const WCHAR *password)
 {
     WCHAR key[512], dup[NAME_CHARS], host_exe[MAX_PATH], *image = NULL, *disp = NULL, *mdeps = NULL, *slash;
     HANDLE h = NULL;
@@ -85,7 +91,8 @@ SC_HANDLE WINAPI d_CreateServiceW(SC_HANDLE scm, const WCHAR *name, const WCHAR 
     SC_HANDLE sh = NULL;
     size_t n, dn;
 
-    if (!scm || !name || !path) return o_CreateServiceW(scm, name, display, access, type, start, errctl, path, group, tag, deps, user, password);
+    if (!scm || !name || !path)
+        return o_CreateServiceW(scm, name, display, access, type, start, errctl, path, group, tag, deps, user, password);
     n = wcslen(name);
     if (!n || wcschr(name, L'@') || wcschr(name, L'\\') || wcschr(name, L'/') || n + 1 + vm_len() >= NAME_CHARS) {
         SetLastError(ERROR_INVALID_NAME);
@@ -106,8 +113,7 @@ SC_HANDLE WINAPI d_CreateServiceW(SC_HANDLE scm, const WCHAR *name, const WCHAR 
         return NULL;
     }
     /* svcdup-host.exe sits beside this DLL (native/build, SVCDUP_NATIVE_DIR) */
-    if (!GetModuleFileNameW(G.self, host_exe, MAX_PATH) || !(slash = wcsrchr(host_exe, L'\\')) ||
-        (slash - host_exe) + 20 >= MAX_PATH) {
+    if (!GetModuleFileNameW(G.self, host_exe, MAX_PATH) || !(slash = wcsrchr(host_exe, L'\\')) || (slash - host_exe) + 20 >= MAX_PATH) {
         SetLastError(ERROR_FILE_NOT_FOUND);
         return NULL;
     }
@@ -116,11 +122,16 @@ SC_HANDLE WINAPI d_CreateServiceW(SC_HANDLE scm, const WCHAR *name, const WCHAR 
     image = hmalloc((wcslen(host_exe) + 2 * NAME_CHARS + VM_NAME_MAX + 40) * sizeof(WCHAR));
     disp = hmalloc((dn + vm_len() + 4) * sizeof(WCHAR));
     mdeps = hmalloc((multisz_chars(deps) * (VM_NAME_MAX + 2) + 2) * sizeof(WCHAR));
-    if (!image || !disp || !mdeps) { err = ERROR_NOT_ENOUGH_MEMORY; goto fail; }
-    swprintf(image, wcslen(host_exe) + 2 * NAME_CHARS + VM_NAME_MAX + 40, L"\"%ls\" --vm %ls --service \"%ls\"", host_exe,
-             G.cfg->vm, name);
+    if (!image || !disp || !mdeps) {
+        err = ERROR_NOT_ENOUGH_MEMORY;
+        goto fail;
+    }
+    swprintf(image, wcslen(host_exe) + 2 * NAME_CHARS + VM_NAME_MAX + 40, L"\"%ls\" --vm %ls --service \"%ls\"", host_exe, G.cfg->vm, name);
     swprintf(disp, dn + vm_len() + 4, L"%.*ls (%ls)", (int)dn, display ? display : name, G.cfg->vm);
-    if (!map_deps(scm, deps, mdeps)) { err = ERROR_ACCESS_DENIED; goto fail; }
+    if (!map_deps(scm, deps, mdeps)) {
+        err = ERROR_ACCESS_DENIED;
+        goto fail;
+    }
 
     /* 1. the VM copy key: what svcdup-host reads (ImagePath) and the service's own config */
     if (create_raw(key, &h, &created) < 0) {
@@ -128,13 +139,27 @@ SC_HANDLE WINAPI d_CreateServiceW(SC_HANDLE scm, const WCHAR *name, const WCHAR 
         WCHAR parent[512];
         HANDLE p;
         swprintf(parent, ARRAYSIZE(parent), L"\\REGISTRY\\MACHINE\\SOFTWARE\\svcdup\\VMs\\%ls\\Services", G.cfg->vm);
-        if (open_raw(L"\\REGISTRY\\MACHINE\\SOFTWARE\\svcdup\\VMs", KEY_QUERY_VALUE, &p) < 0) { err = ERROR_ACCESS_DENIED; goto fail; }
+        if (open_raw(L"\\REGISTRY\\MACHINE\\SOFTWARE\\svcdup\\VMs", KEY_QUERY_VALUE, &p) < 0) {
+            err = ERROR_ACCESS_DENIED;
+            goto fail;
+        }
         real_NtClose(p);
-        if (create_raw(parent, &p, &created) < 0) { err = ERROR_ACCESS_DENIED; goto fail; }
+        if (create_raw(parent, &p, &created) < 0) {
+            err = ERROR_ACCESS_DENIED;
+            goto fail;
+        }
         real_NtClose(p);
-        if (create_raw(key, &h, &created) < 0) { err = ERROR_ACCESS_DENIED; goto fail; }
+        if (create_raw(key, &h, &created) < 0) {
+            err = ERROR_ACCESS_DENIED;
+            goto fail;
+        }
     }
-    if (created != REG_CREATED_NEW_KEY) { real_NtClose(h); h = NULL; err = ERROR_SERVICE_EXISTS; goto fail; }
+    if (created != REG_CREATED_NEW_KEY) {
+        real_NtClose(h);
+        h = NULL;
+        err = ERROR_SERVICE_EXISTS;
+        goto fail;
+    }
     v = 1;
     set_value(h, L"ImagePath", REG_EXPAND_SZ, path, (ULONG)(wcslen(path) + 1) * sizeof(WCHAR));
     set_value(h, L"DisplayName", REG_SZ, display ? display : name, (ULONG)(dn + 1) * sizeof(WCHAR));
@@ -144,14 +169,21 @@ SC_HANDLE WINAPI d_CreateServiceW(SC_HANDLE scm, const WCHAR *name, const WCHAR 
     if (group && *group) set_value(h, L"Group", REG_SZ, group, (ULONG)(wcslen(group) + 1) * sizeof(WCHAR));
     if (deps && *deps) set_value(h, L"DependOnService", REG_MULTI_SZ, deps, (ULONG)multisz_chars(deps) * sizeof(WCHAR));
     set_value(h, L"ObjectName", REG_SZ, user ? user : L"LocalSystem", (ULONG)(wcslen(user ? user : L"LocalSystem") + 1) * sizeof(WCHAR));
-    if (set_value(h, CREATED_MARK, REG_DWORD, &v, sizeof v) < 0) { err = ERROR_ACCESS_DENIED; goto fail; }
+    if (set_value(h, CREATED_MARK, REG_DWORD, &v, sizeof v) < 0) {
+        err = ERROR_ACCESS_DENIED;
+        goto fail;
+    }
     real_NtClose(h);
     h = NULL;
 
     /* 2. the host SCM's X@<vm>, run by svcdup-host (own process, whatever the image's type) */
-    sh = o_CreateServiceW(scm, dup, disp, access, SERVICE_WIN32_OWN_PROCESS | (type & SERVICE_INTERACTIVE_PROCESS), start,
-                          errctl, image, NULL, NULL, mdeps, user, password);
-    if (!sh) { err = GetLastError(); delete_tree(key); goto fail; }
+    sh = o_CreateServiceW(scm, dup, disp, access, SERVICE_WIN32_OWN_PROCESS | (type & SERVICE_INTERACTIVE_PROCESS), start, errctl, image,
+                          NULL, NULL, mdeps, user, password);
+    if (!sh) {
+        err = GetLastError();
+        delete_tree(key);
+        goto fail;
+    }
     if (tag) *tag = 0;
     trace_svc("CreateService", name, dup, V_RENAMED);
     sh = tracked_handle(sh, access, name);
@@ -168,9 +200,8 @@ fail:
     return NULL;
 }
 
-SC_HANDLE WINAPI d_CreateServiceA(SC_HANDLE scm, const char *name, const char *display, DWORD access, DWORD type,
-                                         DWORD start, DWORD errctl, const char *path, const char *group, DWORD *tag,
-                                         const char *deps, const char *user, const char *password)
+SC_HANDLE WINAPI d_CreateServiceA(SC_HANDLE scm, const char *name, const char *display, DWORD access, DWORD type, DWORD start, DWORD errctl,
+                                  const char *path, const char *group, DWORD *tag, const char *deps, const char *user, const char *password)
 {
     WCHAR *w[7] = {to_wide(name), to_wide(display), to_wide(path), to_wide(group), to_wide_multi(deps), to_wide(user), to_wide(password)};
     SC_HANDLE h = d_CreateServiceW(scm, w[0], w[1], access, type, start, errctl, w[2], w[3], tag, w[4], w[5], w[6]);
@@ -187,9 +218,8 @@ SC_HANDLE WINAPI d_CreateServiceA(SC_HANDLE scm, const char *name, const char *d
    name and dependencies go to the VM copy key (the ImagePath svcdup-host launches in the
    VM), and the host SCM gets only what is safe: start type, error control, account,
    dependencies and display name in its spelling. */
-BOOL WINAPI d_ChangeServiceConfigW(SC_HANDLE h, DWORD type, DWORD start, DWORD errctl, const WCHAR *path,
-                                          const WCHAR *group, DWORD *tag, const WCHAR *deps, const WCHAR *user,
-                                          const WCHAR *password, const WCHAR *display)
+BOOL WINAPI d_ChangeServiceConfigW(SC_HANDLE h, DWORD type, DWORD start, DWORD errctl, const WCHAR *path, const WCHAR *group, DWORD *tag,
+                                   const WCHAR *deps, const WCHAR *user, const WCHAR *password, const WCHAR *display)
 {
     WCHAR name[NAME_CHARS], key[512], *disp = NULL, *mdeps = NULL;
     HANDLE k = NULL;
@@ -197,7 +227,10 @@ BOOL WINAPI d_ChangeServiceConfigW(SC_HANDLE h, DWORD type, DWORD start, DWORD e
     BOOL ok = FALSE;
     if (!handle_find(h, name, 0)) /* a host service: the SCM checks the handle's rights */
         return o_ChangeServiceConfigW(h, type, start, errctl, path, group, tag, deps, user, password, display);
-    if (type != SERVICE_NO_CHANGE && !(type & SERVICE_WIN32)) { err = ERROR_ACCESS_DENIED; goto out; }
+    if (type != SERVICE_NO_CHANGE && !(type & SERVICE_WIN32)) {
+        err = ERROR_ACCESS_DENIED;
+        goto out;
+    }
     if ((path || type != SERVICE_NO_CHANGE || group || display || deps) &&
         (!raw_NtOpenKey || !svc_key_name(name, key, ARRAYSIZE(key)) || open_raw(key, KEY_SET_VALUE, &k) < 0)) {
         err = ERROR_ACCESS_DENIED;
@@ -205,12 +238,21 @@ BOOL WINAPI d_ChangeServiceConfigW(SC_HANDLE h, DWORD type, DWORD start, DWORD e
     }
     if (display) {
         size_t n = wcslen(display) + vm_len() + 4;
-        if (!(disp = hmalloc(n * sizeof(WCHAR)))) { err = ERROR_NOT_ENOUGH_MEMORY; goto out; }
+        if (!(disp = hmalloc(n * sizeof(WCHAR)))) {
+            err = ERROR_NOT_ENOUGH_MEMORY;
+            goto out;
+        }
         swprintf(disp, n, L"%ls (%ls)", display, G.cfg->vm);
     }
     if (deps) {
-        if (!(mdeps = hmalloc((multisz_chars(deps) * (VM_NAME_MAX + 2) + 2) * sizeof(WCHAR)))) { err = ERROR_NOT_ENOUGH_MEMORY; goto out; }
-        if (!map_deps(NULL, deps, mdeps)) { err = ERROR_ACCESS_DENIED; goto out; }
+        if (!(mdeps = hmalloc((multisz_chars(deps) * (VM_NAME_MAX + 2) + 2) * sizeof(WCHAR)))) {
+            err = ERROR_NOT_ENOUGH_MEMORY;
+            goto out;
+        }
+        if (!map_deps(NULL, deps, mdeps)) {
+            err = ERROR_ACCESS_DENIED;
+            goto out;
+        }
     }
     if (!o_ChangeServiceConfigW(h, SERVICE_NO_CHANGE, start, errctl, NULL, NULL, NULL, mdeps, user, password, disp)) {
         err = GetLastError();
@@ -233,9 +275,8 @@ out:
     return ok;
 }
 
-BOOL WINAPI d_ChangeServiceConfigA(SC_HANDLE h, DWORD type, DWORD start, DWORD errctl, const char *path,
-                                          const char *group, DWORD *tag, const char *deps, const char *user,
-                                          const char *password, const char *display)
+BOOL WINAPI d_ChangeServiceConfigA(SC_HANDLE h, DWORD type, DWORD start, DWORD errctl, const char *path, const char *group, DWORD *tag,
+                                   const char *deps, const char *user, const char *password, const char *display)
 {
     WCHAR *w[6] = {to_wide(path), to_wide(group), to_wide_multi(deps), to_wide(user), to_wide(password), to_wide(display)};
     BOOL ok = d_ChangeServiceConfigW(h, type, start, errctl, w[0], w[1], tag, w[2], w[3], w[4], w[5]);

@@ -82,8 +82,7 @@ size_t own_dup(const WCHAR *s, size_t n)
 size_t strip_display(const WCHAR *s, size_t n)
 {
     size_t v = vm_len();
-    if (n > v + 3 && s[n - 1] == L')' && s[n - v - 2] == L'(' && s[n - v - 3] == L' ' &&
-        !_wcsnicmp(s + n - v - 1, G.cfg->vm, v))
+    if (n > v + 3 && s[n - 1] == L')' && s[n - v - 2] == L'(' && s[n - v - 3] == L' ' && !_wcsnicmp(s + n - v - 1, G.cfg->vm, v))
         return n - v - 3;
     return n;
 }
@@ -122,7 +121,10 @@ void trace_svc(const char *call, const WCHAR *used, const WCHAR *eff, int verdic
 /* ---- handles with write rights to this VM's services: ChangeServiceConfig and DeleteService
    must know which service a handle is (the SCM API cannot say) ---- */
 static SRWLOCK handles_lock = SRWLOCK_INIT;
-typedef struct { SC_HANDLE h; WCHAR name[NAME_CHARS]; } tracked;
+typedef struct {
+    SC_HANDLE h;
+    WCHAR name[NAME_CHARS];
+} tracked;
 static tracked *handles;
 static int n_handles, cap_handles;
 
@@ -130,11 +132,15 @@ static int handle_note(SC_HANDLE h, const WCHAR *name)
 {
     int i, ok = 0;
     AcquireSRWLockExclusive(&handles_lock);
-    for (i = 0; i < n_handles && handles[i].h; i++);
+    for (i = 0; i < n_handles && handles[i].h; i++)
+        ;
     if (i == n_handles && n_handles == cap_handles) {
         tracked *n = hmalloc(sizeof *n * (cap_handles ? cap_handles * 2 : 16));
         if (n) {
-            if (handles) { memcpy(n, handles, sizeof *n * n_handles); hfree(handles); }
+            if (handles) {
+                memcpy(n, handles, sizeof *n * n_handles);
+                hfree(handles);
+            }
             handles = n;
             cap_handles = cap_handles ? cap_handles * 2 : 16;
         }

@@ -142,13 +142,16 @@ BOOL WINAPI d_GetServiceKeyNameW(SC_HANDLE scm, const WCHAR *display, WCHAR *buf
 /* ---- EnumServicesStatusEx ---- */
 typedef ENUM_SERVICE_STATUS_PROCESSW ESSP;
 
-BOOL WINAPI d_EnumServicesStatusExW(SC_HANDLE scm, SC_ENUM_TYPE level, DWORD type, DWORD state, BYTE *buf,
-                                           DWORD size, DWORD *needed, DWORD *returned, DWORD *resume, const WCHAR *group)
+BOOL WINAPI d_EnumServicesStatusExW(SC_HANDLE scm, SC_ENUM_TYPE level, DWORD type, DWORD state, BYTE *buf, DWORD size, DWORD *needed,
+                                    DWORD *returned, DWORD *resume, const WCHAR *group)
 {
     BYTE *all = NULL;
     DWORD cap = 32768, n = 0, i, j, need, r0, count = 0, start, more = 0;
     ESSP *e;
-    struct item { const ESSP *e; size_t name, disp; } *items = NULL;
+    struct item {
+        const ESSP *e;
+        size_t name, disp;
+    } *items = NULL;
     BYTE *lo, *hi;
     BOOL ok = FALSE;
 
@@ -179,7 +182,7 @@ BOOL WINAPI d_EnumServicesStatusExW(SC_HANDLE scm, SC_ENUM_TYPE level, DWORD typ
             count++;
             continue;
         }
-        if (wcschr(e[i].lpServiceName, L'@')) continue;     /* another VM's */
+        if (wcschr(e[i].lpServiceName, L'@')) continue; /* another VM's */
         if (policy_decide(K_SERVICE, e[i].lpServiceName, (USHORT)len) == P_CLOSED) continue;
         /* a host service this VM has its own copy of: the copy stands for it */
         for (j = 0; j < n; j++) {

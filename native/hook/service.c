@@ -12,17 +12,17 @@
 #include "patch.h"
 
 static struct {
-    CRITICAL_SECTION lock;          /* writes to the pipe */
+    CRITICAL_SECTION lock; /* writes to the pipe */
     HANDLE pipe;
-    HANDLE stopped;                 /* set when the service reports STOPPED */
+    HANDLE stopped; /* set when the service reports STOPPED */
     WCHAR pipe_name[128];
     WCHAR service[257];
     LPHANDLER_FUNCTION_EX handler_ex;
     LPHANDLER_FUNCTION handler;
     void *context;
     DWORD argc;
-    void **argv;                    /* WCHAR** or char** for the A entry points */
-    void *main;                     /* the entry's ServiceMain */
+    void **argv; /* WCHAR** or char** for the A entry points */
+    void *main;  /* the entry's ServiceMain */
 } S;
 
 #define STATUS_HANDLE ((SERVICE_STATUS_HANDLE)(ULONG_PTR)0x5d5d0001)
@@ -104,8 +104,8 @@ static BOOL dispatch(const void *table, BOOL ansi)
         DWORD count = 0;
         while (ansi ? ta[count].lpServiceProc != NULL : tw[count].lpServiceProc != NULL) count++;
         for (i = 0; i < count && !S.main; i++) {
-            if (count == 1 || (ansi ? !lstrcmpiA(ta[i].lpServiceName, (const char *)S.argv[0])
-                                    : !lstrcmpiW(tw[i].lpServiceName, S.service)))
+            if (count == 1 ||
+                (ansi ? !lstrcmpiA(ta[i].lpServiceName, (const char *)S.argv[0]) : !lstrcmpiW(tw[i].lpServiceName, S.service)))
                 S.main = ansi ? (void *)ta[i].lpServiceProc : (void *)tw[i].lpServiceProc;
         }
         if (!S.main) {

@@ -7,7 +7,8 @@
 
 static trace_hdr *hdr;
 
-trace_hdr *trace_map(const WCHAR *vm, NTSTATUS(NTAPI *create)(HANDLE *, ACCESS_MASK, OBJECT_ATTRIBUTES *, LARGE_INTEGER *, ULONG, ULONG, HANDLE))
+trace_hdr *trace_map(const WCHAR *vm,
+                     NTSTATUS(NTAPI *create)(HANDLE *, ACCESS_MASK, OBJECT_ATTRIBUTES *, LARGE_INTEGER *, ULONG, ULONG, HANDLE))
 {
     WCHAR buf[80];
     UNICODE_STRING us;
@@ -46,7 +47,7 @@ void trace_decision(const char *call, const UNICODE_STRING *used, const UNICODE_
     trace_slot *slot;
     int at;
 
-    if (!hdr || !hdr->listeners) return;  /* the whole cost when nobody listens */
+    if (!hdr || !hdr->listeners) return; /* the whole cost when nobody listens */
     NtQuerySystemTime(&now);
     if (now.QuadPart - hdr->heartbeat > TRACE_STALE_100NS) return;
     seq = InterlockedIncrement64(&hdr->head) - 1;

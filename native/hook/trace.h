@@ -5,22 +5,22 @@
 #define SVCDUP_TRACE_H
 #include "nt.h"
 
-#define TRACE_SLOTS 1024
-#define TRACE_SLOT_BYTES 1024
-#define TRACE_TEXT_CHARS ((TRACE_SLOT_BYTES - 8) / 2)
-#define TRACE_HDR_BYTES 4096
+#define TRACE_SLOTS         1024
+#define TRACE_SLOT_BYTES    1024
+#define TRACE_TEXT_CHARS    ((TRACE_SLOT_BYTES - 8) / 2)
+#define TRACE_HDR_BYTES     4096
 #define TRACE_SECTION_BYTES (TRACE_HDR_BYTES + TRACE_SLOTS * TRACE_SLOT_BYTES)
-#define TRACE_FAIL_CHARS 256
-#define TRACE_STALE_100NS (30000000LL) /* a listener silent for 3 s is gone */
+#define TRACE_FAIL_CHARS    256
+#define TRACE_STALE_100NS   (30000000LL) /* a listener silent for 3 s is gone */
 
 typedef struct {
     volatile LONG listeners;
     LONG reserved;
-    volatile LONGLONG heartbeat;  /* system time (100 ns) of the listener's last beat */
-    volatile LONGLONG head;       /* next sequence number to hand out */
+    volatile LONGLONG heartbeat; /* system time (100 ns) of the listener's last beat */
+    volatile LONGLONG head;      /* next sequence number to hand out */
     /* The last hook a process of this VM could not install, written whether or not anyone
        listens (svcdup-run reports it for the process it started, svcdup doctor uses that). */
-    volatile LONG failed_pid;     /* 0 while being written */
+    volatile LONG failed_pid; /* 0 while being written */
     LONG failed_reserved;
     WCHAR failed[TRACE_FAIL_CHARS]; /* "part: export: why" */
 } trace_hdr;
@@ -33,7 +33,8 @@ typedef struct {
 #define TRACE_SLOT(h, i) ((trace_slot *)((char *)(h) + TRACE_HDR_BYTES + ((i) % TRACE_SLOTS) * TRACE_SLOT_BYTES))
 
 /* Open (create) the VM's trace section; used by the hook and the listener. */
-trace_hdr *trace_map(const WCHAR *vm, NTSTATUS(NTAPI *create)(HANDLE *, ACCESS_MASK, OBJECT_ATTRIBUTES *, LARGE_INTEGER *, ULONG, ULONG, HANDLE));
+trace_hdr *trace_map(const WCHAR *vm,
+                     NTSTATUS(NTAPI *create)(HANDLE *, ACCESS_MASK, OBJECT_ATTRIBUTES *, LARGE_INTEGER *, ULONG, ULONG, HANDLE));
 void trace_open(void);
 void trace_decision(const char *call, const UNICODE_STRING *used, const UNICODE_STRING *effective, int verdict);
 /* A part of the hook that could not be installed: recorded in the header and traced

@@ -48,17 +48,25 @@ static int split_args(WCHAR *cmd, WCHAR **argv, int max)
         while (*in && (quoted || (*in != L' ' && *in != L'\t'))) {
             if (*in == L'\\') {
                 int n = 0;
-                while (*in == L'\\') { n++; in++; }
+                while (*in == L'\\') {
+                    n++;
+                    in++;
+                }
                 if (*in == L'"') {
-                    while (n >= 2) { *out++ = L'\\'; n -= 2; }
+                    while (n >= 2) {
+                        *out++ = L'\\';
+                        n -= 2;
+                    }
                     if (n) *out++ = *in++;
                 } else {
                     while (n--) *out++ = L'\\';
                 }
             } else if (*in == L'"') {
                 in++;
-                if (quoted && *in == L'"') *out++ = *in++; /* "" inside quotes: a quote */
-                else quoted = !quoted;
+                if (quoted && *in == L'"')
+                    *out++ = *in++; /* "" inside quotes: a quote */
+                else
+                    quoted = !quoted;
             } else {
                 *out++ = *in++;
             }
@@ -95,7 +103,8 @@ WCHAR *str_dec(WCHAR *buf, DWORD v)
     WCHAR tmp[11];
     int i = 0, j = 0;
 
-    do tmp[i++] = L'0' + v % 10; while ((v /= 10));
+    do tmp[i++] = L'0' + v % 10;
+    while ((v /= 10));
     while (i) buf[j++] = tmp[--i];
     buf[j] = 0;
     return buf;
@@ -113,8 +122,7 @@ void err_write(const WCHAR *first, ...)
 
     va_start(ap, first);
     for (; s; s = va_arg(ap, const WCHAR *))
-        if ((n = WideCharToMultiByte(CP_UTF8, 0, s, lstrlenW(s), buf, sizeof buf, NULL, NULL)) > 0)
-            WriteFile(h, buf, n, &done, NULL);
+        if ((n = WideCharToMultiByte(CP_UTF8, 0, s, lstrlenW(s), buf, sizeof buf, NULL, NULL)) > 0) WriteFile(h, buf, n, &done, NULL);
     va_end(ap);
 }
 

@@ -11,15 +11,15 @@ struct host {
     WCHAR service[257];
     WCHAR scm_name[330];
     SERVICE_STATUS_HANDLE status_handle;
-    SERVICE_STATUS status;          /* the last status reported to the SCM */
-    CRITICAL_SECTION lock;          /* guards status and writes to the pipe */
-    HANDLE pipe;                    /* to the service in the VM, once connected */
-    HANDLE child;                   /* the real image's process */
+    SERVICE_STATUS status; /* the last status reported to the SCM */
+    CRITICAL_SECTION lock; /* guards status and writes to the pipe */
+    HANDLE pipe;           /* to the service in the VM, once connected */
+    HANDLE child;          /* the real image's process */
     DWORD child_pid;
-    HANDLE reply_event;             /* set when a RELAY_CONTROL_REPLY arrives */
+    HANDLE reply_event; /* set when a RELAY_CONTROL_REPLY arrives */
     DWORD reply;
-    DWORD image_accepts;            /* the controls the image itself accepts */
-    volatile LONG forced_stop;      /* STOP ended an image that does not accept it */
+    DWORD image_accepts;       /* the controls the image itself accepts */
+    volatile LONG forced_stop; /* STOP ended an image that does not accept it */
 };
 extern struct host H;
 
@@ -28,9 +28,9 @@ int host_main(int argc, WCHAR **argv);
 
 /* crt.c: the few C-runtime pieces svcdup-host uses (it links no C runtime) */
 BOOL str_eq(const WCHAR *a, const WCHAR *b);
-WCHAR *str_join(WCHAR *dst, DWORD cap, ...);  /* NULL-terminated list of strings */
-WCHAR *str_dec(WCHAR *buf, DWORD v);           /* buf: 11 chars */
-void err_write(const WCHAR *first, ...);       /* NULL-terminated; to stderr as UTF-8 */
+WCHAR *str_join(WCHAR *dst, DWORD cap, ...); /* NULL-terminated list of strings */
+WCHAR *str_dec(WCHAR *buf, DWORD v);         /* buf: 11 chars */
+void err_write(const WCHAR *first, ...);     /* NULL-terminated; to stderr as UTF-8 */
 
 /* service.c */
 void host_prepare(void);

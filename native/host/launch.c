@@ -10,8 +10,7 @@ static DWORD read_sz(HKEY root, const WCHAR *sub, const WCHAR *name, WCHAR *out,
 {
     WCHAR raw[4096];
     DWORD size = sizeof raw - sizeof(WCHAR), type;
-    LSTATUS st = RegGetValueW(root, sub, name, RRF_RT_REG_SZ | RRF_RT_REG_EXPAND_SZ | RRF_NOEXPAND,
-                              &type, raw, &size);
+    LSTATUS st = RegGetValueW(root, sub, name, RRF_RT_REG_SZ | RRF_RT_REG_EXPAND_SZ | RRF_NOEXPAND, &type, raw, &size);
     if (st) return st;
     raw[size / sizeof(WCHAR)] = 0;
     if (expand && type == REG_EXPAND_SZ) {

@@ -14,7 +14,8 @@ struct host H;
 static void usage(void)
 {
     err_write(L"usage: svcdup-host.exe --vm VM --service SERVICE\n"
-              L"svcdup-host is the ImagePath of a duplicate; the SCM starts it (sc start SERVICE@VM).\n", NULL);
+              L"svcdup-host is the ImagePath of a duplicate; the SCM starts it (sc start SERVICE@VM).\n",
+              NULL);
 }
 
 int host_main(int argc, WCHAR **argv)
@@ -23,9 +24,12 @@ int host_main(int argc, WCHAR **argv)
     int i;
 
     for (i = 1; i + 1 < argc; i += 2) {
-        if (str_eq(argv[i], L"--vm")) lstrcpynW(H.vm, argv[i + 1], ARRAYSIZE(H.vm));
-        else if (str_eq(argv[i], L"--service")) lstrcpynW(H.service, argv[i + 1], ARRAYSIZE(H.service));
-        else break;
+        if (str_eq(argv[i], L"--vm"))
+            lstrcpynW(H.vm, argv[i + 1], ARRAYSIZE(H.vm));
+        else if (str_eq(argv[i], L"--service"))
+            lstrcpynW(H.service, argv[i + 1], ARRAYSIZE(H.service));
+        else
+            break;
     }
     if (i != argc || !H.vm[0] || !H.service[0]) {
         usage();

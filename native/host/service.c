@@ -6,7 +6,7 @@
 
 #define CONNECT_TIMEOUT_MS 30000
 #define CONTROL_TIMEOUT_MS 30000
-#define EXIT_GRACE_MS 10000
+#define EXIT_GRACE_MS      10000
 
 void host_report(DWORD state, DWORD win32_exit, DWORD service_exit, DWORD wait_hint)
 {
@@ -168,10 +168,11 @@ void host_prepare(void)
 
     str_join(pipe_name, ARRAYSIZE(pipe_name), L"\\\\.\\pipe\\svcdup.relay.", str_dec(pid, GetCurrentProcessId()), NULL);
     relay_pipe = CreateNamedPipeW(pipe_name, PIPE_ACCESS_DUPLEX | FILE_FLAG_OVERLAPPED | FILE_FLAG_FIRST_PIPE_INSTANCE,
-                                  PIPE_TYPE_MESSAGE | PIPE_READMODE_MESSAGE | PIPE_WAIT, 1, RELAY_BUF_SIZE,
-                                  RELAY_BUF_SIZE, 0, NULL);
-    if (relay_pipe == INVALID_HANDLE_VALUE) launch_error = GetLastError();
-    else launch_error = host_launch(pipe_name);
+                                  PIPE_TYPE_MESSAGE | PIPE_READMODE_MESSAGE | PIPE_WAIT, 1, RELAY_BUF_SIZE, RELAY_BUF_SIZE, 0, NULL);
+    if (relay_pipe == INVALID_HANDLE_VALUE)
+        launch_error = GetLastError();
+    else
+        launch_error = host_launch(pipe_name);
 }
 
 void WINAPI host_service_main(DWORD argc, WCHAR **argv)

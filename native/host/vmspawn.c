@@ -18,8 +18,10 @@ DWORD vm_spawn(const WCHAR *vm, const WCHAR *rules, WCHAR *cmdline, PROCESS_INFO
         if (path[i] == L'\\') name = path + i + 1;
     lstrcpyW(name, L"svcdup-hook.dll");
     if (!(hook = LoadLibraryW(path))) return GetLastError();
-    if ((spawn = (spawn_fn)(void *)GetProcAddress(hook, "svcdup_spawn"))) err = spawn(vm, rules, cmdline, pi);
-    else err = ERROR_PROC_NOT_FOUND;
+    if ((spawn = (spawn_fn)(void *)GetProcAddress(hook, "svcdup_spawn")))
+        err = spawn(vm, rules, cmdline, pi);
+    else
+        err = ERROR_PROC_NOT_FOUND;
     FreeLibrary(hook);
     return err;
 }

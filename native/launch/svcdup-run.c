@@ -14,7 +14,7 @@
 #include <wchar.h>
 #include "../hook/trace.h"
 
-typedef DWORD(*spawn_fn)(const WCHAR *, const WCHAR *, WCHAR *, PROCESS_INFORMATION *);
+typedef DWORD (*spawn_fn)(const WCHAR *, const WCHAR *, WCHAR *, PROCESS_INFORMATION *);
 typedef int (*vmpids_fn)(const WCHAR *, DWORD *, int);
 typedef int (*vmkill_fn)(const WCHAR *);
 typedef int (*pidvm_fn)(DWORD, WCHAR *);
@@ -46,10 +46,20 @@ static void append_arg(WCHAR *out, size_t cap, const WCHAR *a)
     if (quote && o < cap - 1) out[o++] = L'"';
     for (; *a && o < cap - 4; a++) {
         int bs = 0;
-        while (*a == L'\\') { bs++; a++; }
-        if (!*a) { int k = quote ? bs * 2 : bs; while (k-- && o < cap - 2) out[o++] = L'\\'; break; }
-        if (*a == L'"') { int k = bs * 2 + 1; while (k-- && o < cap - 3) out[o++] = L'\\'; }
-        else while (bs-- && o < cap - 3) out[o++] = L'\\';
+        while (*a == L'\\') {
+            bs++;
+            a++;
+        }
+        if (!*a) {
+            int k = quote ? bs * 2 : bs;
+            while (k-- && o < cap - 2) out[o++] = L'\\';
+            break;
+        }
+        if (*a == L'"') {
+            int k = bs * 2 + 1;
+            while (k-- && o < cap - 3) out[o++] = L'\\';
+        } else
+            while (bs-- && o < cap - 3) out[o++] = L'\\';
         out[o++] = *a;
     }
     if (quote && o < cap - 1) out[o++] = L'"';
@@ -66,7 +76,10 @@ static WCHAR *read_text(const WCHAR *path)
     if (f == INVALID_HANDLE_VALUE) return NULL;
     size = GetFileSize(f, NULL);
     b = malloc(size + 1);
-    if (!b || !ReadFile(f, b, size, &got, NULL)) { CloseHandle(f); return NULL; }
+    if (!b || !ReadFile(f, b, size, &got, NULL)) {
+        CloseHandle(f);
+        return NULL;
+    }
     CloseHandle(f);
     n = MultiByteToWideChar(CP_UTF8, 0, b, got, NULL, 0);
     w = malloc((n + 1) * sizeof(WCHAR));
@@ -134,8 +147,10 @@ static int self_check(void)
     e = run_in_vm(vm, L"net portmap tcp 65534 65533\n", cmd, &code, failed);
     printf("{\"ok\":%s,\"vm\":", !e && !code ? "true" : "false");
     json_str(vm, 32);
-    if (e) printf(",\"error\":%lu", (unsigned long)e);
-    else printf(",\"exitCode\":%lu", (unsigned long)code);
+    if (e)
+        printf(",\"error\":%lu", (unsigned long)e);
+    else
+        printf(",\"exitCode\":%lu", (unsigned long)code);
     if (failed[0]) {
         printf(",\"failed\":");
         json_str(failed, TRACE_FAIL_CHARS);
@@ -175,16 +190,25 @@ static void json_str(const WCHAR *s, int n)
     putchar('"');
     for (i = 0; i < n && s[i]; i++) {
         WCHAR c = s[i];
-        if (c == L'"' || c == L'\\') printf("\\%c", (char)c);
-        else if (c < 0x20) printf("\\u%04x", c);
-        else if (c < 0x80) putchar((char)c);
-        else { char u[8]; int k = WideCharToMultiByte(CP_UTF8, 0, &c, 1, u, 8, NULL, NULL); fwrite(u, 1, k, stdout); }
+        if (c == L'"' || c == L'\\')
+            printf("\\%c", (char)c);
+        else if (c < 0x20)
+            printf("\\u%04x", c);
+        else if (c < 0x80)
+            putchar((char)c);
+        else {
+            char u[8];
+            int k = WideCharToMultiByte(CP_UTF8, 0, &c, 1, u, 8, NULL, NULL);
+            fwrite(u, 1, k, stdout);
+        }
     }
     putchar('"');
 }
 
 /* The VMs that have processes: the job objects \BaseNamedObjects\svcdup.job.<vm> (membership.c). */
-typedef struct { UNICODE_STRING Name, TypeName; } dir_entry;
+typedef struct {
+    UNICODE_STRING Name, TypeName;
+} dir_entry;
 typedef NTSTATUS(NTAPI *qdir_fn)(HANDLE, PVOID, ULONG, BOOLEAN, BOOLEAN, ULONG *, ULONG *);
 typedef NTSTATUS(NTAPI *odir_fn)(HANDLE *, ACCESS_MASK, OBJECT_ATTRIBUTES *);
 static int vm_names(WCHAR names[][40], int cap)
@@ -241,7 +265,8 @@ static int ps(const WCHAR *only, int kill)
         wcsncpy(names[0], only, 39);
         names[0][39] = 0;
         nvm = 1;
-    } else nvm = vm_names(names, 256);
+    } else
+        nvm = vm_names(names, 256);
     putchar('[');
     {
         SYSTEM_PROCESS_INFORMATION *all = procs(), *p;
@@ -284,15 +309,21 @@ static void print_event(const WCHAR *t)
         const WCHAR *e = wcschr(s, L'\t');
         f[i] = s;
         n[i] = e ? (int)(e - s) : (int)wcslen(s);
-        if (!e) { for (k = i + 1; k < 6; k++) { f[k] = L""; n[k] = 0; } break; }
+        if (!e) {
+            for (k = i + 1; k < 6; k++) {
+                f[k] = L"";
+                n[k] = 0;
+            }
+            break;
+        }
         s = e + 1;
     }
     li.QuadPart = _wtoi64(f[0]);
     ft.dwLowDateTime = li.LowPart;
     ft.dwHighDateTime = li.HighPart;
     FileTimeToSystemTime(&ft, &st);
-    printf("{\"time\":\"%04d-%02d-%02dT%02d:%02d:%02d.%03dZ\",\"pid\":%d,\"call\":", st.wYear, st.wMonth, st.wDay,
-           st.wHour, st.wMinute, st.wSecond, st.wMilliseconds, _wtoi(f[1]));
+    printf("{\"time\":\"%04d-%02d-%02dT%02d:%02d:%02d.%03dZ\",\"pid\":%d,\"call\":", st.wYear, st.wMonth, st.wDay, st.wHour, st.wMinute,
+           st.wSecond, st.wMilliseconds, _wtoi(f[1]));
     json_str(f[2], n[2]);
     printf(",\"used\":");
     json_str(f[3], n[3]);
@@ -304,7 +335,11 @@ static void print_event(const WCHAR *t)
 }
 
 static volatile LONG stop;
-static BOOL WINAPI on_ctrl(DWORD t) { stop = 1; return TRUE; }
+static BOOL WINAPI on_ctrl(DWORD t)
+{
+    stop = 1;
+    return TRUE;
+}
 
 static int trace(const WCHAR *vm, int seconds)
 {
@@ -330,9 +365,13 @@ static int trace(const WCHAR *vm, int seconds)
                 r = h->head - TRACE_SLOTS;
                 continue;
             }
-            if (s->seq == r + 1) { print_event(s->text); r++; }
-            else if (s->seq > r + 1 || waited++ > 20) r++; /* overwritten, or a writer died mid-slot */
-            else Sleep(1);
+            if (s->seq == r + 1) {
+                print_event(s->text);
+                r++;
+            } else if (s->seq > r + 1 || waited++ > 20)
+                r++; /* overwritten, or a writer died mid-slot */
+            else
+                Sleep(1);
         }
         fflush(stdout);
         Sleep(50);
@@ -348,16 +387,30 @@ int wmain(int argc, WCHAR **argv)
     const WCHAR *vm = NULL, *policy = NULL, *tracevm = NULL, *killvm = NULL, *invm = NULL;
     int i, do_ps = 0, seconds = 0, do_check = 0;
     for (i = 1; i < argc; i++) {
-        if (!wcscmp(argv[i], L"--")) { i++; break; }
-        if (!wcscmp(argv[i], L"--vm") && i + 1 < argc) vm = argv[++i];
-        else if (!wcscmp(argv[i], L"--policy") && i + 1 < argc) policy = argv[++i];
-        else if (!wcscmp(argv[i], L"--ps")) do_ps = 1;
-        else if (!wcscmp(argv[i], L"--kill-vm") && i + 1 < argc) killvm = argv[++i];
-        else if (!wcscmp(argv[i], L"--trace") && i + 1 < argc) tracevm = argv[++i];
-        else if (!wcscmp(argv[i], L"--seconds") && i + 1 < argc) seconds = _wtoi(argv[++i]);
-        else if (!wcscmp(argv[i], L"--self-check")) do_check = 1;
-        else if (!wcscmp(argv[i], L"--in-vm") && i + 1 < argc) invm = argv[++i];
-        else { fprintf(stderr, "svcdup-run: unknown argument %ls\n", argv[i]); return 125; }
+        if (!wcscmp(argv[i], L"--")) {
+            i++;
+            break;
+        }
+        if (!wcscmp(argv[i], L"--vm") && i + 1 < argc)
+            vm = argv[++i];
+        else if (!wcscmp(argv[i], L"--policy") && i + 1 < argc)
+            policy = argv[++i];
+        else if (!wcscmp(argv[i], L"--ps"))
+            do_ps = 1;
+        else if (!wcscmp(argv[i], L"--kill-vm") && i + 1 < argc)
+            killvm = argv[++i];
+        else if (!wcscmp(argv[i], L"--trace") && i + 1 < argc)
+            tracevm = argv[++i];
+        else if (!wcscmp(argv[i], L"--seconds") && i + 1 < argc)
+            seconds = _wtoi(argv[++i]);
+        else if (!wcscmp(argv[i], L"--self-check"))
+            do_check = 1;
+        else if (!wcscmp(argv[i], L"--in-vm") && i + 1 < argc)
+            invm = argv[++i];
+        else {
+            fprintf(stderr, "svcdup-run: unknown argument %ls\n", argv[i]);
+            return 125;
+        }
     }
     if (!load_hook()) return die("cannot load svcdup-hook.dll", GetLastError());
     if (do_ps) return ps(vm, 0);

@@ -18,7 +18,11 @@ const s = (index: number, role: string): { index: number; kind: ArgKind; role: s
 /** Keyed by the name without its A/W suffix. */
 export const APIS: Record<string, ApiInfo> = {
   // 3: SCM protocol
-  StartServiceCtrlDispatcher: { issues: [3], what: 'runs the service dispatcher (SCM control pipe)', args: [{ index: 0, kind: 'table', role: 'dispatch table' }] },
+  StartServiceCtrlDispatcher: {
+    issues: [3],
+    what: 'runs the service dispatcher (SCM control pipe)',
+    args: [{ index: 0, kind: 'table', role: 'dispatch table' }],
+  },
   RegisterServiceCtrlHandler: { issues: [3, 1], what: 'registers a control handler by service name', args: [s(0, 'service name')] },
   RegisterServiceCtrlHandlerEx: { issues: [3, 1], what: 'registers a control handler by service name', args: [s(0, 'service name')] },
   SetServiceStatus: { issues: [3], what: 'reports status to the SCM' },
@@ -168,7 +172,23 @@ export const APIS: Record<string, ApiInfo> = {
 };
 
 /** Kernel-mode import modules: a binary importing these is a driver. */
-export const KERNEL_MODULES = new Set(['ntoskrnl.exe', 'hal.dll', 'ndis.sys', 'wdfldr.sys', 'fltmgr.sys', 'netio.sys', 'ksecdd.sys', 'cng.sys', 'tdi.sys', 'storport.sys', 'ks.sys', 'wmilib.sys', 'usbd.sys', 'videoprt.sys', 'scsiport.sys']);
+export const KERNEL_MODULES = new Set([
+  'ntoskrnl.exe',
+  'hal.dll',
+  'ndis.sys',
+  'wdfldr.sys',
+  'fltmgr.sys',
+  'netio.sys',
+  'ksecdd.sys',
+  'cng.sys',
+  'tdi.sys',
+  'storport.sys',
+  'ks.sys',
+  'wmilib.sys',
+  'usbd.sys',
+  'videoprt.sys',
+  'scsiport.sys',
+]);
 
 /** The table entry for an imported name, resolving the A/W suffix. */
 export function lookupApi(name: string): { key: string; info: ApiInfo; wide?: boolean } | undefined {

@@ -8,7 +8,18 @@ import { MalformedPeError } from './errors.js';
 import { IMAGE_SCN_CNT_CODE, IMAGE_SCN_MEM_EXECUTE, machineName, parsePe, rvaToOffset, subsystemName, type PeImage } from './pe.js';
 import { extractStrings, isScannedSection, type FoundString } from './strings.js';
 
-export type EvidenceSource = 'string' | 'call' | 'pointer-table' | 'adjacent-string' | 'resource' | 'import' | 'export' | 'header' | 'config' | 'registry' | 'trace';
+export type EvidenceSource =
+  | 'string'
+  | 'call'
+  | 'pointer-table'
+  | 'adjacent-string'
+  | 'resource'
+  | 'import'
+  | 'export'
+  | 'header'
+  | 'config'
+  | 'registry'
+  | 'trace';
 
 /** One fact the report rests on, with where it was found. */
 export interface Evidence {
@@ -168,7 +179,14 @@ function stringEvidence(file: string, s: { value: string; encoding: 'ascii' | 'u
 }
 
 function callEvidence(file: string, site: CallSite, detail: string): Evidence {
-  return { source: 'call', text: `${site.api}(${detail}) called at ${hex(site.offset)} (${site.section}, RVA ${hex(site.rva)})`, file, offset: site.offset, rva: site.rva, section: site.section };
+  return {
+    source: 'call',
+    text: `${site.api}(${detail}) called at ${hex(site.offset)} (${site.section}, RVA ${hex(site.rva)})`,
+    file,
+    offset: site.offset,
+    rva: site.rva,
+    section: site.section,
+  };
 }
 
 /** Analyze a PE file's bytes. Throws MalformedPeError for files that are not consistent PE images. */
@@ -193,7 +211,14 @@ function analyze(bytes: Uint8Array, opts: BinaryOptions): BinaryAnalysis {
 
   // --- named resources ---
   const byKey = new Map<string, NamedResource>();
-  const add = (category: ResourceCategory, value: string, name: string, detail: Record<string, string | number | boolean>, roleIn: ResourceRole, ev: Evidence): NamedResource => {
+  const add = (
+    category: ResourceCategory,
+    value: string,
+    name: string,
+    detail: Record<string, string | number | boolean>,
+    roleIn: ResourceRole,
+    ev: Evidence,
+  ): NamedResource => {
     // a CLSID under a registry key the binary writes is a registration, not a served class
     const role = category === 'com-class' && (roleIn === 'writes' || roleIn === 'reads') ? 'unknown' : roleIn;
     const key = `${category}\0${name.toLowerCase()}`;
@@ -215,7 +240,8 @@ function analyze(bytes: Uint8Array, opts: BinaryOptions): BinaryAnalysis {
   for (const s of strings) {
     // strings in code are mostly instruction bytes that happen to be printable: only long ones count
     if (codeSections.has(s.section) && s.value.length < 12) continue;
-    for (const c of classifyString(s.value)) add(c.category, c.category === 'com-class' ? c.name : s.value, c.name, c.detail, 'unknown', stringEvidence(file, s));
+    for (const c of classifyString(s.value))
+      add(c.category, c.category === 'com-class' ? c.name : s.value, c.name, c.detail, 'unknown', stringEvidence(file, s));
     // a known service's name, in data (code bytes that happen to spell a short name are noise)
     const svc = known.get(s.value.toLowerCase());
     if (svc && !codeSections.has(s.section)) add('service-name', s.value, svc, {}, 'unknown', stringEvidence(file, s));
@@ -277,7 +303,11 @@ function analyze(bytes: Uint8Array, opts: BinaryOptions): BinaryAnalysis {
     }
     if (site.table) {
       const ev = callEvidence(file, site, site.table.method === 'static' ? `table at RVA ${hex(site.table.rva ?? 0)}` : 'table built on the stack');
-      service.dispatchTables.push({ entries: site.table.entries.map((e) => ({ name: e.name, serviceMain: hex(e.serviceMain) })), method: site.table.method, evidence: ev });
+      service.dispatchTables.push({
+        entries: site.table.entries.map((e) => ({ name: e.name, serviceMain: hex(e.serviceMain) })),
+        method: site.table.method,
+        evidence: ev,
+      });
       for (const e of site.table.entries) add('service-name', e.name, e.name, { dispatchTable: true }, 'unknown', ev);
     }
   }
@@ -286,7 +316,13 @@ function analyze(bytes: Uint8Array, opts: BinaryOptions): BinaryAnalysis {
   if (!service.dispatchTables.length && img.imports.some((i) => /^StartServiceCtrlDispatcher[AW]?$/.test(i.name))) {
     for (const t of findServiceTables(img)) {
       const off = rvaToOffset(img, t.rva);
-      const ev: Evidence = { source: 'pointer-table', text: `SERVICE_TABLE_ENTRY array at RVA ${hex(t.rva)}${off !== undefined ? ` (file ${hex(off)})` : ''}, ${t.entries.length} entr${t.entries.length === 1 ? 'y' : 'ies'} and a NULL terminator`, file, rva: t.rva, ...(off !== undefined ? { offset: off } : {}) };
+      const ev: Evidence = {
+        source: 'pointer-table',
+        text: `SERVICE_TABLE_ENTRY array at RVA ${hex(t.rva)}${off !== undefined ? ` (file ${hex(off)})` : ''}, ${t.entries.length} entr${t.entries.length === 1 ? 'y' : 'ies'} and a NULL terminator`,
+        file,
+        rva: t.rva,
+        ...(off !== undefined ? { offset: off } : {}),
+      };
       service.dispatchTables.push({ entries: t.entries.map((e) => ({ name: e.name, serviceMain: hex(e.serviceMain) })), method: 'data-scan', evidence: ev });
       for (const e of t.entries) add('service-name', e.name, e.name, { dispatchTable: true }, 'unknown', ev);
     }
@@ -373,13 +409,31 @@ function analyze(bytes: Uint8Array, opts: BinaryOptions): BinaryAnalysis {
   const rpcServer = [...importKeys].some((k) => /^Rpc(ServerUse|ServerRegisterIf|EpRegister|ServerListen)/.test(k));
   const rpcClient = [...importKeys].some((k) => /^Rpc(StringBindingCompose|BindingFromStringBinding|EpResolveBinding)/.test(k));
   for (const e of rpcEndpoints) {
-    const role: ResourceRole = e.method === 'call' ? (e.evidence[0]?.text.startsWith('RpcStringBindingCompose') ? 'connects' : 'serves') : rpcServer ? 'serves' : rpcClient ? 'connects' : 'unknown';
-    for (const ev of e.evidence) add('rpc-endpoint', `${e.protseq}:[${e.endpoint}]`, `${e.protseq}:${e.endpoint}`, { protseq: e.protseq, endpoint: e.endpoint, paired: e.method }, role, ev);
+    const role: ResourceRole =
+      e.method === 'call'
+        ? e.evidence[0]?.text.startsWith('RpcStringBindingCompose')
+          ? 'connects'
+          : 'serves'
+        : rpcServer
+          ? 'serves'
+          : rpcClient
+            ? 'connects'
+            : 'unknown';
+    for (const ev of e.evidence)
+      add(
+        'rpc-endpoint',
+        `${e.protseq}:[${e.endpoint}]`,
+        `${e.protseq}:${e.endpoint}`,
+        { protseq: e.protseq, endpoint: e.endpoint, paired: e.method },
+        role,
+        ev,
+      );
     if (e.protseq === 'ncacn_np') {
       const pipe = e.endpoint.replace(/^\\pipe\\/i, '');
       add('pipe', e.endpoint, pipe, { rpc: 'ncacn_np' }, role, e.evidence[0]!);
     }
-    if (/^nca(cn_ip_tcp|cn_http|dg_ip_udp)$/.test(e.protseq)) add('port', e.endpoint, e.endpoint, { port: Number(e.endpoint), rpc: e.protseq }, role, e.evidence[0]!);
+    if (/^nca(cn_ip_tcp|cn_http|dg_ip_udp)$/.test(e.protseq))
+      add('port', e.endpoint, e.endpoint, { port: Number(e.endpoint), rpc: e.protseq }, role, e.evidence[0]!);
   }
   // protseq strings are servers when the binary imports RPC server APIs
   for (const r of byKey.values()) {
@@ -401,7 +455,12 @@ function analyze(bytes: Uint8Array, opts: BinaryOptions): BinaryAnalysis {
     // .rgs scripts are ANSI text; some tools store them as UTF-16
     const text = new TextDecoder(raw.length > 1 && raw[1] === 0 ? 'utf-16le' : 'latin1').decode(raw);
     for (const c of parseRgsClasses(text)) {
-      const ev: Evidence = { source: 'resource', text: `${res.type} resource ${res.id} registers CLSID ${c.clsid}${c.name ? ` (${c.name})` : ''}${c.servers.length ? ` as ${c.servers.join(', ')}` : ''}`, file, offset: res.offset };
+      const ev: Evidence = {
+        source: 'resource',
+        text: `${res.type} resource ${res.id} registers CLSID ${c.clsid}${c.name ? ` (${c.name})` : ''}${c.servers.length ? ` as ${c.servers.join(', ')}` : ''}`,
+        file,
+        offset: res.offset,
+      };
       const cls: ComClass = comClasses.get(c.clsid) ?? { clsid: c.clsid, role: 'registered', evidence: [] };
       if (c.name) cls.name = c.name;
       cls.servers = [...new Set([...(cls.servers ?? []), ...c.servers])];
@@ -411,7 +470,13 @@ function analyze(bytes: Uint8Array, opts: BinaryOptions): BinaryAnalysis {
     }
   }
   for (const r of byKey.values()) {
-    if (r.category === 'com-class' && !comClasses.has(r.name)) comClasses.set(r.name, { clsid: r.name, role: 'registered', evidence: r.evidence.slice(0, 2), ...(r.detail.server ? { servers: [String(r.detail.server)] } : {}) });
+    if (r.category === 'com-class' && !comClasses.has(r.name))
+      comClasses.set(r.name, {
+        clsid: r.name,
+        role: 'registered',
+        evidence: r.evidence.slice(0, 2),
+        ...(r.detail.server ? { servers: [String(r.detail.server)] } : {}),
+      });
   }
   const exportNames = new Set(img.exports.map((e) => e.name).filter((n): n is string => !!n));
   const inprocServer = exportNames.has('DllGetClassObject');
@@ -451,12 +516,24 @@ function analyze(bytes: Uint8Array, opts: BinaryOptions): BinaryAnalysis {
       entryPoint: hex(img.entryPoint),
       timestamp: img.timestamp,
       coffSymbols: img.hasCoffSymbols,
-      sections: img.sections.map((s) => ({ name: s.name, rva: hex(s.rva), virtualSize: s.virtualSize, offset: hex(s.rawOffset), size: s.rawSize, characteristics: hex(s.characteristics) })),
+      sections: img.sections.map((s) => ({
+        name: s.name,
+        rva: hex(s.rva),
+        virtualSize: s.virtualSize,
+        offset: hex(s.rawOffset),
+        size: s.rawSize,
+        characteristics: hex(s.characteristics),
+      })),
     },
     imports: [...byDll.values()],
     exports: {
       ...(img.exportName !== undefined ? { module: img.exportName } : {}),
-      functions: img.exports.map((e) => ({ ...(e.name !== undefined ? { name: e.name } : {}), ordinal: e.ordinal, rva: hex(e.rva), ...(e.forwarder ? { forwarder: e.forwarder } : {}) })),
+      functions: img.exports.map((e) => ({
+        ...(e.name !== undefined ? { name: e.name } : {}),
+        ordinal: e.ordinal,
+        rva: hex(e.rva),
+        ...(e.forwarder ? { forwarder: e.forwarder } : {}),
+      })),
     },
     resources: {
       count: img.resources.length,
@@ -486,7 +563,17 @@ function programsNamed(strings: readonly FoundString[], file: string): BinaryAna
     const base = v.split(/[\\/]/).pop()!.toLowerCase();
     if (base === own || seen.has(v.toLowerCase()) || out.length >= 50) continue;
     seen.add(v.toLowerCase());
-    out.push({ value: v, evidence: { source: 'string', text: `${s.encoding} ${JSON.stringify(v)} at ${hex(s.offset)} (${s.section})`, file, offset: s.offset, encoding: s.encoding, section: s.section } });
+    out.push({
+      value: v,
+      evidence: {
+        source: 'string',
+        text: `${s.encoding} ${JSON.stringify(v)} at ${hex(s.offset)} (${s.section})`,
+        file,
+        offset: s.offset,
+        encoding: s.encoding,
+        section: s.section,
+      },
+    });
   }
   return out;
 }

@@ -100,7 +100,11 @@ export function classifyString(value: string): Classified[] {
       return out;
     }
     if ((m = RE.mailslot.exec(v))) {
-      out.push({ category: 'mailslot', name: m[2] ?? '', detail: { ...(m[1] && m[1] !== '.' ? { server: m[1] } : {}), ...(m[2] ? {} : { prefixOnly: true }) } });
+      out.push({
+        category: 'mailslot',
+        name: m[2] ?? '',
+        detail: { ...(m[1] && m[1] !== '.' ? { server: m[1] } : {}), ...(m[2] ? {} : { prefixOnly: true }) },
+      });
       return out;
     }
     if ((m = RE.kernelObject.exec(v)) && objName.test(m[2]!)) {
@@ -120,7 +124,11 @@ export function classifyString(value: string): Classified[] {
       return out;
     }
     if ((m = RE.device.exec(v)) && m[1]) {
-      out.push({ category: 'device', name: v.replace(/^\\\\\.\\|^\\\?\?\\|^\\DosDevices\\|^\\GLOBAL\?\?\\/i, ''), detail: { kind: /^\\Device\\/i.test(v) ? 'device' : 'dos-device' } });
+      out.push({
+        category: 'device',
+        name: v.replace(/^\\\\\.\\|^\\\?\?\\|^\\DosDevices\\|^\\GLOBAL\?\?\\/i, ''),
+        detail: { kind: /^\\Device\\/i.test(v) ? 'device' : 'dos-device' },
+      });
       return out;
     }
     if (PROTSEQ_SET.has(v.toLowerCase())) {
@@ -174,7 +182,8 @@ export function classifyArg(role: string, value: string, api: string): Classifie
   switch (role) {
     case 'object name':
       if (byString.some((c) => c.category === 'kernel-object')) return byString;
-      if (objName.test(value)) return [{ category: 'kernel-object', name: value, detail: { scope: 'session', ...(value.includes('%') ? { pattern: true } : {}) } }];
+      if (objName.test(value))
+        return [{ category: 'kernel-object', name: value, detail: { scope: 'session', ...(value.includes('%') ? { pattern: true } : {}) } }];
       return byString;
     case 'pipe name':
       return byString.some((c) => c.category === 'pipe') ? byString : [{ category: 'pipe', name: value, detail: {} }];
@@ -183,7 +192,9 @@ export function classifyArg(role: string, value: string, api: string): Classifie
     case 'protseq':
       return [{ category: 'rpc-protseq', name: value.toLowerCase(), detail: {} }];
     case 'URL':
-      return byString.length ? byString.map((c) => (c.category === 'url' ? { ...c, detail: { ...c.detail, httpSys: true } } : c)) : [{ category: 'url', name: value, detail: { httpSys: true } }];
+      return byString.length
+        ? byString.map((c) => (c.category === 'url' ? { ...c, detail: { ...c.detail, httpSys: true } } : c))
+        : [{ category: 'url', name: value, detail: { httpSys: true } }];
     case 'registry key': {
       if (byString.some((c) => c.category === 'registry')) return byString;
       const detail: Record<string, string | number | boolean> = { relative: true };
@@ -284,7 +295,10 @@ export function parseRgsClasses(text: string): RgsClass[] {
       if (n.name.toUpperCase() === 'CLSID') {
         for (const c of n.children) {
           if (!isGuid(c.name)) continue;
-          const cls: RgsClass = { clsid: normalizeGuid(c.name), servers: c.children.filter((k) => /Server32$|^LocalServer$|^InprocHandler32$/i.test(k.name)).map((k) => k.name) };
+          const cls: RgsClass = {
+            clsid: normalizeGuid(c.name),
+            servers: c.children.filter((k) => /Server32$|^LocalServer$|^InprocHandler32$/i.test(k.name)).map((k) => k.name),
+          };
           if (c.value) cls.name = c.value;
           const prog = c.children.find((k) => /^ProgId$/i.test(k.name));
           if (prog?.value) cls.progId = prog.value;

@@ -57,7 +57,11 @@ export interface SvchostInfo {
 }
 
 /** The neighbours of a svchost service: the group's registry list and every service configured with the same `-k GROUP`. */
-export function svchostInfo(cfg: Pick<ServiceConfig, 'name' | 'imagePath' | 'svchostGroup'>, configs: ServiceConfig[], registryMembers?: string[]): SvchostInfo | undefined {
+export function svchostInfo(
+  cfg: Pick<ServiceConfig, 'name' | 'imagePath' | 'svchostGroup'>,
+  configs: ServiceConfig[],
+  registryMembers?: string[],
+): SvchostInfo | undefined {
   const group = cfg.svchostGroup ?? svchostGroupOf(cfg.imagePath);
   if (!group) return undefined;
   const sameGroup = configs

@@ -54,7 +54,8 @@ export function assembleFootprint(input: FootprintInput): FootprintSection {
   const all = [...uniq.values()];
 
   // ports, each with the address set beside it (same command line, same file)
-  const container = (source: string): string => (source.startsWith('ImagePath') ? 'ImagePath' : source.startsWith('Parameters') ? 'Parameters' : source.replace(/:\d+ .*$/, ''));
+  const container = (source: string): string =>
+    source.startsWith('ImagePath') ? 'ImagePath' : source.startsWith('Parameters') ? 'Parameters' : source.replace(/:\d+ .*$/, '');
   const ports: FootprintSection['ports'] = [];
   const addPort = (port: number, address: string | undefined, source: string): void => {
     if (!(port > 0 && port < 65536)) return;
@@ -71,7 +72,8 @@ export function assembleFootprint(input: FootprintInput): FootprintSection {
   }
   for (const p of input.codePorts ?? []) addPort(p.port, p.address, p.source);
   for (const prog of input.programs)
-    for (const n of prog.binary?.names ?? []) if (n.category === 'port') addPort(Number(n.detail.port ?? n.name), n.detail.address ? String(n.detail.address) : undefined, `${prog.path}: ${n.value}`);
+    for (const n of prog.binary?.names ?? [])
+      if (n.category === 'port') addPort(Number(n.detail.port ?? n.name), n.detail.address ? String(n.detail.address) : undefined, `${prog.path}: ${n.value}`);
 
   // folders it will write
   const writes: FootprintSection['writes'] = [];
@@ -80,7 +82,8 @@ export function assembleFootprint(input: FootprintInput): FootprintSection {
   };
   for (const s of all) {
     if (PATH_MEANINGS.has(s.meaning)) addWrite(s.value, `${s.meaning} (${s.source})`);
-    else if (s.meaning === 'pid-file' || s.meaning === 'file') addWrite(winDirname(s.value), `holds ${s.meaning === 'pid-file' ? 'the pid file' : 'the file'} ${s.value} (${s.source})`);
+    else if (s.meaning === 'pid-file' || s.meaning === 'file')
+      addWrite(winDirname(s.value), `holds ${s.meaning === 'pid-file' ? 'the pid file' : 'the file'} ${s.value} (${s.source})`);
   }
   if (isWinPath(input.image)) addWrite(winDirname(input.image), "the image's own folder (logs and pid files beside the program)");
 
@@ -88,7 +91,14 @@ export function assembleFootprint(input: FootprintInput): FootprintSection {
     commandLine: input.commandLine,
     programs: input.programs.map(({ binary, ...p }) => ({
       ...p,
-      ...(binary ? { names: binary.names.filter((n) => ['port', 'pipe', 'kernel-object', 'rpc-endpoint', 'url', 'file'].includes(n.category)).slice(0, 30).map((n) => ({ category: n.category, value: n.value })) } : {}),
+      ...(binary
+        ? {
+            names: binary.names
+              .filter((n) => ['port', 'pipe', 'kernel-object', 'rpc-endpoint', 'url', 'file'].includes(n.category))
+              .slice(0, 30)
+              .map((n) => ({ category: n.category, value: n.value })),
+          }
+        : {}),
     })),
     configFiles,
     settings: all,

@@ -210,7 +210,14 @@ async function startListener(backend: VmBackend, vm: string): Promise<TraceListe
         await sleep(LISTEN_DRAIN_MS);
         if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
         const code = await closed;
-        return { output: stdout, ...(early ? { problem: `the listener ended early (exit code ${code}${stderr.replace(/^.*tracing VM.*$/m, '').trim() ? `: ${stderr.replace(/^.*tracing VM.*$/m, '').trim()}` : ''}): later decisions are missing` } : {}) };
+        return {
+          output: stdout,
+          ...(early
+            ? {
+                problem: `the listener ended early (exit code ${code}${stderr.replace(/^.*tracing VM.*$/m, '').trim() ? `: ${stderr.replace(/^.*tracing VM.*$/m, '').trim()}` : ''}): later decisions are missing`,
+              }
+            : {}),
+        };
       })();
       return stopping;
     },
@@ -241,7 +248,12 @@ export function scratchVmName(exists: (vm: string) => boolean = () => false, pid
  * Run the service duplicated into a scratch VM for `seconds`, with the VM's trace listener
  * registered before it starts; whatever happens, the VM and its duplicates are removed.
  */
-export async function traceService(report: AnalyzeReport, seconds: number, lab: TraceLab, opts: Pick<AnalyzeOptions, 'share' | 'signal' | 'progress'> = {}): Promise<AnalyzeReport> {
+export async function traceService(
+  report: AnalyzeReport,
+  seconds: number,
+  lab: TraceLab,
+  opts: Pick<AnalyzeOptions, 'share' | 'signal' | 'progress'> = {},
+): Promise<AnalyzeReport> {
   const svc = report.service;
   if (!svc) throw new TraceUnavailableError('only a service can be traced');
   if (report.verdict.reasons.some((r) => r.code === 'kernel-driver')) throw new TraceUnavailableError(`${svc.name} is a kernel driver: it cannot run in a VM`);
@@ -264,7 +276,10 @@ export async function traceService(report: AnalyzeReport, seconds: number, lab: 
     try {
       service = { ...service, ...(await lab.dup(svc.name, vm, opts.share ?? [])) };
     } catch (err) {
-      if (err instanceof UsageError) throw new UsageError(`cannot duplicate ${svc.name} for the trace: ${err.message}${opts.share?.length ? '' : ' (--share NAME leaves a dependency to the host)'}`);
+      if (err instanceof UsageError)
+        throw new UsageError(
+          `cannot duplicate ${svc.name} for the trace: ${err.message}${opts.share?.length ? '' : ' (--share NAME leaves a dependency to the host)'}`,
+        );
       throw err;
     }
     try {
@@ -299,6 +314,7 @@ export async function traceService(report: AnalyzeReport, seconds: number, lab: 
       note(`removing scratch VM ${vm}`);
       cleanup = await lab.removeVm(vm);
       const left = await lab.processes(vm);
+      // biome-ignore lint/correctness/noUnsafeFinally: caught just below, where it becomes the removal error
       if (left) throw new SvcdupError(`${left} process${left === 1 ? '' : 'es'} of VM ${vm} still run`);
     } catch (err) {
       const msg = `the scratch VM ${vm} could not be removed: ${(err as Error).message}; remove it with: svcdup vm rm ${vm}`;
@@ -311,15 +327,24 @@ export async function traceService(report: AnalyzeReport, seconds: number, lab: 
   const parsed = parseTrace(output);
   if (parsed.dropped) warnings.push(`the listener fell behind: ${parsed.dropped} decisions were dropped`);
   if (parsed.unparsed.length) warnings.push(`${parsed.unparsed.length} trace lines were not understood, e.g. ${JSON.stringify(parsed.unparsed[0])}`);
-  if (report.binary?.codeScan && report.binary.codeScan !== 'x64') warnings.push('the static analysis did not decode this machine code: run-time names it missed are expected');
+  if (report.binary?.codeScan && report.binary.codeScan !== 'x64')
+    warnings.push('the static analysis did not decode this machine code: run-time names it missed are expected');
   const summary = summarizeTrace(parsed, report.binary?.names ?? []);
   const trace: TraceReport = { vm, seconds, startedAt, endedAt: new Date().toISOString(), service, ...summary, cleanup, warnings };
   const traced = applyTrace(report, trace);
   // the programs it started, as --trace saw them: part of the whole service
   if (traced.footprint) {
     const known = new Set(traced.footprint.programs.map((p) => p.path.toLowerCase()));
-    const children = [...new Set(parsed.events.filter((e) => e.call === 'NtCreateUserProcess').map((e) => e.used))].filter((u) => u && !known.has(u.toLowerCase()));
-    traced.footprint = { ...traced.footprint, programs: [...traced.footprint.programs, ...children.slice(0, 20).map((u) => ({ path: u, source: 'trace' as const, evidence: `started in the VM during the trace`, exists: true }))] };
+    const children = [...new Set(parsed.events.filter((e) => e.call === 'NtCreateUserProcess').map((e) => e.used))].filter(
+      (u) => u && !known.has(u.toLowerCase()),
+    );
+    traced.footprint = {
+      ...traced.footprint,
+      programs: [
+        ...traced.footprint.programs,
+        ...children.slice(0, 20).map((u) => ({ path: u, source: 'trace' as const, evidence: `started in the VM during the trace`, exists: true })),
+      ],
+    };
   }
   return traced;
 }

@@ -227,7 +227,8 @@ export function parsePe(input: Uint8Array): PeImage {
   if (bytes[0] !== 0x4d || bytes[1] !== 0x5a) throw new MalformedPeError('DOS header', 'no MZ signature: not a PE file');
   if (bytes.byteLength < 64) throw new MalformedPeError('DOS header', `file is ${bytes.byteLength} bytes, shorter than a DOS header`);
   const lfanew = r.u32(0x3c, 'DOS header');
-  if (lfanew + 24 > bytes.byteLength) throw new MalformedPeError('DOS header', `e_lfanew ${hex(lfanew)} points past the end of the ${bytes.byteLength}-byte file`);
+  if (lfanew + 24 > bytes.byteLength)
+    throw new MalformedPeError('DOS header', `e_lfanew ${hex(lfanew)} points past the end of the ${bytes.byteLength}-byte file`);
   if (r.u32(lfanew, 'NT headers') !== 0x4550) throw new MalformedPeError('NT headers', `no PE signature at e_lfanew ${hex(lfanew)}`);
   const fh = lfanew + 4;
   const machine = r.u16(fh, 'file header');
@@ -242,7 +243,10 @@ export function parsePe(input: Uint8Array): PeImage {
   const is64 = magic === 0x20b;
   const stdSize = is64 ? 240 : 224;
   if (optSize !== stdSize) {
-    throw new MalformedPeError('optional header', `SizeOfOptionalHeader is ${optSize}, not the standard ${stdSize} for ${is64 ? 'PE32+' : 'PE32'} (not supported)`);
+    throw new MalformedPeError(
+      'optional header',
+      `SizeOfOptionalHeader is ${optSize}, not the standard ${stdSize} for ${is64 ? 'PE32+' : 'PE32'} (not supported)`,
+    );
   }
   r.check(oh, optSize, 'optional header');
   if (nsec === 0) throw new MalformedPeError('file header', 'NumberOfSections is 0');
@@ -251,7 +255,7 @@ export function parsePe(input: Uint8Array): PeImage {
   r.check(secTable, nsec * 40, 'section table');
 
   const entryPoint = r.u32(oh + 16, 'optional header');
-  const imageBase = is64 ? r.u64(oh + 24, 'optional header') : r.u32(oh + 28, 'optional header');
+  const _imageBase = is64 ? r.u64(oh + 24, 'optional header') : r.u32(oh + 28, 'optional header');
   const sectionAlignment = r.u32(oh + 32, 'optional header');
   const fileAlignment = r.u32(oh + 36, 'optional header');
   const sizeOfImage = r.u32(oh + 56, 'optional header');
@@ -259,13 +263,17 @@ export function parsePe(input: Uint8Array): PeImage {
   const subsystem = r.u16(oh + 68, 'optional header');
   const dllCharacteristics = r.u16(oh + 70, 'optional header');
   const nDirs = r.u32(oh + (is64 ? 108 : 92), 'optional header');
-  if (!isPow2(fileAlignment) || fileAlignment > 0x10000) throw new MalformedPeError('optional header', `FileAlignment ${hex(fileAlignment)} is not a power of two up to 64 KiB`);
-  if (!isPow2(sectionAlignment) || sectionAlignment > 0x10000000) throw new MalformedPeError('optional header', `SectionAlignment ${hex(sectionAlignment)} is not a power of two`);
+  if (!isPow2(fileAlignment) || fileAlignment > 0x10000)
+    throw new MalformedPeError('optional header', `FileAlignment ${hex(fileAlignment)} is not a power of two up to 64 KiB`);
+  if (!isPow2(sectionAlignment) || sectionAlignment > 0x10000000)
+    throw new MalformedPeError('optional header', `SectionAlignment ${hex(sectionAlignment)} is not a power of two`);
   // NumberOfRvaAndSizes above 16 is capped at 16, as the loader does
   const dirBase = oh + (is64 ? 112 : 96);
   const directories: { rva: number; size: number }[] = [];
   for (let i = 0; i < 16; i++) {
-    directories.push(i < nDirs ? { rva: r.u32(dirBase + i * 8, 'data directories'), size: r.u32(dirBase + i * 8 + 4, 'data directories') } : { rva: 0, size: 0 });
+    directories.push(
+      i < nDirs ? { rva: r.u32(dirBase + i * 8, 'data directories'), size: r.u32(dirBase + i * 8 + 4, 'data directories') } : { rva: 0, size: 0 },
+    );
   }
 
   // Section table, checked before pe-library copies anything it describes.
@@ -287,7 +295,14 @@ export function parsePe(input: Uint8Array): PeImage {
     }
     if (rva + Math.max(virtualSize, rawSize) > 0xffffffff) throw new MalformedPeError(part, `virtual range ${hex(rva)}+${hex(virtualSize)} overflows 32 bits`);
     if (rawOffset && rawSize) rawTotal += rawSize;
-    sections.push({ name, rva, virtualSize, rawOffset: rawSize && rawOffset ? rawOffset : 0, rawSize: rawSize && rawOffset ? rawSize : 0, characteristics: chars });
+    sections.push({
+      name,
+      rva,
+      virtualSize,
+      rawOffset: rawSize && rawOffset ? rawOffset : 0,
+      rawSize: rawSize && rawOffset ? rawSize : 0,
+      characteristics: chars,
+    });
   }
   if (rawTotal > 2 * bytes.byteLength + 0x10000) {
     throw new MalformedPeError('section table', `sections claim ${rawTotal} bytes of raw data in a ${bytes.byteLength}-byte file (overlapping sections)`);
@@ -352,7 +367,16 @@ function need(img: PeImage, rva: number, part: string, what: string): number {
   return off;
 }
 
-function readThunks(img: PeImage, r: Reader, part: string, dll: string, intRva: number, iatRva: number, delayLoad: boolean, budget: { left: number }): PeImport[] {
+function readThunks(
+  img: PeImage,
+  r: Reader,
+  part: string,
+  dll: string,
+  intRva: number,
+  iatRva: number,
+  delayLoad: boolean,
+  budget: { left: number },
+): PeImport[] {
   const out: PeImport[] = [];
   const ptr = img.is64 ? 8 : 4;
   for (let i = 0; ; i++) {

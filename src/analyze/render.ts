@@ -35,15 +35,29 @@ export function renderReport(r: AnalyzeReport, opts: RenderOptions = {}): string
     if (s.dependents) line(`  dependents     ${s.dependents.join(', ')}`);
     if (s.failureActions) {
       const fa = s.failureActions;
-      line(`  on failure     ${fa.actions.map((a) => `${a.type} after ${a.delayMs} ms`).join(', ') || 'nothing'}; reset after ${fa.resetPeriodSeconds} s${fa.command ? `; command ${fa.command}` : ''}`);
+      line(
+        `  on failure     ${fa.actions.map((a) => `${a.type} after ${a.delayMs} ms`).join(', ') || 'nothing'}; reset after ${fa.resetPeriodSeconds} s${fa.command ? `; command ${fa.command}` : ''}`,
+      );
     }
   }
   const f = r.footprint;
   if (f) {
     line();
     line('the whole service');
-    line(`  command line   ${f.commandLine.image}${f.commandLine.args.length ? ` ${f.commandLine.args.map((a) => (/[\s"]/.test(a) || !a ? JSON.stringify(a) : a)).join(' ')}` : ''}`);
-    for (const p of f.programs) line(`  starts         ${p.path} (${p.source})${p.exists ? '' : ', not found on the host'}${p.names?.length ? `: ${p.names.slice(0, 6).map((n) => `${n.category} ${n.value}`).join(', ')}` : ''}`);
+    line(
+      `  command line   ${f.commandLine.image}${f.commandLine.args.length ? ` ${f.commandLine.args.map((a) => (/[\s"]/.test(a) || !a ? JSON.stringify(a) : a)).join(' ')}` : ''}`,
+    );
+    for (const p of f.programs)
+      line(
+        `  starts         ${p.path} (${p.source})${p.exists ? '' : ', not found on the host'}${
+          p.names?.length
+            ? `: ${p.names
+                .slice(0, 6)
+                .map((n) => `${n.category} ${n.value}`)
+                .join(', ')}`
+            : ''
+        }`,
+      );
     for (const c of f.configFiles) line(`  config file    ${c.path} (${c.format}, ${c.settings} settings)${c.warning ? `: ${c.warning}` : ''}`);
     for (const st of f.settings.filter((x) => x.meaning !== 'port' && x.meaning !== 'address')) line(`  ${st.meaning.padEnd(14)} ${st.value}  (${st.source})`);
     for (const p of f.ports) line(`  binds port     ${p.port}${p.address ? ` on ${p.address}` : ''}  (${p.source})`);
@@ -53,7 +67,10 @@ export function renderReport(r: AnalyzeReport, opts: RenderOptions = {}): string
   if (st) {
     line();
     line(`state (issue 9; rules from ${st.policy === 'default' ? 'the default policy' : `VM ${st.policy}'s policy`})`);
-    for (const p of st.paths) line(`  ${p.kind.padEnd(6)} ${p.path}  ${p.rule}${p.ruleSource !== 'default' ? ` (${p.ruleSource})` : ''}${p.snapshot ? ', snapshotted when duplicated' : ''}  - ${p.why}`);
+    for (const p of st.paths)
+      line(
+        `  ${p.kind.padEnd(6)} ${p.path}  ${p.rule}${p.ruleSource !== 'default' ? ` (${p.ruleSource})` : ''}${p.snapshot ? ', snapshotted when duplicated' : ''}  - ${p.why}`,
+      );
     line(`  everything else: ${st.otherwise}`);
   }
   if (b) {
@@ -61,8 +78,12 @@ export function renderReport(r: AnalyzeReport, opts: RenderOptions = {}): string
     line(`binary ${b.file}`);
     line(`  ${b.format.machine} ${b.format.kind}, subsystem ${b.format.subsystem}, ${b.size} bytes, sha256 ${b.sha256.slice(0, 16)}...`);
     const nImp = b.imports.reduce((n, d) => n + d.functions.length, 0);
-    line(`  ${nImp} imports from ${b.imports.length} DLLs, ${b.exports.functions.length} exports, ${b.resources.count} resources, ${b.strings.ascii} ASCII and ${b.strings.utf16} UTF-16 strings`);
-    if (b.service.dispatchTables.length) for (const t of b.service.dispatchTables) line(`  dispatch table (${t.method}): ${t.entries.length} entr${t.entries.length === 1 ? 'y' : 'ies'}: ${t.entries.map((e) => e.name).join(', ')}`);
+    line(
+      `  ${nImp} imports from ${b.imports.length} DLLs, ${b.exports.functions.length} exports, ${b.resources.count} resources, ${b.strings.ascii} ASCII and ${b.strings.utf16} UTF-16 strings`,
+    );
+    if (b.service.dispatchTables.length)
+      for (const t of b.service.dispatchTables)
+        line(`  dispatch table (${t.method}): ${t.entries.length} entr${t.entries.length === 1 ? 'y' : 'ies'}: ${t.entries.map((e) => e.name).join(', ')}`);
     if (b.service.serviceMainExports.length) line(`  service exports: ${b.service.serviceMainExports.join(', ')}`);
     if (b.service.controlHandlers.length) line(`  control handlers for: ${[...new Set(b.service.controlHandlers.map((h) => h.name))].join(', ')}`);
     if (b.names.length) {
@@ -99,14 +120,21 @@ export function renderReport(r: AnalyzeReport, opts: RenderOptions = {}): string
 function renderTrace(t: TraceReport, name: string, line: (s?: string) => void): void {
   const s = t.service;
   const ran = s.started ? `ran ${t.seconds} s${s.error ? ` (${s.error})` : ''}` : `did not start (${s.error ?? 'unknown error'})`;
-  line(`trace: in scratch VM ${t.vm} (removed), ${name} ${ran}; ${t.events} decision${t.events === 1 ? '' : 's'}, ${t.resources.length} resource${t.resources.length === 1 ? '' : 's'}${t.dropped ? `, ${t.dropped} dropped` : ''}`);
+  line(
+    `trace: in scratch VM ${t.vm} (removed), ${name} ${ran}; ${t.events} decision${t.events === 1 ? '' : 's'}, ${t.resources.length} resource${t.resources.length === 1 ? '' : 's'}${t.dropped ? `, ${t.dropped} dropped` : ''}`,
+  );
   if (s.duplicated.length > 1) line(`  duplicated with it: ${s.duplicated.slice(0, -1).join(', ')}`);
   if (s.shared.length) line(`  shared with the host: ${s.shared.join(', ')}`);
   if (t.resources.length) {
     const w = Math.max(...t.resources.map((r) => r.kind.length));
     for (const r of t.resources) {
       const eff = r.decision === 'renamed' ? ` -> ${r.effective}` : '';
-      const tags = [r.decision, `${r.count}x`, `pid ${r.pids.join(',')}`, r.svcdup ? "svcdup's own" : r.foundStatically ? 'static: yes' : r.kind === 'process' || r.kind === 'child-process' ? '' : 'static: no'].filter(Boolean);
+      const tags = [
+        r.decision,
+        `${r.count}x`,
+        `pid ${r.pids.join(',')}`,
+        r.svcdup ? "svcdup's own" : r.foundStatically ? 'static: yes' : r.kind === 'process' || r.kind === 'child-process' ? '' : 'static: no',
+      ].filter(Boolean);
       line(`  ${r.kind.padEnd(w)}  ${r.kind === 'child-process' ? r.name : r.used}${eff}  [${tags.join(', ')}]`);
     }
   }
@@ -120,11 +148,21 @@ function renderTrace(t: TraceReport, name: string, line: (s?: string) => void): 
 export function renderTable(reports: readonly AnalyzeReport[]): string {
   const rows = reports.map((r) => {
     const v = r.verdict;
-    const why = v.reasons.length ? v.reasons.map((x) => x.text).join('; ') : v.rules.length ? v.rules.join('; ') : v.shared.length ? `shared: ${v.shared.map((x) => x.name).join(', ')}` : '';
+    const why = v.reasons.length
+      ? v.reasons.map((x) => x.text).join('; ')
+      : v.rules.length
+        ? v.rules.join('; ')
+        : v.shared.length
+          ? `shared: ${v.shared.map((x) => x.name).join(', ')}`
+          : '';
     return [r.service?.name ?? r.target.input, r.service?.kind ?? '', v.kind, why];
   });
   const head = ['SERVICE', 'KIND', 'VERDICT', 'WHY'];
   const w = head.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
-  const fmt = (row: string[]): string => row.map((c, i) => (i === row.length - 1 ? c : c.padEnd(w[i]!))).join('  ').trimEnd();
+  const fmt = (row: string[]): string =>
+    row
+      .map((c, i) => (i === row.length - 1 ? c : c.padEnd(w[i]!)))
+      .join('  ')
+      .trimEnd();
   return [fmt(head), ...rows.map(fmt)].join('\n') + '\n';
 }

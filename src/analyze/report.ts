@@ -187,7 +187,6 @@ export interface AnalyzeReport {
   warnings: string[];
 }
 
-
 // ---------------------------------------------------------------- --trace
 
 /** What a traced name is, from the call that used it (and for files, the path). */
@@ -275,5 +274,3 @@ export interface TraceReport extends TraceSummary {
   cleanup: { removed: string[]; processesEnded: number };
   warnings: string[];
 }
-
-

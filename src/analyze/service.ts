@@ -76,7 +76,15 @@ export async function hostSnapshot(host: AnalyzeHost, wholeKey = false): Promise
     )
   ).filter((c): c is ServiceConfig => !!c);
   const kind = (host as { kind?: unknown }).kind;
-  return { statuses, configs, binaries: new Map(), facts: new Map(), svchostGroups: new Map(), ...(servicesTree ? { servicesTree } : {}), ...(kind === 'wine' || kind === 'windows' ? { backend: kind } : {}) };
+  return {
+    statuses,
+    configs,
+    binaries: new Map(),
+    facts: new Map(),
+    svchostGroups: new Map(),
+    ...(servicesTree ? { servicesTree } : {}),
+    ...(kind === 'wine' || kind === 'windows' ? { backend: kind } : {}),
+  };
 }
 
 const START = ['BOOT', 'SYSTEM', 'AUTO', 'DEMAND', 'DISABLED'] as const;
@@ -136,7 +144,13 @@ function exists(host: AnalyzeHost, winPath: string): boolean | undefined {
 }
 
 /** The facts `dup` and the verdict need: key, files, state. */
-export async function hostFacts(host: AnalyzeHost, cfg: ServiceConfig, status: ServiceStatus | undefined, backend?: 'wine' | 'windows', servicesTree?: RegTree): Promise<KeyedFacts> {
+export async function hostFacts(
+  host: AnalyzeHost,
+  cfg: ServiceConfig,
+  status: ServiceStatus | undefined,
+  backend?: 'wine' | 'windows',
+  servicesTree?: RegTree,
+): Promise<KeyedFacts> {
   let keyExists = true;
   let values: RegValue[] = [];
   let parameters: RegTree | undefined;
@@ -149,7 +163,8 @@ export async function hostFacts(host: AnalyzeHost, cfg: ServiceConfig, status: S
     try {
       const k = await host.call('reg.query', { key: `${SERVICES_KEY}\\${cfg.name}` });
       values = k.values;
-      if (k.subkeys.some((s) => s.toLowerCase() === 'parameters')) parameters = await tryCall(host.call('reg.export', { key: `${SERVICES_KEY}\\${cfg.name}\\Parameters` }));
+      if (k.subkeys.some((s) => s.toLowerCase() === 'parameters'))
+        parameters = await tryCall(host.call('reg.export', { key: `${SERVICES_KEY}\\${cfg.name}\\Parameters` }));
     } catch (err) {
       if (!(err instanceof AgentError)) throw err;
       // a stand-in host may not know reg.query: only "not found" says the key is missing
@@ -185,7 +200,14 @@ function parameterValues(tree: RegTree | undefined): { name: string; value: stri
   return out.slice(0, 500);
 }
 
-async function binaryOf(host: AnalyzeHost, winPath: string, hostPath: string, read: (p: string) => Promise<Uint8Array>, snap: HostSnapshot | undefined, knownServices: string[]): Promise<BinaryAnalysis | Error> {
+async function binaryOf(
+  _host: AnalyzeHost,
+  winPath: string,
+  hostPath: string,
+  read: (p: string) => Promise<Uint8Array>,
+  snap: HostSnapshot | undefined,
+  knownServices: string[],
+): Promise<BinaryAnalysis | Error> {
   const key = hostPath.toLowerCase();
   const cached = snap?.binaries.get(key);
   if (cached) return cached;
@@ -203,7 +225,12 @@ async function binaryOf(host: AnalyzeHost, winPath: string, hostPath: string, re
 }
 
 /** Programs the service starts: named in its code (bare names looked up in its own folder), given as arguments or Parameters. */
-async function findPrograms(host: AnalyzeHost, image: string, binary: BinaryAnalysis | undefined, argPrograms: { path: string; source: ProgramFinding['source']; evidence: string }[]): Promise<ProgramFinding[]> {
+async function findPrograms(
+  host: AnalyzeHost,
+  image: string,
+  binary: BinaryAnalysis | undefined,
+  argPrograms: { path: string; source: ProgramFinding['source']; evidence: string }[],
+): Promise<ProgramFinding[]> {
   const own = isWinPath(image) ? winDirname(image) : undefined;
   const ownFiles = own ? new Set((await listFolder(local(host, own) ?? '/nonexistent')).map((f) => f.toLowerCase())) : new Set<string>();
   const out: ProgramFinding[] = [];
@@ -217,13 +244,18 @@ async function findPrograms(host: AnalyzeHost, image: string, binary: BinaryAnal
   for (const p of binary?.programs ?? []) {
     if (isWinPath(p.value)) add({ path: p.value, source: 'string', evidence: p.evidence.text, exists: exists(host, p.value) ?? false });
     // a bare name is a program of its own folder only when the folder holds it (else it is a system tool, a name in a message, ...)
-    else if (own && !p.value.includes('\\') && ownFiles.has(p.value.toLowerCase())) add({ path: `${own}\\${p.value}`, source: 'own-folder', evidence: p.evidence.text, exists: true });
+    else if (own && !p.value.includes('\\') && ownFiles.has(p.value.toLowerCase()))
+      add({ path: `${own}\\${p.value}`, source: 'own-folder', evidence: p.evidence.text, exists: true });
   }
   return out;
 }
 
 /** Configuration files: those the settings name, and those in the data folders and the image's own folder. */
-async function readConfigs(host: AnalyzeHost, named: string[], folders: string[]): Promise<{ path: string; parsed?: ReturnType<typeof parseConfigText>; error?: string }[]> {
+async function readConfigs(
+  host: AnalyzeHost,
+  named: string[],
+  folders: string[],
+): Promise<{ path: string; parsed?: ReturnType<typeof parseConfigText>; error?: string }[]> {
   const paths = new Map<string, string>();
   for (const p of named) paths.set(p.toLowerCase(), p);
   for (const f of folders) {
@@ -249,7 +281,11 @@ async function readConfigs(host: AnalyzeHost, named: string[], folders: string[]
   return out;
 }
 
-export async function analyzeService(name: string, host: AnalyzeHost, readOrOpts: ((p: string) => Promise<Uint8Array>) | ServiceAnalysisOptions = {}): Promise<AnalyzeReport> {
+export async function analyzeService(
+  name: string,
+  host: AnalyzeHost,
+  readOrOpts: ((p: string) => Promise<Uint8Array>) | ServiceAnalysisOptions = {},
+): Promise<AnalyzeReport> {
   const opts: ServiceAnalysisOptions = typeof readOrOpts === 'function' ? { read: readOrOpts } : readOrOpts;
   const read = opts.read ?? defaultRead;
   let cfg: ServiceConfig;
@@ -297,7 +333,9 @@ export async function analyzeService(name: string, host: AnalyzeHost, readOrOpts
     if (!g)
       snap.svchostGroups.set(
         group.toLowerCase(),
-        (g = tryCall(host.call('reg.get', { key: 'HKLM\\SOFTWARE\\Microsoft\\Windows NT\\CurrentVersion\\Svchost', name: group })).then((v) => (v?.type === 'REG_MULTI_SZ' ? v.data : undefined))),
+        (g = tryCall(host.call('reg.get', { key: 'HKLM\\SOFTWARE\\Microsoft\\Windows NT\\CurrentVersion\\Svchost', name: group })).then((v) =>
+          v?.type === 'REG_MULTI_SZ' ? v.data : undefined,
+        )),
       );
     registryMembers = await g;
   }
@@ -306,12 +344,18 @@ export async function analyzeService(name: string, host: AnalyzeHost, readOrOpts
   let failureActions: FailureActions | undefined;
   // the key's values came with the facts (reg.query); a stand-in host without reg.query is asked value by value
   const keyValue = async (n: string): Promise<RegValue | undefined> =>
-    facts.key && facts.key.values.length ? facts.key.values.find((v) => v.name.toLowerCase() === n.toLowerCase()) : tryCall(host.call('reg.get', { key: `${SERVICES_KEY}\\${cfg.name}`, name: n }));
+    facts.key?.values.length
+      ? facts.key.values.find((v) => v.name.toLowerCase() === n.toLowerCase())
+      : tryCall(host.call('reg.get', { key: `${SERVICES_KEY}\\${cfg.name}`, name: n }));
   const fa = await keyValue('FailureActions');
   if (fa && fa.type === 'REG_BINARY') {
     const cmd = await keyValue('FailureCommand');
     const msg = await keyValue('RebootMessage');
-    failureActions = parseFailureActions(fa.data, cmd && typeof cmd.data === 'string' ? cmd.data : undefined, msg && typeof msg.data === 'string' ? msg.data : undefined);
+    failureActions = parseFailureActions(
+      fa.data,
+      cmd && typeof cmd.data === 'string' ? cmd.data : undefined,
+      msg && typeof msg.data === 'string' ? msg.data : undefined,
+    );
     if (!failureActions) warnings.push(`the FailureActions value of ${cfg.name} is not a SERVICE_FAILURE_ACTIONS structure`);
   }
 
@@ -333,7 +377,9 @@ export async function analyzeService(name: string, host: AnalyzeHost, readOrOpts
   const image = imageOf(cfg.imagePath);
   const parameters = parameterValues(facts.key?.parameters);
   const direct = directSettings(commandLine, image, parameters);
-  const argPrograms = direct.filter((s) => s.meaning === 'file' && /\.exe$/i.test(s.value)).map((s) => ({ path: s.value, source: (s.source.startsWith('Parameters') ? 'parameters' : 'argument') as ProgramFinding['source'], evidence: s.source }));
+  const argPrograms = direct
+    .filter((s) => s.meaning === 'file' && /\.exe$/i.test(s.value))
+    .map((s) => ({ path: s.value, source: (s.source.startsWith('Parameters') ? 'parameters' : 'argument') as ProgramFinding['source'], evidence: s.source }));
   // a svchost service's own code is its ServiceDll; svchost.exe's strings are not the service's
   const programs: (ProgramFinding & { binary?: BinaryAnalysis })[] = await findPrograms(host, image, svchost ? undefined : binary, argPrograms);
   for (const p of programs) {
@@ -346,7 +392,13 @@ export async function analyzeService(name: string, host: AnalyzeHost, readOrOpts
   const named = direct.filter((s) => s.meaning === 'config-file').map((s) => s.value);
   const ownFolder = isWinPath(image) && !/^[A-Za-z]:\\windows\\/i.test(image) ? [winDirname(image)] : [];
   const configFiles = await readConfigs(host, named, [...dataFolders, ...ownFolder]);
-  const codePorts = (binary?.names ?? []).filter((n) => n.category === 'port').map((n) => ({ port: Number(n.detail.port ?? n.name), ...(n.detail.address ? { address: String(n.detail.address) } : {}), source: `${code.path}: ${n.value}` }));
+  const codePorts = (binary?.names ?? [])
+    .filter((n) => n.category === 'port')
+    .map((n) => ({
+      port: Number(n.detail.port ?? n.name),
+      ...(n.detail.address ? { address: String(n.detail.address) } : {}),
+      source: `${code.path}: ${n.value}`,
+    }));
   const footprint = assembleFootprint({ commandLine, image, parameters, programs, configFiles, codePorts });
   const state = stateOf(cfg, footprint, binary, programs, opts.policy);
 
@@ -372,14 +424,22 @@ export async function analyzeService(name: string, host: AnalyzeHost, readOrOpts
 }
 
 /** Issue 9: the folders it writes (snapshotted: they are known), files and keys it writes, under the VM's rules. */
-function stateOf(cfg: ServiceConfig, fp: FootprintSection, binary: BinaryAnalysis | undefined, programs: { binary?: BinaryAnalysis; path: string }[], policy?: { name: string; text: string }): StateSection {
+function stateOf(
+  cfg: ServiceConfig,
+  fp: FootprintSection,
+  binary: BinaryAnalysis | undefined,
+  programs: { binary?: BinaryAnalysis; path: string }[],
+  policy?: { name: string; text: string },
+): StateSection {
   const files: { path: string; why: string }[] = [];
   for (const s of fp.settings) if (s.meaning === 'pid-file' || s.meaning === 'file') files.push({ path: s.value, why: `${s.meaning} (${s.source})` });
   const keys: { path: string; why: string }[] = [];
   for (const b of [binary, ...programs.map((p) => p.binary)]) {
     for (const n of b?.names ?? []) {
-      if (n.category === 'file' && (n.role === 'writes' || n.role === 'creates') && isWinPath(n.value)) files.push({ path: n.value, why: `${b!.file} names it (${n.role})` });
-      if (n.category === 'registry' && n.role === 'writes' && /^(HKLM|HKEY_LOCAL_MACHINE|HKCU|HKEY_CURRENT_USER|HKU|HKEY_USERS|\\Registry\\)/i.test(n.value)) keys.push({ path: n.value, why: `${b!.file} writes it` });
+      if (n.category === 'file' && (n.role === 'writes' || n.role === 'creates') && isWinPath(n.value))
+        files.push({ path: n.value, why: `${b!.file} names it (${n.role})` });
+      if (n.category === 'registry' && n.role === 'writes' && /^(HKLM|HKEY_LOCAL_MACHINE|HKCU|HKEY_CURRENT_USER|HKU|HKEY_USERS|\\Registry\\)/i.test(n.value))
+        keys.push({ path: n.value, why: `${b!.file} writes it` });
     }
   }
   return stateSection({
@@ -391,7 +451,10 @@ function stateOf(cfg: ServiceConfig, fp: FootprintSection, binary: BinaryAnalysi
 }
 
 /** Every service on the host, each analyzed with what they share read once. */
-export async function analyzeAll(host: AnalyzeHost, opts: Omit<ServiceAnalysisOptions, 'snapshot'> & { concurrency?: number; skip?: (name: string) => boolean } = {}): Promise<AnalyzeReport[]> {
+export async function analyzeAll(
+  host: AnalyzeHost,
+  opts: Omit<ServiceAnalysisOptions, 'snapshot'> & { concurrency?: number; skip?: (name: string) => boolean } = {},
+): Promise<AnalyzeReport[]> {
   const snap = await hostSnapshot(host, true);
   const names = snap.configs.map((c) => c.name).filter((n) => !opts.skip?.(n));
   const out: AnalyzeReport[] = new Array(names.length);
@@ -421,8 +484,17 @@ export async function dupCheck(host: AnalyzeHost, name: string, share: readonly 
     groups ||= c.dependOnGroup.length > 0;
     queue.push(...c.dependOnService);
   }
-  if (groups) for (const s of (await tryCall(host.call('scm.list', {}))) ?? []) if (!configs.has(s.name.toLowerCase()) && !s.name.includes('@')) { const c = await tryCall(host.call('scm.config', { name: s.name })); if (c) configs.set(c.name.toLowerCase(), c); }
-  for (const s of share) if (!configs.has(s.toLowerCase())) { const c = await tryCall(host.call('scm.config', { name: s })); if (c) configs.set(c.name.toLowerCase(), c); }
+  if (groups)
+    for (const s of (await tryCall(host.call('scm.list', {}))) ?? [])
+      if (!configs.has(s.name.toLowerCase()) && !s.name.includes('@')) {
+        const c = await tryCall(host.call('scm.config', { name: s.name }));
+        if (c) configs.set(c.name.toLowerCase(), c);
+      }
+  for (const s of share)
+    if (!configs.has(s.toLowerCase())) {
+      const c = await tryCall(host.call('scm.config', { name: s }));
+      if (c) configs.set(c.name.toLowerCase(), c);
+    }
   const all = [...configs.values()];
   const closure = closureOf(cfg.name, all, share);
   const { key: _k, ...facts } = await hostFacts(host, cfg, undefined);

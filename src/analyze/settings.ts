@@ -29,11 +29,11 @@ export function parseCommandLine(commandLine: string): CommandLineSection {
     const c = rest[i]!;
     if (c === '\\') {
       let n = 0;
-      while (rest[i] === '\\') (n++, i++);
+      while (rest[i] === '\\') n++, i++;
       if (rest[i] === '"') {
         cur += '\\'.repeat(Math.floor(n / 2));
         if (n % 2) cur += '"';
-        else if (quoted && rest[i + 1] === '"') (cur += '"', i++);
+        else if (quoted && rest[i + 1] === '"') (cur += '"'), i++;
         else quoted = !quoted;
       } else {
         cur += '\\'.repeat(n);
@@ -41,7 +41,7 @@ export function parseCommandLine(commandLine: string): CommandLineSection {
       }
       inArg = true;
     } else if (c === '"') {
-      if (quoted && rest[i + 1] === '"') (cur += '"', i++);
+      if (quoted && rest[i + 1] === '"') (cur += '"'), i++;
       else quoted = !quoted;
       inArg = true;
     } else if (!quoted && /\s/.test(c)) {
@@ -75,7 +75,11 @@ export function meaningOf(key: string, value: string): SettingMeaning | undefine
   if (/(^|[_.-])(listen|bind)(_?addr(ess)?(es)?)?$|(^|[_.-])(host|address|addr)$|listen_addresses/.test(k)) return 'address';
   if (/(^|[_.-])(data_?(dir|directory|path|folder|root)|datadir|pgdata|d)$|^(data|d)$/.test(k)) return 'data-folder';
   if (/(^|[_.-])(log_?(dir|directory|folder|path)|logdir)$/.test(k)) return 'log-folder';
-  if (/(^|[_.-])(conf(ig)?_?file|hba_file|ident_file|conf|config|c)$/.test(k) && (isWinPath(v) || /\.(conf|ini|cfg|cnf|properties|ya?ml|json|xml|toml)$/i.test(v))) return 'config-file';
+  if (
+    /(^|[_.-])(conf(ig)?_?file|hba_file|ident_file|conf|config|c)$/.test(k) &&
+    (isWinPath(v) || /\.(conf|ini|cfg|cnf|properties|ya?ml|json|xml|toml)$/i.test(v))
+  )
+    return 'config-file';
   if (/(^|[_.-])(log_?file|logfile|log_filename)$/.test(k) && (isWinPath(v) || /[\\/]/.test(v))) return 'file';
   if (isWinPath(v)) return /\.[A-Za-z0-9]{1,8}$/.test(v) ? (/\.(conf|ini|cfg|cnf|properties|toml)$/i.test(v) ? 'config-file' : 'file') : 'folder';
   return undefined;
@@ -144,8 +148,9 @@ const MAX_ENTRIES = 10000;
 export function parseConfigText(bytes: Uint8Array, truncatedFrom?: number): ParsedConfig {
   const sample = bytes.subarray(0, 4096);
   let ctl = 0;
-  for (const b of sample) if (b === 0) return { format: 'key-value', entries: [], warning: 'not a text file (it holds NUL bytes): not read' };
-  else if (b < 9 || (b > 13 && b < 32)) ctl++;
+  for (const b of sample)
+    if (b === 0) return { format: 'key-value', entries: [], warning: 'not a text file (it holds NUL bytes): not read' };
+    else if (b < 9 || (b > 13 && b < 32)) ctl++;
   if (sample.length && ctl / sample.length > 0.1) return { format: 'key-value', entries: [], warning: 'not a text file (mostly control characters): not read' };
   const text = new TextDecoder('utf-8', { fatal: false }).decode(bytes).replace(/^\uFEFF/, '');
   const entries: ParsedConfig['entries'] = [];
@@ -161,7 +166,7 @@ export function parseConfigText(bytes: Uint8Array, truncatedFrom?: number): Pars
       section = m[1]!.trim();
       continue;
     }
-    if (!(m = /^([A-Za-z_][\w.\-]{0,200})\s*(?:=|\s)\s*(.*)$/.exec(line))) continue;
+    if (!(m = /^([A-Za-z_][\w.-]{0,200})\s*(?:=|\s)\s*(.*)$/.exec(line))) continue;
     entries.push({ ...(section !== undefined ? { section } : {}), key: m[1]!, value: unquote(m[2]!), line: n + 1 });
   }
   const warnings: string[] = [];

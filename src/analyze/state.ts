@@ -46,7 +46,15 @@ export function canonicalPath(p: string): string {
 
 function globRe(pattern: string): RegExp {
   const p = canonicalPath(pattern);
-  return new RegExp('^' + p.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.') + '(?:\\\\.*)?$', 'is');
+  return new RegExp(
+    '^' +
+      p
+        .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+        .replace(/\*/g, '.*')
+        .replace(/\?/g, '.') +
+      '(?:\\\\.*)?$',
+    'is',
+  );
 }
 
 /** The precedence the hook gives name verdicts, kept for paths: closed, then private, then open, then cow. */

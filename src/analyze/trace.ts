@@ -122,17 +122,30 @@ export function classifyEvent(e: Pick<TraceEvent, 'call' | 'used' | 'decision'>)
     }
     // FSCTL_PIPE_WAIT names the pipe alone, relative to the pipe root
     const short = (m = PIPE_ROOT.exec(used)) ? m[1]! : call.startsWith('NtFsControlFile') || call === 'NtCreateNamedPipeFile' ? used.replace(/^\\/, '') : used;
-    if (m || call.startsWith('NtFsControlFile') || call === 'NtCreateNamedPipeFile') return { kind: 'pipe', name: `\\\\.\\pipe\\${short}`, short, role, issues };
+    if (m || call.startsWith('NtFsControlFile') || call === 'NtCreateNamedPipeFile')
+      return { kind: 'pipe', name: `\\\\.\\pipe\\${short}`, short, role, issues };
     return { kind: 'other', name: used, short: used, role, issues: [] };
   }
   if ((m = PORT_CALL.exec(call))) {
     const short = used.replace(/^\\RPC Control\\/i, '');
     const serves = /Create/.test(m[1]!);
-    return { kind: 'alpc-port', name: used.startsWith('\\') ? used : `\\RPC Control\\${used}`, short, role: serves ? 'serves' : 'connects', issues: serves ? [7] : [7, 12] };
+    return {
+      kind: 'alpc-port',
+      name: used.startsWith('\\') ? used : `\\RPC Control\\${used}`,
+      short,
+      role: serves ? 'serves' : 'connects',
+      issues: serves ? [7] : [7, 12],
+    };
   }
   if (REG_CALL.test(call)) {
     const name = canonicalKey(used);
-    return { kind: 'registry', name, short: name.replace(/^HKLM\\/i, ''), role: call === 'NtCreateKey' ? 'creates' : 'opens', issues: call === 'NtCreateKey' ? [2, 9] : [2] };
+    return {
+      kind: 'registry',
+      name,
+      short: name.replace(/^HKLM\\/i, ''),
+      role: call === 'NtCreateKey' ? 'creates' : 'opens',
+      issues: call === 'NtCreateKey' ? [2, 9] : [2],
+    };
   }
   if ((m = SVC_CALL.exec(call))) {
     const opens = m[1] === 'OpenService';
@@ -158,7 +171,11 @@ const isSvcdupName = (short: string): boolean => /^svcdup\./i.test(short);
 /** The keys a static name can be seen under at run time: `kind\0short`, lowercased, or a pattern. */
 function staticKeys(r: NamedResource): { kind: TraceKind; short: string; pattern?: RegExp }[] {
   const d = r.detail;
-  const one = (kind: TraceKind, short: string): { kind: TraceKind; short: string; pattern?: RegExp } => ({ kind, short, ...(/%/.test(short) ? { pattern: formatPattern(short) } : {}) });
+  const one = (kind: TraceKind, short: string): { kind: TraceKind; short: string; pattern?: RegExp } => ({
+    kind,
+    short,
+    ...(/%/.test(short) ? { pattern: formatPattern(short) } : {}),
+  });
   switch (r.category) {
     case 'kernel-object':
       return [one('kernel-object', r.name)];
@@ -291,7 +308,14 @@ export function summarizeTrace(parsed: ParsedTrace, staticNames: readonly NamedR
 const TRACE_SOURCE: EvidenceSource = 'trace';
 
 function describe(r: TracedResource): string {
-  const what = r.decision === 'renamed' ? `renamed to ${JSON.stringify(r.effective)}` : r.decision === 'open' ? 'shared with the host by policy' : r.decision === 'denied' ? 'denied by the VM' : r.decision;
+  const what =
+    r.decision === 'renamed'
+      ? `renamed to ${JSON.stringify(r.effective)}`
+      : r.decision === 'open'
+        ? 'shared with the host by policy'
+        : r.decision === 'denied'
+          ? 'denied by the VM'
+          : r.decision;
   const times = r.count > 1 ? `, ${r.count} times` : '';
   const pids = `pid${r.pids.length > 1 ? 's' : ''} ${r.pids.join(', ')}`;
   return `traced: ${r.calls.join('/')}(${JSON.stringify(r.used)}) ${what}${times} (${pids}, first at ${r.firstTime})${r.foundStatically ? '; found statically too' : '; not found statically'}`;
@@ -326,7 +350,13 @@ export function applyTrace(report: AnalyzeReport, trace: TraceReport): AnalyzeRe
     const all = [...ev, ...i.evidence];
     const max = 12;
     const more = (i.moreEvidence ?? 0) + Math.max(0, all.length - max);
-    const names = [...new Set(rs.map((r) => (r.kind === 'child-process' ? `${r.count} child process${r.count > 1 ? 'es' : ''}` : `${r.name}${r.decision === 'renamed' ? '' : ` (${r.decision})`}`)))];
+    const names = [
+      ...new Set(
+        rs.map((r) =>
+          r.kind === 'child-process' ? `${r.count} child process${r.count > 1 ? 'es' : ''}` : `${r.name}${r.decision === 'renamed' ? '' : ` (${r.decision})`}`,
+        ),
+      ),
+    ];
     const shown = names.length > 6 ? `${names.slice(0, 6).join(', ')} and ${names.length - 6} more` : names.join(', ');
     const base = i.applies === 'no' ? (RESOLVED_HOW[i.id] ?? i.how) : i.how.replace(STALE_TRACE_HINT, '');
     const how = `${base}. At run time (${trace.seconds} s in VM ${trace.vm}): ${shown}`;

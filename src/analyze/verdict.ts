@@ -54,28 +54,53 @@ const base = (p: string): string => p.split(/[\\/]/).pop() ?? p;
 /** Why a service cannot run on the host itself (and so not in a VM either); empty when nothing is known against it. */
 export function cannotRunReasons(cfg: ServiceConfig, facts: HostFacts | undefined, what = cfg.name): VerdictReason[] {
   const out: VerdictReason[] = [];
-  if (cfg.start === 'DISABLED') out.push({ code: 'disabled', text: `${what} is disabled on the host (start type DISABLED): the SCM refuses to start it`, fix: `enable it first: sc config ${cfg.name} start= demand` });
+  if (cfg.start === 'DISABLED')
+    out.push({
+      code: 'disabled',
+      text: `${what} is disabled on the host (start type DISABLED): the SCM refuses to start it`,
+      fix: `enable it first: sc config ${cfg.name} start= demand`,
+    });
   if (facts?.imageExists === false) {
     const image = imageOf(cfg.imagePath);
-    out.push({ code: 'image-missing', text: `the image of ${what}, ${image}, does not exist: the host's own service cannot start either`, fix: `install the program, or point the service at it: sc config ${cfg.name} binPath= "<path to the program>"` });
+    out.push({
+      code: 'image-missing',
+      text: `the image of ${what}, ${image}, does not exist: the host's own service cannot start either`,
+      fix: `install the program, or point the service at it: sc config ${cfg.name} binPath= "<path to the program>"`,
+    });
   }
   if (cfg.serviceDll && facts?.serviceDllExists === false)
-    out.push({ code: 'service-dll-missing', text: `the ServiceDll of ${what}, ${cfg.serviceDll}, does not exist: svchost cannot load it`, fix: `install the DLL, or fix HKLM\\SYSTEM\\CurrentControlSet\\Services\\${cfg.name}\\Parameters\\ServiceDll` });
+    out.push({
+      code: 'service-dll-missing',
+      text: `the ServiceDll of ${what}, ${cfg.serviceDll}, does not exist: svchost cannot load it`,
+      fix: `install the DLL, or fix HKLM\\SYSTEM\\CurrentControlSet\\Services\\${cfg.name}\\Parameters\\ServiceDll`,
+    });
   return out;
 }
 
 /** Why a service cannot be duplicated at all, whatever the host does. */
-export function notDuplicableReasons(cfg: ServiceConfig | undefined, facts: HostFacts | undefined, driverBinary = false, label = cfg?.name ?? ''): VerdictReason[] {
+export function notDuplicableReasons(
+  cfg: ServiceConfig | undefined,
+  facts: HostFacts | undefined,
+  driverBinary = false,
+  label = cfg?.name ?? '',
+): VerdictReason[] {
   const out: VerdictReason[] = [];
   if ((cfg && isDriverType(cfg.type)) || driverBinary) {
-    out.push({ code: 'kernel-driver', text: `${label} is a kernel driver: one copy in the kernel serves the host and every VM, and it cannot be duplicated from user mode; svcdup virtualizes its namespaces (device names, http.sys URLs) instead` });
+    out.push({
+      code: 'kernel-driver',
+      text: `${label} is a kernel driver: one copy in the kernel serves the host and every VM, and it cannot be duplicated from user mode; svcdup virtualizes its namespaces (device names, http.sys URLs) instead`,
+    });
     return out;
   }
   if (!cfg) return out;
   const image = base(imageOf(cfg.imagePath));
   if (DRIVER_HOST.test(image))
-    out.push({ code: 'driver-host', text: `${cfg.name} is Wine's driver host (${image}): it runs kernel drivers for ntoskrnl, which has one copy for the host and every VM; a driver host cannot be duplicated from user mode` });
-  else if (SCM_OWNED.test(image)) out.push({ code: 'scm-owned', text: `${cfg.name} runs inside ${image}, which the system itself owns: it cannot be started a second time` });
+    out.push({
+      code: 'driver-host',
+      text: `${cfg.name} is Wine's driver host (${image}): it runs kernel drivers for ntoskrnl, which has one copy for the host and every VM; a driver host cannot be duplicated from user mode`,
+    });
+  else if (SCM_OWNED.test(image))
+    out.push({ code: 'scm-owned', text: `${cfg.name} runs inside ${image}, which the system itself owns: it cannot be started a second time` });
   if (facts && !facts.keyExists)
     out.push({
       code: 'no-service-key',
@@ -112,13 +137,33 @@ export function decideVerdict(input: VerdictInput): Verdict {
   if (cfg) {
     const reasons = cannotRunReasons(cfg, facts);
     for (const p of input.closureProblems ?? []) {
-      if (p.kind === 'missing') reasons.push({ code: 'dependency-missing', text: `${p.message}: the SCM cannot start it`, fix: `install ${p.service}, or remove the dependency: sc config ${cfg.name} depend= <the others, / separated>` });
-      else if (p.kind === 'cycle') reasons.push({ code: 'dependency-cycle', text: `${p.message}: no order starts them`, fix: 'break the cycle: sc config NAME depend= ... on one of them' });
-      else if (p.kind === 'empty-group') reasons.push({ code: 'dependency-missing', text: `${p.message}: the SCM cannot start it`, fix: `remove the group dependency: sc config ${cfg.name} depend= ...` });
+      if (p.kind === 'missing')
+        reasons.push({
+          code: 'dependency-missing',
+          text: `${p.message}: the SCM cannot start it`,
+          fix: `install ${p.service}, or remove the dependency: sc config ${cfg.name} depend= <the others, / separated>`,
+        });
+      else if (p.kind === 'cycle')
+        reasons.push({
+          code: 'dependency-cycle',
+          text: `${p.message}: no order starts them`,
+          fix: 'break the cycle: sc config NAME depend= ... on one of them',
+        });
+      else if (p.kind === 'empty-group')
+        reasons.push({
+          code: 'dependency-missing',
+          text: `${p.message}: the SCM cannot start it`,
+          fix: `remove the group dependency: sc config ${cfg.name} depend= ...`,
+        });
     }
     for (const d of input.duplicatedDependencies ?? []) {
       const why = [...notDuplicableReasons(d.config, d.facts), ...cannotRunReasons(d.config, d.facts, `its dependency ${d.config.name}`)];
-      for (const r of why) reasons.push({ code: 'dependency-cannot-start', text: `${cfg.name} depends on ${d.config.name}, which cannot start: ${r.text}`, ...(r.fix ? { fix: r.fix } : { fix: `svcdup dup ${cfg.name} --share ${d.config.name} leaves it to the host` }) });
+      for (const r of why)
+        reasons.push({
+          code: 'dependency-cannot-start',
+          text: `${cfg.name} depends on ${d.config.name}, which cannot start: ${r.text}`,
+          ...(r.fix ? { fix: r.fix } : { fix: `svcdup dup ${cfg.name} --share ${d.config.name} leaves it to the host` }),
+        });
     }
     if (reasons.length)
       return {
@@ -126,7 +171,10 @@ export function decideVerdict(input: VerdictInput): Verdict {
         shared,
         reasons,
         rules: [],
-        summary: `${cfg.name} cannot run on the host either, so not in a VM: ${reasons.map((r) => r.text).join('; ')}. Fix: ${reasons.map((r) => r.fix).filter(Boolean).join('; ')}.`,
+        summary: `${cfg.name} cannot run on the host either, so not in a VM: ${reasons.map((r) => r.text).join('; ')}. Fix: ${reasons
+          .map((r) => r.fix)
+          .filter(Boolean)
+          .join('; ')}.`,
       };
   }
 

@@ -50,7 +50,8 @@ export interface VerifyResult {
 export function predictedPipes(report: AnalyzeReport): string[] {
   const out = new Set<string>();
   for (const n of report.binary?.names ?? []) {
-    if (n.category === 'pipe' && (n.role === 'serves' || n.role === 'creates') && n.name && !n.detail.prefixOnly && !n.detail.server && !/%/.test(n.name)) out.add(n.name);
+    if (n.category === 'pipe' && (n.role === 'serves' || n.role === 'creates') && n.name && !n.detail.prefixOnly && !n.detail.server && !/%/.test(n.name))
+      out.add(n.name);
   }
   for (const e of report.binary?.rpc.endpoints ?? []) {
     if (e.protseq === 'ncacn_np') out.add(e.endpoint.replace(/^\\?pipe\\/i, ''));
@@ -78,7 +79,12 @@ function tcpProbe(host: string, port: number, ms = 3000): Promise<{ ok: boolean;
   });
 }
 
-export async function verifyService(report: AnalyzeReport, vms: VerifyVms, dups: VerifyDups, opts: { progress?: (note: string) => void } = {}): Promise<VerifyResult> {
+export async function verifyService(
+  report: AnalyzeReport,
+  vms: VerifyVms,
+  dups: VerifyDups,
+  opts: { progress?: (note: string) => void } = {},
+): Promise<VerifyResult> {
   const svc = report.service;
   if (!svc) throw new SvcdupError('--verify needs an installed service, not a file', 2);
   const note = opts.progress ?? (() => {});
@@ -102,19 +108,34 @@ export async function verifyService(report: AnalyzeReport, vms: VerifyVms, dups:
       error = err.message.split('\n')[0];
     }
     const expectRuns = !REFUSED_VERDICTS.includes(verdict);
-    checks.push({ what: 'runs', predicted: expectRuns ? 'yes' : `no (${verdict})`, observed: started ? 'RUNNING' : `no: ${error}`, agree: started === expectRuns });
+    checks.push({
+      what: 'runs',
+      predicted: expectRuns ? 'yes' : `no (${verdict})`,
+      observed: started ? 'RUNNING' : `no: ${error}`,
+      agree: started === expectRuns,
+    });
     if (started) {
       const address = rec.address ?? '127.0.0.1';
-      const map = new Map(portMapFromRecord(rec.portMap).filter((m) => m.proto === 'tcp').map((m) => [m.from, m.to]));
+      const map = new Map(
+        portMapFromRecord(rec.portMap)
+          .filter((m) => m.proto === 'tcp')
+          .map((m) => [m.from, m.to]),
+      );
       for (const p of report.footprint?.ports ?? []) {
         const real = map.get(p.port) ?? p.port;
         let r = await tcpProbe(address, real);
-        for (let i = 0; !r.ok && i < 10; i++) (await sleep(300), (r = await tcpProbe(address, real)));
-        checks.push({ what: `tcp ${p.port}`, predicted: `answers at ${address}:${real}${real !== p.port ? ` (mapped from ${p.port})` : ''}`, observed: r.ok ? r.detail : `no answer: ${r.detail}`, agree: r.ok });
+        for (let i = 0; !r.ok && i < 10; i++) await sleep(300), (r = await tcpProbe(address, real));
+        checks.push({
+          what: `tcp ${p.port}`,
+          predicted: `answers at ${address}:${real}${real !== p.port ? ` (mapped from ${p.port})` : ''}`,
+          observed: r.ok ? r.detail : `no answer: ${r.detail}`,
+          agree: r.ok,
+        });
       }
       const pipecall = join(vms.backend.paths.nativeDir, 'svcdup-pipecall.exe');
       const pipes = predictedPipes(report);
-      if (pipes.length && !existsSync(pipecall)) checks.push({ what: 'pipes', predicted: pipes.join(', '), observed: `not checked: ${pipecall} is not built (make -C native tests)`, agree: true });
+      if (pipes.length && !existsSync(pipecall))
+        checks.push({ what: 'pipes', predicted: pipes.join(', '), observed: `not checked: ${pipecall} is not built (make -C native tests)`, agree: true });
       else {
         for (const pipe of pipes) {
           let out: ExecResult = { code: -1, stdout: '', stderr: '' };
@@ -128,7 +149,10 @@ export async function verifyService(report: AnalyzeReport, vms: VerifyVms, dups:
           checks.push({
             what: `pipe ${pipe}`,
             predicted: "served in the VM by the VM's instance",
-            observed: out.code === 0 ? `served by pid ${pid}${inVm ? ', a process of the VM' : ', NOT a process of the VM'}` : `not served: ${(out.stderr || out.stdout).trim().split('\n')[0]}`,
+            observed:
+              out.code === 0
+                ? `served by pid ${pid}${inVm ? ', a process of the VM' : ', NOT a process of the VM'}`
+                : `not served: ${(out.stderr || out.stdout).trim().split('\n')[0]}`,
             agree: inVm,
           });
         }
@@ -147,18 +171,33 @@ export async function verifyService(report: AnalyzeReport, vms: VerifyVms, dups:
     }
   }
   if (failure !== undefined) throw failure;
-  return { vm, verdict, ...(portMapRule ? { rule: `--port-map ${portMapRule}` } : {}), started, ...(error ? { error } : {}), checks, agree: checks.every((c) => c.agree), cleanup };
+  return {
+    vm,
+    verdict,
+    ...(portMapRule ? { rule: `--port-map ${portMapRule}` } : {}),
+    started,
+    ...(error ? { error } : {}),
+    checks,
+    agree: checks.every((c) => c.agree),
+    cleanup,
+  };
 }
 
 export function renderVerify(r: VerifyResult): string {
   const head = ['CHECK', 'PREDICTED', 'OBSERVED', 'AGREE'];
   const rows = r.checks.map((c) => [c.what, c.predicted, c.observed, c.agree ? 'yes' : 'NO']);
   const w = head.map((h, i) => Math.max(h.length, ...rows.map((x) => x[i]!.length)));
-  const fmt = (row: string[]): string => row.map((c, i) => c.padEnd(w[i]!)).join('  ').trimEnd();
-  return [
-    `verify: ${r.verdict} in scratch VM ${r.vm}${r.rule ? ` (${r.rule})` : ''} (removed: ${r.cleanup.removed.join(', ') || 'nothing registered'})`,
-    fmt(head),
-    ...rows.map(fmt),
-    r.agree ? 'prediction and outcome agree' : 'prediction and outcome DISAGREE',
-  ].join('\n') + '\n';
+  const fmt = (row: string[]): string =>
+    row
+      .map((c, i) => c.padEnd(w[i]!))
+      .join('  ')
+      .trimEnd();
+  return (
+    [
+      `verify: ${r.verdict} in scratch VM ${r.vm}${r.rule ? ` (${r.rule})` : ''} (removed: ${r.cleanup.removed.join(', ') || 'nothing registered'})`,
+      fmt(head),
+      ...rows.map(fmt),
+      r.agree ? 'prediction and outcome agree' : 'prediction and outcome DISAGREE',
+    ].join('\n') + '\n'
+  );
 }

@@ -35,9 +35,7 @@ export class AgentClient {
     this.exitPromise = new Promise((resolve) => {
       child.on('exit', (code, signal) => {
         const tail = this.stderrTail.trim();
-        this.exited = new SvcdupError(
-          `svcdup-agent exited (${signal ?? `code ${code}`})${tail ? `: ${tail.split('\n').slice(-3).join(' | ')}` : ''}`,
-        );
+        this.exited = new SvcdupError(`svcdup-agent exited (${signal ?? `code ${code}`})${tail ? `: ${tail.split('\n').slice(-3).join(' | ')}` : ''}`);
         for (const p of this.pending.values()) p.reject(this.exited);
         this.pending.clear();
         resolve();

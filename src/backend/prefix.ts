@@ -7,7 +7,24 @@ import { join, extname, dirname, basename } from 'node:path';
 
 /** Files Wine maps or reads but never writes once the prefix exists. */
 const SHARED_EXTENSIONS = new Set([
-  '.dll', '.exe', '.sys', '.drv', '.ocx', '.acm', '.cpl', '.tlb', '.nls', '.ds', '.com', '.msstyles', '.icm', '.manifest', '.ax', '.vxd', '.tsp', '.mui',
+  '.dll',
+  '.exe',
+  '.sys',
+  '.drv',
+  '.ocx',
+  '.acm',
+  '.cpl',
+  '.tlb',
+  '.nls',
+  '.ds',
+  '.com',
+  '.msstyles',
+  '.icm',
+  '.manifest',
+  '.ax',
+  '.vxd',
+  '.tsp',
+  '.mui',
 ]);
 
 export const STAMP_FILE = '.svcdup-stamp';

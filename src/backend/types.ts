@@ -49,14 +49,7 @@ export interface RegTree {
   subkeys: RegTree[];
 }
 
-export type ServiceState =
-  | 'STOPPED'
-  | 'START_PENDING'
-  | 'STOP_PENDING'
-  | 'RUNNING'
-  | 'CONTINUE_PENDING'
-  | 'PAUSE_PENDING'
-  | 'PAUSED';
+export type ServiceState = 'STOPPED' | 'START_PENDING' | 'STOP_PENDING' | 'RUNNING' | 'CONTINUE_PENDING' | 'PAUSE_PENDING' | 'PAUSED';
 
 export type ServiceStartType = 'BOOT' | 'SYSTEM' | 'AUTO' | 'DEMAND' | 'DISABLED';
 

@@ -27,7 +27,9 @@ export function registerAnalyzeCommand(program: Command): void {
   program
     .command('analyze')
     .argument('[target]', 'a service name, or a PE file (.exe, .dll, .sys)')
-    .description('what happens when a service is duplicated: the verdict, the twelve issues with evidence, the whole service (programs, settings, ports, state)')
+    .description(
+      'what happens when a service is duplicated: the verdict, the twelve issues with evidence, the whole service (programs, settings, ports, state)',
+    )
     .option('--json', 'the report as JSON (docs/analyze.md)')
     .option('--all', 'every service on the host, one line each with its verdict')
     .option('--vm <name>', "state rules (issue 9) from this VM's policy instead of the default")
@@ -38,13 +40,16 @@ export function registerAnalyzeCommand(program: Command): void {
       let trace: number | undefined;
       if (opts.trace !== undefined) {
         trace = Number(opts.trace);
-        if (!Number.isFinite(trace) || trace <= 0 || trace > 3600) throw new UsageError(`--trace takes a number of seconds between 1 and 3600, not "${opts.trace}"`);
+        if (!Number.isFinite(trace) || trace <= 0 || trace > 3600)
+          throw new UsageError(`--trace takes a number of seconds between 1 and 3600, not "${opts.trace}"`);
       }
       if (opts.share.length && trace === undefined) throw new UsageError('--share goes with --trace');
-      if (opts.all && (target || trace !== undefined || opts.verify)) throw new UsageError('--all analyzes every service: give no target, --trace or --verify with it');
+      if (opts.all && (target || trace !== undefined || opts.verify))
+        throw new UsageError('--all analyzes every service: give no target, --trace or --verify with it');
       if (!opts.all && !target) throw new UsageError('give a service name or a file, or --all');
       if (opts.verify && trace !== undefined) throw new UsageError('--verify and --trace each run the service in a scratch VM: give one');
-      if (opts.verify && isFileTarget(target!)) throw new UsageError(`${target} is a file; --verify runs an installed service in a scratch VM (give the service's name)`);
+      if (opts.verify && isFileTarget(target!))
+        throw new UsageError(`${target} is a file; --verify runs an installed service in a scratch VM (give the service's name)`);
 
       if (opts.all) {
         let backend: ManagedBackend | undefined;

@@ -26,34 +26,36 @@ export function registerDupCommands(program: Command): void {
     .option('--set <path=value>', 'edit the VM copy of the service key, e.g. Parameters\\Port=8080 or Parameters\\N:REG_DWORD=5 (repeatable)', collect, [])
     .option('--start', 'start the duplicate (and its dependencies) once registered')
     .option('--dry-run', 'print the plan (every step and its undo) and change nothing')
-    .option('--force', "register it even when svcdup analyze says it cannot run or cannot be duplicated")
+    .option('--force', 'register it even when svcdup analyze says it cannot run or cannot be duplicated')
     .option('--json', 'machine-readable output')
-    .action(async (service: string, opts: { vm: string; share: string[]; set: string[]; start?: boolean; dryRun?: boolean; force?: boolean; json?: boolean }) => {
-      await withContext(program, async (ctx) => {
-        const vm = requireVm(ctx, opts.vm);
-        // the analyzer's verdict first: refuse with the reason before anything is registered (or planned)
-        const refusal = opts.force ? undefined : await dupRefusalFor(ctx.backend, service, opts.share);
-        if (refusal) throw new UsageError(refusal);
-        if (opts.dryRun) {
-          const plan = await ctx.dups.plan(service, vm, opts.share, { set: opts.set });
-          if (opts.json) return printJson({ plan, dryRun: true });
-          process.stdout.write(`plan of dup ${plan.root} --vm ${vm} (dry run: nothing was changed)\n`);
-          for (const s of plan.services) process.stdout.write(`duplicate  ${s.scmName}  (${s.reason})\n`);
+    .action(
+      async (service: string, opts: { vm: string; share: string[]; set: string[]; start?: boolean; dryRun?: boolean; force?: boolean; json?: boolean }) => {
+        await withContext(program, async (ctx) => {
+          const vm = requireVm(ctx, opts.vm);
+          // the analyzer's verdict first: refuse with the reason before anything is registered (or planned)
+          const refusal = opts.force ? undefined : await dupRefusalFor(ctx.backend, service, opts.share);
+          if (refusal) throw new UsageError(refusal);
+          if (opts.dryRun) {
+            const plan = await ctx.dups.plan(service, vm, opts.share, { set: opts.set });
+            if (opts.json) return printJson({ plan, dryRun: true });
+            process.stdout.write(`plan of dup ${plan.root} --vm ${vm} (dry run: nothing was changed)\n`);
+            for (const s of plan.services) process.stdout.write(`duplicate  ${s.scmName}  (${s.reason})\n`);
+            for (const s of plan.shared) process.stdout.write(`shared     ${s.name}  (${s.reason})\n`);
+            plan.steps.forEach((s, i) => {
+              const d = describeStep(s);
+              process.stdout.write(`${String(i + 1).padStart(3)}. ${s.kind.padEnd(12)} ${d.does}\n     undo: ${d.undo}\n`);
+            });
+            return;
+          }
+          const plan = await ctx.dups.dup(service, vm, { share: opts.share, set: opts.set, start: !!opts.start });
+          const status = opts.start ? await ctx.backend.call('scm.status', { name: plan.services.at(-1)!.scmName }) : undefined;
+          if (opts.json) return printJson({ plan, ...(status ? { status } : {}) });
+          for (const s of plan.services) process.stdout.write(`registered ${s.scmName}  (${s.reason})\n`);
           for (const s of plan.shared) process.stdout.write(`shared     ${s.name}  (${s.reason})\n`);
-          plan.steps.forEach((s, i) => {
-            const d = describeStep(s);
-            process.stdout.write(`${String(i + 1).padStart(3)}. ${s.kind.padEnd(12)} ${d.does}\n     undo: ${d.undo}\n`);
-          });
-          return;
-        }
-        const plan = await ctx.dups.dup(service, vm, { share: opts.share, set: opts.set, start: !!opts.start });
-        const status = opts.start ? await ctx.backend.call('scm.status', { name: plan.services.at(-1)!.scmName }) : undefined;
-        if (opts.json) return printJson({ plan, ...(status ? { status } : {}) });
-        for (const s of plan.services) process.stdout.write(`registered ${s.scmName}  (${s.reason})\n`);
-        for (const s of plan.shared) process.stdout.write(`shared     ${s.name}  (${s.reason})\n`);
-        if (status) process.stdout.write(`${status.name}: ${status.state}, pid ${status.pid}\n`);
-      });
-    });
+          if (status) process.stdout.write(`${status.name}: ${status.state}, pid ${status.pid}\n`);
+        });
+      },
+    );
 
   program
     .command('undup')
@@ -122,7 +124,15 @@ export function registerDupCommands(program: Command): void {
               d.status ? serviceTypeName(d.status.type) : '-',
               d.plan.original.imagePath,
             ]),
-            ...created.map((c) => [c.scmName, c.vm, c.status.state, c.status.pid || '-', `${c.status.win32ExitCode}/${c.status.serviceExitCode}`, 'created in VM', c.imagePath]),
+            ...created.map((c) => [
+              c.scmName,
+              c.vm,
+              c.status.state,
+              c.status.pid || '-',
+              `${c.status.win32ExitCode}/${c.status.serviceExitCode}`,
+              'created in VM',
+              c.imagePath,
+            ]),
           ],
         );
       });

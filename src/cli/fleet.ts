@@ -32,8 +32,10 @@ export function registerFleetCommands(program: Command): void {
       await withContext(program, async (ctx) => {
         const r = await fleetUp(ctx, fleet, { dryRun: !!opts.dryRun, onEvent: progress(!!opts.json) });
         const dups = fleet.vms.reduce((n, v) => n + v.services.length, 0);
-        if (opts.json) return jsonLine({ event: 'summary', file: r.file, dryRun: r.dryRun, changes: r.changes, applied: r.applied, upToDate: r.changes.length === 0 });
-        if (r.changes.length === 0) return void process.stdout.write(`up to date: ${fleet.vms.length} VMs and ${dups} duplicates match ${opts.file}; nothing changed\n`);
+        if (opts.json)
+          return jsonLine({ event: 'summary', file: r.file, dryRun: r.dryRun, changes: r.changes, applied: r.applied, upToDate: r.changes.length === 0 });
+        if (r.changes.length === 0)
+          return void process.stdout.write(`up to date: ${fleet.vms.length} VMs and ${dups} duplicates match ${opts.file}; nothing changed\n`);
         if (r.dryRun) {
           for (const c of r.changes) process.stdout.write(`would ${describeChange(c)}\n`);
           return void process.stdout.write(`${r.changes.length} changes (dry run: nothing changed)\n`);

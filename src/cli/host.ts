@@ -67,13 +67,18 @@ export function registerHostCommands(program: Command): void {
       try {
         const backend = createBackend({ kind: program.opts<{ backend?: string }>().backend });
         info = await backend.describe();
-        if (backend.kind === 'wine') checks.push({ name: 'wine', ok: true, detail: `${(info.wine as { version: string }).version} (${(info.wine as { loader: string }).loader})` });
+        if (backend.kind === 'wine')
+          checks.push({ name: 'wine', ok: true, detail: `${(info.wine as { version: string }).version} (${(info.wine as { loader: string }).loader})` });
         try {
           await backend.open();
           info = await backend.describe();
           const agent = info.agent as { version: string; windowsVersion: string; wineVersion?: string };
           checks.push({ name: 'prefix', ok: true, detail: paths.prefix });
-          checks.push({ name: 'agent', ok: true, detail: `svcdup-agent ${agent.version} on Windows ${agent.windowsVersion}${agent.wineVersion ? ` (Wine ${agent.wineVersion})` : ''}` });
+          checks.push({
+            name: 'agent',
+            ok: true,
+            detail: `svcdup-agent ${agent.version} on Windows ${agent.windowsVersion}${agent.wineVersion ? ` (Wine ${agent.wineVersion})` : ''}`,
+          });
           checks.push(await hookCheck(backend, paths.nativeDir));
         } catch (err) {
           checks.push({ name: 'agent', ok: false, detail: (err as Error).message });

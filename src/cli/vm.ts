@@ -23,7 +23,10 @@ async function vmEndpoints(ctx: Context, vms: VmRecord[]): Promise<Endpoint[]> {
   if (ctx.backend.kind !== 'wine' || vms.length === 0) return [];
   const r = spawnSync('ss', ['-H', '-ltun'], { encoding: 'utf8' });
   if (r.status !== 0) return [];
-  return listeningEndpoints(r.stdout, vms.map((v) => ({ name: v.name, ...(v.address ? { address: v.address } : {}), portMap: portMapFromRecord(v.portMap) })));
+  return listeningEndpoints(
+    r.stdout,
+    vms.map((v) => ({ name: v.name, ...(v.address ? { address: v.address } : {}), portMap: portMapFromRecord(v.portMap) })),
+  );
 }
 
 const vmsOf = (ctx: Parameters<Parameters<typeof withContext>[1]>[0]) => new Vms(ctx.backend, dbVmStore(ctx.db), ctx.dups);
@@ -44,7 +47,10 @@ export function registerVmCommands(program: Command): void {
       const net = { ...(opts.ip ? { ip: opts.ip } : {}), ...(opts.portMap ? { portMap: opts.portMap } : {}) };
       const rec = await withContext(program, (ctx) => vmsOf(ctx).create(name, opts.policy, net, opts.from));
       if (opts.json) printJson(rec);
-      else process.stdout.write(`created VM ${rec.name}${rec.address ? ` at ${rec.address}` : ''}${portMapText(rec.portMap) ? ` (ports ${portMapText(rec.portMap)})` : ''}\n`);
+      else
+        process.stdout.write(
+          `created VM ${rec.name}${rec.address ? ` at ${rec.address}` : ''}${portMapText(rec.portMap) ? ` (ports ${portMapText(rec.portMap)})` : ''}\n`,
+        );
     });
 
   vm.command('ls')
@@ -126,10 +132,16 @@ export function registerVmCommands(program: Command): void {
         return { procs, eps };
       });
       if (opts.json) return printJson(procs);
-      printTable(['VM', 'PID', 'PPID', 'IMAGE'], procs.map((p) => [p.vm, p.pid, p.ppid, p.image]));
+      printTable(
+        ['VM', 'PID', 'PPID', 'IMAGE'],
+        procs.map((p) => [p.vm, p.pid, p.ppid, p.image]),
+      );
       if (eps.length) {
         process.stdout.write('\n');
-        printTable(['VM', 'PROTO', 'LISTENING', 'IN THE VM'], eps.map((e) => [e.vm!, e.proto, e.local, e.inVm ?? '']));
+        printTable(
+          ['VM', 'PROTO', 'LISTENING', 'IN THE VM'],
+          eps.map((e) => [e.vm!, e.proto, e.local, e.inVm ?? '']),
+        );
       }
     });
 

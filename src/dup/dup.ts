@@ -155,7 +155,8 @@ export class Duplicates {
       throw err;
     }
     const policyValue = plan.steps.find((s) => s.kind === 'reg.setValue' && s.args.value.name === 'Policy' && s.args.key === vmKey(vm));
-    const tooLarge = policyValue?.kind === 'reg.setValue' && typeof policyValue.args.value.data === 'string' ? rulesSizeProblem(policyValue.args.value.data) : undefined;
+    const tooLarge =
+      policyValue?.kind === 'reg.setValue' && typeof policyValue.args.value.data === 'string' ? rulesSizeProblem(policyValue.args.value.data) : undefined;
     if (tooLarge) throw new UsageError(`VM ${vm}: ${tooLarge}`);
     return plan;
   }
@@ -246,7 +247,10 @@ export class Duplicates {
   }
 
   private async createdRemovalSteps(c: CreatedInVm): Promise<Step[]> {
-    const [cfg, tree] = await Promise.all([this.backend.call('scm.config', { name: c.scmName }), this.backend.call('reg.export', { key: vmServiceKey(c.vm, c.service) })]);
+    const [cfg, tree] = await Promise.all([
+      this.backend.call('scm.config', { name: c.scmName }),
+      this.backend.call('reg.export', { key: vmServiceKey(c.vm, c.service) }),
+    ]);
     const create: ServiceCreate = {
       name: cfg.name,
       displayName: cfg.displayName,
@@ -301,12 +305,14 @@ export class Duplicates {
    */
   policyText(vm: string): string {
     const record = getVm(this.db, vm);
-    return vmPolicyText({
-      vm,
-      user: record?.policy ?? '',
-      net: record ? netRules({ ...(record.address ? { address: record.address } : {}), portMap: portMapFromRecord(record.portMap) }) : '',
-      duplicates: this.list(vm).map((d) => ({ service: d.service, dependOnService: d.plan.dependOnService })),
-    }) + fileAliasRules(this.backend);
+    return (
+      vmPolicyText({
+        vm,
+        user: record?.policy ?? '',
+        net: record ? netRules({ ...(record.address ? { address: record.address } : {}), portMap: portMapFromRecord(record.portMap) }) : '',
+        duplicates: this.list(vm).map((d) => ({ service: d.service, dependOnService: d.plan.dependOnService })),
+      }) + fileAliasRules(this.backend)
+    );
   }
 
   /** What the planner needs to make the VM's next Policy value, with the value there now. */
@@ -369,7 +375,10 @@ export class Duplicates {
     for (let frontier = roots.flatMap((r) => r.plan.dependOnService); frontier.length; ) {
       const fresh = [...new Map(frontier.filter((n) => !nodes.has(n.toLowerCase())).map((n) => [n.toLowerCase(), n])).values()];
       const found = await Promise.all(
-        fresh.map(async (n) => ({ name: n, deps: dups.get(n.toLowerCase())?.plan.dependOnService ?? (await this.backend.call('scm.config', { name: n })).dependOnService })),
+        fresh.map(async (n) => ({
+          name: n,
+          deps: dups.get(n.toLowerCase())?.plan.dependOnService ?? (await this.backend.call('scm.config', { name: n })).dependOnService,
+        })),
       );
       for (const f of found) nodes.set(f.name.toLowerCase(), f);
       frontier = found.flatMap((f) => f.deps);

@@ -25,7 +25,9 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 /** Stop a service if it runs and wait until the SCM says STOPPED (or it is gone). */
 export async function stopAndWait(backend: HostBackend, name: string, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  await backend.call('scm.control', { name, code: 1 }).catch(ignore(Win32.ERROR_SERVICE_NOT_ACTIVE, Win32.ERROR_SERVICE_DOES_NOT_EXIST, Win32.ERROR_SERVICE_CANNOT_ACCEPT_CTRL));
+  await backend
+    .call('scm.control', { name, code: 1 })
+    .catch(ignore(Win32.ERROR_SERVICE_NOT_ACTIVE, Win32.ERROR_SERVICE_DOES_NOT_EXIST, Win32.ERROR_SERVICE_CANNOT_ACCEPT_CTRL));
   for (;;) {
     let state: string;
     try {

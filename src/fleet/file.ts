@@ -137,7 +137,8 @@ export function parseFleet(text: string, file: string): Fleet {
     }
     if (spec?.policy) vm.policyFile = resolve(base, spec.policy);
     for (const [svc, s] of Object.entries(spec?.services ?? {})) {
-      if (/[\\/@]/.test(svc)) fail(position(doc, lc, ['vms', name, 'services'], svc), `service name ${JSON.stringify(svc)}: the host service's own name, without @, / or \\`);
+      if (/[\\/@]/.test(svc))
+        fail(position(doc, lc, ['vms', name, 'services'], svc), `service name ${JSON.stringify(svc)}: the host service's own name, without @, / or \\`);
       const set = Object.entries(s?.set ?? {}).map(([p, v]) => setSpec(p, v));
       for (const [i, spec2] of set.entries()) {
         try {
@@ -165,7 +166,9 @@ export function readFleet(file: string): Fleet {
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
-    throw new UsageError(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file (give one with -f FILE)' : (err as Error).message}`);
+    throw new UsageError(
+      `cannot read ${file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file (give one with -f FILE)' : (err as Error).message}`,
+    );
   }
   return parseFleet(text, file);
 }

@@ -83,7 +83,10 @@ export async function observeFleet(ctx: FleetContext, fleet: Fleet): Promise<Fle
       for (const set of spec?.set ?? []) {
         const { subkey, value } = parseSet(set);
         try {
-          values[valueKey(subkey, value.name)] = await ctx.backend.call('reg.get', { key: `${vmServiceKey(r.name, rec.service)}${subkey ? `\\${subkey}` : ''}`, name: value.name });
+          values[valueKey(subkey, value.name)] = await ctx.backend.call('reg.get', {
+            key: `${vmServiceKey(r.name, rec.service)}${subkey ? `\\${subkey}` : ''}`,
+            name: value.name,
+          });
         } catch (err) {
           if (!(err instanceof AgentError && err.code === Win32.ERROR_FILE_NOT_FOUND)) throw err;
           values[valueKey(subkey, value.name)] = null;

@@ -125,8 +125,7 @@ export function planIdentity(opts: { ip?: string; portMap?: string }, others: Vm
     for (const o of others) {
       const clash = o.portMap.find((x) => x.proto === m.proto && x.to === m.to);
       // two VMs mapping to the same host port collide unless both have their own address
-      if (clash && !(address && o.address))
-        throw new UsageError(`--port-map: ${m.proto} host port ${m.to} is already VM ${o.name}'s (its port ${clash.from})`);
+      if (clash && !(address && o.address)) throw new UsageError(`--port-map: ${m.proto} host port ${m.to} is already VM ${o.name}'s (its port ${clash.from})`);
     }
   return address ? { address, portMap } : { portMap };
 }
@@ -212,7 +211,10 @@ export function listeningEndpoints(ssOutput: string, vms: VmNet[]): Endpoint[] {
     const proto = w[0] as Proto;
     const local = w[4]!;
     const i = local.lastIndexOf(':');
-    const host = local.slice(0, i).replace(/^\[|\]$/g, '').replace(/%.*$/, '');
+    const host = local
+      .slice(0, i)
+      .replace(/^\[|\]$/g, '')
+      .replace(/%.*$/, '');
     const port = Number(local.slice(i + 1));
     const ep: Endpoint = { proto, local: `${host.includes(':') ? `[${host}]` : host}:${port}` };
     for (const vm of vms) {

@@ -85,7 +85,8 @@ export function closureOf(root: string, configs: readonly ServiceConfig[], share
     problem('no-such-service', root, `no such service: ${root}`);
     return { root, order: [], nodes: [], problems };
   }
-  if (isDriverType(rootCfg.type)) problem('driver-root', rootCfg.name, `${rootCfg.name} is a driver: drivers cannot be duplicated from user mode (svcdup virtualizes their names instead)`);
+  if (isDriverType(rootCfg.type))
+    problem('driver-root', rootCfg.name, `${rootCfg.name} is a driver: drivers cannot be duplicated from user mode (svcdup virtualizes their names instead)`);
   if (shared.has(lower(root))) problem('shared-root', rootCfg.name, `${rootCfg.name} cannot be both duplicated and shared`);
 
   const groups = new Map<string, ServiceConfig[]>();
@@ -146,7 +147,13 @@ function dependencyNodes(root: ServiceConfig, configs: readonly ServiceConfig[],
   const out: DependencyNode[] = [];
   const seen = new Set<string>([lower(root.name)]);
   const queue: { cfg: ServiceConfig; via: string[] }[] = [{ cfg: root, via: [root.name] }];
-  const node = (c: ServiceConfig, via: string[]): DependencyNode => ({ name: c.name, kind: isDriverType(c.type) ? 'driver' : 'service', via, type: c.type, start: c.start });
+  const node = (c: ServiceConfig, via: string[]): DependencyNode => ({
+    name: c.name,
+    kind: isDriverType(c.type) ? 'driver' : 'service',
+    via,
+    type: c.type,
+    start: c.start,
+  });
   while (queue.length && out.length < 1000) {
     const { cfg, via } = queue.shift()!;
     for (const dep of cfg.dependOnService) {

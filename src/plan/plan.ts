@@ -94,7 +94,9 @@ export function planDuplicate(input: PlanInput): DuplicationPlan {
       scmName,
       displayName: duplicateDisplayName(cfg.displayName, input.vm),
       imagePath: [quote(input.hostExe), '--vm', quote(input.vm), '--service', quote(cfg.name)].join(' '),
-      dependOnService: e.dependsOn.map((d) => (action.get(d.toLowerCase()) === 'duplicate' ? duplicateServiceName(byName.get(d.toLowerCase())!.name, input.vm) : d)),
+      dependOnService: e.dependsOn.map((d) =>
+        action.get(d.toLowerCase()) === 'duplicate' ? duplicateServiceName(byName.get(d.toLowerCase())!.name, input.vm) : d,
+      ),
       original: cfg,
       reason: e.reason,
     };
@@ -118,7 +120,8 @@ export function planDuplicate(input: PlanInput): DuplicationPlan {
   // Then the --set edits, into the root's copy once it exists.
   if (root) {
     const copy = vmServiceKey(input.vm, root.service);
-    for (const e of input.edits ?? []) steps.push({ kind: 'reg.setValue', args: { key: `${copy}${e.subkey ? `\\${e.subkey}` : ''}`, value: e.value }, batch: 1 });
+    for (const e of input.edits ?? [])
+      steps.push({ kind: 'reg.setValue', args: { key: `${copy}${e.subkey ? `\\${e.subkey}` : ''}`, value: e.value }, batch: 1 });
   }
   // Last, the VM's Policy value (read by svcdup-host) with what the new duplicates need.
   if (input.policy) {
@@ -176,7 +179,10 @@ export function planUndup(vm: string, dups: readonly DuplicateRef[], trees: Read
   const steps: Step[] = [];
   for (const d of dups) {
     steps.push({ kind: 'scm.delete', args: serviceCreate(d.plan) });
-    steps.push({ kind: 'reg.deleteTree', args: { key: vmServiceKey(vm, d.service), tree: trees.get(d.service.toLowerCase()) ?? { name: d.service, values: [], subkeys: [] } } });
+    steps.push({
+      kind: 'reg.deleteTree',
+      args: { key: vmServiceKey(vm, d.service), tree: trees.get(d.service.toLowerCase()) ?? { name: d.service, values: [], subkeys: [] } },
+    });
     steps.push({ kind: 'db.forgetDuplicate', args: { vm: d.vm, service: d.service, scmName: d.scmName, createdAt: d.createdAt, plan: d.plan } });
   }
   if (policy) {

@@ -5,7 +5,13 @@ import { imageOf } from '../analyze/config.js';
 
 const ABS = /^[A-Za-z]:\\/;
 /** Folders never snapshotted: the system's own (huge, and written by the system, not the service). */
-const SYSTEM = [/^[A-Za-z]:\\windows(\\|$)/i, /^[A-Za-z]:\\?$/, /^[A-Za-z]:\\program files( \(x86\))?\\?$/i, /^[A-Za-z]:\\programdata\\?$/i, /^[A-Za-z]:\\users\\?$/i];
+const SYSTEM = [
+  /^[A-Za-z]:\\windows(\\|$)/i,
+  /^[A-Za-z]:\\?$/,
+  /^[A-Za-z]:\\program files( \(x86\))?\\?$/i,
+  /^[A-Za-z]:\\programdata\\?$/i,
+  /^[A-Za-z]:\\users\\?$/i,
+];
 
 function expand(s: string): string {
   return s

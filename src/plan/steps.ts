@@ -34,7 +34,10 @@ const valueText = (v: RegValue): string => `${v.name || '(default)'} = ${v.type}
 export function describeStep(s: Step): { does: string; undo: string } {
   switch (s.kind) {
     case 'reg.ownKey':
-      return { does: `create key ${s.args.key} with ${s.args.values.map(valueText).join(', ') || 'no values'}`, undo: `delete ${s.args.key} (and empty parents up to ${s.args.root})` };
+      return {
+        does: `create key ${s.args.key} with ${s.args.values.map(valueText).join(', ') || 'no values'}`,
+        undo: `delete ${s.args.key} (and empty parents up to ${s.args.root})`,
+      };
     case 'reg.copy':
       return { does: `copy key ${s.args.from} to ${s.args.to}`, undo: `delete ${s.args.to} (and empty parents up to ${s.args.root})` };
     case 'reg.deleteTree':
@@ -45,7 +48,10 @@ export function describeStep(s: Step): { does: string; undo: string } {
         undo: s.args.previous ? `restore ${valueText(s.args.previous)}` : `delete the value ${s.args.value.name}`,
       };
     case 'scm.create':
-      return { does: `create service ${s.args.name}: ${s.args.imagePath}${s.args.dependOnService?.length ? ` (depends on ${s.args.dependOnService.join(', ')})` : ''}`, undo: `stop and delete ${s.args.name}` };
+      return {
+        does: `create service ${s.args.name}: ${s.args.imagePath}${s.args.dependOnService?.length ? ` (depends on ${s.args.dependOnService.join(', ')})` : ''}`,
+        undo: `stop and delete ${s.args.name}`,
+      };
     case 'scm.delete':
       return { does: `stop and delete service ${s.args.name}`, undo: `create it again as it was` };
     case 'db.duplicate':

@@ -5,13 +5,7 @@
 
 /** Policy rules (docs/vm.md format) that a duplicate of SERVICE adds to its VM. */
 const PRIVATE_RULES: Record<string, string[]> = {
-  rpcss: [
-    'private pipes epmapper',
-    'private pipes lrpc\\epmapper',
-    'private pipes lrpc\\irot',
-    'private pipes lrpc\\irpcss',
-    'private ports epmapper',
-  ],
+  rpcss: ['private pipes epmapper', 'private pipes lrpc\\epmapper', 'private pipes lrpc\\irot', 'private pipes lrpc\\irpcss', 'private ports epmapper'],
   plugplay: ['private pipes plugplay'],
 };
 
@@ -43,7 +37,13 @@ export function vmPolicyText(input: {
 }): string {
   const own = `@${input.vm.toLowerCase()}`;
   const shared = [...new Set(input.duplicates.flatMap((d) => d.dependOnService.filter((n) => !n.toLowerCase().endsWith(own))))].sort();
-  return effectivePolicy(input.user, input.duplicates.map((d) => d.service), shared) + input.net;
+  return (
+    effectivePolicy(
+      input.user,
+      input.duplicates.map((d) => d.service),
+      shared,
+    ) + input.net
+  );
 }
 
 /**

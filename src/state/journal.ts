@@ -69,8 +69,15 @@ export class Journal<C> {
    * another: all are recorded first, then applied at once. If anything throws, the done
    * (and pending) steps are undone in reverse order and the error is rethrown.
    */
-  async run<T>(op: string, target: string, ctx: C, body: (step: <A>(kind: string, args: A) => Promise<void>, batch: (steps: readonly PlannedStep[]) => Promise<void>) => Promise<T>): Promise<T> {
-    const id = Number(this.db.prepare(`INSERT INTO journal (op, target, status, started_at) VALUES (?, ?, 'running', ?)`).run(op, target, now()).lastInsertRowid);
+  async run<T>(
+    op: string,
+    target: string,
+    ctx: C,
+    body: (step: <A>(kind: string, args: A) => Promise<void>, batch: (steps: readonly PlannedStep[]) => Promise<void>) => Promise<T>,
+  ): Promise<T> {
+    const id = Number(
+      this.db.prepare(`INSERT INTO journal (op, target, status, started_at) VALUES (?, ?, 'running', ?)`).run(op, target, now()).lastInsertRowid,
+    );
     let seq = 0;
     const record = this.db.prepare(`INSERT INTO journal_step (journal_id, seq, kind, args, status) VALUES (?, ?, ?, ?, 'pending')`);
     const markDone = this.db.prepare(`UPDATE journal_step SET status = 'done' WHERE journal_id = ? AND seq = ?`);
@@ -162,9 +169,14 @@ export class Journal<C> {
   }
 
   steps(id: number): { seq: number; kind: string; args: unknown; status: string }[] {
-    return (this.db.prepare(`SELECT seq, kind, args, status FROM journal_step WHERE journal_id = ? ORDER BY seq`).all(id) as { seq: number; kind: string; args: string; status: string }[]).map(
-      (r) => ({ ...r, args: JSON.parse(r.args) as unknown }),
-    );
+    return (
+      this.db.prepare(`SELECT seq, kind, args, status FROM journal_step WHERE journal_id = ? ORDER BY seq`).all(id) as {
+        seq: number;
+        kind: string;
+        args: string;
+        status: string;
+      }[]
+    ).map((r) => ({ ...r, args: JSON.parse(r.args) as unknown }));
   }
 
   private entry(id: number): JournalEntry {
@@ -190,7 +202,9 @@ export class Journal<C> {
 
   /** Undo the steps of one operation in reverse; true when all are undone. */
   private async rollback(id: number, ctx: C, reason: string): Promise<boolean> {
-    const steps = this.db.prepare(`SELECT seq, kind, args FROM journal_step WHERE journal_id = ? AND status IN ('pending', 'done') ORDER BY seq DESC`).all(id) as {
+    const steps = this.db
+      .prepare(`SELECT seq, kind, args FROM journal_step WHERE journal_id = ? AND status IN ('pending', 'done') ORDER BY seq DESC`)
+      .all(id) as {
       seq: number;
       kind: string;
       args: string;
@@ -202,7 +216,9 @@ export class Journal<C> {
         await k.undo(ctx, JSON.parse(s.args));
         this.db.prepare(`UPDATE journal_step SET status = 'undone' WHERE journal_id = ? AND seq = ?`).run(id, s.seq);
       } catch (err) {
-        this.db.prepare(`UPDATE journal SET status = 'failed', error = ? WHERE id = ?`).run(`rollback of step ${s.seq} (${s.kind}) failed: ${(err as Error).message}`, id);
+        this.db
+          .prepare(`UPDATE journal SET status = 'failed', error = ? WHERE id = ?`)
+          .run(`rollback of step ${s.seq} (${s.kind}) failed: ${(err as Error).message}`, id);
         return false;
       }
     }

@@ -37,7 +37,11 @@ export function listVms(db: Db): VmRecord[] {
 }
 
 /** `orIgnore`: the undo of a removal, which may find the record already back. */
-export function insertVm(db: Db, vm: Omit<VmRecord, 'createdAt' | 'portMap'> & { createdAt?: string; portMap?: Record<string, number> }, orIgnore = false): void {
+export function insertVm(
+  db: Db,
+  vm: Omit<VmRecord, 'createdAt' | 'portMap'> & { createdAt?: string; portMap?: Record<string, number> },
+  orIgnore = false,
+): void {
   db.prepare(`INSERT ${orIgnore ? 'OR IGNORE ' : ''}INTO vm (name, created_at, policy, address, port_map) VALUES (?, ?, ?, ?, ?)`).run(
     vm.name,
     vm.createdAt ?? new Date().toISOString(),

@@ -162,7 +162,19 @@ export async function startUi(opts: UiOptions = {}): Promise<UiServer> {
     for (const s of list) {
       const at = s.name.lastIndexOf('@');
       if (at <= 0 || known.has(s.name.toLowerCase()) || !vmNames.has(s.name.slice(at + 1).toLowerCase())) continue;
-      duplicates.push({ vm: s.name.slice(at + 1), service: s.name.slice(0, at), scmName: s.name, state: s.state, pid: s.pid, win32ExitCode: s.win32ExitCode, serviceExitCode: s.serviceExitCode, type: serviceTypeName(s.type), startType: '-', dependOnService: [], createdInVm: true });
+      duplicates.push({
+        vm: s.name.slice(at + 1),
+        service: s.name.slice(0, at),
+        scmName: s.name,
+        state: s.state,
+        pid: s.pid,
+        win32ExitCode: s.win32ExitCode,
+        serviceExitCode: s.serviceExitCode,
+        type: serviceTypeName(s.type),
+        startType: '-',
+        dependOnService: [],
+        createdInVm: true,
+      });
     }
     // Processes and sockets cost a Wine process and an `ss` each: refreshed beside the poll
     // (refreshSlow), when the SCM or the VMs changed and every 3 s besides.
@@ -244,11 +256,15 @@ export async function startUi(opts: UiOptions = {}): Promise<UiServer> {
   }
 
   function startTrace(vm: string): void {
-    const child = spawn(process.execPath, [join(packageRoot, 'dist', 'cli.js'), ...(opts.backendKind ? ['--backend', opts.backendKind] : []), 'trace', '--vm', vm, '--seconds', '60'], {
-      stdio: ['ignore', 'pipe', 'ignore'],
-      detached: true,
-      env: process.env,
-    });
+    const child = spawn(
+      process.execPath,
+      [join(packageRoot, 'dist', 'cli.js'), ...(opts.backendKind ? ['--backend', opts.backendKind] : []), 'trace', '--vm', vm, '--seconds', '60'],
+      {
+        stdio: ['ignore', 'pipe', 'ignore'],
+        detached: true,
+        env: process.env,
+      },
+    );
     retiring.add(child);
     child.on('exit', () => retiring.delete(child));
     const t: TraceChild = { child, stopped: false };
@@ -434,5 +450,8 @@ function readEndpoints(backend: ManagedBackend, records: ReturnType<typeof listV
   if (backend.kind !== 'wine') return [];
   const r = spawnSync('ss', ['-H', '-ltun'], { encoding: 'utf8' });
   if (r.status !== 0) return [];
-  return listeningEndpoints(r.stdout, records.map((v) => ({ name: v.name, ...(v.address ? { address: v.address } : {}), portMap: portMapFromRecord(v.portMap) })));
+  return listeningEndpoints(
+    r.stdout,
+    records.map((v) => ({ name: v.name, ...(v.address ? { address: v.address } : {}), portMap: portMapFromRecord(v.portMap) })),
+  );
 }

@@ -2,7 +2,20 @@
 export { Vms, type VmBackend, type VmHostHooks, type VmInfo, type VmProcess } from './ops.js';
 export { dbVmStore, type VmStore, type VmRecord } from './store.js';
 export { planVmCreate, planVmForget } from './lifecycle.js';
-export { compilePolicy, decide, DEFAULT_OPEN, DEFAULT_RULES, globMatch, parsePolicy, parseRules, PolicyFile, type NameKind, type Rule, type RuleKind, type Rules } from './policy.js';
+export {
+  compilePolicy,
+  decide,
+  DEFAULT_OPEN,
+  DEFAULT_RULES,
+  globMatch,
+  parsePolicy,
+  parseRules,
+  PolicyFile,
+  type NameKind,
+  type Rule,
+  type RuleKind,
+  type Rules,
+} from './policy.js';
 export { objectNameInVm, pipeNameInVm, validateVmName, vmNameProblem, vmPrefix, VM_NAME } from './names.js';
 export { cloneKeys, cowKey, diffKeys, removeKeys, type KeyChange } from './keys.js';
 export { decideKey } from './policy.js';

@@ -92,13 +92,20 @@ export class Vms {
       }
       rules = compilePolicy(parsePolicy(text, policyFile));
     }
-    const identity = planIdentity(net, this.store.list().map((v) => ({ name: v.name, ...(v.address ? { address: v.address } : {}), portMap: portMapFromRecord(v.portMap) })));
+    const identity = planIdentity(
+      net,
+      this.store.list().map((v) => ({ name: v.name, ...(v.address ? { address: v.address } : {}), portMap: portMapFromRecord(v.portMap) })),
+    );
     // the whole rules text must fit the hook's config section, or every process of the VM would fail
     const tooLarge = rulesSizeProblem(effectivePolicy(rules, []) + netRules(identity));
     if (tooLarge) throw new UsageError(`${policyFile ?? 'policy'}: ${tooLarge}`);
     if (this.hooks) {
       const hooks = this.hooks;
-      await hooks.apply('vm create', name, planVmCreate(name, rules, identity, vmPolicyText({ vm: name, user: rules, net: netRules(identity), duplicates: [] }) + fileAliasRules(this.backend)));
+      await hooks.apply(
+        'vm create',
+        name,
+        planVmCreate(name, rules, identity, vmPolicyText({ vm: name, user: rules, net: netRules(identity), duplicates: [] }) + fileAliasRules(this.backend)),
+      );
     } else this.store.insert(name, rules);
     await this.writeRules(name);
     // a stale area (a VM of this name removed by hand) must not leak into the new one

@@ -63,7 +63,8 @@ export function parsePolicy(text: string, source = 'policy file'): PolicyFile {
 /** The rules text the hook reads: one "VERDICT KIND PATTERN" a line. */
 export function compilePolicy(p: PolicyFile): string {
   const lines: string[] = [];
-  for (const v of VERDICTS) for (const k of NAME_KINDS) for (const pat of (p[v] as Partial<Record<NameKind, string[]>> | undefined)?.[k] ?? []) lines.push(`${v} ${k} ${pat}`);
+  for (const v of VERDICTS)
+    for (const k of NAME_KINDS) for (const pat of (p[v] as Partial<Record<NameKind, string[]>> | undefined)?.[k] ?? []) lines.push(`${v} ${k} ${pat}`);
   return lines.length ? lines.join('\n') + '\n' : '';
 }
 
@@ -170,7 +171,15 @@ export const DEFAULT_OPEN: Readonly<Record<RuleKind, readonly string[]>> = Objec
 
 /** Case-insensitive glob with * and ?, as the hook matches. */
 export function globMatch(pat: string, name: string): boolean {
-  const re = new RegExp('^' + pat.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.') + '$', 'is');
+  const re = new RegExp(
+    '^' +
+      pat
+        .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+        .replace(/\*/g, '.*')
+        .replace(/\?/g, '.') +
+      '$',
+    'is',
+  );
   return re.test(name);
 }
 

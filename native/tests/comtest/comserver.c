@@ -35,8 +35,7 @@ static void touch(void)
 
 /* ---- the object: IStream whose Read returns the server's pid ---- */
 
-typedef struct
-{
+typedef struct {
     IStream IStream_iface;
     LONG refs;
     ULONG pos;
@@ -47,8 +46,7 @@ static pidstream *impl(IStream *iface) { return CONTAINING_RECORD(iface, pidstre
 
 static HRESULT WINAPI s_QueryInterface(IStream *iface, REFIID riid, void **out)
 {
-    if (IsEqualIID(riid, &IID_IUnknown) || IsEqualIID(riid, &IID_ISequentialStream) || IsEqualIID(riid, &IID_IStream))
-    {
+    if (IsEqualIID(riid, &IID_IUnknown) || IsEqualIID(riid, &IID_ISequentialStream) || IsEqualIID(riid, &IID_IStream)) {
         *out = iface;
         IStream_AddRef(iface);
         return S_OK;
@@ -63,8 +61,7 @@ static ULONG WINAPI s_Release(IStream *iface)
 {
     pidstream *s = impl(iface);
     ULONG r = InterlockedDecrement(&s->refs);
-    if (!r)
-    {
+    if (!r) {
         HeapFree(GetProcessHeap(), 0, s);
         InterlockedDecrement(&objects);
         touch();
@@ -111,19 +108,22 @@ static HRESULT WINAPI s_Stat(IStream *iface, STATSTG *st, DWORD flag)
     return S_OK;
 }
 
-static HRESULT WINAPI s_Clone(IStream *iface, IStream **out) { *out = NULL; return E_NOTIMPL; }
+static HRESULT WINAPI s_Clone(IStream *iface, IStream **out)
+{
+    *out = NULL;
+    return E_NOTIMPL;
+}
 
 static const IStreamVtbl stream_vtbl = {
-    s_QueryInterface, s_AddRef, s_Release, s_Read, s_Write, s_Seek, s_SetSize, s_CopyTo,
-    s_Commit, s_Revert, s_LockRegion, s_UnlockRegion, s_Stat, s_Clone,
+    s_QueryInterface, s_AddRef, s_Release, s_Read,       s_Write,        s_Seek, s_SetSize,
+    s_CopyTo,         s_Commit, s_Revert,  s_LockRegion, s_UnlockRegion, s_Stat, s_Clone,
 };
 
 /* ---- the class factory (static: lives as long as the process) ---- */
 
 static HRESULT WINAPI f_QueryInterface(IClassFactory *iface, REFIID riid, void **out)
 {
-    if (IsEqualIID(riid, &IID_IUnknown) || IsEqualIID(riid, &IID_IClassFactory))
-    {
+    if (IsEqualIID(riid, &IID_IUnknown) || IsEqualIID(riid, &IID_IClassFactory)) {
         *out = iface;
         return S_OK;
     }
@@ -153,14 +153,16 @@ static HRESULT WINAPI f_CreateInstance(IClassFactory *iface, IUnknown *outer, RE
 
 static HRESULT WINAPI f_LockServer(IClassFactory *iface, BOOL lock)
 {
-    if (lock) InterlockedIncrement(&locks);
-    else InterlockedDecrement(&locks);
+    if (lock)
+        InterlockedIncrement(&locks);
+    else
+        InterlockedDecrement(&locks);
     touch();
     return S_OK;
 }
 
-static const IClassFactoryVtbl factory_vtbl = { f_QueryInterface, f_AddRef, f_Release, f_CreateInstance, f_LockServer };
-static IClassFactory factory = { &factory_vtbl };
+static const IClassFactoryVtbl factory_vtbl = {f_QueryInterface, f_AddRef, f_Release, f_CreateInstance, f_LockServer};
+static IClassFactory factory = {&factory_vtbl};
 
 int wmain(int argc, WCHAR **argv)
 {
@@ -169,30 +171,28 @@ int wmain(int argc, WCHAR **argv)
     HRESULT hr;
     int i;
 
-    for (i = 1; i < argc; i++)
-    {
-        if (!wcscmp(argv[i], L"--linger") && i + 1 < argc) linger = wcstoul(argv[++i], NULL, 10) * 1000ull;
-        else if (!wcscmp(argv[i], L"--max") && i + 1 < argc) max = wcstoul(argv[++i], NULL, 10) * 1000ull;
+    for (i = 1; i < argc; i++) {
+        if (!wcscmp(argv[i], L"--linger") && i + 1 < argc)
+            linger = wcstoul(argv[++i], NULL, 10) * 1000ull;
+        else if (!wcscmp(argv[i], L"--max") && i + 1 < argc)
+            max = wcstoul(argv[++i], NULL, 10) * 1000ull;
         /* -Embedding, /Embedding and anything else: ignored */
     }
     changed = CreateEventW(NULL, FALSE, FALSE, NULL);
     start = GetTickCount64();
     last_activity = (LONG64)start;
 
-    if (FAILED(hr = CoInitializeEx(NULL, COINIT_MULTITHREADED)))
-    {
+    if (FAILED(hr = CoInitializeEx(NULL, COINIT_MULTITHREADED))) {
         fprintf(stderr, "CoInitializeEx: 0x%08lx\n", hr);
         return 1;
     }
     hr = CoRegisterClassObject(&CLSID_SvcdupComTest, (IUnknown *)&factory, CLSCTX_LOCAL_SERVER, REGCLS_MULTIPLEUSE, &cookie);
-    if (FAILED(hr))
-    {
+    if (FAILED(hr)) {
         fprintf(stderr, "CoRegisterClassObject: 0x%08lx\n", hr);
         CoUninitialize();
         return 1;
     }
-    for (;;)
-    {
+    for (;;) {
         ULONGLONG now;
         WaitForSingleObject(changed, 250);
         now = GetTickCount64();

@@ -19,14 +19,14 @@
 #include <wchar.h>
 
 typedef NTSTATUS(NTAPI *open3)(HANDLE *, ACCESS_MASK, OBJECT_ATTRIBUTES *);
-typedef NTSTATUS(NTAPI *file_fn)(HANDLE *, ACCESS_MASK, OBJECT_ATTRIBUTES *, IO_STATUS_BLOCK *, LARGE_INTEGER *, ULONG,
-                                 ULONG, ULONG, ULONG, PVOID, ULONG);
+typedef NTSTATUS(NTAPI *file_fn)(HANDLE *, ACCESS_MASK, OBJECT_ATTRIBUTES *, IO_STATUS_BLOCK *, LARGE_INTEGER *, ULONG, ULONG, ULONG, ULONG,
+                                 PVOID, ULONG);
 typedef NTSTATUS(NTAPI *mklink_fn)(HANDLE *, ACCESS_MASK, OBJECT_ATTRIBUTES *, UNICODE_STRING *);
 typedef NTSTATUS(NTAPI *dup_fn)(HANDLE, HANDLE, HANDLE, HANDLE *, ACCESS_MASK, ULONG, ULONG);
 typedef NTSTATUS(NTAPI *qdir_fn)(HANDLE, PVOID, ULONG, BOOLEAN, BOOLEAN, ULONG *, ULONG *);
 typedef NTSTATUS(NTAPI *qsi_fn)(ULONG, PVOID, ULONG, ULONG *);
-typedef NTSTATUS(NTAPI *npipe_fn)(HANDLE *, ULONG, OBJECT_ATTRIBUTES *, IO_STATUS_BLOCK *, ULONG, ULONG, ULONG, ULONG,
-                                  ULONG, ULONG, ULONG, ULONG, ULONG, LARGE_INTEGER *);
+typedef NTSTATUS(NTAPI *npipe_fn)(HANDLE *, ULONG, OBJECT_ATTRIBUTES *, IO_STATUS_BLOCK *, ULONG, ULONG, ULONG, ULONG, ULONG, ULONG, ULONG,
+                                  ULONG, ULONG, LARGE_INTEGER *);
 typedef NTSTATUS(NTAPI *sec_fn)(HANDLE *, ACCESS_MASK, OBJECT_ATTRIBUTES *, LARGE_INTEGER *, ULONG, ULONG, HANDLE);
 typedef NTSTATUS(NTAPI *mut_fn)(HANDLE *, ACCESS_MASK, OBJECT_ATTRIBUTES *, BOOLEAN);
 typedef NTSTATUS(NTAPI *ev_fn)(HANDLE *, ACCESS_MASK, OBJECT_ATTRIBUTES *, ULONG, BOOLEAN);
@@ -37,20 +37,22 @@ typedef NTSTATUS(NTAPI *dir_fn)(HANDLE *, ACCESS_MASK, OBJECT_ATTRIBUTES *);
 typedef NTSTATUS(NTAPI *close_fn)(HANDLE);
 
 static HMODULE nt;
-#define DIRECTORY_QUERY 1
-#define DIRECTORY_TRAVERSE 2
-#define DIRECTORY_ALL_ACCESS 0xf000f
+#define DIRECTORY_QUERY          1
+#define DIRECTORY_TRAVERSE       2
+#define DIRECTORY_ALL_ACCESS     0xf000f
 #define SYMBOLIC_LINK_ALL_ACCESS 0xf0001
-typedef struct { UNICODE_STRING Name, TypeName; } dir_entry;
+typedef struct {
+    UNICODE_STRING Name, TypeName;
+} dir_entry;
 #define NTF(type, name) ((type)(void *)GetProcAddress(nt, name))
 
-#define ST_NAME_EXISTS ((NTSTATUS)0x40000000)
-#define ST_TYPE_MISMATCH ((NTSTATUS)0xC0000024)
-#define ST_NAME_COLLISION ((NTSTATUS)0xC0000035)
-#define ST_PIPE_NOT_AVAILABLE ((NTSTATUS)0xC00000AC)
-#define ST_PIPE_BUSY ((NTSTATUS)0xC00000AE)
+#define ST_NAME_EXISTS            ((NTSTATUS)0x40000000)
+#define ST_TYPE_MISMATCH          ((NTSTATUS)0xC0000024)
+#define ST_NAME_COLLISION         ((NTSTATUS)0xC0000035)
+#define ST_PIPE_NOT_AVAILABLE     ((NTSTATUS)0xC00000AC)
+#define ST_PIPE_BUSY              ((NTSTATUS)0xC00000AE)
 #define ST_INSTANCE_NOT_AVAILABLE ((NTSTATUS)0xC00000AB)
-#define ST_NOT_IMPLEMENTED ((NTSTATUS)0xC0000002)
+#define ST_NOT_IMPLEMENTED        ((NTSTATUS)0xC0000002)
 
 static void us_set(UNICODE_STRING *us, const WCHAR *s)
 {
@@ -78,16 +80,25 @@ static NTSTATUS open_object(const WCHAR *type, const WCHAR *path, HANDLE root, H
 {
     UNICODE_STRING us;
     OBJECT_ATTRIBUTES oa;
-    const char *fn = !wcscmp(type, L"mutant") ? "NtOpenMutant" : !wcscmp(type, L"event") ? "NtOpenEvent"
-                   : !wcscmp(type, L"section") ? "NtOpenSection" : !wcscmp(type, L"semaphore") ? "NtOpenSemaphore"
-                   : !wcscmp(type, L"dir") ? "NtOpenDirectoryObject" : !wcscmp(type, L"symlink") ? "NtOpenSymbolicLinkObject"
-                   : !wcscmp(type, L"job") ? "NtOpenJobObject" : !wcscmp(type, L"timer") ? "NtOpenTimer"
-                   : !wcscmp(type, L"keyedevent") ? "NtOpenKeyedEvent" : !wcscmp(type, L"iocompletion") ? "NtOpenIoCompletion"
-                   : NULL;
+    const char *fn = !wcscmp(type, L"mutant")         ? "NtOpenMutant"
+                     : !wcscmp(type, L"event")        ? "NtOpenEvent"
+                     : !wcscmp(type, L"section")      ? "NtOpenSection"
+                     : !wcscmp(type, L"semaphore")    ? "NtOpenSemaphore"
+                     : !wcscmp(type, L"dir")          ? "NtOpenDirectoryObject"
+                     : !wcscmp(type, L"symlink")      ? "NtOpenSymbolicLinkObject"
+                     : !wcscmp(type, L"job")          ? "NtOpenJobObject"
+                     : !wcscmp(type, L"timer")        ? "NtOpenTimer"
+                     : !wcscmp(type, L"keyedevent")   ? "NtOpenKeyedEvent"
+                     : !wcscmp(type, L"iocompletion") ? "NtOpenIoCompletion"
+                                                      : NULL;
     open3 f;
     if (!fn || !(f = NTF(open3, fn))) return ST_NOT_IMPLEMENTED;
     oa_set(&oa, &us, path, root);
-    return f(h, !wcscmp(type, L"dir") ? DIRECTORY_QUERY | DIRECTORY_TRAVERSE : !wcscmp(type, L"section") ? SECTION_MAP_READ : SYNCHRONIZE | 1, &oa);
+    return f(h,
+             !wcscmp(type, L"dir")       ? DIRECTORY_QUERY | DIRECTORY_TRAVERSE
+             : !wcscmp(type, L"section") ? SECTION_MAP_READ
+                                         : SYNCHRONIZE | 1,
+             &oa);
 }
 
 static NTSTATUS open_file(const WCHAR *path, HANDLE root, HANDLE *h)
@@ -106,8 +117,9 @@ static NTSTATUS open_pipe_root(const WCHAR *path, HANDLE *h)
     OBJECT_ATTRIBUTES oa;
     IO_STATUS_BLOCK io;
     oa_set(&oa, &us, path, NULL);
-    return NTF(file_fn, "NtOpenFile")(h, SYNCHRONIZE | FILE_READ_ATTRIBUTES, &oa, &io, (LARGE_INTEGER *)(ULONG_PTR)(FILE_SHARE_READ | FILE_SHARE_WRITE),
-                                      FILE_SYNCHRONOUS_IO_NONALERT, 0, 0, 0, NULL, 0);
+    return NTF(file_fn, "NtOpenFile")(h, SYNCHRONIZE | FILE_READ_ATTRIBUTES, &oa, &io,
+                                      (LARGE_INTEGER *)(ULONG_PTR)(FILE_SHARE_READ | FILE_SHARE_WRITE), FILE_SYNCHRONOUS_IO_NONALERT, 0, 0,
+                                      0, NULL, 0);
 }
 
 /* the status a Win32 failure came from, approximately */
@@ -134,7 +146,10 @@ static NTSTATUS create_object(const WCHAR *type, const WCHAR *path, HANDLE root,
         return NTF(sec_fn, "NtCreateSection")(h, SECTION_ALL_ACCESS, &oa, &sz, PAGE_READWRITE, SEC_COMMIT, NULL);
     }
     if (!wcscmp(type, L"dir")) return NTF(dir_fn, "NtCreateDirectoryObject")(h, DIRECTORY_ALL_ACCESS, &oa);
-    if (!wcscmp(type, L"symlink")) { us_set(&tgt, L"\\Nowhere"); return NTF(mklink_fn, "NtCreateSymbolicLinkObject")(h, SYMBOLIC_LINK_ALL_ACCESS, &oa, &tgt); }
+    if (!wcscmp(type, L"symlink")) {
+        us_set(&tgt, L"\\Nowhere");
+        return NTF(mklink_fn, "NtCreateSymbolicLinkObject")(h, SYMBOLIC_LINK_ALL_ACCESS, &oa, &tgt);
+    }
     if (!wcscmp(type, L"job")) return NTF(dir_fn, "NtCreateJobObject")(h, JOB_OBJECT_ALL_ACCESS, &oa);
     if (!wcscmp(type, L"keyedevent")) return NTF(flags_fn, "NtCreateKeyedEvent")(h, 0xf0003, &oa, 0);
     if (!wcscmp(type, L"iocompletion")) return NTF(flags_fn, "NtCreateIoCompletion")(h, 0x1f0003, &oa, 0);
@@ -145,10 +160,7 @@ static NTSTATUS create_object(const WCHAR *type, const WCHAR *path, HANDLE root,
     return ST_NOT_IMPLEMENTED;
 }
 
-static int reached(NTSTATUS st)
-{
-    return st >= 0 || st == ST_PIPE_BUSY || st == ST_PIPE_NOT_AVAILABLE || st == ST_INSTANCE_NOT_AVAILABLE;
-}
+static int reached(NTSTATUS st) { return st >= 0 || st == ST_PIPE_BUSY || st == ST_PIPE_NOT_AVAILABLE || st == ST_INSTANCE_NOT_AVAILABLE; }
 static int met(NTSTATUS st) { return st == ST_NAME_EXISTS || st == ST_TYPE_MISMATCH || st == ST_NAME_COLLISION; }
 
 /* ---- JSON output ---- */
@@ -156,9 +168,12 @@ static void jstr(const WCHAR *s)
 {
     putchar('"');
     for (; *s; s++) {
-        if (*s == L'"' || *s == L'\\') printf("\\%c", (char)*s);
-        else if (*s < 0x20 || *s >= 0x7f) printf("\\u%04x", *s);
-        else putchar((char)*s);
+        if (*s == L'"' || *s == L'\\')
+            printf("\\%c", (char)*s);
+        else if (*s < 0x20 || *s >= 0x7f)
+            printf("\\u%04x", *s);
+        else
+            putchar((char)*s);
     }
     putchar('"');
 }
@@ -171,7 +186,10 @@ static void report(WCHAR **f, int n, NTSTATUS st, int escaped, const char *note)
     printf(",\"op\":");
     jstr(f[1]);
     printf(",\"args\":[");
-    for (i = 2; i < n; i++) { if (i > 2) putchar(','); jstr(f[i]); }
+    for (i = 2; i < n; i++) {
+        if (i > 2) putchar(',');
+        jstr(f[i]);
+    }
     printf("],\"status\":\"0x%08lx\",\"escaped\":%s", (unsigned long)st, escaped ? "true" : "false");
     if (note) printf(",\"note\":\"%s\"", note);
     printf("}\n");
@@ -200,7 +218,10 @@ static int sa_of(const WCHAR *addr, int port, struct sockaddr_storage *ss)
 /* ---- the attempts ---- */
 static HANDLE keep[256];
 static int nkeep;
-static void hold(HANDLE h) { if (nkeep < 256) keep[nkeep++] = h; }
+static void hold(HANDLE h)
+{
+    if (nkeep < 256) keep[nkeep++] = h;
+}
 
 static void attempt(WCHAR **f, int n)
 {
@@ -211,30 +232,40 @@ static void attempt(WCHAR **f, int n)
     const char *note = NULL;
     close_fn cl = NTF(close_fn, "NtClose");
 
-    if (!wcscmp(op, L"open") && n >= 4) {                 /* open TYPE PATH */
+    if (!wcscmp(op, L"open") && n >= 4) { /* open TYPE PATH */
         st = !wcscmp(f[2], L"file") ? open_file(f[3], NULL, &h) : open_object(f[2], f[3], NULL, &h);
         esc = reached(st);
-    } else if (!wcscmp(op, L"create") && n >= 4) {        /* create TYPE PATH */
+    } else if (!wcscmp(op, L"create") && n >= 4) { /* create TYPE PATH */
         st = create_object(f[2], f[3], NULL, &h);
         esc = met(st);
-    } else if (!wcscmp(op, L"win32") && n >= 4) {          /* win32 file|mutex|event|section PATH */
+    } else if (!wcscmp(op, L"win32") && n >= 4) { /* win32 file|mutex|event|section PATH */
         if (!wcscmp(f[2], L"file")) {
             h = CreateFileW(f[3], GENERIC_READ | GENERIC_WRITE, 0, NULL, OPEN_EXISTING, 0, NULL);
             st = win32_status(h != INVALID_HANDLE_VALUE);
             if (h == INVALID_HANDLE_VALUE) h = NULL;
-        } else if (!wcscmp(f[2], L"mutex")) { h = OpenMutexW(SYNCHRONIZE, FALSE, f[3]); st = win32_status(h != NULL); }
-        else if (!wcscmp(f[2], L"event")) { h = OpenEventW(SYNCHRONIZE, FALSE, f[3]); st = win32_status(h != NULL); }
-        else if (!wcscmp(f[2], L"waitpipe")) { st = win32_status(WaitNamedPipeW(f[3], 1)); }
+        } else if (!wcscmp(f[2], L"mutex")) {
+            h = OpenMutexW(SYNCHRONIZE, FALSE, f[3]);
+            st = win32_status(h != NULL);
+        } else if (!wcscmp(f[2], L"event")) {
+            h = OpenEventW(SYNCHRONIZE, FALSE, f[3]);
+            st = win32_status(h != NULL);
+        } else if (!wcscmp(f[2], L"waitpipe")) {
+            st = win32_status(WaitNamedPipeW(f[3], 1));
+        }
         esc = reached(st) || st == (NTSTATUS)(0xC0070000 | ERROR_SEM_TIMEOUT);
-    } else if (!wcscmp(op, L"rel") && n >= 5) {            /* rel DIR TYPE NAME: NAME relative to a handle on directory DIR */
+    } else if (!wcscmp(op, L"rel") && n >= 5) { /* rel DIR TYPE NAME: NAME relative to a handle on directory DIR */
         if ((st = open_dir(f[2], NULL, &d)) >= 0) {
             st = !wcscmp(f[3], L"file") ? open_file(f[4], d, &h) : open_object(f[3], f[4], d, &h);
             esc = reached(st);
-        } else note = "no root";
-    } else if (!wcscmp(op, L"relpipe") && n >= 4) {        /* relpipe ROOTPATH NAME: relative to a pipe-root file handle */
-        if ((st = open_pipe_root(f[2], &d)) >= 0) { st = open_file(f[3], d, &h); esc = reached(st); }
-        else note = "no root";
-    } else if (!wcscmp(op, L"link") && n >= 6) {           /* link LINK TARGET TYPE PATH: make LINK -> TARGET, then open PATH */
+        } else
+            note = "no root";
+    } else if (!wcscmp(op, L"relpipe") && n >= 4) { /* relpipe ROOTPATH NAME: relative to a pipe-root file handle */
+        if ((st = open_pipe_root(f[2], &d)) >= 0) {
+            st = open_file(f[3], d, &h);
+            esc = reached(st);
+        } else
+            note = "no root";
+    } else if (!wcscmp(op, L"link") && n >= 6) { /* link LINK TARGET TYPE PATH: make LINK -> TARGET, then open PATH */
         UNICODE_STRING us, tgt;
         OBJECT_ATTRIBUTES oa;
         oa_set(&oa, &us, f[2], NULL);
@@ -243,13 +274,16 @@ static void attempt(WCHAR **f, int n)
         if (st >= 0) {
             st = !wcscmp(f[4], L"file") ? open_file(f[5], NULL, &h) : open_object(f[4], f[5], NULL, &h);
             esc = reached(st);
-        } else note = "link refused";
-    } else if (!wcscmp(op, L"stale") && n >= 6) {          /* stale DIR1 DIR2 TYPE NAME: root handle reused for another directory */
+        } else
+            note = "link refused";
+    } else if (!wcscmp(op, L"stale") && n >= 6) { /* stale DIR1 DIR2 TYPE NAME: root handle reused for another directory */
         HANDLE h1, h2, tmp;
         if ((st = open_dir(f[2], NULL, &h1)) >= 0) {
             /* use it once so that its meaning is cached */
-            if (!wcscmp(f[4], L"file")) { if (open_file(f[5], h1, &tmp) >= 0) cl(tmp); }
-            else if (open_object(f[4], f[5], h1, &tmp) >= 0) cl(tmp);
+            if (!wcscmp(f[4], L"file")) {
+                if (open_file(f[5], h1, &tmp) >= 0) cl(tmp);
+            } else if (open_object(f[4], f[5], h1, &tmp) >= 0)
+                cl(tmp);
             NTF(dup_fn, "NtDuplicateObject")(GetCurrentProcess(), h1, NULL, NULL, 0, 0, DUPLICATE_CLOSE_SOURCE);
             if ((st = open_dir(f[3], NULL, &h2)) >= 0) {
                 d = h2;
@@ -258,7 +292,7 @@ static void attempt(WCHAR **f, int n)
                 esc = reached(st);
             }
         }
-    } else if (!wcscmp(op, L"dirlist") && n >= 4) {        /* dirlist DIR WORD...: does the listing show any WORD? */
+    } else if (!wcscmp(op, L"dirlist") && n >= 4) { /* dirlist DIR WORD...: does the listing show any WORD? */
         if ((st = open_dir(f[2], NULL, &d)) >= 0) {
             static unsigned char buf[1 << 16];
             ULONG ctx = 0, ret;
@@ -273,11 +307,12 @@ static void attempt(WCHAR **f, int n)
                 memcpy(nm, e->Name.Buffer, k * 2);
                 nm[k] = 0;
                 _wcslwr(nm);
-                for (i = 3; i < n; i++) if (wcsstr(nm, f[i])) esc = 1;
+                for (i = 3; i < n; i++)
+                    if (wcsstr(nm, f[i])) esc = 1;
             }
             if (rounds == 1) st = qs;
         }
-    } else if (!wcscmp(op, L"sysinfo") && n >= 4) {        /* sysinfo CLASS PID...: does the list name any PID? */
+    } else if (!wcscmp(op, L"sysinfo") && n >= 4) { /* sysinfo CLASS PID...: does the list name any PID? */
         ULONG cls = (ULONG)_wtoi(f[2]), size = 1 << 20, ret = 0, i, k;
         unsigned char *b = NULL;
         for (;;) {
@@ -290,18 +325,23 @@ static void attempt(WCHAR **f, int n)
             ULONG_PTR count = cls == 16 ? *(ULONG *)b : *(ULONG_PTR *)b;
             for (i = 0; i < count; i++) {
                 ULONG_PTR pid = cls == 16 ? *(USHORT *)(b + 8 + i * 24) : *(ULONG_PTR *)(b + 16 + i * 40 + 8);
-                for (k = 3; k < (ULONG)n; k++) if (pid == (ULONG_PTR)_wtoi(f[k])) esc = 1;
+                for (k = 3; k < (ULONG)n; k++)
+                    if (pid == (ULONG_PTR)_wtoi(f[k])) esc = 1;
             }
         } else if (st >= 0 && (cls == 5 || cls == 57)) {
             SYSTEM_PROCESS_INFORMATION *p = (void *)b;
             for (;;) {
-                for (k = 3; k < (ULONG)n; k++) if ((ULONG_PTR)p->UniqueProcessId == (ULONG_PTR)_wtoi(f[k])) esc = 1;
+                for (k = 3; k < (ULONG)n; k++)
+                    if ((ULONG_PTR)p->UniqueProcessId == (ULONG_PTR)_wtoi(f[k])) esc = 1;
                 if (!p->NextEntryOffset) break;
                 p = (void *)((char *)p + p->NextEntryOffset);
             }
         } else if (cls == 88 && n >= 4) {
             /* SystemProcessIdInformation: the image name of any pid */
-            struct { PVOID pid; UNICODE_STRING name; } q;
+            struct {
+                PVOID pid;
+                UNICODE_STRING name;
+            } q;
             static WCHAR nb[512];
             q.pid = (PVOID)(ULONG_PTR)_wtoi(f[3]);
             q.name.Buffer = nb;
@@ -311,10 +351,13 @@ static void attempt(WCHAR **f, int n)
             esc = st >= 0 && q.name.Length > 0;
         }
         free(b);
-    } else if (!wcscmp(op, L"openproc") && n >= 3) {       /* openproc PID */
+    } else if (!wcscmp(op, L"openproc") && n >= 3) { /* openproc PID */
         h = OpenProcess(PROCESS_ALL_ACCESS, FALSE, (DWORD)_wtoi(f[2]));
         st = win32_status(h != NULL);
-        if (!h) { h = OpenProcess(PROCESS_QUERY_LIMITED_INFORMATION, FALSE, (DWORD)_wtoi(f[2])); if (h) st = 0; }
+        if (!h) {
+            h = OpenProcess(PROCESS_QUERY_LIMITED_INFORMATION, FALSE, (DWORD)_wtoi(f[2]));
+            if (h) st = 0;
+        }
         esc = h != NULL;
     } else if ((!wcscmp(op, L"bind") || !wcscmp(op, L"connect")) && n >= 5) { /* bind|connect ADDR PORT LEN */
         struct sockaddr_storage ss;
@@ -324,8 +367,10 @@ static void attempt(WCHAR **f, int n)
         memset(big, 0, sizeof big);
         memcpy(big, &ss, sizeof ss);
         s = fam ? socket(fam, SOCK_STREAM, IPPROTO_TCP) : INVALID_SOCKET;
-        if (s == INVALID_SOCKET) { st = ST_NOT_IMPLEMENTED; note = "no socket"; }
-        else {
+        if (s == INVALID_SOCKET) {
+            st = ST_NOT_IMPLEMENTED;
+            note = "no socket";
+        } else {
             if (!wcscmp(op, L"bind")) {
                 r = bind(s, (struct sockaddr *)big, len);
                 st = r ? (NTSTATUS)(0xC0070000 | WSAGetLastError()) : 0;
@@ -344,9 +389,9 @@ static void attempt(WCHAR **f, int n)
             }
             closesocket(s);
         }
-    } else if (!wcscmp(op, L"scmcopy") && n >= 4) {        /* scmcopy DLLCOPY SERVICE: a second sechost, asking to stop SERVICE */
-        typedef SC_HANDLE(WINAPI *oscm_fn)(LPCWSTR, LPCWSTR, DWORD);
-        typedef SC_HANDLE(WINAPI *osvc_fn)(SC_HANDLE, LPCWSTR, DWORD);
+    } else if (!wcscmp(op, L"scmcopy") && n >= 4) { /* scmcopy DLLCOPY SERVICE: a second sechost, asking to stop SERVICE */
+        typedef SC_HANDLE(WINAPI * oscm_fn)(LPCWSTR, LPCWSTR, DWORD);
+        typedef SC_HANDLE(WINAPI * osvc_fn)(SC_HANDLE, LPCWSTR, DWORD);
         WCHAR sys[MAX_PATH];
         HMODULE m;
         GetSystemDirectoryW(sys, MAX_PATH);
@@ -360,14 +405,18 @@ static void attempt(WCHAR **f, int n)
             st = win32_status(svc != NULL);
             esc = svc != NULL;
             note = m == GetModuleHandleW(L"sechost.dll") ? "same module" : "second module";
-        } else st = win32_status(FALSE), note = "no second copy";
-    } else if (!wcscmp(op, L"regset") && n >= 5) {         /* regset HKLM-SUBKEY VALUE DATA: the test reads the host key back */
+        } else
+            st = win32_status(FALSE), note = "no second copy";
+    } else if (!wcscmp(op, L"regset") && n >= 5) { /* regset HKLM-SUBKEY VALUE DATA: the test reads the host key back */
         HKEY k;
         LONG e = RegOpenKeyExW(HKEY_LOCAL_MACHINE, f[2], 0, KEY_SET_VALUE, &k);
-        if (!e) { e = RegSetValueExW(k, f[3], 0, REG_EXPAND_SZ, (const BYTE *)f[4], (DWORD)(wcslen(f[4]) + 1) * 2); RegCloseKey(k); }
+        if (!e) {
+            e = RegSetValueExW(k, f[3], 0, REG_EXPAND_SZ, (const BYTE *)f[4], (DWORD)(wcslen(f[4]) + 1) * 2);
+            RegCloseKey(k);
+        }
         st = e ? (NTSTATUS)(0xC0070000 | e) : 0;
         note = "judged by the test";
-    } else if (!wcscmp(op, L"reglink") && n >= 6) {        /* reglink HKCU-SUBKEY TARGET VALUE DATA: link, then write through it */
+    } else if (!wcscmp(op, L"reglink") && n >= 6) { /* reglink HKCU-SUBKEY TARGET VALUE DATA: link, then write through it */
         HKEY k;
         LONG e = RegCreateKeyExW(HKEY_CURRENT_USER, f[2], 0, NULL, REG_OPTION_VOLATILE | REG_OPTION_CREATE_LINK,
                                  KEY_ALL_ACCESS | KEY_CREATE_LINK, NULL, &k, NULL);
@@ -376,12 +425,16 @@ static void attempt(WCHAR **f, int n)
             RegCloseKey(k);
             if (!e) {
                 e = RegOpenKeyExW(HKEY_CURRENT_USER, f[2], 0, KEY_SET_VALUE, &k);
-                if (!e) { e = RegSetValueExW(k, f[4], 0, REG_SZ, (const BYTE *)f[5], (DWORD)(wcslen(f[5]) + 1) * 2); RegCloseKey(k); }
+                if (!e) {
+                    e = RegSetValueExW(k, f[4], 0, REG_SZ, (const BYTE *)f[5], (DWORD)(wcslen(f[5]) + 1) * 2);
+                    RegCloseKey(k);
+                }
             }
         }
         st = e ? (NTSTATUS)(0xC0070000 | e) : 0;
         note = "judged by the test";
-    } else note = "bad attempt";
+    } else
+        note = "bad attempt";
     report(f, n, st, esc, note);
     if (h && h != INVALID_HANDLE_VALUE) cl(h);
     if (d) cl(d);
@@ -391,7 +444,8 @@ static void attempt(WCHAR **f, int n)
 static int forge(DWORD pid, int seconds)
 {
     static const WCHAR *routes[] = {L"\\BaseNamedObjects\\svcdup.pid.%lu", L"\\??\\GLOBALROOT\\BaseNamedObjects\\svcdup.pid.%lu",
-                                    L"\\GLOBAL??\\GLOBALROOT\\BaseNamedObjects\\svcdup.pid.%lu", L"\\BaseNamedObjects\\Global\\svcdup.pid.%lu"};
+                                    L"\\GLOBAL??\\GLOBALROOT\\BaseNamedObjects\\svcdup.pid.%lu",
+                                    L"\\BaseNamedObjects\\Global\\svcdup.pid.%lu"};
     int i, made = 0;
     for (i = 0; i < 4; i++) {
         WCHAR name[128];
@@ -500,11 +554,14 @@ static int probe(const WCHAR *path)
         WCHAR *f[16], *p;
         int n = 0, k = MultiByteToWideChar(CP_UTF8, 0, line, -1, w, 4096);
         if (k <= 1) continue;
-        for (p = w + wcslen(w); p > w && (p[-1] == L'\n' || p[-1] == L'\r'); ) *--p = 0;
+        for (p = w + wcslen(w); p > w && (p[-1] == L'\n' || p[-1] == L'\r');) *--p = 0;
         if (!*w || *w == L'#') continue;
         f[n++] = w;
         for (p = w; *p && n < 16; p++)
-            if (*p == L'\t') { *p = 0; f[n++] = p + 1; }
+            if (*p == L'\t') {
+                *p = 0;
+                f[n++] = p + 1;
+            }
         if (n >= 2) attempt(f, n);
     }
     fclose(fp);
@@ -517,7 +574,8 @@ int wmain(int argc, WCHAR **argv)
     WSADATA wd;
     nt = GetModuleHandleW(L"ntdll.dll");
     WSAStartup(MAKEWORD(2, 2), &wd);
-    if (argc >= 5 && !wcscmp(argv[1], L"hold")) return holder(argv[2], _wtoi(argv[3]), _wtoi(argv[4]), argc >= 6 && !wcscmp(argv[5], L"any"));
+    if (argc >= 5 && !wcscmp(argv[1], L"hold"))
+        return holder(argv[2], _wtoi(argv[3]), _wtoi(argv[4]), argc >= 6 && !wcscmp(argv[5], L"any"));
     if (argc >= 3 && !wcscmp(argv[1], L"probe")) return probe(argv[2]);
     if (argc >= 4 && !wcscmp(argv[1], L"forge")) return forge((DWORD)_wtoi(argv[2]), _wtoi(argv[3]));
     fprintf(stderr, "usage: esc-probe hold NAME PORT SECONDS [any] | probe FILE | forge PID SECONDS\n");

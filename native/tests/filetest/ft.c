@@ -51,7 +51,10 @@ static int get(const WCHAR *p, char *buf, DWORD cap, DWORD *got)
 {
     HANDLE h = CreateFileW(p, GENERIC_READ, FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, NULL, OPEN_EXISTING, 0, NULL);
     if (h == INVALID_HANDLE_VALUE) return 0;
-    if (!ReadFile(h, buf, cap - 1, got, NULL)) { CloseHandle(h); return 0; }
+    if (!ReadFile(h, buf, cap - 1, got, NULL)) {
+        CloseHandle(h);
+        return 0;
+    }
     buf[*got] = 0;
     CloseHandle(h);
     return 1;
@@ -81,11 +84,31 @@ int wmain(int argc, WCHAR **argv)
         printf("ok\n");
         return 0;
     }
-    if (!wcscmp(op, L"delete")) { if (!DeleteFileW(a)) return fail(); printf("ok\n"); return 0; }
-    if (!wcscmp(op, L"rmdir")) { if (!RemoveDirectoryW(a)) return fail(); printf("ok\n"); return 0; }
-    if (!wcscmp(op, L"mkdir")) { if (!CreateDirectoryW(a, NULL)) return fail(); printf("ok\n"); return 0; }
-    if (!wcscmp(op, L"rename")) { if (!MoveFileExW(a, b, MOVEFILE_REPLACE_EXISTING)) return fail(); printf("ok\n"); return 0; }
-    if (!wcscmp(op, L"link")) { if (!CreateHardLinkW(b, a, NULL)) return fail(); printf("ok\n"); return 0; }
+    if (!wcscmp(op, L"delete")) {
+        if (!DeleteFileW(a)) return fail();
+        printf("ok\n");
+        return 0;
+    }
+    if (!wcscmp(op, L"rmdir")) {
+        if (!RemoveDirectoryW(a)) return fail();
+        printf("ok\n");
+        return 0;
+    }
+    if (!wcscmp(op, L"mkdir")) {
+        if (!CreateDirectoryW(a, NULL)) return fail();
+        printf("ok\n");
+        return 0;
+    }
+    if (!wcscmp(op, L"rename")) {
+        if (!MoveFileExW(a, b, MOVEFILE_REPLACE_EXISTING)) return fail();
+        printf("ok\n");
+        return 0;
+    }
+    if (!wcscmp(op, L"link")) {
+        if (!CreateHardLinkW(b, a, NULL)) return fail();
+        printf("ok\n");
+        return 0;
+    }
     if (!wcscmp(op, L"list")) {
         WCHAR pat[1024];
         WIN32_FIND_DATAW fd;
@@ -124,13 +147,16 @@ int wmain(int argc, WCHAR **argv)
         if (!LockFileEx(h, LOCKFILE_EXCLUSIVE_LOCK | LOCKFILE_FAIL_IMMEDIATELY, 0, 1, 0, &ov)) return fail();
         h2 = CreateFileW(a, GENERIC_READ | GENERIC_WRITE, FILE_SHARE_READ | FILE_SHARE_WRITE, NULL, OPEN_EXISTING, 0, NULL);
         if (h2 == INVALID_HANDLE_VALUE) return fail();
-        if (LockFileEx(h2, LOCKFILE_EXCLUSIVE_LOCK | LOCKFILE_FAIL_IMMEDIATELY, 0, 1, 0, &ov)) printf("second=0\n");
-        else printf("second=%lu\n", GetLastError());
+        if (LockFileEx(h2, LOCKFILE_EXCLUSIVE_LOCK | LOCKFILE_FAIL_IMMEDIATELY, 0, 1, 0, &ov))
+            printf("second=0\n");
+        else
+            printf("second=%lu\n", GetLastError());
         return 0;
     }
     if (!wcscmp(op, L"name")) {
         WCHAR out[1024];
-        HANDLE h = CreateFileW(a, 0, FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, NULL, OPEN_EXISTING, FILE_FLAG_BACKUP_SEMANTICS, NULL);
+        HANDLE h = CreateFileW(a, 0, FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, NULL, OPEN_EXISTING,
+                               FILE_FLAG_BACKUP_SEMANTICS, NULL);
         if (h == INVALID_HANDLE_VALUE) return fail();
         if (!GetFinalPathNameByHandleW(h, out, 1024, 0)) return fail();
         printf("name=%s\n", utf8(out));

@@ -16,7 +16,10 @@ int wmain(int argc, wchar_t **argv)
     }
     tcp = !wcscmp(argv[1], L"tcp");
     s = socket(ss.ss_family, tcp ? SOCK_STREAM : SOCK_DGRAM, tcp ? IPPROTO_TCP : IPPROTO_UDP);
-    if (s == INVALID_SOCKET) { printf("socket-failed %d\n", WSAGetLastError()); return 2; }
+    if (s == INVALID_SOCKET) {
+        printf("socket-failed %d\n", WSAGetLastError());
+        return 2;
+    }
     if (bind(s, (struct sockaddr *)&ss, len)) {
         printf("bind-failed %d\n", WSAGetLastError());
         return 1;
@@ -24,9 +27,13 @@ int wmain(int argc, wchar_t **argv)
     printf("bound %s\n", nt_sockname(s, a, sizeof a));
     if (argc > 4 && !wcscmp(argv[4], L"--listen")) {
         char c;
-        if (listen(s, 16)) { printf("listen-failed %d\n", WSAGetLastError()); return 1; }
+        if (listen(s, 16)) {
+            printf("listen-failed %d\n", WSAGetLastError());
+            return 1;
+        }
         printf("listening\n");
-        while (fread(&c, 1, 1, stdin) == 1);
+        while (fread(&c, 1, 1, stdin) == 1)
+            ;
     }
     closesocket(s);
     return 0;

@@ -39,13 +39,15 @@ int wmain(int argc, wchar_t **argv)
     HTTP_SERVER_SESSION_ID session = 0;
     HTTP_URL_GROUP_ID gid = 0;
     setvbuf(stdout, NULL, _IONBF, 0);
-    if (argc <= first) { printf("usage: nt-httpsrv [--group] URL...\n"); return 2; }
+    if (argc <= first) {
+        printf("usage: nt-httpsrv [--group] URL...\n");
+        return 2;
+    }
     memset(big, 'x', sizeof big);
     if (group) {
         HTTP_BINDING_INFO bind;
-        if ((err = HttpInitialize(v2, HTTP_INITIALIZE_SERVER, NULL)) ||
-            (err = HttpCreateServerSession(v2, &session, 0)) || (err = HttpCreateUrlGroup(session, &gid, 0)) ||
-            (err = HttpCreateRequestQueue(v2, NULL, NULL, 0, &queue))) {
+        if ((err = HttpInitialize(v2, HTTP_INITIALIZE_SERVER, NULL)) || (err = HttpCreateServerSession(v2, &session, 0)) ||
+            (err = HttpCreateUrlGroup(session, &gid, 0)) || (err = HttpCreateRequestQueue(v2, NULL, NULL, 0, &queue))) {
             printf("init-failed %lu\n", err);
             return 3;
         }
@@ -63,7 +65,10 @@ int wmain(int argc, wchar_t **argv)
     for (i = first; i < argc; i++) {
         wcstombs(url, argv[i], sizeof url);
         err = group ? HttpAddUrlToUrlGroup(gid, argv[i], 0, 0) : HttpAddUrl(queue, argv[i], NULL);
-        if (err) { printf("addurl-failed %s %lu\n", url, err); return 3; }
+        if (err) {
+            printf("addurl-failed %s %lu\n", url, err);
+            return 3;
+        }
         printf("listening %s pid %lu\n", url, GetCurrentProcessId());
     }
     for (;;) {
@@ -71,7 +76,10 @@ int wmain(int argc, wchar_t **argv)
         ULONG got = 0;
         const char *path;
         err = HttpReceiveHttpRequest(queue, HTTP_NULL_ID, 0, req, sizeof reqbuf, &got, NULL);
-        if (err) { printf("receive-failed %lu\n", err); return 4; }
+        if (err) {
+            printf("receive-failed %lu\n", err);
+            return 4;
+        }
         path = req->pRawUrl ? req->pRawUrl : "/";
         if (!strncmp(path, "/size/", 6)) {
             long n = atol(path + 6);

@@ -28,7 +28,11 @@ static SOCKET dial(void)
     return s;
 }
 
-typedef struct { SOCKET s; long long n; int ok; } drain_arg;
+typedef struct {
+    SOCKET s;
+    long long n;
+    int ok;
+} drain_arg;
 static DWORD WINAPI drain(void *p)
 {
     drain_arg *d = p;
@@ -49,8 +53,7 @@ static int http_get(SOCKET s, const char *path, char *out, int cap, int *body_le
     int status = -1, clen = -1, n;
     static char body[1 << 20];
     wcstombs(h, host_w, sizeof h);
-    n = snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: %s:%d\r\nConnection: %s\r\n\r\n", path, h, port,
-                 keep ? "keep-alive" : "close");
+    n = snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: %s:%d\r\nConnection: %s\r\n\r\n", path, h, port, keep ? "keep-alive" : "close");
     if (nt_writen(s, req, n)) return -1;
     if (nt_readline(s, line, sizeof line) < 0) return -1;
     sscanf(line, "HTTP/%*s %d", &status);
@@ -82,7 +85,10 @@ int wmain(int argc, wchar_t **argv)
     if (argc == 3) {
         s = dial();
         printf("connected local %s peer %s\n", nt_sockname(s, a, sizeof a), nt_peername(s, b, sizeof b));
-        if (nt_readline(s, line, sizeof line) < 0) { printf("no-greeting\n"); return 1; }
+        if (nt_readline(s, line, sizeof line) < 0) {
+            printf("no-greeting\n");
+            return 1;
+        }
         printf("greeting %s\n", line);
         if (nt_writen(s, "ping\n", 5) || nt_readline(s, line, sizeof line) < 0 || strcmp(line, "ping")) {
             printf("echo bad\n");
@@ -101,7 +107,9 @@ int wmain(int argc, wchar_t **argv)
         s = dial();
         if (nt_readline(s, line, sizeof line) < 0) return 1;
         memset(buf, 'x', sizeof buf);
-        d.s = s; d.n = total; d.ok = 0;
+        d.s = s;
+        d.n = total;
+        d.ok = 0;
         t0 = nt_now();
         t = CreateThread(NULL, 0, drain, &d, 0, NULL);
         while (left > 0) {
@@ -110,7 +118,10 @@ int wmain(int argc, wchar_t **argv)
             left -= k;
         }
         WaitForSingleObject(t, INFINITE);
-        if (!d.ok) { printf("throughput failed\n"); return 1; }
+        if (!d.ok) {
+            printf("throughput failed\n");
+            return 1;
+        }
         printf("throughput %.1f\n", (double)total / (1 << 20) / (nt_now() - t0));
         return 0;
     }
@@ -119,7 +130,10 @@ int wmain(int argc, wchar_t **argv)
         double t0 = nt_now();
         for (i = 0; i < n; i++) {
             s = dial();
-            if (nt_readline(s, line, sizeof line) < 0) { printf("no-greeting\n"); return 1; }
+            if (nt_readline(s, line, sizeof line) < 0) {
+                printf("no-greeting\n");
+                return 1;
+            }
             closesocket(s);
         }
         printf("connect_us %.1f\n", (nt_now() - t0) * 1e6 / n);
@@ -131,8 +145,14 @@ int wmain(int argc, wchar_t **argv)
         wcstombs(path, argv[4], sizeof path);
         s = dial();
         st = http_get(s, path, line, sizeof line, &blen, 0);
-        if (st < 0) { printf("http-failed\n"); return 1; }
-        { char *nl = strchr(line, '\n'); if (nl) *nl = 0; }
+        if (st < 0) {
+            printf("http-failed\n");
+            return 1;
+        }
+        {
+            char *nl = strchr(line, '\n');
+            if (nl) *nl = 0;
+        }
         printf("status %d\nbody %s\n", st, line);
         return st == 200 ? 0 : 1;
     }
@@ -146,13 +166,18 @@ int wmain(int argc, wchar_t **argv)
         t0 = nt_now();
         for (i = 0; i < n; i++) {
             if (!keep) s = dial();
-            if (http_get(s, path, NULL, 0, &blen, keep) != 200) { printf("http-failed at %d\n", i); return 1; }
+            if (http_get(s, path, NULL, 0, &blen, keep) != 200) {
+                printf("http-failed at %d\n", i);
+                return 1;
+            }
             bytes += blen;
             if (!keep) closesocket(s);
         }
         dt = nt_now() - t0;
-        if (keep) printf("http_mibps %.1f rps %.0f\n", bytes / (double)(1 << 20) / dt, n / dt);
-        else printf("http_connect_us %.1f\n", dt * 1e6 / n);
+        if (keep)
+            printf("http_mibps %.1f rps %.0f\n", bytes / (double)(1 << 20) / dt, n / dt);
+        else
+            printf("http_connect_us %.1f\n", dt * 1e6 / n);
         return 0;
     }
     printf("bad mode\n");

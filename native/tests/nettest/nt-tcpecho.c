@@ -9,8 +9,8 @@ static DWORD WINAPI serve(void *arg)
 {
     SOCKET c = (SOCKET)arg;
     char buf[65536], a[80], b[80];
-    int n = snprintf(buf, sizeof buf, "PID %lu LOCAL %s PEER %s\n", GetCurrentProcessId(),
-                     nt_sockname(c, a, sizeof a), nt_peername(c, b, sizeof b));
+    int n = snprintf(buf, sizeof buf, "PID %lu LOCAL %s PEER %s\n", GetCurrentProcessId(), nt_sockname(c, a, sizeof a),
+                     nt_peername(c, b, sizeof b));
     if (nt_writen(c, buf, n) == 0)
         while ((n = recv(c, buf, sizeof buf, 0)) > 0)
             if (nt_writen(c, buf, n)) break;
@@ -39,9 +39,14 @@ int wmain(int argc, wchar_t **argv)
     for (;;) {
         SOCKET c = accept(s, NULL, NULL);
         HANDLE t;
-        if (c == INVALID_SOCKET) { printf("accept-failed %d\n", WSAGetLastError()); return 4; }
+        if (c == INVALID_SOCKET) {
+            printf("accept-failed %d\n", WSAGetLastError());
+            return 4;
+        }
         setsockopt(c, IPPROTO_TCP, TCP_NODELAY, (char *)&one, sizeof one);
-        if ((t = CreateThread(NULL, 0, serve, (void *)c, 0, NULL))) CloseHandle(t);
-        else closesocket(c);
+        if ((t = CreateThread(NULL, 0, serve, (void *)c, 0, NULL)))
+            CloseHandle(t);
+        else
+            closesocket(c);
     }
 }

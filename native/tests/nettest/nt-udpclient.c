@@ -18,17 +18,25 @@ int wmain(int argc, wchar_t **argv)
         return 2;
     }
     for (i = 3; i < argc; i++) {
-        if (!wcscmp(argv[i], L"--rtt") && i + 1 < argc) rtt = _wtoi(argv[++i]);
-        else wcstombs(msg, argv[i], sizeof msg - 1);
+        if (!wcscmp(argv[i], L"--rtt") && i + 1 < argc)
+            rtt = _wtoi(argv[++i]);
+        else
+            wcstombs(msg, argv[i], sizeof msg - 1);
     }
     s = socket(dst.ss_family, SOCK_DGRAM, IPPROTO_UDP);
     setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, (char *)&tmo, sizeof tmo);
     if (rtt) {
         double t0 = nt_now();
         for (i = 0; i < rtt; i++) {
-            if (sendto(s, msg, (int)strlen(msg), 0, (struct sockaddr *)&dst, dlen) < 0) { printf("send-failed %d\n", WSAGetLastError()); return 1; }
+            if (sendto(s, msg, (int)strlen(msg), 0, (struct sockaddr *)&dst, dlen) < 0) {
+                printf("send-failed %d\n", WSAGetLastError());
+                return 1;
+            }
             flen = sizeof from;
-            if (recvfrom(s, buf, sizeof buf, 0, (struct sockaddr *)&from, &flen) < 0) { printf("timeout %d\n", WSAGetLastError()); return 1; }
+            if (recvfrom(s, buf, sizeof buf, 0, (struct sockaddr *)&from, &flen) < 0) {
+                printf("timeout %d\n", WSAGetLastError());
+                return 1;
+            }
         }
         printf("rtt_us %.1f\n", (nt_now() - t0) * 1e6 / rtt);
         return 0;
@@ -40,7 +48,10 @@ int wmain(int argc, wchar_t **argv)
     printf("local %s\n", nt_sockname(s, a, sizeof a));
     flen = sizeof from;
     n = recvfrom(s, buf, sizeof buf - 1, 0, (struct sockaddr *)&from, &flen);
-    if (n < 0) { printf("timeout %d\n", WSAGetLastError()); return 1; }
+    if (n < 0) {
+        printf("timeout %d\n", WSAGetLastError());
+        return 1;
+    }
     buf[n] = 0;
     printf("reply %s\n", buf);
     printf("from %s\n", nt_fmt((struct sockaddr *)&from, a, sizeof a));

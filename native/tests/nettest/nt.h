@@ -14,7 +14,10 @@
 static __attribute__((unused)) void nt_start(void)
 {
     WSADATA w;
-    if (WSAStartup(MAKEWORD(2, 2), &w)) { printf("error WSAStartup\n"); exit(2); }
+    if (WSAStartup(MAKEWORD(2, 2), &w)) {
+        printf("error WSAStartup\n");
+        exit(2);
+    }
     setvbuf(stdout, NULL, _IONBF, 0);
 }
 
@@ -27,7 +30,10 @@ static __attribute__((unused)) int nt_addr(const wchar_t *host, int port, struct
     wcstombs(h, host, sizeof h - 1);
     h[sizeof h - 1] = 0;
     n = strlen(h);
-    if (h[0] == '[' && n > 2 && h[n - 1] == ']') { memmove(h, h + 1, n - 2); h[n - 2] = 0; }
+    if (h[0] == '[' && n > 2 && h[n - 1] == ']') {
+        memmove(h, h + 1, n - 2);
+        h[n - 2] = 0;
+    }
     if (strchr(h, ':')) {
         struct sockaddr_in6 *a = (struct sockaddr_in6 *)ss;
         a->sin6_family = AF_INET6;
@@ -55,7 +61,8 @@ static __attribute__((unused)) const char *nt_fmt(const struct sockaddr *sa, cha
         const struct sockaddr_in6 *a = (const void *)sa;
         inet_ntop(AF_INET6, (void *)&a->sin6_addr, h, sizeof h);
         snprintf(buf, cap, "[%s]:%u", h, ntohs(a->sin6_port));
-    } else snprintf(buf, cap, "family%d", sa->sa_family);
+    } else
+        snprintf(buf, cap, "family%d", sa->sa_family);
     return buf;
 }
 
@@ -63,7 +70,10 @@ static __attribute__((unused)) const char *nt_sockname(SOCKET s, char *buf, size
 {
     struct sockaddr_storage ss;
     int len = sizeof ss;
-    if (getsockname(s, (struct sockaddr *)&ss, &len)) { snprintf(buf, cap, "error%d", WSAGetLastError()); return buf; }
+    if (getsockname(s, (struct sockaddr *)&ss, &len)) {
+        snprintf(buf, cap, "error%d", WSAGetLastError());
+        return buf;
+    }
     return nt_fmt((struct sockaddr *)&ss, buf, cap);
 }
 
@@ -71,7 +81,10 @@ static __attribute__((unused)) const char *nt_peername(SOCKET s, char *buf, size
 {
     struct sockaddr_storage ss;
     int len = sizeof ss;
-    if (getpeername(s, (struct sockaddr *)&ss, &len)) { snprintf(buf, cap, "error%d", WSAGetLastError()); return buf; }
+    if (getpeername(s, (struct sockaddr *)&ss, &len)) {
+        snprintf(buf, cap, "error%d", WSAGetLastError());
+        return buf;
+    }
     return nt_fmt((struct sockaddr *)&ss, buf, cap);
 }
 

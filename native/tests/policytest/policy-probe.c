@@ -63,8 +63,12 @@ static int probe(int n, WCHAR **args)
         lstrcpynW(kind, args[i], (int)(colon - args[i]) + 1);
         err = probe_one(kind, colon + 1, scm);
         d = decision(err);
-        if (d) printf("%ls %s\n", args[i], d);
-        else { printf("%ls error %lu\n", args[i], err); bad = 1; }
+        if (d)
+            printf("%ls %s\n", args[i], d);
+        else {
+            printf("%ls error %lu\n", args[i], err);
+            bad = 1;
+        }
     }
     return bad;
 }
@@ -84,7 +88,8 @@ static int hold(const WCHAR *run, const WCHAR *rules, int n, WCHAR **args)
         WCHAR *colon = wcschr(args[i], L':'), path[300];
         if (!colon) return 2;
         /* handles stay open until the probe is done; names that exist already are fine */
-        if (!wcsncmp(args[i], L"obj:", 4)) CreateMutexW(NULL, FALSE, colon + 1);
+        if (!wcsncmp(args[i], L"obj:", 4))
+            CreateMutexW(NULL, FALSE, colon + 1);
         else if (!wcsncmp(args[i], L"pipe:", 5)) {
             swprintf(path, 300, L"\\\\.\\pipe\\%ls", colon + 1);
             CreateNamedPipeW(path, PIPE_ACCESS_DUPLEX, PIPE_TYPE_BYTE, PIPE_UNLIMITED_INSTANCES, 512, 512, 0, NULL);

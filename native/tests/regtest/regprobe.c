@@ -6,8 +6,8 @@
 #include <stdio.h>
 #include <wchar.h>
 
-#define KeyFullInformation 2
-#define KeyNameInformation 3
+#define KeyFullInformation   2
+#define KeyNameInformation   3
 #define KeyCachedInformation 4
 NTSYSAPI NTSTATUS NTAPI NtOpenKey(HANDLE *, ACCESS_MASK, OBJECT_ATTRIBUTES *);
 NTSYSAPI NTSTATUS NTAPI NtCreateKey(HANDLE *, ACCESS_MASK, OBJECT_ATTRIBUTES *, ULONG, UNICODE_STRING *, ULONG, ULONG *);
@@ -16,15 +16,28 @@ NTSYSAPI NTSTATUS NTAPI NtSetValueKey(HANDLE, UNICODE_STRING *, ULONG, ULONG, vo
 NTSYSAPI NTSTATUS NTAPI NtQueryValueKey(HANDLE, UNICODE_STRING *, int, void *, ULONG, ULONG *);
 NTSYSAPI NTSTATUS NTAPI RtlFormatCurrentUserKeyPath(UNICODE_STRING *);
 
-typedef struct { LARGE_INTEGER t; ULONG title, class_off, class_len, subkeys, max_name, max_class, values, max_vname, max_vdata; WCHAR cls[1]; } KFULL;
-typedef struct { ULONG title, type, len; BYTE data[1]; } KVPARTIAL;
+typedef struct {
+    LARGE_INTEGER t;
+    ULONG title, class_off, class_len, subkeys, max_name, max_class, values, max_vname, max_vdata;
+    WCHAR cls[1];
+} KFULL;
+typedef struct {
+    ULONG title, type, len;
+    BYTE data[1];
+} KVPARTIAL;
 
 static HKEY root_of(const WCHAR *k, const WCHAR **rest)
 {
-    struct { const WCHAR *p; HKEY h; } roots[] = {{L"HKLM\\", HKEY_LOCAL_MACHINE}, {L"HKCU\\", HKEY_CURRENT_USER}, {L"HKU\\", HKEY_USERS}};
+    struct {
+        const WCHAR *p;
+        HKEY h;
+    } roots[] = {{L"HKLM\\", HKEY_LOCAL_MACHINE}, {L"HKCU\\", HKEY_CURRENT_USER}, {L"HKU\\", HKEY_USERS}};
     int i;
     for (i = 0; i < 3; i++)
-        if (!_wcsnicmp(k, roots[i].p, wcslen(roots[i].p))) { *rest = k + wcslen(roots[i].p); return roots[i].h; }
+        if (!_wcsnicmp(k, roots[i].p, wcslen(roots[i].p))) {
+            *rest = k + wcslen(roots[i].p);
+            return roots[i].h;
+        }
     *rest = k;
     return NULL;
 }
@@ -46,10 +59,15 @@ static void print_value(HKEY h, const WCHAR *val)
     WCHAR data[1024];
     DWORD type, len = sizeof data - sizeof(WCHAR);
     LONG e = RegQueryValueExW(h, val, NULL, &type, (BYTE *)data, &len);
-    if (e) { wprintf(L"err %ld\n", e); return; }
+    if (e) {
+        wprintf(L"err %ld\n", e);
+        return;
+    }
     data[len / sizeof(WCHAR)] = 0;
-    if (type == REG_DWORD) wprintf(L"%lu\n", *(DWORD *)data);
-    else wprintf(L"%ls\n", data);
+    if (type == REG_DWORD)
+        wprintf(L"%lu\n", *(DWORD *)data);
+    else
+        wprintf(L"%ls\n", data);
 }
 
 static void step(WCHAR *s)
@@ -69,34 +87,61 @@ static void step(WCHAR *s)
     wprintf(L"%ls: ", a[0]);
     root = a[1] ? root_of(a[1], &sub) : NULL;
     if (!wcscmp(a[0], L"set") && n >= 4) {
-        if ((e = RegCreateKeyExW(root, sub, 0, NULL, 0, KEY_ALL_ACCESS, NULL, &h, NULL))) { wprintf(L"err %ld\n", e); return; }
+        if ((e = RegCreateKeyExW(root, sub, 0, NULL, 0, KEY_ALL_ACCESS, NULL, &h, NULL))) {
+            wprintf(L"err %ld\n", e);
+            return;
+        }
         e = RegSetValueExW(h, a[2], 0, REG_SZ, (BYTE *)a[3], (DWORD)(wcslen(a[3]) + 1) * sizeof(WCHAR));
         RegCloseKey(h);
-        if (e) wprintf(L"err %ld\n", e); else wprintf(L"ok\n");
+        if (e)
+            wprintf(L"err %ld\n", e);
+        else
+            wprintf(L"ok\n");
     } else if (!wcscmp(a[0], L"mkkey") && n >= 2) {
         DWORD disp;
-        if ((e = RegCreateKeyExW(root, sub, 0, NULL, 0, KEY_ALL_ACCESS, NULL, &h, &disp))) { wprintf(L"err %ld\n", e); return; }
+        if ((e = RegCreateKeyExW(root, sub, 0, NULL, 0, KEY_ALL_ACCESS, NULL, &h, &disp))) {
+            wprintf(L"err %ld\n", e);
+            return;
+        }
         RegCloseKey(h);
         wprintf(L"%ls\n", disp == REG_CREATED_NEW_KEY ? L"created" : L"opened");
     } else if (!wcscmp(a[0], L"get") && n >= 3) {
-        if ((e = RegOpenKeyExW(root, sub, 0, KEY_READ, &h))) { wprintf(L"err %ld\n", e); return; }
+        if ((e = RegOpenKeyExW(root, sub, 0, KEY_READ, &h))) {
+            wprintf(L"err %ld\n", e);
+            return;
+        }
         print_value(h, a[2]);
         RegCloseKey(h);
     } else if (!wcscmp(a[0], L"delval") && n >= 3) {
-        if ((e = RegOpenKeyExW(root, sub, 0, KEY_ALL_ACCESS, &h))) { wprintf(L"err %ld\n", e); return; }
+        if ((e = RegOpenKeyExW(root, sub, 0, KEY_ALL_ACCESS, &h))) {
+            wprintf(L"err %ld\n", e);
+            return;
+        }
         e = RegDeleteValueW(h, a[2]);
         RegCloseKey(h);
-        if (e) wprintf(L"err %ld\n", e); else wprintf(L"ok\n");
+        if (e)
+            wprintf(L"err %ld\n", e);
+        else
+            wprintf(L"ok\n");
     } else if (!wcscmp(a[0], L"delkey") && n >= 2) {
-        if ((e = RegDeleteKeyW(root, sub))) wprintf(L"err %ld\n", e); else wprintf(L"ok\n");
+        if ((e = RegDeleteKeyW(root, sub)))
+            wprintf(L"err %ld\n", e);
+        else
+            wprintf(L"ok\n");
     } else if (!wcscmp(a[0], L"deltree") && n >= 2) {
-        if ((e = RegDeleteTreeW(root, sub))) wprintf(L"err %ld\n", e); else wprintf(L"ok\n");
+        if ((e = RegDeleteTreeW(root, sub)))
+            wprintf(L"err %ld\n", e);
+        else
+            wprintf(L"ok\n");
         if (!e && (e = RegDeleteKeyW(root, sub))) wprintf(L"  err %ld\n", e);
     } else if (!wcscmp(a[0], L"enum") && n >= 2) {
         /* subkeys and values as enumerated, and the counts RegQueryInfoKey (NtQueryKey) gives */
         DWORD i, nsub = 0, nval = 0, len;
         WCHAR name[300];
-        if ((e = RegOpenKeyExW(root, sub, 0, KEY_READ, &h))) { wprintf(L"err %ld\n", e); return; }
+        if ((e = RegOpenKeyExW(root, sub, 0, KEY_READ, &h))) {
+            wprintf(L"err %ld\n", e);
+            return;
+        }
         RegQueryInfoKeyW(h, NULL, NULL, NULL, &nsub, NULL, NULL, &nval, NULL, NULL, NULL, NULL);
         wprintf(L"subkeys=%lu values=%lu keys=", nsub, nval);
         for (i = 0; len = 300, !RegEnumKeyExW(h, i, name, &len, NULL, NULL, NULL, NULL); i++) wprintf(L"%ls%ls", i ? L"," : L"", name);
@@ -106,10 +151,16 @@ static void step(WCHAR *s)
         RegCloseKey(h);
     } else if (!wcscmp(a[0], L"ntcount") && n >= 2) {
         /* NtQueryKey on a native handle: full and cached information */
-        union { KFULL f; BYTE b[512]; } u;
+        union {
+            KFULL f;
+            BYTE b[512];
+        } u;
         ULONG ret, cached[9];
         HANDLE k = nt_open(a[1], KEY_READ, 0, NULL, &st);
-        if (!k) { wprintf(L"st 0x%08lx\n", (ULONG)st); return; }
+        if (!k) {
+            wprintf(L"st 0x%08lx\n", (ULONG)st);
+            return;
+        }
         NtQueryKey(k, KeyFullInformation, &u, sizeof u, &ret);
         wprintf(L"full=%lu,%lu", u.f.subkeys, u.f.values);
         if (NtQueryKey(k, KeyCachedInformation, cached, sizeof cached, &ret) >= 0) wprintf(L" cached=%lu,%lu", cached[3], cached[5]);
@@ -119,21 +170,33 @@ static void step(WCHAR *s)
         /* native create by the full name, then a value */
         UNICODE_STRING vn;
         HANDLE k = nt_open(a[1], KEY_ALL_ACCESS, 1, NULL, &st);
-        if (!k) { wprintf(L"st 0x%08lx\n", (ULONG)st); return; }
+        if (!k) {
+            wprintf(L"st 0x%08lx\n", (ULONG)st);
+            return;
+        }
         RtlInitUnicodeString(&vn, a[2]);
         st = NtSetValueKey(k, &vn, 0, REG_SZ, a[3], (ULONG)(wcslen(a[3]) + 1) * sizeof(WCHAR));
         CloseHandle(k);
         wprintf(L"st 0x%08lx\n", (ULONG)st);
     } else if (!wcscmp(a[0], L"ntget") && n >= 3) {
-        union { KVPARTIAL v; BYTE b[2048]; } u;
+        union {
+            KVPARTIAL v;
+            BYTE b[2048];
+        } u;
         UNICODE_STRING vn;
         ULONG ret;
         HANDLE k = nt_open(a[1], KEY_READ, 0, NULL, &st);
-        if (!k) { wprintf(L"st 0x%08lx\n", (ULONG)st); return; }
+        if (!k) {
+            wprintf(L"st 0x%08lx\n", (ULONG)st);
+            return;
+        }
         RtlInitUnicodeString(&vn, a[2]);
         st = NtQueryValueKey(k, &vn, 2, &u, sizeof u - 2, &ret);
         CloseHandle(k);
-        if (st < 0) { wprintf(L"st 0x%08lx\n", (ULONG)st); return; }
+        if (st < 0) {
+            wprintf(L"st 0x%08lx\n", (ULONG)st);
+            return;
+        }
         u.b[12 + u.v.len] = u.b[13 + u.v.len] = 0;
         wprintf(L"%ls\n", (WCHAR *)u.v.data);
     } else if ((!wcscmp(a[0], L"relget") || !wcscmp(a[0], L"relset")) && n >= 4) {
@@ -141,10 +204,16 @@ static void step(WCHAR *s)
         int set = a[0][3] == L's';
         HANDLE r = nt_open(a[1], set ? KEY_ALL_ACCESS : KEY_READ, 0, NULL, &st), k;
         UNICODE_STRING vn;
-        if (!r) { wprintf(L"root st 0x%08lx\n", (ULONG)st); return; }
+        if (!r) {
+            wprintf(L"root st 0x%08lx\n", (ULONG)st);
+            return;
+        }
         k = nt_open(a[2], set ? KEY_ALL_ACCESS : KEY_READ, set, r, &st);
         CloseHandle(r);
-        if (!k) { wprintf(L"st 0x%08lx\n", (ULONG)st); return; }
+        if (!k) {
+            wprintf(L"st 0x%08lx\n", (ULONG)st);
+            return;
+        }
         if (set) {
             RtlInitUnicodeString(&vn, L"rel");
             st = NtSetValueKey(k, &vn, 0, REG_SZ, a[3], (ULONG)(wcslen(a[3]) + 1) * sizeof(WCHAR));
@@ -155,34 +224,60 @@ static void step(WCHAR *s)
         CloseHandle(k);
     } else if (!wcscmp(a[0], L"name") && n >= 2) {
         /* the name the system reports for a key opened for writing */
-        struct { ULONG len; WCHAR name[1024]; } info;
+        struct {
+            ULONG len;
+            WCHAR name[1024];
+        } info;
         ULONG ret;
-        if ((e = RegOpenKeyExW(root, sub, 0, KEY_ALL_ACCESS, &h))) { wprintf(L"err %ld\n", e); return; }
+        if ((e = RegOpenKeyExW(root, sub, 0, KEY_ALL_ACCESS, &h))) {
+            wprintf(L"err %ld\n", e);
+            return;
+        }
         st = NtQueryKey(h, KeyNameInformation, &info, sizeof info - 2, &ret);
-        if (st >= 0) { info.name[info.len / 2] = 0; wprintf(L"%ls\n", info.name); }
-        else wprintf(L"st 0x%08lx\n", (ULONG)st);
+        if (st >= 0) {
+            info.name[info.len / 2] = 0;
+            wprintf(L"%ls\n", info.name);
+        } else
+            wprintf(L"st 0x%08lx\n", (ULONG)st);
         RegCloseKey(h);
     } else if (!wcscmp(a[0], L"hkcu")) {
         UNICODE_STRING us;
-        if (RtlFormatCurrentUserKeyPath(&us) >= 0) wprintf(L"%.*ls\n", us.Length / 2, us.Buffer);
-        else wprintf(L"?\n");
+        if (RtlFormatCurrentUserKeyPath(&us) >= 0)
+            wprintf(L"%.*ls\n", us.Length / 2, us.Buffer);
+        else
+            wprintf(L"?\n");
     } else if (!wcscmp(a[0], L"notify") && n >= 4) {
         /* watch a key, change a value of it through another handle: does the watch fire? */
         HANDLE ev = CreateEventW(NULL, TRUE, FALSE, NULL);
         HKEY w;
-        if ((e = RegOpenKeyExW(root, sub, 0, KEY_READ, &w))) { wprintf(L"err %ld\n", e); return; }
-        if ((e = RegNotifyChangeKeyValue(w, TRUE, REG_NOTIFY_CHANGE_LAST_SET | REG_NOTIFY_CHANGE_NAME, ev, TRUE))) { wprintf(L"notify err %ld\n", e); return; }
-        if ((e = RegCreateKeyExW(root, sub, 0, NULL, 0, KEY_ALL_ACCESS, NULL, &h, NULL))) { wprintf(L"err %ld\n", e); return; }
+        if ((e = RegOpenKeyExW(root, sub, 0, KEY_READ, &w))) {
+            wprintf(L"err %ld\n", e);
+            return;
+        }
+        if ((e = RegNotifyChangeKeyValue(w, TRUE, REG_NOTIFY_CHANGE_LAST_SET | REG_NOTIFY_CHANGE_NAME, ev, TRUE))) {
+            wprintf(L"notify err %ld\n", e);
+            return;
+        }
+        if ((e = RegCreateKeyExW(root, sub, 0, NULL, 0, KEY_ALL_ACCESS, NULL, &h, NULL))) {
+            wprintf(L"err %ld\n", e);
+            return;
+        }
         RegSetValueExW(h, a[2], 0, REG_SZ, (BYTE *)a[3], (DWORD)(wcslen(a[3]) + 1) * sizeof(WCHAR));
         RegCloseKey(h);
         wprintf(L"%ls\n", WaitForSingleObject(ev, 5000) == WAIT_OBJECT_0 ? L"fired" : L"timeout");
         RegCloseKey(w);
     } else if (!wcscmp(a[0], L"link") && n >= 3) {
         /* a registry link: KEY created with REG_OPTION_CREATE_LINK, SymbolicLinkValue = target */
-        if ((e = RegCreateKeyExW(root, sub, 0, NULL, REG_OPTION_CREATE_LINK | REG_OPTION_VOLATILE, KEY_ALL_ACCESS, NULL, &h, NULL))) { wprintf(L"err %ld\n", e); return; }
+        if ((e = RegCreateKeyExW(root, sub, 0, NULL, REG_OPTION_CREATE_LINK | REG_OPTION_VOLATILE, KEY_ALL_ACCESS, NULL, &h, NULL))) {
+            wprintf(L"err %ld\n", e);
+            return;
+        }
         e = RegSetValueExW(h, L"SymbolicLinkValue", 0, REG_LINK, (BYTE *)a[2], (DWORD)wcslen(a[2]) * sizeof(WCHAR));
         RegCloseKey(h);
-        if (e) wprintf(L"err %ld\n", e); else wprintf(L"ok\n");
+        if (e)
+            wprintf(L"err %ld\n", e);
+        else
+            wprintf(L"ok\n");
     } else if (!wcscmp(a[0], L"bench") && n >= 3) {
         /* N times: open, read a value, close (for a by-hand cost comparison, never asserted) */
         int i, count = _wtoi(a[2]);
@@ -198,7 +293,10 @@ static void step(WCHAR *s)
     } else if (!wcscmp(a[0], L"unlink") && n >= 2) {
         /* delete a link key itself, not its target */
         NTSYSAPI NTSTATUS NTAPI NtDeleteKey(HANDLE);
-        if ((e = RegOpenKeyExW(root, sub, REG_OPTION_OPEN_LINK, DELETE | KEY_READ, &h))) { wprintf(L"err %ld\n", e); return; }
+        if ((e = RegOpenKeyExW(root, sub, REG_OPTION_OPEN_LINK, DELETE | KEY_READ, &h))) {
+            wprintf(L"err %ld\n", e);
+            return;
+        }
         st = NtDeleteKey(h);
         RegCloseKey(h);
         wprintf(L"st 0x%08lx\n", (ULONG)st);

@@ -16,9 +16,23 @@
 #include "patch.h"
 
 static int failures;
-#define CHECK(cond, ...) do { if (cond) printf("ok   "); else { printf("FAIL "); failures++; } printf(__VA_ARGS__); printf("\n"); } while (0)
+#define CHECK(cond, ...)     \
+    do {                     \
+        if (cond)            \
+            printf("ok   "); \
+        else {               \
+            printf("FAIL "); \
+            failures++;      \
+        }                    \
+        printf(__VA_ARGS__); \
+        printf("\n");        \
+    } while (0)
 
-static const struct { const char *what; unsigned char bytes[16]; int len; } cases[] = {
+static const struct {
+    const char *what;
+    unsigned char bytes[16];
+    int len;
+} cases[] = {
     {"lea rsp,[rsp+0] (wine hotpatch)", {0x48, 0x8d, 0xa4, 0x24, 0, 0, 0, 0}, 8},
     {"push rbx", {0x53}, 1},
     {"push r14", {0x41, 0x56}, 2},

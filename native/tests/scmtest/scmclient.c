@@ -37,23 +37,29 @@ static void *api(const char *name)
     }
     return p;
 }
+// declarations, one line of them: not code for clang-format to indent
+// clang-format off
 #define DECL(name) typedef __typeof__(&name) decltype_##name;
 DECL(OpenSCManagerW) DECL(OpenServiceW) DECL(OpenServiceA) DECL(QueryServiceStatusEx) DECL(StartServiceW)
 DECL(ControlService) DECL(CloseServiceHandle) DECL(EnumServicesStatusExW) DECL(EnumServicesStatusExA)
 DECL(EnumServicesStatusW) DECL(EnumServicesStatusA) DECL(GetServiceDisplayNameW) DECL(GetServiceDisplayNameA)
 DECL(GetServiceKeyNameW) DECL(GetServiceKeyNameA) DECL(QueryServiceConfigW) DECL(QueryServiceConfigA)
 DECL(CreateServiceW) DECL(CreateServiceA) DECL(DeleteService) DECL(ChangeServiceConfigW) DECL(ChangeServiceConfig2W)
+// clang-format on
 #else
 #define API(name) name
 #endif
 
-static void jstr(const WCHAR *s)
+                static void jstr(const WCHAR *s)
 {
     putchar('"');
     for (; s && *s; s++) {
-        if (*s == '"' || *s == '\\') printf("\\%c", (char)*s);
-        else if (*s < 0x20 || *s > 0x7e) printf("\\u%04x", *s);
-        else putchar((char)*s);
+        if (*s == '"' || *s == '\\')
+            printf("\\%c", (char)*s);
+        else if (*s < 0x20 || *s > 0x7e)
+            printf("\\u%04x", *s);
+        else
+            putchar((char)*s);
     }
     putchar('"');
 }
@@ -74,10 +80,7 @@ static int fail(const char *call)
 
 static SC_HANDLE scm;
 
-static SC_HANDLE open_svc(const WCHAR *name, DWORD access)
-{
-    return API(OpenServiceW)(scm, name, access);
-}
+static SC_HANDLE open_svc(const WCHAR *name, DWORD access) { return API(OpenServiceW)(scm, name, access); }
 
 static void print_status(const SERVICE_STATUS_PROCESS *s)
 {
@@ -146,10 +149,18 @@ static int cmd_enum(const WCHAR *how)
     for (;;) {
         BOOL ok, more;
         if (!buf) return fail("malloc");
-        if (ex && !ansi) ok = API(EnumServicesStatusExW)(scm, SC_ENUM_PROCESS_INFO, SERVICE_WIN32, SERVICE_STATE_ALL, buf, cap, &needed, &count, &resume, NULL);
-        else if (ex) ok = API(EnumServicesStatusExA)(scm, SC_ENUM_PROCESS_INFO, SERVICE_WIN32, SERVICE_STATE_ALL, buf, cap, &needed, &count, &resume, NULL);
-        else if (!ansi) ok = API(EnumServicesStatusW)(scm, SERVICE_WIN32, SERVICE_STATE_ALL, (ENUM_SERVICE_STATUSW *)buf, cap, &needed, &count, &resume);
-        else ok = API(EnumServicesStatusA)(scm, SERVICE_WIN32, SERVICE_STATE_ALL, (ENUM_SERVICE_STATUSA *)buf, cap, &needed, &count, &resume);
+        if (ex && !ansi)
+            ok = API(EnumServicesStatusExW)(scm, SC_ENUM_PROCESS_INFO, SERVICE_WIN32, SERVICE_STATE_ALL, buf, cap, &needed, &count, &resume,
+                                            NULL);
+        else if (ex)
+            ok = API(EnumServicesStatusExA)(scm, SC_ENUM_PROCESS_INFO, SERVICE_WIN32, SERVICE_STATE_ALL, buf, cap, &needed, &count, &resume,
+                                            NULL);
+        else if (!ansi)
+            ok =
+                API(EnumServicesStatusW)(scm, SERVICE_WIN32, SERVICE_STATE_ALL, (ENUM_SERVICE_STATUSW *)buf, cap, &needed, &count, &resume);
+        else
+            ok =
+                API(EnumServicesStatusA)(scm, SERVICE_WIN32, SERVICE_STATE_ALL, (ENUM_SERVICE_STATUSA *)buf, cap, &needed, &count, &resume);
         more = !ok && GetLastError() == ERROR_MORE_DATA;
         if (!ok && !more) {
             DWORD e = GetLastError();
@@ -264,14 +275,13 @@ static int cmd_create(int argc, WCHAR **argv, int ansi)
         char n[512], p[1024];
         WideCharToMultiByte(CP_ACP, 0, argv[0], -1, n, sizeof n, NULL, NULL);
         WideCharToMultiByte(CP_ACP, 0, argv[1], -1, p, sizeof p, NULL, NULL);
-        h = API(CreateServiceA)(scm, n, NULL, SERVICE_ALL_ACCESS, SERVICE_WIN32_OWN_PROCESS, SERVICE_DEMAND_START,
-                                SERVICE_ERROR_NORMAL, p, NULL, NULL, NULL, NULL, NULL);
+        h = API(CreateServiceA)(scm, n, NULL, SERVICE_ALL_ACCESS, SERVICE_WIN32_OWN_PROCESS, SERVICE_DEMAND_START, SERVICE_ERROR_NORMAL, p,
+                                NULL, NULL, NULL, NULL, NULL);
     } else {
         WCHAR deps[520] = {0};
         if (argc > 3) lstrcpynW(deps, argv[3], 256);
-        h = API(CreateServiceW)(scm, argv[0], argc > 2 && *argv[2] ? argv[2] : NULL, SERVICE_ALL_ACCESS,
-                                SERVICE_WIN32_OWN_PROCESS, SERVICE_DEMAND_START, SERVICE_ERROR_NORMAL, argv[1], NULL, NULL,
-                                argc > 3 ? deps : NULL, NULL, NULL);
+        h = API(CreateServiceW)(scm, argv[0], argc > 2 && *argv[2] ? argv[2] : NULL, SERVICE_ALL_ACCESS, SERVICE_WIN32_OWN_PROCESS,
+                                SERVICE_DEMAND_START, SERVICE_ERROR_NORMAL, argv[1], NULL, NULL, argc > 3 ? deps : NULL, NULL, NULL);
     }
     if (!h) return fail(ansi ? "CreateServiceA" : "CreateServiceW");
     printf("{\"ok\":true}\n");
@@ -283,8 +293,7 @@ static int cmd_chpath(const WCHAR *name, const WCHAR *path)
 {
     SC_HANDLE h = open_svc(name, SERVICE_CHANGE_CONFIG);
     if (!h) return fail("OpenServiceW");
-    if (!API(ChangeServiceConfigW)(h, SERVICE_NO_CHANGE, SERVICE_NO_CHANGE, SERVICE_NO_CHANGE, path, NULL, NULL, NULL,
-                                   NULL, NULL, NULL))
+    if (!API(ChangeServiceConfigW)(h, SERVICE_NO_CHANGE, SERVICE_NO_CHANGE, SERVICE_NO_CHANGE, path, NULL, NULL, NULL, NULL, NULL, NULL))
         return fail("ChangeServiceConfigW");
     printf("{\"ok\":true}\n");
     return 0;
@@ -316,11 +325,14 @@ int wmain(int argc, WCHAR **argv)
 {
     const WCHAR *c = argc > 1 ? argv[1] : L"";
     if (argc < 3) {
-        fprintf(stderr, "usage: svcdup-scmclient status|start|stop|open|openA|enum|display|displayA|keyname|keynameA|config|configA|create|createA|delete|chpath|chfail ...\n");
+        fprintf(
+            stderr,
+            "usage: svcdup-scmclient "
+            "status|start|stop|open|openA|enum|display|displayA|keyname|keynameA|config|configA|create|createA|delete|chpath|chfail ...\n");
         return 2;
     }
-    if (!(scm = API(OpenSCManagerW)(NULL, NULL, SC_MANAGER_CONNECT | SC_MANAGER_ENUMERATE_SERVICE |
-                                               (!wcsncmp(c, L"create", 6) ? SC_MANAGER_CREATE_SERVICE : 0))))
+    if (!(scm = API(OpenSCManagerW)(
+              NULL, NULL, SC_MANAGER_CONNECT | SC_MANAGER_ENUMERATE_SERVICE | (!wcsncmp(c, L"create", 6) ? SC_MANAGER_CREATE_SERVICE : 0))))
         return fail("OpenSCManagerW");
     if (!wcscmp(c, L"status")) return cmd_status(argv[2]);
     if (!wcscmp(c, L"start")) return cmd_start(argv[2], argc - 3, (const WCHAR **)argv + 3);

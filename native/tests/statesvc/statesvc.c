@@ -56,8 +56,7 @@ static DWORD bump(HKEY root, DWORD *err)
 {
     HKEY key;
     DWORD n = 0, size = sizeof(n), type;
-    if ((*err = RegCreateKeyExW(root, KEY_PATH, 0, NULL, 0, KEY_ALL_ACCESS | KEY_WOW64_64KEY, NULL, &key, NULL)))
-        return 0;
+    if ((*err = RegCreateKeyExW(root, KEY_PATH, 0, NULL, 0, KEY_ALL_ACCESS | KEY_WOW64_64KEY, NULL, &key, NULL))) return 0;
     if (RegQueryValueExW(key, L"Starts", NULL, &type, (BYTE *)&n, &size) || type != REG_DWORD) n = 0;
     n++;
     *err = RegSetValueExW(key, L"Starts", 0, REG_DWORD, (BYTE *)&n, sizeof(n));
@@ -67,10 +66,10 @@ static DWORD bump(HKEY root, DWORD *err)
     return n;
 }
 
-#define STEP(x)                                                                                              \
-    do {                                                                                                     \
-        DWORD e_ = (x);                                                                                      \
-        if (e_ && !first) first = e_;                                                                        \
+#define STEP(x)                       \
+    do {                              \
+        DWORD e_ = (x);               \
+        if (e_ && !first) first = e_; \
     } while (0)
 
 /* One start's changes; the first failure's error, later steps still run. */
@@ -124,14 +123,11 @@ static void entry(json_writer *w, const WCHAR *rel, const WIN32_FIND_DATAW *fd)
     json_bool(w, is_dir);
     json_key(w, "size");
     json_uint(w, fd->nFileSizeLow);
-    if (!is_dir)
-    {
+    if (!is_dir) {
         HANDLE h;
         path(p, rel);
-        h = CreateFileW(p, GENERIC_READ, FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, NULL, OPEN_EXISTING, 0,
-                        NULL);
-        if (h != INVALID_HANDLE_VALUE)
-        {
+        h = CreateFileW(p, GENERIC_READ, FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, NULL, OPEN_EXISTING, 0, NULL);
+        if (h != INVALID_HANDLE_VALUE) {
             if (!ReadFile(h, buf, sizeof buf - 1, &got, NULL)) got = 0;
             CloseHandle(h);
             json_key(w, "text");
@@ -146,13 +142,17 @@ static void list(json_writer *w, const WCHAR *sub)
     WCHAR pat[MAX_PATH * 2], rel[MAX_PATH * 2];
     WIN32_FIND_DATAW fd;
     HANDLE f;
-    if (sub) swprintf(pat, MAX_PATH * 2, L"%ls\\%ls\\*", dir, sub);
-    else swprintf(pat, MAX_PATH * 2, L"%ls\\*", dir);
+    if (sub)
+        swprintf(pat, MAX_PATH * 2, L"%ls\\%ls\\*", dir, sub);
+    else
+        swprintf(pat, MAX_PATH * 2, L"%ls\\*", dir);
     if ((f = FindFirstFileW(pat, &fd)) == INVALID_HANDLE_VALUE) return;
     do {
         if (!wcscmp(fd.cFileName, L".") || !wcscmp(fd.cFileName, L"..")) continue;
-        if (sub) swprintf(rel, MAX_PATH * 2, L"%ls\\%ls", sub, fd.cFileName);
-        else wcscpy(rel, fd.cFileName);
+        if (sub)
+            swprintf(rel, MAX_PATH * 2, L"%ls\\%ls", sub, fd.cFileName);
+        else
+            wcscpy(rel, fd.cFileName);
         entry(w, rel, &fd);
         if (!sub && (fd.dwFileAttributes & FILE_ATTRIBUTE_DIRECTORY)) list(w, fd.cFileName);
     } while (FindNextFileW(f, &fd));
@@ -165,16 +165,13 @@ static void key_report(json_writer *w, HKEY root)
     DWORD n, size = sizeof(n), type;
     WCHAR s[300];
     json_begin_object(w);
-    if (!RegOpenKeyExW(root, KEY_PATH, 0, KEY_QUERY_VALUE | KEY_WOW64_64KEY, &key))
-    {
-        if (!RegQueryValueExW(key, L"Starts", NULL, &type, (BYTE *)&n, &size) && type == REG_DWORD)
-        {
+    if (!RegOpenKeyExW(root, KEY_PATH, 0, KEY_QUERY_VALUE | KEY_WOW64_64KEY, &key)) {
+        if (!RegQueryValueExW(key, L"Starts", NULL, &type, (BYTE *)&n, &size) && type == REG_DWORD) {
             json_key(w, "starts");
             json_uint(w, n);
         }
         size = sizeof(s) - 2;
-        if (!RegQueryValueExW(key, L"LastService", NULL, &type, (BYTE *)s, &size) && type == REG_SZ)
-        {
+        if (!RegQueryValueExW(key, L"LastService", NULL, &type, (BYTE *)s, &size) && type == REG_SZ) {
             s[size / 2] = 0;
             json_key(w, "lastService");
             json_string16(w, (const uint16_t *)s, wcslen(s));
@@ -218,8 +215,7 @@ static void set_state(DWORD state, DWORD err)
 
 static DWORD WINAPI handler(DWORD control, DWORD type, void *data, void *ctx)
 {
-    if (control == SERVICE_CONTROL_STOP || control == SERVICE_CONTROL_SHUTDOWN)
-    {
+    if (control == SERVICE_CONTROL_STOP || control == SERVICE_CONTROL_SHUTDOWN) {
         set_state(SERVICE_STOP_PENDING, 0);
         SetEvent(stop_event);
         return NO_ERROR;
@@ -234,8 +230,7 @@ static void WINAPI service_main(DWORD argc, WCHAR **argv)
     stop_event = CreateEventW(NULL, TRUE, FALSE, NULL);
     set_state(SERVICE_START_PENDING, 0);
     /* a failed step stops the service with its error: tests see it in the SCM status */
-    if ((err = act()))
-    {
+    if ((err = act())) {
         set_state(SERVICE_STOPPED, err);
         return;
     }
@@ -248,20 +243,23 @@ int wmain(int argc, WCHAR **argv)
 {
     SERVICE_TABLE_ENTRYW table[] = {{NULL, service_main}, {NULL, NULL}};
     int i, mode = 0;
-    for (i = 1; i < argc; i++)
-    {
-        if (!wcscmp(argv[i], L"--name") && i + 1 < argc) own_name = argv[++i];
-        else if (!wcscmp(argv[i], L"--dir") && i + 1 < argc) dir = argv[++i];
-        else if (!wcscmp(argv[i], L"--act")) mode = 'a';
-        else if (!wcscmp(argv[i], L"--seed")) mode = 's';
-        else if (!wcscmp(argv[i], L"--report")) mode = 'r';
+    for (i = 1; i < argc; i++) {
+        if (!wcscmp(argv[i], L"--name") && i + 1 < argc)
+            own_name = argv[++i];
+        else if (!wcscmp(argv[i], L"--dir") && i + 1 < argc)
+            dir = argv[++i];
+        else if (!wcscmp(argv[i], L"--act"))
+            mode = 'a';
+        else if (!wcscmp(argv[i], L"--seed"))
+            mode = 's';
+        else if (!wcscmp(argv[i], L"--report"))
+            mode = 'r';
     }
     if (mode == 'a') return (int)act();
     if (mode == 's') return (int)seed();
     if (mode == 'r') return report_state();
     table[0].lpServiceName = (WCHAR *)own_name;
-    if (!StartServiceCtrlDispatcherW(table))
-    {
+    if (!StartServiceCtrlDispatcherW(table)) {
         fwprintf(stderr, L"svcdup-statesvc: StartServiceCtrlDispatcher failed, error %lu\n", GetLastError());
         return 1;
     }

@@ -13,7 +13,7 @@
 static WCHAR service_name[257] = L"ana-launch";
 static WCHAR data_dir[MAX_PATH] = L".";
 static SERVICE_STATUS_HANDLE status_handle;
-static SERVICE_STATUS status = { SERVICE_WIN32_OWN_PROCESS, SERVICE_START_PENDING, 0, 0, 0, 0, 0 };
+static SERVICE_STATUS status = {SERVICE_WIN32_OWN_PROCESS, SERVICE_START_PENDING, 0, 0, 0, 0, 0};
 static HANDLE stop_event;
 
 static DWORD WINAPI handler(DWORD control, DWORD type, void *data, void *context)
@@ -77,10 +77,12 @@ static void WINAPI service_main(DWORD argc, WCHAR **argv)
 
 int wmain(int argc, WCHAR **argv)
 {
-    SERVICE_TABLE_ENTRYW table[] = { { service_name, service_main }, { NULL, NULL } };
+    SERVICE_TABLE_ENTRYW table[] = {{service_name, service_main}, {NULL, NULL}};
     for (int i = 1; i + 1 < argc; i++) {
-        if (!wcscmp(argv[i], L"-N")) lstrcpynW(service_name, argv[++i], ARRAYSIZE(service_name));
-        else if (!wcscmp(argv[i], L"-D")) lstrcpynW(data_dir, argv[++i], ARRAYSIZE(data_dir));
+        if (!wcscmp(argv[i], L"-N"))
+            lstrcpynW(service_name, argv[++i], ARRAYSIZE(service_name));
+        else if (!wcscmp(argv[i], L"-D"))
+            lstrcpynW(data_dir, argv[++i], ARRAYSIZE(data_dir));
     }
     return StartServiceCtrlDispatcherW(table) ? 0 : (int)GetLastError();
 }

@@ -3,7 +3,7 @@
 #include <windows.h>
 
 static SERVICE_STATUS_HANDLE status_handle;
-static SERVICE_STATUS status = { SERVICE_WIN32_OWN_PROCESS, SERVICE_START_PENDING, 0, 0, 0, 0, 0 };
+static SERVICE_STATUS status = {SERVICE_WIN32_OWN_PROCESS, SERVICE_START_PENDING, 0, 0, 0, 0, 0};
 static HANDLE stop_event;
 
 static DWORD WINAPI handler(DWORD control, DWORD type, void *data, void *context)
@@ -31,6 +31,6 @@ static void WINAPI service_main(DWORD argc, WCHAR **argv)
 
 int wmain(int argc, WCHAR **argv)
 {
-    SERVICE_TABLE_ENTRYW table[] = { { (WCHAR *)L"SvcdupAnaPlain", service_main }, { NULL, NULL } };
+    SERVICE_TABLE_ENTRYW table[] = {{(WCHAR *)L"SvcdupAnaPlain", service_main}, {NULL, NULL}};
     return StartServiceCtrlDispatcherW(table) ? 0 : 1;
 }

@@ -25,8 +25,10 @@ static void setting(char *line, int *port, char *addr, size_t addrlen)
     if (*val == '\'') {
         val++;
         if ((end = strchr(val, '\''))) *end = 0;
-    } else if ((end = strpbrk(val, " \t#\r\n"))) *end = 0;
-    if (!strcmp(key, "port")) *port = atoi(val);
+    } else if ((end = strpbrk(val, " \t#\r\n")))
+        *end = 0;
+    if (!strcmp(key, "port"))
+        *port = atoi(val);
     else if (!strcmp(key, "listen_addresses")) {
         _snprintf(addr, addrlen - 1, "%s", val);
         addr[addrlen - 1] = 0;
@@ -41,7 +43,7 @@ int wmain(int argc, WCHAR **argv)
     FILE *f;
     WSADATA wsa;
     SOCKET s, c;
-    struct sockaddr_in sin = { 0 };
+    struct sockaddr_in sin = {0};
 
     for (int i = 1; i + 1 < argc; i++)
         if (!wcscmp(argv[i], L"-D")) _snwprintf(conf, MAX_PATH - 1, L"%ls\\%hs", argv[i + 1], CONF_NAME);

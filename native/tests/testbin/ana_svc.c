@@ -8,11 +8,11 @@
 #include "ana_names.h"
 
 static SERVICE_STATUS_HANDLE status_handle;
-static SERVICE_STATUS status = { SERVICE_WIN32_SHARE_PROCESS, SERVICE_START_PENDING, 0, 0, 0, 0, 0 };
+static SERVICE_STATUS status = {SERVICE_WIN32_SHARE_PROCESS, SERVICE_START_PENDING, 0, 0, 0, 0, 0};
 static HANDLE stop_event;
 
 /* {5E3B1D2A-7C41-4F0E-9A61-2B8C0D4E6F71} */
-static const CLSID clsid_ana = { 0x5e3b1d2a, 0x7c41, 0x4f0e, { 0x9a, 0x61, 0x2b, 0x8c, 0x0d, 0x4e, 0x6f, 0x71 } };
+static const CLSID clsid_ana = {0x5e3b1d2a, 0x7c41, 0x4f0e, {0x9a, 0x61, 0x2b, 0x8c, 0x0d, 0x4e, 0x6f, 0x71}};
 
 static void set_state(DWORD state)
 {
@@ -60,8 +60,7 @@ static void open_resources(void)
     addr.sin_addr.s_addr = htonl(INADDR_ANY);
     if (bind(s, (struct sockaddr *)&addr, sizeof(addr)) == 0) listen(s, 5);
 
-    if (HttpInitialize(http_version, HTTP_INITIALIZE_SERVER, NULL) == NO_ERROR &&
-        HttpCreateHttpHandle(&http, 0) == NO_ERROR)
+    if (HttpInitialize(http_version, HTTP_INITIALIZE_SERVER, NULL) == NO_ERROR && HttpCreateHttpHandle(&http, 0) == NO_ERROR)
         HttpAddUrl(http, ANA_HTTP_URL, NULL);
 
     if (RegOpenKeyExW(HKEY_LOCAL_MACHINE, ANA_REG_PARAMS, 0, KEY_READ, &key) == ERROR_SUCCESS) RegCloseKey(key);
@@ -69,8 +68,7 @@ static void open_resources(void)
         RegSetValueExW(key, L"Started", 0, REG_DWORD, (const BYTE *)&status.dwCheckPoint, sizeof(DWORD));
         RegCloseKey(key);
     }
-    if (RegCreateKeyExW(HKEY_LOCAL_MACHINE, ANA_REG_COM, 0, NULL, 0, KEY_ALL_ACCESS, NULL, &key, NULL) == ERROR_SUCCESS)
-        RegCloseKey(key);
+    if (RegCreateKeyExW(HKEY_LOCAL_MACHINE, ANA_REG_COM, 0, NULL, 0, KEY_ALL_ACCESS, NULL, &key, NULL) == ERROR_SUCCESS) RegCloseKey(key);
 
     CoInitializeEx(NULL, COINIT_MULTITHREADED);
     CoRegisterClassObject(&clsid_ana, NULL, CLSCTX_LOCAL_SERVER, REGCLS_MULTIPLEUSE, &reg);
@@ -106,12 +104,9 @@ static void WINAPI main_one(DWORD argc, WCHAR **argv) { run(ANA_SVC_ONE); }
 static void WINAPI main_two(DWORD argc, WCHAR **argv) { run(ANA_SVC_TWO); }
 
 static SERVICE_TABLE_ENTRYW dispatch_table[] = {
-    { (WCHAR *)ANA_SVC_ONE, main_one },
-    { (WCHAR *)ANA_SVC_TWO, main_two },
-    { NULL, NULL },
+    {(WCHAR *)ANA_SVC_ONE, main_one},
+    {(WCHAR *)ANA_SVC_TWO, main_two},
+    {NULL, NULL},
 };
 
-int wmain(int argc, WCHAR **argv)
-{
-    return StartServiceCtrlDispatcherW(dispatch_table) ? 0 : 1;
-}
+int wmain(int argc, WCHAR **argv) { return StartServiceCtrlDispatcherW(dispatch_table) ? 0 : 1; }

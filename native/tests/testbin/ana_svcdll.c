@@ -4,7 +4,7 @@
 #include "ana_names.h"
 
 static SERVICE_STATUS_HANDLE status_handle;
-static SERVICE_STATUS status = { SERVICE_WIN32_SHARE_PROCESS, SERVICE_START_PENDING, 0, 0, 0, 0, 0 };
+static SERVICE_STATUS status = {SERVICE_WIN32_SHARE_PROCESS, SERVICE_START_PENDING, 0, 0, 0, 0, 0};
 static HANDLE stop_event;
 
 static void set_state(DWORD state)

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include "netsvc.h"
 
-static char reply_prefix[400];  /* "PID <pid> SERVICE <name>" */
+static char reply_prefix[400]; /* "PID <pid> SERVICE <name>" */
 static SOCKET tcp_sock = INVALID_SOCKET, udp_sock = INVALID_SOCKET;
 static HANDLE http_queue;
 
@@ -14,8 +14,7 @@ static DWORD WINAPI tcp_thread(void *arg)
 {
     char line[440], buf[4096];
     int n = snprintf(line, sizeof(line), "%s\n", reply_prefix), got;
-    for (;;)
-    {
+    for (;;) {
         DWORD timeout = 10000; /* a silent client must not hold the listener for ever */
         SOCKET c = accept(tcp_sock, NULL, NULL);
         if (c == INVALID_SOCKET) break; /* closed at stop */
@@ -32,11 +31,9 @@ static DWORD WINAPI udp_thread(void *arg)
 {
     char in[1024], out[1500];
     struct sockaddr_storage from;
-    for (;;)
-    {
+    for (;;) {
         int len = sizeof(from), got = recvfrom(udp_sock, in, sizeof(in) - 1, 0, (struct sockaddr *)&from, &len), n;
-        if (got < 0)
-        {
+        if (got < 0) {
             if (WSAGetLastError() == WSAECONNRESET) continue; /* an earlier reply bounced */
             break;                                            /* closed at stop */
         }
@@ -51,8 +48,7 @@ static DWORD WINAPI udp_thread(void *arg)
 static DWORD WINAPI http_thread(void *arg)
 {
     static char reqbuf[16384];
-    for (;;)
-    {
+    for (;;) {
         HTTP_REQUEST *req = (HTTP_REQUEST *)reqbuf;
         HTTP_RESPONSE resp = {0};
         HTTP_DATA_CHUNK chunk;
@@ -83,8 +79,7 @@ static DWORD bound_socket(int type, const WCHAR *port, const WCHAR *addr_w, SOCK
     sa.sin_port = htons((u_short)wcstoul(port, NULL, 10));
     sa.sin_addr.s_addr = inet_addr(addr);
     if ((s = socket(AF_INET, type, 0)) == INVALID_SOCKET) return WSAGetLastError();
-    if (bind(s, (struct sockaddr *)&sa, sizeof(sa)) || (type == SOCK_STREAM && listen(s, 16)))
-    {
+    if (bind(s, (struct sockaddr *)&sa, sizeof(sa)) || (type == SOCK_STREAM && listen(s, 16))) {
         DWORD err = WSAGetLastError();
         closesocket(s);
         return err;
@@ -99,25 +94,21 @@ static void spawn(LPTHREAD_START_ROUTINE fn)
     if (t) CloseHandle(t);
 }
 
-DWORD netsvc_start(const WCHAR *service, const WCHAR *tcp_port, const WCHAR *bind_addr, const WCHAR *udp_port,
-                   const WCHAR *http_url)
+DWORD netsvc_start(const WCHAR *service, const WCHAR *tcp_port, const WCHAR *bind_addr, const WCHAR *udp_port, const WCHAR *http_url)
 {
     WSADATA wsa;
     DWORD err;
     snprintf(reply_prefix, sizeof(reply_prefix), "PID %lu SERVICE %ls", GetCurrentProcessId(), service);
     if ((tcp_port || udp_port) && (err = WSAStartup(MAKEWORD(2, 2), &wsa))) return err;
-    if (tcp_port)
-    {
+    if (tcp_port) {
         if ((err = bound_socket(SOCK_STREAM, tcp_port, bind_addr, &tcp_sock))) return err;
         spawn(tcp_thread);
     }
-    if (udp_port)
-    {
+    if (udp_port) {
         if ((err = bound_socket(SOCK_DGRAM, udp_port, bind_addr, &udp_sock))) return err;
         spawn(udp_thread);
     }
-    if (http_url)
-    {
+    if (http_url) {
         HTTPAPI_VERSION v1 = HTTPAPI_VERSION_1;
         if ((err = HttpInitialize(v1, HTTP_INITIALIZE_SERVER, NULL)) || (err = HttpCreateHttpHandle(&http_queue, 0)) ||
             (err = HttpAddUrl(http_queue, http_url, NULL)))

@@ -6,7 +6,6 @@
 
 /* Start the listeners asked for (NULL: not wanted). Returns 0, or the error of the first
    that failed (a WSA error for a bind, a Win32 error from the HTTP Server API). */
-DWORD netsvc_start(const WCHAR *service, const WCHAR *tcp_port, const WCHAR *bind_addr, const WCHAR *udp_port,
-                   const WCHAR *http_url);
+DWORD netsvc_start(const WCHAR *service, const WCHAR *tcp_port, const WCHAR *bind_addr, const WCHAR *udp_port, const WCHAR *http_url);
 void netsvc_stop(void);
 #endif

@@ -33,8 +33,7 @@ static BOOL finish(HANDLE h, OVERLAPPED *ov, BOOL started, DWORD *done)
     /* the count of a partial message read is only in the OVERLAPPED */
     if (started || GetLastError() == ERROR_MORE_DATA) return GetOverlappedResult(h, ov, done, FALSE);
     if (GetLastError() != ERROR_IO_PENDING) return FALSE;
-    if (WaitForSingleObject(ov->hEvent, TIMEOUT_MS) != WAIT_OBJECT_0)
-    {
+    if (WaitForSingleObject(ov->hEvent, TIMEOUT_MS) != WAIT_OBJECT_0) {
         CancelIo(h);
         GetOverlappedResult(h, ov, done, TRUE);
         SetLastError(ERROR_TIMEOUT);
@@ -56,29 +55,27 @@ int wmain(int argc, WCHAR **argv)
 
     BOOL server_pid = argc > 2 && !wcscmp(argv[1], L"--server-pid");
 
-    if (argc < 2)
-    {
+    if (argc < 2) {
         fprintf(stderr, "usage: svcdup-pipecall PIPE [MESSAGE] | --server-pid PIPE\n");
         return 2;
     }
-    if (server_pid)
-    {
+    if (server_pid) {
         argv++;
         argc--;
     }
-    if (!wcsncmp(argv[1], L"\\\\", 2)) swprintf(path, 512, L"%ls", argv[1]);
-    else swprintf(path, 512, L"\\\\.\\pipe\\%ls", argv[1]);
+    if (!wcsncmp(argv[1], L"\\\\", 2))
+        swprintf(path, 512, L"%ls", argv[1]);
+    else
+        swprintf(path, 512, L"\\\\.\\pipe\\%ls", argv[1]);
 
     /* all instances busy: wait for one, within the overall timeout */
-    for (;;)
-    {
+    for (;;) {
         pipe = CreateFileW(path, GENERIC_READ | GENERIC_WRITE, 0, NULL, OPEN_EXISTING, FILE_FLAG_OVERLAPPED, NULL);
         if (pipe != INVALID_HANDLE_VALUE) break;
         if (GetLastError() != ERROR_PIPE_BUSY || GetTickCount() - start > TIMEOUT_MS) return fail("open", GetLastError());
         WaitNamedPipeW(path, 1000);
     }
-    if (server_pid)
-    {
+    if (server_pid) {
         ULONG pid;
         if (!GetNamedPipeServerProcessId(pipe, &pid)) return fail("server pid", GetLastError());
         printf("%lu\n", pid);
@@ -97,8 +94,7 @@ int wmain(int argc, WCHAR **argv)
 
     /* one reply message, possibly longer than buf */
     _setmode(_fileno(stdout), _O_BINARY);
-    for (;;)
-    {
+    for (;;) {
         DWORD err;
         ok = ReadFile(pipe, buf, sizeof(buf), &done, &ov);
         ok = finish(pipe, &ov, ok, &done);

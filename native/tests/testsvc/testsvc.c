@@ -35,10 +35,10 @@
 #include "netsvc.h"
 
 #ifdef SERVICEDLL
-#define PIPE_NAME L"\\\\.\\pipe\\svcdup-testsvcdll"
+#define PIPE_NAME      L"\\\\.\\pipe\\svcdup-testsvcdll"
 #define SINGLETON_NAME L"Global\\svcdup-testsvcdll-singleton"
 #else
-#define PIPE_NAME L"\\\\.\\pipe\\svcdup-testsvc"
+#define PIPE_NAME      L"\\\\.\\pipe\\svcdup-testsvc"
 #define SINGLETON_NAME L"Global\\svcdup-testsvc-singleton"
 #endif
 #define CRASH_DELAY_MS 500
@@ -53,8 +53,7 @@
 
 /* One running service. Never freed: pipe client threads may outlive the
  * service in a shared process, and a few hundred bytes per start is fine. */
-struct service
-{
+struct service {
     WCHAR name[257];
     SERVICE_STATUS_HANDLE handle;
     SERVICE_STATUS status;
@@ -63,7 +62,7 @@ struct service
     volatile LONG last_control; /* last control handled, INTERROGATE aside */
     WCHAR **args;               /* start arguments, service name excluded */
     DWORD nargs;
-    ULONGLONG started_ms;       /* when ServiceMain began, ms since 1970 */
+    ULONGLONG started_ms; /* when ServiceMain began, ms since 1970 */
 };
 
 /* The process command line, for --name and start flags given in ImagePath. */
@@ -74,8 +73,8 @@ static WCHAR **cmd_argv;
 
 static void report(struct service *s, DWORD state, DWORD win32_exit, DWORD service_exit, DWORD wait_hint)
 {
-    BOOL pending = state == SERVICE_START_PENDING || state == SERVICE_STOP_PENDING ||
-                   state == SERVICE_PAUSE_PENDING || state == SERVICE_CONTINUE_PENDING;
+    BOOL pending = state == SERVICE_START_PENDING || state == SERVICE_STOP_PENDING || state == SERVICE_PAUSE_PENDING ||
+                   state == SERVICE_CONTINUE_PENDING;
     EnterCriticalSection(&s->lock);
     s->status.dwServiceType = SERVICE_TYPE;
     s->status.dwCurrentState = state;
@@ -93,8 +92,7 @@ static DWORD WINAPI control_handler(DWORD control, DWORD event_type, void *event
 {
     struct service *s = context;
 
-    if (control == SERVICE_CONTROL_INTERROGATE)
-    {
+    if (control == SERVICE_CONTROL_INTERROGATE) {
         /* not remembered: the SCM may interrogate on its own */
         EnterCriticalSection(&s->lock);
         SetServiceStatus(s->handle, &s->status);
@@ -106,8 +104,7 @@ static DWORD WINAPI control_handler(DWORD control, DWORD event_type, void *event
         return ERROR_CALL_NOT_IMPLEMENTED;
 
     InterlockedExchange(&s->last_control, (LONG)control);
-    switch (control)
-    {
+    switch (control) {
     case SERVICE_CONTROL_STOP:
     case SERVICE_CONTROL_SHUTDOWN:
         report(s, SERVICE_STOP_PENDING, NO_ERROR, 0, 5000);
@@ -116,9 +113,7 @@ static DWORD WINAPI control_handler(DWORD control, DWORD event_type, void *event
     case SERVICE_CONTROL_PAUSE:
         report(s, SERVICE_PAUSED, NO_ERROR, 0, 0); /* the pipe keeps answering */
         break;
-    case SERVICE_CONTROL_CONTINUE:
-        report(s, SERVICE_RUNNING, NO_ERROR, 0, 0);
-        break;
+    case SERVICE_CONTROL_CONTINUE: report(s, SERVICE_RUNNING, NO_ERROR, 0, 0); break;
     }
     /* PARAMCHANGE needs nothing (the greeting is read per request); custom
      * codes 128-255 are only remembered, for lastControl */
@@ -142,8 +137,7 @@ static HANDLE acquire_singleton(const WCHAR *service)
     swprintf(name, 400, L"%ls", SINGLETON_NAME);
 #endif
     mutex = CreateMutexW(NULL, FALSE, name);
-    if (mutex && GetLastError() == ERROR_ALREADY_EXISTS)
-    {
+    if (mutex && GetLastError() == ERROR_ALREADY_EXISTS) {
         CloseHandle(mutex);
         return NULL;
     }
@@ -161,11 +155,8 @@ static void write_greeting(json_writer *w, const WCHAR *name)
 
     value[0] = 0;
     swprintf(path, 400, L"SYSTEM\\CurrentControlSet\\Services\\%ls\\Parameters", name);
-    if (!RegOpenKeyExW(HKEY_LOCAL_MACHINE, path, 0, KEY_QUERY_VALUE | KEY_WOW64_64KEY, &key))
-    {
-        if (RegQueryValueExW(key, L"Greeting", NULL, &type, (BYTE *)value, &size) ||
-            (type != REG_SZ && type != REG_EXPAND_SZ))
-            size = 0;
+    if (!RegOpenKeyExW(HKEY_LOCAL_MACHINE, path, 0, KEY_QUERY_VALUE | KEY_WOW64_64KEY, &key)) {
+        if (RegQueryValueExW(key, L"Greeting", NULL, &type, (BYTE *)value, &size) || (type != REG_SZ && type != REG_EXPAND_SZ)) size = 0;
         value[size / sizeof(WCHAR)] = 0;
         RegCloseKey(key);
     }
@@ -200,8 +191,7 @@ static BOOL wait_io(struct service *s, HANDLE pipe, OVERLAPPED *ov, DWORD *done)
 {
     HANDLE waits[2] = {ov->hEvent, s->stop_event};
     if (GetLastError() != ERROR_IO_PENDING) return FALSE;
-    if (WaitForMultipleObjects(2, waits, FALSE, INFINITE) != WAIT_OBJECT_0)
-    {
+    if (WaitForMultipleObjects(2, waits, FALSE, INFINITE) != WAIT_OBJECT_0) {
         CancelIo(pipe);
         GetOverlappedResult(pipe, ov, done, TRUE);
         return FALSE;
@@ -209,8 +199,7 @@ static BOOL wait_io(struct service *s, HANDLE pipe, OVERLAPPED *ov, DWORD *done)
     return GetOverlappedResult(pipe, ov, done, FALSE);
 }
 
-struct client
-{
+struct client {
     struct service *s;
     HANDLE pipe;
 };
@@ -227,13 +216,11 @@ static DWORD WINAPI client_thread(void *arg)
     json_writer_init(&reply);
     memset(&ov, 0, sizeof(ov));
     ov.hEvent = CreateEventW(NULL, TRUE, FALSE, NULL);
-    for (;;)
-    {
+    for (;;) {
         BOOL ok = ReadFile(c->pipe, buf, sizeof(buf), &got, &ov);
         if (!ok) ok = wait_io(c->s, c->pipe, &ov, &got);
         /* a longer message is drained: its content does not matter */
-        while (!ok && GetLastError() == ERROR_MORE_DATA)
-        {
+        while (!ok && GetLastError() == ERROR_MORE_DATA) {
             ok = ReadFile(c->pipe, buf, sizeof(buf), &got, &ov);
             if (!ok) ok = wait_io(c->s, c->pipe, &ov, &got);
         }
@@ -259,13 +246,11 @@ static HANDLE create_instance(void)
     SECURITY_ATTRIBUTES sa = {sizeof(sa), &sd, FALSE};
     InitializeSecurityDescriptor(&sd, SECURITY_DESCRIPTOR_REVISION);
     SetSecurityDescriptorDacl(&sd, TRUE, NULL, FALSE);
-    return CreateNamedPipeW(PIPE_NAME, PIPE_ACCESS_DUPLEX | FILE_FLAG_OVERLAPPED,
-                            PIPE_TYPE_MESSAGE | PIPE_READMODE_MESSAGE | PIPE_WAIT, PIPE_UNLIMITED_INSTANCES, 4096,
-                            4096, 0, &sa);
+    return CreateNamedPipeW(PIPE_NAME, PIPE_ACCESS_DUPLEX | FILE_FLAG_OVERLAPPED, PIPE_TYPE_MESSAGE | PIPE_READMODE_MESSAGE | PIPE_WAIT,
+                            PIPE_UNLIMITED_INSTANCES, 4096, 4096, 0, &sa);
 }
 
-struct listener
-{
+struct listener {
     struct service *s;
     HANDLE first; /* created before RUNNING, so clients can connect at once */
 };
@@ -279,39 +264,34 @@ static DWORD WINAPI listen_thread(void *arg)
 
     memset(&ov, 0, sizeof(ov));
     ov.hEvent = CreateEventW(NULL, TRUE, FALSE, NULL);
-    while (WaitForSingleObject(s->stop_event, 0) != WAIT_OBJECT_0)
-    {
+    while (WaitForSingleObject(s->stop_event, 0) != WAIT_OBJECT_0) {
         struct client *c;
         DWORD unused;
         BOOL connected;
 
-        if (pipe == INVALID_HANDLE_VALUE && (pipe = create_instance()) == INVALID_HANDLE_VALUE)
-        {
+        if (pipe == INVALID_HANDLE_VALUE && (pipe = create_instance()) == INVALID_HANDLE_VALUE) {
             Sleep(200); /* out of instances or resources: try again */
             continue;
         }
         ResetEvent(ov.hEvent);
         connected = ConnectNamedPipe(pipe, &ov) || GetLastError() == ERROR_PIPE_CONNECTED;
-        if (!connected && !(connected = wait_io(s, pipe, &ov, &unused)))
-        {
+        if (!connected && !(connected = wait_io(s, pipe, &ov, &unused))) {
             if (WaitForSingleObject(s->stop_event, 0) != WAIT_OBJECT_0) Sleep(50);
             CloseHandle(pipe);
             pipe = INVALID_HANDLE_VALUE;
             continue;
         }
-        if ((c = malloc(sizeof(*c))))
-        {
+        if ((c = malloc(sizeof(*c)))) {
             HANDLE t;
             c->s = s;
             c->pipe = pipe;
-            if ((t = CreateThread(NULL, 0, client_thread, c, 0, NULL))) CloseHandle(t);
-            else
-            {
+            if ((t = CreateThread(NULL, 0, client_thread, c, 0, NULL)))
+                CloseHandle(t);
+            else {
                 CloseHandle(pipe);
                 free(c);
             }
-        }
-        else
+        } else
             CloseHandle(pipe);
         pipe = INVALID_HANDLE_VALUE;
     }
@@ -330,14 +310,12 @@ static const WCHAR *find_flag(struct service *s, const WCHAR *flag, BOOL has_val
     int j;
     *present = FALSE;
     for (i = 0; i < s->nargs; i++)
-        if (!wcscmp(s->args[i], flag))
-        {
+        if (!wcscmp(s->args[i], flag)) {
             *present = TRUE;
             return has_value && i + 1 < s->nargs ? s->args[i + 1] : NULL;
         }
     for (j = 1; j < cmd_argc; j++)
-        if (!wcscmp(cmd_argv[j], flag))
-        {
+        if (!wcscmp(cmd_argv[j], flag)) {
             *present = TRUE;
             return has_value && j + 1 < cmd_argc ? cmd_argv[j + 1] : NULL;
         }
@@ -366,8 +344,7 @@ static void run_service(const WCHAR *name, DWORD argc, WCHAR **argv)
     if (!(s->handle = RegisterServiceCtrlHandlerExW(name, control_handler, s))) return;
 
     report(s, SERVICE_START_PENDING, NO_ERROR, 0, 5000);
-    if (!(singleton = acquire_singleton(name)))
-    {
+    if (!(singleton = acquire_singleton(name))) {
         /* another copy runs on this machine (or in this VM) */
         report(s, SERVICE_STOPPED, ERROR_SERVICE_SPECIFIC_ERROR, ERROR_ALREADY_EXISTS, 0);
         return;
@@ -375,8 +352,7 @@ static void run_service(const WCHAR *name, DWORD argc, WCHAR **argv)
     report(s, SERVICE_START_PENDING, NO_ERROR, 0, 5000);
 
     l = malloc(sizeof(*l));
-    if (!l || !s->stop_event || (l->first = create_instance()) == INVALID_HANDLE_VALUE)
-    {
+    if (!l || !s->stop_event || (l->first = create_instance()) == INVALID_HANDLE_VALUE) {
         DWORD err = GetLastError();
         free(l);
         CloseHandle(singleton);
@@ -390,8 +366,7 @@ static void run_service(const WCHAR *name, DWORD argc, WCHAR **argv)
         const WCHAR *tcp = find_flag(s, L"--tcp", TRUE, &has_tcp), *bind_addr = find_flag(s, L"--bind", TRUE, &has_bind);
         const WCHAR *udp = find_flag(s, L"--udp", TRUE, &has_udp), *http = find_flag(s, L"--http", TRUE, &has_http);
         DWORD err = netsvc_start(s->name, tcp, bind_addr, udp, http);
-        if (err)
-        {
+        if (err) {
             /* e.g. WSAEADDRINUSE: the service-specific exit code says which */
             CloseHandle(l->first);
             free(l);
@@ -405,8 +380,7 @@ static void run_service(const WCHAR *name, DWORD argc, WCHAR **argv)
 
     exit_code = find_flag(s, L"--exit-code", TRUE, &want_exit);
     find_flag(s, L"--crash", FALSE, &want_crash);
-    if (want_crash)
-    {
+    if (want_crash) {
         Sleep(CRASH_DELAY_MS);
         ExitProcess(3);
     }
@@ -415,8 +389,7 @@ static void run_service(const WCHAR *name, DWORD argc, WCHAR **argv)
     /* stopping: close the pipe server and the TCP listener, give up the singleton, report */
     SetEvent(s->stop_event);
     netsvc_stop();
-    if (thread)
-    {
+    if (thread) {
         WaitForSingleObject(thread, 5000);
         CloseHandle(thread);
     }
@@ -429,10 +402,7 @@ static void run_service(const WCHAR *name, DWORD argc, WCHAR **argv)
 
 #ifdef SERVICEDLL
 /* svchost calls this with argv[0] = the service name */
-__declspec(dllexport) void WINAPI ServiceMain(DWORD argc, WCHAR **argv)
-{
-    run_service(argc ? argv[0] : L"svcdup-testsvcdll", argc, argv);
-}
+__declspec(dllexport) void WINAPI ServiceMain(DWORD argc, WCHAR **argv) { run_service(argc ? argv[0] : L"svcdup-testsvcdll", argc, argv); }
 #else
 #ifdef MULTI
 static void WINAPI main_a(DWORD argc, WCHAR **argv) { run_service(L"svcdup-testsvc-a", argc, argv); }
@@ -458,8 +428,7 @@ int wmain(int argc, WCHAR **argv)
     /* --dispatch-delay MS (ImagePath only): a slow starter, for tests of what may happen meanwhile */
     for (i = 1; i + 1 < argc; i++)
         if (!wcscmp(argv[i], L"--dispatch-delay")) Sleep(wcstoul(argv[i + 1], NULL, 10));
-    if (!StartServiceCtrlDispatcherW(table))
-    {
+    if (!StartServiceCtrlDispatcherW(table)) {
         DWORD err = GetLastError();
         fwprintf(stderr, L"svcdup-testsvc: StartServiceCtrlDispatcher failed, error %lu%ls\n", err,
                  err == ERROR_FAILED_SERVICE_CONTROLLER_CONNECT ? L" (run it as a service)" : L"");

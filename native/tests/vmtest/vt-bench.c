@@ -15,8 +15,16 @@ static double now_us(void)
     return (double)c.QuadPart * 1e6 / (double)f.QuadPart;
 }
 
-static int cmp(const void *a, const void *b) { double x = *(const double *)a, y = *(const double *)b; return x < y ? -1 : x > y; }
-static double median(double *v, int n) { qsort(v, n, sizeof *v, cmp); return v[n / 2]; }
+static int cmp(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+static double median(double *v, int n)
+{
+    qsort(v, n, sizeof *v, cmp);
+    return v[n / 2];
+}
 
 int wmain(int argc, WCHAR **argv)
 {
@@ -30,11 +38,19 @@ int wmain(int argc, WCHAR **argv)
     v = malloc(sizeof(double) * n);
     swprintf(name, 64, L"Global\\vtbench-%lu", GetCurrentProcessId());
 
-    for (i = 0; i < n; i++) { t = now_us(); CloseHandle(CreateMutexW(NULL, FALSE, name)); v[i] = now_us() - t; }
+    for (i = 0; i < n; i++) {
+        t = now_us();
+        CloseHandle(CreateMutexW(NULL, FALSE, name));
+        v[i] = now_us() - t;
+    }
     create = median(v, n);
 
     keep = CreateMutexW(NULL, FALSE, name);
-    for (i = 0; i < n; i++) { t = now_us(); CloseHandle(OpenMutexW(SYNCHRONIZE, FALSE, name)); v[i] = now_us() - t; }
+    for (i = 0; i < n; i++) {
+        t = now_us();
+        CloseHandle(OpenMutexW(SYNCHRONIZE, FALSE, name));
+        v[i] = now_us() - t;
+    }
     open = median(v, n);
     CloseHandle(keep);
 
@@ -45,7 +61,10 @@ int wmain(int argc, WCHAR **argv)
         t = now_us();
         c = CreateFileW(name, GENERIC_READ | GENERIC_WRITE, 0, NULL, OPEN_EXISTING, 0, NULL);
         v[i] = now_us() - t;
-        if (c == INVALID_HANDLE_VALUE) { printf("{\"error\":%lu}\n", GetLastError()); return 1; }
+        if (c == INVALID_HANDLE_VALUE) {
+            printf("{\"error\":%lu}\n", GetLastError());
+            return 1;
+        }
         CloseHandle(c);
         CloseHandle(s);
     }

@@ -7,14 +7,23 @@
 int wmain(int argc, WCHAR **argv)
 {
     WCHAR name[300];
-    union { UNICODE_STRING us; WCHAR w[600]; } q;
+    union {
+        UNICODE_STRING us;
+        WCHAR w[600];
+    } q;
     ULONG ret;
     HANDLE h;
     if (argc < 3) return 2;
     swprintf(name, 300, L"Global\\%ls", argv[1]);
     h = CreateMutexW(NULL, FALSE, name);
-    if (!h) { printf("error %lu\n", GetLastError()); return 4; }
-    if (GetLastError() == ERROR_ALREADY_EXISTS) { printf("exists pid=%lu\n", GetCurrentProcessId()); return 3; }
+    if (!h) {
+        printf("error %lu\n", GetLastError());
+        return 4;
+    }
+    if (GetLastError() == ERROR_ALREADY_EXISTS) {
+        printf("exists pid=%lu\n", GetCurrentProcessId());
+        return 3;
+    }
     if (NtQueryObject(h, ObjectNameInformation, &q, sizeof q, &ret) >= 0) {
         WCHAR n[300];
         int len = q.us.Length / 2 < 299 ? q.us.Length / 2 : 299;

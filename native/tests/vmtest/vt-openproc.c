@@ -16,7 +16,10 @@ int wmain(int argc, WCHAR **argv)
         return 0;
     }
     HANDLE h = OpenProcess(PROCESS_QUERY_LIMITED_INFORMATION, FALSE, (DWORD)_wtoi(argv[1]));
-    if (!h) { printf("error %lu\n", GetLastError()); return 1; }
+    if (!h) {
+        printf("error %lu\n", GetLastError());
+        return 1;
+    }
     printf("opened\n");
     return 0;
 }

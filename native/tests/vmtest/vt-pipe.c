@@ -6,7 +6,11 @@
 
 static void path(WCHAR *out, const WCHAR *name) { swprintf(out, 300, L"\\\\.\\pipe\\%ls", name); }
 
-static DWORD WINAPI watchdog(void *ms) { Sleep((DWORD)(ULONG_PTR)ms); ExitProcess(0); }
+static DWORD WINAPI watchdog(void *ms)
+{
+    Sleep((DWORD)(ULONG_PTR)ms);
+    ExitProcess(0);
+}
 
 static int server(const WCHAR *name, int seconds)
 {
@@ -18,11 +22,14 @@ static int server(const WCHAR *name, int seconds)
     printf("listening pid=%lu\n", GetCurrentProcessId());
     fflush(stdout);
     while (GetTickCount() < end) {
-        HANDLE h = CreateNamedPipeW(p, PIPE_ACCESS_DUPLEX, PIPE_TYPE_MESSAGE | PIPE_READMODE_MESSAGE | PIPE_WAIT,
-                                    PIPE_UNLIMITED_INSTANCES, 512, 512, 0, NULL);
+        HANDLE h = CreateNamedPipeW(p, PIPE_ACCESS_DUPLEX, PIPE_TYPE_MESSAGE | PIPE_READMODE_MESSAGE | PIPE_WAIT, PIPE_UNLIMITED_INSTANCES,
+                                    512, 512, 0, NULL);
         char buf[64];
         DWORD n;
-        if (h == INVALID_HANDLE_VALUE) { printf("create error %lu\n", GetLastError()); return 1; }
+        if (h == INVALID_HANDLE_VALUE) {
+            printf("create error %lu\n", GetLastError());
+            return 1;
+        }
         if (ConnectNamedPipe(h, NULL) || GetLastError() == ERROR_PIPE_CONNECTED) {
             ReadFile(h, buf, sizeof buf, &n, NULL);
             n = sprintf(buf, "%lu", GetCurrentProcessId());
@@ -42,16 +49,28 @@ static int client(const WCHAR *name, int call)
     DWORD n = 0;
     path(p, name);
     if (call) {
-        if (!CallNamedPipeW(p, "pid?", 4, buf, sizeof buf - 1, &n, 5000)) { printf("error %lu\n", GetLastError()); return 1; }
+        if (!CallNamedPipeW(p, "pid?", 4, buf, sizeof buf - 1, &n, 5000)) {
+            printf("error %lu\n", GetLastError());
+            return 1;
+        }
     } else {
         HANDLE h;
         DWORD mode = PIPE_READMODE_MESSAGE;
-        if (!WaitNamedPipeW(p, 5000)) { printf("error %lu\n", GetLastError()); return 1; }
+        if (!WaitNamedPipeW(p, 5000)) {
+            printf("error %lu\n", GetLastError());
+            return 1;
+        }
         h = CreateFileW(p, GENERIC_READ | GENERIC_WRITE, 0, NULL, OPEN_EXISTING, 0, NULL);
-        if (h == INVALID_HANDLE_VALUE) { printf("error %lu\n", GetLastError()); return 1; }
+        if (h == INVALID_HANDLE_VALUE) {
+            printf("error %lu\n", GetLastError());
+            return 1;
+        }
         SetNamedPipeHandleState(h, &mode, NULL, NULL);
         WriteFile(h, "pid?", 4, &n, NULL);
-        if (!ReadFile(h, buf, sizeof buf - 1, &n, NULL)) { printf("error %lu\n", GetLastError()); return 1; }
+        if (!ReadFile(h, buf, sizeof buf - 1, &n, NULL)) {
+            printf("error %lu\n", GetLastError());
+            return 1;
+        }
         CloseHandle(h);
     }
     buf[n] = 0;

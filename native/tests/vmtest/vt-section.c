@@ -12,7 +12,10 @@ int wmain(int argc, WCHAR **argv)
     swprintf(name, 300, L"Global\\%ls", argv[2]);
     if (!wcscmp(argv[1], L"writer") && argc >= 4) {
         h = CreateFileMappingW(INVALID_HANDLE_VALUE, NULL, PAGE_READWRITE, 0, 4096, name);
-        if (!h) { printf("error %lu\n", GetLastError()); return 1; }
+        if (!h) {
+            printf("error %lu\n", GetLastError());
+            return 1;
+        }
         v = MapViewOfFile(h, FILE_MAP_WRITE, 0, 0, 4096);
         *v = GetCurrentProcessId();
         printf("writing pid=%lu\n", *v);
@@ -21,7 +24,10 @@ int wmain(int argc, WCHAR **argv)
         return 0;
     }
     h = OpenFileMappingW(FILE_MAP_READ, FALSE, name);
-    if (!h) { printf("error %lu\n", GetLastError()); return 1; }
+    if (!h) {
+        printf("error %lu\n", GetLastError());
+        return 1;
+    }
     v = MapViewOfFile(h, FILE_MAP_READ, 0, 0, 4096);
     printf("writer pid=%lu\n", *v);
     return 0;
