@@ -2,7 +2,7 @@
 // against `svcdup ui` on a Wine host with a small fleet. SVCDUP_UI_SCREENSHOT=1 also writes
 // docs/dashboard.png.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -118,6 +118,18 @@ describe('svcdup ui', () => {
     await page.fill('#trace-filter', 'no-such-name-anywhere');
     expect(await page.locator('#trace tbody tr').count()).toBe(0);
     await page.fill('#trace-filter', '');
+  });
+
+  it('serves the file changes of a VM (vm diff) to the page; the host file is not written', async () => {
+    const r = cli(['run', '--vm', 'ui1', '--', 'cmd', '/c', 'echo diff> C:\\svcdup-ui-diff.txt']);
+    expect(r.status, r.stderr).toBe(0);
+    const u = new URL(url);
+    const d = await raw(`/api/diff?token=${u.searchParams.get('token')}&vm=ui1`, { headers: { Host: `127.0.0.1:${u.port}` } });
+    expect(d.status, d.body).toBe(200);
+    const out = JSON.parse(d.body) as { files: { kind: string; path: string }[]; keys: unknown[] };
+    expect(out.files.filter((f) => /svcdup-ui-diff\.txt$/i.test(f.path))).toEqual([{ kind: 'A', path: expect.stringMatching(/^C:\\svcdup-ui-diff\.txt$/i) }]);
+    expect(Array.isArray(out.keys)).toBe(true);
+    expect(existsSync(join(host.paths.prefix, 'drive_c', 'svcdup-ui-diff.txt'))).toBe(false);
   });
 
   it('stops a duplicate from the page, after a confirmation', async () => {

@@ -44,7 +44,8 @@ describe('VM policy files', () => {
   });
   it('rejects invalid files, naming every problem', () => {
     expect(() => parsePolicy('{', 'p.json')).toThrow(/p\.json is not valid JSON/);
-    expect(() => parsePolicy(JSON.stringify({ open: { files: ['x'] } }))).toThrow(/open: Unrecognized key/i);
+    expect(() => parsePolicy(JSON.stringify({ open: { sockets: ['x'] } }))).toThrow(/open: Unrecognized key/i);
+    expect(() => parsePolicy(JSON.stringify({ open: { files: ['x'] } }))).toThrow(/open\.files\.0: a file pattern is an absolute Windows path/);
     expect(() => parsePolicy(JSON.stringify({ open: { pipes: ['\\\\.\\pipe\\x'] } }))).toThrow(/open\.pipes\.0: a pattern names what follows/);
     expect(() => parsePolicy(JSON.stringify({ open: { objects: ['svcdup.pid.*'] } }))).toThrow(/svcdup's own/);
     expect(() => parsePolicy(JSON.stringify({ closed: { pipes: ['a\nb'] } }))).toThrow(/line breaks/);

@@ -10,8 +10,7 @@ import type { VmRecord } from '../state/vms.js';
 import { withContext, type Context } from './context.js';
 import { printJson, printTable } from './output.js';
 import { fleetPsCommand } from './fleet.js';
-import { diffFiles } from '../vm/files.js';
-import { diffKeys } from '../vm/keys.js';
+import { vmDiff } from '../vm/diff.js';
 
 const portMapText = (m: Record<string, number>): string =>
   Object.entries(m)
@@ -84,7 +83,7 @@ export function registerVmCommands(program: Command): void {
       validateVmName(name);
       const changes = await withContext(program, async (ctx) => {
         vmsOf(ctx).require(name);
-        return { files: diffFiles(ctx.backend, name), keys: await diffKeys(ctx.backend, name) };
+        return vmDiff(ctx.backend, name);
       });
       if (opts.json) return printJson(changes);
       for (const c of changes.files) process.stdout.write(`${c.kind} ${c.path}\n`);

@@ -4,6 +4,7 @@
 // nor post); the Host header must be the loopback address we bound (no DNS rebinding).
 // State is polled from the SCM and the state database every 500 ms and pushed over
 // server-sent events when it changes; VM traces stream from `svcdup trace` children.
+import { vmDiff } from '../vm/diff.js';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -87,13 +88,6 @@ interface TraceChild {
   stopped: boolean;
 }
 
-/** The library's per-VM diff, when some version of svcdup has one (looked up at run time). */
-async function findDiff(): Promise<((...a: unknown[]) => Promise<unknown>) | undefined> {
-  const lib = (await import('../index.js')) as Record<string, unknown>;
-  for (const name of ['diff', 'vmDiff', 'diffVm']) if (typeof lib[name] === 'function') return lib[name] as (...a: unknown[]) => Promise<unknown>;
-  return undefined;
-}
-
 export async function startUi(opts: UiOptions = {}): Promise<UiServer> {
   const log = opts.log ?? (() => {});
   const backend: ManagedBackend = createBackend({ kind: opts.backendKind });
@@ -102,11 +96,10 @@ export async function startUi(opts: UiOptions = {}): Promise<UiServer> {
   const dups = new Duplicates(backend, db);
   await dups.recover();
   const vms = new Vms(backend, dbVmStore(db), dups);
-  const diff = await findDiff();
   const token = randomBytes(24).toString('base64url');
   const tokenBuf = Buffer.from(token);
 
-  let state: UiState = { at: new Date().toISOString(), vms: [], duplicates: [], shared: [], diff: !!diff };
+  let state: UiState = { at: new Date().toISOString(), vms: [], duplicates: [], shared: [], diff: true };
   let stateJson = '';
   let slowAt = 0;
   let slowKey = '';
@@ -201,7 +194,7 @@ export async function startUi(opts: UiOptions = {}): Promise<UiServer> {
       })),
       duplicates,
       shared,
-      diff: !!diff,
+      diff: true,
     };
   }
 
@@ -371,10 +364,9 @@ export async function startUi(opts: UiOptions = {}): Promise<UiServer> {
       return json(res, 200, { report, text: renderReport(report) });
     }
     if (req.method === 'GET' && url.pathname === '/api/diff') {
-      if (!diff) return json(res, 404, { error: 'this svcdup has no per-VM diff' });
       const vm = url.searchParams.get('vm') ?? '';
       vms.require(vm);
-      return json(res, 200, await serial(() => diff(vm, { backend, db })));
+      return json(res, 200, await serial(() => vmDiff(backend, vm)));
     }
     if (req.method === 'POST' && url.pathname === '/api/action') {
       if (!String(req.headers['content-type']).startsWith('application/json')) throw new UsageError('actions are JSON');

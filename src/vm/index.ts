@@ -19,3 +19,4 @@ export {
 export { objectNameInVm, pipeNameInVm, validateVmName, vmNameProblem, vmPrefix, VM_NAME } from './names.js';
 export { cloneKeys, cowKey, diffKeys, removeKeys, type KeyChange } from './keys.js';
 export { decideKey } from './policy.js';
+export { vmDiff, type VmDiff } from './diff.js';
