@@ -302,7 +302,7 @@ describe('svcdup analyze SERVICE --trace under Wine', () => {
     expect(mutex!.effective).toContain(`${prefix}svcdup-testsvc-singleton`);
     const pipe = t.resources.find((x) => x.kind === 'pipe' && x.name === '\\\\.\\pipe\\svcdup-testsvc');
     expect(pipe).toMatchObject({ decision: 'renamed', role: 'serves', foundStatically: true });
-    expect(pipe!.effective).toMatch(new RegExp(`pipe\\\\${prefix.replace(/\./g, '\\.')}svcdup-testsvc$`));
+    expect(pipe!.effective).toMatch(new RegExp(`pipe\\\\${prefix.replace(/\./g, '\\.')}svcdup-testsvc$`, 'i')); // \??\pipe\ or, resolved, \Device\NamedPipe\
     expect(pipe!.pids).toEqual(mutex!.pids);
     expect(t.crossReference.confirmed.map((c) => c.name)).toEqual(expect.arrayContaining(['Global\\svcdup-testsvc-singleton', '\\\\.\\pipe\\svcdup-testsvc']));
     expect(t.crossReference.notSeen).toEqual([]);

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ServiceStatus } from '../src/backend/types.js';
 import { packageRoot } from '../src/config.js';
 import { SVCDUP_KEY, vmKey } from '../src/plan/keys.js';
+import { fileAliasRules } from '../src/vm/files.js';
 import { nativeExe, openTestHost, testEnv, type TestHost } from './helpers.js';
 import { cliFor, waitState, imageOf, win32Code } from './cli-helpers.js';
 
@@ -458,10 +459,11 @@ describe('the plan', () => {
   it('vm create refuses a policy too large for the hook, naming the limit; one that just fits runs', async () => {
     const dir = join(host.paths.home, 'policies');
     mkdirSync(dir, { recursive: true });
-    // "closed pipes P\n" lines; with --ip the rules also hold "net address 127.77.9.9\n" (23 characters)
+    // "closed pipes P\n" lines; with --ip the rules also hold "net address 127.77.9.9\n" (23 characters),
+    // and the alias lines that spell the prefix's C: drive for the hook's file layer
     const policy = (chars: number) => {
       const pats: string[] = [];
-      let left = chars - 23;
+      let left = chars - 23 - fileAliasRules(host.backend).length;
       for (let i = 0; left > 0; i++) {
         const len = Math.min(256, left - 14);
         const head = `p${i}-`;

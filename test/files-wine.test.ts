@@ -8,7 +8,7 @@ import { openDb, type Db } from '../src/state/db.js';
 import { dbVmStore } from '../src/vm/store.js';
 import { Vms } from '../src/vm/ops.js';
 import { diffFiles, fileAreaWin } from '../src/vm/files.js';
-import { nativeExe, openTestHost, type TestHost } from './helpers.js';
+import { COW_POLICY, nativeExe, openTestHost, type TestHost } from './helpers.js';
 
 let host: TestHost;
 let db: Db;
@@ -25,8 +25,9 @@ beforeAll(async () => {
   host = await openTestHost('files');
   db = openDb(host.paths.stateDb);
   vms = new Vms(host.backend, dbVmStore(db));
-  await vms.create('a');
-  await vms.create('b');
+  // file copy-on-write is opt-in per VM (docs/state.md): a `cow files` rule turns it on
+  await vms.create('a', COW_POLICY);
+  await vms.create('b', COW_POLICY);
   const d = hostFile('C:\\ft');
   mkdirSync(join(d, 'sub'), { recursive: true });
   writeFileSync(join(d, 'keep.txt'), 'host keep');

@@ -1,6 +1,6 @@
 // Shared by the integration tests: each test file gets its own svcdup home (own prefix,
 // own wineserver) cloned from one template that global-setup makes once per machine.
-import { mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { createBackend, type ManagedBackend } from '../src/backend/index.js';
 import { packageRoot, resolvePaths, type Paths } from '../src/config.js';
@@ -49,3 +49,8 @@ export async function openTestHost(label: string): Promise<TestHost> {
 export function nativeExe(backend: ManagedBackend, name: string): string {
   return backend.toWindowsPath(join(nativeDir, name));
 }
+
+/** A policy file that turns file copy-on-write on for a VM (it is opt-in: docs/state.md). */
+export const COW_POLICY = join(testRoot, 'cow-files.json');
+mkdirSync(testRoot, { recursive: true });
+writeFileSync(COW_POLICY, JSON.stringify({ cow: { files: ['*:\\*'] } }));

@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { nativeExe, openTestHost, type TestHost } from './helpers.js';
+import { COW_POLICY, nativeExe, openTestHost, type TestHost } from './helpers.js';
 import { cliFor, waitState } from './cli-helpers.js';
 
 let host: TestHost;
@@ -63,7 +63,8 @@ beforeAll(async () => {
   const b = host.backend;
   expect((await b.exec([nativeExe(b, 'svcdup-statesvc.exe'), '--seed'])).code).toBe(0);
   await b.call('scm.create', { name: SVC, imagePath: nativeExe(b, 'svcdup-statesvc.exe') });
-  for (const vm of VMS) expect(cli(['vm', 'create', vm]).status).toBe(0);
+  // file copy-on-write is opt-in per VM (docs/state.md): a `cow files` rule turns it on
+  for (const vm of VMS) expect(cli(['vm', 'create', vm, '--policy', COW_POLICY]).status).toBe(0);
 }, 180_000);
 afterAll(async () => {
   await host?.dispose();
@@ -105,7 +106,7 @@ describe('statesvc on the host and in 3 VMs', () => {
   }, 400_000);
 
   it('vm create --from clones the state; after undup and vm rm the host tree is byte-identical', async () => {
-    expect(cli(['vm', 'create', 'v4', '--from', 'v1']).status).toBe(0);
+    expect(cli(['vm', 'create', 'v4', '--from', 'v1', '--policy', COW_POLICY]).status).toBe(0);
     expect(text(await report('v4'), 'journal.txt')).toBe(text(await report('v1'), 'journal.txt'));
     for (const vm of VMS) {
       await host.backend.call('scm.control', { name: `${SVC}@${vm}`, code: 1 }).catch(() => undefined);

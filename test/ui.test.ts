@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { packageRoot } from '../src/config.js';
-import { nativeExe, openTestHost, testEnv, type TestHost } from './helpers.js';
+import { COW_POLICY, nativeExe, openTestHost, testEnv, type TestHost } from './helpers.js';
 import { cliFor, waitState } from './cli-helpers.js';
 
 let host: TestHost;
@@ -20,7 +20,7 @@ let page: Page;
 const { cli } = cliFor(() => host.paths);
 const dir = mkdtempSync(join(tmpdir(), 'svcdup-ui-'));
 const FILE = `vms:
-  ui1: { services: { svcdup-testsvc: { set: { 'Parameters\\Greeting': hello ui1 } } } }
+  ui1: { policy: ${JSON.stringify(COW_POLICY)}, services: { svcdup-testsvc: { set: { 'Parameters\\Greeting': hello ui1 } } } }
   ui2: { ports: ["7201:7301"], services: { svcdup-testsvc-a: {}, svcdup-testsvc: {} } }
 `;
 

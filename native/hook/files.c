@@ -8,6 +8,7 @@
    locks act on it with no further work. Nothing is cached: memory stays bounded. */
 #include "files.h"
 #include "hook.h"
+#include "policy.h"
 #include "patch.h"
 #include "trace.h"
 #include <wchar.h>
@@ -684,6 +685,7 @@ void files_forget(HANDLE h) { files_dir_forget(h); }
 
 int files_install(void)
 {
+    if (!policy_has(K_FILE, P_COW)) return 0; /* opt-in: see pipes_install */
     if (files_path_init()) return -1;
     if (hook_syscall("NtQueryAttributesFile", d_NtQueryAttributesFile, (void **)&o_NtQueryAttributesFile)) return -1;
     if (hook_syscall("NtQueryFullAttributesFile", d_NtQueryFullAttributesFile, (void **)&o_NtQueryFullAttributesFile)) return -1;

@@ -72,7 +72,10 @@ static int named_sechost(PVOID base)
     n = b.us.Length / sizeof(WCHAR);
     for (i = n; i && b.us.Buffer[i - 1] != L'\\' && b.us.Buffer[i - 1] != L'/'; i--)
         ;
-    return n - i == 11 && !_wcsnicmp(b.us.Buffer + i, L"sechost.dll", 11);
+    /* advapi32's SCM entries are Wine's -import stubs: code that only jumps to sechost's, which
+       scmclient.c hooks, so a copy of it brings no unfiltered client */
+    return (n - i == 11 && !_wcsnicmp(b.us.Buffer + i, L"sechost.dll", 11)) ||
+           (n - i == 12 && !_wcsnicmp(b.us.Buffer + i, L"advapi32.dll", 12));
 }
 
 static NTSTATUS NTAPI d_NtMapViewOfSection(HANDLE s, HANDLE p, PVOID *base, ULONG_PTR zb, SIZE_T commit, LARGE_INTEGER *off, SIZE_T *vsize,

@@ -93,7 +93,9 @@ int pipes_install(void)
     if (hook_syscall("NtCreateMailslotFile", d_NtCreateMailslotFile, (void **)&o_NtCreateMailslotFile)) return -1;
     if (hook_syscall("NtCreateFile", d_NtCreateFile, (void **)&o_NtCreateFile)) return -1;
     if (hook_syscall("NtOpenFile", d_NtOpenFile, (void **)&o_NtOpenFile)) return -1;
-    files_orig_create = (void *)o_NtCreateFile;
+    /* copy-on-write files only in a VM whose policy asks for them (docs/state.md: svchost-hosted
+       services do not start under the file layer yet) */
+    if (policy_has(K_FILE, P_COW)) files_orig_create = (void *)o_NtCreateFile;
     if (hook_syscall("NtFsControlFile", d_NtFsControlFile, (void **)&o_NtFsControlFile)) return -1;
     return 0;
 }

@@ -97,7 +97,7 @@ export class Vms {
       this.store.list().map((v) => ({ name: v.name, ...(v.address ? { address: v.address } : {}), portMap: portMapFromRecord(v.portMap) })),
     );
     // the whole rules text must fit the hook's config section, or every process of the VM would fail
-    const tooLarge = rulesSizeProblem(effectivePolicy(rules, []) + netRules(identity));
+    const tooLarge = rulesSizeProblem(effectivePolicy(rules, []) + netRules(identity) + fileAliasRules(this.backend));
     if (tooLarge) throw new UsageError(`${policyFile ?? 'policy'}: ${tooLarge}`);
     if (this.hooks) {
       const hooks = this.hooks;
