@@ -477,7 +477,8 @@ export async function dupCheck(host: AnalyzeHost, name: string, share: readonly 
   const queue = [...cfg.dependOnService];
   let groups = cfg.dependOnGroup.length > 0;
   for (let n = queue.shift(); n !== undefined && configs.size < 500; n = queue.shift()) {
-    if (configs.has(n.toLowerCase()) || share.some((s) => s.toLowerCase() === n.toLowerCase())) continue;
+    // shared dependencies too: the closure checks what they depend on (a shared a -> b needs b installed)
+    if (configs.has(n.toLowerCase())) continue;
     const c = await tryCall(host.call('scm.config', { name: n }));
     if (!c) continue;
     configs.set(c.name.toLowerCase(), c);
