@@ -18,6 +18,7 @@ import { netRules, portMapFromRecord } from '../net/index.js';
 import { getVm, listVms } from '../state/vms.js';
 import { Journal } from '../state/journal.js';
 import { dupSteps, pruneEmptyKeys, stopAndWait, type StepContext } from './steps.js';
+import { mapLimit, START_CONCURRENCY } from './limit.js';
 import { fileAliasRules } from '../vm/files.js';
 
 // The registry keys, from their one place (src/plan/keys.ts), for the callers that import them from here.
@@ -275,7 +276,8 @@ export class Duplicates {
 
   /**
    * Start duplicates and everything they depend on, by dependency level: all that have
-   * their dependencies running start at once (Wine's SCM starts no dependency itself).
+   * their dependencies running start at once, START_CONCURRENCY at a time (Wine's SCM
+   * starts no dependency itself; the agent runs the starts concurrently).
    * Statuses in the order of `targets`.
    */
   async startMany(targets: readonly StartTarget[]): Promise<ServiceStatus[]> {
@@ -283,7 +285,7 @@ export class Duplicates {
     const args = new Map(targets.map((t, i) => [roots[i]!.scmName.toLowerCase(), t.args ?? []]));
     const statuses = new Map<string, ServiceStatus>();
     for (const level of await this.startLevels(roots)) {
-      const done = await Promise.all(level.map((n) => this.ensureRunning(n, args.get(n.toLowerCase()) ?? [])));
+      const done = await mapLimit(level, START_CONCURRENCY, (n) => this.ensureRunning(n, args.get(n.toLowerCase()) ?? []));
       for (const [i, s] of done.entries()) statuses.set(level[i]!.toLowerCase(), s);
     }
     return roots.map((r) => statuses.get(r.scmName.toLowerCase())!);
