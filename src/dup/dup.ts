@@ -403,13 +403,23 @@ export class Duplicates {
   }
 
   private async ensureRunning(name: string, args: string[], timeoutMs = 60_000): Promise<ServiceStatus> {
-    let s = await this.backend.call('scm.status', { name });
-    if (s.state === 'STOPPED') {
-      await this.backend.call('scm.start', { name, args }).catch((err: unknown) => {
-        if (!(err instanceof AgentError && err.code === Win32.ERROR_SERVICE_ALREADY_RUNNING)) throw err;
-      });
-    }
     const deadline = Date.now() + timeoutMs;
+    let s = await this.backend.call('scm.status', { name });
+    // Wine's SCM starts one service at a time: a start waits up to 3 s for the one before it to
+    // reach its dispatcher, then fails with ERROR_SERVICE_DATABASE_LOCKED; parallel starts retry.
+    for (let wait = 50; s.state === 'STOPPED'; wait = Math.min(wait * 2, 1000)) {
+      const locked = await this.backend.call('scm.start', { name, args }).then(
+        () => false,
+        (err: unknown) => {
+          if (err instanceof AgentError && err.code === Win32.ERROR_SERVICE_ALREADY_RUNNING) return false;
+          if (err instanceof AgentError && err.code === Win32.ERROR_SERVICE_DATABASE_LOCKED && Date.now() < deadline) return true;
+          throw err;
+        },
+      );
+      if (!locked) break;
+      await new Promise((r) => setTimeout(r, wait));
+      s = await this.backend.call('scm.status', { name });
+    }
     for (;;) {
       s = await this.backend.call('scm.status', { name });
       if (s.state === 'RUNNING') return s;
