@@ -72,6 +72,8 @@ export interface StartTarget {
 export class Duplicates {
   readonly journal: Journal<StepContext>;
   private readonly ctx: StepContext;
+  /** scm.start calls one at a time (see ensureRunning); the rest of a start runs in parallel. */
+  private startGate: Promise<unknown> = Promise.resolve();
 
   constructor(
     readonly backend: ManagedBackend,
@@ -406,9 +408,13 @@ export class Duplicates {
     const deadline = Date.now() + timeoutMs;
     let s = await this.backend.call('scm.status', { name });
     // Wine's SCM starts one service at a time: a start waits up to 3 s for the one before it to
-    // reach its dispatcher, then fails with ERROR_SERVICE_DATABASE_LOCKED; parallel starts retry.
-    for (let wait = 50; s.state === 'STOPPED'; wait = Math.min(wait * 2, 1000)) {
-      const locked = await this.backend.call('scm.start', { name, args }).then(
+    // reach its dispatcher, then fails with ERROR_SERVICE_DATABASE_LOCKED. So this process asks
+    // for one start at a time (StartService returns when the SCM lets go of its lock), and
+    // retries a locked database (another process starting services).
+    for (let wait = 50; s.state === 'STOPPED'; wait = Math.min(wait * 2, 500)) {
+      const call = this.startGate.then(() => this.backend.call('scm.start', { name, args }));
+      this.startGate = call.catch(() => undefined);
+      const locked = await call.then(
         () => false,
         (err: unknown) => {
           if (err instanceof AgentError && err.code === Win32.ERROR_SERVICE_ALREADY_RUNNING) return false;
