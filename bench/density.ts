@@ -1,7 +1,7 @@
 // bench/density: how many duplicates one host holds, and whether the cost per duplicate
 // stays flat as their number grows. For each N (default 50, 100, 250, 500) in a fresh
 // prefix: N VMs, each with its own duplicate of the project's test service started in it
-// (`dup --start`, one after the other), then every one asked through its own VM (a VM
+// (VMs one after the other, then `dup --start` 8 at a time), then every one asked through its own VM (a VM
 // client to the service's pipe: each must answer, from a distinct process). Then RpcSs
 // (default 100): N duplicates, each VM's epmapper served by that VM's own RpcSs.
 // Figures per N: ms per duplicate to bring up (VM + dup --start), private memory of
@@ -11,11 +11,12 @@
 // on a failure and on Ctrl-C alike.
 // Usage: npx tsx bench/density.ts [N,N,...] [--rpcss N] [--json]
 import { mkdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createBackend, type ManagedBackend } from '../src/backend/index.js';
 import { resolvePaths } from '../src/config.js';
 import { Duplicates } from '../src/dup/dup.js';
+import { mapLimit, START_CONCURRENCY } from '../src/dup/limit.js';
 import { openDb, type Db } from '../src/state/db.js';
 import { Vms } from '../src/vm/ops.js';
 import { dbVmStore } from '../src/vm/store.js';
@@ -48,6 +49,13 @@ interface Round {
   wineserverPrivateKb: number;
   wineserverPrivateKbPerDuplicate: number;
   removeMsPerDuplicate: number;
+  /** duplicates brought up at once */
+  startConcurrency: number;
+  /** dup --start calls that failed (the round goes on without them) */
+  upFailed: number;
+  firstFailure?: string;
+  /** the machine's 1-minute load average before and after the bring-up */
+  loadAverage: number[];
 }
 
 let current: { backend: ManagedBackend; db: Db; home: string } | undefined;
@@ -91,19 +99,28 @@ async function round1(service: 'svcdup-testsvc' | 'RpcSs', n: number, idleFloorK
 
   const ws = prefixPids(prefix, 'wineserver')[0];
   const ws0 = ws ? cpuAndMemory(ws) : undefined;
-  let vmMs = 0;
-  let dupMs = 0;
-  for (const vm of names) {
-    const t = performance.now();
-    await vms.create(vm);
-    const t2 = performance.now();
-    await dups.dup(service, vm, { start: true });
-    vmMs += t2 - t;
-    dupMs += performance.now() - t2;
-    const up = names.indexOf(vm) + 1;
-    if (up % 50 === 0 && up < n) say(`${service} N=${n}: ${up} up, ${((vmMs + dupMs) / up).toFixed(0)} ms/dup so far`);
-  }
+  // VMs one after the other (each takes the next free address), then `dup --start` of
+  // START_CONCURRENCY at once: wall-clock time over N is the bring-up cost per duplicate
+  const load0 = loadavg()[0]!;
+  const t0 = performance.now();
+  for (const vm of names) await vms.create(vm);
+  const vmMs = performance.now() - t0;
+  let up = 0;
+  const t1 = performance.now();
+  const failed: string[] = []; // a failure is counted and named, and the others go on
+  await mapLimit(names, START_CONCURRENCY, async (vm) => {
+    try {
+      await dups.dup(service, vm, { start: true });
+    } catch (err) {
+      failed.push(`${vm}: ${(err as Error).message.split('\n')[0]}`);
+      say(`${service} N=${n}: ${vm} failed: ${failed[failed.length - 1]}`);
+      return;
+    }
+    if (++up % 50 === 0 && up < n) say(`${service} N=${n}: ${up} up, ${((vmMs + performance.now() - t1) / up).toFixed(0)} ms/dup so far`);
+  });
+  const dupMs = performance.now() - t1;
   const upMs = vmMs + dupMs;
+  const load1 = loadavg()[0]!;
   const ws1 = ws ? cpuAndMemory(ws) : undefined;
 
   // every duplicate answers through its own VM, from its own process
@@ -134,9 +151,9 @@ async function round1(service: 'svcdup-testsvc' | 'RpcSs', n: number, idleFloorK
   // orderly removal of the first REMOVED (undup + VM removal, each journaled); the rest
   // go with the prefix: at 500 an orderly removal of all would take longer than the rest
   const removed = names.slice(0, REMOVED);
-  const t1 = performance.now();
+  const tr = performance.now();
   for (const vm of removed) await vms.remove(vm);
-  const removeMs = performance.now() - t1;
+  const removeMs = performance.now() - tr;
   await cleanup();
 
   const r: Round = {
@@ -155,11 +172,15 @@ async function round1(service: 'svcdup-testsvc' | 'RpcSs', n: number, idleFloorK
     wineserverPrivateKb: ws1?.privateKb ?? NaN,
     wineserverPrivateKbPerDuplicate: ws0 && ws1 ? round((ws1.privateKb - ws0.privateKb) / n, 1) : NaN,
     removeMsPerDuplicate: round(removeMs / removed.length, 1),
+    startConcurrency: START_CONCURRENCY,
+    upFailed: failed.length,
+    ...(failed.length ? { firstFailure: failed[0] } : {}),
+    loadAverage: [round(load0, 1), round(load1, 1)],
   };
   say(
     `${service.padEnd(14)} N=${String(n).padStart(3)}: up ${r.bringUpMsPerDuplicate} ms/dup (vm create ${r.vmCreateMsPerDuplicate}, dup --start ${r.dupStartMsPerDuplicate}), answering ${answering}/${n} (${pids.size} pids), ` +
       `svcdup ${r.svcdupPrivateKbPerDuplicate} kB/dup (${r.overIdleFloor}x idle), image ${r.imagePrivateKbPerDuplicate} kB/dup, ` +
-      `wineserver ${r.wineserverCpuMsPerDuplicate} ms CPU/dup, +${r.wineserverPrivateKbPerDuplicate} kB/dup (${r.wineserverPrivateKb} kB), remove ${r.removeMsPerDuplicate} ms/dup`,
+      `wineserver ${r.wineserverCpuMsPerDuplicate} ms CPU/dup, +${r.wineserverPrivateKbPerDuplicate} kB/dup (${r.wineserverPrivateKb} kB), remove ${r.removeMsPerDuplicate} ms/dup, load ${r.loadAverage.join(' -> ')}`,
   );
   return r;
 }

@@ -41,6 +41,33 @@ async function waitRunning(name: string): Promise<ServiceStatus> {
   }
 }
 
+/**
+ * Where one start went, from what the processes themselves record: creation times of the
+ * processes (GetProcessTimes) and the test service's own ServiceMain time (its pipe reply),
+ * each as ms after the start was asked for (`wall`); `running` is when RUNNING was seen.
+ * A duplicate: SCM -> svcdup-host created -> image created -> ServiceMain -> RUNNING.
+ */
+interface Phases {
+  hostCreated?: number;
+  imageCreated: number;
+  serviceMain: number;
+  running: number;
+}
+async function phases(wall: number, runningAt: number, name: string, vm: string | null): Promise<Phases> {
+  const st = await b.call('scm.status', { name });
+  const procs = await b.call('proc.list', {});
+  const pipecall = [nativeExe(b, 'svcdup-pipecall.exe'), SVC];
+  const r = await b.exec(vm ? [nativeExe(b, 'svcdup-run.exe'), '--vm', vm, '--', ...pipecall] : pipecall, { timeoutMs: 30_000 });
+  const reply = JSON.parse(r.stdout) as { pid: number; startedAt: number };
+  const at = (pid: number): number => (procs.find((p) => p.pid === pid)?.startedAt ?? NaN) - wall;
+  return {
+    ...(vm ? { hostCreated: at(st.pid) } : {}),
+    imageCreated: at(reply.pid),
+    serviceMain: reply.startedAt - wall,
+    running: runningAt - wall,
+  };
+}
+
 try {
   await b.call('scm.create', { name: SVC, imagePath: nativeExe(b, 'svcdup-testsvc.exe') });
   for (let i = 0; i < N; i++) {
@@ -52,11 +79,15 @@ try {
   const native: number[] = [];
   const dup: number[] = [];
   const restart: number[] = [];
+  const nativePhases: Phases[] = [];
+  const restartPhases: Phases[] = [];
   for (let i = 0; i < ROUNDS; i++) {
     let t = performance.now();
+    let wall = Date.now();
     await b.call('scm.start', { name: SVC });
     await waitRunning(SVC);
     native.push(performance.now() - t);
+    nativePhases.push(await phases(wall, Date.now(), SVC, null));
     await b.call('scm.control', { name: SVC, code: 1 });
     while ((await b.call('scm.status', { name: SVC })).state !== 'STOPPED') await new Promise((r) => setTimeout(r, 5));
 
@@ -65,14 +96,21 @@ try {
     dup.push(performance.now() - t);
     await dups.stop(SVC, 'b0');
     t = performance.now();
+    wall = Date.now();
     await dups.start(SVC, 'b0');
     restart.push(performance.now() - t);
+    restartPhases.push(await phases(wall, Date.now(), `${SVC}@b0`, 'b0'));
     await dups.undup(SVC, 'b0');
   }
   const nativeMs = median(native);
   say(`sc start (native) to RUNNING, median of ${ROUNDS}:       ${nativeMs.toFixed(1)} ms`);
   say(`dup --start to RUNNING, median of ${ROUNDS}:            ${median(dup).toFixed(1)} ms   ratio ${(median(dup) / nativeMs).toFixed(2)}`);
   say(`start of an existing duplicate, median of ${ROUNDS}:    ${median(restart).toFixed(1)} ms   ratio ${(median(restart) / nativeMs).toFixed(2)}`);
+  const phaseMedians = (ps: Phases[]): Record<string, number> =>
+    Object.fromEntries(Object.keys(ps[0] ?? {}).map((k) => [k, round(median(ps.map((p) => p[k as keyof Phases] ?? NaN)), 0)]));
+  const nativeTimeline = phaseMedians(nativePhases);
+  const restartTimeline = phaseMedians(restartPhases);
+  say(`where a start goes (ms, medians): native ${JSON.stringify(nativeTimeline)}; existing duplicate ${JSON.stringify(restartTimeline)}`);
 
   // 2 and 3. N duplicates at once
   const t0 = performance.now();
@@ -113,6 +151,8 @@ try {
     restartMs: round(median(restart), 1),
     dupStartRatio: round(median(dup) / nativeMs),
     restartRatio: round(median(restart) / nativeMs),
+    nativeTimeline,
+    restartTimeline,
     bringUpMsPerDuplicate: round(upMs / N, 1),
     answering,
     distinctPids: pids.size,

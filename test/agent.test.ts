@@ -443,3 +443,26 @@ describe('SCM with the test services', () => {
     expect((await call('scm.list', {})).some((s) => s.name === name)).toBe(false);
   });
 });
+
+describe('concurrent requests', () => {
+  it('a slow scm.start does not hold up requests issued after it: replies come as they finish, by id', async () => {
+    const slow = 'svcdup-slowstart';
+    // its image connects to the SCM 4 s after it starts, and Wine's StartService waits for that
+    await call('scm.create', { name: slow, imagePath: `${nativeExe(host.backend, 'svcdup-testsvc.exe')} --name ${slow} --dispatch-delay 4000` });
+    const order: string[] = [];
+    const started = call('scm.start', { name: slow }).then(() => order.push('scm.start'));
+    await sleep(500); // the start is under way in the agent
+    const status = await call('scm.status', { name: slow });
+    order.push('scm.status');
+    const value = await call('reg.get', { key: svcKey(slow), name: 'ImagePath' });
+    order.push('reg.get');
+    expect(status.state).toBe('START_PENDING');
+    expect(value.data).toMatch(/--dispatch-delay 4000/);
+    await started;
+    expect(order).toEqual(['scm.status', 'reg.get', 'scm.start']);
+    expect((await waitStatus(slow, (s) => s.state !== 'START_PENDING')).state).toBe('RUNNING');
+    await call('scm.control', { name: slow, code: 1 });
+    expect((await waitStatus(slow, (s) => s.state === 'STOPPED')).state).toBe('STOPPED');
+    await call('scm.delete', { name: slow });
+  });
+});

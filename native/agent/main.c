@@ -1,10 +1,11 @@
 /*
  * svcdup-agent: the long-lived Windows-side agent.
  *
- * Reads one JSON request per line on stdin, answers one JSON line on
- * stdout, in order (docs/agent-protocol.md). Standard handles are used raw
- * (ReadFile/WriteFile), so there is no CRT text-mode translation and no
- * buffering to flush: each response is written out before the next read.
+ * Reads one JSON request per line on stdin, answers one JSON line per
+ * request on stdout, as each finishes (docs/agent-protocol.md): requests run
+ * concurrently and replies carry the request's id. Standard handles are used
+ * raw (ReadFile/WriteFile), so there is no CRT text-mode translation and no
+ * buffering to flush.
  */
 #include "agent.h"
 
@@ -160,18 +161,35 @@ void out_key_uint(json_writer *w, const char *key, unsigned long long v)
 
 /* ------------------------------------------------------------ the loop */
 
-static HANDLE std_out;
-static json_writer resp, result; /* reused between requests */
+/* Requests run at once, each on its own thread, at most MAX_IN_FLIGHT of them:
+ * a StartService that waits seconds for a slow image must not hold up the
+ * status polls and registry reads issued after it. Replies are matched by id,
+ * so they go out in the order requests finish. */
+#define MAX_IN_FLIGHT 16
+/* a request's stack: reg.export recurses once per key level */
+#define REQUEST_STACK (1024 * 1024)
 
-/* Writes all of buf; a broken stdout means nobody listens any more. */
+static HANDLE std_out;
+static CRITICAL_SECTION out_lock; /* one reply line at a time on stdout */
+static HANDLE slots;              /* semaphore: free request threads */
+
+/* Writes a whole reply line; a broken stdout means nobody listens any more. */
 static void write_all(const char *buf, size_t len)
 {
+    EnterCriticalSection(&out_lock);
     while (len) {
         DWORD chunk = len > (1u << 30) ? (1u << 30) : (DWORD)len, done = 0;
-        if (!WriteFile(std_out, buf, chunk, &done, NULL) || !done) ExitProcess(1);
+        if (!WriteFile(std_out, buf, chunk, &done, NULL) || !done) {
+            /* say why on stderr: "exited (code 3)" alone explains nothing */
+            static const char msg[] = "svcdup-agent: stdout is closed, exiting\n";
+            DWORD ignored;
+            WriteFile(GetStdHandle(STD_ERROR_HANDLE), msg, sizeof(msg) - 1, &ignored, NULL);
+            ExitProcess(3);
+        }
         buf += done;
         len -= done;
     }
+    LeaveCriticalSection(&out_lock);
 }
 
 /* Echoes the request id: numbers verbatim, strings as strings, else null. */
@@ -186,77 +204,51 @@ static void write_id(json_writer *w, const json_value *id)
         json_null(w);
 }
 
-static void respond_error(json_writer *w, const json_value *id, const char *op, DWORD code, const char *detail)
+static void respond_error(const json_value *id, const char *op, DWORD code, const char *detail)
 {
-    json_writer_reset(w);
-    json_begin_object(w);
-    write_id(w, id);
-    json_key(w, "ok");
-    json_bool(w, 0);
-    json_key(w, "error");
-    write_error(w, op, code, detail);
-    json_end_object(w);
-    json_append(w, "\n", 1);
-    if (w->failed) /* out of memory even for the error: a fixed line */
+    json_writer w;
+    json_writer_init(&w);
+    json_begin_object(&w);
+    write_id(&w, id);
+    json_key(&w, "ok");
+    json_bool(&w, 0);
+    json_key(&w, "error");
+    write_error(&w, op, code, detail);
+    json_end_object(&w);
+    json_append(&w, "\n", 1);
+    if (w.failed) /* out of memory even for the error: a fixed line */
     {
         static const char msg[] = "{\"id\":null,\"ok\":false,\"error\":{\"op\":\"parse\",\"code\":8,"
                                   "\"message\":\"Not enough memory resources are available to process this command.\"}}\n";
         write_all(msg, sizeof(msg) - 1);
-        return;
-    }
-    write_all(w->data, w->len);
+    } else
+        write_all(w.data, w.len);
+    json_writer_free(&w);
 }
 
-/* Handles one request line; returns FALSE when the agent should exit. */
-static BOOL handle_line(const char *line, size_t len)
+/* Runs one parsed, well-formed request and writes its reply. */
+static void run_request(const json_value *id, const char *opname, const json_value *params)
 {
-    const char *perr = NULL;
-    json_value *req;
-    const json_value *id = NULL, *op, *params;
-    struct request rq;
     static const json_value empty = {JSON_OBJECT, 0, 0, NULL, 0, 0, NULL, NULL};
-    BOOL keep_running = TRUE;
+    struct request rq;
+    json_writer result, resp;
     DWORD code;
     size_t i;
 
-    while (len && (line[len - 1] == '\r' || line[len - 1] == ' ' || line[len - 1] == '\t')) len--;
-    if (!len) return TRUE; /* blank lines are not requests */
-
-    if (!(req = json_parse(line, len, &perr))) {
-        respond_error(&resp, NULL, "parse", ERROR_INVALID_DATA, perr);
-        return TRUE;
-    }
-    if (req->type != JSON_OBJECT) {
-        respond_error(&resp, NULL, "parse", ERROR_INVALID_DATA, "request is not an object");
-        goto done;
-    }
-    id = json_get(req, "id");
-    op = json_get(req, "op");
-    if (!op || op->type != JSON_STRING) {
-        respond_error(&resp, id, "parse", ERROR_INVALID_DATA, "missing op");
-        goto done;
-    }
-    params = json_get(req, "params");
-    if (params && params->type == JSON_NULL) params = NULL;
-    if (params && params->type != JSON_OBJECT) {
-        respond_error(&resp, id, op->str, ERROR_INVALID_PARAMETER, "params is not an object");
-        goto done;
-    }
-
     memset(&rq, 0, sizeof(rq));
-    rq.op = op->str;
+    json_writer_init(&result);
+    json_writer_init(&resp);
+    rq.op = opname;
     rq.params = params ? params : &empty;
     rq.out = &result;
-    json_writer_reset(&result);
 
-    if (!strcmp(op->str, "exit")) {
+    if (!strcmp(opname, "exit")) {
         json_begin_object(&result);
         json_end_object(&result);
         code = ERROR_SUCCESS;
-        keep_running = FALSE;
     } else {
         for (i = 0; i < sizeof(ops) / sizeof(ops[0]); i++)
-            if (!strcmp(op->str, ops[i].name)) break;
+            if (!strcmp(opname, ops[i].name)) break;
         if (i == sizeof(ops) / sizeof(ops[0])) {
             code = ERROR_NOT_SUPPORTED;
             snprintf(rq.detail, sizeof(rq.detail), "unknown op");
@@ -266,9 +258,8 @@ static BOOL handle_line(const char *line, size_t len)
     if (!code && result.failed) code = ERROR_NOT_ENOUGH_MEMORY;
 
     if (code)
-        respond_error(&resp, id, op->str, code, rq.detail[0] ? rq.detail : NULL);
+        respond_error(id, opname, code, rq.detail[0] ? rq.detail : NULL);
     else {
-        json_writer_reset(&resp);
         json_begin_object(&resp);
         write_id(&resp, id);
         json_key(&resp, "ok");
@@ -281,17 +272,97 @@ static BOOL handle_line(const char *line, size_t len)
         json_end_object(&resp);
         json_append(&resp, "\n", 1);
         if (resp.failed)
-            respond_error(&resp, id, op->str, ERROR_NOT_ENOUGH_MEMORY, NULL);
+            respond_error(id, opname, ERROR_NOT_ENOUGH_MEMORY, NULL);
         else
             write_all(resp.data, resp.len);
     }
     rq_free_all(&rq);
-    /* do not keep a huge export's buffers around between requests */
-    if (result.cap > (1u << 20)) json_writer_free(&result);
-    if (resp.cap > (1u << 20)) json_writer_free(&resp);
+    json_writer_free(&result);
+    json_writer_free(&resp);
+}
+
+struct job {
+    json_value *req;
+    const json_value *id, *params;
+    const char *op;
+};
+
+static DWORD WINAPI request_thread(void *arg)
+{
+    struct job *j = arg;
+    run_request(j->id, j->op, j->params);
+    json_free(j->req);
+    free(j);
+    ReleaseSemaphore(slots, 1, NULL);
+    return 0;
+}
+
+/* Waits until no request runs (every slot is free again), then frees the slots. */
+static void drain(void)
+{
+    int i;
+    for (i = 0; i < MAX_IN_FLIGHT; i++) WaitForSingleObject(slots, INFINITE);
+    ReleaseSemaphore(slots, MAX_IN_FLIGHT, NULL);
+}
+
+/* Handles one request line; returns FALSE when the agent should exit. */
+static BOOL handle_line(const char *line, size_t len)
+{
+    const char *perr = NULL;
+    json_value *req;
+    const json_value *id = NULL, *op, *params;
+    struct job *j;
+    HANDLE t;
+
+    while (len && (line[len - 1] == '\r' || line[len - 1] == ' ' || line[len - 1] == '\t')) len--;
+    if (!len) return TRUE; /* blank lines are not requests */
+
+    if (!(req = json_parse(line, len, &perr))) {
+        respond_error(NULL, "parse", ERROR_INVALID_DATA, perr);
+        return TRUE;
+    }
+    if (req->type != JSON_OBJECT) {
+        respond_error(NULL, "parse", ERROR_INVALID_DATA, "request is not an object");
+        goto done;
+    }
+    id = json_get(req, "id");
+    op = json_get(req, "op");
+    if (!op || op->type != JSON_STRING) {
+        respond_error(id, "parse", ERROR_INVALID_DATA, "missing op");
+        goto done;
+    }
+    params = json_get(req, "params");
+    if (params && params->type == JSON_NULL) params = NULL;
+    if (params && params->type != JSON_OBJECT) {
+        respond_error(id, op->str, ERROR_INVALID_PARAMETER, "params is not an object");
+        goto done;
+    }
+    if (!strcmp(op->str, "exit")) {
+        /* every earlier request is answered before the exit is */
+        drain();
+        run_request(id, op->str, params);
+        json_free(req);
+        return FALSE;
+    }
+    WaitForSingleObject(slots, INFINITE);
+    if ((j = malloc(sizeof(*j)))) {
+        j->req = req;
+        j->id = id;
+        j->op = op->str;
+        j->params = params;
+        t = CreateThread(NULL, REQUEST_STACK, request_thread, j, STACK_SIZE_PARAM_IS_A_RESERVATION, NULL);
+        if (t) {
+            CloseHandle(t);
+            return TRUE;
+        }
+        free(j);
+    }
+    /* no thread to be had: run it here, in order, as before */
+    run_request(id, op->str, params);
+    ReleaseSemaphore(slots, 1, NULL);
 done:
     json_free(req);
-    return keep_running;
+    return TRUE;
 }
 
 int wmain(int argc, WCHAR **argv)
@@ -305,6 +376,9 @@ int wmain(int argc, WCHAR **argv)
     /* never block on a dialog box: nobody is there to click it */
     SetErrorMode(SEM_FAILCRITICALERRORS | SEM_NOGPFAULTERRORBOX | SEM_NOOPENFILEERRORBOX);
     std_out = GetStdHandle(STD_OUTPUT_HANDLE);
+    InitializeCriticalSection(&out_lock);
+    slots = CreateSemaphoreW(NULL, MAX_IN_FLIGHT, MAX_IN_FLIGHT, NULL);
+    if (!slots) return 1;
 
     for (;;) {
         DWORD got = 0;
@@ -347,7 +421,7 @@ int wmain(int argc, WCHAR **argv)
             }
             if (!nl) break;
             if (too_long) {
-                respond_error(&resp, NULL, "parse", ERROR_INVALID_DATA, "request line too long");
+                respond_error(NULL, "parse", ERROR_INVALID_DATA, "request line too long");
                 too_long = FALSE;
             } else if (!handle_line(line, line_len))
                 goto out;
@@ -360,6 +434,8 @@ int wmain(int argc, WCHAR **argv)
             }
         }
     }
+    /* EOF: answer what is still running before going */
+    drain();
 out:
     free(line);
     return 0;

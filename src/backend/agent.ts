@@ -1,4 +1,5 @@
-// Client side of the agent protocol (docs/agent-protocol.md): JSON lines over a child's stdio.
+// Client side of the agent protocol (docs/agent-protocol.md): JSON lines over a child's stdio;
+// the agent runs requests concurrently, so replies come as they finish and are matched by id.
 import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import { AgentError, SvcdupError } from '../errors.js';
 import type { AgentOp, AgentParams, AgentResult } from './types.js';
@@ -34,11 +35,19 @@ export class AgentClient {
     });
     this.exitPromise = new Promise((resolve) => {
       child.on('exit', (code, signal) => {
-        const tail = this.stderrTail.trim();
-        this.exited = new SvcdupError(`svcdup-agent exited (${signal ?? `code ${code}`})${tail ? `: ${tail.split('\n').slice(-3).join(' | ')}` : ''}`);
-        for (const p of this.pending.values()) p.reject(this.exited);
-        this.pending.clear();
-        resolve();
+        // What the agent (or the Wine loader) said last may still be in the stderr pipe when
+        // 'exit' comes: wait for its end, briefly (a process it started could hold the pipe).
+        const report = (): void => {
+          if (this.exited) return;
+          const tail = this.stderrTail.trim();
+          this.exited = new SvcdupError(`svcdup-agent exited (${signal ?? `code ${code}`})${tail ? `: ${tail.split('\n').slice(-3).join(' | ')}` : ''}`);
+          for (const p of this.pending.values()) p.reject(this.exited);
+          this.pending.clear();
+          resolve();
+        };
+        if (child.stderr.readableEnded || child.stderr.destroyed) return report();
+        child.stderr.once('end', report);
+        setTimeout(report, 250).unref();
       });
       child.on('error', (err) => {
         this.exited = new SvcdupError(`cannot run svcdup-agent: ${err.message}`);

@@ -18,6 +18,7 @@ import { netRules, portMapFromRecord } from '../net/index.js';
 import { getVm, listVms } from '../state/vms.js';
 import { Journal } from '../state/journal.js';
 import { dupSteps, pruneEmptyKeys, stopAndWait, type StepContext } from './steps.js';
+import { mapLimit, START_CONCURRENCY } from './limit.js';
 import { fileAliasRules } from '../vm/files.js';
 
 // The registry keys, from their one place (src/plan/keys.ts), for the callers that import them from here.
@@ -71,6 +72,8 @@ export interface StartTarget {
 export class Duplicates {
   readonly journal: Journal<StepContext>;
   private readonly ctx: StepContext;
+  /** scm.start calls one at a time (see ensureRunning); the rest of a start runs in parallel. */
+  private startGate: Promise<unknown> = Promise.resolve();
 
   constructor(
     readonly backend: ManagedBackend,
@@ -275,7 +278,8 @@ export class Duplicates {
 
   /**
    * Start duplicates and everything they depend on, by dependency level: all that have
-   * their dependencies running start at once (Wine's SCM starts no dependency itself).
+   * their dependencies running start at once, START_CONCURRENCY at a time (Wine's SCM
+   * starts no dependency itself; the agent runs the starts concurrently).
    * Statuses in the order of `targets`.
    */
   async startMany(targets: readonly StartTarget[]): Promise<ServiceStatus[]> {
@@ -283,7 +287,7 @@ export class Duplicates {
     const args = new Map(targets.map((t, i) => [roots[i]!.scmName.toLowerCase(), t.args ?? []]));
     const statuses = new Map<string, ServiceStatus>();
     for (const level of await this.startLevels(roots)) {
-      const done = await Promise.all(level.map((n) => this.ensureRunning(n, args.get(n.toLowerCase()) ?? [])));
+      const done = await mapLimit(level, START_CONCURRENCY, (n) => this.ensureRunning(n, args.get(n.toLowerCase()) ?? []));
       for (const [i, s] of done.entries()) statuses.set(level[i]!.toLowerCase(), s);
     }
     return roots.map((r) => statuses.get(r.scmName.toLowerCase())!);
@@ -401,13 +405,27 @@ export class Duplicates {
   }
 
   private async ensureRunning(name: string, args: string[], timeoutMs = 60_000): Promise<ServiceStatus> {
-    let s = await this.backend.call('scm.status', { name });
-    if (s.state === 'STOPPED') {
-      await this.backend.call('scm.start', { name, args }).catch((err: unknown) => {
-        if (!(err instanceof AgentError && err.code === Win32.ERROR_SERVICE_ALREADY_RUNNING)) throw err;
-      });
-    }
     const deadline = Date.now() + timeoutMs;
+    let s = await this.backend.call('scm.status', { name });
+    // Wine's SCM starts one service at a time: a start waits up to 3 s for the one before it to
+    // reach its dispatcher, then fails with ERROR_SERVICE_DATABASE_LOCKED. So this process asks
+    // for one start at a time (StartService returns when the SCM lets go of its lock), and
+    // retries a locked database (another process starting services).
+    for (let wait = 50; s.state === 'STOPPED'; wait = Math.min(wait * 2, 500)) {
+      const call = this.startGate.then(() => this.backend.call('scm.start', { name, args }));
+      this.startGate = call.catch(() => undefined);
+      const locked = await call.then(
+        () => false,
+        (err: unknown) => {
+          if (err instanceof AgentError && err.code === Win32.ERROR_SERVICE_ALREADY_RUNNING) return false;
+          if (err instanceof AgentError && err.code === Win32.ERROR_SERVICE_DATABASE_LOCKED && Date.now() < deadline) return true;
+          throw err;
+        },
+      );
+      if (!locked) break;
+      await new Promise((r) => setTimeout(r, wait));
+      s = await this.backend.call('scm.status', { name });
+    }
     for (;;) {
       s = await this.backend.call('scm.status', { name });
       if (s.state === 'RUNNING') return s;

@@ -7,6 +7,7 @@ import type { ManagedBackend } from '../backend/index.js';
 import type { ServiceStatus } from '../backend/types.js';
 import { AgentError, UsageError, Win32 } from '../errors.js';
 import { parseSet, vmServiceKey, type Duplicates } from '../dup/dup.js';
+import { mapLimit, START_CONCURRENCY } from '../dup/limit.js';
 import type { Db } from '../state/db.js';
 import { listVms } from '../state/vms.js';
 import { compilePolicy, parsePolicy } from '../vm/policy.js';
@@ -130,7 +131,7 @@ export async function fleetUp(ctx: FleetContext, fleet: Fleet, opts: { dryRun?: 
   if (opts.dryRun) return { file: fleet.file, changes, applied: 0, dryRun: true };
   const vms = vmsOf(ctx);
   let applied = 0;
-  for (const [i, c] of changes.entries()) {
+  const one = async (c: FleetChange, i: number): Promise<void> => {
     const base = { step: i + 1, of: changes.length, change: c, text: describeChange(c) };
     opts.onEvent?.({ ...base, status: 'begin' });
     try {
@@ -144,7 +145,12 @@ export async function fleetUp(ctx: FleetContext, fleet: Fleet, opts: { dryRun?: 
       // What the file owns is recorded as soon as any of it may exist, so a failed `up` is finished by the next.
       recordOwned(ctx, fleet);
     }
-  }
+  };
+  // The starts come last: they run START_CONCURRENCY at once (each starts what it depends on first).
+  let firstStart = changes.length;
+  while (firstStart > 0 && changes[firstStart - 1]!.op === 'start') firstStart--;
+  for (const [i, c] of changes.slice(0, firstStart).entries()) await one(c, i);
+  await mapLimit(changes.slice(firstStart), START_CONCURRENCY, (c, i) => one(c, firstStart + i));
   recordOwned(ctx, fleet);
   return { file: fleet.file, changes, applied, dryRun: false };
 }
