@@ -103,19 +103,26 @@ describe.skipIf(!present)('PostgreSQL 15 on the host and duplicated into 2 VMs',
   });
 
   it('each duplicate starts on its own copy of the data and answers at its VM address', async () => {
+    const b = host.backend;
+    const pidOf = (file: string) => Number(readFileSync(b.toHostPath(file), 'utf8').split(/\r?\n/)[0]);
+    const hostPid = pidOf(`${DATA}\\postmaster.pid`);
     // A checkpoint first: the snapshot of a running server is then a clean one to recover from.
     await sql('127.0.0.1', 'checkpoint');
     for (const vm of Object.keys(VMS)) {
       const out = cliJson<{ status: ServiceStatus }>(['dup', SVC, '--vm', vm, '--start']);
       expect(out.status.state).toBe('RUNNING');
     }
+    const procs = await b.call('proc.list', {});
     for (const [vm, ip] of Object.entries(VMS)) {
       await ready(ip);
-      // the VM's server is its own: its data directory is the copy, its address the VM's
-      const [row] = await sql<{ addr: string; port: number }>(ip, 'select host(inet_server_addr()) as addr, inet_server_port() as port');
-      expect(row, vm).toBeDefined();
       expect(await rows(ip)).toEqual(['host']);
+      // Its lock file is its own copy's, naming its own postmaster; the host's still names the host's.
+      const pid = pidOf(`C:\\ProgramData\\svcdup\\VMs\\${vm}\\files\\C\\pgdata\\postmaster.pid`);
+      expect(pid).not.toBe(hostPid);
+      expect(procs.find((p) => p.pid === pid)?.image.toLowerCase()).toBe('postgres.exe');
     }
+    expect(pidOf(`${DATA}\\postmaster.pid`)).toBe(hostPid);
+    await b.close();
   });
 
   it('rows written in one instance are absent from the others', async () => {
