@@ -51,7 +51,9 @@ describe('the folders a service writes are snapshotted when its duplicate is mad
   it('dup --dry-run lists the snapshot step and changes nothing', () => {
     const r = cli(['dup', SVC, '--vm', 'v', '--dry-run', '--force']);
     expect(r.status, r.stderr).toBe(0);
-    expect(r.stdout).toMatch(/files\.snapshot +snapshot folder C:\\snapdata \(0\.0 MB\) into VM v's files: C:\\ProgramData\\svcdup\\VMs\\v\\files\\C\\snapdata/);
+    expect(r.stdout).toMatch(
+      /files\.snapshot +snapshot folder C:\\snapdata \(0\.0 MB\) into VM v's files: C:\\ProgramData\\svcdup\\VMs\\v\\files\\C\\snapdata/,
+    );
     expect(r.stdout).toMatch(/undo: delete C:\\ProgramData\\svcdup\\VMs\\v\\files\\C\\snapdata/);
     expect(r.stdout).not.toMatch(/lazydata/);
     expect(existsSync(host.backend.toHostPath('C:\\ProgramData\\svcdup\\VMs\\v\\files\\C\\snapdata'))).toBe(false);
