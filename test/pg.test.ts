@@ -41,14 +41,33 @@ function treeHash(root: string): string {
   return h.digest('hex');
 }
 
+/**
+ * One connection per instance, kept: every new connection is a new server process
+ * (postgres --forkchild), a Wine process start, the slowest thing here.
+ */
+const clients = new Map<string, pg.Client>();
 async function sql<T extends Record<string, unknown>>(address: string, text: string): Promise<T[]> {
-  const c = new pg.Client({ host: address, port: PORT, user: 'postgres', database: 'postgres', connectionTimeoutMillis: 20_000 });
-  await c.connect();
+  let c = clients.get(address);
+  if (!c) {
+    const fresh = new pg.Client({ host: address, port: PORT, user: 'postgres', database: 'postgres', connectionTimeoutMillis: 20_000 });
+    // a server stopped under a kept connection ends it: forget it, the next query reconnects
+    fresh.on('error', () => clients.get(address) === fresh && clients.delete(address));
+    await fresh.connect();
+    clients.set(address, fresh);
+    c = fresh;
+  }
   try {
     return (await c.query<T>(text)).rows;
-  } finally {
-    await c.end();
+  } catch (err) {
+    await disconnect(address);
+    throw err;
   }
+}
+/** Close the kept connection to an instance (before it is stopped). */
+async function disconnect(address: string): Promise<void> {
+  const c = clients.get(address);
+  clients.delete(address);
+  await c?.end().catch(() => undefined);
 }
 const rows = async (address: string): Promise<string[]> => (await sql<{ v: string }>(address, 'select v from t order by v')).map((r) => r.v);
 
@@ -77,6 +96,9 @@ describe.skipIf(!present)('PostgreSQL 15 on the host and duplicated into 2 VMs',
     expect(init.code, init.stdout + init.stderr).toBe(0);
     // The test's clients connect from Linux to 127.x addresses other than 127.0.0.1.
     appendFileSync(b.toHostPath(`${DATA}\\pg_hba.conf`), 'host all all 127.0.0.0/8 trust\n');
+    // Fewer server processes per start (each is a Wine process start): no autovacuum launcher,
+    // no logical replication launcher.
+    appendFileSync(b.toHostPath(`${DATA}\\postgresql.conf`), 'autovacuum = off\nmax_logical_replication_workers = 0\n');
     // pg_ctl registers the service itself; the host instance binds loopback only (docs/network.md:
     // a wildcard listener would hold the port on every VM address under Linux).
     const reg = await b.exec([`${bin}\\pg_ctl.exe`, 'register', '-N', SVC, '-D', DATA, '-o', `-p ${PORT} -h 127.0.0.1`]);
@@ -90,6 +112,7 @@ describe.skipIf(!present)('PostgreSQL 15 on the host and duplicated into 2 VMs',
   }, 240_000);
 
   afterAll(async () => {
+    for (const address of [...clients.keys()]) await disconnect(address);
     if (!host) return;
     for (const vm of Object.keys(VMS)) cli(['vm', 'rm', vm]);
     await host.dispose();
@@ -137,10 +160,12 @@ describe.skipIf(!present)('PostgreSQL 15 on the host and duplicated into 2 VMs',
     const b = host.backend;
     // From here the host server is stopped, so that its data directory can be compared byte
     // for byte at the end: whatever changes in it now was written by a VM.
+    await disconnect('127.0.0.1');
     await b.call('scm.control', { name: SVC, code: 1 });
     expect((await waitState(b, SVC, 'STOPPED', 60_000)).state).toBe('STOPPED');
     dataBefore = treeHash(b.toHostPath(DATA));
     const vm: Vm = 'a';
+    await disconnect(VMS[vm]);
     expect(cli(['stop', SVC, '--vm', vm]).status).toBe(0);
     // the other keeps serving while it is down
     expect(await rows(VMS.b)).toEqual(['b', 'host']);
@@ -156,7 +181,8 @@ describe.skipIf(!present)('PostgreSQL 15 on the host and duplicated into 2 VMs',
 
   it("the host's data directory is byte-identical after vm rm of both, its rows still there", async () => {
     const b = host.backend;
-    for (const vm of Object.keys(VMS)) {
+    for (const [vm, ip] of Object.entries(VMS)) {
+      await disconnect(ip);
       const r = cli(['vm', 'rm', vm]);
       expect(r.status, r.stderr).toBe(0);
     }

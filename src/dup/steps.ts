@@ -162,8 +162,11 @@ export const dupSteps: StepKinds<StepContext> = {
   /**
    * A host folder copied into the VM's file area (reflinks where the file system has them),
    * complete or not at all: the backend copies to a temporary name and renames it.
+   * Atomic: a failed copy removed its temporary tree, and a folder found in its place
+   * (the VM's own, made since the plan) must not be deleted by an undo.
    */
   'files.snapshot': {
+    atomic: true,
     async apply({ backend }, a: SnapshotArgs) {
       await backend.copyFolder(a.folder, a.to);
     },
