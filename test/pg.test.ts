@@ -19,6 +19,8 @@ const present = existsSync(join(PG_BIN, 'pg_ctl.exe'));
 const SVC = 'pgsql';
 const PORT = 5544;
 const DATA = 'C:\\pgdata';
+/** Per test: PostgreSQL starts and stops are many Wine process starts, slow on a loaded 2-core machine. */
+const LONG = 300_000;
 const VMS = { a: '127.77.210.2', b: '127.77.210.3' } as const;
 type Vm = keyof typeof VMS;
 
@@ -123,7 +125,7 @@ describe.skipIf(!present)('PostgreSQL 15 on the host and duplicated into 2 VMs',
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/files\.snapshot +snapshot folder C:\\pgdata \([\d.]+ MB\) into VM a's files: C:\\ProgramData\\svcdup\\VMs\\a\\files\\C\\pgdata/);
     expect(r.stdout).not.toMatch(/snapshot folder .*bin/i);
-  });
+  }, LONG);
 
   it('each duplicate starts on its own copy of the data and answers at its VM address', async () => {
     const b = host.backend;
@@ -146,7 +148,7 @@ describe.skipIf(!present)('PostgreSQL 15 on the host and duplicated into 2 VMs',
     }
     expect(pidOf(`${DATA}\\postmaster.pid`)).toBe(hostPid);
     await b.close();
-  });
+  }, LONG);
 
   it('rows written in one instance are absent from the others', async () => {
     for (const [vm, ip] of Object.entries(VMS)) await sql(ip, `insert into t values ('${vm}')`);
@@ -154,7 +156,7 @@ describe.skipIf(!present)('PostgreSQL 15 on the host and duplicated into 2 VMs',
     expect(await rows('127.0.0.1')).toEqual(['host', 'host2']);
     expect(await rows(VMS.a)).toEqual(['a', 'host']);
     expect(await rows(VMS.b)).toEqual(['b', 'host']);
-  });
+  }, LONG);
 
   it('with the host server stopped (its tree hashed), a restarted duplicate keeps its rows and writes more', async () => {
     const b = host.backend;
@@ -177,7 +179,7 @@ describe.skipIf(!present)('PostgreSQL 15 on the host and duplicated into 2 VMs',
     await sql(VMS.b, "insert into t values ('b2'); checkpoint");
     expect(await rows(VMS[vm])).toEqual(['a', 'a2', 'host']);
     expect(await rows(VMS.b)).toEqual(['b', 'b2', 'host']);
-  });
+  }, LONG);
 
   it("the host's data directory is byte-identical after vm rm of both, its rows still there", async () => {
     const b = host.backend;
@@ -193,7 +195,7 @@ describe.skipIf(!present)('PostgreSQL 15 on the host and duplicated into 2 VMs',
     await ready('127.0.0.1');
     expect(await rows('127.0.0.1')).toEqual(['host', 'host2']);
     await b.close();
-  });
+  }, LONG);
 });
 
 describe.skipIf(present)('PostgreSQL 15 (skipped)', () => {
