@@ -14,6 +14,7 @@ const unit = [
   'test/analyze-unit.test.ts',
   'test/analyze.test.ts',
   'test/analyze-malformed.test.ts',
+  'test/snapshot-unit.test.ts',
 ];
 
 export default defineConfig({

@@ -28,6 +28,9 @@ if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modu
   npm ci --no-audit --no-fund --loglevel=error
 fi
 
+# the third-party server test/pg.test.ts duplicates (PostgreSQL 15 for Windows, from the npm registry)
+scripts/fetch-thirdparty.sh
+
 echo "setup: build"
 npm run -s build
 npm run -s build:tests

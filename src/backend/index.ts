@@ -18,6 +18,13 @@ export interface ManagedBackend extends HostBackend {
   readonly paths: Paths;
   /** A Windows path as the file system of this machine spells it. */
   toHostPath(winPath: string): string;
+  /**
+   * Copy a folder tree (Windows paths of this host) to a place that must not exist yet:
+   * to a temporary name beside it, then renamed, so the copy appears whole or not at all.
+   */
+  copyFolder(fromWin: string, toWin: string): Promise<void>;
+  /** Delete a folder tree and a copy of it left half done; nothing when absent. */
+  removeFolder(win: string): Promise<void>;
   /** Close the agent and, under Wine, end the wineserver with every process of the prefix. */
   shutdown(): Promise<void>;
 }

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import type { Paths } from '../config.js';
 import { SvcdupError } from '../errors.js';
 import { AgentClient } from './agent.js';
+import { copyTree, removeTree } from './folders.js';
 import { collectChild } from './child.js';
 import type { AgentOp, AgentParams, AgentResult, ExecOptions, ExecResult, HostBackend } from './types.js';
 
@@ -47,6 +48,15 @@ export class WindowsBackend implements HostBackend {
 
   toHostPath(winPath: string): string {
     return winPath.replace(/%(\w+)%/g, (m, v: string) => process.env[v] ?? m);
+  }
+
+  /** A folder tree copied whole or not at all (src/backend/folders.ts). Written, never run: there is no Windows on the test bed. */
+  async copyFolder(fromWin: string, toWin: string): Promise<void> {
+    await copyTree(this.toHostPath(fromWin), this.toHostPath(toWin));
+  }
+
+  async removeFolder(win: string): Promise<void> {
+    await removeTree(this.toHostPath(win));
   }
 
   async close(): Promise<void> {

@@ -5,6 +5,7 @@ import { join, delimiter, sep } from 'node:path';
 import type { Paths } from '../config.js';
 import { SvcdupError } from '../errors.js';
 import { AgentClient } from './agent.js';
+import { copyTree, removeTree } from './folders.js';
 import { collectChild } from './child.js';
 import { clonePrefix, readStamp, unsharePrefix, writeStamp } from './prefix.js';
 import type { AgentOp, AgentParams, AgentResult, ExecOptions, ExecResult, HostBackend } from './types.js';
@@ -210,6 +211,15 @@ export class WineBackend implements HostBackend {
       dir = join(dir, hit ?? part);
     }
     return dir;
+  }
+
+  /** A folder tree copied whole or not at all (src/backend/folders.ts). Under Wine the copy runs on the Unix side, on the prefix's files. */
+  async copyFolder(fromWin: string, toWin: string): Promise<void> {
+    await copyTree(this.toHostPath(fromWin), this.toHostPath(toWin));
+  }
+
+  async removeFolder(win: string): Promise<void> {
+    await removeTree(this.toHostPath(win));
   }
 
   async close(): Promise<void> {

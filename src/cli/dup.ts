@@ -41,6 +41,7 @@ export function registerDupCommands(program: Command): void {
             process.stdout.write(`plan of dup ${plan.root} --vm ${vm} (dry run: nothing was changed)\n`);
             for (const s of plan.services) process.stdout.write(`duplicate  ${s.scmName}  (${s.reason})\n`);
             for (const s of plan.shared) process.stdout.write(`shared     ${s.name}  (${s.reason})\n`);
+            for (const s of plan.notSnapshotted ?? []) process.stdout.write(`not snapshotted  ${s.folder}  (${s.reason})\n`);
             plan.steps.forEach((s, i) => {
               const d = describeStep(s);
               process.stdout.write(`${String(i + 1).padStart(3)}. ${s.kind.padEnd(12)} ${d.does}\n     undo: ${d.undo}\n`);

@@ -2,6 +2,7 @@
 // The planner (src/plan/plan.ts) makes the whole list of host changes; this runs it as one
 // journaled operation (src/state/journal.ts, step kinds in steps.ts), so a failure or a
 // kill leaves either the complete closure of duplicates or none of it.
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ManagedBackend } from '../backend/index.js';
 import type { RegTree, RegValue, ServiceConfig, ServiceCreate, ServiceStatus } from '../backend/types.js';
@@ -19,7 +20,13 @@ import { getVm, listVms } from '../state/vms.js';
 import { Journal } from '../state/journal.js';
 import { dupSteps, pruneEmptyKeys, stopAndWait, type StepContext } from './steps.js';
 import { mapLimit, START_CONCURRENCY } from './limit.js';
-import { fileAliasRules } from '../vm/files.js';
+import { fileAliasRules, fileAreaWin, WHITEOUT_PREFIX } from '../vm/files.js';
+import { snapshotFolders } from '../plan/snapshot.js';
+import { serviceKey } from '../plan/keys.js';
+import { treeBytes } from '../backend/folders.js';
+
+/** A folder larger than this is not snapshotted at dup time (copied up lazily instead): docs/state.md "No torn views". */
+export const SNAPSHOT_MAX_BYTES = 1024 * 1048576;
 
 // The registry keys, from their one place (src/plan/keys.ts), for the callers that import them from here.
 export { SERVICES_KEY, SVCDUP_KEY, vmKey, vmServiceKey };
@@ -152,7 +159,12 @@ export class Duplicates {
     const hostExe = this.backend.toWindowsPath(join(this.backend.paths.nativeDir, 'svcdup-host.exe'));
     let plan: DuplicationPlan;
     try {
-      plan = planDuplicate({ service, vm, configs, share, hostExe, existing: this.list(vm).map((d) => d.service), edits, ...(policy ? { policy } : {}) });
+      const input = { service, vm, configs, share, hostExe, existing: this.list(vm).map((d) => d.service), edits, ...(policy ? { policy } : {}) };
+      plan = planDuplicate(input);
+      // Second pass, with the folders of the planned services as found on the host.
+      const found = await this.snapshotsFor(vm, plan.services);
+      if (found.snapshots.length) plan = planDuplicate({ ...input, snapshots: found.snapshots });
+      if (found.skipped.length) plan.notSnapshotted = found.skipped;
     } catch (err) {
       if (err instanceof PlanError || err instanceof RangeError) throw new UsageError(err.message);
       throw err;
@@ -162,6 +174,44 @@ export class Duplicates {
       policyValue?.kind === 'reg.setValue' && typeof policyValue.args.value.data === 'string' ? rulesSizeProblem(policyValue.args.value.data) : undefined;
     if (tooLarge) throw new UsageError(`VM ${vm}: ${tooLarge}`);
     return plan;
+  }
+
+  /**
+   * The folders to snapshot for these services (snapshotFolders of their configuration and
+   * Parameters values), as they are on the host now: a folder that does not exist, that the
+   * VM already has (copied, created or deleted in its view) or over SNAPSHOT_MAX_BYTES is left
+   * out, the last two with the reason.
+   */
+  private async snapshotsFor(
+    vm: string,
+    services: readonly PlannedService[],
+  ): Promise<{ snapshots: { folder: string; to: string; bytes: number }[]; skipped: { folder: string; reason: string }[] }> {
+    const folders = new Map<string, string>();
+    for (const p of services) {
+      let params: RegValue[] = [];
+      try {
+        params = (await this.backend.call('reg.query', { key: `${serviceKey(p.service)}\\Parameters` })).values;
+      } catch (err) {
+        if (!(err instanceof AgentError && err.code === Win32.ERROR_FILE_NOT_FOUND)) throw err;
+      }
+      for (const f of snapshotFolders(p.original, params)) folders.set(f.toLowerCase(), f);
+    }
+    const snapshots: { folder: string; to: string; bytes: number }[] = [];
+    const skipped: { folder: string; reason: string }[] = [];
+    for (const folder of snapshotFolders({ imagePath: `x ${[...folders.values()].map((f) => `"${f}"`).join(' ')}` })) {
+      const to = `${fileAreaWin(vm)}\\${folder[0]!.toUpperCase()}${folder.slice(2)}`;
+      const leaf = to.slice(to.lastIndexOf('\\') + 1);
+      const whiteout = `${to.slice(0, to.lastIndexOf('\\'))}\\${WHITEOUT_PREFIX}${leaf}`;
+      if (existsSync(this.backend.toHostPath(to)) || existsSync(this.backend.toHostPath(whiteout))) {
+        skipped.push({ folder, reason: 'the VM has its own already' });
+        continue;
+      }
+      const bytes = await treeBytes(this.backend.toHostPath(folder), SNAPSHOT_MAX_BYTES);
+      if (bytes === undefined) continue;
+      if (bytes > SNAPSHOT_MAX_BYTES) skipped.push({ folder, reason: `over ${SNAPSHOT_MAX_BYTES / 1048576} MB: copied up file by file when the VM writes` });
+      else snapshots.push({ folder, to, bytes });
+    }
+    return { snapshots, skipped };
   }
 
   /**

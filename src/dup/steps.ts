@@ -1,6 +1,8 @@
 // How each kind of step (src/plan/steps.ts) is applied to the host and undone: the journal's
 // step kinds for dup, undup, vm create and vm rm. Undo is idempotent and works whether or
 // not apply ran (see src/state/journal.ts).
+import type { ManagedBackend } from '../backend/index.js';
+import type { SnapshotArgs } from '../plan/steps.js';
 import type { HostBackend, RegKeyContents, RegTree, RegValue, ServiceCreate } from '../backend/types.js';
 import { AgentError, Win32 } from '../errors.js';
 import type { Db } from '../state/db.js';
@@ -9,7 +11,7 @@ import type { StepKinds } from '../state/journal.js';
 import { deleteVm, insertVm, type VmRecord } from '../state/vms.js';
 
 export interface StepContext {
-  backend: HostBackend;
+  backend: ManagedBackend;
   db: Db;
 }
 
@@ -155,6 +157,21 @@ export const dupSteps: StepKinds<StepContext> = {
     },
     async undo({ db }, a: VmRecord) {
       insertVm(db, a, true);
+    },
+  },
+  /**
+   * A host folder copied into the VM's file area (reflinks where the file system has them),
+   * complete or not at all: the backend copies to a temporary name and renames it.
+   * Atomic: a failed copy removed its temporary tree, and a folder found in its place
+   * (the VM's own, made since the plan) must not be deleted by an undo.
+   */
+  'files.snapshot': {
+    atomic: true,
+    async apply({ backend }, a: SnapshotArgs) {
+      await backend.copyFolder(a.folder, a.to);
+    },
+    async undo({ backend }, a: SnapshotArgs) {
+      await backend.removeFolder(a.to);
     },
   },
   /** Removing that row, for undup. */

@@ -34,6 +34,8 @@ export interface DuplicationPlan {
   shared: ClosureEntry[];
   /** every change to the host, in order: `dup` runs them as one journaled operation */
   steps: Step[];
+  /** folders the services are known to write that are not snapshotted, and why (set by the caller) */
+  notSnapshotted?: { folder: string; reason: string }[];
 }
 
 /** A `--set` edit of the root's copy: a value under the copy key (subkey '' for the key itself). */
@@ -69,6 +71,11 @@ export interface PlanInput {
   scmNames?: readonly string[];
   /** given: the plan ends with the VM's new Policy value, when it changes */
   policy?: VmPolicyInput;
+  /**
+   * Host folders to copy into the VM's file area (snapshotFolders of the planned services,
+   * as the caller found them on the host: existing, not yet in the area, not too large).
+   */
+  snapshots?: readonly { folder: string; to: string; bytes: number }[];
 }
 
 const quote = (s: string): string => (/[\s"]/.test(s) ? `"${s.replace(/"/g, '\\"')}"` : s);
@@ -109,6 +116,8 @@ export function planDuplicate(input: PlanInput): DuplicationPlan {
 
   const root = services.find((p) => p.service.toLowerCase() === closure.root.toLowerCase());
   const steps: Step[] = [];
+  // First the snapshots, so that no duplicate can start before its data is in place.
+  for (const f of input.snapshots ?? []) steps.push({ kind: 'files.snapshot', args: { vm: input.vm, ...f } });
   // Batch 0: everything that does not need anything else of the plan. The copies and SCM
   // registrations are independent of one another (the SCM does not check dependencies when
   // a service is created, svcdup-host reads the copy only when the duplicate starts).

@@ -38,17 +38,16 @@ function pathsIn(text: string): string[] {
 
 /**
  * The folders a service is known to write, snapshotted whole when its duplicate is made:
- * the image's own folder (logs, pid files), folders named in ImagePath arguments, and
- * folders named in its Parameters values. System folders are never included; a folder
+ * folders named in ImagePath arguments and in its Parameters values (a data directory,
+ * a config file's folder). Not the image's own folder nor the ServiceDll's: they hold the
+ * binaries (PostgreSQL's bin is 100+ MB) and what a service writes there (logs, pid files)
+ * is copied up lazily when the VM writes it. System folders are never included; a folder
  * inside another listed one is dropped. Sorted, case-insensitively unique.
  */
 export function snapshotFolders(config: Pick<ServiceConfig, 'imagePath' | 'serviceDll' | 'svchostGroup'>, params: readonly RegValue[] = []): string[] {
   const found: string[] = [];
-  const image = normalize(imageOf(config.imagePath));
-  if (!config.svchostGroup && ABS.test(image)) found.push(parentOf(image));
   const args = expand(config.imagePath).slice(expand(config.imagePath).indexOf(imageOf(config.imagePath)) + imageOf(config.imagePath).length);
   for (const p of pathsIn(args)) found.push(folderOf(normalize(p)));
-  if (config.serviceDll && ABS.test(normalize(config.serviceDll))) found.push(parentOf(normalize(config.serviceDll)));
   for (const v of params) {
     const texts = v.type === 'REG_SZ' || v.type === 'REG_EXPAND_SZ' ? [v.data] : v.type === 'REG_MULTI_SZ' ? v.data : [];
     for (const t of texts) for (const p of pathsIn(t)) found.push(folderOf(normalize(p)));

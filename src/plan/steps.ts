@@ -17,6 +17,7 @@ export type Step = (
   | { kind: 'db.forgetDuplicate'; args: DuplicateRow }
   | { kind: 'db.vm'; args: Omit<VmRecord, 'createdAt'> }
   | { kind: 'db.forgetVm'; args: VmRecord }
+  | { kind: 'files.snapshot'; args: SnapshotArgs }
 ) & {
   /**
    * Steps with the same batch number that follow each other do not depend on one another:
@@ -27,6 +28,17 @@ export type Step = (
 };
 
 export type StepKindName = Step['kind'];
+
+/** A host folder copied into a VM's private file area when a duplicate is made (docs/state.md, "No torn views"). */
+export interface SnapshotArgs {
+  vm: string;
+  /** the host folder, e.g. C:\pgdata */
+  folder: string;
+  /** its place in the VM's area, e.g. C:\ProgramData\svcdup\VMs\a\files\C\pgdata */
+  to: string;
+  /** its size when planned */
+  bytes: number;
+}
 
 const valueText = (v: RegValue): string => `${v.name || '(default)'} = ${v.type} ${JSON.stringify(v.data).slice(0, 60)}`;
 
@@ -62,5 +74,10 @@ export function describeStep(s: Step): { does: string; undo: string } {
       return { does: `record VM ${s.args.name} in the state database`, undo: `remove the record` };
     case 'db.forgetVm':
       return { does: `remove the record of VM ${s.args.name}`, undo: `record it again` };
+    case 'files.snapshot':
+      return {
+        does: `snapshot folder ${s.args.folder} (${(s.args.bytes / 1048576).toFixed(1)} MB) into VM ${s.args.vm}'s files: ${s.args.to}`,
+        undo: `delete ${s.args.to}`,
+      };
   }
 }

@@ -1,0 +1,48 @@
+// Folder copies on this machine's file system, for the backends' copyFolder/removeFolder
+// (a duplicate's snapshot, docs/state.md "No torn views"). Reflinks where the file system
+// has them (COPYFILE_FICLONE falls back to a plain copy), whole or nothing: the tree is
+// copied to `.svcdup-tmp.snapshot.<name>` beside its place (a name the hook never shows to a
+// VM process) and renamed into place.
+import { constants, promises as fs } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { SvcdupError } from '../errors.js';
+
+const tempOf = (dst: string): string => join(dirname(dst), `.svcdup-tmp.snapshot.${basename(dst)}`);
+
+export async function copyTree(src: string, dst: string): Promise<void> {
+  const st = await fs.stat(src).catch(() => undefined);
+  if (!st?.isDirectory()) throw new SvcdupError(`cannot snapshot ${src}: not a folder`);
+  if (await fs.lstat(dst).catch(() => undefined)) throw new SvcdupError(`cannot snapshot into ${dst}: it exists already`);
+  const tmp = tempOf(dst);
+  await fs.rm(tmp, { recursive: true, force: true });
+  await fs.mkdir(dirname(dst), { recursive: true });
+  try {
+    await fs.cp(src, tmp, { recursive: true, mode: constants.COPYFILE_FICLONE, preserveTimestamps: true, verbatimSymlinks: true });
+    await fs.rename(tmp, dst);
+  } catch (err) {
+    await fs.rm(tmp, { recursive: true, force: true });
+    throw err;
+  }
+}
+
+export async function removeTree(dst: string): Promise<void> {
+  await fs.rm(tempOf(dst), { recursive: true, force: true });
+  await fs.rm(dst, { recursive: true, force: true });
+}
+
+/** Bytes of the files under a folder; undefined when it is not a folder. Stops counting past `limit`. */
+export async function treeBytes(dir: string, limit = Number.POSITIVE_INFINITY): Promise<number | undefined> {
+  const st = await fs.stat(dir).catch(() => undefined);
+  if (!st?.isDirectory()) return undefined;
+  let total = 0;
+  const walk = async (d: string): Promise<void> => {
+    for (const e of await fs.readdir(d, { withFileTypes: true })) {
+      if (total > limit) return;
+      const p = join(d, e.name);
+      if (e.isDirectory()) await walk(p);
+      else if (e.isFile()) total += (await fs.stat(p)).size;
+    }
+  };
+  await walk(dir);
+  return total;
+}
