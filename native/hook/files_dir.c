@@ -427,9 +427,7 @@ static NTSTATUS NTAPI d_NtQueryDirectoryFile(HANDLE h, HANDLE event, PVOID apc, 
                                              ULONG cls, BOOLEAN single, UNICODE_STRING *mask, BOOLEAN restart)
 {
     int handled;
-    NTSTATUS st;
-    if (pipedir_query(h, event, apc, ctx, io, buf, len, cls, single, mask, restart, &st)) return st; /* the pipe root (pipedir.c) */
-    st = serve(h, event, io, buf, len, cls, single, mask, restart, &handled);
+    NTSTATUS st = serve(h, event, io, buf, len, cls, single, mask, restart, &handled);
     return handled ? st : o_NtQueryDirectoryFile(h, event, apc, ctx, io, buf, len, cls, single, mask, restart);
 }
 

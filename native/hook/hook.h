@@ -86,6 +86,4 @@ int svcctl_dup_refused(HANDLE sp, HANDLE sh, HANDLE tp, ULONG attr, int src_self
 int svcctl_dup_done(HANDLE sh, HANDLE th, ULONG opt);
 /* pipedir.c: listings of the pipe root filtered to the VM */
 int pipedir_install(void);
-int pipedir_query(HANDLE h, HANDLE event, PVOID apc, PVOID ctx, IO_STATUS_BLOCK *io, PVOID buf, ULONG len, ULONG cls, BOOLEAN single,
-                  UNICODE_STRING *mask, BOOLEAN restart, NTSTATUS *st);
 #endif

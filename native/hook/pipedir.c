@@ -76,9 +76,8 @@ static ULONG filter(PVOID buf, ULONG used, ULONG len_at, ULONG name_at, const UN
     return used;
 }
 
-/* Called first by the NtQueryDirectoryFile hook (here or files_dir.c's): 1 when h is a pipe
-   root and *st is the answer, 0 when h is not ours. */
-int pipedir_query(HANDLE h, HANDLE event, PVOID apc, PVOID ctx, IO_STATUS_BLOCK *io, PVOID buf, ULONG len, ULONG cls, BOOLEAN single,
+/* 1 when h is a pipe root and *st is the answer, 0 when h is not ours. */
+static int pipedir_query(HANDLE h, HANDLE event, PVOID apc, PVOID ctx, IO_STATUS_BLOCK *io, PVOID buf, ULONG len, ULONG cls, BOOLEAN single,
                   UNICODE_STRING *mask, BOOLEAN restart, NTSTATUS *st)
 {
     ULONG len_at, name_at, kept;
@@ -112,10 +111,7 @@ static NTSTATUS NTAPI d_NtQueryDirectoryFile(HANDLE h, HANDLE event, PVOID apc, 
 
 int pipedir_install(void)
 {
-    /* with copy-on-write files, files_dir.c hooks the call and asks pipedir_query first */
-    if (policy_has(K_FILE, P_COW)) {
-        o_NtQueryDirectoryFile = syscall_original("NtQueryDirectoryFile");
-        return o_NtQueryDirectoryFile ? 0 : -1;
-    }
+    /* files_dir.c (copy-on-write files) hooks the call too, in front of this one (patch.c
+       chains them): it serves its own directory handles and passes the pipe root on here */
     return hook_syscall("NtQueryDirectoryFile", d_NtQueryDirectoryFile, (void **)&o_NtQueryDirectoryFile);
 }

@@ -239,9 +239,7 @@ int svcctl_install(void)
     if (hook_syscall("NtWriteFile", d_NtWriteFile, (void **)&o_NtWriteFile)) return -1;
     if (hook_syscall("NtWriteFileGather", d_NtWriteFileGather, (void **)&o_NtWriteFileGather)) return -1;
     if (hook_syscall("NtSetInformationObject", d_NtSetInformationObject, (void **)&o_NtSetInformationObject)) return -1;
-    /* net.c hooks NtDeviceIoControlFile when the VM has a network identity; it calls
-       svcctl_refused itself then (docs/vm.md) */
-    if (!policy_network()->lines && hook_syscall("NtDeviceIoControlFile", d_NtDeviceIoControlFile, (void **)&o_NtDeviceIoControlFile))
-        return -1;
+    /* net.c hooks this call too, in front of this one (patch.c chains hooks of one stub) */
+    if (hook_syscall("NtDeviceIoControlFile", d_NtDeviceIoControlFile, (void **)&o_NtDeviceIoControlFile)) return -1;
     return 0;
 }
