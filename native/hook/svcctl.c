@@ -32,6 +32,7 @@ PVOID scmclient_module(void); /* scmclient.c: the hooked sechost, or NULL */
 #define NGUARD 256
 static HANDLE guarded[NGUARD];
 static volatile LONG nguarded;
+static int top; /* slots in use are below it: a lookup scans a few entries, not NGUARD */
 static RTL_SRWLOCK lock;
 
 int svcctl_guarded(HANDLE h)
@@ -39,7 +40,7 @@ int svcctl_guarded(HANDLE h)
     int i, r = 0;
     if (!nguarded || !h) return 0; /* every write of a process without an SCM connection: no lock */
     RtlAcquireSRWLockExclusive(&lock);
-    for (i = 0; i < NGUARD; i++)
+    for (i = 0; i < top; i++)
         if (guarded[i] == h) {
             r = 1;
             break;
@@ -57,6 +58,7 @@ int svcctl_note(HANDLE h)
         if (!guarded[i] || guarded[i] == h) {
             if (!guarded[i]) nguarded++;
             guarded[i] = h;
+            if (i >= top) top = i + 1;
             r = 0;
             break;
         }
@@ -69,11 +71,12 @@ void svcctl_forget(HANDLE h)
     int i;
     if (!nguarded || !h) return;
     RtlAcquireSRWLockExclusive(&lock);
-    for (i = 0; i < NGUARD; i++)
+    for (i = 0; i < top; i++)
         if (guarded[i] == h) {
             guarded[i] = NULL;
             nguarded--;
         }
+    while (top && !guarded[top - 1]) top--;
     RtlReleaseSRWLockExclusive(&lock);
 }
 
