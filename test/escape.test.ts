@@ -215,6 +215,30 @@ function objectTypes(): string[][] {
   return l;
 }
 
+// 11: the SCM's own pipe, svcctl, with a hand-written MS-SCMR client (bind, ROpenSCManagerW,
+// ROpenServiceW for SERVICE_STOP), by every spelling; rpcrt4 without MIDL stubs; sechost's own
+// connection (write, a duplicate, inheritable, FSCTL_PIPE_TRANSCEIVE by both ioctl calls)
+function scmEndpoint(): string[][] {
+  const svc = 'Spooler';
+  const l: string[][] = [];
+  for (const p of [...pipeRoutes('svcctl'), '\\??\\pipe\\SVCCTL', '\\??\\pipe\\svcctl\\x']) l.push(['11', 'rawscm', 'nt', p, svc]);
+  for (const p of win32PipeRoutes('svcctl')) l.push(['11', 'rawscm', 'win32', p, svc]);
+  l.push(['11', 'rawscm', 'rel', 'Device\\NamedPipe\\svcctl', '\\', svc]);
+  l.push(['11', 'rawscm', 'rel', 'NamedPipe\\svcctl', '\\Device', svc]);
+  l.push(['11', 'rawscm', 'rel', 'pipe\\svcctl', '\\??', svc]);
+  l.push(['11', 'rawscm', 'rel', 'GLOBALROOT\\Device\\NamedPipe\\svcctl', '\\??', svc]);
+  l.push(['11', 'rawscm', 'rel', 'pipe\\SvcCtl', '\\GLOBAL??', svc]);
+  for (const root of ['\\Device\\NamedPipe\\', '\\??\\pipe\\', '\\??\\GLOBALROOT\\Device\\NamedPipe\\'])
+    l.push(['11', 'rawscm', 'relpipe', 'svcctl', root, svc]);
+  // links made in the VM: to the pipe (allowed, resolved), to the pipe root (refused), to \Device
+  l.push(['11', 'rawscm', 'link', '\\??\\esc-scm1', '\\??\\esc-scm1=\\Device\\NamedPipe\\svcctl', svc]);
+  l.push(['11', 'rawscm', 'link', '\\??\\esc-scm2\\svcctl', '\\??\\esc-scm2=\\Device\\NamedPipe', svc]);
+  l.push(['11', 'rawscm', 'link', '\\??\\esc-scm3\\NamedPipe\\svcctl', '\\??\\esc-scm3=\\Device', svc]);
+  l.push(['11', 'rpcscm', svc]);
+  for (const mode of ['write', 'dup', 'inherit', 'transact', 'ioctl']) l.push(['11', 'scmborrow', mode, svc]);
+  return l;
+}
+
 function sockets(): string[][] {
   const l: string[][] = [];
   const bAddr = ids[B]!.address!;
@@ -274,6 +298,10 @@ describe('escape suite: a VM process reaches nothing of the host or of another V
         `5\tcreate\tevent\t\\BaseNamedObjects\\escn`,
         `6\tdirlist\t\\BaseNamedObjects\t${NAME}\tsvcdup.${B}`,
         '8\tscmcopy\tC:\\windows\\temp\\esc-sech.dll\tSpooler',
+        '11\trawscm\twin32\t\\\\.\\pipe\\svcctl\tSpooler',
+        '11\trpcscm\tSpooler',
+        '11\tscmborrow\twrite\tSpooler',
+        '11\tscmborrow\tioctl\tSpooler',
       ].join('\n') + '\n',
     );
     const r = await run([exe('esc-probe.exe'), 'probe', host.backend.toWindowsPath(file)]);
@@ -281,7 +309,9 @@ describe('escape suite: a VM process reaches nothing of the host or of another V
       .split('\n')
       .filter((l) => l.startsWith('{"class"'))
       .map((l) => JSON.parse(l) as Attempt);
-    expect(out.map((o) => o.escaped)).toEqual([true, true, true, true, true, true, true]);
+    expect(out.map((o) => o.escaped)).toEqual([true, true, true, true, true, true, true, true, true, true, true]);
+    // the hand-written client got a service handle for SERVICE_STOP from the host's SCM
+    expect(out[7]!.note).toBe('the SCM opened the service');
   });
 
   it('classes 1-4: name resolution (GLOBALROOT, \\??, directory roots, links, stale roots)', async () => {
@@ -293,6 +323,29 @@ describe('escape suite: a VM process reaches nothing of the host or of another V
     const r = await probe(objectTypes());
     expect(escapes(r)).toEqual([]);
   }, 300_000);
+
+  it("class 11: the SCM's pipe takes no hand-written client, by any spelling or through sechost's connection", async () => {
+    const r = await probe(scmEndpoint());
+    expect(escapes(r)).toEqual([]);
+    // sechost's own connection was there to be borrowed: the refusals are the guard's
+    for (const x of r.filter((o) => o.op === 'scmborrow')) expect(x.note).toBe("sechost's pipe handle tried");
+  }, 300_000);
+
+  it('class 12: a listing of the pipe root shows no host or other-VM pipe', async () => {
+    const r = await probe([
+      ['12', 'pipelist', '\\\\.\\pipe\\*', NAME, `svcdup.${B}`, 'svcdup.'],
+      ['12', 'pipelist', '\\\\?\\GLOBALROOT\\Device\\NamedPipe\\*', NAME, `svcdup.${B}`, 'svcdup.'],
+    ]);
+    expect(escapes(r)).toEqual([]);
+    // the same listing on the host: it shows the holder's pipe, or (Wine 8) no process can list
+    // pipes at all (ERROR_BAD_DEV_TYPE), and then the filter (pipedir.c) has nothing to hide here
+    const file = join(host.paths.home, 'pipelist.txt');
+    writeFileSync(file, `12\tpipelist\t\\\\.\\pipe\\*\t${NAME}\n`);
+    const h = await run([exe('esc-probe.exe'), 'probe', host.backend.toWindowsPath(file)]);
+    const hr = JSON.parse(h.stdout.split('\n').find((l) => l.startsWith('{"class"'))!) as Attempt;
+    console.log(`pipe listing on the host: status ${hr.status}, holder seen: ${hr.escaped}`);
+    expect(hr.escaped || hr.status === '0xc0070042').toBe(true);
+  }, 120_000);
 
   it('class 10: sockets, whatever the address length', async () => {
     const r = await probe(sockets());

@@ -76,4 +76,14 @@ int scmclient_install(void); /* scmclient.c: client-side SCM names (docs/design.
 /* dllmain.c: name the part that could not be installed, with patch_last_failure()'s export and reason */
 void hook_failed(const char *part);
 int files_install(void); /* files.c: copy-on-write files (docs/state.md) */
+/* svcctl.c: the SCM's pipe only through sechost (docs/vm.md, "Threat model") */
+int svcctl_install(void);
+int svcctl_may_open(const char *call, int create_instance);
+int svcctl_note(HANDLE h);
+void svcctl_forget(HANDLE h);
+int svcctl_refused(HANDLE h, const char *call);
+int svcctl_dup_refused(HANDLE sp, HANDLE sh, HANDLE tp, ULONG attr, int src_self, int dst_self);
+int svcctl_dup_done(HANDLE sh, HANDLE th, ULONG opt);
+/* pipedir.c: listings of the pipe root filtered to the VM */
+int pipedir_install(void);
 #endif

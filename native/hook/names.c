@@ -137,6 +137,7 @@ static void init_out(renamed *r, int kind)
     r->kind = kind;
     r->heap = NULL;
     r->us.Length = 0;
+    r->scm_pipe = 0;
 }
 
 void renamed_free(renamed *r)
@@ -169,7 +170,11 @@ static int decide(int kind, renamed *r, const WCHAR *s, USHORT n, USHORT rest)
     if (starts(s + rest, n - rest, G.prefix)) return r->verdict = V_PASS; /* already inside this VM */
     p = policy_decide(kind, s + rest, n - rest);
     if (p == P_CLOSED) return r->verdict = V_DENIED;
-    if (p == P_OPEN) return r->verdict = V_OPEN;
+    if (p == P_OPEN) {
+        /* "svcctl" and anything spelled from it (svcctl\x...): the SCM's endpoint */
+        r->scm_pipe = kind == K_PIPE && starts(s + rest, n - rest, L"svcctl");
+        return r->verdict = V_OPEN;
+    }
     if (!emit(r, s, n, rest)) return r->verdict = V_DENIED; /* never let a name through un-renamed */
     return r->verdict = V_RENAMED;
 }

@@ -11,6 +11,7 @@ typedef struct {
     int kind;             /* K_* of the name, once known */
     OBJECT_ATTRIBUTES oa; /* the attributes to pass on when V_RENAMED */
     UNICODE_STRING us;    /* the effective name when V_RENAMED */
+    int scm_pipe;         /* V_OPEN of the SCM's own pipe, svcctl (svcctl.c guards it) */
     WCHAR *heap;
     WCHAR stack[264];
 } renamed;

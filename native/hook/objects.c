@@ -112,9 +112,12 @@ static int is_self(HANDLE process)
 static NTSTATUS NTAPI d_NtDuplicateObject(HANDLE sp, HANDLE sh, HANDLE tp, HANDLE *th, ACCESS_MASK a, ULONG attr, ULONG opt)
 {
     NTSTATUS st;
-    if ((opt & DUPLICATE_CLOSE_SOURCE) && is_self(sp)) roots_forget(sh);
+    int src_self = is_self(sp), dst_self = tp && is_self(tp), scm = svcctl_dup_refused(sp, sh, tp, attr, src_self, dst_self);
+    if (scm < 0) return ST_ACCESS_DENIED; /* the SCM's pipe stays in this process (svcctl.c) */
+    if ((opt & DUPLICATE_CLOSE_SOURCE) && src_self) roots_forget(sh);
     st = o_NtDuplicateObject(sp, sh, tp, th, a, attr, opt);
-    if (st >= 0 && th && tp && is_self(tp)) roots_forget(*th);
+    if (st >= 0 && th && dst_self) roots_forget(*th);
+    if (st >= 0 && th && scm > 0 && svcctl_dup_done(sh, *th, opt)) st = ST_ACCESS_DENIED;
     return st;
 }
 OBJ_HOOK(NtOpenSymbolicLinkObject, K_OBJECT)

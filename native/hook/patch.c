@@ -342,13 +342,15 @@ typedef struct {
     int n;
     void **original; /* gets tramp at commit (NULL: replaced outright) */
     void *tramp;
-    int syscall;
+    int syscall; /* 1: a stub; 2: a stub hooked already, the detour put in front (chained) */
+    void *detour;
 } op;
 
 /* Syscall stubs hooked so far, for syscall_original. */
 static struct {
     const unsigned char *stub;
     void *tramp;
+    void *detour; /* the first one called: what a later hook of the stub calls as its original */
 } hooked[64];
 static int nhooked;
 
@@ -359,6 +361,18 @@ static int prep_syscall(op *o, const char *name, void *detour, void **original)
     int near_;
     if (refused(name)) return patch_fail(name, PATCH_REFUSED, NULL);
     if (!stub) return patch_fail(name, PATCH_NO_EXPORT, NULL);
+    for (len = 0; (int)len < nhooked; len++)
+        if (hooked[len].stub == stub) { /* two parts hook one call: the new detour in front, the previous one its original */
+            memset(o, 0, sizeof *o);
+            o->code = stub;
+            abs_jmp(o->bytes, detour);
+            o->n = 14;
+            o->original = original;
+            o->tramp = hooked[len].detour;
+            o->syscall = 2;
+            o->detour = detour;
+            return 0;
+        }
     if (!(len = stub_len(stub)))
         return patch_fail(name, PATCH_UNKNOWN, "its bytes are not a syscall stub of a known layout (or it is hooked already)");
     if (!(slot = slot_for(NULL, &near_))) return patch_fail(name, PATCH_NO_MEMORY, NULL);
@@ -371,6 +385,7 @@ static int prep_syscall(op *o, const char *name, void *detour, void **original)
     o->original = original;
     o->tramp = slot;
     o->syscall = 1;
+    o->detour = detour;
     return 0;
 }
 
@@ -452,12 +467,18 @@ static int apply(op *ops, int count, const char *const *names)
         if (ops[i].original) *ops[i].original = ops[i].tramp;
         put(ops[i].code, ops[i].bytes, ops[i].n, old);
     }
-    for (i = 0; i < count; i++)
-        if (ops[i].syscall && nhooked < (int)(sizeof hooked / sizeof *hooked)) {
+    for (i = 0; i < count; i++) {
+        int k;
+        if (ops[i].syscall == 2)
+            for (k = 0; k < nhooked; k++)
+                if (hooked[k].stub == ops[i].code) hooked[k].detour = ops[i].detour;
+        if (ops[i].syscall == 1 && nhooked < (int)(sizeof hooked / sizeof *hooked)) {
             hooked[nhooked].stub = ops[i].code;
             hooked[nhooked].tramp = ops[i].tramp;
+            hooked[nhooked].detour = ops[i].detour;
             nhooked++;
         }
+    }
     return 0;
 }
 

@@ -17,7 +17,8 @@ enum {
     PATCH_TOO_MANY = -6,     /* a transaction holds at most PATCH_MAX_OPS attaches */
 };
 
-/* Hook ntdll!name. On success *original is a callable copy of the untouched stub.
+/* Hook ntdll!name. On success *original is a callable copy of the untouched stub, or, when
+ * another part hooked name already, that part's detour (the new one is called first).
  * Stubs are checked byte for byte against the Windows 10/11 and Wine 8 layouts. */
 int hook_syscall(const char *name, void *detour, void **original);
 

@@ -21,6 +21,8 @@ static NTSTATUS file_call(file14 orig, const char *call, HANDLE *h, ACCESS_MASK 
     NTSTATUS st;
     if (v != V_PASS) trace_decision(call, oa->ObjectName, v == V_RENAMED ? &r.us : NULL, v);
     if (v == V_DENIED) return ST_ACCESS_DENIED;
+    /* the SCM's own pipe: only sechost's client, filtered by scmclient.c, opens it (svcctl.c) */
+    if (v == V_OPEN && r.scm_pipe && !svcctl_may_open(call, orig == o_NtCreateNamedPipeFile)) return ST_ACCESS_DENIED;
     /* every other file path: the VM's copy-on-write view (files.c) */
     if (v == V_PASS && !root && (orig == o_NtCreateFile || orig == o_NtOpenFile) &&
         files_open(orig == o_NtCreateFile, h, a, oa, (IO_STATUS_BLOCK *)a4, (LARGE_INTEGER *)a5, (ULONG)a6, (ULONG)a7, (ULONG)a8, (ULONG)a9,
@@ -28,6 +30,10 @@ static NTSTATUS file_call(file14 orig, const char *call, HANDLE *h, ACCESS_MASK 
         return st;
     st = orig(h, a, v == V_RENAMED ? &r.oa : oa, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14);
     renamed_free(&r);
+    if (st >= 0 && h && v == V_OPEN && r.scm_pipe && svcctl_note(*h)) {
+        real_NtClose(*h); /* never an unguarded handle on it */
+        return ST_ACCESS_DENIED;
+    }
     /* a handle on the pipe/mailslot root: later names relative to it are pipe names;
        any other new handle may reuse the value of a closed root */
     if (st >= 0 && h) {
@@ -64,6 +70,7 @@ static NTSTATUS NTAPI d_NtFsControlFile(HANDLE h, HANDLE ev, PVOID apc, PVOID ct
     NTSTATUS st;
     int v;
 
+    if (svcctl_refused(h, "NtFsControlFile")) return ST_ACCESS_DENIED; /* FSCTL_PIPE_TRANSCEIVE and the rest (svcctl.c) */
     if (code != FSCTL_PIPE_WAIT_CODE || !G.active || !in || in_len < offsetof(PIPE_WAIT_BUF, Name) ||
         w->NameLength > in_len - offsetof(PIPE_WAIT_BUF, Name))
         return o_NtFsControlFile(h, ev, apc, ctx, io, code, in, in_len, out, out_len);
@@ -97,5 +104,6 @@ int pipes_install(void)
        services do not start under the file layer yet) */
     if (policy_has(K_FILE, P_COW)) files_orig_create = (void *)o_NtCreateFile;
     if (hook_syscall("NtFsControlFile", d_NtFsControlFile, (void **)&o_NtFsControlFile)) return -1;
+    if (svcctl_install() || pipedir_install()) return -1;
     return 0;
 }

@@ -182,6 +182,7 @@ static NTSTATUS NTAPI d_NtClose(HANDLE h)
     roots_forget(h);
     registry_forget(h);
     files_forget(h);
+    svcctl_forget(h);
     return o_NtClose(h);
 }
 

@@ -40,6 +40,7 @@ NTSYSAPI NTSTATUS NTAPI LdrRegisterDllNotification(ULONG, void *, void *, void *
 
 /* ---- installing ---- */
 static PVOID hooked_base;
+PVOID scmclient_module(void) { return hooked_base; } /* svcctl.c: whose calls may reach the SCM's pipe */
 
 static int hook_sechost(HMODULE m)
 {

@@ -15,6 +15,8 @@
 #include <ws2tcpip.h>
 #include <windows.h>
 #include <winternl.h>
+#include <rpc.h>
+#include <rpcndr.h>
 #include <stdio.h>
 #include <wchar.h>
 
@@ -215,6 +217,182 @@ static int sa_of(const WCHAR *addr, int port, struct sockaddr_storage *ss)
     }
 }
 
+
+/* ---- a hand-written SCM client (MS-SCMR over the svcctl pipe, DCE/RPC by hand) ---- */
+static const GUID svcctl_uuid = {0x367abb81, 0x9844, 0x35f1, {0xad, 0x32, 0x98, 0xf0, 0x38, 0x00, 0x10, 0x03}};
+static const GUID ndr_uuid = {0x8a885d04, 0x1ceb, 0x11c9, {0x9f, 0xe8, 0x08, 0x00, 0x2b, 0x10, 0x48, 0x60}};
+static ULONG call_id = 0x5c00;
+static int wrote; /* a PDU reached the pipe */
+
+static void pdu_header(BYTE *b, BYTE type, USHORT frag)
+{
+    memset(b, 0, 16);
+    b[0] = 5;
+    b[2] = type;
+    b[3] = 3; /* first and last fragment */
+    b[4] = 0x10; /* little-endian, ASCII, IEEE */
+    *(USHORT *)(b + 8) = frag;
+    *(ULONG *)(b + 12) = call_id++;
+}
+
+/* write one PDU, read one back; the status of the first failing step */
+static NTSTATUS xact(HANDLE p, const BYTE *req, DWORD n, BYTE *resp, DWORD cap, DWORD *got)
+{
+    DWORD w = 0, r, want = 16;
+    if (!WriteFile(p, req, n, &w, NULL) || w != n) return win32_status(FALSE);
+    wrote = 1;
+    *got = 0;
+    while (*got < want) {
+        if (!ReadFile(p, resp + *got, cap - *got, &r, NULL) && GetLastError() != ERROR_MORE_DATA) return win32_status(FALSE);
+        if (!r) return (NTSTATUS)0xC0000120;
+        *got += r;
+        if (*got >= 10) want = *(USHORT *)(resp + 8);
+        if (want > cap) return (NTSTATUS)0xC0000023;
+    }
+    return 0;
+}
+
+static NTSTATUS rpc_bind(HANDLE p)
+{
+    BYTE b[72], r[512];
+    DWORD got;
+    NTSTATUS st;
+    pdu_header(b, 11, sizeof b);
+    *(USHORT *)(b + 16) = 4280;
+    *(USHORT *)(b + 18) = 4280;
+    *(ULONG *)(b + 20) = 0;
+    b[24] = 1; /* one context */
+    b[25] = b[26] = b[27] = 0;
+    *(USHORT *)(b + 28) = 0; /* context id */
+    b[30] = 1; /* one transfer syntax */
+    b[31] = 0;
+    memcpy(b + 32, &svcctl_uuid, 16);
+    *(ULONG *)(b + 48) = 2; /* version 2.0 */
+    memcpy(b + 52, &ndr_uuid, 16);
+    *(ULONG *)(b + 68) = 2;
+    if ((st = xact(p, b, sizeof b, r, sizeof r, &got)) < 0) return st;
+    return r[2] == 12 ? 0 : (NTSTATUS)0xC0020001; /* bind_ack, else RPC_NT_INVALID_STRING_BINDING-ish */
+}
+
+/* one request on context 0; *ret_ = the call's DWORD result, out = the stub data */
+static NTSTATUS rpc_call(HANDLE p, USHORT opnum, const BYTE *stub, DWORD n, BYTE *out, DWORD *out_n)
+{
+    BYTE b[600], r[600];
+    DWORD got;
+    NTSTATUS st;
+    if (n > sizeof b - 24) return (NTSTATUS)0xC000000D;
+    pdu_header(b, 0, (USHORT)(24 + n));
+    *(ULONG *)(b + 16) = n;
+    *(USHORT *)(b + 20) = 0;
+    *(USHORT *)(b + 22) = opnum;
+    memcpy(b + 24, stub, n);
+    if ((st = xact(p, b, 24 + n, r, sizeof r, &got)) < 0) return st;
+    if (r[2] != 2 || got < 24) return (NTSTATUS)0xC002001B; /* a fault: RPC_NT_CALL_FAILED */
+    *out_n = got - 24;
+    memcpy(out, r + 24, *out_n);
+    return 0;
+}
+
+/* ROpenSCManagerW (15) then ROpenServiceW (16) for SERVICE_STOP: 1 when the SCM gave a service handle */
+static int scm_open_service(HANDLE p, int bind, const WCHAR *svc, NTSTATUS *st)
+{
+    BYTE stub[600], out[600];
+    DWORD n, on, chars = (DWORD)wcslen(svc) + 1;
+    if (bind && (*st = rpc_bind(p)) < 0) return 0;
+    memset(stub, 0, 12);
+    *(ULONG *)(stub + 8) = SC_MANAGER_CONNECT;
+    if ((*st = rpc_call(p, 15, stub, 12, out, &on)) < 0) return 0;
+    if (on < 24 || *(ULONG *)(out + 20)) {
+        *st = (NTSTATUS)(0xC0070000 | (on >= 24 ? *(ULONG *)(out + 20) : 0xffff));
+        return 0;
+    }
+    memcpy(stub, out, 20); /* the SCM's context handle */
+    *(ULONG *)(stub + 20) = chars;
+    *(ULONG *)(stub + 24) = 0;
+    *(ULONG *)(stub + 28) = chars;
+    memcpy(stub + 32, svc, chars * 2);
+    n = (32 + chars * 2 + 3) & ~3u;
+    *(ULONG *)(stub + n) = SERVICE_STOP;
+    n += 4;
+    if ((*st = rpc_call(p, 16, stub, n, out, &on)) < 0) return 0;
+    if (on < 24) return *st = (NTSTATUS)0xC002001B, 0;
+    *st = *(ULONG *)(out + 20) ? (NTSTATUS)(0xC0070000 | *(ULONG *)(out + 20)) : 0;
+    return *(ULONG *)(out + 20) == 0;
+}
+
+/* the same over rpcrt4, without MIDL: I_RpcGetBuffer / I_RpcSendReceive on a ncacn_np binding */
+static int rpcrt4_open_scm(NTSTATUS *st)
+{
+    static RPC_CLIENT_INTERFACE iface;
+    RPC_WSTR sb = NULL;
+    RPC_BINDING_HANDLE bh = NULL;
+    RPC_MESSAGE m;
+    RPC_STATUS rs;
+    int ok = 0;
+    iface.Length = sizeof iface;
+    iface.InterfaceId.SyntaxGUID = svcctl_uuid;
+    iface.InterfaceId.SyntaxVersion.MajorVersion = 2;
+    iface.TransferSyntax.SyntaxGUID = ndr_uuid;
+    iface.TransferSyntax.SyntaxVersion.MajorVersion = 2;
+    if ((rs = RpcStringBindingComposeW(NULL, (RPC_WSTR)L"ncacn_np", NULL, (RPC_WSTR)L"\\pipe\\svcctl", NULL, &sb)) ||
+        (rs = RpcBindingFromStringBindingW(sb, &bh))) {
+        *st = (NTSTATUS)(0xC0070000 | rs);
+        if (sb) RpcStringFreeW(&sb);
+        return 0;
+    }
+    memset(&m, 0, sizeof m);
+    m.Handle = bh;
+    m.RpcInterfaceInformation = &iface;
+    m.ProcNum = 15;
+    m.BufferLength = 12;
+    if (!(rs = I_RpcGetBuffer(&m))) {
+        memset(m.Buffer, 0, 12);
+        *(ULONG *)((BYTE *)m.Buffer + 8) = SC_MANAGER_CONNECT;
+        m.BufferLength = 12;
+        if (!(rs = I_RpcSendReceive(&m))) {
+            ok = m.BufferLength >= 24 && *(ULONG *)((BYTE *)m.Buffer + 20) == 0;
+            rs = m.BufferLength >= 24 ? *(ULONG *)((BYTE *)m.Buffer + 20) : RPC_S_CALL_FAILED;
+        }
+        I_RpcFreeBuffer(&m);
+    }
+    *st = rs ? (NTSTATUS)(0xC0070000 | rs) : 0;
+    RpcBindingFree(&bh);
+    RpcStringFreeW(&sb);
+    return ok;
+}
+
+/* a handle of this process on a named pipe, from index *at on (sechost's svcctl connection) */
+static HANDLE next_pipe_handle(ULONG_PTR *at)
+{
+    typedef NTSTATUS(NTAPI * qvol_fn)(HANDLE, IO_STATUS_BLOCK *, PVOID, ULONG, ULONG);
+    for (; *at < 0x10000; *at += 4) {
+        struct {
+            ULONG type, chars;
+        } dev;
+        IO_STATUS_BLOCK io;
+        if (NTF(qvol_fn, "NtQueryVolumeInformationFile")((HANDLE)*at, &io, &dev, sizeof dev, 4 /* FileFsDeviceInformation */) >= 0 &&
+            dev.type == 0x11 /* FILE_DEVICE_NAMED_PIPE */) {
+            HANDLE h = (HANDLE)*at;
+            union {
+                UNICODE_STRING us;
+                WCHAR w[300];
+            } nm;
+            ULONG ret;
+            *at += 4;
+            /* not stdio (pipes too, under the test); the SCM's pipe by its name */
+            if (h == GetStdHandle(STD_INPUT_HANDLE) || h == GetStdHandle(STD_OUTPUT_HANDLE) || h == GetStdHandle(STD_ERROR_HANDLE)) continue;
+            memset(&nm, 0, sizeof nm);
+            if (NtQueryObject(h, ObjectNameInformation, &nm, sizeof nm - 2, &ret) >= 0 && nm.us.Buffer && nm.us.Length) {
+                nm.us.Buffer[nm.us.Length / 2] = 0;
+                if (getenv("ESC_DEBUG")) fprintf(stderr, "pipe handle %p: %ls\n", h, nm.us.Buffer);
+                if (!wcsstr(_wcslwr(nm.us.Buffer), L"svcctl")) continue;
+            }
+            return h;
+        }
+    }
+    return NULL;
+}
+
 /* ---- the attempts ---- */
 static HANDLE keep[256];
 static int nkeep;
@@ -407,6 +585,99 @@ static void attempt(WCHAR **f, int n)
             note = m == GetModuleHandleW(L"sechost.dll") ? "same module" : "second module";
         } else
             st = win32_status(FALSE), note = "no second copy";
+    } else if (!wcscmp(op, L"rawscm") && n >= 5) { /* rawscm nt|win32|rel|relpipe PATH [ROOT] SERVICE: a hand-written SCM client */
+        const WCHAR *how = f[2], *svc = f[n - 1];
+        if (!wcscmp(how, L"win32")) {
+            h = CreateFileW(f[3], GENERIC_READ | GENERIC_WRITE, 0, NULL, OPEN_EXISTING, 0, NULL);
+            st = win32_status(h != INVALID_HANDLE_VALUE);
+            if (h == INVALID_HANDLE_VALUE) h = NULL;
+        } else if (!wcscmp(how, L"rel") && n >= 6) {
+            if ((st = open_dir(f[4], NULL, &d)) >= 0) st = open_file(f[3], d, &h);
+        } else if (!wcscmp(how, L"relpipe") && n >= 6) {
+            if ((st = open_pipe_root(f[4], &d)) >= 0) st = open_file(f[3], d, &h);
+        } else if (!wcscmp(how, L"link") && n >= 6) { /* link PATH LINK-AND-TARGET: LINK=TARGET made first */
+            UNICODE_STRING us, tgt;
+            OBJECT_ATTRIBUTES oa;
+            WCHAR ln[260], *eq;
+            wcsncpy(ln, f[4], 259);
+            ln[259] = 0;
+            if ((eq = wcschr(ln, L'='))) *eq++ = 0;
+            oa_set(&oa, &us, ln, NULL);
+            us_set(&tgt, eq ? eq : L"");
+            st = NTF(mklink_fn, "NtCreateSymbolicLinkObject")(&d, SYMBOLIC_LINK_ALL_ACCESS, &oa, &tgt);
+            if (st >= 0) st = open_file(f[3], NULL, &h);
+            else note = "link refused";
+        } else {
+            int tries = 0;
+            /* a real client waits for a free instance */
+            while ((st = open_file(f[3], NULL, &h)) == ST_PIPE_BUSY || st == ST_PIPE_NOT_AVAILABLE) {
+                if (++tries > 10) break;
+                WaitNamedPipeW(L"\\\\.\\pipe\\svcctl", 1000);
+            }
+        }
+        esc = reached(st);
+        if (st >= 0 && h) {
+            NTSTATUS s2;
+            if (scm_open_service(h, 1, svc, &s2)) note = "the SCM opened the service";
+            else if (s2 < 0) note = "opened, no SCM answer";
+        }
+    } else if (!wcscmp(op, L"rpcscm") && n >= 3) { /* rpcscm SERVICE: rpcrt4 ncacn_np \pipe\svcctl, no MIDL stubs */
+        esc = rpcrt4_open_scm(&st);
+    } else if (!wcscmp(op, L"scmborrow") && n >= 4) { /* scmborrow MODE SERVICE: use sechost's own svcctl connection */
+        typedef NTSTATUS(NTAPI * ioc_fn)(HANDLE, HANDLE, PVOID, PVOID, IO_STATUS_BLOCK *, ULONG, PVOID, ULONG, PVOID, ULONG);
+        SC_HANDLE scm = OpenSCManagerW(NULL, NULL, SC_MANAGER_CONNECT);
+        ULONG_PTR at = 4;
+        HANDLE p;
+        int found = 0;
+        st = (NTSTATUS)0xC0000225; /* STATUS_NOT_FOUND */
+        while (scm && !esc && (p = next_pipe_handle(&at))) {
+            const WCHAR *mode = f[2];
+            found = 1;
+            if (!wcscmp(mode, L"write")) {
+                wrote = 0;
+                esc = scm_open_service(p, 0, f[3], &st) || wrote;
+            } else if (!wcscmp(mode, L"dup")) {
+                HANDLE c;
+                if ((st = NTF(dup_fn, "NtDuplicateObject")(GetCurrentProcess(), p, GetCurrentProcess(), &c, 0, 0, DUPLICATE_SAME_ACCESS)) >= 0) {
+                    wrote = 0;
+                    esc = scm_open_service(c, 0, f[3], &st) || wrote;
+                    cl(c);
+                }
+            } else if (!wcscmp(mode, L"inherit")) {
+                st = win32_status(SetHandleInformation(p, HANDLE_FLAG_INHERIT, HANDLE_FLAG_INHERIT));
+                esc = st >= 0;
+                if (esc) SetHandleInformation(p, HANDLE_FLAG_INHERIT, 0);
+            } else if (!wcscmp(mode, L"transact") || !wcscmp(mode, L"ioctl")) {
+                BYTE req[36], resp[512];
+                IO_STATUS_BLOCK io;
+                pdu_header(req, 0, sizeof req);
+                *(ULONG *)(req + 16) = 12;
+                *(USHORT *)(req + 20) = 0;
+                *(USHORT *)(req + 22) = 15;
+                memset(req + 24, 0, 12);
+                *(ULONG *)(req + 32) = SC_MANAGER_CONNECT;
+                st = NTF(ioc_fn, !wcscmp(mode, L"ioctl") ? "NtDeviceIoControlFile" : "NtFsControlFile")(
+                    p, NULL, NULL, NULL, &io, 0x0011C017 /* FSCTL_PIPE_TRANSCEIVE */, req, sizeof req, resp, sizeof resp);
+                esc = st >= 0 || st == (NTSTATUS)0x103;
+            }
+        }
+        note = found ? "sechost's pipe handle tried" : "no pipe handle";
+        if (scm) CloseServiceHandle(scm);
+    } else if (!wcscmp(op, L"pipelist") && n >= 4) { /* pipelist ROOT WORD...: does a pipe listing show any WORD? */
+        WIN32_FIND_DATAW fd;
+        HANDLE fh = FindFirstFileW(f[2], &fd);
+        int i;
+        st = win32_status(fh != INVALID_HANDLE_VALUE);
+        if (fh != INVALID_HANDLE_VALUE) {
+            int count = 0;
+            do {
+                _wcslwr(fd.cFileName);
+                count++;
+                for (i = 3; i < n; i++)
+                    if (wcsstr(fd.cFileName, f[i])) esc = 1;
+            } while (count < 100000 && FindNextFileW(fh, &fd));
+            FindClose(fh);
+        }
     } else if (!wcscmp(op, L"regset") && n >= 5) { /* regset HKLM-SUBKEY VALUE DATA: the test reads the host key back */
         HKEY k;
         LONG e = RegOpenKeyExW(HKEY_LOCAL_MACHINE, f[2], 0, KEY_SET_VALUE, &k);

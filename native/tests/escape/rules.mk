@@ -3,4 +3,4 @@
 TEST_TARGETS += $(OUT)/esc-probe.exe
 
 $(OUT)/esc-probe.exe: tests/escape/esc-probe.c | $(OUT)
-	$(CC) $(CFLAGS) -o $@ $< $(LDFLAGS) -lntdll -lws2_32 -ladvapi32
+	$(CC) $(CFLAGS) -o $@ $< $(LDFLAGS) -lntdll -lws2_32 -ladvapi32 -lrpcrt4
