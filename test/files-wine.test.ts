@@ -25,8 +25,8 @@ beforeAll(async () => {
   host = await openTestHost('files');
   db = openDb(host.paths.stateDb);
   vms = new Vms(host.backend, dbVmStore(db));
-  // file copy-on-write is opt-in per VM (docs/state.md): a `cow files` rule turns it on
-  await vms.create('a', COW_POLICY);
+  // file copy-on-write is every VM's default; an explicit `cow files` rule changes nothing
+  await vms.create('a');
   await vms.create('b', COW_POLICY);
   const d = hostFile('C:\\ft');
   mkdirSync(join(d, 'sub'), { recursive: true });
@@ -57,6 +57,15 @@ describe('copy-on-write', () => {
     expect((await inVm('a', 'append', 'C:\\ft\\keep.txt', '+a')).stdout).toBe('ok');
     expect((await inVm('a', 'read', 'C:\\ft\\keep.txt')).stdout).toBe('text=host keep+a');
     expect(hostText('C:\\ft\\keep.txt')).toBe('host keep');
+  });
+
+  it("NtOpenFile for reading is a read, whatever lies in the stack past its 6 arguments", async () => {
+    // the cause of svchost-hosted services exiting with 1067 under the file layer: slots 7..9
+    // were read as NtCreateFile's share, disposition and options, so Wine's loader opening a DLL
+    // copied it up and then failed to open the copy
+    expect((await inVm('b', 'ntopen', 'C:\\ft\\keep.txt')).stdout).toBe('text=host keep');
+    expect(diffFiles(host.backend, 'b')).toEqual([]);
+    expect((await inVm('b', 'read', 'C:\\ft\\keep.txt')).stdout).toBe('text=host keep');
   });
 
   it('new files and folders are created in the VM only', async () => {

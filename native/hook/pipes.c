@@ -22,9 +22,15 @@ static NTSTATUS file_call(file14 orig, const char *call, HANDLE *h, ACCESS_MASK 
     if (v != V_PASS) trace_decision(call, oa->ObjectName, v == V_RENAMED ? &r.us : NULL, v);
     if (v == V_DENIED) return ST_ACCESS_DENIED;
     /* every other file path: the VM's copy-on-write view (files.c) */
-    if (v == V_PASS && !root && (orig == o_NtCreateFile || orig == o_NtOpenFile) &&
-        files_open(orig == o_NtCreateFile, h, a, oa, (IO_STATUS_BLOCK *)a4, (LARGE_INTEGER *)a5, (ULONG)a6, (ULONG)a7, (ULONG)a8, (ULONG)a9,
-                   (PVOID)a10, (ULONG)a11, &st))
+    if (v == V_PASS && !root && orig == o_NtCreateFile &&
+        files_open(1, h, a, oa, (IO_STATUS_BLOCK *)a4, (LARGE_INTEGER *)a5, (ULONG)a6, (ULONG)a7, (ULONG)a8, (ULONG)a9, (PVOID)a10,
+                   (ULONG)a11, &st))
+        return st;
+    /* NtOpenFile has 6 arguments (handle, access, oa, io, share, options): the slots past
+       them are the caller's stack, whose garbage once read as options made Wine's loader
+       copy up and then fail to open every DLL svchost loads (exit 1067) */
+    if (v == V_PASS && !root && orig == o_NtOpenFile &&
+        files_open(0, h, a, oa, (IO_STATUS_BLOCK *)a4, NULL, 0, (ULONG)a5, FILE_OPEN, (ULONG)a6, NULL, 0, &st))
         return st;
     st = orig(h, a, v == V_RENAMED ? &r.oa : oa, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14);
     renamed_free(&r);
@@ -93,9 +99,8 @@ int pipes_install(void)
     if (hook_syscall("NtCreateMailslotFile", d_NtCreateMailslotFile, (void **)&o_NtCreateMailslotFile)) return -1;
     if (hook_syscall("NtCreateFile", d_NtCreateFile, (void **)&o_NtCreateFile)) return -1;
     if (hook_syscall("NtOpenFile", d_NtOpenFile, (void **)&o_NtOpenFile)) return -1;
-    /* copy-on-write files only in a VM whose policy asks for them (docs/state.md: svchost-hosted
-       services do not start under the file layer yet) */
-    if (policy_has(K_FILE, P_COW)) files_orig_create = (void *)o_NtCreateFile;
+    /* copy-on-write files in every VM (docs/state.md) */
+    files_orig_create = (void *)o_NtCreateFile;
     if (hook_syscall("NtFsControlFile", d_NtFsControlFile, (void **)&o_NtFsControlFile)) return -1;
     return 0;
 }
