@@ -93,9 +93,8 @@ describe('copy-on-write', () => {
     expect(existsSync(hostFile('C:\\ft\\moved.txt'))).toBe(false);
   });
 
-  // Skipped: since the isolation work resolves names before the file layer sees them, opening the
-  // merged folder fails with error 5 (issue 10 stays open for it; docs/state.md, known limits).
-  it.skip('listings merge host and VM entries minus whiteouts, sorted as NTFS sorts', async () => {
+  // (once failed with error 5: FindFirstFile's NtOpenFile read with stack garbage as options)
+  it('listings merge host and VM entries minus whiteouts, sorted as NTFS sorts', async () => {
     const a = await inVm('a', 'list', 'C:\\ft');
     const rest = 'attr.txt|edit.txt|keep.txt|link.txt|lock.txt|map.txt|';
     expect(a.stdout).toBe(`list=${rest}moved.txt|name.txt|newdir|spell.txt|sub`);
@@ -155,9 +154,9 @@ describe('every spelling of a host path lands in the VM', () => {
     ];
   };
 
-  // Skipped: \\?\GLOBALROOT\??\C: reads the host's file after a VM write through another spelling,
-  // since the isolation work resolves GLOBALROOT before the file layer (issue 10 stays open for it).
-  it.skip('writes through each spelling change only the VM copy; all spellings then read it', async () => {
+  // \\?\GLOBALROOT\??\C: is resolved by the isolation layer first (names.c): the file layer decides
+  // on that resolved name, so a write through it never reaches the host file
+  it('writes through each spelling change only the VM copy; all spellings then read it', async () => {
     for (const [i, sp] of spellings().entries()) {
       const w = await inVm('b', 'write', sp, `vm b ${i}`);
       expect(w.stdout, sp).toBe('ok');
