@@ -63,8 +63,8 @@ beforeAll(async () => {
   const b = host.backend;
   expect((await b.exec([nativeExe(b, 'svcdup-statesvc.exe'), '--seed'])).code).toBe(0);
   await b.call('scm.create', { name: SVC, imagePath: nativeExe(b, 'svcdup-statesvc.exe') });
-  // file copy-on-write is opt-in per VM (docs/state.md): a `cow files` rule turns it on
-  for (const vm of VMS) expect(cli(['vm', 'create', vm, '--policy', COW_POLICY]).status).toBe(0);
+  // file copy-on-write is every VM's default (docs/state.md): no policy needed
+  for (const vm of VMS) expect(cli(['vm', 'create', vm]).status).toBe(0);
 }, 180_000);
 afterAll(async () => {
   await host?.dispose();
