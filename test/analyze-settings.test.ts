@@ -21,6 +21,7 @@ import {
   stateSection,
 } from '../src/analyze/index.js';
 import { readHead } from '../src/analyze/files.js';
+import { decideFile, decideKey, parsePolicy } from '../src/vm/policy.js';
 import { closureOf } from '../src/plan/closure.js';
 import { serviceTypeName } from '../src/services.js';
 import { fakeHost } from './fixtures/analyze/helpers.js';
@@ -170,24 +171,46 @@ describe('state: rules and snapshot folders', () => {
     'open files C:\\shared\\logs',
     'closed files C:\\secret\\*',
     'private files C:\\data\\cache*',
-    'open keys HKLM\\SOFTWARE\\Shared',
+    'open keys HKLM\\SOFTWARE\\Shared*',
     'bogus files C:\\x',
   ].join('\n');
 
-  it('reads the files and keys lines of a policy; a folder rule covers what is under it', () => {
+  it('reads the files and keys lines of a policy; a pattern matches the whole path, as the hook's', () => {
     const rules = stateRules(policy);
     expect(rules.map((r) => `${r.rule} ${r.kind} ${r.pattern}`)).toEqual([
       'open files C:\\shared\\logs',
       'closed files C:\\secret\\*',
       'private files C:\\data\\cache*',
-      'open keys HKLM\\SOFTWARE\\Shared',
+      'open keys HKLM\\SOFTWARE\\Shared*',
     ]);
-    expect(ruleFor(rules, 'files', 'c:/SHARED/logs/today.log')).toEqual({ rule: 'open', source: 'open files C:\\shared\\logs' });
+    expect(ruleFor(rules, 'files', 'c:/SHARED/logs')).toEqual({ rule: 'open', source: 'open files C:\\shared\\logs' });
+    // as the hook matches: the whole path, so a folder pattern without \\* is the folder only
+    expect(ruleFor(rules, 'files', 'c:/SHARED/logs/today.log')).toEqual({ rule: 'cow', source: 'default' });
     expect(ruleFor(rules, 'files', 'C:\\secret\\a\\b')).toMatchObject({ rule: 'closed' });
     expect(ruleFor(rules, 'files', 'C:\\data\\cache2')).toMatchObject({ rule: 'private' });
     expect(ruleFor(rules, 'files', 'C:\\data\\db')).toEqual({ rule: 'cow', source: 'default' });
     expect(ruleFor(rules, 'keys', 'HKEY_LOCAL_MACHINE\\SOFTWARE\\Shared\\X')).toMatchObject({ rule: 'open' });
     expect(ruleFor(rules, 'files', 'C:\\sharedlogs')).toMatchObject({ rule: 'cow' });
+  });
+
+  it('gives each path the rule the hook gives it (policy.c: closed, private, cow, open; cow by default)', () => {
+    const json = {
+      open: { files: ['C:\\shared\\*', 'C:\\logs'], keys: ['HKLM\\SOFTWARE\\Shared*'] },
+      cow: { files: ['C:\\shared\\db*'], keys: ['HKLM\\SOFTWARE\\Shared\\Mine*'] },
+      closed: { files: ['C:\\shared\\db\\secret*'] },
+      private: { files: ['C:\\cache*'] },
+    };
+    const p = parsePolicy(JSON.stringify(json));
+    const text = Object.entries(json)
+      .flatMap(([v, kinds]) => Object.entries(kinds).flatMap(([k, pats]) => (pats as string[]).map((x) => `${v} ${k} ${x}`)))
+      .join('\n');
+    const rules = stateRules(text);
+    const files = ['C:\\shared\\a.txt', 'C:\\shared\\db\\x', 'C:\\shared\\db\\secret.key', 'C:\\logs', 'C:\\logs\\a.log', 'C:\\cache2\\x', 'D:\\other'];
+    expect(files.map((f) => ruleFor(rules, 'files', f).rule)).toEqual(files.map((f) => decideFile(p, f)));
+    expect(files.map((f) => ruleFor(rules, 'files', f).rule)).toEqual(['open', 'cow', 'closed', 'open', 'cow', 'private', 'cow']);
+    const keys = ['HKLM\\SOFTWARE\\Shared\\X', 'HKLM\\SOFTWARE\\Shared\\Mine\\Y', 'HKLM\\SOFTWARE\\Other'];
+    expect(keys.map((k) => ruleFor(rules, 'keys', k).rule)).toEqual(keys.map((k) => decideKey(p, k)));
+    expect(keys.map((k) => ruleFor(rules, 'keys', k).rule)).toEqual(['open', 'cow', 'cow']);
   });
 
   it('snapshots the cow folders it is known to write, never the Windows folder', () => {

@@ -50,7 +50,7 @@ export function nativeExe(backend: ManagedBackend, name: string): string {
   return backend.toWindowsPath(join(nativeDir, name));
 }
 
-/** A policy file that turns file copy-on-write on for a VM (it is opt-in: docs/state.md). */
+/** A policy file naming file copy-on-write for every path: the default already (docs/state.md); kept for tests that pass it. */
 export const COW_POLICY = join(testRoot, 'cow-files.json');
 mkdirSync(testRoot, { recursive: true });
 writeFileSync(COW_POLICY, JSON.stringify({ cow: { files: ['*:\\*'] } }));

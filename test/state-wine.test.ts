@@ -82,8 +82,8 @@ beforeAll(async () => {
   const b = host.backend;
   expect((await b.exec([nativeExe(b, 'svcdup-statesvc.exe'), '--seed'])).code).toBe(0);
   await b.call('scm.create', { name: SVC, imagePath: nativeExe(b, 'svcdup-statesvc.exe') });
-  // file copy-on-write is opt-in per VM (docs/state.md): a `cow files` rule turns it on
-  for (const vm of VMS) expect(cli(['vm', 'create', vm, '--policy', COW_POLICY]).status).toBe(0);
+  // file copy-on-write is every VM's default (docs/state.md): no policy needed
+  for (const vm of VMS) expect(cli(['vm', 'create', vm]).status).toBe(0);
   // the service's account is the Wine user, whose hive is HKU\<sid>: what `vm diff` names
   sid = (await b.call('reg.query', { key: 'HKU' })).subkeys.find((k) => /^S-1-5-21-/.test(k)) ?? '';
 }, 180_000);

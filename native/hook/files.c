@@ -685,7 +685,6 @@ void files_forget(HANDLE h) { files_dir_forget(h); }
 
 int files_install(void)
 {
-    if (!policy_has(K_FILE, P_COW)) return 0; /* opt-in: see pipes_install */
     if (files_path_init()) return -1;
     if (hook_syscall("NtQueryAttributesFile", d_NtQueryAttributesFile, (void **)&o_NtQueryAttributesFile)) return -1;
     if (hook_syscall("NtQueryFullAttributesFile", d_NtQueryFullAttributesFile, (void **)&o_NtQueryFullAttributesFile)) return -1;

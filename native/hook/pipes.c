@@ -17,17 +17,31 @@ static NTSTATUS file_call(file14 orig, const char *call, HANDLE *h, ACCESS_MASK 
                           ULONG_PTR a13, ULONG_PTR a14)
 {
     renamed r;
-    int root, v = rename_file(oa, &r, &root);
+    int root, v = rename_file(oa, &r, &root), is_file;
     NTSTATUS st;
+    OBJECT_ATTRIBUTES *foa;
     if (v != V_PASS) trace_decision(call, oa->ObjectName, v == V_RENAMED ? &r.us : NULL, v);
     if (v == V_DENIED) return ST_ACCESS_DENIED;
     /* the SCM's own pipe: only sechost's client, filtered by scmclient.c, opens it (svcctl.c) */
     if (v == V_OPEN && r.scm_pipe && !svcctl_may_open(call, orig == o_NtCreateNamedPipeFile)) return ST_ACCESS_DENIED;
-    /* every other file path: the VM's copy-on-write view (files.c) */
-    if (v == V_PASS && !root && (orig == o_NtCreateFile || orig == o_NtOpenFile) &&
-        files_open(orig == o_NtCreateFile, h, a, oa, (IO_STATUS_BLOCK *)a4, (LARGE_INTEGER *)a5, (ULONG)a6, (ULONG)a7, (ULONG)a8, (ULONG)a9,
-                   (PVOID)a10, (ULONG)a11, &st))
+    /* every other file path: the VM's copy-on-write view (files.c), decided on the name the
+       isolation layer resolved (\??\GLOBALROOT\??\C:\x arrives as \??\C:\x) */
+    is_file = !root && (v == V_PASS || (v == V_RENAMED && !r.kind));
+    foa = v == V_RENAMED ? &r.oa : oa;
+    if (is_file && orig == o_NtCreateFile &&
+        files_open(1, h, a, foa, (IO_STATUS_BLOCK *)a4, (LARGE_INTEGER *)a5, (ULONG)a6, (ULONG)a7, (ULONG)a8, (ULONG)a9, (PVOID)a10,
+                   (ULONG)a11, &st)) {
+        renamed_free(&r);
         return st;
+    }
+    /* NtOpenFile has 6 arguments (handle, access, oa, io, share, options): the slots past
+       them are the caller's stack, whose garbage once read as options made Wine's loader
+       copy up and then fail to open every DLL svchost loads (exit 1067) */
+    if (is_file && orig == o_NtOpenFile &&
+        files_open(0, h, a, foa, (IO_STATUS_BLOCK *)a4, NULL, 0, (ULONG)a5, FILE_OPEN, (ULONG)a6, NULL, 0, &st)) {
+        renamed_free(&r);
+        return st;
+    }
     st = orig(h, a, v == V_RENAMED ? &r.oa : oa, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14);
     renamed_free(&r);
     if (st >= 0 && h && v == V_OPEN && r.scm_pipe && svcctl_note(*h)) {
@@ -100,9 +114,8 @@ int pipes_install(void)
     if (hook_syscall("NtCreateMailslotFile", d_NtCreateMailslotFile, (void **)&o_NtCreateMailslotFile)) return -1;
     if (hook_syscall("NtCreateFile", d_NtCreateFile, (void **)&o_NtCreateFile)) return -1;
     if (hook_syscall("NtOpenFile", d_NtOpenFile, (void **)&o_NtOpenFile)) return -1;
-    /* copy-on-write files only in a VM whose policy asks for them (docs/state.md: svchost-hosted
-       services do not start under the file layer yet) */
-    if (policy_has(K_FILE, P_COW)) files_orig_create = (void *)o_NtCreateFile;
+    /* copy-on-write files in every VM (docs/state.md) */
+    files_orig_create = (void *)o_NtCreateFile;
     if (hook_syscall("NtFsControlFile", d_NtFsControlFile, (void **)&o_NtFsControlFile)) return -1;
     if (svcctl_install() || pipedir_install()) return -1;
     return 0;

@@ -44,6 +44,7 @@ export function canonicalPath(p: string): string {
     .replace(/\\+$/, '');
 }
 
+/** The whole path against the pattern, `*` and `?`, no case: as the hook's glob_match (policy.c). */
 function globRe(pattern: string): RegExp {
   const p = canonicalPath(pattern);
   return new RegExp(
@@ -52,15 +53,17 @@ function globRe(pattern: string): RegExp {
         .replace(/[.+^${}()|[\]\\]/g, '\\$&')
         .replace(/\*/g, '.*')
         .replace(/\?/g, '.') +
-      '(?:\\\\.*)?$',
+      '$',
     'is',
   );
 }
 
-/** The precedence the hook gives name verdicts, kept for paths: closed, then private, then open, then cow. */
-const ORDER: StateRule[] = ['closed', 'private', 'open', 'cow'];
+/** The precedence the hook gives state verdicts (policy.c decide_in): closed, then private, then cow, then open. */
+const ORDER: StateRule[] = ['closed', 'private', 'cow', 'open'];
 
-/** The rule for one path or key: a pattern covers the path itself and everything under it. */
+/** The rule for one path or key, as the hook decides it: a pattern matches the whole path
+ *  (`C:\\logs` is the folder only, `C:\\logs\\*` what is under it); copy-on-write when none does
+ *  (every VM has the file and registry layers: docs/state.md). */
 export function ruleFor(rules: readonly StateRuleLine[], kind: 'files' | 'keys', path: string): { rule: StateRule; source: string } {
   const p = canonicalPath(path);
   for (const r of ORDER) {

@@ -13,11 +13,14 @@
  *   setattr PATH HEX     SetFileAttributes
  *   hold PATH MS         open for reading, re-read it every 50 ms for MS ms: "reads=N changed=K"
  *   rewrite PATH MS      keep rewriting PATH with a counter for MS ms
+ *   ntopen PATH          NtOpenFile for reading, called with write-looking values in the stack
+ *                        slots past its 6 arguments (as a caller's stack garbage): "text=<content>"
  */
 #include <windows.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <winternl.h>
 
 static int fail(void)
 {
@@ -192,6 +195,35 @@ int wmain(int argc, WCHAR **argv)
         printf("rewrites=%d\n", i);
         return 0;
     }
-    printf("usage: svcdup-ft write|append|read|attr|setattr|delete|rmdir|mkdir|rename|link|list|mmap|lock|name|hold|rewrite ...\n");
+    if (!wcscmp(op, L"ntopen")) {
+        /* NtOpenFile takes 6 arguments; what lies past them on the stack must not count */
+        typedef LONG(NTAPI * open14)(HANDLE *, ACCESS_MASK, OBJECT_ATTRIBUTES *, IO_STATUS_BLOCK *, ULONG_PTR, ULONG_PTR, ULONG_PTR,
+                                     ULONG_PTR, ULONG_PTR, ULONG_PTR, ULONG_PTR, ULONG_PTR, ULONG_PTR, ULONG_PTR);
+        typedef BOOLEAN(NTAPI * dos2nt)(const WCHAR *, UNICODE_STRING *, WCHAR **, void *);
+        HMODULE nt = GetModuleHandleW(L"ntdll.dll");
+        open14 o = (open14)(void *)GetProcAddress(nt, "NtOpenFile");
+        dos2nt d = (dos2nt)(void *)GetProcAddress(nt, "RtlDosPathNameToNtPathName_U");
+        UNICODE_STRING us;
+        OBJECT_ATTRIBUTES oa;
+        IO_STATUS_BLOCK io;
+        HANDLE h;
+        LONG st;
+        if (!o || !d || !d(a, &us, NULL, NULL)) return fail();
+        InitializeObjectAttributes(&oa, &us, OBJ_CASE_INSENSITIVE, NULL, NULL);
+        /* slots 7..9 read as NtCreateFile's share, disposition, options would say: overwrite, delete on close */
+        st = o(&h, GENERIC_READ | SYNCHRONIZE, &oa, &io, FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE,
+               0x20 /* FILE_SYNCHRONOUS_IO_NONALERT */ | 0x40 /* FILE_NON_DIRECTORY_FILE */, 7, 5 /* FILE_OVERWRITE_IF */,
+               0x1000 /* FILE_DELETE_ON_CLOSE */ | 0x40, 0, 0, 0, 0, 0);
+        if (st < 0) {
+            printf("status 0x%08lx\n", (unsigned long)st);
+            return 1;
+        }
+        if (!ReadFile(h, buf, sizeof buf - 1, &got, NULL)) return fail();
+        buf[got] = 0;
+        CloseHandle(h);
+        printf("text=%s\n", buf);
+        return 0;
+    }
+    printf("usage: svcdup-ft write|append|read|attr|setattr|delete|rmdir|mkdir|rename|link|list|mmap|lock|name|hold|rewrite|ntopen ...\n");
     return 87;
 }
