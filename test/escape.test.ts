@@ -234,6 +234,11 @@ function scmEndpoint(): string[][] {
   l.push(['11', 'rawscm', 'link', '\\??\\esc-scm1', '\\??\\esc-scm1=\\Device\\NamedPipe\\svcctl', svc]);
   l.push(['11', 'rawscm', 'link', '\\??\\esc-scm2\\svcctl', '\\??\\esc-scm2=\\Device\\NamedPipe', svc]);
   l.push(['11', 'rawscm', 'link', '\\??\\esc-scm3\\NamedPipe\\svcctl', '\\??\\esc-scm3=\\Device', svc]);
+  // remote-pipe syntax back to this machine (Wine 8 has no redirector: these fail for the host too)
+  for (const p of ['\\\\localhost\\pipe\\svcctl', '\\\\127.0.0.1\\pipe\\svcctl']) l.push(['11', 'rawscm', 'win32', p, svc]);
+  l.push(['11', 'rawscm', 'nt', '\\??\\UNC\\localhost\\pipe\\svcctl', svc]);
+  // the SCM's interface through the other pipes open by default: is any served by the SCM's process?
+  for (const p of ['ntsvcs', 'plugplay', 'epmapper', 'lsarpc', 'samr', 'lrpc\\epmapper']) l.push(['11', 'rawscmvia', `\\\\.\\pipe\\${p}`, svc]);
   l.push(['11', 'rpcscm', svc]);
   for (const mode of ['write', 'dup', 'inherit', 'transact', 'ioctl']) l.push(['11', 'scmborrow', mode, svc]);
   return l;

@@ -117,7 +117,7 @@ static NTSTATUS NTAPI d_NtDuplicateObject(HANDLE sp, HANDLE sh, HANDLE tp, HANDL
     if ((opt & DUPLICATE_CLOSE_SOURCE) && src_self) roots_forget(sh);
     st = o_NtDuplicateObject(sp, sh, tp, th, a, attr, opt);
     if (st >= 0 && th && dst_self) roots_forget(*th);
-    if (st >= 0 && th && scm > 0 && svcctl_dup_done(sh, *th, opt)) st = ST_ACCESS_DENIED;
+    if (st >= 0 && scm > 0 && svcctl_dup_done(sh, th && tp ? *th : NULL, opt)) st = ST_ACCESS_DENIED;
     return st;
 }
 OBJ_HOOK(NtOpenSymbolicLinkObject, K_OBJECT)

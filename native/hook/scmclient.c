@@ -21,8 +21,8 @@
  * OpenServiceA and CreateServiceA, which Windows implements with their own RPCs, are
  * hooked too and converted to our W path; the original A functions are never called.
  *
- * This is the API's view, not a security boundary: code that speaks MS-SCMR over the
- * svcctl pipe itself is not filtered here. The parts: scmclient.h. This file installs. */
+ * Code that speaks MS-SCMR over the svcctl pipe itself is refused by svcctl.c: the pipe is
+ * opened and written only from this sechost. The parts: scmclient.h. This file installs. */
 #include "scmclient.h"
 #include <wchar.h>
 

@@ -183,7 +183,7 @@ int svcctl_dup_refused(HANDLE sp, HANDLE sh, HANDLE tp, ULONG attr, int src_self
     (void)sp;
     (void)tp;
     if (!src_self || !svcctl_guarded(sh)) return 0;
-    if (!dst_self || (attr & OBJ_INHERIT)) {
+    if (tp && (!dst_self || (attr & OBJ_INHERIT))) { /* no target process: a close only */
         trace_refused("NtDuplicateObject");
         return -1;
     }
@@ -193,7 +193,7 @@ int svcctl_dup_refused(HANDLE sp, HANDLE sh, HANDLE tp, ULONG attr, int src_self
 int svcctl_dup_done(HANDLE sh, HANDLE th, ULONG opt)
 {
     if (opt & DUPLICATE_CLOSE_SOURCE) svcctl_forget(sh);
-    if (!svcctl_note(th)) return 0;
+    if (!th || !svcctl_note(th)) return 0;
     real_NtClose(th); /* never an unguarded copy */
     return -1;
 }

@@ -621,6 +621,17 @@ static void attempt(WCHAR **f, int n)
             if (scm_open_service(h, 1, svc, &s2)) note = "the SCM opened the service";
             else if (s2 < 0) note = "opened, no SCM answer";
         }
+    } else if (!wcscmp(op, L"rawscmvia") && n >= 4) { /* rawscmvia WIN32PIPE SERVICE: the SCM's interface through another open pipe */
+        int tries = 0;
+        while (!(h = CreateFileW(f[2], GENERIC_READ | GENERIC_WRITE, 0, NULL, OPEN_EXISTING, 0, NULL), h != INVALID_HANDLE_VALUE) &&
+               GetLastError() == ERROR_PIPE_BUSY && ++tries < 10)
+            WaitNamedPipeW(f[2], 1000);
+        st = win32_status(h != INVALID_HANDLE_VALUE);
+        if (h == INVALID_HANDLE_VALUE) h = NULL;
+        if (h) {
+            esc = scm_open_service(h, 1, f[3], &st);
+            note = esc ? "the SCM opened the service" : "pipe opened, no SCM there";
+        }
     } else if (!wcscmp(op, L"rpcscm") && n >= 3) { /* rpcscm SERVICE: rpcrt4 ncacn_np \pipe\svcctl, no MIDL stubs */
         esc = rpcrt4_open_scm(&st);
     } else if (!wcscmp(op, L"scmborrow") && n >= 4) { /* scmborrow MODE SERVICE: use sechost's own svcctl connection */

@@ -93,6 +93,13 @@ static int (*o_one)(void);
 typedef NTSTATUS(NTAPI *yield_fn)(void);
 static yield_fn o_yield;
 static int yield_calls;
+static yield_fn o_yield2, o_yield3;
+static int yield2_calls;
+static NTSTATUS NTAPI d_yield2(void)
+{
+    yield2_calls++;
+    return o_yield2();
+}
 static NTSTATUS NTAPI d_yield(void)
 {
     yield_calls++;
@@ -178,9 +185,14 @@ int wmain(void)
         ((yield_fn)(void *)GetProcAddress(GetModuleHandleW(L"ntdll.dll"), "NtYieldExecution"))();
         CHECK(yield_calls >= 1, "the detour saw it: %d call(s)", yield_calls);
         CHECK(syscall_original("NtYieldExecution") == (void *)o_yield, "syscall_original is the hook's original once hooked");
-        r = hook_syscall("NtYieldExecution", (void *)d_yield, (void **)&o_yield);
-        CHECK(r == PATCH_UNKNOWN, "hooking it twice is refused: %d", r);
-        r = hook_syscall("NtNoSuchCall", (void *)d_yield, (void **)&o_yield);
+        /* a second part hooking the same call is chained in front: its original is the first detour */
+        r = hook_syscall("NtYieldExecution", (void *)d_yield2, (void **)&o_yield2);
+        CHECK(r == 0 && o_yield2 == d_yield, "hooking it twice chains the second detour in front: %d", r);
+        yield_calls = 0;
+        ((yield_fn)(void *)GetProcAddress(GetModuleHandleW(L"ntdll.dll"), "NtYieldExecution"))();
+        CHECK(yield2_calls == 1 && yield_calls == 1, "both detours saw the call, the later first: %d %d", yield2_calls, yield_calls);
+        CHECK(syscall_original("NtYieldExecution") == (void *)o_yield, "syscall_original is still the untouched stub's copy");
+        r = hook_syscall("NtNoSuchCall", (void *)d_yield, (void **)&o_yield3);
         CHECK(r == PATCH_NO_EXPORT && !strcmp(patch_last_failure()->what, "NtNoSuchCall"), "a missing export: %d %s", r,
               patch_last_failure()->what);
     }
