@@ -94,7 +94,7 @@ describe.skipIf(!present)('PostgreSQL 15 on the host and duplicated into 2 VMs',
     host = await openTestHost('pg');
     const b = host.backend;
     const bin = b.toWindowsPath(PG_BIN);
-    const init = await b.exec([`${bin}\\initdb.exe`, '-D', DATA, '-U', 'postgres', '-A', 'trust', '-E', 'UTF8', '--no-locale'], { timeoutMs: 120_000 });
+    const init = await b.exec([`${bin}\\initdb.exe`, '-D', DATA, '-U', 'postgres', '-A', 'trust', '-E', 'UTF8', '--no-locale'], { timeoutMs: 300_000 });
     expect(init.code, init.stdout + init.stderr).toBe(0);
     // The test's clients connect from Linux to 127.x addresses other than 127.0.0.1.
     appendFileSync(b.toHostPath(`${DATA}\\pg_hba.conf`), 'host all all 127.0.0.0/8 trust\n');
@@ -111,7 +111,7 @@ describe.skipIf(!present)('PostgreSQL 15 on the host and duplicated into 2 VMs',
     await sql('127.0.0.1', "create table t (v text); insert into t values ('host')");
     await b.close();
     for (const [vm, ip] of Object.entries(VMS)) expect(cli(['vm', 'create', vm, '--ip', ip, '--policy', COW_POLICY]).status).toBe(0);
-  }, 240_000);
+  }, 600_000);
 
   afterAll(async () => {
     for (const address of [...clients.keys()]) await disconnect(address);
