@@ -94,7 +94,7 @@ describe.skipIf(!present)('PostgreSQL 15 on the host and duplicated into 2 VMs',
     host = await openTestHost('pg');
     const b = host.backend;
     const bin = b.toWindowsPath(PG_BIN);
-    const init = await b.exec([`${bin}\\initdb.exe`, '-D', DATA, '-U', 'postgres', '-A', 'trust', '-E', 'UTF8', '--no-locale'], { timeoutMs: 120_000 });
+    const init = await b.exec([`${bin}\\initdb.exe`, '-D', DATA, '-U', 'postgres', '-A', 'trust', '-E', 'UTF8', '--no-locale'], { timeoutMs: 300_000 });
     expect(init.code, init.stdout + init.stderr).toBe(0);
     // The test's clients connect from Linux to 127.x addresses other than 127.0.0.1.
     appendFileSync(b.toHostPath(`${DATA}\\pg_hba.conf`), 'host all all 127.0.0.0/8 trust\n');
@@ -111,7 +111,7 @@ describe.skipIf(!present)('PostgreSQL 15 on the host and duplicated into 2 VMs',
     await sql('127.0.0.1', "create table t (v text); insert into t values ('host')");
     await b.close();
     for (const [vm, ip] of Object.entries(VMS)) expect(cli(['vm', 'create', vm, '--ip', ip, '--policy', COW_POLICY]).status).toBe(0);
-  }, 240_000);
+  }, 600_000);
 
   afterAll(async () => {
     for (const address of [...clients.keys()]) await disconnect(address);
@@ -120,82 +120,104 @@ describe.skipIf(!present)('PostgreSQL 15 on the host and duplicated into 2 VMs',
     await host.dispose();
   });
 
-  it('dup --dry-run shows the data directory snapshot, and not the bin folder', () => {
-    const r = cli(['dup', SVC, '--vm', 'a', '--dry-run']);
-    expect(r.status, r.stderr).toBe(0);
-    expect(r.stdout).toMatch(/files\.snapshot +snapshot folder C:\\pgdata \([\d.]+ MB\) into VM a's files: C:\\ProgramData\\svcdup\\VMs\\a\\files\\C\\pgdata/);
-    expect(r.stdout).not.toMatch(/snapshot folder .*bin/i);
-  }, LONG);
-
-  it('each duplicate starts on its own copy of the data and answers at its VM address', async () => {
-    const b = host.backend;
-    const pidOf = (file: string) => Number(readFileSync(b.toHostPath(file), 'utf8').split(/\r?\n/)[0]);
-    const hostPid = pidOf(`${DATA}\\postmaster.pid`);
-    // A checkpoint first: the snapshot of a running server is then a clean one to recover from.
-    await sql('127.0.0.1', 'checkpoint');
-    for (const vm of Object.keys(VMS)) {
-      const out = cliJson<{ status: ServiceStatus }>(['dup', SVC, '--vm', vm, '--start']);
-      expect(out.status.state).toBe('RUNNING');
-    }
-    const procs = await b.call('proc.list', {});
-    for (const [vm, ip] of Object.entries(VMS)) {
-      await ready(ip);
-      expect(await rows(ip)).toEqual(['host']);
-      // Its lock file is its own copy's, naming its own postmaster; the host's still names the host's.
-      const pid = pidOf(`C:\\ProgramData\\svcdup\\VMs\\${vm}\\files\\C\\pgdata\\postmaster.pid`);
-      expect(pid).not.toBe(hostPid);
-      expect(procs.find((p) => p.pid === pid)?.image.toLowerCase()).toBe('postgres.exe');
-    }
-    expect(pidOf(`${DATA}\\postmaster.pid`)).toBe(hostPid);
-    await b.close();
-  }, LONG);
-
-  it('rows written in one instance are absent from the others', async () => {
-    for (const [vm, ip] of Object.entries(VMS)) await sql(ip, `insert into t values ('${vm}')`);
-    await sql('127.0.0.1', "insert into t values ('host2')");
-    expect(await rows('127.0.0.1')).toEqual(['host', 'host2']);
-    expect(await rows(VMS.a)).toEqual(['a', 'host']);
-    expect(await rows(VMS.b)).toEqual(['b', 'host']);
-  }, LONG);
-
-  it('with the host server stopped (its tree hashed), a restarted duplicate keeps its rows and writes more', async () => {
-    const b = host.backend;
-    // From here the host server is stopped, so that its data directory can be compared byte
-    // for byte at the end: whatever changes in it now was written by a VM.
-    await disconnect('127.0.0.1');
-    await b.call('scm.control', { name: SVC, code: 1 });
-    expect((await waitState(b, SVC, 'STOPPED', 60_000)).state).toBe('STOPPED');
-    dataBefore = treeHash(b.toHostPath(DATA));
-    const vm: Vm = 'a';
-    await disconnect(VMS[vm]);
-    expect(cli(['stop', SVC, '--vm', vm]).status).toBe(0);
-    // the other keeps serving while it is down
-    expect(await rows(VMS.b)).toEqual(['b', 'host']);
-    const out = cliJson<ServiceStatus>(['start', SVC, '--vm', vm]);
-    expect(out.state).toBe('RUNNING');
-    await ready(VMS[vm]);
-    expect(await rows(VMS[vm])).toEqual(['a', 'host']);
-    await sql(VMS[vm], "insert into t values ('a2'); checkpoint");
-    await sql(VMS.b, "insert into t values ('b2'); checkpoint");
-    expect(await rows(VMS[vm])).toEqual(['a', 'a2', 'host']);
-    expect(await rows(VMS.b)).toEqual(['b', 'b2', 'host']);
-  }, LONG);
-
-  it("the host's data directory is byte-identical after vm rm of both, its rows still there", async () => {
-    const b = host.backend;
-    for (const [vm, ip] of Object.entries(VMS)) {
-      await disconnect(ip);
-      const r = cli(['vm', 'rm', vm]);
+  it(
+    'dup --dry-run shows the data directory snapshot, and not the bin folder',
+    () => {
+      const r = cli(['dup', SVC, '--vm', 'a', '--dry-run']);
       expect(r.status, r.stderr).toBe(0);
-    }
-    expect(treeHash(b.toHostPath(DATA))).toBe(dataBefore);
-    expect(existsSync(b.toHostPath('C:\\ProgramData\\svcdup\\VMs\\a'))).toBe(false);
-    await b.call('scm.start', { name: SVC });
-    expect((await waitState(b, SVC, 'RUNNING', 60_000)).state).toBe('RUNNING');
-    await ready('127.0.0.1');
-    expect(await rows('127.0.0.1')).toEqual(['host', 'host2']);
-    await b.close();
-  }, LONG);
+      expect(r.stdout).toMatch(
+        /files\.snapshot +snapshot folder C:\\pgdata \([\d.]+ MB\) into VM a's files: C:\\ProgramData\\svcdup\\VMs\\a\\files\\C\\pgdata/,
+      );
+      expect(r.stdout).not.toMatch(/snapshot folder .*bin/i);
+    },
+    LONG,
+  );
+
+  it(
+    'each duplicate starts on its own copy of the data and answers at its VM address',
+    async () => {
+      const b = host.backend;
+      const pidOf = (file: string) => Number(readFileSync(b.toHostPath(file), 'utf8').split(/\r?\n/)[0]);
+      const hostPid = pidOf(`${DATA}\\postmaster.pid`);
+      // A checkpoint first: the snapshot of a running server is then a clean one to recover from.
+      await sql('127.0.0.1', 'checkpoint');
+      for (const vm of Object.keys(VMS)) {
+        const out = cliJson<{ status: ServiceStatus }>(['dup', SVC, '--vm', vm, '--start']);
+        expect(out.status.state).toBe('RUNNING');
+      }
+      const procs = await b.call('proc.list', {});
+      for (const [vm, ip] of Object.entries(VMS)) {
+        await ready(ip);
+        expect(await rows(ip)).toEqual(['host']);
+        // Its lock file is its own copy's, naming its own postmaster; the host's still names the host's.
+        const pid = pidOf(`C:\\ProgramData\\svcdup\\VMs\\${vm}\\files\\C\\pgdata\\postmaster.pid`);
+        expect(pid).not.toBe(hostPid);
+        expect(procs.find((p) => p.pid === pid)?.image.toLowerCase()).toBe('postgres.exe');
+      }
+      expect(pidOf(`${DATA}\\postmaster.pid`)).toBe(hostPid);
+      await b.close();
+    },
+    LONG,
+  );
+
+  it(
+    'rows written in one instance are absent from the others',
+    async () => {
+      for (const [vm, ip] of Object.entries(VMS)) await sql(ip, `insert into t values ('${vm}')`);
+      await sql('127.0.0.1', "insert into t values ('host2')");
+      expect(await rows('127.0.0.1')).toEqual(['host', 'host2']);
+      expect(await rows(VMS.a)).toEqual(['a', 'host']);
+      expect(await rows(VMS.b)).toEqual(['b', 'host']);
+    },
+    LONG,
+  );
+
+  it(
+    'with the host server stopped (its tree hashed), a restarted duplicate keeps its rows and writes more',
+    async () => {
+      const b = host.backend;
+      // From here the host server is stopped, so that its data directory can be compared byte
+      // for byte at the end: whatever changes in it now was written by a VM.
+      await disconnect('127.0.0.1');
+      await b.call('scm.control', { name: SVC, code: 1 });
+      expect((await waitState(b, SVC, 'STOPPED', 60_000)).state).toBe('STOPPED');
+      dataBefore = treeHash(b.toHostPath(DATA));
+      const vm: Vm = 'a';
+      await disconnect(VMS[vm]);
+      expect(cli(['stop', SVC, '--vm', vm]).status).toBe(0);
+      // the other keeps serving while it is down
+      expect(await rows(VMS.b)).toEqual(['b', 'host']);
+      const out = cliJson<ServiceStatus>(['start', SVC, '--vm', vm]);
+      expect(out.state).toBe('RUNNING');
+      await ready(VMS[vm]);
+      expect(await rows(VMS[vm])).toEqual(['a', 'host']);
+      await sql(VMS[vm], "insert into t values ('a2'); checkpoint");
+      await sql(VMS.b, "insert into t values ('b2'); checkpoint");
+      expect(await rows(VMS[vm])).toEqual(['a', 'a2', 'host']);
+      expect(await rows(VMS.b)).toEqual(['b', 'b2', 'host']);
+    },
+    LONG,
+  );
+
+  it(
+    "the host's data directory is byte-identical after vm rm of both, its rows still there",
+    async () => {
+      const b = host.backend;
+      for (const [vm, ip] of Object.entries(VMS)) {
+        await disconnect(ip);
+        const r = cli(['vm', 'rm', vm]);
+        expect(r.status, r.stderr).toBe(0);
+      }
+      expect(treeHash(b.toHostPath(DATA))).toBe(dataBefore);
+      expect(existsSync(b.toHostPath('C:\\ProgramData\\svcdup\\VMs\\a'))).toBe(false);
+      await b.call('scm.start', { name: SVC });
+      expect((await waitState(b, SVC, 'RUNNING', 60_000)).state).toBe('RUNNING');
+      await ready('127.0.0.1');
+      expect(await rows('127.0.0.1')).toEqual(['host', 'host2']);
+      await b.close();
+    },
+    LONG,
+  );
 });
 
 describe.skipIf(present)('PostgreSQL 15 (skipped)', () => {

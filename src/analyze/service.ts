@@ -6,6 +6,7 @@ import { existsSync, statSync } from 'node:fs';
 import type { HostBackend, RegTree, RegValue, ServiceConfig, ServiceStatus } from '../backend/types.js';
 import { AgentError, SvcdupError, UsageError, Win32 } from '../errors.js';
 import { closureOf } from '../plan/closure.js';
+import { snapshotFolders } from '../plan/snapshot.js';
 import { analyzeBinary, type BinaryAnalysis } from './binary.js';
 import { codeFileOf, imageOf, parseFailureActions, svchostGroupOf, svchostInfo, type FailureActions } from './config.js';
 import { MalformedPeError } from './errors.js';
@@ -400,7 +401,7 @@ export async function analyzeService(
       source: `${code.path}: ${n.value}`,
     }));
   const footprint = assembleFootprint({ commandLine, image, parameters, programs, configFiles, codePorts });
-  const state = stateOf(cfg, footprint, binary, programs, opts.policy);
+  const state = stateOf(cfg, footprint, binary, programs, opts.policy, facts.key?.parameters?.values);
 
   const { key: _key, ...verdictFacts } = facts;
   return assess({
@@ -423,14 +424,20 @@ export async function analyzeService(
   });
 }
 
-/** Issue 9: the folders it writes (snapshotted: they are known), files and keys it writes, under the VM's rules. */
+/** A path equal to or under one of the folders, without case. */
+const inside = (p: string, folders: readonly string[]): boolean =>
+  folders.some((f) => p.toLowerCase().replace(/\\+$/, '') === f.toLowerCase() || p.toLowerCase().startsWith(`${f.toLowerCase()}\\`));
+
+/** Issue 9: the folders it writes (snapshotted: those dup snapshots, src/plan/snapshot.ts), files and keys it writes, under the VM's rules. */
 function stateOf(
   cfg: ServiceConfig,
   fp: FootprintSection,
   binary: BinaryAnalysis | undefined,
   programs: { binary?: BinaryAnalysis; path: string }[],
   policy?: { name: string; text: string },
+  params: readonly RegValue[] = [],
 ): StateSection {
+  const snapped = snapshotFolders(cfg, params);
   const files: { path: string; why: string }[] = [];
   for (const s of fp.settings) if (s.meaning === 'pid-file' || s.meaning === 'file') files.push({ path: s.value, why: `${s.meaning} (${s.source})` });
   const keys: { path: string; why: string }[] = [];
@@ -443,7 +450,13 @@ function stateOf(
     }
   }
   return stateSection({
-    folders: fp.writes.map((w) => ({ path: w.path, why: w.why, snapshot: true })),
+    // snapshotted: what dup snapshots (snapshotFolders), and what lies inside those folders
+    folders: [
+      ...fp.writes.map((w) => ({ path: w.path, why: w.why, snapshot: inside(w.path, snapped) })),
+      ...snapped
+        .filter((f) => !fp.writes.some((w) => w.path.toLowerCase() === f.toLowerCase()))
+        .map((f) => ({ path: f, why: 'named in its ImagePath or Parameters', snapshot: true })),
+    ],
     files,
     keys: [{ path: `${SERVICES_KEY}\\${cfg.name}`, why: "its own Services key (the VM's copy is what it sees)" }, ...keys],
     ...(policy ? { policyText: policy.text, policy: policy.name } : {}),

@@ -21,7 +21,7 @@ import { Journal } from '../state/journal.js';
 import { dupSteps, pruneEmptyKeys, stopAndWait, type StepContext } from './steps.js';
 import { mapLimit, START_CONCURRENCY } from './limit.js';
 import { fileAliasRules, fileAreaWin, WHITEOUT_PREFIX } from '../vm/files.js';
-import { snapshotFolders } from '../plan/snapshot.js';
+import { outermostFolders, snapshotFolders } from '../plan/snapshot.js';
 import { serviceKey } from '../plan/keys.js';
 import { treeBytes } from '../backend/folders.js';
 
@@ -198,7 +198,15 @@ export class Duplicates {
     }
     const snapshots: { folder: string; to: string; bytes: number }[] = [];
     const skipped: { folder: string; reason: string }[] = [];
-    for (const folder of snapshotFolders({ imagePath: `x ${[...folders.values()].map((f) => `"${f}"`).join(' ')}` })) {
+    // a path on a drive the host does not have is not there
+    const hostPath = (win: string): string | undefined => {
+      try {
+        return this.backend.toHostPath(win);
+      } catch {
+        return undefined;
+      }
+    };
+    for (const folder of outermostFolders([...folders.values()])) {
       const to = `${fileAreaWin(vm)}\\${folder[0]!.toUpperCase()}${folder.slice(2)}`;
       const leaf = to.slice(to.lastIndexOf('\\') + 1);
       const whiteout = `${to.slice(0, to.lastIndexOf('\\'))}\\${WHITEOUT_PREFIX}${leaf}`;
@@ -206,7 +214,8 @@ export class Duplicates {
         skipped.push({ folder, reason: 'the VM has its own already' });
         continue;
       }
-      const bytes = await treeBytes(this.backend.toHostPath(folder), SNAPSHOT_MAX_BYTES);
+      const src = hostPath(folder);
+      const bytes = src === undefined ? undefined : await treeBytes(src, SNAPSHOT_MAX_BYTES);
       if (bytes === undefined) continue;
       if (bytes > SNAPSHOT_MAX_BYTES) skipped.push({ folder, reason: `over ${SNAPSHOT_MAX_BYTES / 1048576} MB: copied up file by file when the VM writes` });
       else snapshots.push({ folder, to, bytes });

@@ -52,6 +52,11 @@ export function snapshotFolders(config: Pick<ServiceConfig, 'imagePath' | 'servi
     const texts = v.type === 'REG_SZ' || v.type === 'REG_EXPAND_SZ' ? [v.data] : v.type === 'REG_MULTI_SZ' ? v.data : [];
     for (const t of texts) for (const p of pathsIn(t)) found.push(folderOf(normalize(p)));
   }
+  return outermostFolders(found);
+}
+
+/** Absolute, non-system folders, case-insensitively unique, a folder inside another dropped; sorted. */
+export function outermostFolders(found: readonly string[]): string[] {
   const unique = new Map<string, string>();
   for (const f of found) if (ABS.test(f + '\\') && !SYSTEM.some((r) => r.test(f))) unique.set(f.toLowerCase(), f);
   const keys = [...unique.keys()].sort();
