@@ -96,7 +96,17 @@ int files_path_init(void)
 }
 
 /* ---- canonical form ---- */
+static USHORT skip_root1(const WCHAR *s, USHORT n);
+/* The length of the drive-namespace prefix; \??\Global\ (any number of them) is \??\ again:
+   the calls that reach here without the isolation layer (attributes, NtDeleteFile, renames)
+   must not take it for a non-drive path */
 static USHORT skip_root(const WCHAR *s, USHORT n)
+{
+    USHORT i = skip_root1(s, n);
+    while (i && starts(s + i, n - i, L"Global\\")) i += 7;
+    return i;
+}
+static USHORT skip_root1(const WCHAR *s, USHORT n)
 {
     if (starts(s, n, L"\\??\\GLOBALROOT\\??\\")) return 18;
     if (starts(s, n, L"\\??\\GLOBALROOT\\DosDevices\\")) return 26;
