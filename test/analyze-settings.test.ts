@@ -175,7 +175,7 @@ describe('state: rules and snapshot folders', () => {
     'bogus files C:\\x',
   ].join('\n');
 
-  it('reads the files and keys lines of a policy; a pattern matches the whole path, as the hook's', () => {
+  it('reads the files and keys lines of a policy; a pattern matches the whole path, as the hook matches', () => {
     const rules = stateRules(policy);
     expect(rules.map((r) => `${r.rule} ${r.kind} ${r.pattern}`)).toEqual([
       'open files C:\\shared\\logs',

@@ -72,4 +72,6 @@ int files_dir_install(void);
 void files_dir_forget(HANDLE h);
 /* does the merged directory hold anything besides . and ..? */
 int files_dir_nonempty(const wpath *vp, int verdict);
+/* the long name of an 8.3 short name comp in folder dirvp of the VM's view; 1 when found */
+int files_long_name(wpath *dirvp, const WCHAR *comp, USHORT n, wpath *out);
 #endif

@@ -446,3 +446,48 @@ int files_dir_install(void)
     r = hook_syscall("NtQueryDirectoryFileEx", d_NtQueryDirectoryFileEx, (void **)&o_NtQueryDirectoryFileEx);
     return r == -2 ? -1 : 0; /* older systems lack the Ex call */
 }
+
+/* One folder's entry for an 8.3 short name: its long name, or 0. */
+static int long_in(wpath *dir, const WCHAR *comp, USHORT n, wpath *out)
+{
+    OBJECT_ATTRIBUTES oa;
+    UNICODE_STRING us, mask;
+    IO_STATUS_BLOCK io;
+    HANDLE h;
+    union {
+        char b[1024];
+        ULONG align;
+    } q;
+    int found = 0;
+    if (!o_NtQueryDirectoryFile) return 0;
+    /* "\??\C:" is the volume; its root folder is "\??\C:\" */
+    if (dir->n && dir->p[dir->n - 1] == L':' && !wp_add(dir, L"\\", 1)) return 0;
+    wp_us(dir, &us);
+    InitializeObjectAttributes(&oa, &us, OBJ_CASE_INSENSITIVE, NULL, NULL);
+    if (files_orig_create(&h, FILE_LIST_DIRECTORY | SYNCHRONIZE, &oa, &io, NULL, 0, FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE,
+                          FILE_OPEN, FILE_DIRECTORY_FILE | FILE_SYNCHRONOUS_IO_NONALERT | FILE_OPEN_FOR_BACKUP_INTENT, NULL, 0) < 0)
+        return 0;
+    mask.Buffer = (WCHAR *)comp;
+    mask.Length = mask.MaximumLength = (USHORT)(n * sizeof(WCHAR));
+    /* FileBothDirectoryInformation: the filesystem matches the mask against short names too */
+    if (o_NtQueryDirectoryFile(h, NULL, NULL, NULL, &io, q.b, sizeof q.b, 3, TRUE, &mask, TRUE) >= 0) {
+        ULONG ln = *(ULONG *)(q.b + 60) / 2;
+        CCHAR sn = *(CCHAR *)(q.b + 68);
+        const WCHAR *ls = (const WCHAR *)(q.b + 94), *ss = (const WCHAR *)(q.b + 70);
+        if (sn / 2 == n && !_wcsnicmp(ss, comp, n) && ln && 94 + ln * 2 <= sizeof q.b) found = wp_set(out, ls, (USHORT)ln);
+    }
+    real_NtClose(h);
+    return found;
+}
+
+int files_long_name(wpath *dirvp, const WCHAR *comp, USHORT n, wpath *out)
+{
+    wpath pp;
+    int r = 0;
+    wp_init(&pp);
+    /* the VM's copy of the folder first (its own files), then the host's */
+    if (files_private(dirvp, &pp)) r = long_in(&pp, comp, n, out);
+    if (!r && files_verdict(dirvp) != V_FPRIVATE) r = long_in(dirvp, comp, n, out); /* may add the root's "\\" */
+    wp_free(&pp);
+    return r;
+}

@@ -96,7 +96,17 @@ int files_path_init(void)
 }
 
 /* ---- canonical form ---- */
+static USHORT skip_root1(const WCHAR *s, USHORT n);
+/* The length of the drive-namespace prefix; \??\Global\ (any number of them) is \??\ again:
+   the calls that reach here without the isolation layer (attributes, NtDeleteFile, renames)
+   must not take it for a non-drive path */
 static USHORT skip_root(const WCHAR *s, USHORT n)
+{
+    USHORT i = skip_root1(s, n);
+    while (i && starts(s + i, n - i, L"Global\\")) i += 7;
+    return i;
+}
+static USHORT skip_root1(const WCHAR *s, USHORT n)
 {
     if (starts(s, n, L"\\??\\GLOBALROOT\\??\\")) return 18;
     if (starts(s, n, L"\\??\\GLOBALROOT\\DosDevices\\")) return 26;
@@ -105,6 +115,39 @@ static USHORT skip_root(const WCHAR *s, USHORT n)
     if (starts(s, n, L"\\DosDevices\\")) return 12;
     if (starts(s, n, L"\\GLOBAL??\\")) return 10;
     return 0;
+}
+
+/* Replace each component with a "~" by its long name, folder by folder (a component
+   that names nothing stays as it is: it may be created). 0 when out of memory. */
+static int expand_short(wpath *out)
+{
+    USHORT i = 7, s, e;
+    wpath dir, ln;
+    int ok = 1;
+    if (!wmemchr(out->p, L'~', out->n)) return 1;
+    wp_init(&dir);
+    wp_init(&ln);
+    while (i < out->n && ok) {
+        s = i;
+        while (i < out->n && out->p[i] != L'\\') i++;
+        e = i++;
+        if (e - s > 12 || !wmemchr(out->p + s, L'~', e - s)) continue;
+        if (!wp_set(&dir, out->p, s - 1)) {
+            ok = 0;
+            break;
+        }
+        if (files_long_name(&dir, out->p + s, e - s, &ln) && (ln.n != e - s || _wcsnicmp(ln.p, out->p + s, ln.n))) {
+            /* out = out[0..s) + long + out[e..n) */
+            wpath t;
+            wp_init(&t);
+            ok = wp_set(&t, out->p, s) && wp_add(&t, ln.p, ln.n) && wp_add(&t, out->p + e, out->n - e) && wp_set(out, t.p, t.n);
+            wp_free(&t);
+            i = s + ln.n + 1;
+        }
+    }
+    wp_free(&dir);
+    wp_free(&ln);
+    return ok;
 }
 
 /* s[0..n) absolute NT name -> canonical; returns F_* */
@@ -150,6 +193,9 @@ static int canon(const WCHAR *s, USHORT n, wpath *out, int allow_area)
             break;
         }
     }
+    /* 8.3 short names (C:\PROGRA~1): decided on the long name, so a short spelling reaches
+       the same copy, and svcdup's own folder is closed under its short name too */
+    if (!expand_short(out)) return F_BAD;
     /* svcdup's own folder (and each VM's private area in it) is never a VM's to open */
     if (starts(out->p, out->n, FILES_HOME) && (out->n == home_n || out->p[home_n] == L'\\')) {
         USHORT m;

@@ -13,6 +13,7 @@
  *   setattr PATH HEX     SetFileAttributes
  *   hold PATH MS         open for reading, re-read it every 50 ms for MS ms: "reads=N changed=K"
  *   rewrite PATH MS      keep rewriting PATH with a counter for MS ms
+ *   short PATH           GetShortPathNameW: "short=<path>"
  *   ntopen PATH          NtOpenFile for reading, called with write-looking values in the stack
  *                        slots past its 6 arguments (as a caller's stack garbage): "text=<content>"
  */
@@ -195,6 +196,12 @@ int wmain(int argc, WCHAR **argv)
         printf("rewrites=%d\n", i);
         return 0;
     }
+    if (!wcscmp(op, L"short")) {
+        WCHAR out[1024];
+        if (!GetShortPathNameW(a, out, 1024)) return fail();
+        printf("short=%s\n", utf8(out));
+        return 0;
+    }
     if (!wcscmp(op, L"ntopen")) {
         /* NtOpenFile takes 6 arguments; what lies past them on the stack must not count */
         typedef LONG(NTAPI * open14)(HANDLE *, ACCESS_MASK, OBJECT_ATTRIBUTES *, IO_STATUS_BLOCK *, ULONG_PTR, ULONG_PTR, ULONG_PTR,
@@ -224,6 +231,6 @@ int wmain(int argc, WCHAR **argv)
         printf("text=%s\n", buf);
         return 0;
     }
-    printf("usage: svcdup-ft write|append|read|attr|setattr|delete|rmdir|mkdir|rename|link|list|mmap|lock|name|hold|rewrite|ntopen ...\n");
+    printf("usage: svcdup-ft write|append|read|attr|setattr|delete|rmdir|mkdir|rename|link|list|mmap|lock|name|hold|rewrite|short|ntopen ...\n");
     return 87;
 }
