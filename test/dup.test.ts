@@ -411,7 +411,7 @@ describe('the plan', () => {
   it('dup --dry-run prints every step and its undo, and changes neither the registry nor the SCM', async () => {
     const before = await hostState();
     // One fresh-clone run saw this first call fail with "svcdup-agent exited (code 1)" right after the relay
-    // impostor test (a transient agent exit, under investigation: see the issue note); a second try tells it apart.
+    // impostor test (a transient agent exit, not reproduced: see docs/agent-protocol.md); a second try tells it apart.
     if (/svcdup-agent exited/.test(cli(['status']).stderr)) cli(['status']);
     const out = cliJson<{ dryRun: boolean; plan: { services: { scmName: string }[]; steps: { kind: string; args: { name?: string } }[] } }>([
       'dup',

@@ -47,7 +47,7 @@ export class AgentClient {
         };
         if (child.stderr.readableEnded || child.stderr.destroyed) return report();
         child.stderr.once('end', report);
-        setTimeout(report, 250).unref();
+        setTimeout(report, 250); // not unref: pending calls must hear of the exit
       });
       child.on('error', (err) => {
         this.exited = new SvcdupError(`cannot run svcdup-agent: ${err.message}`);
