@@ -67,9 +67,13 @@ try {
     }
     // copy-up: the VM's first open for writing copies the whole file; `cp` on the same disk
     // timed by the shell around cp (node's own process start would count otherwise)
-    const cp = spawnSync('sh', ['-c', 'a=$(date +%s%N); cp "$1" "$2" || exit 1; b=$(date +%s%N); echo $(((b - a) / 1000))', 'sh', join(dir, 'big.bin'), join(dir, 'big.cp')], {
-      encoding: 'utf8',
-    });
+    const cp = spawnSync(
+      'sh',
+      ['-c', 'a=$(date +%s%N); cp "$1" "$2" || exit 1; b=$(date +%s%N); echo $(((b - a) / 1000))', 'sh', join(dir, 'big.bin'), join(dir, 'big.cp')],
+      {
+        encoding: 'utf8',
+      },
+    );
     if (cp.status) throw new Error(`cp: ${cp.stderr}`);
     const cpUs = Number(cp.stdout.trim());
     rmSync(join(dir, 'big.cp'));
@@ -109,7 +113,9 @@ try {
     const v = median(s[k]![1]);
     const ratio = v / n;
     Object.assign(figures, { [`${k}NativeUs`]: round(n, 1), [`${k}VmUs`]: round(v, 1), [`${k}Ratio`]: round(ratio, 3) });
-    say(`${label[k]!.padEnd(46)}${n.toFixed(1).padStart(12)}${v.toFixed(1).padStart(12)}${ratio.toFixed(3).padStart(8)}  <= ${aims[k]!.toFixed(2)} ${ratio <= aims[k]! ? 'ok' : 'MISSED'}`);
+    say(
+      `${label[k]!.padEnd(46)}${n.toFixed(1).padStart(12)}${v.toFixed(1).padStart(12)}${ratio.toFixed(3).padStart(8)}  <= ${aims[k]!.toFixed(2)} ${ratio <= aims[k]! ? 'ok' : 'MISSED'}`,
+    );
   }
   say(`VM process private memory after touching 10 files: ${kb10} kB; ${touchN} files: ${kbMany} kB (${kbMany - kb10 >= 0 ? '+' : ''}${kbMany - kb10} kB)`);
   report({ bench: 'files', rounds, iterations, bigMb, touched: touchN, listEntries: entries, ...figures, touch10Kb: kb10, touchManyKb: kbMany });

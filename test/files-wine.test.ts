@@ -61,7 +61,7 @@ describe('copy-on-write', () => {
     expect(hostText('C:\\ft\\keep.txt')).toBe('host keep');
   });
 
-  it("NtOpenFile for reading is a read, whatever lies in the stack past its 6 arguments", async () => {
+  it('NtOpenFile for reading is a read, whatever lies in the stack past its 6 arguments', async () => {
     // the cause of svchost-hosted services exiting with 1067 under the file layer: slots 7..9
     // were read as NtCreateFile's share, disposition and options, so Wine's loader opening a DLL
     // copied it up and then failed to open the copy

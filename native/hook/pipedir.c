@@ -78,7 +78,7 @@ static ULONG filter(PVOID buf, ULONG used, ULONG len_at, ULONG name_at, const UN
 
 /* 1 when h is a pipe root and *st is the answer, 0 when h is not ours. */
 static int pipedir_query(HANDLE h, HANDLE event, PVOID apc, PVOID ctx, IO_STATUS_BLOCK *io, PVOID buf, ULONG len, ULONG cls, BOOLEAN single,
-                  UNICODE_STRING *mask, BOOLEAN restart, NTSTATUS *st)
+                         UNICODE_STRING *mask, BOOLEAN restart, NTSTATUS *st)
 {
     ULONG len_at, name_at, kept;
     int rounds = 0;

@@ -217,7 +217,6 @@ static int sa_of(const WCHAR *addr, int port, struct sockaddr_storage *ss)
     }
 }
 
-
 /* ---- a hand-written SCM client (MS-SCMR over the svcctl pipe, DCE/RPC by hand) ---- */
 static const GUID svcctl_uuid = {0x367abb81, 0x9844, 0x35f1, {0xad, 0x32, 0x98, 0xf0, 0x38, 0x00, 0x10, 0x03}};
 static const GUID ndr_uuid = {0x8a885d04, 0x1ceb, 0x11c9, {0x9f, 0xe8, 0x08, 0x00, 0x2b, 0x10, 0x48, 0x60}};
@@ -229,7 +228,7 @@ static void pdu_header(BYTE *b, BYTE type, USHORT frag)
     memset(b, 0, 16);
     b[0] = 5;
     b[2] = type;
-    b[3] = 3; /* first and last fragment */
+    b[3] = 3;    /* first and last fragment */
     b[4] = 0x10; /* little-endian, ASCII, IEEE */
     *(USHORT *)(b + 8) = frag;
     *(ULONG *)(b + 12) = call_id++;
@@ -264,7 +263,7 @@ static NTSTATUS rpc_bind(HANDLE p)
     b[24] = 1; /* one context */
     b[25] = b[26] = b[27] = 0;
     *(USHORT *)(b + 28) = 0; /* context id */
-    b[30] = 1; /* one transfer syntax */
+    b[30] = 1;               /* one transfer syntax */
     b[31] = 0;
     memcpy(b + 32, &svcctl_uuid, 16);
     *(ULONG *)(b + 48) = 2; /* version 2.0 */
@@ -380,7 +379,8 @@ static HANDLE next_pipe_handle(ULONG_PTR *at)
             ULONG ret;
             *at += 4;
             /* not stdio (pipes too, under the test); the SCM's pipe by its name */
-            if (h == GetStdHandle(STD_INPUT_HANDLE) || h == GetStdHandle(STD_OUTPUT_HANDLE) || h == GetStdHandle(STD_ERROR_HANDLE)) continue;
+            if (h == GetStdHandle(STD_INPUT_HANDLE) || h == GetStdHandle(STD_OUTPUT_HANDLE) || h == GetStdHandle(STD_ERROR_HANDLE))
+                continue;
             memset(&nm, 0, sizeof nm);
             if (NtQueryObject(h, ObjectNameInformation, &nm, sizeof nm - 2, &ret) >= 0 && nm.us.Buffer && nm.us.Length) {
                 nm.us.Buffer[nm.us.Length / 2] = 0;
@@ -605,8 +605,10 @@ static void attempt(WCHAR **f, int n)
             oa_set(&oa, &us, ln, NULL);
             us_set(&tgt, eq ? eq : L"");
             st = NTF(mklink_fn, "NtCreateSymbolicLinkObject")(&d, SYMBOLIC_LINK_ALL_ACCESS, &oa, &tgt);
-            if (st >= 0) st = open_file(f[3], NULL, &h);
-            else note = "link refused";
+            if (st >= 0)
+                st = open_file(f[3], NULL, &h);
+            else
+                note = "link refused";
         } else {
             int tries = 0;
             /* a real client waits for a free instance */
@@ -618,8 +620,10 @@ static void attempt(WCHAR **f, int n)
         esc = reached(st);
         if (st >= 0 && h) {
             NTSTATUS s2;
-            if (scm_open_service(h, 1, svc, &s2)) note = "the SCM opened the service";
-            else if (s2 < 0) note = "opened, no SCM answer";
+            if (scm_open_service(h, 1, svc, &s2))
+                note = "the SCM opened the service";
+            else if (s2 < 0)
+                note = "opened, no SCM answer";
         }
     } else if (!wcscmp(op, L"rawscmvia") && n >= 4) { /* rawscmvia WIN32PIPE SERVICE: the SCM's interface through another open pipe */
         int tries = 0;
@@ -649,7 +653,8 @@ static void attempt(WCHAR **f, int n)
                 esc = scm_open_service(p, 0, f[3], &st) || wrote;
             } else if (!wcscmp(mode, L"dup")) {
                 HANDLE c;
-                if ((st = NTF(dup_fn, "NtDuplicateObject")(GetCurrentProcess(), p, GetCurrentProcess(), &c, 0, 0, DUPLICATE_SAME_ACCESS)) >= 0) {
+                if ((st = NTF(dup_fn, "NtDuplicateObject")(GetCurrentProcess(), p, GetCurrentProcess(), &c, 0, 0, DUPLICATE_SAME_ACCESS)) >=
+                    0) {
                     wrote = 0;
                     esc = scm_open_service(c, 0, f[3], &st) || wrote;
                     cl(c);

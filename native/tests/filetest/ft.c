@@ -231,6 +231,7 @@ int wmain(int argc, WCHAR **argv)
         printf("text=%s\n", buf);
         return 0;
     }
-    printf("usage: svcdup-ft write|append|read|attr|setattr|delete|rmdir|mkdir|rename|link|list|mmap|lock|name|hold|rewrite|short|ntopen ...\n");
+    printf("usage: svcdup-ft write|append|read|attr|setattr|delete|rmdir|mkdir|rename|link|list|mmap|lock|name|hold|rewrite|short|ntopen "
+           "...\n");
     return 87;
 }
