@@ -180,6 +180,8 @@ describe('bad input from a VM: a full disk during a copy-up, bad names', () => {
   const inVm = async (...args: string[]) => {
     db ??= openDb(host.paths.stateDb);
     const r = await new Vms(host.backend, dbVmStore(db)).run('full', [ft(), ...args]);
+    // seen once in a full-suite run: code 1 and no output; say what the launcher said then
+    if (r.code !== 0 && !r.stdout.trim()) console.error(`svcdup-ft ${args.join(' ')}: code ${r.code}, stderr: ${r.stderr}`);
     return { code: r.code, out: r.stdout.replace(/\r\n/g, '\n').trim() };
   };
   afterAll(() => db?.close());
