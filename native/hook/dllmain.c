@@ -68,17 +68,20 @@ static int start(void)
     return 1;
 }
 
-/* For the launcher: start cmdline suspended in VM vm with policy rules, hooked.
-   Returns 0 or a Win32 error; on success *pi holds the handles. */
-__declspec(dllexport) DWORD svcdup_spawn(const WCHAR *vm, const WCHAR *rules, WCHAR *cmdline, PROCESS_INFORMATION *pi)
+/* For svcdup-host: svcdup_spawn with the child's primary token given (a restricted
+   token; NULL: the caller's, as svcdup_spawn). Same suspended create + injection. */
+__declspec(dllexport) DWORD svcdup_spawn_as(const WCHAR *vm, const WCHAR *rules, WCHAR *cmdline, HANDLE token, PROCESS_INFORMATION *pi)
 {
     STARTUPINFOW si;
     vm_config *c = config_make(vm, rules);
     NTSTATUS st;
+    BOOL ok;
     if (!c) return ERROR_INVALID_PARAMETER;
     memset(&si, 0, sizeof si);
     si.cb = sizeof si;
-    if (!CreateProcessW(NULL, cmdline, NULL, NULL, TRUE, CREATE_SUSPENDED, NULL, NULL, &si, pi)) {
+    ok = token ? CreateProcessAsUserW(token, NULL, cmdline, NULL, NULL, TRUE, CREATE_SUSPENDED, NULL, NULL, &si, pi)
+               : CreateProcessW(NULL, cmdline, NULL, NULL, TRUE, CREATE_SUSPENDED, NULL, NULL, &si, pi);
+    if (!ok) {
         DWORD e = GetLastError();
         hfree(c);
         return e;
@@ -93,6 +96,13 @@ __declspec(dllexport) DWORD svcdup_spawn(const WCHAR *vm, const WCHAR *rules, WC
     }
     ResumeThread(pi->hThread);
     return 0;
+}
+
+/* For the launcher: start cmdline suspended in VM vm with policy rules, hooked.
+   Returns 0 or a Win32 error; on success *pi holds the handles. */
+__declspec(dllexport) DWORD svcdup_spawn(const WCHAR *vm, const WCHAR *rules, WCHAR *cmdline, PROCESS_INFORMATION *pi)
+{
+    return svcdup_spawn_as(vm, rules, cmdline, NULL, pi);
 }
 
 /* Is pid in a VM? Copies the VM name (VM_NAME_MAX + 1 chars) when it is. */

@@ -20,6 +20,7 @@ struct host {
     DWORD reply;
     DWORD image_accepts;       /* the controls the image itself accepts */
     volatile LONG forced_stop; /* STOP ended an image that does not accept it */
+    BOOL restricted_token;     /* --restricted-token: the image gets DISABLE_MAX_PRIVILEGE */
 };
 extern struct host H;
 
@@ -40,4 +41,7 @@ void host_report(DWORD state, DWORD win32_exit, DWORD service_exit, DWORD wait_h
 /* launch.c: start the real image suspended in the VM with the hook, pipe name in its
    environment; returns a Win32 error. */
 DWORD host_launch(const WCHAR *pipe_name);
+
+/* token.c: --restricted-token's primary token for the image; returns a Win32 error. */
+DWORD host_restricted_token(HANDLE *out);
 #endif

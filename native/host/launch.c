@@ -41,7 +41,15 @@ DWORD host_launch(const WCHAR *pipe_name)
     GetSystemDirectoryW(cwd, ARRAYSIZE(cwd));
     SetCurrentDirectoryW(cwd);
 
-    if ((err = vm_spawn(H.vm, rules, cmdline, &pi))) return err;
+    if (H.restricted_token) {
+        /* the kernel's privilege checks then refuse the image what the hook cannot */
+        HANDLE token;
+        if ((err = host_restricted_token(&token))) return err;
+        err = vm_spawn(H.vm, rules, cmdline, token, &pi);
+        CloseHandle(token);
+        if (err) return err;
+    } else if ((err = vm_spawn(H.vm, rules, cmdline, NULL, &pi)))
+        return err;
     H.child = pi.hProcess;
     H.child_pid = pi.dwProcessId;
     CloseHandle(pi.hThread);

@@ -1,6 +1,7 @@
 /* svcdup-host.exe: a duplicate, as the SCM sees it.
  *
- * Registered as SERVICE@VM with ImagePath `svcdup-host.exe --vm VM --service SERVICE`.
+ * Registered as SERVICE@VM with ImagePath `svcdup-host.exe --vm VM --service SERVICE`
+ * (`--restricted-token`: the image runs with a restricted token, launch.c).
  * Only the process the SCM started may talk to the SCM, so this process is the service:
  * it starts the real image inside the VM (launch.c) and relays start arguments,
  * controls and status reports over a private pipe (relay.h) to the hook's emulation of
@@ -13,7 +14,7 @@ struct host H;
 
 static void usage(void)
 {
-    err_write(L"usage: svcdup-host.exe --vm VM --service SERVICE\n"
+    err_write(L"usage: svcdup-host.exe --vm VM --service SERVICE [--restricted-token]\n"
               L"svcdup-host is the ImagePath of a duplicate; the SCM starts it (sc start SERVICE@VM).\n",
               NULL);
 }
@@ -23,8 +24,13 @@ int host_main(int argc, WCHAR **argv)
     SERVICE_TABLE_ENTRYW table[2] = {{0}};
     int i;
 
-    for (i = 1; i + 1 < argc; i += 2) {
-        if (str_eq(argv[i], L"--vm"))
+    for (i = 1; i < argc; i += 2) {
+        if (str_eq(argv[i], L"--restricted-token")) {
+            H.restricted_token = TRUE;
+            i--; /* a flag: no value */
+        } else if (i + 1 >= argc)
+            break;
+        else if (str_eq(argv[i], L"--vm"))
             lstrcpynW(H.vm, argv[i + 1], ARRAYSIZE(H.vm));
         else if (str_eq(argv[i], L"--service"))
             lstrcpynW(H.service, argv[i + 1], ARRAYSIZE(H.service));

@@ -3,9 +3,9 @@
    imports) costs a long-running svcdup-host no memory. */
 #include "vmspawn.h"
 
-typedef DWORD (*spawn_fn)(const WCHAR *, const WCHAR *, WCHAR *, PROCESS_INFORMATION *);
+typedef DWORD (*spawn_fn)(const WCHAR *, const WCHAR *, WCHAR *, HANDLE, PROCESS_INFORMATION *);
 
-DWORD vm_spawn(const WCHAR *vm, const WCHAR *rules, WCHAR *cmdline, PROCESS_INFORMATION *pi)
+DWORD vm_spawn(const WCHAR *vm, const WCHAR *rules, WCHAR *cmdline, HANDLE token, PROCESS_INFORMATION *pi)
 {
     WCHAR path[MAX_PATH], *name = path;
     HMODULE hook;
@@ -18,8 +18,8 @@ DWORD vm_spawn(const WCHAR *vm, const WCHAR *rules, WCHAR *cmdline, PROCESS_INFO
         if (path[i] == L'\\') name = path + i + 1;
     lstrcpyW(name, L"svcdup-hook.dll");
     if (!(hook = LoadLibraryW(path))) return GetLastError();
-    if ((spawn = (spawn_fn)(void *)GetProcAddress(hook, "svcdup_spawn")))
-        err = spawn(vm, rules, cmdline, pi);
+    if ((spawn = (spawn_fn)(void *)GetProcAddress(hook, "svcdup_spawn_as")))
+        err = spawn(vm, rules, cmdline, token, pi);
     else
         err = ERROR_PROC_NOT_FOUND;
     FreeLibrary(hook);

@@ -3,6 +3,7 @@
 #ifndef SVCDUP_VMSPAWN_H
 #define SVCDUP_VMSPAWN_H
 #include <windows.h>
-/* Returns 0 or a Win32 error; on success pi holds the running child's handles. */
-DWORD vm_spawn(const WCHAR *vm, const WCHAR *rules, WCHAR *cmdline, PROCESS_INFORMATION *pi);
+/* Returns 0 or a Win32 error; on success pi holds the running child's handles.
+   token: the child's primary token, NULL for ours. */
+DWORD vm_spawn(const WCHAR *vm, const WCHAR *rules, WCHAR *cmdline, HANDLE token, PROCESS_INFORMATION *pi);
 #endif

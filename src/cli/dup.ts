@@ -25,18 +25,19 @@ export function registerDupCommands(program: Command): void {
     .option('--share <service>', 'leave this dependency to the host instance (repeatable)', collect, [])
     .option('--set <path=value>', 'edit the VM copy of the service key, e.g. Parameters\\Port=8080 or Parameters\\N:REG_DWORD=5 (repeatable)', collect, [])
     .option('--start', 'start the duplicate (and its dependencies) once registered')
+    .option('--restricted-token', 'run the images with a restricted token: every privilege but SeChangeNotify removed (docs/dup.md)')
     .option('--dry-run', 'print the plan (every step and its undo) and change nothing')
     .option('--force', 'register it even when svcdup analyze says it cannot run or cannot be duplicated')
     .option('--json', 'machine-readable output')
     .action(
-      async (service: string, opts: { vm: string; share: string[]; set: string[]; start?: boolean; dryRun?: boolean; force?: boolean; json?: boolean }) => {
+      async (service: string, opts: { vm: string; share: string[]; set: string[]; start?: boolean; restrictedToken?: boolean; dryRun?: boolean; force?: boolean; json?: boolean }) => {
         await withContext(program, async (ctx) => {
           const vm = requireVm(ctx, opts.vm);
           // the analyzer's verdict first: refuse with the reason before anything is registered (or planned)
           const refusal = opts.force ? undefined : await dupRefusalFor(ctx.backend, service, opts.share);
           if (refusal) throw new UsageError(refusal);
           if (opts.dryRun) {
-            const plan = await ctx.dups.plan(service, vm, opts.share, { set: opts.set });
+            const plan = await ctx.dups.plan(service, vm, opts.share, { set: opts.set, restrictedToken: !!opts.restrictedToken });
             if (opts.json) return printJson({ plan, dryRun: true });
             process.stdout.write(`plan of dup ${plan.root} --vm ${vm} (dry run: nothing was changed)\n`);
             for (const s of plan.services) process.stdout.write(`duplicate  ${s.scmName}  (${s.reason})\n`);
@@ -48,7 +49,7 @@ export function registerDupCommands(program: Command): void {
             });
             return;
           }
-          const plan = await ctx.dups.dup(service, vm, { share: opts.share, set: opts.set, start: !!opts.start });
+          const plan = await ctx.dups.dup(service, vm, { share: opts.share, set: opts.set, start: !!opts.start, restrictedToken: !!opts.restrictedToken });
           const status = opts.start ? await ctx.backend.call('scm.status', { name: plan.services.at(-1)!.scmName }) : undefined;
           if (opts.json) return printJson({ plan, ...(status ? { status } : {}) });
           for (const s of plan.services) process.stdout.write(`registered ${s.scmName}  (${s.reason})\n`);

@@ -67,6 +67,8 @@ export interface DupOptions {
   startArgs?: string[];
   /** plan only: return the plan (with its steps) and change nothing */
   dryRun?: boolean;
+  /** run the images with a restricted token (every privilege but SeChangeNotify removed) */
+  restrictedToken?: boolean;
 }
 
 /** A duplicate to start, for startMany. */
@@ -146,7 +148,7 @@ export class Duplicates {
    * them. Pure apart from reading the host (service configurations, SCM names, the VM's
    * Policy value); nothing is changed.
    */
-  async plan(service: string, vm: string, share: string[] = [], opts: { set?: string[] } = {}): Promise<DuplicationPlan> {
+  async plan(service: string, vm: string, share: string[] = [], opts: { set?: string[]; restrictedToken?: boolean } = {}): Promise<DuplicationPlan> {
     for (const name of [service, ...share]) {
       const problem = serviceNameProblem(name);
       if (problem) throw new UsageError(`service name "${name}" cannot be duplicated: ${problem}`);
@@ -159,7 +161,10 @@ export class Duplicates {
     const hostExe = this.backend.toWindowsPath(join(this.backend.paths.nativeDir, 'svcdup-host.exe'));
     let plan: DuplicationPlan;
     try {
-      const input = { service, vm, configs, share, hostExe, existing: this.list(vm).map((d) => d.service), edits, ...(policy ? { policy } : {}) };
+      const input = {
+        service, vm, configs, share, hostExe, existing: this.list(vm).map((d) => d.service), edits, ...(policy ? { policy } : {}),
+        ...(opts.restrictedToken ? { restrictedToken: true } : {}),
+      };
       plan = planDuplicate(input);
       // Second pass, with the folders of the planned services as found on the host.
       const found = await this.snapshotsFor(vm, plan.services);
@@ -263,7 +268,7 @@ export class Duplicates {
 
   /** Register every planned duplicate as one operation (all or none), optionally start the root. */
   async dup(service: string, vm: string, opts: DupOptions = {}): Promise<DuplicationPlan> {
-    const plan = await this.plan(service, vm, opts.share, { ...(opts.set ? { set: opts.set } : {}) });
+    const plan = await this.plan(service, vm, opts.share, { ...(opts.set ? { set: opts.set } : {}), ...(opts.restrictedToken ? { restrictedToken: true } : {}) });
     if (opts.dryRun) return plan;
     await this.apply('dup', `${plan.root}@${vm}`, plan.steps);
     if (opts.start) await this.start(plan.root, vm, opts.startArgs);

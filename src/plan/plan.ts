@@ -63,6 +63,8 @@ export interface PlanInput {
   share?: readonly string[];
   /** the Windows path of svcdup-host.exe */
   hostExe: string;
+  /** `--restricted-token`: svcdup-host runs each planned image with a restricted token (docs/dup.md) */
+  restrictedToken?: boolean;
   /** services already duplicated into this VM: not planned again, only depended on */
   existing?: readonly string[];
   /** `--set` edits of the root's copy */
@@ -100,7 +102,7 @@ export function planDuplicate(input: PlanInput): DuplicationPlan {
       service: cfg.name,
       scmName,
       displayName: duplicateDisplayName(cfg.displayName, input.vm),
-      imagePath: [quote(input.hostExe), '--vm', quote(input.vm), '--service', quote(cfg.name)].join(' '),
+      imagePath: [quote(input.hostExe), '--vm', quote(input.vm), '--service', quote(cfg.name), ...(input.restrictedToken ? ['--restricted-token'] : [])].join(' '),
       dependOnService: e.dependsOn.map((d) =>
         action.get(d.toLowerCase()) === 'duplicate' ? duplicateServiceName(byName.get(d.toLowerCase())!.name, input.vm) : d,
       ),
