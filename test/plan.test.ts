@@ -85,6 +85,14 @@ describe('duplication plan', () => {
     expect(p.services[0]!.imagePath).toBe('"C:\\Program Files\\svcdup\\svcdup-host.exe" --vm v --service C');
   });
 
+  it('passes --restricted-token to svcdup-host for every planned duplicate, only when asked', () => {
+    const p = planDuplicate({ service: 'A', vm: 'v', configs: chain, share: ['C'], hostExe, restrictedToken: true });
+    expect(p.services.map((s) => s.imagePath)).toEqual([
+      'Z:\\opt\\svcdup\\svcdup-host.exe --vm v --service B --restricted-token',
+      'Z:\\opt\\svcdup\\svcdup-host.exe --vm v --service A --restricted-token',
+    ]);
+  });
+
   it('marks svchost services with their group (each duplicate runs its own svchost -k GROUP)', () => {
     const sh = (n: string, deps: string[] = []) =>
       svc(n, {
