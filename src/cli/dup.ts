@@ -30,7 +30,10 @@ export function registerDupCommands(program: Command): void {
     .option('--force', 'register it even when svcdup analyze says it cannot run or cannot be duplicated')
     .option('--json', 'machine-readable output')
     .action(
-      async (service: string, opts: { vm: string; share: string[]; set: string[]; start?: boolean; restrictedToken?: boolean; dryRun?: boolean; force?: boolean; json?: boolean }) => {
+      async (
+        service: string,
+        opts: { vm: string; share: string[]; set: string[]; start?: boolean; restrictedToken?: boolean; dryRun?: boolean; force?: boolean; json?: boolean },
+      ) => {
         await withContext(program, async (ctx) => {
           const vm = requireVm(ctx, opts.vm);
           // the analyzer's verdict first: refuse with the reason before anything is registered (or planned)

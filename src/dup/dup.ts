@@ -162,7 +162,14 @@ export class Duplicates {
     let plan: DuplicationPlan;
     try {
       const input = {
-        service, vm, configs, share, hostExe, existing: this.list(vm).map((d) => d.service), edits, ...(policy ? { policy } : {}),
+        service,
+        vm,
+        configs,
+        share,
+        hostExe,
+        existing: this.list(vm).map((d) => d.service),
+        edits,
+        ...(policy ? { policy } : {}),
         ...(opts.restrictedToken ? { restrictedToken: true } : {}),
       };
       plan = planDuplicate(input);
@@ -268,7 +275,10 @@ export class Duplicates {
 
   /** Register every planned duplicate as one operation (all or none), optionally start the root. */
   async dup(service: string, vm: string, opts: DupOptions = {}): Promise<DuplicationPlan> {
-    const plan = await this.plan(service, vm, opts.share, { ...(opts.set ? { set: opts.set } : {}), ...(opts.restrictedToken ? { restrictedToken: true } : {}) });
+    const plan = await this.plan(service, vm, opts.share, {
+      ...(opts.set ? { set: opts.set } : {}),
+      ...(opts.restrictedToken ? { restrictedToken: true } : {}),
+    });
     if (opts.dryRun) return plan;
     await this.apply('dup', `${plan.root}@${vm}`, plan.steps);
     if (opts.start) await this.start(plan.root, vm, opts.startArgs);

@@ -102,7 +102,9 @@ export function planDuplicate(input: PlanInput): DuplicationPlan {
       service: cfg.name,
       scmName,
       displayName: duplicateDisplayName(cfg.displayName, input.vm),
-      imagePath: [quote(input.hostExe), '--vm', quote(input.vm), '--service', quote(cfg.name), ...(input.restrictedToken ? ['--restricted-token'] : [])].join(' '),
+      imagePath: [quote(input.hostExe), '--vm', quote(input.vm), '--service', quote(cfg.name), ...(input.restrictedToken ? ['--restricted-token'] : [])].join(
+        ' ',
+      ),
       dependOnService: e.dependsOn.map((d) =>
         action.get(d.toLowerCase()) === 'duplicate' ? duplicateServiceName(byName.get(d.toLowerCase())!.name, input.vm) : d,
       ),
