@@ -1,6 +1,7 @@
 // Shared by the integration tests: each test file gets its own svcdup home (own prefix,
 // own wineserver) cloned from one template that global-setup makes once per machine.
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { createBackend, type ManagedBackend } from '../src/backend/index.js';
 import { packageRoot, resolvePaths, type Paths } from '../src/config.js';
@@ -54,3 +55,19 @@ export function nativeExe(backend: ManagedBackend, name: string): string {
 export const COW_POLICY = join(testRoot, 'cow-files.json');
 mkdirSync(testRoot, { recursive: true });
 writeFileSync(COW_POLICY, JSON.stringify({ cow: { files: ['*:\\*'] } }));
+
+/** A hash of a folder's tree: names, sizes and bytes, in sorted order (a missing folder hashes as empty). */
+export function treeHash(root: string): string {
+  const h = createHash('sha256');
+  const walk = (d: string, rel: string) => {
+    for (const n of readdirSync(d).sort()) {
+      const p = join(d, n);
+      const st = statSync(p);
+      h.update(`${rel}/${n}:${st.isDirectory() ? 'd' : st.size}\n`);
+      if (st.isDirectory()) walk(p, `${rel}/${n}`);
+      else h.update(readFileSync(p));
+    }
+  };
+  if (existsSync(root)) walk(root, '');
+  return h.digest('hex');
+}

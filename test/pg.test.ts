@@ -4,14 +4,13 @@
 // once. Each instance has its own data (the data directory is snapshotted at dup time and
 // copy-on-write after), answers at its own address, keeps its rows over a restart, and the
 // host's data directory is byte-identical after both VMs are removed.
-import { createHash } from 'node:crypto';
-import { appendFileSync, existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ServiceStatus } from '../src/backend/types.js';
 import { packageRoot } from '../src/config.js';
-import { COW_POLICY, openTestHost, type TestHost } from './helpers.js';
+import { COW_POLICY, openTestHost, treeHash, type TestHost } from './helpers.js';
 import { cliFor, waitState } from './cli-helpers.js';
 
 const PG_BIN = join(packageRoot, '.cache', 'thirdparty', 'pg15', 'package', 'native', 'bin');
@@ -26,22 +25,6 @@ type Vm = keyof typeof VMS;
 
 let host: TestHost;
 const { cli, cliJson } = cliFor(() => host.paths);
-
-/** Files under the data directory, names, sizes and bytes (the server stopped: postmaster.pid is gone then). */
-function treeHash(root: string): string {
-  const h = createHash('sha256');
-  const walk = (d: string, rel: string) => {
-    for (const n of readdirSync(d).sort()) {
-      const p = join(d, n);
-      const st = statSync(p);
-      h.update(`${rel}/${n}:${st.isDirectory() ? 'd' : st.size}\n`);
-      if (st.isDirectory()) walk(p, `${rel}/${n}`);
-      else h.update(readFileSync(p));
-    }
-  };
-  walk(root, '');
-  return h.digest('hex');
-}
 
 /**
  * One connection per instance, kept: every new connection is a new server process

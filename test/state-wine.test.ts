@@ -3,7 +3,7 @@
 // host's tree and keys are byte-identical to before (tree hash and `reg export` compared).
 import { createHash } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RegTree } from '../src/backend/types.js';
@@ -12,7 +12,7 @@ import { openDb, type Db } from '../src/state/db.js';
 import { fileAreaWin } from '../src/vm/files.js';
 import { Vms } from '../src/vm/ops.js';
 import { dbVmStore } from '../src/vm/store.js';
-import { COW_POLICY, nativeExe, openTestHost, type TestHost } from './helpers.js';
+import { COW_POLICY, nativeExe, openTestHost, treeHash, type TestHost } from './helpers.js';
 import { cliFor, waitState } from './cli-helpers.js';
 
 let host: TestHost;
@@ -25,21 +25,6 @@ interface Report {
   dir: { name: string; dir: boolean; size: number; text?: string }[];
   hklm: { starts?: number; lastService?: string };
   hkcu: { starts?: number };
-}
-
-function treeHash(root: string): string {
-  const h = createHash('sha256');
-  const walk = (d: string, rel: string) => {
-    for (const n of readdirSync(d).sort()) {
-      const p = join(d, n);
-      const st = statSync(p);
-      h.update(`${rel}/${n}:${st.isDirectory() ? 'd' : st.size}\n`);
-      if (st.isDirectory()) walk(p, `${rel}/${n}`);
-      else h.update(readFileSync(p));
-    }
-  };
-  if (existsSync(root)) walk(root, '');
-  return h.digest('hex');
 }
 
 async function report(vm?: string): Promise<Report> {
