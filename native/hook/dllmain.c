@@ -69,8 +69,11 @@ static int start(void)
 }
 
 /* For svcdup-host: svcdup_spawn with the child's primary token given (a restricted
-   token; NULL: the caller's, as svcdup_spawn). Same suspended create + injection. */
-__declspec(dllexport) DWORD svcdup_spawn_as(const WCHAR *vm, const WCHAR *rules, WCHAR *cmdline, HANDLE token, PROCESS_INFORMATION *pi)
+   token; NULL: the caller's, as svcdup_spawn) and creation flags added to
+   CREATE_SUSPENDED (DETACHED_PROCESS: no console, as the SCM starts a service). Same
+   suspended create + injection. */
+__declspec(dllexport) DWORD
+    svcdup_spawn_as(const WCHAR *vm, const WCHAR *rules, WCHAR *cmdline, HANDLE token, DWORD flags, PROCESS_INFORMATION *pi)
 {
     STARTUPINFOW si;
     vm_config *c = config_make(vm, rules);
@@ -79,8 +82,9 @@ __declspec(dllexport) DWORD svcdup_spawn_as(const WCHAR *vm, const WCHAR *rules,
     if (!c) return ERROR_INVALID_PARAMETER;
     memset(&si, 0, sizeof si);
     si.cb = sizeof si;
-    ok = token ? CreateProcessAsUserW(token, NULL, cmdline, NULL, NULL, TRUE, CREATE_SUSPENDED, NULL, NULL, &si, pi)
-               : CreateProcessW(NULL, cmdline, NULL, NULL, TRUE, CREATE_SUSPENDED, NULL, NULL, &si, pi);
+    flags |= CREATE_SUSPENDED;
+    ok = token ? CreateProcessAsUserW(token, NULL, cmdline, NULL, NULL, TRUE, flags, NULL, NULL, &si, pi)
+               : CreateProcessW(NULL, cmdline, NULL, NULL, TRUE, flags, NULL, NULL, &si, pi);
     if (!ok) {
         DWORD e = GetLastError();
         hfree(c);
@@ -102,7 +106,7 @@ __declspec(dllexport) DWORD svcdup_spawn_as(const WCHAR *vm, const WCHAR *rules,
    Returns 0 or a Win32 error; on success *pi holds the handles. */
 __declspec(dllexport) DWORD svcdup_spawn(const WCHAR *vm, const WCHAR *rules, WCHAR *cmdline, PROCESS_INFORMATION *pi)
 {
-    return svcdup_spawn_as(vm, rules, cmdline, NULL, pi);
+    return svcdup_spawn_as(vm, rules, cmdline, NULL, 0, pi);
 }
 
 /* Is pid in a VM? Copies the VM name (VM_NAME_MAX + 1 chars) when it is. */

@@ -3,7 +3,7 @@
    imports) costs a long-running svcdup-host no memory. */
 #include "vmspawn.h"
 
-typedef DWORD (*spawn_fn)(const WCHAR *, const WCHAR *, WCHAR *, HANDLE, PROCESS_INFORMATION *);
+typedef DWORD (*spawn_fn)(const WCHAR *, const WCHAR *, WCHAR *, HANDLE, DWORD, PROCESS_INFORMATION *);
 
 DWORD vm_spawn(const WCHAR *vm, const WCHAR *rules, WCHAR *cmdline, HANDLE token, PROCESS_INFORMATION *pi)
 {
@@ -19,7 +19,11 @@ DWORD vm_spawn(const WCHAR *vm, const WCHAR *rules, WCHAR *cmdline, HANDLE token
     lstrcpyW(name, L"svcdup-hook.dll");
     if (!(hook = LoadLibraryW(path))) return GetLastError();
     if ((spawn = (spawn_fn)(void *)GetProcAddress(hook, "svcdup_spawn_as")))
-        err = spawn(vm, rules, cmdline, token, pi);
+        /* No console, as the SCM starts a service: a console program's child of this
+           detached process would otherwise get a new console, i.e. a conhost.exe
+           (and under Wine a desktop explorer.exe) per duplicate, started before the
+           image's own main. */
+        err = spawn(vm, rules, cmdline, token, DETACHED_PROCESS, pi);
     else
         err = ERROR_PROC_NOT_FOUND;
     FreeLibrary(hook);
