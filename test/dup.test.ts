@@ -110,6 +110,15 @@ describe('a singleton service on the host and in 3 VMs', () => {
       pids.add(reply.pid);
     }
     expect(pids.size).toBe(4);
+    // svcdup's own process per duplicate runs on one thread under Wine (native/host/scmpipe.c),
+    // and the image has no console, as a service the SCM starts has none: no conhost.exe
+    const procs = await host.backend.call('proc.list', {});
+    for (const vm of ['v1', 'v2', 'v3']) {
+      const relay = procs.find((p) => p.pid === dups[vm]!.pid);
+      expect(relay).toMatchObject({ image: 'svcdup-host.exe', threads: 1 });
+      const image = (await imageOf(host.backend, dups[vm]!))!;
+      expect(procs.filter((p) => [relay!.pid, image.pid].includes(p.ppid) && /conhost/i.test(p.image))).toEqual([]);
+    }
     const again = await pipeCall(undefined);
     expect(again.pid).toBe(hostReply.pid);
     expect(again.greeting).toBe('');
@@ -398,6 +407,18 @@ describe('the relay pipe', () => {
     expect(reply).toMatchObject({ service: 'slowsvc', pid: (await imageOf(b, running))?.pid });
     expect(cli(['undup', 'slowsvc', '--vm', 'v2']).status).toBe(0);
     await b.call('scm.delete', { name: 'slowsvc' });
+  });
+
+  it('svcdup-host run by hand, not by the SCM, says so and leaves the running duplicate alone', async () => {
+    const b = host.backend;
+    const running = cliJson<{ status: ServiceStatus }>(['dup', SVC, '--vm', 'v1', '--start']).status;
+    const r = await b.exec([nativeExe(b, 'svcdup-host.exe'), '--vm', 'v1', '--service', SVC], { timeoutMs: 30_000 });
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stderr).toContain(`not started by the SCM; start the duplicate with: sc start ${SVC}@v1`);
+    const after = await b.call('scm.status', { name: `${SVC}@v1` });
+    expect(after).toMatchObject({ state: 'RUNNING', pid: running.pid });
+    expect((await pipeCall('v1')).pid).toBe((await imageOf(b, after))?.pid);
+    expect(cli(['undup', SVC, '--vm', 'v1']).status).toBe(0);
   });
 });
 

@@ -37,10 +37,15 @@ BOOL relay_write(HANDLE pipe, DWORD type, const void *body, DWORD size)
 BOOL relay_read(HANDLE pipe, BYTE *buf, DWORD *type, BYTE **body, DWORD *size)
 {
     DWORD got = 0;
+
+    return io(pipe, FALSE, buf, RELAY_BUF_SIZE, &got) && relay_parse(buf, got, type, body, size);
+}
+
+BOOL relay_parse(BYTE *buf, DWORD got, DWORD *type, BYTE **body, DWORD *size)
+{
     relay_header *h = (relay_header *)buf;
 
-    if (!io(pipe, FALSE, buf, RELAY_BUF_SIZE, &got) || got < sizeof(relay_header)) return FALSE;
-    if (h->size != got - sizeof(relay_header)) return FALSE;
+    if (got < sizeof(relay_header) || h->size != got - sizeof(relay_header)) return FALSE;
     *type = h->type;
     *size = h->size;
     *body = buf + sizeof(relay_header);

@@ -31,4 +31,6 @@ BOOL relay_write(HANDLE pipe, DWORD type, const void *body, DWORD size);
 #define RELAY_BUF_SIZE (sizeof(relay_header) + RELAY_MAX_MESSAGE)
 /* Reads one message into buf (RELAY_BUF_SIZE bytes); *body points into buf. */
 BOOL relay_read(HANDLE pipe, BYTE *buf, DWORD *type, BYTE **body, DWORD *size);
+/* The same for `got` bytes a read of its own put in buf. */
+BOOL relay_parse(BYTE *buf, DWORD got, DWORD *type, BYTE **body, DWORD *size);
 #endif

@@ -6,6 +6,10 @@
 /* Where dup keeps the VM's copy of a service's key (and svcdup-host reads it). */
 #define VM_KEY_PREFIX L"SOFTWARE\\svcdup\\VMs\\"
 
+#define HOST_CONNECT_TIMEOUT_MS 30000 /* for the image to open the relay pipe */
+#define HOST_CONTROL_TIMEOUT_MS 30000 /* for the image's handler to answer a control */
+#define HOST_EXIT_GRACE_MS      10000 /* for the image to exit once the relay is closed */
+
 struct host {
     WCHAR vm[64];
     WCHAR service[257];
@@ -13,6 +17,8 @@ struct host {
     SERVICE_STATUS_HANDLE status_handle;
     SERVICE_STATUS status; /* the last status reported to the SCM */
     CRITICAL_SECTION lock; /* guards status and writes to the pipe */
+    HANDLE relay_pipe;     /* created before the image starts (host_prepare) */
+    DWORD launch_error;    /* of that and of starting the image */
     HANDLE pipe;           /* to the service in the VM, once connected */
     HANDLE child;          /* the real image's process */
     DWORD child_pid;
@@ -37,6 +43,15 @@ void err_write(const WCHAR *first, ...);     /* NULL-terminated; to stderr as UT
 void host_prepare(void);
 void WINAPI host_service_main(DWORD argc, WCHAR **argv);
 void host_report(DWORD state, DWORD win32_exit, DWORD service_exit, DWORD wait_hint);
+BOOL host_control_local(DWORD control, DWORD *result);
+BOOL host_send_start(DWORD argc, WCHAR **argv);
+BOOL host_relay_status(const SERVICE_STATUS *s, SERVICE_STATUS *final);
+void host_report_end(const SERVICE_STATUS *final);
+
+/* scmpipe.c: under Wine, the SCM's control pipe spoken on this one thread, until the
+   service has stopped: NO_ERROR. ERROR_CALL_NOT_IMPLEMENTED: not Wine, nothing done
+   (StartServiceCtrlDispatcher is the way); another error: as StartServiceCtrlDispatcher's. */
+DWORD host_scmpipe_run(void);
 
 /* launch.c: start the real image suspended in the VM with the hook, pipe name in its
    environment; returns a Win32 error. */

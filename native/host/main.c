@@ -22,6 +22,7 @@ static void usage(void)
 int host_main(int argc, WCHAR **argv)
 {
     SERVICE_TABLE_ENTRYW table[2] = {{0}};
+    DWORD err;
     int i;
 
     for (i = 1; i < argc; i += 2) {
@@ -48,14 +49,15 @@ int host_main(int argc, WCHAR **argv)
     table[0].lpServiceName = H.scm_name;
     table[0].lpServiceProc = host_service_main;
     host_prepare();
-    if (!StartServiceCtrlDispatcherW(table)) {
-        DWORD err = GetLastError();
+    err = host_scmpipe_run();
+    if (err == ERROR_CALL_NOT_IMPLEMENTED) err = StartServiceCtrlDispatcherW(table) ? NO_ERROR : GetLastError();
+    if (err) {
         WCHAR num[11];
         if (H.child) TerminateProcess(H.child, err);
         if (err == ERROR_FAILED_SERVICE_CONTROLLER_CONNECT)
             err_write(L"svcdup-host: not started by the SCM; start the duplicate with: sc start ", H.scm_name, L"\n", NULL);
         else
-            err_write(L"svcdup-host: StartServiceCtrlDispatcher failed: ", str_dec(num, err), L"\n", NULL);
+            err_write(L"svcdup-host: cannot serve the SCM: Win32 error ", str_dec(num, err), L"\n", NULL);
         return 1;
     }
     return 0;

@@ -1,12 +1,10 @@
 /* The SCM side of svcdup-host: ServiceMain, the control handler, and the relay loop
-   that turns the service's status reports into SetServiceStatus calls. */
+   that turns the service's status reports into SetServiceStatus calls, on the threads
+   of StartServiceCtrlDispatcher (Windows). Under Wine scmpipe.c does the same on one
+   thread; the decisions both make are the host_* functions here. */
 #include <windows.h>
 #include "host.h"
 #include "relay.h"
-
-#define CONNECT_TIMEOUT_MS 30000
-#define CONTROL_TIMEOUT_MS 30000
-#define EXIT_GRACE_MS      10000
 
 void host_report(DWORD state, DWORD win32_exit, DWORD service_exit, DWORD wait_hint)
 {
@@ -22,12 +20,10 @@ void host_report(DWORD state, DWORD win32_exit, DWORD service_exit, DWORD wait_h
     LeaveCriticalSection(&H.lock);
 }
 
-/* Controls from the SCM go to the service's own handler; its answer comes back. */
-static DWORD WINAPI handler(DWORD control, DWORD event_type, void *event_data, void *ctx)
+/* A control from the SCM, up to the point where it goes to the image: TRUE when it was
+   answered here (*result), FALSE when the caller must relay it (the pipe is up). */
+BOOL host_control_local(DWORD control, DWORD *result)
 {
-    relay_control c = {control, event_type};
-    DWORD result;
-
     /* A duplicate can always be stopped, so that it can always be removed: an image
        that does not accept STOP (Wine's Schedule accepts no control at all) is ended. */
     if ((control == SERVICE_CONTROL_STOP || control == SERVICE_CONTROL_SHUTDOWN) && H.child &&
@@ -35,15 +31,26 @@ static DWORD WINAPI handler(DWORD control, DWORD event_type, void *event_data, v
         InterlockedExchange(&H.forced_stop, 1);
         host_report(SERVICE_STOP_PENDING, NO_ERROR, 0, 5000);
         TerminateProcess(H.child, 0);
-        return NO_ERROR;
+        *result = NO_ERROR;
+        return TRUE;
     }
+    if (H.pipe) return FALSE;
+    /* Still starting (or ending): a stop ends the start; nothing else can be handled. */
+    if (control == SERVICE_CONTROL_STOP && H.child) TerminateProcess(H.child, ERROR_SERVICE_REQUEST_TIMEOUT);
+    *result = control == SERVICE_CONTROL_INTERROGATE ? NO_ERROR : ERROR_SERVICE_CANNOT_ACCEPT_CTRL;
+    return TRUE;
+}
+
+/* Controls from the SCM go to the service's own handler; its answer comes back. */
+static DWORD WINAPI handler(DWORD control, DWORD event_type, void *event_data, void *ctx)
+{
+    relay_control c = {control, event_type};
+    DWORD result;
 
     EnterCriticalSection(&H.lock);
-    if (!H.pipe) {
+    if (host_control_local(control, &result)) {
         LeaveCriticalSection(&H.lock);
-        /* Still starting: a stop ends the start; nothing else can be handled yet. */
-        if (control == SERVICE_CONTROL_STOP && H.child) TerminateProcess(H.child, ERROR_SERVICE_REQUEST_TIMEOUT);
-        return control == SERVICE_CONTROL_INTERROGATE ? NO_ERROR : ERROR_SERVICE_CANNOT_ACCEPT_CTRL;
+        return result;
     }
     ResetEvent(H.reply_event);
     if (!relay_write(H.pipe, RELAY_CONTROL, &c, sizeof c)) {
@@ -51,7 +58,7 @@ static DWORD WINAPI handler(DWORD control, DWORD event_type, void *event_data, v
         return ERROR_SERVICE_NOT_ACTIVE;
     }
     LeaveCriticalSection(&H.lock);
-    if (WaitForSingleObject(H.reply_event, CONTROL_TIMEOUT_MS) != WAIT_OBJECT_0) return ERROR_SERVICE_REQUEST_TIMEOUT;
+    if (WaitForSingleObject(H.reply_event, HOST_CONTROL_TIMEOUT_MS) != WAIT_OBJECT_0) return ERROR_SERVICE_REQUEST_TIMEOUT;
     result = H.reply;
     return result;
 }
@@ -92,15 +99,15 @@ static DWORD await_connect(HANDLE pipe)
 
     for (;;) {
         DWORD spent = GetTickCount() - start;
-        if (spent >= CONNECT_TIMEOUT_MS) return ERROR_SERVICE_REQUEST_TIMEOUT;
-        if ((err = connect_once(pipe, CONNECT_TIMEOUT_MS - spent))) return err;
+        if (spent >= HOST_CONNECT_TIMEOUT_MS) return ERROR_SERVICE_REQUEST_TIMEOUT;
+        if ((err = connect_once(pipe, HOST_CONNECT_TIMEOUT_MS - spent))) return err;
         if (GetNamedPipeClientProcessId(pipe, &client) && client == H.child_pid) return NO_ERROR;
         DisconnectNamedPipe(pipe);
     }
 }
 
 /* START carries ServiceMain's arguments; argv[0] is the service's own name in the VM. */
-static BOOL send_start(DWORD argc, WCHAR **argv)
+BOOL host_send_start(DWORD argc, WCHAR **argv)
 {
     BYTE *body, *p;
     DWORD size = sizeof(DWORD), i, n;
@@ -124,6 +131,27 @@ static BOOL send_start(DWORD argc, WCHAR **argv)
     return ok;
 }
 
+/* One status report of the image, passed on; TRUE (and *final) when it says STOPPED,
+   which is not passed on yet: the SCM may end this process as soon as it hears it. */
+BOOL host_relay_status(const SERVICE_STATUS *s, SERVICE_STATUS *final)
+{
+    if (s->dwCurrentState == SERVICE_STOPPED) {
+        *final = *s;
+        return TRUE;
+    }
+    EnterCriticalSection(&H.lock);
+    H.status = *s;
+    /* To the SCM this is an own-process service, whatever the image's type;
+       and one that can always be stopped (see host_control_local). */
+    H.status.dwServiceType = SERVICE_WIN32_OWN_PROCESS;
+    H.image_accepts = s->dwControlsAccepted;
+    if (s->dwCurrentState != SERVICE_START_PENDING && s->dwCurrentState != SERVICE_STOP_PENDING)
+        H.status.dwControlsAccepted |= SERVICE_ACCEPT_STOP | SERVICE_ACCEPT_SHUTDOWN;
+    SetServiceStatus(H.status_handle, &H.status);
+    LeaveCriticalSection(&H.lock);
+    return FALSE;
+}
+
 /* Relay status reports until the service says STOPPED (kept in *final, not yet
    reported: the SCM may end this process as soon as it hears it) or the pipe breaks. */
 static BOOL relay_loop(SERVICE_STATUS *final)
@@ -134,21 +162,7 @@ static BOOL relay_loop(SERVICE_STATUS *final)
 
     while (relay_read(H.pipe, buf, &type, &body, &size)) {
         if (type == RELAY_STATUS && size == sizeof(SERVICE_STATUS)) {
-            SERVICE_STATUS *s = (SERVICE_STATUS *)body;
-            if (s->dwCurrentState == SERVICE_STOPPED) {
-                *final = *s;
-                return TRUE;
-            }
-            EnterCriticalSection(&H.lock);
-            H.status = *s;
-            /* To the SCM this is an own-process service, whatever the image's type;
-               and one that can always be stopped (see handler). */
-            H.status.dwServiceType = SERVICE_WIN32_OWN_PROCESS;
-            H.image_accepts = s->dwControlsAccepted;
-            if (s->dwCurrentState != SERVICE_START_PENDING && s->dwCurrentState != SERVICE_STOP_PENDING)
-                H.status.dwControlsAccepted |= SERVICE_ACCEPT_STOP | SERVICE_ACCEPT_SHUTDOWN;
-            SetServiceStatus(H.status_handle, &H.status);
-            LeaveCriticalSection(&H.lock);
+            if (host_relay_status((SERVICE_STATUS *)body, final)) return TRUE;
         } else if (type == RELAY_CONTROL_REPLY && size == sizeof(DWORD)) {
             H.reply = *(DWORD *)body;
             SetEvent(H.reply_event);
@@ -157,9 +171,6 @@ static BOOL relay_loop(SERVICE_STATUS *final)
     return FALSE;
 }
 
-static HANDLE relay_pipe = INVALID_HANDLE_VALUE;
-static DWORD launch_error;
-
 /* Called before the dispatcher connects to the SCM: the image boots in the VM while
    this process does its own handshake with the SCM, instead of after it. */
 void host_prepare(void)
@@ -167,30 +178,30 @@ void host_prepare(void)
     WCHAR pipe_name[128], pid[11];
 
     str_join(pipe_name, ARRAYSIZE(pipe_name), L"\\\\.\\pipe\\svcdup.relay.", str_dec(pid, GetCurrentProcessId()), NULL);
-    relay_pipe = CreateNamedPipeW(pipe_name, PIPE_ACCESS_DUPLEX | FILE_FLAG_OVERLAPPED | FILE_FLAG_FIRST_PIPE_INSTANCE,
-                                  PIPE_TYPE_MESSAGE | PIPE_READMODE_MESSAGE | PIPE_WAIT, 1, RELAY_BUF_SIZE, RELAY_BUF_SIZE, 0, NULL);
-    if (relay_pipe == INVALID_HANDLE_VALUE)
-        launch_error = GetLastError();
+    H.relay_pipe = CreateNamedPipeW(pipe_name, PIPE_ACCESS_DUPLEX | FILE_FLAG_OVERLAPPED | FILE_FLAG_FIRST_PIPE_INSTANCE,
+                                    PIPE_TYPE_MESSAGE | PIPE_READMODE_MESSAGE | PIPE_WAIT, 1, RELAY_BUF_SIZE, RELAY_BUF_SIZE, 0, NULL);
+    if (H.relay_pipe == INVALID_HANDLE_VALUE)
+        H.launch_error = GetLastError();
     else
-        launch_error = host_launch(pipe_name);
+        H.launch_error = host_launch(pipe_name);
 }
 
 void WINAPI host_service_main(DWORD argc, WCHAR **argv)
 {
-    HANDLE pipe = relay_pipe;
-    DWORD err, code = 0;
+    HANDLE pipe = H.relay_pipe;
+    DWORD err;
     SERVICE_STATUS final = {0};
     BOOL said_stopped;
 
     H.status_handle = RegisterServiceCtrlHandlerExW(H.scm_name, handler, NULL);
     if (!H.status_handle) return;
-    host_report(SERVICE_START_PENDING, NO_ERROR, 0, CONNECT_TIMEOUT_MS);
+    host_report(SERVICE_START_PENDING, NO_ERROR, 0, HOST_CONNECT_TIMEOUT_MS);
 
     if (pipe == INVALID_HANDLE_VALUE) {
-        host_report(SERVICE_STOPPED, launch_error, 0, 0);
+        host_report(SERVICE_STOPPED, H.launch_error, 0, 0);
         return;
     }
-    if ((err = launch_error) || (err = await_connect(pipe))) {
+    if ((err = H.launch_error) || (err = await_connect(pipe))) {
         if (H.child) {
             TerminateProcess(H.child, err);
             CloseHandle(H.child);
@@ -202,7 +213,7 @@ void WINAPI host_service_main(DWORD argc, WCHAR **argv)
     EnterCriticalSection(&H.lock);
     H.pipe = pipe;
     LeaveCriticalSection(&H.lock);
-    if (!send_start(argc, argv)) {
+    if (!host_send_start(argc, argv)) {
         TerminateProcess(H.child, ERROR_BROKEN_PIPE);
         host_report(SERVICE_STOPPED, ERROR_BROKEN_PIPE, 0, 0);
         return;
@@ -218,10 +229,18 @@ void WINAPI host_service_main(DWORD argc, WCHAR **argv)
     H.pipe = NULL;
     LeaveCriticalSection(&H.lock);
     CloseHandle(pipe);
-    if (WaitForSingleObject(H.child, EXIT_GRACE_MS) != WAIT_OBJECT_0) TerminateProcess(H.child, ERROR_SERVICE_REQUEST_TIMEOUT);
+    if (WaitForSingleObject(H.child, HOST_EXIT_GRACE_MS) != WAIT_OBJECT_0) TerminateProcess(H.child, ERROR_SERVICE_REQUEST_TIMEOUT);
+    host_report_end(said_stopped ? &final : NULL);
+}
+
+/* The last report, once the image is gone: what it said, or how it ended. */
+void host_report_end(const SERVICE_STATUS *final)
+{
+    DWORD code = 0;
+
     GetExitCodeProcess(H.child, &code);
-    if (said_stopped)
-        host_report(SERVICE_STOPPED, final.dwWin32ExitCode, final.dwServiceSpecificExitCode, 0);
+    if (final)
+        host_report(SERVICE_STOPPED, final->dwWin32ExitCode, final->dwServiceSpecificExitCode, 0);
     else if (H.forced_stop)
         host_report(SERVICE_STOPPED, NO_ERROR, 0, 0);
     else /* it died without saying STOPPED: the SCM learns its exit code */
