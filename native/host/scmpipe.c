@@ -31,7 +31,7 @@ typedef struct {
     DWORD control;    /* 0: START */
 } scm_request;
 
-enum phase { WAIT_START, CONNECTING, RUNNING, ENDING, DONE };
+enum phase { WAIT_START, STARTING, CONNECTING, RUNNING, ENDING, DONE };
 
 /* Buffers are small and grow only for a large START: each page written is private
    memory, and svcdup-host is paid for once per duplicate. */
@@ -138,27 +138,29 @@ static void connect_relay(void)
         fail_start(GetLastError());
 }
 
-/* START: what ServiceMain does in service.c, without blocking this thread. */
-static DWORD start(const WCHAR *data, DWORD chars)
+/* START, answered at once as sechost answers it (before ServiceMain runs): the
+   arguments are kept, and begin_start does the rest once the answer is out. */
+static DWORD accept_start(const WCHAR *data, DWORD chars)
 {
     if (rl.phase != WAIT_START) return ERROR_SERVICE_ALREADY_RUNNING;
+    if (!(rl.args = HeapAlloc(GetProcessHeap(), 0, (chars + 2) * sizeof(WCHAR)))) return ERROR_NOT_ENOUGH_MEMORY;
+    if (chars) memcpy(rl.args, data, chars * sizeof(WCHAR));
+    rl.args[chars] = rl.args[chars + 1] = 0;
+    rl.phase = STARTING;
+    return NO_ERROR;
+}
+
+/* What ServiceMain does in service.c, without blocking this thread. */
+static void begin_start(void)
+{
     host_report(SERVICE_START_PENDING, NO_ERROR, 0, HOST_CONNECT_TIMEOUT_MS);
     if (H.relay_pipe == INVALID_HANDLE_VALUE || H.launch_error) {
         fail_start(H.launch_error);
-        return NO_ERROR;
+        return;
     }
-    /* keep the arguments (argv[0] is replaced by the image's own name in host_send_start) */
-    rl.args = HeapAlloc(GetProcessHeap(), 0, (chars + 2) * sizeof(WCHAR));
-    if (!rl.args) {
-        fail_start(ERROR_NOT_ENOUGH_MEMORY);
-        return NO_ERROR;
-    }
-    if (chars) memcpy(rl.args, data, chars * sizeof(WCHAR));
-    rl.args[chars] = rl.args[chars + 1] = 0;
     rl.phase = CONNECTING;
     rl.deadline = GetTickCount() + HOST_CONNECT_TIMEOUT_MS;
     connect_relay();
-    return NO_ERROR;
 }
 
 /* The image opened the relay pipe: if it is the image we started, send START. */
@@ -177,12 +179,12 @@ static void relay_connected(void)
     H.relay_pipe = INVALID_HANDLE_VALUE;
     /* ServiceMain's argv, as sechost makes it from START's data */
     for (p = rl.args; *p && n < ARRAYSIZE(argv); p += lstrlenW(p) + 1) argv[n++] = p;
-    HeapFree(GetProcessHeap(), 0, rl.args);
-    rl.args = NULL;
     if (!host_send_start(n, argv)) {
         fail_start(ERROR_BROKEN_PIPE);
         return;
     }
+    HeapFree(GetProcessHeap(), 0, rl.args);
+    rl.args = NULL;
     rl.phase = RUNNING;
     if (!read_relay()) end_relay();
 }
@@ -226,7 +228,7 @@ static BOOL scm_request_one(const scm_request *rq, DWORD *result)
         return TRUE;
     }
     if (rq->control == 0) {
-        *result = start(name + rq->name_size, data_chars - rq->name_size);
+        *result = accept_start(name + rq->name_size, data_chars - rq->name_size);
         return TRUE;
     }
     if (host_control_local(rq->control, result)) return TRUE;
@@ -261,6 +263,7 @@ static void scm_requests(void)
         }
         if (scm.have < total) return;
         if (scm_request_one(rq, &result)) answer_scm(result);
+        if (rl.phase == STARTING) begin_start();
         scm.have -= total;
         for (DWORD i = 0; i < scm.have; i++) scm.buf[i] = scm.buf[total + i]; /* no memmove here (crt.c) */
     }

@@ -490,9 +490,15 @@ export class Duplicates {
       this.startGate = call.catch(() => undefined);
       const locked = await call.then(
         () => false,
-        (err: unknown) => {
+        async (err: unknown) => {
           if (err instanceof AgentError && err.code === Win32.ERROR_SERVICE_ALREADY_RUNNING) return false;
           if (err instanceof AgentError && err.code === Win32.ERROR_SERVICE_DATABASE_LOCKED && Date.now() < deadline) return true;
+          // Wine's SCM answers 1053 when the service said STOPPED before the SCM looked at
+          // its first status: its exit code (below) says more than the timeout does.
+          if (err instanceof AgentError && err.code === Win32.ERROR_SERVICE_REQUEST_TIMEOUT) {
+            const now = await this.backend.call('scm.status', { name });
+            if (now.state === 'STOPPED' && now.win32ExitCode) return false;
+          }
           throw err;
         },
       );
