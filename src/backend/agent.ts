@@ -4,6 +4,11 @@ import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import { AgentError, SvcdupError } from '../errors.js';
 import type { AgentOp, AgentParams, AgentResult } from './types.js';
 
+/** SCM queries that are asked again when their answer is lost (see readScm). */
+const SCM_READS: ReadonlySet<string> = new Set(['scm.status', 'scm.config', 'scm.list']);
+const SCM_READ_TIMEOUT_MS = 30_000;
+const SCM_READ_TRIES = 3;
+
 interface Pending {
   op: string;
   resolve: (v: unknown) => void;
@@ -66,6 +71,39 @@ export class AgentClient {
   }
 
   call<K extends AgentOp>(op: K, params: AgentParams<K>): Promise<AgentResult<K>> {
+    if (!SCM_READS.has(op)) return this.send(op, params);
+    return this.readScm(op, params, SCM_READ_TRIES);
+  }
+
+  /**
+   * The SCM's read-only queries, asked again when no answer comes: under concurrent use,
+   * Wine 8's rpcrt4 has been seen to lose the reply to one call (the agent's thread waits
+   * on its connection for ever, the SCM's waits for the next request: bench/density,
+   * GetServiceDisplayNameW). A query is safe to repeat; the stuck thread stays behind.
+   */
+  private readScm<K extends AgentOp>(op: K, params: AgentParams<K>, tries: number): Promise<AgentResult<K>> {
+    const id = this.nextId;
+    const call = this.send(op, params);
+    let timer: NodeJS.Timeout | undefined;
+    const lost = new Promise<'lost'>((resolve) => {
+      timer = setTimeout(() => resolve('lost'), SCM_READ_TIMEOUT_MS);
+    });
+    return Promise.race([call, lost]).then(
+      (r) => {
+        clearTimeout(timer);
+        if (r !== 'lost') return r;
+        this.pending.delete(id); // a late answer is dropped
+        if (tries <= 1) throw new SvcdupError(`svcdup-agent: no answer to ${op} within ${SCM_READ_TIMEOUT_MS / 1000} s, ${SCM_READ_TRIES} times`);
+        return this.readScm(op, params, tries - 1);
+      },
+      (err: unknown) => {
+        clearTimeout(timer);
+        throw err;
+      },
+    );
+  }
+
+  private send<K extends AgentOp>(op: K, params: AgentParams<K>): Promise<AgentResult<K>> {
     if (this.exited) return Promise.reject(this.exited);
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
