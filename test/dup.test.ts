@@ -506,7 +506,15 @@ describe('the plan', () => {
     const fits = cli(['vm', 'create', 'big', '--ip', '127.77.9.9', '--policy', policy(32730)]);
     expect(fits.status, fits.stderr).toBe(0);
     expect((await inVm('big', ['cmd', '/c', 'exit 3'])).code).toBe(3);
+    // a duplicate gets the whole policy too (svcdup-host read at most 4095 characters of it,
+    // and started the image under the defaults, without the VM's address, when it was longer)
+    const b = host.backend;
+    await b.call('scm.create', { name: 'bigtcp', imagePath: `${nativeExe(b, 'svcdup-testsvc.exe')} --name bigtcp --tcp 47913 --bind 127.0.0.1` });
+    expect(cliJson<{ status: ServiceStatus }>(['dup', 'bigtcp', '--vm', 'big', '--start']).status.state).toBe('RUNNING');
+    const big2 = cliJson<{ name: string; endpoints: { proto: string; local: string }[] }[]>(['vm', 'ls']).find((v) => v.name === 'big');
+    expect(big2?.endpoints).toContainEqual(expect.objectContaining({ proto: 'tcp', local: '127.77.9.9:47913' }));
     expect(cli(['vm', 'rm', 'big']).status).toBe(0);
+    await b.call('scm.delete', { name: 'bigtcp' });
   });
 });
 

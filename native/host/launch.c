@@ -6,6 +6,8 @@
 #include "relay.h"
 #include "vmspawn.h"
 
+static DWORD spawn(const WCHAR *rules, WCHAR *cmdline, const WCHAR *pipe_name, WCHAR *cwd);
+
 static DWORD read_sz(HKEY root, const WCHAR *sub, const WCHAR *name, WCHAR *out, DWORD chars, BOOL expand)
 {
     WCHAR raw[4096];
@@ -21,24 +23,57 @@ static DWORD read_sz(HKEY root, const WCHAR *sub, const WCHAR *name, WCHAR *out,
     return NO_ERROR;
 }
 
+/* The VM's policy, whole: up to the hook's config section (vm create refuses more, 32730
+   characters), so far more than a fixed buffer; L"" when the VM has none (the defaults).
+   NULL, with *err set, when it is there but cannot be read: the image must not start
+   under the defaults instead of its VM's policy. */
+static WCHAR *read_policy(const WCHAR *vmkey, DWORD *err)
+{
+    DWORD size = 0;
+    WCHAR *rules;
+
+    *err = RegGetValueW(HKEY_LOCAL_MACHINE, vmkey, L"Policy", RRF_RT_REG_SZ, NULL, NULL, &size);
+    if (*err == ERROR_FILE_NOT_FOUND)
+        size = 0;
+    else if (*err)
+        return NULL;
+    if (!(rules = HeapAlloc(GetProcessHeap(), HEAP_ZERO_MEMORY, size + sizeof(WCHAR)))) {
+        *err = ERROR_NOT_ENOUGH_MEMORY;
+        return NULL;
+    }
+    *err = size ? RegGetValueW(HKEY_LOCAL_MACHINE, vmkey, L"Policy", RRF_RT_REG_SZ, NULL, rules, &size) : NO_ERROR;
+    if (*err) {
+        HeapFree(GetProcessHeap(), 0, rules);
+        return NULL;
+    }
+    return rules;
+}
+
 DWORD host_launch(const WCHAR *pipe_name)
 {
-    WCHAR vmkey[128], svckey[512], cmdline[4096], rules[8192] = L"", cwd[MAX_PATH];
-    PROCESS_INFORMATION pi;
+    WCHAR vmkey[128], svckey[512], cmdline[4096], cwd[MAX_PATH], *rules;
     DWORD err;
 
     str_join(vmkey, ARRAYSIZE(vmkey), VM_KEY_PREFIX, H.vm, NULL);
     str_join(svckey, ARRAYSIZE(svckey), VM_KEY_PREFIX, H.vm, L"\\Services\\", H.service, NULL);
     if ((err = read_sz(HKEY_LOCAL_MACHINE, svckey, L"ImagePath", cmdline, ARRAYSIZE(cmdline), TRUE))) return err;
-    /* No policy value means the defaults. */
-    read_sz(HKEY_LOCAL_MACHINE, vmkey, L"Policy", rules, ARRAYSIZE(rules), FALSE);
+    if (!(rules = read_policy(vmkey, &err))) return err;
+    err = spawn(rules, cmdline, pipe_name, cwd);
+    HeapFree(GetProcessHeap(), 0, rules);
+    return err;
+}
+
+static DWORD spawn(const WCHAR *rules, WCHAR *cmdline, const WCHAR *pipe_name, WCHAR *cwd)
+{
+    PROCESS_INFORMATION pi;
+    DWORD err;
 
     /* The emulated SCM in the image finds us through these; it removes them again so
        that the service's own children do not inherit them. */
     SetEnvironmentVariableW(RELAY_PIPE_ENV, pipe_name);
     SetEnvironmentVariableW(RELAY_SERVICE_ENV, H.service);
     /* services start in the system directory; the child inherits ours */
-    GetSystemDirectoryW(cwd, ARRAYSIZE(cwd));
+    GetSystemDirectoryW(cwd, MAX_PATH);
     SetCurrentDirectoryW(cwd);
 
     if (H.restricted_token) {
