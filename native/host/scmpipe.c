@@ -129,12 +129,17 @@ static void fail_start(DWORD err)
     rl.phase = DONE;
 }
 
+static void relay_connected(void);
+
+/* An overlapped connect completes through rl.ov; a client that came before it (the
+   image booted faster than our SCM handshake: seen under load) is no I/O at all. */
 static void connect_relay(void)
 {
     ResetEvent(rl.ov.hEvent);
-    if (ConnectNamedPipe(H.relay_pipe, &rl.ov) || GetLastError() == ERROR_PIPE_CONNECTED)
-        SetEvent(rl.ov.hEvent);
-    else if (GetLastError() != ERROR_IO_PENDING)
+    if (ConnectNamedPipe(H.relay_pipe, &rl.ov) || GetLastError() == ERROR_IO_PENDING) return;
+    if (GetLastError() == ERROR_PIPE_CONNECTED)
+        relay_connected();
+    else
         fail_start(GetLastError());
 }
 
