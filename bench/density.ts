@@ -40,6 +40,7 @@ interface Round {
   vmCreateMsPerDuplicate: number;
   dupStartMsPerDuplicate: number;
   answering: number;
+  notAnswering: string[];
   distinctPids: number;
   svcdupPrivateKbTotal: number;
   svcdupPrivateKbPerDuplicate: number;
@@ -125,12 +126,19 @@ async function round1(service: 'svcdup-testsvc' | 'RpcSs', n: number, idleFloorK
 
   // every duplicate answers through its own VM, from its own process
   let answering = 0;
+  const silent: string[] = []; // duplicates that did not answer, and why
   const pids = new Set<number>();
   const hostRpcss = service === 'RpcSs' ? (await backend.call('scm.status', { name: 'RpcSs' })).pid : 0;
   await pool(names, CONCURRENCY, async (vm) => {
     const exe = join(nativeDir, 'svcdup-pipecall.exe');
     const r = await vms.run(vm, service === 'RpcSs' ? [exe, '--server-pid', 'epmapper'] : [exe, service], { timeoutMs: 60_000 });
-    if (r.code !== 0) return;
+    if (r.code !== 0) {
+      // named, with what the client said and the duplicate's state: a figure with a reason
+      const st = await backend.call('scm.status', { name: `${service}@${vm}` }).catch((e: Error) => ({ state: e.message, pid: 0 }));
+      silent.push(`${vm}: client exit ${r.code} ${(r.stderr || r.stdout).trim().split('\n')[0] ?? ''}; duplicate ${st.state} pid ${st.pid}`);
+      say(`${service} N=${n}: ${silent[silent.length - 1]}`);
+      return;
+    }
     const pid = service === 'RpcSs' ? Number(r.stdout.trim()) : (JSON.parse(r.stdout) as { pid: number }).pid;
     if (pid > 0 && pid !== hostRpcss) {
       answering++;
@@ -163,6 +171,7 @@ async function round1(service: 'svcdup-testsvc' | 'RpcSs', n: number, idleFloorK
     vmCreateMsPerDuplicate: round(vmMs / n, 1),
     dupStartMsPerDuplicate: round(dupMs / n, 1),
     answering,
+    notAnswering: silent,
     distinctPids: pids.size,
     svcdupPrivateKbTotal: total,
     svcdupPrivateKbPerDuplicate: round(total / n, 0),

@@ -1,13 +1,21 @@
 // Client side of the agent protocol (docs/agent-protocol.md): JSON lines over a child's stdio;
 // the agent runs requests concurrently, so replies come as they finish and are matched by id.
 import type { ChildProcessWithoutNullStreams } from 'node:child_process';
-import { AgentError, SvcdupError } from '../errors.js';
+import { AgentError, SvcdupError, Win32 } from '../errors.js';
 import type { AgentOp, AgentParams, AgentResult } from './types.js';
 
 /** SCM queries that are asked again when their answer is lost (see readScm). */
 const SCM_READS: ReadonlySet<string> = new Set(['scm.status', 'scm.config', 'scm.list']);
 const SCM_READ_TIMEOUT_MS = 30_000;
 const SCM_READ_TRIES = 3;
+/**
+ * ERROR_INVALID_HANDLE from an SCM call on handles the same agent request opened a moment
+ * before: seen under Wine 8 with many calls in flight (1 of 500 StartService calls in
+ * bench/density, and a QueryServiceConfig before), when the call evidently went out on an
+ * RPC connection of another association than the one its handle belongs to. The SCM
+ * refused it without acting, so it can be asked again.
+ */
+const SCM_LOST_HANDLE = Win32.ERROR_INVALID_HANDLE;
 
 interface Pending {
   op: string;
@@ -98,6 +106,9 @@ export class AgentClient {
       },
       (err: unknown) => {
         clearTimeout(timer);
+        // refused for a handle the SCM does not know, that the request itself had just opened:
+        // the same race in Wine's rpcrt4 (see SCM_LOST_HANDLE); nothing was done, ask again
+        if (err instanceof AgentError && err.code === SCM_LOST_HANDLE && tries > 1) return this.readScm(op, params, tries - 1);
         throw err;
       },
     );
