@@ -83,8 +83,14 @@ __declspec(dllexport) DWORD
     memset(&si, 0, sizeof si);
     si.cb = sizeof si;
     flags |= CREATE_SUSPENDED;
-    ok = token ? CreateProcessAsUserW(token, NULL, cmdline, NULL, NULL, TRUE, flags, NULL, NULL, &si, pi)
-               : CreateProcessW(NULL, cmdline, NULL, NULL, TRUE, flags, NULL, NULL, &si, pi);
+    /* ERROR_INTERNAL_ERROR: under Wine the new process died in its own start-up, before
+       any of its code ran (NtCreateUserProcess's "no success, no exit code"); seen once in
+       500 starts under load. Nothing was created, so it is created again. */
+    for (int tries = 3; tries--;) {
+        ok = token ? CreateProcessAsUserW(token, NULL, cmdline, NULL, NULL, TRUE, flags, NULL, NULL, &si, pi)
+                   : CreateProcessW(NULL, cmdline, NULL, NULL, TRUE, flags, NULL, NULL, &si, pi);
+        if (ok || GetLastError() != ERROR_INTERNAL_ERROR) break;
+    }
     if (!ok) {
         DWORD e = GetLastError();
         hfree(c);

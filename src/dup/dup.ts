@@ -495,6 +495,8 @@ export class Duplicates {
           if (err instanceof AgentError && err.code === Win32.ERROR_SERVICE_DATABASE_LOCKED && Date.now() < deadline) return true;
           // refused before anything happened (src/backend/agent.ts, SCM_LOST_HANDLE): ask again
           if (err instanceof AgentError && err.code === Win32.ERROR_INVALID_HANDLE && Date.now() < deadline) return true;
+          // the SCM's CreateProcess of svcdup-host died in Wine's own process start-up: nothing runs
+          if (err instanceof AgentError && err.code === Win32.ERROR_INTERNAL_ERROR && Date.now() < deadline) return true;
           // Wine's SCM answers 1053 when the service said STOPPED before the SCM looked at
           // its first status: its exit code (below) says more than the timeout does.
           if (err instanceof AgentError && err.code === Win32.ERROR_SERVICE_REQUEST_TIMEOUT) {
