@@ -78,6 +78,15 @@ export interface StartTarget {
   args?: string[];
 }
 
+/**
+ * StartService failures after which nothing runs, so the start is asked again (until the
+ * deadline): the database locked by another start (Wine's SCM starts one at a time); a
+ * handle the SCM did not know though the request had just opened it (src/backend/agent.ts,
+ * SCM_LOST_HANDLE); the SCM's CreateProcess of svcdup-host dying in Wine's own process
+ * start-up (ERROR_INTERNAL_ERROR).
+ */
+const START_AGAIN: ReadonlySet<number> = new Set([Win32.ERROR_SERVICE_DATABASE_LOCKED, Win32.ERROR_INVALID_HANDLE, Win32.ERROR_INTERNAL_ERROR]);
+
 export class Duplicates {
   readonly journal: Journal<StepContext>;
   private readonly ctx: StepContext;
@@ -488,15 +497,11 @@ export class Duplicates {
     for (let wait = 50; s.state === 'STOPPED'; wait = Math.min(wait * 2, 500)) {
       const call = this.startGate.then(() => this.backend.call('scm.start', { name, args }));
       this.startGate = call.catch(() => undefined);
-      const locked = await call.then(
+      const again = await call.then(
         () => false,
         async (err: unknown) => {
           if (err instanceof AgentError && err.code === Win32.ERROR_SERVICE_ALREADY_RUNNING) return false;
-          if (err instanceof AgentError && err.code === Win32.ERROR_SERVICE_DATABASE_LOCKED && Date.now() < deadline) return true;
-          // refused before anything happened (src/backend/agent.ts, SCM_LOST_HANDLE): ask again
-          if (err instanceof AgentError && err.code === Win32.ERROR_INVALID_HANDLE && Date.now() < deadline) return true;
-          // the SCM's CreateProcess of svcdup-host died in Wine's own process start-up: nothing runs
-          if (err instanceof AgentError && err.code === Win32.ERROR_INTERNAL_ERROR && Date.now() < deadline) return true;
+          if (err instanceof AgentError && START_AGAIN.has(err.code) && Date.now() < deadline) return true;
           // Wine's SCM answers 1053 when the service said STOPPED before the SCM looked at
           // its first status: its exit code (below) says more than the timeout does.
           if (err instanceof AgentError && err.code === Win32.ERROR_SERVICE_REQUEST_TIMEOUT) {
@@ -506,7 +511,7 @@ export class Duplicates {
           throw err;
         },
       );
-      if (!locked) break;
+      if (!again) break;
       await new Promise((r) => setTimeout(r, wait));
       s = await this.backend.call('scm.status', { name });
     }
