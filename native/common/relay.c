@@ -4,7 +4,7 @@
    so every call here waits on its own event. */
 #include "relay.h"
 
-static BOOL io(HANDLE pipe, BOOL write, void *buf, DWORD size, DWORD *done)
+BOOL relay_io(HANDLE pipe, BOOL write, void *buf, DWORD size, DWORD *done)
 {
     OVERLAPPED ov = {0};
     BOOL ok;
@@ -29,7 +29,7 @@ BOOL relay_write(HANDLE pipe, DWORD type, const void *body, DWORD size)
     ((relay_header *)msg)->type = type;
     ((relay_header *)msg)->size = size;
     if (size) memcpy(msg + sizeof(relay_header), body, size);
-    ok = io(pipe, TRUE, msg, total, &done) && done == total;
+    ok = relay_io(pipe, TRUE, msg, total, &done) && done == total;
     if (msg != buf) HeapFree(GetProcessHeap(), 0, msg);
     return ok;
 }
@@ -38,7 +38,7 @@ BOOL relay_read(HANDLE pipe, BYTE *buf, DWORD *type, BYTE **body, DWORD *size)
 {
     DWORD got = 0;
 
-    return io(pipe, FALSE, buf, RELAY_BUF_SIZE, &got) && relay_parse(buf, got, type, body, size);
+    return relay_io(pipe, FALSE, buf, RELAY_BUF_SIZE, &got) && relay_parse(buf, got, type, body, size);
 }
 
 BOOL relay_parse(BYTE *buf, DWORD got, DWORD *type, BYTE **body, DWORD *size)

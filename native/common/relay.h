@@ -26,6 +26,8 @@ typedef struct {
     DWORD event_type;
 } relay_control;
 
+/* One read or write on an overlapped handle, waited for on an event of its own. */
+BOOL relay_io(HANDLE pipe, BOOL write, void *buf, DWORD size, DWORD *done);
 /* One whole message; returns FALSE on a broken pipe or a malformed message. */
 BOOL relay_write(HANDLE pipe, DWORD type, const void *body, DWORD size);
 #define RELAY_BUF_SIZE (sizeof(relay_header) + RELAY_MAX_MESSAGE)

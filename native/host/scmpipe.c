@@ -72,13 +72,8 @@ static HANDLE open_control_pipe(void)
 
 static void answer_scm(DWORD result)
 {
-    OVERLAPPED ov = {0};
     DWORD n;
-
-    ov.hEvent = CreateEventW(NULL, TRUE, FALSE, NULL);
-    if (WriteFile(scm.pipe, &result, sizeof result, NULL, &ov) || GetLastError() == ERROR_IO_PENDING)
-        GetOverlappedResult(scm.pipe, &ov, &n, TRUE);
-    CloseHandle(ov.hEvent);
+    relay_io(scm.pipe, TRUE, &result, sizeof result, &n);
 }
 
 /* The next overlapped read: of the SCM's requests after those already in the buffer,
