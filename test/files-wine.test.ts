@@ -14,7 +14,12 @@ let host: TestHost;
 let db: Db;
 let vms: Vms;
 const ft = () => nativeExe(host.backend, 'svcdup-ft.exe');
-const lf = (r: ExecResult): ExecResult => ({ ...r, stdout: r.stdout.replace(/\r\n/g, '\n').trim() });
+/** stdout as the test compares it; a process that printed nothing says how it ended instead,
+ *  so a failure that was not the program's own answer (it never ran) is told apart */
+const lf = (r: ExecResult): ExecResult => {
+  const out = r.stdout.replace(/\r\n/g, '\n').trim();
+  return { ...r, stdout: out || (r.code === 0 ? '' : `(no output: exit ${r.code}${r.stderr.trim() ? `, ${r.stderr.trim()}` : ''})`) };
+};
 const onHost = async (...args: string[]) => lf(await host.backend.exec([ft(), ...args]));
 const inVm = async (vm: string, ...args: string[]) => lf(await vms.run(vm, [ft(), ...args]));
 /** The host's real file, read from Linux: what no VM may change. */
