@@ -45,34 +45,44 @@ static void write_status(json_writer *w, const WCHAR *name, const WCHAR *display
     json_end_object(w);
 }
 
+/* One SCM handle for the agent's life, shared by every request thread: each
+   OpenSCManager costs a new RPC binding (under Wine a pipe connection and a bind),
+   about as much as the query it is for; calls on one handle may run at once. */
+static SC_HANDLE open_scm(void)
+{
+    static SC_HANDLE shared;
+    static SRWLOCK lock = SRWLOCK_INIT;
+    SC_HANDLE h;
+    AcquireSRWLockExclusive(&lock);
+    if (!shared) shared = OpenSCManagerW(NULL, NULL, SC_MANAGER_CONNECT | SC_MANAGER_ENUMERATE_SERVICE | SC_MANAGER_CREATE_SERVICE);
+    h = shared;
+    ReleaseSRWLockExclusive(&lock);
+    return h;
+}
+
 /* Opens the SCM and the service named by params.name. */
 static DWORD open_service(struct request *rq, DWORD access, SC_HANDLE *scm, SC_HANDLE *svc, WCHAR **name)
 {
     DWORD err = param_wstr(rq, "name", TRUE, FALSE, name, NULL);
     if (err) return err;
     if (!**name) return invalid_param(rq, "name");
-    if (!(*scm = OpenSCManagerW(NULL, NULL, SC_MANAGER_CONNECT))) return GetLastError();
-    if (!(*svc = OpenServiceW(*scm, *name, access))) {
-        err = GetLastError();
-        CloseServiceHandle(*scm);
-        return err;
-    }
+    if (!(*scm = open_scm())) return GetLastError();
+    if (!(*svc = OpenServiceW(*scm, *name, access))) return GetLastError();
     return ERROR_SUCCESS;
 }
 
-static void close_service(SC_HANDLE scm, SC_HANDLE svc)
-{
-    CloseServiceHandle(svc);
-    CloseServiceHandle(scm);
-}
+/* The SCM handle stays open (open_scm). */
+static void close_service(SC_HANDLE scm, SC_HANDLE svc) { CloseServiceHandle(svc); }
 
-/* The display name, or NULL; best effort (only decorates a status). */
+/* The display name, or NULL; best effort (only decorates a status). One call for the
+   names the SCM allows (at most 256 characters), a second only for a longer one. */
 static WCHAR *display_name(struct request *rq, SC_HANDLE scm, const WCHAR *name)
 {
-    DWORD len = 0;
-    WCHAR *buf;
-    GetServiceDisplayNameW(scm, name, NULL, &len);
-    if (!len || !(buf = rq_alloc(rq, (len + 2) * sizeof(WCHAR)))) return NULL;
+    DWORD len = 258;
+    WCHAR *buf = rq_alloc(rq, len * sizeof(WCHAR));
+    if (!buf) return NULL;
+    if (GetServiceDisplayNameW(scm, name, buf, &len)) return buf;
+    if (GetLastError() != ERROR_INSUFFICIENT_BUFFER || !(buf = rq_alloc(rq, (len + 2) * sizeof(WCHAR)))) return NULL;
     len += 2;
     return GetServiceDisplayNameW(scm, name, buf, &len) ? buf : NULL;
 }
@@ -93,7 +103,7 @@ DWORD op_scm_list(struct request *rq)
     SC_HANDLE scm;
 
     if (!buf) return ERROR_NOT_ENOUGH_MEMORY;
-    if (!(scm = OpenSCManagerW(NULL, NULL, SC_MANAGER_CONNECT | SC_MANAGER_ENUMERATE_SERVICE))) {
+    if (!(scm = open_scm())) {
         free(buf);
         return GetLastError();
     }
@@ -118,7 +128,6 @@ DWORD op_scm_list(struct request *rq)
         }
     }
     json_end_array(rq->out);
-    CloseServiceHandle(scm);
     free(buf);
     return err;
 }
@@ -233,19 +242,25 @@ static DWORD query_config(struct request *rq, SC_HANDLE scm, SC_HANDLE svc, cons
                           WCHAR **key_name)
 {
     QUERY_SERVICE_CONFIGW *cfg;
-    DWORD needed = 0, len = 0, err;
+    DWORD needed = 8192, len = 258, err;
     WCHAR *canon;
 
-    if (!QueryServiceConfigW(svc, NULL, 0, &needed) && (err = GetLastError()) != ERROR_INSUFFICIENT_BUFFER) return err;
+    /* a buffer most configurations fit: one SCM round trip instead of a size probe and a fetch */
     if (!(cfg = rq_alloc(rq, needed))) return ERROR_NOT_ENOUGH_MEMORY;
-    if (!QueryServiceConfigW(svc, cfg, needed, &needed)) return GetLastError();
+    if (!QueryServiceConfigW(svc, cfg, needed, &needed)) {
+        if ((err = GetLastError()) != ERROR_INSUFFICIENT_BUFFER) return err;
+        if (!(cfg = rq_alloc(rq, needed))) return ERROR_NOT_ENOUGH_MEMORY;
+        if (!QueryServiceConfigW(svc, cfg, needed, &needed)) return GetLastError();
+    }
     *out = cfg;
     *key_name = (WCHAR *)name;
-    if (cfg->lpDisplayName && !GetServiceKeyNameW(scm, cfg->lpDisplayName, NULL, &len) && len &&
-        (canon = rq_alloc(rq, (len + 2) * sizeof(WCHAR)))) {
+    if (!cfg->lpDisplayName || !(canon = rq_alloc(rq, len * sizeof(WCHAR)))) return ERROR_SUCCESS;
+    if (!GetServiceKeyNameW(scm, cfg->lpDisplayName, canon, &len)) {
+        if (GetLastError() != ERROR_INSUFFICIENT_BUFFER || !len || !(canon = rq_alloc(rq, (len + 2) * sizeof(WCHAR)))) return ERROR_SUCCESS;
         len += 2;
-        if (GetServiceKeyNameW(scm, cfg->lpDisplayName, canon, &len) && !_wcsicmp(canon, name)) *key_name = canon;
+        if (!GetServiceKeyNameW(scm, cfg->lpDisplayName, canon, &len)) return ERROR_SUCCESS;
     }
+    if (!_wcsicmp(canon, name)) *key_name = canon;
     return ERROR_SUCCESS;
 }
 
@@ -282,10 +297,15 @@ DWORD op_scm_config(struct request *rq)
     if ((err = open_service(rq, SERVICE_QUERY_CONFIG, &scm, &svc, &name))) return err;
     if ((err = query_config(rq, scm, svc, name, &cfg, &key_name)) || (err = query_dependencies(rq, cfg, key_name, &dep_svcs, &dep_groups)))
         goto done;
-    /* the description is optional: an SCM without it still has a config */
-    if (!QueryServiceConfig2W(svc, SERVICE_CONFIG_DESCRIPTION, NULL, 0, &needed) && needed && (desc = rq_alloc(rq, needed)) &&
-        !QueryServiceConfig2W(svc, SERVICE_CONFIG_DESCRIPTION, (BYTE *)desc, needed, &needed))
+    /* the description is optional: an SCM without it still has a config. A first buffer
+       most descriptions fit, as above. */
+    needed = 2048;
+    if ((desc = rq_alloc(rq, needed)) && !QueryServiceConfig2W(svc, SERVICE_CONFIG_DESCRIPTION, (BYTE *)desc, needed, &needed)) {
         desc = NULL;
+        if (GetLastError() == ERROR_INSUFFICIENT_BUFFER && needed && (desc = rq_alloc(rq, needed)) &&
+            !QueryServiceConfig2W(svc, SERVICE_CONFIG_DESCRIPTION, (BYTE *)desc, needed, &needed))
+            desc = NULL;
+    }
     dll = service_reg_value(rq, key_name, L"Parameters", L"ServiceDll", FALSE);
     if (!dll) dll = service_reg_value(rq, key_name, NULL, L"ServiceDll", FALSE);
     group = cfg->lpBinaryPathName ? svchost_group(rq, cfg->lpBinaryPathName) : NULL;
@@ -399,14 +419,10 @@ DWORD op_scm_create(struct request *rq)
     if (f.have_deps && !(f.deps = build_dependencies(rq, f.dep_svcs, f.n_dep_svcs, f.dep_groups, f.n_dep_groups)))
         return ERROR_NOT_ENOUGH_MEMORY;
 
-    if (!(scm = OpenSCManagerW(NULL, NULL, SC_MANAGER_CONNECT | SC_MANAGER_CREATE_SERVICE))) return GetLastError();
+    if (!(scm = open_scm())) return GetLastError();
     svc = CreateServiceW(scm, name, f.display ? f.display : name, SERVICE_ALL_ACCESS, (DWORD)f.type, f.start, (DWORD)f.error_control,
                          f.image, f.group, NULL, f.deps, f.account, f.password);
-    if (!svc) {
-        err = GetLastError();
-        CloseServiceHandle(scm);
-        return err;
-    }
+    if (!svc) return GetLastError();
     /* all or nothing: a service without its description is not what was asked */
     if (f.description && (err = set_description(svc, f.description))) DeleteService(svc);
     close_service(scm, svc);
