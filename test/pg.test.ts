@@ -4,7 +4,7 @@
 // once. Each instance has its own data (the data directory is snapshotted at dup time and
 // copy-on-write after), answers at its own address, keeps its rows over a restart, and the
 // host's data directory is byte-identical after both VMs are removed.
-import { appendFileSync, existsSync, readFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -75,6 +75,7 @@ describe.skipIf(!present)('PostgreSQL 15 on the host and duplicated into 2 VMs',
 
   beforeAll(async () => {
     host = await openTestHost('pg');
+    rmSync(join(PG_BIN, 'pg_ctl@c.exe'), { force: true }); // a crashed run's direct copy
     const b = host.backend;
     const bin = b.toWindowsPath(PG_BIN);
     const init = await b.exec([`${bin}\\initdb.exe`, '-D', DATA, '-U', 'postgres', '-A', 'trust', '-E', 'UTF8', '--no-locale'], { timeoutMs: 300_000 });
@@ -178,6 +179,36 @@ describe.skipIf(!present)('PostgreSQL 15 on the host and duplicated into 2 VMs',
       await sql(VMS.b, "insert into t values ('b2'); checkpoint");
       expect(await rows(VMS[vm])).toEqual(['a', 'a2', 'host']);
       expect(await rows(VMS.b)).toEqual(['b', 'b2', 'host']);
+    },
+    LONG,
+  );
+
+  it(
+    'a direct duplicate (dup --direct: the SCM starts a hooked copy of pg_ctl, no svcdup-host) has its own data too; vm rm removes the copy',
+    async () => {
+      const b = host.backend;
+      const ip = '127.77.210.4';
+      const copy = join(PG_BIN, 'pg_ctl@c.exe');
+      const binBefore = treeHash(PG_BIN);
+      expect(cli(['vm', 'create', 'c', '--ip', ip, '--policy', COW_POLICY]).status).toBe(0);
+      const out = cliJson<{ status: ServiceStatus }>(['dup', SVC, '--vm', 'c', '--direct', '--start']);
+      expect(out.status.state).toBe('RUNNING');
+      expect(existsSync(copy)).toBe(true);
+      // the SCM's process is the copy itself, in VM c; the server it started (found beside it) too
+      const ps = cliJson<{ pid: number; image: string }[]>(['ps', '--vm', 'c']);
+      expect(ps.find((p) => p.pid === out.status.pid)?.image.toLowerCase()).toBe('pg_ctl@c.exe');
+      expect(ps.some((p) => p.image.toLowerCase() === 'postgres.exe')).toBe(true);
+      await ready(ip);
+      expect(await rows(ip)).toEqual(['host', 'host2']);
+      await sql(ip, "insert into t values ('c')");
+      expect(await rows(ip)).toEqual(['c', 'host', 'host2']);
+      expect(await rows(VMS.b)).toEqual(['b', 'b2', 'host']);
+      await disconnect(ip);
+      const r = cli(['vm', 'rm', 'c']);
+      expect(r.status, r.stderr).toBe(0);
+      expect(existsSync(copy)).toBe(false);
+      expect(treeHash(PG_BIN)).toBe(binBefore);
+      await b.close();
     },
     LONG,
   );

@@ -127,7 +127,7 @@ describe('the plan as steps', () => {
   const V = 'HKLM\\SOFTWARE\\svcdup\\VMs\\v';
   const base = { service: 'A', vm: 'v', configs: chain, hostExe };
 
-  it('registers the whole closure: copies, SCM registrations and records at once, then --set, then the policy', () => {
+  it('registers the whole closure: copies, SCM registrations, records and the policy at once, then --set', () => {
     const p = planDuplicate({
       ...base,
       edits: [{ subkey: 'Parameters', value: { name: 'Port', type: 'REG_DWORD', data: 8080 } }],
@@ -143,22 +143,23 @@ describe('the plan as steps', () => {
       ['reg.copy', 0],
       ['scm.create', 0],
       ['db.duplicate', 0],
+      ['reg.setValue', 0],
       ['reg.setValue', 1],
-      ['reg.setValue', undefined],
     ]);
     expect(p.steps[0]).toMatchObject({
       args: { from: 'HKLM\\SYSTEM\\CurrentControlSet\\Services\\C', to: `${V}\\Services\\C`, root: 'HKLM\\SOFTWARE\\svcdup' },
     });
     expect(p.steps[7]).toMatchObject({ args: { name: 'A@v', dependOnService: ['B@v'], start: 'DEMAND', imagePath: 'Z:\\svcdup-host.exe --vm v --service A' } });
     // --set goes into the root's copy only
-    expect(p.steps[9]).toEqual({
+    expect(p.steps[10]).toEqual({
       kind: 'reg.setValue',
       batch: 1,
       args: { key: `${V}\\Services\\A\\Parameters`, value: { name: 'Port', type: 'REG_DWORD', data: 8080 } },
     });
     // a Policy value that was not there: the undo deletes it
-    expect(p.steps[10]).toEqual({
+    expect(p.steps[9]).toEqual({
       kind: 'reg.setValue',
+      batch: 0,
       args: { key: V, value: { name: 'Policy', type: 'REG_SZ', data: 'closed pipes x\nnet address 127.77.0.2\n' } },
     });
   });

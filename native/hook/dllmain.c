@@ -38,7 +38,12 @@ static int start(void)
     int line;
     real_init();
     G.pid = GetCurrentProcessId();
-    if (!(c = config_load(G.pid))) return 1; /* not in a VM: stay passive */
+    if (!(c = config_load(G.pid))) {
+        /* not in a VM: stay passive, unless this is a direct duplicate's image (direct.c) */
+        int d = direct_start(&c);
+        if (d == 0) return 1;
+        if (d < 0) return 0;
+    }
     G.cfg = c;
     G.prefix_chars = (USHORT)swprintf(G.prefix, sizeof G.prefix / sizeof(WCHAR), L"svcdup.%ls.", c->vm);
     trace_open(); /* first: a failure below is reported there */

@@ -50,6 +50,9 @@ NTSTATUS membership_join(HANDLE process, DWORD pid, const WCHAR *vm);
 int pid_in_vm_job(DWORD pid, const WCHAR *vm);
 extern fn_open real_NtOpenJobObject, real_NtCreateJobObject;
 
+/* direct.c: a direct duplicate's image takes its VM from its own marker: 1 done, 0 not one, -1 failed */
+int direct_start(vm_config **out);
+
 /* inject.c: make a suspended child load this DLL first, and give it its config. */
 NTSTATUS inject_child(HANDLE process, DWORD pid, const vm_config *cfg);
 

@@ -46,3 +46,27 @@ export async function treeBytes(dir: string, limit = Number.POSITIVE_INFINITY): 
   await walk(dir);
   return total;
 }
+
+/**
+ * Write a file that must not exist yet, whole or not at all: to a temporary name beside it,
+ * then hard-linked into place (which fails, leaving nothing, when the name is taken).
+ */
+export async function writeNewFile(dst: string, data: Uint8Array): Promise<void> {
+  const tmp = tempOf(dst);
+  await fs.rm(tmp, { force: true });
+  try {
+    await fs.writeFile(tmp, data, { flag: 'wx' });
+    await fs.link(tmp, dst);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new SvcdupError(`cannot write ${dst}: it exists already`);
+    throw err;
+  } finally {
+    await fs.rm(tmp, { force: true });
+  }
+}
+
+/** Delete a file (and a half-written copy of it); nothing when absent. */
+export async function removeFile(dst: string): Promise<void> {
+  await fs.rm(tempOf(dst), { force: true });
+  await fs.rm(dst, { force: true });
+}

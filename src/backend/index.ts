@@ -25,6 +25,12 @@ export interface ManagedBackend extends HostBackend {
   copyFolder(fromWin: string, toWin: string): Promise<void>;
   /** Delete a folder tree and a copy of it left half done; nothing when absent. */
   removeFolder(win: string): Promise<void>;
+  /** A file's bytes (a Windows path of this host). */
+  readFile(win: string): Promise<Uint8Array>;
+  /** Write a file that must not exist yet, whole or not at all. */
+  writeNewFile(win: string, data: Uint8Array): Promise<void>;
+  /** Delete a file; nothing when absent. */
+  removeFile(win: string): Promise<void>;
   /** Close the agent and, under Wine, end the wineserver with every process of the prefix. */
   shutdown(): Promise<void>;
 }

@@ -1,12 +1,12 @@
 // The `windows` host backend: the same native binaries, run directly on Windows.
 // It cannot be tested on the Linux testbed; it is kept to the minimum that differs from Wine.
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import type { Paths } from '../config.js';
 import { SvcdupError } from '../errors.js';
 import { AgentClient } from './agent.js';
-import { copyTree, removeTree } from './folders.js';
+import { copyTree, removeFile, removeTree, writeNewFile } from './folders.js';
 import { collectChild } from './child.js';
 import type { AgentOp, AgentParams, AgentResult, ExecOptions, ExecResult, HostBackend } from './types.js';
 
@@ -57,6 +57,18 @@ export class WindowsBackend implements HostBackend {
 
   async removeFolder(win: string): Promise<void> {
     await removeTree(this.toHostPath(win));
+  }
+
+  async readFile(win: string): Promise<Uint8Array> {
+    return fs.readFile(this.toHostPath(win));
+  }
+
+  async writeNewFile(win: string, data: Uint8Array): Promise<void> {
+    await writeNewFile(this.toHostPath(win), data);
+  }
+
+  async removeFile(win: string): Promise<void> {
+    await removeFile(this.toHostPath(win));
   }
 
   async close(): Promise<void> {

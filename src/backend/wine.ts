@@ -5,7 +5,7 @@ import { join, delimiter, sep } from 'node:path';
 import type { Paths } from '../config.js';
 import { SvcdupError } from '../errors.js';
 import { AgentClient } from './agent.js';
-import { copyTree, removeTree } from './folders.js';
+import { copyTree, removeFile, removeTree, writeNewFile } from './folders.js';
 import { collectChild } from './child.js';
 import { clonePrefix, readStamp, unsharePrefix, writeStamp } from './prefix.js';
 import type { AgentOp, AgentParams, AgentResult, ExecOptions, ExecResult, HostBackend } from './types.js';
@@ -220,6 +220,18 @@ export class WineBackend implements HostBackend {
 
   async removeFolder(win: string): Promise<void> {
     await removeTree(this.toHostPath(win));
+  }
+
+  async readFile(win: string): Promise<Uint8Array> {
+    return fs.readFile(this.toHostPath(win));
+  }
+
+  async writeNewFile(win: string, data: Uint8Array): Promise<void> {
+    await writeNewFile(this.toHostPath(win), data);
+  }
+
+  async removeFile(win: string): Promise<void> {
+    await removeFile(this.toHostPath(win));
   }
 
   async close(): Promise<void> {

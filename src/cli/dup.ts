@@ -26,13 +26,27 @@ export function registerDupCommands(program: Command): void {
     .option('--set <path=value>', 'edit the VM copy of the service key, e.g. Parameters\\Port=8080 or Parameters\\N:REG_DWORD=5 (repeatable)', collect, [])
     .option('--start', 'start the duplicate (and its dependencies) once registered')
     .option('--restricted-token', 'run the images with a restricted token: every privilege but SeChangeNotify removed (docs/dup.md)')
+    .option(
+      '--direct',
+      "the SCM starts a copy of the image (IMAGE@VM.exe beside it) that loads svcdup-hook.dll itself: no svcdup-host process, a start as fast as the service's own (docs/dup.md)",
+    )
     .option('--dry-run', 'print the plan (every step and its undo) and change nothing')
     .option('--force', 'register it even when svcdup analyze says it cannot run or cannot be duplicated')
     .option('--json', 'machine-readable output')
     .action(
       async (
         service: string,
-        opts: { vm: string; share: string[]; set: string[]; start?: boolean; restrictedToken?: boolean; dryRun?: boolean; force?: boolean; json?: boolean },
+        opts: {
+          vm: string;
+          share: string[];
+          set: string[];
+          start?: boolean;
+          restrictedToken?: boolean;
+          direct?: boolean;
+          dryRun?: boolean;
+          force?: boolean;
+          json?: boolean;
+        },
       ) => {
         await withContext(program, async (ctx) => {
           const vm = requireVm(ctx, opts.vm);
@@ -40,7 +54,7 @@ export function registerDupCommands(program: Command): void {
           const refusal = opts.force ? undefined : await dupRefusalFor(ctx.backend, service, opts.share);
           if (refusal) throw new UsageError(refusal);
           if (opts.dryRun) {
-            const plan = await ctx.dups.plan(service, vm, opts.share, { set: opts.set, restrictedToken: !!opts.restrictedToken });
+            const plan = await ctx.dups.plan(service, vm, opts.share, { set: opts.set, restrictedToken: !!opts.restrictedToken, direct: !!opts.direct });
             if (opts.json) return printJson({ plan, dryRun: true });
             process.stdout.write(`plan of dup ${plan.root} --vm ${vm} (dry run: nothing was changed)\n`);
             for (const s of plan.services) process.stdout.write(`duplicate  ${s.scmName}  (${s.reason})\n`);
@@ -52,7 +66,13 @@ export function registerDupCommands(program: Command): void {
             });
             return;
           }
-          const plan = await ctx.dups.dup(service, vm, { share: opts.share, set: opts.set, start: !!opts.start, restrictedToken: !!opts.restrictedToken });
+          const plan = await ctx.dups.dup(service, vm, {
+            share: opts.share,
+            set: opts.set,
+            start: !!opts.start,
+            restrictedToken: !!opts.restrictedToken,
+            direct: !!opts.direct,
+          });
           const status = opts.start ? await ctx.backend.call('scm.status', { name: plan.services.at(-1)!.scmName }) : undefined;
           if (opts.json) return printJson({ plan, ...(status ? { status } : {}) });
           for (const s of plan.services) process.stdout.write(`registered ${s.scmName}  (${s.reason})\n`);

@@ -24,6 +24,7 @@ import { fileAliasRules, fileAreaWin, WHITEOUT_PREFIX } from '../vm/files.js';
 import { outermostFolders, snapshotFolders } from '../plan/snapshot.js';
 import { serviceKey } from '../plan/keys.js';
 import { treeBytes } from '../backend/folders.js';
+import { directImage } from '../plan/direct.js';
 
 /** A folder larger than this is not snapshotted at dup time (copied up lazily instead): docs/state.md "No torn views". */
 export const SNAPSHOT_MAX_BYTES = 1024 * 1048576;
@@ -69,6 +70,8 @@ export interface DupOptions {
   dryRun?: boolean;
   /** run the images with a restricted token (every privilege but SeChangeNotify removed) */
   restrictedToken?: boolean;
+  /** the SCM starts a copy of each image that loads the hook itself: no svcdup-host (docs/dup.md, "Direct duplicates") */
+  direct?: boolean;
 }
 
 /** A duplicate to start, for startMany. */
@@ -157,7 +160,12 @@ export class Duplicates {
    * them. Pure apart from reading the host (service configurations, SCM names, the VM's
    * Policy value); nothing is changed.
    */
-  async plan(service: string, vm: string, share: string[] = [], opts: { set?: string[]; restrictedToken?: boolean } = {}): Promise<DuplicationPlan> {
+  async plan(
+    service: string,
+    vm: string,
+    share: string[] = [],
+    opts: { set?: string[]; restrictedToken?: boolean; direct?: boolean } = {},
+  ): Promise<DuplicationPlan> {
     for (const name of [service, ...share]) {
       const problem = serviceNameProblem(name);
       if (problem) throw new UsageError(`service name "${name}" cannot be duplicated: ${problem}`);
@@ -166,6 +174,10 @@ export class Duplicates {
     const record = getVm(this.db, vm);
     // No scm.list for names already taken (it costs as much as the closure of a small
     // service): a taken name fails its scm.create, which the journal leaves alone (atomic).
+    // the root's Parameters (for its snapshots) are read alongside: one round trip less after the closure
+    const rootParams = this.parameters(service);
+    rootParams.catch(() => undefined); // awaited (and its error seen) only if the plan gets that far
+    const params = new Map([[service.toLowerCase(), rootParams]]);
     const [configs, policy] = await Promise.all([this.closureConfigs(service, share), record ? this.policyInput(vm) : Promise.resolve(undefined)]);
     const hostExe = this.backend.toWindowsPath(join(this.backend.paths.nativeDir, 'svcdup-host.exe'));
     let plan: DuplicationPlan;
@@ -180,21 +192,50 @@ export class Duplicates {
         edits,
         ...(policy ? { policy } : {}),
         ...(opts.restrictedToken ? { restrictedToken: true } : {}),
+        ...(opts.direct ? { direct: { hookDll: this.backend.toWindowsPath(join(this.backend.paths.nativeDir, 'svcdup-hook.dll')) } } : {}),
       };
       plan = planDuplicate(input);
       // Second pass, with the folders of the planned services as found on the host.
-      const found = await this.snapshotsFor(vm, plan.services);
+      const found = await this.snapshotsFor(vm, plan.services, params);
       if (found.snapshots.length) plan = planDuplicate({ ...input, snapshots: found.snapshots });
       if (found.skipped.length) plan.notSnapshotted = found.skipped;
     } catch (err) {
       if (err instanceof PlanError || err instanceof RangeError) throw new UsageError(err.message);
       throw err;
     }
+    // a direct copy is checked now, so that --dry-run and a refusal say why before anything is written
+    for (const p of plan.services) if (p.direct) await this.checkDirect(p.service, p.direct);
     const policyValue = plan.steps.find((s) => s.kind === 'reg.setValue' && s.args.value.name === 'Policy' && s.args.key === vmKey(vm));
     const tooLarge =
       policyValue?.kind === 'reg.setValue' && typeof policyValue.args.value.data === 'string' ? rulesSizeProblem(policyValue.args.value.data) : undefined;
     if (tooLarge) throw new UsageError(`VM ${vm}: ${tooLarge}`);
     return plan;
+  }
+
+  /** A service's Parameters values on the host (none when it has no Parameters key). */
+  private async parameters(service: string): Promise<RegValue[]> {
+    try {
+      return (await this.backend.call('reg.query', { key: `${serviceKey(service)}\\Parameters` })).values;
+    } catch (err) {
+      if (err instanceof AgentError && err.code === Win32.ERROR_FILE_NOT_FOUND) return [];
+      throw err;
+    }
+  }
+
+  private async checkDirect(service: string, d: NonNullable<PlannedService['direct']>): Promise<void> {
+    let bytes: Uint8Array;
+    try {
+      bytes = await this.backend.readFile(d.image);
+    } catch (err) {
+      throw new UsageError(`${service}: cannot read its image ${d.image} for --direct: ${(err as Error).message}`);
+    }
+    try {
+      directImage(bytes, d.hookDll, { vm: d.vm, scmName: d.scmName });
+    } catch (err) {
+      if (err instanceof SvcdupError) throw new UsageError(`${service}: no direct copy of ${d.image}: ${err.message}`);
+      throw err;
+    }
+    if (existsSync(this.backend.toHostPath(d.copy))) throw new UsageError(`${service}: ${d.copy} exists already (not svcdup's to overwrite)`);
   }
 
   /**
@@ -206,17 +247,13 @@ export class Duplicates {
   private async snapshotsFor(
     vm: string,
     services: readonly PlannedService[],
+    read: Map<string, Promise<RegValue[]>> = new Map(),
   ): Promise<{ snapshots: { folder: string; to: string; bytes: number }[]; skipped: { folder: string; reason: string }[] }> {
     const folders = new Map<string, string>();
-    for (const p of services) {
-      let params: RegValue[] = [];
-      try {
-        params = (await this.backend.call('reg.query', { key: `${serviceKey(p.service)}\\Parameters` })).values;
-      } catch (err) {
-        if (!(err instanceof AgentError && err.code === Win32.ERROR_FILE_NOT_FOUND)) throw err;
-      }
-      for (const f of snapshotFolders(p.original, params)) folders.set(f.toLowerCase(), f);
-    }
+    const params = await Promise.all(services.map((p) => read.get(p.service.toLowerCase()) ?? this.parameters(p.service)));
+    services.forEach((p, i) => {
+      for (const f of snapshotFolders(p.original, params[i])) folders.set(f.toLowerCase(), f);
+    });
     const snapshots: { folder: string; to: string; bytes: number }[] = [];
     const skipped: { folder: string; reason: string }[] = [];
     // a path on a drive the host does not have is not there
@@ -287,6 +324,7 @@ export class Duplicates {
     const plan = await this.plan(service, vm, opts.share, {
       ...(opts.set ? { set: opts.set } : {}),
       ...(opts.restrictedToken ? { restrictedToken: true } : {}),
+      ...(opts.direct ? { direct: true } : {}),
     });
     if (opts.dryRun) return plan;
     await this.apply('dup', `${plan.root}@${vm}`, plan.steps);
@@ -489,12 +527,14 @@ export class Duplicates {
 
   private async ensureRunning(name: string, args: string[], timeoutMs = 60_000): Promise<ServiceStatus> {
     const deadline = Date.now() + timeoutMs;
-    let s = await this.backend.call('scm.status', { name });
+    let s: ServiceStatus;
     // Wine's SCM starts one service at a time: a start waits up to 3 s for the one before it to
     // reach its dispatcher, then fails with ERROR_SERVICE_DATABASE_LOCKED. So this process asks
     // for one start at a time (StartService returns when the SCM lets go of its lock), and
-    // retries a locked database (another process starting services).
-    for (let wait = 50; s.state === 'STOPPED'; wait = Math.min(wait * 2, 500)) {
+    // retries a locked database (another process starting services). No status is asked
+    // first: StartService of a service that is not STOPPED fails with
+    // ERROR_SERVICE_ALREADY_RUNNING, and a status query costs as much as a quarter of a start.
+    for (let wait = 50; ; wait = Math.min(wait * 2, 500)) {
       const call = this.startGate.then(() => this.backend.call('scm.start', { name, args }));
       this.startGate = call.catch(() => undefined);
       const again = await call.then(
@@ -513,7 +553,7 @@ export class Duplicates {
       );
       if (!again) break;
       await new Promise((r) => setTimeout(r, wait));
-      s = await this.backend.call('scm.status', { name });
+      if ((await this.backend.call('scm.status', { name })).state !== 'STOPPED') break;
     }
     for (;;) {
       s = await this.backend.call('scm.status', { name });

@@ -2,7 +2,8 @@
 // step kinds for dup, undup, vm create and vm rm. Undo is idempotent and works whether or
 // not apply ran (see src/state/journal.ts).
 import type { ManagedBackend } from '../backend/index.js';
-import type { SnapshotArgs } from '../plan/steps.js';
+import { directImage } from '../plan/direct.js';
+import type { DirectImageArgs, SnapshotArgs } from '../plan/steps.js';
 import type { HostBackend, RegKeyContents, RegTree, RegValue, ServiceCreate } from '../backend/types.js';
 import { AgentError, Win32 } from '../errors.js';
 import type { Db } from '../state/db.js';
@@ -68,6 +69,11 @@ export async function writeTree(backend: HostBackend, key: string, tree: RegTree
   await backend.call('reg.createKey', { key });
   for (const v of tree.values) await backend.call('reg.set', { key, ...v });
   for (const sub of tree.subkeys) await writeTree(backend, `${key}\\${sub.name}`, sub);
+}
+
+async function writeDirectImage(backend: ManagedBackend, a: DirectImageArgs): Promise<void> {
+  const original = await backend.readFile(a.image);
+  await backend.writeNewFile(a.copy, directImage(original, a.hookDll, { vm: a.vm, scmName: a.scmName }));
 }
 
 export const dupSteps: StepKinds<StepContext> = {
@@ -172,6 +178,29 @@ export const dupSteps: StepKinds<StepContext> = {
     },
     async undo({ backend }, a: SnapshotArgs) {
       await backend.removeFolder(a.to);
+    },
+  },
+  /**
+   * A direct duplicate's copy of its image beside the original (src/plan/direct.ts), made
+   * from the original as it is now. Atomic: a failed write wrote nothing, and a file found
+   * at that name is somebody else's, never deleted by an undo.
+   */
+  'files.directImage': {
+    atomic: true,
+    async apply({ backend }, a: DirectImageArgs) {
+      await writeDirectImage(backend, a);
+    },
+    async undo({ backend }, a: DirectImageArgs) {
+      await backend.removeFile(a.copy);
+    },
+  },
+  /** Its removal, for undup (after the service is stopped and deleted). */
+  'files.removeDirectImage': {
+    async apply({ backend }, a: DirectImageArgs) {
+      await backend.removeFile(a.copy);
+    },
+    async undo({ backend }, a: DirectImageArgs) {
+      await writeDirectImage(backend, a);
     },
   },
   /** Removing that row, for undup. */

@@ -5,8 +5,9 @@ import type { RegTree, RegValue, ServiceConfig, ServiceCreate } from '../backend
 import { dependencyClosure, PlanError, type ClosureEntry } from './closure.js';
 import { SERVICES_KEY, SVCDUP_KEY, serviceKey, vmKey, vmServiceKey } from './keys.js';
 import { duplicateDisplayName, duplicateServiceName, serviceNameProblem } from './names.js';
-import type { Step } from './steps.js';
+import type { DirectImageArgs, Step } from './steps.js';
 import { vmPolicyText } from './system.js';
+import { imageOf } from '../analyze/config.js';
 
 export interface PlannedService {
   /** the host service it duplicates */
@@ -22,6 +23,8 @@ export interface PlannedService {
   original: ServiceConfig;
   /** a ServiceDll service: its duplicate runs `svchost -k GROUP` in the VM (on Wine each svchost is its own process) */
   svchost?: { group: string };
+  /** `--direct`: the SCM starts a copy of the image that loads the hook itself (src/plan/direct.ts), no svcdup-host */
+  direct?: DirectImageArgs;
   reason: string;
 }
 
@@ -65,6 +68,8 @@ export interface PlanInput {
   hostExe: string;
   /** `--restricted-token`: svcdup-host runs each planned image with a restricted token (docs/dup.md) */
   restrictedToken?: boolean;
+  /** `--direct`: the Windows path of svcdup-hook.dll, which the root's direct copy imports (docs/dup.md, "Direct duplicates") */
+  direct?: { hookDll: string };
   /** services already duplicated into this VM: not planned again, only depended on */
   existing?: readonly string[];
   /** `--set` edits of the root's copy */
@@ -81,6 +86,22 @@ export interface PlanInput {
 }
 
 const quote = (s: string): string => (/[\s"]/.test(s) ? `"${s.replace(/"/g, '\\"')}"` : s);
+
+/**
+ * A direct duplicate's image: a copy beside the original (so that the DLLs and files the
+ * image finds next to itself are found), named IMAGE@VM.exe, and the command line that runs
+ * it with the original's arguments.
+ */
+export function directCopy(cfg: ServiceConfig, vm: string, scmName: string, hookDll: string): { args: DirectImageArgs; imagePath: string } {
+  if (cfg.svchostGroup || cfg.serviceDll) throw new PlanError(`${cfg.name} runs in svchost (ServiceDll): --direct copies an executable of the service's own`);
+  const cmd = cfg.imagePath.trim();
+  const image = imageOf(cmd);
+  if (!/\.exe$/i.test(image) || !/^(?:[A-Za-z]:\\|%[A-Za-z]+%\\|\\SystemRoot\\)/.test(image))
+    throw new PlanError(`${cfg.name}: --direct needs a full path to an .exe in its ImagePath (it is ${JSON.stringify(cfg.imagePath)})`);
+  const rest = cmd.slice(cmd.startsWith('"') ? image.length + 2 : image.length);
+  const copy = `${image.slice(0, -4)}@${vm}.exe`;
+  return { args: { vm, scmName, image, copy, hookDll }, imagePath: `${quote(copy)}${rest}` };
+}
 
 export function planDuplicate(input: PlanInput): DuplicationPlan {
   for (const name of [input.service, ...(input.share ?? [])]) {
@@ -112,6 +133,14 @@ export function planDuplicate(input: PlanInput): DuplicationPlan {
       reason: e.reason,
     };
     if (cfg.svchostGroup) p.svchost = { group: cfg.svchostGroup };
+    // --direct is for the service named; the dependencies it duplicates run under svcdup-host
+    if (input.direct && cfg.name.toLowerCase() === closure.root.toLowerCase()) {
+      if (input.restrictedToken)
+        throw new PlanError("--direct and --restricted-token do not go together: the SCM starts a direct image with the account's own token");
+      const d = directCopy(cfg, input.vm, scmName, input.direct.hookDll);
+      p.direct = d.args;
+      p.imagePath = d.imagePath;
+    }
     services.push(p);
   }
   const taken = new Set((input.scmNames ?? []).map((n) => n.toLowerCase()));
@@ -126,17 +155,13 @@ export function planDuplicate(input: PlanInput): DuplicationPlan {
   // registrations are independent of one another (the SCM does not check dependencies when
   // a service is created, svcdup-host reads the copy only when the duplicate starts).
   for (const p of services) {
+    if (p.direct) steps.push({ kind: 'files.directImage', args: p.direct, batch: 0 });
     steps.push({ kind: 'reg.copy', args: { from: serviceKey(p.service), to: vmServiceKey(input.vm, p.service), root: SVCDUP_KEY }, batch: 0 });
     steps.push({ kind: 'scm.create', args: serviceCreate(p), batch: 0 });
     steps.push({ kind: 'db.duplicate', args: { vm: input.vm, service: p.service, scmName: p.scmName, plan: p }, batch: 0 });
   }
-  // Then the --set edits, into the root's copy once it exists.
-  if (root) {
-    const copy = vmServiceKey(input.vm, root.service);
-    for (const e of input.edits ?? [])
-      steps.push({ kind: 'reg.setValue', args: { key: `${copy}${e.subkey ? `\\${e.subkey}` : ''}`, value: e.value }, batch: 1 });
-  }
-  // Last, the VM's Policy value (read by svcdup-host) with what the new duplicates need.
+  // The VM's Policy value (read by svcdup-host and direct images when a duplicate starts)
+  // with what the new duplicates need: independent of the copies and registrations too.
   if (input.policy) {
     const data = vmPolicyText({
       vm: input.vm,
@@ -145,7 +170,15 @@ export function planDuplicate(input: PlanInput): DuplicationPlan {
       duplicates: [...input.policy.duplicates, ...services],
     });
     const step = policyStep(input.vm, data, input.policy.current);
-    if (step) steps.push(step);
+    if (step) steps.push({ ...step, batch: 0 });
+  }
+  // Last, the --set edits, into the root's copy once it exists.
+  if (root) {
+    const copy = vmServiceKey(input.vm, root.service);
+    if (root.direct && (input.edits ?? []).some((e) => !e.subkey && e.value.name.toLowerCase() === 'imagepath'))
+      throw new PlanError('--set ImagePath with --direct: a direct duplicate runs the copy of the image named when it was made');
+    for (const e of input.edits ?? [])
+      steps.push({ kind: 'reg.setValue', args: { key: `${copy}${e.subkey ? `\\${e.subkey}` : ''}`, value: e.value }, batch: 1 });
   }
   return { vm: input.vm, root: closure.root, services, shared: closure.order.filter((e) => e.action === 'share'), steps };
 }
@@ -192,6 +225,7 @@ export function planUndup(vm: string, dups: readonly DuplicateRef[], trees: Read
   const steps: Step[] = [];
   for (const d of dups) {
     steps.push({ kind: 'scm.delete', args: serviceCreate(d.plan) });
+    if (d.plan.direct) steps.push({ kind: 'files.removeDirectImage', args: d.plan.direct });
     steps.push({
       kind: 'reg.deleteTree',
       args: { key: vmServiceKey(vm, d.service), tree: trees.get(d.service.toLowerCase()) ?? { name: d.service, values: [], subkeys: [] } },

@@ -18,6 +18,8 @@ export type Step = (
   | { kind: 'db.vm'; args: Omit<VmRecord, 'createdAt'> }
   | { kind: 'db.forgetVm'; args: VmRecord }
   | { kind: 'files.snapshot'; args: SnapshotArgs }
+  | { kind: 'files.directImage'; args: DirectImageArgs }
+  | { kind: 'files.removeDirectImage'; args: DirectImageArgs }
 ) & {
   /**
    * Steps with the same batch number that follow each other do not depend on one another:
@@ -38,6 +40,19 @@ export interface SnapshotArgs {
   to: string;
   /** its size when planned */
   bytes: number;
+}
+
+/** A direct duplicate's copy of its image (src/plan/direct.ts, docs/dup.md "Direct duplicates"). */
+export interface DirectImageArgs {
+  vm: string;
+  /** the duplicate's name in the host SCM */
+  scmName: string;
+  /** the original executable, e.g. C:\\Program Files\\App\\app.exe */
+  image: string;
+  /** the copy beside it, e.g. C:\\Program Files\\App\\app@vm1.exe */
+  copy: string;
+  /** svcdup-hook.dll, which the copy imports by this path */
+  hookDll: string;
 }
 
 const valueText = (v: RegValue): string => `${v.name || '(default)'} = ${v.type} ${JSON.stringify(v.data).slice(0, 60)}`;
@@ -79,5 +94,9 @@ export function describeStep(s: Step): { does: string; undo: string } {
         does: `snapshot folder ${s.args.folder} (${(s.args.bytes / 1048576).toFixed(1)} MB) into VM ${s.args.vm}'s files: ${s.args.to}`,
         undo: `delete ${s.args.to}`,
       };
+    case 'files.directImage':
+      return { does: `write ${s.args.copy}: ${s.args.image} importing ${s.args.hookDll} first, marked for VM ${s.args.vm}`, undo: `delete ${s.args.copy}` };
+    case 'files.removeDirectImage':
+      return { does: `delete ${s.args.copy}`, undo: `write it again from ${s.args.image}` };
   }
 }

@@ -1,0 +1,99 @@
+/* A direct duplicate (docs/dup.md, "Direct duplicates"): the SCM starts a copy of the
+ * service's image whose import table names this DLL first (src/plan/direct.ts). No svcdup
+ * process came before it to publish a config or put it in its VM's job, so it does both for
+ * itself, from the marker in the image's .svcdup section and the VM's Policy value, before
+ * any code of the image runs. The copy runs in its VM or not at all: a marker that cannot
+ * be honoured fails the process's start. */
+#include "hook.h"
+#include <string.h>
+#include <wchar.h>
+
+NTSYSAPI NTSTATUS NTAPI NtQueryValueKey(HANDLE, UNICODE_STRING *, int, void *, ULONG, ULONG *);
+NTSYSAPI NTSTATUS NTAPI NtOpenKey(HANDLE *, ACCESS_MASK, OBJECT_ATTRIBUTES *);
+
+#define DIRECT_MAGIC L"svcdup-direct-1"
+#define KeyValuePartialInformation 2
+
+typedef struct { /* winternl.h of mingw lacks it */
+    ULONG TitleIndex, Type, DataLength;
+    BYTE Data[1];
+} KEY_VALUE_PARTIAL_INFORMATION;
+
+/* The VM name in this process's image's marker, or NULL (not a direct copy). */
+static const WCHAR *marker_vm(void)
+{
+    BYTE *base = (BYTE *)GetModuleHandleW(NULL);
+    IMAGE_NT_HEADERS64 *nt = (IMAGE_NT_HEADERS64 *)(base + ((IMAGE_DOS_HEADER *)base)->e_lfanew);
+    IMAGE_SECTION_HEADER *s = IMAGE_FIRST_SECTION(nt);
+    const size_t magic = ARRAYSIZE(DIRECT_MAGIC);
+    for (WORD i = 0; i < nt->FileHeader.NumberOfSections; i++, s++) {
+        const WCHAR *p, *end;
+        if (memcmp(s->Name, ".svcdup", 8)) continue;
+        p = (const WCHAR *)(base + s->VirtualAddress);
+        end = (const WCHAR *)(base + s->VirtualAddress + s->Misc.VirtualSize);
+        /* the marker is WCHAR-aligned after the import data: find the magic, NUL included */
+        for (; p + magic + 1 < end; p++)
+            if (!memcmp(p, DIRECT_MAGIC, magic * sizeof(WCHAR))) {
+                const WCHAR *vm = p + magic;
+                size_t n = wcsnlen(vm, (size_t)(end - vm));
+                return n && n <= VM_NAME_MAX && vm + n < end ? vm : NULL;
+            }
+    }
+    return NULL;
+}
+
+/* The VM's Policy value (heap, "" when absent), or NULL when it cannot be read. */
+static WCHAR *read_policy(const WCHAR *vm)
+{
+    WCHAR key[128];
+    UNICODE_STRING us, name;
+    OBJECT_ATTRIBUTES oa;
+    HANDLE h = NULL;
+    ULONG len = 0;
+    KEY_VALUE_PARTIAL_INFORMATION *info;
+    WCHAR *rules = NULL;
+    NTSTATUS st;
+
+    swprintf(key, ARRAYSIZE(key), L"\\Registry\\Machine\\SOFTWARE\\svcdup\\VMs\\%ls", vm);
+    RtlInitUnicodeString(&us, key);
+    RtlInitUnicodeString(&name, L"Policy");
+    InitializeObjectAttributes(&oa, &us, OBJ_CASE_INSENSITIVE, NULL, NULL);
+    /* no key or no value: the defaults, as svcdup-host reads it (launch.c) */
+    st = NtOpenKey(&h, KEY_QUERY_VALUE, &oa);
+    if (st >= 0) st = NtQueryValueKey(h, &name, KeyValuePartialInformation, NULL, 0, &len);
+    if (st == (NTSTATUS)0xC0000034 /* OBJECT_NAME_NOT_FOUND */) {
+        if (h) real_NtClose(h);
+        if ((rules = hmalloc(sizeof(WCHAR)))) rules[0] = 0;
+        return rules;
+    }
+    if (!h) return NULL;
+    if ((info = hmalloc(len + sizeof(WCHAR)))) {
+        if (NtQueryValueKey(h, &name, KeyValuePartialInformation, info, len, &len) >= 0 && info->Type == REG_SZ &&
+            (rules = hmalloc(info->DataLength + sizeof(WCHAR)))) {
+            memcpy(rules, info->Data, info->DataLength);
+            rules[info->DataLength / sizeof(WCHAR)] = 0;
+        }
+        hfree(info);
+    }
+    real_NtClose(h);
+    return rules;
+}
+
+int direct_start(vm_config **out)
+{
+    const WCHAR *vm = marker_vm();
+    WCHAR *rules;
+    vm_config *c;
+    if (!vm) return 0;
+    if (!(rules = read_policy(vm))) return -1;
+    c = config_make(vm, rules);
+    hfree(rules);
+    if (!c) return -1;
+    /* into the VM's job (membership.c), then the config every VM process has, found by pid */
+    if (membership_join(GetCurrentProcess(), G.pid, vm) < 0 || config_publish(GetCurrentProcess(), G.pid, c)) {
+        hfree(c);
+        return -1;
+    }
+    *out = c;
+    return 1;
+}
