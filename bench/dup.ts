@@ -3,8 +3,13 @@
 //     `sc start X` of the native service to RUNNING (all through the same agent);
 //  2. private memory of svcdup-host per duplicate, against the service's own process and
 //     the idle-process floor (svcdup-idle.exe; Linux view: Private_Clean + Private_Dirty);
-//  3. N duplicates of one test service (default 50) running at once, all answering.
+//  3. N duplicates of one test service (default 50) running at once, all answering;
+//  4. the same starts for direct duplicates (`dup --direct`: the SCM starts a hooked copy of
+//     the image, no svcdup-host), and the direct image's private memory.
+// The test service's image is copied into the bench's prefix first (C:\bench), so that the
+// direct copies written beside it stay in the prefix.
 // Usage: npx tsx bench/dup.ts [N] [--json]   (BENCH_ROUNDS: latency rounds, default 7)
+import { copyFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ServiceStatus } from '../src/backend/types.js';
 import { Duplicates, vmKey } from '../src/dup/dup.js';
@@ -69,7 +74,10 @@ async function phases(wall: number, runningAt: number, name: string, vm: string 
 }
 
 try {
-  await b.call('scm.create', { name: SVC, imagePath: nativeExe(b, 'svcdup-testsvc.exe') });
+  const image = 'C:\\bench\\svcdup-testsvc.exe';
+  mkdirSync(b.toHostPath('C:\\bench'), { recursive: true });
+  copyFileSync(b.toHostPath(nativeExe(b, 'svcdup-testsvc.exe')), b.toHostPath(image));
+  await b.call('scm.create', { name: SVC, imagePath: image });
   for (let i = 0; i < N; i++) {
     insertVm(db, { name: `b${i}`, policy: '', portMap: {} });
     await b.call('reg.createKey', { key: vmKey(`b${i}`) });
@@ -81,6 +89,9 @@ try {
   const restart: number[] = [];
   const nativePhases: Phases[] = [];
   const restartPhases: Phases[] = [];
+  const direct: number[] = [];
+  const directRestart: number[] = [];
+  const directPhases: Phases[] = [];
   for (let i = 0; i < ROUNDS; i++) {
     let t = performance.now();
     let wall = Date.now();
@@ -101,6 +112,17 @@ try {
     restart.push(performance.now() - t);
     restartPhases.push(await phases(wall, Date.now(), `${SVC}@b0`, 'b0'));
     await dups.undup(SVC, 'b0');
+
+    t = performance.now();
+    await dups.dup(SVC, 'b0', { start: true, direct: true });
+    direct.push(performance.now() - t);
+    await dups.stop(SVC, 'b0');
+    t = performance.now();
+    wall = Date.now();
+    await dups.start(SVC, 'b0');
+    directRestart.push(performance.now() - t);
+    directPhases.push(await phases(wall, Date.now(), `${SVC}@b0`, 'b0'));
+    await dups.undup(SVC, 'b0');
   }
   const nativeMs = median(native);
   say(`sc start (native) to RUNNING, median of ${ROUNDS}:       ${nativeMs.toFixed(1)} ms`);
@@ -111,6 +133,12 @@ try {
   const nativeTimeline = phaseMedians(nativePhases);
   const restartTimeline = phaseMedians(restartPhases);
   say(`where a start goes (ms, medians): native ${JSON.stringify(nativeTimeline)}; existing duplicate ${JSON.stringify(restartTimeline)}`);
+  say(`dup --direct --start to RUNNING, median of ${ROUNDS}:   ${median(direct).toFixed(1)} ms   ratio ${(median(direct) / nativeMs).toFixed(2)}`);
+  say(`start of an existing direct duplicate, median:       ${median(directRestart).toFixed(1)} ms   ratio ${(median(directRestart) / nativeMs).toFixed(2)}`);
+  // the direct image's memory: one direct duplicate running (its process is the SCM's)
+  await dups.dup(SVC, 'b0', { start: true, direct: true });
+  const directKb = privateKb(host.paths.prefix, 'svcdup-testsvc@b0.exe');
+  await dups.undup(SVC, 'b0');
 
   // 2 and 3. N duplicates at once
   const t0 = performance.now();
@@ -162,6 +190,14 @@ try {
     idleProcessKb: idle.idleProcessKb,
     idleCrtProcessKb: idle.idleCrtProcessKb,
     hostOverIdle: round(hostPrivateKbPerDuplicate / idle.idleProcessKb),
+    directDupStartMs: round(median(direct), 1),
+    directRestartMs: round(median(directRestart), 1),
+    directDupStartRatio: round(median(direct) / nativeMs),
+    directRestartRatio: round(median(directRestart) / nativeMs),
+    directTimeline: phaseMedians(directPhases),
+    directImageKb: directKb[0] ?? null,
+    // what svcdup adds to a direct duplicate: the hook in the service's own process
+    directSvcdupKbPerDuplicate: directKb[0] !== undefined && nativeKb[0] !== undefined ? directKb[0] - nativeKb[0] : null,
   });
 } finally {
   await cleanup();
