@@ -70,3 +70,31 @@ export async function removeFile(dst: string): Promise<void> {
   await fs.rm(tempOf(dst), { force: true });
   await fs.rm(dst, { force: true });
 }
+
+/**
+ * The file operations of a backend whose Windows paths map onto this machine's files (both
+ * backends: toHostPath says how). The ManagedBackend methods of the same names.
+ */
+export abstract class HostFiles {
+  abstract toHostPath(winPath: string): string;
+
+  async copyFolder(fromWin: string, toWin: string): Promise<void> {
+    await copyTree(this.toHostPath(fromWin), this.toHostPath(toWin));
+  }
+
+  async removeFolder(win: string): Promise<void> {
+    await removeTree(this.toHostPath(win));
+  }
+
+  async readFile(win: string): Promise<Uint8Array> {
+    return fs.readFile(this.toHostPath(win));
+  }
+
+  async writeNewFile(win: string, data: Uint8Array): Promise<void> {
+    await writeNewFile(this.toHostPath(win), data);
+  }
+
+  async removeFile(win: string): Promise<void> {
+    await removeFile(this.toHostPath(win));
+  }
+}

@@ -1,20 +1,23 @@
 // The `windows` host backend: the same native binaries, run directly on Windows.
 // It cannot be tested on the Linux testbed; it is kept to the minimum that differs from Wine.
 import { spawn } from 'node:child_process';
-import { existsSync, promises as fs } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Paths } from '../config.js';
 import { SvcdupError } from '../errors.js';
 import { AgentClient } from './agent.js';
-import { copyTree, removeFile, removeTree, writeNewFile } from './folders.js';
+import { HostFiles } from './folders.js';
 import { collectChild } from './child.js';
 import type { AgentOp, AgentParams, AgentResult, ExecOptions, ExecResult, HostBackend } from './types.js';
 
-export class WindowsBackend implements HostBackend {
+/** Files on Windows through Node's fs (HostFiles): written, never run (no Windows on the test bed). */
+export class WindowsBackend extends HostFiles implements HostBackend {
   readonly kind = 'windows' as const;
   private agent: AgentClient | undefined;
 
-  constructor(readonly paths: Paths) {}
+  constructor(readonly paths: Paths) {
+    super();
+  }
 
   async open(): Promise<void> {
     if (this.agent?.alive) return;
@@ -48,27 +51,6 @@ export class WindowsBackend implements HostBackend {
 
   toHostPath(winPath: string): string {
     return winPath.replace(/%(\w+)%/g, (m, v: string) => process.env[v] ?? m);
-  }
-
-  /** A folder tree copied whole or not at all (src/backend/folders.ts). Written, never run: there is no Windows on the test bed. */
-  async copyFolder(fromWin: string, toWin: string): Promise<void> {
-    await copyTree(this.toHostPath(fromWin), this.toHostPath(toWin));
-  }
-
-  async removeFolder(win: string): Promise<void> {
-    await removeTree(this.toHostPath(win));
-  }
-
-  async readFile(win: string): Promise<Uint8Array> {
-    return fs.readFile(this.toHostPath(win));
-  }
-
-  async writeNewFile(win: string, data: Uint8Array): Promise<void> {
-    await writeNewFile(this.toHostPath(win), data);
-  }
-
-  async removeFile(win: string): Promise<void> {
-    await removeFile(this.toHostPath(win));
   }
 
   async close(): Promise<void> {

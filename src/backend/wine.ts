@@ -5,7 +5,7 @@ import { join, delimiter, sep } from 'node:path';
 import type { Paths } from '../config.js';
 import { SvcdupError } from '../errors.js';
 import { AgentClient } from './agent.js';
-import { copyTree, removeFile, removeTree, writeNewFile } from './folders.js';
+import { HostFiles } from './folders.js';
 import { collectChild } from './child.js';
 import { clonePrefix, readStamp, unsharePrefix, writeStamp } from './prefix.js';
 import type { AgentOp, AgentParams, AgentResult, ExecOptions, ExecResult, HostBackend } from './types.js';
@@ -54,7 +54,8 @@ export function findWine(env: NodeJS.ProcessEnv = process.env): WineInstall {
   return { loader, server, version };
 }
 
-export class WineBackend implements HostBackend {
+/** Files under Wine: the copies run on the Unix side, on the prefix's files (HostFiles). */
+export class WineBackend extends HostFiles implements HostBackend {
   readonly kind = 'wine' as const;
   private agent: AgentClient | undefined;
   private opening: Promise<void> | undefined;
@@ -62,7 +63,9 @@ export class WineBackend implements HostBackend {
   constructor(
     readonly paths: Paths,
     readonly wine: WineInstall,
-  ) {}
+  ) {
+    super();
+  }
 
   /** The environment every Wine process of this backend runs with. */
   env(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
@@ -211,27 +214,6 @@ export class WineBackend implements HostBackend {
       dir = join(dir, hit ?? part);
     }
     return dir;
-  }
-
-  /** A folder tree copied whole or not at all (src/backend/folders.ts). Under Wine the copy runs on the Unix side, on the prefix's files. */
-  async copyFolder(fromWin: string, toWin: string): Promise<void> {
-    await copyTree(this.toHostPath(fromWin), this.toHostPath(toWin));
-  }
-
-  async removeFolder(win: string): Promise<void> {
-    await removeTree(this.toHostPath(win));
-  }
-
-  async readFile(win: string): Promise<Uint8Array> {
-    return fs.readFile(this.toHostPath(win));
-  }
-
-  async writeNewFile(win: string, data: Uint8Array): Promise<void> {
-    await writeNewFile(this.toHostPath(win), data);
-  }
-
-  async removeFile(win: string): Promise<void> {
-    await removeFile(this.toHostPath(win));
   }
 
   async close(): Promise<void> {
