@@ -9,8 +9,12 @@
 // wineserver's CPU time and memory growth per duplicate, and ms per duplicate to remove
 // (undup + VM removal, of the first BENCH_REMOVED, default 10: removal slows as N grows). Everything lives in a private prefix that is removed at the end,
 // on a failure and on Ctrl-C alike.
+// Direct duplicates (`dup --direct`: the SCM starts a hooked copy of the image, no
+// svcdup-host) of the test service are measured the same way, at BENCH_DIRECT sizes
+// (default 50,500; 0: none); svcdup's memory per duplicate is then what the hook adds to
+// the service's own process (its image over the native one's).
 // Usage: npx tsx bench/density.ts [N,N,...] [--rpcss N] [--json]
-import { mkdirSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createBackend, type ManagedBackend } from '../src/backend/index.js';
@@ -30,11 +34,17 @@ const SIZES = (positional[0] ?? '50,100,250,500')
   .split(',')
   .map(Number)
   .filter((n) => n > 0);
+const DIRECT_SIZES = (process.env.BENCH_DIRECT ?? '50,500')
+  .split(',')
+  .map(Number)
+  .filter((n) => n > 0);
 const CONCURRENCY = 4; // VM clients asking at once (the machine has 2 cores)
 const REMOVED = Number(process.env.BENCH_REMOVED ?? 10); // duplicates removed one by one at the end of a round
 
 interface Round {
   service: string;
+  /** relay: svcdup-host per duplicate; direct: `dup --direct` */
+  mode: 'relay' | 'direct';
   n: number;
   bringUpMsPerDuplicate: number;
   vmCreateMsPerDuplicate: number;
@@ -82,9 +92,10 @@ async function pool<T>(items: T[], n: number, fn: (item: T) => Promise<void>): P
   );
 }
 
-async function round1(service: 'svcdup-testsvc' | 'RpcSs', n: number, idleFloorKb: { v?: number }): Promise<Round> {
+async function round1(service: 'svcdup-testsvc' | 'RpcSs', n: number, idleFloorKb: { v?: number }, mode: Round['mode'] = 'relay'): Promise<Round> {
+  const direct = mode === 'direct';
   // a home outside .svcdup-test: a test run elsewhere wipes .svcdup-test/homes at its start
-  const home = join(tmpdir(), `svcdup-bench-density-${process.pid}-${service}-${n}`);
+  const home = join(tmpdir(), `svcdup-bench-density-${process.pid}-${service}-${n}-${mode}`);
   mkdirSync(home, { recursive: true });
   const paths = { ...resolvePaths({ SVCDUP_HOME: home, SVCDUP_TEMPLATE: templateDir }), nativeDir };
   const backend = createBackend({ kind: 'wine', paths });
@@ -94,7 +105,13 @@ async function round1(service: 'svcdup-testsvc' | 'RpcSs', n: number, idleFloorK
   const dups = new Duplicates(backend, db);
   const vms = new Vms(backend, dbVmStore(db), dups);
   const prefix = paths.prefix;
-  if (service === 'svcdup-testsvc') await backend.call('scm.create', { name: service, imagePath: nativeExe(backend, 'svcdup-testsvc.exe') });
+  // the test service's image in the prefix: direct copies are written beside it
+  const testImage = 'C:\\bench\\svcdup-testsvc.exe';
+  if (service === 'svcdup-testsvc') {
+    mkdirSync(backend.toHostPath('C:\\bench'), { recursive: true });
+    copyFileSync(backend.toHostPath(nativeExe(backend, 'svcdup-testsvc.exe')), backend.toHostPath(testImage));
+    await backend.call('scm.create', { name: service, imagePath: testImage });
+  }
   idleFloorKb.v ??= (await idleKb(backend)).idleProcessKb;
   const names = Array.from({ length: n }, (_, i) => `d${i}`);
 
@@ -111,7 +128,7 @@ async function round1(service: 'svcdup-testsvc' | 'RpcSs', n: number, idleFloorK
   const failed: string[] = []; // a failure is counted and named, and the others go on
   await mapLimit(names, START_CONCURRENCY, async (vm) => {
     try {
-      await dups.dup(service, vm, { start: true });
+      await dups.dup(service, vm, { start: true, ...(direct ? { direct: true } : {}) });
     } catch (err) {
       failed.push(`${vm}: ${(err as Error).message.split('\n')[0]}`);
       say(`${service} N=${n}: ${vm} failed: ${failed[failed.length - 1]}`);
@@ -149,12 +166,20 @@ async function round1(service: 'svcdup-testsvc' | 'RpcSs', n: number, idleFloorK
   const hostKb = prefixPids(prefix, 'svcdup-host.exe')
     .map(privateKbOf)
     .filter((x) => !Number.isNaN(x));
-  const image = service === 'RpcSs' ? 'rpcss.exe' : 'svcdup-testsvc.exe';
+  const image = service === 'RpcSs' ? 'rpcss.exe' : direct ? 'svcdup-testsvc@' : 'svcdup-testsvc.exe';
   const imageKb = prefixPids(prefix, image)
     .map(privateKbOf)
     .filter((x) => !Number.isNaN(x));
-  const total = hostKb.reduce((a, b) => a + b, 0);
   const imageTotal = imageKb.reduce((a, b) => a + b, 0);
+  // direct: no svcdup process; what svcdup costs is the hook in each image, over the native process
+  let nativeKb: number | undefined;
+  if (direct) {
+    await backend.call('scm.start', { name: service });
+    while ((await backend.call('scm.status', { name: service })).state !== 'RUNNING') await new Promise((r) => setTimeout(r, 20));
+    const pid = prefixPids(prefix, 'svcdup-testsvc.exe')[0];
+    nativeKb = pid ? privateKbOf(pid) : undefined;
+  }
+  const total = direct ? (nativeKb === undefined ? NaN : imageTotal - nativeKb * imageKb.length) : hostKb.reduce((a, b) => a + b, 0);
 
   // orderly removal of the first REMOVED (undup + VM removal, each journaled); the rest
   // go with the prefix: at 500 an orderly removal of all would take longer than the rest
@@ -166,6 +191,7 @@ async function round1(service: 'svcdup-testsvc' | 'RpcSs', n: number, idleFloorK
 
   const r: Round = {
     service,
+    mode,
     n,
     bringUpMsPerDuplicate: round(upMs / n, 1),
     vmCreateMsPerDuplicate: round(vmMs / n, 1),
@@ -187,7 +213,7 @@ async function round1(service: 'svcdup-testsvc' | 'RpcSs', n: number, idleFloorK
     loadAverage: [round(load0, 1), round(load1, 1)],
   };
   say(
-    `${service.padEnd(14)} N=${String(n).padStart(3)}: up ${r.bringUpMsPerDuplicate} ms/dup (vm create ${r.vmCreateMsPerDuplicate}, dup --start ${r.dupStartMsPerDuplicate}), answering ${answering}/${n} (${pids.size} pids), ` +
+    `${service.padEnd(14)} ${mode.padEnd(6)} N=${String(n).padStart(3)}: up ${r.bringUpMsPerDuplicate} ms/dup (vm create ${r.vmCreateMsPerDuplicate}, dup --start ${r.dupStartMsPerDuplicate}), answering ${answering}/${n} (${pids.size} pids), ` +
       `svcdup ${r.svcdupPrivateKbPerDuplicate} kB/dup (${r.overIdleFloor}x idle), image ${r.imagePrivateKbPerDuplicate} kB/dup, ` +
       `wineserver ${r.wineserverCpuMsPerDuplicate} ms CPU/dup, +${r.wineserverPrivateKbPerDuplicate} kB/dup (${r.wineserverPrivateKb} kB), remove ${r.removeMsPerDuplicate} ms/dup, load ${r.loadAverage.join(' -> ')}`,
   );
@@ -199,9 +225,10 @@ try {
   const rounds: Round[] = [];
   for (const n of SIZES) rounds.push(await round1('svcdup-testsvc', n, floor));
   if (RPCSS_N > 0) rounds.push(await round1('RpcSs', RPCSS_N, floor));
+  for (const n of DIRECT_SIZES) rounds.push(await round1('svcdup-testsvc', n, floor, 'direct'));
 
   // growth: each figure at the largest N over the same figure at the smallest (flat = 1)
-  const test = rounds.filter((r) => r.service === 'svcdup-testsvc');
+  const test = rounds.filter((r) => r.service === 'svcdup-testsvc' && r.mode === 'relay');
   const first = test[0];
   const last = test[test.length - 1];
   const growth =
@@ -218,12 +245,12 @@ try {
       : null;
   if (!process.argv.includes('--json')) {
     console.log(
-      '\n| service | N | bring-up ms/dup | answering | svcdup kB/dup | x idle floor | image kB/dup | wineserver CPU ms/dup | wineserver +kB/dup | remove ms/dup |',
+      '\n| service | mode | N | bring-up ms/dup | answering | svcdup kB/dup | x idle floor | image kB/dup | wineserver CPU ms/dup | wineserver +kB/dup | remove ms/dup |',
     );
-    console.log('|---|---|---|---|---|---|---|---|---|---|');
+    console.log('|---|---|---|---|---|---|---|---|---|---|---|');
     for (const r of rounds)
       console.log(
-        `| ${r.service} | ${r.n} | ${r.bringUpMsPerDuplicate} | ${r.answering}/${r.n} | ${r.svcdupPrivateKbPerDuplicate} | ${r.overIdleFloor} | ${r.imagePrivateKbPerDuplicate} | ${r.wineserverCpuMsPerDuplicate} | ${r.wineserverPrivateKbPerDuplicate} | ${r.removeMsPerDuplicate} |`,
+        `| ${r.service} | ${r.mode} | ${r.n} | ${r.bringUpMsPerDuplicate} | ${r.answering}/${r.n} | ${r.svcdupPrivateKbPerDuplicate} | ${r.overIdleFloor} | ${r.imagePrivateKbPerDuplicate} | ${r.wineserverCpuMsPerDuplicate} | ${r.wineserverPrivateKbPerDuplicate} | ${r.removeMsPerDuplicate} |`,
       );
     if (growth) console.log(`\ngrowth ${growth.from} -> ${growth.to} (1 = flat): ${JSON.stringify(growth)}`);
   }

@@ -73,6 +73,20 @@ async function phases(wall: number, runningAt: number, name: string, vm: string 
   };
 }
 
+/** One round of a duplicate: `dup --start` timed, stopped, started again timed (with its phases), removed. */
+async function dupRound(opts: { direct?: boolean }, dupMs: number[], restartMs: number[], restartPhases: Phases[]): Promise<void> {
+  let t = performance.now();
+  await dups.dup(SVC, 'b0', { start: true, ...opts });
+  dupMs.push(performance.now() - t);
+  await dups.stop(SVC, 'b0');
+  t = performance.now();
+  const wall = Date.now();
+  await dups.start(SVC, 'b0');
+  restartMs.push(performance.now() - t);
+  restartPhases.push(await phases(wall, Date.now(), `${SVC}@b0`, 'b0'));
+  await dups.undup(SVC, 'b0');
+}
+
 try {
   const image = 'C:\\bench\\svcdup-testsvc.exe';
   mkdirSync(b.toHostPath('C:\\bench'), { recursive: true });
@@ -93,8 +107,8 @@ try {
   const directRestart: number[] = [];
   const directPhases: Phases[] = [];
   for (let i = 0; i < ROUNDS; i++) {
-    let t = performance.now();
-    let wall = Date.now();
+    const t = performance.now();
+    const wall = Date.now();
     await b.call('scm.start', { name: SVC });
     await waitRunning(SVC);
     native.push(performance.now() - t);
@@ -102,27 +116,8 @@ try {
     await b.call('scm.control', { name: SVC, code: 1 });
     while ((await b.call('scm.status', { name: SVC })).state !== 'STOPPED') await new Promise((r) => setTimeout(r, 5));
 
-    t = performance.now();
-    await dups.dup(SVC, 'b0', { start: true });
-    dup.push(performance.now() - t);
-    await dups.stop(SVC, 'b0');
-    t = performance.now();
-    wall = Date.now();
-    await dups.start(SVC, 'b0');
-    restart.push(performance.now() - t);
-    restartPhases.push(await phases(wall, Date.now(), `${SVC}@b0`, 'b0'));
-    await dups.undup(SVC, 'b0');
-
-    t = performance.now();
-    await dups.dup(SVC, 'b0', { start: true, direct: true });
-    direct.push(performance.now() - t);
-    await dups.stop(SVC, 'b0');
-    t = performance.now();
-    wall = Date.now();
-    await dups.start(SVC, 'b0');
-    directRestart.push(performance.now() - t);
-    directPhases.push(await phases(wall, Date.now(), `${SVC}@b0`, 'b0'));
-    await dups.undup(SVC, 'b0');
+    await dupRound({}, dup, restart, restartPhases);
+    await dupRound({ direct: true }, direct, directRestart, directPhases);
   }
   const nativeMs = median(native);
   say(`sc start (native) to RUNNING, median of ${ROUNDS}:       ${nativeMs.toFixed(1)} ms`);

@@ -28,7 +28,11 @@ function row(name: string, f: Figures): string {
       return (
         `\`dup --start\` to RUNNING ${n(f.dupStartMs, 0)} ms vs \`sc start\` ${n(f.nativeStartMs, 0)} ms: ratio **${n(f.dupStartRatio)}** (aim 1.5); ` +
         `start of an existing duplicate ratio **${n(f.restartRatio)}** (aim 1.3); ${n(f.answering, 0)}/${n(f.n, 0)} duplicates answering; ` +
-        `svcdup-host private memory ${n(f.hostPrivateKbPerDuplicate, 0)} kB per duplicate (Linux view) vs ${n(f.serviceProcessKb, 0)} kB for the service's own process and ${n(f.idleProcessKb, 0)} kB for an idle Wine process`
+        `svcdup-host private memory ${n(f.hostPrivateKbPerDuplicate, 0)} kB per duplicate (Linux view) vs ${n(f.serviceProcessKb, 0)} kB for the service's own process and ${n(f.idleProcessKb, 0)} kB for an idle Wine process` +
+        (f.directDupStartRatio === undefined
+          ? ''
+          : `; **direct** duplicates (\`dup --direct\`, no svcdup-host): \`dup --direct --start\` ratio **${n(f.directDupStartRatio)}**, start of an existing one **${n(f.directRestartRatio)}**, ` +
+            `the image with the hook ${n(f.directImageKb, 0)} kB (${n(f.directSvcdupKbPerDuplicate, 0)} kB over the native process, svcdup's whole cost)`)
       );
     case 'network':
       return `VM / native: echo throughput ${n(f.echoThroughputRatio)}, echo connect latency ${n(f.echoConnectRatio)}, HTTP throughput ${n(f.httpThroughputRatio)}, HTTP new connection ${n(f.httpConnectRatio)}`;
@@ -44,7 +48,7 @@ function row(name: string, f: Figures): string {
       const rounds = (f.rounds ?? []) as Record<string, number | string>[];
       const parts = rounds.map(
         (r) =>
-          `${r.service} N=${r.n}: ${n(r.bringUpMsPerDuplicate, 0)} ms/dup up, ${r.answering}/${r.n} answering, svcdup ${n(Number(r.svcdupPrivateKbPerDuplicate) / 1024)} MB/dup (${n(r.overIdleFloor)}x idle), wineserver ${n(r.wineserverCpuMsPerDuplicate, 1)} ms CPU and ${n(r.wineserverPrivateKbPerDuplicate, 1)} kB/dup`,
+          `${r.service}${r.mode === 'direct' ? ' (direct)' : ''} N=${r.n}: ${n(r.bringUpMsPerDuplicate, 0)} ms/dup up, ${r.answering}/${r.n} answering, svcdup ${n(Number(r.svcdupPrivateKbPerDuplicate) / 1024)} MB/dup (${n(r.overIdleFloor)}x idle), wineserver ${n(r.wineserverCpuMsPerDuplicate, 1)} ms CPU and ${n(r.wineserverPrivateKbPerDuplicate, 1)} kB/dup`,
       );
       const g = f.growth as Record<string, number> | null;
       if (typeof f.note === 'string') parts.push(f.note);

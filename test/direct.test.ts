@@ -5,7 +5,7 @@ import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync } from '
 import { dirname } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ServiceStatus } from '../src/backend/types.js';
-import { directMarker } from '../src/plan/direct.js';
+import { directImage, directMarker } from '../src/plan/direct.js';
 import { parsePe } from '../src/analyze/pe.js';
 import { nativeExe, openTestHost, type TestHost } from './helpers.js';
 import { cliFor, waitState } from './cli-helpers.js';
@@ -122,4 +122,25 @@ describe('dup --direct', () => {
     expect(cli(['undup', SVC, '--vm', 'd1']).status).toBe(0);
     expect(folder()).toEqual(['svcdup-testsvc.exe']);
   }, 300_000);
+
+  it('a copy runs in its VM whoever starts it: by hand on the host it is in d1; started from a d3 process it stays in d3', async () => {
+    const b = host.backend;
+    const ft = `${DIR}\\svcdup-ft@d1.exe`;
+    const tool = nativeExe(b, 'svcdup-ft.exe');
+    await b.writeNewFile(ft, directImage(await b.readFile(tool), nativeExe(b, 'svcdup-hook.dll'), { vm: 'd1', scmName: 'svcdup-ft@d1' }));
+    try {
+      // started by a host process: its write lands in d1's files, not the host's
+      expect((await b.exec([ft, 'write', `${DIR}\\by-hand.txt`, 'by hand'])).stdout.trim()).toBe('ok');
+      expect(existsSync(b.toHostPath(`${DIR}\\by-hand.txt`))).toBe(false);
+      expect(cli(['run', '--vm', 'd1', '--', tool, 'read', `${DIR}\\by-hand.txt`]).stdout.trim()).toBe('text=by hand');
+      // started by a d3 process: the parent's VM, not the marker's
+      expect(cli(['run', '--vm', 'd3', '--', ft, 'write', `${DIR}\\from-d3.txt`, 'd3']).stdout.trim()).toBe('ok');
+      expect(cli(['run', '--vm', 'd3', '--', tool, 'read', `${DIR}\\from-d3.txt`]).stdout.trim()).toBe('text=d3');
+      expect(cli(['run', '--vm', 'd1', '--', tool, 'read', `${DIR}\\from-d3.txt`]).status).toBe(2);
+      expect(existsSync(b.toHostPath(`${DIR}\\from-d3.txt`))).toBe(false);
+    } finally {
+      await b.removeFile(ft);
+    }
+    expect(folder()).toEqual(['svcdup-testsvc.exe']);
+  }, 120_000);
 });

@@ -11,7 +11,7 @@
 NTSYSAPI NTSTATUS NTAPI NtQueryValueKey(HANDLE, UNICODE_STRING *, int, void *, ULONG, ULONG *);
 NTSYSAPI NTSTATUS NTAPI NtOpenKey(HANDLE *, ACCESS_MASK, OBJECT_ATTRIBUTES *);
 
-#define DIRECT_MAGIC L"svcdup-direct-1"
+#define DIRECT_MAGIC               L"svcdup-direct-1"
 #define KeyValuePartialInformation 2
 
 typedef struct { /* winternl.h of mingw lacks it */
