@@ -18,7 +18,7 @@ import { insertVm } from '../src/state/vms.js';
 import { findWine, WineBackend } from '../src/backend/wine.js';
 import { resolvePaths } from '../src/config.js';
 import { nativeExe, openTestHost, templateDir, testRoot } from '../test/helpers.js';
-import { args, idleKb, median, onExit, privateKb, report, round, say } from './lib.js';
+import { args, idleKb, median, onExit, prefixPids, privateKb, privateKbOf, report, round, say } from './lib.js';
 
 const N = Number(args[0] ?? 50);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 7);
@@ -130,10 +130,6 @@ try {
   say(`where a start goes (ms, medians): native ${JSON.stringify(nativeTimeline)}; existing duplicate ${JSON.stringify(restartTimeline)}`);
   say(`dup --direct --start to RUNNING, median of ${ROUNDS}:   ${median(direct).toFixed(1)} ms   ratio ${(median(direct) / nativeMs).toFixed(2)}`);
   say(`start of an existing direct duplicate, median:       ${median(directRestart).toFixed(1)} ms   ratio ${(median(directRestart) / nativeMs).toFixed(2)}`);
-  // the direct image's memory: one direct duplicate running (its process is the SCM's)
-  await dups.dup(SVC, 'b0', { start: true, direct: true });
-  const directKb = privateKb(host.paths.prefix, 'svcdup-testsvc@b0.exe');
-  await dups.undup(SVC, 'b0');
 
   // 2 and 3. N duplicates at once
   const t0 = performance.now();
@@ -150,12 +146,22 @@ try {
   }
   say(`${N} duplicates registered and started in ${(upMs / 1000).toFixed(1)} s; answering: ${answering}/${N}, distinct pids: ${pids.size}`);
 
+  // memory, with every process settled after its start: the relayed duplicates above, one
+  // direct duplicate (its process is the SCM's) and the native service
   const prefix = host.paths.prefix;
-  const hostKb = privateKb(prefix, 'svcdup-host.exe');
-  const svcKb = privateKb(prefix, 'svcdup-testsvc.exe');
+  const dupPids = new Set(prefixPids(prefix, 'svcdup-testsvc.exe'));
+  insertVm(db, { name: 'bd', policy: '', portMap: {} });
+  await b.call('reg.createKey', { key: vmKey('bd') });
+  await dups.dup(SVC, 'bd', { start: true, direct: true });
   await b.call('scm.start', { name: SVC });
   await waitRunning(SVC);
-  const nativeKb = privateKb(prefix, 'svcdup-testsvc.exe').filter((x) => !svcKb.includes(x));
+  await new Promise((r) => setTimeout(r, 1000));
+  const hostKb = privateKb(prefix, 'svcdup-host.exe');
+  const kbOf = (pids: number[]): number[] => pids.map(privateKbOf).filter((x) => !Number.isNaN(x));
+  const images = prefixPids(prefix, 'svcdup-testsvc.exe');
+  const svcKb = kbOf(images.filter((p) => dupPids.has(p)));
+  const nativeKb = kbOf(images.filter((p) => !dupPids.has(p)));
+  const directKb = privateKb(prefix, 'svcdup-testsvc@bd.exe');
   const idle = await idleKb(b);
   const hostPrivateKbPerDuplicate = median(hostKb);
   say(`svcdup-host private memory (Linux view), median of ${hostKb.length}: ${hostPrivateKbPerDuplicate} kB`);
@@ -191,7 +197,9 @@ try {
     directRestartRatio: round(median(directRestart) / nativeMs),
     directTimeline: phaseMedians(directPhases),
     directImageKb: directKb[0] ?? null,
-    // what svcdup adds to a direct duplicate: the hook in the service's own process
+    // what a duplicate costs over the native service process: relayed, svcdup-host and the
+    // image in the VM; direct, the hook in the service's own process
+    relayOverNativeKb: nativeKb[0] !== undefined ? hostPrivateKbPerDuplicate + median(svcKb) - nativeKb[0] : null,
     directSvcdupKbPerDuplicate: directKb[0] !== undefined && nativeKb[0] !== undefined ? directKb[0] - nativeKb[0] : null,
   });
 } finally {

@@ -32,7 +32,7 @@ function row(name: string, f: Figures): string {
         (f.directDupStartRatio === undefined
           ? ''
           : `; **direct** duplicates (\`dup --direct\`, no svcdup-host): \`dup --direct --start\` ratio **${n(f.directDupStartRatio)}**, start of an existing one **${n(f.directRestartRatio)}**, ` +
-            `the image with the hook ${n(f.directImageKb, 0)} kB (${n(f.directSvcdupKbPerDuplicate, 0)} kB over the native process, svcdup's whole cost)`)
+            `the image with the hook ${n(f.directImageKb, 0)} kB: ${n(f.directSvcdupKbPerDuplicate, 0)} kB over the native process (relayed: ${n(f.relayOverNativeKb, 0)} kB)`)
       );
     case 'network':
       return `VM / native: echo throughput ${n(f.echoThroughputRatio)}, echo connect latency ${n(f.echoConnectRatio)}, HTTP throughput ${n(f.httpThroughputRatio)}, HTTP new connection ${n(f.httpConnectRatio)}`;
