@@ -33,8 +33,8 @@ describe('fleet file', () => {
     expect(f.vms[0]).toMatchObject({
       ip: '127.77.1.1',
       services: [
-        { name: 'RpcSs', set: [], share: [] },
-        { name: 'MyWeb', set: ['Parameters\\Greeting=hello'], share: ['HTTP'] },
+        { name: 'RpcSs', set: [], share: [], direct: false },
+        { name: 'MyWeb', set: ['Parameters\\Greeting=hello'], share: ['HTTP'], direct: false },
       ],
     });
     expect(f.vms[2]).toMatchObject({ ports: '80:8081', services: [] });
@@ -125,6 +125,21 @@ describe('planFleet', () => {
       'start web1 MyWeb',
       'start web2 RpcSs',
     ]);
+  });
+
+  it('direct: true makes a direct duplicate, and re-duplicates one that runs the other way', () => {
+    const direct = parseFleet(FILE.replace("share: [HTTP] }", "share: [HTTP], direct: true }"), '/f/svcdup.yaml');
+    expect(direct.vms[0]!.services[1]).toMatchObject({ name: 'MyWeb', direct: true });
+    const fresh = planFleet(direct, actual([], { owned: [] }));
+    expect(fresh.find((x) => x.op === 'dup' && x.vm === 'web1' && x.service === 'MyWeb')).toMatchObject({ direct: true });
+    expect(fresh.find((x) => x.op === 'dup' && x.vm === 'web2' && x.service === 'MyWeb')).not.toHaveProperty('direct');
+    const c = planFleet(direct, actual(matching()));
+    expect(c.map((x) => `${x.op} ${x.vm}${'service' in x ? ` ${x.service}` : ''}`)).toEqual(['undup web1 MyWeb', 'dup web1 MyWeb', 'start web1 MyWeb']);
+    expect(c[1]).toMatchObject({ direct: true, why: 'declared direct, runs under svcdup-host: re-duplicated' });
+    const vms = matching();
+    vms[0]!.duplicates[1]!.direct = true;
+    expect(planFleet(direct, actual(vms))).toEqual([]);
+    expect(errorOf(FILE.replace('share: [HTTP] }', 'share: [HTTP], direct: yes please }')).line).toBe(6);
   });
 
   it('leaves VMs it does not own alone, and re-creates a VM whose address differs', () => {

@@ -17,6 +17,8 @@ const ServiceSpec = z
   .object({
     set: SetSpec.optional(),
     share: z.array(z.string().min(1)).optional(),
+    /** `dup --direct`: the SCM starts a hooked copy of the image, no svcdup-host (docs/dup.md) */
+    direct: z.boolean().optional(),
   })
   .strict();
 
@@ -48,6 +50,8 @@ export interface DeclaredService {
   /** `--set` specs for the VM's copy of the service key (src/dup/dup.ts parseSet) */
   set: string[];
   share: string[];
+  /** `dup --direct` */
+  direct: boolean;
 }
 
 export interface DeclaredVm {
@@ -147,7 +151,7 @@ export function parseFleet(text: string, file: string): Fleet {
           fail(at('services', svc, 'set', Object.keys(s!.set!)[i]!), (err as Error).message.replace(/^--set /, 'set: '));
         }
       }
-      vm.services.push({ name: svc, set, share: s?.share ?? [] });
+      vm.services.push({ name: svc, set, share: s?.share ?? [], direct: s?.direct ?? false });
     }
     vms.push(vm);
   }
@@ -157,7 +161,7 @@ export function parseFleet(text: string, file: string): Fleet {
 function expectedKeys(path: (string | number)[]): string {
   if (path.length === 0) return 'vms';
   if (path.length === 2) return 'ip, ports, policy, services';
-  if (path.length === 4) return 'set, share';
+  if (path.length === 4) return 'set, share, direct';
   return 'see docs/fleet.md';
 }
 

@@ -94,7 +94,14 @@ export async function observeFleet(ctx: FleetContext, fleet: Fleet): Promise<Fle
         }
       }
       const st = statuses.get(rec.scmName.toLowerCase());
-      duplicates.push({ service: rec.service, scmName: rec.scmName, dependOnService: rec.plan.dependOnService, ...(st ? { state: st.state } : {}), values });
+      duplicates.push({
+        service: rec.service,
+        scmName: rec.scmName,
+        dependOnService: rec.plan.dependOnService,
+        ...(st ? { state: st.state } : {}),
+        values,
+        ...(rec.plan.direct ? { direct: true } : {}),
+      });
     }
     vms.push({ name: r.name, ...(r.address ? { address: r.address } : {}), portMap: r.portMap, policy: r.policy, duplicates });
   }
@@ -178,7 +185,7 @@ async function applyChange(ctx: FleetContext, vms: Vms, c: FleetChange): Promise
       return {};
     case 'dup':
       // An earlier dup of this VM may have duplicated it already, as a dependency.
-      if (!ctx.dups.get(c.vm, c.service)) await ctx.dups.dup(c.service, c.vm, { share: c.share, set: c.set });
+      if (!ctx.dups.get(c.vm, c.service)) await ctx.dups.dup(c.service, c.vm, { share: c.share, set: c.set, ...(c.direct ? { direct: true } : {}) });
       return {};
     case 'start': {
       const s = await ctx.dups.start(c.service, c.vm);

@@ -14,6 +14,8 @@ export interface ActualDuplicate {
   state?: ServiceState;
   /** the VM copy's values the file sets, by `subkey\name` (lowercase); null where absent */
   values: Record<string, RegValue | null>;
+  /** made with `dup --direct` */
+  direct?: boolean;
 }
 
 export interface ActualVm {
@@ -39,7 +41,7 @@ export type FleetChange =
   | { op: 'vm.rm'; vm: string; why: string }
   | { op: 'vm.create'; vm: string; ip?: string; ports?: string; policyFile?: string; why: string }
   | { op: 'undup'; vm: string; service: string; why: string }
-  | { op: 'dup'; vm: string; service: string; set: string[]; share: string[]; why: string }
+  | { op: 'dup'; vm: string; service: string; set: string[]; share: string[]; direct?: boolean; why: string }
   | { op: 'start'; vm: string; service: string; why: string };
 
 export const valueKey = (subkey: string, name: string): string => (subkey ? `${subkey}\\${name}` : name).toLowerCase();
@@ -65,6 +67,7 @@ function vmDifference(d: DeclaredVm, a: ActualVm, rules: string): string | undef
 
 /** Why a duplicate as it is differs from its declaration, or undefined. */
 function dupDifference(vm: string, s: DeclaredService, a: ActualDuplicate, inVm: ActualDuplicate[]): string | undefined {
+  if (s.direct !== !!a.direct) return s.direct ? 'declared direct, runs under svcdup-host' : 'declared under svcdup-host, runs direct';
   for (const spec of s.set) {
     const { subkey, value } = parseSet(spec);
     if (!sameValue(value, a.values[valueKey(subkey, value.name)])) return `${subkey ? `${subkey}\\` : ''}${value.name} differs`;
@@ -167,9 +170,9 @@ export function planFleet(declared: Fleet, actual: FleetActual): FleetChange[] {
       if (x && why) {
         redup.add(lower(s.name));
         undups.push(x);
-        creations.push({ op: 'dup', vm: d.name, service: s.name, set: s.set, share: s.share, why: `${why}: re-duplicated` });
+        creations.push({ op: 'dup', vm: d.name, service: s.name, set: s.set, share: s.share, ...(s.direct ? { direct: true } : {}), why: `${why}: re-duplicated` });
       } else if (!x) {
-        creations.push({ op: 'dup', vm: d.name, service: s.name, set: s.set, share: s.share, why: 'declared' });
+        creations.push({ op: 'dup', vm: d.name, service: s.name, set: s.set, share: s.share, ...(s.direct ? { direct: true } : {}), why: 'declared' });
       }
       if (!x || redup.has(lower(s.name)) || x.state !== 'RUNNING') {
         starts.push({ op: 'start', vm: d.name, service: s.name, why: x && !redup.has(lower(s.name)) ? `${x.state ?? 'unknown state'}` : 'new' });
@@ -203,7 +206,7 @@ export function describeChange(c: FleetChange): string {
     case 'undup':
       return `undup ${c.service}@${c.vm} (${c.why})`;
     case 'dup':
-      return `dup ${c.service}@${c.vm} (${c.why})`;
+      return `dup ${c.service}@${c.vm}${c.direct ? ' --direct' : ''} (${c.why})`;
     case 'start':
       return `start ${c.service}@${c.vm} (${c.why})`;
   }
