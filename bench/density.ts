@@ -176,6 +176,9 @@ async function round1(service: 'svcdup-testsvc' | 'RpcSs', n: number, idleFloorK
   if (direct) {
     await backend.call('scm.start', { name: service });
     while ((await backend.call('scm.status', { name: service })).state !== 'RUNNING') await new Promise((r) => setTimeout(r, 20));
+    // asked once, as every duplicate was: a served client leaves its mark in the process
+    await backend.exec([join(nativeDir, 'svcdup-pipecall.exe'), service], { timeoutMs: 60_000 });
+    await new Promise((r) => setTimeout(r, 500));
     const pid = prefixPids(prefix, 'svcdup-testsvc.exe')[0];
     nativeKb = pid ? privateKbOf(pid) : undefined;
   }

@@ -155,6 +155,9 @@ try {
   await dups.dup(SVC, 'bd', { start: true, direct: true });
   await b.call('scm.start', { name: SVC });
   await waitRunning(SVC);
+  // each asked once, as the relayed ones were above: a served client leaves its mark in the process
+  await b.exec([nativeExe(b, 'svcdup-run.exe'), '--vm', 'bd', '--', nativeExe(b, 'svcdup-pipecall.exe'), SVC], { timeoutMs: 30_000 });
+  await b.exec([nativeExe(b, 'svcdup-pipecall.exe'), SVC], { timeoutMs: 30_000 });
   await new Promise((r) => setTimeout(r, 1000));
   const hostKb = privateKb(prefix, 'svcdup-host.exe');
   const kbOf = (pids: number[]): number[] => pids.map(privateKbOf).filter((x) => !Number.isNaN(x));

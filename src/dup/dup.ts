@@ -70,7 +70,7 @@ export interface DupOptions {
   dryRun?: boolean;
   /** run the images with a restricted token (every privilege but SeChangeNotify removed) */
   restrictedToken?: boolean;
-  /** the SCM starts a copy of each image that loads the hook itself: no svcdup-host (docs/dup.md, "Direct duplicates") */
+  /** the SCM starts a copy of the service's image that loads the hook itself: no svcdup-host (docs/dup.md, "Direct duplicates") */
   direct?: boolean;
 }
 
@@ -172,12 +172,12 @@ export class Duplicates {
     }
     const edits = (opts.set ?? []).map(parseSet);
     const record = getVm(this.db, vm);
-    // No scm.list for names already taken (it costs as much as the closure of a small
-    // service): a taken name fails its scm.create, which the journal leaves alone (atomic).
-    // the root's Parameters (for its snapshots) are read alongside: one round trip less after the closure
+    // The root's Parameters (for its snapshots) are read alongside: one round trip less after the closure.
     const rootParams = this.parameters(service);
     rootParams.catch(() => undefined); // awaited (and its error seen) only if the plan gets that far
     const params = new Map([[service.toLowerCase(), rootParams]]);
+    // No scm.list for names already taken (it costs as much as the closure of a small
+    // service): a taken name fails its scm.create, which the journal leaves alone (atomic).
     const [configs, policy] = await Promise.all([this.closureConfigs(service, share), record ? this.policyInput(vm) : Promise.resolve(undefined)]);
     const hostExe = this.backend.toWindowsPath(join(this.backend.paths.nativeDir, 'svcdup-host.exe'));
     let plan: DuplicationPlan;
