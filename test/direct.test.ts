@@ -98,7 +98,7 @@ describe('dup --direct', () => {
     expect(token.stderr).toMatch(/--direct and --restricted-token/);
   }, 120_000);
 
-  it('undup and vm rm remove the copies: the folder and the SCM's services are as before', async () => {
+  it('undup and vm rm remove the copies: the folder and the services of the SCM are as before', async () => {
     expect(cli(['undup', SVC, '--vm', 'd1']).status).toBe(0);
     expect(existsSync(host.backend.toHostPath(`${DIR}\\svcdup-testsvc@d1.exe`))).toBe(false);
     expect(cli(['vm', 'rm', 'd2']).status).toBe(0);

@@ -128,7 +128,7 @@ describe('planFleet', () => {
   });
 
   it('direct: true makes a direct duplicate, and re-duplicates one that runs the other way', () => {
-    const direct = parseFleet(FILE.replace("share: [HTTP] }", "share: [HTTP], direct: true }"), '/f/svcdup.yaml');
+    const direct = parseFleet(FILE.replace('share: [HTTP] }', 'share: [HTTP], direct: true }'), '/f/svcdup.yaml');
     expect(direct.vms[0]!.services[1]).toMatchObject({ name: 'MyWeb', direct: true });
     const fresh = planFleet(direct, actual([], { owned: [] }));
     expect(fresh.find((x) => x.op === 'dup' && x.vm === 'web1' && x.service === 'MyWeb')).toMatchObject({ direct: true });

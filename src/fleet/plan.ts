@@ -170,7 +170,15 @@ export function planFleet(declared: Fleet, actual: FleetActual): FleetChange[] {
       if (x && why) {
         redup.add(lower(s.name));
         undups.push(x);
-        creations.push({ op: 'dup', vm: d.name, service: s.name, set: s.set, share: s.share, ...(s.direct ? { direct: true } : {}), why: `${why}: re-duplicated` });
+        creations.push({
+          op: 'dup',
+          vm: d.name,
+          service: s.name,
+          set: s.set,
+          share: s.share,
+          ...(s.direct ? { direct: true } : {}),
+          why: `${why}: re-duplicated`,
+        });
       } else if (!x) {
         creations.push({ op: 'dup', vm: d.name, service: s.name, set: s.set, share: s.share, ...(s.direct ? { direct: true } : {}), why: 'declared' });
       }
