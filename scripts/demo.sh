@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The main job on a fresh machine: set up, then show svcdup at work on its own Wine prefix
 # (~/.svcdup, or $SVCDUP_HOME): VMs, duplicates of Wine's RpcSs and Schedule beside the
-# host's own, each VM's clients reaching their own RpcSs; then everything removed again.
+# host's own, each VM's clients reaching their own RpcSs; the project's test service as a
+# direct duplicate (the SCM starts a hooked copy of its image); then everything removed again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -14,6 +15,7 @@ svcdup analyze RpcSs | head -20
 
 # Leftovers of an interrupted demo: remove them first (vm rm also removes duplicates).
 for vm in web1 web2; do node dist/cli.js vm rm "$vm" >/dev/null 2>&1 || true; done
+node dist/cli.js host exec -- sc delete svcdup-testsvc >/dev/null 2>&1 || true
 
 svcdup vm create web1
 svcdup vm create web2
@@ -32,7 +34,15 @@ svcdup run --vm web2 -- "$pipecall" --server-pid epmapper
 
 svcdup stop Schedule --vm web1
 svcdup start Schedule --vm web1
+
+echo; echo "# a direct duplicate: no svcdup-host, the SCM starts svcdup-testsvc@web1.exe (a hooked copy) itself"
+svcdup host exec -- sc create svcdup-testsvc binPath= "Z:$(pwd | tr / '\\')\\native\\build\\svcdup-testsvc.exe"
+svcdup dup svcdup-testsvc --vm web1 --direct --start
+svcdup ps --vm web1
+svcdup run --vm web1 -- "$pipecall" svcdup-testsvc
+
 svcdup vm rm web1
 svcdup vm rm web2
+svcdup host exec -- sc delete svcdup-testsvc
 svcdup status
 svcdup vm ls
