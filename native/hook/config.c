@@ -4,6 +4,16 @@
 #include <stdio.h>
 #include <wchar.h>
 
+NTSYSAPI NTSTATUS NTAPI NtQueryValueKey(HANDLE, UNICODE_STRING *, int, void *, ULONG, ULONG *);
+NTSYSAPI NTSTATUS NTAPI NtOpenKey(HANDLE *, ACCESS_MASK, OBJECT_ATTRIBUTES *);
+
+#define KeyValuePartialInformation 2
+
+typedef struct { /* winternl.h of mingw lacks it */
+    ULONG TitleIndex, Type, DataLength;
+    BYTE Data[1];
+} KEY_VALUE_PARTIAL_INFORMATION;
+
 hook_state G;
 
 NTSTATUS(NTAPI *real_NtCreateSection)(HANDLE *, ACCESS_MASK, OBJECT_ATTRIBUTES *, LARGE_INTEGER *, ULONG, ULONG, HANDLE);
@@ -52,6 +62,45 @@ vm_config *config_make(const WCHAR *vm, const WCHAR *rules)
     if (n) memcpy(c->rules, rules, n * sizeof(WCHAR));
     c->rules[n] = 0;
     return c;
+}
+
+/* The VM's Policy value (heap, "" when the VM has none: the defaults), or NULL when it is
+   there but cannot be read: a process must not run under the defaults instead of its VM's
+   policy. Read the same way for svcdup-host's images (svcdup_spawn_as) and direct ones. */
+WCHAR *config_vm_policy(const WCHAR *vm)
+{
+    WCHAR key[128];
+    UNICODE_STRING us, name;
+    OBJECT_ATTRIBUTES oa;
+    HANDLE h = NULL;
+    ULONG len = 0;
+    KEY_VALUE_PARTIAL_INFORMATION *info;
+    WCHAR *rules = NULL;
+    NTSTATUS st;
+
+    swprintf(key, ARRAYSIZE(key), L"\\Registry\\Machine\\SOFTWARE\\svcdup\\VMs\\%ls", vm);
+    RtlInitUnicodeString(&us, key);
+    RtlInitUnicodeString(&name, L"Policy");
+    InitializeObjectAttributes(&oa, &us, OBJ_CASE_INSENSITIVE, NULL, NULL);
+    /* no key or no value: the defaults */
+    st = NtOpenKey(&h, KEY_QUERY_VALUE, &oa);
+    if (st >= 0) st = NtQueryValueKey(h, &name, KeyValuePartialInformation, NULL, 0, &len);
+    if (st == (NTSTATUS)0xC0000034 /* OBJECT_NAME_NOT_FOUND */) {
+        if (h) real_NtClose(h);
+        if ((rules = hmalloc(sizeof(WCHAR)))) rules[0] = 0;
+        return rules;
+    }
+    if (!h) return NULL;
+    if ((info = hmalloc(len + sizeof(WCHAR)))) {
+        if (NtQueryValueKey(h, &name, KeyValuePartialInformation, info, len, &len) >= 0 && info->Type == REG_SZ &&
+            (rules = hmalloc(info->DataLength + sizeof(WCHAR)))) {
+            memcpy(rules, info->Data, info->DataLength);
+            rules[info->DataLength / sizeof(WCHAR)] = 0;
+        }
+        hfree(info);
+    }
+    real_NtClose(h);
+    return rules;
 }
 
 int config_publish(HANDLE process, DWORD pid, const vm_config *cfg)

@@ -8,16 +8,7 @@
 #include <string.h>
 #include <wchar.h>
 
-NTSYSAPI NTSTATUS NTAPI NtQueryValueKey(HANDLE, UNICODE_STRING *, int, void *, ULONG, ULONG *);
-NTSYSAPI NTSTATUS NTAPI NtOpenKey(HANDLE *, ACCESS_MASK, OBJECT_ATTRIBUTES *);
-
-#define DIRECT_MAGIC               L"svcdup-direct-1"
-#define KeyValuePartialInformation 2
-
-typedef struct { /* winternl.h of mingw lacks it */
-    ULONG TitleIndex, Type, DataLength;
-    BYTE Data[1];
-} KEY_VALUE_PARTIAL_INFORMATION;
+#define DIRECT_MAGIC L"svcdup-direct-1"
 
 /* The VM name in this process's image's marker, or NULL (not a direct copy). */
 static const WCHAR *marker_vm(void)
@@ -42,50 +33,13 @@ static const WCHAR *marker_vm(void)
     return NULL;
 }
 
-/* The VM's Policy value (heap, "" when absent), or NULL when it cannot be read. */
-static WCHAR *read_policy(const WCHAR *vm)
-{
-    WCHAR key[128];
-    UNICODE_STRING us, name;
-    OBJECT_ATTRIBUTES oa;
-    HANDLE h = NULL;
-    ULONG len = 0;
-    KEY_VALUE_PARTIAL_INFORMATION *info;
-    WCHAR *rules = NULL;
-    NTSTATUS st;
-
-    swprintf(key, ARRAYSIZE(key), L"\\Registry\\Machine\\SOFTWARE\\svcdup\\VMs\\%ls", vm);
-    RtlInitUnicodeString(&us, key);
-    RtlInitUnicodeString(&name, L"Policy");
-    InitializeObjectAttributes(&oa, &us, OBJ_CASE_INSENSITIVE, NULL, NULL);
-    /* no key or no value: the defaults, as svcdup-host reads it (launch.c) */
-    st = NtOpenKey(&h, KEY_QUERY_VALUE, &oa);
-    if (st >= 0) st = NtQueryValueKey(h, &name, KeyValuePartialInformation, NULL, 0, &len);
-    if (st == (NTSTATUS)0xC0000034 /* OBJECT_NAME_NOT_FOUND */) {
-        if (h) real_NtClose(h);
-        if ((rules = hmalloc(sizeof(WCHAR)))) rules[0] = 0;
-        return rules;
-    }
-    if (!h) return NULL;
-    if ((info = hmalloc(len + sizeof(WCHAR)))) {
-        if (NtQueryValueKey(h, &name, KeyValuePartialInformation, info, len, &len) >= 0 && info->Type == REG_SZ &&
-            (rules = hmalloc(info->DataLength + sizeof(WCHAR)))) {
-            memcpy(rules, info->Data, info->DataLength);
-            rules[info->DataLength / sizeof(WCHAR)] = 0;
-        }
-        hfree(info);
-    }
-    real_NtClose(h);
-    return rules;
-}
-
 int direct_start(vm_config **out)
 {
     const WCHAR *vm = marker_vm();
     WCHAR *rules;
     vm_config *c;
     if (!vm) return 0;
-    if (!(rules = read_policy(vm))) return -1;
+    if (!(rules = config_vm_policy(vm))) return -1;
     c = config_make(vm, rules);
     hfree(rules);
     if (!c) return -1;

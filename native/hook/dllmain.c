@@ -74,16 +74,22 @@ static int start(void)
 }
 
 /* For svcdup-host: svcdup_spawn with the child's primary token given (a restricted
-   token; NULL: the caller's, as svcdup_spawn) and creation flags added to
+   token; NULL: the caller's, as svcdup_spawn), rules NULL for the VM's own Policy
+   value (config_vm_policy), and creation flags added to
    CREATE_SUSPENDED (DETACHED_PROCESS: no console, as the SCM starts a service). Same
    suspended create + injection. */
 __declspec(dllexport) DWORD
     svcdup_spawn_as(const WCHAR *vm, const WCHAR *rules, WCHAR *cmdline, HANDLE token, DWORD flags, PROCESS_INFORMATION *pi)
 {
     STARTUPINFOW si;
-    vm_config *c = config_make(vm, rules);
+    WCHAR *own = NULL;
+    vm_config *c;
     NTSTATUS st;
     BOOL ok;
+    /* NULL rules: the VM's own Policy value (svcdup-host), read as a direct image reads it */
+    if (!rules && !(rules = own = config_vm_policy(vm))) return ERROR_CANTREAD;
+    c = config_make(vm, rules);
+    hfree(own);
     if (!c) return ERROR_INVALID_PARAMETER;
     memset(&si, 0, sizeof si);
     si.cb = sizeof si;

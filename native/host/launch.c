@@ -6,7 +6,7 @@
 #include "relay.h"
 #include "vmspawn.h"
 
-static DWORD spawn(const WCHAR *rules, WCHAR *cmdline, const WCHAR *pipe_name, WCHAR *cwd);
+static DWORD spawn(WCHAR *cmdline, const WCHAR *pipe_name, WCHAR *cwd);
 
 static DWORD read_sz(HKEY root, const WCHAR *sub, const WCHAR *name, WCHAR *out, DWORD chars, BOOL expand)
 {
@@ -23,47 +23,18 @@ static DWORD read_sz(HKEY root, const WCHAR *sub, const WCHAR *name, WCHAR *out,
     return NO_ERROR;
 }
 
-/* The VM's policy, whole: up to the hook's config section (vm create refuses more, 32730
-   characters), so far more than a fixed buffer; L"" when the VM has none (the defaults).
-   NULL, with *err set, when it is there but cannot be read: the image must not start
-   under the defaults instead of its VM's policy. */
-static WCHAR *read_policy(const WCHAR *vmkey, DWORD *err)
-{
-    DWORD size = 0;
-    WCHAR *rules;
-
-    *err = RegGetValueW(HKEY_LOCAL_MACHINE, vmkey, L"Policy", RRF_RT_REG_SZ, NULL, NULL, &size);
-    if (*err == ERROR_FILE_NOT_FOUND)
-        size = 0;
-    else if (*err)
-        return NULL;
-    if (!(rules = HeapAlloc(GetProcessHeap(), HEAP_ZERO_MEMORY, size + sizeof(WCHAR)))) {
-        *err = ERROR_NOT_ENOUGH_MEMORY;
-        return NULL;
-    }
-    *err = size ? RegGetValueW(HKEY_LOCAL_MACHINE, vmkey, L"Policy", RRF_RT_REG_SZ, NULL, rules, &size) : NO_ERROR;
-    if (*err) {
-        HeapFree(GetProcessHeap(), 0, rules);
-        return NULL;
-    }
-    return rules;
-}
-
 DWORD host_launch(const WCHAR *pipe_name)
 {
-    WCHAR vmkey[128], svckey[512], cmdline[4096], cwd[MAX_PATH], *rules;
+    WCHAR svckey[512], cmdline[4096], cwd[MAX_PATH];
     DWORD err;
 
-    str_join(vmkey, ARRAYSIZE(vmkey), VM_KEY_PREFIX, H.vm, NULL);
     str_join(svckey, ARRAYSIZE(svckey), VM_KEY_PREFIX, H.vm, L"\\Services\\", H.service, NULL);
     if ((err = read_sz(HKEY_LOCAL_MACHINE, svckey, L"ImagePath", cmdline, ARRAYSIZE(cmdline), TRUE))) return err;
-    if (!(rules = read_policy(vmkey, &err))) return err;
-    err = spawn(rules, cmdline, pipe_name, cwd);
-    HeapFree(GetProcessHeap(), 0, rules);
-    return err;
+    return spawn(cmdline, pipe_name, cwd);
 }
 
-static DWORD spawn(const WCHAR *rules, WCHAR *cmdline, const WCHAR *pipe_name, WCHAR *cwd)
+/* The image runs under the VM's Policy value, which the hook reads (vm_spawn). */
+static DWORD spawn(WCHAR *cmdline, const WCHAR *pipe_name, WCHAR *cwd)
 {
     PROCESS_INFORMATION pi;
     DWORD err;
@@ -80,10 +51,10 @@ static DWORD spawn(const WCHAR *rules, WCHAR *cmdline, const WCHAR *pipe_name, W
         /* the kernel's privilege checks then refuse the image what the hook cannot */
         HANDLE token;
         if ((err = host_restricted_token(&token))) return err;
-        err = vm_spawn(H.vm, rules, cmdline, token, &pi);
+        err = vm_spawn(H.vm, cmdline, token, &pi);
         CloseHandle(token);
         if (err) return err;
-    } else if ((err = vm_spawn(H.vm, rules, cmdline, NULL, &pi)))
+    } else if ((err = vm_spawn(H.vm, cmdline, NULL, &pi)))
         return err;
     H.child = pi.hProcess;
     H.child_pid = pi.dwProcessId;

@@ -5,7 +5,7 @@
 
 typedef DWORD (*spawn_fn)(const WCHAR *, const WCHAR *, WCHAR *, HANDLE, DWORD, PROCESS_INFORMATION *);
 
-DWORD vm_spawn(const WCHAR *vm, const WCHAR *rules, WCHAR *cmdline, HANDLE token, PROCESS_INFORMATION *pi)
+DWORD vm_spawn(const WCHAR *vm, WCHAR *cmdline, HANDLE token, PROCESS_INFORMATION *pi)
 {
     WCHAR path[MAX_PATH], *name = path;
     HMODULE hook;
@@ -23,7 +23,7 @@ DWORD vm_spawn(const WCHAR *vm, const WCHAR *rules, WCHAR *cmdline, HANDLE token
            detached process would otherwise get a new console, i.e. a conhost.exe
            (and under Wine a desktop explorer.exe) per duplicate, started before the
            image's own main. */
-        err = spawn(vm, rules, cmdline, token, DETACHED_PROCESS, pi);
+        err = spawn(vm, NULL, cmdline, token, DETACHED_PROCESS, pi);
     else
         err = ERROR_PROC_NOT_FOUND;
     FreeLibrary(hook);
