@@ -131,7 +131,7 @@ describe('the plan as steps', () => {
     const p = planDuplicate({
       ...base,
       edits: [{ subkey: 'Parameters', value: { name: 'Port', type: 'REG_DWORD', data: 8080 } }],
-      policy: { user: 'closed pipes x\n', net: 'net address 127.77.0.2\n', duplicates: [] },
+      policy: { user: 'closed pipes x\n', net: 'net address 127.77.0.2\n', aliases: 'alias files C: Z:\\p\\drive_c\n', duplicates: [] },
     });
     expect(p.steps.map((s) => [s.kind, s.batch])).toEqual([
       ['reg.copy', 0],
@@ -160,21 +160,21 @@ describe('the plan as steps', () => {
     expect(p.steps[9]).toEqual({
       kind: 'reg.setValue',
       batch: 0,
-      args: { key: V, value: { name: 'Policy', type: 'REG_SZ', data: 'closed pipes x\nnet address 127.77.0.2\n' } },
+      args: { key: V, value: { name: 'Policy', type: 'REG_SZ', data: 'closed pipes x\nnet address 127.77.0.2\nalias files C: Z:\\p\\drive_c\n' } },
     });
   });
 
   it('keeps the old Policy value for the undo, and leaves an unchanged one alone', () => {
     const current = { name: 'Policy', type: 'REG_SZ' as const, data: 'old\n' };
     const rpc = [svc('RpcSs')];
-    const p = planDuplicate({ service: 'RpcSs', vm: 'v', configs: rpc, hostExe, policy: { user: 'old', net: '', duplicates: [], current } });
+    const p = planDuplicate({ service: 'RpcSs', vm: 'v', configs: rpc, hostExe, policy: { user: 'old', net: '', aliases: '', duplicates: [], current } });
     const last = p.steps.at(-1)!;
     expect(last.kind).toBe('reg.setValue');
     expect(last.args).toMatchObject({ previous: current, value: { data: expect.stringContaining('private pipes epmapper') } });
-    const same = planDuplicate({ ...base, policy: { user: 'old', net: '', duplicates: [], current } });
+    const same = planDuplicate({ ...base, policy: { user: 'old', net: '', aliases: '', duplicates: [], current } });
     expect(same.steps.filter((s) => s.kind === 'reg.setValue')).toEqual([]);
     // shared host dependencies are opened to the VM
-    const shared = planDuplicate({ ...base, share: ['B'], policy: { user: '', net: '', duplicates: [] } });
+    const shared = planDuplicate({ ...base, share: ['B'], policy: { user: '', net: '', aliases: '', duplicates: [] } });
     expect(shared.steps.at(-1)!.args).toMatchObject({ value: { data: expect.stringContaining('open services B') } });
   });
 
@@ -191,6 +191,7 @@ describe('the plan as steps', () => {
     const steps = planUndup('v', refs, new Map([['a', tree]]), {
       user: '',
       net: '',
+      aliases: '',
       duplicates: refs.map((r) => ({ service: r.service, dependOnService: r.plan.dependOnService })),
       current: { name: 'Policy', type: 'REG_SZ', data: 'x' },
     });
@@ -211,7 +212,7 @@ describe('the plan as steps', () => {
   });
 
   it('every step describes itself and its undo in one line each', () => {
-    for (const s of planDuplicate({ ...base, policy: { user: '', net: '', duplicates: [] } }).steps) {
+    for (const s of planDuplicate({ ...base, policy: { user: '', net: '', aliases: '', duplicates: [] } }).steps) {
       const d = describeStep(s);
       expect(d.does).not.toMatch(/\n/);
       expect(d.undo.length).toBeGreaterThan(0);

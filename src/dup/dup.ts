@@ -12,15 +12,16 @@ import { SERVICES_KEY, SVCDUP_KEY, vmKey, vmServiceKey, vmServicesKey } from '..
 import { isDuplicateName, parseDuplicateName, serviceNameProblem } from '../plan/names.js';
 import { planDuplicate, planUndup, type DuplicateRef, type DuplicationPlan, type PlannedService, type VmPolicyInput } from '../plan/plan.js';
 import type { Step } from '../plan/steps.js';
-import { rulesSizeProblem, vmPolicyText } from '../plan/system.js';
+import { composeVmRules, rulesSizeProblem } from '../plan/system.js';
 import type { Db } from '../state/db.js';
 import { listDuplicates } from '../state/duplicates.js';
-import { netRules, portMapFromRecord } from '../net/index.js';
 import { getVm, listVms } from '../state/vms.js';
 import { Journal } from '../state/journal.js';
 import { dupSteps, pruneEmptyKeys, stopAndWait, type StepContext } from './steps.js';
 import { mapLimit, START_CONCURRENCY } from './limit.js';
-import { fileAliasRules, fileAreaWin, WHITEOUT_PREFIX } from '../vm/files.js';
+import { fileAreaWin, WHITEOUT_PREFIX } from '../vm/files.js';
+import { vmRulesOf, writeRulesFile } from '../vm/rules.js';
+import { dbVmStore } from '../vm/store.js';
 import { outermostFolders, snapshotFolders } from '../plan/snapshot.js';
 import { serviceKey } from '../plan/keys.js';
 import { treeBytes } from '../backend/folders.js';
@@ -328,6 +329,7 @@ export class Duplicates {
     });
     if (opts.dryRun) return plan;
     await this.apply('dup', `${plan.root}@${vm}`, plan.steps);
+    await this.saveRulesFile(vm);
     if (opts.start) await this.start(plan.root, vm, opts.startArgs);
     return plan;
   }
@@ -343,6 +345,7 @@ export class Duplicates {
     if (dependents.length) throw new UsageError(`${d.scmName} is needed by ${dependents.map((o) => o.scmName).join(', ')}: undup those first`);
     const [trees, policy] = await Promise.all([this.copyTrees(vm, [d]), this.policyInput(vm)]);
     await this.apply('undup', d.scmName, planUndup(vm, [d as DuplicateRef], trees, policy));
+    await this.saveRulesFile(vm);
     // The VM's Services key and svcdup's own key are removed with their last entry.
     await pruneEmptyKeys(this.backend, vmServicesKey(vm), SVCDUP_KEY);
     return d;
@@ -425,36 +428,27 @@ export class Duplicates {
   }
 
   /**
-   * The rules every process of the VM runs with (svcdup-host reads them from the VM key,
-   * svcdup run from a file): the user's policy plus what the VM's duplicates need.
+   * The rules every process of the VM runs with (svcdup-host and direct images read them
+   * from the VM key, svcdup run from a file): composeVmRules of what the VM is made of now.
    */
   policyText(vm: string): string {
-    const record = getVm(this.db, vm);
-    return (
-      vmPolicyText({
-        vm,
-        user: record?.policy ?? '',
-        net: record ? netRules({ ...(record.address ? { address: record.address } : {}), portMap: portMapFromRecord(record.portMap) }) : '',
-        duplicates: this.list(vm).map((d) => ({ service: d.service, dependOnService: d.plan.dependOnService })),
-      }) + fileAliasRules(this.backend)
-    );
+    return composeVmRules(vmRulesOf(dbVmStore(this.db), this.backend, vm));
+  }
+
+  /** After the VM's Policy value changed: its rules file holds the same text. */
+  private async saveRulesFile(vm: string): Promise<void> {
+    if (getVm(this.db, vm)) await writeRulesFile(this.backend.paths.home, vm, this.policyText(vm));
   }
 
   /** What the planner needs to make the VM's next Policy value, with the value there now. */
   private async policyInput(vm: string): Promise<VmPolicyInput> {
-    const record = getVm(this.db, vm);
     let current: RegValue | undefined;
     try {
       current = await this.backend.call('reg.get', { key: vmKey(vm), name: 'Policy' });
     } catch (err) {
       if (!(err instanceof AgentError && err.code === Win32.ERROR_FILE_NOT_FOUND)) throw err;
     }
-    return {
-      user: record?.policy ?? '',
-      net: record ? netRules({ ...(record.address ? { address: record.address } : {}), portMap: portMapFromRecord(record.portMap) }) : '',
-      duplicates: this.list(vm).map((d) => ({ service: d.service, dependOnService: d.plan.dependOnService })),
-      ...(current ? { current } : {}),
-    };
+    return { ...vmRulesOf(dbVmStore(this.db), this.backend, vm), ...(current ? { current } : {}) };
   }
 
   /**

@@ -6,7 +6,7 @@ import { dependencyClosure, PlanError, type ClosureEntry } from './closure.js';
 import { SERVICES_KEY, SVCDUP_KEY, serviceKey, vmKey, vmServiceKey } from './keys.js';
 import { duplicateDisplayName, duplicateServiceName, serviceNameProblem } from './names.js';
 import type { DirectImageArgs, Step } from './steps.js';
-import { vmPolicyText } from './system.js';
+import { composeVmRules, type VmRules } from './system.js';
 import { imageOf } from '../analyze/config.js';
 
 export interface PlannedService {
@@ -47,14 +47,8 @@ export interface KeyEdit {
   value: RegValue;
 }
 
-/** What the VM's Policy value is made of, and what it holds now. */
-export interface VmPolicyInput {
-  /** the user's rules (the VM record's policy) */
-  user: string;
-  /** the `net` rules of the VM's address and port map */
-  net: string;
-  /** the VM's duplicates before this plan */
-  duplicates: readonly { service: string; dependOnService: readonly string[] }[];
+/** What the VM's Policy value is made of (the VM's duplicates before this plan), and what it holds now. */
+export interface VmPolicyInput extends Omit<VmRules, 'vm'> {
   /** the Policy value now in the VM key, if any */
   current?: RegValue;
 }
@@ -163,12 +157,7 @@ export function planDuplicate(input: PlanInput): DuplicationPlan {
   // The VM's Policy value (read by svcdup-host and direct images when a duplicate starts)
   // with what the new duplicates need: independent of the copies and registrations too.
   if (input.policy) {
-    const data = vmPolicyText({
-      vm: input.vm,
-      user: input.policy.user,
-      net: input.policy.net,
-      duplicates: [...input.policy.duplicates, ...services],
-    });
+    const data = composeVmRules({ ...input.policy, vm: input.vm, duplicates: [...input.policy.duplicates, ...services] });
     const step = policyStep(input.vm, data, input.policy.current);
     if (step) steps.push({ ...step, batch: 0 });
   }
@@ -234,7 +223,7 @@ export function planUndup(vm: string, dups: readonly DuplicateRef[], trees: Read
   }
   if (policy) {
     const gone = new Set(dups.map((d) => d.service.toLowerCase()));
-    const data = vmPolicyText({ vm, user: policy.user, net: policy.net, duplicates: policy.duplicates.filter((d) => !gone.has(d.service.toLowerCase())) });
+    const data = composeVmRules({ ...policy, vm, duplicates: policy.duplicates.filter((d) => !gone.has(d.service.toLowerCase())) });
     const step = policyStep(vm, data, policy.current);
     if (step) steps.push(step);
   }

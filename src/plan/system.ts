@@ -13,37 +13,33 @@ export function privateRulesFor(service: string): string[] {
   return PRIVATE_RULES[service.toLowerCase()] ?? [];
 }
 
-/**
- * The policy text a VM's processes get: the user's rules, then what its duplicates need:
- * private endpoints of duplicated system services, and `open services NAME` for the host
- * services they depend on (`--share`), which the VM may then start and stop.
- */
-export function effectivePolicy(userPolicy: string, duplicated: readonly string[], shared: readonly string[] = []): string {
-  const extra = [...new Set([...duplicated.flatMap(privateRulesFor), ...shared.map((s) => `open services ${s}`)])];
-  const user = userPolicy.trimEnd();
-  return [user, ...(extra.length ? [`# added by svcdup for the services duplicated here`, ...extra] : [])].filter(Boolean).join('\n') + '\n';
+/** What a VM's rules text is made of (vmRulesOf in src/vm/rules.ts reads it from svcdup's state). */
+export interface VmRules {
+  vm: string;
+  /** the user's rules (the VM record's compiled policy) */
+  user: string;
+  /** the `net` lines of the VM's address and port map (netRules) */
+  net: string;
+  /** the `alias files` lines of the host's other spellings of a drive (fileAliasRules) */
+  aliases: string;
+  /** the VM's duplicates */
+  duplicates: readonly { service: string; dependOnService: readonly string[] }[];
 }
 
 /**
- * The VM's whole rules text, as its Policy value and rules file hold it: the user's rules,
- * what its duplicates need (their private endpoints, `open services` for the host services
- * they depend on) and its `net` rules.
+ * The VM's whole rules text, the one composer of it: what its Policy value and its rules
+ * file hold (and nothing else writes either). The user's rules, then what its duplicates need
+ * (their private endpoints of duplicated system services, and `open services NAME` for the
+ * host services they depend on, which the VM may then start and stop), its `net` lines,
+ * its file aliases.
  */
-export function vmPolicyText(input: {
-  vm: string;
-  user: string;
-  net: string;
-  duplicates: readonly { service: string; dependOnService: readonly string[] }[];
-}): string {
-  const own = `@${input.vm.toLowerCase()}`;
-  const shared = [...new Set(input.duplicates.flatMap((d) => d.dependOnService.filter((n) => !n.toLowerCase().endsWith(own))))].sort();
-  return (
-    effectivePolicy(
-      input.user,
-      input.duplicates.map((d) => d.service),
-      shared,
-    ) + input.net
-  );
+export function composeVmRules(r: VmRules): string {
+  const own = `@${r.vm.toLowerCase()}`;
+  const shared = [...new Set(r.duplicates.flatMap((d) => d.dependOnService.filter((n) => !n.toLowerCase().endsWith(own))))].sort();
+  const extra = [...new Set([...r.duplicates.flatMap((d) => privateRulesFor(d.service)), ...shared.map((s) => `open services ${s}`)])];
+  const user = r.user.trimEnd();
+  const head = [user, ...(extra.length ? [`# added by svcdup for the services duplicated here`, ...extra] : [])].filter(Boolean).join('\n') + '\n';
+  return head + r.net + r.aliases;
 }
 
 /**

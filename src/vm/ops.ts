@@ -2,7 +2,7 @@
 // Everything Windows-side goes through the host backend and svcdup-run.exe (docs/vm.md);
 // create and remove apply the plans of lifecycle.ts through the journal.
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
 import type { Paths } from '../config.js';
 import { AgentError, SvcdupError, UsageError, Win32 } from '../errors.js';
@@ -10,7 +10,7 @@ import type { ExecOptions, ExecResult, HostBackend, RegTree } from '../backend/t
 import { pruneEmptyKeys } from '../dup/steps.js';
 import { SOFTWARE_KEY, VMS_KEY, vmKey } from '../plan/keys.js';
 import type { Step } from '../plan/steps.js';
-import { effectivePolicy, rulesSizeProblem, vmPolicyText } from '../plan/system.js';
+import { composeVmRules, rulesSizeProblem } from '../plan/system.js';
 import { netRules, planIdentity, portMapFromRecord } from '../net/index.js';
 import { planVmCreate, planVmForget } from './lifecycle.js';
 import { validateVmName } from './names.js';
@@ -18,6 +18,7 @@ import { compilePolicy, parsePolicy } from './policy.js';
 import type { VmRecord, VmStore } from './store.js';
 import { cloneKeys, cowKey, removeKeys } from './keys.js';
 import { cloneFiles, fileAliasRules, removeVmState } from './files.js';
+import { vmRulesOf, writeRulesFile } from './rules.js';
 
 export interface VmBackend extends HostBackend {
   readonly paths: Paths;
@@ -39,8 +40,7 @@ export interface VmInfo extends VmRecord {
 
 /**
  * What the VM operations need of the duplicates layer (src/dup/dup.ts, the Duplicates
- * class): the journal that applies their plans, the removal of a VM's duplicates, and the
- * policy its processes run with. Without it (tests, benchmarks) records are written
+ * class): the journal that applies their plans and the removal of a VM's duplicates. Without it (tests, benchmarks) records are written
  * directly and no registry key is made.
  */
 export interface VmHostHooks {
@@ -48,7 +48,6 @@ export interface VmHostHooks {
   apply(op: string, target: string, steps: readonly Step[]): Promise<void>;
   /** undup everything in the VM; returns the SCM names removed */
   emptyVm(name: string): Promise<string[]>;
-  policyText(name: string): string;
 }
 
 export class Vms {
@@ -96,17 +95,12 @@ export class Vms {
       net,
       this.store.list().map((v) => ({ name: v.name, ...(v.address ? { address: v.address } : {}), portMap: portMapFromRecord(v.portMap) })),
     );
+    const text = composeVmRules({ vm: name, user: rules, net: netRules(identity), aliases: fileAliasRules(this.backend), duplicates: [] });
     // the whole rules text must fit the hook's config section, or every process of the VM would fail
-    const tooLarge = rulesSizeProblem(effectivePolicy(rules, []) + netRules(identity) + fileAliasRules(this.backend));
+    const tooLarge = rulesSizeProblem(text);
     if (tooLarge) throw new UsageError(`${policyFile ?? 'policy'}: ${tooLarge}`);
-    if (this.hooks) {
-      const hooks = this.hooks;
-      await hooks.apply(
-        'vm create',
-        name,
-        planVmCreate(name, rules, identity, vmPolicyText({ vm: name, user: rules, net: netRules(identity), duplicates: [] }) + fileAliasRules(this.backend)),
-      );
-    } else this.store.insert(name, rules);
+    if (this.hooks) await this.hooks.apply('vm create', name, planVmCreate(name, rules, identity, text));
+    else this.store.insert(name, rules);
     await this.writeRules(name);
     // a stale area (a VM of this name removed by hand) must not leak into the new one
     removeVmState(this.backend, name);
@@ -117,13 +111,10 @@ export class Vms {
     return this.store.get(name)!;
   }
 
-  /** The rules file svcdup-run hands to the hook: the user's policy plus what duplicates need. */
+  /** The rules file svcdup-run hands to the hook: the VM's whole rules text (composeVmRules), as its Policy value holds it. */
   private async writeRules(name: string): Promise<string> {
-    const rec = this.require(name);
-    const file = join(this.dir(name), 'policy.rules');
-    await mkdir(this.dir(name), { recursive: true });
-    await writeFile(file, this.hooks ? this.hooks.policyText(name) : effectivePolicy(rec.policy, this.store.duplicates(name)) + fileAliasRules(this.backend));
-    return file;
+    this.require(name);
+    return writeRulesFile(this.backend.paths.home, name, composeVmRules(vmRulesOf(this.store, this.backend, name)));
   }
 
   async list(): Promise<VmInfo[]> {
@@ -136,7 +127,7 @@ export class Vms {
   async remove(name: string): Promise<{ killed: number; undup: string[] }> {
     this.require(name);
     const undup = this.hooks ? await this.hooks.emptyVm(name) : [];
-    const dups = this.store.duplicates(name);
+    const dups = this.store.duplicates(name).map((d) => d.service);
     if (dups.length) throw new UsageError(`VM ${name} still holds duplicates (${dups.join(', ')}): remove them first with svcdup undup SERVICE --vm ${name}`);
     const r = await this.native(['--kill-vm', name]);
     if (r.code !== 0) throw new SvcdupError(`could not end the processes of VM ${name}: ${r.stderr.trim() || `exit ${r.code}`}`);

@@ -1,7 +1,7 @@
 // Where VM records live: the state database (src/state), behind a small interface
 // so the operations can be tested without one.
 import type { Db } from '../state/db.js';
-import { duplicatedServices } from '../state/duplicates.js';
+import { listDuplicates } from '../state/duplicates.js';
 import { deleteVm, getVm, insertVm, listVms, type VmRecord } from '../state/vms.js';
 
 export type { VmRecord };
@@ -11,8 +11,8 @@ export interface VmStore {
   list(): VmRecord[];
   insert(name: string, policy: string): void;
   delete(name: string): void;
-  /** services duplicated into the VM (they keep it from being removed) */
-  duplicates(name: string): string[];
+  /** services duplicated into the VM (they keep it from being removed, and their needs are in its rules) */
+  duplicates(name: string): { service: string; dependOnService: string[] }[];
 }
 
 export function dbVmStore(db: Db): VmStore {
@@ -21,6 +21,7 @@ export function dbVmStore(db: Db): VmStore {
     list: () => listVms(db),
     insert: (name, policy) => insertVm(db, { name, policy, portMap: {} }),
     delete: (name) => deleteVm(db, name),
-    duplicates: (name) => duplicatedServices(db, name),
+    duplicates: (name) =>
+      listDuplicates(db, name).map((d) => ({ service: d.service, dependOnService: (d.plan as { dependOnService?: string[] }).dependOnService ?? [] })),
   };
 }
