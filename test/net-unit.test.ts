@@ -15,6 +15,7 @@ import {
   portMapFromRecord,
   portMapToRecord,
 } from '../src/net/index.js';
+import { parseRules } from '../src/vm/policy.js';
 
 describe('VM addresses', () => {
   it('allocates the first free address of 127.77.0.0/16, skipping .0 and .255', () => {
@@ -100,6 +101,14 @@ describe('net rules', () => {
     expect(() => parseNetRules('net address 127.77.0.2\nnet address 127.77.0.3\n')).toThrow(/line 2/);
     expect(() => parseNetRules('net portmap sctp 1 2\n')).toThrow(/not a valid net rule/);
     expect(() => parseNetRules('net portmap tcp 1 2\nnet portmap tcp 1 3\n')).toThrow(/mapped twice/);
+  });
+  it('accepts what the hook accepts, as the policy parser does: one parser of net lines', () => {
+    // net_line in native/hook/policy.c takes up to 3 digits a part, leading zeros too
+    const text = 'net address 127.077.000.02\nnet  portmap\tTCP 80 8081\n';
+    expect(parseNetRules(text)).toEqual({ address: '127.77.0.2', portMap: [{ proto: 'tcp', from: 80, to: 8081 }] });
+    expect(parseRules(text).net).toEqual(parseNetRules(text));
+    expect(() => parseNetRules('net address 127.0077.0.2\n')).toThrow(/not an IPv4 address/);
+    expect(() => parseRules('net address 127.0077.0.2\n')).toThrow(/not an IPv4 address/);
   });
   it('says where a VM listener is reachable', () => {
     const id = { address: '127.77.0.2', portMap: parsePortMap('80:8081') };

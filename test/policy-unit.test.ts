@@ -38,7 +38,7 @@ describe('the rules grammar', () => {
       { verdict: 'cow', kind: 'files', pattern: 'C:\\data\\*' },
       { verdict: 'cow', kind: 'keys', pattern: '\\Registry\\x' },
     ]);
-    expect(r.net).toEqual({ address: '127.77.0.9', portMaps: [{ proto: 'tcp', from: 80, to: 8080 }] });
+    expect(r.net).toEqual({ address: '127.77.0.9', portMap: [{ proto: 'tcp', from: 80, to: 8080 }] });
     expect(parseRules('open pipes x').net).toBeUndefined();
   });
 

@@ -137,19 +137,50 @@ export function netRules(id: NetIdentity): string {
   return s;
 }
 
-/** Parse them back (what net.c accepts; anything else is an error, as in the hook). */
+const NOT_NET = 'not a net rule (net address A, net portmap tcp|udp PORT PORT2)';
+
+/**
+ * One `net ...` line of a VM's rules text, parsed as the hook does (native/hook/policy.c
+ * net_line: words split at spaces and tabs, an address of up to 3 digits a part, leading
+ * zeros allowed), into `id`. Returns why the hook would refuse it, or undefined. The one
+ * parser of net lines in TypeScript: parseRules (src/vm/policy.ts) and parseNetRules use it.
+ */
+export function parseNetLine(line: string, id: NetIdentity): string | undefined {
+  const w = line.split(/[ \t]+/).filter(Boolean);
+  if (w.length > 6) return NOT_NET;
+  const port = (s: string | undefined) => (s && /^\d{1,5}$/.test(s) && +s >= 1 && +s <= 65535 ? +s : 0);
+  if (w.length === 3 && w[1]!.toLowerCase() === 'address') {
+    if (id.address) return 'a second net address';
+    const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(w[2]!);
+    const a = m ? m.slice(1).map(Number) : [];
+    if (!m || a.some((x) => x > 255)) return 'net address: not an IPv4 address';
+    if (a[0] !== 127 || (a[1] === 0 && a[2] === 0 && (a[3] === 0 || a[3] === 1)) || a[3] === 255 || (a[1] === 12 && a[2] === 34 && a[3] === 56))
+      return 'net address: must be in 127.0.0.0/8, not 127.0.0.0, 127.0.0.1, x.x.x.255 or 127.12.34.56';
+    id.address = a.join('.');
+    return undefined;
+  }
+  if (w.length === 5 && w[1]!.toLowerCase() === 'portmap') {
+    const proto = w[2]!.toLowerCase();
+    const from = port(w[3]);
+    const to = port(w[4]);
+    if ((proto !== 'tcp' && proto !== 'udp') || !from || !to) return 'net portmap: tcp|udp PORT PORT2, ports 1 to 65535';
+    if (id.portMap.length === 64) return 'net portmap: too many';
+    if (id.portMap.some((m) => m.proto === proto && (m.from === from || m.to === to))) return 'net portmap: a port mapped twice';
+    id.portMap.push({ proto, from, to });
+    return undefined;
+  }
+  return NOT_NET;
+}
+
+/** The net lines of a rules text parsed back (what the hook accepts; anything else is an error, as in the hook). */
 export function parseNetRules(text: string): NetIdentity {
   const id: NetIdentity = { portMap: [] };
   text.split('\n').forEach((line, i) => {
     const l = line.replace(/[\r ]+$/, '');
     if (!l.startsWith('net ')) return;
-    const w = l.split(/[ \t]+/);
-    if (w[1] === 'address' && w.length === 3 && !id.address && !addressProblem(w[2]!)) id.address = w[2]!;
-    else if (w[1] === 'portmap' && w.length === 5 && /^(tcp|udp)$/i.test(w[2]!)) {
-      id.portMap.push(...parsePortMap(`${w[2]!.toLowerCase()}/${w[3]}:${w[4]}`));
-    } else throw new UsageError(`rules line ${i + 1}: ${JSON.stringify(l)} is not a valid net rule`);
+    const why = parseNetLine(l, id);
+    if (why) throw new UsageError(`rules line ${i + 1}: ${JSON.stringify(l)} is not a valid net rule: ${why}`);
   });
-  parsePortMap(id.portMap.map((m) => `${m.proto}/${m.from}:${m.to}`).join(',') || '1:1'); // duplicates
   return id;
 }
 

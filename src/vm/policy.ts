@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { UsageError } from '../errors.js';
+import { parseNetLine, type NetIdentity } from '../net/index.js';
 
 export const NAME_KINDS = ['objects', 'pipes', 'mailslots', 'ports', 'keys', 'files'] as const;
 export type NameKind = (typeof NAME_KINDS)[number];
@@ -82,41 +83,12 @@ export interface Rule {
   kind: RuleKind;
   pattern: string;
 }
-export interface NetRules {
-  address?: string;
-  portMaps: { proto: 'tcp' | 'udp'; from: number; to: number }[];
-}
+/** A VM's net lines parsed: its address and port map (src/net). */
+export type NetRules = NetIdentity;
 export interface Rules {
   rules: Rule[];
   /** the net lines, or undefined when there are none (the VM keeps the host's network) */
   net?: NetRules;
-}
-
-function netLine(line: string, net: NetRules): string | undefined {
-  const w = line.split(/[ \t]+/).filter(Boolean);
-  if (w.length > 6) return 'not a net rule (net address A, net portmap tcp|udp PORT PORT2)';
-  const port = (s: string | undefined) => (s && /^\d{1,5}$/.test(s) && +s >= 1 && +s <= 65535 ? +s : 0);
-  if (w.length === 3 && w[1]!.toLowerCase() === 'address') {
-    if (net.address) return 'a second net address';
-    const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(w[2]!);
-    const a = m ? m.slice(1).map(Number) : [];
-    if (!m || a.some((x) => x > 255)) return 'net address: not an IPv4 address';
-    if (a[0] !== 127 || (a[1] === 0 && a[2] === 0 && (a[3] === 0 || a[3] === 1)) || a[3] === 255 || (a[1] === 12 && a[2] === 34 && a[3] === 56))
-      return 'net address: must be in 127.0.0.0/8, not 127.0.0.0, 127.0.0.1, x.x.x.255 or 127.12.34.56';
-    net.address = a.join('.');
-    return undefined;
-  }
-  if (w.length === 5 && w[1]!.toLowerCase() === 'portmap') {
-    const proto = w[2]!.toLowerCase();
-    const from = port(w[3]);
-    const to = port(w[4]);
-    if ((proto !== 'tcp' && proto !== 'udp') || !from || !to) return 'net portmap: tcp|udp PORT PORT2, ports 1 to 65535';
-    if (net.portMaps.length === 64) return 'net portmap: too many';
-    if (net.portMaps.some((m) => m.proto === proto && (m.from === from || m.to === to))) return 'net portmap: a port mapped twice';
-    net.portMaps.push({ proto, from, to });
-    return undefined;
-  }
-  return 'not a net rule (net address A, net portmap tcp|udp PORT PORT2)';
 }
 
 /**
@@ -126,7 +98,7 @@ function netLine(line: string, net: NetRules): string | undefined {
  */
 export function parseRules(text: string, source = 'policy rules'): Rules {
   const rules: Rule[] = [];
-  const net: NetRules = { portMaps: [] };
+  const net: NetRules = { portMap: [] };
   let netLines = 0;
   text.split('\n').forEach((raw, i) => {
     const line = raw.replace(/[\r ]+$/, '');
@@ -137,7 +109,7 @@ export function parseRules(text: string, source = 'policy rules'): Rules {
     if (line.startsWith('alias ')) return; // file path aliases (native/hook/files_path.c)
     if (line.length > 4 && line.startsWith('net ')) {
       netLines++;
-      const why = netLine(line, net);
+      const why = parseNetLine(line, net);
       if (why) bad(why);
       return;
     }
