@@ -40,7 +40,8 @@ function library(): void {
 /** What really happens: dup --start, still RUNNING a moment later; then the VM is emptied again. */
 async function outcome(name: string): Promise<{ ran: boolean; detail: string }> {
   try {
-    await dups.dup(name, VM, { start: true });
+    // force: the real outcome, even of what the library would refuse
+    await dups.dup(name, VM, { start: true, force: true });
     await sleep(700);
     const s = await b.call('scm.status', { name: `${name}@${VM}` });
     return s.state === 'RUNNING'
@@ -197,6 +198,19 @@ describe('--verify: a scratch VM, dup, start, what was predicted answers, the VM
       if (name === 'AnaPolicy') expect(r.rule).toBe(`--port-map ${POLICY_PORT}:${POLICY_PORT + 10000}`);
     }
   }, 900_000);
+});
+
+describe('the library', () => {
+  it('Duplicates.dup refuses what the analyzer says cannot run, as the CLI does; force registers it anyway', async () => {
+    await expect(dups.dup('FontCache3.0.0.0', VM)).rejects.toThrow(/^FontCache3\.0\.0\.0 cannot run on the host either/);
+    await expect(dups.plan('Winedevice1', VM)).rejects.toThrow(/Winedevice1 cannot be duplicated/);
+    expect(dups.list(VM)).toEqual([]);
+    const plan = await dups.dup('FontCache3.0.0.0', VM, { force: true });
+    expect(plan.services.map((p) => p.scmName)).toEqual([`FontCache3.0.0.0@${VM}`]);
+    expect((await b.call('scm.status', { name: `FontCache3.0.0.0@${VM}` })).state).toBe('STOPPED');
+    await dups.emptyVm(VM);
+    expect(dups.list(VM)).toEqual([]);
+  }, 300_000);
 });
 
 describe('through the command line', () => {

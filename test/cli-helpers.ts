@@ -1,10 +1,13 @@
 // What the end-to-end tests share: the CLI run against a test home, and waiting on the SCM.
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect } from 'vitest';
 import type { HostBackend, ProcessInfo, ServiceStatus } from '../src/backend/types.js';
 import { packageRoot, type Paths } from '../src/config.js';
 import { AgentError } from '../src/errors.js';
+import { vmKey } from '../src/plan/keys.js';
+import { rulesFile } from '../src/vm/rules.js';
 import { testEnv } from './helpers.js';
 
 /** `svcdup ARGS` (node dist/cli.js, rebuilt from the sources by test/build-setup.ts) against the home `paths()` names, and its --json form. */
@@ -44,4 +47,13 @@ export async function win32Code(p: Promise<unknown>): Promise<number> {
     if (e instanceof AgentError) return e.code;
     throw e;
   }
+}
+
+/** A VM's rules as kept: its Policy value and its rules file, which must be the same bytes (composeVmRules makes both). */
+export async function storedRules(backend: HostBackend, paths: Paths, vm: string): Promise<string> {
+  const value = await backend.call('reg.get', { key: vmKey(vm), name: 'Policy' });
+  const file = readFileSync(rulesFile(paths.home, vm), 'utf8');
+  expect(value.type).toBe('REG_SZ');
+  expect(file).toBe(value.data);
+  return file;
 }

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ServiceStatus } from '../src/backend/types.js';
 import { nativeExe, openTestHost, type TestHost } from './helpers.js';
-import { cliFor, imageOf } from './cli-helpers.js';
+import { cliFor, imageOf, storedRules } from './cli-helpers.js';
 
 let host: TestHost;
 const { cli, cliJson } = cliFor(() => host.paths);
@@ -94,9 +94,14 @@ describe('svcdup up / ps / down', () => {
     const steps = out.split('\n').filter((l) => /^\[\d+\/\d+\] /.test(l));
     expect(steps.length).toBeGreaterThanOrEqual(10);
     expect(out).toMatch(/\[\d+\/\d+\] create VM f3 ports 7001:7101: done/);
-    // the dependency was duplicated with it and runs first
     expect(steps.findIndex((l) => l.includes('start svcdup-testsvc-a@f2'))).toBeGreaterThan(0);
     const all = statuses();
+    // the dependency was duplicated with it and started first: its process is the older
+    const procs = new Map((await host.backend.call('proc.list', {})).map((p) => [p.pid, p]));
+    const startedAt = (scm: string) => procs.get(all[scm]!.pid)?.startedAt ?? Number.NaN;
+    expect(startedAt('svcdup-testsvc-b@f2')).toBeLessThan(startedAt('svcdup-testsvc-a@f2'));
+    // each VM's rules, as up made them, are the same in its Policy value and its rules file
+    for (const vm of ['f1', 'f2', 'f3']) expect(await storedRules(host.backend, host.paths, vm)).toContain('alias files C: ');
     expect(field(all, 'state')).toEqual({
       'RpcSs@f1': 'RUNNING',
       'svcdup-testsvc@f1': 'RUNNING',

@@ -3,13 +3,12 @@
 // that changes it (vm create, dup, run, undup) the two must be the same bytes, and hold
 // everything the VM is made of: the user's policy, what its duplicates need, its net lines
 // and the file aliases of the Wine prefix's drive C.
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { vmKey } from '../src/plan/keys.js';
 import { fileAliasRules } from '../src/vm/files.js';
 import { openTestHost, type TestHost } from './helpers.js';
-import { cliFor } from './cli-helpers.js';
+import { cliFor, storedRules } from './cli-helpers.js';
 
 let host: TestHost;
 const { cli } = cliFor(() => host.paths);
@@ -23,14 +22,7 @@ afterAll(async () => {
   await host?.dispose();
 });
 
-/** The Policy value and the rules file, which must be byte-equal. */
-async function stored(vm: string): Promise<string> {
-  const value = await host.backend.call('reg.get', { key: vmKey(vm), name: 'Policy' });
-  const file = readFileSync(join(host.paths.home, 'vms', vm, 'policy.rules'), 'utf8');
-  expect(value.type).toBe('REG_SZ');
-  expect(file).toBe(value.data);
-  return file;
-}
+const stored = (vm: string) => storedRules(host.backend, host.paths, vm);
 
 function ok(args: string[]) {
   const r = cli(args);

@@ -126,7 +126,7 @@ export interface TraceVms {
   ps(name?: string): Promise<VmProcess[]>;
 }
 export interface TraceDups {
-  dup(service: string, vm: string, opts: { share?: string[] }): Promise<DuplicationPlan>;
+  dup(service: string, vm: string, opts: { share?: string[]; force?: boolean }): Promise<DuplicationPlan>;
   start(service: string, vm: string): Promise<unknown>;
   stop(service: string, vm: string): Promise<unknown>;
 }
@@ -138,7 +138,8 @@ export function vmTraceLab(vms: TraceVms, dups: TraceDups): TraceLab {
     createVm: async (vm) => void (await vms.create(vm)),
     listen: (vm) => startListener(vms.backend, vm),
     async dup(service, vm, share) {
-      const plan = await dups.dup(service, vm, { share });
+      // forced: a trace shows what the service does, also where dup would refuse it
+      const plan = await dups.dup(service, vm, { share, force: true });
       return { duplicated: plan.services.map((s) => s.scmName), shared: plan.shared.map((s) => s.name) };
     },
     start: async (service, vm) => void (await dups.start(service, vm)),

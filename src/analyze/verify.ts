@@ -22,7 +22,7 @@ export interface VerifyVms {
   ps(name?: string): Promise<{ pid: number; vm: string }[]>;
 }
 export interface VerifyDups {
-  dup(service: string, vm: string, opts: { start?: boolean }): Promise<unknown>;
+  dup(service: string, vm: string, opts: { start?: boolean; force?: boolean }): Promise<unknown>;
   start(service: string, vm: string): Promise<ServiceStatus>;
 }
 
@@ -101,7 +101,8 @@ export async function verifyService(
   try {
     note(`dup ${svc.name} --vm ${vm} --start`);
     try {
-      await dups.dup(svc.name, vm, { start: true });
+      // forced: what really happens is the point, also for what dup would refuse
+      await dups.dup(svc.name, vm, { start: true, force: true });
       started = true;
     } catch (err) {
       if (!(err instanceof SvcdupError)) throw err;

@@ -4,7 +4,6 @@ import { UsageError } from '../errors.js';
 import { describeStep } from '../plan/steps.js';
 import { getVm } from '../state/vms.js';
 import { serviceTypeName } from '../services.js';
-import { dupRefusalFor } from '../analyze/service.js';
 import { withContext, type Context } from './context.js';
 import { printJson, printTable } from './output.js';
 
@@ -50,11 +49,13 @@ export function registerDupCommands(program: Command): void {
       ) => {
         await withContext(program, async (ctx) => {
           const vm = requireVm(ctx, opts.vm);
-          // the analyzer's verdict first: refuse with the reason before anything is registered (or planned)
-          const refusal = opts.force ? undefined : await dupRefusalFor(ctx.backend, service, opts.share);
-          if (refusal) throw new UsageError(refusal);
           if (opts.dryRun) {
-            const plan = await ctx.dups.plan(service, vm, opts.share, { set: opts.set, restrictedToken: !!opts.restrictedToken, direct: !!opts.direct });
+            const plan = await ctx.dups.plan(service, vm, opts.share, {
+              set: opts.set,
+              restrictedToken: !!opts.restrictedToken,
+              direct: !!opts.direct,
+              force: !!opts.force,
+            });
             if (opts.json) return printJson({ plan, dryRun: true });
             process.stdout.write(`plan of dup ${plan.root} --vm ${vm} (dry run: nothing was changed)\n`);
             for (const s of plan.services) process.stdout.write(`duplicate  ${s.scmName}  (${s.reason})\n`);
@@ -72,6 +73,7 @@ export function registerDupCommands(program: Command): void {
             start: !!opts.start,
             restrictedToken: !!opts.restrictedToken,
             direct: !!opts.direct,
+            force: !!opts.force,
           });
           const status = opts.start ? await ctx.backend.call('scm.status', { name: plan.services.at(-1)!.scmName }) : undefined;
           if (opts.json) return printJson({ plan, ...(status ? { status } : {}) });

@@ -26,6 +26,7 @@ import { outermostFolders, snapshotFolders } from '../plan/snapshot.js';
 import { serviceKey } from '../plan/keys.js';
 import { treeBytes } from '../backend/folders.js';
 import { directImage } from '../plan/direct.js';
+import { dupRefusalFor } from '../analyze/service.js';
 
 /** A folder larger than this is not snapshotted at dup time (copied up lazily instead): docs/state.md "No torn views". */
 export const SNAPSHOT_MAX_BYTES = 1024 * 1048576;
@@ -73,6 +74,8 @@ export interface DupOptions {
   restrictedToken?: boolean;
   /** the SCM starts a copy of the service's image that loads the hook itself: no svcdup-host (docs/dup.md, "Direct duplicates") */
   direct?: boolean;
+  /** register it even when the analyzer says it cannot run or cannot be duplicated (dupRefusalFor) */
+  force?: boolean;
 }
 
 /** A duplicate to start, for startMany. */
@@ -165,11 +168,16 @@ export class Duplicates {
     service: string,
     vm: string,
     share: string[] = [],
-    opts: { set?: string[]; restrictedToken?: boolean; direct?: boolean } = {},
+    opts: { set?: string[]; restrictedToken?: boolean; direct?: boolean; force?: boolean } = {},
   ): Promise<DuplicationPlan> {
     for (const name of [service, ...share]) {
       const problem = serviceNameProblem(name);
       if (problem) throw new UsageError(`service name "${name}" cannot be duplicated: ${problem}`);
+    }
+    // the analyzer's verdict first, here so that every caller (CLI, fleet, dashboard, library) refuses alike
+    if (!opts.force) {
+      const refusal = await dupRefusalFor(this.backend, service, share);
+      if (refusal) throw new UsageError(refusal);
     }
     const edits = (opts.set ?? []).map(parseSet);
     const record = getVm(this.db, vm);
@@ -326,6 +334,7 @@ export class Duplicates {
       ...(opts.set ? { set: opts.set } : {}),
       ...(opts.restrictedToken ? { restrictedToken: true } : {}),
       ...(opts.direct ? { direct: true } : {}),
+      ...(opts.force ? { force: true } : {}),
     });
     if (opts.dryRun) return plan;
     await this.apply('dup', `${plan.root}@${vm}`, plan.steps);
