@@ -17,6 +17,7 @@ const unit = [
   'test/snapshot-unit.test.ts',
   'test/direct-unit.test.ts',
   'test/fleet-unit.test.ts',
+  'test/api-unit.test.ts',
 ];
 
 export default defineConfig({

@@ -20,3 +20,4 @@ export { objectNameInVm, pipeNameInVm, validateVmName, vmNameProblem, vmPrefix, 
 export { cloneKeys, cowKey, diffKeys, removeKeys, type KeyChange } from './keys.js';
 export { decideKey } from './policy.js';
 export { vmDiff, type VmDiff } from './diff.js';
+export { vmRulesOf, rulesFile } from './rules.js';
