@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { analyzeBinary } from '../src/analyze/binary.js';
 import { scanCode } from '../src/analyze/code.js';
-import { parsePe } from '../src/analyze/pe.js';
+import { parsePe } from '../src/pe/pe.js';
 import { extractStrings, isScannedSection } from '../src/analyze/strings.js';
 import { args, json, report } from './lib.js';
 

@@ -32,4 +32,4 @@ export async function listServices(backend: HostBackend): Promise<ServiceListing
 }
 
 // one spelling of the service type, shared with the analyzer
-export { serviceTypeName } from './analyze/names.js';
+export { serviceTypeName } from './backend/service-type.js';

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { analyzeBinary, analyzeFile, MalformedPeError, parsePe, type PeImage } from '../src/analyze/index.js';
-import { rvaToOffset } from '../src/analyze/pe.js';
+import { rvaToOffset } from '../src/pe/pe.js';
 import { ensureTestbins, haveWineBinaries, readBytes, testbin, wineDir } from './fixtures/analyze/helpers.js';
 
 let svc: Uint8Array;

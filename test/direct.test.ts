@@ -6,7 +6,7 @@ import { dirname } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ServiceStatus } from '../src/backend/types.js';
 import { directImage, directMarker } from '../src/plan/direct.js';
-import { parsePe } from '../src/analyze/pe.js';
+import { parsePe } from '../src/pe/pe.js';
 import { nativeExe, openTestHost, type TestHost } from './helpers.js';
 import { cliFor, waitState } from './cli-helpers.js';
 

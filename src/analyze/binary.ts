@@ -4,8 +4,8 @@ import { createHash } from 'node:crypto';
 import { KERNEL_MODULES, lookupApi } from './apis.js';
 import { classifyArg, classifyString, endpointFits, parseRgsClasses, type ResourceCategory } from './classify.js';
 import { findServiceTables, pointerAt, scanCode, stringAtRva, type CallSite } from './code.js';
-import { MalformedPeError } from './errors.js';
-import { IMAGE_SCN_CNT_CODE, IMAGE_SCN_MEM_EXECUTE, machineName, parsePe, rvaToOffset, subsystemName, type PeImage } from './pe.js';
+import { MalformedPeError } from '../pe/errors.js';
+import { IMAGE_SCN_CNT_CODE, IMAGE_SCN_MEM_EXECUTE, machineName, parsePe, rvaToOffset, subsystemName, type PeImage } from '../pe/pe.js';
 import { extractStrings, isScannedSection, type FoundString } from './strings.js';
 
 export type EvidenceSource =

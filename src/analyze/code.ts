@@ -3,7 +3,7 @@
 // every recovered value must land on a real string/GUID/table to count, so stray matches in
 // data bytes are filtered out by construction. Pure.
 import { lookupApi, type ArgKind } from './apis.js';
-import { type PeImage, type PeImport, type PeSection, IMAGE_SCN_CNT_CODE, IMAGE_SCN_MEM_EXECUTE, rvaToOffset, sectionOfRva } from './pe.js';
+import { type PeImage, type PeImport, type PeSection, IMAGE_SCN_CNT_CODE, IMAGE_SCN_MEM_EXECUTE, rvaToOffset, sectionOfRva } from '../pe/pe.js';
 
 export interface CallArg {
   index: number;

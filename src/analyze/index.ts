@@ -1,8 +1,8 @@
 // svcdup analyze: what stands in the way of duplicating a service, and how it is resolved.
 // Pure analysis (binary, config, settings, state, issues, verdict) plus a thin I/O layer (service, io).
 export { analyzeBinary, type BinaryAnalysis, type BinaryOptions, type Evidence, type NamedResource, type RpcEndpoint, type ComClass } from './binary.js';
-export { parsePe, type PeImage, type PeImport, type PeExport, type PeResource, type PeSection, LIMITS } from './pe.js';
-export { MalformedPeError } from './errors.js';
+export { parsePe, type PeImage, type PeImport, type PeExport, type PeResource, type PeSection, LIMITS } from '../pe/pe.js';
+export { MalformedPeError } from '../pe/errors.js';
 export { classifyString, parseRgsClasses, type ResourceCategory } from './classify.js';
 export {
   serviceKind,
@@ -48,4 +48,4 @@ export {
 } from './io.js';
 export { parseTrace, summarizeTrace, applyTrace, classifyEvent, type TraceEvent } from './trace.js';
 export { renderReport, renderTable } from './render.js';
-export { serviceTypeName } from './names.js';
+export { serviceTypeName } from '../backend/service-type.js';

@@ -1,5 +1,5 @@
 // The report as text, for people. The JSON form is the report object itself (docs/analyze.md).
-import { serviceTypeName } from './names.js';
+import { serviceTypeName } from '../backend/service-type.js';
 import type { AnalyzeReport, TraceReport } from './report.js';
 
 export interface RenderOptions {

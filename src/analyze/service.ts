@@ -9,7 +9,7 @@ import { closureOf } from '../plan/closure.js';
 import { snapshotFolders } from '../plan/snapshot.js';
 import { analyzeBinary, type BinaryAnalysis } from './binary.js';
 import { codeFileOf, imageOf, parseFailureActions, svchostGroupOf, svchostInfo, type FailureActions } from './config.js';
-import { MalformedPeError } from './errors.js';
+import { MalformedPeError } from '../pe/errors.js';
 import { defaultRead, listFolder, readHead, readPe } from './files.js';
 import { assembleFootprint, directSettings } from './footprint.js';
 import { assess } from './issues.js';

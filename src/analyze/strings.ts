@@ -1,5 +1,5 @@
 // ASCII and UTF-16LE strings in a PE image's sections, each with its file offset. Pure.
-import type { PeImage, PeSection } from './pe.js';
+import type { PeImage, PeSection } from '../pe/pe.js';
 
 export interface FoundString {
   value: string;

@@ -7,8 +7,8 @@
 //    SCM name, UTF-16 and NUL-terminated).
 // Bound imports (they would let the loader skip ours), the checksum and the certificate
 // entry (the signature no longer matches) are cleared. Pure: bytes in, bytes out.
-import { MalformedPeError } from '../analyze/errors.js';
-import { parsePe, rvaToOffset } from '../analyze/pe.js';
+import { MalformedPeError } from '../pe/errors.js';
+import { parsePe, rvaToOffset } from '../pe/pe.js';
 
 export const DIRECT_SECTION = '.svcdup';
 /** what the hook looks for at the start of the marker (native/hook/direct.c) */

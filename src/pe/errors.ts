@@ -1,4 +1,4 @@
-// The one error the analyzer throws for a file it cannot read as a PE image.
+// The one error the PE reader (pe.ts) throws for a file it cannot read as a PE image: the analyzer and the direct-image planner see it.
 import { SvcdupError } from '../errors.js';
 
 /** A file that is not a PE image, or one whose structures are inconsistent (truncated, bad offsets, absurd counts). */
