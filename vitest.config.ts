@@ -18,6 +18,7 @@ const unit = [
   'test/direct-unit.test.ts',
   'test/fleet-unit.test.ts',
   'test/api-unit.test.ts',
+  'test/layers-unit.test.ts',
 ];
 
 export default defineConfig({

@@ -1,22 +1,26 @@
 // A service's configuration as the analysis reads it: kind, image, svchost group and
 // neighbours, dependency closure, failure actions. Pure functions of SCM/registry data.
 import type { ServiceConfig } from '../backend/types.js';
-import { isDriverType } from '../plan/closure.js';
+import {
+  isDriverType,
+  SERVICE_FILE_SYSTEM_DRIVER,
+  SERVICE_KERNEL_DRIVER,
+  SERVICE_USER_SERVICE,
+  SERVICE_WIN32_OWN_PROCESS,
+  SERVICE_WIN32_SHARE_PROCESS,
+} from '../backend/service-type.js';
+import { imageOf } from '../plan/image.js';
 
 export type ServiceKind = 'own-process' | 'shared-process' | 'svchost' | 'kernel-driver' | 'fs-driver' | 'driver' | 'user-service' | 'unknown';
 
-export const SERVICE_KERNEL_DRIVER = 0x1;
-export const SERVICE_FILE_SYSTEM_DRIVER = 0x2;
-export const SERVICE_DRIVER_MASK = 0xf; // kernel, fs, adapter, recognizer
-export const SERVICE_WIN32_OWN_PROCESS = 0x10;
-export const SERVICE_WIN32_SHARE_PROCESS = 0x20;
-
-export { isDriverType, closureOf, type DependencyNode } from '../plan/closure.js';
+export { isDriverType } from '../backend/service-type.js';
+export { imageOf } from '../plan/image.js';
+export { closureOf, type DependencyNode } from '../plan/closure.js';
 
 export function serviceKind(cfg: Pick<ServiceConfig, 'type' | 'imagePath' | 'svchostGroup'>): ServiceKind {
   if (isDriverType(cfg.type)) return cfg.type & SERVICE_KERNEL_DRIVER ? 'kernel-driver' : cfg.type & SERVICE_FILE_SYSTEM_DRIVER ? 'fs-driver' : 'driver';
   if (cfg.svchostGroup || svchostGroupOf(cfg.imagePath)) return 'svchost';
-  if (cfg.type & 0x40) return 'user-service';
+  if (cfg.type & SERVICE_USER_SERVICE) return 'user-service';
   if (cfg.type & SERVICE_WIN32_SHARE_PROCESS) return 'shared-process';
   if (cfg.type & SERVICE_WIN32_OWN_PROCESS) return 'own-process';
   return 'unknown';
@@ -26,19 +30,6 @@ export function serviceKind(cfg: Pick<ServiceConfig, 'type' | 'imagePath' | 'svc
 export function svchostGroupOf(imagePath: string): string | undefined {
   const m = /(?:^|[\\/"\s])svchost(?:\.exe)?"?\s+(?:.*\s)?-k\s+"?([^"\s]+)"?/i.exec(imagePath);
   return m?.[1];
-}
-
-/** The executable of a command line: quoted, or the shortest prefix ending in .exe/.sys/.dll, or up to the first space. */
-export function imageOf(commandLine: string): string {
-  const t = commandLine.trim();
-  if (t.startsWith('"')) {
-    const end = t.indexOf('"', 1);
-    return end > 0 ? t.slice(1, end) : t.slice(1);
-  }
-  const m = /^(.*?\.(?:exe|sys|dll|com))(?=\s|$)/i.exec(t);
-  if (m) return m[1]!;
-  const sp = t.indexOf(' ');
-  return sp > 0 ? t.slice(0, sp) : t;
 }
 
 /** The file a service's code is in: the ServiceDll for svchost services, the image otherwise (drivers default to drivers\NAME.sys). */

@@ -15,7 +15,8 @@ export {
   type SvchostInfo,
   type FailureActions,
 } from './config.js';
-export { closureOf, isDriverType, type DependencyNode, type ClosureProblem, type ClosureResult } from '../plan/closure.js';
+export { isDriverType } from '../backend/service-type.js';
+export { closureOf, type DependencyNode, type ClosureProblem, type ClosureResult } from '../plan/closure.js';
 export { assess, ISSUES, type AssessInput } from './issues.js';
 export * from './report.js';
 export { decideVerdict, dupRefusal, cannotRunReasons, notDuplicableReasons, type HostFacts, type DependencyFacts, type VerdictInput } from './verdict.js';

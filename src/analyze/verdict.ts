@@ -3,7 +3,8 @@
 // found (shared dependencies, ports). Pure. `dup` asks the same function first
 // (`dupRefusal`) and refuses before it registers anything.
 import type { ServiceConfig } from '../backend/types.js';
-import { isDriverType, type ClosureProblem } from '../plan/closure.js';
+import { isDriverType } from '../backend/service-type.js';
+import type { ClosureProblem } from '../plan/closure.js';
 import { imageOf } from './config.js';
 import { REFUSED_VERDICTS, type Verdict, type VerdictReason } from './report.js';
 

@@ -17,7 +17,8 @@ import type { Db } from '../state/db.js';
 import { listDuplicates } from '../state/duplicates.js';
 import { getVm, listVms } from '../state/vms.js';
 import { Journal } from '../state/journal.js';
-import { dupSteps, pruneEmptyKeys, stopAndWait, type StepContext } from './steps.js';
+import { dupSteps, stopAndWait, type StepContext } from './steps.js';
+import { pruneEmptyKeys } from '../backend/registry.js';
 import { mapLimit, START_CONCURRENCY } from './limit.js';
 import { fileAreaWin, WHITEOUT_PREFIX } from '../vm/files.js';
 import { vmRulesOf, writeRulesFile } from '../vm/rules.js';
@@ -26,6 +27,7 @@ import { outermostFolders, snapshotFolders } from '../plan/snapshot.js';
 import { serviceKey } from '../plan/keys.js';
 import { treeBytes } from '../backend/folders.js';
 import { directImage } from '../plan/direct.js';
+import { parseSet } from '../plan/edits.js';
 import { dupRefusalFor } from '../analyze/service.js';
 
 /** A folder larger than this is not snapshotted at dup time (copied up lazily instead): docs/state.md "No torn views". */
@@ -33,6 +35,7 @@ export const SNAPSHOT_MAX_BYTES = 1024 * 1048576;
 
 // The registry keys, from their one place (src/plan/keys.ts), for the callers that import them from here.
 export { SERVICES_KEY, SVCDUP_KEY, vmKey, vmServiceKey };
+export { parseSet };
 
 export interface DuplicateRecord {
   vm: string;
@@ -575,40 +578,5 @@ export class Duplicates {
       if (Date.now() > deadline) throw new SvcdupError(`${name} did not reach RUNNING within ${timeoutMs / 1000} s (state ${s.state})`);
       await new Promise((r) => setTimeout(r, 10));
     }
-  }
-}
-
-/** `Parameters\Greeting=hello` -> a REG_SZ under the VM's copy; `Name:REG_DWORD=5` for other types. */
-export function parseSet(spec: string): { subkey: string; value: RegValue } {
-  const eq = spec.indexOf('=');
-  if (eq <= 0) throw new UsageError(`--set ${spec}: expected PATH\\NAME=VALUE, e.g. Parameters\\Port=8080`);
-  let path = spec.slice(0, eq);
-  const data = spec.slice(eq + 1);
-  let type = 'REG_SZ';
-  const colon = path.lastIndexOf(':');
-  if (colon > 0 && /^REG_[A-Z_]+$/.test(path.slice(colon + 1))) {
-    type = path.slice(colon + 1);
-    path = path.slice(0, colon);
-  }
-  const slash = path.lastIndexOf('\\');
-  const subkey = slash >= 0 ? path.slice(0, slash) : '';
-  const name = path.slice(slash + 1);
-  if (subkey.split('\\').some((p) => p === '..' || (subkey && p === ''))) throw new UsageError(`--set ${spec}: bad key path`);
-  switch (type) {
-    case 'REG_SZ':
-    case 'REG_EXPAND_SZ':
-      return { subkey, value: { name, type, data } };
-    case 'REG_DWORD': {
-      const n = Number(data);
-      if (!Number.isInteger(n) || n < 0 || n > 0xffffffff) throw new UsageError(`--set ${spec}: not a DWORD`);
-      return { subkey, value: { name, type, data: n } };
-    }
-    case 'REG_QWORD':
-      if (!/^\d+$/.test(data)) throw new UsageError(`--set ${spec}: not a QWORD`);
-      return { subkey, value: { name, type, data } };
-    case 'REG_MULTI_SZ':
-      return { subkey, value: { name, type, data: data.split(',') } };
-    default:
-      throw new UsageError(`--set ${spec}: type ${type} is not supported (REG_SZ, REG_EXPAND_SZ, REG_DWORD, REG_QWORD, REG_MULTI_SZ)`);
   }
 }

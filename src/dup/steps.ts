@@ -4,8 +4,9 @@
 import type { ManagedBackend } from '../backend/index.js';
 import { directImage } from '../plan/direct.js';
 import type { DirectImageArgs, SnapshotArgs } from '../plan/steps.js';
-import type { HostBackend, RegKeyContents, RegTree, RegValue, ServiceCreate } from '../backend/types.js';
-import { AgentError, Win32 } from '../errors.js';
+import type { HostBackend, RegTree, RegValue, ServiceCreate } from '../backend/types.js';
+import { Win32 } from '../errors.js';
+import { deleteKeyIfExists, ignore, pruneEmptyKeys, writeTree } from '../backend/registry.js';
 import type { Db } from '../state/db.js';
 import { deleteDuplicate, insertDuplicate, type DuplicateRow } from '../state/duplicates.js';
 import type { StepKinds } from '../state/journal.js';
@@ -15,13 +16,6 @@ export interface StepContext {
   backend: ManagedBackend;
   db: Db;
 }
-
-const ignore =
-  (...codes: number[]) =>
-  (err: unknown): void => {
-    if (err instanceof AgentError && codes.includes(err.code)) return;
-    throw err;
-  };
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -43,32 +37,6 @@ export async function stopAndWait(backend: HostBackend, name: string, timeoutMs 
     if (Date.now() > deadline) throw new Error(`${name} did not stop within ${timeoutMs / 1000} s (state ${state})`);
     await sleep(100);
   }
-}
-
-export async function deleteKeyIfExists(backend: HostBackend, key: string): Promise<void> {
-  await backend.call('reg.deleteKey', { key }).catch(ignore(Win32.ERROR_FILE_NOT_FOUND));
-}
-
-/** Delete `key` and then each parent up to (not including) `stop` that is left empty. */
-export async function pruneEmptyKeys(backend: HostBackend, key: string, stop: string): Promise<void> {
-  for (let k = key; k.length > stop.length && k.toLowerCase().startsWith(stop.toLowerCase()); k = k.slice(0, k.lastIndexOf('\\'))) {
-    let contents: RegKeyContents;
-    try {
-      contents = await backend.call('reg.query', { key: k });
-    } catch (err) {
-      ignore(Win32.ERROR_FILE_NOT_FOUND)(err);
-      continue;
-    }
-    if (contents.values.length || contents.subkeys.length) return;
-    await deleteKeyIfExists(backend, k);
-  }
-}
-
-/** Write an exported tree back under `key`. */
-export async function writeTree(backend: HostBackend, key: string, tree: RegTree): Promise<void> {
-  await backend.call('reg.createKey', { key });
-  for (const v of tree.values) await backend.call('reg.set', { key, ...v });
-  for (const sub of tree.subkeys) await writeTree(backend, `${key}\\${sub.name}`, sub);
 }
 
 async function writeDirectImage(backend: ManagedBackend, a: DirectImageArgs): Promise<void> {

@@ -8,7 +8,7 @@ import { z } from 'zod';
 import { UsageError } from '../errors.js';
 import { parsePortMap, validateAddress } from '../net/index.js';
 import { vmNameProblem } from '../vm/names.js';
-import { parseSet } from '../dup/dup.js';
+import { parseSet } from '../plan/edits.js';
 
 /** `set: { 'Parameters\Greeting': hello, 'Parameters\Port:REG_DWORD': 8080 }` */
 const SetSpec = z.record(z.string().min(1), z.union([z.string(), z.number(), z.array(z.string())]));

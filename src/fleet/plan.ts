@@ -2,7 +2,7 @@
 // Pure: the actual state is read beforehand (observe.ts) and the changes applied afterwards
 // (apply.ts), so this is tested without Wine.
 import type { RegValue, ServiceState } from '../backend/types.js';
-import { parseSet } from '../dup/dup.js';
+import { parseSet } from '../plan/edits.js';
 import { parsePortMap, portMapToRecord } from '../net/index.js';
 import type { DeclaredService, DeclaredVm, Fleet } from './file.js';
 

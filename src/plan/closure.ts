@@ -4,6 +4,7 @@
 // meets (the analyzer reports them); `dependencyClosure` throws the first one (the planner
 // refuses to plan around them).
 import type { ServiceConfig } from '../backend/types.js';
+import { isDriverType } from '../backend/service-type.js';
 
 export type DependencyAction = 'duplicate' | 'share';
 
@@ -58,11 +59,6 @@ export class PlanError extends Error {
     super(message);
     this.name = 'PlanError';
   }
-}
-
-/** SERVICE_KERNEL_DRIVER, SERVICE_FILE_SYSTEM_DRIVER, adapter, recognizer: and no Win32 bit. */
-export function isDriverType(type: number): boolean {
-  return (type & 0x0f) !== 0 && (type & 0x30) === 0;
 }
 
 const lower = (s: string): string => s.toLowerCase();

@@ -7,7 +7,7 @@ import { SERVICES_KEY, SVCDUP_KEY, serviceKey, vmKey, vmServiceKey } from './key
 import { duplicateDisplayName, duplicateServiceName, serviceNameProblem } from './names.js';
 import type { DirectImageArgs, Step } from './steps.js';
 import { composeVmRules, type VmRules } from './system.js';
-import { imageOf } from '../analyze/config.js';
+import { imageOf } from './image.js';
 
 export interface PlannedService {
   /** the host service it duplicates */

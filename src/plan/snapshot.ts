@@ -1,7 +1,7 @@
 // Which folders a duplicate gets as a snapshot when it is made (docs/state.md, "No torn views").
 // Pure: a function of the service's configuration and its Parameters values.
 import type { RegValue, ServiceConfig } from '../backend/types.js';
-import { imageOf } from '../analyze/config.js';
+import { imageOf } from './image.js';
 
 const ABS = /^[A-Za-z]:\\/;
 /** Folders never snapshotted: the system's own (huge, and written by the system, not the service). */

@@ -5,7 +5,7 @@
 // to another VM. All I/O goes through the host backend's agent.
 import type { HostBackend, RegTree, RegValue } from '../backend/types.js';
 import { AgentError, UsageError, Win32 } from '../errors.js';
-import { vmKey } from '../dup/dup.js';
+import { vmKey } from '../plan/keys.js';
 import { validateVmName } from './names.js';
 
 export const MARK_DELETED = 'svcdup.deleted';

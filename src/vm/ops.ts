@@ -7,7 +7,7 @@ import { isAbsolute, join } from 'node:path';
 import type { Paths } from '../config.js';
 import { AgentError, SvcdupError, UsageError, Win32 } from '../errors.js';
 import type { ExecOptions, ExecResult, HostBackend, RegTree } from '../backend/types.js';
-import { pruneEmptyKeys } from '../dup/steps.js';
+import { pruneEmptyKeys } from '../backend/registry.js';
 import { SOFTWARE_KEY, VMS_KEY, vmKey } from '../plan/keys.js';
 import type { Step } from '../plan/steps.js';
 import { composeVmRules, rulesSizeProblem } from '../plan/system.js';
