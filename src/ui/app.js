@@ -1,6 +1,6 @@
 // The dashboard page: state and trace over server-sent events, actions over POST.
 // Everything shown comes from VMs and services, so it is inserted as text, never as HTML.
-'use strict';
+'use strict'; // a classic script (index.html), not a module: the directive is not redundant
 const token = new URLSearchParams(location.search).get('token') || '';
 const $ = (sel) => document.querySelector(sel);
 let state = { vms: [], duplicates: [], shared: [], diff: false };
@@ -24,7 +24,11 @@ function showError(msg) {
 async function action(body, question) {
   if (question && !window.confirm(question)) return;
   showError('');
-  const r = await fetch('/api/action', { method: 'POST', headers: { 'Content-Type': 'application/json', 'X-Svcdup-Token': token }, body: JSON.stringify(body) });
+  const r = await fetch('/api/action', {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json', 'X-Svcdup-Token': token },
+    body: JSON.stringify(body),
+  });
   const out = await r.json().catch(() => ({}));
   if (!r.ok) showError(`${body.action} ${body.service ? body.service + '@' : ''}${body.vm}: ${out.error || r.status}`);
 }
@@ -38,10 +42,32 @@ function renderVms() {
         { 'data-vm': v.name },
         el('td', { class: 'mono' }, v.name),
         el('td', { class: 'mono' }, v.address || '-'),
-        el('td', { class: 'mono' }, Object.entries(v.portMap).map(([k, to]) => `${k}→${to}`).join(' ') || '-'),
+        el(
+          'td',
+          { class: 'mono' },
+          Object.entries(v.portMap)
+            .map(([k, to]) => `${k}→${to}`)
+            .join(' ') || '-',
+        ),
         el('td', { class: 'mono processes' }, v.processes.length ? v.processes.map((p) => `${p.image}:${p.pid}`).join('  ') : '-'),
         el('td', { class: 'mono' }, v.endpoints.map((e) => `${e.proto}/${e.local}${e.inVm ? ` (${e.inVm} in the VM)` : ''}`).join('  ') || '-'),
-        el('td', {}, el('button', { class: 'danger', 'data-action': 'vm.rm', onclick: () => action({ action: 'vm.rm', vm: v.name, confirm: true }, `Remove VM ${v.name}, its processes and its ${state.duplicates.filter((d) => d.vm === v.name).length} duplicates?`) }, 'vm rm')),
+        el(
+          'td',
+          {},
+          el(
+            'button',
+            {
+              class: 'danger',
+              'data-action': 'vm.rm',
+              onclick: () =>
+                action(
+                  { action: 'vm.rm', vm: v.name, confirm: true },
+                  `Remove VM ${v.name}, its processes and its ${state.duplicates.filter((d) => d.vm === v.name).length} duplicates?`,
+                ),
+            },
+            'vm rm',
+          ),
+        ),
       ),
     ),
   );
@@ -69,7 +95,15 @@ function renderDups() {
           {},
           el('button', { 'data-action': 'start', onclick: () => action({ action: 'start', vm: d.vm, service: d.service }) }, 'start'),
           el('button', { 'data-action': 'stop', onclick: () => action({ action: 'stop', vm: d.vm, service: d.service }, `Stop ${d.scmName}?`) }, 'stop'),
-          el('button', { class: 'danger', 'data-action': 'undup', onclick: () => action({ action: 'undup', vm: d.vm, service: d.service, confirm: true }, `Remove the duplicate ${d.scmName}?`) }, 'undup'),
+          el(
+            'button',
+            {
+              class: 'danger',
+              'data-action': 'undup',
+              onclick: () => action({ action: 'undup', vm: d.vm, service: d.service, confirm: true }, `Remove the duplicate ${d.scmName}?`),
+            },
+            'undup',
+          ),
         ),
       ),
     ),
@@ -88,16 +122,29 @@ function svg(tag, attrs, text) {
 function renderGraph() {
   const cols = [{ name: 'host (shared)', nodes: state.shared.map((s) => ({ id: s.name, label: s.name, state: s.state, host: true, deps: [] })) }];
   for (const v of state.vms) {
-    cols.push({ name: v.name, nodes: state.duplicates.filter((d) => d.vm === v.name).map((d) => ({ id: d.scmName, label: d.scmName, state: d.state, deps: d.dependOnService })) });
+    cols.push({
+      name: v.name,
+      nodes: state.duplicates.filter((d) => d.vm === v.name).map((d) => ({ id: d.scmName, label: d.scmName, state: d.state, deps: d.dependOnService })),
+    });
   }
   const byId = new Map();
   for (const c of cols) for (const n of c.nodes) byId.set(n.id.toLowerCase(), n);
   const depth = (n, seen = new Set()) => {
     if (seen.has(n.id)) return 0;
     seen.add(n.id);
-    return Math.max(0, ...n.deps.map((d) => byId.get(d.toLowerCase())).filter(Boolean).map((d) => depth(d, seen) + 1));
+    return Math.max(
+      0,
+      ...n.deps
+        .map((d) => byId.get(d.toLowerCase()))
+        .filter(Boolean)
+        .map((d) => depth(d, seen) + 1),
+    );
   };
-  const W = 190, H = 28, GX = 30, GY = 16, TOP = 26;
+  const W = 190,
+    H = 28,
+    GX = 30,
+    GY = 16,
+    TOP = 26;
   let rows = 1;
   cols.forEach((c, ci) => {
     c.nodes.sort((a, b) => depth(a) - depth(b) || a.id.localeCompare(b.id));
@@ -107,13 +154,17 @@ function renderGraph() {
     });
     rows = Math.max(rows, c.nodes.length);
   });
-  const s = svg('svg', { viewBox: `0 0 ${20 + cols.length * (W + GX)} ${TOP + rows * (H + GY) + 10}`, role: 'img', 'aria-label': 'dependencies of the duplicates' });
+  const s = svg('svg', {
+    viewBox: `0 0 ${20 + cols.length * (W + GX)} ${TOP + rows * (H + GY) + 10}`,
+    role: 'img',
+    'aria-label': 'dependencies of the duplicates',
+  });
   const defs = svg('defs', {});
   const marker = svg('marker', { id: 'arrow', viewBox: '0 0 10 10', refX: 9, refY: 5, markerWidth: 7, markerHeight: 7, orient: 'auto-start-reverse' });
   marker.append(svg('path', { d: 'M0,0 L10,5 L0,10 z', fill: '#9aa4af' }));
   defs.append(marker);
   s.append(defs);
-  cols.forEach((c, ci) => s.append(svg('text', { class: 'col', x: 10 + ci * (W + GX), y: 14 }, c.name)));
+  for (const [ci, c] of cols.entries()) s.append(svg('text', { class: 'col', x: 10 + ci * (W + GX), y: 14 }, c.name));
   for (const c of cols) {
     for (const n of c.nodes) {
       for (const d of n.deps) {
@@ -122,7 +173,8 @@ function renderGraph() {
         let d2;
         if (t.x === n.x) {
           // same column: a curve out to the right, so it passes no node in between
-          const x = n.x + W, bulge = 24 + Math.abs(n.y - t.y) / 6;
+          const x = n.x + W,
+            bulge = 24 + Math.abs(n.y - t.y) / 6;
           d2 = `M${x},${n.y + H / 2} C${x + bulge},${n.y + H / 2} ${x + bulge},${t.y + H / 2} ${x + 2},${t.y + H / 2}`;
         } else {
           d2 = `M${n.x},${n.y + H / 2} L${t.x + W + 2},${t.y + H / 2}`;
@@ -148,7 +200,8 @@ function renderDiffPanel() {
   $('#diff-section').hidden = !state.diff;
   const sel = $('#diff-vm');
   const names = state.vms.map((v) => v.name);
-  if (sel.options.length !== names.length || [...sel.options].some((o, i) => o.value !== names[i])) sel.replaceChildren(...names.map((n) => el('option', { value: n }, n)));
+  if (sel.options.length !== names.length || [...sel.options].some((o, i) => o.value !== names[i]))
+    sel.replaceChildren(...names.map((n) => el('option', { value: n }, n)));
 }
 
 function render() {
@@ -161,7 +214,14 @@ function render() {
 
 function traceMatches(ev) {
   const f = $('#trace-filter').value.trim().toLowerCase();
-  return !f || [ev.vm, ev.call, ev.used, ev.effective, ev.decision, String(ev.pid)].some((x) => String(x ?? '').toLowerCase().includes(f));
+  return (
+    !f ||
+    [ev.vm, ev.call, ev.used, ev.effective, ev.decision, String(ev.pid)].some((x) =>
+      String(x ?? '')
+        .toLowerCase()
+        .includes(f),
+    )
+  );
 }
 
 function traceRow(ev) {
