@@ -25,8 +25,16 @@ export async function runMain(program: Command): Promise<void> {
       if (json) process.stderr.write(JSON.stringify({ error: err.toJSON() }) + '\n');
       else process.stderr.write(`svcdup: ${err.message}\n`);
       process.exitCode = err.exitCode;
+    } else if (err instanceof Error && typeof (err as NodeJS.ErrnoException).code === 'string' && /^E[A-Z_]+$/.test((err as NodeJS.ErrnoException).code!)) {
+      // a system call refused (a full disk, a permission, a file in use): the machine's state, said in one line
+      if (json) process.stderr.write(JSON.stringify({ error: { name: 'SystemError', message: err.message, code: (err as NodeJS.ErrnoException).code } }) + '\n');
+      else process.stderr.write(`svcdup: ${err.message}\n`);
+      process.exitCode = 1;
     } else {
-      process.stderr.write(`svcdup: internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+      // a bug: one line for the user; the stack with SVCDUP_DEBUG=1 (test/cli-corpus.test.ts fails on either)
+      const debug = !!process.env.SVCDUP_DEBUG;
+      process.stderr.write(`svcdup: internal error: ${err instanceof Error ? (debug ? (err.stack ?? err.message) : err.message) : String(err)}\n`);
+      if (!debug) process.stderr.write('svcdup: this is a bug in svcdup; SVCDUP_DEBUG=1 shows where\n');
       process.exitCode = 70;
     }
   }

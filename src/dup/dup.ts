@@ -20,7 +20,8 @@ import { Journal } from '../state/journal.js';
 import { dupSteps, stopAndWait, type StepContext } from './steps.js';
 import { pruneEmptyKeys } from '../backend/registry.js';
 import { mapLimit, START_CONCURRENCY } from './limit.js';
-import { fileAreaWin, WHITEOUT_PREFIX } from '../vm/files.js';
+import { fileAliasRules, fileAreaWin, SVCDUP_STATE_WIN, WHITEOUT_PREFIX } from '../vm/files.js';
+import { canonicalFolder, driveAliases, snapshotRefusal } from '../plan/snapshot-limits.js';
 import { vmRulesOf, writeRulesFile } from '../vm/rules.js';
 import { dbVmStore } from '../vm/store.js';
 import { outermostFolders, snapshotFolders } from '../plan/snapshot.js';
@@ -263,11 +264,26 @@ export class Duplicates {
   ): Promise<{ snapshots: { folder: string; to: string; bytes: number }[]; skipped: { folder: string; reason: string }[] }> {
     const folders = new Map<string, string>();
     const params = await Promise.all(services.map((p) => read.get(p.service.toLowerCase()) ?? this.parameters(p.service)));
+    // one folder spelled two ways is one folder, spelled with its drive letter (snapshot-limits.ts)
+    const aliases = driveAliases(fileAliasRules(this.backend));
     services.forEach((p, i) => {
-      for (const f of snapshotFolders(p.original, params[i])) folders.set(f.toLowerCase(), f);
+      for (const f of snapshotFolders(p.original, params[i])) {
+        const c = canonicalFolder(f, aliases);
+        folders.set(c.toLowerCase(), c);
+      }
     });
     const snapshots: { folder: string; to: string; bytes: number }[] = [];
     const skipped: { folder: string; reason: string }[] = [];
+    const own = [
+      { folder: this.backend.toWindowsPath(this.backend.paths.home), what: "svcdup's home" },
+      { folder: SVCDUP_STATE_WIN, what: "svcdup's state folder, with every VM's files" },
+    ];
+    const allowed: string[] = [];
+    for (const f of folders.values()) {
+      const why = snapshotRefusal(f, own);
+      if (why) skipped.push({ folder: f, reason: why });
+      else allowed.push(f);
+    }
     // a path on a drive the host does not have is not there
     const hostPath = (win: string): string | undefined => {
       try {
@@ -276,7 +292,7 @@ export class Duplicates {
         return undefined;
       }
     };
-    for (const folder of outermostFolders([...folders.values()])) {
+    for (const folder of outermostFolders(allowed)) {
       const to = `${fileAreaWin(vm)}\\${folder[0]!.toUpperCase()}${folder.slice(2)}`;
       const leaf = to.slice(to.lastIndexOf('\\') + 1);
       const whiteout = `${to.slice(0, to.lastIndexOf('\\'))}\\${WHITEOUT_PREFIX}${leaf}`;

@@ -16,8 +16,10 @@ export interface AreaBackend extends Pick<HostBackend, 'kind' | 'toWindowsPath'>
 export const WHITEOUT_PREFIX = '.svcdup-wh.';
 export const TEMP_PREFIX = '.svcdup-tmp.';
 
+/** svcdup's Windows state folder: every VM's folder is in it. */
+export const SVCDUP_STATE_WIN = 'C:\\ProgramData\\svcdup';
 /** The VM's folder under svcdup's Windows home; `vm rm` deletes it whole. */
-export const vmStateDirWin = (vm: string): string => `C:\\ProgramData\\svcdup\\VMs\\${vm}`;
+export const vmStateDirWin = (vm: string): string => `${SVCDUP_STATE_WIN}\\VMs\\${vm}`;
 /** Where the hook puts the VM's files: <area>\<drive letter>\<path>. */
 export const fileAreaWin = (vm: string): string => `${vmStateDirWin(vm)}\\files`;
 
