@@ -15,6 +15,9 @@ export function printTable(header: string[], rows: (string | number)[][]): void 
   }
 }
 
+const isSystemError = (err: unknown): err is NodeJS.ErrnoException & { code: string } =>
+  err instanceof Error && typeof (err as NodeJS.ErrnoException).code === 'string' && /^E[A-Z_]+$/.test((err as NodeJS.ErrnoException).code!);
+
 /** Run the program; a SvcdupError becomes one clear line on stderr and exit code 1 (or its own). */
 export async function runMain(program: Command): Promise<void> {
   try {
@@ -25,9 +28,9 @@ export async function runMain(program: Command): Promise<void> {
       if (json) process.stderr.write(JSON.stringify({ error: err.toJSON() }) + '\n');
       else process.stderr.write(`svcdup: ${err.message}\n`);
       process.exitCode = err.exitCode;
-    } else if (err instanceof Error && typeof (err as NodeJS.ErrnoException).code === 'string' && /^E[A-Z_]+$/.test((err as NodeJS.ErrnoException).code!)) {
+    } else if (isSystemError(err)) {
       // a system call refused (a full disk, a permission, a file in use): the machine's state, said in one line
-      if (json) process.stderr.write(JSON.stringify({ error: { name: 'SystemError', message: err.message, code: (err as NodeJS.ErrnoException).code } }) + '\n');
+      if (json) process.stderr.write(JSON.stringify({ error: { name: 'SystemError', message: err.message, code: err.code } }) + '\n');
       else process.stderr.write(`svcdup: ${err.message}\n`);
       process.exitCode = 1;
     } else {
