@@ -155,14 +155,23 @@ describe("the project's fixtures: each verdict class", () => {
     expect(o, o.detail).toMatchObject({ ran: true });
   }, 300_000);
 
-  it('a host instance holding its wildcard port: duplicable only with a port map, and without it the duplicate fails', async () => {
+  it('a host instance holding its wildcard port: duplicable only with a port map, and without it the duplicate fails, saying why', async () => {
     const r = await analyzeService('AnaPolicy', b);
     expect(r.verdict.kind).toBe('duplicable-with-policy');
     expect(r.verdict.rules).toEqual([`svcdup vm create VM --port-map ${POLICY_PORT}:${POLICY_PORT + 10000}`]);
     expect(r.verdict.reasons[0]!.text).toMatch(/binds port 7432 on the wildcard address \(ImagePath argument --tcp\)/);
-    const o = await outcome('AnaPolicy');
-    expect(o.ran, o.detail).toBe(false);
-    expect(o.detail).toMatch(/10048|WSAEADDRINUSE|stopped while starting/);
+    await dups.dup('AnaPolicy', VM, { force: true });
+    try {
+      // the start fails, and says why: the bind conflict as explainBindConflict words it
+      const bind = new RegExp(`VM ${VM} cannot listen on tcp 127\\.77\\.\\d+\\.\\d+:${POLICY_PORT}: a host process listens on 0\\.0\\.0\\.0:${POLICY_PORT}`);
+      await expect(dups.start('AnaPolicy', VM)).rejects.toThrow(bind);
+      // status says it too, for as long as the duplicate stays stopped
+      const [st] = await dups.status(VM, { explain: true });
+      expect(st!.status!.state).toBe('STOPPED');
+      expect(st!.why?.join('\n')).toMatch(bind);
+    } finally {
+      await dups.emptyVm(VM);
+    }
   }, 300_000);
 
   it('a service key with missing values, an ImagePath with an unbalanced quote: a report each', async () => {
@@ -208,6 +217,10 @@ describe('the library', () => {
     const plan = await dups.dup('FontCache3.0.0.0', VM, { force: true });
     expect(plan.services.map((p) => p.scmName)).toEqual([`FontCache3.0.0.0@${VM}`]);
     expect((await b.call('scm.status', { name: `FontCache3.0.0.0@${VM}` })).state).toBe('STOPPED');
+    // its start fails, and says why
+    await expect(dups.start('FontCache3.0.0.0', VM)).rejects.toThrow(
+      /stopped while starting[\s\S]*\nits image \S*presentationfontcache\.exe does not exist on the host/i,
+    );
     await dups.emptyVm(VM);
     expect(dups.list(VM)).toEqual([]);
   }, 300_000);

@@ -135,7 +135,7 @@ export function registerDupCommands(program: Command): void {
     .action(async (opts: { vm?: string; json?: boolean }) => {
       await withContext(program, async (ctx) => {
         if (opts.vm) requireVm(ctx, opts.vm);
-        const list = await ctx.dups.status(opts.vm);
+        const list = await ctx.dups.status(opts.vm, { explain: true });
         const created = await ctx.dups.createdInVm(opts.vm);
         if (opts.json) return printJson([...list, ...created.map((c) => ({ ...c, createdInVm: true }))]);
         printTable(
@@ -162,6 +162,8 @@ export function registerDupCommands(program: Command): void {
             ]),
           ],
         );
+        // why a duplicate stopped with an error, where svcdup can tell
+        for (const d of list) for (const w of d.why ?? []) process.stdout.write(`${d.scmName}: ${w}\n`);
       });
     });
 }

@@ -16,6 +16,7 @@ import { composeVmRules, rulesSizeProblem } from '../plan/system.js';
 import type { Db } from '../state/db.js';
 import { listDuplicates } from '../state/duplicates.js';
 import { getVm, listVms } from '../state/vms.js';
+import { portMapFromRecord } from '../net/index.js';
 import { Journal } from '../state/journal.js';
 import { dupSteps, stopAndWait, type StepContext } from './steps.js';
 import { pruneEmptyKeys } from '../backend/registry.js';
@@ -30,6 +31,7 @@ import { treeBytes } from '../backend/folders.js';
 import { directImage } from '../plan/direct.js';
 import { parseSet } from '../plan/edits.js';
 import { dupRefusalFor } from '../analyze/service.js';
+import { stoppedWithError, whyStopped } from './why.js';
 
 /** A folder larger than this is not snapshotted at dup time (copied up lazily instead): docs/state.md "No torn views". */
 export const SNAPSHOT_MAX_BYTES = 1024 * 1048576;
@@ -49,6 +51,8 @@ export interface DuplicateRecord {
 export interface DuplicateStatus extends DuplicateRecord {
   status?: ServiceStatus;
   error?: string;
+  /** a duplicate stopped with an error: why, where svcdup can tell (src/dup/why.ts; status with `explain`) */
+  why?: string[];
 }
 
 /** A service a VM process made with CreateService (native/hook/scmclient.c): known only to the SCM and its copy key. */
@@ -131,16 +135,26 @@ export class Duplicates {
     return this.list(vm).find((d) => d.service.toLowerCase() === service.toLowerCase());
   }
 
-  async status(vm?: string): Promise<DuplicateStatus[]> {
+  /** `explain`: a duplicate stopped with an error gets why (an analysis each: only when asked). */
+  async status(vm?: string, opts: { explain?: boolean } = {}): Promise<DuplicateStatus[]> {
     return Promise.all(
       this.list(vm).map(async (d): Promise<DuplicateStatus> => {
+        let status: ServiceStatus;
         try {
-          return { ...d, status: await this.backend.call('scm.status', { name: d.scmName }) };
+          status = await this.backend.call('scm.status', { name: d.scmName });
         } catch (err) {
           return { ...d, error: (err as Error).message };
         }
+        const why = opts.explain && stoppedWithError(status) ? await this.whyStopped(d) : [];
+        return { ...d, status, ...(why.length ? { why } : {}) };
       }),
     );
+  }
+
+  /** Why a duplicate stopped while starting, where svcdup can tell (src/dup/why.ts). */
+  async whyStopped(d: DuplicateRecord): Promise<string[]> {
+    const r = getVm(this.db, d.vm);
+    return whyStopped(this.backend, d, { ...(r?.address ? { address: r.address } : {}), portMap: r ? portMapFromRecord(r.portMap) : [] });
   }
 
   /** Services that processes in the VMs created themselves (all VMs, or one). */
@@ -582,9 +596,13 @@ export class Duplicates {
       if (s.state === 'RUNNING') return s;
       if (s.state === 'STOPPED') {
         const code = s.win32ExitCode === 1066 ? s.serviceExitCode : s.win32ExitCode;
+        const parsed = parseDuplicateName(name);
+        const d = parsed && this.get(parsed.vm, parsed.service);
+        const why = d ? await this.whyStopped(d) : [];
         throw new SvcdupError(
           `${name} stopped while starting: Win32 exit code ${s.win32ExitCode}${s.win32ExitCode === 1066 ? `, service exit code ${s.serviceExitCode}` : ''}` +
-            (code === WSAEADDRINUSE
+            why.map((w) => `\n${w}`).join('') +
+            (code === WSAEADDRINUSE && !why.length
               ? `\n${code} is WSAEADDRINUSE: the port is taken. On Linux (so under Wine) a host listener on the wildcard address (0.0.0.0) ` +
                 `holds the port on every 127.x.y.z address, this VM's too, which Windows would allow. Fix: bind the host instance to ` +
                 `127.0.0.1, or give the VM a port map (svcdup vm create NAME --port-map PORT:OTHERPORT). svcdup trace --vm VM shows the bind.`

@@ -84,7 +84,7 @@ function renderDups() {
         { 'data-dup': d.scmName },
         el('td', { class: 'mono' }, d.scmName),
         el('td', { class: 'mono' }, d.vm),
-        el('td', { class: `state ${d.state}` }, d.state),
+        el('td', { class: `state ${d.state}` }, d.state, ...(d.why ? [el('div', { class: 'why' }, d.why.join(' '))] : [])),
         el('td', { class: 'mono pid' }, d.pid || '-'),
         el('td', { class: 'mono' }, `${d.win32ExitCode}/${d.serviceExitCode}`),
         el('td', {}, d.createdInVm ? 'created in VM' : d.type),

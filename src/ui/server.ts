@@ -16,6 +16,7 @@ import { createBackend, type ManagedBackend } from '../backend/index.js';
 import type { ServiceStatus } from '../backend/types.js';
 import { packageRoot } from '../config.js';
 import { Duplicates } from '../dup/dup.js';
+import { stoppedWithError } from '../dup/why.js';
 import { SvcdupError, UsageError } from '../errors.js';
 import { listeningEndpoints, portMapFromRecord, type Endpoint } from '../net/index.js';
 import { openDb, type Db } from '../state/db.js';
@@ -46,6 +47,8 @@ export interface UiDuplicate {
   dependOnService: string[];
   createdInVm?: boolean;
   error?: string;
+  /** stopped with an error: why, where svcdup can tell (src/dup/why.ts) */
+  why?: string[];
 }
 
 export interface UiVm {
@@ -127,6 +130,25 @@ export async function startUi(opts: UiOptions = {}): Promise<UiServer> {
     for (const c of clients) send(c, event, data);
   };
 
+  // Why a duplicate stopped with an error: an analysis each, so asked once per failure (its
+  // exit codes) beside the poll, and shown from the poll after.
+  const whys = new Map<string, string[] | undefined>();
+  function whyFor(d: ReturnType<typeof dups.list>[number], s: ServiceStatus): { why?: string[] } {
+    const k = `${d.scmName}|${s.win32ExitCode}|${s.serviceExitCode}`;
+    if (!whys.has(k)) {
+      whys.set(k, undefined);
+      void dups.whyStopped(d).then(
+        (w) => {
+          whys.set(k, w);
+          if (w.length && !closed) void poll();
+        },
+        () => whys.set(k, []),
+      );
+    }
+    const w = whys.get(k);
+    return w?.length ? { why: w } : {};
+  }
+
   async function snapshot(): Promise<UiState> {
     const records = listVms(db);
     const list = await backend.call('scm.list', {});
@@ -147,6 +169,7 @@ export async function startUi(opts: UiOptions = {}): Promise<UiServer> {
         type: s ? serviceTypeName(s.type) : '-',
         startType: d.plan.original.start,
         dependOnService: d.plan.dependOnService,
+        ...(stoppedWithError(s) ? whyFor(d, s!) : {}),
       });
     }
     // Services processes in VMs created themselves: named SERVICE@VM, unknown to the state db.
