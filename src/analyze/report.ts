@@ -226,7 +226,7 @@ export interface TracedResource {
   firstTime: string;
   lastTime: string;
   pids: number[];
-  /** DESIGN.md issues it is run-time evidence for */
+  /** docs/design.md issues (1 to 12) it is run-time evidence for */
   issues: number[];
   /** svcdup's own plumbing (a `svcdup.*` name: svcdup-host's relay pipe), not the service's */
   svcdup?: true;

@@ -1,6 +1,6 @@
 // Reconcile: from the declared fleet and what the host has, the changes that make them match.
-// Pure: the actual state is read beforehand (observe.ts) and the changes applied afterwards
-// (apply.ts), so this is tested without Wine.
+// Pure: the actual state is read beforehand (observeFleet in fleet.ts) and the changes applied
+// afterwards (fleetUp, applyChange in fleet.ts), so this is tested without Wine (test/fleet-unit.test.ts).
 import type { RegValue, ServiceState } from '../backend/types.js';
 import { parseSet } from '../plan/edits.js';
 import { parsePortMap, portMapToRecord } from '../net/index.js';
