@@ -399,53 +399,52 @@ function readThunks(
   return out;
 }
 
-function readImports(img: PeImage, r: Reader): PeImport[] {
-  const dir = img.directories[DIR.IMPORT]!;
+/**
+ * An import-like directory (imports, delay imports): its descriptors of `size` bytes, at most
+ * LIMITS.importDlls; of each, the u32 fields at `fields` go to `decode`, which gives its DLL
+ * name and thunk arrays (undefined at the terminator); then the thunks are read.
+ */
+function readImportTable(
+  img: PeImage,
+  r: Reader,
+  table: { dir: number; size: number; part: string; fields: readonly number[]; delayLoad: boolean },
+  decode: (v: number[]) => { nameRva: number; names: number; iat: number } | undefined,
+): PeImport[] {
+  const { size, part } = table;
+  const dir = img.directories[table.dir]!;
   if (!dir.rva || !dir.size) return [];
-  const part = 'import directory';
   const out: PeImport[] = [];
   const budget = { left: LIMITS.importsTotal };
   for (let i = 0; ; i++) {
     if (i >= LIMITS.importDlls) throw new MalformedPeError(part, `more than ${LIMITS.importDlls} descriptors (unterminated?)`);
-    const off = need(img, dir.rva + i * 20, part, 'descriptor');
-    r.check(off, 20, part);
-    const oft = r.u32(off, part);
-    const nameRva = r.u32(off + 12, part);
-    const ft = r.u32(off + 16, part);
-    if (nameRva === 0 && ft === 0 && oft === 0) break;
-    if (nameRva === 0) break; // the loader stops at the first descriptor without a name
-    const dll = r.cstring(need(img, nameRva, part, 'DLL name'), part, 256);
-    out.push(...readThunks(img, r, part, dll, oft || ft, ft, false, budget));
+    const off = need(img, dir.rva + i * size, part, 'descriptor');
+    r.check(off, size, part);
+    const d = decode(table.fields.map((f) => r.u32(off + f, part)));
+    if (!d) break;
+    const dll = r.cstring(need(img, d.nameRva, part, 'DLL name'), part, 256);
+    out.push(...readThunks(img, r, part, dll, d.names, d.iat, table.delayLoad, budget));
   }
   return out;
 }
 
-function readDelayImports(img: PeImage, r: Reader): PeImport[] {
-  const dir = img.directories[DIR.DELAY_IMPORT]!;
-  if (!dir.rva || !dir.size) return [];
-  const part = 'delay-import directory';
-  const out: PeImport[] = [];
-  const budget = { left: LIMITS.importsTotal };
-  for (let i = 0; ; i++) {
-    if (i >= LIMITS.importDlls) throw new MalformedPeError(part, `more than ${LIMITS.importDlls} descriptors (unterminated?)`);
-    const off = need(img, dir.rva + i * 32, part, 'descriptor');
-    r.check(off, 32, part);
-    const attrs = r.u32(off, part);
-    let nameRva = r.u32(off + 4, part);
-    let iat = r.u32(off + 12, part);
-    let int = r.u32(off + 16, part);
-    if (nameRva === 0) break;
-    if ((attrs & 1) === 0 && !img.is64) {
-      // old-style descriptors hold VAs
-      nameRva -= img.imageBase;
-      iat -= img.imageBase;
-      int -= img.imageBase;
-    }
-    const dll = r.cstring(need(img, nameRva, part, 'DLL name'), part, 256);
-    out.push(...readThunks(img, r, part, dll, int || iat, iat, true, budget));
-  }
-  return out;
-}
+/** IMAGE_IMPORT_DESCRIPTOR: OriginalFirstThunk, Name, FirstThunk; the loader stops at the first without a name. */
+const readImports = (img: PeImage, r: Reader): PeImport[] =>
+  readImportTable(img, r, { dir: DIR.IMPORT, size: 20, part: 'import directory', fields: [0, 12, 16], delayLoad: false }, ([oft, name, ft]) =>
+    name ? { nameRva: name, names: oft! || ft!, iat: ft! } : undefined,
+  );
+
+/** IMAGE_DELAYLOAD_DESCRIPTOR: Attributes, DllNameRVA, ImportAddressTableRVA, ImportNameTableRVA; old-style ones (attribute bit 0 clear, 32-bit) hold VAs. */
+const readDelayImports = (img: PeImage, r: Reader): PeImport[] =>
+  readImportTable(
+    img,
+    r,
+    { dir: DIR.DELAY_IMPORT, size: 32, part: 'delay-import directory', fields: [0, 4, 12, 16], delayLoad: true },
+    ([attrs, name, iat, int]) => {
+      if (!name) return undefined;
+      const va = (attrs! & 1) === 0 && !img.is64 ? img.imageBase : 0;
+      return { nameRva: name - va, names: int! - va || iat! - va, iat: iat! - va };
+    },
+  );
 
 function readExports(img: PeImage, r: Reader): { exports: PeExport[]; name?: string } {
   const dir = img.directories[DIR.EXPORT]!;
