@@ -514,6 +514,7 @@ export class Duplicates {
       this.policyInput(name),
     ]);
     await this.apply('vm empty', name, [...createdSteps.flat(), ...planUndup(name, order as DuplicateRef[], trees, policy)]);
+    await this.saveRulesFile(name);
     await pruneEmptyKeys(this.backend, vmServicesKey(name), SVCDUP_KEY);
     return [...created.map((c) => c.scmName), ...order.map((d) => d.scmName)];
   }
