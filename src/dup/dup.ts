@@ -192,11 +192,10 @@ export class Duplicates {
       const problem = serviceNameProblem(name);
       if (problem) throw new UsageError(`service name "${name}" cannot be duplicated: ${problem}`);
     }
-    // the analyzer's verdict first, here so that every caller (CLI, fleet, dashboard, library) refuses alike
-    if (!opts.force) {
-      const refusal = await dupRefusalFor(this.backend, service, share);
-      if (refusal) throw new UsageError(refusal);
-    }
+    // the analyzer's verdict, here so that every caller (CLI, fleet, dashboard, library) refuses
+    // alike; asked beside the reads below, and seen before anything is planned
+    const refusal = opts.force ? Promise.resolve(undefined) : dupRefusalFor(this.backend, service, share);
+    refusal.catch(() => undefined); // awaited below
     const edits = (opts.set ?? []).map(parseSet);
     const record = getVm(this.db, vm);
     // The root's Parameters (for its snapshots) are read alongside: one round trip less after the closure.
@@ -205,7 +204,12 @@ export class Duplicates {
     const params = new Map([[service.toLowerCase(), rootParams]]);
     // No scm.list for names already taken (it costs as much as the closure of a small
     // service): a taken name fails its scm.create, which the journal leaves alone (atomic).
-    const [configs, policy] = await Promise.all([this.closureConfigs(service, share), record ? this.policyInput(vm) : Promise.resolve(undefined)]);
+    const [refused, configs, policy] = await Promise.all([
+      refusal,
+      this.closureConfigs(service, share),
+      record ? this.policyInput(vm) : Promise.resolve(undefined),
+    ]);
+    if (refused) throw new UsageError(refused);
     const hostExe = this.backend.toWindowsPath(join(this.backend.paths.nativeDir, 'svcdup-host.exe'));
     let plan: DuplicationPlan;
     try {
