@@ -22,6 +22,7 @@ import { dupSteps, pruneEmptyKeys, stopAndWait, type StepContext } from './steps
 import { mapLimit, START_CONCURRENCY } from './limit.js';
 import { fileAliasRules, fileAreaWin, WHITEOUT_PREFIX } from '../vm/files.js';
 import { outermostFolders, snapshotFolders } from '../plan/snapshot.js';
+import { serviceConfigFiles } from '../analyze/configfiles.js';
 import { serviceKey } from '../plan/keys.js';
 import { treeBytes } from '../backend/folders.js';
 import { directImage } from '../plan/direct.js';
@@ -251,8 +252,10 @@ export class Duplicates {
   ): Promise<{ snapshots: { folder: string; to: string; bytes: number }[]; skipped: { folder: string; reason: string }[] }> {
     const folders = new Map<string, string>();
     const params = await Promise.all(services.map((p) => read.get(p.service.toLowerCase()) ?? this.parameters(p.service)));
+    // the configuration files as analyze reads them (one list: src/analyze/configfiles.ts)
+    const configs = await Promise.all(services.map((p, i) => serviceConfigFiles((w) => this.backend.toHostPath(w), p.original.imagePath, params[i]!)));
     services.forEach((p, i) => {
-      for (const f of snapshotFolders(p.original, params[i])) folders.set(f.toLowerCase(), f);
+      for (const f of snapshotFolders(p.original, params[i], configs[i])) folders.set(f.toLowerCase(), f);
     });
     const snapshots: { folder: string; to: string; bytes: number }[] = [];
     const skipped: { folder: string; reason: string }[] = [];
