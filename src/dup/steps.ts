@@ -1,6 +1,9 @@
 // How each kind of step (src/plan/steps.ts) is applied to the host and undone: the journal's
 // step kinds for dup, undup, vm create and vm rm. Undo is idempotent and works whether or
 // not apply ran (see src/state/journal.ts).
+import { existsSync } from 'node:fs';
+import { mkdir, rename, rm, rmdir } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import type { ManagedBackend } from '../backend/index.js';
 import { directImage } from '../plan/direct.js';
 import type { DirectImageArgs, SnapshotArgs } from '../plan/steps.js';
@@ -201,6 +204,41 @@ export const dupSteps: StepKinds<StepContext> = {
     },
     async undo({ backend }, a: DirectImageArgs) {
       await writeDirectImage(backend, a);
+    },
+  },
+  /** A key svcdup owns written whole from an export (vm import); deleted whole. Class strings are not written (reg.createKey has none). */
+  'reg.ownTree': {
+    async apply({ backend }, a: { key: string; tree: RegTree; root: string }) {
+      await writeTree(backend, a.key, a.tree);
+    },
+    async undo({ backend }, a: { key: string; root: string }) {
+      await deleteKeyIfExists(backend, a.key);
+      await pruneEmptyKeys(backend, a.key.slice(0, a.key.lastIndexOf('\\')), a.root);
+    },
+  },
+  /**
+   * A VM's file area moved into place from a staging folder on the same file system (vm
+   * import): one rename. `dir` (the VM's state folder) did not exist before: undo deletes it,
+   * and the staging folder (`staging`, which holds `from`) a killed import left.
+   */
+  'files.adopt': {
+    async apply(_ctx, a: { from: string; to: string; dir: string }) {
+      await mkdir(a.dir, { recursive: true });
+      if (existsSync(a.from)) await rename(a.from, a.to);
+    },
+    async undo(_ctx, a: { from: string; dir: string; staging: string }) {
+      await rm(a.dir, { recursive: true, force: true });
+      await rm(a.staging, { recursive: true, force: true });
+      // svcdup's VMs and ProgramData\svcdup folders, when the import made them: pruned when empty
+      for (
+        let d = dirname(a.staging), i = 0;
+        i < 2 &&
+        (await rmdir(d).then(
+          () => true,
+          () => false,
+        ));
+        d = dirname(d), i++
+      );
     },
   },
   /** Removing that row, for undup. */
