@@ -11,7 +11,6 @@ import { cliFor, waitState } from './cli-helpers.js';
 import { nativeExe, openTestHost, testRoot, treeHash, type TestHost } from './helpers.js';
 
 const SVC = 'svcdup-statesvc';
-const DIR = 'C:\\svcdup-statesvc';
 const LONG = 240_000;
 
 let h1: TestHost;

@@ -2,7 +2,7 @@
 // dependency closure, its code, the programs it starts, its settings and configuration
 // files; then the pure assessment. `analyzeAll` does every service with what they share
 // read once; `dupCheck` is the lean form `dup` asks before it registers anything.
-import { existsSync, statSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import type { HostBackend, RegTree, RegValue, ServiceConfig, ServiceStatus } from '../backend/types.js';
 import { AgentError, SvcdupError, UsageError, Win32 } from '../errors.js';
 import { closureOf } from '../plan/closure.js';
@@ -10,12 +10,12 @@ import { snapshotFolders } from '../plan/snapshot.js';
 import { analyzeBinary, type BinaryAnalysis } from './binary.js';
 import { codeFileOf, imageOf, parseFailureActions, svchostGroupOf, svchostInfo, type FailureActions } from './config.js';
 import { MalformedPeError } from './errors.js';
-import { defaultRead, listFolder, readHead, readPe } from './files.js';
+import { defaultRead, listFolder, readPe } from './files.js';
 import { type ConfigFileRead, configFileSearch, readConfigFiles } from './configfiles.js';
 import { assembleFootprint, directSettings } from './footprint.js';
 import { assess } from './issues.js';
 import type { AnalyzeReport, FootprintSection, ProgramFinding, StateSection, Verdict } from './report.js';
-import { CONFIG_FILE, isWinPath, parseCommandLine, parseConfigText, winDirname } from './settings.js';
+import { isWinPath, parseCommandLine, winDirname } from './settings.js';
 import { stateSection } from './state.js';
 import { decideVerdict, dupRefusal, type DependencyFacts, type HostFacts } from './verdict.js';
 
