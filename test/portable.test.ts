@@ -161,4 +161,37 @@ describe('vm export and vm import', () => {
     },
     LONG,
   );
+
+  it(
+    'checkpoint and restore bring the files and counters back; a killed restore puts back what was there; vm rm removes checkpoints',
+    async () => {
+      expect(c1.cli(['stop', SVC, '--vm', 's']).status).toBe(0);
+      const at = (await report(h1, 's')).hklm.starts;
+      const ck = c1.cliJson<{ name: string; restarted: string[] }>(['vm', 'checkpoint', 's', 'before']);
+      expect(ck).toMatchObject({ name: 'before', restarted: [] });
+      expect(c1.cliJson<{ name: string }[]>(['vm', 'checkpoints', 's']).map((c) => c.name)).toEqual(['before']);
+      expect(c1.cli(['vm', 'checkpoint', 's', 'before']).stderr).toMatch(/has a checkpoint named before already/);
+      expect(c1.cli(['start', SVC, '--vm', 's']).status).toBe(0);
+      const later = await report(h1, 's');
+      expect(later.hklm.starts).toBe(at + 1);
+      // restore stops the running duplicate and starts it again: killed before its end, nothing changes
+      const killed = c1.cli(['vm', 'restore', 's', 'before'], { SVCDUP_FAILPOINT: 'vm restore:2:after' });
+      expect(killed.signal).toBe('SIGKILL');
+      expect(c1.cli(['vm', 'ls']).stderr).toMatch(/rolled back an interrupted vm restore of s:before/);
+      expect((await report(h1, 's')).hklm.starts).toBe(at + 1);
+      expect(stateText(await report(h1, 's'))).toMatch(new RegExp(`^starts=${at + 1} `));
+      expect(c1.cli(['stop', SVC, '--vm', 's']).status).toBe(0);
+      const r = c1.cliJson<{ restarted: string[] }>(['vm', 'restore', 's', 'before']);
+      expect(r.restarted).toEqual([]);
+      const back = await report(h1, 's');
+      expect(back.hklm.starts).toBe(at);
+      expect(back.hkcu.starts).toBe(at);
+      expect(stateText(back)).toMatch(new RegExp(`^starts=${at} `));
+      expect(c1.cli(['vm', 'restore', 's', 'nope']).stderr).toMatch(/VM s has no checkpoint named nope/);
+      expect(c1.cli(['vm', 'rm', 's']).status).toBe(0);
+      expect(existsSync(h1.backend.toHostPath('C:\\ProgramData\\svcdup\\VMs\\s'))).toBe(false);
+      await expect(h1.backend.call('reg.query', { key: 'HKLM\\SOFTWARE\\svcdup\\VMs\\s' })).rejects.toThrow();
+    },
+    LONG,
+  );
 });

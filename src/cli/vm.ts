@@ -13,6 +13,7 @@ import { fleetPsCommand } from './fleet.js';
 import { vmDiff } from '../vm/diff.js';
 import { exportVm } from '../vm/export.js';
 import { importVm } from '../vm/import.js';
+import { checkpointVm, listCheckpoints, restoreVm } from '../vm/checkpoint.js';
 
 const portMapText = (m: Record<string, number>): string =>
   Object.entries(m)
@@ -128,6 +129,39 @@ export function registerVmCommands(program: Command): void {
       );
       if (r.markersNotCarried)
         process.stdout.write(`note: ${r.markersNotCarried} deleted or opaque registry key marker(s) were not carried (docs/state.md, "Export and import")\n`);
+    });
+
+  vm.command('checkpoint <vm> [name]')
+    .description("a point-in-time copy of the VM's files and registry copies (its duplicates stopped for the copy)")
+    .option('--json', 'machine-readable output')
+    .action(async (vmName: string, name: string | undefined, opts: { json?: boolean }) => {
+      validateVmName(vmName);
+      const r = await withContext(program, (ctx) => checkpointVm(ctx.backend, ctx.dups, vmName, name));
+      if (opts.json) return printJson(r);
+      process.stdout.write(`checkpoint ${r.name} of VM ${vmName} (${r.fileBytes} bytes of files)\n`);
+    });
+
+  vm.command('checkpoints <vm>')
+    .description("list a VM's checkpoints")
+    .option('--json', 'machine-readable output')
+    .action(async (vmName: string, opts: { json?: boolean }) => {
+      validateVmName(vmName);
+      const list = await withContext(program, (ctx) => listCheckpoints(ctx.backend, ctx.dups, vmName));
+      if (opts.json) return printJson(list);
+      printTable(
+        ['NAME', 'CREATED', 'FILE BYTES'],
+        list.map((c) => [c.name, c.createdAt, c.fileBytes]),
+      );
+    });
+
+  vm.command('restore <vm> <name>')
+    .description("put the VM's files and registry copies back as they were at a checkpoint (its duplicates stopped, then started again)")
+    .option('--json', 'machine-readable output')
+    .action(async (vmName: string, name: string, opts: { json?: boolean }) => {
+      validateVmName(vmName);
+      const r = await withContext(program, (ctx) => restoreVm(ctx.backend, ctx.dups, vmName, name));
+      if (opts.json) return printJson(r);
+      process.stdout.write(`VM ${vmName} restored to checkpoint ${name}\n`);
     });
 
   vm.command('rm <name>')

@@ -126,6 +126,8 @@ export async function exportVm(backend: ManagedBackend, dups: Duplicates, vm: st
       if (!(err instanceof AgentError && err.code === Win32.ERROR_FILE_NOT_FOUND)) throw err;
     }
     const vmJson: ArchivedVm = { name: vm, policy: record.policy, ...(record.address ? { address: record.address } : {}), portMap: record.portMap };
+    // checkpoints stay with the VM they were taken of (their files are not carried either)
+    if (tree) tree.subkeys = tree.subkeys.filter((k) => k.name.toLowerCase() !== 'checkpoints');
     const registry: ArchivedRegistry = tree ? { tree } : {};
     const meta: [string, Buffer][] = [
       ['vm.json', json(vmJson)],
