@@ -16,6 +16,7 @@ const unit = [
   'test/analyze-malformed.test.ts',
   'test/snapshot-unit.test.ts',
   'test/archive-unit.test.ts',
+  'test/commit-unit.test.ts',
   'test/direct-unit.test.ts',
   'test/fleet-unit.test.ts',
 ];

@@ -194,4 +194,46 @@ describe('vm export and vm import', () => {
     },
     LONG,
   );
+
+  it(
+    "vm commit writes the VM's files and keys into the host; a file the host changed since is a conflict until --force; vm rm leaves the committed content",
+    async () => {
+      const b = h2.backend;
+      const file = (n: string) => b.toHostPath(`C:\\svcdup-statesvc\\${n}`);
+      // the host changes its journal after the VM's copy was made: a conflict
+      writeFileSync(file('journal.txt'), 'host wrote this later\r\n');
+      const hostFiles = treeHash(b.toHostPath('C:\\svcdup-statesvc'));
+      const dry = c2.cli(['vm', 'commit', 's', '--dry-run', '--json']);
+      expect(dry.status).toBe(1);
+      const plan = JSON.parse(dry.stdout) as { committed: string[]; conflicts: string[] };
+      expect(plan.committed).toEqual(expect.arrayContaining(['C C:\\svcdup-statesvc\\state.txt', 'D C:\\svcdup-statesvc\\delete-me.txt']));
+      expect(plan.committed.some((c) => /^A HKLM\\Software\\svcdup-statesvc$/i.test(c))).toBe(true);
+      expect(plan.conflicts).toEqual(["C C:\\svcdup-statesvc\\journal.txt: the host changed it after the VM's copy was made"]);
+      expect(treeHash(b.toHostPath('C:\\svcdup-statesvc'))).toBe(hostFiles);
+
+      const vmView = await report(h2, 's');
+      const r = c2.cli(['vm', 'commit', 's']);
+      expect(r.status).toBe(1);
+      expect(r.stdout).toMatch(/conflict C C:\\svcdup-statesvc\\journal\.txt: .*not written; --force writes it/);
+      const host = await report(h2);
+      expect(stateText(host)).toBe(stateText(vmView));
+      expect(host.hklm.starts).toBe(vmView.hklm.starts);
+      expect(host.hkcu.starts).toBe(vmView.hkcu.starts);
+      expect(existsSync(file('delete-me.txt'))).toBe(false);
+      expect(readFileSync(file('journal.txt'), 'utf8')).toBe('host wrote this later\r\n');
+      // what was committed is no longer a difference; the conflict still is
+      const diff = c2.cliJson<{ files: { kind: string; path: string }[]; keys: unknown[] }>(['vm', 'diff', 's']);
+      expect(diff.files).toEqual([{ kind: 'C', path: 'C:\\svcdup-statesvc\\journal.txt' }]);
+      expect(diff.keys).toEqual([]);
+
+      const forced = c2.cliJson<{ committed: string[]; forced: boolean }>(['vm', 'commit', 's', 'C:\\svcdup-statesvc\\journal.txt', '--force']);
+      expect(forced).toMatchObject({ committed: ['C C:\\svcdup-statesvc\\journal.txt'], forced: true });
+      expect(readFileSync(file('journal.txt'), 'utf8')).toMatch(/start svcdup-statesvc/);
+      expect(c2.cliJson<{ files: unknown[] }>(['vm', 'diff', 's']).files).toEqual([]);
+      const committed = JSON.stringify({ ...(await report(h2)), pid: 0 });
+      expect(c2.cli(['vm', 'rm', 's']).status).toBe(0);
+      expect(JSON.stringify({ ...(await report(h2)), pid: 0 })).toBe(committed);
+    },
+    LONG,
+  );
 });

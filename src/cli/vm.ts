@@ -14,6 +14,7 @@ import { vmDiff } from '../vm/diff.js';
 import { exportVm } from '../vm/export.js';
 import { importVm } from '../vm/import.js';
 import { checkpointVm, listCheckpoints, restoreVm } from '../vm/checkpoint.js';
+import { commitVm } from '../vm/commit.js';
 
 const portMapText = (m: Record<string, number>): string =>
   Object.entries(m)
@@ -162,6 +163,23 @@ export function registerVmCommands(program: Command): void {
       const r = await withContext(program, (ctx) => restoreVm(ctx.backend, ctx.dups, vmName, name));
       if (opts.json) return printJson(r);
       process.stdout.write(`VM ${vmName} restored to checkpoint ${name}\n`);
+    });
+
+  vm.command('commit <vm> [items...]')
+    .description("write the VM's changes (or the named files and keys) into the host; what the host changed since the VM's copy is a conflict")
+    .option('--dry-run', 'list what would be written and the conflicts; change nothing')
+    .option('--force', 'write conflicting items too')
+    .option('--json', 'machine-readable output')
+    .action(async (vmName: string, items: string[], opts: { dryRun?: boolean; force?: boolean; json?: boolean }) => {
+      validateVmName(vmName);
+      const r = await withContext(program, (ctx) =>
+        commitVm(ctx.backend, ctx.dups, vmName, { select: items, ...(opts.dryRun ? { dryRun: true } : {}), ...(opts.force ? { force: true } : {}) }),
+      );
+      // conflicts left unwritten: a non-zero exit, so that scripts notice
+      if (r.conflicts.length && !r.forced) process.exitCode = 1;
+      if (opts.json) return printJson(r);
+      for (const c of r.committed) process.stdout.write(`${r.dryRun ? 'would commit' : 'committed'} ${c}\n`);
+      for (const c of r.conflicts) process.stdout.write(`conflict ${c}${r.forced ? ' (written: --force)' : ' (not written; --force writes it)'}\n`);
     });
 
   vm.command('rm <name>')
