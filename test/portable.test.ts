@@ -203,6 +203,13 @@ describe('vm export and vm import', () => {
       // the host changes its journal after the VM's copy was made: a conflict
       writeFileSync(file('journal.txt'), 'host wrote this later\r\n');
       const hostFiles = treeHash(b.toHostPath('C:\\svcdup-statesvc'));
+      const hostSees = JSON.stringify({ ...(await report(h2)), pid: 0 });
+      // killed in the middle (host files already replaced): the next command puts them back
+      const killed = c2.cli(['vm', 'commit', 's'], { SVCDUP_FAILPOINT: 'vm commit:3:after' });
+      expect(killed.signal).toBe('SIGKILL');
+      expect(c2.cli(['vm', 'ls']).stderr).toMatch(/rolled back an interrupted vm commit of s/);
+      expect(treeHash(b.toHostPath('C:\\svcdup-statesvc'))).toBe(hostFiles);
+      expect(JSON.stringify({ ...(await report(h2)), pid: 0 })).toBe(hostSees);
       const dry = c2.cli(['vm', 'commit', 's', '--dry-run', '--json']);
       expect(dry.status).toBe(1);
       const plan = JSON.parse(dry.stdout) as { committed: string[]; conflicts: string[] };
