@@ -12,6 +12,7 @@ import { nativeExe, openTestHost, testRoot, treeHash, type TestHost } from './he
 
 const SVC = 'svcdup-statesvc';
 const LONG = 240_000;
+const GONE = 'HKLM\\Software\\svcdup-port-gone';
 
 let h1: TestHost;
 let h2: TestHost;
@@ -60,6 +61,9 @@ beforeAll(async () => {
   await h1.backend.call('scm.create', { name: SVC, imagePath: nativeExe(h1.backend, 'svcdup-statesvc.exe') });
   expect(c1.cli(['vm', 'create', 's', '--ip', '127.77.240.2']).status).toBe(0);
   expect(c1.cli(['dup', SVC, '--vm', 's', '--start']).status).toBe(0);
+  // a host key (both hosts have it) the VM deletes: a tombstone in its registry copies
+  for (const h of [h1, h2]) await h.backend.call('reg.set', { key: GONE, name: 'V', type: 'REG_SZ', data: 'host' });
+  expect(c1.cli(['run', '--vm', 's', '--', 'reg.exe', 'delete', GONE, '/f']).status).toBe(0);
 }, LONG);
 
 afterAll(async () => {
@@ -138,8 +142,11 @@ describe('vm export and vm import', () => {
       expect(c2.cli(['vm', 'ls']).stderr).toMatch(/rolled back an interrupted vm import of s/);
       expect(await hostState(h2)).toBe(before);
 
-      const r = c2.cliJson<{ vm: string; address: string; duplicates: string[] }>(['vm', 'import', archive]);
-      expect(r).toMatchObject({ vm: 's', address: '127.77.240.2', duplicates: [`${SVC}@s`] });
+      const r = c2.cliJson<{ vm: string; address: string; duplicates: string[]; markersNotCarried: number }>(['vm', 'import', archive]);
+      expect(r).toMatchObject({ vm: 's', address: '127.77.240.2', duplicates: [`${SVC}@s`], markersNotCarried: 0 });
+      // the key the VM deleted stays deleted in its view (the tombstone made again), not on the host
+      expect(c2.cli(['run', '--vm', 's', '--', 'reg.exe', 'query', GONE]).status).not.toBe(0);
+      expect((await h2.backend.call('reg.query', { key: GONE })).values).toHaveLength(1);
       // start type kept (DEMAND, as dup made it)
       expect((await h2.backend.call('scm.config', { name: `${SVC}@s` })).start).toBe('DEMAND');
       const inVm = await report(h2, 's');
