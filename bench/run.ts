@@ -10,7 +10,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { args, json, machine } from './lib.js';
 
-const ALL = ['agent', 'namespace', 'dup', 'network', 'analyze', 'density', 'files'];
+const ALL = ['agent', 'namespace', 'dup', 'network', 'analyze', 'density', 'files', 'portable'];
 const here = dirname(fileURLToPath(import.meta.url));
 const results = join(here, 'results.json');
 const names = args.length ? args : ALL;

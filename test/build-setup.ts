@@ -2,7 +2,7 @@
 // so dist/ must be the JavaScript of the sources under test. Rebuilt when any source is
 // newer than its output (or the output is missing); tsc's errors stop the run.
 import { spawnSync } from 'node:child_process';
-import { readdirSync, statSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { packageRoot } from '../src/config.js';
 
@@ -27,6 +27,9 @@ function stale(dir: string): string | undefined {
 }
 
 export default function setup(): void {
+  // the dashboard's static files are copied, not compiled (package.json's build:ts): always fresh
+  mkdirSync(join(packageRoot, 'dist', 'ui'), { recursive: true });
+  for (const f of ['index.html', 'app.js', 'style.css']) copyFileSync(join(packageRoot, 'src', 'ui', f), join(packageRoot, 'dist', 'ui', f));
   const changed = stale(join(packageRoot, 'src'));
   if (!changed) return;
   const r = spawnSync('npx', ['tsc', '-p', 'tsconfig.json'], { cwd: packageRoot, encoding: 'utf8' });

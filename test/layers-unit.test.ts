@@ -12,7 +12,7 @@ const LAYERS: readonly (readonly string[])[] = [
   ['backend', 'state', 'pe', 'services.ts'],
   ['net', 'plan'],
   ['vm'],
-  ['analyze', 'dup'],
+  ['analyze', 'dup', 'portable'],
   ['fleet', 'ui'],
   ['cli', 'cli.ts', 'index.ts'],
 ];

@@ -6,15 +6,13 @@
 // host's data directory is byte-identical after both VMs are removed.
 import { appendFileSync, existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ServiceStatus } from '../src/backend/types.js';
-import { packageRoot } from '../src/config.js';
 import { COW_POLICY, openTestHost, treeHash, type TestHost } from './helpers.js';
 import { cliFor, waitState } from './cli-helpers.js';
+import { PG_BIN, pgClients, pgPresent } from './pg-helpers.js';
 
-const PG_BIN = join(packageRoot, '.cache', 'thirdparty', 'pg15', 'package', 'native', 'bin');
-const present = existsSync(join(PG_BIN, 'pg_ctl.exe'));
+const present = pgPresent;
 const SVC = 'pgsql';
 const PORT = 5544;
 const DATA = 'C:\\pgdata';
@@ -26,49 +24,7 @@ type Vm = keyof typeof VMS;
 let host: TestHost;
 const { cli, cliJson } = cliFor(() => host.paths);
 
-/**
- * One connection per instance, kept: every new connection is a new server process
- * (postgres --forkchild), a Wine process start, the slowest thing here.
- */
-const clients = new Map<string, pg.Client>();
-async function sql<T extends Record<string, unknown>>(address: string, text: string): Promise<T[]> {
-  let c = clients.get(address);
-  if (!c) {
-    const fresh = new pg.Client({ host: address, port: PORT, user: 'postgres', database: 'postgres', connectionTimeoutMillis: 20_000 });
-    // a server stopped under a kept connection ends it: forget it, the next query reconnects
-    fresh.on('error', () => clients.get(address) === fresh && clients.delete(address));
-    await fresh.connect();
-    clients.set(address, fresh);
-    c = fresh;
-  }
-  try {
-    return (await c.query<T>(text)).rows;
-  } catch (err) {
-    await disconnect(address);
-    throw err;
-  }
-}
-/** Close the kept connection to an instance (before it is stopped). */
-async function disconnect(address: string): Promise<void> {
-  const c = clients.get(address);
-  clients.delete(address);
-  await c?.end().catch(() => undefined);
-}
-const rows = async (address: string): Promise<string[]> => (await sql<{ v: string }>(address, 'select v from t order by v')).map((r) => r.v);
-
-/** Connect until the server accepts (a started service may still be recovering its copy). */
-async function ready(address: string, ms = 60_000): Promise<void> {
-  const end = Date.now() + ms;
-  for (;;) {
-    try {
-      await sql(address, 'select 1');
-      return;
-    } catch (err) {
-      if (Date.now() > end) throw err;
-      await new Promise((r) => setTimeout(r, 250));
-    }
-  }
-}
+const { sql, rows, ready, disconnect, disconnectAll } = pgClients(PORT);
 
 describe.skipIf(!present)('PostgreSQL 15 on the host and duplicated into 2 VMs', () => {
   let dataBefore = '';
@@ -98,7 +54,7 @@ describe.skipIf(!present)('PostgreSQL 15 on the host and duplicated into 2 VMs',
   }, 600_000);
 
   afterAll(async () => {
-    for (const address of [...clients.keys()]) await disconnect(address);
+    await disconnectAll();
     if (!host) return;
     for (const vm of Object.keys(VMS)) cli(['vm', 'rm', vm]);
     await host.dispose();

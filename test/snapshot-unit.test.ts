@@ -2,6 +2,11 @@ import { describe, expect, it } from 'vitest';
 import type { ServiceConfig } from '../src/backend/types.js';
 import { planDuplicate } from '../src/plan/plan.js';
 import { snapshotFolders } from '../src/plan/snapshot.js';
+import { configFolders, configFoldersOf, serviceConfigFiles } from '../src/analyze/configfiles.js';
+import { parseConfigText } from '../src/analyze/settings.js';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describeStep } from '../src/plan/steps.js';
 
 describe('snapshotFolders', () => {
@@ -25,6 +30,55 @@ describe('snapshotFolders', () => {
 
   it('unquoted images with spaces and environment strings', () => {
     expect(snapshotFolders({ imagePath: '%ProgramFiles%\\Svc\\svc.exe -config %ProgramData%\\Svc\\svc.conf' })).toEqual(['C:\\ProgramData\\Svc']);
+  });
+});
+
+describe('folders named in configuration files (issue 24.0)', () => {
+  const conf = (path: string, text: string) => ({ path, parsed: parseConfigText(new TextEncoder().encode(text)) });
+
+  it('data, log and pid folders of a config file; relative paths against its folder; not the binaries', () => {
+    const files = [
+      conf(
+        'C:\\mosq\\mosquitto.conf',
+        'persistence_location C:\\mosqdata\\\nlog_dir = logs\npid_file "D:\\run\\m.pid"\nplugin C:\\mosq\\bin\\auth.dll\ndata_dir C:\\mosq\n',
+      ),
+    ];
+    expect(configFolders(files, 'C:\\mosq\\bin\\mosquitto.exe')).toEqual(['C:\\mosqdata', 'C:\\mosq\\logs', 'D:\\run']);
+    // the image's folder and the folders holding it are where the binaries are: never
+    expect(configFolders([conf('C:\\a\\a.ini', 'datadir=C:\\a\\bin\nlogdir=C:\\a\n')], 'C:\\a\\bin\\a.exe')).toEqual([]);
+    // a file that could not be read names nothing
+    expect(configFolders([{ path: 'C:\\x.conf' }])).toEqual([]);
+  });
+
+  it('snapshotFolders takes them with the ImagePath and Parameters ones, one list', () => {
+    const files = [conf('C:\\svc\\svc.conf', 'document_root C:\\www\nlog_dir = C:\\www\\logs\n')];
+    const svc = { imagePath: 'C:\\svc\\bin\\svc.exe -c C:\\svc\\svc.conf' };
+    expect(snapshotFolders(svc, [], configFoldersOf(svc, files))).toEqual(['C:\\svc', 'C:\\www']);
+    const bare = { imagePath: 'C:\\svc\\bin\\svc.exe' };
+    expect(snapshotFolders(bare, [], configFoldersOf(bare, files))).toEqual(['C:\\www']);
+  });
+
+  it("reads the files the settings name and those in the data and image's folders", async () => {
+    const root = mkdtempSync(join(tmpdir(), 'svcdup-conf-'));
+    try {
+      const win = (p: string) => join(root, p.slice(3).replace(/\\/g, '/'));
+      mkdirSync(join(root, 'app/bin'), { recursive: true });
+      mkdirSync(join(root, 'cfg'), { recursive: true });
+      writeFileSync(join(root, 'app/bin/app.ini'), 'data_directory = C:\\appdata\n');
+      writeFileSync(join(root, 'cfg/main.cfg'), 'log_dir = C:\\applogs\n');
+      const files = await serviceConfigFiles(win, 'C:\\app\\bin\\app.exe --config C:\\cfg\\main.cfg', [
+        { name: 'Missing', type: 'REG_SZ', data: 'C:\\nowhere\\x.conf' },
+      ]);
+      expect(files.map((f) => [f.path, f.error ?? 'read'])).toEqual([
+        ['C:\\cfg\\main.cfg', 'read'],
+        ['C:\\nowhere\\x.conf', 'named in its settings, but not found'],
+        ['C:\\app\\bin\\app.ini', 'read'],
+      ]);
+      const app = { imagePath: 'C:\\app\\bin\\app.exe --config C:\\cfg\\main.cfg' };
+      expect(snapshotFolders(app, [], configFoldersOf(app, files))).toEqual(['C:\\appdata', 'C:\\applogs', 'C:\\cfg']);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 });
 

@@ -132,6 +132,36 @@ describe('svcdup ui', () => {
     expect(existsSync(join(host.paths.prefix, 'drive_c', 'svcdup-ui-diff.txt'))).toBe(false);
   });
 
+  it("takes a VM's checkpoint, lists it, restores it after a confirmation, and offers the VM's archive for download", async () => {
+    const area = (n: string) => join(host.paths.prefix, 'drive_c', 'ProgramData', 'svcdup', 'VMs', 'ui1', 'files', 'C', n);
+    await page.selectOption('#diff-vm', 'ui1');
+    const [taken] = await Promise.all([page.waitForResponse((r) => r.url().includes('/api/action'), { timeout: 100_000 }), page.click('#ckpt-take')]);
+    expect(taken.status(), await taken.text()).toBe(200);
+    await expect.poll(() => page.locator('#ckpts tbody tr').count(), { timeout: 10_000 }).toBe(1);
+    expect(cli(['run', '--vm', 'ui1', '--', 'cmd', '/c', 'echo later> C:\\svcdup-ui-later.txt']).status).toBe(0);
+    expect(existsSync(area('svcdup-ui-later.txt'))).toBe(true);
+    const [restored] = await Promise.all([
+      page.waitForResponse((r) => r.url().includes('/api/action'), { timeout: 100_000 }),
+      page.locator('#ckpts tbody tr button[data-action="vm.restore"]').click(),
+    ]);
+    expect(restored.status(), await restored.text()).toBe(200);
+    expect(existsSync(area('svcdup-ui-later.txt'))).toBe(false);
+    expect(existsSync(area('svcdup-ui-diff.txt'))).toBe(true);
+    const u = new URL(url);
+    const ex = await new Promise<{ status: number; type: string; head: Buffer }>((resolve, reject) => {
+      request({ host: '127.0.0.1', port: Number(u.port), path: `/api/export?token=${u.searchParams.get('token')}&vm=ui1` }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, type: String(res.headers['content-disposition']), head: Buffer.concat(chunks).subarray(0, 2) }),
+        );
+      })
+        .on('error', reject)
+        .end();
+    });
+    expect(ex).toEqual({ status: 200, type: 'attachment; filename="ui1.svcdup.tgz"', head: Buffer.from([0x1f, 0x8b]) });
+  }, 240_000);
+
   it('stops a duplicate from the page, after a confirmation', async () => {
     // click, and wait for the server to have done it (on a loaded machine a stop can take a while)
     const click = async (action: string): Promise<void> => {

@@ -2,7 +2,7 @@
 // dependency closure, its code, the programs it starts, its settings and configuration
 // files; then the pure assessment. `analyzeAll` does every service with what they share
 // read once; `dupCheck` is the lean form `dup` asks before it registers anything.
-import { existsSync, statSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import type { HostBackend, RegTree, RegValue, ServiceConfig, ServiceStatus } from '../backend/types.js';
 import { AgentError, SvcdupError, UsageError, Win32 } from '../errors.js';
 import { closureOf } from '../plan/closure.js';
@@ -10,11 +10,12 @@ import { snapshotFolders } from '../plan/snapshot.js';
 import { analyzeBinary, type BinaryAnalysis } from './binary.js';
 import { codeFileOf, imageOf, parseFailureActions, svchostGroupOf, svchostInfo, type FailureActions } from './config.js';
 import { MalformedPeError } from '../pe/errors.js';
-import { defaultRead, listFolder, readHead, readPe } from './files.js';
+import { defaultRead, listFolder, readPe } from './files.js';
+import { type ConfigFileRead, configFileSearch, configFoldersOf, readConfigFiles } from './configfiles.js';
 import { assembleFootprint, directSettings } from './footprint.js';
 import { assess } from './issues.js';
 import type { AnalyzeReport, FootprintSection, ProgramFinding, StateSection, Verdict } from './report.js';
-import { CONFIG_FILE, isWinPath, parseCommandLine, parseConfigText, winDirname } from './settings.js';
+import { isWinPath, parseCommandLine, winDirname } from './settings.js';
 import { stateSection } from './state.js';
 import { decideVerdict, dupRefusal, type DependencyFacts, type HostFacts } from './verdict.js';
 
@@ -251,37 +252,6 @@ async function findPrograms(
   return out;
 }
 
-/** Configuration files: those the settings name, and those in the data folders and the image's own folder. */
-async function readConfigs(
-  host: AnalyzeHost,
-  named: string[],
-  folders: string[],
-): Promise<{ path: string; parsed?: ReturnType<typeof parseConfigText>; error?: string }[]> {
-  const paths = new Map<string, string>();
-  for (const p of named) paths.set(p.toLowerCase(), p);
-  for (const f of folders) {
-    const lp = local(host, f);
-    if (!lp) continue;
-    for (const name of (await listFolder(lp, 500)).filter((n) => CONFIG_FILE.test(n)).slice(0, 10)) paths.set(`${f}\\${name}`.toLowerCase(), `${f}\\${name}`);
-  }
-  const out: { path: string; parsed?: ReturnType<typeof parseConfigText>; error?: string }[] = [];
-  for (const path of [...paths.values()].slice(0, 20)) {
-    const lp = local(host, path);
-    if (!lp || !existsSync(lp)) {
-      out.push({ path, error: 'named in its settings, but not found' });
-      continue;
-    }
-    try {
-      if (!statSync(lp).isFile()) continue;
-      const { bytes, size } = await readHead(lp);
-      out.push({ path, parsed: parseConfigText(bytes, size > bytes.length ? size : undefined) });
-    } catch (err) {
-      out.push({ path, error: `cannot read it: ${(err as Error).message}` });
-    }
-  }
-  return out;
-}
-
 export async function analyzeService(
   name: string,
   host: AnalyzeHost,
@@ -389,10 +359,9 @@ export async function analyzeService(
     const b = await binaryOf(host, p.path, lp, read, snap, knownServices);
     if (!(b instanceof Error)) p.binary = b;
   }
-  const dataFolders = direct.filter((s) => s.meaning === 'data-folder' || s.meaning === 'folder').map((s) => s.value);
-  const named = direct.filter((s) => s.meaning === 'config-file').map((s) => s.value);
-  const ownFolder = isWinPath(image) && !/^[A-Za-z]:\\windows\\/i.test(image) ? [winDirname(image)] : [];
-  const configFiles = await readConfigs(host, named, [...dataFolders, ...ownFolder]);
+  // the same files dup reads for its snapshots (configfiles.ts)
+  const search = configFileSearch(direct, image);
+  const configFiles = await readConfigFiles((p) => host.toHostPath(p), search.named, search.folders);
   const codePorts = (binary?.names ?? [])
     .filter((n) => n.category === 'port')
     .map((n) => ({
@@ -401,7 +370,7 @@ export async function analyzeService(
       source: `${code.path}: ${n.value}`,
     }));
   const footprint = assembleFootprint({ commandLine, image, parameters, programs, configFiles, codePorts });
-  const state = stateOf(cfg, footprint, binary, programs, opts.policy, facts.key?.parameters?.values);
+  const state = stateOf(cfg, footprint, binary, programs, opts.policy, facts.key?.parameters?.values, configFiles);
 
   const { key: _key, ...verdictFacts } = facts;
   return assess({
@@ -436,8 +405,9 @@ function stateOf(
   programs: { binary?: BinaryAnalysis; path: string }[],
   policy?: { name: string; text: string },
   params: readonly RegValue[] = [],
+  configFiles: readonly ConfigFileRead[] = [],
 ): StateSection {
-  const snapped = snapshotFolders(cfg, params);
+  const snapped = snapshotFolders(cfg, params, configFoldersOf(cfg, configFiles));
   const files: { path: string; why: string }[] = [];
   for (const s of fp.settings) if (s.meaning === 'pid-file' || s.meaning === 'file') files.push({ path: s.value, why: `${s.meaning} (${s.source})` });
   const keys: { path: string; why: string }[] = [];
@@ -455,7 +425,7 @@ function stateOf(
       ...fp.writes.map((w) => ({ path: w.path, why: w.why, snapshot: inside(w.path, snapped) })),
       ...snapped
         .filter((f) => !fp.writes.some((w) => w.path.toLowerCase() === f.toLowerCase()))
-        .map((f) => ({ path: f, why: 'named in its ImagePath or Parameters', snapshot: true })),
+        .map((f) => ({ path: f, why: 'named in its ImagePath, Parameters or configuration files', snapshot: true })),
     ],
     files,
     keys: [{ path: `${SERVICES_KEY}\\${cfg.name}`, why: "its own Services key (the VM's copy is what it sees)" }, ...keys],

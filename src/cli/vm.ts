@@ -11,6 +11,10 @@ import { withContext, type Context } from './context.js';
 import { printJson, printTable } from './output.js';
 import { fleetPsCommand } from './fleet.js';
 import { vmDiff } from '../vm/diff.js';
+import { exportVm } from '../portable/export.js';
+import { importVm } from '../portable/import.js';
+import { checkpointVm, listCheckpoints, restoreVm } from '../portable/checkpoint.js';
+import { commitVm } from '../portable/commit.js';
 
 const portMapText = (m: Record<string, number>): string =>
   Object.entries(m)
@@ -88,6 +92,94 @@ export function registerVmCommands(program: Command): void {
       if (opts.json) return printJson(changes);
       for (const c of changes.files) process.stdout.write(`${c.kind} ${c.path}\n`);
       for (const k of changes.keys) process.stdout.write(`${k.change[0]} ${k.key}${k.value !== undefined ? ` [${k.value || '(default)'}]` : ''}\n`);
+    });
+
+  vm.command('export <name>')
+    .description("write the VM's files, registry copies, policy, address and duplicates to one archive (docs/state.md)")
+    .option('-o, --output <file>', 'the archive to write (default: NAME.svcdup.tgz)')
+    .option('--stop', 'stop running duplicates for the copy, start them again after')
+    .option('--json', 'machine-readable output')
+    .action(async (name: string, opts: { output?: string; stop?: boolean; json?: boolean }) => {
+      validateVmName(name);
+      const r = await withContext(program, (ctx) => exportVm(ctx.backend, ctx.dups, name, opts.output ?? `${name}.svcdup.tgz`, { stop: !!opts.stop }));
+      if (opts.json) return printJson(r);
+      process.stdout.write(
+        `exported VM ${name} to ${r.file} (${r.bytes} bytes; ${r.files} files, ${r.fileBytes} bytes; duplicates: ${r.duplicates.join(', ') || 'none'})\n`,
+      );
+      for (const s of r.restarted) process.stdout.write(`started ${s}@${name} again\n`);
+    });
+
+  vm.command('import <file>')
+    .description('make a VM of an archive of vm export (this host or another); checked first, then one journaled operation')
+    .option('--as <name>', "the VM's name here (default: its name in the archive)")
+    .option('--ip <addr>', 'its address here (default: the archived one)')
+    .option('--port-map <map>', 'its port map here: 80:8081,udp/53:5353,...')
+    .option('--json', 'machine-readable output')
+    .action(async (file: string, opts: { as?: string; ip?: string; portMap?: string; json?: boolean }) => {
+      if (opts.as !== undefined) validateVmName(opts.as);
+      const r = await withContext(program, (ctx) =>
+        importVm(ctx.backend, ctx.dups, file, {
+          ...(opts.as ? { as: opts.as } : {}),
+          ...(opts.ip ? { ip: opts.ip } : {}),
+          ...(opts.portMap ? { portMap: opts.portMap } : {}),
+        }),
+      );
+      if (opts.json) return printJson(r);
+      process.stdout.write(
+        `imported VM ${r.vm}${r.address ? ` at ${r.address}` : ''} from VM ${r.from.vm} of ${r.from.host} (${r.files} files; duplicates: ${r.duplicates.join(', ') || 'none'})\n`,
+      );
+      if (r.markersNotCarried)
+        process.stdout.write(`note: ${r.markersNotCarried} deleted or opaque registry key marker(s) were not carried (docs/state.md, "Export and import")\n`);
+    });
+
+  vm.command('checkpoint <vm> [name]')
+    .description("a point-in-time copy of the VM's files and registry copies (its duplicates stopped for the copy)")
+    .option('--json', 'machine-readable output')
+    .action(async (vmName: string, name: string | undefined, opts: { json?: boolean }) => {
+      validateVmName(vmName);
+      const r = await withContext(program, (ctx) => checkpointVm(ctx.backend, ctx.dups, vmName, name));
+      if (opts.json) return printJson(r);
+      process.stdout.write(`checkpoint ${r.name} of VM ${vmName} (${r.fileBytes} bytes of files)\n`);
+    });
+
+  vm.command('checkpoints <vm>')
+    .description("list a VM's checkpoints")
+    .option('--json', 'machine-readable output')
+    .action(async (vmName: string, opts: { json?: boolean }) => {
+      validateVmName(vmName);
+      const list = await withContext(program, (ctx) => listCheckpoints(ctx.backend, ctx.dups, vmName));
+      if (opts.json) return printJson(list);
+      printTable(
+        ['NAME', 'CREATED', 'FILE BYTES'],
+        list.map((c) => [c.name, c.createdAt, c.fileBytes]),
+      );
+    });
+
+  vm.command('restore <vm> <name>')
+    .description("put the VM's files and registry copies back as they were at a checkpoint (its duplicates stopped, then started again)")
+    .option('--json', 'machine-readable output')
+    .action(async (vmName: string, name: string, opts: { json?: boolean }) => {
+      validateVmName(vmName);
+      const r = await withContext(program, (ctx) => restoreVm(ctx.backend, ctx.dups, vmName, name));
+      if (opts.json) return printJson(r);
+      process.stdout.write(`VM ${vmName} restored to checkpoint ${name}\n`);
+    });
+
+  vm.command('commit <vm> [items...]')
+    .description("write the VM's changes (or the named files and keys) into the host; what the host changed since the VM's copy is a conflict")
+    .option('--dry-run', 'list what would be written and the conflicts; change nothing')
+    .option('--force', 'write conflicting items too')
+    .option('--json', 'machine-readable output')
+    .action(async (vmName: string, items: string[], opts: { dryRun?: boolean; force?: boolean; json?: boolean }) => {
+      validateVmName(vmName);
+      const r = await withContext(program, (ctx) =>
+        commitVm(ctx.backend, ctx.dups, vmName, { select: items, ...(opts.dryRun ? { dryRun: true } : {}), ...(opts.force ? { force: true } : {}) }),
+      );
+      // conflicts left unwritten: a non-zero exit, so that scripts notice
+      if (r.conflicts.length && !r.forced) process.exitCode = 1;
+      if (opts.json) return printJson(r);
+      for (const c of r.committed) process.stdout.write(`${r.dryRun ? 'would commit' : 'committed'} ${c}\n`);
+      for (const c of r.conflicts) process.stdout.write(`conflict ${c}${r.forced ? ' (written: --force)' : ' (not written; --force writes it)'}\n`);
     });
 
   vm.command('rm <name>')

@@ -26,6 +26,7 @@ import { canonicalFolder, driveAliases, snapshotRefusal } from '../plan/snapshot
 import { vmRulesOf, writeRulesFile } from '../vm/rules.js';
 import { dbVmStore } from '../vm/store.js';
 import { outermostFolders, snapshotFolders } from '../plan/snapshot.js';
+import { configFoldersOf, serviceConfigFiles } from '../analyze/configfiles.js';
 import { serviceKey } from '../plan/keys.js';
 import { treeBytes } from '../backend/folders.js';
 import { directImage } from '../plan/direct.js';
@@ -284,8 +285,10 @@ export class Duplicates {
     const params = await Promise.all(services.map((p) => read.get(p.service.toLowerCase()) ?? this.parameters(p.service)));
     // one folder spelled two ways is one folder, spelled with its drive letter (snapshot-limits.ts)
     const aliases = driveAliases(fileAliasRules(this.backend));
+    // the configuration files as analyze reads them (one list: src/analyze/configfiles.ts)
+    const configs = await Promise.all(services.map((p, i) => serviceConfigFiles((w) => this.backend.toHostPath(w), p.original.imagePath, params[i]!)));
     services.forEach((p, i) => {
-      for (const f of snapshotFolders(p.original, params[i])) {
+      for (const f of snapshotFolders(p.original, params[i], configFoldersOf(p.original, configs[i]!))) {
         const c = canonicalFolder(f, aliases);
         folders.set(c.toLowerCase(), c);
       }

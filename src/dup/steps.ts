@@ -1,8 +1,12 @@
 // How each kind of step (src/plan/steps.ts) is applied to the host and undone: the journal's
 // step kinds for dup, undup, vm create and vm rm. Undo is idempotent and works whether or
 // not apply ran (see src/state/journal.ts).
+import { constants, existsSync } from 'node:fs';
+import { copyFile, mkdir, rename, rm, rmdir, stat, utimes } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import type { ManagedBackend } from '../backend/index.js';
 import { directImage } from '../plan/direct.js';
+import { copyTree } from '../backend/folders.js';
 import type { DirectImageArgs, SnapshotArgs } from '../plan/steps.js';
 import type { HostBackend, RegTree, RegValue, ServiceCreate } from '../backend/types.js';
 import { Win32 } from '../errors.js';
@@ -169,6 +173,128 @@ export const dupSteps: StepKinds<StepContext> = {
     },
     async undo({ backend }, a: DirectImageArgs) {
       await writeDirectImage(backend, a);
+    },
+  },
+  /** A key svcdup owns written whole from an export (vm import); deleted whole. Class strings are not written (reg.createKey has none). */
+  'reg.ownTree': {
+    async apply({ backend }, a: { key: string; tree: RegTree; root: string }) {
+      await writeTree(backend, a.key, a.tree);
+    },
+    async undo({ backend }, a: { key: string; root: string }) {
+      await deleteKeyIfExists(backend, a.key);
+      await pruneEmptyKeys(backend, a.key.slice(0, a.key.lastIndexOf('\\')), a.root);
+    },
+  },
+  /**
+   * A VM's file area moved into place from a staging folder on the same file system (vm
+   * import): one rename. `dir` (the VM's state folder) did not exist before: undo deletes it,
+   * and the staging folder (`staging`, which holds `from`) a killed import left.
+   */
+  'files.adopt': {
+    async apply(_ctx, a: { from: string; to: string; dir: string }) {
+      await mkdir(a.dir, { recursive: true });
+      if (existsSync(a.from)) await rename(a.from, a.to);
+    },
+    async undo(_ctx, a: { from: string; dir: string; staging: string }) {
+      await rm(a.dir, { recursive: true, force: true });
+      await rm(a.staging, { recursive: true, force: true });
+      // svcdup's VMs and ProgramData\svcdup folders, when the import made them: pruned when empty
+      for (
+        let d = dirname(a.staging), i = 0;
+        i < 2 &&
+        (await rmdir(d).then(
+          () => true,
+          () => false,
+        ));
+        d = dirname(d), i++
+      );
+    },
+  },
+  /**
+   * A VM's file area put back from a checkpoint's copy (vm restore): copied (reflinks where
+   * the file system has them) to `staging`, the area moved to `old`, the copy renamed into
+   * place. Undo moves `old` back (or, when the VM had no area, deletes the placed one).
+   */
+  'files.place': {
+    async apply(_ctx, a: { from: string; staging: string; to: string; old: string }) {
+      await rm(a.staging, { recursive: true, force: true });
+      if (existsSync(a.from)) await copyTree(a.from, a.staging);
+      else await mkdir(a.staging, { recursive: true });
+      if (existsSync(a.to)) await rename(a.to, a.old);
+      await rename(a.staging, a.to);
+    },
+    async undo(_ctx, a: { staging: string; to: string; old: string; hadArea: boolean }) {
+      if (existsSync(a.old)) {
+        await rm(a.to, { recursive: true, force: true });
+        await rename(a.old, a.to);
+      } else if (!a.hadArea) await rm(a.to, { recursive: true, force: true });
+      await rm(a.staging, { recursive: true, force: true });
+    },
+  },
+  /** A key of svcdup's replaced by a copy of `from` (none: deleted); undo copies `saved` (a whole copy made by the step before) back. */
+  'reg.replace': {
+    async apply({ backend }, a: { key: string; from: string; saved?: string }) {
+      await deleteKeyIfExists(backend, a.key);
+      await backend.call('reg.copyTree', { from: a.from, to: a.key }).catch(ignore(Win32.ERROR_FILE_NOT_FOUND));
+    },
+    async undo({ backend }, a: { key: string; saved?: string }) {
+      await deleteKeyIfExists(backend, a.key);
+      if (a.saved) await backend.call('reg.copyTree', { from: a.saved, to: a.key });
+    },
+  },
+  /**
+   * A VM's file written over the host's (vm commit): the host's file first kept whole at
+   * `backup` (a copy renamed into place, so a backup that exists is complete), then the VM's
+   * copied beside its place and renamed over it. Undo puts the backup back, or deletes a
+   * file the host did not have.
+   */
+  'files.commit': {
+    async apply(_ctx, a: { from: string; to: string; backup: string; existed: boolean }) {
+      if (a.existed && existsSync(a.to) && !existsSync(a.backup)) {
+        await mkdir(dirname(a.backup), { recursive: true });
+        await copyFile(a.to, `${a.backup}.tmp`, constants.COPYFILE_FICLONE);
+        await rename(`${a.backup}.tmp`, a.backup);
+      }
+      await mkdir(dirname(a.to), { recursive: true });
+      const tmp = join(dirname(a.to), `.svcdup-tmp.commit.${basename(a.to)}`);
+      await copyFile(a.from, tmp, constants.COPYFILE_FICLONE);
+      const st = await stat(a.from);
+      await utimes(tmp, st.atime, st.mtime);
+      await rename(tmp, a.to);
+    },
+    async undo(_ctx, a: { to: string; backup: string; existed: boolean }) {
+      await rm(join(dirname(a.to), `.svcdup-tmp.commit.${basename(a.to)}`), { force: true });
+      if (existsSync(a.backup)) await rename(a.backup, a.to);
+      else if (!a.existed) await rm(a.to, { force: true });
+    },
+  },
+  /** A host file or folder the VM deleted, deleted on the host (vm commit): moved to `backup`, which the undo moves back. */
+  'files.commitDelete': {
+    async apply(_ctx, a: { path: string; backup: string }) {
+      if (!existsSync(a.path)) return;
+      await mkdir(dirname(a.backup), { recursive: true });
+      await rename(a.path, a.backup);
+    },
+    async undo(_ctx, a: { path: string; backup: string }) {
+      if (existsSync(a.backup) && !existsSync(a.path)) await rename(a.backup, a.path);
+    },
+  },
+  /** A folder the VM added, made on the host (vm commit); undo removes it when empty. */
+  'files.commitDir': {
+    async apply(_ctx, a: { to: string }) {
+      await mkdir(a.to, { recursive: true });
+    },
+    async undo(_ctx, a: { to: string }) {
+      await rmdir(a.to).catch(() => undefined);
+    },
+  },
+  /** A value deleted from a host key (vm commit); undo sets `previous` again. */
+  'reg.unsetValue': {
+    async apply({ backend }, a: { key: string; previous: RegValue }) {
+      await backend.call('reg.deleteValue', { key: a.key, name: a.previous.name }).catch(ignore(Win32.ERROR_FILE_NOT_FOUND));
+    },
+    async undo({ backend }, a: { key: string; previous: RegValue }) {
+      await backend.call('reg.set', { key: a.key, ...a.previous });
     },
   },
   /** Removing that row, for undup. */

@@ -21,7 +21,8 @@ function expand(s: string): string {
     .replace(/%SystemDrive%/gi, 'C:');
 }
 
-function normalize(p: string): string {
+/** A folder as svcdup compares it: environment names expanded, one kind of separator, no trailing one. */
+export function normalize(p: string): string {
   return expand(p).replace(/\//g, '\\').replace(/\\+/g, '\\').replace(/\\$/, '');
 }
 
@@ -39,13 +40,18 @@ function pathsIn(text: string): string[] {
 /**
  * The folders a service is known to write, snapshotted whole when its duplicate is made:
  * folders named in ImagePath arguments and in its Parameters values (a data directory,
- * a config file's folder). Not the image's own folder nor the ServiceDll's: they hold the
+ * a config file's folder), and the folders its configuration files name (`extra`: derived by
+ * `configFolders` in src/analyze/configfiles.ts, which reads them). Not the image's own folder nor the ServiceDll's: they hold the
  * binaries (PostgreSQL's bin is 100+ MB) and what a service writes there (logs, pid files)
  * is copied up lazily when the VM writes it. System folders are never included; a folder
  * inside another listed one is dropped. Sorted, case-insensitively unique.
  */
-export function snapshotFolders(config: Pick<ServiceConfig, 'imagePath' | 'serviceDll' | 'svchostGroup'>, params: readonly RegValue[] = []): string[] {
-  const found: string[] = [];
+export function snapshotFolders(
+  config: Pick<ServiceConfig, 'imagePath' | 'serviceDll' | 'svchostGroup'>,
+  params: readonly RegValue[] = [],
+  extra: readonly string[] = [],
+): string[] {
+  const found: string[] = [...extra];
   const args = expand(config.imagePath).slice(expand(config.imagePath).indexOf(imageOf(config.imagePath)) + imageOf(config.imagePath).length);
   for (const p of pathsIn(args)) found.push(folderOf(normalize(p)));
   for (const v of params) {

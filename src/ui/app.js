@@ -290,4 +290,48 @@ $('#diff-form').addEventListener('submit', async (e) => {
   const out = await r.json().catch(() => ({}));
   $('#diff-out').textContent = r.ok ? JSON.stringify(out, null, 2) : `error: ${out.error || r.status}`;
 });
+// issue 24.5: the selected VM's checkpoints (restore asks first), a checkpoint, the export download
+async function showCheckpoints() {
+  const vm = $('#diff-vm').value;
+  const r = await fetch(`/api/checkpoints?token=${encodeURIComponent(token)}&vm=${encodeURIComponent(vm)}`);
+  const list = await r.json().catch(() => []);
+  if (!r.ok) return showError(`checkpoints of ${vm}: ${list.error || r.status}`);
+  $('#ckpts tbody').replaceChildren(
+    ...list.map((c) =>
+      el(
+        'tr',
+        { 'data-checkpoint': c.name },
+        el('td', { class: 'mono' }, c.name),
+        el('td', { class: 'mono' }, c.createdAt),
+        el('td', { class: 'mono' }, c.fileBytes),
+        el(
+          'td',
+          {},
+          el(
+            'button',
+            {
+              class: 'danger',
+              'data-action': 'vm.restore',
+              onclick: () =>
+                action(
+                  { action: 'vm.restore', vm, checkpoint: c.name, confirm: true },
+                  `Restore VM ${vm} to checkpoint ${c.name}? Its duplicates are stopped and started again; what it changed since is lost.`,
+                ),
+            },
+            'restore',
+          ),
+        ),
+      ),
+    ),
+  );
+}
+$('#ckpt-list').addEventListener('click', showCheckpoints);
+$('#ckpt-take').addEventListener('click', async () => {
+  await action({ action: 'vm.checkpoint', vm: $('#diff-vm').value });
+  await showCheckpoints();
+});
+$('#export-link').addEventListener('click', (e) => {
+  e.preventDefault();
+  location.href = `/api/export?token=${encodeURIComponent(token)}&vm=${encodeURIComponent($('#diff-vm').value)}`;
+});
 connect();

@@ -5,9 +5,14 @@
 // State is polled from the SCM and the state database every 500 ms and pushed over
 // server-sent events when it changes; VM traces stream from `svcdup trace` children.
 import { vmDiff } from '../vm/diff.js';
+import { checkpointVm, listCheckpoints, restoreVm } from '../portable/checkpoint.js';
+import { exportVm } from '../portable/export.js';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes, timingSafeEqual } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { createReadStream, readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { pipeline } from 'node:stream/promises';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { dirname, join } from 'node:path';
@@ -320,10 +325,10 @@ export async function startUi(opts: UiOptions = {}): Promise<UiServer> {
     });
   }
 
-  async function act(body: { action?: string; vm?: string; service?: string; confirm?: boolean }): Promise<unknown> {
+  async function act(body: { action?: string; vm?: string; service?: string; confirm?: boolean; checkpoint?: string }): Promise<unknown> {
     const { action, vm, service } = body;
     if (!vm || typeof vm !== 'string') throw new UsageError('vm is required');
-    if ((action === 'undup' || action === 'vm.rm') && body.confirm !== true) throw new UsageError(`${action} needs confirm: true`);
+    if ((action === 'undup' || action === 'vm.rm' || action === 'vm.restore') && body.confirm !== true) throw new UsageError(`${action} needs confirm: true`);
     switch (action) {
       case 'start':
         return serial(() => dups.start(need(service), vm));
@@ -333,8 +338,13 @@ export async function startUi(opts: UiOptions = {}): Promise<UiServer> {
         return serial(() => dups.undup(need(service), vm));
       case 'vm.rm':
         return serial(() => vms.remove(vm));
+      // issue 24.5: a VM's checkpoints from the dashboard (restore asks for confirmation)
+      case 'vm.checkpoint':
+        return serial(() => checkpointVm(backend, dups, vm, body.checkpoint || undefined));
+      case 'vm.restore':
+        return serial(() => restoreVm(backend, dups, vm, need(body.checkpoint)));
       default:
-        throw new UsageError(`unknown action ${JSON.stringify(action)} (start, stop, undup, vm.rm)`);
+        throw new UsageError(`unknown action ${JSON.stringify(action)} (start, stop, undup, vm.rm, vm.checkpoint, vm.restore)`);
     }
   }
 
@@ -390,6 +400,25 @@ export async function startUi(opts: UiOptions = {}): Promise<UiServer> {
       const vm = url.searchParams.get('vm') ?? '';
       vms.require(vm);
       return json(res, 200, await serial(() => vmDiff(backend, vm)));
+    }
+    if (req.method === 'GET' && url.pathname === '/api/checkpoints') {
+      const vm = url.searchParams.get('vm') ?? '';
+      vms.require(vm);
+      return json(res, 200, await serial(() => listCheckpoints(backend, dups, vm)));
+    }
+    if (req.method === 'GET' && url.pathname === '/api/export') {
+      // the archive of vm export --stop, written to a temporary file and sent as a download
+      const vm = url.searchParams.get('vm') ?? '';
+      vms.require(vm);
+      const dir = await mkdtemp(join(tmpdir(), 'svcdup-export-'));
+      try {
+        const r = await serial(() => exportVm(backend, dups, vm, join(dir, `${vm}.svcdup.tgz`), { stop: true }));
+        res.writeHead(200, { 'Content-Type': 'application/gzip', 'Content-Disposition': `attachment; filename="${vm}.svcdup.tgz"`, 'Content-Length': r.bytes });
+        await pipeline(createReadStream(r.file), res);
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
+      return;
     }
     if (req.method === 'POST' && url.pathname === '/api/action') {
       if (!String(req.headers['content-type']).startsWith('application/json')) throw new UsageError('actions are JSON');

@@ -1,0 +1,58 @@
+// What the PostgreSQL tests share (test/pg.test.ts, test/pg-portable.test.ts): where the
+// server's binaries are (scripts/fetch-thirdparty.sh), and SQL clients kept one per instance.
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import pg from 'pg';
+import { packageRoot } from '../src/config.js';
+
+export const PG_BIN = join(packageRoot, '.cache', 'thirdparty', 'pg15', 'package', 'native', 'bin');
+export const pgPresent = existsSync(join(PG_BIN, 'pg_ctl.exe'));
+
+/**
+ * One connection per instance, kept: every new connection is a new server process
+ * (postgres --forkchild), a Wine process start, the slowest thing here.
+ */
+export function pgClients(port: number) {
+  const clients = new Map<string, pg.Client>();
+  /** Close the kept connection to an instance (before it is stopped). */
+  async function disconnect(address: string): Promise<void> {
+    const c = clients.get(address);
+    clients.delete(address);
+    await c?.end().catch(() => undefined);
+  }
+  async function sql<T extends Record<string, unknown>>(address: string, text: string): Promise<T[]> {
+    let c = clients.get(address);
+    if (!c) {
+      const fresh = new pg.Client({ host: address, port, user: 'postgres', database: 'postgres', connectionTimeoutMillis: 20_000 });
+      // a server stopped under a kept connection ends it: forget it, the next query reconnects
+      fresh.on('error', () => clients.get(address) === fresh && clients.delete(address));
+      await fresh.connect();
+      clients.set(address, fresh);
+      c = fresh;
+    }
+    try {
+      return (await c.query<T>(text)).rows;
+    } catch (err) {
+      await disconnect(address);
+      throw err;
+    }
+  }
+  const rows = async (address: string): Promise<string[]> => (await sql<{ v: string }>(address, 'select v from t order by v')).map((r) => r.v);
+  /** Connect until the server accepts (a started service may still be recovering its copy). */
+  async function ready(address: string, ms = 60_000): Promise<void> {
+    const end = Date.now() + ms;
+    for (;;) {
+      try {
+        await sql(address, 'select 1');
+        return;
+      } catch (err) {
+        if (Date.now() > end) throw err;
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    }
+  }
+  const disconnectAll = async (): Promise<void> => {
+    for (const a of [...clients.keys()]) await disconnect(a);
+  };
+  return { sql, rows, ready, disconnect, disconnectAll };
+}
