@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { createBackend, type ManagedBackend } from '../backend/index.js';
 import type { ServiceStatus } from '../backend/types.js';
 import { packageRoot } from '../config.js';
-import { Duplicates } from '../dup/dup.js';
+import { Duplicates, duplicateMode } from '../dup/dup.js';
 import { SvcdupError, UsageError } from '../errors.js';
 import { listeningEndpoints, portMapFromRecord, type Endpoint } from '../net/index.js';
 import { openDb, type Db } from '../state/db.js';
@@ -44,6 +44,8 @@ export interface UiDuplicate {
   type: string;
   startType: string;
   dependOnService: string[];
+  /** direct or relayed (docs/dup.md); '-' for a service created in a VM */
+  mode: string;
   createdInVm?: boolean;
   error?: string;
 }
@@ -147,6 +149,7 @@ export async function startUi(opts: UiOptions = {}): Promise<UiServer> {
         type: s ? serviceTypeName(s.type) : '-',
         startType: d.plan.original.start,
         dependOnService: d.plan.dependOnService,
+        mode: duplicateMode(d.plan),
       });
     }
     // Services processes in VMs created themselves: named SERVICE@VM, unknown to the state db.
@@ -166,6 +169,7 @@ export async function startUi(opts: UiOptions = {}): Promise<UiServer> {
         type: serviceTypeName(s.type),
         startType: '-',
         dependOnService: [],
+        mode: '-',
         createdInVm: true,
       });
     }
