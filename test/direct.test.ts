@@ -207,3 +207,51 @@ describe('dup with no mode: direct where it applies, relayed where not', () => {
     expect(cli(['undup', 'RpcSs', '--vm', 'd3']).status).toBe(0);
   }, 120_000);
 });
+
+describe('a direct image that dies without reporting STOPPED (svcdup-watch)', () => {
+  /** STOPPED as the SCM reports it, and how long after `since` it was first seen. */
+  async function stoppedAfter(name: string, since: number): Promise<{ status: ServiceStatus; ms: number }> {
+    for (;;) {
+      const status = await host.backend.call('scm.status', { name });
+      if (status.state === 'STOPPED') return { status, ms: performance.now() - since };
+      if (performance.now() - since > 10_000) throw new Error(`${name} still ${status.state} 10 s after its process ended`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+
+  it('killed with TerminateProcess from the host: STOPPED with its exit code within a second, and it starts again', async () => {
+    const name = `${SVC}@d1`;
+    const running = await host.backend.call('scm.status', { name });
+    expect(running.state).toBe('RUNNING');
+    // one watcher for the host, outside every VM
+    const procs = await host.backend.call('proc.list', {});
+    expect(procs.filter((p) => p.image.toLowerCase() === 'svcdup-watch.exe')).toHaveLength(1);
+    expect(cliJson<VmProcess[]>(['ps', '--vm', 'd1']).map((p) => p.image.toLowerCase())).not.toContain('svcdup-watch.exe');
+    const t = performance.now();
+    await host.backend.call('proc.kill', { pid: running.pid, exitCode: 77 });
+    const { status, ms } = await stoppedAfter(name, t);
+    expect(status).toMatchObject({ win32ExitCode: 1066, serviceExitCode: 77 });
+    expect(ms).toBeLessThan(1000);
+    // a new process in d1, answering there
+    const again = cliJson<ServiceStatus>(['start', SVC, '--vm', 'd1']);
+    expect(again.state).toBe('RUNNING');
+    expect(again.pid).not.toBe(running.pid);
+    expect((await pipeCall('d1')).pid).toBe(again.pid);
+  }, 120_000);
+
+  it('one that exits on its own (the test service --crash: RUNNING, then ExitProcess(3)) is STOPPED with exit code 3', async () => {
+    const name = `${SVC}@d1`;
+    expect(cliJson<ServiceStatus>(['stop', SVC, '--vm', 'd1']).win32ExitCode).toBe(0);
+    await host.backend.call('scm.start', { name, args: ['--crash'] });
+    expect((await waitState(host.backend, name, 'RUNNING')).state).toBe('RUNNING');
+    const t = performance.now();
+    const { status, ms } = await stoppedAfter(name, t);
+    expect(status).toMatchObject({ win32ExitCode: 1066, serviceExitCode: 3 });
+    expect(ms).toBeLessThan(500 + 1000); // the service exits 500 ms after RUNNING
+    const again = cliJson<ServiceStatus>(['start', SVC, '--vm', 'd1']);
+    expect(again.state).toBe('RUNNING');
+    expect((await pipeCall('d1')).pid).toBe(again.pid);
+    expect(cli(['undup', SVC, '--vm', 'd1']).status).toBe(0);
+    expect(folder()).toEqual(['svcdup-testsvc.exe']);
+  }, 120_000);
+});
