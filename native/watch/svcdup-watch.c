@@ -21,9 +21,9 @@
 #ifndef SERVICE_SET_STATUS
 #define SERVICE_SET_STATUS 0x8000 /* the right sechost opens a service with to report its status */
 #endif
-#define MAILSLOT    L"\\\\.\\mailslot\\svcdup.watch"
+#define MAILSLOT     L"\\\\.\\mailslot\\svcdup.watch"
 #define IDLE_EXIT_MS 60000
-#define NAME_MAX_CH 300
+#define NAME_MAX_CH  300
 
 typedef struct watch {
     struct watch *next;
@@ -137,7 +137,8 @@ static void scan(void)
     if (EnumServicesStatusExW(scm, SC_ENUM_PROCESS_INFO, SERVICE_WIN32, SERVICE_ACTIVE, buf, need, &need, &n, &resume, NULL)) {
         ENUM_SERVICE_STATUS_PROCESSW *e = (ENUM_SERVICE_STATUS_PROCESSW *)buf;
         for (DWORD i = 0; i < n; i++)
-            if (e[i].ServiceStatusProcess.dwProcessId && wcschr(e[i].lpServiceName, L'@')) watch_add(e[i].ServiceStatusProcess.dwProcessId, e[i].lpServiceName);
+            if (e[i].ServiceStatusProcess.dwProcessId && wcschr(e[i].lpServiceName, L'@'))
+                watch_add(e[i].ServiceStatusProcess.dwProcessId, e[i].lpServiceName);
     }
     free(buf);
 }
@@ -161,8 +162,10 @@ int wmain(void)
             if (*end == L' ') watch_add(pid, end + 1);
         }
         sweep();
-        if (list) idle_since = GetTickCount();
-        else if (GetTickCount() - idle_since > IDLE_EXIT_MS) break;
+        if (list)
+            idle_since = GetTickCount();
+        else if (GetTickCount() - idle_since > IDLE_EXIT_MS)
+            break;
     }
     CloseHandle(slot);
     return 0;
