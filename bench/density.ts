@@ -128,7 +128,7 @@ async function round1(service: 'svcdup-testsvc' | 'RpcSs', n: number, idleFloorK
   const failed: string[] = []; // a failure is counted and named, and the others go on
   await mapLimit(names, START_CONCURRENCY, async (vm) => {
     try {
-      await dups.dup(service, vm, { start: true, ...(direct ? { direct: true } : {}) });
+      await dups.dup(service, vm, { start: true, mode: direct ? 'direct' : 'relayed' });
     } catch (err) {
       failed.push(`${vm}: ${(err as Error).message.split('\n')[0]}`);
       say(`${service} N=${n}: ${vm} failed: ${failed[failed.length - 1]}`);

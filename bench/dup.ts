@@ -4,15 +4,19 @@
 //  2. private memory of svcdup-host per duplicate, against the service's own process and
 //     the idle-process floor (svcdup-idle.exe; Linux view: Private_Clean + Private_Dirty);
 //  3. N duplicates of one test service (default 50) running at once, all answering;
-//  4. the same starts for direct duplicates (`dup --direct`: the SCM starts a hooked copy of
-//     the image, no svcdup-host), and the direct image's private memory.
+//  4. the same starts in each mode: the default (`dup` with no mode: direct for the test
+//     service, an x64 .exe), relayed (`--relayed`: svcdup-host relays) and direct (`--direct`:
+//     the SCM starts a hooked copy of the image, no svcdup-host), with where a start goes;
+//  5. svcdup's private memory per duplicate in the default mode (a direct image's over the
+//     native service's process), and a relayed duplicate's (svcdup-host, and its image).
+// dupStartRatio / restartRatio / hostPrivateKbPerDuplicate are the default mode's.
 // The test service's image is copied into the bench's prefix first (C:\bench), so that the
 // direct copies written beside it stay in the prefix.
 // Usage: npx tsx bench/dup.ts [N] [--json]   (BENCH_ROUNDS: latency rounds, default 7)
 import { copyFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ServiceStatus } from '../src/backend/types.js';
-import { Duplicates, vmKey } from '../src/dup/dup.js';
+import { Duplicates, duplicateMode, vmKey, type DupMode } from '../src/dup/dup.js';
 import { openDb } from '../src/state/db.js';
 import { insertVm } from '../src/state/vms.js';
 import { findWine, WineBackend } from '../src/backend/wine.js';
@@ -73,10 +77,10 @@ async function phases(wall: number, runningAt: number, name: string, vm: string 
   };
 }
 
-/** One round of a duplicate: `dup --start` timed, stopped, started again timed (with its phases), removed. */
-async function dupRound(opts: { direct?: boolean }, dupMs: number[], restartMs: number[], restartPhases: Phases[]): Promise<void> {
+/** One round of a duplicate: `dup --start` timed, stopped, started again timed (with its phases), removed. Returns the mode it ran in. */
+async function dupRound(mode: DupMode, dupMs: number[], restartMs: number[], restartPhases: Phases[]): Promise<string> {
   let t = performance.now();
-  await dups.dup(SVC, 'b0', { start: true, ...opts });
+  const plan = await dups.dup(SVC, 'b0', { start: true, mode });
   dupMs.push(performance.now() - t);
   await dups.stop(SVC, 'b0');
   t = performance.now();
@@ -85,6 +89,7 @@ async function dupRound(opts: { direct?: boolean }, dupMs: number[], restartMs: 
   restartMs.push(performance.now() - t);
   restartPhases.push(await phases(wall, Date.now(), `${SVC}@b0`, 'b0'));
   await dups.undup(SVC, 'b0');
+  return duplicateMode(plan.services.at(-1)!);
 }
 
 try {
@@ -103,9 +108,13 @@ try {
   const restart: number[] = [];
   const nativePhases: Phases[] = [];
   const restartPhases: Phases[] = [];
+  const relayed: number[] = [];
+  const relayedRestart: number[] = [];
+  const relayedPhases: Phases[] = [];
   const direct: number[] = [];
   const directRestart: number[] = [];
   const directPhases: Phases[] = [];
+  let defaultMode = '';
   for (let i = 0; i < ROUNDS; i++) {
     const t = performance.now();
     const wall = Date.now();
@@ -116,18 +125,26 @@ try {
     await b.call('scm.control', { name: SVC, code: 1 });
     while ((await b.call('scm.status', { name: SVC })).state !== 'STOPPED') await new Promise((r) => setTimeout(r, 5));
 
-    await dupRound({}, dup, restart, restartPhases);
-    await dupRound({ direct: true }, direct, directRestart, directPhases);
+    defaultMode = await dupRound('auto', dup, restart, restartPhases);
+    await dupRound('relayed', relayed, relayedRestart, relayedPhases);
+    await dupRound('direct', direct, directRestart, directPhases);
   }
   const nativeMs = median(native);
   say(`sc start (native) to RUNNING, median of ${ROUNDS}:       ${nativeMs.toFixed(1)} ms`);
-  say(`dup --start to RUNNING, median of ${ROUNDS}:            ${median(dup).toFixed(1)} ms   ratio ${(median(dup) / nativeMs).toFixed(2)}`);
-  say(`start of an existing duplicate, median of ${ROUNDS}:    ${median(restart).toFixed(1)} ms   ratio ${(median(restart) / nativeMs).toFixed(2)}`);
+  say(
+    `dup --start (default mode: ${defaultMode}) to RUNNING, median of ${ROUNDS}: ${median(dup).toFixed(1)} ms   ratio ${(median(dup) / nativeMs).toFixed(2)}`,
+  );
+  say(`start of an existing duplicate (default), median of ${ROUNDS}: ${median(restart).toFixed(1)} ms   ratio ${(median(restart) / nativeMs).toFixed(2)}`);
+  say(`dup --relayed --start to RUNNING, median of ${ROUNDS}:  ${median(relayed).toFixed(1)} ms   ratio ${(median(relayed) / nativeMs).toFixed(2)}`);
+  say(`start of an existing relayed duplicate, median:      ${median(relayedRestart).toFixed(1)} ms   ratio ${(median(relayedRestart) / nativeMs).toFixed(2)}`);
   const phaseMedians = (ps: Phases[]): Record<string, number> =>
     Object.fromEntries(Object.keys(ps[0] ?? {}).map((k) => [k, round(median(ps.map((p) => p[k as keyof Phases] ?? NaN)), 0)]));
   const nativeTimeline = phaseMedians(nativePhases);
   const restartTimeline = phaseMedians(restartPhases);
-  say(`where a start goes (ms, medians): native ${JSON.stringify(nativeTimeline)}; existing duplicate ${JSON.stringify(restartTimeline)}`);
+  const relayedTimeline = phaseMedians(relayedPhases);
+  say(
+    `where a start goes (ms, medians): native ${JSON.stringify(nativeTimeline)}; existing duplicate (default) ${JSON.stringify(restartTimeline)}; relayed ${JSON.stringify(relayedTimeline)}`,
+  );
   say(`dup --direct --start to RUNNING, median of ${ROUNDS}:   ${median(direct).toFixed(1)} ms   ratio ${(median(direct) / nativeMs).toFixed(2)}`);
   say(`start of an existing direct duplicate, median:       ${median(directRestart).toFixed(1)} ms   ratio ${(median(directRestart) / nativeMs).toFixed(2)}`);
 
@@ -146,17 +163,17 @@ try {
   }
   say(`${N} duplicates registered and started in ${(upMs / 1000).toFixed(1)} s; answering: ${answering}/${N}, distinct pids: ${pids.size}`);
 
-  // memory, with every process settled after its start: the relayed duplicates above, one
-  // direct duplicate (its process is the SCM's) and the native service
+  // memory, with every process settled after its start and after serving one client: the N
+  // default-mode duplicates above, one relayed duplicate (svcdup-host and its image) and the
+  // native service
   const prefix = host.paths.prefix;
+  insertVm(db, { name: 'br', policy: '', portMap: {} });
+  await b.call('reg.createKey', { key: vmKey('br') });
+  await dups.dup(SVC, 'br', { start: true, mode: 'relayed' });
+  await b.exec([nativeExe(b, 'svcdup-run.exe'), '--vm', 'br', '--', nativeExe(b, 'svcdup-pipecall.exe'), SVC], { timeoutMs: 30_000 });
   const dupPids = new Set(prefixPids(prefix, 'svcdup-testsvc.exe'));
-  insertVm(db, { name: 'bd', policy: '', portMap: {} });
-  await b.call('reg.createKey', { key: vmKey('bd') });
-  await dups.dup(SVC, 'bd', { start: true, direct: true });
   await b.call('scm.start', { name: SVC });
   await waitRunning(SVC);
-  // each asked once, as the relayed ones were above: a served client leaves its mark in the process
-  await b.exec([nativeExe(b, 'svcdup-run.exe'), '--vm', 'bd', '--', nativeExe(b, 'svcdup-pipecall.exe'), SVC], { timeoutMs: 30_000 });
   await b.exec([nativeExe(b, 'svcdup-pipecall.exe'), SVC], { timeoutMs: 30_000 });
   await new Promise((r) => setTimeout(r, 1000));
   const hostKb = privateKb(prefix, 'svcdup-host.exe');
@@ -164,15 +181,22 @@ try {
   const images = prefixPids(prefix, 'svcdup-testsvc.exe');
   const svcKb = kbOf(images.filter((p) => dupPids.has(p)));
   const nativeKb = kbOf(images.filter((p) => !dupPids.has(p)));
-  const directKb = privateKb(prefix, 'svcdup-testsvc@bd.exe');
+  // the direct copies are svcdup-testsvc@bN.exe
+  const directKb = privateKb(prefix, 'svcdup-testsvc@b');
   const idle = await idleKb(b);
-  const hostPrivateKbPerDuplicate = median(hostKb);
-  say(`svcdup-host private memory (Linux view), median of ${hostKb.length}: ${hostPrivateKbPerDuplicate} kB`);
+  const relayedHostKb = median(hostKb);
+  // svcdup's own memory per duplicate in the default mode: a direct image's over the native process, or svcdup-host
+  const hostPrivateKbPerDuplicate =
+    defaultMode === 'direct' ? (nativeKb[0] !== undefined && directKb.length ? median(directKb) - nativeKb[0] : null) : relayedHostKb;
+  say(
+    `svcdup's private memory per duplicate, default mode (${defaultMode}): ${hostPrivateKbPerDuplicate} kB (direct images, median of ${directKb.length}: ${median(directKb)} kB)`,
+  );
+  say(`svcdup-host private memory (Linux view), median of ${hostKb.length}: ${relayedHostKb} kB`);
   say(`the duplicated service's own process, median of ${svcKb.length}:     ${median(svcKb)} kB`);
   say(`the native service process:                            ${nativeKb[0] ?? NaN} kB`);
   say(`an idle Wine process (no C runtime / mingw C runtime):   ${idle.idleProcessKb} / ${idle.idleCrtProcessKb} kB`);
   say(
-    `svcdup-host / service process: ${(hostPrivateKbPerDuplicate / median(svcKb)).toFixed(2)}; svcdup-host / idle process: ${(hostPrivateKbPerDuplicate / idle.idleProcessKb).toFixed(2)}`,
+    `svcdup-host / service process: ${(relayedHostKb / median(svcKb)).toFixed(2)}; svcdup-host / idle process: ${(relayedHostKb / idle.idleProcessKb).toFixed(2)}`,
   );
   report({
     bench: 'dup',
@@ -181,29 +205,37 @@ try {
     nativeStartMs: round(nativeMs, 1),
     dupStartMs: round(median(dup), 1),
     restartMs: round(median(restart), 1),
+    defaultMode,
     dupStartRatio: round(median(dup) / nativeMs),
     restartRatio: round(median(restart) / nativeMs),
+    relayedStartMs: round(median(relayed), 1),
+    relayedRestartMs: round(median(relayedRestart), 1),
+    relayedStartRatio: round(median(relayed) / nativeMs),
+    relayedRestartRatio: round(median(relayedRestart) / nativeMs),
+    directStartRatio: round(median(direct) / nativeMs),
     nativeTimeline,
     restartTimeline,
+    relayedTimeline,
     bringUpMsPerDuplicate: round(upMs / N, 1),
     answering,
     distinctPids: pids.size,
     hostPrivateKbPerDuplicate,
+    relayedHostPrivateKb: relayedHostKb,
     serviceProcessKb: median(svcKb),
     nativeServiceProcessKb: nativeKb[0] ?? null,
     idleProcessKb: idle.idleProcessKb,
     idleCrtProcessKb: idle.idleCrtProcessKb,
-    hostOverIdle: round(hostPrivateKbPerDuplicate / idle.idleProcessKb),
+    hostOverIdle: round(relayedHostKb / idle.idleProcessKb),
     directDupStartMs: round(median(direct), 1),
     directRestartMs: round(median(directRestart), 1),
     directDupStartRatio: round(median(direct) / nativeMs),
     directRestartRatio: round(median(directRestart) / nativeMs),
     directTimeline: phaseMedians(directPhases),
-    directImageKb: directKb[0] ?? null,
+    directImageKb: directKb.length ? median(directKb) : null,
     // what a duplicate costs over the native service process: relayed, svcdup-host and the
     // image in the VM; direct, the hook in the service's own process
-    relayOverNativeKb: nativeKb[0] !== undefined ? hostPrivateKbPerDuplicate + median(svcKb) - nativeKb[0] : null,
-    directSvcdupKbPerDuplicate: directKb[0] !== undefined && nativeKb[0] !== undefined ? directKb[0] - nativeKb[0] : null,
+    relayOverNativeKb: nativeKb[0] !== undefined ? relayedHostKb + median(svcKb) - nativeKb[0] : null,
+    directSvcdupKbPerDuplicate: directKb.length && nativeKb[0] !== undefined ? median(directKb) - nativeKb[0] : null,
   });
 } finally {
   await cleanup();

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The main job on a fresh machine: set up, then show svcdup at work on its own Wine prefix
 # (~/.svcdup, or $SVCDUP_HOME): VMs, duplicates of Wine's RpcSs and Schedule beside the
-# host's own, each VM's clients reaching their own RpcSs; the project's test service as a
-# direct duplicate (the SCM starts a hooked copy of its image); then everything removed again.
+# host's own (relayed: direct does not apply to Wine builtins and svchost services), each VM's
+# clients reaching their own RpcSs; the project's test service duplicated with no mode asked
+# for, so direct (the SCM starts a hooked copy of its image); then everything removed again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -35,9 +36,10 @@ svcdup run --vm web2 -- "$pipecall" --server-pid epmapper
 svcdup stop Schedule --vm web1
 svcdup start Schedule --vm web1
 
-echo; echo "# a direct duplicate: no svcdup-host, the SCM starts svcdup-testsvc@web1.exe (a hooked copy) itself"
+echo; echo "# direct where it applies: no svcdup-host, the SCM starts svcdup-testsvc@web1.exe (a hooked copy) itself"
 svcdup host exec -- sc create svcdup-testsvc binPath= "Z:$(pwd | tr / '\\')\\native\\build\\svcdup-testsvc.exe"
-svcdup dup svcdup-testsvc --vm web1 --direct --start
+svcdup dup svcdup-testsvc --vm web1 --start
+svcdup status --vm web1
 svcdup ps --vm web1
 svcdup run --vm web1 -- "$pipecall" svcdup-testsvc
 

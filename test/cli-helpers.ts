@@ -35,6 +35,9 @@ export async function waitState(backend: HostBackend, name: string, state: Servi
 /** The real image a duplicate runs: the child of its svcdup-host (the SCM's pid). */
 export async function imageOf(backend: HostBackend, status: ServiceStatus): Promise<ProcessInfo | undefined> {
   const procs = await backend.call('proc.list', {});
+  // a direct duplicate: the SCM's process is the image itself; a relayed one: svcdup-host's child
+  const own = procs.find((p) => p.pid === status.pid);
+  if (own && own.image.toLowerCase() !== 'svcdup-host.exe') return own;
   return procs.find((p) => p.ppid === status.pid && p.image.toLowerCase() !== 'conhost.exe');
 }
 

@@ -15,6 +15,7 @@ const SVC = 'svcdup-testsvc';
 const DIR = 'C:\\svcdup-direct';
 const IMAGE = `${DIR}\\svcdup-testsvc.exe`;
 const { cli, cliJson } = cliFor(() => host.paths);
+const SVCHOST_KEY = 'HKLM\\SOFTWARE\\Microsoft\\Windows NT\\CurrentVersion\\Svchost';
 const folder = () => readdirSync(host.backend.toHostPath(DIR)).sort();
 
 interface VmProcess {
@@ -36,6 +37,15 @@ beforeAll(async () => {
   mkdirSync(dirname(b.toHostPath(IMAGE)), { recursive: true });
   copyFileSync(b.toHostPath(nativeExe(b, 'svcdup-testsvc.exe')), b.toHostPath(IMAGE));
   await b.call('scm.create', { name: SVC, displayName: 'svcdup test service', imagePath: `${IMAGE} --flag` });
+  // a ServiceDll service in its own svchost group: never direct
+  await b.call('reg.set', { key: `${SVCHOST_KEY}`, name: 'svcduptest', type: 'REG_MULTI_SZ', data: ['svcdup-testdll'] });
+  await b.call('scm.create', { name: 'svcdup-testdll', imagePath: 'C:\\windows\\system32\\svchost.exe -k svcduptest', type: 0x20 });
+  await b.call('reg.set', {
+    key: 'HKLM\\SYSTEM\\CurrentControlSet\\Services\\svcdup-testdll\\Parameters',
+    name: 'ServiceDll',
+    type: 'REG_EXPAND_SZ',
+    data: nativeExe(b, 'svcdup-testsvc.dll'),
+  });
   for (const vm of ['d1', 'd2', 'd3']) expect(cli(['vm', 'create', vm]).status).toBe(0);
 }, 180_000);
 afterAll(async () => {
@@ -93,7 +103,8 @@ describe('dup --direct', () => {
     expect((await pipeCall('d2')).pid).not.toBe((await pipeCall('d1')).pid);
     const builtin = cli(['dup', 'RpcSs', '--vm', 'd1', '--direct', '--dry-run']);
     expect(builtin.status).toBe(2);
-    expect(builtin.stderr).toMatch(/Wine builtin/);
+    // RpcSs is both a Wine builtin and registered as a shared-process service: the planner's refusal comes first
+    expect(builtin.stderr).toMatch(/Wine builtin|shared-process service/);
     const token = cli(['dup', SVC, '--vm', 'd3', '--direct', '--restricted-token', '--dry-run']);
     expect(token.stderr).toMatch(/--direct and --restricted-token/);
   }, 120_000);
@@ -141,6 +152,106 @@ describe('dup --direct', () => {
     } finally {
       await b.removeFile(ft);
     }
+    expect(folder()).toEqual(['svcdup-testsvc.exe']);
+  }, 120_000);
+});
+
+describe('dup with no mode: direct where it applies, relayed where not', () => {
+  interface Plan {
+    plan: { services: { scmName: string; direct?: unknown }[]; relayedBecause?: string };
+    status?: ServiceStatus;
+  }
+
+  it('the test service (an own-process x64 .exe) is direct; status, ps and the dry run say so', async () => {
+    const dry = cli(['dup', SVC, '--vm', 'd1', '--dry-run']);
+    expect(dry.stdout).toMatch(new RegExp(`^duplicate  ${SVC}@d1  direct  `, 'm'));
+    const out = cliJson<Plan>(['dup', SVC, '--vm', 'd1', '--start']);
+    expect(out.status!.state).toBe('RUNNING');
+    expect(out.plan.services[0]!.direct).toBeDefined();
+    expect(out.plan.relayedBecause).toBeUndefined();
+    expect(folder()).toEqual(['svcdup-testsvc.exe', 'svcdup-testsvc@d1.exe']);
+    expect((await pipeCall('d1')).pid).toBe(out.status!.pid);
+    expect(cliJson<{ scmName: string; mode: string }[]>(['status', '--vm', 'd1']).map((d) => [d.scmName, d.mode])).toEqual([[`${SVC}@d1`, 'direct']]);
+    expect(cli(['status', '--vm', 'd1']).stdout).toMatch(new RegExp(`^${SVC}@d1 +d1 +direct +RUNNING `, 'm'));
+    const ps = cliJson<(VmProcess & { duplicate?: string; mode?: string })[]>(['ps', '--vm', 'd1']);
+    expect(ps).toEqual([expect.objectContaining({ pid: out.status!.pid, duplicate: `${SVC}@d1`, mode: 'direct' })]);
+  }, 120_000);
+
+  it('RpcSs (a Wine builtin) and a svchost service are relayed, with the reason; --relayed forces it; both flags are refused', async () => {
+    const rpcss = cliJson<Plan>(['dup', 'RpcSs', '--vm', 'd3', '--dry-run']);
+    expect(rpcss.plan.services.map((x) => x.direct)).toEqual([undefined]);
+    expect(rpcss.plan.relayedBecause).toMatch(/Wine builtin|shared-process/);
+    const text = cli(['dup', 'RpcSs', '--vm', 'd3', '--dry-run']).stdout;
+    expect(text).toMatch(/^duplicate {2}RpcSs@d3 {2}relayed: .+ {2}\(/m);
+    expect(text).toMatch(/svcdup-host\.exe.* --service RpcSs/);
+    const dll = cliJson<Plan>(['dup', 'svcdup-testdll', '--vm', 'd3', '--dry-run']);
+    expect(dll.plan.services.map((x) => x.direct)).toEqual([undefined]);
+    expect(dll.plan.relayedBecause).toMatch(/runs in svchost/);
+    // --restricted-token and --set ImagePath keep the default relayed too
+    expect(cliJson<Plan>(['dup', SVC, '--vm', 'd3', '--restricted-token', '--dry-run']).plan.relayedBecause).toMatch(/restricted-token/);
+    expect(cliJson<Plan>(['dup', SVC, '--vm', 'd3', '--set', `ImagePath=${IMAGE}`, '--dry-run']).plan.relayedBecause).toMatch(/--set ImagePath/);
+    const forced = cliJson<Plan>(['dup', SVC, '--vm', 'd3', '--relayed', '--dry-run']);
+    expect(forced.plan.services[0]!.direct).toBeUndefined();
+    expect(forced.plan.relayedBecause).toBeUndefined();
+    const both = cli(['dup', SVC, '--vm', 'd3', '--relayed', '--direct', '--dry-run']);
+    expect(both.status).toBe(2);
+    expect(both.stderr).toMatch(/give one mode at most/);
+    // a relayed duplicate of RpcSs, for real: svcdup-host is the SCM's process, the image its child in d3
+    const real = cliJson<Plan>(['dup', 'RpcSs', '--vm', 'd3', '--start']);
+    expect(real.status!.state).toBe('RUNNING');
+    const procs = await host.backend.call('proc.list', {});
+    expect(procs.find((p) => p.pid === real.status!.pid)?.image.toLowerCase()).toBe('svcdup-host.exe');
+    expect(cliJson<{ scmName: string; mode: string }[]>(['status', '--vm', 'd3']).map((d) => [d.scmName, d.mode])).toEqual([['RpcSs@d3', 'relayed']]);
+    const ps = cliJson<(VmProcess & { duplicate?: string; mode?: string })[]>(['ps', '--vm', 'd3']);
+    expect(ps.find((p) => p.duplicate === 'RpcSs@d3')).toMatchObject({ ppid: real.status!.pid, mode: 'relayed' });
+    expect(cli(['undup', 'RpcSs', '--vm', 'd3']).status).toBe(0);
+  }, 120_000);
+});
+
+describe('a direct image that dies without reporting STOPPED (svcdup-watch)', () => {
+  /** STOPPED as the SCM reports it, and how long after `since` it was first seen. */
+  async function stoppedAfter(name: string, since: number): Promise<{ status: ServiceStatus; ms: number }> {
+    for (;;) {
+      const status = await host.backend.call('scm.status', { name });
+      if (status.state === 'STOPPED') return { status, ms: performance.now() - since };
+      if (performance.now() - since > 10_000) throw new Error(`${name} still ${status.state} 10 s after its process ended`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+
+  it('killed with TerminateProcess from the host: STOPPED with its exit code within a second, and it starts again', async () => {
+    const name = `${SVC}@d1`;
+    const running = await host.backend.call('scm.status', { name });
+    expect(running.state).toBe('RUNNING');
+    // one watcher for the host, outside every VM
+    const procs = await host.backend.call('proc.list', {});
+    expect(procs.filter((p) => p.image.toLowerCase() === 'svcdup-watch.exe')).toHaveLength(1);
+    expect(cliJson<VmProcess[]>(['ps', '--vm', 'd1']).map((p) => p.image.toLowerCase())).not.toContain('svcdup-watch.exe');
+    const t = performance.now();
+    await host.backend.call('proc.kill', { pid: running.pid, exitCode: 77 });
+    const { status, ms } = await stoppedAfter(name, t);
+    expect(status).toMatchObject({ win32ExitCode: 1066, serviceExitCode: 77 });
+    expect(ms).toBeLessThan(1000);
+    // a new process in d1, answering there
+    const again = cliJson<ServiceStatus>(['start', SVC, '--vm', 'd1']);
+    expect(again.state).toBe('RUNNING');
+    expect(again.pid).not.toBe(running.pid);
+    expect((await pipeCall('d1')).pid).toBe(again.pid);
+  }, 120_000);
+
+  it('one that exits on its own (the test service --crash: RUNNING, then ExitProcess(3)) is STOPPED with exit code 3', async () => {
+    const name = `${SVC}@d1`;
+    expect(cliJson<ServiceStatus>(['stop', SVC, '--vm', 'd1']).win32ExitCode).toBe(0);
+    await host.backend.call('scm.start', { name, args: ['--crash'] });
+    expect((await waitState(host.backend, name, 'RUNNING')).state).toBe('RUNNING');
+    const t = performance.now();
+    const { status, ms } = await stoppedAfter(name, t);
+    expect(status).toMatchObject({ win32ExitCode: 1066, serviceExitCode: 3 });
+    expect(ms).toBeLessThan(500 + 1000); // the service exits 500 ms after RUNNING
+    const again = cliJson<ServiceStatus>(['start', SVC, '--vm', 'd1']);
+    expect(again.state).toBe('RUNNING');
+    expect((await pipeCall('d1')).pid).toBe(again.pid);
+    expect(cli(['undup', SVC, '--vm', 'd1']).status).toBe(0);
     expect(folder()).toEqual(['svcdup-testsvc.exe']);
   }, 120_000);
 });

@@ -97,7 +97,7 @@ describe('a singleton service on the host and in 3 VMs', () => {
     before = await exportHostKeys();
     const hostReply = await pipeCall(undefined);
     for (const vm of ['v1', 'v2', 'v3']) {
-      const out = cliJson<{ status: ServiceStatus }>(['dup', SVC, '--vm', vm, '--set', `Parameters\\Greeting=hello ${vm}`, '--start']);
+      const out = cliJson<{ status: ServiceStatus }>(['dup', SVC, '--vm', vm, '--relayed', '--set', `Parameters\\Greeting=hello ${vm}`, '--start']);
       expect(out.status).toMatchObject({ name: `${SVC}@${vm}`, state: 'RUNNING' });
       dups[vm] = out.status;
     }
@@ -125,12 +125,13 @@ describe('a singleton service on the host and in 3 VMs', () => {
   });
 
   it('status lists the duplicates with state and pid', () => {
-    const list = cliJson<{ scmName: string; status: ServiceStatus }[]>(['status']);
-    expect(list.map((d) => [d.scmName, d.status.state])).toEqual([
-      [`${SVC}@v1`, 'RUNNING'],
-      [`${SVC}@v2`, 'RUNNING'],
-      [`${SVC}@v3`, 'RUNNING'],
+    const list = cliJson<{ scmName: string; mode: string; status: ServiceStatus }[]>(['status']);
+    expect(list.map((d) => [d.scmName, d.mode, d.status.state])).toEqual([
+      [`${SVC}@v1`, 'relayed', 'RUNNING'],
+      [`${SVC}@v2`, 'relayed', 'RUNNING'],
+      [`${SVC}@v3`, 'relayed', 'RUNNING'],
     ]);
+    expect(cli(['status']).stdout).toMatch(new RegExp(`^${SVC}@v1 +v1 +relayed +RUNNING `, 'm'));
   });
 
   it('each stops and starts independently, through sc and through svcdup', async () => {
@@ -197,8 +198,17 @@ describe('a ServiceDll service in its own svchost group', () => {
     await host.backend.call('scm.start', { name: 'svcdup-testdll' });
     expect((await waitState(host.backend, 'svcdup-testdll', 'RUNNING')).state).toBe('RUNNING');
     const onHost = await pipeCall(undefined, 'svcdup-testsvcdll');
-    const out = cliJson<{ status: ServiceStatus }>(['dup', 'svcdup-testdll', '--vm', 'v1', '--start']);
+    // no mode asked for: relayed, as direct does not apply to a svchost service
+    const out = cliJson<{ status: ServiceStatus; plan: { services: { direct?: unknown }[]; relayedBecause?: string } }>([
+      'dup',
+      'svcdup-testdll',
+      '--vm',
+      'v1',
+      '--start',
+    ]);
     expect(out.status.state).toBe('RUNNING');
+    expect(out.plan.services[0]!.direct).toBeUndefined();
+    expect(out.plan.relayedBecause).toMatch(/runs in svchost/);
     const image = await imageOf(host.backend, out.status);
     expect(image?.image.toLowerCase()).toBe('svchost.exe');
     const inside = await pipeCall('v1', 'svcdup-testsvcdll');
@@ -221,6 +231,7 @@ describe('dependencies', () => {
       'chainA',
       '--vm',
       'v2',
+      '--relayed',
       '--share',
       'svcdup-testsvc-a',
       '--start',
@@ -250,6 +261,7 @@ describe('dependencies', () => {
       'chainA',
       '--vm',
       'v3',
+      '--relayed',
       '--start',
     ]);
     expect(out.plan.services.map((s) => [s.scmName, s.dependOnService])).toEqual([
@@ -299,7 +311,7 @@ describe('journal: svcdup killed at every step', () => {
     for (; ; seq++) {
       let completed = false;
       for (const phase of ['before', 'after']) {
-        const r = cli(['dup', SVC, '--vm', 'v1', '--set', 'Parameters\\Greeting=x'], { SVCDUP_FAILPOINT: `dup:${seq}:${phase}` });
+        const r = cli(['dup', SVC, '--vm', 'v1', '--relayed', '--set', 'Parameters\\Greeting=x'], { SVCDUP_FAILPOINT: `dup:${seq}:${phase}` });
         if (r.status === 0) {
           completed = true;
           break;
@@ -317,7 +329,7 @@ describe('journal: svcdup killed at every step', () => {
   }, 600_000);
 
   it('an interrupted undup leaves the duplicate complete and working', async () => {
-    cliJson(['dup', SVC, '--vm', 'v1', '--set', 'Parameters\\Greeting=kept']);
+    cliJson(['dup', SVC, '--vm', 'v1', '--relayed', '--set', 'Parameters\\Greeting=kept']);
     let seq = 0;
     for (; ; seq++) {
       const r = cli(['undup', SVC, '--vm', 'v1'], { SVCDUP_FAILPOINT: `undup:${seq}:before` });
@@ -331,7 +343,7 @@ describe('journal: svcdup killed at every step', () => {
     // SCM deletion, registry copy, record
     expect(seq).toBe(3);
     expect(await state()).toBe('none');
-    cliJson(['dup', SVC, '--vm', 'v1', '--set', 'Parameters\\Greeting=kept']);
+    cliJson(['dup', SVC, '--vm', 'v1', '--relayed', '--set', 'Parameters\\Greeting=kept']);
     expect(cliJson<ServiceStatus>(['start', SVC, '--vm', 'v1']).state).toBe('RUNNING');
     expect((await pipeCall('v1')).greeting).toBe('kept');
     expect(cli(['undup', SVC, '--vm', 'v1']).status).toBe(0);
@@ -347,8 +359,17 @@ describe("Wine's system services", () => {
     const hostRpcss = await host.backend.call('scm.status', { name: 'RpcSs' });
     for (const vm of ['v2', 'v3']) {
       for (const svc of ['RpcSs', 'Schedule', 'BITS']) {
-        const out = cliJson<{ status: ServiceStatus }>(['dup', svc, '--vm', vm, '--start', ...(svc === 'RpcSs' ? [] : ['--share', 'RpcSs'])]);
+        // no mode asked for: relayed (a Wine builtin, a svchost service)
+        const out = cliJson<{ status: ServiceStatus; plan: { relayedBecause?: string } }>([
+          'dup',
+          svc,
+          '--vm',
+          vm,
+          '--start',
+          ...(svc === 'RpcSs' ? [] : ['--share', 'RpcSs']),
+        ]);
         expect(out.status, `${svc}@${vm}`).toMatchObject({ name: `${svc}@${vm}`, state: 'RUNNING' });
+        expect(out.plan.relayedBecause, `${svc}@${vm}`).toMatch(/Wine builtin|svchost|shared-process/);
       }
     }
     const images = new Set<number>();
@@ -394,7 +415,7 @@ describe('the relay pipe', () => {
     const b = host.backend;
     // a slow starter: its image connects to the relay 3 s after it is launched
     await b.call('scm.create', { name: 'slowsvc', imagePath: `${nativeExe(b, 'svcdup-testsvc.exe')} --name slowsvc --dispatch-delay 3000` });
-    cliJson(['dup', 'slowsvc', '--vm', 'v2']);
+    cliJson(['dup', 'slowsvc', '--vm', 'v2', '--relayed']);
     await b.call('scm.start', { name: 'slowsvc@v2' });
     const pending = await b.call('scm.status', { name: 'slowsvc@v2' });
     expect(pending.state).toBe('START_PENDING');
@@ -411,7 +432,7 @@ describe('the relay pipe', () => {
 
   it('svcdup-host run by hand, not by the SCM, says so and leaves the running duplicate alone', async () => {
     const b = host.backend;
-    const running = cliJson<{ status: ServiceStatus }>(['dup', SVC, '--vm', 'v1', '--start']).status;
+    const running = cliJson<{ status: ServiceStatus }>(['dup', SVC, '--vm', 'v1', '--relayed', '--start']).status;
     const r = await b.exec([nativeExe(b, 'svcdup-host.exe'), '--vm', 'v1', '--service', SVC], { timeoutMs: 30_000 });
     expect(r.code, r.stderr).toBe(1);
     expect(r.stderr).toContain(`not started by the SCM; start the duplicate with: sc start ${SVC}@v1`);
@@ -439,6 +460,7 @@ describe('the plan', () => {
       'chainA',
       '--vm',
       'v1',
+      '--relayed',
       '--set',
       'Parameters\\Greeting=dry',
       '--dry-run',
@@ -447,7 +469,7 @@ describe('the plan', () => {
     expect(out.plan.services.map((x) => x.scmName)).toEqual(['svcdup-testsvc-b@v1', 'svcdup-testsvc-a@v1', 'chainA@v1']);
     expect(out.plan.steps.filter((x) => x.kind === 'scm.create').map((x) => x.args.name)).toEqual(['svcdup-testsvc-b@v1', 'svcdup-testsvc-a@v1', 'chainA@v1']);
     expect(out.plan.steps.map((x) => x.kind)).toContain('reg.setValue');
-    const text = cli(['dup', 'chainA', '--vm', 'v1', '--dry-run']);
+    const text = cli(['dup', 'chainA', '--vm', 'v1', '--relayed', '--dry-run']);
     expect(text.status, text.stderr).toBe(0);
     expect(text.stdout).toMatch(/dry run: nothing was changed/);
     expect(text.stdout).toMatch(
@@ -459,11 +481,11 @@ describe('the plan', () => {
 
   it('a failure on the root removes the dependencies registered with it: the closure is one operation', async () => {
     // a host service holding the display name the root's duplicate would get: the SCM refuses the root only
-    const plan = cliJson<{ plan: { services: { service: string; displayName: string }[] } }>(['dup', 'chainA', '--vm', 'v1', '--dry-run']).plan;
+    const plan = cliJson<{ plan: { services: { service: string; displayName: string }[] } }>(['dup', 'chainA', '--vm', 'v1', '--relayed', '--dry-run']).plan;
     const root = plan.services.find((x) => x.service === 'chainA')!;
     await host.backend.call('scm.create', { name: 'svcdup-clash', displayName: root.displayName, imagePath: nativeExe(host.backend, 'svcdup-testsvc.exe') });
     const before = await hostState();
-    const r = cli(['dup', 'chainA', '--vm', 'v1']);
+    const r = cli(['dup', 'chainA', '--vm', 'v1', '--relayed']);
     expect(r.status).not.toBe(0);
     expect(r.stderr).toMatch(/1078/);
     expect(await hostState()).toEqual(before);
@@ -510,7 +532,7 @@ describe('the plan', () => {
     // and started the image under the defaults, without the VM's address, when it was longer)
     const b = host.backend;
     await b.call('scm.create', { name: 'bigtcp', imagePath: `${nativeExe(b, 'svcdup-testsvc.exe')} --name bigtcp --tcp 47913 --bind 127.0.0.1` });
-    expect(cliJson<{ status: ServiceStatus }>(['dup', 'bigtcp', '--vm', 'big', '--start']).status.state).toBe('RUNNING');
+    expect(cliJson<{ status: ServiceStatus }>(['dup', 'bigtcp', '--vm', 'big', '--relayed', '--start']).status.state).toBe('RUNNING');
     const big2 = cliJson<{ name: string; endpoints: { proto: string; local: string }[] }[]>(['vm', 'ls']).find((v) => v.name === 'big');
     expect(big2?.endpoints).toContainEqual(expect.objectContaining({ proto: 'tcp', local: '127.77.9.9:47913' }));
     expect(cli(['vm', 'rm', 'big']).status).toBe(0);
@@ -521,7 +543,7 @@ describe('the plan', () => {
 describe('vm rm', () => {
   it('removes the VM with its duplicates and processes; svcdup leaves nothing in the host registry', async () => {
     const before = await exportHostKeys();
-    cliJson(['dup', SVC, '--vm', 'v1', '--start']);
+    cliJson(['dup', SVC, '--vm', 'v1', '--relayed', '--start']);
     cliJson(['dup', 'svcdup-testdll', '--vm', 'v1', '--start']);
     // the images run in the VM; their svcdup-host processes are the host SCM's
     const running = cliJson<{ vm: string; pid: number; image: string }[]>(['ps', '--vm', 'v1']);

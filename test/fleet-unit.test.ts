@@ -2,7 +2,7 @@
 // and planFleet's changes for the cases `up` meets.
 import { describe, expect, it } from 'vitest';
 import { FleetFileError, parseFleet } from '../src/fleet/file.js';
-import { planFleet, type ActualVm, type FleetActual } from '../src/fleet/plan.js';
+import { describeChange, planFleet, type ActualVm, type FleetActual } from '../src/fleet/plan.js';
 
 const FILE = `vms:
   web1:
@@ -33,8 +33,8 @@ describe('fleet file', () => {
     expect(f.vms[0]).toMatchObject({
       ip: '127.77.1.1',
       services: [
-        { name: 'RpcSs', set: [], share: [], direct: false },
-        { name: 'MyWeb', set: ['Parameters\\Greeting=hello'], share: ['HTTP'], direct: false },
+        { name: 'RpcSs', set: [], share: [], mode: 'auto' },
+        { name: 'MyWeb', set: ['Parameters\\Greeting=hello'], share: ['HTTP'], mode: 'auto' },
       ],
     });
     expect(f.vms[2]).toMatchObject({ ports: '80:8081', services: [] });
@@ -127,19 +127,32 @@ describe('planFleet', () => {
     ]);
   });
 
-  it('direct: true makes a direct duplicate, and re-duplicates one that runs the other way', () => {
-    const direct = parseFleet(FILE.replace('share: [HTTP] }', 'share: [HTTP], direct: true }'), '/f/svcdup.yaml');
-    expect(direct.vms[0]!.services[1]).toMatchObject({ name: 'MyWeb', direct: true });
-    const fresh = planFleet(direct, actual([], { owned: [] }));
-    expect(fresh.find((x) => x.op === 'dup' && x.vm === 'web1' && x.service === 'MyWeb')).toMatchObject({ direct: true });
-    expect(fresh.find((x) => x.op === 'dup' && x.vm === 'web2' && x.service === 'MyWeb')).not.toHaveProperty('direct');
-    const c = planFleet(direct, actual(matching()));
-    expect(c.map((x) => `${x.op} ${x.vm}${'service' in x ? ` ${x.service}` : ''}`)).toEqual(['undup web1 MyWeb', 'dup web1 MyWeb', 'start web1 MyWeb']);
-    expect(c[1]).toMatchObject({ direct: true, why: 'declared direct, runs under svcdup-host: re-duplicated' });
+  it('mode: direct (or direct: true) makes a direct duplicate, and re-duplicates one that runs the other way', () => {
+    for (const spelling of ['mode: direct', 'direct: true']) {
+      const direct = parseFleet(FILE.replace('share: [HTTP] }', `share: [HTTP], ${spelling} }`), '/f/svcdup.yaml');
+      expect(direct.vms[0]!.services[1]).toMatchObject({ name: 'MyWeb', mode: 'direct' });
+      const fresh = planFleet(direct, actual([], { owned: [] }));
+      expect(fresh.find((x) => x.op === 'dup' && x.vm === 'web1' && x.service === 'MyWeb')).toMatchObject({ mode: 'direct' });
+      expect(fresh.find((x) => x.op === 'dup' && x.vm === 'web2' && x.service === 'MyWeb')).not.toHaveProperty('mode');
+      const c = planFleet(direct, actual(matching()));
+      expect(c.map((x) => `${x.op} ${x.vm}${'service' in x ? ` ${x.service}` : ''}`)).toEqual(['undup web1 MyWeb', 'dup web1 MyWeb', 'start web1 MyWeb']);
+      expect(c[1]).toMatchObject({ mode: 'direct', why: 'declared direct, runs relayed: re-duplicated' });
+      expect(describeChange(c[1]!)).toBe('dup MyWeb@web1 --direct (declared direct, runs relayed: re-duplicated)');
+      const vms = matching();
+      vms[0]!.duplicates[1]!.direct = true;
+      expect(planFleet(direct, actual(vms))).toEqual([]);
+    }
+    expect(errorOf(FILE.replace('share: [HTTP] }', 'share: [HTTP], direct: yes please }')).line).toBe(6);
+    expect(errorOf(FILE.replace('share: [HTTP] }', 'share: [HTTP], mode: fast }')).line).toBe(6);
+    expect(errorOf(FILE.replace('share: [HTTP] }', 'share: [HTTP], mode: relayed, direct: true }')).problem).toMatch(/contradicts mode: relayed/);
+  });
+
+  it('no mode (auto) takes a duplicate as it runs, either way; mode: relayed re-duplicates a direct one', () => {
     const vms = matching();
     vms[0]!.duplicates[1]!.direct = true;
-    expect(planFleet(direct, actual(vms))).toEqual([]);
-    expect(errorOf(FILE.replace('share: [HTTP] }', 'share: [HTTP], direct: yes please }')).line).toBe(6);
+    expect(planFleet(fleet, actual(vms))).toEqual([]);
+    const relayed = parseFleet(FILE.replace('share: [HTTP] }', 'share: [HTTP], mode: relayed }'), '/f/svcdup.yaml');
+    expect(planFleet(relayed, actual(vms))[1]).toMatchObject({ op: 'dup', mode: 'relayed', why: 'declared relayed, runs direct: re-duplicated' });
   });
 
   it('leaves VMs it does not own alone, and re-creates a VM whose address differs', () => {

@@ -19,7 +19,7 @@ const V1 = `vms:
   f1:
     services:
       RpcSs: {}
-      svcdup-testsvc: { set: { 'Parameters\\Greeting': hello f1 } }
+      svcdup-testsvc: { mode: relayed, set: { 'Parameters\\Greeting': hello f1 } }
   f2:
     services:
       svcdup-testsvc-a: {}
@@ -126,7 +126,10 @@ describe('svcdup up / ps / down', () => {
     await host.backend.close();
     const r = cli(['status', '--vm', 'f1']);
     // RpcSs is a share-process service on the host; its duplicate is svcdup-host, own process
-    expect(r.stdout).toMatch(/^RpcSs@f1 +f1 +RUNNING +\d+ +0\/0 +own-process /m);
+    expect(r.stdout).toMatch(/^RpcSs@f1 +f1 +relayed +RUNNING +\d+ +0\/0 +own-process /m);
+    // no mode in the file: direct where it applies (f3's test service), relayed where not (RpcSs); f1's says relayed
+    const modes = Object.fromEntries(cliJson<{ scmName: string; mode: string }[]>(['status']).map((d) => [d.scmName, d.mode]));
+    expect(modes).toMatchObject({ 'RpcSs@f1': 'relayed', 'svcdup-testsvc@f1': 'relayed', 'svcdup-testsvc@f3': 'direct' });
   });
 
   it('up again changes nothing and says so', () => {

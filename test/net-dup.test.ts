@@ -42,7 +42,7 @@ describe('a TCP service on one port, on the host and in 3 VMs', () => {
     expect(hostStatus.state).toBe('RUNNING');
     pids.host = hostStatus.pid;
     for (const vm of Object.keys(VMS)) {
-      const out = cliJson<{ status: ServiceStatus }>(['dup', SVC, '--vm', vm, '--start']);
+      const out = cliJson<{ status: ServiceStatus }>(['dup', SVC, '--vm', vm, '--relayed', '--start']);
       expect(out.status.state).toBe('RUNNING');
       pids[vm] = (await imageOf(host.backend, out.status))!.pid;
     }

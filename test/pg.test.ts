@@ -63,7 +63,7 @@ describe.skipIf(!present)('PostgreSQL 15 on the host and duplicated into 2 VMs',
   it(
     'dup --dry-run shows the data directory snapshot, and not the bin folder',
     () => {
-      const r = cli(['dup', SVC, '--vm', 'a', '--dry-run']);
+      const r = cli(['dup', SVC, '--vm', 'a', '--relayed', '--dry-run']);
       expect(r.status, r.stderr).toBe(0);
       expect(r.stdout).toMatch(
         /files\.snapshot +snapshot folder C:\\pgdata \([\d.]+ MB\) into VM a's files: C:\\ProgramData\\svcdup\\VMs\\a\\files\\C\\pgdata/,
@@ -82,7 +82,7 @@ describe.skipIf(!present)('PostgreSQL 15 on the host and duplicated into 2 VMs',
       // A checkpoint first: the snapshot of a running server is then a clean one to recover from.
       await sql('127.0.0.1', 'checkpoint');
       for (const vm of Object.keys(VMS)) {
-        const out = cliJson<{ status: ServiceStatus }>(['dup', SVC, '--vm', vm, '--start']);
+        const out = cliJson<{ status: ServiceStatus }>(['dup', SVC, '--vm', vm, '--relayed', '--start']);
         expect(out.status.state).toBe('RUNNING');
       }
       const procs = await b.call('proc.list', {});

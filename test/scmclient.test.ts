@@ -91,7 +91,7 @@ beforeAll(async () => {
   await makeVm('v1');
   await makeVm('v2');
   for (const vm of ['v1', 'v2']) {
-    const out = cliJson<{ status: ServiceStatus }>(['dup', SVC, '--vm', vm, '--start']);
+    const out = cliJson<{ status: ServiceStatus }>(['dup', SVC, '--vm', vm, '--relayed', '--start']);
     expect(out.status).toMatchObject({ name: `${SVC}@${vm}`, state: 'RUNNING' });
   }
 });

@@ -49,7 +49,7 @@ afterAll(async () => {
 
 describe('the folders a service writes are snapshotted when its duplicate is made', () => {
   it('dup --dry-run lists the snapshot step and changes nothing', () => {
-    const r = cli(['dup', SVC, '--vm', 'v', '--dry-run', '--force']);
+    const r = cli(['dup', SVC, '--vm', 'v', '--dry-run', '--relayed', '--force']);
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toMatch(
       /files\.snapshot +snapshot folder C:\\snapdata \(0\.0 MB\) into VM v's files: C:\\ProgramData\\svcdup\\VMs\\v\\files\\C\\snapdata/,
@@ -63,7 +63,7 @@ describe('the folders a service writes are snapshotted when its duplicate is mad
     const b = host.backend;
     // the duplicate's SCM name is taken: its scm.create fails after the snapshot step ran
     await b.call('scm.create', { name: `${SVC}@w`, imagePath: 'C:\\windows\\system32\\cmd.exe' });
-    const r = cli(['dup', SVC, '--vm', 'w', '--force']);
+    const r = cli(['dup', SVC, '--vm', 'w', '--relayed', '--force']);
     expect(r.status).not.toBe(0);
     expect(r.stderr).toMatch(/1073|exists/i);
     expect(existsSync(b.toHostPath('C:\\ProgramData\\svcdup\\VMs\\w\\files\\C\\snapdata'))).toBe(false);
@@ -72,7 +72,7 @@ describe('the folders a service writes are snapshotted when its duplicate is mad
   });
 
   it("a host process rewriting a file in the snapshotted folder: the VM reader never sees the host's later content", async () => {
-    const r = cli(['dup', SVC, '--vm', 'v', '--force']);
+    const r = cli(['dup', SVC, '--vm', 'v', '--relayed', '--force']);
     expect(r.status, r.stderr).toBe(0);
     const ft = nativeExe(host.backend, 'svcdup-ft.exe');
     // the host writer starts first and outlives the VM readers

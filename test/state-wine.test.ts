@@ -81,7 +81,7 @@ describe('statesvc on the host and in 3 VMs', () => {
     const treeAtStart = treeHash(host.backend.toHostPath(DIR));
     expect(await hostKeys()).toEqual([null, null]);
     for (const vm of VMS) {
-      const r = cli(['dup', SVC, '--vm', vm]);
+      const r = cli(['dup', SVC, '--vm', vm, '--relayed']);
       expect(r.status, r.stderr).toBe(0);
     }
     // the VMs go first (they find the seeded files), twice each; then the host once

@@ -61,7 +61,7 @@ describe('dup --restricted-token', () => {
 
   it('runs the image with SeChangeNotifyPrivilege only; without the flag the image keeps the usual privileges', async () => {
     // one at a time: svcdup-testsvc holds a single-instance mutex in its VM
-    const plain = cliJson<{ status: ServiceStatus }>(['dup', PLAIN, '--vm', VM, '--start']);
+    const plain = cliJson<{ status: ServiceStatus }>(['dup', PLAIN, '--vm', VM, '--relayed', '--start']);
     expect(plain.status.state).toBe('RUNNING');
     const usual = await privileges(await imagePid(PLAIN));
     expect(usual).toContain('SeChangeNotifyPrivilege');

@@ -20,7 +20,7 @@ let page: Page;
 const { cli } = cliFor(() => host.paths);
 const dir = mkdtempSync(join(tmpdir(), 'svcdup-ui-'));
 const FILE = `vms:
-  ui1: { policy: ${JSON.stringify(COW_POLICY)}, services: { svcdup-testsvc: { set: { 'Parameters\\Greeting': hello ui1 } } } }
+  ui1: { policy: ${JSON.stringify(COW_POLICY)}, services: { svcdup-testsvc: { mode: relayed, set: { 'Parameters\\Greeting': hello ui1 } } } }
   ui2: { ports: ["7201:7301"], services: { svcdup-testsvc-a: {}, svcdup-testsvc: {} } }
 `;
 
@@ -87,6 +87,9 @@ describe('svcdup ui', () => {
     const names = await page.locator('#dups tbody tr').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-dup')));
     expect(names).toEqual(['svcdup-testsvc@ui1', 'svcdup-testsvc@ui2', 'svcdup-testsvc-a@ui2', 'svcdup-testsvc-b@ui2']);
     for (const n of names) expect(await stateOf(n!).textContent()).toBe('RUNNING');
+    // each duplicate's mode: ui1's as the file says, ui2's test service direct (no mode given: it applies), its dependencies relayed
+    const modes = await page.locator('#dups tbody tr td:nth-child(3)').allTextContents();
+    expect(modes).toEqual(['relayed', 'direct', 'relayed', 'relayed']);
     // the pid the page shows is the SCM's
     const st = await host.backend.call('scm.status', { name: 'svcdup-testsvc@ui1' });
     expect(await page.locator('#dups tr[data-dup="svcdup-testsvc@ui1"] td.pid').textContent()).toBe(String(st.pid));

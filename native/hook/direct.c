@@ -10,8 +10,9 @@
 
 #define DIRECT_MAGIC L"svcdup-direct-1"
 
-/* The VM name in this process's image's marker, or NULL (not a direct copy). */
-static const WCHAR *marker_vm(void)
+/* The VM name in this process's image's marker, or NULL (not a direct copy); *scm_name: the
+ * duplicate's SCM name after it ("" when the marker has none). */
+static const WCHAR *marker_vm(const WCHAR **scm_name)
 {
     BYTE *base = (BYTE *)GetModuleHandleW(NULL);
     IMAGE_NT_HEADERS64 *nt = (IMAGE_NT_HEADERS64 *)(base + ((IMAGE_DOS_HEADER *)base)->e_lfanew);
@@ -27,15 +28,51 @@ static const WCHAR *marker_vm(void)
             if (!memcmp(p, DIRECT_MAGIC, magic * sizeof(WCHAR))) {
                 const WCHAR *vm = p + magic;
                 size_t n = wcsnlen(vm, (size_t)(end - vm));
-                return n && n <= VM_NAME_MAX && vm + n < end ? vm : NULL;
+                if (!n || n > VM_NAME_MAX || vm + n >= end) return NULL;
+                *scm_name =
+                    vm + n + 1 < end && wcsnlen(vm + n + 1, (size_t)(end - (vm + n + 1))) < (size_t)(end - (vm + n + 1)) ? vm + n + 1 : L"";
+                return vm;
             }
     }
     return NULL;
 }
 
+/* Tell svcdup-watch (native/watch) this image's pid and SCM name, starting it when it is not
+ * there: under Wine 8 nothing else notices a direct image that ends without reporting STOPPED
+ * (docs/dup.md, "A dead direct image"). Before the process joins its VM's job, so that a
+ * watcher started here is outside every VM. Best effort: a failure here leaves the duplicate
+ * as it was before the watcher existed, never fails its start. */
+static void watch_notify(const WCHAR *scm_name)
+{
+    WCHAR msg[320], exe[MAX_PATH];
+    STARTUPINFOW si = {0};
+    PROCESS_INFORMATION pi;
+    WCHAR *slash;
+    DWORD n;
+    HANDLE h;
+    int len;
+    si.cb = sizeof si;
+    if (!scm_name[0] || (len = swprintf(msg, ARRAYSIZE(msg), L"%lu %ls", G.pid, scm_name)) <= 0) return;
+    h = CreateFileW(L"\\\\.\\mailslot\\svcdup.watch", GENERIC_WRITE, FILE_SHARE_READ | FILE_SHARE_WRITE, NULL, OPEN_EXISTING, 0, NULL);
+    if (h != INVALID_HANDLE_VALUE) {
+        WriteFile(h, msg, (DWORD)len * sizeof(WCHAR), &n, NULL);
+        CloseHandle(h);
+        return;
+    }
+    /* none yet: start one beside this DLL; it takes the running NAME@VM services, this one among them */
+    n = GetModuleFileNameW(G.self, exe, MAX_PATH);
+    if (!n || n >= MAX_PATH - 20 || !(slash = wcsrchr(exe, L'\\'))) return;
+    wcscpy(slash + 1, L"svcdup-watch.exe");
+    if (CreateProcessW(exe, NULL, NULL, NULL, FALSE, DETACHED_PROCESS | CREATE_NEW_PROCESS_GROUP, NULL, NULL, &si, &pi)) {
+        CloseHandle(pi.hThread);
+        CloseHandle(pi.hProcess);
+    }
+}
+
 int direct_start(vm_config **out)
 {
-    const WCHAR *vm = marker_vm();
+    const WCHAR *scm_name = L"";
+    const WCHAR *vm = marker_vm(&scm_name);
     WCHAR *rules;
     vm_config *c;
     if (!vm) return 0;
@@ -43,6 +80,7 @@ int direct_start(vm_config **out)
     c = config_make(vm, rules);
     hfree(rules);
     if (!c) return -1;
+    watch_notify(scm_name);
     /* into the VM's job (membership.c), then the config every VM process has, found by pid */
     if (membership_join(GetCurrentProcess(), G.pid, vm) < 0 || config_publish(GetCurrentProcess(), G.pid, c)) {
         hfree(c);

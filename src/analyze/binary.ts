@@ -206,6 +206,8 @@ function analyze(bytes: Uint8Array, opts: BinaryOptions): BinaryAnalysis {
   const img: PeImage = parsePe(bytes);
   const warnings: string[] = [];
   const strings = extractStrings(img);
+  let asciiCount = 0;
+  for (const s of strings) if (s.encoding === 'ascii') asciiCount++;
   const code = scanCode(img);
   if (!code.supported) warnings.push(`call-site argument recovery supports x64 code only; this is ${machineName(img.machine)}: names come from strings alone`);
 
@@ -243,7 +245,7 @@ function analyze(bytes: Uint8Array, opts: BinaryOptions): BinaryAnalysis {
     for (const c of classifyString(s.value))
       add(c.category, c.category === 'com-class' ? c.name : s.value, c.name, c.detail, 'unknown', stringEvidence(file, s));
     // a known service's name, in data (code bytes that happen to spell a short name are noise)
-    const svc = known.get(s.value.toLowerCase());
+    const svc = known.size ? known.get(s.value.toLowerCase()) : undefined;
     if (svc && !codeSections.has(s.section)) add('service-name', s.value, svc, {}, 'unknown', stringEvidence(file, s));
   }
 
@@ -540,7 +542,7 @@ function analyze(bytes: Uint8Array, opts: BinaryOptions): BinaryAnalysis {
       entries: img.resources.slice(0, RES_CAP).map((r) => ({ type: r.type, id: r.id, lang: r.lang, size: r.size })),
       ...(img.resources.length > RES_CAP ? { truncated: true } : {}),
     },
-    strings: { ascii: strings.filter((s) => s.encoding === 'ascii').length, utf16: strings.filter((s) => s.encoding === 'utf16').length, scannedBytes },
+    strings: { ascii: asciiCount, utf16: strings.length - asciiCount, scannedBytes },
     programs: programsNamed(strings, file),
     names,
     service,
@@ -558,6 +560,7 @@ function programsNamed(strings: readonly FoundString[], file: string): BinaryAna
   const out: BinaryAnalysis['programs'] = [];
   const seen = new Set<string>();
   for (const s of strings) {
+    if (!/\.exe/i.test(s.value)) continue; // what both patterns below need, found without the trim and the copy
     const v = s.value.trim().replace(/^"|"$/g, '');
     if (!/^(?:[A-Za-z]:\\|%\w+%\\)?[^\s"<>|*?%:]{0,200}[A-Za-z0-9_.-]\.exe$/i.test(v) && !/^(?:[A-Za-z]:\\|%\w+%\\)[^"<>|*?]{1,200}\.exe$/i.test(v)) continue;
     const base = v.split(/[\\/]/).pop()!.toLowerCase();

@@ -91,6 +91,10 @@ function normalizeGuid(g: string): string {
 export function classifyString(value: string): Classified[] {
   const v = value.trim();
   if (v.length < 3 || v.length > 1024) return [];
+  // Every category below needs a backslash (object, pipe, registry and file paths), a colon
+  // (URLs, host:port, bindings) or is a protocol sequence (all start "nca"): most strings of a
+  // large binary have none, and leave here without running a pattern.
+  if (!v.includes('\\') && !v.includes(':') && !/^nca/i.test(v)) return [];
   const out: Classified[] = [];
   let m: RegExpExecArray | null;
   const first = v[0];

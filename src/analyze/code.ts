@@ -96,6 +96,9 @@ export function guidAtRva(img: PeImage, rva: number): { value: string; offset: n
 }
 
 /** A pointer stored in the image, as an RVA (undefined if it does not point into the image). */
+/** jmp [rip+disp32]: an import thunk */
+const JMP_IND = Buffer.from([0xff, 0x25]);
+
 export function pointerAt(img: PeImage, offset: number): number | undefined {
   const b = img.bytes;
   const size = img.is64 ? 8 : 4;
@@ -183,14 +186,14 @@ export function scanCode(img: PeImage): CodeScan {
   const code = img.sections.filter(isCode);
   // import thunks: jmp [rip+disp32] to an IAT slot
   const thunks = new Map<number, PeImport>();
+  // found by Buffer.indexOf (native), which a byte-at-a-time loop over a large DLL's code is not
+  const buf = Buffer.from(b.buffer, b.byteOffset, b.byteLength);
   for (const s of code) {
     const end = Math.min(b.length, s.rawOffset + s.rawSize);
-    for (let i = s.rawOffset; i + 6 <= end; i++) {
-      if (b[i] === 0xff && b[i + 1] === 0x25) {
-        const rva = s.rva + (i - s.rawOffset);
-        const imp = iat.get(rva + 6 + s32(b, i + 2));
-        if (imp) thunks.set(b[i - 1] === 0x48 ? rva - 1 : rva, imp);
-      }
+    for (let i = buf.indexOf(JMP_IND, s.rawOffset); i >= 0 && i + 6 <= end; i = buf.indexOf(JMP_IND, i + 1)) {
+      const rva = s.rva + (i - s.rawOffset);
+      const imp = iat.get(rva + 6 + s32(b, i + 2));
+      if (imp) thunks.set(b[i - 1] === 0x48 ? rva - 1 : rva, imp);
     }
   }
   for (const s of code) {

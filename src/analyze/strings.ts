@@ -26,65 +26,57 @@ export function isScannedSection(s: PeSection): boolean {
   return !['.reloc', '.pdata', '.xdata', '.tls', '.crt'].includes(n);
 }
 
-const printable = (b: number): boolean => (b >= 0x20 && b < 0x7f) || b === 0x09;
-
-/** Every string in the scanned sections, in file order per encoding. */
+/**
+ * Every string in the scanned sections, in file order per encoding: per section, the ASCII
+ * runs, then the UTF-16LE runs at even and at odd offsets. A run of `maxLength` characters or
+ * more is cut into pieces of `maxLength`, and what is left kept if `minLength` long; a UTF-16
+ * run that reaches the section's last character position is kept only in whole pieces (what
+ * the scan has always done, so that findings stay the same).
+ *
+ * The runs are found by regular expressions over the section read as latin1 text, which
+ * V8 runs as native code: a byte-at-a-time loop in JS took 100-300 ms on a 25 MB DLL. One
+ * UTF-16 pattern finds both parities at once, as a character at an even offset (printable,
+ * then 0) and one at an odd offset cannot share a byte.
+ */
 export function extractStrings(img: PeImage, opts: StringScanOptions = {}): FoundString[] {
   const min = opts.minLength ?? 4;
   const max = opts.maxLength ?? 1024;
+  const shortest = Math.max(1, Math.min(min, max));
+  const asciiRun = new RegExp(`[\\t\\x20-\\x7e]{${shortest},}`, 'g');
+  const utf16Run = new RegExp(`(?:[\\t\\x20-\\x7e]\\x00){${shortest},}`, 'g');
   const out: FoundString[] = [];
   const b = img.bytes;
+  const buf = Buffer.from(b.buffer, b.byteOffset, b.byteLength);
   for (const s of img.sections) {
     if (!isScannedSection(s)) continue;
     const start = s.rawOffset;
     const end = Math.min(b.byteLength, s.rawOffset + s.rawSize);
-    const push = (value: string, encoding: 'ascii' | 'utf16', offset: number): void => {
-      out.push({ value, encoding, offset, rva: s.rva + (offset - s.rawOffset), section: s.name });
+    if (end <= start) continue;
+    const delta = s.rva - s.rawOffset;
+    const section = s.name;
+    const text = buf.toString('latin1', start, end);
+    const push = (list: FoundString[], value: string, encoding: 'ascii' | 'utf16', offset: number): void => {
+      list.push({ value, encoding, offset, rva: offset + delta, section });
     };
-    // ASCII
-    let runStart = -1;
-    for (let i = start; i <= end; i++) {
-      const ok = i < end && printable(b[i]!);
-      if (ok) {
-        if (runStart < 0) runStart = i;
-        if (i - runStart + 1 === max) {
-          push(ascii(b, runStart, i + 1), 'ascii', runStart);
-          runStart = -1;
-        }
-      } else if (runStart >= 0) {
-        if (i - runStart >= min) push(ascii(b, runStart, i), 'ascii', runStart);
-        runStart = -1;
-      }
+    asciiRun.lastIndex = 0;
+    for (let m = asciiRun.exec(text); m; m = asciiRun.exec(text)) {
+      const j = m.index + m[0].length;
+      let k = m.index;
+      for (; j - k >= max; k += max) push(out, text.slice(k, k + max), 'ascii', start + k);
+      if (j - k >= min) push(out, k === m.index ? m[0] : text.slice(k, j), 'ascii', start + k);
     }
-    // UTF-16LE (ASCII range), at both byte parities
-    for (let parity = 0; parity < 2; parity++) {
-      runStart = -1;
-      for (let i = start + parity; i + 1 <= end; i += 2) {
-        const ok = i + 1 < end && b[i + 1] === 0 && printable(b[i]!);
-        if (ok) {
-          if (runStart < 0) runStart = i;
-          if ((i - runStart) / 2 + 1 === max) {
-            push(utf16(b, runStart, i + 2), 'utf16', runStart);
-            runStart = -1;
-          }
-        } else if (runStart >= 0) {
-          if ((i - runStart) / 2 >= min) push(utf16(b, runStart, i), 'utf16', runStart);
-          runStart = -1;
-        }
-      }
+    const odd: FoundString[] = [];
+    utf16Run.lastIndex = 0;
+    for (let m = utf16Run.exec(text); m; m = utf16Run.exec(text)) {
+      const list = m.index & 1 ? odd : out;
+      const j = start + m.index + m[0].length;
+      let k = start + m.index;
+      for (; (j - k) / 2 >= max; k += 2 * max) push(list, buf.toString('utf16le', k, k + 2 * max), 'utf16', k);
+      if (j < end && (j - k) / 2 >= min) push(list, buf.toString('utf16le', k, j), 'utf16', k);
     }
+    for (const x of odd) out.push(x);
   }
   return out;
-}
-
-function ascii(b: Uint8Array, from: number, to: number): string {
-  return String.fromCharCode(...b.subarray(from, to));
-}
-
-function utf16(b: Uint8Array, from: number, to: number): string {
-  const codes: number[] = [];
-  for (let i = from; i < to; i += 2) codes.push(b[i]!);
-  return String.fromCharCode(...codes);
 }
 
 /** The string (either encoding) that starts exactly at an RVA, if the scan found one. */

@@ -2,10 +2,17 @@
 import type { Command } from 'commander';
 import { UsageError } from '../errors.js';
 import { describeStep } from '../plan/steps.js';
+import { duplicateMode, type DuplicationPlan, type PlannedService } from '../plan/plan.js';
 import { getVm } from '../state/vms.js';
 import { serviceTypeName } from '../services.js';
 import { withContext, type Context } from './context.js';
 import { printJson, printTable } from './output.js';
+
+/** `direct`, or `relayed` with why when direct did not apply to the root. */
+function modeText(plan: DuplicationPlan, s: PlannedService): string {
+  const mode = duplicateMode(s);
+  return plan.relayedBecause && s.service === plan.root ? `${mode}: ${plan.relayedBecause}` : mode;
+}
 
 const collect = (v: string, acc: string[]): string[] => [...acc, v];
 
@@ -27,7 +34,11 @@ export function registerDupCommands(program: Command): void {
     .option('--restricted-token', 'run the images with a restricted token: every privilege but SeChangeNotify removed (docs/dup.md)')
     .option(
       '--direct',
-      "the SCM starts a copy of the image (IMAGE@VM.exe beside it) that loads svcdup-hook.dll itself: no svcdup-host process, a start as fast as the service's own (docs/dup.md)",
+      'force direct mode, refused with the reason where it does not apply: the SCM starts a copy of the image (IMAGE@VM.exe beside it) that loads svcdup-hook.dll itself, no svcdup-host process (the default where it applies: docs/dup.md)',
+    )
+    .option(
+      '--relayed',
+      'force relayed mode: the SCM starts svcdup-host, which runs the image in the VM and relays the SCM protocol (the default where direct does not apply)',
     )
     .option('--dry-run', 'print the plan (every step and its undo) and change nothing')
     .option('--force', 'register it even when svcdup analyze says it cannot run or cannot be duplicated')
@@ -42,23 +53,21 @@ export function registerDupCommands(program: Command): void {
           start?: boolean;
           restrictedToken?: boolean;
           direct?: boolean;
+          relayed?: boolean;
           dryRun?: boolean;
           force?: boolean;
           json?: boolean;
         },
       ) => {
         await withContext(program, async (ctx) => {
+          if (opts.direct && opts.relayed) throw new UsageError('--direct and --relayed: give one mode at most (none: direct where it applies)');
+          const mode = opts.direct ? 'direct' : opts.relayed ? 'relayed' : 'auto';
           const vm = requireVm(ctx, opts.vm);
           if (opts.dryRun) {
-            const plan = await ctx.dups.plan(service, vm, opts.share, {
-              set: opts.set,
-              restrictedToken: !!opts.restrictedToken,
-              direct: !!opts.direct,
-              force: !!opts.force,
-            });
+            const plan = await ctx.dups.plan(service, vm, opts.share, { set: opts.set, restrictedToken: !!opts.restrictedToken, mode, force: !!opts.force });
             if (opts.json) return printJson({ plan, dryRun: true });
             process.stdout.write(`plan of dup ${plan.root} --vm ${vm} (dry run: nothing was changed)\n`);
-            for (const s of plan.services) process.stdout.write(`duplicate  ${s.scmName}  (${s.reason})\n`);
+            for (const s of plan.services) process.stdout.write(`duplicate  ${s.scmName}  ${modeText(plan, s)}  (${s.reason})\n`);
             for (const s of plan.shared) process.stdout.write(`shared     ${s.name}  (${s.reason})\n`);
             for (const s of plan.notSnapshotted ?? []) process.stdout.write(`not snapshotted  ${s.folder}  (${s.reason})\n`);
             plan.steps.forEach((s, i) => {
@@ -72,12 +81,12 @@ export function registerDupCommands(program: Command): void {
             set: opts.set,
             start: !!opts.start,
             restrictedToken: !!opts.restrictedToken,
-            direct: !!opts.direct,
+            mode,
             force: !!opts.force,
           });
           const status = opts.start ? await ctx.backend.call('scm.status', { name: plan.services.at(-1)!.scmName }) : undefined;
           if (opts.json) return printJson({ plan, ...(status ? { status } : {}) });
-          for (const s of plan.services) process.stdout.write(`registered ${s.scmName}  (${s.reason})\n`);
+          for (const s of plan.services) process.stdout.write(`registered ${s.scmName}  ${modeText(plan, s)}  (${s.reason})\n`);
           for (const s of plan.shared) process.stdout.write(`shared     ${s.name}  (${s.reason})\n`);
           if (status) process.stdout.write(`${status.name}: ${status.state}, pid ${status.pid}\n`);
         });
@@ -139,11 +148,12 @@ export function registerDupCommands(program: Command): void {
         const created = await ctx.dups.createdInVm(opts.vm);
         if (opts.json) return printJson([...list, ...created.map((c) => ({ ...c, createdInVm: true }))]);
         printTable(
-          ['DUPLICATE', 'VM', 'STATE', 'PID', 'EXIT', 'TYPE', 'IMAGE'],
+          ['DUPLICATE', 'VM', 'MODE', 'STATE', 'PID', 'EXIT', 'TYPE', 'IMAGE'],
           [
             ...list.map((d) => [
               d.scmName,
               d.vm,
+              d.mode,
               d.status?.state ?? `? ${d.error ?? ''}`,
               d.status?.pid || '-',
               d.status ? `${d.status.win32ExitCode}/${d.status.serviceExitCode}` : '-',
@@ -154,6 +164,7 @@ export function registerDupCommands(program: Command): void {
             ...created.map((c) => [
               c.scmName,
               c.vm,
+              '-',
               c.status.state,
               c.status.pid || '-',
               `${c.status.win32ExitCode}/${c.status.serviceExitCode}`,

@@ -67,8 +67,8 @@ export async function fleetPsCommand(program: Command, file: string, json: boole
     const r = await fleetPs(ctx, fleet);
     if (json) return printJson(r);
     printTable(
-      ['VM', 'SERVICE', 'DECLARED', 'STATE', 'PID', 'UP WOULD'],
-      r.rows.map((x) => [x.vm, x.service, x.declared ? 'yes' : 'no', x.state, x.pid || '-', x.pending || '-']),
+      ['VM', 'SERVICE', 'DECLARED', 'MODE', 'STATE', 'PID', 'UP WOULD'],
+      r.rows.map((x) => [x.vm, x.service, x.declared ? 'yes' : 'no', x.mode, x.state, x.pid || '-', x.pending || '-']),
     );
   });
 }

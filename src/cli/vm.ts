@@ -218,14 +218,21 @@ export function registerVmCommands(program: Command): void {
       if (opts.vm) validateVmName(opts.vm);
       const { procs, eps } = await withContext(program, async (ctx) => {
         const vms = vmsOf(ctx);
-        const procs = await vms.ps(opts.vm);
+        const [found, dups] = await Promise.all([vms.ps(opts.vm), ctx.dups.status(opts.vm)]);
+        // A duplicate's process: the SCM's own for a direct one, svcdup-host's child for a relayed one.
+        const byPid = new Map(dups.filter((d) => d.status?.pid).map((d) => [d.status!.pid, d]));
+        const procs = found.map((p) => {
+          const d = byPid.get(p.pid);
+          const owner = d?.mode === 'direct' ? d : byPid.get(p.ppid)?.mode === 'relayed' ? byPid.get(p.ppid) : undefined;
+          return owner ? { ...p, duplicate: owner.scmName, mode: owner.mode } : p;
+        });
         const eps = opts.json ? [] : (await vmEndpoints(ctx, vms.store.list())).filter((e) => e.vm && (!opts.vm || e.vm === opts.vm));
         return { procs, eps };
       });
       if (opts.json) return printJson(procs);
       printTable(
-        ['VM', 'PID', 'PPID', 'IMAGE'],
-        procs.map((p) => [p.vm, p.pid, p.ppid, p.image]),
+        ['VM', 'PID', 'PPID', 'DUPLICATE', 'MODE', 'IMAGE'],
+        procs.map((p) => [p.vm, p.pid, p.ppid, 'duplicate' in p ? p.duplicate : '-', 'mode' in p ? p.mode : '-', p.image]),
       );
       if (eps.length) {
         process.stdout.write('\n');

@@ -10,7 +10,17 @@ import { AgentError, SvcdupError, UsageError, Win32 } from '../errors.js';
 import { PlanError } from '../plan/closure.js';
 import { SERVICES_KEY, SVCDUP_KEY, vmKey, vmServiceKey, vmServicesKey } from '../plan/keys.js';
 import { isDuplicateName, parseDuplicateName, serviceNameProblem } from '../plan/names.js';
-import { planDuplicate, planUndup, type DuplicateRef, type DuplicationPlan, type PlannedService, type VmPolicyInput } from '../plan/plan.js';
+import {
+  duplicateMode,
+  planDuplicate,
+  planUndup,
+  type DuplicateMode,
+  type DuplicateRef,
+  type DuplicationPlan,
+  type PlanInput,
+  type PlannedService,
+  type VmPolicyInput,
+} from '../plan/plan.js';
 import type { Step } from '../plan/steps.js';
 import { composeVmRules, rulesSizeProblem } from '../plan/system.js';
 import type { Db } from '../state/db.js';
@@ -40,6 +50,7 @@ export const SNAPSHOT_MAX_BYTES = 1024 * 1048576;
 // The registry keys, from their one place (src/plan/keys.ts), for the callers that import them from here.
 export { SERVICES_KEY, SVCDUP_KEY, vmKey, vmServiceKey };
 export { parseSet };
+export { duplicateMode, type DuplicateMode };
 
 export interface DuplicateRecord {
   vm: string;
@@ -50,6 +61,7 @@ export interface DuplicateRecord {
 }
 
 export interface DuplicateStatus extends DuplicateRecord {
+  mode: DuplicateMode;
   status?: ServiceStatus;
   error?: string;
   /** a duplicate stopped with an error: why, where svcdup can tell (src/dup/why.ts; status with `explain`) */
@@ -85,7 +97,14 @@ export interface DupOptions {
   direct?: boolean;
   /** register it even when the analyzer says it cannot run or cannot be duplicated (dupRefusalFor) */
   force?: boolean;
+  /** direct where it applies (the default), or one mode forced (`direct` is `mode: 'direct'`) */
+  mode?: DupMode;
 }
+
+/** `auto`: direct where it applies, relayed otherwise (docs/dup.md, "Which mode"). */
+export type DupMode = 'auto' | DuplicateMode;
+
+const modeOf = (o: { mode?: DupMode; direct?: boolean }): DupMode => o.mode ?? (o.direct ? 'direct' : 'auto');
 
 /** A duplicate to start, for startMany. */
 export interface StartTarget {
@@ -144,10 +163,10 @@ export class Duplicates {
         try {
           status = await this.backend.call('scm.status', { name: d.scmName });
         } catch (err) {
-          return { ...d, error: (err as Error).message };
+          return { ...d, mode: duplicateMode(d.plan), error: (err as Error).message };
         }
         const why = opts.explain && stoppedWithError(status) ? await this.whyStopped(d) : [];
-        return { ...d, status, ...(why.length ? { why } : {}) };
+        return { ...d, mode: duplicateMode(d.plan), status, ...(why.length ? { why } : {}) };
       }),
     );
   }
@@ -187,8 +206,9 @@ export class Duplicates {
     service: string,
     vm: string,
     share: string[] = [],
-    opts: { set?: string[]; restrictedToken?: boolean; direct?: boolean; force?: boolean } = {},
+    opts: { set?: string[]; restrictedToken?: boolean; direct?: boolean; mode?: DupMode; force?: boolean } = {},
   ): Promise<DuplicationPlan> {
+    const mode = modeOf(opts);
     for (const name of [service, ...share]) {
       const problem = serviceNameProblem(name);
       if (problem) throw new UsageError(`service name "${name}" cannot be duplicated: ${problem}`);
@@ -213,8 +233,9 @@ export class Duplicates {
     if (refused) throw new UsageError(refused);
     const hostExe = this.backend.toWindowsPath(join(this.backend.paths.nativeDir, 'svcdup-host.exe'));
     let plan: DuplicationPlan;
+    let relayedBecause: string | undefined;
     try {
-      const input = {
+      let input: PlanInput = {
         service,
         vm,
         configs,
@@ -224,19 +245,42 @@ export class Duplicates {
         edits,
         ...(policy ? { policy } : {}),
         ...(opts.restrictedToken ? { restrictedToken: true } : {}),
-        ...(opts.direct ? { direct: { hookDll: this.backend.toWindowsPath(join(this.backend.paths.nativeDir, 'svcdup-hook.dll')) } } : {}),
+        ...(mode !== 'relayed' ? { direct: { hookDll: this.backend.toWindowsPath(join(this.backend.paths.nativeDir, 'svcdup-hook.dll')) } } : {}),
       };
-      plan = planDuplicate(input);
+      const relayed = (why: string): void => {
+        relayedBecause = why.replace(/--direct/g, 'direct');
+        const { direct: _, ...rest } = input;
+        input = rest;
+      };
+      // auto: direct unless one of its limits applies (the planner's refusals of --direct, then the image's own)
+      if (mode === 'auto' && opts.restrictedToken) relayed("--restricted-token (the SCM starts a direct image with the account's own token)");
+      try {
+        plan = planDuplicate(input);
+      } catch (err) {
+        if (!(mode === 'auto' && input.direct && err instanceof PlanError)) throw err;
+        relayed(err.message);
+        plan = planDuplicate(input);
+      }
+      // a direct copy is checked now, so that --dry-run and a refusal say why before anything is written
+      for (const p of plan.services) {
+        if (!p.direct) continue;
+        try {
+          await this.checkDirect(p.service, p.direct);
+        } catch (err) {
+          if (!(mode === 'auto' && err instanceof UsageError)) throw err;
+          relayed(err.message);
+          plan = planDuplicate(input);
+        }
+      }
       // Second pass, with the folders of the planned services as found on the host.
       const found = await this.snapshotsFor(vm, plan.services, params);
       if (found.snapshots.length) plan = planDuplicate({ ...input, snapshots: found.snapshots });
       if (found.skipped.length) plan.notSnapshotted = found.skipped;
+      if (relayedBecause) plan.relayedBecause = relayedBecause;
     } catch (err) {
       if (err instanceof PlanError || err instanceof RangeError) throw new UsageError(err.message);
       throw err;
     }
-    // a direct copy is checked now, so that --dry-run and a refusal say why before anything is written
-    for (const p of plan.services) if (p.direct) await this.checkDirect(p.service, p.direct);
     const policyValue = plan.steps.find((s) => s.kind === 'reg.setValue' && s.args.value.name === 'Policy' && s.args.key === vmKey(vm));
     const tooLarge =
       policyValue?.kind === 'reg.setValue' && typeof policyValue.args.value.data === 'string' ? rulesSizeProblem(policyValue.args.value.data) : undefined;
@@ -373,7 +417,7 @@ export class Duplicates {
     const plan = await this.plan(service, vm, opts.share, {
       ...(opts.set ? { set: opts.set } : {}),
       ...(opts.restrictedToken ? { restrictedToken: true } : {}),
-      ...(opts.direct ? { direct: true } : {}),
+      mode: modeOf(opts),
       ...(opts.force ? { force: true } : {}),
     });
     if (opts.dryRun) return plan;

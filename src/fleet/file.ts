@@ -9,6 +9,7 @@ import { UsageError } from '../errors.js';
 import { parsePortMap, validateAddress } from '../net/index.js';
 import { vmNameProblem } from '../vm/names.js';
 import { parseSet } from '../plan/edits.js';
+import type { DupMode } from '../dup/dup.js';
 
 /** `set: { 'Parameters\Greeting': hello, 'Parameters\Port:REG_DWORD': 8080 }` */
 const SetSpec = z.record(z.string().min(1), z.union([z.string(), z.number(), z.array(z.string())]));
@@ -17,7 +18,9 @@ const ServiceSpec = z
   .object({
     set: SetSpec.optional(),
     share: z.array(z.string().min(1)).optional(),
-    /** `dup --direct`: the SCM starts a hooked copy of the image, no svcdup-host (docs/dup.md) */
+    /** how the duplicate runs (docs/dup.md): auto (direct where it applies, the default), direct or relayed */
+    mode: z.enum(['auto', 'direct', 'relayed']).optional(),
+    /** the spelling before `mode`: true is `mode: direct`, false `mode: relayed` */
     direct: z.boolean().optional(),
   })
   .strict();
@@ -50,8 +53,8 @@ export interface DeclaredService {
   /** `--set` specs for the VM's copy of the service key (src/dup/dup.ts parseSet) */
   set: string[];
   share: string[];
-  /** `dup --direct` */
-  direct: boolean;
+  /** `dup` (auto), `dup --direct` or `dup --relayed` */
+  mode: DupMode;
 }
 
 export interface DeclaredVm {
@@ -151,7 +154,9 @@ export function parseFleet(text: string, file: string): Fleet {
           fail(at('services', svc, 'set', Object.keys(s!.set!)[i]!), (err as Error).message.replace(/^--set /, 'set: '));
         }
       }
-      vm.services.push({ name: svc, set, share: s?.share ?? [], direct: s?.direct ?? false });
+      const legacy = s?.direct === undefined ? undefined : s.direct ? 'direct' : 'relayed';
+      if (legacy && s?.mode && s.mode !== legacy) fail(at('services', svc, 'direct'), `direct: ${s.direct} contradicts mode: ${s.mode} (give mode only)`);
+      vm.services.push({ name: svc, set, share: s?.share ?? [], mode: s?.mode ?? legacy ?? 'auto' });
     }
     vms.push(vm);
   }
@@ -161,7 +166,7 @@ export function parseFleet(text: string, file: string): Fleet {
 function expectedKeys(path: (string | number)[]): string {
   if (path.length === 0) return 'vms';
   if (path.length === 2) return 'ip, ports, policy, services';
-  if (path.length === 4) return 'set, share, direct';
+  if (path.length === 4) return 'set, share, mode';
   return 'see docs/fleet.md';
 }
 

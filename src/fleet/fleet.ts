@@ -187,7 +187,7 @@ async function applyChange(ctx: FleetContext, vms: Vms, c: FleetChange): Promise
       return {};
     case 'dup':
       // An earlier dup of this VM may have duplicated it already, as a dependency.
-      if (!ctx.dups.get(c.vm, c.service)) await ctx.dups.dup(c.service, c.vm, { share: c.share, set: c.set, ...(c.direct ? { direct: true } : {}) });
+      if (!ctx.dups.get(c.vm, c.service)) await ctx.dups.dup(c.service, c.vm, { share: c.share, set: c.set, mode: c.mode ?? 'auto' });
       return {};
     case 'start': {
       const s = await ctx.dups.start(c.service, c.vm);
@@ -231,6 +231,8 @@ export interface FleetRow {
   /** the SCM's state, or 'missing' */
   state: string;
   pid: number;
+  /** how the existing duplicate runs ('-' when missing) */
+  mode: string;
   /** what `up` would do about it, '' when nothing */
   pending: string;
 }
@@ -252,7 +254,7 @@ export async function fleetPs(ctx: FleetContext, fleet: Fleet): Promise<{ rows: 
     const a = actual.vms.find((v) => v.name === vm);
     const vmPending = pendingFor(vm);
     const services = [...new Set([...(d?.services.map((s) => s.name) ?? []), ...(a?.duplicates.map((x) => x.service) ?? [])])];
-    if (!services.length) rows.push({ vm, service: '-', scmName: '-', declared: !!d, state: a ? 'VM only' : 'missing', pid: 0, pending: vmPending });
+    if (!services.length) rows.push({ vm, service: '-', scmName: '-', declared: !!d, state: a ? 'VM only' : 'missing', pid: 0, mode: '-', pending: vmPending });
     for (const service of services) {
       const x = a?.duplicates.find((o) => o.service.toLowerCase() === service.toLowerCase());
       const st = x && statuses.get(x.scmName.toLowerCase());
@@ -263,6 +265,7 @@ export async function fleetPs(ctx: FleetContext, fleet: Fleet): Promise<{ rows: 
         declared: !!d?.services.some((s) => s.name.toLowerCase() === service.toLowerCase()),
         state: st?.state ?? 'missing',
         pid: st?.pid ?? 0,
+        mode: x ? (x.direct ? 'direct' : 'relayed') : '-',
         pending: [vmPending, pendingFor(vm, service)].filter(Boolean).join(', '),
       });
     }

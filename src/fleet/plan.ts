@@ -3,6 +3,7 @@
 // afterwards (fleetUp, applyChange in fleet.ts), so this is tested without Wine (test/fleet-unit.test.ts).
 import type { RegValue, ServiceState } from '../backend/types.js';
 import { parseSet } from '../plan/edits.js';
+import type { DuplicateMode } from '../plan/plan.js';
 import { parsePortMap, portMapToRecord } from '../net/index.js';
 import type { DeclaredService, DeclaredVm, Fleet } from './file.js';
 
@@ -41,7 +42,7 @@ export type FleetChange =
   | { op: 'vm.rm'; vm: string; why: string }
   | { op: 'vm.create'; vm: string; ip?: string; ports?: string; policyFile?: string; why: string }
   | { op: 'undup'; vm: string; service: string; why: string }
-  | { op: 'dup'; vm: string; service: string; set: string[]; share: string[]; direct?: boolean; why: string }
+  | { op: 'dup'; vm: string; service: string; set: string[]; share: string[]; mode?: DuplicateMode; why: string }
   | { op: 'start'; vm: string; service: string; why: string };
 
 export const valueKey = (subkey: string, name: string): string => (subkey ? `${subkey}\\${name}` : name).toLowerCase();
@@ -67,7 +68,9 @@ function vmDifference(d: DeclaredVm, a: ActualVm, rules: string): string | undef
 
 /** Why a duplicate as it is differs from its declaration, or undefined. */
 function dupDifference(vm: string, s: DeclaredService, a: ActualDuplicate, inVm: ActualDuplicate[]): string | undefined {
-  if (s.direct !== !!a.direct) return s.direct ? 'declared direct, runs under svcdup-host' : 'declared under svcdup-host, runs direct';
+  // auto takes the duplicate as it runs: it was made direct where that applied
+  const runs = a.direct ? 'direct' : 'relayed';
+  if (s.mode !== 'auto' && s.mode !== runs) return `declared ${s.mode}, runs ${runs}`;
   for (const spec of s.set) {
     const { subkey, value } = parseSet(spec);
     if (!sameValue(value, a.values[valueKey(subkey, value.name)])) return `${subkey ? `${subkey}\\` : ''}${value.name} differs`;
@@ -176,11 +179,11 @@ export function planFleet(declared: Fleet, actual: FleetActual): FleetChange[] {
           service: s.name,
           set: s.set,
           share: s.share,
-          ...(s.direct ? { direct: true } : {}),
+          ...(s.mode !== 'auto' ? { mode: s.mode } : {}),
           why: `${why}: re-duplicated`,
         });
       } else if (!x) {
-        creations.push({ op: 'dup', vm: d.name, service: s.name, set: s.set, share: s.share, ...(s.direct ? { direct: true } : {}), why: 'declared' });
+        creations.push({ op: 'dup', vm: d.name, service: s.name, set: s.set, share: s.share, ...(s.mode !== 'auto' ? { mode: s.mode } : {}), why: 'declared' });
       }
       if (!x || redup.has(lower(s.name)) || x.state !== 'RUNNING') {
         starts.push({ op: 'start', vm: d.name, service: s.name, why: x && !redup.has(lower(s.name)) ? `${x.state ?? 'unknown state'}` : 'new' });
@@ -214,7 +217,7 @@ export function describeChange(c: FleetChange): string {
     case 'undup':
       return `undup ${c.service}@${c.vm} (${c.why})`;
     case 'dup':
-      return `dup ${c.service}@${c.vm}${c.direct ? ' --direct' : ''} (${c.why})`;
+      return `dup ${c.service}@${c.vm}${c.mode ? ` --${c.mode}` : ''} (${c.why})`;
     case 'start':
       return `start ${c.service}@${c.vm} (${c.why})`;
   }

@@ -39,7 +39,14 @@ export interface DuplicationPlan {
   steps: Step[];
   /** folders the services are known to write that are not snapshotted, and why (set by the caller) */
   notSnapshotted?: { folder: string; reason: string }[];
+  /** why the root is relayed though no mode was asked for: what keeps direct from applying (set by the caller) */
+  relayedBecause?: string;
 }
+
+/** How a duplicate runs: the SCM starts a hooked copy of the image (direct) or svcdup-host, which relays (relayed). */
+export type DuplicateMode = 'direct' | 'relayed';
+
+export const duplicateMode = (p: Pick<PlannedService, 'direct'>): DuplicateMode => (p.direct ? 'direct' : 'relayed');
 
 /** A `--set` edit of the root's copy: a value under the copy key (subkey '' for the key itself). */
 export interface KeyEdit {
@@ -79,6 +86,8 @@ export interface PlanInput {
   snapshots?: readonly { folder: string; to: string; bytes: number }[];
 }
 
+const SERVICE_WIN32_SHARE_PROCESS = 0x20;
+
 const quote = (s: string): string => (/[\s"]/.test(s) ? `"${s.replace(/"/g, '\\"')}"` : s);
 
 /**
@@ -88,6 +97,10 @@ const quote = (s: string): string => (/[\s"]/.test(s) ? `"${s.replace(/"/g, '\\"
  */
 export function directCopy(cfg: ServiceConfig, vm: string, scmName: string, hookDll: string): { args: DirectImageArgs; imagePath: string } {
   if (cfg.svchostGroup || cfg.serviceDll) throw new PlanError(`${cfg.name} runs in svchost (ServiceDll): --direct copies an executable of the service's own`);
+  // A shared process's dispatcher has several entries, and Wine's dispatcher finds the one
+  // the SCM names (SERVICE@VM, which is none of them) only in a one-entry table.
+  if (cfg.type & SERVICE_WIN32_SHARE_PROCESS)
+    throw new PlanError(`${cfg.name} is a shared-process service (type 0x${cfg.type.toString(16)}): --direct runs an own-process service's image`);
   const cmd = cfg.imagePath.trim();
   const image = imageOf(cmd);
   if (!/\.exe$/i.test(image) || !/^(?:[A-Za-z]:\\|%[A-Za-z]+%\\|\\SystemRoot\\)/.test(image))

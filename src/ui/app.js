@@ -76,7 +76,7 @@ function renderVms() {
 function renderDups() {
   const f = $('#dup-filter').value.trim().toLowerCase();
   const tb = $('#dups tbody');
-  const rows = state.duplicates.filter((d) => !f || [d.scmName, d.vm, d.state, d.type].some((x) => x.toLowerCase().includes(f)));
+  const rows = state.duplicates.filter((d) => !f || [d.scmName, d.vm, d.state, d.type, d.mode].some((x) => x.toLowerCase().includes(f)));
   tb.replaceChildren(
     ...rows.map((d) =>
       el(
@@ -84,6 +84,7 @@ function renderDups() {
         { 'data-dup': d.scmName },
         el('td', { class: 'mono' }, d.scmName),
         el('td', { class: 'mono' }, d.vm),
+        el('td', {}, d.mode),
         el('td', { class: `state ${d.state}` }, d.state, ...(d.why ? [el('div', { class: 'why' }, d.why.join(' '))] : [])),
         el('td', { class: 'mono pid' }, d.pid || '-'),
         el('td', { class: 'mono' }, `${d.win32ExitCode}/${d.serviceExitCode}`),

@@ -20,7 +20,7 @@ import { fileURLToPath } from 'node:url';
 import { createBackend, type ManagedBackend } from '../backend/index.js';
 import type { ServiceStatus } from '../backend/types.js';
 import { packageRoot } from '../config.js';
-import { Duplicates } from '../dup/dup.js';
+import { Duplicates, duplicateMode } from '../dup/dup.js';
 import { stoppedWithError } from '../dup/why.js';
 import { SvcdupError, UsageError } from '../errors.js';
 import { listeningEndpoints, portMapFromRecord, type Endpoint } from '../net/index.js';
@@ -50,6 +50,8 @@ export interface UiDuplicate {
   type: string;
   startType: string;
   dependOnService: string[];
+  /** direct or relayed (docs/dup.md); '-' for a service created in a VM */
+  mode: string;
   createdInVm?: boolean;
   error?: string;
   /** stopped with an error: why, where svcdup can tell (src/dup/why.ts) */
@@ -174,6 +176,7 @@ export async function startUi(opts: UiOptions = {}): Promise<UiServer> {
         type: s ? serviceTypeName(s.type) : '-',
         startType: d.plan.original.start,
         dependOnService: d.plan.dependOnService,
+        mode: duplicateMode(d.plan),
         ...(stoppedWithError(s) ? whyFor(d, s!) : {}),
       });
     }
@@ -194,6 +197,7 @@ export async function startUi(opts: UiOptions = {}): Promise<UiServer> {
         type: serviceTypeName(s.type),
         startType: '-',
         dependOnService: [],
+        mode: '-',
         createdInVm: true,
       });
     }
