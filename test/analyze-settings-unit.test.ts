@@ -24,21 +24,9 @@ import { readHead } from '../src/analyze/files.js';
 import { decideFile, decideKey, parsePolicy } from '../src/vm/policy.js';
 import { closureOf } from '../src/plan/closure.js';
 import { serviceTypeName } from '../src/services.js';
-import { fakeHost } from './fixtures/analyze/helpers.js';
+import { fakeHost, serviceConfig } from './fixtures/analyze/helpers.js';
 
-const cfg = (c: Partial<ServiceConfig> & { name: string }): ServiceConfig => ({
-  displayName: c.name,
-  type: 0x10,
-  start: 'DEMAND',
-  errorControl: 1,
-  imagePath: `C:\\svc\\${c.name}.exe`,
-  loadOrderGroup: '',
-  account: 'LocalSystem',
-  dependOnService: [],
-  dependOnGroup: [],
-  description: '',
-  ...c,
-});
+const cfg = (c: Partial<ServiceConfig> & { name: string }): ServiceConfig => serviceConfig(c, 'C:\\svc');
 
 describe('command lines', () => {
   it('splits as CommandLineToArgvW: quotes, backslashes before quotes, doubled quotes', () => {

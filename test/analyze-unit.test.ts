@@ -24,7 +24,7 @@ import {
   TraceUnavailableError,
   type AnalyzeReport,
 } from '../src/analyze/index.js';
-import { ensureTestbins, fakeHost, testbin, testbinDir } from './fixtures/analyze/helpers.js';
+import { ensureTestbins, fakeHost, testbin, testbinDir, serviceConfig } from './fixtures/analyze/helpers.js';
 
 const cls = (s: string) => classifyString(s).map((c) => [c.category, c.name]);
 
@@ -107,19 +107,7 @@ describe('parseRgsClasses', () => {
   });
 });
 
-const cfg = (c: Partial<ServiceConfig> & { name: string }): ServiceConfig => ({
-  displayName: c.name,
-  type: 0x10,
-  start: 'DEMAND',
-  errorControl: 1,
-  imagePath: `C:\\windows\\system32\\${c.name}.exe`,
-  loadOrderGroup: '',
-  account: 'LocalSystem',
-  dependOnService: [],
-  dependOnGroup: [],
-  description: '',
-  ...c,
-});
+const cfg = (c: Partial<ServiceConfig> & { name: string }): ServiceConfig => serviceConfig(c, 'C:\\windows\\system32');
 
 describe('service configuration', () => {
   it('image, svchost group, code file', () => {

@@ -115,8 +115,12 @@ describe('a TCP service on one port, on the host and in 3 VMs', () => {
     const r = cli(['dup', 'svcdup-testsvc-a', '--vm', 'n1', '--start']);
     expect(r.status).toBe(1);
     expect(r.stderr).toMatch(/stopped while starting: Win32 exit code 1066, service exit code 10048/);
-    expect(r.stderr).toMatch(/WSAEADDRINUSE.*wildcard address \(0\.0\.0\.0\)/s);
-    expect(r.stderr).toMatch(/bind the host instance to 127\.0\.0\.1, or give the VM a port map/);
+    expect(r.stderr).toMatch(/^10048 is WSAEADDRINUSE: the port is taken\.$/m);
+    // the conflict itself, as explainBindConflict words it (src/dup/why.ts finds the host instance's wildcard port)
+    expect(r.stderr).toMatch(new RegExp(`^VM n1 cannot listen on tcp 127\\.77\\.201\\.2:${P2}: a host process listens on 0\\.0\\.0\\.0:${P2}\\.`, 'm'));
+    expect(r.stderr).toMatch(
+      new RegExp(`bind the host instance to 127\\.0\\.0\\.1 .*or give VM n1 a port map \\(svcdup vm create n1 --port-map ${P2}:<free port>\\)`),
+    );
     expect(cli(['undup', 'svcdup-testsvc-a', '--vm', 'n1']).status).toBe(0);
   });
 

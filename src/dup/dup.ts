@@ -653,6 +653,7 @@ export class Duplicates {
         const why = d ? await this.whyStopped(d) : [];
         throw new SvcdupError(
           `${name} stopped while starting: Win32 exit code ${s.win32ExitCode}${s.win32ExitCode === 1066 ? `, service exit code ${s.serviceExitCode}` : ''}` +
+            (code === WSAEADDRINUSE && why.length ? `\n${code} is WSAEADDRINUSE: the port is taken.` : '') +
             why.map((w) => `\n${w}`).join('') +
             (code === WSAEADDRINUSE && !why.length
               ? `\n${code} is WSAEADDRINUSE: the port is taken. On Linux (so under Wine) a host listener on the wildcard address (0.0.0.0) ` +
