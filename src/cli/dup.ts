@@ -5,7 +5,7 @@ import { describeStep } from '../plan/steps.js';
 import { getVm } from '../state/vms.js';
 import { serviceTypeName } from '../services.js';
 import { dupRefusalFor } from '../analyze/service.js';
-import { withContext, type Context } from './context.js';
+import { withContext, withReader, type Context } from './context.js';
 import { printJson, printTable } from './output.js';
 
 const collect = (v: string, acc: string[]): string[] => [...acc, v];
@@ -131,7 +131,7 @@ export function registerDupCommands(program: Command): void {
     .option('--vm <name>', 'only this VM')
     .option('--json', 'machine-readable output')
     .action(async (opts: { vm?: string; json?: boolean }) => {
-      await withContext(program, async (ctx) => {
+      await withReader(program, async (ctx) => {
         if (opts.vm) requireVm(ctx, opts.vm);
         const list = await ctx.dups.status(opts.vm);
         const created = await ctx.dups.createdInVm(opts.vm);

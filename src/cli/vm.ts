@@ -7,7 +7,7 @@ import { validateVmName } from '../vm/names.js';
 import { spawnSync } from 'node:child_process';
 import { listeningEndpoints, portMapFromRecord, type Endpoint } from '../net/index.js';
 import type { VmRecord } from '../state/vms.js';
-import { withContext, type Context } from './context.js';
+import { withContext, withReader, type Context } from './context.js';
 import { printJson, printTable } from './output.js';
 import { fleetPsCommand } from './fleet.js';
 import { vmDiff } from '../vm/diff.js';
@@ -56,7 +56,7 @@ export function registerVmCommands(program: Command): void {
     .description('list VMs with their process counts')
     .option('--json', 'machine-readable output')
     .action(async (opts: { json?: boolean }) => {
-      const list = await withContext(program, async (ctx) => {
+      const list = await withReader(program, async (ctx) => {
         const vms = await vmsOf(ctx).list();
         const eps = await vmEndpoints(ctx, vms);
         return vms.map((v) => ({ ...v, endpoints: eps.filter((e) => e.vm === v.name) }));
@@ -81,7 +81,7 @@ export function registerVmCommands(program: Command): void {
     .option('--json', 'machine-readable output')
     .action(async (name: string, opts: { json?: boolean }) => {
       validateVmName(name);
-      const changes = await withContext(program, async (ctx) => {
+      const changes = await withReader(program, async (ctx) => {
         vmsOf(ctx).require(name);
         return vmDiff(ctx.backend, name);
       });
@@ -111,7 +111,7 @@ export function registerVmCommands(program: Command): void {
     .argument('[args...]', 'its arguments (put -- before them)')
     .action(async (exe: string, args: string[], opts: { vm: string }) => {
       validateVmName(opts.vm);
-      const r = await withContext(program, (ctx) => vmsOf(ctx).run(opts.vm, [exe, ...args], { inherit: true }));
+      const r = await withReader(program, (ctx) => vmsOf(ctx).run(opts.vm, [exe, ...args], { inherit: true }));
       process.exitCode = r.code;
     });
 
@@ -124,7 +124,7 @@ export function registerVmCommands(program: Command): void {
     .action(async (opts: { vm?: string; file?: string; json?: boolean }) => {
       if (opts.file) return fleetPsCommand(program, opts.file, !!opts.json);
       if (opts.vm) validateVmName(opts.vm);
-      const { procs, eps } = await withContext(program, async (ctx) => {
+      const { procs, eps } = await withReader(program, async (ctx) => {
         const vms = vmsOf(ctx);
         const procs = await vms.ps(opts.vm);
         const eps = opts.json ? [] : (await vmEndpoints(ctx, vms.store.list())).filter((e) => e.vm && (!opts.vm || e.vm === opts.vm));
@@ -153,7 +153,7 @@ export function registerVmCommands(program: Command): void {
       validateVmName(opts.vm);
       const seconds = opts.seconds === undefined ? 0 : Number(opts.seconds);
       if (!Number.isInteger(seconds) || seconds < 0) throw new UsageError('--seconds must be a whole number');
-      const r = await withContext(program, (ctx) => vmsOf(ctx).trace(opts.vm, seconds));
+      const r = await withReader(program, (ctx) => vmsOf(ctx).trace(opts.vm, seconds));
       process.exitCode = r.code;
     });
 }

@@ -16,9 +16,10 @@ import { createBackend, type ManagedBackend } from '../backend/index.js';
 import type { ServiceStatus } from '../backend/types.js';
 import { packageRoot } from '../config.js';
 import { Duplicates } from '../dup/dup.js';
-import { SvcdupError, UsageError } from '../errors.js';
+import { UsageError } from '../errors.js';
 import { listeningEndpoints, portMapFromRecord, type Endpoint } from '../net/index.js';
 import { openDb, type Db } from '../state/db.js';
+import { LockBusyError, WriterLock } from '../state/lock.js';
 import { listVms } from '../state/vms.js';
 import { dbVmStore } from '../vm/store.js';
 import { Vms, type VmProcess } from '../vm/ops.js';
@@ -94,7 +95,8 @@ export async function startUi(opts: UiOptions = {}): Promise<UiServer> {
   await backend.open();
   const db: Db = openDb(backend.paths.stateDb);
   const dups = new Duplicates(backend, db);
-  await dups.recover();
+  // the dashboard only reads until an action is asked for: it never recovers at start
+  // (a live command's operation is not the dashboard's to undo: docs/design.md)
   const vms = new Vms(backend, dbVmStore(db), dups);
   const token = randomBytes(24).toString('base64url');
   const tokenBuf = Buffer.from(token);
@@ -301,15 +303,26 @@ export async function startUi(opts: UiOptions = {}): Promise<UiServer> {
     const { action, vm, service } = body;
     if (!vm || typeof vm !== 'string') throw new UsageError('vm is required');
     if ((action === 'undup' || action === 'vm.rm') && body.confirm !== true) throw new UsageError(`${action} needs confirm: true`);
+    const run = (what: string, fn: () => Promise<unknown>): Promise<unknown> =>
+      serial(async () => {
+        // an action changes the host: under the writer lock like any command (30 s wait), after recovery
+        const lock = await WriterLock.acquire(backend.paths.home, { waitMs: 30_000, what: `ui ${what}` });
+        try {
+          await dups.recover();
+          return await fn();
+        } finally {
+          lock.release();
+        }
+      });
     switch (action) {
       case 'start':
-        return serial(() => dups.start(need(service), vm));
+        return run(`start ${need(service)} --vm ${vm}`, () => dups.start(need(service), vm));
       case 'stop':
-        return serial(() => dups.stop(need(service), vm));
+        return run(`stop ${need(service)} --vm ${vm}`, () => dups.stop(need(service), vm));
       case 'undup':
-        return serial(() => dups.undup(need(service), vm));
+        return run(`undup ${need(service)} --vm ${vm}`, () => dups.undup(need(service), vm));
       case 'vm.rm':
-        return serial(() => vms.remove(vm));
+        return run(`vm rm ${vm}`, () => vms.remove(vm));
       default:
         throw new UsageError(`unknown action ${JSON.stringify(action)} (start, stop, undup, vm.rm)`);
     }
@@ -317,7 +330,8 @@ export async function startUi(opts: UiOptions = {}): Promise<UiServer> {
 
   const server = createServer((req, res) => {
     handle(req, res).catch((err: unknown) => {
-      if (!res.headersSent) json(res, err instanceof SvcdupError ? (err instanceof UsageError ? 400 : 500) : 500, { error: (err as Error).message });
+      const code = err instanceof UsageError ? 400 : err instanceof LockBusyError ? 503 : 500;
+      if (!res.headersSent) json(res, code, { error: (err as Error).message });
       else res.end();
     });
   });
@@ -370,7 +384,7 @@ export async function startUi(opts: UiOptions = {}): Promise<UiServer> {
     }
     if (req.method === 'POST' && url.pathname === '/api/action') {
       if (!String(req.headers['content-type']).startsWith('application/json')) throw new UsageError('actions are JSON');
-      const body = JSON.parse(await readBody(req)) as Parameters<typeof act>[0];
+      const body = parseBody(await readBody(req));
       const result = await act(body);
       await poll();
       return json(res, 200, { ok: true, result });
@@ -408,6 +422,21 @@ export async function startUi(opts: UiOptions = {}): Promise<UiServer> {
 function need(service: string | undefined): string {
   if (!service || typeof service !== 'string') throw new UsageError('service is required');
   return service;
+}
+
+/** An action's body: a JSON object of strings (and confirm); anything else is the client's error (400). */
+function parseBody(text: string): { action?: string; vm?: string; service?: string; confirm?: boolean } {
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch {
+    throw new UsageError('the body is not JSON');
+  }
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new UsageError('the body must be a JSON object');
+  const o = v as Record<string, unknown>;
+  for (const k of ['action', 'vm', 'service']) if (o[k] !== undefined && typeof o[k] !== 'string') throw new UsageError(`${k} must be a string`);
+  if (o.confirm !== undefined && typeof o.confirm !== 'boolean') throw new UsageError('confirm must be true or false');
+  return o as { action?: string; vm?: string; service?: string; confirm?: boolean };
 }
 
 function json(res: ServerResponse, code: number, body: unknown): void {
