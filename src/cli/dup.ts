@@ -142,7 +142,7 @@ export function registerDupCommands(program: Command): void {
             ...list.map((d) => [
               d.scmName,
               d.vm,
-              d.status?.state ?? `? ${d.error ?? ''}`,
+              d.stoppedBecause ? `STOPPED (${d.stoppedBecause})` : (d.status?.state ?? `? ${d.error ?? ''}`),
               d.status?.pid || '-',
               d.status ? `${d.status.win32ExitCode}/${d.status.serviceExitCode}` : '-',
               // the SCM's type of the duplicate (svcdup-host: own process), not the original's

@@ -7,6 +7,7 @@ import { createBackend, type ManagedBackend } from '../backend/index.js';
 import { resolvePaths } from '../config.js';
 import { listServices, serviceTypeName } from '../services.js';
 import { printJson, printTable } from './output.js';
+import { DamagedDbError, openDb } from '../state/db.js';
 
 /** Run `fn` with an opened backend; the agent is closed afterwards, the wineserver stays up. */
 export async function withBackend<T>(program: Command, fn: (b: ManagedBackend) => Promise<T>): Promise<T> {
@@ -46,6 +47,17 @@ async function hookCheck(backend: ManagedBackend, nativeDir: string): Promise<Ch
   return { name: 'hook', ok: false, detail: why };
 }
 
+/** Is the state database readable (PRAGMA quick_check)? A damaged one names svcdup repair. */
+function stateCheck(path: string): Check {
+  if (!existsSync(path)) return { name: 'state', ok: true, detail: `${path}: none yet` };
+  try {
+    openDb(path).close();
+    return { name: 'state', ok: true, detail: `${path}: quick_check ok` };
+  } catch (err) {
+    return { name: 'state', ok: false, detail: err instanceof DamagedDbError ? err.message : `${path}: ${(err as Error).message}` };
+  }
+}
+
 export function registerHostCommands(program: Command): void {
   program
     .command('doctor')
@@ -63,6 +75,7 @@ export function registerHostCommands(program: Command): void {
       });
       const agentExe = join(paths.nativeDir, 'svcdup-agent.exe');
       checks.push({ name: 'native build', ok: existsSync(agentExe), detail: existsSync(agentExe) ? paths.nativeDir : `${agentExe} missing: npm run build` });
+      checks.push(stateCheck(paths.stateDb));
       let info: Record<string, unknown> = {};
       try {
         const backend = createBackend({ kind: program.opts<{ backend?: string }>().backend });

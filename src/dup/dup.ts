@@ -25,6 +25,7 @@ import { outermostFolders, snapshotFolders } from '../plan/snapshot.js';
 import { serviceKey } from '../plan/keys.js';
 import { treeBytes } from '../backend/folders.js';
 import { directImage } from '../plan/direct.js';
+import { asObserved, goneProcesses } from './liveness.js';
 
 /** A folder larger than this is not snapshotted at dup time (copied up lazily instead): docs/state.md "No torn views". */
 export const SNAPSHOT_MAX_BYTES = 1024 * 1048576;
@@ -43,6 +44,8 @@ export interface DuplicateRecord {
 export interface DuplicateStatus extends DuplicateRecord {
   status?: ServiceStatus;
   error?: string;
+  /** shown STOPPED though the SCM says RUNNING: why (its process is gone) */
+  stoppedBecause?: string;
 }
 
 /** A service a VM process made with CreateService (native/hook/scmclient.c): known only to the SCM and its copy key. */
@@ -124,7 +127,7 @@ export class Duplicates {
   }
 
   async status(vm?: string): Promise<DuplicateStatus[]> {
-    return Promise.all(
+    const list = await Promise.all(
       this.list(vm).map(async (d): Promise<DuplicateStatus> => {
         try {
           return { ...d, status: await this.backend.call('scm.status', { name: d.scmName }) };
@@ -133,6 +136,12 @@ export class Duplicates {
         }
       }),
     );
+    // RUNNING with a pid that no longer runs is STOPPED, with the reason (src/dup/liveness.ts)
+    const gone = await goneProcesses(
+      this.backend,
+      list.map((d) => ({ ...(d.status ? { status: d.status } : {}), direct: !!d.plan.direct })),
+    );
+    return list.map((d, i) => (gone[i] && d.status ? { ...d, status: asObserved(d.status, gone[i]), stoppedBecause: gone[i]!.reason } : d));
   }
 
   /** Services that processes in the VMs created themselves (all VMs, or one). */

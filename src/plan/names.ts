@@ -1,4 +1,5 @@
 // How a duplicate is named in the host SCM, and the one parser of `SERVICE@VM`. Pure and deterministic.
+import { RESERVED_DEVICE_NAME } from '../vm/names.js';
 
 /** The SCM's limit on a service name (and on a display name). */
 export const MAX_SERVICE_NAME = 256;
@@ -11,6 +12,7 @@ export const MAX_SERVICE_NAME = 256;
 export function serviceNameProblem(service: string): string | undefined {
   if (service.length === 0) return 'it is empty';
   if (service.includes('@')) return `it contains '@', which svcdup reserves for SERVICE@VM`;
+  if (RESERVED_DEVICE_NAME.test(service.trimEnd())) return 'it is a Windows device name (con, prn, aux, nul, com1-9, lpt1-9)';
   return undefined;
 }
 

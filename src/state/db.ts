@@ -90,11 +90,14 @@ export function openDb(path: string): Db {
 }
 
 function migrate(db: Db): void {
-  const current = db.pragma('user_version', { simple: true }) as number;
-  for (let v = current; v < MIGRATIONS.length; v++) {
-    db.transaction(() => {
+  if ((db.pragma('user_version', { simple: true }) as number) >= MIGRATIONS.length) return;
+  // IMMEDIATE, and the version read again inside: commands opening a new home at once
+  // (readers too) would otherwise each apply the same migration
+  db.transaction(() => {
+    const current = db.pragma('user_version', { simple: true }) as number;
+    for (let v = current; v < MIGRATIONS.length; v++) {
       db.exec(MIGRATIONS[v]!);
       db.pragma(`user_version = ${v + 1}`);
-    })();
-  }
+    }
+  }).immediate();
 }

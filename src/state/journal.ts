@@ -53,11 +53,14 @@ const now = (): string => new Date().toISOString();
 
 /**
  * SVCDUP_FAILPOINT=OP:SEQ:before|after kills this process (SIGKILL, no cleanup) around
- * step SEQ of operation OP: how the tests prove that every step is recoverable.
+ * step SEQ of operation OP: how the tests prove that every step is recoverable. With
+ * `:stop` appended it stops itself instead (SIGSTOP): a command that is alive but stalled
+ * in the middle of its operation, which nobody may roll back.
  */
 function failpoint(op: string, seq: number, phase: 'before' | 'after'): void {
   const fp = process.env.SVCDUP_FAILPOINT;
-  if (fp && fp === `${op}:${seq}:${phase}`) process.kill(process.pid, 'SIGKILL');
+  if (fp === `${op}:${seq}:${phase}`) process.kill(process.pid, 'SIGKILL');
+  if (fp === `${op}:${seq}:${phase}:stop`) process.kill(process.pid, 'SIGSTOP');
 }
 
 export class Journal<C> {

@@ -12,6 +12,7 @@ import { parseNetRules, portMapToRecord } from '../net/index.js';
 import { VMS_KEY, serviceKey, vmKey, vmServiceKey, vmServicesKey } from '../plan/keys.js';
 import { parseDuplicateName } from '../plan/names.js';
 import type { PlannedService } from '../plan/plan.js';
+import { stopAndWait } from '../dup/steps.js';
 import { vmNameProblem } from '../vm/names.js';
 import { DamagedDbError, openDb, type Db } from './db.js';
 import { deleteDuplicate, insertDuplicate, listDuplicates } from './duplicates.js';
@@ -185,11 +186,19 @@ async function plan(backend: ManagedBackend, db: Db, host: HostView): Promise<Re
     if (vmNameProblem(k.name)) continue;
     if (!records.has(lower)) actions.push({ kind: 'vm.adopt', target: k.name, why: 'its key is on the host but the database has no record of it' });
   }
-  for (const [lower, r] of records) {
-    if (!host.keys.has(lower) && !dupRecords.some((d) => d.vm.toLowerCase() === lower))
-      actions.push({ kind: 'vm.forget', target: r.name, why: 'its key is gone from the host and it holds no duplicate' });
+  // a VM whose key is gone (deleted by hand, or a registry a crashed Wine never saved) cannot run
+  // its duplicates (svcdup-host reads the key's Policy): it is forgotten, its duplicates removed
+  const keyless = new Set([...records.keys()].filter((lower) => !host.keys.has(lower)));
+  for (const lower of keyless) {
+    const n = dupRecords.filter((d) => d.vm.toLowerCase() === lower).length;
+    actions.push({
+      kind: 'vm.forget',
+      target: records.get(lower)!.name,
+      why: `its key is gone from the host${n ? ` (its ${n} duplicates are removed with it)` : ''}`,
+    });
   }
   for (const d of dupRecords) {
+    if (keyless.has(d.vm.toLowerCase())) continue;
     if (!scm.has(d.scmName.toLowerCase())) actions.push({ kind: 'dup.forget', target: d.scmName, why: 'its service is gone from the SCM' });
   }
   const known = new Set(dupRecords.map((d) => d.scmName.toLowerCase()));
@@ -223,6 +232,13 @@ async function plan(backend: ManagedBackend, db: Db, host: HostView): Promise<Re
   return actions;
 }
 
+async function removeService(backend: ManagedBackend, name: string): Promise<void> {
+  await stopAndWait(backend, name, 10_000).catch(() => undefined);
+  await backend.call('scm.delete', { name }).catch((err: unknown) => {
+    if (!notFound(err, Win32.ERROR_SERVICE_DOES_NOT_EXIST, Win32.ERROR_SERVICE_MARKED_FOR_DELETE)) throw err;
+  });
+}
+
 async function apply(backend: ManagedBackend, db: Db, host: HostView, a: RepairAction): Promise<void> {
   switch (a.kind) {
     case 'vm.adopt': {
@@ -231,7 +247,12 @@ async function apply(backend: ManagedBackend, db: Db, host: HostView, a: RepairA
       return;
     }
     case 'vm.forget':
+      for (const d of listDuplicates(db, a.target)) {
+        await removeService(backend, d.scmName);
+        deleteDuplicate(db, d.vm, d.service);
+      }
       db.prepare(`DELETE FROM vm WHERE name = ?`).run(a.target);
+      rmSync(backend.toHostPath(`${AREAS_WIN}\\${a.target}`), { recursive: true, force: true });
       return;
     case 'dup.forget': {
       const p = parseDuplicateName(a.target)!;
@@ -249,10 +270,7 @@ async function apply(backend: ManagedBackend, db: Db, host: HostView, a: RepairA
       return;
     }
     case 'service.remove':
-      await backend.call('scm.control', { name: a.target, code: 1 }).catch(() => undefined);
-      await backend.call('scm.delete', { name: a.target }).catch((err: unknown) => {
-        if (!notFound(err, Win32.ERROR_SERVICE_DOES_NOT_EXIST, Win32.ERROR_SERVICE_MARKED_FOR_DELETE)) throw err;
-      });
+      await removeService(backend, a.target);
       return;
     case 'key.remove':
       await backend.call('reg.deleteKey', { key: a.target }).catch((err: unknown) => {

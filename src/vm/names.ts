@@ -9,6 +9,13 @@ export const VM_NAME_MAX = 32;
 /** Words svcdup's own host names use after `svcdup.` (docs/vm.md). */
 export const RESERVED_VM_NAMES = ['pid', 'job', 'vmctl', 'relay'];
 
+/**
+ * Windows' reserved device names: `CON`, `NUL.txt`, `com1` name a device in any folder, in
+ * any case, with any extension, so a VM or service of that name would have files and
+ * folders Windows cannot make (and names that mean a device to every program).
+ */
+export const RESERVED_DEVICE_NAME = /^(con|prn|aux|nul|com[1-9\u00b9\u00b2\u00b3]|lpt[1-9\u00b9\u00b2\u00b3])(\.[^\\/]*)?$/i;
+
 /** Why a VM name is not acceptable, or undefined when it is. */
 export function vmNameProblem(name: string): string | undefined {
   if (name.length === 0) return 'it is empty';
@@ -19,6 +26,7 @@ export function vmNameProblem(name: string): string | undefined {
   if (!VM_NAME.test(name)) return 'only lowercase letters, digits and hyphens are allowed (no dots, spaces or backslashes)';
   // svcdup.<word>. names of svcdup's own (svcdup.job.<vm>: membership) must not be a VM's prefix
   if (RESERVED_VM_NAMES.includes(name)) return `it is reserved for svcdup's own names (${RESERVED_VM_NAMES.join(', ')})`;
+  if (RESERVED_DEVICE_NAME.test(name)) return 'it is a Windows device name (con, prn, aux, nul, com1-9, lpt1-9)';
   return undefined;
 }
 
