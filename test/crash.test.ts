@@ -137,6 +137,17 @@ describe('processes that die', () => {
     expect(after[0]!.stoppedBecause).toMatch(/svcdup-host \(pid \d+\) is gone/);
     expect(after[1]!.stoppedBecause).toMatch(/its image \(pid \d+\) is gone/);
     expect(cli(['status']).stdout).toMatch(/STOPPED \(its svcdup-host/);
+    // stop says what is so (not Win32 error 232); up starts both again
+    const stop = cli(['stop', SVC, '--vm', 'k1']);
+    expect(stop.status, stop.stderr).toBe(0);
+    expect(stop.stdout).toMatch(/STOPPED/);
+    const up = cli(['up', '-f', file]);
+    expect(up.status, up.stderr).toBe(0);
+    const live = new Set((await host.backend.call('proc.list', {})).map((p) => p.pid));
+    for (const d of cliJson<StatusRow[]>(['status'])) {
+      expect(d.status.state, JSON.stringify(d)).toBe('RUNNING');
+      expect(live.has(d.status.pid)).toBe(true);
+    }
   }, 300_000);
 });
 

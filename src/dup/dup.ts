@@ -430,7 +430,9 @@ export class Duplicates {
       if (o.plan.dependOnService.some((n) => n.toLowerCase() === d.scmName.toLowerCase())) await this.stop(o.service, vm);
     }
     await stopAndWait(this.backend, d.scmName);
-    return this.backend.call('scm.status', { name: d.scmName });
+    const s = await this.backend.call('scm.status', { name: d.scmName });
+    const [gone] = await goneProcesses(this.backend, [{ status: s, direct: !!d.plan.direct }]);
+    return asObserved(s, gone);
   }
 
   /**
