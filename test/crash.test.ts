@@ -79,7 +79,7 @@ afterAll(async () => {
 });
 
 describe('a damaged state database', () => {
-  for (const damage of ['truncated', 'garbled'] as const) {
+  for (const damage of ['truncated', 'garbled', 'emptied'] as const) {
     it(`${damage}: every command says so in one line naming svcdup repair; repair rebuilds it from the host; up and down work`, () => {
       const up = cli(['up', '-f', file]);
       expect(up.status, up.stderr).toBe(0);
@@ -89,24 +89,36 @@ describe('a damaged state database', () => {
       db.close();
       const size = statSync(host.paths.stateDb).size;
       if (damage === 'truncated') truncateSync(host.paths.stateDb, Math.floor(size / 2));
+      else if (damage === 'emptied') truncateSync(host.paths.stateDb, 0);
       else {
         const fd = openSync(host.paths.stateDb, 'r+');
         writeSync(fd, Buffer.alloc(4096, 0x5a), 0, 4096, 0);
         closeSync(fd);
       }
-      for (const args of [['status'], ['vm', 'ls'], ['up', '-f', file], ['vm', 'create', 'x1']]) {
+      // an emptied database is a valid one that knows nothing: readers show nothing, writers refuse
+      // (they would collide with what the host has)
+      const refused =
+        damage === 'emptied'
+          ? [
+              ['up', '-f', file],
+              ['vm', 'create', 'x1'],
+            ]
+          : [['status'], ['vm', 'ls'], ['up', '-f', file], ['vm', 'create', 'x1']];
+      for (const args of refused) {
         const r = cli(args);
         expect(r.status, `svcdup ${args.join(' ')}: ${r.stderr}`).toBe(4);
         oneLine(r.stderr);
-        expect(r.stderr).toMatch(/state database .* is damaged .*run svcdup repair/);
+        expect(r.stderr).toMatch(
+          damage === 'emptied' ? /no record of the VMs this host has \(k1, k2\): run svcdup repair/ : /state database .* is damaged .*run svcdup repair/,
+        );
       }
       const doctor = cli(['doctor']);
       expect(doctor.status).toBe(1);
-      expect(doctor.stdout).toMatch(/FAIL state +.*damaged.*svcdup repair/);
+      expect(doctor.stdout).toMatch(damage === 'emptied' ? /FAIL state\/host +.*svcdup repair/ : /FAIL state +.*damaged.*svcdup repair/);
       const dry = cliJson<{ movedAside?: string; actions: { kind: string; target: string }[] }>(['repair', '--dry-run']);
-      expect(dry.movedAside).toBeDefined();
+      expect(dry.movedAside !== undefined).toBe(damage !== 'emptied');
       const r = cliJson<{ movedAside: string; actions: { kind: string; target: string }[] }>(['repair']);
-      expect(readdirSync(host.paths.home).some((n) => n.startsWith('state.db.damaged-'))).toBe(true);
+      expect(readdirSync(host.paths.home).some((n) => n.startsWith('state.db.damaged-'))).toBe(damage !== 'emptied');
       expect(r.actions.map((a) => `${a.kind} ${a.target}`).sort()).toEqual([
         'dup.adopt svcdup-testsvc@k1',
         'dup.adopt svcdup-testsvc@k2',

@@ -8,6 +8,7 @@ import { resolvePaths } from '../config.js';
 import { listServices, serviceTypeName } from '../services.js';
 import { printJson, printTable } from './output.js';
 import { DamagedDbError, openDb } from '../state/db.js';
+import { checkDrift } from '../state/repair.js';
 
 /** Run `fn` with an opened backend; the agent is closed afterwards, the wineserver stays up. */
 export async function withBackend<T>(program: Command, fn: (b: ManagedBackend) => Promise<T>): Promise<T> {
@@ -58,6 +59,24 @@ function stateCheck(path: string): Check {
   }
 }
 
+/** Does the database know the host's VMs (an emptied or replaced one does not)? Only when the database is readable. */
+async function driftCheck(backend: ManagedBackend, path: string): Promise<Check | undefined> {
+  let db: ReturnType<typeof openDb>;
+  try {
+    db = openDb(path);
+  } catch {
+    return undefined; // reported by the state check
+  }
+  try {
+    await checkDrift(backend, db);
+    return { name: 'state/host', ok: true, detail: 'the database knows the VMs the host has' };
+  } catch (err) {
+    return { name: 'state/host', ok: false, detail: (err as Error).message };
+  } finally {
+    db.close();
+  }
+}
+
 export function registerHostCommands(program: Command): void {
   program
     .command('doctor')
@@ -93,6 +112,8 @@ export function registerHostCommands(program: Command): void {
             detail: `svcdup-agent ${agent.version} on Windows ${agent.windowsVersion}${agent.wineVersion ? ` (Wine ${agent.wineVersion})` : ''}`,
           });
           checks.push(await hookCheck(backend, paths.nativeDir));
+          const drift = await driftCheck(backend, paths.stateDb);
+          if (drift) checks.push(drift);
         } catch (err) {
           checks.push({ name: 'agent', ok: false, detail: (err as Error).message });
         } finally {
