@@ -545,13 +545,23 @@ export class Duplicates {
     // retries a locked database (another process starting services). No status is asked
     // first: StartService of a service that is not STOPPED fails with
     // ERROR_SERVICE_ALREADY_RUNNING, and a status query costs as much as a quarter of a start.
+    let revived = false;
     for (let wait = 50; ; wait = Math.min(wait * 2, 500)) {
       const call = this.startGate.then(() => this.backend.call('scm.start', { name, args }));
       this.startGate = call.catch(() => undefined);
       const again = await call.then(
         () => false,
         async (err: unknown) => {
-          if (err instanceof AgentError && err.code === Win32.ERROR_SERVICE_ALREADY_RUNNING) return false;
+          if (err instanceof AgentError && err.code === Win32.ERROR_SERVICE_ALREADY_RUNNING) {
+            // Wine's SCM keeps a service whose process died RUNNING; a control makes it notice
+            // (the pipe is closed), after which it starts again
+            const st = await this.backend.call('scm.status', { name });
+            const [gone] = await goneProcesses(this.backend, [{ status: st, direct: false }]);
+            if (!gone) return false;
+            await this.backend.call('scm.control', { name, code: 1 }).catch(() => undefined);
+            revived = true;
+            return Date.now() < deadline;
+          }
           if (err instanceof AgentError && START_AGAIN.has(err.code) && Date.now() < deadline) return true;
           // Wine's SCM answers 1053 when the service said STOPPED before the SCM looked at
           // its first status: its exit code (below) says more than the timeout does.
@@ -564,7 +574,9 @@ export class Duplicates {
       );
       if (!again) break;
       await new Promise((r) => setTimeout(r, wait));
-      if ((await this.backend.call('scm.status', { name })).state !== 'STOPPED') break;
+      // (after a revival the SCM still says RUNNING until the start: ask again regardless)
+      if (!revived && (await this.backend.call('scm.status', { name })).state !== 'STOPPED') break;
+      revived = false;
     }
     for (;;) {
       s = await this.backend.call('scm.status', { name });
