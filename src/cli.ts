@@ -7,14 +7,17 @@ import { registerHostCommands } from './cli/host.js';
 import { registerVmCommands } from './cli/vm.js';
 import { registerFleetCommands } from './cli/fleet.js';
 import { registerUiCommand } from './cli/ui.js';
-import { runMain } from './cli/output.js';
+import { registerRepairCommand } from './cli/repair.js';
+import { refuseRepeatedOptions, runMain } from './cli/output.js';
 
 const program = new Command();
 program
   .name('svcdup')
   .description('Duplicate Windows services at the OS level, inside feather-weight VMs')
   .version('0.1.0')
-  .option('--backend <kind>', 'host backend: wine (default on Linux) or windows');
+  .option('--backend <kind>', 'host backend: wine (default on Linux) or windows')
+  .option('--wait <seconds>', 'how long a command that changes the host waits for another one to finish (default 120)')
+  .option('--no-wait', 'fail at once when another command is changing the host');
 
 registerHostCommands(program);
 registerVmCommands(program);
@@ -22,5 +25,7 @@ registerDupCommands(program);
 registerAnalyzeCommand(program);
 registerFleetCommands(program);
 registerUiCommand(program);
+registerRepairCommand(program);
+refuseRepeatedOptions(program);
 
 await runMain(program);

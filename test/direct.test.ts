@@ -125,7 +125,7 @@ describe('dup --direct', () => {
       if (r.status === 0) break;
       expect(r.signal, `dup:${seq}:after ${r.stderr}`).toBe('SIGKILL');
       // the next command rolls the interrupted one back
-      expect(cli(['status', '--json']).status).toBe(0);
+      expect(cli(['repair', '--json']).status).toBe(0);
       expect(existsSync(copy), `after a kill at dup:${seq}:after`).toBe(false);
       expect(seq).toBeLessThan(10);
     }

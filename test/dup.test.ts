@@ -294,6 +294,9 @@ describe('journal: svcdup killed at every step', () => {
 
   /** A duplicate is either complete (SCM, registry copy, record) or absent from all three. */
   async function state(): Promise<'complete' | 'none' | string> {
+    // the next command that changes the host rolls the killed one back (status only reads)
+    const repair = cli(['repair']);
+    expect(repair.status, repair.stderr).toBe(0);
     const status = cli(['status', '--json']);
     expect(status.status, status.stderr).toBe(0);
     const listed = (JSON.parse(status.stdout) as { scmName: string }[]).some((d) => d.scmName === name);

@@ -173,3 +173,30 @@ describe('planFleet', () => {
     expect(planFleet(f, actual(vms, { owned: ['a'] }))).toEqual([]);
   });
 });
+
+describe('fleet files that would exhaust the parser', () => {
+  it('a YAML alias bomb is refused with a clean error', () => {
+    const level = (n: number) => `l${n}: &l${n} [${Array.from({ length: 9 }, () => (n ? `*l${n - 1}` : '"x"')).join(',')}]`;
+    const bomb = [...[0, 1, 2, 3, 4].map(level), 'vms: {}'].join('\n');
+    expect(() => parseFleet(bomb, 'bomb.yaml')).toThrow(FleetFileError);
+    expect(() => parseFleet(bomb, 'bomb.yaml')).toThrow(/too many YAML aliases/);
+  });
+
+  it('a file over the size cap is refused before it is read, as is a device', async () => {
+    const { readFleet, MAX_FLEET_BYTES } = await import('../src/fleet/file.js');
+    const { mkdtempSync, writeFileSync, rmSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const { tmpdir } = await import('node:os');
+    const dir = mkdtempSync(join(tmpdir(), 'fleet-big-'));
+    const big = join(dir, 'big.yaml');
+    writeFileSync(big, `vms:\n${'#'.repeat(MAX_FLEET_BYTES)}\n`);
+    expect(() => readFleet(big)).toThrow(/a fleet file may be \d+ bytes at most/);
+    expect(() => readFleet('/dev/zero')).toThrow(/not a regular file/);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('device names are refused as VM and service names', () => {
+    expect(() => parseFleet('vms:\n  con: {}\n', 'f.yaml')).toThrow(/Windows device name/);
+    expect(() => parseFleet('vms:\n  ok:\n    services:\n      NUL.txt: {}\n', 'f.yaml')).toThrow(/Windows device name/);
+  });
+});

@@ -1,12 +1,13 @@
 // The operation journal under real kills: whatever step svcdup dies in, the next run
 // finds either the whole operation or none of it.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { packageRoot } from '../src/config.js';
 import { openDb } from '../src/state/db.js';
 import { Journal, type StepKinds } from '../src/state/journal.js';
+import { ownerOf, WriterLock } from '../src/state/lock.js';
 import { testRoot } from './helpers.js';
 
 const fileKinds: StepKinds<null> = {
@@ -138,5 +139,59 @@ describe('journal', () => {
     expect(await j.recover(null)).toEqual({ rolledBack: [], failed: [] });
     expect(existsSync(join(dir, 'a'))).toBe(true);
     rmSync(dir, { recursive: true, force: true });
+  });
+});
+
+describe('owners and the writer lock', () => {
+  it("recovery leaves a live owner's operation alone (stopped too) and rolls it back once the owner is dead", async () => {
+    const dir = join(testRoot, `journal-owner-${process.pid}`);
+    rmSync(dir, { recursive: true, force: true });
+    mkdirSync(dir, { recursive: true });
+    const owner = spawn('sleep', ['60'], { stdio: 'ignore' });
+    const db = openDb(join(dir, 'state.db'));
+    // the operation runs on behalf of that process: one step applied, the next never ends
+    const theirs = new Journal(db, { ...fileKinds, hang: { apply: () => new Promise<void>(() => {}), undo: async () => {} } }, ownerOf(owner.pid!));
+    void theirs.run('test', 'files', null, async (step) => {
+      await step('file.write', { path: join(dir, 'a') });
+      await step('hang', {});
+    });
+    await new Promise((r) => setTimeout(r, 50));
+    const mine = new Journal(openDb(join(dir, 'state.db')), { ...fileKinds, hang: { apply: async () => {}, undo: async () => {} } });
+    expect(mine.pending()).toBe(false);
+    expect(await mine.recover(null)).toEqual({ rolledBack: [], failed: [] });
+    owner.kill('SIGSTOP');
+    expect(await mine.recover(null)).toEqual({ rolledBack: [], failed: [] });
+    expect(existsSync(join(dir, 'a'))).toBe(true);
+    owner.kill('SIGKILL');
+    await new Promise((r) => owner.once('exit', r));
+    const rep = await mine.recover(null);
+    expect(rep.rolledBack.map((e) => e.owner?.pid)).toEqual([owner.pid]);
+    expect(existsSync(join(dir, 'a'))).toBe(false);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('one writer at a time: a second waits (bounded) while the holder lives or is stopped, and gets the lock when it is killed', async () => {
+    const home = join(testRoot, `lock-${process.pid}`);
+    rmSync(home, { recursive: true, force: true });
+    const holder = spawn('node', ['--import', 'tsx', join(packageRoot, 'test/fixtures/lock-child.ts'), home], {
+      cwd: packageRoot,
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    await new Promise<void>((resolve) => holder.stdout!.once('data', () => resolve()));
+    await expect(WriterLock.acquire(home, { waitMs: 0, what: 'test' })).rejects.toThrow(
+      /another svcdup command is changing this host \(pid \d+: svcdup test holder.*--no-wait/,
+    );
+    holder.kill('SIGSTOP');
+    let told = '';
+    const t0 = Date.now();
+    await expect(WriterLock.acquire(home, { waitMs: 500, what: 'test', onWait: (h) => (told = h) })).rejects.toThrow(/gave up after/);
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(500);
+    expect(told).toContain(`pid ${holder.pid}`);
+    // a waiter already waiting gets it as soon as the holder dies
+    const waiting = WriterLock.acquire(home, { waitMs: 10_000, what: 'test' });
+    setTimeout(() => holder.kill('SIGKILL'), 300);
+    const lock = await waiting;
+    lock.release();
+    rmSync(home, { recursive: true, force: true });
   });
 });

@@ -37,6 +37,9 @@ describe('VM addresses', () => {
     expect(addressProblem('127.0.0.1')).toMatch(/host's loopback/);
     expect(addressProblem('127.0.0.0')).toMatch(/network address/);
     expect(addressProblem('127.77.0.255')).toMatch(/broadcast/);
+    expect(addressProblem('127.77.0.0')).toMatch(/network address/);
+    expect(addressProblem('127.77.3.0')).toMatch(/network address/);
+    expect(addressProblem('127.255.255.255')).toMatch(/broadcast/);
     expect(addressProblem('127.12.34.56')).toMatch(/Wine's magic loopback/);
     expect(addressProblem('127.77.0.256')).toMatch(/not an IPv4 address/);
     expect(addressProblem('127.077.0.2')).toMatch(/not an IPv4 address/);

@@ -52,3 +52,15 @@ describe('VM policy files', () => {
     expect(() => parsePolicy(JSON.stringify({ version: 2 }))).toThrow(/version/);
   });
 });
+
+describe('Windows device names', () => {
+  it('are refused as VM names and as service names, in any case and with any extension', async () => {
+    const { serviceNameProblem } = await import('../src/plan/names.js');
+    for (const n of ['con', 'nul', 'aux', 'prn', 'com1', 'com9', 'lpt1', 'lpt9']) expect(vmNameProblem(n), n).toMatch(/Windows device name/);
+    for (const n of ['con', 'NUL', 'Aux', 'prn.txt', 'COM1', 'com9.log', 'LPT1.x.y', 'lpt9']) expect(serviceNameProblem(n), n).toMatch(/Windows device name/);
+    for (const n of ['console', 'com10', 'lpt0', 'nulla', 'auxiliary']) {
+      expect(vmNameProblem(n), n).toBeUndefined();
+      expect(serviceNameProblem(n), n).toBeUndefined();
+    }
+  });
+});

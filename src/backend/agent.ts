@@ -38,7 +38,11 @@ export class AgentClient {
   private exited: Error | undefined;
   readonly exitPromise: Promise<void>;
 
-  constructor(private readonly child: ChildProcessWithoutNullStreams) {
+  constructor(
+    private readonly child: ChildProcessWithoutNullStreams,
+    /** why the agent ended when it was not its own doing (under Wine: the prefix's wineserver died), asked once it has */
+    private readonly cause?: () => string | undefined,
+  ) {
     child.stdout.setEncoding('utf8');
     child.stdout.on('data', (chunk: string) => this.onData(chunk));
     child.stderr.setEncoding('utf8');
@@ -53,7 +57,12 @@ export class AgentClient {
         const report = (): void => {
           if (this.exited) return;
           const tail = this.stderrTail.trim();
-          this.exited = new SvcdupError(`svcdup-agent exited (${signal ?? `code ${code}`})${tail ? `: ${tail.split('\n').slice(-3).join(' | ')}` : ''}`);
+          const why = this.cause?.();
+          this.exited = new SvcdupError(
+            why
+              ? `${why} (svcdup-agent exited, ${signal ?? `code ${code}`})`
+              : `svcdup-agent exited (${signal ?? `code ${code}`})${tail ? `: ${tail.split('\n').slice(-3).join(' | ')}` : ''}`,
+          );
           for (const p of this.pending.values()) p.reject(this.exited);
           this.pending.clear();
           resolve();
@@ -76,6 +85,20 @@ export class AgentClient {
 
   get alive(): boolean {
     return this.exited === undefined;
+  }
+
+  /** Why it ended (undefined while it runs). */
+  get exitError(): Error | undefined {
+    return this.exited;
+  }
+
+  /** End it now, failing every pending call with `err` (its host went away under it). */
+  abort(err: Error): void {
+    if (this.exited) return;
+    this.exited = err;
+    for (const p of this.pending.values()) p.reject(err);
+    this.pending.clear();
+    this.child.kill('SIGKILL');
   }
 
   call<K extends AgentOp>(op: K, params: AgentParams<K>): Promise<AgentResult<K>> {

@@ -1,6 +1,6 @@
 // The `wine` host backend: svcdup's own Wine prefix, a persistent wineserver, and the agent.
 import { spawn, spawnSync } from 'node:child_process';
-import { promises as fs, closeSync, existsSync, openSync, readdirSync, statSync } from 'node:fs';
+import { promises as fs, closeSync, existsSync, openSync, readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
 import { join, delimiter, sep } from 'node:path';
 import type { Paths } from '../config.js';
 import { SvcdupError } from '../errors.js';
@@ -9,6 +9,10 @@ import { HostFiles } from './folders.js';
 import { collectChild } from './child.js';
 import { clonePrefix, readStamp, unsharePrefix, writeStamp } from './prefix.js';
 import type { AgentOp, AgentParams, AgentResult, ExecOptions, ExecResult, HostBackend } from './types.js';
+
+/** What a command says when the prefix's wineserver is gone under it (wineserver -k9, a crash, the host restarting). */
+export const WINESERVER_DIED =
+  "the Wine prefix's wineserver died: the prefix's services and svcdup's agent ended with it; the next svcdup command starts it again (svcdup repair or up then reconcile what was lost)";
 
 export interface WineInstall {
   /** the 64-bit loader (Debian: /usr/lib/wine/wine64) */
@@ -54,11 +58,24 @@ export function findWine(env: NodeJS.ProcessEnv = process.env): WineInstall {
   return { loader, server, version };
 }
 
+/** A live (not zombie) process's command name, or undefined. */
+function readProcComm(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    const close = stat.lastIndexOf(')');
+    if (/^[ZX]$/.test(stat.slice(close + 2, close + 3))) return undefined;
+    return stat.slice(stat.indexOf('(') + 1, close);
+  } catch {
+    return undefined;
+  }
+}
+
 /** Files under Wine: the copies run on the Unix side, on the prefix's files (HostFiles). */
 export class WineBackend extends HostFiles implements HostBackend {
   readonly kind = 'wine' as const;
   private agent: AgentClient | undefined;
   private opening: Promise<void> | undefined;
+  private serverPid: number | undefined;
 
   constructor(
     readonly paths: Paths,
@@ -101,7 +118,15 @@ export class WineBackend extends HostFiles implements HostBackend {
     const exe = join(this.paths.nativeDir, 'svcdup-agent.exe');
     if (!existsSync(exe)) throw new SvcdupError(`native binaries are not built (${exe} is missing): run npm run build`);
     const child = spawn(this.wine.loader, [this.toWindowsPath(exe)], { env: this.env(), stdio: ['pipe', 'pipe', 'pipe'] });
-    this.agent = new AgentClient(child);
+    const agent = new AgentClient(child, () => (this.serverAlive() ? undefined : WINESERVER_DIED));
+    this.agent = agent;
+    // A wineserver killed under a call: every Wine process of the prefix should end with it, but a
+    // call must not wait on a process that does not; checked every 2 s while the agent runs.
+    const watch = setInterval(() => {
+      if (!this.serverAlive()) agent.abort(new SvcdupError(WINESERVER_DIED));
+    }, 2000);
+    watch.unref();
+    void agent.exitPromise.then(() => clearInterval(watch));
     const info = await this.agent.call('ping', {});
     if (!info.wine) throw new SvcdupError('the agent does not report Wine: is SVCDUP_WINE a real Wine?');
   }
@@ -159,8 +184,51 @@ export class WineBackend extends HostFiles implements HostBackend {
   }
 
   call<K extends AgentOp>(op: K, params: AgentParams<K>): Promise<AgentResult<K>> {
-    if (!this.agent?.alive) return this.open().then(() => this.agent!.call(op, params));
+    if (!this.agent?.alive) {
+      // the prefix's wineserver died under this command: its services, its agent and whatever
+      // the command was doing are gone; starting a fresh Wine in the middle of it would hide that
+      if (this.agent && !this.serverAlive()) return Promise.reject(this.agent.exitError ?? new SvcdupError(WINESERVER_DIED));
+      return this.open().then(() => this.agent!.call(op, params));
+    }
     return this.agent.call(op, params);
+  }
+
+  /**
+   * Every live process of this prefix, the wineserver among them: on Linux the processes whose
+   * environment holds its WINEPREFIX (what every Wine process of it inherits). Empty where
+   * there is no /proc.
+   */
+  prefixProcesses(): { pid: number; comm: string }[] {
+    const want = `WINEPREFIX=${this.paths.prefix}`;
+    const wineDir = this.wine.loader.slice(0, this.wine.loader.lastIndexOf(sep) + 1);
+    const out: { pid: number; comm: string }[] = [];
+    let pids: string[];
+    try {
+      pids = readdirSync('/proc').filter((n) => /^\d+$/.test(n));
+    } catch {
+      return out;
+    }
+    for (const pid of pids) {
+      try {
+        if (!readFileSync(`/proc/${pid}/environ`, 'latin1').split('\0').includes(want)) continue;
+        // Wine's own programs only (the loader, its preloader, the server): not a shell that has WINEPREFIX set
+        if (!readlinkSync(`/proc/${pid}/exe`).startsWith(wineDir)) continue;
+        const comm = readProcComm(Number(pid));
+        if (comm !== undefined) out.push({ pid: Number(pid), comm }); // else ended, not yet reaped
+      } catch {
+        /* gone meanwhile, or not ours to read */
+      }
+    }
+    return out;
+  }
+
+  /** Whether the prefix's wineserver runs (true where that cannot be told: no /proc). */
+  serverAlive(): boolean {
+    if (!existsSync('/proc/self/environ')) return true;
+    // the server found last time, if it still runs: one read instead of a scan of /proc
+    if (this.serverPid !== undefined && readProcComm(this.serverPid)?.startsWith('wineserver')) return true;
+    this.serverPid = this.prefixProcesses().find((p) => p.comm.startsWith('wineserver'))?.pid;
+    return this.serverPid !== undefined;
   }
 
   async exec(argv: string[], opts: ExecOptions = {}): Promise<ExecResult> {
@@ -222,12 +290,29 @@ export class WineBackend extends HostFiles implements HostBackend {
     if (a) await a.close();
   }
 
-  /** Close, then end the wineserver and every Wine process of the prefix (services included). */
+  /**
+   * Close, then end the wineserver and every Wine process of the prefix (services included).
+   * `wineserver -k` ends the processes its server knows; those a dead wineserver left behind
+   * (wineserver -k9, a crash) it does not know, so whatever still carries the prefix's
+   * WINEPREFIX afterwards is killed by pid.
+   */
   async shutdown(): Promise<void> {
     await this.close();
     if (!existsSync(this.paths.prefix)) return;
-    spawnSync(this.wine.server, ['-k'], { env: this.env(), timeout: 30_000 });
-    spawnSync(this.wine.server, ['-w'], { env: this.env(), timeout: 30_000 });
+    spawnSync(this.wine.server, ['-k'], { env: this.env(), timeout: 30_000, stdio: 'ignore' });
+    spawnSync(this.wine.server, ['-w'], { env: this.env(), timeout: 30_000, stdio: 'ignore' });
+    for (let i = 0; i < 20; i++) {
+      const left = this.prefixProcesses().filter((p) => p.pid !== process.pid);
+      if (!left.length) return;
+      for (const p of left) {
+        try {
+          process.kill(p.pid, 'SIGKILL');
+        } catch {
+          /* gone meanwhile */
+        }
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
   }
 
   async describe(): Promise<Record<string, unknown>> {

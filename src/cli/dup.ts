@@ -5,7 +5,7 @@ import { describeStep } from '../plan/steps.js';
 import { duplicateMode, type DuplicationPlan, type PlannedService } from '../plan/plan.js';
 import { getVm } from '../state/vms.js';
 import { serviceTypeName } from '../services.js';
-import { withContext, type Context } from './context.js';
+import { withContext, withReader, type Context } from './context.js';
 import { printJson, printTable } from './output.js';
 
 /** `direct`, or `relayed` with why when direct did not apply to the root. */
@@ -142,7 +142,7 @@ export function registerDupCommands(program: Command): void {
     .option('--vm <name>', 'only this VM')
     .option('--json', 'machine-readable output')
     .action(async (opts: { vm?: string; json?: boolean }) => {
-      await withContext(program, async (ctx) => {
+      await withReader(program, async (ctx) => {
         if (opts.vm) requireVm(ctx, opts.vm);
         const list = await ctx.dups.status(opts.vm, { explain: true });
         const created = await ctx.dups.createdInVm(opts.vm);
@@ -154,7 +154,7 @@ export function registerDupCommands(program: Command): void {
               d.scmName,
               d.vm,
               d.mode,
-              d.status?.state ?? `? ${d.error ?? ''}`,
+              d.stoppedBecause ? `STOPPED (${d.stoppedBecause})` : (d.status?.state ?? `? ${d.error ?? ''}`),
               d.status?.pid || '-',
               d.status ? `${d.status.win32ExitCode}/${d.status.serviceExitCode}` : '-',
               // the SCM's type of the duplicate (svcdup-host: own process), not the original's

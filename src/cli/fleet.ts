@@ -3,7 +3,8 @@ import type { Command } from 'commander';
 import { readFleet } from '../fleet/file.js';
 import { fleetDown, fleetPs, fleetUp, type FleetEvent } from '../fleet/fleet.js';
 import { describeChange } from '../fleet/plan.js';
-import { withContext } from './context.js';
+import { withContext, withReader } from './context.js';
+import { repairHost } from '../dup/repair.js';
 import { printJson, printTable } from './output.js';
 
 export const DEFAULT_FLEET_FILE = 'svcdup.yaml';
@@ -30,6 +31,11 @@ export function registerFleetCommands(program: Command): void {
     .action(async (opts: { file: string; dryRun?: boolean; json?: boolean }) => {
       const fleet = readFleet(opts.file);
       await withContext(program, async (ctx) => {
+        // the database made to agree with the host first: records of vanished services, unrecorded SERVICE@VM services (src/dup/repair.ts)
+        const fixed = await repairHost(ctx.backend, { dryRun: !!opts.dryRun, db: ctx.db });
+        for (const a of fixed.actions)
+          if (opts.json) jsonLine({ event: 'repair', ...a });
+          else process.stdout.write(`${opts.dryRun ? 'would repair' : 'repaired'}: ${a.kind} ${a.target} (${a.why})\n`);
         const r = await fleetUp(ctx, fleet, { dryRun: !!opts.dryRun, onEvent: progress(!!opts.json) });
         const dups = fleet.vms.reduce((n, v) => n + v.services.length, 0);
         if (opts.json)
@@ -63,7 +69,7 @@ export function registerFleetCommands(program: Command): void {
 /** `svcdup ps -f FILE`: declared against actual (called by the ps command when -f is given). */
 export async function fleetPsCommand(program: Command, file: string, json: boolean): Promise<void> {
   const fleet = readFleet(file);
-  await withContext(program, async (ctx) => {
+  await withReader(program, async (ctx) => {
     const r = await fleetPs(ctx, fleet);
     if (json) return printJson(r);
     printTable(

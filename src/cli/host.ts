@@ -7,6 +7,8 @@ import { createBackend, type ManagedBackend } from '../backend/index.js';
 import { resolvePaths } from '../config.js';
 import { listServices, serviceTypeName } from '../services.js';
 import { printJson, printTable } from './output.js';
+import { DamagedDbError, openDb } from '../state/db.js';
+import { checkDrift } from '../dup/repair.js';
 
 /** Run `fn` with an opened backend; the agent is closed afterwards, the wineserver stays up. */
 export async function withBackend<T>(program: Command, fn: (b: ManagedBackend) => Promise<T>): Promise<T> {
@@ -46,6 +48,35 @@ async function hookCheck(backend: ManagedBackend, nativeDir: string): Promise<Ch
   return { name: 'hook', ok: false, detail: why };
 }
 
+/** Is the state database readable (PRAGMA quick_check)? A damaged one names svcdup repair. */
+function stateCheck(path: string): Check {
+  if (!existsSync(path)) return { name: 'state', ok: true, detail: `${path}: none yet` };
+  try {
+    openDb(path).close();
+    return { name: 'state', ok: true, detail: `${path}: quick_check ok` };
+  } catch (err) {
+    return { name: 'state', ok: false, detail: err instanceof DamagedDbError ? err.message : `${path}: ${(err as Error).message}` };
+  }
+}
+
+/** Does the database know the host's VMs (an emptied or replaced one does not)? Only when the database is readable. */
+async function driftCheck(backend: ManagedBackend, path: string): Promise<Check | undefined> {
+  let db: ReturnType<typeof openDb>;
+  try {
+    db = openDb(path);
+  } catch {
+    return undefined; // reported by the state check
+  }
+  try {
+    await checkDrift(backend, db);
+    return { name: 'state/host', ok: true, detail: 'the database knows the VMs the host has' };
+  } catch (err) {
+    return { name: 'state/host', ok: false, detail: (err as Error).message };
+  } finally {
+    db.close();
+  }
+}
+
 export function registerHostCommands(program: Command): void {
   program
     .command('doctor')
@@ -63,6 +94,7 @@ export function registerHostCommands(program: Command): void {
       });
       const agentExe = join(paths.nativeDir, 'svcdup-agent.exe');
       checks.push({ name: 'native build', ok: existsSync(agentExe), detail: existsSync(agentExe) ? paths.nativeDir : `${agentExe} missing: npm run build` });
+      checks.push(stateCheck(paths.stateDb));
       let info: Record<string, unknown> = {};
       try {
         const backend = createBackend({ kind: program.opts<{ backend?: string }>().backend });
@@ -80,6 +112,8 @@ export function registerHostCommands(program: Command): void {
             detail: `svcdup-agent ${agent.version} on Windows ${agent.windowsVersion}${agent.wineVersion ? ` (Wine ${agent.wineVersion})` : ''}`,
           });
           checks.push(await hookCheck(backend, paths.nativeDir));
+          const drift = await driftCheck(backend, paths.stateDb);
+          if (drift) checks.push(drift);
         } catch (err) {
           checks.push({ name: 'agent', ok: false, detail: (err as Error).message });
         } finally {

@@ -1,6 +1,6 @@
 // Output helpers shared by every command: one error format, one JSON format.
 import type { Command } from 'commander';
-import { SvcdupError } from '../errors.js';
+import { SvcdupError, UsageError } from '../errors.js';
 
 export function printJson(value: unknown): void {
   process.stdout.write(JSON.stringify(value, null, 2) + '\n');
@@ -17,6 +17,22 @@ export function printTable(header: string[], rows: (string | number)[][]): void 
 
 const isSystemError = (err: unknown): err is NodeJS.ErrnoException & { code: string } =>
   err instanceof Error && typeof (err as NodeJS.ErrnoException).code === 'string' && /^E[A-Z_]+$/.test((err as NodeJS.ErrnoException).code!);
+
+/**
+ * A flag given twice is refused (commander would keep the last silently: `--port-map a
+ * --port-map b` would drop a). Options that collect (their default is a list: --share,
+ * --set) are meant to repeat.
+ */
+export function refuseRepeatedOptions(cmd: Command): void {
+  for (const opt of cmd.options) {
+    if (Array.isArray(opt.defaultValue) || opt.variadic) continue;
+    let seen = 0;
+    cmd.on(`option:${opt.name()}`, () => {
+      if (++seen > 1) throw new UsageError(`${opt.long ?? opt.flags} was given more than once`);
+    });
+  }
+  for (const sub of cmd.commands) refuseRepeatedOptions(sub);
+}
 
 /** Run the program; a SvcdupError becomes one clear line on stderr and exit code 1 (or its own). */
 export async function runMain(program: Command): Promise<void> {

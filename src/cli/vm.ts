@@ -7,7 +7,7 @@ import { validateVmName } from '../vm/names.js';
 import { spawnSync } from 'node:child_process';
 import { listeningEndpoints, portMapFromRecord, type Endpoint } from '../net/index.js';
 import type { VmRecord } from '../state/vms.js';
-import { withContext, type Context } from './context.js';
+import { withContext, withReader, type Context } from './context.js';
 import { printJson, printTable } from './output.js';
 import { fleetPsCommand } from './fleet.js';
 import { vmDiff } from '../vm/diff.js';
@@ -60,7 +60,7 @@ export function registerVmCommands(program: Command): void {
     .description('list VMs with their process counts')
     .option('--json', 'machine-readable output')
     .action(async (opts: { json?: boolean }) => {
-      const list = await withContext(program, async (ctx) => {
+      const list = await withReader(program, async (ctx) => {
         const vms = await vmsOf(ctx).list();
         const eps = await vmEndpoints(ctx, vms);
         return vms.map((v) => ({ ...v, endpoints: eps.filter((e) => e.vm === v.name) }));
@@ -85,7 +85,7 @@ export function registerVmCommands(program: Command): void {
     .option('--json', 'machine-readable output')
     .action(async (name: string, opts: { json?: boolean }) => {
       validateVmName(name);
-      const changes = await withContext(program, async (ctx) => {
+      const changes = await withReader(program, async (ctx) => {
         vmsOf(ctx).require(name);
         return vmDiff(ctx.backend, name);
       });
@@ -203,7 +203,7 @@ export function registerVmCommands(program: Command): void {
     .argument('[args...]', 'its arguments (put -- before them)')
     .action(async (exe: string, args: string[], opts: { vm: string }) => {
       validateVmName(opts.vm);
-      const r = await withContext(program, (ctx) => vmsOf(ctx).run(opts.vm, [exe, ...args], { inherit: true }));
+      const r = await withReader(program, (ctx) => vmsOf(ctx).run(opts.vm, [exe, ...args], { inherit: true }));
       process.exitCode = r.code;
     });
 
@@ -216,7 +216,7 @@ export function registerVmCommands(program: Command): void {
     .action(async (opts: { vm?: string; file?: string; json?: boolean }) => {
       if (opts.file) return fleetPsCommand(program, opts.file, !!opts.json);
       if (opts.vm) validateVmName(opts.vm);
-      const { procs, eps } = await withContext(program, async (ctx) => {
+      const { procs, eps } = await withReader(program, async (ctx) => {
         const vms = vmsOf(ctx);
         const [found, dups] = await Promise.all([vms.ps(opts.vm), ctx.dups.status(opts.vm)]);
         // A duplicate's process: the SCM's own for a direct one, svcdup-host's child for a relayed one.
@@ -252,7 +252,7 @@ export function registerVmCommands(program: Command): void {
       validateVmName(opts.vm);
       const seconds = opts.seconds === undefined ? 0 : Number(opts.seconds);
       if (!Number.isInteger(seconds) || seconds < 0) throw new UsageError('--seconds must be a whole number');
-      const r = await withContext(program, (ctx) => vmsOf(ctx).trace(opts.vm, seconds));
+      const r = await withReader(program, (ctx) => vmsOf(ctx).trace(opts.vm, seconds));
       process.exitCode = r.code;
     });
 }

@@ -43,6 +43,7 @@ import { directImage } from '../plan/direct.js';
 import { parseSet } from '../plan/edits.js';
 import { dupRefusalFor } from '../analyze/service.js';
 import { stoppedWithError, whyStopped } from './why.js';
+import { asObserved, goneProcesses } from './liveness.js';
 
 /** A folder larger than this is not snapshotted at dup time (copied up lazily instead): docs/state.md "No torn views". */
 export const SNAPSHOT_MAX_BYTES = 1024 * 1048576;
@@ -66,6 +67,8 @@ export interface DuplicateStatus extends DuplicateRecord {
   error?: string;
   /** a duplicate stopped with an error: why, where svcdup can tell (src/dup/why.ts; status with `explain`) */
   why?: string[];
+  /** shown STOPPED though the SCM says RUNNING: why (its process is gone) */
+  stoppedBecause?: string;
 }
 
 /** A service a VM process made with CreateService (native/hook/scmclient.c): known only to the SCM and its copy key. */
@@ -157,7 +160,7 @@ export class Duplicates {
 
   /** `explain`: a duplicate stopped with an error gets why (an analysis each: only when asked). */
   async status(vm?: string, opts: { explain?: boolean } = {}): Promise<DuplicateStatus[]> {
-    return Promise.all(
+    const list = await Promise.all(
       this.list(vm).map(async (d): Promise<DuplicateStatus> => {
         let status: ServiceStatus;
         try {
@@ -169,6 +172,12 @@ export class Duplicates {
         return { ...d, mode: duplicateMode(d.plan), status, ...(why.length ? { why } : {}) };
       }),
     );
+    // RUNNING with a pid that no longer runs is STOPPED, with the reason (src/dup/liveness.ts)
+    const gone = await goneProcesses(
+      this.backend,
+      list.map((d) => ({ ...(d.status ? { status: d.status } : {}), direct: !!d.plan.direct })),
+    );
+    return list.map((d, i) => (gone[i] && d.status ? { ...d, status: asObserved(d.status, gone[i]), stoppedBecause: gone[i]!.reason } : d));
   }
 
   /** Why a duplicate stopped while starting, where svcdup can tell (src/dup/why.ts). */
@@ -517,7 +526,9 @@ export class Duplicates {
       if (o.plan.dependOnService.some((n) => n.toLowerCase() === d.scmName.toLowerCase())) await this.stop(o.service, vm);
     }
     await stopAndWait(this.backend, d.scmName);
-    return this.backend.call('scm.status', { name: d.scmName });
+    const s = await this.backend.call('scm.status', { name: d.scmName });
+    const [gone] = await goneProcesses(this.backend, [{ status: s, direct: !!d.plan.direct }]);
+    return asObserved(s, gone);
   }
 
   /**
@@ -622,13 +633,23 @@ export class Duplicates {
     // retries a locked database (another process starting services). No status is asked
     // first: StartService of a service that is not STOPPED fails with
     // ERROR_SERVICE_ALREADY_RUNNING, and a status query costs as much as a quarter of a start.
+    let revived = false;
     for (let wait = 50; ; wait = Math.min(wait * 2, 500)) {
       const call = this.startGate.then(() => this.backend.call('scm.start', { name, args }));
       this.startGate = call.catch(() => undefined);
       const again = await call.then(
         () => false,
         async (err: unknown) => {
-          if (err instanceof AgentError && err.code === Win32.ERROR_SERVICE_ALREADY_RUNNING) return false;
+          if (err instanceof AgentError && err.code === Win32.ERROR_SERVICE_ALREADY_RUNNING) {
+            // Wine's SCM keeps a service whose process died RUNNING; a control makes it notice
+            // (the pipe is closed), after which it starts again
+            const st = await this.backend.call('scm.status', { name });
+            const [gone] = await goneProcesses(this.backend, [{ status: st, direct: false }]);
+            if (!gone) return false;
+            await this.backend.call('scm.control', { name, code: 1 }).catch(() => undefined);
+            revived = true;
+            return Date.now() < deadline;
+          }
           if (err instanceof AgentError && START_AGAIN.has(err.code) && Date.now() < deadline) return true;
           // Wine's SCM answers 1053 when the service said STOPPED before the SCM looked at
           // its first status: its exit code (below) says more than the timeout does.
@@ -641,7 +662,9 @@ export class Duplicates {
       );
       if (!again) break;
       await new Promise((r) => setTimeout(r, wait));
-      if ((await this.backend.call('scm.status', { name })).state !== 'STOPPED') break;
+      // (after a revival the SCM still says RUNNING until the start: ask again regardless)
+      if (!revived && (await this.backend.call('scm.status', { name })).state !== 'STOPPED') break;
+      revived = false;
     }
     for (;;) {
       s = await this.backend.call('scm.status', { name });

@@ -9,7 +9,7 @@ import { directImage } from '../plan/direct.js';
 import { copyTree } from '../backend/folders.js';
 import type { DirectImageArgs, SnapshotArgs } from '../plan/steps.js';
 import type { HostBackend, RegTree, RegValue, ServiceCreate } from '../backend/types.js';
-import { Win32 } from '../errors.js';
+import { AgentError, Win32 } from '../errors.js';
 import { deleteKeyIfExists, ignore, pruneEmptyKeys, writeTree } from '../backend/registry.js';
 import type { Db } from '../state/db.js';
 import { deleteDuplicate, insertDuplicate, type DuplicateRow } from '../state/duplicates.js';
@@ -23,12 +23,20 @@ export interface StepContext {
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+/** ERROR_BROKEN_PIPE, ERROR_NO_DATA: a control sent to a service whose process has died. */
+const PROCESS_GONE: ReadonlySet<number> = new Set([109, 232]);
+
 /** Stop a service if it runs and wait until the SCM says STOPPED (or it is gone). */
 export async function stopAndWait(backend: HostBackend, name: string, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  await backend
-    .call('scm.control', { name, code: 1 })
-    .catch(ignore(Win32.ERROR_SERVICE_NOT_ACTIVE, Win32.ERROR_SERVICE_DOES_NOT_EXIST, Win32.ERROR_SERVICE_CANNOT_ACCEPT_CTRL));
+  let gone = false;
+  await backend.call('scm.control', { name, code: 1 }).catch((err: unknown) => {
+    // the control pipe is closed: the service's process is gone (killed, crashed), which Wine's
+    // SCM does not notice; it keeps saying RUNNING, but the service is stopped
+    if (err instanceof AgentError && PROCESS_GONE.has(err.code)) gone = true;
+    else ignore(Win32.ERROR_SERVICE_NOT_ACTIVE, Win32.ERROR_SERVICE_DOES_NOT_EXIST, Win32.ERROR_SERVICE_CANNOT_ACCEPT_CTRL)(err);
+  });
+  if (gone) return;
   for (;;) {
     let state: string;
     try {

@@ -1,13 +1,14 @@
 // svcdup.yaml: the declarative fleet file. YAML parsed by the `yaml` package (which keeps
 // every node's source range), validated with zod; a problem is reported with the line and
 // column of the node it is about, as editors and compilers do.
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { isMap, isScalar, LineCounter, parseDocument, type Document } from 'yaml';
 import { z } from 'zod';
 import { UsageError } from '../errors.js';
 import { parsePortMap, validateAddress } from '../net/index.js';
 import { vmNameProblem } from '../vm/names.js';
+import { serviceNameProblem } from '../plan/names.js';
 import { parseSet } from '../plan/edits.js';
 import type { DupMode } from '../dup/dup.js';
 
@@ -111,7 +112,15 @@ export function parseFleet(text: string, file: string): Fleet {
     const e = doc.errors[0]!;
     fail(e.linePos?.[0] ?? lc.linePos(e.pos[0]), e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, ''));
   }
-  const parsed = FleetSpec.safeParse(doc.toJS() ?? {});
+  let js: unknown;
+  try {
+    // aliases expand: a few nested ones make millions of nodes (a "billion laughs" file)
+    js = doc.toJS({ maxAliasCount: MAX_ALIASES });
+  } catch (err) {
+    if (err instanceof ReferenceError) fail({ line: 1, col: 1 }, `too many YAML aliases (at most ${MAX_ALIASES} expansions): ${err.message}`);
+    throw err;
+  }
+  const parsed = FleetSpec.safeParse(js ?? {});
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     const path = issue.path.map((p) => (typeof p === 'symbol' ? String(p) : p));
@@ -144,6 +153,8 @@ export function parseFleet(text: string, file: string): Fleet {
     }
     if (spec?.policy) vm.policyFile = resolve(base, spec.policy);
     for (const [svc, s] of Object.entries(spec?.services ?? {})) {
+      const svcProblem = serviceNameProblem(svc);
+      if (svcProblem && !/[\\/@]/.test(svc)) fail(position(doc, lc, ['vms', name, 'services'], svc), `service name ${JSON.stringify(svc)}: ${svcProblem}`);
       if (/[\\/@]/.test(svc))
         fail(position(doc, lc, ['vms', name, 'services'], svc), `service name ${JSON.stringify(svc)}: the host service's own name, without @, / or \\`);
       const set = Object.entries(s?.set ?? {}).map(([p, v]) => setSpec(p, v));
@@ -170,11 +181,21 @@ function expectedKeys(path: (string | number)[]): string {
   return 'see docs/fleet.md';
 }
 
+/** A fleet file is a page or two; anything larger is refused before it is parsed. */
+export const MAX_FLEET_BYTES = 1024 * 1024;
+/** Alias expansions allowed in a fleet file (yaml's toJS counts them). */
+export const MAX_ALIASES = 100;
+
 export function readFleet(file: string): Fleet {
   let text: string;
   try {
+    const st = statSync(file);
+    if (!st.isFile()) throw new UsageError(`${file} is not a regular file`);
+    const size = st.size;
+    if (size > MAX_FLEET_BYTES) throw new UsageError(`${file} is ${size} bytes: a fleet file may be ${MAX_FLEET_BYTES} bytes at most`);
     text = readFileSync(file, 'utf8');
   } catch (err) {
+    if (err instanceof UsageError) throw err;
     throw new UsageError(
       `cannot read ${file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file (give one with -f FILE)' : (err as Error).message}`,
     );

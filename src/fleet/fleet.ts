@@ -10,6 +10,7 @@ import type { Duplicates } from '../dup/dup.js';
 import { parseSet } from '../plan/edits.js';
 import { vmServiceKey } from '../plan/keys.js';
 import { mapLimit, START_CONCURRENCY } from '../dup/limit.js';
+import { asObserved, goneProcesses } from '../dup/liveness.js';
 import type { Db } from '../state/db.js';
 import { listVms } from '../state/vms.js';
 import { compilePolicy, parsePolicy } from '../vm/policy.js';
@@ -74,7 +75,13 @@ async function compiledPolicy(file: string): Promise<string> {
 export async function observeFleet(ctx: FleetContext, fleet: Fleet): Promise<FleetActual> {
   const declared = new Map(fleet.vms.map((v) => [v.name, v]));
   const owned = readOwners(ctx.backend)[fleet.file] ?? [];
-  const statuses = new Map((await ctx.backend.call('scm.list', {})).map((s) => [s.name.toLowerCase(), s]));
+  const listed = await ctx.backend.call('scm.list', {});
+  // a duplicate whose process is gone is stopped, whatever Wine's SCM says (src/dup/liveness.ts): up starts it
+  const gone = await goneProcesses(
+    ctx.backend,
+    listed.map((s) => ({ status: s, direct: false })),
+  );
+  const statuses = new Map(listed.map((s, i) => [s.name.toLowerCase(), asObserved(s, gone[i])]));
   const vms = [];
   for (const r of listVms(ctx.db)) {
     const d = declared.get(r.name);

@@ -37,6 +37,7 @@ export function addressProblem(addr: string): string | undefined {
   if (addr === '127.0.0.1') return `127.0.0.1 is the host's loopback address, which every VM maps to its own`;
   if (a[1] === 0 && a[2] === 0 && a[3] === 0) return `127.0.0.0 is the network address of 127.0.0.0/8`;
   if (a[3] === 255) return `${addr} ends in .255, a broadcast address in most masks`;
+  if (a[3] === 0) return `${addr} ends in .0, a network address in most masks (127.77.0.0 is the network of svcdup's range)`;
   if (addr === WINE_MAGIC_LOOPBACK) return `${addr} is Wine's magic loopback address, which Wine binds as 0.0.0.0`;
   return undefined;
 }

@@ -1,5 +1,12 @@
 // How a duplicate is named in the host SCM, and the one parser of `SERVICE@VM`. Pure and deterministic.
 
+/**
+ * Windows' reserved device names: `CON`, `NUL.txt`, `com1` name a device in any folder, in
+ * any case, with any extension, so a VM or service of that name would have files and
+ * folders Windows cannot make (and names that mean a device to every program).
+ */
+export const RESERVED_DEVICE_NAME = /^(con|prn|aux|nul|com[1-9\u00b9\u00b2\u00b3]|lpt[1-9\u00b9\u00b2\u00b3])(\.[^\\/]*)?$/i;
+
 /** The SCM's limit on a service name (and on a display name). */
 export const MAX_SERVICE_NAME = 256;
 
@@ -11,6 +18,7 @@ export const MAX_SERVICE_NAME = 256;
 export function serviceNameProblem(service: string): string | undefined {
   if (service.length === 0) return 'it is empty';
   if (service.includes('@')) return `it contains '@', which svcdup reserves for SERVICE@VM`;
+  if (RESERVED_DEVICE_NAME.test(service.trimEnd())) return 'it is a Windows device name (con, prn, aux, nul, com1-9, lpt1-9)';
   return undefined;
 }
 

@@ -3,6 +3,7 @@
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { SvcdupError } from '../errors.js';
 
 export type Db = Database.Database;
 
@@ -41,28 +42,62 @@ const MIGRATIONS: string[] = [
      plan TEXT NOT NULL,
      PRIMARY KEY (vm, service)
    );`,
+  // 3: who runs each operation (src/state/lock.ts Owner): recovery rolls back only a dead owner's
+  `ALTER TABLE journal ADD COLUMN owner_pid INTEGER;
+   ALTER TABLE journal ADD COLUMN owner_start TEXT;`,
 ];
+
+/** The state database cannot be read: every command but `svcdup repair` stops with this one line. */
+export class DamagedDbError extends SvcdupError {
+  constructor(
+    readonly path: string,
+    readonly detail: string,
+  ) {
+    super(`the state database ${path} is damaged (${detail}): run svcdup repair to rebuild it from the host (the damaged file is kept aside)`, 4);
+    this.name = 'DamagedDbError';
+  }
+}
+
+/** SQLite's codes for a file that is not (or no longer) a database. */
+const DAMAGED = /^SQLITE_(CORRUPT|NOTADB)/;
 
 export function openDb(path: string): Db {
   mkdirSync(dirname(path), { recursive: true });
-  const db = new Database(path);
-  // WAL: a commit is in the log before the statement returns, so a kill at any point
-  // leaves every committed step for recovery; NORMAL skips the fsync per commit, which
-  // only a power loss (not a kill) could take back.
-  db.pragma('journal_mode = WAL');
-  db.pragma('synchronous = NORMAL');
-  db.pragma('foreign_keys = ON');
-  db.pragma('busy_timeout = 10000');
-  migrate(db);
-  return db;
+  let db: Db | undefined;
+  try {
+    db = new Database(path);
+    // WAL: a commit is in the log before the statement returns, so a kill at any point
+    // leaves every committed step for recovery, and readers (status, the dashboard) never
+    // wait for a writer. FULL: each commit is also synced to the disk, so a host that loses
+    // power keeps every journal step whose change the host may already have (NORMAL would
+    // lose the last ones, leaving changes no record knows); one fsync per step is cheap
+    // beside the agent round trip each step is.
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = FULL');
+    db.pragma('foreign_keys = ON');
+    db.pragma('busy_timeout = 10000');
+    // quick_check: the structure of every page, in a few ms for a database this size
+    const check = db.pragma('quick_check', { simple: true });
+    if (check !== 'ok') throw new DamagedDbError(path, String(check).split('\n')[0]!);
+    migrate(db);
+    return db;
+  } catch (err) {
+    db?.close();
+    const code = (err as { code?: string }).code;
+    if (typeof code === 'string' && DAMAGED.test(code)) throw new DamagedDbError(path, (err as Error).message);
+    throw err;
+  }
 }
 
 function migrate(db: Db): void {
-  const current = db.pragma('user_version', { simple: true }) as number;
-  for (let v = current; v < MIGRATIONS.length; v++) {
-    db.transaction(() => {
+  if ((db.pragma('user_version', { simple: true }) as number) >= MIGRATIONS.length) return;
+  // IMMEDIATE, and the version read again inside: commands opening a new home at once
+  // (readers too) would otherwise each apply the same migration
+  db.transaction(() => {
+    const current = db.pragma('user_version', { simple: true }) as number;
+    for (let v = current; v < MIGRATIONS.length; v++) {
       db.exec(MIGRATIONS[v]!);
       db.pragma(`user_version = ${v + 1}`);
-    })();
-  }
+    }
+  }).immediate();
 }

@@ -7,6 +7,7 @@
 // idempotent and must work whether or not its `apply` ran, because a kill between
 // "recorded pending" and "marked done" leaves exactly that doubt.
 import type { Db } from './db.js';
+import { ownerAlive, selfOwner, type Owner } from './lock.js';
 
 export interface StepKind<C, A = unknown> {
   apply(ctx: C, args: A): Promise<void>;
@@ -37,6 +38,8 @@ export interface JournalEntry {
   startedAt: string;
   endedAt?: string;
   error?: string;
+  /** the process that runs (or ran) it; absent in entries older than owners */
+  owner?: Owner;
 }
 
 export interface RecoveryReport {
@@ -50,17 +53,22 @@ const now = (): string => new Date().toISOString();
 
 /**
  * SVCDUP_FAILPOINT=OP:SEQ:before|after kills this process (SIGKILL, no cleanup) around
- * step SEQ of operation OP: how the tests prove that every step is recoverable.
+ * step SEQ of operation OP: how the tests prove that every step is recoverable. With
+ * `:stop` appended it stops itself instead (SIGSTOP): a command that is alive but stalled
+ * in the middle of its operation, which nobody may roll back.
  */
 function failpoint(op: string, seq: number, phase: 'before' | 'after'): void {
   const fp = process.env.SVCDUP_FAILPOINT;
-  if (fp && fp === `${op}:${seq}:${phase}`) process.kill(process.pid, 'SIGKILL');
+  if (fp === `${op}:${seq}:${phase}`) process.kill(process.pid, 'SIGKILL');
+  if (fp === `${op}:${seq}:${phase}:stop`) process.kill(process.pid, 'SIGSTOP');
 }
 
 export class Journal<C> {
   constructor(
     private readonly db: Db,
     private readonly kinds: StepKinds<C>,
+    /** whose operations this journal records (this process, unless a test says otherwise) */
+    private readonly owner: Owner = selfOwner(),
   ) {}
 
   /**
@@ -76,7 +84,9 @@ export class Journal<C> {
     body: (step: <A>(kind: string, args: A) => Promise<void>, batch: (steps: readonly PlannedStep[]) => Promise<void>) => Promise<T>,
   ): Promise<T> {
     const id = Number(
-      this.db.prepare(`INSERT INTO journal (op, target, status, started_at) VALUES (?, ?, 'running', ?)`).run(op, target, now()).lastInsertRowid,
+      this.db
+        .prepare(`INSERT INTO journal (op, target, status, started_at, owner_pid, owner_start) VALUES (?, ?, 'running', ?, ?, ?)`)
+        .run(op, target, now(), this.owner.pid, this.owner.start).lastInsertRowid,
     );
     let seq = 0;
     const record = this.db.prepare(`INSERT INTO journal_step (journal_id, seq, kind, args, status) VALUES (?, ?, ?, ?, 'pending')`);
@@ -148,20 +158,35 @@ export class Journal<C> {
     });
   }
 
-  /** Roll back every operation a killed svcdup left 'running' (or whose rollback failed before). */
+  /**
+   * Roll back every operation whose owner died while it was 'running', and retry those
+   * whose rollback failed before. An operation of a live process (a stopped one too) is
+   * left alone: it may resume, and its owner rolls it back itself on a failure. Only a
+   * holder of the writer lock (src/state/lock.ts) may call this.
+   */
   async recover(ctx: C): Promise<RecoveryReport> {
     const report: RecoveryReport = { rolledBack: [], failed: [] };
-    const open = this.db.prepare(`SELECT id FROM journal WHERE status IN ('running', 'failed') ORDER BY id DESC`).all() as { id: number }[];
-    for (const { id } of open) {
+    for (const id of this.orphans()) {
       const ok = await this.rollback(id, ctx, 'interrupted');
       (ok ? report.rolledBack : report.failed).push(this.entry(id));
     }
     return report;
   }
 
-  /** Whether any operation is still to be recovered. Cheap: every command asks. */
+  /** Whether any operation is still to be recovered. Cheap: every writer asks. */
   pending(): boolean {
-    return !!this.db.prepare(`SELECT 1 FROM journal WHERE status IN ('running', 'failed') LIMIT 1`).get();
+    return this.orphans().length > 0;
+  }
+
+  /** Operations to recover: newest first. */
+  private orphans(): number[] {
+    const rows = this.db.prepare(`SELECT id, status, owner_pid, owner_start FROM journal WHERE status IN ('running', 'failed') ORDER BY id DESC`).all() as {
+      id: number;
+      status: string;
+      owner_pid: number | null;
+      owner_start: string | null;
+    }[];
+    return rows.filter((r) => r.status === 'failed' || !r.owner_pid || !ownerAlive({ pid: r.owner_pid, start: r.owner_start ?? '' })).map((r) => r.id);
   }
 
   entries(limit = 50): JournalEntry[] {
@@ -180,7 +205,7 @@ export class Journal<C> {
   }
 
   private entry(id: number): JournalEntry {
-    const r = this.db.prepare(`SELECT id, op, target, status, started_at, ended_at, error FROM journal WHERE id = ?`).get(id) as {
+    const r = this.db.prepare(`SELECT id, op, target, status, started_at, ended_at, error, owner_pid, owner_start FROM journal WHERE id = ?`).get(id) as {
       id: number;
       op: string;
       target: string;
@@ -188,6 +213,8 @@ export class Journal<C> {
       started_at: string;
       ended_at: string | null;
       error: string | null;
+      owner_pid: number | null;
+      owner_start: string | null;
     };
     return {
       id: r.id,
@@ -197,6 +224,7 @@ export class Journal<C> {
       startedAt: r.started_at,
       ...(r.ended_at ? { endedAt: r.ended_at } : {}),
       ...(r.error ? { error: r.error } : {}),
+      ...(r.owner_pid ? { owner: { pid: r.owner_pid, start: r.owner_start ?? '' } } : {}),
     };
   }
 

@@ -25,6 +25,7 @@ import { stoppedWithError } from '../dup/why.js';
 import { SvcdupError, UsageError } from '../errors.js';
 import { listeningEndpoints, portMapFromRecord, type Endpoint } from '../net/index.js';
 import { openDb, type Db } from '../state/db.js';
+import { LockBusyError, WriterLock } from '../state/lock.js';
 import { listVms } from '../state/vms.js';
 import { dbVmStore } from '../vm/store.js';
 import { Vms, type VmProcess } from '../vm/ops.js';
@@ -104,7 +105,8 @@ export async function startUi(opts: UiOptions = {}): Promise<UiServer> {
   await backend.open();
   const db: Db = openDb(backend.paths.stateDb);
   const dups = new Duplicates(backend, db);
-  await dups.recover();
+  // the dashboard only reads until an action is asked for: it never recovers at start
+  // (a live command's operation is not the dashboard's to undo: docs/design.md)
   const vms = new Vms(backend, dbVmStore(db), dups);
   const token = randomBytes(24).toString('base64url');
   const tokenBuf = Buffer.from(token);
@@ -329,24 +331,36 @@ export async function startUi(opts: UiOptions = {}): Promise<UiServer> {
     });
   }
 
+  // what changes the host runs under the writer lock like any command (30 s wait), after recovery
+  const run = <T>(what: string, fn: () => Promise<T>): Promise<T> =>
+    serial(async () => {
+      const lock = await WriterLock.acquire(backend.paths.home, { waitMs: 30_000, what: `ui ${what}` });
+      try {
+        await dups.recover();
+        return await fn();
+      } finally {
+        lock.release();
+      }
+    });
+
   async function act(body: { action?: string; vm?: string; service?: string; confirm?: boolean; checkpoint?: string }): Promise<unknown> {
     const { action, vm, service } = body;
     if (!vm || typeof vm !== 'string') throw new UsageError('vm is required');
     if ((action === 'undup' || action === 'vm.rm' || action === 'vm.restore') && body.confirm !== true) throw new UsageError(`${action} needs confirm: true`);
     switch (action) {
       case 'start':
-        return serial(() => dups.start(need(service), vm));
+        return run(`start ${need(service)} --vm ${vm}`, () => dups.start(need(service), vm));
       case 'stop':
-        return serial(() => dups.stop(need(service), vm));
+        return run(`stop ${need(service)} --vm ${vm}`, () => dups.stop(need(service), vm));
       case 'undup':
-        return serial(() => dups.undup(need(service), vm));
+        return run(`undup ${need(service)} --vm ${vm}`, () => dups.undup(need(service), vm));
       case 'vm.rm':
-        return serial(() => vms.remove(vm));
+        return run(`vm rm ${vm}`, () => vms.remove(vm));
       // issue 24.5: a VM's checkpoints from the dashboard (restore asks for confirmation)
       case 'vm.checkpoint':
-        return serial(() => checkpointVm(backend, dups, vm, body.checkpoint || undefined));
+        return run(`vm checkpoint ${vm}`, () => checkpointVm(backend, dups, vm, body.checkpoint || undefined));
       case 'vm.restore':
-        return serial(() => restoreVm(backend, dups, vm, need(body.checkpoint)));
+        return run(`vm restore ${vm}`, () => restoreVm(backend, dups, vm, need(body.checkpoint)));
       default:
         throw new UsageError(`unknown action ${JSON.stringify(action)} (start, stop, undup, vm.rm, vm.checkpoint, vm.restore)`);
     }
@@ -354,7 +368,8 @@ export async function startUi(opts: UiOptions = {}): Promise<UiServer> {
 
   const server = createServer((req, res) => {
     handle(req, res).catch((err: unknown) => {
-      if (!res.headersSent) json(res, err instanceof SvcdupError ? (err instanceof UsageError ? 400 : 500) : 500, { error: (err as Error).message });
+      const code = err instanceof UsageError ? 400 : err instanceof LockBusyError ? 503 : 500;
+      if (!res.headersSent) json(res, code, { error: (err as Error).message });
       else res.end();
     });
   });
@@ -416,7 +431,7 @@ export async function startUi(opts: UiOptions = {}): Promise<UiServer> {
       vms.require(vm);
       const dir = await mkdtemp(join(tmpdir(), 'svcdup-export-'));
       try {
-        const r = await serial(() => exportVm(backend, dups, vm, join(dir, `${vm}.svcdup.tgz`), { stop: true }));
+        const r = await run(`vm export ${vm} --stop`, () => exportVm(backend, dups, vm, join(dir, `${vm}.svcdup.tgz`), { stop: true }));
         res.writeHead(200, { 'Content-Type': 'application/gzip', 'Content-Disposition': `attachment; filename="${vm}.svcdup.tgz"`, 'Content-Length': r.bytes });
         await pipeline(createReadStream(r.file), res);
       } finally {
@@ -426,7 +441,7 @@ export async function startUi(opts: UiOptions = {}): Promise<UiServer> {
     }
     if (req.method === 'POST' && url.pathname === '/api/action') {
       if (!String(req.headers['content-type']).startsWith('application/json')) throw new UsageError('actions are JSON');
-      const body = JSON.parse(await readBody(req)) as Parameters<typeof act>[0];
+      const body = parseBody(await readBody(req));
       const result = await act(body);
       await poll();
       return json(res, 200, { ok: true, result });
@@ -464,6 +479,21 @@ export async function startUi(opts: UiOptions = {}): Promise<UiServer> {
 function need(service: string | undefined): string {
   if (!service || typeof service !== 'string') throw new UsageError('service is required');
   return service;
+}
+
+/** An action's body: a JSON object of strings (and confirm); anything else is the client's error (400). */
+function parseBody(text: string): { action?: string; vm?: string; service?: string; confirm?: boolean } {
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch {
+    throw new UsageError('the body is not JSON');
+  }
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new UsageError('the body must be a JSON object');
+  const o = v as Record<string, unknown>;
+  for (const k of ['action', 'vm', 'service']) if (o[k] !== undefined && typeof o[k] !== 'string') throw new UsageError(`${k} must be a string`);
+  if (o.confirm !== undefined && typeof o.confirm !== 'boolean') throw new UsageError('confirm must be true or false');
+  return o as { action?: string; vm?: string; service?: string; confirm?: boolean };
 }
 
 function json(res: ServerResponse, code: number, body: unknown): void {

@@ -1,6 +1,7 @@
 // VM names and how a VM's names are spelled on the host (docs/vm.md, "Names").
 // Pure: the hook (native/hook/names.c) is the authority; this mirrors it for users and tests.
 import { UsageError } from '../errors.js';
+import { RESERVED_DEVICE_NAME } from '../plan/names.js';
 
 /** Lowercase letters, digits and inner hyphens, 1 to 32 characters, starting with a letter. */
 export const VM_NAME = /^[a-z](?:[a-z0-9-]{0,30}[a-z0-9])?$/;
@@ -8,6 +9,9 @@ export const VM_NAME_MAX = 32;
 
 /** Words svcdup's own host names use after `svcdup.` (docs/vm.md). */
 export const RESERVED_VM_NAMES = ['pid', 'job', 'vmctl', 'relay'];
+
+// one list of device names for VMs and services (plan/names.ts sits below vm/)
+export { RESERVED_DEVICE_NAME };
 
 /** Why a VM name is not acceptable, or undefined when it is. */
 export function vmNameProblem(name: string): string | undefined {
@@ -19,6 +23,7 @@ export function vmNameProblem(name: string): string | undefined {
   if (!VM_NAME.test(name)) return 'only lowercase letters, digits and hyphens are allowed (no dots, spaces or backslashes)';
   // svcdup.<word>. names of svcdup's own (svcdup.job.<vm>: membership) must not be a VM's prefix
   if (RESERVED_VM_NAMES.includes(name)) return `it is reserved for svcdup's own names (${RESERVED_VM_NAMES.join(', ')})`;
+  if (RESERVED_DEVICE_NAME.test(name)) return 'it is a Windows device name (con, prn, aux, nul, com1-9, lpt1-9)';
   return undefined;
 }
 
