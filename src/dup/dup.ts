@@ -222,12 +222,12 @@ export class Duplicates {
       const problem = serviceNameProblem(name);
       if (problem) throw new UsageError(`service name "${name}" cannot be duplicated: ${problem}`);
     }
+    const edits = (opts.set ?? []).map(parseSet);
+    const record = getVm(this.db, vm);
     // the analyzer's verdict, here so that every caller (CLI, fleet, dashboard, library) refuses
     // alike; asked beside the reads below, and seen before anything is planned
     const refusal = opts.force ? Promise.resolve(undefined) : dupRefusalFor(this.backend, service, share);
-    refusal.catch(() => undefined); // awaited below
-    const edits = (opts.set ?? []).map(parseSet);
-    const record = getVm(this.db, vm);
+    refusal.catch(() => undefined); // awaited below, also when a read fails (nothing left in flight)
     // The root's Parameters (for its snapshots) are read alongside: one round trip less after the closure.
     const rootParams = this.parameters(service);
     rootParams.catch(() => undefined); // awaited (and its error seen) only if the plan gets that far
@@ -238,7 +238,10 @@ export class Duplicates {
       refusal,
       this.closureConfigs(service, share),
       record ? this.policyInput(vm) : Promise.resolve(undefined),
-    ]);
+    ]).catch(async (err: unknown) => {
+      await Promise.allSettled([refusal, rootParams]);
+      throw err;
+    });
     if (refused) throw new UsageError(refused);
     const hostExe = this.backend.toWindowsPath(join(this.backend.paths.nativeDir, 'svcdup-host.exe'));
     let plan: DuplicationPlan;
