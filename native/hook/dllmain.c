@@ -36,7 +36,6 @@ static int start(void)
     vm_config *c;
     HMODULE pinned;
     int line;
-    real_init();
     G.pid = GetCurrentProcessId();
     if (!(c = config_load(G.pid))) {
         /* not in a VM: stay passive, unless this is a direct duplicate's image (direct.c) */
@@ -130,7 +129,6 @@ __declspec(dllexport) DWORD svcdup_spawn(const WCHAR *vm, const WCHAR *rules, WC
 __declspec(dllexport) int svcdup_pid_vm(DWORD pid, WCHAR *vm)
 {
     vm_config *c;
-    if (!real_NtOpenSection) real_init();
     if (!(c = config_load(pid))) return 0;
     /* the section only claims; the VM's job decides (membership.c) */
     if (!pid_in_vm_job(pid, c->vm)) {
@@ -151,8 +149,4 @@ BOOL WINAPI DllMain(HINSTANCE inst, DWORD reason, void *reserved)
 }
 
 /* For the trace listener: the VM's trace section, created if need be. */
-__declspec(dllexport) void *svcdup_trace_map(const WCHAR *vm)
-{
-    if (!real_NtCreateSection) real_init();
-    return trace_map(vm, real_NtCreateSection);
-}
+__declspec(dllexport) void *svcdup_trace_map(const WCHAR *vm) { return trace_map(vm, o_NtCreateSection); }

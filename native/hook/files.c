@@ -37,8 +37,6 @@ NTSYSAPI NTSTATUS NTAPI NtWriteFile(HANDLE, HANDLE, PVOID, PVOID, IO_STATUS_BLOC
 #define CLS_RENAME_EX      65
 #define CLS_LINK_EX        72
 
-NTSTATUS(NTAPI *files_orig_create)
-(HANDLE *, ACCESS_MASK, OBJECT_ATTRIBUTES *, IO_STATUS_BLOCK *, LARGE_INTEGER *, ULONG, ULONG, ULONG, ULONG, PVOID, ULONG);
 typedef NTSTATUS(NTAPI *qattr_fn)(const OBJECT_ATTRIBUTES *, PVOID);
 typedef NTSTATUS(NTAPI *del_fn)(const OBJECT_ATTRIBUTES *);
 typedef NTSTATUS(NTAPI *setinfo_fn)(HANDLE, IO_STATUS_BLOCK *, PVOID, ULONG, ULONG);
@@ -70,11 +68,11 @@ static NTSTATUS create(HANDLE *h, ACCESS_MASK a, wpath *p, ULONG attrs, ULONG di
     UNICODE_STRING us;
     IO_STATUS_BLOCK io;
     oa_for(&oa, &us, p);
-    return files_orig_create(h, a | SYNCHRONIZE, &oa, &io, NULL, attrs, FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, disp,
-                             opts | FILE_SYNCHRONOUS_IO_NONALERT, NULL, 0);
+    return o_NtCreateFile(h, a | SYNCHRONIZE, &oa, &io, NULL, attrs, FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, disp,
+                          opts | FILE_SYNCHRONOUS_IO_NONALERT, NULL, 0);
 }
 
-static void close_h(HANDLE h) { real_NtClose(h); }
+static void close_h(HANDLE h) { o_NtClose(h); }
 
 /* Where a VM path lives now. need_host: also ask whether the host has it. */
 int files_state(const wpath *vp, int verdict, ULONG *attrs)
@@ -93,7 +91,7 @@ int files_state(const wpath *vp, int verdict, ULONG *attrs)
         r = S_WHITEOUT;
         goto out;
     }
-    if (verdict == V_FPRIVATE) goto out;
+    if (verdict == P_PRIVATE) goto out;
     if (qattr((wpath *)vp, attrs) >= 0) r = S_HOST;
 out:
     wp_free(&t);
@@ -101,7 +99,7 @@ out:
 }
 
 /* Does the host have this path (ignoring the VM's changes)? */
-static int host_has(const wpath *vp, int verdict, ULONG *attrs) { return verdict != V_FPRIVATE && qattr((wpath *)vp, attrs) >= 0; }
+static int host_has(const wpath *vp, int verdict, ULONG *attrs) { return verdict != P_PRIVATE && qattr((wpath *)vp, attrs) >= 0; }
 
 /* Make the private area's folders down to vp's parent; each one below the drive
    must be a folder in the VM's view (host or private). */
@@ -162,7 +160,7 @@ NTSTATUS files_copy_up(const wpath *vp, ULONG host_attrs)
     const ULONG chunk = 1 << 20;
     wp_init(&pp);
     wp_init(&tp);
-    if ((st = files_mkparents(vp, V_COW)) < 0) goto out;
+    if ((st = files_mkparents(vp, P_COW)) < 0) goto out;
     if (!files_private(vp, &pp) || !files_temp(vp, &tp)) {
         st = ST_NO_MEMORY;
         goto out;
@@ -234,7 +232,7 @@ NTSTATUS files_set_whiteout(const wpath *vp)
     HANDLE h;
     NTSTATUS st;
     wp_init(&w);
-    if ((st = files_mkparents(vp, V_COW)) >= 0) {
+    if ((st = files_mkparents(vp, P_COW)) >= 0) {
         if (!files_whiteout(vp, &w))
             st = ST_NO_MEMORY;
         else if ((st = create(&h, GENERIC_WRITE, &w, FILE_ATTRIBUTE_HIDDEN, FILE_OPEN_IF, FILE_NON_DIRECTORY_FILE)) >= 0)
@@ -263,18 +261,35 @@ static int own_leaf(const wpath *vp)
     return files_is_own_name(vp->p + l, vp->n - l);
 }
 
-static NTSTATUS resolve_err(int r) { return r == F_DENY ? ST_ACCESS_DENIED : ST_OBJECT_NAME_INVALID; }
+/* The one decision every named file call starts with, from files_resolve's answer r:
+   C_PASS: not a VM path, or open by policy (the call goes on as asked); C_DONE: refused,
+   *st says why; C_VM: *vp is the VM path and *v its verdict (P_COW or P_PRIVATE). */
+enum { C_PASS, C_DONE, C_VM };
+static int classify(int r, const wpath *vp, int *v, NTSTATUS *st)
+{
+    if (r == F_PASS) return C_PASS;
+    if (r != F_VM) {
+        *st = r == F_DENY ? ST_ACCESS_DENIED : ST_OBJECT_NAME_INVALID;
+        return C_DONE;
+    }
+    *v = files_verdict(vp);
+    if (*v == P_CLOSED) {
+        *st = ST_ACCESS_DENIED;
+        return C_DONE;
+    }
+    return *v == P_OPEN ? C_PASS : C_VM;
+}
 
 int files_open(int is_create, HANDLE *h, ACCESS_MASK access, OBJECT_ATTRIBUTES *oa, IO_STATUS_BLOCK *io, LARGE_INTEGER *alloc, ULONG attrs,
                ULONG share, ULONG disp, ULONG options, PVOID ea, ULONG ealen, NTSTATUS *st)
 {
     wpath vp, pp;
-    int r, v, s, writes, creates, handled = 1;
+    int c, v, s, writes, creates, handled = 1;
     ULONG a = 0;
     OBJECT_ATTRIBUTES noa;
     UNICODE_STRING us;
 
-    if (!G.active || !files_orig_create) return 0;
+    if (!G.active) return 0;
     if (!is_create) {
         disp = FILE_OPEN;
         alloc = NULL;
@@ -292,22 +307,8 @@ int files_open(int is_create, HANDLE *h, ACCESS_MASK access, OBJECT_ATTRIBUTES *
     }
     wp_init(&vp);
     wp_init(&pp);
-    r = files_resolve(oa, &vp);
-    if (r == F_PASS) {
-        handled = 0;
-        goto out;
-    }
-    if (r != F_VM) {
-        *st = resolve_err(r);
-        goto out;
-    }
-    v = files_verdict(&vp);
-    if (v == V_FCLOSED) {
-        *st = ST_ACCESS_DENIED;
-        goto out;
-    }
-    if (v == V_FOPEN) {
-        handled = 0;
+    if ((c = classify(files_resolve(oa, &vp), &vp, &v, st)) != C_VM) {
+        handled = c == C_DONE;
         goto out;
     }
     if (own_leaf(&vp)) {
@@ -348,7 +349,7 @@ int files_open(int is_create, HANDLE *h, ACCESS_MASK access, OBJECT_ATTRIBUTES *
         break;
     default: /* nowhere yet */
         if (!creates) {
-            if (v == V_FPRIVATE) {
+            if (v == P_PRIVATE) {
                 *st = ST_NAME_NOT_FOUND;
                 goto out;
             }
@@ -366,7 +367,7 @@ int files_open(int is_create, HANDLE *h, ACCESS_MASK access, OBJECT_ATTRIBUTES *
     noa = *oa;
     noa.RootDirectory = NULL;
     noa.ObjectName = &us;
-    *st = files_orig_create(h, access, &noa, io, alloc, attrs, share, disp, options, ea, ealen);
+    *st = o_NtCreateFile(h, access, &noa, io, alloc, attrs, share, disp, options, ea, ealen);
     if (*st >= 0) {
         if (s == S_WHITEOUT) files_clear_whiteout(&vp);
         /* DeleteFile opens with FILE_DELETE_ON_CLOSE: the host's entry needs its whiteout now */
@@ -382,29 +383,15 @@ out:
 static NTSTATUS attr_call(qattr_fn orig, const OBJECT_ATTRIBUTES *oa, PVOID info)
 {
     wpath vp, pp;
-    int r, v, s;
+    int c, v, s;
     NTSTATUS st;
     OBJECT_ATTRIBUTES noa;
     UNICODE_STRING us;
     if (!G.active) return orig(oa, info);
     wp_init(&vp);
     wp_init(&pp);
-    r = files_resolve(oa, &vp);
-    if (r == F_PASS) {
-        st = orig(oa, info);
-        goto out;
-    }
-    if (r != F_VM) {
-        st = resolve_err(r);
-        goto out;
-    }
-    v = files_verdict(&vp);
-    if (v == V_FCLOSED) {
-        st = ST_ACCESS_DENIED;
-        goto out;
-    }
-    if (v == V_FOPEN) {
-        st = orig(oa, info);
+    if ((c = classify(files_resolve(oa, &vp), &vp, &v, &st)) != C_VM) {
+        if (c == C_PASS) st = orig(oa, info);
         goto out;
     }
     if (!files_private(&vp, &pp)) {
@@ -425,7 +412,7 @@ static NTSTATUS attr_call(qattr_fn orig, const OBJECT_ATTRIBUTES *oa, PVOID info
             goto out;
         }
     }
-    st = v == V_FPRIVATE ? ST_NAME_NOT_FOUND : orig(oa, info);
+    st = v == P_PRIVATE ? ST_NAME_NOT_FOUND : orig(oa, info);
 out:
     wp_free(&vp);
     wp_free(&pp);
@@ -444,7 +431,7 @@ static NTSTATUS NTAPI d_NtQueryFullAttributesFile(const OBJECT_ATTRIBUTES *oa, P
 static NTSTATUS NTAPI d_NtDeleteFile(const OBJECT_ATTRIBUTES *oa)
 {
     wpath vp, pp;
-    int r, v, s;
+    int c, v, s;
     ULONG a = 0;
     NTSTATUS st;
     OBJECT_ATTRIBUTES noa;
@@ -452,22 +439,8 @@ static NTSTATUS NTAPI d_NtDeleteFile(const OBJECT_ATTRIBUTES *oa)
     if (!G.active) return o_NtDeleteFile(oa);
     wp_init(&vp);
     wp_init(&pp);
-    r = files_resolve(oa, &vp);
-    if (r == F_PASS) {
-        st = o_NtDeleteFile(oa);
-        goto out;
-    }
-    if (r != F_VM) {
-        st = resolve_err(r);
-        goto out;
-    }
-    v = files_verdict(&vp);
-    if (v == V_FCLOSED) {
-        st = ST_ACCESS_DENIED;
-        goto out;
-    }
-    if (v == V_FOPEN) {
-        st = o_NtDeleteFile(oa);
+    if ((c = classify(files_resolve(oa, &vp), &vp, &v, &st)) != C_VM) {
+        if (c == C_PASS) st = o_NtDeleteFile(oa);
         goto out;
     }
     if (own_leaf(&vp)) {
@@ -509,7 +482,7 @@ int files_handle_private(HANDLE h)
     ULONG ret;
     WCHAR area[96];
     int n = swprintf(area, 96, FILES_AREA_FMT, G.cfg->vm);
-    if (real_NtQueryObject(h, ObjectNameInformation, &q, sizeof q, &ret) < 0) return 0;
+    if (o_NtQueryObject(h, ObjectNameInformation, &q, sizeof q, &ret) < 0) return 0;
     return q.i.Name.Length / 2 > (USHORT)n && !_wcsnicmp(q.i.Name.Buffer, area, n);
 }
 
@@ -523,7 +496,7 @@ typedef struct {
 static NTSTATUS rename_call(HANDLE h, IO_STATUS_BLOCK *io, link_info *in, ULONG len, ULONG cls)
 {
     wpath tv, sv, tp;
-    int r, v, sv_ok, is_link = cls == CLS_LINK || cls == CLS_LINK_EX, ts;
+    int c, v, sv_ok, is_link = cls == CLS_LINK || cls == CLS_LINK_EX, ts;
     ULONG a = 0, sa = 0, nlen;
     NTSTATUS st;
     HANDLE src = h, copy = NULL;
@@ -535,40 +508,26 @@ static NTSTATUS rename_call(HANDLE h, IO_STATUS_BLOCK *io, link_info *in, ULONG 
     wp_init(&tv);
     wp_init(&sv);
     wp_init(&tp);
-    r = files_resolve_name(in->RootDirectory, in->FileName, (USHORT)(in->FileNameLength / 2), &tv);
-    if (r == F_PASS) {
-        st = o_NtSetInformationFile(h, io, in, len, cls);
-        goto out;
-    }
-    if (r != F_VM) {
-        st = resolve_err(r);
-        goto out;
-    }
-    v = files_verdict(&tv);
-    if (v == V_FCLOSED) {
-        st = ST_ACCESS_DENIED;
+    if ((c = classify(files_resolve_name(in->RootDirectory, in->FileName, (USHORT)(in->FileNameLength / 2), &tv), &tv, &v, &st)) != C_VM) {
+        if (c == C_PASS) st = o_NtSetInformationFile(h, io, in, len, cls);
         goto out;
     }
     sv_ok = files_handle_path(h, &sv);
-    if (v == V_FOPEN) {
-        st = o_NtSetInformationFile(h, io, in, len, cls);
-        goto out;
-    }
     if (own_leaf(&tv)) {
         st = ST_OBJECT_NAME_INVALID;
         goto out;
     }
-    if (sv_ok && !files_handle_private(h) && files_verdict(&sv) != V_FOPEN) {
+    if (sv_ok && !files_handle_private(h) && files_verdict(&sv) != P_OPEN) {
         /* a host handle: a link must not make the host file writable through the VM's name */
         if (!is_link) {
             st = ST_ACCESS_DENIED;
             goto out;
         }
-        if (!host_has(&sv, V_COW, &sa)) {
+        if (!host_has(&sv, P_COW, &sa)) {
             st = ST_NAME_NOT_FOUND;
             goto out;
         }
-        if (files_state(&sv, V_COW, &sa) == S_HOST && (st = files_copy_up(&sv, sa)) < 0) goto out;
+        if (files_state(&sv, P_COW, &sa) == S_HOST && (st = files_copy_up(&sv, sa)) < 0) goto out;
         if (!files_private(&sv, &tp)) {
             st = ST_NO_MEMORY;
             goto out;
@@ -576,7 +535,7 @@ static NTSTATUS rename_call(HANDLE h, IO_STATUS_BLOCK *io, link_info *in, ULONG 
         if ((st = create(&copy, FILE_READ_ATTRIBUTES, &tp, 0, FILE_OPEN, 0)) < 0) goto out;
         src = copy;
     }
-    if (sv_ok && !is_link && host_has(&sv, V_COW, &sa) && (sa & FILE_ATTRIBUTE_DIRECTORY)) {
+    if (sv_ok && !is_link && host_has(&sv, P_COW, &sa) && (sa & FILE_ATTRIBUTE_DIRECTORY)) {
         /* the host's children cannot move with it: callers fall back to copy + delete */
         st = ST_NOT_SAME_DEVICE;
         goto out;
@@ -603,7 +562,7 @@ static NTSTATUS rename_call(HANDLE h, IO_STATUS_BLOCK *io, link_info *in, ULONG 
     st = o_NtSetInformationFile(src, io, ni, nlen, cls);
     if (st >= 0) {
         files_clear_whiteout(&tv);
-        if (!is_link && sv_ok && files_verdict(&sv) != V_FOPEN && host_has(&sv, files_verdict(&sv), NULL)) files_set_whiteout(&sv);
+        if (!is_link && sv_ok && files_verdict(&sv) != P_OPEN && host_has(&sv, files_verdict(&sv), NULL)) files_set_whiteout(&sv);
     }
 out:
     if (copy) close_h(copy);
@@ -624,7 +583,7 @@ static NTSTATUS dispose_call(HANDLE h, IO_STATUS_BLOCK *io, PVOID buf, ULONG len
     del = cls == CLS_DISPOSITION ? *(BOOLEAN *)buf != 0 : len >= 4 && (*(ULONG *)buf & 1);
     if (!del) return o_NtSetInformationFile(h, io, buf, len, cls);
     wp_init(&sv);
-    if (!files_handle_path(h, &sv) || (v = files_verdict(&sv)) == V_FOPEN || !files_handle_private(h)) {
+    if (!files_handle_path(h, &sv) || (v = files_verdict(&sv)) == P_OPEN || !files_handle_private(h)) {
         wp_free(&sv);
         return o_NtSetInformationFile(h, io, buf, len, cls);
     }
@@ -646,11 +605,11 @@ static NTSTATUS change_call(HANDLE h, IO_STATUS_BLOCK *io, PVOID buf, ULONG len,
     HANDLE copy;
     wp_init(&sv);
     wp_init(&pp);
-    if (!files_handle_path(h, &sv) || files_verdict(&sv) != V_COW || files_handle_private(h)) {
+    if (!files_handle_path(h, &sv) || files_verdict(&sv) != P_COW || files_handle_private(h)) {
         st = o_NtSetInformationFile(h, io, buf, len, cls);
         goto out;
     }
-    if (files_state(&sv, V_COW, &a) == S_HOST && (st = files_copy_up(&sv, a)) < 0) goto out;
+    if (files_state(&sv, P_COW, &a) == S_HOST && (st = files_copy_up(&sv, a)) < 0) goto out;
     if (!files_private(&sv, &pp)) {
         st = ST_NO_MEMORY;
         goto out;
@@ -686,9 +645,12 @@ void files_forget(HANDLE h) { files_dir_forget(h); }
 int files_install(void)
 {
     if (files_path_init()) return -1;
-    if (hook_syscall("NtQueryAttributesFile", d_NtQueryAttributesFile, (void **)&o_NtQueryAttributesFile)) return -1;
-    if (hook_syscall("NtQueryFullAttributesFile", d_NtQueryFullAttributesFile, (void **)&o_NtQueryFullAttributesFile)) return -1;
-    if (hook_syscall("NtDeleteFile", d_NtDeleteFile, (void **)&o_NtDeleteFile)) return -1;
-    if (hook_syscall("NtSetInformationFile", d_NtSetInformationFile, (void **)&o_NtSetInformationFile)) return -1;
+    static const hook_entry table[] = {
+        HOOK(NtQueryAttributesFile),
+        HOOK(NtQueryFullAttributesFile),
+        HOOK(NtDeleteFile),
+        HOOK(NtSetInformationFile),
+    };
+    if (HOOK_TABLE(table)) return -1;
     return files_dir_install();
 }

@@ -218,7 +218,7 @@ int files_resolve_name(HANDLE root, const WCHAR *s, USHORT n, wpath *out)
         ULONG ret;
         wpath full;
         int r;
-        if (real_NtQueryObject(root, ObjectNameInformation, &q, sizeof q, &ret) < 0) return F_PASS;
+        if (o_NtQueryObject(root, ObjectNameInformation, &q, sizeof q, &ret) < 0) return F_PASS;
         wp_init(&full);
         if (!wp_set(&full, q.i.Name.Buffer, q.i.Name.Length / sizeof(WCHAR)) || (n && (!wp_add(&full, L"\\", 1) || !wp_add(&full, s, n)))) {
             wp_free(&full);
@@ -243,10 +243,7 @@ int files_handle_path(HANDLE h, wpath *out) { return files_resolve_name(h, NULL,
 int files_verdict(const wpath *vp)
 {
     int p = policy_decide(K_FILE, vp->p + 4, vp->n - 4);
-    if (p == P_CLOSED) return V_FCLOSED;
-    if (p == P_OPEN) return V_FOPEN;
-    if (p == P_PRIVATE) return V_FPRIVATE;
-    return V_COW;
+    return p == P_RENAME ? P_COW : p; /* files are never renamed: no rule means copy-on-write */
 }
 
 USHORT files_leaf(const WCHAR *p, USHORT n)

@@ -72,17 +72,15 @@ NTSYSAPI void NTAPI RtlInitializeCriticalSection(RTL_CRITICAL_SECTION *);
 NTSYSAPI void NTAPI RtlEnterCriticalSection(RTL_CRITICAL_SECTION *);
 NTSYSAPI void NTAPI RtlLeaveCriticalSection(RTL_CRITICAL_SECTION *);
 
-typedef NTSTATUS(NTAPI *open_key_fn)(HANDLE *, ACCESS_MASK, OBJECT_ATTRIBUTES *);
 typedef NTSTATUS(NTAPI *open_key_ex_fn)(HANDLE *, ACCESS_MASK, OBJECT_ATTRIBUTES *, ULONG);
-typedef NTSTATUS(NTAPI *create_key_fn)(HANDLE *, ACCESS_MASK, OBJECT_ATTRIBUTES *, ULONG, UNICODE_STRING *, ULONG, ULONG *);
 typedef NTSTATUS(NTAPI *query_key_fn)(HANDLE, int, void *, ULONG, ULONG *);
 typedef NTSTATUS(NTAPI *enum_key_fn)(HANDLE, ULONG, int, void *, ULONG, ULONG *);
 typedef NTSTATUS(NTAPI *delete_key_fn)(HANDLE);
 typedef NTSTATUS(NTAPI *rename_key_fn)(HANDLE, UNICODE_STRING *);
 typedef NTSTATUS(NTAPI *notify_key_fn)(HANDLE, HANDLE, PIO_APC_ROUTINE, void *, IO_STATUS_BLOCK *, ULONG, BOOLEAN, void *, ULONG, BOOLEAN);
-static open_key_fn o_NtOpenKey;
+fn_open o_NtOpenKey = NtOpenKey; /* hook.h: scmnames.c reaches svcdup's area with it */
 static open_key_ex_fn o_NtOpenKeyEx;
-static create_key_fn o_NtCreateKey;
+key_create_fn o_NtCreateKey = NtCreateKey; /* hook.h */
 static query_key_fn o_NtQueryKey = NtQueryKey;
 static enum_key_fn o_NtEnumerateKey = NtEnumerateKey;
 static delete_key_fn o_NtDeleteKey = NtDeleteKey;
@@ -142,7 +140,7 @@ static int key_exists(const WCHAR *name)
 {
     HANDLE h;
     if (raw_open(&h, name, (USHORT)wcslen(name), KEY_QUERY_VALUE) < 0) return 0;
-    real_NtClose(h);
+    o_NtClose(h);
     return 1;
 }
 
@@ -416,12 +414,12 @@ static void lookup(const WCHAR *full, USHORT n, int policy, key_state *s)
                 whole = 0;
                 break;
             }
-            real_NtClose(last);
+            o_NtClose(last);
             last = next;
             start = i + 1;
         }
         m = marker_of(last);
-        real_NtClose(last);
+        o_NtClose(last);
         if (whole) s->copy = m == M_IS_DELETED ? -1 : 1;
         if (m) s->host_hidden = 1;
     }
@@ -444,7 +442,7 @@ static NTSTATUS create_chain(HANDLE *h, const WCHAR *name, USHORT n)
         if (i < n && name[i] != L'\\') continue;
         init_oa(&oa, &us, name + start, i - start, parent);
         st = o_NtCreateKey(&k, KEY_ALL_ACCESS, &oa, 0, NULL, 0, NULL);
-        real_NtClose(parent);
+        o_NtClose(parent);
         if (st < 0) return st;
         parent = k;
         start = i + 1;
@@ -522,7 +520,7 @@ static NTSTATUS ensure_copy(HANDLE *h, const WCHAR *full, USHORT n)
         hn = parent_len(host, hn);
     }
     if (m == M_IS_DELETED) {
-        real_NtClose(parent);
+        o_NtClose(parent);
         return ST_OBJECT_NAME_NOT_FOUND;
     }
     /* down to the key: each one copied from the host's, which must show through */
@@ -544,7 +542,7 @@ static NTSTATUS ensure_copy(HANDLE *h, const WCHAR *full, USHORT n)
             ;
         hn = i;
         if (hidden || key_policy(full, hn) == P_PRIVATE || raw_open(&hk, full, hn, RD) < 0) {
-            real_NtClose(parent);
+            o_NtClose(parent);
             return ST_OBJECT_NAME_NOT_FOUND;
         }
         /* the copy takes the host's spelling of the name and its class */
@@ -560,17 +558,17 @@ static NTSTATUS ensure_copy(HANDLE *h, const WCHAR *full, USHORT n)
             cls_chars = (USHORT)(fi.f.class_len / sizeof(WCHAR));
         }
         st = create_under(h, parent, last, hn - start, cls, cls_chars, 0, &disp);
-        real_NtClose(parent);
+        o_NtClose(parent);
         if (st < 0) {
-            real_NtClose(hk);
+            o_NtClose(hk);
             return st;
         }
         if (disp == REG_CREATED) st = copy_values(hk, *h);
-        real_NtClose(hk);
+        o_NtClose(hk);
         if (st < 0) {
             if (disp == REG_CREATED) {
                 o_NtDeleteKey(*h);
-                real_NtClose(*h);
+                o_NtClose(*h);
             } /* nothing half-copied */
             return st;
         }
@@ -596,10 +594,10 @@ static void delete_children(HANDLE h)
         if (o_NtOpenKey(&c, KEY_ALL_ACCESS, &oa) < 0) return;
         delete_children(c);
         if (o_NtDeleteKey(c) < 0) {
-            real_NtClose(c);
+            o_NtClose(c);
             return;
         }
-        real_NtClose(c);
+        o_NtClose(c);
     }
 }
 
@@ -628,13 +626,13 @@ again:
             WCHAR real[NAME_MAX_CHARS];
             USHORT rn = handle_name(hk, real);
             if (!rn && reading) { /* the caller's access may not allow asking the name: ours does */
-                real_NtClose(hk);
+                o_NtClose(hk);
                 if ((st = raw_open(&hk, k->full, k->full_len, RD)) < 0) return st;
                 rn = handle_name(hk, real);
                 reading = 0; /* checked below, then opened again with the caller's access */
             }
             if (rn && starts_with(real, rn, svcdup_area)) {
-                real_NtClose(hk);
+                o_NtClose(hk);
                 return ST_ACCESS_DENIED;
             } /* a link into svcdup's area */
             if (reading && !(rn && (rn != k->full_len || _wcsnicmp(real, k->full, rn)))) {
@@ -642,7 +640,7 @@ again:
                 *h = hk;
                 return 0;
             }
-            real_NtClose(hk);
+            o_NtClose(hk);
             if (rn && (rn != k->full_len || _wcsnicmp(real, k->full, rn)) && !links++ && level(real, rn) >= 2) {
                 /* a registry link on the way: the VM's copy is the target's, whatever name reached it */
                 memcpy(k->full, real, (rn + 1) * sizeof(WCHAR));
@@ -655,7 +653,7 @@ again:
             if (disp) *disp = REG_OPENED;
             if (!(a & WRITE_BITS)) return raw_open(h, k->full, k->full_len, a);
             if ((st = ensure_copy(&copy, k->full, k->full_len)) < 0) return st;
-            real_NtClose(copy);
+            o_NtClose(copy);
             return raw_open(h, c, cn, a);
         }
         if (st != ST_OBJECT_NAME_NOT_FOUND) return st;
@@ -670,7 +668,7 @@ again:
         if (raw_open(&hk, c, cn, KEY_ALL_ACCESS) >= 0) {
             delete_children(hk);
             o_NtDeleteKey(hk);
-            real_NtClose(hk);
+            o_NtClose(hk);
         }
     }
     if (s.host_hidden || s.copy < 0 || marker_of(parent) == M_IS_OPAQUE)
@@ -678,9 +676,9 @@ again:
     else
         st = create_under(&hk, parent, k->full + pl + 1, k->full_len - pl - 1, cls ? cls->Buffer : NULL,
                           cls ? cls->Length / sizeof(WCHAR) : 0, options, &d);
-    real_NtClose(parent);
+    o_NtClose(parent);
     if (st < 0) return st;
-    real_NtClose(hk);
+    o_NtClose(hk);
     if (disp) *disp = REG_CREATED;
     return raw_open(h, c, cn, a);
 }
@@ -744,7 +742,7 @@ static NTSTATUS open_any(const char *call, HANDLE *h, ACCESS_MASK a, OBJECT_ATTR
             USHORT rn = handle_name(*h, real);
             /* an open key must not be a link into svcdup's area (another VM's copies) */
             if (rn && starts_with(real, rn, svcdup_area) && !starts_with(real, rn, vm_area)) {
-                real_NtClose(*h);
+                o_NtClose(*h);
                 *h = NULL;
                 st = ST_ACCESS_DENIED;
             }
@@ -923,8 +921,8 @@ static int build(HANDLE h, merged *m, NTSTATUS *st)
     *st = 0;
     if (copy) *st = add_side(m, &cap, copy, 1, logical, ln);
     if (*st >= 0 && host) *st = add_side(m, &cap, host, 0, logical, ln);
-    if (copy && copy != h) real_NtClose(copy);
-    if (host && host != h) real_NtClose(host);
+    if (copy && copy != h) o_NtClose(copy);
+    if (host && host != h) o_NtClose(host);
     if (*st < 0) {
         free_list(m);
         return 1;
@@ -1062,7 +1060,7 @@ static NTSTATUS NTAPI d_NtEnumerateKey(HANDLE h, ULONG index, int cls, void *buf
         init_oa(&oa, &us, node->name, (USHORT)(node->name_len / sizeof(WCHAR)), h);
         if ((st = d_NtOpenKey(&sub, KEY_QUERY_VALUE | KEY_ENUMERATE_SUB_KEYS, &oa)) >= 0) {
             st = d_NtQueryKey(sub, cls, buf, len, ret);
-            real_NtClose(sub);
+            o_NtClose(sub);
         }
     }
     hfree(node);
@@ -1113,27 +1111,27 @@ static NTSTATUS NTAPI d_NtDeleteKey(HANDLE h)
             init_oa(&oa, &us, u.b.name, (USHORT)(u.b.name_len / sizeof(WCHAR)), work);
             if (o_NtOpenKey(&sub, KEY_QUERY_VALUE, &oa) < 0) continue;
             if (marker_of(sub) != M_IS_DELETED) st = ST_ACCESS_DENIED;
-            real_NtClose(sub);
+            o_NtClose(sub);
         }
     }
     if (st < 0) {
-        real_NtClose(work);
+        o_NtClose(work);
         return st;
     }
     /* a tombstone where the host's key would show through */
     tombstone = key_policy(logical, ln) != P_PRIVATE && raw_open(&host, logical, ln, RD) >= 0;
-    if (host) real_NtClose(host);
+    if (host) o_NtClose(host);
     pl = parent_len(c, cn);
     if (tombstone && raw_open(&parent, c, pl, RD) >= 0) {
         if (marker_of(parent) == M_IS_OPAQUE) tombstone = 0;
-        real_NtClose(parent);
+        o_NtClose(parent);
     }
     delete_children(work);
-    real_NtClose(work);
+    o_NtClose(work);
     if ((st = o_NtDeleteKey(h)) < 0 || !tombstone) return st;
     if (raw_open(&parent, c, pl, KEY_CREATE_SUB_KEY) >= 0) {
-        if (create_under(&tomb, parent, c + pl + 1, cn - pl - 1, M_DELETED, (USHORT)wcslen(M_DELETED), 0, &d) >= 0) real_NtClose(tomb);
-        real_NtClose(parent);
+        if (create_under(&tomb, parent, c + pl + 1, cn - pl - 1, M_DELETED, (USHORT)wcslen(M_DELETED), 0, &d) >= 0) o_NtClose(tomb);
+        o_NtClose(parent);
     }
     return 0;
 }
@@ -1161,7 +1159,7 @@ void registry_forget(HANDLE h)
     RtlEnterCriticalSection(&lock);
     for (i = 0; i < WATCH_MAX; i++)
         if (watches[i].caller == h) {
-            real_NtClose(watches[i].copy);
+            o_NtClose(watches[i].copy);
             watches[i].caller = watches[i].copy = NULL;
         }
     if (cache.h == h) free_list(&cache);
@@ -1231,7 +1229,7 @@ static void init_names(void)
             ccs[u.v.data_len / sizeof(WCHAR)] = 0;
             if (!_wcsnicmp(ccs, L"\\Registry\\", 10)) memcpy(ccs, L"\\REGISTRY\\", 10 * sizeof(WCHAR));
         }
-        real_NtClose(h);
+        o_NtClose(h);
     }
 }
 
@@ -1239,15 +1237,11 @@ int registry_install(void)
 {
     RtlInitializeCriticalSection(&lock);
     has_private = policy_has(K_KEY, P_PRIVATE);
-    if (hook_syscall("NtOpenKey", d_NtOpenKey, (void **)&o_NtOpenKey)) return -1;
-    if (hook_syscall("NtOpenKeyEx", d_NtOpenKeyEx, (void **)&o_NtOpenKeyEx)) return -1;
-    if (hook_syscall("NtCreateKey", d_NtCreateKey, (void **)&o_NtCreateKey)) return -1;
-    init_names();
-    if (hook_syscall("NtQueryKey", d_NtQueryKey, (void **)&o_NtQueryKey)) return -1;
-    if (hook_syscall("NtEnumerateKey", d_NtEnumerateKey, (void **)&o_NtEnumerateKey)) return -1;
-    if (hook_syscall("NtDeleteKey", d_NtDeleteKey, (void **)&o_NtDeleteKey)) return -1;
-    if (hook_syscall("NtNotifyChangeKey", d_NtNotifyChangeKey, (void **)&o_NtNotifyChangeKey)) return -1;
     /* NtRenameKey is newer than some ntdlls: hooked where it exists */
-    if (ntdll_proc("NtRenameKey") && hook_syscall("NtRenameKey", d_NtRenameKey, (void **)&o_NtRenameKey)) return -1;
-    return 0;
+    static const hook_entry table[] = {
+        HOOK(NtOpenKey),      HOOK(NtOpenKeyEx), HOOK(NtCreateKey),       HOOK(NtQueryKey),
+        HOOK(NtEnumerateKey), HOOK(NtDeleteKey), HOOK(NtNotifyChangeKey), HOOK_OPT(NtRenameKey),
+    };
+    init_names(); /* through ntdll's NtOpenKey: nothing is hooked yet */
+    return HOOK_TABLE(table);
 }

@@ -7,8 +7,6 @@
 NTSYSAPI NTSTATUS NTAPI NtQueryValueKey(HANDLE, UNICODE_STRING *, int, void *, ULONG, ULONG *);
 
 /* ---- svcdup's registry area, through un-hooked syscall stubs ---- */
-open_key_fn raw_NtOpenKey;
-create_key_fn raw_NtCreateKey;
 
 int svc_key_name(const WCHAR *service, WCHAR *out, size_t chars)
 {
@@ -24,7 +22,7 @@ NTSTATUS open_raw(const WCHAR *name, ACCESS_MASK access, HANDLE *h)
     OBJECT_ATTRIBUTES oa;
     RtlInitUnicodeString(&us, name);
     InitializeObjectAttributes(&oa, &us, OBJ_CASE_INSENSITIVE, NULL, NULL);
-    return raw_NtOpenKey(h, access, &oa);
+    return o_NtOpenKey(h, access, &oa);
 }
 
 /* Is service duplicated into (or created in) this VM? 1 yes, 0 no. Without the raw stub
@@ -34,9 +32,9 @@ int vm_has(SC_HANDLE scm, const WCHAR *service)
     WCHAR key[512];
     HANDLE h;
     if (!svc_key_name(service, key, ARRAYSIZE(key))) return 0;
-    if (raw_NtOpenKey) {
+    if (o_NtOpenKey) {
         if (open_raw(key, KEY_QUERY_VALUE, &h) < 0) return 0;
-        real_NtClose(h);
+        o_NtClose(h);
         return 1;
     }
     if (scm) {
@@ -60,10 +58,10 @@ int vm_created(const WCHAR *service)
     BYTE info[64];
     ULONG ret;
     NTSTATUS st;
-    if (!raw_NtOpenKey || !svc_key_name(service, key, ARRAYSIZE(key)) || open_raw(key, KEY_QUERY_VALUE, &h) < 0) return 0;
+    if (!o_NtOpenKey || !svc_key_name(service, key, ARRAYSIZE(key)) || open_raw(key, KEY_QUERY_VALUE, &h) < 0) return 0;
     RtlInitUnicodeString(&v, CREATED_MARK);
     st = NtQueryValueKey(h, &v, 2 /* KeyValuePartialInformation */, info, sizeof info, &ret);
-    real_NtClose(h);
+    o_NtClose(h);
     return st >= 0;
 }
 
