@@ -262,14 +262,15 @@ static int own_leaf(const wpath *vp)
 }
 
 /* The one decision every named file call starts with, from files_resolve's answer r:
-   C_PASS: not a VM path, or open by policy (the call goes on as asked); C_DONE: refused,
-   *st says why; C_VM: *vp is the VM path and *v its verdict (P_COW or P_PRIVATE). */
+   C_PASS: an allowed device (devices.c), or open by policy (the call goes on as asked);
+   C_DONE: refused, *st says why; C_VM: *vp is the VM path and *v its verdict (P_COW or
+   P_PRIVATE). A name that cannot be established is refused (files_path.c: F_DENY, F_BAD). */
 enum { C_PASS, C_DONE, C_VM };
 static int classify(int r, const wpath *vp, int *v, NTSTATUS *st)
 {
-    if (r == F_PASS) return C_PASS;
+    if (r == F_PASS && devices_allowed(vp)) return C_PASS;
     if (r != F_VM) {
-        *st = r == F_DENY ? ST_ACCESS_DENIED : ST_OBJECT_NAME_INVALID;
+        *st = r == F_BAD ? ST_OBJECT_NAME_INVALID : ST_ACCESS_DENIED;
         return C_DONE;
     }
     *v = files_verdict(vp);
@@ -299,14 +300,22 @@ int files_open(int is_create, HANDLE *h, ACCESS_MASK access, OBJECT_ATTRIBUTES *
     }
     writes = (access & WRITE_BITS) || (options & FILE_DELETE_ON_CLOSE) || disp == FILE_SUPERSEDE || disp == FILE_OVERWRITE ||
              disp == FILE_OVERWRITE_IF;
-    if (options & FILE_OPEN_BY_FILE_ID) {
-        /* a file id names a host file directly: read-only for a VM */
-        if (!writes) return 0;
-        *st = ST_ACCESS_DENIED;
-        return 1;
-    }
     wp_init(&vp);
     wp_init(&pp);
+    if (options & FILE_OPEN_BY_FILE_ID) {
+        /* a file id names a file by its inode, past every name rule: read-only for a VM, and
+           only a file whose own name (asked once open) the VM may read */
+        if (writes || (*st = o_NtCreateFile(h, access, oa, io, alloc, attrs, share, disp, options, ea, ealen)) < 0) {
+            if (writes) *st = ST_ACCESS_DENIED;
+            goto out;
+        }
+        if (files_handle_resolve(*h, &vp) != F_VM || files_verdict(&vp) == P_CLOSED) {
+            o_NtClose(*h);
+            *h = NULL;
+            *st = ST_ACCESS_DENIED;
+        }
+        goto out;
+    }
     if ((c = classify(files_resolve(oa, &vp), &vp, &v, st)) != C_VM) {
         handled = c == C_DONE;
         goto out;
@@ -475,15 +484,28 @@ out:
 /* Is this handle a private copy? Its raw name says so. */
 int files_handle_private(HANDLE h)
 {
-    union {
-        OBJ_NAME_INFO i;
-        WCHAR w[600];
-    } q;
-    ULONG ret;
+    wpath q;
     WCHAR area[96];
-    int n = swprintf(area, 96, FILES_AREA_FMT, G.cfg->vm);
-    if (o_NtQueryObject(h, ObjectNameInformation, &q, sizeof q, &ret) < 0) return 0;
-    return q.i.Name.Length / 2 > (USHORT)n && !_wcsnicmp(q.i.Name.Buffer, area, n);
+    int n = swprintf(area, 96, FILES_AREA_FMT, G.cfg->vm), r;
+    wp_init(&q);
+    r = files_handle_name(h, &q) && q.n > (USHORT)n && !_wcsnicmp(q.p, area, n);
+    wp_free(&q);
+    return r;
+}
+
+/* Rights follow the verdict: a change made in place through a handle (delete, rename, security,
+   EAs, reparse points) acts only on a private copy or a file open by policy; on a host file it
+   is refused (the VM's open would have copied it up had it asked for the right: so this handle
+   got it some other way), and so is a handle whose name cannot be established. */
+int files_may_change(HANDLE h)
+{
+    wpath sv;
+    int r, ok;
+    wp_init(&sv);
+    r = files_handle_resolve(h, &sv);
+    ok = r == F_PASS || (r == F_VM && (files_verdict(&sv) == P_OPEN || files_handle_private(h)));
+    wp_free(&sv);
+    return ok;
 }
 
 typedef struct {
@@ -512,7 +534,11 @@ static NTSTATUS rename_call(HANDLE h, IO_STATUS_BLOCK *io, link_info *in, ULONG 
         if (c == C_PASS) st = o_NtSetInformationFile(h, io, in, len, cls);
         goto out;
     }
-    sv_ok = files_handle_path(h, &sv);
+    if ((sv_ok = files_handle_resolve(h, &sv)) != F_VM && sv_ok != F_PASS) {
+        st = ST_ACCESS_DENIED; /* the handle's own name cannot be established */
+        goto out;
+    }
+    sv_ok = sv_ok == F_VM;
     if (own_leaf(&tv)) {
         st = ST_OBJECT_NAME_INVALID;
         goto out;
@@ -582,8 +608,9 @@ static NTSTATUS dispose_call(HANDLE h, IO_STATUS_BLOCK *io, PVOID buf, ULONG len
     if (!buf || len < 1) return o_NtSetInformationFile(h, io, buf, len, cls);
     del = cls == CLS_DISPOSITION ? *(BOOLEAN *)buf != 0 : len >= 4 && (*(ULONG *)buf & 1);
     if (!del) return o_NtSetInformationFile(h, io, buf, len, cls);
+    if (!files_may_change(h)) return ST_ACCESS_DENIED; /* a host file: never deleted from a VM */
     wp_init(&sv);
-    if (!files_handle_path(h, &sv) || (v = files_verdict(&sv)) == P_OPEN || !files_handle_private(h)) {
+    if (!files_handle_path(h, &sv) || (v = files_verdict(&sv)) == P_OPEN) {
         wp_free(&sv);
         return o_NtSetInformationFile(h, io, buf, len, cls);
     }
@@ -603,9 +630,14 @@ static NTSTATUS change_call(HANDLE h, IO_STATUS_BLOCK *io, PVOID buf, ULONG len,
     ULONG a = 0;
     NTSTATUS st;
     HANDLE copy;
+    int r;
     wp_init(&sv);
     wp_init(&pp);
-    if (!files_handle_path(h, &sv) || files_verdict(&sv) != P_COW || files_handle_private(h)) {
+    if ((r = files_handle_resolve(h, &sv)) != F_VM && r != F_PASS) {
+        st = ST_ACCESS_DENIED;
+        goto out;
+    }
+    if (r == F_PASS || files_verdict(&sv) != P_COW || files_handle_private(h)) {
         st = o_NtSetInformationFile(h, io, buf, len, cls);
         goto out;
     }

@@ -49,6 +49,11 @@ extern NTSTATUS(NTAPI *o_NtClose)(HANDLE);                                      
 extern NTSTATUS(NTAPI *o_NtOpenProcess)(HANDLE *, ACCESS_MASK, OBJECT_ATTRIBUTES *, CLIENT_ID *); /* process.c */
 extern fn_open o_NtOpenKey;                                                                       /* registry.c */
 extern key_create_fn o_NtCreateKey;                                                               /* registry.c */
+typedef NTSTATUS(NTAPI *setvalue_fn)(HANDLE, UNICODE_STRING *, ULONG, ULONG, void *, ULONG);
+NTSYSAPI NTSTATUS NTAPI NtSetValueKey(HANDLE, UNICODE_STRING *, ULONG, ULONG, void *, ULONG);
+extern setvalue_fn o_NtSetValueKey; /* registry.c */
+typedef NTSTATUS(NTAPI *dup_fn)(HANDLE, HANDLE, HANDLE, HANDLE *, ACCESS_MASK, ULONG, ULONG);
+extern dup_fn o_NtDuplicateObject; /* objects.c */
 
 /* config.c */
 int config_publish(HANDLE process, DWORD pid, const vm_config *cfg);
@@ -100,6 +105,12 @@ void svcctl_forget(HANDLE h);
 int svcctl_refused(HANDLE h, const char *call);
 int svcctl_dup_refused(HANDLE sp, HANDLE sh, HANDLE tp, ULONG attr, int src_self, int dst_self);
 int svcctl_dup_done(HANDLE sh, HANDLE th, ULONG opt);
+/* handles.c: rights follow the verdict for the handle's whole life */
+int handles_install(void);
+int handles_dup_widens(HANDLE sp, HANDLE sh, ACCESS_MASK a, ULONG opt, int src_self);
+int handles_fsctl_refused(HANDLE h, ULONG code);
+int registry_may_change(HANDLE h); /* registry.c: may a change through this key handle act? */
+int keyguard_install(void);        /* keyguard.c: the hive calls, refused */
 /* pipedir.c: listings of the pipe root filtered to the VM */
 int pipedir_install(void);
 #endif

@@ -104,8 +104,7 @@ static NTSTATUS NTAPI d_NtCreateSymbolicLinkObject(HANDLE *h, ACCESS_MASK a, OBJ
 
 /* A handle closed by NtDuplicateObject(DUPLICATE_CLOSE_SOURCE) is closed as surely as by
    NtClose: forget what it named, and what a handle duplicated in here used to name. */
-typedef NTSTATUS(NTAPI *dup_fn)(HANDLE, HANDLE, HANDLE, HANDLE *, ACCESS_MASK, ULONG, ULONG);
-static dup_fn o_NtDuplicateObject;
+dup_fn o_NtDuplicateObject = NtDuplicateObject; /* hook.h */
 static int is_self(HANDLE process)
 {
     PROCESS_BASIC_INFORMATION pbi;
@@ -117,6 +116,10 @@ static NTSTATUS NTAPI d_NtDuplicateObject(HANDLE sp, HANDLE sh, HANDLE tp, HANDL
     NTSTATUS st;
     int src_self = is_self(sp), dst_self = tp && is_self(tp), scm = svcctl_dup_refused(sp, sh, tp, attr, src_self, dst_self);
     if (scm < 0) return ST_ACCESS_DENIED; /* the SCM's pipe stays in this process (svcctl.c) */
+    if (G.active && handles_dup_widens(sp, sh, a, opt, src_self)) {
+        trace_decision("NtDuplicateObject", NULL, NULL, V_DENIED); /* rights only narrow (handles.c) */
+        return ST_ACCESS_DENIED;
+    }
     if ((opt & DUPLICATE_CLOSE_SOURCE) && src_self) roots_forget(sh);
     st = o_NtDuplicateObject(sp, sh, tp, th, a, attr, opt);
     if (st >= 0 && th && dst_self) roots_forget(*th);

@@ -86,6 +86,7 @@ static NTSTATUS NTAPI d_NtFsControlFile(HANDLE h, HANDLE ev, PVOID apc, PVOID ct
     int v;
 
     if (svcctl_refused(h, "NtFsControlFile")) return ST_ACCESS_DENIED; /* FSCTL_PIPE_TRANSCEIVE and the rest (svcctl.c) */
+    if (handles_fsctl_refused(h, code)) return ST_ACCESS_DENIED;       /* reparse points, object ids of host files */
     if (code != FSCTL_PIPE_WAIT_CODE || !G.active || !in || in_len < offsetof(PIPE_WAIT_BUF, Name) ||
         w->NameLength > in_len - offsetof(PIPE_WAIT_BUF, Name))
         return o_NtFsControlFile(h, ev, apc, ctx, io, code, in, in_len, out, out_len);

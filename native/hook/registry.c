@@ -64,7 +64,6 @@ typedef struct {
 NTSYSAPI NTSTATUS NTAPI NtQueryKey(HANDLE, int, void *, ULONG, ULONG *);
 NTSYSAPI NTSTATUS NTAPI NtEnumerateKey(HANDLE, ULONG, int, void *, ULONG, ULONG *);
 NTSYSAPI NTSTATUS NTAPI NtEnumerateValueKey(HANDLE, ULONG, int, void *, ULONG, ULONG *);
-NTSYSAPI NTSTATUS NTAPI NtSetValueKey(HANDLE, UNICODE_STRING *, ULONG, ULONG, void *, ULONG);
 NTSYSAPI NTSTATUS NTAPI NtQueryValueKey(HANDLE, UNICODE_STRING *, int, void *, ULONG, ULONG *);
 NTSYSAPI NTSTATUS NTAPI NtDeleteKey(HANDLE);
 NTSYSAPI LONG NTAPI RtlCompareUnicodeString(const UNICODE_STRING *, const UNICODE_STRING *, BOOLEAN);
@@ -86,6 +85,7 @@ static enum_key_fn o_NtEnumerateKey = NtEnumerateKey;
 static delete_key_fn o_NtDeleteKey = NtDeleteKey;
 static rename_key_fn o_NtRenameKey;
 static notify_key_fn o_NtNotifyChangeKey;
+setvalue_fn o_NtSetValueKey = NtSetValueKey; /* hook.h: the hook's own writes (copies, scmcreate.c) */
 
 #define NAME_MAX_CHARS 1024
 #define COMPONENT_MAX  255
@@ -487,7 +487,7 @@ static NTSTATUS copy_values(HANDLE from, HANDLE to)
         if (st < 0) break;
         name.Buffer = v->name;
         name.Length = name.MaximumLength = (USHORT)v->name_len;
-        if ((st = NtSetValueKey(to, &name, v->title, v->type, (BYTE *)v + v->data_off, v->data_len)) < 0) break;
+        if ((st = o_NtSetValueKey(to, &name, v->title, v->type, (BYTE *)v + v->data_off, v->data_len)) < 0) break;
         i++;
     }
     hfree(v);
@@ -1084,7 +1084,9 @@ static NTSTATUS NTAPI d_NtDeleteKey(HANDLE h)
     ULONG d, ret;
     if (!cow_root_len || o_NtQueryKey(h, KeyNameInformation, &info, sizeof info - sizeof(WCHAR), &ret) < 0 ||
         !is_copy_name(info.name, (USHORT)(info.len / sizeof(WCHAR))))
-        return o_NtDeleteKey(h); /* a host key (the VM holds no write access to one under copy-on-write) */
+        /* not a copy: a host key goes only where a rule opens it (a read-only handle's rights
+           may have been widened some other way), dup's own copies under VMs\<vm> as they are */
+        return registry_may_change(h) ? o_NtDeleteKey(h) : ST_ACCESS_DENIED;
     cn = (USHORT)(info.len / sizeof(WCHAR));
     memcpy(c, info.name, cn * sizeof(WCHAR));
     c[cn] = 0;
@@ -1141,9 +1143,54 @@ static NTSTATUS NTAPI d_NtRenameKey(HANDLE h, UNICODE_STRING *name)
 {
     WCHAR logical[NAME_MAX_CHARS];
     USHORT n = handle_name(h, logical);
-    if (n && key_policy(logical, n) != P_OPEN) return ST_ACCESS_DENIED;
+    /* only a host key a rule opens (a copy cannot move without its host key); unnamed: no */
+    if (!n || key_policy(logical, n) != P_OPEN || !registry_may_change(h)) return ST_ACCESS_DENIED;
     return o_NtRenameKey(h, name);
 }
+
+/* Rights follow the verdict (handles.c): a change through a key handle acts only on the VM's
+   own keys (its copies; dup's Services and Svchost copies: all under VMs\<vm>) or a host key a
+   rule opens; a name that cannot be learnt is refused. */
+int registry_may_change(HANDLE h)
+{
+    struct {
+        ULONG len;
+        WCHAR name[NAME_MAX_CHARS];
+    } info;
+    ULONG ret;
+    USHORT n;
+    if (o_NtQueryKey(h, KeyNameInformation, &info, sizeof info - sizeof(WCHAR), &ret) < 0) return 0;
+    n = (USHORT)(info.len / sizeof(WCHAR));
+    if (vm_area_len && starts_with(info.name, n, vm_area)) return 1;
+    if (starts_with(info.name, n, svcdup_area)) return 0;
+    return key_policy(info.name, n) == P_OPEN;
+}
+
+typedef NTSTATUS(NTAPI *delvalue_fn)(HANDLE, UNICODE_STRING *);
+typedef NTSTATUS(NTAPI *setinfo_key_fn)(HANDLE, int, void *, ULONG);
+typedef NTSTATUS(NTAPI *flush_fn)(HANDLE);
+static delvalue_fn o_NtDeleteValueKey;
+static setinfo_key_fn o_NtSetInformationKey;
+static flush_fn o_NtFlushKey;
+
+static NTSTATUS refused(const char *call)
+{
+    trace_decision(call, NULL, NULL, V_DENIED);
+    return ST_ACCESS_DENIED;
+}
+static NTSTATUS NTAPI d_NtSetValueKey(HANDLE h, UNICODE_STRING *n, ULONG ti, ULONG type, void *data, ULONG len)
+{
+    return registry_may_change(h) ? o_NtSetValueKey(h, n, ti, type, data, len) : refused("NtSetValueKey");
+}
+static NTSTATUS NTAPI d_NtDeleteValueKey(HANDLE h, UNICODE_STRING *n)
+{
+    return registry_may_change(h) ? o_NtDeleteValueKey(h, n) : refused("NtDeleteValueKey");
+}
+static NTSTATUS NTAPI d_NtSetInformationKey(HANDLE h, int cls, void *buf, ULONG len)
+{
+    return registry_may_change(h) ? o_NtSetInformationKey(h, cls, buf, len) : refused("NtSetInformationKey");
+}
+static NTSTATUS NTAPI d_NtFlushKey(HANDLE h) { return registry_may_change(h) ? o_NtFlushKey(h) : refused("NtFlushKey"); }
 
 /* A watch on a key the VM reads from the host moves to the VM's copy, where its writes land:
    the copy stays open as long as the watched handle (one per handle). */
@@ -1239,8 +1286,9 @@ int registry_install(void)
     has_private = policy_has(K_KEY, P_PRIVATE);
     /* NtRenameKey is newer than some ntdlls: hooked where it exists */
     static const hook_entry table[] = {
-        HOOK(NtOpenKey),      HOOK(NtOpenKeyEx), HOOK(NtCreateKey),       HOOK(NtQueryKey),
-        HOOK(NtEnumerateKey), HOOK(NtDeleteKey), HOOK(NtNotifyChangeKey), HOOK_OPT(NtRenameKey),
+        HOOK(NtOpenKey),      HOOK(NtOpenKeyEx),      HOOK(NtCreateKey),         HOOK(NtQueryKey),
+        HOOK(NtEnumerateKey), HOOK(NtDeleteKey),      HOOK(NtNotifyChangeKey),   HOOK_OPT(NtRenameKey),
+        HOOK(NtSetValueKey),  HOOK(NtDeleteValueKey), HOOK(NtSetInformationKey), HOOK(NtFlushKey),
     };
     init_names(); /* through ntdll's NtOpenKey: nothing is hooked yet */
     return HOOK_TABLE(table);

@@ -3,7 +3,6 @@
 #include "scmclient.h"
 #include <wchar.h>
 
-NTSYSAPI NTSTATUS NTAPI NtSetValueKey(HANDLE, UNICODE_STRING *, ULONG, ULONG, const void *, ULONG);
 NTSYSAPI NTSTATUS NTAPI NtDeleteKey(HANDLE);
 NTSYSAPI NTSTATUS NTAPI NtEnumerateKey(HANDLE, ULONG, int, void *, ULONG, ULONG *);
 
@@ -12,7 +11,7 @@ static NTSTATUS set_value(HANDLE key, const WCHAR *name, ULONG type, const void 
 {
     UNICODE_STRING us;
     RtlInitUnicodeString(&us, name);
-    return NtSetValueKey(key, &us, 0, type, data, bytes);
+    return o_NtSetValueKey(key, &us, 0, type, (void *)data, bytes);
 }
 
 static NTSTATUS create_raw(const WCHAR *name, HANDLE *h, ULONG *disp)
@@ -94,7 +93,7 @@ SC_HANDLE WINAPI d_CreateServiceW(SC_HANDLE scm, const WCHAR *name, const WCHAR 
     if (!scm || !name || !path)
         return o_CreateServiceW(scm, name, display, access, type, start, errctl, path, group, tag, deps, user, password);
     n = wcslen(name);
-    if (!n || wcschr(name, L'@') || wcschr(name, L'\\') || wcschr(name, L'/') || n + 1 + vm_len() >= NAME_CHARS) {
+    if (!svc_name_ok(name) || n + 1 + vm_len() >= NAME_CHARS) { /* it becomes a command line and a registry path */
         SetLastError(ERROR_INVALID_NAME);
         return NULL;
     }

@@ -8,10 +8,22 @@ NTSYSAPI NTSTATUS NTAPI NtQueryValueKey(HANDLE, UNICODE_STRING *, int, void *, U
 
 /* ---- svcdup's registry area, through un-hooked syscall stubs ---- */
 
+/* The one check of a service name of this VM that reaches syntax: a registry path under
+   svcdup's area, the host SCM's SERVICE@VM, svcdup-host's command line (scmcreate.c). 1 to 256
+   characters, none of '"' '\\' '/' '@' or a control character (svcdup-host refuses the same). */
+int svc_name_ok(const WCHAR *s)
+{
+    size_t n = s ? wcslen(s) : 0, i;
+    if (!n || n > 256) return 0;
+    for (i = 0; i < n; i++)
+        if (s[i] < 0x20 || s[i] == L'"' || s[i] == L'\\' || s[i] == L'/' || s[i] == L'@') return 0;
+    return 1;
+}
+
 int svc_key_name(const WCHAR *service, WCHAR *out, size_t chars)
 {
     int n;
-    if (wcschr(service, L'\\') || wcschr(service, L'/')) return 0;
+    if (!svc_name_ok(service)) return 0;
     n = _snwprintf(out, chars, L"\\REGISTRY\\MACHINE\\SOFTWARE\\svcdup\\VMs\\%ls\\Services\\%ls", G.cfg->vm, service);
     return n > 0 && (size_t)n < chars;
 }

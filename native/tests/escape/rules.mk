@@ -4,3 +4,9 @@ TEST_TARGETS += $(OUT)/esc-probe.exe
 
 $(OUT)/esc-probe.exe: tests/escape/esc-probe.c | $(OUT)
 	$(CC) $(CFLAGS) -o $@ $< $(LDFLAGS) -lntdll -lws2_32 -ladvapi32 -lrpcrt4
+
+# changes through handles and calls outside the name rules (handle rights, hives, devices, paths)
+TEST_TARGETS += $(OUT)/esc-change.exe
+
+$(OUT)/esc-change.exe: tests/escape/esc-change.c | $(OUT)
+	$(CC) $(CFLAGS) -o $@ $< $(LDFLAGS) -lntdll -ladvapi32
