@@ -11,12 +11,14 @@
 
 /* whole names, or prefixes ending in "\" (a name under a device) */
 static const WCHAR *const allowed[] = {
-    L"\\Device\\Afd",     L"\\Device\\Afd\\", /* sockets (ws2_32; Wine 8 too) */
-    L"\\Device\\Nsi",                         /* network store interface (iphlpapi: adapters, tables) */
-    L"\\Device\\Null",    L"\\??\\NUL",
-    L"\\??\\CON",         L"\\??\\CONIN$",     L"\\??\\CONOUT$", L"\\Device\\ConDrv", L"\\Device\\ConDrv\\", /* the console */
-    L"\\Device\\KsecDD",  L"\\Device\\CNG",                                                                 /* crypto */
-    L"\\Device\\DeviceApi", L"\\Device\\DeviceApi\\",                                                         /* cfgmgr32 */
+    L"\\Device\\Afd",       L"\\Device\\Afd\\", /* sockets (ws2_32; Wine 8 too) */
+    L"\\Device\\Nsi",                           /* network store interface (iphlpapi: adapters, tables) */
+    L"\\Device\\Null",      L"\\??\\NUL",
+    L"\\??\\CON",           L"\\??\\CONIN$",
+    L"\\??\\CONOUT$",       L"\\Device\\ConDrv",
+    L"\\Device\\ConDrv\\",                            /* the console */
+    L"\\Device\\KsecDD",    L"\\Device\\CNG",         /* crypto */
+    L"\\Device\\DeviceApi", L"\\Device\\DeviceApi\\", /* cfgmgr32 */
 };
 
 /* \??\GLOBALROOT, \DosDevices, \GLOBAL?? and \??\Global are spellings of the roots (names.c
@@ -24,8 +26,7 @@ static const WCHAR *const allowed[] = {
 static const struct {
     const WCHAR *from;
     USHORT n, keep; /* chars matched; chars of "\??\" put back */
-} spellings[] = {
-    {L"\\??\\GLOBALROOT\\", 15, 1}, {L"\\DosDevices\\", 12, 4}, {L"\\GLOBAL??\\", 10, 4}, {L"\\??\\Global\\", 11, 4}};
+} spellings[] = {{L"\\??\\GLOBALROOT\\", 15, 1}, {L"\\DosDevices\\", 12, 4}, {L"\\GLOBAL??\\", 10, 4}, {L"\\??\\Global\\", 11, 4}};
 
 int devices_allowed(const wpath *name)
 {

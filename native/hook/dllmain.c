@@ -67,7 +67,7 @@ static int start(void)
         !install("ports", ports_install) || !install("query", query_install) || !install("scmclient", scmclient_install) ||
         !install("registry", registry_install) || !install("net", net_install) || !install("dirs", dirs_install) ||
         !install("files", files_install) || !install("modguard", modguard_install) || !install("handles", handles_install) ||
-        !install("keyguard", keyguard_install) || !install("service", service_install))
+        !install("keyguard", keyguard_install) || !install("sysguard", sysguard_install) || !install("service", service_install))
         return 0;
     G.active = 1;
     return 1;

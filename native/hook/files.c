@@ -281,6 +281,44 @@ static int classify(int r, const wpath *vp, int *v, NTSTATUS *st)
     return *v == P_OPEN ? C_PASS : C_VM;
 }
 
+/* A path that may be another spelling of a closed one: through Z: or \??\unix (the unix root:
+   /proc/self/root, /proc/<pid>/cwd, symlinks), any drive but C:, and Wine's shell folders under
+   C:\users (symlinks to the user's home). Opens through them are checked on the opened file's
+   canonical name: Wine names a file handle by its real unix path mapped to the best drive. */
+static int may_alias(const wpath *vp) { return vp->p[4] != L'C' || (vp->n > 13 && !_wcsnicmp(vp->p + 6, L"\\users\\", 7)); }
+
+/* Is the file h names closed to a VM? svcdup's own folder and other VMs' areas (files_path.c's
+   F_DENY), a name that cannot be had, and Wine's registry files (system.reg, user.reg,
+   userdef.reg in the prefix, outside every drive's C:). */
+int files_closed_handle(HANDLE h)
+{
+    wpath c;
+    int r, closed;
+    wp_init(&c);
+    r = files_handle_resolve(h, &c);
+    closed = r != F_VM && r != F_PASS;
+    if (r == F_VM && c.p[4] != L'C') {
+        USHORT l = files_leaf(c.p, c.n), k = c.n - l;
+        const WCHAR *leaf = c.p + l;
+        closed = (k == 10 && !_wcsnicmp(leaf, L"system.reg", 10)) || (k == 8 && !_wcsnicmp(leaf, L"user.reg", 8)) ||
+                 (k == 11 && !_wcsnicmp(leaf, L"userdef.reg", 11));
+    }
+    wp_free(&c);
+    return closed;
+}
+
+/* A read open through a path that may be a spelling (may_alias): opened, then judged on what
+   was opened. */
+static int open_checked(HANDLE *h, ACCESS_MASK access, OBJECT_ATTRIBUTES *oa, IO_STATUS_BLOCK *io, ULONG share, ULONG options, NTSTATUS *st)
+{
+    if ((*st = o_NtCreateFile(h, access, oa, io, NULL, 0, share, FILE_OPEN, options, NULL, 0)) >= 0 && files_closed_handle(*h)) {
+        o_NtClose(*h);
+        *h = NULL;
+        *st = ST_ACCESS_DENIED;
+    }
+    return 1;
+}
+
 int files_open(int is_create, HANDLE *h, ACCESS_MASK access, OBJECT_ATTRIBUTES *oa, IO_STATUS_BLOCK *io, LARGE_INTEGER *alloc, ULONG attrs,
                ULONG share, ULONG disp, ULONG options, PVOID ea, ULONG ealen, NTSTATUS *st)
 {
@@ -309,7 +347,7 @@ int files_open(int is_create, HANDLE *h, ACCESS_MASK access, OBJECT_ATTRIBUTES *
             if (writes) *st = ST_ACCESS_DENIED;
             goto out;
         }
-        if (files_handle_resolve(*h, &vp) != F_VM || files_verdict(&vp) == P_CLOSED) {
+        if (files_handle_resolve(*h, &vp) != F_VM || files_verdict(&vp) == P_CLOSED || files_closed_handle(*h)) {
             o_NtClose(*h);
             *h = NULL;
             *st = ST_ACCESS_DENIED;
@@ -344,10 +382,24 @@ int files_open(int is_create, HANDLE *h, ACCESS_MASK access, OBJECT_ATTRIBUTES *
             *st = ST_NAME_COLLISION;
             goto out;
         }
-        if (!writes) {
-            handled = 0;
+        if (!writes) { /* reads fall through to the host, where the name may be a spelling */
+            handled = may_alias(&vp) ? open_checked(h, access, oa, io, share, options, st) : 0;
             goto out;
-        } /* reads fall through to the host */
+        }
+        if (may_alias(&vp)) { /* a copy-up would read what the spelling leads to */
+            HANDLE t;
+            IO_STATUS_BLOCK tio;
+            int closed = 1;
+            if (open_checked(&t, FILE_READ_ATTRIBUTES, oa, &tio, FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, 0, st) &&
+                *st >= 0) {
+                o_NtClose(t);
+                closed = 0;
+            }
+            if (closed) {
+                *st = ST_ACCESS_DENIED;
+                goto out;
+            }
+        }
         if ((a & FILE_ATTRIBUTE_DIRECTORY) || !(disp == FILE_SUPERSEDE || disp == FILE_OVERWRITE || disp == FILE_OVERWRITE_IF)) {
             if ((*st = files_copy_up(&vp, a)) < 0) goto out;
         } else {

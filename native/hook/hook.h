@@ -111,6 +111,7 @@ int handles_dup_widens(HANDLE sp, HANDLE sh, ACCESS_MASK a, ULONG opt, int src_s
 int handles_fsctl_refused(HANDLE h, ULONG code);
 int registry_may_change(HANDLE h); /* registry.c: may a change through this key handle act? */
 int keyguard_install(void);        /* keyguard.c: the hive calls, refused */
+int sysguard_install(void);        /* sysguard.c: machine-wide calls, refused */
 /* pipedir.c: listings of the pipe root filtered to the VM */
 int pipedir_install(void);
 #endif

@@ -21,13 +21,6 @@ int keyguard_refuse_create(const OBJECT_ATTRIBUTES *oa, ULONG options)
    registry as a whole, past every key decision (NtUnloadKey deletes a host key and another VM's
    copies; NtSaveKey of HKLM\SOFTWARE hands over every VM's registry; NtRestoreKey overwrites a
    host key). No VM process needs them: refused, each where ntdll exports it. */
-#define REFUSE(x)                                 \
-    static void *o_##x;                           \
-    static NTSTATUS NTAPI d_##x(void)             \
-    {                                             \
-        trace_decision(#x, NULL, NULL, V_DENIED); \
-        return ST_ACCESS_DENIED;                  \
-    }
 REFUSE(NtLoadKey)
 REFUSE(NtLoadKey2)
 REFUSE(NtLoadKeyEx)
@@ -46,12 +39,33 @@ REFUSE(NtLockRegistryKey)
 REFUSE(NtFreezeRegistry)
 REFUSE(NtThawRegistry)
 REFUSE(NtInitializeRegistry)
+/* a transaction's key opens take a name past registry.c's decisions (svcdup's area, another
+   VM's copies): refused like the hives (no VM process needs registry transactions) */
+REFUSE(NtCreateKeyTransacted)
+REFUSE(NtOpenKeyTransacted)
+REFUSE(NtOpenKeyTransactedEx)
 
 static const hook_entry table[] = {
-    HOOK_OPT(NtLoadKey),      HOOK_OPT(NtLoadKey2),           HOOK_OPT(NtLoadKeyEx),       HOOK_OPT(NtLoadKey3),
-    HOOK_OPT(NtUnloadKey),    HOOK_OPT(NtUnloadKey2),         HOOK_OPT(NtUnloadKeyEx),     HOOK_OPT(NtSaveKey),
-    HOOK_OPT(NtSaveKeyEx),    HOOK_OPT(NtSaveMergedKeys),     HOOK_OPT(NtRestoreKey),      HOOK_OPT(NtReplaceKey),
-    HOOK_OPT(NtCompactKeys),  HOOK_OPT(NtCompressKey),        HOOK_OPT(NtLockRegistryKey), HOOK_OPT(NtFreezeRegistry),
-    HOOK_OPT(NtThawRegistry), HOOK_OPT(NtInitializeRegistry),
+    HOOK_OPT(NtLoadKey),
+    HOOK_OPT(NtLoadKey2),
+    HOOK_OPT(NtLoadKeyEx),
+    HOOK_OPT(NtLoadKey3),
+    HOOK_OPT(NtUnloadKey),
+    HOOK_OPT(NtUnloadKey2),
+    HOOK_OPT(NtUnloadKeyEx),
+    HOOK_OPT(NtSaveKey),
+    HOOK_OPT(NtSaveKeyEx),
+    HOOK_OPT(NtSaveMergedKeys),
+    HOOK_OPT(NtRestoreKey),
+    HOOK_OPT(NtReplaceKey),
+    HOOK_OPT(NtCompactKeys),
+    HOOK_OPT(NtCompressKey),
+    HOOK_OPT(NtLockRegistryKey),
+    HOOK_OPT(NtFreezeRegistry),
+    HOOK_OPT(NtThawRegistry),
+    HOOK_OPT(NtInitializeRegistry),
+    HOOK_OPT(NtCreateKeyTransacted),
+    HOOK_OPT(NtOpenKeyTransacted),
+    HOOK_OPT(NtOpenKeyTransactedEx),
 };
 int keyguard_install(void) { return HOOK_TABLE(table); }

@@ -38,7 +38,7 @@ typedef NTSTATUS(NTAPI *hhu_fn)(HANDLE, HANDLE, ULONG);
 typedef NTSTATUS(NTAPI *oahoa_fn)(OBJECT_ATTRIBUTES *, HANDLE, OBJECT_ATTRIBUTES *);
 
 static HMODULE nt;
-#define NTF(type, name) ((type)(void *)GetProcAddress(nt, name))
+#define NTF(type, name)    ((type)(void *)GetProcAddress(nt, name))
 #define ST_NOT_IMPLEMENTED ((NTSTATUS)0xC0000002)
 #define ST_NO_EXPORT       ((NTSTATUS)0xC0000139) /* STATUS_ENTRYPOINT_NOT_FOUND: ntdll lacks the call */
 
@@ -54,8 +54,8 @@ static NTSTATUS open_file(const WCHAR *path, HANDLE root, ACCESS_MASK a, ULONG d
     UNICODE_STRING us;
     IO_STATUS_BLOCK io;
     oa_set(&oa, &us, path, root);
-    return NTF(create_fn, "NtCreateFile")(h, a | SYNCHRONIZE, &oa, &io, NULL, 0, FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, disp,
-                                          opts | FILE_SYNCHRONOUS_IO_NONALERT, NULL, 0);
+    return NTF(create_fn, "NtCreateFile")(h, a | SYNCHRONIZE, &oa, &io, NULL, 0, FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE,
+                                          disp, opts | FILE_SYNCHRONOUS_IO_NONALERT, NULL, 0);
 }
 
 /* the widening: a read-only handle duplicated with every right; the original when refused */
@@ -146,7 +146,8 @@ static NTSTATUS fwiden(const WCHAR *path, const WCHAR *kind, NTSTATUS *dst)
     NTSTATUS st = open_file(path, NULL, FILE_READ_DATA | FILE_READ_ATTRIBUTES, FILE_OPEN, 0, &h);
     WCHAR target[1100];
     if (st < 0) return st;
-    w = widen(h, DELETE | FILE_WRITE_DATA | FILE_APPEND_DATA | FILE_WRITE_ATTRIBUTES | FILE_WRITE_EA | WRITE_DAC | WRITE_OWNER | SYNCHRONIZE,
+    w = widen(h,
+              DELETE | FILE_WRITE_DATA | FILE_APPEND_DATA | FILE_WRITE_ATTRIBUTES | FILE_WRITE_EA | WRITE_DAC | WRITE_OWNER | SYNCHRONIZE,
               dst);
     if (!wcscmp(kind, L"delete")) {
         BOOLEAN del = TRUE;
@@ -328,8 +329,9 @@ static void attempt(WCHAR **f, int n)
             us.Buffer = (WCHAR *)&id;
             us.Length = us.MaximumLength = 8;
             InitializeObjectAttributes(&oa, &us, 0, d, NULL);
-            st = NTF(create_fn, "NtCreateFile")(&h, GENERIC_READ | SYNCHRONIZE, &oa, &io, NULL, 0, FILE_SHARE_READ | FILE_SHARE_WRITE, FILE_OPEN,
-                                                FILE_OPEN_BY_FILE_ID | FILE_SYNCHRONOUS_IO_NONALERT | FILE_NON_DIRECTORY_FILE, NULL, 0);
+            st = NTF(create_fn, "NtCreateFile")(&h, GENERIC_READ | SYNCHRONIZE, &oa, &io, NULL, 0, FILE_SHARE_READ | FILE_SHARE_WRITE,
+                                                FILE_OPEN, FILE_OPEN_BY_FILE_ID | FILE_SYNCHRONOUS_IO_NONALERT | FILE_NON_DIRECTORY_FILE,
+                                                NULL, 0);
             if (st >= 0) st = read_some(h, note, 40);
         }
     } else if (!wcscmp(op, L"longlink") && n >= 3) {
@@ -369,10 +371,21 @@ static void attempt(WCHAR **f, int n)
                 note[k + (l < 90 ? l : 90)] = 0;
             }
         }
+    } else if (!wcscmp(op, L"ktx") && n >= 3) { /* NtOpenKeyTransacted(KEY_ALL_ACCESS) then a value written through it */
+        typedef NTSTATUS(NTAPI * otx_fn)(HANDLE *, ACCESS_MASK, OBJECT_ATTRIBUTES *, HANDLE);
+        otx_fn o = NTF(otx_fn, "NtOpenKeyTransacted");
+        OBJECT_ATTRIBUTES oa;
+        UNICODE_STRING us, v;
+        oa_set(&oa, &us, f[2], NULL);
+        st = o ? o(&h, KEY_ALL_ACCESS, &oa, NULL) : ST_NO_EXPORT;
+        if (st >= 0) {
+            RtlInitUnicodeString(&v, L"Injected");
+            st = NTF(setval_fn, "NtSetValueKey")(h, &v, 0, REG_SZ, L"x", 4);
+        }
     } else if (!wcscmp(op, L"mksvc") && n >= 3) { /* create a service named NAME (then delete it): status is the Win32 error */
         SC_HANDLE scm = OpenSCManagerW(NULL, NULL, SC_MANAGER_CREATE_SERVICE), sh;
-        sh = scm ? CreateServiceW(scm, f[2], f[2], SERVICE_ALL_ACCESS, SERVICE_WIN32_OWN_PROCESS, SERVICE_DEMAND_START, SERVICE_ERROR_IGNORE,
-                                  L"C:\\windows\\system32\\cmd.exe", NULL, NULL, NULL, NULL, NULL)
+        sh = scm ? CreateServiceW(scm, f[2], f[2], SERVICE_ALL_ACCESS, SERVICE_WIN32_OWN_PROCESS, SERVICE_DEMAND_START,
+                                  SERVICE_ERROR_IGNORE, L"C:\\windows\\system32\\cmd.exe", NULL, NULL, NULL, NULL, NULL)
                  : NULL;
         st = sh ? 0 : (NTSTATUS)(0xC0070000 | GetLastError());
         if (sh) {
