@@ -583,4 +583,23 @@ describe('escape suite: rights follow the verdict; hives, devices and the prefix
       expect(r.stderr).toMatch(/usage: svcdup-host/);
     }
   }, 120_000);
+
+  it("control pipes: a VM cannot serve or reach a host service's net\\NtControlPipe", async () => {
+    const open = async (n: string): Promise<string> => (await change([['18', 'device', `\\??\\pipe\\net\\${n}`]], null))[0]!.status;
+    // control: a host process's instance is reached by a host client
+    const h = await start([exe('esc-change.exe'), 'mkpipe', 'net\\NtControlPipe4241', '60'], /^pipe /);
+    expect(h.line).toMatch(/ready/);
+    expect(await open('NtControlPipe4241')).toBe('0x00000000');
+    h.proc.kill();
+    // in VM esca: its instance is its own (renamed): the host SCM's next start would not reach it
+    const v = await start(inVm(A, [exe('esc-change.exe'), 'mkpipe', 'net\\NtControlPipe4242', '60']), /^pipe /);
+    expect(v.line).toMatch(/ready/);
+    expect(await open('NtControlPipe4242')).not.toBe('0x00000000');
+    // and a host instance is not reached from the VM
+    const h2 = await start([exe('esc-change.exe'), 'mkpipe', 'net\\NtControlPipe4243', '60'], /^pipe /);
+    const [fromVm] = await change([['18', 'device', '\\??\\pipe\\net\\NtControlPipe4243']], A);
+    expect(fromVm!.status).not.toBe('0x00000000');
+    h2.proc.kill();
+    v.proc.kill();
+  }, 120_000);
 });

@@ -24,11 +24,21 @@ REFUSE(NtMakeTemporaryObject)
 REFUSE(NtMakePermanentObject)
 
 static const hook_entry table[] = {
-    HOOK_OPT(NtSetSystemInformation), HOOK_OPT(NtSetSystemTime),         HOOK_OPT(NtShutdownSystem),
-    HOOK_OPT(NtLoadDriver),           HOOK_OPT(NtUnloadDriver),          HOOK_OPT(NtCreatePagingFile),
-    HOOK_OPT(NtSetVolumeInformationFile), HOOK_OPT(NtSystemDebugControl), HOOK_OPT(NtSetDefaultLocale),
-    HOOK_OPT(NtSetDefaultUILanguage), HOOK_OPT(NtInitiatePowerAction),   HOOK_OPT(NtSetSystemPowerState),
-    HOOK_OPT(NtSetSystemEnvironmentValue), HOOK_OPT(NtSetSystemEnvironmentValueEx), HOOK_OPT(NtMakeTemporaryObject),
+    HOOK_OPT(NtSetSystemInformation),
+    HOOK_OPT(NtSetSystemTime),
+    HOOK_OPT(NtShutdownSystem),
+    HOOK_OPT(NtLoadDriver),
+    HOOK_OPT(NtUnloadDriver),
+    HOOK_OPT(NtCreatePagingFile),
+    HOOK_OPT(NtSetVolumeInformationFile),
+    HOOK_OPT(NtSystemDebugControl),
+    HOOK_OPT(NtSetDefaultLocale),
+    HOOK_OPT(NtSetDefaultUILanguage),
+    HOOK_OPT(NtInitiatePowerAction),
+    HOOK_OPT(NtSetSystemPowerState),
+    HOOK_OPT(NtSetSystemEnvironmentValue),
+    HOOK_OPT(NtSetSystemEnvironmentValueEx),
+    HOOK_OPT(NtMakeTemporaryObject),
     HOOK_OPT(NtMakePermanentObject),
 };
 int sysguard_install(void) { return HOOK_TABLE(table); }

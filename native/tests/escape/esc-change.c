@@ -412,8 +412,19 @@ int wmain(int argc, WCHAR **argv)
         NTF(adj_fn, "RtlAdjustPrivilege")(17, TRUE, FALSE, &was);
         NTF(adj_fn, "RtlAdjustPrivilege")(18, TRUE, FALSE, &was);
     }
+    if (argc >= 4 && !wcscmp(argv[1], L"mkpipe")) { /* mkpipe NAME SECONDS: a server instance of \\.\pipe\NAME, held */
+        WCHAR path[300];
+        HANDLE p;
+        _snwprintf(path, 300, L"\\\\.\\pipe\\%ls", argv[2]);
+        path[299] = 0;
+        p = CreateNamedPipeW(path, PIPE_ACCESS_DUPLEX, PIPE_TYPE_BYTE, 4, 512, 512, 0, NULL);
+        printf("pipe %ls %s\n", argv[2], p == INVALID_HANDLE_VALUE ? "failed" : "ready");
+        fflush(stdout);
+        Sleep((DWORD)_wtoi(argv[3]) * 1000);
+        return 0;
+    }
     if (argc < 2 || !(fp = _wfopen(argv[1], L"rb"))) {
-        fprintf(stderr, "usage: esc-change FILE\n");
+        fprintf(stderr, "usage: esc-change FILE | mkpipe NAME SECONDS\n");
         return 2;
     }
     while (fgets(line, sizeof line, fp)) {
