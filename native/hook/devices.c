@@ -13,6 +13,7 @@
 static const WCHAR *const allowed[] = {
     L"\\Device\\Afd",       L"\\Device\\Afd\\", /* sockets (ws2_32; Wine 8 too) */
     L"\\Device\\Nsi",                           /* network store interface (iphlpapi: adapters, tables) */
+    L"\\Device\\Http\\",                        /* http.sys request queues (httpapi; net.c decides the URLs) */
     L"\\Device\\Null",      L"\\??\\NUL",
     L"\\??\\CON",           L"\\??\\CONIN$",
     L"\\??\\CONOUT$",       L"\\Device\\ConDrv",

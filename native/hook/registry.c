@@ -187,8 +187,8 @@ static USHORT to_logical(WCHAR *s, USHORT n)
     return n;
 }
 
-/* The logical name of an open key, or 0. */
-static USHORT handle_name(HANDLE h, WCHAR *out)
+/* The real name of an open key into out (NAME_MAX_CHARS chars, NUL-terminated), or 0. */
+static USHORT real_name(HANDLE h, WCHAR *out)
 {
     struct {
         ULONG len;
@@ -197,9 +197,17 @@ static USHORT handle_name(HANDLE h, WCHAR *out)
     ULONG ret;
     USHORT n;
     if (o_NtQueryKey(h, KeyNameInformation, &info, sizeof info - sizeof(WCHAR), &ret) < 0) return 0;
-    n = to_logical(info.name, (USHORT)(info.len / sizeof(WCHAR)));
+    n = (USHORT)(info.len / sizeof(WCHAR));
     memcpy(out, info.name, n * sizeof(WCHAR));
     out[n] = 0;
+    return n;
+}
+
+/* The logical name of an open key, or 0. */
+static USHORT handle_name(HANDLE h, WCHAR *out)
+{
+    USHORT n = real_name(h, out);
+    if (n) out[n = to_logical(out, n)] = 0;
     return n;
 }
 
@@ -1153,17 +1161,12 @@ static NTSTATUS NTAPI d_NtRenameKey(HANDLE h, UNICODE_STRING *name)
    rule opens; a name that cannot be learnt is refused. */
 int registry_may_change(HANDLE h)
 {
-    struct {
-        ULONG len;
-        WCHAR name[NAME_MAX_CHARS];
-    } info;
-    ULONG ret;
-    USHORT n;
-    if (o_NtQueryKey(h, KeyNameInformation, &info, sizeof info - sizeof(WCHAR), &ret) < 0) return 0;
-    n = (USHORT)(info.len / sizeof(WCHAR));
-    if (vm_area_len && starts_with(info.name, n, vm_area)) return 1;
-    if (starts_with(info.name, n, svcdup_area)) return 0;
-    return key_policy(info.name, n) == P_OPEN;
+    WCHAR name[NAME_MAX_CHARS];
+    USHORT n = real_name(h, name);
+    if (!n) return 0;
+    if (vm_area_len && starts_with(name, n, vm_area)) return 1;
+    if (starts_with(name, n, svcdup_area)) return 0;
+    return key_policy(name, n) == P_OPEN;
 }
 
 typedef NTSTATUS(NTAPI *delvalue_fn)(HANDLE, UNICODE_STRING *);

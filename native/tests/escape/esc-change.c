@@ -18,6 +18,7 @@
 #include <winternl.h>
 #include <stdio.h>
 #include <wchar.h>
+#include "esc-json.h"
 
 typedef NTSTATUS(NTAPI *create_fn)(HANDLE *, ACCESS_MASK, OBJECT_ATTRIBUTES *, IO_STATUS_BLOCK *, LARGE_INTEGER *, ULONG, ULONG, ULONG,
                                    ULONG, PVOID, ULONG);
@@ -66,33 +67,10 @@ static HANDLE widen(HANDLE h, ACCESS_MASK all, NTSTATUS *dst)
     return *dst >= 0 ? w : h;
 }
 
-static void jstr(const WCHAR *s)
-{
-    putchar('"');
-    for (; *s; s++) {
-        if (*s == L'"' || *s == L'\\')
-            printf("\\%c", (char)*s);
-        else if (*s < 0x20 || *s >= 0x7f)
-            printf("\\u%04x", *s);
-        else
-            putchar((char)*s);
-    }
-    putchar('"');
-}
-
 static void report(WCHAR **f, int n, NTSTATUS st, NTSTATUS dst, const char *note)
 {
-    int i;
-    printf("{\"class\":");
-    jstr(f[0]);
-    printf(",\"op\":");
-    jstr(f[1]);
-    printf(",\"args\":[");
-    for (i = 2; i < n; i++) {
-        if (i > 2) putchar(',');
-        jstr(f[i]);
-    }
-    printf("],\"status\":\"0x%08lx\",\"dup\":\"0x%08lx\"", (unsigned long)st, (unsigned long)dst);
+    report_head(f, n);
+    printf(",\"status\":\"0x%08lx\",\"dup\":\"0x%08lx\"", (unsigned long)st, (unsigned long)dst);
     if (note) {
         printf(",\"note\":\"");
         for (; *note; note++) putchar(*note >= 0x20 && *note < 0x7f && *note != '"' && *note != '\\' ? *note : '.');

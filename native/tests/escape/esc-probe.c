@@ -19,6 +19,7 @@
 #include <rpcndr.h>
 #include <stdio.h>
 #include <wchar.h>
+#include "esc-json.h"
 
 typedef NTSTATUS(NTAPI *open3)(HANDLE *, ACCESS_MASK, OBJECT_ATTRIBUTES *);
 typedef NTSTATUS(NTAPI *file_fn)(HANDLE *, ACCESS_MASK, OBJECT_ATTRIBUTES *, IO_STATUS_BLOCK *, LARGE_INTEGER *, ULONG, ULONG, ULONG, ULONG,
@@ -166,33 +167,11 @@ static int reached(NTSTATUS st) { return st >= 0 || st == ST_PIPE_BUSY || st == 
 static int met(NTSTATUS st) { return st == ST_NAME_EXISTS || st == ST_TYPE_MISMATCH || st == ST_NAME_COLLISION; }
 
 /* ---- JSON output ---- */
-static void jstr(const WCHAR *s)
-{
-    putchar('"');
-    for (; *s; s++) {
-        if (*s == L'"' || *s == L'\\')
-            printf("\\%c", (char)*s);
-        else if (*s < 0x20 || *s >= 0x7f)
-            printf("\\u%04x", *s);
-        else
-            putchar((char)*s);
-    }
-    putchar('"');
-}
 
 static void report(WCHAR **f, int n, NTSTATUS st, int escaped, const char *note)
 {
-    int i;
-    printf("{\"class\":");
-    jstr(f[0]);
-    printf(",\"op\":");
-    jstr(f[1]);
-    printf(",\"args\":[");
-    for (i = 2; i < n; i++) {
-        if (i > 2) putchar(',');
-        jstr(f[i]);
-    }
-    printf("],\"status\":\"0x%08lx\",\"escaped\":%s", (unsigned long)st, escaped ? "true" : "false");
+    report_head(f, n);
+    printf(",\"status\":\"0x%08lx\",\"escaped\":%s", (unsigned long)st, escaped ? "true" : "false");
     if (note) printf(",\"note\":\"%s\"", note);
     printf("}\n");
     fflush(stdout);
