@@ -380,8 +380,6 @@ static void attempt(WCHAR **f, int n)
 
 int wmain(int argc, WCHAR **argv)
 {
-    FILE *fp;
-    static char line[4096];
     nt = GetModuleHandleW(L"ntdll.dll");
     {
         /* the hive calls need SeBackup/SeRestore enabled, which any process may do that holds them */
@@ -401,26 +399,9 @@ int wmain(int argc, WCHAR **argv)
         Sleep((DWORD)_wtoi(argv[3]) * 1000);
         return 0;
     }
-    if (argc < 2 || !(fp = _wfopen(argv[1], L"rb"))) {
+    if (argc < 2 || run_attempts(argv[1], attempt)) {
         fprintf(stderr, "usage: esc-change FILE | mkpipe NAME SECONDS\n");
         return 2;
     }
-    while (fgets(line, sizeof line, fp)) {
-        static WCHAR w[4096];
-        WCHAR *f[16], *p;
-        int n = 0, k = MultiByteToWideChar(CP_UTF8, 0, line, -1, w, 4096);
-        if (k <= 1) continue;
-        for (p = w + wcslen(w); p > w && (p[-1] == L'\n' || p[-1] == L'\r');) *--p = 0;
-        if (!*w || *w == L'#') continue;
-        f[n++] = w;
-        for (p = w; *p && n < 16; p++)
-            if (*p == L'\t') {
-                *p = 0;
-                f[n++] = p + 1;
-            }
-        if (n >= 2) attempt(f, n);
-    }
-    fclose(fp);
-    printf("{\"done\":true}\n");
     return 0;
 }

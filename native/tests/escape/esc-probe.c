@@ -809,32 +809,6 @@ static int holder(const WCHAR *name, int port, int seconds, int any)
     return 0;
 }
 
-/* ---- attempts file ---- */
-static int probe(const WCHAR *path)
-{
-    FILE *fp = _wfopen(path, L"rb");
-    static char line[4096];
-    if (!fp) return 2;
-    while (fgets(line, sizeof line, fp)) {
-        static WCHAR w[4096];
-        WCHAR *f[16], *p;
-        int n = 0, k = MultiByteToWideChar(CP_UTF8, 0, line, -1, w, 4096);
-        if (k <= 1) continue;
-        for (p = w + wcslen(w); p > w && (p[-1] == L'\n' || p[-1] == L'\r');) *--p = 0;
-        if (!*w || *w == L'#') continue;
-        f[n++] = w;
-        for (p = w; *p && n < 16; p++)
-            if (*p == L'\t') {
-                *p = 0;
-                f[n++] = p + 1;
-            }
-        if (n >= 2) attempt(f, n);
-    }
-    fclose(fp);
-    printf("{\"done\":true}\n");
-    return 0;
-}
-
 int wmain(int argc, WCHAR **argv)
 {
     WSADATA wd;
@@ -842,7 +816,7 @@ int wmain(int argc, WCHAR **argv)
     WSAStartup(MAKEWORD(2, 2), &wd);
     if (argc >= 5 && !wcscmp(argv[1], L"hold"))
         return holder(argv[2], _wtoi(argv[3]), _wtoi(argv[4]), argc >= 6 && !wcscmp(argv[5], L"any"));
-    if (argc >= 3 && !wcscmp(argv[1], L"probe")) return probe(argv[2]);
+    if (argc >= 3 && !wcscmp(argv[1], L"probe")) return run_attempts(argv[2], attempt);
     if (argc >= 4 && !wcscmp(argv[1], L"forge")) return forge((DWORD)_wtoi(argv[2]), _wtoi(argv[3]));
     fprintf(stderr, "usage: esc-probe hold NAME PORT SECONDS [any] | probe FILE | forge PID SECONDS\n");
     return 2;
