@@ -3,7 +3,7 @@
 // through the hooked calls (raw syscalls are out of scope). Every attempt is one JSON line;
 // the suite counts the escapes and requires none.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WineBackend } from '../src/backend/wine.js';
@@ -418,5 +418,188 @@ describe('escape suite: a VM process reaches nothing of the host or of another V
     const alive = await run([exe('esc-probe.exe'), 'probe', host.backend.toWindowsPath(file)]);
     expect(alive.stdout).toMatch(/"escaped":true/);
     expect(started[0]!.exitCode).toBe(null);
+  }, 120_000);
+});
+
+// ---- changes through handles, hive calls, devices, spellings of the prefix (esc-change.exe) ----
+// Each attempt gets a handle the legitimate way (read-only on a host object) and tries a change
+// through it, or makes a call outside the name rules; the host's state is read back from outside
+// (file bytes from Linux, `reg query`, dosdevices). The control run does the same on the host,
+// on copies of the targets, and must see every change happen.
+describe('escape suite: rights follow the verdict; hives, devices and the prefix are closed', () => {
+  const FILE_KINDS = ['delete', 'write', 'truncate', 'rename', 'link', 'security', 'ea', 'reparse'];
+  const KEY_KINDS = ['setvalue', 'deletevalue', 'deletekey', 'rename', 'flush', 'security'];
+  const drive = (): string => join(host.paths.prefix, 'drive_c');
+  const SECRET = 'SECRET of escb';
+
+  /** Host files and keys to aim at: one per kind, so a change shows in its own target. */
+  async function targets(dir: string, keyRoot: string): Promise<void> {
+    rmSync(join(drive(), dir), { recursive: true, force: true });
+    mkdirSync(join(drive(), dir), { recursive: true });
+    for (const k of [...FILE_KINDS, 'long']) writeFileSync(join(drive(), dir, `${k}.txt`), 'HOST');
+    await run(['reg', 'delete', `HKLM\\SOFTWARE\\${keyRoot}`, '/f']);
+    for (const k of [...KEY_KINDS, 'unload', 'restore']) await run(['reg', 'add', `HKLM\\SOFTWARE\\${keyRoot}\\${k}`, '/v', 'Keep', '/d', 'host', '/f']);
+  }
+  const attempts = (dir: string, keyRoot: string): string[][] => [
+    ...FILE_KINDS.map((k) => ['13', 'fwiden', `\\??\\C:\\${dir}\\${k}.txt`, k]),
+    ...KEY_KINDS.map((k) => ['13', 'kwiden', `\\Registry\\Machine\\SOFTWARE\\${keyRoot}\\${k}`, k]),
+    ['13', 'longlink', `\\??\\C:\\${dir}\\long.txt`],
+    ['14', 'hive', 'unload', `\\Registry\\Machine\\SOFTWARE\\${keyRoot}\\unload`],
+    ['14', 'hive', 'save', '\\Registry\\Machine\\SOFTWARE', `\\??\\C:\\${dir}\\software.hiv`],
+    ['14', 'hive', 'restore', `\\Registry\\Machine\\SOFTWARE\\${keyRoot}\\restore`, `\\??\\C:\\${dir}\\write.txt`],
+    ['14', 'ktx', `\\Registry\\Machine\\SOFTWARE\\${keyRoot}\\setvalue`],
+  ];
+  async function change(lines: string[][], vm: string | null): Promise<(Attempt & { dup: string })[]> {
+    const file = join(host.paths.home, `change-${Math.random().toString(36).slice(2)}.txt`);
+    writeFileSync(file, lines.map((l) => l.join('\t')).join('\n') + '\n');
+    const argv = [exe('esc-change.exe'), host.backend.toWindowsPath(file)];
+    const r = await run(vm ? inVm(vm, argv) : argv);
+    const out = r.stdout
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as Attempt & { dup: string; done?: boolean });
+    expect(out.at(-1)?.done, r.stdout).toBe(true);
+    console.log(
+      out
+        .filter((o) => !o.done)
+        .map((o) => `${vm ?? 'host'} ${o.op} ${o.args.join(' ')} -> ${o.status} dup ${o.dup}`)
+        .join('\n'),
+    );
+    return out.filter((o) => !o.done);
+  }
+  /** What changed on the host, seen from outside: one entry per kind that changed. */
+  async function changed(dir: string, keyRoot: string): Promise<string[]> {
+    const c: string[] = [];
+    const d = join(drive(), dir);
+    for (const k of FILE_KINDS) {
+      const f = join(d, `${k}.txt`);
+      if (!existsSync(f)) c.push(`file ${k}: gone`);
+      else if (readFileSync(f, 'utf8') !== 'HOST') c.push(`file ${k}: ${readFileSync(f, 'utf8')}`);
+    }
+    if (readFileSync(join(d, 'long.txt'), 'utf8') !== 'HOST') c.push('file long: written through a link');
+    const extra = readdirSync(d).filter((n) => !/^[a-z]+\.txt$/.test(n));
+    if (extra.length) c.push(`files made: ${extra.join(' ')}`);
+    for (const k of [...KEY_KINDS, 'unload']) {
+      const q = await run(['reg', 'query', `HKLM\\SOFTWARE\\${keyRoot}\\${k}`]);
+      if (q.code !== 0) c.push(`key ${k}: gone`);
+      else if (/EscValue|Injected/.test(q.stdout) || !/Keep/.test(q.stdout)) c.push(`key ${k}: values changed`);
+    }
+    if ((await run(['reg', 'query', `HKLM\\SOFTWARE\\${keyRoot}\\EscRenamed`])).code === 0) c.push('key rename: renamed');
+    return c;
+  }
+
+  it('a read-only handle on a host file or key changes nothing, however widened; hive calls are refused', async () => {
+    await targets('esc-ctl', 'EscCtl');
+    await targets('esc-host', 'EscHost');
+    // control: on the host, the same attempts change their targets (the test can see an escape)
+    const ctl = await change(attempts('esc-ctl', 'EscCtl'), null);
+    const seen = await changed('esc-ctl', 'EscCtl');
+    console.log(`control on the host: ${seen.join('; ')}`);
+    // (Wine keeps the unix fd of the first open: a widened write or truncate fails even on the host)
+    for (const k of ['delete', 'rename', 'link']) expect(seen.join('\n')).toMatch(new RegExp(`file ${k}`));
+    for (const k of ['setvalue', 'deletevalue', 'deletekey']) expect(seen.join('\n')).toMatch(new RegExp(`key ${k}`));
+    expect(seen.join('\n')).toMatch(/key unload: gone/);
+    // a transacted key open takes a name past registry.c; Wine 8 does not implement it (0xc0000002), Windows does
+    expect(['0x00000000', '0xc0000002']).toContain(ctl.find((o) => o.op === 'ktx')!.status);
+    expect(ctl.find((o) => o.args[0] === 'save')!.status).toBe('0x00000000');
+    // in VM esca: nothing of the host changes, and each change is refused (not silently redirected)
+    const vm = await change(attempts('esc-host', 'EscHost'), A);
+    expect(await changed('esc-host', 'EscHost')).toEqual([]);
+    for (const o of vm.filter((x) => x.op === 'hive' || x.op === 'ktx')) expect(o.status).toBe('0xc0000022');
+    expect(existsSync(join(drive(), 'esc-host', 'software.hiv'))).toBe(false);
+    // the widening duplicates themselves are refused
+    for (const o of vm.filter((x) => x.op === 'fwiden' || x.op === 'kwiden')) expect(o.dup).toBe('0xc0000022');
+  }, 300_000);
+
+  it('devices: the mount manager, volumes and disks are refused; no drive letter appears', async () => {
+    const dosq = join(host.paths.prefix, 'dosdevices', 'q:');
+    rmSync(dosq, { force: true });
+    const lines = [
+      ['15', 'device', '\\??\\MountPointManager', 'mountmgr'],
+      ['15', 'device', '\\??\\GLOBALROOT\\??\\MountPointManager', 'mountmgr'],
+      ['15', 'device', '\\Device\\MountPointManager', 'mountmgr'],
+      ['15', 'device', '\\??\\C:'],
+      ['15', 'device', '\\??\\PhysicalDrive0'],
+      ['15', 'device', '\\Device\\HarddiskVolume1'],
+      ['15', 'device', '\\??\\UNC\\localhost\\C$\\windows\\win.ini'],
+    ];
+    const ctl = await change(lines.slice(0, 1), null);
+    const defined = existsSync(dosq);
+    rmSync(dosq, { force: true });
+    console.log(`control: the host opens the mount manager (${ctl[0]!.status}) and defines q: (${ctl[0]!.dup}): ${defined}`);
+    expect(ctl[0]!.status).toBe('0x00000000');
+    const vm = await change(lines, A);
+    for (const o of vm) expect(o.status, o.args.join(' ')).not.toBe('0x00000000');
+    expect(existsSync(dosq)).toBe(false);
+  }, 120_000);
+
+  it("svcdup's home, another VM's area and Wine's registry files are closed in every spelling", async () => {
+    const area = join(drive(), 'ProgramData', 'svcdup', 'VMs', B, 'files', 'C');
+    mkdirSync(area, { recursive: true });
+    writeFileSync(join(area, 'esc-secret.txt'), SECRET);
+    const p = host.paths.prefix.replace(/\//g, '\\');
+    const ino = String(statSync(join(area, 'esc-secret.txt'), { bigint: true }).ino);
+    const rel = `ProgramData\\svcdup\\VMs\\${B}\\files\\C\\esc-secret.txt`;
+    const lines = [
+      ['16', 'read', `\\??\\Z:${p}\\drive_c\\${rel}`],
+      ['16', 'read', `\\??\\unix${p}\\drive_c\\${rel}`],
+      ['16', 'read', `\\??\\Z:\\proc\\self\\root${p}\\drive_c\\${rel}`],
+      ['16', 'read', `\\??\\unix\\proc\\self\\root${p}\\drive_c\\${rel}`],
+      ['16', 'read', `\\??\\Z:${p}\\dosdevices\\c:\\${rel}`],
+      ['16', 'read', `\\??\\Z:${p}\\system.reg`],
+      ['16', 'read', `\\??\\Z:${p}\\user.reg`],
+      ['16', 'read', `\\??\\Z:${p}\\userdef.reg`],
+      ['16', 'read', `\\??\\Z:\\proc\\self\\root${p}\\system.reg`],
+      ['16', 'read', `\\??\\unix${p}\\system.reg`],
+      ['16', 'byid', '\\??\\C:\\ProgramData', ino],
+      ['16', 'byid', '\\??\\C:\\', ino],
+      ['16', 'byid', `\\??\\Z:${p}\\drive_c`, ino],
+    ];
+    const ctl = await change(lines, null);
+    const hostSaw = ctl.map((o) => o.note ?? '');
+    console.log(`control on the host: ${hostSaw.map((n, i) => `${lines[i]![1]} ${/SECRET|WINE REGISTRY/.test(n)}`).join(', ')}`);
+    expect(hostSaw.filter((n) => /SECRET|WINE REGISTRY/.test(n)).length).toBeGreaterThanOrEqual(6);
+    const vm = await change(lines, A);
+    for (const o of vm) {
+      expect(o.note ?? '', o.args.join(' ')).not.toMatch(/SECRET|WINE REGISTRY/);
+      expect(o.status, o.args.join(' ')).not.toBe('0x00000000');
+    }
+  }, 120_000);
+
+  it('no input becomes syntax: a service name cannot add flags to svcdup-host, which takes each flag once', async () => {
+    const evil = `x" --vm ${B} --service "vbsvc`;
+    const [made] = await change([['17', 'mksvc', evil]], A);
+    expect(made!.status).toBe('0xc007007b'); // ERROR_INVALID_NAME: refused before it reaches the ImagePath
+    const hostExe = exe('svcdup-host.exe');
+    for (const argv of [
+      ['--vm', A, '--service', 'x', '--vm', B, '--service', 'vbsvc'],
+      ['--vm', A, '--service', 'x', '--service', 'y'],
+      ['--vm', A, '--restricted-token', '--service', 'x', '--restricted-token'],
+      ['--vm', 'A"B', '--service', 'x'],
+      ['--vm', A, '--service', 'x"y'],
+    ]) {
+      const r = await host.backend.exec([hostExe, ...argv], { timeoutMs: 60_000 });
+      expect(r.code, argv.join(' ')).toBe(2);
+      expect(r.stderr).toMatch(/usage: svcdup-host/);
+    }
+  }, 120_000);
+
+  it("control pipes: a VM cannot serve or reach a host service's net\\NtControlPipe", async () => {
+    const open = async (n: string): Promise<string> => (await change([['18', 'device', `\\??\\pipe\\net\\${n}`]], null))[0]!.status;
+    // control: a host process's instance is reached by a host client
+    const h = await start([exe('esc-change.exe'), 'mkpipe', 'net\\NtControlPipe4241', '60'], /^pipe /);
+    expect(h.line).toMatch(/ready/);
+    expect(await open('NtControlPipe4241')).toBe('0x00000000');
+    h.proc.kill();
+    // in VM esca: its instance is its own (renamed): the host SCM's next start would not reach it
+    const v = await start(inVm(A, [exe('esc-change.exe'), 'mkpipe', 'net\\NtControlPipe4242', '60']), /^pipe /);
+    expect(v.line).toMatch(/ready/);
+    expect(await open('NtControlPipe4242')).not.toBe('0x00000000');
+    // and a host instance is not reached from the VM
+    const h2 = await start([exe('esc-change.exe'), 'mkpipe', 'net\\NtControlPipe4243', '60'], /^pipe /);
+    const [fromVm] = await change([['18', 'device', '\\??\\pipe\\net\\NtControlPipe4243']], A);
+    expect(fromVm!.status).not.toBe('0x00000000');
+    h2.proc.kill();
+    v.proc.kill();
   }, 120_000);
 });

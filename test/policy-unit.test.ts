@@ -11,7 +11,7 @@ describe('the defaults file', () => {
   it('is read by src/vm/policy.ts', () => {
     expect(DEFAULTS_FILE).toBe(join(packageRoot, 'native', 'hook', 'policy-defaults.txt'));
     expect(DEFAULT_OPEN.pipes).toContain('svcctl');
-    expect(DEFAULT_OPEN.pipes).toContain('net\\NtControlPipe*');
+    expect(DEFAULT_OPEN.pipes).not.toContain('net\\NtControlPipe*'); // only a direct image's own (docs/vm.md)
     expect(DEFAULT_OPEN.objects).toEqual(['__wine*']);
     expect(DEFAULT_OPEN.services).toEqual(['HTTP']);
     expect(DEFAULT_RULES.every((r) => r.verdict === 'open')).toBe(true);

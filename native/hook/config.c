@@ -16,21 +16,7 @@ typedef struct { /* winternl.h of mingw lacks it */
 
 hook_state G;
 
-NTSTATUS(NTAPI *real_NtCreateSection)(HANDLE *, ACCESS_MASK, OBJECT_ATTRIBUTES *, LARGE_INTEGER *, ULONG, ULONG, HANDLE);
-fn_open real_NtOpenSection;
-NTSTATUS(NTAPI *real_NtQueryObject)(HANDLE, OBJECT_INFORMATION_CLASS, PVOID, ULONG, PULONG);
-NTSTATUS(NTAPI *real_NtClose)(HANDLE);
-NTSTATUS(NTAPI *real_NtOpenProcess)(HANDLE *, ACCESS_MASK, OBJECT_ATTRIBUTES *, CLIENT_ID *);
-
 #include "patch.h"
-void real_init(void)
-{
-    real_NtCreateSection = ntdll_proc("NtCreateSection");
-    real_NtOpenSection = ntdll_proc("NtOpenSection");
-    real_NtQueryObject = ntdll_proc("NtQueryObject");
-    real_NtClose = ntdll_proc("NtClose");
-    real_NtOpenProcess = ntdll_proc("NtOpenProcess");
-}
 
 void *hmalloc(SIZE_T n) { return RtlAllocateHeap(GetProcessHeap(), 0, n); }
 void hfree(void *p)
@@ -86,7 +72,7 @@ WCHAR *config_vm_policy(const WCHAR *vm)
     st = NtOpenKey(&h, KEY_QUERY_VALUE, &oa);
     if (st >= 0) st = NtQueryValueKey(h, &name, KeyValuePartialInformation, NULL, 0, &len);
     if (st == (NTSTATUS)0xC0000034 /* OBJECT_NAME_NOT_FOUND */) {
-        if (h) real_NtClose(h);
+        if (h) o_NtClose(h);
         if ((rules = hmalloc(sizeof(WCHAR)))) rules[0] = 0;
         return rules;
     }
@@ -99,7 +85,7 @@ WCHAR *config_vm_policy(const WCHAR *vm)
         }
         hfree(info);
     }
-    real_NtClose(h);
+    o_NtClose(h);
     return rules;
 }
 
@@ -118,15 +104,15 @@ int config_publish(HANDLE process, DWORD pid, const vm_config *cfg)
     section_name(pid, buf, &us);
     InitializeObjectAttributes(&oa, &us, 0, NULL, NULL);
     size.QuadPart = CFG_SECTION_SIZE;
-    st = real_NtCreateSection(&h, SECTION_ALL_ACCESS, &oa, &size, PAGE_READWRITE, SEC_COMMIT, NULL);
+    st = o_NtCreateSection(&h, SECTION_ALL_ACCESS, &oa, &size, PAGE_READWRITE, SEC_COMMIT, NULL);
     if (st < 0) return -2;
     /* someone made it first: a config planted for this pid is not ours to fill */
     if (st == (NTSTATUS)0x40000000 /* STATUS_OBJECT_NAME_EXISTS */) {
-        real_NtClose(h);
+        o_NtClose(h);
         return -2;
     }
     if (NtMapViewOfSection(h, GetCurrentProcess(), &view, 0, 0, NULL, &vsize, 2 /* ViewUnmap */, 0, PAGE_READWRITE) < 0) {
-        real_NtClose(h);
+        o_NtClose(h);
         return -3;
     }
     memcpy(view, cfg, config_size(cfg));
@@ -148,15 +134,15 @@ static const vm_config *map_config(DWORD pid, HANDLE *h, PVOID *view)
     section_name(pid, buf, &us);
     InitializeObjectAttributes(&oa, &us, 0, NULL, NULL);
     *view = NULL;
-    if (real_NtOpenSection(h, SECTION_MAP_READ, &oa) < 0) return NULL;
+    if (o_NtOpenSection(h, SECTION_MAP_READ, &oa) < 0) return NULL;
     if (NtMapViewOfSection(*h, GetCurrentProcess(), view, 0, 0, NULL, &vsize, 2, 0, PAGE_READONLY) < 0) {
-        real_NtClose(*h);
+        o_NtClose(*h);
         return NULL;
     }
     c = *view;
     if (c->magic != CFG_MAGIC || config_size(c) > vsize) {
         NtUnmapViewOfSection(GetCurrentProcess(), *view);
-        real_NtClose(*h);
+        o_NtClose(*h);
         return NULL;
     }
     return c;
@@ -172,7 +158,7 @@ vm_config *config_load(DWORD pid)
     copy = hmalloc(config_size(c));
     if (copy) memcpy(copy, c, config_size(c));
     NtUnmapViewOfSection(GetCurrentProcess(), view);
-    real_NtClose(h);
+    o_NtClose(h);
     return copy;
 }
 
@@ -185,6 +171,6 @@ int pid_in_vm(DWORD pid, const WCHAR *vm)
     if (!c) return 0;
     r = !_wcsicmp(c->vm, vm);
     NtUnmapViewOfSection(GetCurrentProcess(), view);
-    real_NtClose(h);
+    o_NtClose(h);
     return r;
 }

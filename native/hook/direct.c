@@ -5,6 +5,7 @@
  * any code of the image runs. The copy runs in its VM or not at all: a marker that cannot
  * be honoured fails the process's start. */
 #include "hook.h"
+#include "policy.h"
 #include <string.h>
 #include <wchar.h>
 
@@ -69,6 +70,33 @@ static void watch_notify(const WCHAR *scm_name)
     }
 }
 
+NTSYSAPI NTSTATUS NTAPI NtQueryValueKey(HANDLE, UNICODE_STRING *, int, void *, ULONG, ULONG *);
+
+/* The SCM's control pipe for this start: \\.\pipe\net\NtControlPipe<N>, N the default value of
+   ServiceCurrent (what sechost's StartServiceCtrlDispatcher reads too, Windows and Wine). The one
+   control pipe this process may reach; the others stay the host's (docs/vm.md). */
+static void own_control_pipe(void)
+{
+    UNICODE_STRING us, none = {0, 0, NULL};
+    OBJECT_ATTRIBUTES oa;
+    HANDLE k;
+    struct {
+        ULONG title, type, len;
+        DWORD n;
+    } v;
+    ULONG ret;
+    WCHAR name[40];
+    RtlInitUnicodeString(&us, L"\\Registry\\Machine\\System\\CurrentControlSet\\Control\\ServiceCurrent");
+    InitializeObjectAttributes(&oa, &us, OBJ_CASE_INSENSITIVE, NULL, NULL);
+    if (o_NtOpenKey(&k, KEY_QUERY_VALUE, &oa) < 0) return;
+    if (NtQueryValueKey(k, &none, 2 /* KeyValuePartialInformation */, &v, sizeof v, &ret) >= 0 && v.type == REG_DWORD) {
+        _snwprintf(name, ARRAYSIZE(name), L"net\\NtControlPipe%lu", (unsigned long)v.n);
+        name[ARRAYSIZE(name) - 1] = 0;
+        policy_open_own_pipe(name);
+    }
+    o_NtClose(k);
+}
+
 int direct_start(vm_config **out)
 {
     const WCHAR *scm_name = L"";
@@ -86,6 +114,7 @@ int direct_start(vm_config **out)
         hfree(c);
         return -1;
     }
+    own_control_pipe();
     *out = c;
     return 1;
 }

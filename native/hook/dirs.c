@@ -73,8 +73,5 @@ static NTSTATUS NTAPI d_NtQueryDirectoryObject(HANDLE h, PVOID buf, ULONG len, B
     return st;
 }
 
-int dirs_install(void)
-{
-    int r = hook_syscall("NtQueryDirectoryObject", d_NtQueryDirectoryObject, (void **)&o_NtQueryDirectoryObject);
-    return r == -1 ? 0 : r;
-}
+static const hook_entry table[] = {HOOK_OPT(NtQueryDirectoryObject)};
+int dirs_install(void) { return HOOK_TABLE(table); }

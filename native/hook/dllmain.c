@@ -36,7 +36,6 @@ static int start(void)
     vm_config *c;
     HMODULE pinned;
     int line;
-    real_init();
     G.pid = GetCurrentProcessId();
     if (!(c = config_load(G.pid))) {
         /* not in a VM: stay passive, unless this is a direct duplicate's image (direct.c) */
@@ -67,7 +66,8 @@ static int start(void)
     if (!install("process", process_install) || !install("objects", objects_install) || !install("pipes", pipes_install) ||
         !install("ports", ports_install) || !install("query", query_install) || !install("scmclient", scmclient_install) ||
         !install("registry", registry_install) || !install("net", net_install) || !install("dirs", dirs_install) ||
-        !install("files", files_install) || !install("modguard", modguard_install) || !install("service", service_install))
+        !install("files", files_install) || !install("modguard", modguard_install) || !install("handles", handles_install) ||
+        !install("keyguard", keyguard_install) || !install("sysguard", sysguard_install) || !install("service", service_install))
         return 0;
     G.active = 1;
     return 1;
@@ -130,7 +130,6 @@ __declspec(dllexport) DWORD svcdup_spawn(const WCHAR *vm, const WCHAR *rules, WC
 __declspec(dllexport) int svcdup_pid_vm(DWORD pid, WCHAR *vm)
 {
     vm_config *c;
-    if (!real_NtOpenSection) real_init();
     if (!(c = config_load(pid))) return 0;
     /* the section only claims; the VM's job decides (membership.c) */
     if (!pid_in_vm_job(pid, c->vm)) {
@@ -151,8 +150,4 @@ BOOL WINAPI DllMain(HINSTANCE inst, DWORD reason, void *reserved)
 }
 
 /* For the trace listener: the VM's trace section, created if need be. */
-__declspec(dllexport) void *svcdup_trace_map(const WCHAR *vm)
-{
-    if (!real_NtCreateSection) real_init();
-    return trace_map(vm, real_NtCreateSection);
-}
+__declspec(dllexport) void *svcdup_trace_map(const WCHAR *vm) { return trace_map(vm, o_NtCreateSection); }

@@ -37,8 +37,6 @@ NTSYSAPI NTSTATUS NTAPI NtWriteFile(HANDLE, HANDLE, PVOID, PVOID, IO_STATUS_BLOC
 #define CLS_RENAME_EX      65
 #define CLS_LINK_EX        72
 
-NTSTATUS(NTAPI *files_orig_create)
-(HANDLE *, ACCESS_MASK, OBJECT_ATTRIBUTES *, IO_STATUS_BLOCK *, LARGE_INTEGER *, ULONG, ULONG, ULONG, ULONG, PVOID, ULONG);
 typedef NTSTATUS(NTAPI *qattr_fn)(const OBJECT_ATTRIBUTES *, PVOID);
 typedef NTSTATUS(NTAPI *del_fn)(const OBJECT_ATTRIBUTES *);
 typedef NTSTATUS(NTAPI *setinfo_fn)(HANDLE, IO_STATUS_BLOCK *, PVOID, ULONG, ULONG);
@@ -70,11 +68,11 @@ static NTSTATUS create(HANDLE *h, ACCESS_MASK a, wpath *p, ULONG attrs, ULONG di
     UNICODE_STRING us;
     IO_STATUS_BLOCK io;
     oa_for(&oa, &us, p);
-    return files_orig_create(h, a | SYNCHRONIZE, &oa, &io, NULL, attrs, FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, disp,
-                             opts | FILE_SYNCHRONOUS_IO_NONALERT, NULL, 0);
+    return o_NtCreateFile(h, a | SYNCHRONIZE, &oa, &io, NULL, attrs, FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, disp,
+                          opts | FILE_SYNCHRONOUS_IO_NONALERT, NULL, 0);
 }
 
-static void close_h(HANDLE h) { real_NtClose(h); }
+static void close_h(HANDLE h) { o_NtClose(h); }
 
 /* Where a VM path lives now. need_host: also ask whether the host has it. */
 int files_state(const wpath *vp, int verdict, ULONG *attrs)
@@ -93,7 +91,7 @@ int files_state(const wpath *vp, int verdict, ULONG *attrs)
         r = S_WHITEOUT;
         goto out;
     }
-    if (verdict == V_FPRIVATE) goto out;
+    if (verdict == P_PRIVATE) goto out;
     if (qattr((wpath *)vp, attrs) >= 0) r = S_HOST;
 out:
     wp_free(&t);
@@ -101,7 +99,7 @@ out:
 }
 
 /* Does the host have this path (ignoring the VM's changes)? */
-static int host_has(const wpath *vp, int verdict, ULONG *attrs) { return verdict != V_FPRIVATE && qattr((wpath *)vp, attrs) >= 0; }
+static int host_has(const wpath *vp, int verdict, ULONG *attrs) { return verdict != P_PRIVATE && qattr((wpath *)vp, attrs) >= 0; }
 
 /* Make the private area's folders down to vp's parent; each one below the drive
    must be a folder in the VM's view (host or private). */
@@ -162,7 +160,7 @@ NTSTATUS files_copy_up(const wpath *vp, ULONG host_attrs)
     const ULONG chunk = 1 << 20;
     wp_init(&pp);
     wp_init(&tp);
-    if ((st = files_mkparents(vp, V_COW)) < 0) goto out;
+    if ((st = files_mkparents(vp, P_COW)) < 0) goto out;
     if (!files_private(vp, &pp) || !files_temp(vp, &tp)) {
         st = ST_NO_MEMORY;
         goto out;
@@ -234,7 +232,7 @@ NTSTATUS files_set_whiteout(const wpath *vp)
     HANDLE h;
     NTSTATUS st;
     wp_init(&w);
-    if ((st = files_mkparents(vp, V_COW)) >= 0) {
+    if ((st = files_mkparents(vp, P_COW)) >= 0) {
         if (!files_whiteout(vp, &w))
             st = ST_NO_MEMORY;
         else if ((st = create(&h, GENERIC_WRITE, &w, FILE_ATTRIBUTE_HIDDEN, FILE_OPEN_IF, FILE_NON_DIRECTORY_FILE)) >= 0)
@@ -263,18 +261,74 @@ static int own_leaf(const wpath *vp)
     return files_is_own_name(vp->p + l, vp->n - l);
 }
 
-static NTSTATUS resolve_err(int r) { return r == F_DENY ? ST_ACCESS_DENIED : ST_OBJECT_NAME_INVALID; }
+/* The one decision every named file call starts with, from files_resolve's answer r:
+   C_PASS: an allowed device (devices.c), or open by policy (the call goes on as asked);
+   C_DONE: refused, *st says why; C_VM: *vp is the VM path and *v its verdict (P_COW or
+   P_PRIVATE). A name that cannot be established is refused (files_path.c: F_DENY, F_BAD). */
+enum { C_PASS, C_DONE, C_VM };
+static int classify(int r, const wpath *vp, int *v, NTSTATUS *st)
+{
+    if (r == F_PASS && devices_allowed(vp)) return C_PASS;
+    if (r != F_VM) {
+        *st = r == F_BAD ? ST_OBJECT_NAME_INVALID : ST_ACCESS_DENIED;
+        return C_DONE;
+    }
+    *v = files_verdict(vp);
+    if (*v == P_CLOSED) {
+        *st = ST_ACCESS_DENIED;
+        return C_DONE;
+    }
+    return *v == P_OPEN ? C_PASS : C_VM;
+}
+
+/* A path that may be another spelling of a closed one: through Z: or \??\unix (the unix root:
+   /proc/self/root, /proc/<pid>/cwd, symlinks), any drive but C:, and Wine's shell folders under
+   C:\users (symlinks to the user's home). Opens through them are checked on the opened file's
+   canonical name: Wine names a file handle by its real unix path mapped to the best drive. */
+static int may_alias(const wpath *vp) { return vp->p[4] != L'C' || (vp->n > 13 && !_wcsnicmp(vp->p + 6, L"\\users\\", 7)); }
+
+/* Is the file h names closed to a VM? svcdup's own folder and other VMs' areas (files_path.c's
+   F_DENY), a name that cannot be had, and Wine's registry files (system.reg, user.reg,
+   userdef.reg in the prefix, outside every drive's C:). */
+int files_closed_handle(HANDLE h)
+{
+    wpath c;
+    int r, closed;
+    wp_init(&c);
+    r = files_handle_resolve(h, &c);
+    closed = r != F_VM && r != F_PASS;
+    if (r == F_VM && c.p[4] != L'C') {
+        USHORT l = files_leaf(c.p, c.n), k = c.n - l;
+        const WCHAR *leaf = c.p + l;
+        closed = (k == 10 && !_wcsnicmp(leaf, L"system.reg", 10)) || (k == 8 && !_wcsnicmp(leaf, L"user.reg", 8)) ||
+                 (k == 11 && !_wcsnicmp(leaf, L"userdef.reg", 11));
+    }
+    wp_free(&c);
+    return closed;
+}
+
+/* A read open through a path that may be a spelling (may_alias): opened, then judged on what
+   was opened. */
+static int open_checked(HANDLE *h, ACCESS_MASK access, OBJECT_ATTRIBUTES *oa, IO_STATUS_BLOCK *io, ULONG share, ULONG options, NTSTATUS *st)
+{
+    if ((*st = o_NtCreateFile(h, access, oa, io, NULL, 0, share, FILE_OPEN, options, NULL, 0)) >= 0 && files_closed_handle(*h)) {
+        o_NtClose(*h);
+        *h = NULL;
+        *st = ST_ACCESS_DENIED;
+    }
+    return 1;
+}
 
 int files_open(int is_create, HANDLE *h, ACCESS_MASK access, OBJECT_ATTRIBUTES *oa, IO_STATUS_BLOCK *io, LARGE_INTEGER *alloc, ULONG attrs,
                ULONG share, ULONG disp, ULONG options, PVOID ea, ULONG ealen, NTSTATUS *st)
 {
     wpath vp, pp;
-    int r, v, s, writes, creates, handled = 1;
+    int c, v, s, writes, creates, handled = 1;
     ULONG a = 0;
     OBJECT_ATTRIBUTES noa;
     UNICODE_STRING us;
 
-    if (!G.active || !files_orig_create) return 0;
+    if (!G.active) return 0;
     if (!is_create) {
         disp = FILE_OPEN;
         alloc = NULL;
@@ -284,30 +338,24 @@ int files_open(int is_create, HANDLE *h, ACCESS_MASK access, OBJECT_ATTRIBUTES *
     }
     writes = (access & WRITE_BITS) || (options & FILE_DELETE_ON_CLOSE) || disp == FILE_SUPERSEDE || disp == FILE_OVERWRITE ||
              disp == FILE_OVERWRITE_IF;
-    if (options & FILE_OPEN_BY_FILE_ID) {
-        /* a file id names a host file directly: read-only for a VM */
-        if (!writes) return 0;
-        *st = ST_ACCESS_DENIED;
-        return 1;
-    }
     wp_init(&vp);
     wp_init(&pp);
-    r = files_resolve(oa, &vp);
-    if (r == F_PASS) {
-        handled = 0;
+    if (options & FILE_OPEN_BY_FILE_ID) {
+        /* a file id names a file by its inode, past every name rule: read-only for a VM, and
+           only a file whose own name (asked once open) the VM may read */
+        if (writes || (*st = o_NtCreateFile(h, access, oa, io, alloc, attrs, share, disp, options, ea, ealen)) < 0) {
+            if (writes) *st = ST_ACCESS_DENIED;
+            goto out;
+        }
+        if (files_handle_resolve(*h, &vp) != F_VM || files_verdict(&vp) == P_CLOSED || files_closed_handle(*h)) {
+            o_NtClose(*h);
+            *h = NULL;
+            *st = ST_ACCESS_DENIED;
+        }
         goto out;
     }
-    if (r != F_VM) {
-        *st = resolve_err(r);
-        goto out;
-    }
-    v = files_verdict(&vp);
-    if (v == V_FCLOSED) {
-        *st = ST_ACCESS_DENIED;
-        goto out;
-    }
-    if (v == V_FOPEN) {
-        handled = 0;
+    if ((c = classify(files_resolve(oa, &vp), &vp, &v, st)) != C_VM) {
+        handled = c == C_DONE;
         goto out;
     }
     if (own_leaf(&vp)) {
@@ -334,10 +382,24 @@ int files_open(int is_create, HANDLE *h, ACCESS_MASK access, OBJECT_ATTRIBUTES *
             *st = ST_NAME_COLLISION;
             goto out;
         }
-        if (!writes) {
-            handled = 0;
+        if (!writes) { /* reads fall through to the host, where the name may be a spelling */
+            handled = may_alias(&vp) ? open_checked(h, access, oa, io, share, options, st) : 0;
             goto out;
-        } /* reads fall through to the host */
+        }
+        if (may_alias(&vp)) { /* a copy-up would read what the spelling leads to */
+            HANDLE t;
+            IO_STATUS_BLOCK tio;
+            int closed = 1;
+            if (open_checked(&t, FILE_READ_ATTRIBUTES, oa, &tio, FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, 0, st) &&
+                *st >= 0) {
+                o_NtClose(t);
+                closed = 0;
+            }
+            if (closed) {
+                *st = ST_ACCESS_DENIED;
+                goto out;
+            }
+        }
         if ((a & FILE_ATTRIBUTE_DIRECTORY) || !(disp == FILE_SUPERSEDE || disp == FILE_OVERWRITE || disp == FILE_OVERWRITE_IF)) {
             if ((*st = files_copy_up(&vp, a)) < 0) goto out;
         } else {
@@ -348,7 +410,7 @@ int files_open(int is_create, HANDLE *h, ACCESS_MASK access, OBJECT_ATTRIBUTES *
         break;
     default: /* nowhere yet */
         if (!creates) {
-            if (v == V_FPRIVATE) {
+            if (v == P_PRIVATE) {
                 *st = ST_NAME_NOT_FOUND;
                 goto out;
             }
@@ -366,7 +428,7 @@ int files_open(int is_create, HANDLE *h, ACCESS_MASK access, OBJECT_ATTRIBUTES *
     noa = *oa;
     noa.RootDirectory = NULL;
     noa.ObjectName = &us;
-    *st = files_orig_create(h, access, &noa, io, alloc, attrs, share, disp, options, ea, ealen);
+    *st = o_NtCreateFile(h, access, &noa, io, alloc, attrs, share, disp, options, ea, ealen);
     if (*st >= 0) {
         if (s == S_WHITEOUT) files_clear_whiteout(&vp);
         /* DeleteFile opens with FILE_DELETE_ON_CLOSE: the host's entry needs its whiteout now */
@@ -382,29 +444,15 @@ out:
 static NTSTATUS attr_call(qattr_fn orig, const OBJECT_ATTRIBUTES *oa, PVOID info)
 {
     wpath vp, pp;
-    int r, v, s;
+    int c, v, s;
     NTSTATUS st;
     OBJECT_ATTRIBUTES noa;
     UNICODE_STRING us;
     if (!G.active) return orig(oa, info);
     wp_init(&vp);
     wp_init(&pp);
-    r = files_resolve(oa, &vp);
-    if (r == F_PASS) {
-        st = orig(oa, info);
-        goto out;
-    }
-    if (r != F_VM) {
-        st = resolve_err(r);
-        goto out;
-    }
-    v = files_verdict(&vp);
-    if (v == V_FCLOSED) {
-        st = ST_ACCESS_DENIED;
-        goto out;
-    }
-    if (v == V_FOPEN) {
-        st = orig(oa, info);
+    if ((c = classify(files_resolve(oa, &vp), &vp, &v, &st)) != C_VM) {
+        if (c == C_PASS) st = orig(oa, info);
         goto out;
     }
     if (!files_private(&vp, &pp)) {
@@ -425,7 +473,7 @@ static NTSTATUS attr_call(qattr_fn orig, const OBJECT_ATTRIBUTES *oa, PVOID info
             goto out;
         }
     }
-    st = v == V_FPRIVATE ? ST_NAME_NOT_FOUND : orig(oa, info);
+    st = v == P_PRIVATE ? ST_NAME_NOT_FOUND : orig(oa, info);
 out:
     wp_free(&vp);
     wp_free(&pp);
@@ -444,7 +492,7 @@ static NTSTATUS NTAPI d_NtQueryFullAttributesFile(const OBJECT_ATTRIBUTES *oa, P
 static NTSTATUS NTAPI d_NtDeleteFile(const OBJECT_ATTRIBUTES *oa)
 {
     wpath vp, pp;
-    int r, v, s;
+    int c, v, s;
     ULONG a = 0;
     NTSTATUS st;
     OBJECT_ATTRIBUTES noa;
@@ -452,22 +500,8 @@ static NTSTATUS NTAPI d_NtDeleteFile(const OBJECT_ATTRIBUTES *oa)
     if (!G.active) return o_NtDeleteFile(oa);
     wp_init(&vp);
     wp_init(&pp);
-    r = files_resolve(oa, &vp);
-    if (r == F_PASS) {
-        st = o_NtDeleteFile(oa);
-        goto out;
-    }
-    if (r != F_VM) {
-        st = resolve_err(r);
-        goto out;
-    }
-    v = files_verdict(&vp);
-    if (v == V_FCLOSED) {
-        st = ST_ACCESS_DENIED;
-        goto out;
-    }
-    if (v == V_FOPEN) {
-        st = o_NtDeleteFile(oa);
+    if ((c = classify(files_resolve(oa, &vp), &vp, &v, &st)) != C_VM) {
+        if (c == C_PASS) st = o_NtDeleteFile(oa);
         goto out;
     }
     if (own_leaf(&vp)) {
@@ -502,15 +536,28 @@ out:
 /* Is this handle a private copy? Its raw name says so. */
 int files_handle_private(HANDLE h)
 {
-    union {
-        OBJ_NAME_INFO i;
-        WCHAR w[600];
-    } q;
-    ULONG ret;
+    wpath q;
     WCHAR area[96];
-    int n = swprintf(area, 96, FILES_AREA_FMT, G.cfg->vm);
-    if (real_NtQueryObject(h, ObjectNameInformation, &q, sizeof q, &ret) < 0) return 0;
-    return q.i.Name.Length / 2 > (USHORT)n && !_wcsnicmp(q.i.Name.Buffer, area, n);
+    int n = swprintf(area, 96, FILES_AREA_FMT, G.cfg->vm), r;
+    wp_init(&q);
+    r = files_handle_name(h, &q) && q.n > (USHORT)n && !_wcsnicmp(q.p, area, n);
+    wp_free(&q);
+    return r;
+}
+
+/* Rights follow the verdict: a change made in place through a handle (delete, rename, security,
+   EAs, reparse points) acts only on a private copy or a file open by policy; on a host file it
+   is refused (the VM's open would have copied it up had it asked for the right: so this handle
+   got it some other way), and so is a handle whose name cannot be established. */
+int files_may_change(HANDLE h)
+{
+    wpath sv;
+    int r, ok;
+    wp_init(&sv);
+    r = files_handle_resolve(h, &sv);
+    ok = r == F_PASS || (r == F_VM && (files_verdict(&sv) == P_OPEN || files_handle_private(h)));
+    wp_free(&sv);
+    return ok;
 }
 
 typedef struct {
@@ -523,7 +570,7 @@ typedef struct {
 static NTSTATUS rename_call(HANDLE h, IO_STATUS_BLOCK *io, link_info *in, ULONG len, ULONG cls)
 {
     wpath tv, sv, tp;
-    int r, v, sv_ok, is_link = cls == CLS_LINK || cls == CLS_LINK_EX, ts;
+    int c, v, sv_ok, is_link = cls == CLS_LINK || cls == CLS_LINK_EX, ts;
     ULONG a = 0, sa = 0, nlen;
     NTSTATUS st;
     HANDLE src = h, copy = NULL;
@@ -535,40 +582,30 @@ static NTSTATUS rename_call(HANDLE h, IO_STATUS_BLOCK *io, link_info *in, ULONG 
     wp_init(&tv);
     wp_init(&sv);
     wp_init(&tp);
-    r = files_resolve_name(in->RootDirectory, in->FileName, (USHORT)(in->FileNameLength / 2), &tv);
-    if (r == F_PASS) {
-        st = o_NtSetInformationFile(h, io, in, len, cls);
+    if ((c = classify(files_resolve_name(in->RootDirectory, in->FileName, (USHORT)(in->FileNameLength / 2), &tv), &tv, &v, &st)) != C_VM) {
+        if (c == C_PASS) st = o_NtSetInformationFile(h, io, in, len, cls);
         goto out;
     }
-    if (r != F_VM) {
-        st = resolve_err(r);
+    if ((sv_ok = files_handle_resolve(h, &sv)) != F_VM && sv_ok != F_PASS) {
+        st = ST_ACCESS_DENIED; /* the handle's own name cannot be established */
         goto out;
     }
-    v = files_verdict(&tv);
-    if (v == V_FCLOSED) {
-        st = ST_ACCESS_DENIED;
-        goto out;
-    }
-    sv_ok = files_handle_path(h, &sv);
-    if (v == V_FOPEN) {
-        st = o_NtSetInformationFile(h, io, in, len, cls);
-        goto out;
-    }
+    sv_ok = sv_ok == F_VM;
     if (own_leaf(&tv)) {
         st = ST_OBJECT_NAME_INVALID;
         goto out;
     }
-    if (sv_ok && !files_handle_private(h) && files_verdict(&sv) != V_FOPEN) {
+    if (sv_ok && !files_handle_private(h) && files_verdict(&sv) != P_OPEN) {
         /* a host handle: a link must not make the host file writable through the VM's name */
         if (!is_link) {
             st = ST_ACCESS_DENIED;
             goto out;
         }
-        if (!host_has(&sv, V_COW, &sa)) {
+        if (!host_has(&sv, P_COW, &sa)) {
             st = ST_NAME_NOT_FOUND;
             goto out;
         }
-        if (files_state(&sv, V_COW, &sa) == S_HOST && (st = files_copy_up(&sv, sa)) < 0) goto out;
+        if (files_state(&sv, P_COW, &sa) == S_HOST && (st = files_copy_up(&sv, sa)) < 0) goto out;
         if (!files_private(&sv, &tp)) {
             st = ST_NO_MEMORY;
             goto out;
@@ -576,7 +613,7 @@ static NTSTATUS rename_call(HANDLE h, IO_STATUS_BLOCK *io, link_info *in, ULONG 
         if ((st = create(&copy, FILE_READ_ATTRIBUTES, &tp, 0, FILE_OPEN, 0)) < 0) goto out;
         src = copy;
     }
-    if (sv_ok && !is_link && host_has(&sv, V_COW, &sa) && (sa & FILE_ATTRIBUTE_DIRECTORY)) {
+    if (sv_ok && !is_link && host_has(&sv, P_COW, &sa) && (sa & FILE_ATTRIBUTE_DIRECTORY)) {
         /* the host's children cannot move with it: callers fall back to copy + delete */
         st = ST_NOT_SAME_DEVICE;
         goto out;
@@ -603,7 +640,7 @@ static NTSTATUS rename_call(HANDLE h, IO_STATUS_BLOCK *io, link_info *in, ULONG 
     st = o_NtSetInformationFile(src, io, ni, nlen, cls);
     if (st >= 0) {
         files_clear_whiteout(&tv);
-        if (!is_link && sv_ok && files_verdict(&sv) != V_FOPEN && host_has(&sv, files_verdict(&sv), NULL)) files_set_whiteout(&sv);
+        if (!is_link && sv_ok && files_verdict(&sv) != P_OPEN && host_has(&sv, files_verdict(&sv), NULL)) files_set_whiteout(&sv);
     }
 out:
     if (copy) close_h(copy);
@@ -623,8 +660,9 @@ static NTSTATUS dispose_call(HANDLE h, IO_STATUS_BLOCK *io, PVOID buf, ULONG len
     if (!buf || len < 1) return o_NtSetInformationFile(h, io, buf, len, cls);
     del = cls == CLS_DISPOSITION ? *(BOOLEAN *)buf != 0 : len >= 4 && (*(ULONG *)buf & 1);
     if (!del) return o_NtSetInformationFile(h, io, buf, len, cls);
+    if (!files_may_change(h)) return ST_ACCESS_DENIED; /* a host file: never deleted from a VM */
     wp_init(&sv);
-    if (!files_handle_path(h, &sv) || (v = files_verdict(&sv)) == V_FOPEN || !files_handle_private(h)) {
+    if (!files_handle_path(h, &sv) || (v = files_verdict(&sv)) == P_OPEN) {
         wp_free(&sv);
         return o_NtSetInformationFile(h, io, buf, len, cls);
     }
@@ -644,13 +682,18 @@ static NTSTATUS change_call(HANDLE h, IO_STATUS_BLOCK *io, PVOID buf, ULONG len,
     ULONG a = 0;
     NTSTATUS st;
     HANDLE copy;
+    int r;
     wp_init(&sv);
     wp_init(&pp);
-    if (!files_handle_path(h, &sv) || files_verdict(&sv) != V_COW || files_handle_private(h)) {
+    if ((r = files_handle_resolve(h, &sv)) != F_VM && r != F_PASS) {
+        st = ST_ACCESS_DENIED;
+        goto out;
+    }
+    if (r == F_PASS || files_verdict(&sv) != P_COW || files_handle_private(h)) {
         st = o_NtSetInformationFile(h, io, buf, len, cls);
         goto out;
     }
-    if (files_state(&sv, V_COW, &a) == S_HOST && (st = files_copy_up(&sv, a)) < 0) goto out;
+    if (files_state(&sv, P_COW, &a) == S_HOST && (st = files_copy_up(&sv, a)) < 0) goto out;
     if (!files_private(&sv, &pp)) {
         st = ST_NO_MEMORY;
         goto out;
@@ -686,9 +729,12 @@ void files_forget(HANDLE h) { files_dir_forget(h); }
 int files_install(void)
 {
     if (files_path_init()) return -1;
-    if (hook_syscall("NtQueryAttributesFile", d_NtQueryAttributesFile, (void **)&o_NtQueryAttributesFile)) return -1;
-    if (hook_syscall("NtQueryFullAttributesFile", d_NtQueryFullAttributesFile, (void **)&o_NtQueryFullAttributesFile)) return -1;
-    if (hook_syscall("NtDeleteFile", d_NtDeleteFile, (void **)&o_NtDeleteFile)) return -1;
-    if (hook_syscall("NtSetInformationFile", d_NtSetInformationFile, (void **)&o_NtSetInformationFile)) return -1;
+    static const hook_entry table[] = {
+        HOOK(NtQueryAttributesFile),
+        HOOK(NtQueryFullAttributesFile),
+        HOOK(NtDeleteFile),
+        HOOK(NtSetInformationFile),
+    };
+    if (HOOK_TABLE(table)) return -1;
     return files_dir_install();
 }

@@ -14,7 +14,6 @@
 #define OWN_PREFIX     L".svcdup-"
 
 enum { F_PASS = 0, F_VM = 1, F_DENY = 2, F_BAD = 3 };
-enum { V_COW = 0, V_FOPEN = 1, V_FCLOSED = 2, V_FPRIVATE = 3 };
 
 /* A growable wide path; short ones stay on the stack. */
 typedef struct {
@@ -38,8 +37,14 @@ int files_resolve(const OBJECT_ATTRIBUTES *oa, wpath *out);
 int files_resolve_name(HANDLE root, const WCHAR *s, USHORT n, wpath *out);
 /* The VM path a handle stands for (its private copy mapped back), 0 if none. */
 int files_handle_path(HANDLE h, wpath *out);
-int files_handle_private(HANDLE h); /* files.c: is it a private copy? */
-/* Policy verdict (V_*) for a VM path. */
+int files_handle_private(HANDLE h);             /* files.c: is it a private copy? */
+int files_handle_resolve(HANDLE h, wpath *out); /* F_* of a handle's name; a name that cannot be learnt is F_DENY */
+int files_handle_name(HANDLE h, wpath *out);    /* its raw name, any length; 0 when it cannot be had */
+/* handles.c's question for a handle-taking change (security, EAs, reparse points): may it act? */
+int files_may_change(HANDLE h);
+/* devices.c: a name that is not a drive path (after files_resolve): may a VM open it? */
+int devices_allowed(const wpath *name);
+/* Policy verdict for a VM path: P_COW, P_OPEN, P_CLOSED or P_PRIVATE (policy.h). */
 int files_verdict(const wpath *vp);
 /* <area>\X\rest for a VM path; whiteout and temp names of its leaf. */
 int files_private(const wpath *vp, wpath *out);
@@ -51,8 +56,10 @@ int files_is_own_name(const WCHAR *leaf, USHORT n);
 USHORT files_leaf(const WCHAR *p, USHORT n); /* index of the last component */
 
 /* files.c */
-extern NTSTATUS(NTAPI *files_orig_create)(HANDLE *, ACCESS_MASK, OBJECT_ATTRIBUTES *, IO_STATUS_BLOCK *, LARGE_INTEGER *, ULONG, ULONG,
-                                          ULONG, ULONG, PVOID, ULONG);
+/* pipes.c hooks NtCreateFile (names first, then files_open): its original */
+typedef NTSTATUS(NTAPI *create_file_fn)(HANDLE *, ACCESS_MASK, OBJECT_ATTRIBUTES *, IO_STATUS_BLOCK *, LARGE_INTEGER *, ULONG, ULONG, ULONG,
+                                        ULONG, PVOID, ULONG);
+extern create_file_fn o_NtCreateFile;
 /* Called by pipes.c for every NtCreateFile/NtOpenFile it does not rename: 1 when handled (*st set). */
 int files_open(int is_create, HANDLE *h, ACCESS_MASK access, OBJECT_ATTRIBUTES *oa, IO_STATUS_BLOCK *io, LARGE_INTEGER *alloc, ULONG attrs,
                ULONG share, ULONG disposition, ULONG options, PVOID ea, ULONG ealen, NTSTATUS *st);

@@ -138,12 +138,12 @@ static NTSTATUS collect(wpath *p, ULONG cls, UNICODE_STRING *mask, list *out, HA
     InitializeObjectAttributes(&oa, &us, OBJ_CASE_INSENSITIVE, NULL, NULL);
     if (own)
         h = own;
-    else if ((st = files_orig_create(&h, FILE_LIST_DIRECTORY | SYNCHRONIZE, &oa, &io, NULL, 0,
-                                     FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, FILE_OPEN,
-                                     FILE_DIRECTORY_FILE | FILE_SYNCHRONOUS_IO_NONALERT, NULL, 0)) < 0)
+    else if ((st = o_NtCreateFile(&h, FILE_LIST_DIRECTORY | SYNCHRONIZE, &oa, &io, NULL, 0,
+                                  FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, FILE_OPEN,
+                                  FILE_DIRECTORY_FILE | FILE_SYNCHRONOUS_IO_NONALERT, NULL, 0)) < 0)
         return st;
     if (!(buf = hmalloc(bufsize))) {
-        if (!own) real_NtClose(h);
+        if (!own) o_NtClose(h);
         return ST_NO_MEMORY;
     }
     for (;;) {
@@ -164,7 +164,7 @@ static NTSTATUS collect(wpath *p, ULONG cls, UNICODE_STRING *mask, list *out, HA
     st = 0;
 done:
     hfree(buf);
-    if (!own) real_NtClose(h);
+    if (!own) o_NtClose(h);
     return st;
 }
 
@@ -211,7 +211,7 @@ static NTSTATUS merge(const wpath *vp, int verdict, ULONG cls, UNICODE_STRING *m
         up.Buffer = upbuf;
         up.Length = up.MaximumLength = n * 2;
     }
-    if (verdict != V_FPRIVATE && collect((wpath *)vp, cls, mask, &host, own_private ? NULL : own) >= 0) have_host = 1;
+    if (verdict != P_PRIVATE && collect((wpath *)vp, cls, mask, &host, own_private ? NULL : own) >= 0) have_host = 1;
     collect(&pp, cls, NULL, &priv, own_private ? own : NULL);
     for (i = 0; i < priv.count; i++) {
         USHORT n;
@@ -319,8 +319,8 @@ static int needs_merge(HANDLE h, wpath *vp, int *verdict)
     int r;
     if (!files_handle_path(h, vp)) return 0;
     *verdict = files_verdict(vp);
-    if (*verdict == V_FOPEN || *verdict == V_FCLOSED) return 0;
-    if (*verdict == V_FPRIVATE) return 1;
+    if (*verdict == P_OPEN || *verdict == P_CLOSED) return 0;
+    if (*verdict == P_PRIVATE) return 1;
     wp_init(&pp);
     if (!files_private(vp, &pp)) return 0;
     wp_us(&pp, &us);
@@ -441,10 +441,9 @@ static NTSTATUS NTAPI d_NtQueryDirectoryFileEx(HANDLE h, HANDLE event, PVOID apc
 
 int files_dir_install(void)
 {
-    int r;
-    if (hook_syscall("NtQueryDirectoryFile", d_NtQueryDirectoryFile, (void **)&o_NtQueryDirectoryFile)) return -1;
-    r = hook_syscall("NtQueryDirectoryFileEx", d_NtQueryDirectoryFileEx, (void **)&o_NtQueryDirectoryFileEx);
-    return r == -2 ? -1 : 0; /* older systems lack the Ex call */
+    /* older systems (and Wine 8) lack the Ex call */
+    static const hook_entry table[] = {HOOK(NtQueryDirectoryFile), HOOK_OPT(NtQueryDirectoryFileEx)};
+    return HOOK_TABLE(table);
 }
 
 /* One folder's entry for an 8.3 short name: its long name, or 0. */
@@ -464,8 +463,8 @@ static int long_in(wpath *dir, const WCHAR *comp, USHORT n, wpath *out)
     if (dir->n && dir->p[dir->n - 1] == L':' && !wp_add(dir, L"\\", 1)) return 0;
     wp_us(dir, &us);
     InitializeObjectAttributes(&oa, &us, OBJ_CASE_INSENSITIVE, NULL, NULL);
-    if (files_orig_create(&h, FILE_LIST_DIRECTORY | SYNCHRONIZE, &oa, &io, NULL, 0, FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE,
-                          FILE_OPEN, FILE_DIRECTORY_FILE | FILE_SYNCHRONOUS_IO_NONALERT | FILE_OPEN_FOR_BACKUP_INTENT, NULL, 0) < 0)
+    if (o_NtCreateFile(&h, FILE_LIST_DIRECTORY | SYNCHRONIZE, &oa, &io, NULL, 0, FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE,
+                       FILE_OPEN, FILE_DIRECTORY_FILE | FILE_SYNCHRONOUS_IO_NONALERT | FILE_OPEN_FOR_BACKUP_INTENT, NULL, 0) < 0)
         return 0;
     mask.Buffer = (WCHAR *)comp;
     mask.Length = mask.MaximumLength = (USHORT)(n * sizeof(WCHAR));
@@ -476,7 +475,7 @@ static int long_in(wpath *dir, const WCHAR *comp, USHORT n, wpath *out)
         const WCHAR *ls = (const WCHAR *)(q.b + 94), *ss = (const WCHAR *)(q.b + 70);
         if (sn / 2 == n && !_wcsnicmp(ss, comp, n) && ln && 94 + ln * 2 <= sizeof q.b) found = wp_set(out, ls, (USHORT)ln);
     }
-    real_NtClose(h);
+    o_NtClose(h);
     return found;
 }
 
@@ -487,7 +486,7 @@ int files_long_name(wpath *dirvp, const WCHAR *comp, USHORT n, wpath *out)
     wp_init(&pp);
     /* the VM's copy of the folder first (its own files), then the host's */
     if (files_private(dirvp, &pp)) r = long_in(&pp, comp, n, out);
-    if (!r && files_verdict(dirvp) != V_FPRIVATE) r = long_in(dirvp, comp, n, out); /* may add the root's "\\" */
+    if (!r && files_verdict(dirvp) != P_PRIVATE) r = long_in(dirvp, comp, n, out); /* may add the root's "\\" */
     wp_free(&pp);
     return r;
 }

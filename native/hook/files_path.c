@@ -151,12 +151,17 @@ static int expand_short(wpath *out)
 }
 
 /* s[0..n) absolute NT name -> canonical; returns F_* */
+/* F_PASS with *out the absolute name as given: the device list (devices.c) decides on it */
+static int pass(const WCHAR *s, USHORT n, wpath *out) { return wp_set(out, s, n) ? F_PASS : F_BAD; }
+
 static int canon(const WCHAR *s, USHORT n, wpath *out, int allow_area)
 {
     USHORT i = skip_root(s, n), start, home_n = (USHORT)wcslen(FILES_HOME);
+    const WCHAR *s0 = s;
+    USHORT n0 = n;
     WCHAR drive;
     int a;
-    if (!i) return F_PASS; /* \Device\..., object names: not a drive path */
+    if (!i) return pass(s0, n0, out); /* \Device\..., object names: not a drive path */
     s += i;
     n -= i;
     if (starts(s, n, L"unix\\")) {
@@ -165,8 +170,8 @@ static int canon(const WCHAR *s, USHORT n, wpath *out, int allow_area)
         s += 4;
         n -= 4;
     } else {
-        if (n < 2 || s[1] != L':' || !((s[0] | 0x20) >= L'a' && (s[0] | 0x20) <= L'z') || (n > 2 && s[2] != L'\\'))
-            return F_PASS; /* UNC, pipe, CONIN$, a device: not ours */
+        /* UNC, pipe, CONIN$, a device, and a bare "X:" (the volume itself, not its root folder) */
+        if (n <= 2 || s[1] != L':' || !((s[0] | 0x20) >= L'a' && (s[0] | 0x20) <= L'z') || s[2] != L'\\') return pass(s0, n0, out);
         drive = s[0] & ~0x20;
         if (!wp_set(out, L"\\??\\", 4) || !wp_add(out, &drive, 1) || !wp_add(out, L":", 1)) return F_BAD;
         s += 2;
@@ -211,16 +216,26 @@ static int canon(const WCHAR *s, USHORT n, wpath *out, int allow_area)
 int files_resolve_name(HANDLE root, const WCHAR *s, USHORT n, wpath *out)
 {
     if (root) {
-        union {
-            OBJ_NAME_INFO i;
-            WCHAR w[600];
-        } q;
-        ULONG ret;
         wpath full;
         int r;
-        if (real_NtQueryObject(root, ObjectNameInformation, &q, sizeof q, &ret) < 0) return F_PASS;
         wp_init(&full);
-        if (!wp_set(&full, q.i.Name.Buffer, q.i.Name.Length / sizeof(WCHAR)) || (n && (!wp_add(&full, L"\\", 1) || !wp_add(&full, s, n)))) {
+        /* a root whose name cannot be learnt is refused, never passed on (fail closed) */
+        if (!files_handle_name(root, &full)) return F_DENY;
+        if (!full.n) {
+            /* an unnamed root: Wine's console objects (kernelbase opens "Reference" and the like
+               relative to them) are the console device; any other is refused */
+            IO_STATUS_BLOCK io;
+            struct {
+                ULONG type, chars;
+            } di;
+            wp_free(&full);
+            if (NtQueryVolumeInformationFile(root, &io, &di, sizeof di, FileFsDeviceInformation) < 0 ||
+                di.type != 0x50 /* FILE_DEVICE_CONSOLE */)
+                return F_DENY;
+            if (!wp_set(out, L"\\Device\\ConDrv\\", n ? 15 : 14) || !wp_add(out, s, n)) return F_BAD;
+            return F_PASS;
+        }
+        if (n && (!wp_add(&full, L"\\", 1) || !wp_add(&full, s, n))) {
             wp_free(&full);
             return F_BAD;
         }
@@ -239,14 +254,37 @@ int files_resolve(const OBJECT_ATTRIBUTES *oa, wpath *out)
 }
 
 int files_handle_path(HANDLE h, wpath *out) { return files_resolve_name(h, NULL, 0, out) == F_VM; }
+int files_handle_resolve(HANDLE h, wpath *out) { return files_resolve_name(h, NULL, 0, out); }
+
+/* A handle's raw name (NtQueryObject), whatever its length: 0 when it cannot be had. */
+int files_handle_name(HANDLE h, wpath *out)
+{
+    union {
+        OBJ_NAME_INFO i;
+        WCHAR w[300];
+    } q;
+    OBJ_NAME_INFO *p = &q.i;
+    ULONG ret = 0, size = sizeof q;
+    NTSTATUS st;
+    int ok;
+    for (;;) {
+        st = o_NtQueryObject(h, ObjectNameInformation, p, size, &ret);
+        if (st >= 0) break;
+        if (p != &q.i) hfree(p);
+        if ((st != ST_INFO_LENGTH_MISMATCH && st != ST_BUFFER_OVERFLOW && st != (NTSTATUS)0xC0000023) || ret <= size || ret > 0x20000)
+            return 0;
+        size = ret;
+        if (!(p = hmalloc(size))) return 0;
+    }
+    ok = wp_set(out, p->Name.Buffer ? p->Name.Buffer : L"", p->Name.Length / sizeof(WCHAR));
+    if (p != &q.i) hfree(p);
+    return ok;
+}
 
 int files_verdict(const wpath *vp)
 {
     int p = policy_decide(K_FILE, vp->p + 4, vp->n - 4);
-    if (p == P_CLOSED) return V_FCLOSED;
-    if (p == P_OPEN) return V_FOPEN;
-    if (p == P_PRIVATE) return V_FPRIVATE;
-    return V_COW;
+    return p == P_RENAME ? P_COW : p; /* files are never renamed: no rule means copy-on-write */
 }
 
 USHORT files_leaf(const WCHAR *p, USHORT n)

@@ -27,14 +27,33 @@ typedef struct {
 } hook_state;
 extern hook_state G;
 
-/* Originals of hooked calls the hook itself needs; they point at ntdll until hooked. */
+/* Originals of hooked calls the hook itself needs, named o_<export> as every part names
+   its originals: ntdll's export until the part that hooks it is installed, then the
+   untouched stub's copy, so the hook's own calls never go through the VM's renaming. */
 typedef NTSTATUS(NTAPI *fn_open)(HANDLE *, ACCESS_MASK, OBJECT_ATTRIBUTES *);
-extern NTSTATUS(NTAPI *real_NtCreateSection)(HANDLE *, ACCESS_MASK, OBJECT_ATTRIBUTES *, LARGE_INTEGER *, ULONG, ULONG, HANDLE);
-extern fn_open real_NtOpenSection;
-extern NTSTATUS(NTAPI *real_NtQueryObject)(HANDLE, OBJECT_INFORMATION_CLASS, PVOID, ULONG, PULONG);
-extern NTSTATUS(NTAPI *real_NtClose)(HANDLE);
-extern NTSTATUS(NTAPI *real_NtOpenProcess)(HANDLE *, ACCESS_MASK, OBJECT_ATTRIBUTES *, CLIENT_ID *);
-void real_init(void);
+typedef NTSTATUS(NTAPI *section_create_fn)(HANDLE *, ACCESS_MASK, OBJECT_ATTRIBUTES *, LARGE_INTEGER *, ULONG, ULONG, HANDLE);
+typedef NTSTATUS(NTAPI *job_create_fn)(HANDLE *, ACCESS_MASK, OBJECT_ATTRIBUTES *);
+typedef NTSTATUS(NTAPI *key_create_fn)(HANDLE *, ACCESS_MASK, OBJECT_ATTRIBUTES *, ULONG, UNICODE_STRING *, ULONG, ULONG *);
+NTSYSAPI NTSTATUS NTAPI NtCreateSection(HANDLE *, ACCESS_MASK, OBJECT_ATTRIBUTES *, LARGE_INTEGER *, ULONG, ULONG, HANDLE);
+NTSYSAPI NTSTATUS NTAPI NtOpenSection(HANDLE *, ACCESS_MASK, OBJECT_ATTRIBUTES *);
+NTSYSAPI NTSTATUS NTAPI NtOpenJobObject(HANDLE *, ACCESS_MASK, OBJECT_ATTRIBUTES *);
+NTSYSAPI NTSTATUS NTAPI NtCreateJobObject(HANDLE *, ACCESS_MASK, OBJECT_ATTRIBUTES *);
+NTSYSAPI NTSTATUS NTAPI NtOpenProcess(HANDLE *, ACCESS_MASK, OBJECT_ATTRIBUTES *, CLIENT_ID *);
+NTSYSAPI NTSTATUS NTAPI NtOpenKey(HANDLE *, ACCESS_MASK, OBJECT_ATTRIBUTES *);
+NTSYSAPI NTSTATUS NTAPI NtCreateKey(HANDLE *, ACCESS_MASK, OBJECT_ATTRIBUTES *, ULONG, UNICODE_STRING *, ULONG, ULONG *);
+extern section_create_fn o_NtCreateSection;                                                       /* objects.c */
+extern fn_open o_NtOpenSection, o_NtOpenJobObject;                                                /* objects.c */
+extern job_create_fn o_NtCreateJobObject;                                                         /* objects.c */
+extern NTSTATUS(NTAPI *o_NtQueryObject)(HANDLE, OBJECT_INFORMATION_CLASS, PVOID, ULONG, PULONG);  /* query.c */
+extern NTSTATUS(NTAPI *o_NtClose)(HANDLE);                                                        /* process.c */
+extern NTSTATUS(NTAPI *o_NtOpenProcess)(HANDLE *, ACCESS_MASK, OBJECT_ATTRIBUTES *, CLIENT_ID *); /* process.c */
+extern fn_open o_NtOpenKey;                                                                       /* registry.c */
+extern key_create_fn o_NtCreateKey;                                                               /* registry.c */
+typedef NTSTATUS(NTAPI *setvalue_fn)(HANDLE, UNICODE_STRING *, ULONG, ULONG, void *, ULONG);
+NTSYSAPI NTSTATUS NTAPI NtSetValueKey(HANDLE, UNICODE_STRING *, ULONG, ULONG, void *, ULONG);
+extern setvalue_fn o_NtSetValueKey; /* registry.c */
+typedef NTSTATUS(NTAPI *dup_fn)(HANDLE, HANDLE, HANDLE, HANDLE *, ACCESS_MASK, ULONG, ULONG);
+extern dup_fn o_NtDuplicateObject; /* objects.c */
 
 /* config.c */
 int config_publish(HANDLE process, DWORD pid, const vm_config *cfg);
@@ -49,7 +68,6 @@ int membership_start(const WCHAR *vm);
 int membership_has(DWORD pid);
 NTSTATUS membership_join(HANDLE process, DWORD pid, const WCHAR *vm);
 int pid_in_vm_job(DWORD pid, const WCHAR *vm);
-extern fn_open real_NtOpenJobObject, real_NtCreateJobObject;
 
 /* direct.c: a direct duplicate's image takes its VM from its own marker: 1 done, 0 not one, -1 failed */
 int direct_start(vm_config **out);
@@ -61,13 +79,12 @@ NTSTATUS inject_child(HANDLE process, DWORD pid, const vm_config *cfg);
 void *hmalloc(SIZE_T n);
 void hfree(void *p);
 
-/* install.c-like entry points of each part */
+/* Each part's install: its table of hooks (patch.h's hook_table), 0 or -1 */
 int objects_install(void);
 int pipes_install(void);
 int ports_install(void);
 int query_install(void);
 int process_install(void);
-int roots_install(void);
 int registry_install(void);                                             /* registry.c: the VM's copy-on-write registry (docs/state.md) */
 void registry_forget(HANDLE h);                                         /* registry.c: a handle closed */
 USHORT registry_unname(WCHAR *s, USHORT bytes);                         /* registry.c: a key copy's name as the VM knows it */
@@ -88,6 +105,13 @@ void svcctl_forget(HANDLE h);
 int svcctl_refused(HANDLE h, const char *call);
 int svcctl_dup_refused(HANDLE sp, HANDLE sh, HANDLE tp, ULONG attr, int src_self, int dst_self);
 int svcctl_dup_done(HANDLE sh, HANDLE th, ULONG opt);
+/* handles.c: rights follow the verdict for the handle's whole life */
+int handles_install(void);
+int handles_dup_widens(HANDLE sp, HANDLE sh, ACCESS_MASK a, ULONG opt, int src_self);
+int handles_fsctl_refused(HANDLE h, ULONG code);
+int registry_may_change(HANDLE h); /* registry.c: may a change through this key handle act? */
+int keyguard_install(void);        /* keyguard.c: the hive calls, refused */
+int sysguard_install(void);        /* sysguard.c: machine-wide calls, refused */
 /* pipedir.c: listings of the pipe root filtered to the VM */
 int pipedir_install(void);
 #endif

@@ -26,8 +26,6 @@ typedef NTSTATUS(NTAPI *job_assign_fn)(HANDLE, HANDLE);
 typedef NTSTATUS(NTAPI *job_query_fn)(HANDLE, ULONG, PVOID, ULONG, PULONG);
 typedef NTSTATUS(NTAPI *job_term_fn)(HANDLE, NTSTATUS);
 
-fn_open real_NtOpenJobObject; /* objects.c sets the original once hooked */
-fn_open real_NtCreateJobObject;
 static HANDLE vm_job; /* this VM process's own job, query access */
 
 static void job_name(const WCHAR *vm, WCHAR *buf, UNICODE_STRING *us)
@@ -46,9 +44,7 @@ static HANDLE job_open(const WCHAR *vm, ACCESS_MASK a, int create)
     HANDLE h;
     fn_open f;
     if (wcslen(vm) > VM_NAME_MAX) return NULL;
-    if (!real_NtOpenJobObject) real_NtOpenJobObject = ntdll_proc("NtOpenJobObject");
-    if (!real_NtCreateJobObject) real_NtCreateJobObject = ntdll_proc("NtCreateJobObject");
-    f = create ? real_NtCreateJobObject : real_NtOpenJobObject;
+    f = create ? o_NtCreateJobObject : o_NtOpenJobObject;
     job_name(vm, buf, &us);
     /* OBJ_OPENIF: the VM's next process joins the job its first one made */
     InitializeObjectAttributes(&oa, &us, create ? OBJ_OPENIF : 0, NULL, NULL);
@@ -115,7 +111,7 @@ NTSTATUS membership_join(HANDLE process, DWORD pid, const WCHAR *vm)
     if (!(job = job_open(vm, JOB_ALL, 1))) return ST_ACCESS_DENIED;
     st = ((job_assign_fn)ntdll_proc("NtAssignProcessToJobObject"))(job, process);
     if (st >= 0) st = NtDuplicateObject(GetCurrentProcess(), job, process, &remote, JOB_QUERY, 0, 0);
-    real_NtClose(job);
+    o_NtClose(job);
     return st;
 }
 
@@ -129,7 +125,7 @@ __declspec(dllexport) int svcdup_vm_pids(const WCHAR *vm, DWORD *pids, int cap)
     ULONG_PTR *p;
     if (!job) return -1;
     p = job_pids(job, &n);
-    real_NtClose(job);
+    o_NtClose(job);
     if (!p) return -1;
     for (i = 0; i < n && (int)i < cap; i++) pids[i] = (DWORD)p[i];
     hfree(p);
@@ -145,7 +141,7 @@ __declspec(dllexport) int svcdup_vm_kill(const WCHAR *vm)
     if (!job) return -1;
     if ((p = job_pids(job, &n))) hfree(p);
     ((job_term_fn)ntdll_proc("NtTerminateJobObject"))(job, 1);
-    real_NtClose(job);
+    o_NtClose(job);
     return (int)n;
 }
 
@@ -156,6 +152,6 @@ int pid_in_vm_job(DWORD pid, const WCHAR *vm)
     int r;
     if (!job) return 0;
     r = job_has(job, pid);
-    real_NtClose(job);
+    o_NtClose(job);
     return r;
 }

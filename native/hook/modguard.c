@@ -100,5 +100,6 @@ static NTSTATUS NTAPI d_NtMapViewOfSection(HANDLE s, HANDLE p, PVOID *base, ULON
 int modguard_install(void)
 {
     qvm = ntdll_proc("NtQueryVirtualMemory");
-    return hook_syscall("NtMapViewOfSection", d_NtMapViewOfSection, (void **)&o_NtMapViewOfSection);
+    static const hook_entry table[] = {HOOK(NtMapViewOfSection)};
+    return HOOK_TABLE(table);
 }

@@ -109,7 +109,7 @@ static int root_path(HANDLE h, WCHAR *buf, USHORT cap, USHORT *chars)
         RtlReleaseSRWLockExclusive(&roots_lock);
         if (found) return 1;
     }
-    if (real_NtQueryObject(h, ObjectNameInformation, &q, sizeof q, &ret) < 0) return 0;
+    if (o_NtQueryObject(h, ObjectNameInformation, &q, sizeof q, &ret) < 0) return 0;
     if (q.i.Name.Length / sizeof(WCHAR) > cap) return 0;
     *chars = q.i.Name.Length / sizeof(WCHAR);
     memcpy(buf, q.i.Name.Buffer, q.i.Name.Length);
@@ -269,14 +269,14 @@ static int probe_prefix(canon_t *c, USHORT end, WCHAR *tgt, USHORT *tl)
         t.Length = 0;
         t.MaximumLength = (USHORT)((CANON_MAX - 1) * sizeof(WCHAR));
         st = link_query(h, &t, &ret);
-        real_NtClose(h);
+        o_NtClose(h);
         if (st < 0) return -1;
         *tl = t.Length / sizeof(WCHAR);
         return 1;
     }
     if (st == (NTSTATUS)0xC0000024 /* OBJECT_TYPE_MISMATCH */ && dir_open) {
         if (dir_open(&h, 1 /* DIRECTORY_QUERY */, &oa) >= 0) {
-            real_NtClose(h);
+            o_NtClose(h);
             return 2;
         }
     }

@@ -237,50 +237,48 @@ static int is_any4(const UCHAR *a) { return !a[0] && !a[1] && !a[2] && !a[3]; }
 static int is_lo1(const UCHAR *a) { return a[0] == 127 && !a[1] && !a[2] && a[3] == 1; }
 static int is_mine(const UCHAR *a) { return have_addr && !memcmp(a, my_addr, 4); }
 
-enum { N_PASS, N_RENAMED, N_DENIED };
-
 /* Decide sa in place for a bind (connect = 0) or a connect/sendto (connect = 1).
    *why gets a reason for denials. */
 static int decide(sa_t *sa, ULONG len, int type, int connect, const WCHAR **why)
 {
     UCHAR *a = v4_of(sa, len);
     USHORT port = swap16(sa->port), np;
-    int v = N_PASS;
+    int v = V_PASS;
     *why = NULL;
     if (a) {
         if (!connect) {
             if (a[0] == 127 && !is_lo1(a) && !is_mine(a)) {
                 *why = L"not this VM's address (127.x.y.z other than 127.0.0.1 belongs to another VM or to the host)";
-                return N_DENIED;
+                return V_DENIED;
             }
-            if (!port && is_any4(a)) return N_PASS; /* an ephemeral wildcard bind (a client) stays routable */
+            if (!port && is_any4(a)) return V_PASS; /* an ephemeral wildcard bind (a client) stays routable */
             if (have_addr && !is_mine(a)) {
                 memcpy(a, my_addr, 4);
-                v = N_RENAMED;
+                v = V_RENAMED;
             }
         } else {
-            if (!(is_lo1(a) || is_any4(a) || is_mine(a))) return N_PASS;
+            if (!(is_lo1(a) || is_any4(a) || is_mine(a))) return V_PASS;
             if (have_addr && !is_mine(a)) {
                 memcpy(a, my_addr, 4);
-                v = N_RENAMED;
+                v = V_RENAMED;
             }
         }
     } else if (sa->family == W_AF_INET6 && len >= 24) {
-        if (connect && !v6_is_any_or_loop(sa)) return N_PASS; /* IPv6 elsewhere */
-        if (!port) return N_PASS;                             /* an ephemeral port carries no identity */
+        if (connect && !v6_is_any_or_loop(sa)) return V_PASS; /* IPv6 elsewhere */
+        if (!port) return V_PASS;                             /* an ephemeral port carries no identity */
         if (map_port(type, port, &np)) {
             sa->port = swap16(np);
-            return N_RENAMED;
+            return V_RENAMED;
         }
-        if (!have_addr) return N_PASS;
+        if (!have_addr) return V_PASS;
         *why = L"IPv6: a VM has no IPv6 address of its own, so [::] and [::1] are the host's; use IPv4 or a port map";
-        return N_DENIED;
+        return V_DENIED;
     } else {
-        return N_PASS; /* other families (AF_UNIX, IrDA, ...) are not network identity */
+        return V_PASS; /* other families (AF_UNIX, IrDA, ...) are not network identity */
     }
     if (port && map_port(type, port, &np)) {
         sa->port = swap16(np);
-        v = N_RENAMED;
+        v = V_RENAMED;
     }
     return v;
 }
@@ -326,7 +324,7 @@ static void trace_net(const char *call, int type, const sa_t *used, const sa_t *
     }
     us_of(&uu, u, nu);
     us_of(&ue, e, ne);
-    trace_decision(call, &uu, &ue, v == N_DENIED ? V_DENIED : V_RENAMED);
+    trace_decision(call, &uu, &ue, v == V_DENIED ? V_DENIED : V_RENAMED);
 }
 
 /* ---- interned destinations: sendmsg keeps the address pointer until the
@@ -464,13 +462,13 @@ static NTSTATUS do_bind(ARGS)
     used = p.sa;
     type = sock_type(h);
     v = decide(&p.sa, alen, type, 0, &why);
-    if (v == N_PASS) {
+    if (v == V_PASS) {
         /* remembered too: a socket bound to a fixed port is a server (do_sendmsg) */
         if ((st = ORIG()) >= 0) ent_note(h, 0, &used, &used);
         return st;
     }
     trace_net("bind", type, &used, &p.sa, v, why);
-    if (v == N_DENIED) return ST_ACCESS_DENIED;
+    if (v == V_DENIED) return ST_ACCESS_DENIED;
     if (type == W_SOCK_DGRAM && p.sa.family == W_AF_INET && p.sa.u.v4.a[0] == 127 && !is_lo1(p.sa.u.v4.a)) {
         st = udp_unix_bind(h, &p.sa);
         if (io) {
@@ -495,7 +493,7 @@ static NTSTATUS do_bind(ARGS)
                  L"%ls is in use. On Linux (so under Wine) a host listener on 0.0.0.0:%u blocks every "
                  L"127.x.y.z:%u: bind the host instance to 127.0.0.1, or give this VM a port map",
                  a, swap16(p.sa.port), swap16(p.sa.port));
-        trace_net("bind failed", type, &used, NULL, N_DENIED, why2);
+        trace_net("bind failed", type, &used, NULL, V_DENIED, why2);
     }
     return st;
 }
@@ -525,9 +523,9 @@ static NTSTATUS do_connect(ARGS)
     }
     type = sock_type(h);
     v = decide(&sa, alen, type, 1, &why);
-    if (v == N_PASS) return ORIG();
+    if (v == V_PASS) return ORIG();
     trace_net("connect", type, &used, &sa, v, why);
-    if (v == N_DENIED) return ST_ACCESS_DENIED;
+    if (v == V_DENIED) return ST_ACCESS_DENIED;
     {
         /* the request again, its address cut to alen: params | address | data (ConnectEx) */
         ULONG data = in_len - sizeof *cp - cp->addr_len, nlen = sizeof *cp + alen + data;
@@ -579,8 +577,8 @@ static NTSTATUS do_sendmsg(ARGS)
     {
         sa_t used = sa;
         v = decide(&sa, alen, W_SOCK_DGRAM, 1, &why);
-        if (v == N_PASS) return ORIG();
-        if (v == N_DENIED) {
+        if (v == V_PASS) return ORIG();
+        if (v == V_DENIED) {
             trace_net("sendto", W_SOCK_DGRAM, &used, NULL, v, why);
             return ST_ACCESS_DENIED;
         }
@@ -682,7 +680,7 @@ static int is_http_queue(HANDLE h)
     } u;
     ULONG ret = 0;
     static const WCHAR dev[] = L"\\Device\\Http\\";
-    if (real_NtQueryObject(h, ObjectNameInformation, &u, sizeof u, &ret) < 0 || !u.ni.Name.Buffer) return 0;
+    if (o_NtQueryObject(h, ObjectNameInformation, &u, sizeof u, &ret) < 0 || !u.ni.Name.Buffer) return 0;
     return u.ni.Name.Length >= sizeof dev - 2 && !_wcsnicmp(u.ni.Name.Buffer, dev, (sizeof dev - 2) / 2);
 }
 
@@ -757,6 +755,6 @@ int net_install(void)
     if (!ntdll_proc("wine_get_version"))
         return patch_fail("wine_get_version", PATCH_NO_EXPORT, "not Wine: the socket hooks read Wine's AFD ioctls"), -1;
     wine_handle_to_fd = (h2fd_fn)ntdll_proc("wine_server_handle_to_fd");
-    if (hook_syscall("NtDeviceIoControlFile", d_NtDeviceIoControlFile, (void **)&o_NtDeviceIoControlFile)) return -1;
-    return 0;
+    static const hook_entry table[] = {HOOK(NtDeviceIoControlFile)};
+    return HOOK_TABLE(table);
 }

@@ -24,13 +24,16 @@ NTSTATUS obj_call(obj_fn orig, const char *call, int kind, HANDLE *h, ACCESS_MAS
     return st;
 }
 
-#define OBJ_HOOK(name, kind)                                                                                                  \
-    static obj_fn o_##name;                                                                                                   \
+/* The detour of a call whose original o_<name> is declared elsewhere (hook.h: the hook's own uses) */
+#define OBJ_DETOUR(name, kind)                                                                                                \
     static NTSTATUS NTAPI d_##name(HANDLE *h, ACCESS_MASK a, OBJECT_ATTRIBUTES *oa, ULONG_PTR a4, ULONG_PTR a5, ULONG_PTR a6, \
                                    ULONG_PTR a7)                                                                              \
     {                                                                                                                         \
-        return obj_call(o_##name, #name, kind, h, a, oa, a4, a5, a6, a7);                                                     \
+        return obj_call((obj_fn)(void *)o_##name, #name, kind, h, a, oa, a4, a5, a6, a7);                                     \
     }
+#define OBJ_HOOK(name, kind) \
+    static obj_fn o_##name;  \
+    OBJ_DETOUR(name, kind)
 
 /* Extra argument slots beyond a call's arity are read from the caller's stack
    home area and passed along unused: harmless on x64, where args 5+ live there. */
@@ -40,8 +43,8 @@ OBJ_HOOK(NtCreateEvent, K_OBJECT)
 OBJ_HOOK(NtOpenEvent, K_OBJECT)
 OBJ_HOOK(NtCreateSemaphore, K_OBJECT)
 OBJ_HOOK(NtOpenSemaphore, K_OBJECT)
-OBJ_HOOK(NtCreateSection, K_OBJECT)
-OBJ_HOOK(NtOpenSection, K_OBJECT)
+OBJ_DETOUR(NtCreateSection, K_OBJECT)
+OBJ_DETOUR(NtOpenSection, K_OBJECT)
 OBJ_HOOK(NtCreateTimer, K_OBJECT)
 OBJ_HOOK(NtOpenTimer, K_OBJECT)
 OBJ_HOOK(NtCreateDebugObject, K_OBJECT)
@@ -101,8 +104,7 @@ static NTSTATUS NTAPI d_NtCreateSymbolicLinkObject(HANDLE *h, ACCESS_MASK a, OBJ
 
 /* A handle closed by NtDuplicateObject(DUPLICATE_CLOSE_SOURCE) is closed as surely as by
    NtClose: forget what it named, and what a handle duplicated in here used to name. */
-typedef NTSTATUS(NTAPI *dup_fn)(HANDLE, HANDLE, HANDLE, HANDLE *, ACCESS_MASK, ULONG, ULONG);
-static dup_fn o_NtDuplicateObject;
+dup_fn o_NtDuplicateObject = NtDuplicateObject; /* hook.h */
 static int is_self(HANDLE process)
 {
     PROCESS_BASIC_INFORMATION pbi;
@@ -114,6 +116,10 @@ static NTSTATUS NTAPI d_NtDuplicateObject(HANDLE sp, HANDLE sh, HANDLE tp, HANDL
     NTSTATUS st;
     int src_self = is_self(sp), dst_self = tp && is_self(tp), scm = svcctl_dup_refused(sp, sh, tp, attr, src_self, dst_self);
     if (scm < 0) return ST_ACCESS_DENIED; /* the SCM's pipe stays in this process (svcctl.c) */
+    if (G.active && handles_dup_widens(sp, sh, a, opt, src_self)) {
+        trace_decision("NtDuplicateObject", NULL, NULL, V_DENIED); /* rights only narrow (handles.c) */
+        return ST_ACCESS_DENIED;
+    }
     if ((opt & DUPLICATE_CLOSE_SOURCE) && src_self) roots_forget(sh);
     st = o_NtDuplicateObject(sp, sh, tp, th, a, attr, opt);
     if (st >= 0 && th && dst_self) roots_forget(*th);
@@ -121,8 +127,8 @@ static NTSTATUS NTAPI d_NtDuplicateObject(HANDLE sp, HANDLE sh, HANDLE tp, HANDL
     return st;
 }
 OBJ_HOOK(NtOpenSymbolicLinkObject, K_OBJECT)
-OBJ_HOOK(NtCreateJobObject, K_OBJECT)
-OBJ_HOOK(NtOpenJobObject, K_OBJECT)
+OBJ_DETOUR(NtCreateJobObject, K_OBJECT)
+OBJ_DETOUR(NtOpenJobObject, K_OBJECT)
 OBJ_HOOK(NtCreateKeyedEvent, K_OBJECT)
 OBJ_HOOK(NtOpenKeyedEvent, K_OBJECT)
 OBJ_HOOK(NtCreateIoCompletion, K_OBJECT)
@@ -130,57 +136,56 @@ OBJ_HOOK(NtOpenIoCompletion, K_OBJECT)
 OBJ_HOOK(NtCreateDirectoryObject, K_OBJECT)
 OBJ_HOOK(NtOpenDirectoryObject, K_OBJECT)
 
-#define H(name)                                                             \
-    do {                                                                    \
-        int r_ = hook_syscall(#name, (void *)d_##name, (void **)&o_##name); \
-        if (r_ == -1) break; /* not exported here (e.g. Wine lacks it) */   \
-        if (r_) return -1;                                                  \
-    } while (0)
+/* Shared with the rest of the hook (hook.h): ntdll's exports until installed. */
+section_create_fn o_NtCreateSection = NtCreateSection;
+fn_open o_NtOpenSection = NtOpenSection;
+fn_open o_NtOpenJobObject = NtOpenJobObject;
+job_create_fn o_NtCreateJobObject = NtCreateJobObject;
+
+/* optional: what Wine 8's ntdll (or an older Windows) does not export */
+static const hook_entry table[] = {
+    HOOK(NtCreateMutant),
+    HOOK(NtOpenMutant),
+    HOOK(NtCreateEvent),
+    HOOK(NtOpenEvent),
+    HOOK(NtCreateSemaphore),
+    HOOK(NtOpenSemaphore),
+    HOOK(NtCreateSection),
+    HOOK(NtOpenSection),
+    HOOK(NtCreateTimer),
+    HOOK(NtOpenTimer),
+    HOOK(NtCreateSymbolicLinkObject),
+    HOOK(NtOpenSymbolicLinkObject),
+    HOOK_OPT(NtCreateDebugObject),
+    HOOK_OPT(NtCreateEventPair),
+    HOOK_OPT(NtOpenEventPair),
+    HOOK_OPT(NtCreateSectionEx),
+    HOOK_OPT(NtCreateDirectoryObjectEx),
+    HOOK_OPT(NtCreatePartition),
+    HOOK_OPT(NtOpenPartition),
+    HOOK_OPT(NtOpenSession),
+    HOOK_OPT(NtCreateTransaction),
+    HOOK_OPT(NtOpenTransaction),
+    HOOK_OPT(NtCreateTransactionManager),
+    HOOK_OPT(NtOpenTransactionManager),
+    HOOK_OPT(NtCreateRegistryTransaction),
+    HOOK_OPT(NtOpenRegistryTransaction),
+    HOOK_OPT(NtCreateWaitCompletionPacket),
+    HOOK_OPT(NtCreateCpuPartition),
+    HOOK(NtDuplicateObject),
+    HOOK(NtCreateJobObject),
+    HOOK(NtOpenJobObject),
+    HOOK(NtCreateKeyedEvent),
+    HOOK(NtOpenKeyedEvent),
+    HOOK(NtCreateIoCompletion),
+    HOOK(NtOpenIoCompletion),
+    HOOK(NtCreateDirectoryObject),
+    HOOK(NtOpenDirectoryObject),
+};
 
 int objects_install(void)
 {
-    H(NtCreateMutant);
-    H(NtOpenMutant);
-    H(NtCreateEvent);
-    H(NtOpenEvent);
-    H(NtCreateSemaphore);
-    H(NtOpenSemaphore);
-    H(NtCreateSection);
-    H(NtOpenSection);
-    H(NtCreateTimer);
-    H(NtOpenTimer);
-    H(NtCreateSymbolicLinkObject);
-    H(NtOpenSymbolicLinkObject);
-    H(NtCreateDebugObject);
-    H(NtCreateEventPair);
-    H(NtOpenEventPair);
-    H(NtCreateSectionEx);
-    H(NtCreateDirectoryObjectEx);
-    H(NtCreatePartition);
-    H(NtOpenPartition);
-    H(NtOpenSession);
-    H(NtCreateTransaction);
-    H(NtOpenTransaction);
-    H(NtCreateTransactionManager);
-    H(NtOpenTransactionManager);
-    H(NtCreateRegistryTransaction);
-    H(NtOpenRegistryTransaction);
-    H(NtCreateWaitCompletionPacket);
-    H(NtCreateCpuPartition);
-    H(NtDuplicateObject);
-    H(NtCreateJobObject);
-    H(NtOpenJobObject);
-    H(NtCreateKeyedEvent);
-    H(NtOpenKeyedEvent);
-    H(NtCreateIoCompletion);
-    H(NtOpenIoCompletion);
-    H(NtCreateDirectoryObject);
-    H(NtOpenDirectoryObject);
-    /* the hook's own host-namespace calls must bypass the renaming */
-    if (o_NtCreateSection) real_NtCreateSection = (void *)o_NtCreateSection;
-    if (o_NtOpenSection) real_NtOpenSection = (void *)o_NtOpenSection;
+    if (HOOK_TABLE(table)) return -1;
     names_init_links(o_NtOpenSymbolicLinkObject, o_NtOpenDirectoryObject);
-    if (o_NtOpenJobObject) real_NtOpenJobObject = (void *)o_NtOpenJobObject;
-    if (o_NtCreateJobObject) real_NtCreateJobObject = (void *)o_NtCreateJobObject;
     return 0;
 }

@@ -351,7 +351,7 @@ static struct {
     const unsigned char *stub;
     void *tramp;
     void *detour; /* the first one called: what a later hook of the stub calls as its original */
-} hooked[64];
+} hooked[256];
 static int nhooked;
 
 static int prep_syscall(op *o, const char *name, void *detour, void **original)
@@ -557,6 +557,22 @@ int patch_attach_replace(void *target, void *detour, const char *what)
     if (tx_failed) return tx_failed;
     if (ntx == PATCH_MAX_OPS) return tx_failed = patch_fail(what, PATCH_TOO_MANY, NULL);
     return tx_add(prep_replace(&tx[ntx], target, detour, what), what);
+}
+
+int patch_attach_syscall(const char *name, void *detour, void **original)
+{
+    if (tx_failed) return tx_failed;
+    if (ntx == PATCH_MAX_OPS) return tx_failed = patch_fail(name, PATCH_TOO_MANY, NULL);
+    return tx_add(prep_syscall(&tx[ntx], name, detour, original), name);
+}
+
+int hook_table(const hook_entry *t, int n)
+{
+    int i;
+    patch_begin();
+    for (i = 0; i < n; i++)
+        if (!(t[i].optional && !ntdll_proc(t[i].name))) patch_attach_syscall(t[i].name, t[i].detour, t[i].original);
+    return patch_commit();
 }
 
 int patch_commit(void)

@@ -17,7 +17,28 @@ enum {
     PATCH_TOO_MANY = -6,     /* a transaction holds at most PATCH_MAX_OPS attaches */
 };
 
-/* Hook ntdll!name. On success *original is a callable copy of the untouched stub, or, when
+/* The one install shape of every part: a table of the ntdll stubs it hooks, installed by
+ * hook_table as one transaction (all written, or none), as Detours' DetourTransactionCommit
+ * and Sandboxie's Key_Init do. The original of d_X is o_X: ntdll's export until installed,
+ * then a callable copy of the untouched stub (or the previous part's detour, see below). */
+typedef struct {
+    const char *name; /* the ntdll export */
+    void *detour;
+    void **original;
+    int optional; /* 1: skipped where ntdll lacks the export (Wine 8 lacks NtAlpc*, older ntdlls NtRenameKey) */
+} hook_entry;
+#define HOOK(x)                               \
+    {                                         \
+#x, (void *)d_##x, (void **)&o_##x, 0 \
+    }
+#define HOOK_OPT(x)                           \
+    {                                         \
+#x, (void *)d_##x, (void **)&o_##x, 1 \
+    }
+int hook_table(const hook_entry *t, int n);
+#define HOOK_TABLE(t) hook_table((t), (int)(sizeof(t) / sizeof *(t)))
+
+/* Hook ntdll!name (a one-entry table, for tests). On success *original is a callable copy of the untouched stub, or, when
  * another part hooked name already, that part's detour (the new one is called first).
  * Stubs are checked byte for byte against the Windows 10/11 and Wine 8 layouts. */
 int hook_syscall(const char *name, void *detour, void **original);
@@ -37,10 +58,11 @@ int hook_replace(void *target, void *detour);
 
 /* Transactions: attach several hooks, then commit writes them all, or none when one
  * fails (the entries already written are restored). what names the hook in failures. */
-#define PATCH_MAX_OPS 32
+#define PATCH_MAX_OPS 64
 void patch_begin(void);
 int patch_attach(void *target, void *detour, void **original, const char *what);
 int patch_attach_replace(void *target, void *detour, const char *what);
+int patch_attach_syscall(const char *name, void *detour, void **original);
 int patch_commit(void);
 void patch_abort(void);
 

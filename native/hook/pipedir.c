@@ -113,5 +113,6 @@ int pipedir_install(void)
 {
     /* files_dir.c (copy-on-write files) hooks the call too, in front of this one (patch.c
        chains them): it serves its own directory handles and passes the pipe root on here */
-    return hook_syscall("NtQueryDirectoryFile", d_NtQueryDirectoryFile, (void **)&o_NtQueryDirectoryFile);
+    static const hook_entry table[] = {HOOK(NtQueryDirectoryFile)};
+    return HOOK_TABLE(table);
 }

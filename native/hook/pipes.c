@@ -10,7 +10,8 @@
 
 typedef NTSTATUS(NTAPI *file14)(HANDLE *, ACCESS_MASK, OBJECT_ATTRIBUTES *, ULONG_PTR, ULONG_PTR, ULONG_PTR, ULONG_PTR, ULONG_PTR,
                                 ULONG_PTR, ULONG_PTR, ULONG_PTR, ULONG_PTR, ULONG_PTR, ULONG_PTR);
-static file14 o_NtCreateNamedPipeFile, o_NtCreateMailslotFile, o_NtCreateFile, o_NtOpenFile;
+static file14 o_NtCreateNamedPipeFile, o_NtCreateMailslotFile, o_NtOpenFile;
+create_file_fn o_NtCreateFile = NtCreateFile; /* files.h */
 
 static NTSTATUS file_call(file14 orig, const char *call, HANDLE *h, ACCESS_MASK a, OBJECT_ATTRIBUTES *oa, ULONG_PTR a4, ULONG_PTR a5,
                           ULONG_PTR a6, ULONG_PTR a7, ULONG_PTR a8, ULONG_PTR a9, ULONG_PTR a10, ULONG_PTR a11, ULONG_PTR a12,
@@ -28,7 +29,7 @@ static NTSTATUS file_call(file14 orig, const char *call, HANDLE *h, ACCESS_MASK 
        isolation layer resolved (\??\GLOBALROOT\??\C:\x arrives as \??\C:\x) */
     is_file = !root && (v == V_PASS || (v == V_RENAMED && !r.kind));
     foa = v == V_RENAMED ? &r.oa : oa;
-    if (is_file && orig == o_NtCreateFile &&
+    if (is_file && orig == (file14)(void *)o_NtCreateFile &&
         files_open(1, h, a, foa, (IO_STATUS_BLOCK *)a4, (LARGE_INTEGER *)a5, (ULONG)a6, (ULONG)a7, (ULONG)a8, (ULONG)a9, (PVOID)a10,
                    (ULONG)a11, &st)) {
         renamed_free(&r);
@@ -45,7 +46,7 @@ static NTSTATUS file_call(file14 orig, const char *call, HANDLE *h, ACCESS_MASK 
     st = orig(h, a, v == V_RENAMED ? &r.oa : oa, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14);
     renamed_free(&r);
     if (st >= 0 && h && v == V_OPEN && r.scm_pipe && svcctl_note(*h)) {
-        real_NtClose(*h); /* never an unguarded handle on it */
+        o_NtClose(*h); /* never an unguarded handle on it */
         return ST_ACCESS_DENIED;
     }
     /* a handle on the pipe/mailslot root: later names relative to it are pipe names;
@@ -64,7 +65,7 @@ static NTSTATUS file_call(file14 orig, const char *call, HANDLE *h, ACCESS_MASK 
                                    ULONG_PTR a7, ULONG_PTR a8, ULONG_PTR a9, ULONG_PTR a10, ULONG_PTR a11, ULONG_PTR a12, ULONG_PTR a13, \
                                    ULONG_PTR a14)                                                                                        \
     {                                                                                                                                    \
-        return file_call(o_##name, #name, h, a, oa, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14);                                    \
+        return file_call((file14)(void *)o_##name, #name, h, a, oa, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14);                    \
     }
 FILE_HOOK(NtCreateNamedPipeFile)
 FILE_HOOK(NtCreateMailslotFile)
@@ -85,6 +86,7 @@ static NTSTATUS NTAPI d_NtFsControlFile(HANDLE h, HANDLE ev, PVOID apc, PVOID ct
     int v;
 
     if (svcctl_refused(h, "NtFsControlFile")) return ST_ACCESS_DENIED; /* FSCTL_PIPE_TRANSCEIVE and the rest (svcctl.c) */
+    if (handles_fsctl_refused(h, code)) return ST_ACCESS_DENIED;       /* reparse points, object ids of host files */
     if (code != FSCTL_PIPE_WAIT_CODE || !G.active || !in || in_len < offsetof(PIPE_WAIT_BUF, Name) ||
         w->NameLength > in_len - offsetof(PIPE_WAIT_BUF, Name))
         return o_NtFsControlFile(h, ev, apc, ctx, io, code, in, in_len, out, out_len);
@@ -110,13 +112,10 @@ static NTSTATUS NTAPI d_NtFsControlFile(HANDLE h, HANDLE ev, PVOID apc, PVOID ct
 
 int pipes_install(void)
 {
-    if (hook_syscall("NtCreateNamedPipeFile", d_NtCreateNamedPipeFile, (void **)&o_NtCreateNamedPipeFile)) return -1;
-    if (hook_syscall("NtCreateMailslotFile", d_NtCreateMailslotFile, (void **)&o_NtCreateMailslotFile)) return -1;
-    if (hook_syscall("NtCreateFile", d_NtCreateFile, (void **)&o_NtCreateFile)) return -1;
-    if (hook_syscall("NtOpenFile", d_NtOpenFile, (void **)&o_NtOpenFile)) return -1;
-    /* copy-on-write files in every VM (docs/state.md) */
-    files_orig_create = (void *)o_NtCreateFile;
-    if (hook_syscall("NtFsControlFile", d_NtFsControlFile, (void **)&o_NtFsControlFile)) return -1;
+    static const hook_entry table[] = {
+        HOOK(NtCreateNamedPipeFile), HOOK(NtCreateMailslotFile), HOOK(NtCreateFile), HOOK(NtOpenFile), HOOK(NtFsControlFile),
+    };
+    if (HOOK_TABLE(table)) return -1;
     if (svcctl_install() || pipedir_install()) return -1;
     return 0;
 }

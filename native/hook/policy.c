@@ -264,9 +264,20 @@ static int decide_in(const rule_list *l, int kind, const WCHAR *name, USHORT n)
     return -1;
 }
 
+static WCHAR own_pipe[40];
+static USHORT own_pipe_n;
+void policy_open_own_pipe(const WCHAR *name)
+{
+    own_pipe_n = (USHORT)wcslen(name);
+    if (own_pipe_n >= ARRAYSIZE(own_pipe)) own_pipe_n = 0;
+    memcpy(own_pipe, name, own_pipe_n * sizeof(WCHAR));
+}
+
 int policy_decide(int kind, const WCHAR *name, USHORT n)
 {
     int v;
+    /* the control pipe of the service this process is being started as (direct.c) */
+    if (kind == K_PIPE && own_pipe_n && n == own_pipe_n && !_wcsnicmp(name, own_pipe, n)) return P_OPEN;
     /* svcdup's own host objects (svcdup.pid.*, svcdup.vmctl.*) are never shared with a VM;
        the one exception is the relay pipe svcdup-host made for this very process
        (service.c), which must reach the host's svcdup-host. */

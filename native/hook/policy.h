@@ -38,6 +38,8 @@ const char *policy_error(void);
    Precedence: closed, then private, then cow, then open (the VM's rules), then the
    defaults; no rule: P_RENAME. */
 int policy_decide(int kind, const WCHAR *name, USHORT chars);
+/* This process's own service control pipe (direct.c): open to it alone, never inherited. */
+void policy_open_own_pipe(const WCHAR *name);
 /* The VM's network identity. */
 const policy_net *policy_network(void);
 /* Is there a rule of this verdict for this kind? */

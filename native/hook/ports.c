@@ -59,19 +59,9 @@ CONNECT(NtConnectPort)
 CONNECT(NtSecureConnectPort)
 CONNECT(NtAlpcConnectPort)
 
-#define H(name)                                                             \
-    do {                                                                    \
-        int r_ = hook_syscall(#name, (void *)d_##name, (void **)&o_##name); \
-        if (r_ && r_ != -1) return -1;                                      \
-    } while (0)
-
-int ports_install(void)
-{
-    H(NtCreatePort);
-    H(NtCreateWaitablePort);
-    H(NtAlpcCreatePort);
-    H(NtConnectPort);
-    H(NtSecureConnectPort);
-    H(NtAlpcConnectPort);
-    return 0;
-}
+/* Wine 8 exports only NtCreatePort, NtConnectPort and NtSecureConnectPort; Windows has them all */
+static const hook_entry table[] = {
+    HOOK_OPT(NtCreatePort),  HOOK_OPT(NtCreateWaitablePort), HOOK_OPT(NtAlpcCreatePort),
+    HOOK_OPT(NtConnectPort), HOOK_OPT(NtSecureConnectPort),  HOOK_OPT(NtAlpcConnectPort),
+};
+int ports_install(void) { return HOOK_TABLE(table); }

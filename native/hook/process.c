@@ -19,9 +19,10 @@ typedef NTSTATUS(NTAPI *open_fn)(HANDLE *, ACCESS_MASK, OBJECT_ATTRIBUTES *, CLI
 typedef NTSTATUS(NTAPI *qsi_fn)(ULONG, PVOID, ULONG, PULONG);
 typedef NTSTATUS(NTAPI *close_fn)(HANDLE);
 static cup_fn o_NtCreateUserProcess;
-static open_fn o_NtOpenProcess, o_NtOpenThread;
+static open_fn o_NtOpenThread;
+open_fn o_NtOpenProcess = NtOpenProcess; /* hook.h */
 static qsi_fn o_NtQuerySystemInformation;
-static close_fn o_NtClose;
+close_fn o_NtClose = NtClose; /* hook.h */
 
 static void trace_pid(const char *call, DWORD pid, int verdict)
 {
@@ -188,12 +189,8 @@ static NTSTATUS NTAPI d_NtClose(HANDLE h)
 
 int process_install(void)
 {
-    if (hook_syscall("NtClose", d_NtClose, (void **)&o_NtClose)) return -1;
-    real_NtClose = o_NtClose;
-    if (hook_syscall("NtCreateUserProcess", d_NtCreateUserProcess, (void **)&o_NtCreateUserProcess)) return -1;
-    if (hook_syscall("NtOpenProcess", d_NtOpenProcess, (void **)&o_NtOpenProcess)) return -1;
-    real_NtOpenProcess = o_NtOpenProcess;
-    if (hook_syscall("NtOpenThread", d_NtOpenThread, (void **)&o_NtOpenThread)) return -1;
-    if (hook_syscall("NtQuerySystemInformation", d_NtQuerySystemInformation, (void **)&o_NtQuerySystemInformation)) return -1;
-    return 0;
+    static const hook_entry table[] = {
+        HOOK(NtClose), HOOK(NtCreateUserProcess), HOOK(NtOpenProcess), HOOK(NtOpenThread), HOOK(NtQuerySystemInformation),
+    };
+    return HOOK_TABLE(table);
 }

@@ -8,7 +8,7 @@
 
 typedef NTSTATUS(NTAPI *qo_fn)(HANDLE, OBJECT_INFORMATION_CLASS, PVOID, ULONG, PULONG);
 typedef NTSTATUS(NTAPI *qf_fn)(HANDLE, IO_STATUS_BLOCK *, PVOID, ULONG, ULONG);
-static qo_fn o_NtQueryObject;
+qo_fn o_NtQueryObject = NtQueryObject; /* hook.h */
 static qf_fn o_NtQueryInformationFile;
 
 #define FileNameInformationClass 9
@@ -45,8 +45,6 @@ static NTSTATUS NTAPI d_NtQueryInformationFile(HANDLE h, IO_STATUS_BLOCK *io, PV
 
 int query_install(void)
 {
-    if (hook_syscall("NtQueryObject", d_NtQueryObject, (void **)&o_NtQueryObject)) return -1;
-    real_NtQueryObject = o_NtQueryObject;
-    if (hook_syscall("NtQueryInformationFile", d_NtQueryInformationFile, (void **)&o_NtQueryInformationFile)) return -1;
-    return 0;
+    static const hook_entry table[] = {HOOK(NtQueryObject), HOOK(NtQueryInformationFile)};
+    return HOOK_TABLE(table);
 }

@@ -64,7 +64,6 @@ typedef struct {
 NTSYSAPI NTSTATUS NTAPI NtQueryKey(HANDLE, int, void *, ULONG, ULONG *);
 NTSYSAPI NTSTATUS NTAPI NtEnumerateKey(HANDLE, ULONG, int, void *, ULONG, ULONG *);
 NTSYSAPI NTSTATUS NTAPI NtEnumerateValueKey(HANDLE, ULONG, int, void *, ULONG, ULONG *);
-NTSYSAPI NTSTATUS NTAPI NtSetValueKey(HANDLE, UNICODE_STRING *, ULONG, ULONG, void *, ULONG);
 NTSYSAPI NTSTATUS NTAPI NtQueryValueKey(HANDLE, UNICODE_STRING *, int, void *, ULONG, ULONG *);
 NTSYSAPI NTSTATUS NTAPI NtDeleteKey(HANDLE);
 NTSYSAPI LONG NTAPI RtlCompareUnicodeString(const UNICODE_STRING *, const UNICODE_STRING *, BOOLEAN);
@@ -72,22 +71,21 @@ NTSYSAPI void NTAPI RtlInitializeCriticalSection(RTL_CRITICAL_SECTION *);
 NTSYSAPI void NTAPI RtlEnterCriticalSection(RTL_CRITICAL_SECTION *);
 NTSYSAPI void NTAPI RtlLeaveCriticalSection(RTL_CRITICAL_SECTION *);
 
-typedef NTSTATUS(NTAPI *open_key_fn)(HANDLE *, ACCESS_MASK, OBJECT_ATTRIBUTES *);
 typedef NTSTATUS(NTAPI *open_key_ex_fn)(HANDLE *, ACCESS_MASK, OBJECT_ATTRIBUTES *, ULONG);
-typedef NTSTATUS(NTAPI *create_key_fn)(HANDLE *, ACCESS_MASK, OBJECT_ATTRIBUTES *, ULONG, UNICODE_STRING *, ULONG, ULONG *);
 typedef NTSTATUS(NTAPI *query_key_fn)(HANDLE, int, void *, ULONG, ULONG *);
 typedef NTSTATUS(NTAPI *enum_key_fn)(HANDLE, ULONG, int, void *, ULONG, ULONG *);
 typedef NTSTATUS(NTAPI *delete_key_fn)(HANDLE);
 typedef NTSTATUS(NTAPI *rename_key_fn)(HANDLE, UNICODE_STRING *);
 typedef NTSTATUS(NTAPI *notify_key_fn)(HANDLE, HANDLE, PIO_APC_ROUTINE, void *, IO_STATUS_BLOCK *, ULONG, BOOLEAN, void *, ULONG, BOOLEAN);
-static open_key_fn o_NtOpenKey;
+fn_open o_NtOpenKey = NtOpenKey; /* hook.h: scmnames.c reaches svcdup's area with it */
 static open_key_ex_fn o_NtOpenKeyEx;
-static create_key_fn o_NtCreateKey;
+key_create_fn o_NtCreateKey = NtCreateKey; /* hook.h */
 static query_key_fn o_NtQueryKey = NtQueryKey;
 static enum_key_fn o_NtEnumerateKey = NtEnumerateKey;
 static delete_key_fn o_NtDeleteKey = NtDeleteKey;
 static rename_key_fn o_NtRenameKey;
 static notify_key_fn o_NtNotifyChangeKey;
+setvalue_fn o_NtSetValueKey = NtSetValueKey; /* hook.h: the hook's own writes (copies, scmcreate.c) */
 
 #define NAME_MAX_CHARS 1024
 #define COMPONENT_MAX  255
@@ -142,7 +140,7 @@ static int key_exists(const WCHAR *name)
 {
     HANDLE h;
     if (raw_open(&h, name, (USHORT)wcslen(name), KEY_QUERY_VALUE) < 0) return 0;
-    real_NtClose(h);
+    o_NtClose(h);
     return 1;
 }
 
@@ -189,8 +187,8 @@ static USHORT to_logical(WCHAR *s, USHORT n)
     return n;
 }
 
-/* The logical name of an open key, or 0. */
-static USHORT handle_name(HANDLE h, WCHAR *out)
+/* The real name of an open key into out (NAME_MAX_CHARS chars, NUL-terminated), or 0. */
+static USHORT real_name(HANDLE h, WCHAR *out)
 {
     struct {
         ULONG len;
@@ -199,9 +197,17 @@ static USHORT handle_name(HANDLE h, WCHAR *out)
     ULONG ret;
     USHORT n;
     if (o_NtQueryKey(h, KeyNameInformation, &info, sizeof info - sizeof(WCHAR), &ret) < 0) return 0;
-    n = to_logical(info.name, (USHORT)(info.len / sizeof(WCHAR)));
+    n = (USHORT)(info.len / sizeof(WCHAR));
     memcpy(out, info.name, n * sizeof(WCHAR));
     out[n] = 0;
+    return n;
+}
+
+/* The logical name of an open key, or 0. */
+static USHORT handle_name(HANDLE h, WCHAR *out)
+{
+    USHORT n = real_name(h, out);
+    if (n) out[n = to_logical(out, n)] = 0;
     return n;
 }
 
@@ -416,12 +422,12 @@ static void lookup(const WCHAR *full, USHORT n, int policy, key_state *s)
                 whole = 0;
                 break;
             }
-            real_NtClose(last);
+            o_NtClose(last);
             last = next;
             start = i + 1;
         }
         m = marker_of(last);
-        real_NtClose(last);
+        o_NtClose(last);
         if (whole) s->copy = m == M_IS_DELETED ? -1 : 1;
         if (m) s->host_hidden = 1;
     }
@@ -444,7 +450,7 @@ static NTSTATUS create_chain(HANDLE *h, const WCHAR *name, USHORT n)
         if (i < n && name[i] != L'\\') continue;
         init_oa(&oa, &us, name + start, i - start, parent);
         st = o_NtCreateKey(&k, KEY_ALL_ACCESS, &oa, 0, NULL, 0, NULL);
-        real_NtClose(parent);
+        o_NtClose(parent);
         if (st < 0) return st;
         parent = k;
         start = i + 1;
@@ -489,7 +495,7 @@ static NTSTATUS copy_values(HANDLE from, HANDLE to)
         if (st < 0) break;
         name.Buffer = v->name;
         name.Length = name.MaximumLength = (USHORT)v->name_len;
-        if ((st = NtSetValueKey(to, &name, v->title, v->type, (BYTE *)v + v->data_off, v->data_len)) < 0) break;
+        if ((st = o_NtSetValueKey(to, &name, v->title, v->type, (BYTE *)v + v->data_off, v->data_len)) < 0) break;
         i++;
     }
     hfree(v);
@@ -522,7 +528,7 @@ static NTSTATUS ensure_copy(HANDLE *h, const WCHAR *full, USHORT n)
         hn = parent_len(host, hn);
     }
     if (m == M_IS_DELETED) {
-        real_NtClose(parent);
+        o_NtClose(parent);
         return ST_OBJECT_NAME_NOT_FOUND;
     }
     /* down to the key: each one copied from the host's, which must show through */
@@ -544,7 +550,7 @@ static NTSTATUS ensure_copy(HANDLE *h, const WCHAR *full, USHORT n)
             ;
         hn = i;
         if (hidden || key_policy(full, hn) == P_PRIVATE || raw_open(&hk, full, hn, RD) < 0) {
-            real_NtClose(parent);
+            o_NtClose(parent);
             return ST_OBJECT_NAME_NOT_FOUND;
         }
         /* the copy takes the host's spelling of the name and its class */
@@ -560,17 +566,17 @@ static NTSTATUS ensure_copy(HANDLE *h, const WCHAR *full, USHORT n)
             cls_chars = (USHORT)(fi.f.class_len / sizeof(WCHAR));
         }
         st = create_under(h, parent, last, hn - start, cls, cls_chars, 0, &disp);
-        real_NtClose(parent);
+        o_NtClose(parent);
         if (st < 0) {
-            real_NtClose(hk);
+            o_NtClose(hk);
             return st;
         }
         if (disp == REG_CREATED) st = copy_values(hk, *h);
-        real_NtClose(hk);
+        o_NtClose(hk);
         if (st < 0) {
             if (disp == REG_CREATED) {
                 o_NtDeleteKey(*h);
-                real_NtClose(*h);
+                o_NtClose(*h);
             } /* nothing half-copied */
             return st;
         }
@@ -596,10 +602,10 @@ static void delete_children(HANDLE h)
         if (o_NtOpenKey(&c, KEY_ALL_ACCESS, &oa) < 0) return;
         delete_children(c);
         if (o_NtDeleteKey(c) < 0) {
-            real_NtClose(c);
+            o_NtClose(c);
             return;
         }
-        real_NtClose(c);
+        o_NtClose(c);
     }
 }
 
@@ -628,13 +634,13 @@ again:
             WCHAR real[NAME_MAX_CHARS];
             USHORT rn = handle_name(hk, real);
             if (!rn && reading) { /* the caller's access may not allow asking the name: ours does */
-                real_NtClose(hk);
+                o_NtClose(hk);
                 if ((st = raw_open(&hk, k->full, k->full_len, RD)) < 0) return st;
                 rn = handle_name(hk, real);
                 reading = 0; /* checked below, then opened again with the caller's access */
             }
             if (rn && starts_with(real, rn, svcdup_area)) {
-                real_NtClose(hk);
+                o_NtClose(hk);
                 return ST_ACCESS_DENIED;
             } /* a link into svcdup's area */
             if (reading && !(rn && (rn != k->full_len || _wcsnicmp(real, k->full, rn)))) {
@@ -642,7 +648,7 @@ again:
                 *h = hk;
                 return 0;
             }
-            real_NtClose(hk);
+            o_NtClose(hk);
             if (rn && (rn != k->full_len || _wcsnicmp(real, k->full, rn)) && !links++ && level(real, rn) >= 2) {
                 /* a registry link on the way: the VM's copy is the target's, whatever name reached it */
                 memcpy(k->full, real, (rn + 1) * sizeof(WCHAR));
@@ -655,7 +661,7 @@ again:
             if (disp) *disp = REG_OPENED;
             if (!(a & WRITE_BITS)) return raw_open(h, k->full, k->full_len, a);
             if ((st = ensure_copy(&copy, k->full, k->full_len)) < 0) return st;
-            real_NtClose(copy);
+            o_NtClose(copy);
             return raw_open(h, c, cn, a);
         }
         if (st != ST_OBJECT_NAME_NOT_FOUND) return st;
@@ -670,7 +676,7 @@ again:
         if (raw_open(&hk, c, cn, KEY_ALL_ACCESS) >= 0) {
             delete_children(hk);
             o_NtDeleteKey(hk);
-            real_NtClose(hk);
+            o_NtClose(hk);
         }
     }
     if (s.host_hidden || s.copy < 0 || marker_of(parent) == M_IS_OPAQUE)
@@ -678,9 +684,9 @@ again:
     else
         st = create_under(&hk, parent, k->full + pl + 1, k->full_len - pl - 1, cls ? cls->Buffer : NULL,
                           cls ? cls->Length / sizeof(WCHAR) : 0, options, &d);
-    real_NtClose(parent);
+    o_NtClose(parent);
     if (st < 0) return st;
-    real_NtClose(hk);
+    o_NtClose(hk);
     if (disp) *disp = REG_CREATED;
     return raw_open(h, c, cn, a);
 }
@@ -744,7 +750,7 @@ static NTSTATUS open_any(const char *call, HANDLE *h, ACCESS_MASK a, OBJECT_ATTR
             USHORT rn = handle_name(*h, real);
             /* an open key must not be a link into svcdup's area (another VM's copies) */
             if (rn && starts_with(real, rn, svcdup_area) && !starts_with(real, rn, vm_area)) {
-                real_NtClose(*h);
+                o_NtClose(*h);
                 *h = NULL;
                 st = ST_ACCESS_DENIED;
             }
@@ -923,8 +929,8 @@ static int build(HANDLE h, merged *m, NTSTATUS *st)
     *st = 0;
     if (copy) *st = add_side(m, &cap, copy, 1, logical, ln);
     if (*st >= 0 && host) *st = add_side(m, &cap, host, 0, logical, ln);
-    if (copy && copy != h) real_NtClose(copy);
-    if (host && host != h) real_NtClose(host);
+    if (copy && copy != h) o_NtClose(copy);
+    if (host && host != h) o_NtClose(host);
     if (*st < 0) {
         free_list(m);
         return 1;
@@ -1062,7 +1068,7 @@ static NTSTATUS NTAPI d_NtEnumerateKey(HANDLE h, ULONG index, int cls, void *buf
         init_oa(&oa, &us, node->name, (USHORT)(node->name_len / sizeof(WCHAR)), h);
         if ((st = d_NtOpenKey(&sub, KEY_QUERY_VALUE | KEY_ENUMERATE_SUB_KEYS, &oa)) >= 0) {
             st = d_NtQueryKey(sub, cls, buf, len, ret);
-            real_NtClose(sub);
+            o_NtClose(sub);
         }
     }
     hfree(node);
@@ -1086,7 +1092,9 @@ static NTSTATUS NTAPI d_NtDeleteKey(HANDLE h)
     ULONG d, ret;
     if (!cow_root_len || o_NtQueryKey(h, KeyNameInformation, &info, sizeof info - sizeof(WCHAR), &ret) < 0 ||
         !is_copy_name(info.name, (USHORT)(info.len / sizeof(WCHAR))))
-        return o_NtDeleteKey(h); /* a host key (the VM holds no write access to one under copy-on-write) */
+        /* not a copy: a host key goes only where a rule opens it (a read-only handle's rights
+           may have been widened some other way), dup's own copies under VMs\<vm> as they are */
+        return registry_may_change(h) ? o_NtDeleteKey(h) : ST_ACCESS_DENIED;
     cn = (USHORT)(info.len / sizeof(WCHAR));
     memcpy(c, info.name, cn * sizeof(WCHAR));
     c[cn] = 0;
@@ -1113,27 +1121,27 @@ static NTSTATUS NTAPI d_NtDeleteKey(HANDLE h)
             init_oa(&oa, &us, u.b.name, (USHORT)(u.b.name_len / sizeof(WCHAR)), work);
             if (o_NtOpenKey(&sub, KEY_QUERY_VALUE, &oa) < 0) continue;
             if (marker_of(sub) != M_IS_DELETED) st = ST_ACCESS_DENIED;
-            real_NtClose(sub);
+            o_NtClose(sub);
         }
     }
     if (st < 0) {
-        real_NtClose(work);
+        o_NtClose(work);
         return st;
     }
     /* a tombstone where the host's key would show through */
     tombstone = key_policy(logical, ln) != P_PRIVATE && raw_open(&host, logical, ln, RD) >= 0;
-    if (host) real_NtClose(host);
+    if (host) o_NtClose(host);
     pl = parent_len(c, cn);
     if (tombstone && raw_open(&parent, c, pl, RD) >= 0) {
         if (marker_of(parent) == M_IS_OPAQUE) tombstone = 0;
-        real_NtClose(parent);
+        o_NtClose(parent);
     }
     delete_children(work);
-    real_NtClose(work);
+    o_NtClose(work);
     if ((st = o_NtDeleteKey(h)) < 0 || !tombstone) return st;
     if (raw_open(&parent, c, pl, KEY_CREATE_SUB_KEY) >= 0) {
-        if (create_under(&tomb, parent, c + pl + 1, cn - pl - 1, M_DELETED, (USHORT)wcslen(M_DELETED), 0, &d) >= 0) real_NtClose(tomb);
-        real_NtClose(parent);
+        if (create_under(&tomb, parent, c + pl + 1, cn - pl - 1, M_DELETED, (USHORT)wcslen(M_DELETED), 0, &d) >= 0) o_NtClose(tomb);
+        o_NtClose(parent);
     }
     return 0;
 }
@@ -1143,9 +1151,49 @@ static NTSTATUS NTAPI d_NtRenameKey(HANDLE h, UNICODE_STRING *name)
 {
     WCHAR logical[NAME_MAX_CHARS];
     USHORT n = handle_name(h, logical);
-    if (n && key_policy(logical, n) != P_OPEN) return ST_ACCESS_DENIED;
+    /* only a host key a rule opens (a copy cannot move without its host key); unnamed: no */
+    if (!n || key_policy(logical, n) != P_OPEN || !registry_may_change(h)) return ST_ACCESS_DENIED;
     return o_NtRenameKey(h, name);
 }
+
+/* Rights follow the verdict (handles.c): a change through a key handle acts only on the VM's
+   own keys (its copies; dup's Services and Svchost copies: all under VMs\<vm>) or a host key a
+   rule opens; a name that cannot be learnt is refused. */
+int registry_may_change(HANDLE h)
+{
+    WCHAR name[NAME_MAX_CHARS];
+    USHORT n = real_name(h, name);
+    if (!n) return 0;
+    if (vm_area_len && starts_with(name, n, vm_area)) return 1;
+    if (starts_with(name, n, svcdup_area)) return 0;
+    return key_policy(name, n) == P_OPEN;
+}
+
+typedef NTSTATUS(NTAPI *delvalue_fn)(HANDLE, UNICODE_STRING *);
+typedef NTSTATUS(NTAPI *setinfo_key_fn)(HANDLE, int, void *, ULONG);
+typedef NTSTATUS(NTAPI *flush_fn)(HANDLE);
+static delvalue_fn o_NtDeleteValueKey;
+static setinfo_key_fn o_NtSetInformationKey;
+static flush_fn o_NtFlushKey;
+
+static NTSTATUS refused(const char *call)
+{
+    trace_decision(call, NULL, NULL, V_DENIED);
+    return ST_ACCESS_DENIED;
+}
+static NTSTATUS NTAPI d_NtSetValueKey(HANDLE h, UNICODE_STRING *n, ULONG ti, ULONG type, void *data, ULONG len)
+{
+    return registry_may_change(h) ? o_NtSetValueKey(h, n, ti, type, data, len) : refused("NtSetValueKey");
+}
+static NTSTATUS NTAPI d_NtDeleteValueKey(HANDLE h, UNICODE_STRING *n)
+{
+    return registry_may_change(h) ? o_NtDeleteValueKey(h, n) : refused("NtDeleteValueKey");
+}
+static NTSTATUS NTAPI d_NtSetInformationKey(HANDLE h, int cls, void *buf, ULONG len)
+{
+    return registry_may_change(h) ? o_NtSetInformationKey(h, cls, buf, len) : refused("NtSetInformationKey");
+}
+static NTSTATUS NTAPI d_NtFlushKey(HANDLE h) { return registry_may_change(h) ? o_NtFlushKey(h) : refused("NtFlushKey"); }
 
 /* A watch on a key the VM reads from the host moves to the VM's copy, where its writes land:
    the copy stays open as long as the watched handle (one per handle). */
@@ -1161,7 +1209,7 @@ void registry_forget(HANDLE h)
     RtlEnterCriticalSection(&lock);
     for (i = 0; i < WATCH_MAX; i++)
         if (watches[i].caller == h) {
-            real_NtClose(watches[i].copy);
+            o_NtClose(watches[i].copy);
             watches[i].caller = watches[i].copy = NULL;
         }
     if (cache.h == h) free_list(&cache);
@@ -1231,7 +1279,7 @@ static void init_names(void)
             ccs[u.v.data_len / sizeof(WCHAR)] = 0;
             if (!_wcsnicmp(ccs, L"\\Registry\\", 10)) memcpy(ccs, L"\\REGISTRY\\", 10 * sizeof(WCHAR));
         }
-        real_NtClose(h);
+        o_NtClose(h);
     }
 }
 
@@ -1239,15 +1287,12 @@ int registry_install(void)
 {
     RtlInitializeCriticalSection(&lock);
     has_private = policy_has(K_KEY, P_PRIVATE);
-    if (hook_syscall("NtOpenKey", d_NtOpenKey, (void **)&o_NtOpenKey)) return -1;
-    if (hook_syscall("NtOpenKeyEx", d_NtOpenKeyEx, (void **)&o_NtOpenKeyEx)) return -1;
-    if (hook_syscall("NtCreateKey", d_NtCreateKey, (void **)&o_NtCreateKey)) return -1;
-    init_names();
-    if (hook_syscall("NtQueryKey", d_NtQueryKey, (void **)&o_NtQueryKey)) return -1;
-    if (hook_syscall("NtEnumerateKey", d_NtEnumerateKey, (void **)&o_NtEnumerateKey)) return -1;
-    if (hook_syscall("NtDeleteKey", d_NtDeleteKey, (void **)&o_NtDeleteKey)) return -1;
-    if (hook_syscall("NtNotifyChangeKey", d_NtNotifyChangeKey, (void **)&o_NtNotifyChangeKey)) return -1;
     /* NtRenameKey is newer than some ntdlls: hooked where it exists */
-    if (ntdll_proc("NtRenameKey") && hook_syscall("NtRenameKey", d_NtRenameKey, (void **)&o_NtRenameKey)) return -1;
-    return 0;
+    static const hook_entry table[] = {
+        HOOK(NtOpenKey),      HOOK(NtOpenKeyEx),      HOOK(NtCreateKey),         HOOK(NtQueryKey),
+        HOOK(NtEnumerateKey), HOOK(NtDeleteKey),      HOOK(NtNotifyChangeKey),   HOOK_OPT(NtRenameKey),
+        HOOK(NtSetValueKey),  HOOK(NtDeleteValueKey), HOOK(NtSetInformationKey), HOOK(NtFlushKey),
+    };
+    init_names(); /* through ntdll's NtOpenKey: nothing is hooked yet */
+    return HOOK_TABLE(table);
 }

@@ -124,9 +124,6 @@ int scmclient_install(void)
     HMODULE m;
     void *cookie;
 
-    /* raw registry access to svcdup's area: the originals, past registry.c's hooks */
-    raw_NtOpenKey = syscall_original("NtOpenKey");
-    raw_NtCreateKey = syscall_original("NtCreateKey");
     if (LdrRegisterDllNotification(0, (void *)on_dll, NULL, &cookie) < 0)
         return patch_fail("LdrRegisterDllNotification", PATCH_NO_EXPORT, "no DLL load notifications"), -1;
     RtlInitUnicodeString(&n, L"sechost.dll");

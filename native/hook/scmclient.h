@@ -36,10 +36,7 @@ extern change2_fn o_ChangeServiceConfig2W, o_ChangeServiceConfig2A;
 
 /* ---- scmnames.c ---- */
 /* svcdup's registry area, through un-hooked syscall stubs (the VM's registry view closes it) */
-typedef NTSTATUS(NTAPI *open_key_fn)(HANDLE *, ACCESS_MASK, OBJECT_ATTRIBUTES *);
-typedef NTSTATUS(NTAPI *create_key_fn)(HANDLE *, ACCESS_MASK, OBJECT_ATTRIBUTES *, ULONG, UNICODE_STRING *, ULONG, ULONG *);
-extern open_key_fn raw_NtOpenKey;
-extern create_key_fn raw_NtCreateKey;
+int svc_name_ok(const WCHAR *service);
 int svc_key_name(const WCHAR *service, WCHAR *out, size_t chars);
 NTSTATUS open_raw(const WCHAR *name, ACCESS_MASK access, HANDLE *h);
 int vm_has(SC_HANDLE scm, const WCHAR *service);

@@ -3,7 +3,6 @@
 #include "scmclient.h"
 #include <wchar.h>
 
-NTSYSAPI NTSTATUS NTAPI NtSetValueKey(HANDLE, UNICODE_STRING *, ULONG, ULONG, const void *, ULONG);
 NTSYSAPI NTSTATUS NTAPI NtDeleteKey(HANDLE);
 NTSYSAPI NTSTATUS NTAPI NtEnumerateKey(HANDLE, ULONG, int, void *, ULONG, ULONG *);
 
@@ -12,7 +11,7 @@ static NTSTATUS set_value(HANDLE key, const WCHAR *name, ULONG type, const void 
 {
     UNICODE_STRING us;
     RtlInitUnicodeString(&us, name);
-    return NtSetValueKey(key, &us, 0, type, data, bytes);
+    return o_NtSetValueKey(key, &us, 0, type, (void *)data, bytes);
 }
 
 static NTSTATUS create_raw(const WCHAR *name, HANDLE *h, ULONG *disp)
@@ -21,7 +20,7 @@ static NTSTATUS create_raw(const WCHAR *name, HANDLE *h, ULONG *disp)
     OBJECT_ATTRIBUTES oa;
     RtlInitUnicodeString(&us, name);
     InitializeObjectAttributes(&oa, &us, OBJ_CASE_INSENSITIVE, NULL, NULL);
-    return raw_NtCreateKey(h, KEY_ALL_ACCESS, &oa, 0, NULL, 0, disp);
+    return o_NtCreateKey(h, KEY_ALL_ACCESS, &oa, 0, NULL, 0, disp);
 }
 
 /* Delete a key with its subkeys, through the raw stubs. */
@@ -43,13 +42,13 @@ static void delete_tree(const WCHAR *name)
             HANDLE s;
             if (open_raw(sub, KEY_ALL_ACCESS, &s) >= 0) {
                 NtDeleteKey(s);
-                real_NtClose(s);
+                o_NtClose(s);
             } else
                 break;
         }
     }
     NtDeleteKey(h);
-    real_NtClose(h);
+    o_NtClose(h);
 }
 
 static size_t multisz_chars(const WCHAR *m)
@@ -94,11 +93,11 @@ SC_HANDLE WINAPI d_CreateServiceW(SC_HANDLE scm, const WCHAR *name, const WCHAR 
     if (!scm || !name || !path)
         return o_CreateServiceW(scm, name, display, access, type, start, errctl, path, group, tag, deps, user, password);
     n = wcslen(name);
-    if (!n || wcschr(name, L'@') || wcschr(name, L'\\') || wcschr(name, L'/') || n + 1 + vm_len() >= NAME_CHARS) {
+    if (!svc_name_ok(name) || n + 1 + vm_len() >= NAME_CHARS) { /* it becomes a command line and a registry path */
         SetLastError(ERROR_INVALID_NAME);
         return NULL;
     }
-    if (!(type & SERVICE_WIN32) || !raw_NtCreateKey) { /* drivers cannot run in a VM */
+    if (!(type & SERVICE_WIN32) || !o_NtCreateKey) { /* drivers cannot run in a VM */
         trace_svc("CreateService", name, NULL, V_DENIED);
         SetLastError(ERROR_ACCESS_DENIED);
         return NULL;
@@ -143,19 +142,19 @@ SC_HANDLE WINAPI d_CreateServiceW(SC_HANDLE scm, const WCHAR *name, const WCHAR 
             err = ERROR_ACCESS_DENIED;
             goto fail;
         }
-        real_NtClose(p);
+        o_NtClose(p);
         if (create_raw(parent, &p, &created) < 0) {
             err = ERROR_ACCESS_DENIED;
             goto fail;
         }
-        real_NtClose(p);
+        o_NtClose(p);
         if (create_raw(key, &h, &created) < 0) {
             err = ERROR_ACCESS_DENIED;
             goto fail;
         }
     }
     if (created != REG_CREATED_NEW_KEY) {
-        real_NtClose(h);
+        o_NtClose(h);
         h = NULL;
         err = ERROR_SERVICE_EXISTS;
         goto fail;
@@ -173,7 +172,7 @@ SC_HANDLE WINAPI d_CreateServiceW(SC_HANDLE scm, const WCHAR *name, const WCHAR 
         err = ERROR_ACCESS_DENIED;
         goto fail;
     }
-    real_NtClose(h);
+    o_NtClose(h);
     h = NULL;
 
     /* 2. the host SCM's X@<vm>, run by svcdup-host (own process, whatever the image's type) */
@@ -192,7 +191,7 @@ SC_HANDLE WINAPI d_CreateServiceW(SC_HANDLE scm, const WCHAR *name, const WCHAR 
     hfree(mdeps);
     return sh;
 fail:
-    if (h) real_NtClose(h);
+    if (h) o_NtClose(h);
     hfree(image);
     hfree(disp);
     hfree(mdeps);
@@ -232,7 +231,7 @@ BOOL WINAPI d_ChangeServiceConfigW(SC_HANDLE h, DWORD type, DWORD start, DWORD e
         goto out;
     }
     if ((path || type != SERVICE_NO_CHANGE || group || display || deps) &&
-        (!raw_NtOpenKey || !svc_key_name(name, key, ARRAYSIZE(key)) || open_raw(key, KEY_SET_VALUE, &k) < 0)) {
+        (!o_NtOpenKey || !svc_key_name(name, key, ARRAYSIZE(key)) || open_raw(key, KEY_SET_VALUE, &k) < 0)) {
         err = ERROR_ACCESS_DENIED;
         goto out;
     }
@@ -268,7 +267,7 @@ BOOL WINAPI d_ChangeServiceConfigW(SC_HANDLE h, DWORD type, DWORD start, DWORD e
     trace_svc("ChangeServiceConfig", name, path, V_RENAMED);
     ok = TRUE;
 out:
-    if (k) real_NtClose(k);
+    if (k) o_NtClose(k);
     hfree(disp);
     hfree(mdeps);
     if (!ok) SetLastError(err);

@@ -7,13 +7,23 @@
 NTSYSAPI NTSTATUS NTAPI NtQueryValueKey(HANDLE, UNICODE_STRING *, int, void *, ULONG, ULONG *);
 
 /* ---- svcdup's registry area, through un-hooked syscall stubs ---- */
-open_key_fn raw_NtOpenKey;
-create_key_fn raw_NtCreateKey;
+
+/* The one check of a service name of this VM that reaches syntax: a registry path under
+   svcdup's area, the host SCM's SERVICE@VM, svcdup-host's command line (scmcreate.c). 1 to 256
+   characters, none of '"' '\\' '/' '@' or a control character (svcdup-host refuses the same). */
+int svc_name_ok(const WCHAR *s)
+{
+    size_t n = s ? wcslen(s) : 0, i;
+    if (!n || n > 256) return 0;
+    for (i = 0; i < n; i++)
+        if (s[i] < 0x20 || s[i] == L'"' || s[i] == L'\\' || s[i] == L'/' || s[i] == L'@') return 0;
+    return 1;
+}
 
 int svc_key_name(const WCHAR *service, WCHAR *out, size_t chars)
 {
     int n;
-    if (wcschr(service, L'\\') || wcschr(service, L'/')) return 0;
+    if (!svc_name_ok(service)) return 0;
     n = _snwprintf(out, chars, L"\\REGISTRY\\MACHINE\\SOFTWARE\\svcdup\\VMs\\%ls\\Services\\%ls", G.cfg->vm, service);
     return n > 0 && (size_t)n < chars;
 }
@@ -24,7 +34,7 @@ NTSTATUS open_raw(const WCHAR *name, ACCESS_MASK access, HANDLE *h)
     OBJECT_ATTRIBUTES oa;
     RtlInitUnicodeString(&us, name);
     InitializeObjectAttributes(&oa, &us, OBJ_CASE_INSENSITIVE, NULL, NULL);
-    return raw_NtOpenKey(h, access, &oa);
+    return o_NtOpenKey(h, access, &oa);
 }
 
 /* Is service duplicated into (or created in) this VM? 1 yes, 0 no. Without the raw stub
@@ -34,9 +44,9 @@ int vm_has(SC_HANDLE scm, const WCHAR *service)
     WCHAR key[512];
     HANDLE h;
     if (!svc_key_name(service, key, ARRAYSIZE(key))) return 0;
-    if (raw_NtOpenKey) {
+    if (o_NtOpenKey) {
         if (open_raw(key, KEY_QUERY_VALUE, &h) < 0) return 0;
-        real_NtClose(h);
+        o_NtClose(h);
         return 1;
     }
     if (scm) {
@@ -60,10 +70,10 @@ int vm_created(const WCHAR *service)
     BYTE info[64];
     ULONG ret;
     NTSTATUS st;
-    if (!raw_NtOpenKey || !svc_key_name(service, key, ARRAYSIZE(key)) || open_raw(key, KEY_QUERY_VALUE, &h) < 0) return 0;
+    if (!o_NtOpenKey || !svc_key_name(service, key, ARRAYSIZE(key)) || open_raw(key, KEY_QUERY_VALUE, &h) < 0) return 0;
     RtlInitUnicodeString(&v, CREATED_MARK);
     st = NtQueryValueKey(h, &v, 2 /* KeyValuePartialInformation */, info, sizeof info, &ret);
-    real_NtClose(h);
+    o_NtClose(h);
     return st >= 0;
 }
 

@@ -194,7 +194,7 @@ int svcctl_dup_done(HANDLE sh, HANDLE th, ULONG opt)
 {
     if (opt & DUPLICATE_CLOSE_SOURCE) svcctl_forget(sh);
     if (!th || !svcctl_note(th)) return 0;
-    real_NtClose(th); /* never an unguarded copy */
+    o_NtClose(th); /* never an unguarded copy */
     return -1;
 }
 
@@ -239,10 +239,12 @@ static NTSTATUS NTAPI d_NtSetInformationObject(HANDLE h, ULONG cls, PVOID info, 
 
 int svcctl_install(void)
 {
-    if (hook_syscall("NtWriteFile", d_NtWriteFile, (void **)&o_NtWriteFile)) return -1;
-    if (hook_syscall("NtWriteFileGather", d_NtWriteFileGather, (void **)&o_NtWriteFileGather)) return -1;
-    if (hook_syscall("NtSetInformationObject", d_NtSetInformationObject, (void **)&o_NtSetInformationObject)) return -1;
-    /* net.c hooks this call too, in front of this one (patch.c chains hooks of one stub) */
-    if (hook_syscall("NtDeviceIoControlFile", d_NtDeviceIoControlFile, (void **)&o_NtDeviceIoControlFile)) return -1;
-    return 0;
+    /* net.c hooks NtDeviceIoControlFile too, in front of this one (patch.c chains hooks of one stub) */
+    static const hook_entry table[] = {
+        HOOK(NtWriteFile),
+        HOOK(NtWriteFileGather),
+        HOOK(NtSetInformationObject),
+        HOOK(NtDeviceIoControlFile),
+    };
+    return HOOK_TABLE(table);
 }

@@ -29,7 +29,7 @@ trace_hdr *trace_map(const WCHAR *vm,
     return view;
 }
 
-void trace_open(void) { hdr = trace_map(G.cfg->vm, real_NtCreateSection); }
+void trace_open(void) { hdr = trace_map(G.cfg->vm, o_NtCreateSection); }
 
 static int put(WCHAR *o, int at, const UNICODE_STRING *s)
 {

@@ -40,4 +40,13 @@ void trace_decision(const char *call, const UNICODE_STRING *used, const UNICODE_
 /* A part of the hook that could not be installed: recorded in the header and traced
    (call "install", used "part: export", effective the reason, decision "failed"). */
 void trace_failure(const char *part, const char *what, const char *why);
+/* A call a VM process never makes: its detour traces the refusal and says access denied
+   (keyguard.c, sysguard.c). The original is never called. */
+#define REFUSE(x)                                         \
+    static void *o_##x;                                   \
+    static NTSTATUS NTAPI d_##x(void)                     \
+    {                                                     \
+        trace_decision(#x, NULL, NULL, 3 /* V_DENIED */); \
+        return ST_ACCESS_DENIED;                          \
+    }
 #endif

@@ -14,31 +14,62 @@ struct host H;
 
 static void usage(void)
 {
-    err_write(L"usage: svcdup-host.exe --vm VM --service SERVICE [--restricted-token]\n"
+    err_write(L"usage: svcdup-host.exe --vm VM --service SERVICE [--restricted-token] (each once)\n"
               L"svcdup-host is the ImagePath of a duplicate; the SCM starts it (sc start SERVICE@VM).\n",
               NULL);
+}
+
+/* A VM name as svcdup makes them (docs/vm.md): ^[a-z](?:[a-z0-9-]{0,30}[a-z0-9])?$ */
+static int vm_name_ok(const WCHAR *s)
+{
+    int n = lstrlenW(s), i;
+    if (n < 1 || n > 32 || s[0] < L'a' || s[0] > L'z' || s[n - 1] == L'-') return 0;
+    for (i = 0; i < n; i++)
+        if (!((s[i] >= L'a' && s[i] <= L'z') || (s[i] >= L'0' && s[i] <= L'9') || s[i] == L'-')) return 0;
+    return 1;
+}
+
+/* A service name the SCM accepts, and nothing that could be read as syntax: no quote,
+   slash, backslash, '@' (SERVICE@VM is this process's own name) or control character */
+static int service_name_ok(const WCHAR *s)
+{
+    int n = lstrlenW(s), i;
+    if (n < 1 || n > 256) return 0;
+    for (i = 0; i < n; i++)
+        if (s[i] < 0x20 || s[i] == L'"' || s[i] == L'/' || s[i] == L'\\' || s[i] == L'@') return 0;
+    return 1;
+}
+
+/* Each flag once: a name that smuggled a second --vm or --service into the ImagePath
+   (a service created in a VM, hook/scmcreate.c) must not pick another VM's service. */
+static int take(WCHAR *dst, int cap, const WCHAR *value)
+{
+    if (dst[0] || lstrlenW(value) >= cap) return 0;
+    lstrcpynW(dst, value, cap);
+    return 1;
 }
 
 int host_main(int argc, WCHAR **argv)
 {
     SERVICE_TABLE_ENTRYW table[2] = {{0}};
     DWORD err;
-    int i;
+    int i, ok = 1;
 
-    for (i = 1; i < argc; i += 2) {
+    for (i = 1; i < argc && ok; i += 2) {
         if (str_eq(argv[i], L"--restricted-token")) {
+            ok = !H.restricted_token;
             H.restricted_token = TRUE;
             i--; /* a flag: no value */
         } else if (i + 1 >= argc)
             break;
         else if (str_eq(argv[i], L"--vm"))
-            lstrcpynW(H.vm, argv[i + 1], ARRAYSIZE(H.vm));
+            ok = take(H.vm, ARRAYSIZE(H.vm), argv[i + 1]) && vm_name_ok(H.vm);
         else if (str_eq(argv[i], L"--service"))
-            lstrcpynW(H.service, argv[i + 1], ARRAYSIZE(H.service));
+            ok = take(H.service, ARRAYSIZE(H.service), argv[i + 1]) && service_name_ok(H.service);
         else
             break;
     }
-    if (i != argc || !H.vm[0] || !H.service[0]) {
+    if (!ok || i != argc || !H.vm[0] || !H.service[0]) {
         usage();
         return 2;
     }

@@ -19,6 +19,7 @@
 #include <rpcndr.h>
 #include <stdio.h>
 #include <wchar.h>
+#include "esc-json.h"
 
 typedef NTSTATUS(NTAPI *open3)(HANDLE *, ACCESS_MASK, OBJECT_ATTRIBUTES *);
 typedef NTSTATUS(NTAPI *file_fn)(HANDLE *, ACCESS_MASK, OBJECT_ATTRIBUTES *, IO_STATUS_BLOCK *, LARGE_INTEGER *, ULONG, ULONG, ULONG, ULONG,
@@ -166,33 +167,11 @@ static int reached(NTSTATUS st) { return st >= 0 || st == ST_PIPE_BUSY || st == 
 static int met(NTSTATUS st) { return st == ST_NAME_EXISTS || st == ST_TYPE_MISMATCH || st == ST_NAME_COLLISION; }
 
 /* ---- JSON output ---- */
-static void jstr(const WCHAR *s)
-{
-    putchar('"');
-    for (; *s; s++) {
-        if (*s == L'"' || *s == L'\\')
-            printf("\\%c", (char)*s);
-        else if (*s < 0x20 || *s >= 0x7f)
-            printf("\\u%04x", *s);
-        else
-            putchar((char)*s);
-    }
-    putchar('"');
-}
 
 static void report(WCHAR **f, int n, NTSTATUS st, int escaped, const char *note)
 {
-    int i;
-    printf("{\"class\":");
-    jstr(f[0]);
-    printf(",\"op\":");
-    jstr(f[1]);
-    printf(",\"args\":[");
-    for (i = 2; i < n; i++) {
-        if (i > 2) putchar(',');
-        jstr(f[i]);
-    }
-    printf("],\"status\":\"0x%08lx\",\"escaped\":%s", (unsigned long)st, escaped ? "true" : "false");
+    report_head(f, n);
+    printf(",\"status\":\"0x%08lx\",\"escaped\":%s", (unsigned long)st, escaped ? "true" : "false");
     if (note) printf(",\"note\":\"%s\"", note);
     printf("}\n");
     fflush(stdout);
@@ -830,32 +809,6 @@ static int holder(const WCHAR *name, int port, int seconds, int any)
     return 0;
 }
 
-/* ---- attempts file ---- */
-static int probe(const WCHAR *path)
-{
-    FILE *fp = _wfopen(path, L"rb");
-    static char line[4096];
-    if (!fp) return 2;
-    while (fgets(line, sizeof line, fp)) {
-        static WCHAR w[4096];
-        WCHAR *f[16], *p;
-        int n = 0, k = MultiByteToWideChar(CP_UTF8, 0, line, -1, w, 4096);
-        if (k <= 1) continue;
-        for (p = w + wcslen(w); p > w && (p[-1] == L'\n' || p[-1] == L'\r');) *--p = 0;
-        if (!*w || *w == L'#') continue;
-        f[n++] = w;
-        for (p = w; *p && n < 16; p++)
-            if (*p == L'\t') {
-                *p = 0;
-                f[n++] = p + 1;
-            }
-        if (n >= 2) attempt(f, n);
-    }
-    fclose(fp);
-    printf("{\"done\":true}\n");
-    return 0;
-}
-
 int wmain(int argc, WCHAR **argv)
 {
     WSADATA wd;
@@ -863,7 +816,7 @@ int wmain(int argc, WCHAR **argv)
     WSAStartup(MAKEWORD(2, 2), &wd);
     if (argc >= 5 && !wcscmp(argv[1], L"hold"))
         return holder(argv[2], _wtoi(argv[3]), _wtoi(argv[4]), argc >= 6 && !wcscmp(argv[5], L"any"));
-    if (argc >= 3 && !wcscmp(argv[1], L"probe")) return probe(argv[2]);
+    if (argc >= 3 && !wcscmp(argv[1], L"probe")) return run_attempts(argv[2], attempt);
     if (argc >= 4 && !wcscmp(argv[1], L"forge")) return forge((DWORD)_wtoi(argv[2]), _wtoi(argv[3]));
     fprintf(stderr, "usage: esc-probe hold NAME PORT SECONDS [any] | probe FILE | forge PID SECONDS\n");
     return 2;
