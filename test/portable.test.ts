@@ -60,7 +60,9 @@ beforeAll(async () => {
   // the service exists on host 1 only, for now: host 2 is first the "service missing" case
   await h1.backend.call('scm.create', { name: SVC, imagePath: nativeExe(h1.backend, 'svcdup-statesvc.exe') });
   expect(c1.cli(['vm', 'create', 's', '--ip', '127.77.240.2']).status).toBe(0);
-  expect(c1.cli(['dup', SVC, '--vm', 's', '--start']).status).toBe(0);
+  // relayed: both test homes share one image folder (native/build), where a direct copy IMAGE@VM.exe
+  // would be one file for both hosts (on two real hosts each has its own)
+  expect(c1.cli(['dup', SVC, '--vm', 's', '--start', '--relayed']).status).toBe(0);
   // a host key (both hosts have it) the VM deletes: a tombstone in its registry copies
   for (const h of [h1, h2]) await h.backend.call('reg.set', { key: GONE, name: 'V', type: 'REG_SZ', data: 'host' });
   expect(c1.cli(['run', '--vm', 's', '--', 'reg.exe', 'delete', GONE, '/f']).status).toBe(0);
@@ -139,7 +141,7 @@ describe('vm export and vm import', () => {
       const before = await hostState(h2);
       const killed = c2.cli(['vm', 'import', archive], { SVCDUP_FAILPOINT: 'vm import:3:after' });
       expect(killed.signal).toBe('SIGKILL');
-      expect(c2.cli(['vm', 'ls']).stderr).toMatch(/rolled back an interrupted vm import of s/);
+      expect(c2.cli(['repair']).stderr).toMatch(/rolled back an interrupted vm import of s/);
       expect(await hostState(h2)).toBe(before);
 
       const r = c2.cliJson<{ vm: string; address: string; duplicates: string[]; markersNotCarried: number }>(['vm', 'import', archive]);
@@ -184,7 +186,7 @@ describe('vm export and vm import', () => {
       // restore stops the running duplicate and starts it again: killed before its end, nothing changes
       const killed = c1.cli(['vm', 'restore', 's', 'before'], { SVCDUP_FAILPOINT: 'vm restore:2:after' });
       expect(killed.signal).toBe('SIGKILL');
-      expect(c1.cli(['vm', 'ls']).stderr).toMatch(/rolled back an interrupted vm restore of s:before/);
+      expect(c1.cli(['repair']).stderr).toMatch(/rolled back an interrupted vm restore of s:before/);
       expect((await report(h1, 's')).hklm.starts).toBe(at + 1);
       expect(stateText(await report(h1, 's'))).toMatch(new RegExp(`^starts=${at + 1} `));
       expect(c1.cli(['stop', SVC, '--vm', 's']).status).toBe(0);
@@ -214,7 +216,7 @@ describe('vm export and vm import', () => {
       // killed in the middle (host files already replaced): the next command puts them back
       const killed = c2.cli(['vm', 'commit', 's'], { SVCDUP_FAILPOINT: 'vm commit:3:after' });
       expect(killed.signal).toBe('SIGKILL');
-      expect(c2.cli(['vm', 'ls']).stderr).toMatch(/rolled back an interrupted vm commit of s/);
+      expect(c2.cli(['repair']).stderr).toMatch(/rolled back an interrupted vm commit of s/);
       expect(treeHash(b.toHostPath('C:\\svcdup-statesvc'))).toBe(hostFiles);
       expect(JSON.stringify({ ...(await report(h2)), pid: 0 })).toBe(hostSees);
       const dry = c2.cli(['vm', 'commit', 's', '--dry-run', '--json']);

@@ -189,16 +189,19 @@ export async function importVm(backend: ManagedBackend, dups: Duplicates, file: 
       const scm = duplicateServiceName(d.service, name);
       if (await exists(backend.call('scm.status', { name: scm }))) problems.push(`${scm} exists already in this host's SCM`);
     }
-    if (problems.length) throw new UsageError(`cannot import ${file} as VM ${name}:\n  ${problems.join('\n  ')}`);
-
     const where = {
       hostExe: backend.toWindowsPath(join(backend.paths.nativeDir, 'svcdup-host.exe')),
       hookDll: backend.toWindowsPath(join(backend.paths.nativeDir, 'svcdup-hook.dll')),
     };
-    const plans: { d: ArchivedDuplicate; p: PlannedService }[] = archived.map((d) => ({
-      d,
-      p: importedPlan(d, manifest.vm, name, originals.get(d.service.toLowerCase())!, where),
-    }));
+    const plans: { d: ArchivedDuplicate; p: PlannedService }[] = missing.length
+      ? []
+      : archived.map((d) => ({ d, p: importedPlan(d, manifest.vm, name, originals.get(d.service.toLowerCase())!, where) }));
+    // a direct duplicate's copy sits beside the image: one already there is another duplicate's
+    // (a home sharing this image folder, or a leftover), which the import must not overwrite
+    for (const { p } of plans)
+      if (p.direct && (await fs.stat(backend.toHostPath(p.direct.copy)).catch(() => undefined)))
+        problems.push(`${p.direct.copy} exists already (another duplicate's direct image): import with --as another name`);
+    if (problems.length) throw new UsageError(`cannot import ${file} as VM ${name}:\n  ${problems.join('\n  ')}`);
     const id = identity!;
     // one composer of a VM's rules (src/plan/system.ts), as vm create and dup write them
     const policy = composeVmRules({ vm: name, user: vmJson.policy, net: netRules(id), aliases: fileAliasRules(backend), duplicates: plans.map(({ p }) => p) });
