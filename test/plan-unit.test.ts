@@ -1,27 +1,12 @@
 // The planner is a pure function: these tests feed it configurations and read the plan.
 import { describe, expect, it } from 'vitest';
-import type { ServiceConfig } from '../src/backend/types.js';
 import { dependencyClosure, PlanError } from '../src/plan/closure.js';
 import { duplicateServiceName, parseDuplicateName } from '../src/plan/names.js';
 import { planDuplicate, planUndup } from '../src/plan/plan.js';
 import { describeStep } from '../src/plan/steps.js';
 import { MAX_RULES_CHARS, rulesSizeProblem } from '../src/plan/system.js';
 import { planVmCreate, planVmForget } from '../src/vm/lifecycle.js';
-
-const svc = (name: string, extra: Partial<ServiceConfig> = {}): ServiceConfig => ({
-  name,
-  displayName: `${name} service`,
-  type: 0x10,
-  start: 'DEMAND',
-  errorControl: 1,
-  imagePath: `C:\\svc\\${name}.exe`,
-  loadOrderGroup: '',
-  account: 'LocalSystem',
-  dependOnService: [],
-  dependOnGroup: [],
-  description: '',
-  ...extra,
-});
+import { svc } from './service-config.js';
 
 const chain = [svc('A', { dependOnService: ['B'] }), svc('B', { dependOnService: ['C'] }), svc('C'), svc('Other')];
 

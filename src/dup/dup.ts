@@ -2,27 +2,22 @@
 // The planner (src/plan/plan.ts) makes the whole list of host changes; this runs it as one
 // journaled operation (src/state/journal.ts, step kinds in steps.ts), so a failure or a
 // kill leaves either the complete closure of duplicates or none of it.
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import type { ManagedBackend } from '../backend/index.js';
-import type { RegTree, RegValue, ServiceConfig, ServiceCreate, ServiceStatus } from '../backend/types.js';
+import type { RegTree, ServiceCreate, ServiceStatus } from '../backend/types.js';
 import { AgentError, SvcdupError, UsageError, Win32 } from '../errors.js';
-import { PlanError } from '../plan/closure.js';
 import { SERVICES_KEY, SVCDUP_KEY, vmKey, vmServiceKey, vmServicesKey } from '../plan/keys.js';
-import { isDuplicateName, parseDuplicateName, serviceNameProblem } from '../plan/names.js';
+import { parseDuplicateName, serviceNameProblem } from '../plan/names.js';
 import {
   duplicateMode,
-  planDuplicate,
   planUndup,
   type DuplicateMode,
   type DuplicateRef,
   type DuplicationPlan,
-  type PlanInput,
   type PlannedService,
   type VmPolicyInput,
 } from '../plan/plan.js';
 import type { Step } from '../plan/steps.js';
-import { composeVmRules, rulesSizeProblem } from '../plan/system.js';
+import { composeVmRules } from '../plan/system.js';
 import type { Db } from '../state/db.js';
 import { listDuplicates } from '../state/duplicates.js';
 import { getVm, listVms } from '../state/vms.js';
@@ -31,22 +26,16 @@ import { Journal } from '../state/journal.js';
 import { dupSteps, stopAndWait, type StepContext } from './steps.js';
 import { pruneEmptyKeys } from '../backend/registry.js';
 import { mapLimit, START_CONCURRENCY } from './limit.js';
-import { fileAliasRules, fileAreaWin, SVCDUP_STATE_WIN, WHITEOUT_PREFIX } from '../vm/files.js';
-import { canonicalFolder, driveAliases, snapshotRefusal } from '../plan/snapshot-limits.js';
 import { vmRulesOf, writeRulesFile } from '../vm/rules.js';
 import { dbVmStore } from '../vm/store.js';
-import { outermostFolders, snapshotFolders } from '../plan/snapshot.js';
-import { configFoldersOf, serviceConfigFiles } from '../analyze/configfiles.js';
-import { serviceKey } from '../plan/keys.js';
-import { treeBytes } from '../backend/folders.js';
-import { directImage } from '../plan/direct.js';
 import { parseSet } from '../plan/edits.js';
-import { dupRefusalFor } from '../analyze/service.js';
+import { type DupMode, type DupRequest, planDup, SNAPSHOT_MAX_BYTES } from '../plan/dup-plan.js';
+import { observeDup, vmPolicyInput } from './observe.js';
 import { stoppedWithError, whyStopped } from './why.js';
 import { asObserved, goneProcesses } from './liveness.js';
 
-/** A folder larger than this is not snapshotted at dup time (copied up lazily instead): docs/state.md "No torn views". */
-export const SNAPSHOT_MAX_BYTES = 1024 * 1048576;
+/** The snapshot size limit and the mode choice, from the pure planner (src/plan/dup-plan.ts). */
+export { SNAPSHOT_MAX_BYTES, type DupMode };
 
 // The registry keys, from their one place (src/plan/keys.ts), for the callers that import them from here.
 export { SERVICES_KEY, SVCDUP_KEY, vmKey, vmServiceKey };
@@ -103,9 +92,6 @@ export interface DupOptions {
   /** direct where it applies (the default), or one mode forced (`direct` is `mode: 'direct'`) */
   mode?: DupMode;
 }
-
-/** `auto`: direct where it applies, relayed otherwise (docs/dup.md, "Which mode"). */
-export type DupMode = 'auto' | DuplicateMode;
 
 const modeOf = (o: { mode?: DupMode; direct?: boolean }): DupMode => o.mode ?? (o.direct ? 'direct' : 'auto');
 
@@ -208,8 +194,8 @@ export class Duplicates {
 
   /**
    * The whole plan of `dup SERVICE --vm VM`: the duplicates and every step that registers
-   * them. Pure apart from reading the host (service configurations, SCM names, the VM's
-   * Policy value); nothing is changed.
+   * them. The host is read once (observeDup, src/dup/observe.ts) and planned from that one
+   * observation (planDup, src/plan/dup-plan.ts); nothing is changed.
    */
   async plan(
     service: string,
@@ -217,211 +203,19 @@ export class Duplicates {
     share: string[] = [],
     opts: { set?: string[]; restrictedToken?: boolean; direct?: boolean; mode?: DupMode; force?: boolean } = {},
   ): Promise<DuplicationPlan> {
-    const mode = modeOf(opts);
     for (const name of [service, ...share]) {
       const problem = serviceNameProblem(name);
       if (problem) throw new UsageError(`service name "${name}" cannot be duplicated: ${problem}`);
     }
-    const edits = (opts.set ?? []).map(parseSet);
-    const record = getVm(this.db, vm);
-    // the analyzer's verdict, here so that every caller (CLI, fleet, dashboard, library) refuses
-    // alike; asked beside the reads below, and seen before anything is planned
-    const refusal = opts.force ? Promise.resolve(undefined) : dupRefusalFor(this.backend, service, share);
-    refusal.catch(() => undefined); // awaited below, also when a read fails (nothing left in flight)
-    // The root's Parameters (for its snapshots) are read alongside: one round trip less after the closure.
-    const rootParams = this.parameters(service);
-    rootParams.catch(() => undefined); // awaited (and its error seen) only if the plan gets that far
-    const params = new Map([[service.toLowerCase(), rootParams]]);
-    // No scm.list for names already taken (it costs as much as the closure of a small
-    // service): a taken name fails its scm.create, which the journal leaves alone (atomic).
-    const [refused, configs, policy] = await Promise.all([
-      refusal,
-      this.closureConfigs(service, share),
-      record ? this.policyInput(vm) : Promise.resolve(undefined),
-    ]).catch(async (err: unknown) => {
-      await Promise.allSettled([refusal, rootParams]);
-      throw err;
-    });
-    if (refused) throw new UsageError(refused);
-    const hostExe = this.backend.toWindowsPath(join(this.backend.paths.nativeDir, 'svcdup-host.exe'));
-    let plan: DuplicationPlan;
-    let relayedBecause: string | undefined;
-    try {
-      let input: PlanInput = {
-        service,
-        vm,
-        configs,
-        share,
-        hostExe,
-        existing: this.list(vm).map((d) => d.service),
-        edits,
-        ...(policy ? { policy } : {}),
-        ...(opts.restrictedToken ? { restrictedToken: true } : {}),
-        ...(mode !== 'relayed' ? { direct: { hookDll: this.backend.toWindowsPath(join(this.backend.paths.nativeDir, 'svcdup-hook.dll')) } } : {}),
-      };
-      const relayed = (why: string): void => {
-        relayedBecause = why.replace(/--direct/g, 'direct');
-        const { direct: _, ...rest } = input;
-        input = rest;
-      };
-      // auto: direct unless one of its limits applies (the planner's refusals of --direct, then the image's own)
-      if (mode === 'auto' && opts.restrictedToken) relayed("--restricted-token (the SCM starts a direct image with the account's own token)");
-      try {
-        plan = planDuplicate(input);
-      } catch (err) {
-        if (!(mode === 'auto' && input.direct && err instanceof PlanError)) throw err;
-        relayed(err.message);
-        plan = planDuplicate(input);
-      }
-      // a direct copy is checked now, so that --dry-run and a refusal say why before anything is written
-      for (const p of plan.services) {
-        if (!p.direct) continue;
-        try {
-          await this.checkDirect(p.service, p.direct);
-        } catch (err) {
-          if (!(mode === 'auto' && err instanceof UsageError)) throw err;
-          relayed(err.message);
-          plan = planDuplicate(input);
-        }
-      }
-      // Second pass, with the folders of the planned services as found on the host.
-      const found = await this.snapshotsFor(vm, plan.services, params);
-      if (found.snapshots.length) plan = planDuplicate({ ...input, snapshots: found.snapshots });
-      if (found.skipped.length) plan.notSnapshotted = found.skipped;
-      if (relayedBecause) plan.relayedBecause = relayedBecause;
-    } catch (err) {
-      if (err instanceof PlanError || err instanceof RangeError) throw new UsageError(err.message);
-      throw err;
-    }
-    const policyValue = plan.steps.find((s) => s.kind === 'reg.setValue' && s.args.value.name === 'Policy' && s.args.key === vmKey(vm));
-    const tooLarge =
-      policyValue?.kind === 'reg.setValue' && typeof policyValue.args.value.data === 'string' ? rulesSizeProblem(policyValue.args.value.data) : undefined;
-    if (tooLarge) throw new UsageError(`VM ${vm}: ${tooLarge}`);
-    return plan;
-  }
-
-  /** A service's Parameters values on the host (none when it has no Parameters key). */
-  private async parameters(service: string): Promise<RegValue[]> {
-    try {
-      return (await this.backend.call('reg.query', { key: `${serviceKey(service)}\\Parameters` })).values;
-    } catch (err) {
-      if (err instanceof AgentError && err.code === Win32.ERROR_FILE_NOT_FOUND) return [];
-      throw err;
-    }
-  }
-
-  private async checkDirect(service: string, d: NonNullable<PlannedService['direct']>): Promise<void> {
-    let bytes: Uint8Array;
-    try {
-      bytes = await this.backend.readFile(d.image);
-    } catch (err) {
-      throw new UsageError(`${service}: cannot read its image ${d.image} for --direct: ${(err as Error).message}`);
-    }
-    try {
-      directImage(bytes, d.hookDll, { vm: d.vm, scmName: d.scmName });
-    } catch (err) {
-      if (err instanceof SvcdupError) throw new UsageError(`${service}: no direct copy of ${d.image}: ${err.message}`);
-      throw err;
-    }
-    if (existsSync(this.backend.toHostPath(d.copy))) throw new UsageError(`${service}: ${d.copy} exists already (not svcdup's to overwrite)`);
-  }
-
-  /**
-   * The folders to snapshot for these services (snapshotFolders of their configuration and
-   * Parameters values), as they are on the host now: a folder that does not exist, that the
-   * VM already has (copied, created or deleted in its view) or over SNAPSHOT_MAX_BYTES is left
-   * out, the last two with the reason.
-   */
-  private async snapshotsFor(
-    vm: string,
-    services: readonly PlannedService[],
-    read: Map<string, Promise<RegValue[]>> = new Map(),
-  ): Promise<{ snapshots: { folder: string; to: string; bytes: number }[]; skipped: { folder: string; reason: string }[] }> {
-    const folders = new Map<string, string>();
-    const params = await Promise.all(services.map((p) => read.get(p.service.toLowerCase()) ?? this.parameters(p.service)));
-    // one folder spelled two ways is one folder, spelled with its drive letter (snapshot-limits.ts)
-    const aliases = driveAliases(fileAliasRules(this.backend));
-    // the configuration files as analyze reads them (one list: src/analyze/configfiles.ts)
-    const configs = await Promise.all(services.map((p, i) => serviceConfigFiles((w) => this.backend.toHostPath(w), p.original.imagePath, params[i]!)));
-    services.forEach((p, i) => {
-      for (const f of snapshotFolders(p.original, params[i], configFoldersOf(p.original, configs[i]!))) {
-        const c = canonicalFolder(f, aliases);
-        folders.set(c.toLowerCase(), c);
-      }
-    });
-    const snapshots: { folder: string; to: string; bytes: number }[] = [];
-    const skipped: { folder: string; reason: string }[] = [];
-    const own = [
-      { folder: this.backend.toWindowsPath(this.backend.paths.home), what: "svcdup's home" },
-      { folder: SVCDUP_STATE_WIN, what: "svcdup's state folder, with every VM's files" },
-    ];
-    const allowed: string[] = [];
-    for (const f of folders.values()) {
-      const why = snapshotRefusal(f, own);
-      if (why) skipped.push({ folder: f, reason: why });
-      else allowed.push(f);
-    }
-    // a path on a drive the host does not have is not there
-    const hostPath = (win: string): string | undefined => {
-      try {
-        return this.backend.toHostPath(win);
-      } catch {
-        return undefined;
-      }
+    const req: DupRequest = {
+      service,
+      vm,
+      share,
+      edits: (opts.set ?? []).map(parseSet),
+      mode: modeOf(opts),
+      ...(opts.restrictedToken ? { restrictedToken: true } : {}),
     };
-    for (const folder of outermostFolders(allowed)) {
-      const to = `${fileAreaWin(vm)}\\${folder[0]!.toUpperCase()}${folder.slice(2)}`;
-      const leaf = to.slice(to.lastIndexOf('\\') + 1);
-      const whiteout = `${to.slice(0, to.lastIndexOf('\\'))}\\${WHITEOUT_PREFIX}${leaf}`;
-      if (existsSync(this.backend.toHostPath(to)) || existsSync(this.backend.toHostPath(whiteout))) {
-        skipped.push({ folder, reason: 'the VM has its own already' });
-        continue;
-      }
-      const src = hostPath(folder);
-      const bytes = src === undefined ? undefined : await treeBytes(src, SNAPSHOT_MAX_BYTES);
-      if (bytes === undefined) continue;
-      if (bytes > SNAPSHOT_MAX_BYTES) skipped.push({ folder, reason: `over ${SNAPSHOT_MAX_BYTES / 1048576} MB: copied up file by file when the VM writes` });
-      else snapshots.push({ folder, to, bytes });
-    }
-    return { snapshots, skipped };
-  }
-
-  /**
-   * The configurations the planner needs: the service and what it depends on, read level
-   * by level (each a round trip to the SCM, a level's at once); every service only when a DependOnGroup
-   * needs group membership. Missing names are left for the planner to report.
-   */
-  private async closureConfigs(service: string, share: string[]): Promise<ServiceConfig[]> {
-    const found = new Map<string, ServiceConfig | null>();
-    const get = async (name: string): Promise<ServiceConfig | null> => {
-      const key = name.toLowerCase();
-      if (!found.has(key)) {
-        try {
-          found.set(key, await this.backend.call('scm.config', { name }));
-        } catch (err) {
-          if (!(err instanceof AgentError && err.code === Win32.ERROR_SERVICE_DOES_NOT_EXIST)) throw err;
-          found.set(key, null);
-        }
-      }
-      return found.get(key)!;
-    };
-    // level by level, each level's configurations asked for at once
-    let groups = false;
-    for (let level = [service, ...share]; level.length; ) {
-      const fresh = [...new Map(level.filter((n) => !found.has(n.toLowerCase())).map((n) => [n.toLowerCase(), n])).values()];
-      const configs = await Promise.all(fresh.map(get));
-      level = [];
-      for (const c of configs) {
-        if (!c) continue;
-        groups ||= c.dependOnGroup.length > 0;
-        level.push(...c.dependOnService);
-      }
-    }
-    if (groups) {
-      // Duplicates themselves are never members of a host group.
-      await Promise.all((await this.backend.call('scm.list', {})).filter((s) => !isDuplicateName(s.name)).map((s) => get(s.name)));
-    }
-    return [...found.values()].filter((c): c is ServiceConfig => c !== null);
+    return planDup(req, await observeDup(this, req, opts.force ? { force: true } : {}));
   }
 
   /** Register every planned duplicate as one operation (all or none), optionally start the root. */
@@ -548,14 +342,8 @@ export class Duplicates {
   }
 
   /** What the planner needs to make the VM's next Policy value, with the value there now. */
-  private async policyInput(vm: string): Promise<VmPolicyInput> {
-    let current: RegValue | undefined;
-    try {
-      current = await this.backend.call('reg.get', { key: vmKey(vm), name: 'Policy' });
-    } catch (err) {
-      if (!(err instanceof AgentError && err.code === Win32.ERROR_FILE_NOT_FOUND)) throw err;
-    }
-    return { ...vmRulesOf(dbVmStore(this.db), this.backend, vm), ...(current ? { current } : {}) };
+  private policyInput(vm: string): Promise<VmPolicyInput> {
+    return vmPolicyInput(this.backend, this.db, vm);
   }
 
   /**

@@ -51,14 +51,30 @@ export function snapshotFolders(
   params: readonly RegValue[] = [],
   extra: readonly string[] = [],
 ): string[] {
-  const found: string[] = [...extra];
+  return outermostFolders([...extra, ...namedFolders(config, params)]);
+}
+
+/** The folders named in ImagePath arguments and Parameters values (a file stands for its folder). */
+function namedFolders(config: Pick<ServiceConfig, 'imagePath'>, params: readonly RegValue[]): string[] {
+  const found: string[] = [];
   const args = expand(config.imagePath).slice(expand(config.imagePath).indexOf(imageOf(config.imagePath)) + imageOf(config.imagePath).length);
   for (const p of pathsIn(args)) found.push(folderOf(normalize(p)));
   for (const v of params) {
     const texts = v.type === 'REG_SZ' || v.type === 'REG_EXPAND_SZ' ? [v.data] : v.type === 'REG_MULTI_SZ' ? v.data : [];
     for (const t of texts) for (const p of pathsIn(t)) found.push(folderOf(normalize(p)));
   }
-  return outermostFolders(found);
+  return found;
+}
+
+/**
+ * The drive roots an ImagePath argument or a Parameters value names (`C:\`, or a file in it):
+ * snapshotFolders drops them with the system folders, and dup lists them as not snapshotted
+ * (snapshotRefusal says why), so that a user sees the folder was named and left out.
+ * Uppercase drives (`C:`), case-insensitively unique, in the order named.
+ */
+export function driveRootsNamed(config: Pick<ServiceConfig, 'imagePath'>, params: readonly RegValue[] = []): string[] {
+  const roots = namedFolders(config, params).filter((f) => /^[A-Za-z]:$/.test(f));
+  return [...new Set(roots.map((f) => f.toUpperCase()))];
 }
 
 /** Absolute, non-system folders, case-insensitively unique, a folder inside another dropped; sorted. */
