@@ -45,6 +45,16 @@ const MIGRATIONS: string[] = [
   // 3: who runs each operation (src/state/lock.ts Owner): recovery rolls back only a dead owner's
   `ALTER TABLE journal ADD COLUMN owner_pid INTEGER;
    ALTER TABLE journal ADD COLUMN owner_start TEXT;`,
+  // 4: what happened to VMs and duplicates, in order (src/state/events.ts)
+  `CREATE TABLE event (
+     id INTEGER PRIMARY KEY AUTOINCREMENT,
+     at TEXT NOT NULL,
+     kind TEXT NOT NULL,
+     vm TEXT,
+     service TEXT,
+     detail TEXT NOT NULL DEFAULT '{}'
+   );
+   CREATE INDEX event_at ON event(at);`,
 ];
 
 /** The state database cannot be read: every command but `svcdup repair` stops with this one line. */
