@@ -55,6 +55,20 @@ const MIGRATIONS: string[] = [
      detail TEXT NOT NULL DEFAULT '{}'
    );
    CREATE INDEX event_at ON event(at);`,
+  // 5: running duplicates the way containers are run (issue 22): a VM's resource limits; per duplicate its
+  // restart policy and health check (as given), and what the watcher saw (restarts, last exit, health)
+  `ALTER TABLE vm ADD COLUMN limits TEXT NOT NULL DEFAULT '{}';
+   CREATE TABLE dup_runtime (
+     vm TEXT NOT NULL,
+     service TEXT NOT NULL,
+     restart TEXT NOT NULL DEFAULT 'no',
+     health TEXT,
+     restarts INTEGER NOT NULL DEFAULT 0,
+     last_exit INTEGER,
+     health_state TEXT,
+     health_at TEXT,
+     PRIMARY KEY (vm, service)
+   );`,
 ];
 
 /** The state database cannot be read: every command but `svcdup repair` stops with this one line. */
