@@ -157,6 +157,26 @@ describe('registry', () => {
     expect((await failure(call('reg.copyTree', { from: `${base}\\missing`, to: `${base}\\x` }))).code).toBe(2);
   });
 
+  it("creates a key with a class (its missing ancestors without), which reg.set keeps; reports a key's last write time", async () => {
+    const k = `${base}\\cls\\deep`;
+    expect(await call('reg.createKey', { key: k, class: 'svcdup.opaque' })).toEqual({ created: true });
+    await call('reg.set', { key: k, name: 'v', type: 'REG_SZ', data: '1' });
+    // opening an existing key does not change its class
+    expect(await call('reg.createKey', { key: k, class: 'other' })).toEqual({ created: false });
+    const t = await call('reg.export', { key: `${base}\\cls` });
+    expect(t.class).toBeUndefined();
+    expect(t.subkeys).toEqual([{ name: 'deep', class: 'svcdup.opaque', values: [{ name: 'v', type: 'REG_SZ', data: '1' }], subkeys: [] }]);
+    const first = (await call('reg.query', { key: k })).written!;
+    expect(Math.abs(first - Date.now())).toBeLessThan(60_000);
+    await new Promise((r) => setTimeout(r, 20));
+    // the same data again is no write (Wine skips it); new data is
+    await call('reg.set', { key: k, name: 'v', type: 'REG_SZ', data: '1' });
+    expect((await call('reg.query', { key: k })).written).toBe(first);
+    await call('reg.set', { key: k, name: 'v', type: 'REG_SZ', data: '2' });
+    expect((await call('reg.query', { key: k })).written!).toBeGreaterThan(first);
+    await call('reg.deleteKey', { key: `${base}\\cls` });
+  });
+
   it('deletes values and whole trees', async () => {
     await call('reg.deleteValue', { key, name: 'dword' });
     expect((await failure(call('reg.deleteValue', { key, name: 'dword' }))).code).toBe(2);
@@ -245,7 +265,7 @@ describe('raw protocol', () => {
     const key = 'HKCU\\\\Software\\\\svcdup-raw-\\u00c4\\u65e5\\ud83d\\ude00';
     expect((await send(`{"id":5,"op":"reg.set","params":{"key":"${key}","name":"v","type":"REG_SZ","data":"\\u00e9\\ud83d\\ude00"}}\n`)).ok).toBe(true);
     const r = await send('{"id":6,"op":"reg.query","params":{"key":"HKCU\\\\Software\\\\svcdup-raw-Ä日😀"}}\n');
-    expect(r.result).toEqual({ values: [{ name: 'v', type: 'REG_SZ', data: 'é😀' }], subkeys: [] });
+    expect(r.result).toEqual({ written: expect.any(Number), values: [{ name: 'v', type: 'REG_SZ', data: 'é😀' }], subkeys: [] });
     expect((await send('{"id":7,"op":"reg.deleteKey","params":{"key":"HKCU\\\\Software\\\\svcdup-raw-Ä日😀"}}\n')).ok).toBe(true);
   });
 

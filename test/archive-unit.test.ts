@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { RegTree, ServiceConfig } from '../src/backend/types.js';
+import type { ServiceConfig } from '../src/backend/types.js';
 import { type ArchivedDuplicate, entryPathProblem, entryProblems, importedPlan, parseManifest } from '../src/portable/archive.js';
 
 const manifest = {
@@ -99,25 +99,5 @@ describe('a duplicate renamed for its new VM and host', () => {
     const direct = importedPlan({ ...d, mode: 'direct', restrictedToken: false }, 'a', 'b', original, { hostExe: 'x', hookDll: 'Z:\\h.dll' });
     expect(direct.imagePath).toBe('C:\\pg\\bin\\pg_ctl@b.exe runservice -N pgsql');
     expect(direct.direct).toMatchObject({ vm: 'b', scmName: 'pgsql@b', copy: 'C:\\pg\\bin\\pg_ctl@b.exe' });
-  });
-});
-
-describe('registry markers in an archived VM key', () => {
-  it('names each marked copy as the VM sees it (HKLM, HKU), under Cow only', async () => {
-    const { markedKeys } = await import('../src/portable/import.js');
-    const k = (name: string, subkeys: RegTree[] = [], cls?: string): RegTree => ({ name, values: [], subkeys, ...(cls ? { class: cls } : {}) });
-    const tree = k('a', [
-      k('Services', [k('x', [], 'svcdup.deleted')]),
-      k('Cow', [
-        k('MACHINE', [k('Software', [k('Gone', [], 'svcdup.deleted'), k('Kept', [k('New', [], 'svcdup.opaque')])])]),
-        k('USER', [k('S-1-5-21-1', [k('Software', [k('Old', [], 'svcdup.deleted')])])]),
-      ]),
-    ]);
-    expect(markedKeys(tree)).toEqual([
-      { key: 'HKLM\\Software\\Gone', mark: 'svcdup.deleted' },
-      { key: 'HKLM\\Software\\Kept\\New', mark: 'svcdup.opaque' },
-      { key: 'HKU\\S-1-5-21-1\\Software\\Old', mark: 'svcdup.deleted' },
-    ]);
-    expect(markedKeys(undefined)).toEqual([]);
   });
 });

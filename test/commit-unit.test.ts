@@ -75,4 +75,20 @@ describe('planCommit', () => {
     expect(some.items).toEqual(['A C:\\app\\new', 'A C:\\app\\new\\x.txt', 'C HKLM\\Software\\Other [V]', 'D HKLM\\Software\\Other [Gone]']);
     expect(planCommit(files, keys, { backup, select: ['C:\\nothing'] }).steps).toEqual([]);
   });
+
+  it("a key the host wrote after the VM's copy was last written is a conflict: its values and its delete; --force writes them", () => {
+    const at = (k: KeyFact, hostWritten: number, vmWritten: number): KeyFact => ({ ...k, hostWritten, vmWritten });
+    const timed = [at(keys[3]!, 200, 100), at(keys[4]!, 200, 100), at(keys[5]!, 90, 100), keys[0]!, keys[1]!];
+    const p = planCommit([], timed, { backup });
+    expect(p.conflicts).toEqual([
+      "C HKLM\\Software\\Other [V]: the host changed the key after the VM's copy was made",
+      "D HKLM\\Software\\Other [Gone]: the host changed the key after the VM's copy was made",
+    ]);
+    expect(p.items).toEqual(['D HKLM\\Software\\Dead', 'A HKLM\\Software\\App']);
+    const dead = planCommit([], [at(keys[5]!, 101, 100)], { backup });
+    expect(dead).toMatchObject({ items: [], steps: [], conflicts: ["D HKLM\\Software\\Dead: the host changed the key after the VM's copy was made"] });
+    const forced = planCommit([], timed, { backup, force: true });
+    expect(forced.items).toEqual(['C HKLM\\Software\\Other [V]', 'D HKLM\\Software\\Other [Gone]', 'D HKLM\\Software\\Dead', 'A HKLM\\Software\\App']);
+    expect(forced.conflicts).toHaveLength(2);
+  });
 });

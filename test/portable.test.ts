@@ -12,7 +12,8 @@ import { nativeExe, openTestHost, testRoot, treeHash, type TestHost } from './he
 
 const SVC = 'svcdup-statesvc';
 const LONG = 240_000;
-const GONE = 'HKLM\\Software\\svcdup-port-gone';
+/** host keys the VM deletes: GONE for good (a tombstone), OPAQUE to make it again (an opaque copy) */
+const [GONE, OPAQUE] = ['HKLM\\Software\\svcdup-port-gone', 'HKLM\\Software\\svcdup-port-opaque'];
 
 let h1: TestHost;
 let h2: TestHost;
@@ -66,6 +67,12 @@ beforeAll(async () => {
   // a host key (both hosts have it) the VM deletes: a tombstone in its registry copies
   for (const h of [h1, h2]) await h.backend.call('reg.set', { key: GONE, name: 'V', type: 'REG_SZ', data: 'host' });
   expect(c1.cli(['run', '--vm', 's', '--', 'reg.exe', 'delete', GONE, '/f']).status).toBe(0);
+  // a host key the VM deletes and makes again: an opaque copy, which hides the host's subkeys
+  // (here one that only host 2 has)
+  for (const h of [h1, h2]) await h.backend.call('reg.set', { key: OPAQUE, name: 'V', type: 'REG_SZ', data: 'host' });
+  await h2.backend.call('reg.set', { key: `${OPAQUE}\\HostOnly`, name: 'V', type: 'REG_SZ', data: 'host 2' });
+  expect(c1.cli(['run', '--vm', 's', '--', 'reg.exe', 'delete', OPAQUE, '/f']).status).toBe(0);
+  expect(c1.cli(['run', '--vm', 's', '--', 'reg.exe', 'add', OPAQUE, '/v', 'X', '/d', 'vm', '/f']).status).toBe(0);
 }, LONG);
 
 afterAll(async () => {
@@ -144,10 +151,14 @@ describe('vm export and vm import', () => {
       expect(c2.cli(['repair']).stderr).toMatch(/rolled back an interrupted vm import of s/);
       expect(await hostState(h2)).toBe(before);
 
-      const r = c2.cliJson<{ vm: string; address: string; duplicates: string[]; markersNotCarried: number }>(['vm', 'import', archive]);
-      expect(r).toMatchObject({ vm: 's', address: '127.77.240.2', duplicates: [`${SVC}@s`], markersNotCarried: 0 });
-      // the key the VM deleted stays deleted in its view (the tombstone made again), not on the host
+      const r = c2.cliJson<{ vm: string; address: string; duplicates: string[] }>(['vm', 'import', archive]);
+      expect(r).toMatchObject({ vm: 's', address: '127.77.240.2', duplicates: [`${SVC}@s`] });
+      // the key the VM deleted stays deleted in its view (its tombstone carried), not on the host
       expect(c2.cli(['run', '--vm', 's', '--', 'reg.exe', 'query', GONE]).status).not.toBe(0);
+      // the opaque key carried as opaque: the VM's value, and host 2's subkey hidden from the VM only
+      expect(c2.cli(['run', '--vm', 's', '--', 'reg.exe', 'query', OPAQUE, '/v', 'X']).stdout).toMatch(/X\s+REG_SZ\s+vm/);
+      expect(c2.cli(['run', '--vm', 's', '--', 'reg.exe', 'query', `${OPAQUE}\\HostOnly`]).status).not.toBe(0);
+      expect((await h2.backend.call('reg.query', { key: `${OPAQUE}\\HostOnly` })).values).toHaveLength(1);
       expect((await h2.backend.call('reg.query', { key: GONE })).values).toHaveLength(1);
       // start type kept (DEMAND, as dup made it)
       expect((await h2.backend.call('scm.config', { name: `${SVC}@s` })).start).toBe('DEMAND');
@@ -205,12 +216,14 @@ describe('vm export and vm import', () => {
   );
 
   it(
-    "vm commit writes the VM's files and keys into the host; a file the host changed since is a conflict until --force; vm rm leaves the committed content",
+    "vm commit writes the VM's files and keys into the host; a file or key the host changed since is a conflict until --force; vm rm leaves the committed content",
     async () => {
       const b = h2.backend;
       const file = (n: string) => b.toHostPath(`C:\\svcdup-statesvc\\${n}`);
       // the host changes its journal after the VM's copy was made: a conflict
       writeFileSync(file('journal.txt'), 'host wrote this later\r\n');
+      // and writes to a key the VM deleted after the VM's tombstone was made: a conflict too
+      await b.call('reg.set', { key: GONE, name: 'Later', type: 'REG_SZ', data: 'host' });
       const hostFiles = treeHash(b.toHostPath('C:\\svcdup-statesvc'));
       const hostSees = JSON.stringify({ ...(await report(h2)), pid: 0 });
       // killed in the middle (host files already replaced): the next command puts them back
@@ -224,7 +237,13 @@ describe('vm export and vm import', () => {
       const plan = JSON.parse(dry.stdout) as { committed: string[]; conflicts: string[] };
       expect(plan.committed).toEqual(expect.arrayContaining(['C C:\\svcdup-statesvc\\state.txt', 'D C:\\svcdup-statesvc\\delete-me.txt']));
       expect(plan.committed.some((c) => /^A HKLM\\Software\\svcdup-statesvc$/i.test(c))).toBe(true);
-      expect(plan.conflicts).toEqual(["C C:\\svcdup-statesvc\\journal.txt: the host changed it after the VM's copy was made"]);
+      expect(
+        plan.committed.some((c) => /^A HKLM\\Software\\svcdup-port-opaque \[X\]$/i.test(c)),
+        dry.stdout,
+      ).toBe(true);
+      expect(plan.conflicts, dry.stdout).toHaveLength(2);
+      expect(plan.conflicts[0]).toBe("C C:\\svcdup-statesvc\\journal.txt: the host changed it after the VM's copy was made");
+      expect(plan.conflicts[1]).toMatch(/^D HKLM\\Software\\svcdup-port-gone: the host changed the key after the VM's copy was made$/i);
       expect(treeHash(b.toHostPath('C:\\svcdup-statesvc'))).toBe(hostFiles);
 
       const vmView = await report(h2, 's');
@@ -237,15 +256,23 @@ describe('vm export and vm import', () => {
       expect(host.hkcu.starts).toBe(vmView.hkcu.starts);
       expect(existsSync(file('delete-me.txt'))).toBe(false);
       expect(readFileSync(file('journal.txt'), 'utf8')).toBe('host wrote this later\r\n');
-      // what was committed is no longer a difference; the conflict still is
-      const diff = c2.cliJson<{ files: { kind: string; path: string }[]; keys: unknown[] }>(['vm', 'diff', 's']);
+      expect((await b.call('reg.query', { key: GONE })).values).toHaveLength(2);
+      // the opaque key's content is the host's now: the VM's value, the host's subkey gone
+      expect((await b.call('reg.query', { key: OPAQUE })).values).toEqual([{ name: 'X', type: 'REG_SZ', data: 'vm' }]);
+      await expect(b.call('reg.query', { key: `${OPAQUE}\\HostOnly` })).rejects.toThrow();
+      // what was committed is no longer a difference; the conflicts still are
+      const diff = c2.cliJson<{ files: { kind: string; path: string }[]; keys: { change: string; key: string }[] }>(['vm', 'diff', 's']);
       expect(diff.files).toEqual([{ kind: 'C', path: 'C:\\svcdup-statesvc\\journal.txt' }]);
-      expect(diff.keys).toEqual([]);
+      expect(diff.keys).toHaveLength(1);
+      expect(diff.keys[0]!.change).toBe('Deleted');
+      const gone = diff.keys[0]!.key;
+      expect(gone.toLowerCase()).toBe(GONE.toLowerCase());
 
-      const forced = c2.cliJson<{ committed: string[]; forced: boolean }>(['vm', 'commit', 's', 'C:\\svcdup-statesvc\\journal.txt', '--force']);
-      expect(forced).toMatchObject({ committed: ['C C:\\svcdup-statesvc\\journal.txt'], forced: true });
+      const forced = c2.cliJson<{ committed: string[]; forced: boolean }>(['vm', 'commit', 's', 'C:\\svcdup-statesvc\\journal.txt', gone, '--force']);
+      expect(forced).toMatchObject({ committed: ['C C:\\svcdup-statesvc\\journal.txt', `D ${gone}`], forced: true });
       expect(readFileSync(file('journal.txt'), 'utf8')).toMatch(/start svcdup-statesvc/);
-      expect(c2.cliJson<{ files: unknown[] }>(['vm', 'diff', 's']).files).toEqual([]);
+      await expect(b.call('reg.query', { key: GONE })).rejects.toThrow();
+      expect(c2.cliJson<{ files: unknown[]; keys: unknown[] }>(['vm', 'diff', 's'])).toMatchObject({ files: [], keys: [] });
       const committed = JSON.stringify({ ...(await report(h2)), pid: 0 });
       expect(c2.cli(['vm', 'rm', 's']).status).toBe(0);
       expect(JSON.stringify({ ...(await report(h2)), pid: 0 })).toBe(committed);

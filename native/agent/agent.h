@@ -34,6 +34,8 @@ WCHAR *rq_wstr(struct request *rq, const char *utf8, size_t bytes, size_t *len);
 BOOL param_present(struct request *rq, const char *name);
 /* Sets the detail to "param NAME" and returns ERROR_INVALID_PARAMETER. */
 DWORD invalid_param(struct request *rq, const char *name);
+/* The reply of an op that returns nothing: {} when err is 0. Returns err. */
+DWORD reply_empty(struct request *rq, DWORD err);
 /* A string param as UTF-16. Absent/null and optional: *out = NULL, success.
  * Names cannot contain NUL (W APIs stop there), so NUL is rejected unless
  * allow_nul; *len gets the length when given. */

@@ -96,6 +96,15 @@ DWORD invalid_param(struct request *rq, const char *name)
     return ERROR_INVALID_PARAMETER;
 }
 
+DWORD reply_empty(struct request *rq, DWORD err)
+{
+    if (!err) {
+        json_begin_object(rq->out);
+        json_end_object(rq->out);
+    }
+    return err;
+}
+
 DWORD param_wstr(struct request *rq, const char *name, BOOL required, BOOL allow_nul, WCHAR **out, size_t *len)
 {
     const json_value *v = json_get(rq->params, name);

@@ -55,11 +55,7 @@ DWORD op_proc_kill(struct request *rq)
     if (!(h = OpenProcess(PROCESS_TERMINATE, FALSE, (DWORD)pid))) return GetLastError();
     if (!TerminateProcess(h, (UINT)code)) err = GetLastError();
     CloseHandle(h);
-    if (!err) {
-        json_begin_object(rq->out);
-        json_end_object(rq->out);
-    }
-    return err;
+    return reply_empty(rq, err);
 }
 
 DWORD op_ping(struct request *rq)

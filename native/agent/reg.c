@@ -399,6 +399,24 @@ static void note_failure(struct walker *w, const WCHAR *name)
 
 /* ------------------------------------------------------------ ops */
 
+/* A key's last write time (Wine and Windows update it on a value set or delete and on a
+ * subkey's creation or deletion) as milliseconds since 1970, to a tenth of a microsecond:
+ * vm commit compares a host key's with the VM's copy's to find conflicts. */
+static void write_last_write(json_writer *w, HKEY key)
+{
+    FILETIME ft;
+    ULONGLONG t, ms;
+    char buf[40];
+    int n;
+    if (RegQueryInfoKeyW(key, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, &ft)) return;
+    t = ((ULONGLONG)ft.dwHighDateTime << 32 | ft.dwLowDateTime);
+    t = t > 116444736000000000ull ? t - 116444736000000000ull : 0; /* 1601 -> 1970, in 100 ns */
+    ms = t / 10000;
+    n = snprintf(buf, sizeof(buf), "%llu.%04u", ms, (unsigned)(t % 10000));
+    json_key(w, "written");
+    json_raw_value(w, buf, (size_t)n);
+}
+
 DWORD op_reg_query(struct request *rq)
 {
     struct walker *w = calloc(1, sizeof(*w));
@@ -410,6 +428,7 @@ DWORD op_reg_query(struct request *rq)
     w->out = rq->out;
     if ((err = open_key(rq, "key", KEY_READ, &key, NULL))) goto done;
     json_begin_object(rq->out);
+    write_last_write(rq->out, key);
     json_key(rq->out, "values");
     if (!(err = write_values(key, w)) && !(err = list_subkeys(key, &names, &count))) {
         json_key(rq->out, "subkeys");
@@ -467,25 +486,47 @@ DWORD op_reg_set(struct request *rq)
     if (!t || t->type != JSON_STRING || !parse_type(t->str, &type)) return invalid_param(rq, "type");
     if ((err = encode_data(rq, type, &data, &size))) return err;
     if ((err = parse_key(rq, "key", &kp))) return err;
-    err = (DWORD)RegCreateKeyExW(kp.root, kp.sub, 0, NULL, REG_OPTION_NON_VOLATILE, KEY_SET_VALUE | WOW64, NULL, &key, NULL);
+    /* opened first, created only when missing: Wine 8 drops an existing key's class string
+       (svcdup's markers) when RegCreateKeyEx opens it without one */
+    err = (DWORD)RegOpenKeyExW(kp.root, kp.sub, 0, KEY_SET_VALUE | WOW64, &key);
+    if (err == ERROR_FILE_NOT_FOUND)
+        err = (DWORD)RegCreateKeyExW(kp.root, kp.sub, 0, NULL, REG_OPTION_NON_VOLATILE, KEY_SET_VALUE | WOW64, NULL, &key, NULL);
     if (err) return err;
     err = (DWORD)RegSetValueExW(key, name, 0, type, data, size);
     RegCloseKey(key);
-    if (!err) {
-        json_begin_object(rq->out);
-        json_end_object(rq->out);
-    }
-    return err;
+    return reply_empty(rq, err);
 }
 
 DWORD op_reg_create_key(struct request *rq)
 {
     struct key_path kp;
+    WCHAR *cls;
     DWORD disposition = 0, err;
     HKEY key;
 
     if ((err = parse_key(rq, "key", &kp))) return err;
-    err = (DWORD)RegCreateKeyExW(kp.root, kp.sub, 0, NULL, REG_OPTION_NON_VOLATILE, KEY_QUERY_VALUE | WOW64, NULL, &key, &disposition);
+    /* the class string (svcdup's copy-on-write markers) is given to a key this creates; an
+       existing key is opened, not created: it keeps its own (see op_reg_set) */
+    if ((err = param_wstr(rq, "class", FALSE, FALSE, &cls, NULL))) return err;
+    err = (DWORD)RegOpenKeyExW(kp.root, kp.sub, 0, KEY_QUERY_VALUE | WOW64, &key);
+    if (err == ERROR_FILE_NOT_FOUND) {
+        /* the missing ancestors first, without the class (Wine gives it to every key it makes) */
+        HKEY parent = kp.root;
+        WCHAR *slash = wcsrchr(kp.sub, L'\\');
+        const WCHAR *leaf = kp.sub;
+        err = ERROR_SUCCESS;
+        if (slash && cls && *cls) {
+            *slash = 0;
+            err =
+                (DWORD)RegCreateKeyExW(kp.root, kp.sub, 0, NULL, REG_OPTION_NON_VOLATILE, KEY_CREATE_SUB_KEY | WOW64, NULL, &parent, NULL);
+            *slash = L'\\';
+            leaf = slash + 1;
+        }
+        if (!err)
+            err = (DWORD)RegCreateKeyExW(parent, leaf, 0, cls && *cls ? cls : NULL, REG_OPTION_NON_VOLATILE, KEY_QUERY_VALUE | WOW64, NULL,
+                                         &key, &disposition);
+        if (parent != kp.root) RegCloseKey(parent);
+    }
     if (err) return err;
     RegCloseKey(key);
     json_begin_object(rq->out);
@@ -505,11 +546,7 @@ DWORD op_reg_delete_value(struct request *rq)
     if ((err = open_key(rq, "key", KEY_SET_VALUE, &key, NULL))) return err;
     err = (DWORD)RegDeleteValueW(key, name);
     RegCloseKey(key);
-    if (!err) {
-        json_begin_object(rq->out);
-        json_end_object(rq->out);
-    }
-    return err;
+    return reply_empty(rq, err);
 }
 
 DWORD op_reg_delete_key(struct request *rq)
@@ -527,11 +564,7 @@ DWORD op_reg_delete_key(struct request *rq)
     err = (DWORD)RegDeleteTreeW(key, NULL);
     RegCloseKey(key);
     if (!err) err = (DWORD)RegDeleteKeyExW(kp.root, kp.sub, WOW64, 0);
-    if (!err) {
-        json_begin_object(rq->out);
-        json_end_object(rq->out);
-    }
-    return err;
+    return reply_empty(rq, err);
 }
 
 /* A key's class string (svcdup's copy-on-write markers live there, docs/state.md); "" when none. */
@@ -608,10 +641,7 @@ DWORD op_reg_copy_tree(struct request *rq)
         free(w);
     }
     RegCloseKey(dst);
-    if (!err) {
-        json_begin_object(rq->out);
-        json_end_object(rq->out);
-    }
+    reply_empty(rq, err);
 close_src:
     RegCloseKey(src);
     return err;

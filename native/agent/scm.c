@@ -426,11 +426,7 @@ DWORD op_scm_create(struct request *rq)
     /* all or nothing: a service without its description is not what was asked */
     if (f.description && (err = set_description(svc, f.description))) DeleteService(svc);
     close_service(scm, svc);
-    if (!err) {
-        json_begin_object(rq->out);
-        json_end_object(rq->out);
-    }
-    return err;
+    return reply_empty(rq, err);
 }
 
 /* A NUL-separated list (see split_dependencies) as an array of strings. */
@@ -480,11 +476,7 @@ DWORD op_scm_change(struct request *rq)
         err = set_description(svc, f.description);
 done:
     close_service(scm, svc);
-    if (!err) {
-        json_begin_object(rq->out);
-        json_end_object(rq->out);
-    }
-    return err;
+    return reply_empty(rq, err);
 }
 
 DWORD op_scm_start(struct request *rq)
@@ -498,11 +490,7 @@ DWORD op_scm_start(struct request *rq)
     if ((err = open_service(rq, SERVICE_START, &scm, &svc, &name))) return err;
     if (!StartServiceW(svc, (DWORD)count, (const WCHAR **)args)) err = GetLastError();
     close_service(scm, svc);
-    if (!err) {
-        json_begin_object(rq->out);
-        json_end_object(rq->out);
-    }
-    return err;
+    return reply_empty(rq, err);
 }
 
 /* The access right ControlService checks for a control code. */
@@ -548,9 +536,5 @@ DWORD op_scm_delete(struct request *rq)
     if (err) return err;
     if (!DeleteService(svc)) err = GetLastError();
     close_service(scm, svc);
-    if (!err) {
-        json_begin_object(rq->out);
-        json_end_object(rq->out);
-    }
-    return err;
+    return reply_empty(rq, err);
 }

@@ -30,9 +30,9 @@ export async function pruneEmptyKeys(backend: HostBackend, key: string, stop: st
   }
 }
 
-/** Write an exported tree back under `key`. */
+/** Write an exported tree back under `key`, class strings (svcdup's registry markers) included. */
 export async function writeTree(backend: HostBackend, key: string, tree: RegTree): Promise<void> {
-  await backend.call('reg.createKey', { key });
+  await backend.call('reg.createKey', { key, ...(tree.class ? { class: tree.class } : {}) });
   for (const v of tree.values) await backend.call('reg.set', { key, ...v });
   for (const sub of tree.subkeys) await writeTree(backend, `${key}\\${sub.name}`, sub);
 }

@@ -36,6 +36,8 @@ export type RegValue =
     };
 
 export interface RegKeyContents {
+  /** the key's last write time, ms since 1970 (a value set or deleted, a subkey made or deleted) */
+  written?: number;
   values: RegValue[];
   subkeys: string[];
 }
@@ -134,7 +136,7 @@ export interface AgentOps {
   'reg.query': [{ key: string }, RegKeyContents];
   'reg.get': [{ key: string; name: string }, RegValue];
   'reg.set': [{ key: string } & RegValue, Record<string, never>];
-  'reg.createKey': [{ key: string }, { created: boolean }];
+  'reg.createKey': [{ key: string; class?: string }, { created: boolean }];
   'reg.deleteValue': [{ key: string; name: string }, Record<string, never>];
   'reg.deleteKey': [{ key: string }, Record<string, never>];
   'reg.copyTree': [{ from: string; to: string }, Record<string, never>];

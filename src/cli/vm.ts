@@ -128,8 +128,6 @@ export function registerVmCommands(program: Command): void {
       process.stdout.write(
         `imported VM ${r.vm}${r.address ? ` at ${r.address}` : ''} from VM ${r.from.vm} of ${r.from.host} (${r.files} files; duplicates: ${r.duplicates.join(', ') || 'none'})\n`,
       );
-      if (r.markersNotCarried)
-        process.stdout.write(`note: ${r.markersNotCarried} deleted or opaque registry key marker(s) were not carried (docs/state.md, "Export and import")\n`);
     });
 
   vm.command('checkpoint <vm> [name]')

@@ -183,7 +183,7 @@ export const dupSteps: StepKinds<StepContext> = {
       await writeDirectImage(backend, a);
     },
   },
-  /** A key svcdup owns written whole from an export (vm import); deleted whole. Class strings are not written (reg.createKey has none). */
+  /** A key svcdup owns written whole from an export (vm import), class strings included; deleted whole. */
   'reg.ownTree': {
     async apply({ backend }, a: { key: string; tree: RegTree; root: string }) {
       await writeTree(backend, a.key, a.tree);

@@ -1,7 +1,8 @@
 // vm commit (docs/state.md "Commit"): FVM's commit. The VM's changes (what `vm diff` lists:
 // its files and registry keys) written into the host, or the named ones only; what the VM
 // deleted is deleted on the host. A file the host changed after the VM's copy was made (its
-// modification time later than the copy's birth) is a conflict: listed and not written,
+// modification time later than the copy's birth), or a key the host wrote after the VM last
+// wrote its copy (the keys' last write times), is a conflict: listed and not written,
 // unless --force. One journaled operation: host files replaced or deleted are first kept
 // under the VM's folder (moved or copied, reflinks where the file system has them) so that
 // the undo puts them back; keys are written with the values they had kept for the undo.
@@ -38,6 +39,13 @@ export interface KeyFact extends KeyChange {
   hostValue?: RegValue;
   /** the host's key now (Deleted key): what the undo writes back */
   hostTree?: RegTree;
+  /** the host key's last write time (ms), when the host has the key */
+  hostWritten?: number;
+  /**
+   * the last write time (ms) of the VM's copy (or of its nearest copied ancestor): a key has
+   * no creation time, so this is the latest the VM's copy can have been made
+   */
+  vmWritten?: number;
 }
 
 export interface CommitPlan {
@@ -59,8 +67,9 @@ const selected = (p: string, sel: readonly string[]): boolean =>
  * The steps of a commit (pure). Files: Added folders made, Added/Changed files copied over
  * the host's (kept at `backup(i)` first), Deleted ones moved to `backup(i)`. Keys: an Added
  * key written whole, a value set or deleted with the host's value kept for the undo, a
- * Deleted key removed with its export kept. Conflicts (files only: the host's change time
- * later than the VM's copy) are skipped without `force`.
+ * Deleted key removed with its export kept. Conflicts (a file's host change time later than
+ * the VM's copy's birth; a host key written after the VM's copy was last written) are skipped
+ * without `force`.
  */
 export function planCommit(
   files: readonly FileFact[],
@@ -86,7 +95,13 @@ export function planCommit(
   const addedKeys = new Set(keys.filter((k) => k.change === 'Added' && k.value === undefined).map((k) => lower(k.key)));
   for (const k of keys) {
     if (!selected(k.key, sel)) continue;
+    // values of an Added key came with it
+    if (k.value !== undefined && addedKeys.has(lower(k.key))) continue;
     const line = `${k.change[0]} ${k.key}${k.value !== undefined ? ` [${k.value || '(default)'}]` : ''}`;
+    if (k.hostWritten !== undefined && k.vmWritten !== undefined && k.hostWritten > k.vmWritten) {
+      plan.conflicts.push(`${line}: the host changed the key after the VM's copy was made`);
+      if (!opts.force) continue;
+    }
     if (k.value === undefined) {
       if (k.change === 'Added') {
         plan.items.push(line);
@@ -97,8 +112,6 @@ export function planCommit(
       }
       continue;
     }
-    // values of an Added key came with it
-    if (addedKeys.has(lower(k.key))) continue;
     plan.items.push(line);
     if (k.change === 'Deleted') plan.steps.push({ kind: 'reg.unsetValue', args: { key: k.key, previous: k.hostValue! } });
     else plan.steps.push({ kind: 'reg.setValue', args: { key: k.key, value: k.vmValues![0]!, ...(k.hostValue ? { previous: k.hostValue } : {}) } });
@@ -149,8 +162,22 @@ export async function commitVm(
     return { ...c, area, host, dir: c.kind !== 'D' && statSync(area).isDirectory(), born: birth(area), ...(hs ? { hostMtime: hs.mtimeMs } : {}) };
   });
   const keys: KeyFact[] = [];
+  /** a key's last write time; for a VM's copy, of the nearest ancestor that is one (an opaque key's host subkeys have none) */
+  const written = async (key: string, stop: string): Promise<number | undefined> => {
+    for (let at = key; at.length >= stop.length; at = at.slice(0, at.lastIndexOf('\\'))) {
+      const q = await orNull(backend.call('reg.query', { key: at }));
+      if (q || at === stop) return q?.written;
+    }
+    return undefined;
+  };
   for (const k of await diffKeys(backend, vm)) {
     const f: KeyFact = { ...k };
+    if (k.value !== undefined || k.change === 'Deleted') {
+      const host = await written(k.key, k.key);
+      const mine = await written(copyOf(vm, k.key), cowKey(vm));
+      if (host !== undefined) f.hostWritten = host;
+      if (mine !== undefined) f.vmWritten = mine;
+    }
     if (k.value === undefined && k.change === 'Added') f.vmValues = (await backend.call('reg.query', { key: copyOf(vm, k.key) })).values;
     else if (k.value === undefined && k.change === 'Deleted') {
       const t = await orNull(backend.call('reg.export', { key: k.key }));

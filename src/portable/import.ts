@@ -33,10 +33,7 @@ import {
 } from './archive.js';
 import { sha256File } from './export.js';
 import { fileAliasRules, vmStateDirWin } from '../vm/files.js';
-import { MARK_DELETED, MARK_OPAQUE } from '../vm/keys.js';
 import { validateVmName } from '../vm/names.js';
-import { Vms } from '../vm/ops.js';
-import { dbVmStore } from '../vm/store.js';
 
 export interface ImportOptions {
   as?: string;
@@ -51,8 +48,6 @@ export interface ImportResult {
   portMap: Record<string, number>;
   duplicates: string[];
   files: number;
-  /** registry markers the import could not carry (opaque keys; a tombstone whose delete failed): docs/state.md */
-  markersNotCarried: number;
 }
 
 const VMS_DIR_WIN = 'C:\\ProgramData\\svcdup\\VMs';
@@ -106,21 +101,6 @@ async function stage(file: string, staging: string): Promise<{ manifest: Archive
   if (bad.length)
     throw new UsageError(`${file} does not match its manifest: ${bad.slice(0, 5).join('; ')}${bad.length > 5 ? ` (and ${bad.length - 5} more)` : ''}`);
   return { manifest, files: [...seen].filter(([p, s]) => s.type === 'file' && p.startsWith('files/')).length };
-}
-
-/** The VM's keys (HKLM\..., HKU\...) whose copies carry a class marker in the archive's tree. */
-export function markedKeys(tree: RegTree | undefined): { key: string; mark: string }[] {
-  const out: { key: string; mark: string }[] = [];
-  const walk = (t: RegTree, key: string): void => {
-    if (t.class === MARK_DELETED || t.class === MARK_OPAQUE) out.push({ key, mark: t.class });
-    for (const s of t.subkeys) walk(s, `${key}\\${s.name}`);
-  };
-  const cow = tree?.subkeys.find((k) => k.name.toLowerCase() === 'cow');
-  for (const hive of cow?.subkeys ?? []) {
-    const root = hive.name.toLowerCase() === 'machine' ? 'HKLM' : hive.name.toLowerCase() === 'user' ? 'HKU' : undefined;
-    if (root) for (const s of hive.subkeys) walk(s, `${root}\\${s.name}`);
-  }
-  return out;
 }
 
 async function exists<T>(p: Promise<T>): Promise<boolean> {
@@ -218,15 +198,6 @@ export async function importVm(backend: ManagedBackend, dups: Duplicates, file: 
     }
     await dups.journal.runSteps('vm import', name, { backend, db: dups.db }, steps);
     done = true;
-    // The agent writes no class strings, so a deleted key's tombstone came back as a plain
-    // copy: deleting it again from inside the VM has the hook make the tombstone (docs/state.md).
-    const marks = markedKeys(registry.tree);
-    let notCarried = marks.filter((m) => m.mark !== MARK_DELETED).length;
-    const vms = new Vms(backend, dbVmStore(dups.db), dups);
-    for (const m of marks.filter((x) => x.mark === MARK_DELETED)) {
-      const r = await vms.run(name, ['reg.exe', 'delete', m.key, '/f']);
-      if (r.code !== 0) notCarried++;
-    }
     return {
       vm: name,
       from: { vm: manifest.vm, host: manifest.source.host, backend: manifest.source.backend, svcdup: manifest.svcdup, createdAt: manifest.createdAt },
@@ -234,7 +205,6 @@ export async function importVm(backend: ManagedBackend, dups: Duplicates, file: 
       portMap: portMapToRecord(id.portMap),
       duplicates: plans.map(({ p }) => p.scmName),
       files,
-      markersNotCarried: notCarried,
     };
   } finally {
     // retries: a failed extraction may still be closing files it wrote
