@@ -473,29 +473,23 @@ static void before_value(json_writer *w)
     w->need_comma = 0;
 }
 
-void json_begin_object(json_writer *w)
+/* An object or array opens as a value does; once closed it is a completed value. */
+static void open_container(json_writer *w, const char *bracket)
 {
     before_value(w);
-    json_append(w, "{", 1);
+    json_append(w, bracket, 1);
 }
 
-void json_end_object(json_writer *w)
+static void close_container(json_writer *w, const char *bracket)
 {
-    json_append(w, "}", 1);
+    json_append(w, bracket, 1);
     w->need_comma = 1;
 }
 
-void json_begin_array(json_writer *w)
-{
-    before_value(w);
-    json_append(w, "[", 1);
-}
-
-void json_end_array(json_writer *w)
-{
-    json_append(w, "]", 1);
-    w->need_comma = 1;
-}
+void json_begin_object(json_writer *w) { open_container(w, "{"); }
+void json_end_object(json_writer *w) { close_container(w, "}"); }
+void json_begin_array(json_writer *w) { open_container(w, "["); }
+void json_end_array(json_writer *w) { close_container(w, "]"); }
 
 void json_key(json_writer *w, const char *key)
 {

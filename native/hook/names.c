@@ -285,6 +285,29 @@ static int probe_prefix(canon_t *c, USHORT end, WCHAR *tgt, USHORT *tl)
 
 static int isdrive(const WCHAR *s, USHORT at, USHORT n) { return at + 2 <= n && s[at + 1] == L':' && (at + 2 == n || s[at + 2] == L'\\'); }
 
+/* The system's fixed links, by their spelling: \DosDevices, \GLOBAL?? and, under \??, the
+   names that lead out of it. Resolved without asking the object manager. */
+static const struct {
+    BOOL under_qq; /* a component of \?? rather than of the root */
+    const WCHAR *name, *target;
+} fixed_links[] = {
+    {FALSE, L"DosDevices", L"\\??"}, {FALSE, L"GLOBAL??", L"\\??"},           {TRUE, L"GLOBALROOT", L""},
+    {TRUE, L"Global", L"\\??"},      {TRUE, L"pipe", L"\\Device\\NamedPipe"}, {TRUE, L"mailslot", L"\\Device\\Mailslot"},
+};
+
+/* Splices the fixed link c starts with: 1 done, 0 too long, -1 none. */
+static int fixed_link(canon_t *c)
+{
+    size_t k;
+    for (k = 0; k < sizeof(fixed_links) / sizeof(fixed_links[0]); k++) {
+        USHORT at = fixed_links[k].under_qq ? 4 : 1;
+        if (fixed_links[k].under_qq && !comp_is(c->s, c->n, 1, L"??")) continue;
+        if (!comp_is(c->s, c->n, at, fixed_links[k].name)) continue;
+        return splice(c, (USHORT)(at + wcslen(fixed_links[k].name)), fixed_links[k].target, (USHORT)wcslen(fixed_links[k].target));
+    }
+    return -1;
+}
+
 /* Resolve c in place. Returns 0 when it cannot be resolved (too long, a link loop). */
 static int canonicalise(canon_t *c)
 {
@@ -292,36 +315,14 @@ static int canonicalise(canon_t *c)
     for (rounds = 0; rounds < 32; rounds++) {
         WCHAR *s = c->s;
         USHORT n = c->n, i, at;
-        int again = 0;
+        int again = 0, linked;
         if (!n || s[0] != L'\\') return 1;
         /* fixed system links, by their spelling */
-        if (comp_is(s, n, 1, L"DosDevices")) {
-            if (!splice(c, 11, L"\\??", 3)) return 0;
+        if ((linked = fixed_link(c)) >= 0) {
+            if (!linked) return 0;
             continue;
         }
-        if (comp_is(s, n, 1, L"GLOBAL??")) {
-            if (!splice(c, 9, L"\\??", 3)) return 0;
-            continue;
-        }
-        if (comp_is(s, n, 1, L"??")) {
-            if (comp_is(s, n, 4, L"GLOBALROOT")) {
-                if (!splice(c, 14, L"", 0)) return 0;
-                continue;
-            }
-            if (comp_is(s, n, 4, L"Global")) {
-                if (!splice(c, 10, L"\\??", 3)) return 0;
-                continue;
-            }
-            if (comp_is(s, n, 4, L"pipe")) {
-                if (!splice(c, 8, L"\\Device\\NamedPipe", 17)) return 0;
-                continue;
-            }
-            if (comp_is(s, n, 4, L"mailslot")) {
-                if (!splice(c, 12, L"\\Device\\Mailslot", 16)) return 0;
-                continue;
-            }
-            if (n <= 4 || isdrive(s, 4, n)) return 1; /* \?? itself, or a drive: files */
-        }
+        if (comp_is(s, n, 1, L"??") && (n <= 4 || isdrive(s, 4, n))) return 1; /* \?? itself, or a drive: files */
         /* namespace roots and devices whose remainder is theirs to parse: stop */
         if (comp_is(s, n, 1, L"Device") && (comp_is(s, n, 8, L"NamedPipe") || comp_is(s, n, 8, L"Mailslot"))) return 1;
         if (comp_is(s, n, 1, L"BaseNamedObjects") || comp_is(s, n, 1, L"RPC Control")) return 1;
@@ -403,6 +404,14 @@ static int pass_canon(renamed *r, const OBJECT_ATTRIBUTES *in, canon_t *c)
     return r->verdict = V_RENAMED;
 }
 
+/* The verdict once c is freed: a rename that still points into c is copied out first. */
+static int release_canon(renamed *r, const OBJECT_ATTRIBUTES *in, canon_t *c, int v)
+{
+    if (v == V_RENAMED && r->us.Buffer == c->s) v = pass_canon(r, in, c);
+    hfree(c);
+    return v;
+}
+
 static const struct {
     const WCHAR *root;
     int kind;
@@ -460,9 +469,7 @@ int rename_object(int kind, const OBJECT_ATTRIBUTES *in, renamed *r)
         v = pass_canon(r, in, c);
     else
         v = V_PASS;
-    if (v == V_RENAMED && r->us.Buffer == c->s) v = pass_canon(r, in, c);
-    hfree(c);
-    return v;
+    return release_canon(r, in, c, v);
 }
 
 int rename_file(const OBJECT_ATTRIBUTES *in, renamed *r, int *root_kind)
@@ -527,9 +534,7 @@ int rename_file(const OBJECT_ATTRIBUTES *in, renamed *r, int *root_kind)
         else
             v = V_PASS;
     }
-    if (v == V_RENAMED && r->us.Buffer == c->s) v = pass_canon(r, in, c);
-    hfree(c);
-    return v;
+    return release_canon(r, in, c, v);
 }
 
 /* A link's target, for NtCreateSymbolicLinkObject in a VM: renamed like any name when it
@@ -562,9 +567,7 @@ int rename_link_target(const UNICODE_STRING *t, renamed *r)
     else
         v = r->verdict = V_DENIED;
     if (v == V_OPEN) v = V_PASS;
-    if (v == V_RENAMED && r->us.Buffer == c->s) v = pass_canon(r, &oa, c);
-    hfree(c);
-    return v;
+    return release_canon(r, &oa, c, v);
 }
 
 int rename_pipe_name(const WCHAR *name, USHORT chars, renamed *r)

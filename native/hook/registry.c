@@ -15,15 +15,10 @@
 #include "patch.h"
 #include "policy.h"
 #include "trace.h"
+#include "ntkey.h"
 #include <stdlib.h>
 #include <wchar.h>
 
-#define KeyBasicInformation       0
-#define KeyNodeInformation        1
-#define KeyFullInformation        2
-#define KeyNameInformation        3
-#define KeyCachedInformation      4
-#define KeyValueFullInformation   1
 #define ST_OBJECT_NAME_NOT_FOUND  ((NTSTATUS)0xC0000034)
 #define ST_NO_MORE_ENTRIES        ((NTSTATUS)0x8000001A)
 #define ST_BUFFER_TOO_SMALL       ((NTSTATUS)0xC0000023)
@@ -36,30 +31,6 @@
 #define OPT_CREATE_LINK           2
 #define OPT_OPEN_LINK             8
 #define ATTR_OPENLINK             0x100
-
-typedef struct {
-    LARGE_INTEGER t;
-    ULONG title, name_len;
-    WCHAR name[1];
-} KBASIC;
-typedef struct {
-    LARGE_INTEGER t;
-    ULONG title, class_off, class_len, name_len;
-    WCHAR name[1];
-} KNODE;
-typedef struct {
-    LARGE_INTEGER t;
-    ULONG title, class_off, class_len, subkeys, max_name, max_class, values, max_vname, max_vdata;
-    WCHAR cls[1];
-} KFULL;
-typedef struct {
-    LARGE_INTEGER t;
-    ULONG title, subkeys, max_name, values, max_vname, max_vdata, name_len;
-} KCACHED;
-typedef struct {
-    ULONG title, type, data_off, data_len, name_len;
-    WCHAR name[1];
-} KVFULL;
 
 NTSYSAPI NTSTATUS NTAPI NtQueryKey(HANDLE, int, void *, ULONG, ULONG *);
 NTSYSAPI NTSTATUS NTAPI NtEnumerateKey(HANDLE, ULONG, int, void *, ULONG, ULONG *);
@@ -880,22 +851,16 @@ static NTSTATUS add_side(merged *m, ULONG *cap, HANDLE h, int from_copy, const W
    (either may be NULL; the caller closes what is not h) and 1 is returned. */
 static int sides(HANDLE h, WCHAR *logical, USHORT *ln, HANDLE *copy, HANDLE *host)
 {
-    struct {
-        ULONG len;
-        WCHAR name[NAME_MAX_CHARS];
-    } info;
-    ULONG ret;
     USHORT n;
     int policy;
     WCHAR c[NAME_MAX_CHARS];
     USHORT cn;
     *copy = *host = NULL;
-    if (!cow_root_len || o_NtQueryKey(h, KeyNameInformation, &info, sizeof info - sizeof(WCHAR), &ret) < 0) return 0;
-    n = (USHORT)(info.len / sizeof(WCHAR));
-    if (is_copy_name(info.name, n)) {
+    /* the real name first, turned into the logical one in place when h is a copy */
+    if (!cow_root_len || !(n = real_name(h, logical))) return 0;
+    if (is_copy_name(logical, n)) {
         if (marker_of(h)) return 0; /* opaque: the copy is the whole truth */
-        n = to_logical(info.name, n);
-        memcpy(logical, info.name, n * sizeof(WCHAR));
+        n = to_logical(logical, n);
         logical[n] = 0;
         *ln = n;
         if (key_policy(logical, n) == P_PRIVATE) return 0;
@@ -903,9 +868,7 @@ static int sides(HANDLE h, WCHAR *logical, USHORT *ln, HANDLE *copy, HANDLE *hos
         if (raw_open(host, logical, n, RD) < 0) *host = NULL;
         return 1;
     }
-    if (starts_with(info.name, n, svcdup_area)) return 0;
-    memcpy(logical, info.name, n * sizeof(WCHAR));
-    logical[n] = 0;
+    if (starts_with(logical, n, svcdup_area)) return 0;
     *ln = n;
     policy = key_policy(logical, n);
     if (policy == P_OPEN || policy == P_CLOSED) return 0;

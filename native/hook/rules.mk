@@ -1,6 +1,6 @@
 # svcdup-hook.dll: injected into every VM process (docs/vm.md).
 HOOK_SRC := $(wildcard hook/*.c) common/relay.c
-HOOK_HDR := $(wildcard hook/*.h)
+HOOK_HDR := $(wildcard hook/*.h) common/ntkey.h
 HOOK_GEN := $(OUT)/gen/policy-defaults.h
 TARGETS += $(OUT)/svcdup-hook.dll
 

@@ -6,14 +6,13 @@ import { join } from 'node:path';
 import type { Paths } from '../config.js';
 import { SvcdupError } from '../errors.js';
 import { AgentClient } from './agent.js';
-import { HostFiles } from './folders.js';
+import { AgentHost } from './agent-host.js';
 import { collectChild } from './child.js';
 import type { AgentOp, AgentParams, AgentResult, ExecOptions, ExecResult, HostBackend } from './types.js';
 
 /** Files on Windows through Node's fs (HostFiles): written, never run (no Windows on the test bed). */
-export class WindowsBackend extends HostFiles implements HostBackend {
+export class WindowsBackend extends AgentHost implements HostBackend {
   readonly kind = 'windows' as const;
-  private agent: AgentClient | undefined;
 
   constructor(readonly paths: Paths) {
     super();
@@ -53,22 +52,11 @@ export class WindowsBackend extends HostFiles implements HostBackend {
     return winPath.replace(/%(\w+)%/g, (m, v: string) => process.env[v] ?? m);
   }
 
-  async close(): Promise<void> {
-    const a = this.agent;
-    this.agent = undefined;
-    if (a) await a.close();
-  }
-
   async shutdown(): Promise<void> {
     await this.close();
   }
 
   async describe(): Promise<Record<string, unknown>> {
-    return {
-      backend: 'windows',
-      nativeDir: this.paths.nativeDir,
-      agentBuilt: existsSync(join(this.paths.nativeDir, 'svcdup-agent.exe')),
-      ...(this.agent?.alive ? { agent: await this.agent.call('ping', {}) } : {}),
-    };
+    return { backend: 'windows', ...(await this.describeAgent()) };
   }
 }

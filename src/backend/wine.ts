@@ -5,7 +5,7 @@ import { join, delimiter, sep } from 'node:path';
 import type { Paths } from '../config.js';
 import { SvcdupError } from '../errors.js';
 import { AgentClient } from './agent.js';
-import { HostFiles } from './folders.js';
+import { AgentHost } from './agent-host.js';
 import { collectChild } from './child.js';
 import { clonePrefix, readStamp, unsharePrefix, writeStamp } from './prefix.js';
 import type { AgentOp, AgentParams, AgentResult, ExecOptions, ExecResult, HostBackend } from './types.js';
@@ -71,9 +71,8 @@ function readProcComm(pid: number): string | undefined {
 }
 
 /** Files under Wine: the copies run on the Unix side, on the prefix's files (HostFiles). */
-export class WineBackend extends HostFiles implements HostBackend {
+export class WineBackend extends AgentHost implements HostBackend {
   readonly kind = 'wine' as const;
-  private agent: AgentClient | undefined;
   private opening: Promise<void> | undefined;
   private serverPid: number | undefined;
 
@@ -284,12 +283,6 @@ export class WineBackend extends HostFiles implements HostBackend {
     return dir;
   }
 
-  async close(): Promise<void> {
-    const a = this.agent;
-    this.agent = undefined;
-    if (a) await a.close();
-  }
-
   /**
    * Close, then end the wineserver and every Wine process of the prefix (services included).
    * `wineserver -k` ends the processes its server knows; those a dead wineserver left behind
@@ -324,10 +317,8 @@ export class WineBackend extends HostFiles implements HostBackend {
       home: this.paths.home,
       template: { path: this.paths.template, ready: tstamp?.wineVersion === this.wine.version, ...(tstamp ? { createdAt: tstamp.createdAt } : {}) },
       prefix: { path: this.paths.prefix, exists: !!stamp, ...(stamp ? { createdAt: stamp.createdAt } : {}) },
-      nativeDir: this.paths.nativeDir,
-      agentBuilt: existsSync(join(this.paths.nativeDir, 'svcdup-agent.exe')),
+      ...(await this.describeAgent()),
     };
-    if (this.agent?.alive) out.agent = await this.agent.call('ping', {});
     return out;
   }
 }

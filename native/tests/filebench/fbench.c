@@ -14,33 +14,24 @@
 #include <windows.h>
 #include <stdio.h>
 #include <stdlib.h>
-
-static LARGE_INTEGER freq;
-
-static double now_us(void)
-{
-    LARGE_INTEGER t;
-    QueryPerformanceCounter(&t);
-    return (double)t.QuadPart * 1e6 / (double)freq.QuadPart;
-}
-
-static int cmp(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n)
-{
-    qsort(v, n, sizeof *v, cmp);
-    return v[n / 2];
-}
+#include "../timing.h"
 
 static int fail(const char *what)
 {
     DWORD e = GetLastError();
     printf("{\"error\":%lu,\"call\":\"%s\"}\n", e, what);
     return e ? (int)e : 1;
+}
+
+/* One CreateFile(FILE_APPEND_DATA) + a 1-byte write + close: 0, or fail()'s code. */
+static int append_byte(const WCHAR *path, DWORD disposition)
+{
+    DWORD put;
+    HANDLE h = CreateFileW(path, FILE_APPEND_DATA, FILE_SHARE_READ, NULL, disposition, 0, NULL);
+    if (h == INVALID_HANDLE_VALUE) return fail("CreateFile");
+    if (!WriteFile(h, "+", 1, &put, NULL)) return fail("WriteFile");
+    CloseHandle(h);
+    return 0;
 }
 
 int wmain(int argc, WCHAR **argv)
@@ -50,7 +41,6 @@ int wmain(int argc, WCHAR **argv)
     int n = argc > 3 ? _wtoi(argv[3]) : 1, i;
     static char buf[4096];
     double *t;
-    QueryPerformanceFrequency(&freq);
     if (n < 1) n = 1;
     if (!(t = malloc(sizeof *t * n))) return 8;
     if (!wcscmp(op, L"open")) {
@@ -84,27 +74,20 @@ int wmain(int argc, WCHAR **argv)
         return 0;
     }
     if (!wcscmp(op, L"append")) {
-        DWORD put;
         double s = now_us();
-        HANDLE h = CreateFileW(a, FILE_APPEND_DATA, FILE_SHARE_READ, NULL, OPEN_EXISTING, 0, NULL);
-        if (h == INVALID_HANDLE_VALUE) return fail("CreateFile");
-        if (!WriteFile(h, "+", 1, &put, NULL)) return fail("WriteFile");
-        CloseHandle(h);
+        int e = append_byte(a, OPEN_EXISTING);
+        if (e) return e;
         printf("{\"us\":%.2f}\n", now_us() - s);
         return 0;
     }
     if (!wcscmp(op, L"change")) {
         WCHAR p[MAX_PATH * 2];
-        DWORD put;
         for (i = 0; i < n; i++) {
-            HANDLE h;
             if (i < n / 2 || i >= n / 2 + n / 4) {
                 BOOL fresh = i >= n / 2 + n / 4;
+                int e;
                 swprintf(p, MAX_PATH * 2, fresh ? L"%ls\\n%04d.txt" : L"%ls\\e%04d.txt", a, i);
-                h = CreateFileW(p, FILE_APPEND_DATA, FILE_SHARE_READ, NULL, fresh ? CREATE_NEW : OPEN_EXISTING, 0, NULL);
-                if (h == INVALID_HANDLE_VALUE) return fail("CreateFile");
-                if (!WriteFile(h, "+", 1, &put, NULL)) return fail("WriteFile");
-                CloseHandle(h);
+                if ((e = append_byte(p, fresh ? CREATE_NEW : OPEN_EXISTING))) return e;
             } else {
                 swprintf(p, MAX_PATH * 2, L"%ls\\e%04d.txt", a, i);
                 if (!DeleteFileW(p)) return fail("DeleteFile");
@@ -115,14 +98,10 @@ int wmain(int argc, WCHAR **argv)
     }
     if (!wcscmp(op, L"touch")) {
         WCHAR p[MAX_PATH * 2];
-        DWORD put;
         for (i = 0; i < n; i++) {
-            HANDLE h;
+            int e;
             swprintf(p, MAX_PATH * 2, L"%ls\\f%d.txt", a, i);
-            h = CreateFileW(p, FILE_APPEND_DATA, FILE_SHARE_READ, NULL, OPEN_EXISTING, 0, NULL);
-            if (h == INVALID_HANDLE_VALUE) return fail("CreateFile");
-            if (!WriteFile(h, "+", 1, &put, NULL)) return fail("WriteFile");
-            CloseHandle(h);
+            if ((e = append_byte(p, OPEN_EXISTING))) return e;
         }
         Sleep(argc > 4 ? (DWORD)_wtoi(argv[4]) : 0);
         printf("{\"touched\":%d}\n", n);

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <wchar.h>
+#include "../timing.h"
 
 static __attribute__((unused)) void nt_start(void)
 {
@@ -66,35 +67,23 @@ static __attribute__((unused)) const char *nt_fmt(const struct sockaddr *sa, cha
     return buf;
 }
 
-static __attribute__((unused)) const char *nt_sockname(SOCKET s, char *buf, size_t cap)
+/* a socket's own or peer address (get: getsockname or getpeername), formatted */
+static const char *nt_address(SOCKET s, int(WSAAPI *get)(SOCKET, struct sockaddr *, int *), char *buf, size_t cap)
 {
     struct sockaddr_storage ss;
     int len = sizeof ss;
-    if (getsockname(s, (struct sockaddr *)&ss, &len)) {
+    if (get(s, (struct sockaddr *)&ss, &len)) {
         snprintf(buf, cap, "error%d", WSAGetLastError());
         return buf;
     }
     return nt_fmt((struct sockaddr *)&ss, buf, cap);
 }
 
-static __attribute__((unused)) const char *nt_peername(SOCKET s, char *buf, size_t cap)
-{
-    struct sockaddr_storage ss;
-    int len = sizeof ss;
-    if (getpeername(s, (struct sockaddr *)&ss, &len)) {
-        snprintf(buf, cap, "error%d", WSAGetLastError());
-        return buf;
-    }
-    return nt_fmt((struct sockaddr *)&ss, buf, cap);
-}
+static __attribute__((unused)) const char *nt_sockname(SOCKET s, char *buf, size_t cap) { return nt_address(s, getsockname, buf, cap); }
+static __attribute__((unused)) const char *nt_peername(SOCKET s, char *buf, size_t cap) { return nt_address(s, getpeername, buf, cap); }
 
-static __attribute__((unused)) double nt_now(void)
-{
-    LARGE_INTEGER f, c;
-    QueryPerformanceFrequency(&f);
-    QueryPerformanceCounter(&c);
-    return (double)c.QuadPart / (double)f.QuadPart;
-}
+/* seconds */
+static __attribute__((unused)) double nt_now(void) { return now_us() / 1e6; }
 
 /* read exactly n bytes; returns 0 or -1 */
 static __attribute__((unused)) int nt_readn(SOCKET s, char *b, int n)

@@ -5,26 +5,14 @@
 #include <winternl.h>
 #include <stdio.h>
 #include <wchar.h>
+#include "ntkey.h"
 
-#define KeyFullInformation   2
-#define KeyNameInformation   3
-#define KeyCachedInformation 4
 NTSYSAPI NTSTATUS NTAPI NtOpenKey(HANDLE *, ACCESS_MASK, OBJECT_ATTRIBUTES *);
 NTSYSAPI NTSTATUS NTAPI NtCreateKey(HANDLE *, ACCESS_MASK, OBJECT_ATTRIBUTES *, ULONG, UNICODE_STRING *, ULONG, ULONG *);
 NTSYSAPI NTSTATUS NTAPI NtQueryKey(HANDLE, int, void *, ULONG, ULONG *);
 NTSYSAPI NTSTATUS NTAPI NtSetValueKey(HANDLE, UNICODE_STRING *, ULONG, ULONG, void *, ULONG);
 NTSYSAPI NTSTATUS NTAPI NtQueryValueKey(HANDLE, UNICODE_STRING *, int, void *, ULONG, ULONG *);
 NTSYSAPI NTSTATUS NTAPI RtlFormatCurrentUserKeyPath(UNICODE_STRING *);
-
-typedef struct {
-    LARGE_INTEGER t;
-    ULONG title, class_off, class_len, subkeys, max_name, max_class, values, max_vname, max_vdata;
-    WCHAR cls[1];
-} KFULL;
-typedef struct {
-    ULONG title, type, len;
-    BYTE data[1];
-} KVPARTIAL;
 
 static HKEY root_of(const WCHAR *k, const WCHAR **rest)
 {

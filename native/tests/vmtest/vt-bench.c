@@ -5,26 +5,7 @@
 #include <windows.h>
 #include <stdio.h>
 #include <stdlib.h>
-
-static double now_us(void)
-{
-    static LARGE_INTEGER f;
-    LARGE_INTEGER c;
-    if (!f.QuadPart) QueryPerformanceFrequency(&f);
-    QueryPerformanceCounter(&c);
-    return (double)c.QuadPart * 1e6 / (double)f.QuadPart;
-}
-
-static int cmp(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-static double median(double *v, int n)
-{
-    qsort(v, n, sizeof *v, cmp);
-    return v[n / 2];
-}
+#include "../timing.h"
 
 int wmain(int argc, WCHAR **argv)
 {
