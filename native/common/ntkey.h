@@ -5,11 +5,11 @@
 #define SVCDUP_NTKEY_H
 #include <windows.h>
 
-#define KeyBasicInformation        0
-#define KeyNodeInformation         1
-#define KeyFullInformation         2
-#define KeyNameInformation         3
-#define KeyCachedInformation       4
+#define KeyBasicInformation     0
+#define KeyNodeInformation      1
+#define KeyFullInformation      2
+#define KeyNameInformation      3
+#define KeyCachedInformation    4
 #define KeyValueFullInformation 1
 
 typedef struct {

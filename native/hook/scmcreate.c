@@ -286,35 +286,33 @@ BOOL WINAPI d_ChangeServiceConfigA(SC_HANDLE h, DWORD type, DWORD start, DWORD e
     return ok;
 }
 
-/* Failure actions the host SCM would carry out on the host: a command, a reboot. */
-static int host_actions(DWORD n, const SC_ACTION *a, int has_command)
+/* Failure actions the host SCM would carry out on the host (a command, a reboot), set on a
+   service of this VM: refused with ERROR_ACCESS_DENIED (1), else 0. */
+static int refuse_host_actions(SC_HANDLE h, DWORD n, const SC_ACTION *a, int has_command)
 {
     DWORD i;
-    if (has_command) return 1;
-    for (i = 0; a && i < n; i++)
-        if (a[i].Type == SC_ACTION_RUN_COMMAND || a[i].Type == SC_ACTION_REBOOT) return 1;
-    return 0;
+    int host = has_command;
+    for (i = 0; !host && a && i < n; i++) host = a[i].Type == SC_ACTION_RUN_COMMAND || a[i].Type == SC_ACTION_REBOOT;
+    if (!host || !handle_find(h, NULL, 0)) return 0;
+    SetLastError(ERROR_ACCESS_DENIED);
+    return 1;
 }
 
 BOOL WINAPI d_ChangeServiceConfig2W(SC_HANDLE h, DWORD level, void *info)
 {
     const SERVICE_FAILURE_ACTIONSW *fa = info;
-    if (level == SERVICE_CONFIG_FAILURE_ACTIONS && fa && handle_find(h, NULL, 0) &&
-        host_actions(fa->cActions, fa->lpsaActions, fa->lpCommand && *fa->lpCommand)) {
-        SetLastError(ERROR_ACCESS_DENIED);
+    if (level == SERVICE_CONFIG_FAILURE_ACTIONS && fa &&
+        refuse_host_actions(h, fa->cActions, fa->lpsaActions, fa->lpCommand && *fa->lpCommand))
         return FALSE;
-    }
     return o_ChangeServiceConfig2W(h, level, info);
 }
 
 BOOL WINAPI d_ChangeServiceConfig2A(SC_HANDLE h, DWORD level, void *info)
 {
     const SERVICE_FAILURE_ACTIONSA *fa = info;
-    if (level == SERVICE_CONFIG_FAILURE_ACTIONS && fa && handle_find(h, NULL, 0) &&
-        host_actions(fa->cActions, fa->lpsaActions, fa->lpCommand && *fa->lpCommand)) {
-        SetLastError(ERROR_ACCESS_DENIED);
+    if (level == SERVICE_CONFIG_FAILURE_ACTIONS && fa &&
+        refuse_host_actions(h, fa->cActions, fa->lpsaActions, fa->lpCommand && *fa->lpCommand))
         return FALSE;
-    }
     return o_ChangeServiceConfig2A(h, level, info);
 }
 
