@@ -287,12 +287,18 @@ BOOL WINAPI d_ChangeServiceConfigA(SC_HANDLE h, DWORD type, DWORD start, DWORD e
 }
 
 /* Failure actions the host SCM would carry out on the host (a command, a reboot), set on a
-   service of this VM: refused with ERROR_ACCESS_DENIED (1), else 0. */
-static int refuse_host_actions(SC_HANDLE h, DWORD n, const SC_ACTION *a, int has_command)
+   service of this VM: refused with ERROR_ACCESS_DENIED (1), else 0. `info` is a
+   SERVICE_FAILURE_ACTIONSW or ...A (`wide`): the two differ only in their strings' type. */
+static int refuse_host_actions(SC_HANDLE h, DWORD level, const void *info, int wide)
 {
+    const SERVICE_FAILURE_ACTIONSW *w = info;
+    const SERVICE_FAILURE_ACTIONSA *n = info;
     DWORD i;
-    int host = has_command;
-    for (i = 0; !host && a && i < n; i++) host = a[i].Type == SC_ACTION_RUN_COMMAND || a[i].Type == SC_ACTION_REBOOT;
+    int host;
+    if (level != SERVICE_CONFIG_FAILURE_ACTIONS || !info) return 0;
+    host = wide ? w->lpCommand && *w->lpCommand : n->lpCommand && *n->lpCommand;
+    for (i = 0; !host && w->lpsaActions && i < w->cActions; i++)
+        host = w->lpsaActions[i].Type == SC_ACTION_RUN_COMMAND || w->lpsaActions[i].Type == SC_ACTION_REBOOT;
     if (!host || !handle_find(h, NULL, 0)) return 0;
     SetLastError(ERROR_ACCESS_DENIED);
     return 1;
@@ -300,20 +306,12 @@ static int refuse_host_actions(SC_HANDLE h, DWORD n, const SC_ACTION *a, int has
 
 BOOL WINAPI d_ChangeServiceConfig2W(SC_HANDLE h, DWORD level, void *info)
 {
-    const SERVICE_FAILURE_ACTIONSW *fa = info;
-    if (level == SERVICE_CONFIG_FAILURE_ACTIONS && fa &&
-        refuse_host_actions(h, fa->cActions, fa->lpsaActions, fa->lpCommand && *fa->lpCommand))
-        return FALSE;
-    return o_ChangeServiceConfig2W(h, level, info);
+    return refuse_host_actions(h, level, info, 1) ? FALSE : o_ChangeServiceConfig2W(h, level, info);
 }
 
 BOOL WINAPI d_ChangeServiceConfig2A(SC_HANDLE h, DWORD level, void *info)
 {
-    const SERVICE_FAILURE_ACTIONSA *fa = info;
-    if (level == SERVICE_CONFIG_FAILURE_ACTIONS && fa &&
-        refuse_host_actions(h, fa->cActions, fa->lpsaActions, fa->lpCommand && *fa->lpCommand))
-        return FALSE;
-    return o_ChangeServiceConfig2A(h, level, info);
+    return refuse_host_actions(h, level, info, 0) ? FALSE : o_ChangeServiceConfig2A(h, level, info);
 }
 
 BOOL WINAPI d_DeleteService(SC_HANDLE h)

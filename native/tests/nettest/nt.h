@@ -85,11 +85,11 @@ static __attribute__((unused)) const char *nt_peername(SOCKET s, char *buf, size
 /* seconds */
 static __attribute__((unused)) double nt_now(void) { return now_us() / 1e6; }
 
-/* read exactly n bytes; returns 0 or -1 */
-static __attribute__((unused)) int nt_readn(SOCKET s, char *b, int n)
+/* receive or send exactly n bytes; returns 0 or -1 */
+static int nt_alln(SOCKET s, char *b, int n, int sending)
 {
     while (n > 0) {
-        int r = recv(s, b, n, 0);
+        int r = sending ? send(s, b, n, 0) : recv(s, b, n, 0);
         if (r <= 0) return -1;
         b += r;
         n -= r;
@@ -97,16 +97,8 @@ static __attribute__((unused)) int nt_readn(SOCKET s, char *b, int n)
     return 0;
 }
 
-static __attribute__((unused)) int nt_writen(SOCKET s, const char *b, int n)
-{
-    while (n > 0) {
-        int r = send(s, b, n, 0);
-        if (r <= 0) return -1;
-        b += r;
-        n -= r;
-    }
-    return 0;
-}
+static __attribute__((unused)) int nt_readn(SOCKET s, char *b, int n) { return nt_alln(s, b, n, 0); }
+static __attribute__((unused)) int nt_writen(SOCKET s, const char *b, int n) { return nt_alln(s, (char *)b, n, 1); }
 
 /* read one line (without the newline) */
 static __attribute__((unused)) int nt_readline(SOCKET s, char *b, int cap)

@@ -42,6 +42,24 @@ static HANDLE nt_open(const WCHAR *name, ACCESS_MASK a, int create, HANDLE root,
     return *st >= 0 ? h : NULL;
 }
 
+/* one step's outcome line: "ok" or the Win32 error */
+static void say_result(LONG e)
+{
+    if (e)
+        wprintf(L"err %ld\n", e);
+    else
+        wprintf(L"ok\n");
+}
+
+/* nt_open, saying the status when it fails (the probe's "st 0x..." line) */
+static HANDLE nt_open_said(const WCHAR *name, ACCESS_MASK a, int create, HANDLE root)
+{
+    NTSTATUS st;
+    HANDLE k = nt_open(name, a, create, root, &st);
+    if (!k) wprintf(L"st 0x%08lx\n", (ULONG)st);
+    return k;
+}
+
 static void print_value(HKEY h, const WCHAR *val)
 {
     WCHAR data[1024];
@@ -81,10 +99,7 @@ static void step(WCHAR *s)
         }
         e = RegSetValueExW(h, a[2], 0, REG_SZ, (BYTE *)a[3], (DWORD)(wcslen(a[3]) + 1) * sizeof(WCHAR));
         RegCloseKey(h);
-        if (e)
-            wprintf(L"err %ld\n", e);
-        else
-            wprintf(L"ok\n");
+        say_result(e);
     } else if (!wcscmp(a[0], L"mkkey") && n >= 2) {
         DWORD disp;
         if ((e = RegCreateKeyExW(root, sub, 0, NULL, 0, KEY_ALL_ACCESS, NULL, &h, &disp))) {
@@ -107,20 +122,11 @@ static void step(WCHAR *s)
         }
         e = RegDeleteValueW(h, a[2]);
         RegCloseKey(h);
-        if (e)
-            wprintf(L"err %ld\n", e);
-        else
-            wprintf(L"ok\n");
+        say_result(e);
     } else if (!wcscmp(a[0], L"delkey") && n >= 2) {
-        if ((e = RegDeleteKeyW(root, sub)))
-            wprintf(L"err %ld\n", e);
-        else
-            wprintf(L"ok\n");
+        say_result(RegDeleteKeyW(root, sub));
     } else if (!wcscmp(a[0], L"deltree") && n >= 2) {
-        if ((e = RegDeleteTreeW(root, sub)))
-            wprintf(L"err %ld\n", e);
-        else
-            wprintf(L"ok\n");
+        say_result(RegDeleteTreeW(root, sub));
         if (!e && (e = RegDeleteKeyW(root, sub))) wprintf(L"  err %ld\n", e);
     } else if (!wcscmp(a[0], L"enum") && n >= 2) {
         /* subkeys and values as enumerated, and the counts RegQueryInfoKey (NtQueryKey) gives */
@@ -144,11 +150,8 @@ static void step(WCHAR *s)
             BYTE b[512];
         } u;
         ULONG ret, cached[9];
-        HANDLE k = nt_open(a[1], KEY_READ, 0, NULL, &st);
-        if (!k) {
-            wprintf(L"st 0x%08lx\n", (ULONG)st);
-            return;
-        }
+        HANDLE k = nt_open_said(a[1], KEY_READ, 0, NULL);
+        if (!k) return;
         NtQueryKey(k, KeyFullInformation, &u, sizeof u, &ret);
         wprintf(L"full=%lu,%lu", u.f.subkeys, u.f.values);
         if (NtQueryKey(k, KeyCachedInformation, cached, sizeof cached, &ret) >= 0) wprintf(L" cached=%lu,%lu", cached[3], cached[5]);
@@ -157,11 +160,8 @@ static void step(WCHAR *s)
     } else if (!wcscmp(a[0], L"ntset") && n >= 4) {
         /* native create by the full name, then a value */
         UNICODE_STRING vn;
-        HANDLE k = nt_open(a[1], KEY_ALL_ACCESS, 1, NULL, &st);
-        if (!k) {
-            wprintf(L"st 0x%08lx\n", (ULONG)st);
-            return;
-        }
+        HANDLE k = nt_open_said(a[1], KEY_ALL_ACCESS, 1, NULL);
+        if (!k) return;
         RtlInitUnicodeString(&vn, a[2]);
         st = NtSetValueKey(k, &vn, 0, REG_SZ, a[3], (ULONG)(wcslen(a[3]) + 1) * sizeof(WCHAR));
         CloseHandle(k);
@@ -173,11 +173,8 @@ static void step(WCHAR *s)
         } u;
         UNICODE_STRING vn;
         ULONG ret;
-        HANDLE k = nt_open(a[1], KEY_READ, 0, NULL, &st);
-        if (!k) {
-            wprintf(L"st 0x%08lx\n", (ULONG)st);
-            return;
-        }
+        HANDLE k = nt_open_said(a[1], KEY_READ, 0, NULL);
+        if (!k) return;
         RtlInitUnicodeString(&vn, a[2]);
         st = NtQueryValueKey(k, &vn, 2, &u, sizeof u - 2, &ret);
         CloseHandle(k);
@@ -196,12 +193,9 @@ static void step(WCHAR *s)
             wprintf(L"root st 0x%08lx\n", (ULONG)st);
             return;
         }
-        k = nt_open(a[2], set ? KEY_ALL_ACCESS : KEY_READ, set, r, &st);
+        k = nt_open_said(a[2], set ? KEY_ALL_ACCESS : KEY_READ, set, r);
         CloseHandle(r);
-        if (!k) {
-            wprintf(L"st 0x%08lx\n", (ULONG)st);
-            return;
-        }
+        if (!k) return;
         if (set) {
             RtlInitUnicodeString(&vn, L"rel");
             st = NtSetValueKey(k, &vn, 0, REG_SZ, a[3], (ULONG)(wcslen(a[3]) + 1) * sizeof(WCHAR));
@@ -262,10 +256,7 @@ static void step(WCHAR *s)
         }
         e = RegSetValueExW(h, L"SymbolicLinkValue", 0, REG_LINK, (BYTE *)a[2], (DWORD)wcslen(a[2]) * sizeof(WCHAR));
         RegCloseKey(h);
-        if (e)
-            wprintf(L"err %ld\n", e);
-        else
-            wprintf(L"ok\n");
+        say_result(e);
     } else if (!wcscmp(a[0], L"bench") && n >= 3) {
         /* N times: open, read a value, close (for a by-hand cost comparison, never asserted) */
         int i, count = _wtoi(a[2]);
