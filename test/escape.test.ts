@@ -3,12 +3,14 @@
 // through the hooked calls (raw syscalls are out of scope). Every attempt is one JSON line;
 // the suite counts the escapes and requires none.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WineBackend } from '../src/backend/wine.js';
 import { netRules, planIdentity, type NetIdentity } from '../src/net/index.js';
 import { packageRoot } from '../src/config.js';
+import { ownStateRules } from '../src/vm/files.js';
 import { nativeDir, openTestHost, type TestHost } from './helpers.js';
 
 const dir = process.env.SVCDUP_NATIVE_DIR ?? nativeDir;
@@ -25,6 +27,7 @@ const started: ChildProcess[] = [];
 const pids: { host: number; b: number } = { host: 0, b: 0 };
 
 const exe = (name: string): string => host.backend.toWindowsPath(join(dir, name));
+let scratch = '';
 const rulesPath = (vm: string): string => host.backend.toWindowsPath(join(host.paths.home, `${vm}.rules`));
 const inVm = (vm: string, argv: string[]): string[] => [exe('svcdup-run.exe'), '--vm', vm, '--policy', rulesPath(vm), '--', ...argv];
 
@@ -59,7 +62,7 @@ interface Attempt {
 
 /** Run attempts (tab-separated fields) in VM esca; returns one result per attempt. */
 async function probe(lines: string[][]): Promise<Attempt[]> {
-  const file = join(host.paths.home, `attempts-${Math.random().toString(36).slice(2)}.txt`);
+  const file = join(scratch, `attempts-${Math.random().toString(36).slice(2)}.txt`);
   writeFileSync(file, lines.map((l) => l.join('\t')).join('\n') + '\n');
   const r = await run(inVm(A, [exe('esc-probe.exe'), 'probe', host.backend.toWindowsPath(file)]));
   const out = r.stdout
@@ -266,13 +269,16 @@ function sockets(): string[][] {
 
 beforeAll(async () => {
   host = await openTestHost('escape');
+  // instructions for the probes live outside svcdup's home, which a VM process cannot read
+  scratch = mkdtempSync(join(tmpdir(), 'svcdup-escape-'));
   if (!(host.backend instanceof WineBackend)) throw new Error('test/escape.test.ts drives Wine processes');
   wine = host.backend;
   const taken: { name: string; address?: string; portMap: never[] }[] = [];
   [A, B].forEach((vm, i) => {
     ids[vm] = planIdentity({ ip: `127.77.201.${i + 2}` }, taken);
     taken.push({ name: vm, address: ids[vm]!.address!, portMap: [] });
-    writeFileSync(join(host.paths.home, `${vm}.rules`), netRules(ids[vm]!));
+    // the rules every VM gets from svcdup about its own state (the home closed in every spelling)
+    writeFileSync(join(host.paths.home, `${vm}.rules`), netRules(ids[vm]!) + ownStateRules(host.backend));
   });
   const h = await start([exe('esc-probe.exe'), 'hold', NAME, String(PORT), '600'], /^ready pid/);
   const b = await start(inVm(B, [exe('esc-probe.exe'), 'hold', NAME, String(PORT), '600', 'any']), /^ready pid/);
@@ -283,6 +289,7 @@ beforeAll(async () => {
 }, 180_000);
 
 afterAll(async () => {
+  if (scratch) rmSync(scratch, { recursive: true, force: true });
   if (!host) return;
   for (const vm of [A, B]) await run([exe('svcdup-run.exe'), '--kill-vm', vm]).catch(() => undefined);
   for (const p of started) if (p.exitCode === null) p.kill();
@@ -292,7 +299,7 @@ afterAll(async () => {
 describe('escape suite: a VM process reaches nothing of the host or of another VM', () => {
   it('the holders are reachable where they should be (the probe can see an escape)', async () => {
     // the same probe on the host reaches the host's holder: proof that the attempts can succeed
-    const file = join(host.paths.home, 'control.txt');
+    const file = join(scratch, 'control.txt');
     writeFileSync(
       file,
       [
@@ -344,7 +351,7 @@ describe('escape suite: a VM process reaches nothing of the host or of another V
     expect(escapes(r)).toEqual([]);
     // the same listing on the host: it shows the holder's pipe, or (Wine 8) no process can list
     // pipes at all (ERROR_BAD_DEV_TYPE), and then the filter (pipedir.c) has nothing to hide here
-    const file = join(host.paths.home, 'pipelist.txt');
+    const file = join(scratch, 'pipelist.txt');
     writeFileSync(file, `12\tpipelist\t\\\\.\\pipe\\*\t${NAME}\n`);
     const h = await run([exe('esc-probe.exe'), 'probe', host.backend.toWindowsPath(file)]);
     const hr = JSON.parse(h.stdout.split('\n').find((l) => l.startsWith('{"class"'))!) as Attempt;
@@ -413,7 +420,7 @@ describe('escape suite: a VM process reaches nothing of the host or of another V
     expect(listed).not.toContain(pids.host);
     await run([exe('svcdup-run.exe'), '--kill-vm', A]);
     // the host holder is still there: its pipe answers a host client
-    const file = join(host.paths.home, 'alive.txt');
+    const file = join(scratch, 'alive.txt');
     writeFileSync(file, '7\topen\tfile\t\\??\\pipe\\escn\n');
     const alive = await run([exe('esc-probe.exe'), 'probe', host.backend.toWindowsPath(file)]);
     expect(alive.stdout).toMatch(/"escaped":true/);
@@ -427,8 +434,18 @@ describe('escape suite: a VM process reaches nothing of the host or of another V
 // (file bytes from Linux, `reg query`, dosdevices). The control run does the same on the host,
 // on copies of the targets, and must see every change happen.
 describe('escape suite: rights follow the verdict; hives, devices and the prefix are closed', () => {
-  const FILE_KINDS = ['delete', 'write', 'truncate', 'rename', 'link', 'security', 'ea', 'reparse'];
-  const KEY_KINDS = ['setvalue', 'deletevalue', 'deletekey', 'rename', 'flush', 'security'];
+  // every change a handle-taking call can make, one target each (item 8 of issue 20): [target, kind, widening]
+  const FILE_ATTEMPTS = [
+    ...['delete', 'write', 'truncate', 'rename', 'link', 'security', 'ea', 'reparse'],
+    ...['basic', 'dispex', 'renameex', 'linkex', 'alloc', 'section', 'objectid', 'unreparse'],
+  ].map((k) => [k, k, 'all']);
+  // the same widening asked as GENERIC_ALL and MAXIMUM_ALLOWED (mapped by the system, not by a table)
+  FILE_ATTEMPTS.push(['deleteg', 'delete', 'generic'], ['deletem', 'delete', 'max']);
+  const KEY_ATTEMPTS = ['setvalue', 'deletevalue', 'deletekey', 'rename', 'flush', 'security', 'setinfo'].map((k) => [k, k, 'all']);
+  KEY_ATTEMPTS.push(['setvalueg', 'setvalue', 'generic'], ['setvaluem', 'setvalue', 'max']);
+  const FILE_KINDS = FILE_ATTEMPTS.map(([t]) => t!);
+  const KEY_KINDS = KEY_ATTEMPTS.map(([t]) => t!);
+  const mtimes = new Map<string, number>();
   const drive = (): string => join(host.paths.prefix, 'drive_c');
   const SECRET = 'SECRET of escb';
 
@@ -437,12 +454,16 @@ describe('escape suite: rights follow the verdict; hives, devices and the prefix
     rmSync(join(drive(), dir), { recursive: true, force: true });
     mkdirSync(join(drive(), dir), { recursive: true });
     for (const k of [...FILE_KINDS, 'long']) writeFileSync(join(drive(), dir, `${k}.txt`), 'HOST');
+    for (const k of FILE_KINDS) {
+      const st = statSync(join(drive(), dir, `${k}.txt`));
+      mtimes.set(`${dir}/${k}`, st.mtimeMs * 1000 + (st.mode & 0o777));
+    }
     await run(['reg', 'delete', `HKLM\\SOFTWARE\\${keyRoot}`, '/f']);
     for (const k of [...KEY_KINDS, 'unload', 'restore']) await run(['reg', 'add', `HKLM\\SOFTWARE\\${keyRoot}\\${k}`, '/v', 'Keep', '/d', 'host', '/f']);
   }
   const attempts = (dir: string, keyRoot: string): string[][] => [
-    ...FILE_KINDS.map((k) => ['13', 'fwiden', `\\??\\C:\\${dir}\\${k}.txt`, k]),
-    ...KEY_KINDS.map((k) => ['13', 'kwiden', `\\Registry\\Machine\\SOFTWARE\\${keyRoot}\\${k}`, k]),
+    ...FILE_ATTEMPTS.map(([t, k, m]) => ['13', 'fwiden', `\\??\\C:\\${dir}\\${t}.txt`, k!, m!]),
+    ...KEY_ATTEMPTS.map(([t, k, m]) => ['13', 'kwiden', `\\Registry\\Machine\\SOFTWARE\\${keyRoot}\\${t}`, k!, m!]),
     ['13', 'longlink', `\\??\\C:\\${dir}\\long.txt`],
     ['14', 'hive', 'unload', `\\Registry\\Machine\\SOFTWARE\\${keyRoot}\\unload`],
     ['14', 'hive', 'save', '\\Registry\\Machine\\SOFTWARE', `\\??\\C:\\${dir}\\software.hiv`],
@@ -450,7 +471,7 @@ describe('escape suite: rights follow the verdict; hives, devices and the prefix
     ['14', 'ktx', `\\Registry\\Machine\\SOFTWARE\\${keyRoot}\\setvalue`],
   ];
   async function change(lines: string[][], vm: string | null): Promise<(Attempt & { dup: string })[]> {
-    const file = join(host.paths.home, `change-${Math.random().toString(36).slice(2)}.txt`);
+    const file = join(scratch, `change-${Math.random().toString(36).slice(2)}.txt`);
     writeFileSync(file, lines.map((l) => l.join('\t')).join('\n') + '\n');
     const argv = [exe('esc-change.exe'), host.backend.toWindowsPath(file)];
     const r = await run(vm ? inVm(vm, argv) : argv);
@@ -475,6 +496,10 @@ describe('escape suite: rights follow the verdict; hives, devices and the prefix
       const f = join(d, `${k}.txt`);
       if (!existsSync(f)) c.push(`file ${k}: gone`);
       else if (readFileSync(f, 'utf8') !== 'HOST') c.push(`file ${k}: ${readFileSync(f, 'utf8')}`);
+      else {
+        const st = statSync(f);
+        if (st.mtimeMs * 1000 + (st.mode & 0o777) !== mtimes.get(`${dir}/${k}`)) c.push(`file ${k}: times or attributes`);
+      }
     }
     if (readFileSync(join(d, 'long.txt'), 'utf8') !== 'HOST') c.push('file long: written through a link');
     const extra = readdirSync(d).filter((n) => !/^[a-z]+\.txt$/.test(n));
@@ -496,8 +521,11 @@ describe('escape suite: rights follow the verdict; hives, devices and the prefix
     const seen = await changed('esc-ctl', 'EscCtl');
     console.log(`control on the host: ${seen.join('; ')}`);
     // (Wine keeps the unix fd of the first open: a widened write or truncate fails even on the host)
-    for (const k of ['delete', 'rename', 'link']) expect(seen.join('\n')).toMatch(new RegExp(`file ${k}`));
-    for (const k of ['setvalue', 'deletevalue', 'deletekey']) expect(seen.join('\n')).toMatch(new RegExp(`key ${k}`));
+    // (Wine 8 implements neither the *Ex information classes nor FileAllocationInformation, reparse
+    // points or object ids, and refuses a writable section on a file whose first open was read-only:
+    // those are refused in the VM and cannot be shown as escapes here)
+    for (const k of ['delete', 'rename', 'link', 'basic', 'security', 'deleteg', 'deletem']) expect(seen.join('\n')).toMatch(new RegExp(`file ${k}:`));
+    for (const k of ['setvalue', 'deletevalue', 'deletekey', 'setvalueg', 'setvaluem']) expect(seen.join('\n')).toMatch(new RegExp(`key ${k}:`));
     expect(seen.join('\n')).toMatch(/key unload: gone/);
     // a transacted key open takes a name past registry.c; Wine 8 does not implement it (0xc0000002), Windows does
     expect(['0x00000000', '0xc0000002']).toContain(ctl.find((o) => o.op === 'ktx')!.status);
@@ -540,7 +568,19 @@ describe('escape suite: rights follow the verdict; hives, devices and the prefix
     const p = host.paths.prefix.replace(/\//g, '\\');
     const ino = String(statSync(join(area, 'esc-secret.txt'), { bigint: true }).ino);
     const rel = `ProgramData\\svcdup\\VMs\\${B}\\files\\C\\esc-secret.txt`;
+    // svcdup's home on Linux and the prefix outside drive_c (files_own.c)
+    writeFileSync(join(host.paths.home, 'esc-home.txt'), SECRET);
+    writeFileSync(join(host.paths.prefix, 'esc-prefix.txt'), SECRET);
+    const hm = host.paths.home.replace(/\//g, '\\');
+    const hino = String(statSync(join(host.paths.home, 'esc-home.txt'), { bigint: true }).ino);
     const lines = [
+      ['16', 'read', `\\??\\Z:${hm}\\esc-home.txt`],
+      ['16', 'read', `\\??\\unix${hm}\\esc-home.txt`],
+      ['16', 'read', `\\??\\Z:\\proc\\self\\root${hm}\\esc-home.txt`],
+      ['16', 'read', `\\??\\Z:${p}\\esc-prefix.txt`],
+      ['16', 'read', `\\??\\Z:${p}\\dosdevices\\z:${p}\\esc-prefix.txt`],
+      ['16', 'byid', `\\??\\Z:${hm}`, hino],
+      ['16', 'byid', `\\??\\Z:\\`, hino],
       ['16', 'read', `\\??\\Z:${p}\\drive_c\\${rel}`],
       ['16', 'read', `\\??\\unix${p}\\drive_c\\${rel}`],
       ['16', 'read', `\\??\\Z:\\proc\\self\\root${p}\\drive_c\\${rel}`],
@@ -559,6 +599,9 @@ describe('escape suite: rights follow the verdict; hives, devices and the prefix
     const hostSaw = ctl.map((o) => o.note ?? '');
     console.log(`control on the host: ${hostSaw.map((n, i) => `${lines[i]![1]} ${/SECRET|WINE REGISTRY/.test(n)}`).join(', ')}`);
     expect(hostSaw.filter((n) => /SECRET|WINE REGISTRY/.test(n)).length).toBeGreaterThanOrEqual(6);
+    // the home and the prefix outside drive_c: the host reads each spelling, so each VM refusal
+    // below is one escape fewer
+    for (let i = 0; i < 7; i++) expect(hostSaw[i], lines[i]!.join(' ')).toMatch(/SECRET/);
     const vm = await change(lines, A);
     for (const o of vm) {
       expect(o.note ?? '', o.args.join(' ')).not.toMatch(/SECRET|WINE REGISTRY/);

@@ -50,3 +50,24 @@ export function linuxHttp(address: string, port: number, path: string): Promise<
     req.end();
   });
 }
+
+/** Whether a TCP connection to address:port completes within ms: 'connected', or why not
+ *  ('refused', 'timeout': a dropped SYN, the error code otherwise). */
+export function linuxTcpReaches(address: string, port: number, ms = 1500): Promise<string> {
+  return new Promise((resolve) => {
+    const s = connect({ host: address, port });
+    const t = setTimeout(() => {
+      s.destroy();
+      resolve('timeout');
+    }, ms);
+    s.on('connect', () => {
+      clearTimeout(t);
+      s.destroy();
+      resolve('connected');
+    });
+    s.on('error', (e: NodeJS.ErrnoException) => {
+      clearTimeout(t);
+      resolve(e.code === 'ECONNREFUSED' ? 'refused' : (e.code ?? 'error'));
+    });
+  });
+}

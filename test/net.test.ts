@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WineBackend } from '../src/backend/wine.js';
 import { netRules, planIdentity, type NetIdentity } from '../src/net/index.js';
 import { nativeDir, openTestHost, type TestHost } from './helpers.js';
-import { linuxHttp, linuxTcpFirstLine, linuxUdp } from './net-clients.js';
+import { linuxHttp, linuxTcpFirstLine, linuxTcpReaches, linuxUdp } from './net-clients.js';
 
 const dir = process.env.SVCDUP_NATIVE_DIR ?? nativeDir;
 const TCP = 27100;
@@ -201,6 +201,25 @@ describe('http.sys: http://+:PORT/ in two VMs', () => {
       const w = await run([exe('nt-tcpclient.exe'), ids[vm]!.address!, String(HTTP), '--get', '/win']);
       expect(w.stdout).toMatch(new RegExp(`^body PID ${servers[vm]} `, 'm'));
     }
+  });
+});
+
+describe('a wildcard listener on a port the kernel chose (issue 20, item 7)', () => {
+  it("accepts only connections addressed to its VM: not 127.0.0.1, not another VM's address", async () => {
+    const [a, b] = VMS as [string, string];
+    const s = start([exe('nt-tcpecho.exe'), '0'], a);
+    const l = await s.line(/^(listening|bind-failed)/);
+    const m = /^listening 0\.0\.0\.0:(\d+) pid (\d+)$/.exec(l);
+    expect(m, l).not.toBeNull();
+    const port = Number(m![1]);
+    // addressed to the VM: reaches it (the line the echo service sends first names its pid)
+    expect(await linuxTcpFirstLine(ids[a]!.address!, port)).toMatch(new RegExp(`^PID ${m![2]} `));
+    // the host's loopback and another VM's address on the same port: the kernel drops the SYN
+    for (const addr of ['127.0.0.1', ids[b]!.address!]) expect(await linuxTcpReaches(addr, port), addr).not.toBe('connected');
+    // a client in the VM still reaches it at 127.0.0.1 (the hook sends that to the VM's address)
+    const vc = await run([exe('nt-tcpclient.exe'), '127.0.0.1', String(port)], a);
+    expect(vc.stdout).toMatch(new RegExp(`^greeting PID ${m![2]} `, 'm'));
+    s.proc.kill();
   });
 });
 

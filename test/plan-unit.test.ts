@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { dependencyClosure, PlanError } from '../src/plan/closure.js';
 import { duplicateServiceName, parseDuplicateName } from '../src/plan/names.js';
-import { planDuplicate, planUndup } from '../src/plan/plan.js';
+import { hostCommandLine, planDuplicate, planUndup } from '../src/plan/plan.js';
 import { describeStep } from '../src/plan/steps.js';
 import { MAX_RULES_CHARS, rulesSizeProblem } from '../src/plan/system.js';
 import { planVmCreate, planVmForget } from '../src/vm/lifecycle.js';
@@ -232,5 +232,20 @@ describe('names', () => {
     // one parser: the last @ separates the VM (VM names hold none)
     expect(parseDuplicateName('a@b@c')).toEqual({ service: 'a@b', vm: 'c' });
     expect(() => duplicateServiceName('x@a', 'b')).toThrow(/contains '@'/);
+  });
+
+  it("svcdup-host's command line takes names by svcdup-host's own rule, never as syntax (issue 20 item 6)", () => {
+    const exe = 'Z:\\opt\\svcdup\\svcdup-host.exe';
+    expect(hostCommandLine(exe, 'va', 'My Service')).toBe(`${exe} --vm va --service "My Service"`);
+    expect(hostCommandLine('C:\\Program Files\\svcdup-host.exe', 'va', 'x', true)).toBe(
+      '"C:\\Program Files\\svcdup-host.exe" --vm va --service x --restricted-token',
+    );
+    // the route of issue 20: a name that closes the quote and adds flags for another VM
+    for (const bad of ['x" --vm vb --service "vbsvc', 'a\\b', 'a/b', 'a@b', 'a\nb', '', 'x'.repeat(257)])
+      expect(() => hostCommandLine(exe, 'va', bad), JSON.stringify(bad)).toThrow(PlanError);
+    expect(() => hostCommandLine(exe, 'vb --service x', 'y')).toThrow(/VM name/);
+    expect(() => planDuplicate({ service: 'x" --vm vb --service "v', vm: 'va', configs: [svc('x" --vm vb --service "v')], hostExe: exe })).toThrow(
+      /svcdup-host/,
+    );
   });
 });

@@ -288,8 +288,9 @@ static int classify(int r, const wpath *vp, int *v, NTSTATUS *st)
 static int may_alias(const wpath *vp) { return vp->p[4] != L'C' || (vp->n > 13 && !_wcsnicmp(vp->p + 6, L"\\users\\", 7)); }
 
 /* Is the file h names closed to a VM? svcdup's own folder and other VMs' areas (files_path.c's
-   F_DENY), a name that cannot be had, and Wine's registry files (system.reg, user.reg,
-   userdef.reg in the prefix, outside every drive's C:). */
+   F_DENY), a name that cannot be had, svcdup's home on Linux with the prefix outside drive_c
+   (files_own.c), and Wine's registry files (system.reg, user.reg, userdef.reg in the prefix,
+   outside every drive's C:). */
 int files_closed_handle(HANDLE h)
 {
     wpath c;
@@ -297,7 +298,9 @@ int files_closed_handle(HANDLE h)
     wp_init(&c);
     r = files_handle_resolve(h, &c);
     closed = r != F_VM && r != F_PASS;
-    if (r == F_VM && c.p[4] != L'C') {
+    if (r == F_VM && files_is_own(&c))
+        closed = 1; /* files_own.c: svcdup's home, the prefix */
+    else if (r == F_VM && c.p[4] != L'C') {
         USHORT l = files_leaf(c.p, c.n), k = c.n - l;
         const WCHAR *leaf = c.p + l;
         closed = (k == 10 && !_wcsnicmp(leaf, L"system.reg", 10)) || (k == 8 && !_wcsnicmp(leaf, L"user.reg", 8)) ||
@@ -728,7 +731,7 @@ void files_forget(HANDLE h) { files_dir_forget(h); }
 
 int files_install(void)
 {
-    if (files_path_init()) return -1;
+    if (files_path_init() || files_own_init()) return -1;
     static const hook_entry table[] = {
         HOOK(NtQueryAttributesFile),
         HOOK(NtQueryFullAttributesFile),

@@ -55,6 +55,10 @@ USHORT files_unmap(WCHAR *s, USHORT n, int nt_form);
 int files_is_own_name(const WCHAR *leaf, USHORT n);
 USHORT files_leaf(const WCHAR *p, USHORT n); /* index of the last component */
 
+/* files_own.c: svcdup's home on Linux and the prefix outside drive_c ("own files" lines) */
+int files_own_init(void);
+int files_is_own(const wpath *c);
+
 /* files.c */
 /* pipes.c hooks NtCreateFile (names first, then files_open): its original */
 typedef NTSTATUS(NTAPI *create_file_fn)(HANDLE *, ACCESS_MASK, OBJECT_ATTRIBUTES *, IO_STATUS_BLOCK *, LARGE_INTEGER *, ULONG, ULONG, ULONG,

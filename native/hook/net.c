@@ -47,6 +47,7 @@ NTSYSAPI void NTAPI RtlReleaseSRWLockExclusive(RTL_SRWLOCK *);
 /* ---- Wine's ioctls (include/wine/afd.h, include/wine/http.h of Wine 8.0) ---- */
 #define CTL(dev, fn, method)       (((dev) << 16) | ((fn) << 2) | (method))
 #define IOCTL_AFD_BIND             CTL(0x01, 0x800, 3)
+#define IOCTL_AFD_LISTEN           CTL(0x01, 0x802, 3)
 #define IOCTL_AFD_GETSOCKNAME      CTL(0x01, 0x80b, 3)
 #define WINE_AFD(n)                CTL(0x12, (n), 0)
 #define IOCTL_AFD_WINE_CREATE      WINE_AFD(200)
@@ -415,6 +416,123 @@ static NTSTATUS udp_unix_bind(HANDLE h, const sa_t *eff)
     return ST_SUCCESS;
 }
 
+/* ---- wildcard listeners ----
+   A wildcard bind on an ephemeral port is left alone (a client must stay routable),
+   and a fixed-port wildcard of a VM without an address keeps the host's addresses; but
+   once such a socket listens, Linux gives it every connection to its port, whatever the
+   destination: another VM's address, or 127.0.0.1 from the host. Before the listen the
+   hook attaches a classic BPF socket filter to the socket's Unix fd (Linux runs a TCP
+   listener's filter on every SYN and handshake ACK, tcp_v4_rcv -> tcp_filter), so the
+   kernel drops what is not addressed to the VM: with an address, only IPv4 to that
+   address; without one, nothing addressed to 127.x.y.z other than 127.0.0.1 (another
+   VM's). The filter is locked (SO_LOCK_FILTER): ws2_32 has no call that reaches it.
+   A port the VM's port map gives it is its own and gets no filter. Wine-only, like the
+   UDP bind above; a filter that cannot be attached refuses the listen. */
+#define LINUX_SETSOCKOPT   54
+#define L_SOL_SOCKET       1
+#define L_SO_ATTACH_FILTER 26
+#define L_SO_LOCK_FILTER   44
+#define SKF_NET_OFF        (-0x100000)
+
+typedef struct {
+    USHORT code;
+    UCHAR jt, jf;
+    ULONG k;
+} bpf_insn; /* Linux struct sock_filter */
+typedef struct {
+    USHORT len;
+    const bpf_insn *filter;
+} bpf_prog;           /* Linux struct sock_fprog (x86_64 layout) */
+#define BPF_LDB  0x30 /* BPF_LD|BPF_B|BPF_ABS */
+#define BPF_LDW  0x20 /* BPF_LD|BPF_W|BPF_ABS */
+#define BPF_ANDK 0x54 /* BPF_ALU|BPF_AND|BPF_K */
+#define BPF_JEQK 0x15 /* BPF_JMP|BPF_JEQ|BPF_K */
+#define BPF_RETK 0x06 /* BPF_RET|BPF_K */
+
+static long linux_syscall5(long n, long a, long b, long c, long d, long e)
+{
+    long r;
+    register long r10 __asm__("r10") = d;
+    register long r8 __asm__("r8") = e;
+    __asm__ volatile("syscall" : "=a"(r) : "a"(n), "D"(a), "S"(b), "d"(c), "r"(r10), "r"(r8) : "rcx", "r11", "memory");
+    return r;
+}
+
+static int is_map_target(int type, USHORT port)
+{
+    int i;
+    for (i = 0; i < nmaps; i++)
+        if (maps[i].type == type && maps[i].to == port) return 1;
+    return 0;
+}
+
+/* 1 when the socket's bound address is a wildcard that is not the VM's by its port map */
+static int needs_listen_filter(HANDLE h)
+{
+    sa_t sa;
+    IO_STATUS_BLOCK io;
+    static const UCHAR zero[16];
+    UCHAR *a;
+    memset(&sa, 0, sizeof sa);
+    /* unknown (unbound: Wine refuses the listen, Linux would bind a wildcard): filter */
+    if (o_NtDeviceIoControlFile(h, NULL, NULL, NULL, &io, IOCTL_AFD_GETSOCKNAME, NULL, 0, &sa, sizeof sa) < 0) return 1;
+    if ((a = v4_of(&sa, (ULONG)io.Information)) ? !is_any4(a) : !(sa.family == W_AF_INET6 && !memcmp(sa.u.v6.a, zero, 16))) return 0;
+    return !(sa.port && is_map_target(W_SOCK_STREAM, swap16(sa.port)));
+}
+
+static NTSTATUS listen_filter(HANDLE h)
+{
+    const ULONG mine = have_addr ? ((ULONG)my_addr[0] << 24) | ((ULONG)my_addr[1] << 16) | ((ULONG)my_addr[2] << 8) | my_addr[3] : 0;
+    /* with an address: IPv4 to it passes, everything else (IPv6 included) is dropped */
+    const bpf_insn own[] = {
+        {BPF_LDB, 0, 0, SKF_NET_OFF}, {BPF_ANDK, 0, 0, 0xf0}, {BPF_JEQK, 0, 2, 0x40},       {BPF_LDW, 0, 0, SKF_NET_OFF + 16},
+        {BPF_JEQK, 1, 0, mine},       {BPF_RETK, 0, 0, 0},    {BPF_RETK, 0, 0, 0xffffffff},
+    };
+    /* without: IPv4 to 127.x.y.z other than 127.0.0.1 is dropped, the rest passes */
+    const bpf_insn shared[] = {
+        {BPF_LDB, 0, 0, SKF_NET_OFF},      {BPF_ANDK, 0, 0, 0xf0},       {BPF_JEQK, 0, 5, 0x40},
+        {BPF_LDW, 0, 0, SKF_NET_OFF + 16}, {BPF_JEQK, 3, 0, 0x7f000001}, {BPF_ANDK, 0, 0, 0xff000000},
+        {BPF_JEQK, 0, 1, 0x7f000000},      {BPF_RETK, 0, 0, 0},          {BPF_RETK, 0, 0, 0xffffffff},
+    };
+    bpf_prog prog;
+    int fd = -1, one = 1;
+    long r;
+    if (!wine_handle_to_fd || wine_handle_to_fd(h, 0, &fd, NULL) < 0 || fd < 0) return ST_ACCESS_DENIED;
+    prog.len = have_addr ? sizeof own / sizeof own[0] : sizeof shared / sizeof shared[0];
+    prog.filter = have_addr ? own : shared;
+    r = linux_syscall5(LINUX_SETSOCKOPT, fd, L_SOL_SOCKET, L_SO_ATTACH_FILTER, (long)(ULONG_PTR)&prog, sizeof prog);
+    if (!r) r = linux_syscall5(LINUX_SETSOCKOPT, fd, L_SOL_SOCKET, L_SO_LOCK_FILTER, (long)(ULONG_PTR)&one, sizeof one);
+    linux_syscall3(LINUX_CLOSE, fd, 0, 0);
+    return r ? ST_ACCESS_DENIED : ST_SUCCESS;
+}
+
+static NTSTATUS do_listen(HANDLE h, HANDLE ev, PVOID apc, PVOID ctx, IO_STATUS_BLOCK *io, ULONG code, PVOID in, ULONG in_len, PVOID out,
+                          ULONG out_len)
+{
+    if (needs_listen_filter(h)) {
+        NTSTATUS st = listen_filter(h);
+        WCHAR u[96], e[160];
+        UNICODE_STRING uu, ue;
+        sa_t sa;
+        IO_STATUS_BLOCK qio;
+        int n = 0;
+        memset(&sa, 0, sizeof sa);
+        if (o_NtDeviceIoControlFile(h, NULL, NULL, NULL, &qio, IOCTL_AFD_GETSOCKNAME, NULL, 0, &sa, sizeof sa) >= 0)
+            n = fmt_sa(u, 96, &sa);
+        else
+            n = swprintf(u, 96, L"unbound");
+        us_of(&uu, u, n);
+        if (st) {
+            us_of(&ue, e, swprintf(e, 160, L"a wildcard listener's filter could not be attached"));
+            trace_decision("listen", &uu, &ue, V_DENIED);
+            return st;
+        }
+        us_of(&ue, e, swprintf(e, 160, L"accepts only connections addressed to this VM"));
+        trace_decision("listen", &uu, &ue, V_RENAMED);
+    }
+    return o_NtDeviceIoControlFile(h, ev, apc, ctx, io, code, in, in_len, out, out_len);
+}
+
 /* ---- the socket calls ---- */
 #define ORIG() o_NtDeviceIoControlFile(h, ev, apc, ctx, io, code, in, in_len, out, out_len)
 #define ARGS   HANDLE h, HANDLE ev, PVOID apc, PVOID ctx, IO_STATUS_BLOCK *io, ULONG code, PVOID in, ULONG in_len, PVOID out, ULONG out_len
@@ -722,6 +840,7 @@ static NTSTATUS NTAPI d_NtDeviceIoControlFile(ARGS)
     case IOCTL_AFD_WINE_SENDMSG: return do_sendmsg(h, ev, apc, ctx, io, code, in, in_len, out, out_len);
     case IOCTL_AFD_WINE_CONNECT: return do_connect(h, ev, apc, ctx, io, code, in, in_len, out, out_len);
     case IOCTL_AFD_BIND: return do_bind(h, ev, apc, ctx, io, code, in, in_len, out, out_len);
+    case IOCTL_AFD_LISTEN: return do_listen(h, ev, apc, ctx, io, code, in, in_len, out, out_len);
     case IOCTL_AFD_GETSOCKNAME: return do_name(h, ev, apc, ctx, io, code, in, in_len, out, out_len, 0);
     case IOCTL_AFD_WINE_GETPEERNAME: return do_name(h, ev, apc, ctx, io, code, in, in_len, out, out_len, 1);
     case IOCTL_AFD_WINE_CREATE:

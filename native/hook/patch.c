@@ -442,31 +442,54 @@ static int protect(void *addr, SIZE_T len, ULONG prot, ULONG *old)
     return NtProtectVirtualMemory(GetCurrentProcess(), &a, &l, prot, old) < 0 ? -1 : 0;
 }
 
-static void put(unsigned char *code, const unsigned char *bytes, int n, ULONG old)
+/* Write every prepared patch, or none: a failure restores the entries already written.
+   Each page is made writable once per transaction and restored once: a part's stubs share a
+   few pages of ntdll, and two protection changes and a cache flush per stub (each a trip
+   through Wine's virtual memory lock) were most of what installing ~180 hooks cost in every
+   new VM process. */
+#define PAGE_OF(p) ((ULONG_PTR)(p) & ~(ULONG_PTR)0xfff)
+typedef struct {
+    ULONG_PTR page;
+    ULONG old;
+} page_prot;
+
+static int page_writable(page_prot *pages, int *np, ULONG_PTR page)
 {
-    ULONG dummy;
-    memcpy(code, bytes, n);
-    protect(code, n, old, &dummy);
-    NtFlushInstructionCache(GetCurrentProcess(), code, n);
+    int j;
+    for (j = 0; j < *np; j++)
+        if (pages[j].page == page) return 0;
+    if (protect((void *)page, 0x1000, PAGE_EXECUTE_READWRITE, &pages[*np].old)) return -1;
+    pages[(*np)++].page = page;
+    return 0;
 }
 
-/* Write every prepared patch, or none: a failure restores the entries already written. */
+static void pages_restore(page_prot *pages, int np)
+{
+    ULONG dummy;
+    int j;
+    for (j = 0; j < np; j++) {
+        protect((void *)pages[j].page, 0x1000, pages[j].old, &dummy);
+        NtFlushInstructionCache(GetCurrentProcess(), (void *)pages[j].page, 0x1000);
+    }
+}
+
 static int apply(op *ops, int count, const char *const *names)
 {
-    int i;
-    ULONG old;
+    page_prot pages[2 * PATCH_MAX_OPS + 2]; /* a stub spans at most two pages */
+    int i, np = 0;
     for (i = 0; i < count; i++) {
-        if (protect(ops[i].code, ops[i].n, PAGE_EXECUTE_READWRITE, &old)) {
+        if (page_writable(pages, &np, PAGE_OF(ops[i].code)) || page_writable(pages, &np, PAGE_OF(ops[i].code + ops[i].n - 1))) {
             patch_fail(names ? names[i] : NULL, PATCH_NOT_WRITABLE, NULL);
-            while (--i >= 0)
-                if (!protect(ops[i].code, ops[i].n, PAGE_EXECUTE_READWRITE, &old)) put(ops[i].code, ops[i].saved, ops[i].n, old);
+            while (--i >= 0) memcpy(ops[i].code, ops[i].saved, ops[i].n);
+            pages_restore(pages, np);
             return PATCH_NOT_WRITABLE;
         }
         memcpy(ops[i].saved, ops[i].code, ops[i].n);
         /* the original must be callable before the entry leads to the detour */
         if (ops[i].original) *ops[i].original = ops[i].tramp;
-        put(ops[i].code, ops[i].bytes, ops[i].n, old);
+        memcpy(ops[i].code, ops[i].bytes, ops[i].n);
     }
+    pages_restore(pages, np);
     for (i = 0; i < count; i++) {
         int k;
         if (ops[i].syscall == 2)

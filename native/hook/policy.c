@@ -171,7 +171,8 @@ static int parse(rule_list *l, const WCHAR *text, int allow_net)
             if ((P.error = net_line(p, len))) return -line;
             goto next;
         }
-        if (len > 6 && !wcsncmp(p, L"alias ", 6)) goto next; /* file path aliases: files_path.c */
+        if (len > 6 && !wcsncmp(p, L"alias ", 6)) goto next;       /* file path aliases: files_path.c */
+        if (len > 10 && !wcsncmp(p, L"own files ", 10)) goto next; /* svcdup's own folders: files_own.c */
         for (n1 = 0; n1 < len && w1[n1] != L' '; n1++)
             ;
         w2 = w1 + n1 + 1;

@@ -121,7 +121,9 @@ async function observe(backend: ManagedBackend): Promise<HostView> {
 function vmFromPolicy(name: string, policy = ''): { name: string; policy: string; address?: string; portMap: Record<string, number> } {
   const lines = policy.split('\n');
   const cut = lines.indexOf(ADDED_MARK);
-  const user = (cut >= 0 ? lines.slice(0, cut) : lines).filter((l) => !l.startsWith('net ') && !l.startsWith('alias files ')).join('\n');
+  const user = (cut >= 0 ? lines.slice(0, cut) : lines)
+    .filter((l) => !l.startsWith('net ') && !l.startsWith('alias files ') && !l.startsWith('own files '))
+    .join('\n');
   let net: ReturnType<typeof parseNetRules> = { portMap: [] };
   try {
     net = parseNetRules(policy);

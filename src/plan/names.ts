@@ -22,6 +22,20 @@ export function serviceNameProblem(service: string): string | undefined {
   return undefined;
 }
 
+/**
+ * Why a service name cannot be an argument of svcdup-host's command line (`--service NAME`,
+ * a relayed duplicate's ImagePath), or undefined: the rule of svcdup-host's own
+ * `svc_name_ok` (native/hook/scmnames.c), so what svcdup writes is what svcdup-host takes.
+ * A `"` would close the quoted argument and add flags of the name's choosing; `\` and `/`
+ * would make a registry path of it; `@` a duplicate's name; control characters a second line.
+ */
+export function hostArgumentProblem(service: string): string | undefined {
+  if (service.length === 0 || service.length > MAX_SERVICE_NAME) return `it is not 1 to ${MAX_SERVICE_NAME} characters`;
+  const bad = [...service].find((c) => c < ' ' || c === '"' || c === '\\' || c === '/' || c === '@');
+  if (bad !== undefined) return `it contains ${JSON.stringify(bad)}, which svcdup-host refuses in a service name`;
+  return undefined;
+}
+
 /** A VM's duplicate of SERVICE is `SERVICE@VM` in the host SCM; `@` never occurs in a VM name. */
 export function duplicateServiceName(service: string, vm: string): string {
   const problem = serviceNameProblem(service);

@@ -4,7 +4,8 @@
 import type { RegTree, RegValue, ServiceConfig, ServiceCreate } from '../backend/types.js';
 import { dependencyClosure, PlanError, type ClosureEntry } from './closure.js';
 import { SERVICES_KEY, SVCDUP_KEY, serviceKey, vmKey, vmServiceKey } from './keys.js';
-import { duplicateDisplayName, duplicateServiceName, serviceNameProblem } from './names.js';
+import { duplicateDisplayName, duplicateServiceName, hostArgumentProblem, serviceNameProblem } from './names.js';
+import { vmNameProblem } from '../vm/names.js';
 import type { DirectImageArgs, Step } from './steps.js';
 import { composeVmRules, type VmRules } from './system.js';
 import { imageOf } from './image.js';
@@ -91,6 +92,18 @@ const SERVICE_WIN32_SHARE_PROCESS = 0x20;
 const quote = (s: string): string => (/[\s"]/.test(s) ? `"${s.replace(/"/g, '\\"')}"` : s);
 
 /**
+ * A relayed duplicate's ImagePath, the one writer of svcdup-host's command line: the VM and
+ * service names are checked by svcdup-host's own rules (they are never quoted into syntax),
+ * the executable's path is quoted.
+ */
+export function hostCommandLine(hostExe: string, vm: string, service: string, restrictedToken = false): string {
+  const problem = vmNameProblem(vm) ?? hostArgumentProblem(service);
+  if (problem) throw new PlanError(`${vmNameProblem(vm) ? `VM name "${vm}"` : `service name ${JSON.stringify(service)}`} cannot go to svcdup-host: ${problem}`);
+  if (/["\x00-\x1f]/.test(hostExe)) throw new PlanError(`svcdup-host's path ${JSON.stringify(hostExe)} cannot be quoted on a command line`);
+  return [quote(hostExe), '--vm', vm, '--service', quote(service), ...(restrictedToken ? ['--restricted-token'] : [])].join(' ');
+}
+
+/**
  * A direct duplicate's image: a copy beside the original (so that the DLLs and files the
  * image finds next to itself are found), named IMAGE@VM.exe, and the command line that runs
  * it with the original's arguments.
@@ -130,9 +143,7 @@ export function planDuplicate(input: PlanInput): DuplicationPlan {
       service: cfg.name,
       scmName,
       displayName: duplicateDisplayName(cfg.displayName, input.vm),
-      imagePath: [quote(input.hostExe), '--vm', quote(input.vm), '--service', quote(cfg.name), ...(input.restrictedToken ? ['--restricted-token'] : [])].join(
-        ' ',
-      ),
+      imagePath: hostCommandLine(input.hostExe, input.vm, cfg.name, input.restrictedToken),
       dependOnService: e.dependsOn.map((d) =>
         action.get(d.toLowerCase()) === 'duplicate' ? duplicateServiceName(byName.get(d.toLowerCase())!.name, input.vm) : d,
       ),

@@ -38,7 +38,27 @@ export function fileAliasRules(backend: Pick<AreaBackend, 'kind' | 'paths' | 'to
     /* the prefix is made later */
   }
   spellings.add(join(backend.paths.prefix, 'dosdevices', 'c:'));
-  return [...spellings].map((p) => `alias files C: ${backend.toWindowsPath(p)}\n`).join('');
+  return [...spellings].map((p) => `alias files C: ${backend.toWindowsPath(p)}\n`).join('') + ownStateRules(backend);
+}
+
+/**
+ * Rules lines closing svcdup's home on Linux to every VM process, in every spelling: its state
+ * database, every VM's rules, and the Wine prefix outside drive_c (dosdevices, the registry
+ * files). The hook checks an opened file's canonical name (Wine's, from its real unix path)
+ * against these folders, whatever the VM's own rules say (native/hook/files_own.c). drive_c
+ * itself is C: to the hook, never one of these names. Part of fileAliasRules' text, so every
+ * VM's composed rules carry it.
+ */
+export function ownStateRules(backend: Pick<AreaBackend, 'kind' | 'paths' | 'toWindowsPath'>): string {
+  if (backend.kind !== 'wine') return '';
+  const folders = new Set<string>([backend.paths.home]);
+  for (const p of [backend.paths.home, backend.paths.prefix])
+    try {
+      folders.add(realpathSync(p)); // a home or prefix that is a link elsewhere
+    } catch {
+      /* made later */
+    }
+  return [...folders].map((p) => `own files ${backend.toWindowsPath(p)}\n`).join('');
 }
 
 export type DiffKind = 'A' | 'C' | 'D';

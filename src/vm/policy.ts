@@ -107,6 +107,7 @@ export function parseRules(text: string, source = 'policy rules'): Rules {
     };
     if (!line || line.startsWith('#')) return;
     if (line.startsWith('alias ')) return; // file path aliases (native/hook/files_path.c)
+    if (line.startsWith('own files ')) return; // svcdup's own folders (native/hook/files_own.c)
     if (line.length > 4 && line.startsWith('net ')) {
       netLines++;
       const why = parseNetLine(line, net);

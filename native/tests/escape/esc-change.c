@@ -6,8 +6,12 @@
  * Each prints {"class","op","args","status","dup","note"}: status of the change (or of the
  * open, for opens), dup the status of the widening duplicate (0 when it gave more rights).
  * Ops:
- *   fwiden NTPATH delete|write|truncate|rename|link|security|ea|reparse
- *   kwiden NTKEY setvalue|deletevalue|deletekey|rename|flush|security|inherit
+ *   fwiden NTPATH KIND [all|generic|max]   KIND: delete|write|truncate|rename|link|security|ea|
+ *                   reparse|basic|dispex|renameex|linkex|alloc|section|objectid|unreparse
+ *   kwiden NTKEY KIND [all|generic|max]    KIND: setvalue|deletevalue|deletekey|rename|flush|
+ *                   security|setinfo|inherit
+ *   (the widening duplicate asks for every right by name (all, the default), GENERIC_ALL or
+ *   MAXIMUM_ALLOWED)
  *   hive unload|save|restore|load|replace NTKEY [WIN32FILE]
  *   device NTPATH [mountmgr]      open a device read/write; mountmgr: define drive q: to /tmp
  *   read NTPATH                   open and read: note holds the first bytes
@@ -60,8 +64,11 @@ static NTSTATUS open_file(const WCHAR *path, HANDLE root, ACCESS_MASK a, ULONG d
 }
 
 /* the widening: a read-only handle duplicated with every right; the original when refused */
+static const WCHAR *widen_mode = L"all";
 static HANDLE widen(HANDLE h, ACCESS_MASK all, NTSTATUS *dst)
 {
+    if (!wcscmp(widen_mode, L"generic")) all = GENERIC_ALL;
+    if (!wcscmp(widen_mode, L"max")) all = MAXIMUM_ALLOWED;
     HANDLE w = NULL;
     *dst = NTF(dup_fn, "NtDuplicateObject")((HANDLE)-1, h, (HANDLE)-1, &w, all, 0, 0);
     return *dst >= 0 ? w : h;
@@ -158,11 +165,41 @@ static NTSTATUS fwiden(const WCHAR *path, const WCHAR *kind, NTSTATUS *dst)
         IO_STATUS_BLOCK io;
         setea_fn f = NTF(setea_fn, "NtSetEaFile");
         st = f ? f(w, &io, &ea, sizeof ea) : ST_NO_EXPORT;
-    } else if (!wcscmp(kind, L"reparse")) {
+    } else if (!wcscmp(kind, L"reparse") || !wcscmp(kind, L"unreparse") || !wcscmp(kind, L"objectid")) {
         BYTE buf[64] = {0};
         IO_STATUS_BLOCK io;
+        ULONG code = kind[0] == L'r' ? 0x000900A4 : kind[0] == L'u' ? 0x000900AC : 0x00090098; /* SET/DELETE_REPARSE_POINT, SET_OBJECT_ID */
         *(ULONG *)buf = 0x80000017; /* a tag; the data does not matter: the call must not reach the file */
-        st = NTF(fsctl_fn, "NtFsControlFile")(w, NULL, NULL, NULL, &io, 0x000900A4, buf, 16, NULL, 0);
+        st = NTF(fsctl_fn, "NtFsControlFile")(w, NULL, NULL, NULL, &io, code, buf, kind[0] == L'o' ? 64 : 16, NULL, 0);
+    } else if (!wcscmp(kind, L"basic")) { /* times to 1 Jan 1990 and the read-only attribute */
+        FILE_BASIC_INFORMATION bi;
+        memset(&bi, 0, sizeof bi);
+        bi.LastWriteTime.QuadPart = bi.LastAccessTime.QuadPart = 0x01b5b3c2a2b1c000LL;
+        bi.FileAttributes = FILE_ATTRIBUTE_READONLY;
+        st = set_info(w, &bi, sizeof bi, 4 /* FileBasicInformation */);
+    } else if (!wcscmp(kind, L"dispex")) {
+        ULONG fl = 0x1 | 0x2; /* FILE_DISPOSITION_DELETE | FILE_DISPOSITION_POSIX_SEMANTICS */
+        st = set_info(w, &fl, sizeof fl, 64 /* FileDispositionInformationEx */);
+    } else if (!wcscmp(kind, L"renameex") || !wcscmp(kind, L"linkex")) {
+        _snwprintf(target, 1100, L"%ls.%ls", path, kind);
+        st = name_info(w, target, NULL, kind[0] == L'r' ? 65 : 72); /* FileRenameInformationEx, FileLinkInformationEx */
+    } else if (!wcscmp(kind, L"alloc")) {
+        LARGE_INTEGER sz;
+        sz.QuadPart = 0; /* below the end of file: the file is cut */
+        st = set_info(w, &sz, sizeof sz, 19 /* FileAllocationInformation */);
+    } else if (!wcscmp(kind, L"section")) { /* a writable shared view of the file, written through */
+        typedef NTSTATUS(NTAPI * sec_fn)(HANDLE *, ACCESS_MASK, OBJECT_ATTRIBUTES *, LARGE_INTEGER *, ULONG, ULONG, HANDLE);
+        typedef NTSTATUS(NTAPI * map_fn)(HANDLE, HANDLE, PVOID *, ULONG_PTR, SIZE_T, LARGE_INTEGER *, SIZE_T *, ULONG, ULONG, ULONG);
+        HANDLE sec;
+        PVOID base = NULL;
+        SIZE_T size = 0;
+        if ((st = NTF(sec_fn, "NtCreateSection")(&sec, SECTION_ALL_ACCESS, NULL, NULL, PAGE_READWRITE, SEC_COMMIT, w)) >= 0) {
+            if ((st = NTF(map_fn, "NtMapViewOfSection")(sec, (HANDLE)-1, &base, 0, 0, NULL, &size, 1, 0, PAGE_READWRITE)) >= 0) {
+                memcpy(base, "ESC", 3);
+                NTF(hh_fn, "NtUnmapViewOfSection")((HANDLE)-1, base);
+            }
+            CloseHandle(sec);
+        }
     } else
         st = ST_NOT_IMPLEMENTED;
     if (w != h) CloseHandle(w);
@@ -206,7 +243,12 @@ static NTSTATUS kwiden(const WCHAR *path, const WCHAR *kind, NTSTATUS *dst)
         st = NTF(h1_fn, "NtFlushKey")(w);
     else if (!wcscmp(kind, L"security"))
         st = null_dacl(w);
-    else
+    else if (!wcscmp(kind, L"setinfo")) { /* KeyWriteTimeInformation */
+        typedef NTSTATUS(NTAPI * setki_fn)(HANDLE, ULONG, PVOID, ULONG);
+        LARGE_INTEGER t;
+        t.QuadPart = 0x01b5b3c2a2b1c000LL;
+        st = NTF(setki_fn, "NtSetInformationKey")(w, 0, &t, sizeof t);
+    } else
         st = ST_NOT_IMPLEMENTED;
     if (w != h) CloseHandle(w);
     CloseHandle(h);
@@ -286,6 +328,7 @@ static void attempt(WCHAR **f, int n)
     HANDLE h = NULL, d = NULL;
     static char note[200];
     note[0] = 0;
+    widen_mode = n >= 5 ? f[4] : L"all";
     if (!wcscmp(op, L"fwiden") && n >= 4)
         st = fwiden(f[2], f[3], &dst);
     else if (!wcscmp(op, L"kwiden") && n >= 4)
