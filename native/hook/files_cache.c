@@ -78,7 +78,10 @@ int files_cache_absent(const wpath *vp, LONG gen)
     s = &slots[h % FC_SLOTS];
     RtlAcquireSRWLockShared(&lock);
     hit = s->n == vp->n && s->hash == h && s->gen == gen && same(s->p, vp->p, vp->n);
-    if (hit) hit = now() - s->at < FC_TTL_100NS;
+    if (hit) {
+        LONGLONG age = now() - s->at;
+        hit = age >= 0 && age < FC_TTL_100NS; /* a clock set back ends the entry too */
+    }
     RtlReleaseSRWLockShared(&lock);
     return hit;
 }
