@@ -43,7 +43,8 @@ const dups = new Duplicates(b, db);
 
 async function waitRunning(name: string): Promise<ServiceStatus> {
   for (;;) {
-    const s = await b.call('scm.status', { name });
+    // as Duplicates waits (ensureRunning): the agent waits out START_PENDING, one round trip
+    const s = await b.call('scm.wait', { name, ms: 5000 });
     if (s.state === 'RUNNING') return s;
     if (s.state === 'STOPPED' && s.win32ExitCode) throw new Error(`${name} stopped: ${s.win32ExitCode}/${s.serviceExitCode}`);
     await new Promise((r) => setTimeout(r, 5));

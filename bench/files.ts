@@ -79,7 +79,7 @@ try {
     rmSync(join(dir, 'big.cp'));
     s.copyUp![0].push(cpUs);
     s.copyUp![1].push((await run(true, 'append', `${D}\\big.bin`)).us!);
-    rmSync(join(area, 'big.bin')); // the next round copies it up again (the hook keeps no cache)
+    rmSync(join(area, 'big.bin')); // the next round copies it up again (an open for writing never uses the hook's memory of absent paths)
   }
 
   // the hook's memory: private kB of the VM process (Linux view) after touching 10 vs touchN files

@@ -358,6 +358,8 @@ describe('SCM with the test services', () => {
   it('starts with arguments, answers on its pipe, and follows pause, continue, custom codes and stop', async () => {
     await call('reg.set', { key: `${svcKey(name)}\\Parameters`, name: 'Greeting', type: 'REG_SZ', data: 'Grüß Gott 😀' });
     await call('scm.start', { name, args: ['eins', 'zwei drei', 'ü'] });
+    // scm.wait waits out START_PENDING in the agent: the test service reports RUNNING from ServiceMain
+    expect((await call('scm.wait', { name, ms: 10_000 })).state).toBe('RUNNING');
     const running = await waitStatus(name, (s) => s.state === 'RUNNING');
     expect(running).toMatchObject({ name, displayName: 'Anzeige ÄÖÜ 😀', type: 0x10, state: 'RUNNING', controlsAccepted: 0x0f, win32ExitCode: 0 });
     expect(running.pid).toBeGreaterThan(0);
@@ -387,6 +389,10 @@ describe('SCM with the test services', () => {
     expect(['STOP_PENDING', 'STOPPED']).toContain(stopping.state);
     const stopped = await waitStatus(name, (s) => s.state === 'STOPPED');
     expect(stopped).toMatchObject({ state: 'STOPPED', pid: 0, win32ExitCode: 0, serviceExitCode: 0 });
+    // a service that is not START_PENDING: scm.wait answers at once
+    const t = performance.now();
+    expect((await call('scm.wait', { name, ms: 10_000 })).state).toBe('STOPPED');
+    expect(performance.now() - t).toBeLessThan(5000);
     expect((await failure(call('scm.control', { name, code: 1 }))).code).toBe(1062);
   });
 

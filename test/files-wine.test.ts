@@ -44,6 +44,8 @@ beforeAll(async () => {
   mkdirSync(hostFile('C:\\ft8\\Long Folder Name'), { recursive: true });
   writeFileSync(hostFile('C:\\ft8\\Long Folder Name\\host file name.txt'), 'host short');
   for (const f of ['link.txt', 'map.txt', 'lock.txt', 'attr.txt', 'name.txt']) writeFileSync(join(d, f), `host ${f}`);
+  mkdirSync(hostFile('C:\\ftx'), { recursive: true });
+  for (const f of ['across1.txt', 'across2.txt']) writeFileSync(hostFile(`C:\\ftx\\${f}`), `host ${f}`);
 }, 120_000);
 afterAll(async () => {
   db?.close();
@@ -234,6 +236,18 @@ describe('what a real program does with a file', () => {
     expect(attr(await inVm('a', 'attr', 'C:\\ft\\attr.txt')) & 1).toBe(1);
     expect(attr(await onHost('attr', 'C:\\ft\\attr.txt')) & 1).toBe(0);
     expect(attr(await inVm('b', 'attr', 'C:\\ft\\attr.txt')) & 1).toBe(0);
+  });
+
+  // a process remembers which paths the VM's area does not hold (files_cache.c): what another
+  // process of the VM changes must show in its very next open and attribute query
+  it("another VM process's change shows at once: copy-up, delete, create", async () => {
+    const across = async (...args: string[]) => (await inVm('a', 'across', ...args)).stdout.split('\n').at(-1);
+    expect(await across('append', 'C:\\ftx\\across1.txt', '+vm')).toBe('before=host across1.txt after=host across1.txt+vm attr=ok');
+    expect(await across('delete', 'C:\\ftx\\across2.txt')).toBe('before=host across2.txt after=error 2 attr=error 2');
+    expect(await across('write', 'C:\\ftx\\across3.txt', 'new')).toBe('before=error 2 after=new attr=ok');
+    expect(hostText('C:\\ftx\\across1.txt')).toBe('host across1.txt');
+    expect(hostText('C:\\ftx\\across2.txt')).toBe('host across2.txt');
+    expect(existsSync(hostFile('C:\\ftx\\across3.txt'))).toBe(false);
   });
 
   it('a VM process sees the name it used, not the private copy', async () => {

@@ -70,6 +70,7 @@ DWORD op_scm_change(struct request *rq);
 DWORD op_scm_start(struct request *rq);
 DWORD op_scm_control(struct request *rq);
 DWORD op_scm_status(struct request *rq);
+DWORD op_scm_wait(struct request *rq);
 DWORD op_scm_delete(struct request *rq);
 
 DWORD op_proc_list(struct request *rq);

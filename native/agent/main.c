@@ -37,6 +37,7 @@ static const struct {
     {"scm.start", op_scm_start},
     {"scm.control", op_scm_control},
     {"scm.status", op_scm_status},
+    {"scm.wait", op_scm_wait},
     {"scm.delete", op_scm_delete},
     {"proc.list", op_proc_list},
     {"proc.kill", op_proc_kill},

@@ -5,7 +5,8 @@
    into the VM's private area (atomically: a temp name, then a rename); new files
    are made there; a deleted host entry leaves a whiteout. The handle a VM process
    gets for a changed file is the private copy's, so mapped writes and byte-range
-   locks act on it with no further work. Nothing is cached: memory stays bounded. */
+   locks act on it with no further work. The one memory kept: paths the area does not hold
+   (files_cache.c, fixed size), told of every change made here. */
 #include "files.h"
 #include "hook.h"
 #include "policy.h"
@@ -74,6 +75,17 @@ static NTSTATUS create(HANDLE *h, ACCESS_MASK a, wpath *p, ULONG attrs, ULONG di
 
 static void close_h(HANDLE h) { o_NtClose(h); }
 
+/* Has the VM deleted this path (a whiteout in the area)? */
+static int whiteout_at(const wpath *vp)
+{
+    wpath w;
+    int r;
+    wp_init(&w);
+    r = files_whiteout(vp, &w) && qattr(&w, NULL) >= 0;
+    wp_free(&w);
+    return r;
+}
+
 /* Where a VM path lives now. need_host: also ask whether the host has it. */
 int files_state(const wpath *vp, int verdict, ULONG *attrs)
 {
@@ -87,7 +99,7 @@ int files_state(const wpath *vp, int verdict, ULONG *attrs)
         r = S_PRIVATE;
         goto out;
     }
-    if (st != ST_PATH_NOT_FOUND && files_whiteout(vp, &t) && qattr(&t, NULL) >= 0) {
+    if (st != ST_PATH_NOT_FOUND && whiteout_at(vp)) {
         r = S_WHITEOUT;
         goto out;
     }
@@ -110,6 +122,7 @@ int files_mkparents(const wpath *vp, int verdict)
     NTSTATUS st = 0;
     HANDLE h;
     ULONG a;
+    int made = 0;
     wp_init(&pp);
     wp_init(&hp);
     if (!files_private(vp, &pp)) {
@@ -141,8 +154,10 @@ int files_mkparents(const wpath *vp, int verdict)
         pp.n = full;
         if (st < 0) break;
         close_h(h);
+        made = 1;
     }
 out:
+    if (made) files_cache_changed();
     wp_free(&pp);
     wp_free(&hp);
     return st < 0 ? st : 0;
@@ -218,6 +233,7 @@ fail : {
     o_NtSetInformationFile(dst, &io, &di, sizeof di, CLS_DISPOSITION);
 }
 out:
+    files_cache_changed(); /* the copy, or a racing copier's */
     if (src) close_h(src);
     if (dst) close_h(dst);
     hfree(buf);
@@ -238,6 +254,7 @@ NTSTATUS files_set_whiteout(const wpath *vp)
         else if ((st = create(&h, GENERIC_WRITE, &w, FILE_ATTRIBUTE_HIDDEN, FILE_OPEN_IF, FILE_NON_DIRECTORY_FILE)) >= 0)
             close_h(h);
     }
+    files_cache_changed();
     wp_free(&w);
     return st;
 }
@@ -366,11 +383,38 @@ int files_open(int is_create, HANDLE *h, ACCESS_MASK access, OBJECT_ATTRIBUTES *
         goto out;
     }
     creates = disp != FILE_OPEN && disp != FILE_OVERWRITE;
-    s = files_state(&vp, v, &a);
     if (!files_private(&vp, &pp)) {
         *st = ST_NO_MEMORY;
         goto out;
     }
+    if (!creates && !(options & FILE_DELETE_ON_CLOSE)) {
+        /* The common opens in fewer lookups, same outcome as files_state's: one that creates
+           nothing goes straight to the private copy when there is one (the call S_PRIVATE
+           makes below); a read of a path the area does not hold goes to the host (S_HOST's and
+           S_NONE's read), remembered (files_cache.c). Anything else: the general path. */
+        LONG gen = files_cache_gen();
+        int absent = !writes && files_cache_absent(&vp, gen);
+        if (!absent) {
+            wp_us(&pp, &us);
+            noa = *oa;
+            noa.RootDirectory = NULL;
+            noa.ObjectName = &us;
+            if ((*st = o_NtCreateFile(h, access, &noa, io, alloc, attrs, share, disp, options, ea, ealen)) >= 0) goto out;
+            if (!writes && (*st == ST_PATH_NOT_FOUND || (*st == ST_NAME_NOT_FOUND && !whiteout_at(&vp)))) {
+                files_cache_put(&vp, gen);
+                absent = 1;
+            }
+        }
+        if (absent) {
+            if (v == P_PRIVATE) {
+                *st = ST_NAME_NOT_FOUND;
+                goto out;
+            }
+            handled = may_alias(&vp) ? open_checked(h, access, oa, io, share, options, st) : 0;
+            goto out;
+        }
+    }
+    s = files_state(&vp, v, &a);
     switch (s) {
     case S_PRIVATE: break;
     case S_WHITEOUT:
@@ -433,6 +477,7 @@ int files_open(int is_create, HANDLE *h, ACCESS_MASK access, OBJECT_ATTRIBUTES *
     noa.ObjectName = &us;
     *st = o_NtCreateFile(h, access, &noa, io, alloc, attrs, share, disp, options, ea, ealen);
     if (*st >= 0) {
+        if (creates) files_cache_changed();
         if (s == S_WHITEOUT) files_clear_whiteout(&vp);
         /* DeleteFile opens with FILE_DELETE_ON_CLOSE: the host's entry needs its whiteout now */
         if ((options & FILE_DELETE_ON_CLOSE) && host_has(&vp, v, NULL)) files_set_whiteout(&vp);
@@ -447,7 +492,8 @@ out:
 static NTSTATUS attr_call(qattr_fn orig, const OBJECT_ATTRIBUTES *oa, PVOID info)
 {
     wpath vp, pp;
-    int c, v, s;
+    int c, v;
+    LONG gen;
     NTSTATUS st;
     OBJECT_ATTRIBUTES noa;
     UNICODE_STRING us;
@@ -458,23 +504,21 @@ static NTSTATUS attr_call(qattr_fn orig, const OBJECT_ATTRIBUTES *oa, PVOID info
         if (c == C_PASS) st = orig(oa, info);
         goto out;
     }
-    if (!files_private(&vp, &pp)) {
-        st = ST_NO_MEMORY;
-        goto out;
-    }
-    wp_us(&pp, &us);
-    InitializeObjectAttributes(&noa, &us, OBJ_CASE_INSENSITIVE, NULL, NULL);
-    st = orig(&noa, info);
-    if (st >= 0) goto out;
-    if (st != ST_PATH_NOT_FOUND) {
-        wpath w;
-        wp_init(&w);
-        s = files_whiteout(&vp, &w) && qattr(&w, NULL) >= 0;
-        wp_free(&w);
-        if (s) {
+    gen = files_cache_gen();
+    if (!files_cache_absent(&vp, gen)) {
+        if (!files_private(&vp, &pp)) {
+            st = ST_NO_MEMORY;
+            goto out;
+        }
+        wp_us(&pp, &us);
+        InitializeObjectAttributes(&noa, &us, OBJ_CASE_INSENSITIVE, NULL, NULL);
+        st = orig(&noa, info);
+        if (st >= 0) goto out;
+        if (st != ST_PATH_NOT_FOUND && whiteout_at(&vp)) {
             st = ST_NAME_NOT_FOUND;
             goto out;
         }
+        if (st == ST_PATH_NOT_FOUND || st == ST_NAME_NOT_FOUND) files_cache_put(&vp, gen);
     }
     st = v == P_PRIVATE ? ST_NAME_NOT_FOUND : orig(oa, info);
 out:
@@ -642,6 +686,7 @@ static NTSTATUS rename_call(HANDLE h, IO_STATUS_BLOCK *io, link_info *in, ULONG 
     memcpy(ni->FileName, tp.p, tp.n * sizeof(WCHAR));
     st = o_NtSetInformationFile(src, io, ni, nlen, cls);
     if (st >= 0) {
+        files_cache_changed();
         files_clear_whiteout(&tv);
         if (!is_link && sv_ok && files_verdict(&sv) != P_OPEN && host_has(&sv, files_verdict(&sv), NULL)) files_set_whiteout(&sv);
     }

@@ -78,6 +78,12 @@ NTSTATUS files_copy_up(const wpath *vp, ULONG host_attrs);
 NTSTATUS files_set_whiteout(const wpath *vp);
 void files_clear_whiteout(const wpath *vp);
 
+/* files_cache.c: paths the VM's area does not hold (no private copy, no whiteout) */
+LONG files_cache_gen(void);                        /* read before the lookups whose answer is put */
+int files_cache_absent(const wpath *vp, LONG gen); /* 1: remembered absent since gen */
+void files_cache_put(const wpath *vp, LONG gen);
+void files_cache_changed(void); /* after any change to the area */
+
 /* files_dir.c */
 int files_dir_install(void);
 void files_dir_forget(HANDLE h);

@@ -23,6 +23,8 @@ typedef struct {
     volatile LONG failed_pid; /* 0 while being written */
     LONG failed_reserved;
     WCHAR failed[TRACE_FAIL_CHARS]; /* "part: export: why" */
+    /* Bumped after every change a VM process makes to the VM's file area (files_cache.c). */
+    volatile LONG files_gen;
 } trace_hdr;
 
 typedef struct {
@@ -36,6 +38,8 @@ typedef struct {
 trace_hdr *trace_map(const WCHAR *vm,
                      NTSTATUS(NTAPI *create)(HANDLE *, ACCESS_MASK, OBJECT_ATTRIBUTES *, LARGE_INTEGER *, ULONG, ULONG, HANDLE));
 void trace_open(void);
+/* This VM's files_gen in the shared header, NULL when the section could not be had. */
+volatile LONG *trace_files_gen(void);
 void trace_decision(const char *call, const UNICODE_STRING *used, const UNICODE_STRING *effective, int verdict);
 /* A part of the hook that could not be installed: recorded in the header and traced
    (call "install", used "part: export", effective the reason, decision "failed"). */

@@ -5,7 +5,7 @@ import { AgentError, SvcdupError, Win32 } from '../errors.js';
 import type { AgentOp, AgentParams, AgentResult } from './types.js';
 
 /** SCM queries that are asked again when their answer is lost (see readScm). */
-const SCM_READS: ReadonlySet<string> = new Set(['scm.status', 'scm.config', 'scm.list']);
+const SCM_READS: ReadonlySet<string> = new Set(['scm.status', 'scm.config', 'scm.list', 'scm.wait']);
 const SCM_READ_TIMEOUT_MS = 30_000;
 const SCM_READ_TRIES = 3;
 /**

@@ -148,6 +148,8 @@ export interface AgentOps {
   'scm.start': [{ name: string; args?: string[] }, Record<string, never>];
   'scm.control': [{ name: string; code: number }, ServiceStatus];
   'scm.status': [{ name: string }, ServiceStatus];
+  /** the status once the service left START_PENDING, waited for in the agent (at most `ms`, <= 10000) */
+  'scm.wait': [{ name: string; ms: number }, ServiceStatus];
   'scm.delete': [{ name: string }, Record<string, never>];
   'proc.list': [Record<string, never>, ProcessInfo[]];
   'proc.kill': [{ pid: number; exitCode?: number }, Record<string, never>];

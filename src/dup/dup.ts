@@ -458,7 +458,8 @@ export class Duplicates {
       revived = false;
     }
     for (;;) {
-      s = await this.backend.call('scm.status', { name });
+      // the agent waits out START_PENDING itself: one round trip, not one per poll
+      s = await this.backend.call('scm.wait', { name, ms: Math.max(0, Math.min(5000, deadline - Date.now())) });
       if (s.state === 'RUNNING') return s;
       if (s.state === 'STOPPED') {
         const code = s.win32ExitCode === 1066 ? s.serviceExitCode : s.win32ExitCode;

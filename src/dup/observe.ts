@@ -6,7 +6,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ManagedBackend } from '../backend/index.js';
-import type { RegValue, ServiceConfig } from '../backend/types.js';
+import type { AgentParams, RegValue, ServiceConfig } from '../backend/types.js';
 import { treeBytes } from '../backend/folders.js';
 import { AgentError, SvcdupError, Win32 } from '../errors.js';
 import { configFoldersOf, serviceConfigFiles } from '../analyze/configfiles.js';
@@ -45,16 +45,26 @@ export async function observeDup({ backend, db }: DupHost, req: DupRequest, opts
   const record = getVm(db, vm);
   // the analyzer's verdict, here so that every caller (CLI, fleet, dashboard, library) refuses
   // alike; asked beside the reads below, and seen before anything is planned
-  const refusal = opts.force ? Promise.resolve(undefined) : dupRefusalFor(backend, service, share);
+  // The analyzer and the closure below ask the SCM for the same configurations at the same
+  // time: one question each (a round trip less per service, and one less call the SCM serves).
+  const configs = new Map<string, Promise<ServiceConfig>>();
+  const call: ManagedBackend['call'] = (op, params) => {
+    if (op !== 'scm.config') return backend.call(op, params);
+    const { name } = params as AgentParams<'scm.config'>;
+    if (!configs.has(name.toLowerCase())) configs.set(name.toLowerCase(), backend.call('scm.config', { name }));
+    return configs.get(name.toLowerCase())! as ReturnType<typeof backend.call<typeof op>>;
+  };
+  const asked = { call, toHostPath: (w: string) => backend.toHostPath(w) };
+  const refusal = opts.force ? Promise.resolve(undefined) : dupRefusalFor(asked, service, share);
   refusal.catch(() => undefined); // awaited below, also when a read fails (nothing left in flight)
   // The root's Parameters (for its snapshots) are read alongside: one round trip less after the closure.
   const rootParams = parameters(backend, service);
   rootParams.catch(() => undefined); // awaited (and its error seen) only if the snapshots are observed
   // No scm.list for names already taken (it costs as much as the closure of a small
   // service): a taken name fails its scm.create, which the journal leaves alone (atomic).
-  const [refused, configs, policy] = await Promise.all([
+  const [refused, closure, policy] = await Promise.all([
     refusal,
-    closureConfigs(backend, service, share),
+    closureConfigs(asked, service, share),
     record ? vmPolicyInput(backend, db, vm) : Promise.resolve(undefined),
   ]).catch(async (err: unknown) => {
     await Promise.allSettled([refusal, rootParams]);
@@ -62,7 +72,7 @@ export async function observeDup({ backend, db }: DupHost, req: DupRequest, opts
   });
   const base = {
     ...(refused ? { refusal: refused } : {}),
-    configs,
+    configs: closure,
     ...(policy ? { policy } : {}),
     existing: listDuplicates(db, vm).map((d) => d.service),
     hostExe: backend.toWindowsPath(join(backend.paths.nativeDir, 'svcdup-host.exe')),
@@ -175,7 +185,7 @@ async function snapshotFacts(
  * by level (each a round trip to the SCM, a level's at once); every service only when a DependOnGroup
  * needs group membership. Missing names are left for the planner to report.
  */
-async function closureConfigs(backend: ManagedBackend, service: string, share: readonly string[]): Promise<ServiceConfig[]> {
+async function closureConfigs(backend: Pick<ManagedBackend, 'call'>, service: string, share: readonly string[]): Promise<ServiceConfig[]> {
   const found = new Map<string, ServiceConfig | null>();
   const get = async (name: string): Promise<ServiceConfig | null> => {
     const key = name.toLowerCase();

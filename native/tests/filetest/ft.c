@@ -16,6 +16,10 @@
  *   short PATH           GetShortPathNameW: "short=<path>"
  *   ntopen PATH          NtOpenFile for reading, called with write-looking values in the stack
  *                        slots past its 6 arguments (as a caller's stack garbage): "text=<content>"
+ *   across OP PATH [TEXT] read and GetFileAttributes PATH, run "svcdup-ft OP PATH TEXT" as a child
+ *                        (in a VM: another process of the same VM), then read and ask again; the
+ *                        child's own line first, then "before=<text|error N> after=<text|error N>
+ *                        attr=<ok|error N>"
  */
 #include <windows.h>
 #include <stdio.h>
@@ -64,6 +68,45 @@ static int get(const WCHAR *p, char *buf, DWORD cap, DWORD *got)
     return 1;
 }
 
+/* what a read of p sees now, as "text" or "error N"; GetFileAttributes asked too (its answer
+   kept in *attr_err: 0 or the error) */
+static void seen(const WCHAR *p, char *out, size_t cap, DWORD *attr_err)
+{
+    static char b[1 << 12];
+    DWORD got;
+    if (get(p, b, sizeof b, &got))
+        snprintf(out, cap, "%s", b);
+    else
+        snprintf(out, cap, "error %lu", GetLastError());
+    *attr_err = GetFileAttributesW(p) == INVALID_FILE_ATTRIBUTES ? GetLastError() : 0;
+}
+
+static int across(const WCHAR *op, const WCHAR *p, const WCHAR *text)
+{
+    WCHAR self[MAX_PATH], cmd[4096];
+    char before[256], after[256];
+    DWORD e0, e1, code = 1;
+    STARTUPINFOW si;
+    PROCESS_INFORMATION pi;
+    memset(&si, 0, sizeof si);
+    si.cb = sizeof si;
+    seen(p, before, sizeof before, &e0);
+    GetModuleFileNameW(NULL, self, MAX_PATH);
+    _snwprintf(cmd, 4096, L"\"%ls\" %ls \"%ls\" \"%ls\"", self, op, p, text);
+    cmd[4095] = 0;
+    if (!CreateProcessW(NULL, cmd, NULL, NULL, FALSE, 0, NULL, NULL, &si, &pi)) return fail();
+    WaitForSingleObject(pi.hProcess, INFINITE);
+    GetExitCodeProcess(pi.hProcess, &code);
+    seen(p, after, sizeof after, &e1);
+    printf("before=%s after=%s attr=", before, after);
+    if (e1)
+        printf("error %lu", e1);
+    else
+        printf("ok");
+    printf(code ? " child=%lu\n" : "\n", code);
+    return 0;
+}
+
 int wmain(int argc, WCHAR **argv)
 {
     const WCHAR *op = argc > 1 ? argv[1] : L"";
@@ -71,6 +114,7 @@ int wmain(int argc, WCHAR **argv)
     static char buf[1 << 16];
     DWORD got;
     if (!wcscmp(op, L"write")) return put(a, b, FALSE);
+    if (!wcscmp(op, L"across")) return across(a, b, argc > 4 ? argv[4] : L"");
     if (!wcscmp(op, L"append")) return put(a, b, TRUE);
     if (!wcscmp(op, L"read")) {
         if (!get(a, buf, sizeof buf, &got)) return fail();
