@@ -38,6 +38,8 @@ static const struct {
     {"scm.control", op_scm_control},
     {"scm.status", op_scm_status},
     {"scm.delete", op_scm_delete},
+    {"scm.failure", op_scm_failure},
+    {"pipe.wait", op_pipe_wait},
     {"proc.list", op_proc_list},
     {"proc.kill", op_proc_kill},
 };

@@ -147,6 +147,10 @@ export interface AgentOps {
   'scm.control': [{ name: string; code: number }, ServiceStatus];
   'scm.status': [{ name: string }, ServiceStatus];
   'scm.delete': [{ name: string }, Record<string, never>];
+  /** a restart policy as the SCM's failure actions (native/agent/scm.c); Wine 8's SCM accepts and ignores them */
+  'scm.failure': [{ name: string; restarts: number; delayMs?: number; maxDelayMs?: number; resetSeconds?: number }, { actions: number; flag: boolean }];
+  /** a named pipe (\\.\pipe\NAME) is served: WaitNamedPipe, for health checks */
+  'pipe.wait': [{ name: string; timeoutMs?: number }, Record<string, never>];
   'proc.list': [Record<string, never>, ProcessInfo[]];
   'proc.kill': [{ pid: number; exitCode?: number }, Record<string, never>];
   exit: [Record<string, never>, Record<string, never>];
