@@ -2,6 +2,7 @@
 // pure, no Wine. What they do to real duplicates is test/ops-restart.test.ts.
 import { describe, expect, it } from 'vitest';
 import { parseSince } from '../src/cli/events.js';
+import { parseFleet } from '../src/fleet/file.js';
 import { UsageError } from '../src/errors.js';
 import { parseHealth, resolveProbe } from '../src/ops/health.js';
 import { backoffMs, failureActions, parseRestart, shouldRestart } from '../src/ops/restart.js';
@@ -86,5 +87,27 @@ describe('events --since', () => {
     expect(parseSince('10m', now).toISOString()).toBe('2026-12-07T11:50:00.000Z');
     expect(parseSince('2026-12-07T10:00:00Z', now).toISOString()).toBe('2026-12-07T10:00:00.000Z');
     expect(() => parseSince('yesterday', now)).toThrow('"yesterday"');
+  });
+});
+
+describe('fleet file restart: and health:', () => {
+  const file = (svc: string) => `vms:\n  web1:\n    services:\n      MyWeb: ${svc}\n`;
+  it('carries them as dup would take them', () => {
+    const f = parseFleet(file('{ restart: "on-failure:3", health: "tcp:80", interval: 2, retries: 4 }'), 'svcdup.yaml');
+    expect(f.vms[0]!.services[0]).toMatchObject({ restart: 'on-failure:3', health: 'tcp:80', interval: '2', retries: '4' });
+  });
+  it('refuses bad ones naming the line and the value', () => {
+    const e = (svc: string) => {
+      try {
+        parseFleet(file(svc), 'svcdup.yaml');
+      } catch (err) {
+        return (err as Error).message;
+      }
+      return 'no error';
+    };
+    expect(e('{ restart: sometimes }')).toMatch(/^svcdup\.yaml:4:\d+: restart "sometimes"/);
+    expect(e('{ health: "udp:53" }')).toMatch(/^svcdup\.yaml:4:\d+: health "udp:53"/);
+    expect(e('{ health: "tcp:80", interval: 0 }')).toMatch(/^svcdup\.yaml:4:\d+: interval "0"/);
+    expect(e('{ retries: 3 }')).toMatch(/^svcdup\.yaml:4:\d+: interval and retries go with health/);
   });
 });

@@ -77,6 +77,8 @@ describe('--restart on-failure:3', () => {
   it('brings a crashing duplicate back 3 times with growing delays, then leaves it STOPPED; events list it in order', async () => {
     const r = cli(['dup', CRASHY, '--vm', 'r1', '--restart', 'on-failure:3', '--start']);
     expect(r.status, r.stderr).toBe(0);
+    // written as the SCM's failure actions (3 restarts, then none); Wine 8 takes them, but not the flag
+    expect(await host.backend.call('scm.failure', { name: `${CRASHY}@r1`, restarts: 3 })).toEqual({ actions: 4, flag: false });
     // the watcher runs, outside Wine, though no command does
     expect(watcherRunning(host.paths.home)).toBeDefined();
     await threeRestartsThenStopped();
