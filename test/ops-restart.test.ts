@@ -1,14 +1,17 @@
 // Restart policies, health checks, events and the watcher under real Wine (docs/operate.md): the
 // test service crashing on its own (--crash: RUNNING, then ExitProcess(3)) and one whose port stops
 // answering (control 200 closes its listeners); no CLI command runs while the watcher acts.
+import { spawn } from 'node:child_process';
 import { copyFileSync, mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
+import { packageRoot } from '../src/config.js';
+import type { UiState } from '../src/ui/server.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ServiceStatus } from '../src/backend/types.js';
 import type { SvcdupEvent } from '../src/state/events.js';
 import { ownerAlive } from '../src/state/lock.js';
 import { stopWatcher, watcherRunning } from '../src/ops/daemon.js';
-import { nativeExe, openTestHost, type TestHost } from './helpers.js';
+import { nativeExe, openTestHost, testEnv, type TestHost } from './helpers.js';
 import { cliFor, waitState } from './cli-helpers.js';
 
 let host: TestHost;
@@ -59,7 +62,7 @@ afterAll(async () => {
 });
 
 /** Three restarts, then STOPPED for good: the events of one round, in order. */
-async function threeRestartsThenStopped(): Promise<void> {
+async function threeRestartsThenStopped(staysMs: number): Promise<void> {
   // 0.5 s up, then 1 + 2 + 4 s of backoff between the crashes
   const s = await until(
     () => statusOf('r1', CRASHY),
@@ -69,7 +72,7 @@ async function threeRestartsThenStopped(): Promise<void> {
   expect(s).toMatchObject({ restart: 'on-failure:3', restarts: 3, lastExit: 3 });
   expect(s.status).toMatchObject({ state: 'STOPPED', win32ExitCode: 1066, serviceExitCode: 3 });
   // and it stays so: past the next backoff (8 s) nothing restarts it
-  await new Promise((r) => setTimeout(r, 9000));
+  await new Promise((r) => setTimeout(r, staysMs));
   expect(statusOf('r1', CRASHY)).toMatchObject({ restarts: 3, status: { state: 'STOPPED' } });
 }
 
@@ -81,7 +84,7 @@ describe('--restart on-failure:3', () => {
     expect(await host.backend.call('scm.failure', { name: `${CRASHY}@r1`, restarts: 3 })).toEqual({ actions: 4, flag: false });
     // the watcher runs, outside Wine, though no command does
     expect(watcherRunning(host.paths.home)).toBeDefined();
-    await threeRestartsThenStopped();
+    await threeRestartsThenStopped(9000);
     const ev = events(CRASHY);
     expect(ev.map((e) => e.kind)).toEqual(['created', 'started', 'crashed', 'restarted', 'crashed', 'restarted', 'crashed', 'restarted', 'crashed']);
     expect(ev.filter((e) => e.kind === 'crashed').every((e) => e.detail.exitCode === 3)).toBe(true);
@@ -110,7 +113,7 @@ describe('--restart on-failure:3', () => {
     expect(watcherRunning(host.paths.home)?.pid).toBe(started.watcher.pid);
     // started by hand: on-failure:3 counts from 0 again
     expect(cli(['start', CRASHY, '--vm', 'r1']).status).toBe(0);
-    await threeRestartsThenStopped();
+    await threeRestartsThenStopped(1000);
     const kinds = events(CRASHY).map((e) => e.kind);
     expect(kinds.slice(-8)).toEqual(['started', 'crashed', 'restarted', 'crashed', 'restarted', 'crashed', 'restarted', 'crashed']);
   }, 180_000);
@@ -151,6 +154,27 @@ describe('--health', () => {
     expect(ev[4]!.detail).toMatchObject({ reason: 'unhealthy', restarts: 1 });
     expect((await waitState(host.backend, `${TCP}@r2`, 'RUNNING')).pid).toBe(again.status!.pid);
   }, 120_000);
+
+  it('the dashboard shows health, restarts and the events', async () => {
+    const ui = spawn('node', [join(packageRoot, 'dist/cli.js'), 'ui', '--json'], { env: testEnv(host.paths), stdio: ['ignore', 'pipe', 'ignore'] });
+    try {
+      const first = await new Promise<string>((resolve) => ui.stdout.once('data', (d: Buffer) => resolve(d.toString())));
+      const { url } = JSON.parse(first) as { url: string };
+      const u = new URL(url);
+      let state: UiState | undefined;
+      // the first poll fills the state
+      for (let i = 0; i < 40 && !state?.duplicates.length; i++) {
+        if (i) await new Promise((r) => setTimeout(r, 500));
+        state = (await (await fetch(`${u.origin}/api/state?token=${u.searchParams.get('token')}`)).json()) as UiState;
+      }
+      if (!state) throw new Error('no state');
+      const d = state.duplicates.find((x) => x.scmName === `${TCP}@r2`);
+      expect(d).toMatchObject({ health: 'healthy', restarts: '1 (on-failure)' });
+      expect(state.events.map((e) => e.kind)).toEqual(expect.arrayContaining(['unhealthy', 'restarted', 'crashed']));
+    } finally {
+      ui.kill('SIGTERM');
+    }
+  }, 60_000);
 
   it('a health check on a port the VM does not own is one clear line naming it, and nothing is registered', () => {
     const r = cli(['dup', TCP, '--vm', 'r3', '--health', `tcp:${PORT}`]);
