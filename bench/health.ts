@@ -6,39 +6,28 @@
 // Every duplicate must have been found healthy (the probes really ran). A private prefix,
 // removed at the end, on a failure and on Ctrl-C alike.
 // Usage: npx tsx bench/health.ts [N] [--json]
-import { copyFileSync, mkdirSync, rmSync } from 'node:fs';
-import { loadavg, tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { createBackend, type ManagedBackend } from '../src/backend/index.js';
-import { resolvePaths } from '../src/config.js';
+import { copyFileSync, mkdirSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { Duplicates } from '../src/dup/dup.js';
 import { mapLimit, START_CONCURRENCY } from '../src/dup/limit.js';
 import { healthText, parseHealth } from '../src/ops/health.js';
 import { Watcher } from '../src/ops/watcher.js';
-import { openDb, type Db } from '../src/state/db.js';
 import { listRuntime, setPolicy } from '../src/state/runtime.js';
 import { Vms } from '../src/vm/ops.js';
 import { dbVmStore } from '../src/vm/store.js';
-import { nativeDir, nativeExe, templateDir } from '../test/helpers.js';
-import { args, cpuAndMemory, machine, onExit, prefixPids, report, round, say } from './lib.js';
+import { nativeExe } from '../test/helpers.js';
+import { args, cpuAndMemory, machine, onExit, prefixPids, report, round, say, openBenchHome, removeBenchHome, type BenchHome } from './lib.js';
 
 const N = Number(args[0] ?? 100);
 const WINDOW_MS = Number(process.env.BENCH_WINDOW_MS ?? 30_000);
 const PORT = 7800;
 const SVC = 'svcdup-testsvc';
 
-let current: { backend: ManagedBackend; db: Db; home: string } | undefined;
+let current: BenchHome | undefined;
 const cleanup = onExit(async () => {
   const c = current;
   current = undefined;
-  if (!c) return;
-  try {
-    c.db.close();
-  } catch {
-    /* already closed */
-  }
-  await c.backend.shutdown();
-  rmSync(c.home, { recursive: true, force: true });
+  if (c) await removeBenchHome(c);
 });
 
 const cpuOf = (pid: number | undefined): number => (pid ? cpuAndMemory(pid).cpuMs : 0);
@@ -62,13 +51,9 @@ async function window(prefix: string, ms: number, watcher?: Watcher): Promise<{ 
 
 const figures: Record<string, unknown> = { machine: machine(), n: N, windowMs: WINDOW_MS };
 try {
-  const home = join(tmpdir(), `svcdup-bench-health-${process.pid}`);
-  mkdirSync(home, { recursive: true });
-  const paths = { ...resolvePaths({ SVCDUP_HOME: home, SVCDUP_TEMPLATE: templateDir }), nativeDir };
-  const backend = createBackend({ kind: 'wine', paths });
-  const db = openDb(paths.stateDb);
-  current = { backend, db, home };
-  await backend.open();
+  const opened = await openBenchHome('health');
+  current = opened;
+  const { backend, db, paths } = opened;
   const dups = new Duplicates(backend, db);
   const vms = new Vms(backend, dbVmStore(db), dups);
   const image = 'C:\\bench\\svcdup-testsvc.exe';
