@@ -9,9 +9,9 @@
 import type { ManagedBackend } from '../backend/index.js';
 import type { ServiceStatus } from '../backend/types.js';
 import { AgentError } from '../errors.js';
-import { Duplicates, type DuplicateRecord } from '../dup/dup.js';
+import { Duplicates } from '../dup/dup.js';
 import type { Db } from '../state/db.js';
-import { listDuplicates } from '../state/duplicates.js';
+import { listDuplicateNames } from '../state/duplicates.js';
 import { listEvents, recordEvent } from '../state/events.js';
 import { LockBusyError, WriterLock } from '../state/lock.js';
 import { countRestart, getRuntime, listRuntime, recordExit, setHealthState, type DupRuntime } from '../state/runtime.js';
@@ -47,6 +47,8 @@ interface Seen {
 
 const key = (vm: string, service: string) => `${vm}\0${service}`;
 
+type DupNames = ReturnType<typeof listDuplicateNames>[number];
+
 export interface WatcherOptions {
   /** the SCM carries out failure actions itself (Windows): the watcher restarts nothing */
   scmRestarts: boolean;
@@ -73,6 +75,14 @@ export class Watcher {
 
   private log(line: string): void {
     this.opts.log?.(`${new Date().toISOString()} ${line}`);
+  }
+
+  /** dup_runtime.health as a check, parsed once per text */
+  private readonly checks = new Map<string, HealthCheck | undefined>();
+  private healthOf(text: string | null): HealthCheck | undefined {
+    if (!text) return undefined;
+    if (!this.checks.has(text)) this.checks.set(text, healthFromText(text));
+    return this.checks.get(text);
   }
 
   private get(vm: string, service: string): Seen {
@@ -105,7 +115,7 @@ export class Watcher {
   /** One look at every duplicate: what ended, what is due a restart, what is due a probe. */
   async tick(now = Date.now()): Promise<void> {
     this.tickNo++;
-    const records = this.dups.list();
+    const records = listDuplicateNames(this.db);
     if (!records.length) return;
     const runtime = new Map(listRuntime(this.db).map((r) => [key(r.vm, r.service), r]));
     const wanted = new Set(records.map((r) => r.scmName.toLowerCase()));
@@ -135,7 +145,7 @@ export class Watcher {
         else this.ended(r, st, rt, s, now);
       }
       if (s.restartAt !== undefined && now >= s.restartAt && st.state === 'STOPPED') await this.restart(r, s, rt);
-      const hc = healthFromText(rt?.health ?? null);
+      const hc = this.healthOf(rt?.health ?? null);
       if (hc && st.state === 'RUNNING' && !s.probing && s.runningSince !== undefined) {
         s.nextProbe ??= s.runningSince + hc.interval * 1000;
         if (now >= s.nextProbe) probes.push(this.probeOne(r, rt!, hc, s));
@@ -145,7 +155,7 @@ export class Watcher {
   }
 
   /** It was running and is STOPPED now. */
-  private ended(r: DuplicateRecord, st: ServiceStatus, rt: DupRuntime | undefined, s: Seen, now: number): void {
+  private ended(r: DupNames, st: ServiceStatus, rt: DupRuntime | undefined, s: Seen, now: number): void {
     s.runningSince = undefined;
     s.nextProbe = undefined;
     s.fails = 0;
@@ -185,11 +195,11 @@ export class Watcher {
     }
   }
 
-  private stillOurs(r: DuplicateRecord, s: Seen): boolean {
-    return !s.byUser && listDuplicates(this.db, r.vm).some((d) => d.service === r.service);
+  private stillOurs(r: DupNames, s: Seen): boolean {
+    return !s.byUser && !!this.dups.get(r.vm, r.service);
   }
 
-  private async restart(r: DuplicateRecord, s: Seen, rt: DupRuntime | undefined): Promise<void> {
+  private async restart(r: DupNames, s: Seen, rt: DupRuntime | undefined): Promise<void> {
     const delay = backoffMs(s.streak);
     await this.locked(`restart ${r.scmName}`, async () => {
       s.restartAt = undefined;
@@ -217,7 +227,7 @@ export class Watcher {
     });
   }
 
-  private probeFor(r: DuplicateRecord, hc: HealthCheck): Probe | undefined {
+  private probeFor(r: DupNames, hc: HealthCheck): Probe | undefined {
     const vm = getVm(this.db, r.vm);
     if (!vm) return undefined;
     try {
@@ -227,7 +237,7 @@ export class Watcher {
     }
   }
 
-  private async probeOne(r: DuplicateRecord, rt: DupRuntime, hc: HealthCheck, s: Seen): Promise<void> {
+  private async probeOne(r: DupNames, rt: DupRuntime, hc: HealthCheck, s: Seen): Promise<void> {
     const p = this.probeFor(r, hc);
     if (!p) return;
     s.probing = true;
@@ -275,4 +285,4 @@ export class Watcher {
   }
 }
 
-const getRuntimeState = (db: Db, r: DuplicateRecord): string | null => getRuntime(db, r.vm, r.service)?.healthState ?? null;
+const getRuntimeState = (db: Db, r: DupNames): string | null => getRuntime(db, r.vm, r.service)?.healthState ?? null;
