@@ -41,9 +41,9 @@ async function window(prefix: string, ms: number, watcher?: Watcher): Promise<{ 
   const w0 = cpuOf(ws);
   const end = Date.now() + ms;
   while (Date.now() < end) {
-    const t = Date.now();
+    // as the watcher's own loop does (src/ops/daemon.ts)
     if (watcher) await watcher.tick();
-    await new Promise((r) => setTimeout(r, Math.max(50, 1000 - (Date.now() - t))));
+    await new Promise((r) => setTimeout(r, watcher ? watcher.nextDue() - Date.now() : 1000));
   }
   const c1 = process.cpuUsage(c0);
   return { node: (c1.user + c1.system) / 1000, agent: cpuOf(agent) - a0, wineserver: cpuOf(ws) - w0 };

@@ -11,6 +11,7 @@ import type { ServiceStatus } from '../src/backend/types.js';
 import type { SvcdupEvent } from '../src/state/events.js';
 import { ownerAlive } from '../src/state/lock.js';
 import { stopWatcher, watcherRunning } from '../src/ops/daemon.js';
+import { parseHealth, probe, resolveProbe } from '../src/ops/health.js';
 import { nativeExe, openTestHost, testEnv, type TestHost } from './helpers.js';
 import { cliFor, waitState } from './cli-helpers.js';
 
@@ -154,6 +155,22 @@ describe('--health', () => {
     expect(ev[4]!.detail).toMatchObject({ reason: 'unhealthy', restarts: 1 });
     expect((await waitState(host.backend, `${TCP}@r2`, 'RUNNING')).pid).toBe(again.status!.pid);
   }, 120_000);
+
+  it('pipe: and cmd: probes: true for a pipe served in the VM and a program that exits 0 in the VM, false otherwise', async () => {
+    const vm = cliJson<{ name: string; address: string; portMap: Record<string, number> }[]>(['vm', 'ls']).find((v) => v.name === 'r2')!;
+    const rec = { ...vm, createdAt: '', policy: '' };
+    const ph = {
+      backend: host.backend,
+      runInVm: async (name: string, argv: string[]) => cli(['run', '--vm', name, '--', ...argv]).status ?? -1,
+    };
+    const check = (spec: string) => probe(resolveProbe(parseHealth(spec), rec), 'r2', ph, 2000);
+    // the test service's own pipe, as the VM names it (svcdup.r2.svcdup-testsvc on the host)
+    expect(await check('pipe:svcdup-testsvc')).toBe(true);
+    expect(await check('pipe:svcdup-nosuchpipe')).toBe(false);
+    const pipecall = nativeExe(host.backend, 'svcdup-pipecall.exe');
+    expect(await check(`cmd:"${pipecall}" svcdup-testsvc`)).toBe(true);
+    expect(await check(`cmd:"${pipecall}" svcdup-nosuchpipe`)).toBe(false);
+  }, 60_000);
 
   it('the dashboard shows health, restarts and the events', async () => {
     const ui = spawn('node', [join(packageRoot, 'dist/cli.js'), 'ui', '--json'], { env: testEnv(host.paths), stdio: ['ignore', 'pipe', 'ignore'] });

@@ -12,7 +12,7 @@ import { packageRoot } from '../config.js';
 import { AgentError, SvcdupError } from '../errors.js';
 import { openDb } from '../state/db.js';
 import { ownerAlive, ownerOf, selfOwner, type Owner } from '../state/lock.js';
-import { TICK_MS, Watcher } from './watcher.js';
+import { Watcher } from './watcher.js';
 
 const pidFile = (home: string) => join(home, 'watcher.pid');
 export const watcherLog = (home: string) => join(home, 'watcher.log');
@@ -91,7 +91,6 @@ export async function runWatcher(backend: ManagedBackend): Promise<void> {
     const w = new Watcher(backend, db, { scmRestarts: backend.kind === 'windows', log });
     log(`${new Date().toISOString()} watcher ${process.pid} started`);
     while (!stop && existsSync(home)) {
-      const t = Date.now();
       try {
         await w.tick();
       } catch (err) {
@@ -100,7 +99,7 @@ export async function runWatcher(backend: ManagedBackend): Promise<void> {
         if (!(err instanceof AgentError)) throw err;
         log(`${new Date().toISOString()} ${err.message}`);
       }
-      await new Promise((r) => setTimeout(r, Math.max(50, TICK_MS - (Date.now() - t))));
+      await new Promise((r) => setTimeout(r, w.nextDue() - Date.now()));
     }
   } catch (err) {
     log(`${new Date().toISOString()} watcher ends: ${(err as Error).message}`);

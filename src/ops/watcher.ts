@@ -1,6 +1,6 @@
 // The watcher (docs/operate.md, "What runs when no command does"): one Node process per home,
 // outside Wine, started by `svcdup host start` and by any command that leaves a duplicate with a
-// restart policy or a health check. Once a second it reads the SCM's states of every duplicate
+// restart policy or a health check. Every 2 s (sooner when a restart is due) it reads the SCM's states of every duplicate
 // (one scm.list), records what it sees end (crashed/stopped events, the last exit code), carries
 // out restart policies with exponential backoff where the SCM does not (Wine 8's services.exe
 // accepts failure actions and ignores them), and probes health checks. A restart is made under
@@ -22,7 +22,8 @@ import { stopAndWait } from '../dup/steps.js';
 import { healthFromText, probe, resolveProbe, type HealthCheck, type Probe } from './health.js';
 import { backoffMs, exitCodeOf, isFailure, parseRestart, RECOVERED_AFTER_MS, shouldRestart } from './restart.js';
 
-export const TICK_MS = 1000;
+/** The longest between two looks at the SCM; a restart or probe due sooner is looked at when due (nextDue). */
+export const TICK_MS = 2000;
 
 const ALIVE: ReadonlySet<ServiceStatus['state']> = new Set(['START_PENDING', 'RUNNING', 'CONTINUE_PENDING', 'PAUSE_PENDING', 'PAUSED', 'STOP_PENDING']);
 
@@ -110,6 +111,14 @@ export class Watcher {
         s.nextProbe = undefined;
       }
     }
+  }
+
+  /** When the next look is due: the next restart, at most TICK_MS from now. Probes go with the looks
+   *  (an interval is kept to within TICK_MS): one look per probe would list the SCM each time. */
+  nextDue(now = Date.now()): number {
+    let due = now + TICK_MS;
+    for (const s of this.seen.values()) if (s.restartAt !== undefined) due = Math.min(due, s.restartAt);
+    return Math.max(due, now + 50);
   }
 
   /** One look at every duplicate: what ended, what is due a restart, what is due a probe. */
