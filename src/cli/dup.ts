@@ -184,7 +184,7 @@ export function registerDupCommands(program: Command): void {
         const created = await ctx.dups.createdInVm(opts.vm);
         if (opts.json) return printJson([...list, ...created.map((c) => ({ ...c, createdInVm: true }))]);
         printTable(
-          ['DUPLICATE', 'VM', 'MODE', 'STATE', 'PID', 'EXIT', 'RESTARTS', 'HEALTH', 'TYPE', 'IMAGE'],
+          ['DUPLICATE', 'VM', 'MODE', 'STATE', 'PID', 'EXIT', 'TYPE', 'RESTARTS', 'HEALTH', 'IMAGE'],
           [
             ...list.map((d) => [
               d.scmName,
@@ -193,10 +193,10 @@ export function registerDupCommands(program: Command): void {
               d.stoppedBecause ? `STOPPED (${d.stoppedBecause})` : (d.status?.state ?? `? ${d.error ?? ''}`),
               d.status?.pid || '-',
               d.status ? `${d.status.win32ExitCode}/${d.status.serviceExitCode}` : '-',
-              'restart' in d ? `${d.restarts} (${d.restart}${d.lastExit !== null ? `, last exit ${d.lastExit}` : ''})` : '-',
-              'health' in d && d.health ? (d.health.state ?? 'starting') : '-',
               // the SCM's type of the duplicate (svcdup-host: own process), not the original's
               d.status ? serviceTypeName(d.status.type) : '-',
+              'restart' in d ? `${d.restarts} (${d.restart}${d.lastExit !== null ? `, last exit ${d.lastExit}` : ''})` : '-',
+              'health' in d && d.health ? (d.health.state ?? 'starting') : '-',
               d.plan.original.imagePath,
             ]),
             ...created.map((c) => [
@@ -206,9 +206,9 @@ export function registerDupCommands(program: Command): void {
               c.status.state,
               c.status.pid || '-',
               `${c.status.win32ExitCode}/${c.status.serviceExitCode}`,
-              '-',
-              '-',
               'created in VM',
+              '-',
+              '-',
               c.imagePath,
             ]),
           ],

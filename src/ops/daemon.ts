@@ -94,10 +94,17 @@ export async function runWatcher(backend: ManagedBackend): Promise<void> {
       try {
         await w.tick();
       } catch (err) {
-        // a Win32 error from a live agent is one duplicate's trouble; anything else (the agent or
-        // the wineserver gone) ends the watcher rather than start a new Wine under `host stop`
-        if (!(err instanceof AgentError)) throw err;
-        log(`${new Date().toISOString()} ${err.message}`);
+        // one duplicate's trouble (a Win32 error, a stop that timed out) is logged and the loop goes
+        // on; with its Wine gone the watcher ends rather than start a new one under `host stop`
+        log(`${new Date().toISOString()} ${(err as Error).message}`);
+        if (
+          !(err instanceof AgentError) &&
+          !(await backend.call('ping', {}).then(
+            () => true,
+            () => false,
+          ))
+        )
+          throw err;
       }
       await new Promise((r) => setTimeout(r, w.nextDue() - Date.now()));
     }
