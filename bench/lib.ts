@@ -2,11 +2,13 @@
 // Linux view of a Wine prefix's processes (private memory, wineserver CPU time), the
 // idle-process floor, and cleanup of a bench's Wine home on a failure or Ctrl-C.
 import { spawnSync } from 'node:child_process';
-import { readFileSync, readdirSync } from 'node:fs';
-import { cpus, totalmem } from 'node:os';
+import { mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
-import type { ManagedBackend } from '../src/backend/index.js';
-import { nativeDir } from '../test/helpers.js';
+import { createBackend, type ManagedBackend } from '../src/backend/index.js';
+import { resolvePaths, type Paths } from '../src/config.js';
+import { openDb, type Db } from '../src/state/db.js';
+import { nativeDir, templateDir } from '../test/helpers.js';
 
 export const json = process.argv.includes('--json');
 /** The positional arguments (everything but --json). */
@@ -128,4 +130,37 @@ export function onExit(cleanup: () => Promise<void>): () => Promise<void> {
     });
   }
   return run;
+}
+
+/** A bench's own Wine home: its backend, state database and folder. */
+export interface BenchHome {
+  backend: ManagedBackend;
+  db: Db;
+  home: string;
+}
+
+/** Close the database, end the wineserver (every VM process and duplicate goes with it), remove the home. */
+export async function removeBenchHome(c: BenchHome): Promise<void> {
+  try {
+    c.db.close();
+  } catch {
+    /* already closed */
+  }
+  await c.backend.shutdown();
+  rmSync(c.home, { recursive: true, force: true });
+}
+
+/** A fresh home for a bench, outside .svcdup-test (a test run elsewhere wipes .svcdup-test/homes at its start), opened. */
+export async function openBenchHome(label: string): Promise<BenchHome & { paths: Paths }> {
+  const home = join(tmpdir(), `svcdup-bench-${label}-${process.pid}`);
+  mkdirSync(home, { recursive: true });
+  const paths = { ...resolvePaths({ SVCDUP_HOME: home, SVCDUP_TEMPLATE: templateDir }), nativeDir };
+  const c = { backend: createBackend({ kind: 'wine', paths }), db: openDb(paths.stateDb), home, paths };
+  try {
+    await c.backend.open();
+  } catch (err) {
+    await removeBenchHome(c);
+    throw err;
+  }
+  return c;
 }

@@ -72,6 +72,8 @@ DWORD op_scm_control(struct request *rq);
 DWORD op_scm_status(struct request *rq);
 DWORD op_scm_wait(struct request *rq);
 DWORD op_scm_delete(struct request *rq);
+DWORD op_scm_failure(struct request *rq);
+DWORD op_pipe_wait(struct request *rq);
 
 DWORD op_proc_list(struct request *rq);
 DWORD op_proc_kill(struct request *rq);

@@ -39,6 +39,8 @@ static const struct {
     {"scm.status", op_scm_status},
     {"scm.wait", op_scm_wait},
     {"scm.delete", op_scm_delete},
+    {"scm.failure", op_scm_failure},
+    {"pipe.wait", op_pipe_wait},
     {"proc.list", op_proc_list},
     {"proc.kill", op_proc_kill},
 };

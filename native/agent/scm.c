@@ -567,3 +567,53 @@ DWORD op_scm_delete(struct request *rq)
     close_service(scm, svc);
     return reply_empty(rq, err);
 }
+
+/* scm.failure: a restart policy as the SCM's failure actions (sc failure). `restarts` restart
+ * actions (-1: restart after every failure), the first `delayMs` after the failure, each next
+ * one twice the last, at most `maxDelayMs`; a failure after the last one does nothing.
+ * `restarts` 0 deletes the actions. The flag (restart also on a STOPPED with a nonzero exit
+ * code, not only on a process that ends without STOPPED) is best effort: `flag` in the reply. */
+#define MAX_FAILURE_ACTIONS 16
+DWORD op_scm_failure(struct request *rq)
+{
+    SC_ACTION actions[MAX_FAILURE_ACTIONS + 1];
+    SERVICE_FAILURE_ACTIONSW fa = {0};
+    SERVICE_FAILURE_ACTIONS_FLAG flag = {TRUE};
+    SC_HANDLE scm, svc;
+    WCHAR *name;
+    double restarts, delay, max_delay, reset;
+    DWORD err, n = 0, d;
+    BOOL flag_set;
+
+    if ((err = param_int(rq, "restarts", TRUE, -1, MAX_FAILURE_ACTIONS, 0, &restarts)) ||
+        (err = param_int(rq, "delayMs", FALSE, 0, 86400000, 1000, &delay)) ||
+        (err = param_int(rq, "maxDelayMs", FALSE, 0, 86400000, 60000, &max_delay)) ||
+        (err = param_int(rq, "resetSeconds", FALSE, 0, 0xfffffffe, 86400, &reset)))
+        return err;
+    if ((err = open_service(rq, SERVICE_CHANGE_CONFIG | SERVICE_START, &scm, &svc, &name))) return err;
+    /* -1: doubling delays up to the cap; Windows repeats the last action for every later failure */
+    for (d = (DWORD)delay; restarts < 0 ? n == 0 || actions[n - 1].Delay < (DWORD)max_delay : n < (DWORD)restarts; n++) {
+        if (n == MAX_FAILURE_ACTIONS) break;
+        actions[n].Type = SC_ACTION_RESTART;
+        actions[n].Delay = d < (DWORD)max_delay ? d : (DWORD)max_delay;
+        d = d > (DWORD)max_delay / 2 ? (DWORD)max_delay : d * 2;
+    }
+    if (restarts > 0) {
+        actions[n].Type = SC_ACTION_NONE; /* on-failure:N: the N+1th failure leaves it stopped */
+        actions[n++].Delay = 0;
+    }
+    fa.dwResetPeriod = (DWORD)reset;
+    fa.cActions = n;
+    fa.lpsaActions = actions; /* with cActions 0: delete the actions */
+    if (!ChangeServiceConfig2W(svc, SERVICE_CONFIG_FAILURE_ACTIONS, &fa)) err = GetLastError();
+    flag_set = !err && ChangeServiceConfig2W(svc, SERVICE_CONFIG_FAILURE_ACTIONS_FLAG, &flag);
+    close_service(scm, svc);
+    if (!err) {
+        json_begin_object(rq->out);
+        out_key_uint(rq->out, "actions", n);
+        json_key(rq->out, "flag");
+        json_bool(rq->out, flag_set);
+        json_end_object(rq->out);
+    }
+    return err;
+}

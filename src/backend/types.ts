@@ -151,6 +151,10 @@ export interface AgentOps {
   /** the status once the service left START_PENDING, waited for in the agent (at most `ms`, <= 10000) */
   'scm.wait': [{ name: string; ms: number }, ServiceStatus];
   'scm.delete': [{ name: string }, Record<string, never>];
+  /** a restart policy as the SCM's failure actions (native/agent/scm.c); Wine 8's SCM accepts and ignores them */
+  'scm.failure': [{ name: string; restarts: number; delayMs?: number; maxDelayMs?: number; resetSeconds?: number }, { actions: number; flag: boolean }];
+  /** a named pipe (\\.\pipe\NAME) is served: WaitNamedPipe, for health checks */
+  'pipe.wait': [{ name: string; timeoutMs?: number }, Record<string, never>];
   'proc.list': [Record<string, never>, ProcessInfo[]];
   'proc.kill': [{ pid: number; exitCode?: number }, Record<string, never>];
   exit: [Record<string, never>, Record<string, never>];

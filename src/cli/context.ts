@@ -10,6 +10,8 @@ import { UsageError } from '../errors.js';
 import { openDb, type Db } from '../state/db.js';
 import { WriterLock } from '../state/lock.js';
 import { checkDrift } from '../dup/repair.js';
+import { anyWatched } from '../state/runtime.js';
+import { ensureWatcher } from '../ops/daemon.js';
 
 export interface Context {
   backend: ManagedBackend;
@@ -58,7 +60,10 @@ export async function withContext<T>(program: Command, fn: (ctx: Context) => Pro
     const dups = new Duplicates(backend, db);
     await recoverReported(dups);
     await checkDrift(backend, db);
-    return await fn({ backend, db, dups });
+    const result = await fn({ backend, db, dups });
+    // restart policies and health checks need the watcher: one that ended with its Wine starts again here
+    if (anyWatched(db)) await ensureWatcher(backend.paths.home, backend.kind);
+    return result;
   } finally {
     db.close();
     await backend.close();

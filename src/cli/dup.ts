@@ -7,6 +7,9 @@ import { getVm } from '../state/vms.js';
 import { serviceTypeName } from '../services.js';
 import { withContext, withReader, type Context } from './context.js';
 import { printJson, printTable } from './output.js';
+import { applyPolicy, checkPolicy } from '../ops/policy.js';
+import { listRuntime } from '../state/runtime.js';
+import { healthFromText } from '../ops/health.js';
 
 /** `direct`, or `relayed` with why when direct did not apply to the root. */
 function modeText(plan: DuplicationPlan, s: PlannedService): string {
@@ -42,6 +45,10 @@ export function registerDupCommands(program: Command): void {
     )
     .option('--dry-run', 'print the plan (every step and its undo) and change nothing')
     .option('--force', 'register it even when svcdup analyze says it cannot run or cannot be duplicated')
+    .option('--restart <policy>', 'no, on-failure[:N] or always: restart it when it ends, with exponential backoff (docs/operate.md)')
+    .option('--health <check>', 'tcp:PORT, http:URL, pipe:NAME or cmd:PROGRAM: probe it; unhealthy with a restart policy is restarted')
+    .option('--interval <s>', 'seconds between health probes (default 10)')
+    .option('--retries <n>', 'failed probes in a row that make it unhealthy (default 3)')
     .option('--json', 'machine-readable output')
     .action(
       async (
@@ -56,6 +63,10 @@ export function registerDupCommands(program: Command): void {
           relayed?: boolean;
           dryRun?: boolean;
           force?: boolean;
+          restart?: string;
+          health?: string;
+          interval?: string;
+          retries?: string;
           json?: boolean;
         },
       ) => {
@@ -63,6 +74,7 @@ export function registerDupCommands(program: Command): void {
           if (opts.direct && opts.relayed) throw new UsageError('--direct and --relayed: give one mode at most (none: direct where it applies)');
           const mode = opts.direct ? 'direct' : opts.relayed ? 'relayed' : 'auto';
           const vm = requireVm(ctx, opts.vm);
+          const policy = checkPolicy(ctx.db, vm, opts);
           if (opts.dryRun) {
             const plan = await ctx.dups.plan(service, vm, opts.share, { set: opts.set, restrictedToken: !!opts.restrictedToken, mode, force: !!opts.force });
             if (opts.json) return printJson({ plan, dryRun: true });
@@ -79,11 +91,22 @@ export function registerDupCommands(program: Command): void {
           const plan = await ctx.dups.dup(service, vm, {
             share: opts.share,
             set: opts.set,
-            start: !!opts.start,
+            start: !!opts.start && !policy,
             restrictedToken: !!opts.restrictedToken,
             mode,
             force: !!opts.force,
           });
+          if (policy) {
+            // the policy in place before the first start; one that cannot be written takes the duplicate back
+            const root = plan.services.find((s) => s.service === plan.root) ?? plan.services.at(-1)!;
+            try {
+              await applyPolicy(ctx.backend, ctx.db, { vm, service: root.service, scmName: root.scmName }, policy);
+            } catch (err) {
+              await ctx.dups.undup(plan.root, vm).catch(() => undefined);
+              throw err;
+            }
+            if (opts.start) await ctx.dups.start(plan.root, vm);
+          }
           const status = opts.start ? await ctx.backend.call('scm.status', { name: plan.services.at(-1)!.scmName }) : undefined;
           if (opts.json) return printJson({ plan, ...(status ? { status } : {}) });
           for (const s of plan.services) process.stdout.write(`registered ${s.scmName}  ${modeText(plan, s)}  (${s.reason})\n`);
@@ -144,11 +167,24 @@ export function registerDupCommands(program: Command): void {
     .action(async (opts: { vm?: string; json?: boolean }) => {
       await withReader(program, async (ctx) => {
         if (opts.vm) requireVm(ctx, opts.vm);
-        const list = await ctx.dups.status(opts.vm, { explain: true });
+        const runtime = new Map(listRuntime(ctx.db, opts.vm).map((r) => [`${r.vm}\0${r.service}`, r]));
+        const list = (await ctx.dups.status(opts.vm, { explain: true })).map((d) => {
+          const r = runtime.get(`${d.vm}\0${d.service}`);
+          const health = healthFromText(r?.health ?? null);
+          return r
+            ? {
+                ...d,
+                restart: r.restart,
+                restarts: r.restarts,
+                lastExit: r.lastExit,
+                ...(health ? { health: { ...health, state: r.healthState, at: r.healthAt } } : {}),
+              }
+            : d;
+        });
         const created = await ctx.dups.createdInVm(opts.vm);
         if (opts.json) return printJson([...list, ...created.map((c) => ({ ...c, createdInVm: true }))]);
         printTable(
-          ['DUPLICATE', 'VM', 'MODE', 'STATE', 'PID', 'EXIT', 'TYPE', 'IMAGE'],
+          ['DUPLICATE', 'VM', 'MODE', 'STATE', 'PID', 'EXIT', 'TYPE', 'RESTARTS', 'HEALTH', 'IMAGE'],
           [
             ...list.map((d) => [
               d.scmName,
@@ -159,6 +195,8 @@ export function registerDupCommands(program: Command): void {
               d.status ? `${d.status.win32ExitCode}/${d.status.serviceExitCode}` : '-',
               // the SCM's type of the duplicate (svcdup-host: own process), not the original's
               d.status ? serviceTypeName(d.status.type) : '-',
+              'restart' in d ? `${d.restarts} (${d.restart}${d.lastExit !== null ? `, last exit ${d.lastExit}` : ''})` : '-',
+              'health' in d && d.health ? (d.health.state ?? 'starting') : '-',
               d.plan.original.imagePath,
             ]),
             ...created.map((c) => [
@@ -169,6 +207,8 @@ export function registerDupCommands(program: Command): void {
               c.status.pid || '-',
               `${c.status.win32ExitCode}/${c.status.serviceExitCode}`,
               'created in VM',
+              '-',
+              '-',
               c.imagePath,
             ]),
           ],

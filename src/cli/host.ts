@@ -9,6 +9,7 @@ import { listServices, serviceTypeName } from '../services.js';
 import { printJson, printTable } from './output.js';
 import { DamagedDbError, openDb } from '../state/db.js';
 import { checkDrift } from '../dup/repair.js';
+import { ensureWatcher, runWatcher, stopWatcher, watcherLog } from '../ops/daemon.js';
 
 /** Run `fn` with an opened backend; the agent is closed afterwards, the wineserver stays up. */
 export async function withBackend<T>(program: Command, fn: (b: ManagedBackend) => Promise<T>): Promise<T> {
@@ -151,10 +152,31 @@ export function registerHostCommands(program: Command): void {
       process.exitCode = r.code;
     });
   host
+    .command('start')
+    .description('start the host backend (under Wine: the wineserver and the prefix, whose AUTO services start) and the watcher (docs/operate.md)')
+    .option('--json', 'machine-readable output')
+    .action(async (opts: { json?: boolean }) => {
+      const kind = program.opts<{ backend?: string }>().backend;
+      const backend = createBackend({ kind });
+      await backend.open();
+      await backend.close();
+      const watcher = await ensureWatcher(backend.paths.home, backend.kind);
+      if (opts.json) printJson({ backend: backend.kind, watcher: { pid: watcher, log: watcherLog(backend.paths.home) } });
+      else process.stdout.write(`host started (${backend.kind}); watcher pid ${watcher} (log ${watcherLog(backend.paths.home)})\n`);
+    });
+  host
+    .command('watch')
+    .description('run the watcher in the foreground (what host start runs in the background): restart policies, health checks, events')
+    .action(async () => {
+      await runWatcher(createBackend({ kind: program.opts<{ backend?: string }>().backend }));
+    });
+  host
     .command('stop')
-    .description('end the host backend: under Wine, the wineserver and every process of the prefix')
+    .description('end the host backend: under Wine, the wineserver and every process of the prefix; and the watcher')
     .action(async () => {
       const backend = createBackend({ kind: program.opts<{ backend?: string }>().backend });
+      // the watcher first: it would see every duplicate end as a crash
+      await stopWatcher(backend.paths.home);
       await backend.shutdown();
     });
 }

@@ -20,6 +20,8 @@ import type { Step } from '../plan/steps.js';
 import { composeVmRules } from '../plan/system.js';
 import type { Db } from '../state/db.js';
 import { listDuplicates } from '../state/duplicates.js';
+import { recordEvent, type EventKind } from '../state/events.js';
+import { deleteRuntime, resetRestarts } from '../state/runtime.js';
 import { getVm, listVms } from '../state/vms.js';
 import { portMapFromRecord } from '../net/index.js';
 import { Journal } from '../state/journal.js';
@@ -228,6 +230,7 @@ export class Duplicates {
     });
     if (opts.dryRun) return plan;
     await this.apply('dup', `${plan.root}@${vm}`, plan.steps);
+    for (const s of plan.services) this.note('created', vm, s.service, { mode: duplicateMode(s) });
     await this.saveRulesFile(vm);
     if (opts.start) await this.start(plan.root, vm, opts.startArgs);
     return plan;
@@ -244,6 +247,8 @@ export class Duplicates {
     if (dependents.length) throw new UsageError(`${d.scmName} is needed by ${dependents.map((o) => o.scmName).join(', ')}: undup those first`);
     const [trees, policy] = await Promise.all([this.copyTrees(vm, [d]), this.policyInput(vm)]);
     await this.apply('undup', d.scmName, planUndup(vm, [d as DuplicateRef], trees, policy));
+    deleteRuntime(this.db, vm, d.service);
+    this.note('removed', vm, d.service);
     await this.saveRulesFile(vm);
     // The VM's Services key and svcdup's own key are removed with their last entry.
     await pruneEmptyKeys(this.backend, vmServicesKey(vm), SVCDUP_KEY);
@@ -294,8 +299,8 @@ export class Duplicates {
   }
 
   /** Start a duplicate: its dependencies (shared host services and duplicates in the VM) first, each level at once. */
-  async start(service: string, vm: string, args: string[] = []): Promise<ServiceStatus> {
-    const [status] = await this.startMany([{ service, vm, args }]);
+  async start(service: string, vm: string, args: string[] = [], opts: { byWatcher?: boolean } = {}): Promise<ServiceStatus> {
+    const [status] = await this.startMany([{ service, vm, args }], opts);
     return status!;
   }
 
@@ -305,13 +310,18 @@ export class Duplicates {
    * starts no dependency itself; the agent runs the starts concurrently).
    * Statuses in the order of `targets`.
    */
-  async startMany(targets: readonly StartTarget[]): Promise<ServiceStatus[]> {
+  async startMany(targets: readonly StartTarget[], opts: { byWatcher?: boolean } = {}): Promise<ServiceStatus[]> {
     const roots = targets.map((t) => this.require(t.vm, t.service));
     const args = new Map(targets.map((t, i) => [roots[i]!.scmName.toLowerCase(), t.args ?? []]));
     const statuses = new Map<string, ServiceStatus>();
     for (const level of await this.startLevels(roots)) {
       const done = await mapLimit(level, START_CONCURRENCY, (n) => this.ensureRunning(n, args.get(n.toLowerCase()) ?? []));
       for (const [i, s] of done.entries()) statuses.set(level[i]!.toLowerCase(), s);
+    }
+    // after the start: the watcher, reading this, watches it again, and on-failure:N counts from here
+    for (const r of opts.byWatcher ? [] : roots) {
+      resetRestarts(this.db, r.vm, r.service);
+      this.note('started', r.vm, r.service);
     }
     return roots.map((r) => statuses.get(r.scmName.toLowerCase())!);
   }
@@ -322,6 +332,8 @@ export class Duplicates {
     for (const o of this.list(vm)) {
       if (o.plan.dependOnService.some((n) => n.toLowerCase() === d.scmName.toLowerCase())) await this.stop(o.service, vm);
     }
+    // before the stop: the watcher, seeing it STOPPED, reads this and restarts nothing
+    this.note('stopped', vm, d.service);
     await stopAndWait(this.backend, d.scmName);
     const s = await this.backend.call('scm.status', { name: d.scmName });
     const [gone] = await goneProcesses(this.backend, [{ status: s, direct: !!d.plan.direct }]);
@@ -367,9 +379,16 @@ export class Duplicates {
       this.policyInput(name),
     ]);
     await this.apply('vm empty', name, [...createdSteps.flat(), ...planUndup(name, order as DuplicateRef[], trees, policy)]);
+    deleteRuntime(this.db, name);
+    for (const d of order) this.note('removed', name, d.service);
     await this.saveRulesFile(name);
     await pruneEmptyKeys(this.backend, vmServicesKey(name), SVCDUP_KEY);
     return [...created.map((c) => c.scmName), ...order.map((d) => d.scmName)];
+  }
+
+  /** An event a command caused (docs/operate.md, "Events"); `by: svcdup` tells the watcher it was asked for. */
+  private note(kind: EventKind, vm: string, service: string, detail: Record<string, unknown> = {}): void {
+    recordEvent(this.db, { kind, vm, service, detail: { by: 'svcdup', ...detail } });
   }
 
   private require(vm: string, service: string): DuplicateRecord {

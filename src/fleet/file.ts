@@ -11,6 +11,8 @@ import { vmNameProblem } from '../vm/names.js';
 import { serviceNameProblem } from '../plan/names.js';
 import { parseSet } from '../plan/edits.js';
 import type { DupMode } from '../dup/dup.js';
+import { parseRestart } from '../ops/restart.js';
+import { parseHealth } from '../ops/health.js';
 
 /** `set: { 'Parameters\Greeting': hello, 'Parameters\Port:REG_DWORD': 8080 }` */
 const SetSpec = z.record(z.string().min(1), z.union([z.string(), z.number(), z.array(z.string())]));
@@ -23,6 +25,11 @@ const ServiceSpec = z
     mode: z.enum(['auto', 'direct', 'relayed']).optional(),
     /** the spelling before `mode`: true is `mode: direct`, false `mode: relayed` */
     direct: z.boolean().optional(),
+    /** `dup --restart`, `--health`, `--interval`, `--retries` (docs/operate.md) */
+    restart: z.string().optional(),
+    health: z.string().optional(),
+    interval: z.number().optional(),
+    retries: z.number().optional(),
   })
   .strict();
 
@@ -56,6 +63,11 @@ export interface DeclaredService {
   share: string[];
   /** `dup` (auto), `dup --direct` or `dup --relayed` */
   mode: DupMode;
+  /** `dup --restart`, `--health`, `--interval`, `--retries` as given (checked here, applied by up) */
+  restart?: string;
+  health?: string;
+  interval?: string;
+  retries?: string;
 }
 
 export interface DeclaredVm {
@@ -167,7 +179,21 @@ export function parseFleet(text: string, file: string): Fleet {
       }
       const legacy = s?.direct === undefined ? undefined : s.direct ? 'direct' : 'relayed';
       if (legacy && s?.mode && s.mode !== legacy) fail(at('services', svc, 'direct'), `direct: ${s.direct} contradicts mode: ${s.mode} (give mode only)`);
-      vm.services.push({ name: svc, set, share: s?.share ?? [], mode: s?.mode ?? legacy ?? 'auto' });
+      const policy = {
+        ...(s?.restart !== undefined ? { restart: s.restart } : {}),
+        ...(s?.health !== undefined ? { health: s.health } : {}),
+        ...(s?.interval !== undefined ? { interval: String(s.interval) } : {}),
+        ...(s?.retries !== undefined ? { retries: String(s.retries) } : {}),
+      };
+      try {
+        if (policy.restart !== undefined) parseRestart(policy.restart);
+        if (policy.health !== undefined) parseHealth(policy.health, policy.interval, policy.retries);
+        else if (policy.interval !== undefined || policy.retries !== undefined) throw new Error('interval and retries go with health');
+      } catch (err) {
+        const key = ['restart', 'health', 'interval', 'retries'].find((k) => (err as Error).message.includes(k)) ?? 'restart';
+        fail(at('services', svc, key), (err as Error).message.replace(/^--/, ''));
+      }
+      vm.services.push({ name: svc, set, share: s?.share ?? [], mode: s?.mode ?? legacy ?? 'auto', ...policy });
     }
     vms.push(vm);
   }
@@ -177,7 +203,7 @@ export function parseFleet(text: string, file: string): Fleet {
 function expectedKeys(path: (string | number)[]): string {
   if (path.length === 0) return 'vms';
   if (path.length === 2) return 'ip, ports, policy, services';
-  if (path.length === 4) return 'set, share, mode';
+  if (path.length === 4) return 'set, share, mode, restart, health, interval, retries';
   return 'see docs/fleet.md';
 }
 

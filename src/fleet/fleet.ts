@@ -1,5 +1,6 @@
 // Fleets: read what the host has, plan against the file (plan.ts), apply through the library
 // API (Vms for VMs, Duplicates for duplicates: each of their changes is journaled there).
+import { syncPolicies } from '../ops/policy.js';
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -166,6 +167,13 @@ export async function fleetUp(ctx: FleetContext, fleet: Fleet, opts: { dryRun?: 
   let firstStart = changes.length;
   while (firstStart > 0 && changes[firstStart - 1]!.op === 'start') firstStart--;
   for (const [i, c] of changes.slice(0, firstStart).entries()) await one(c, i);
+  // restart policies and health checks in place before the first start (docs/operate.md)
+  await syncPolicies(
+    ctx.backend,
+    ctx.db,
+    fleet.vms.flatMap((v) => v.services.map((s) => ({ ...s, vm: v.name, service: s.name }))),
+    (vm, service) => ctx.dups.get(vm, service)?.scmName,
+  );
   await mapLimit(changes.slice(firstStart), START_CONCURRENCY, (c, i) => one(c, firstStart + i));
   recordOwned(ctx, fleet);
   return { file: fleet.file, changes, applied, dryRun: false };

@@ -47,3 +47,8 @@ export function insertDuplicate(db: Db, d: Omit<DuplicateRow, 'createdAt'> & { c
 export function deleteDuplicate(db: Db, vm: string, service: string): void {
   db.prepare(`DELETE FROM duplicate WHERE vm = ? AND service = ?`).run(vm, service);
 }
+
+/** Every duplicate's names only, no plan to parse: what the watcher reads once a second. */
+export function listDuplicateNames(db: Db): { vm: string; service: string; scmName: string }[] {
+  return db.prepare(`SELECT vm, service, scm_name AS scmName FROM duplicate ORDER BY vm, service`).all() as { vm: string; service: string; scmName: string }[];
+}

@@ -85,7 +85,14 @@ function renderDups() {
         el('td', { class: 'mono' }, d.scmName),
         el('td', { class: 'mono' }, d.vm),
         el('td', {}, d.mode),
-        el('td', { class: `state ${d.state}` }, d.state, ...(d.why ? [el('div', { class: 'why' }, d.why.join(' '))] : [])),
+        el(
+          'td',
+          { class: `state ${d.state}` },
+          d.state,
+          ...(d.health ? [el('div', { class: `health ${d.health}` }, d.health)] : []),
+          ...(d.restarts ? [el('div', { class: 'restarts' }, `restarts ${d.restarts}`)] : []),
+          ...(d.why ? [el('div', { class: 'why' }, d.why.join(' '))] : []),
+        ),
         el('td', { class: 'mono pid' }, d.pid || '-'),
         el('td', { class: 'mono' }, `${d.win32ExitCode}/${d.serviceExitCode}`),
         el('td', {}, d.createdInVm ? 'created in VM' : d.type),
@@ -205,9 +212,35 @@ function renderDiffPanel() {
     sel.replaceChildren(...names.map((n) => el('option', { value: n }, n)));
 }
 
+function renderEvents() {
+  const tb = $('#events tbody');
+  tb.replaceChildren(
+    ...(state.events ?? [])
+      .slice()
+      .reverse()
+      .map((e) =>
+        el(
+          'tr',
+          {},
+          el('td', { class: 'mono' }, new Date(e.at).toLocaleTimeString([], { hour12: false })),
+          el('td', { class: `event ${e.kind}` }, e.kind),
+          el('td', { class: 'mono' }, e.service ? `${e.service}@${e.vm}` : (e.vm ?? '-')),
+          el(
+            'td',
+            { class: 'mono' },
+            Object.entries(e.detail)
+              .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
+              .join(' '),
+          ),
+        ),
+      ),
+  );
+}
+
 function render() {
   renderVms();
   renderDups();
+  renderEvents();
   renderGraph();
   renderDiffPanel();
   $('#updated').textContent = `updated ${new Date(state.at).toLocaleTimeString([], { hour12: false })}`;

@@ -27,6 +27,8 @@ import { listeningEndpoints, portMapFromRecord, type Endpoint } from '../net/ind
 import { openDb, type Db } from '../state/db.js';
 import { LockBusyError, WriterLock } from '../state/lock.js';
 import { listVms } from '../state/vms.js';
+import { listEvents, type SvcdupEvent } from '../state/events.js';
+import { listRuntime } from '../state/runtime.js';
 import { dbVmStore } from '../vm/store.js';
 import { Vms, type VmProcess } from '../vm/ops.js';
 import { serviceTypeName } from '../services.js';
@@ -57,6 +59,10 @@ export interface UiDuplicate {
   error?: string;
   /** stopped with an error: why, where svcdup can tell (src/dup/why.ts) */
   why?: string[];
+  /** its restart policy and restarts, `2 (on-failure:3)` (docs/operate.md) */
+  restarts?: string;
+  /** its health check's state: starting, healthy, unhealthy */
+  health?: string;
 }
 
 export interface UiVm {
@@ -77,6 +83,8 @@ export interface UiState {
   shared: { name: string; state: string; pid: number }[];
   /** whether the library has a per-VM diff (file and registry changes) */
   diff: boolean;
+  /** the latest events (svcdup events), oldest first */
+  events: SvcdupEvent[];
 }
 
 export interface UiOptions {
@@ -111,7 +119,7 @@ export async function startUi(opts: UiOptions = {}): Promise<UiServer> {
   const token = randomBytes(24).toString('base64url');
   const tokenBuf = Buffer.from(token);
 
-  let state: UiState = { at: new Date().toISOString(), vms: [], duplicates: [], shared: [], diff: true };
+  let state: UiState = { at: new Date().toISOString(), vms: [], duplicates: [], shared: [], diff: true, events: [] };
   let stateJson = '';
   let slowAt = 0;
   let slowKey = '';
@@ -164,8 +172,10 @@ export async function startUi(opts: UiOptions = {}): Promise<UiServer> {
     const byName = new Map(list.map((s) => [s.name.toLowerCase(), s]));
     const duplicates: UiDuplicate[] = [];
     const sharedNames = new Set<string>();
+    const runtime = new Map(listRuntime(db).map((r) => [`${r.vm}\0${r.service}`, r]));
     for (const d of dups.list()) {
       const s: ServiceStatus | undefined = byName.get(d.scmName.toLowerCase());
+      const rt = runtime.get(`${d.vm}\0${d.service}`);
       for (const n of d.plan.dependOnService) if (!n.includes('@')) sharedNames.add(n);
       duplicates.push({
         vm: d.vm,
@@ -180,6 +190,8 @@ export async function startUi(opts: UiOptions = {}): Promise<UiServer> {
         dependOnService: d.plan.dependOnService,
         mode: duplicateMode(d.plan),
         ...(stoppedWithError(s) ? whyFor(d, s!) : {}),
+        ...(rt && rt.restart !== 'no' ? { restarts: `${rt.restarts} (${rt.restart})` } : {}),
+        ...(rt?.health ? { health: rt.healthState ?? 'starting' } : {}),
       });
     }
     // Services processes in VMs created themselves: named SERVICE@VM, unknown to the state db.
@@ -229,6 +241,7 @@ export async function startUi(opts: UiOptions = {}): Promise<UiServer> {
       duplicates,
       shared,
       diff: true,
+      events: listEvents(db, { since: new Date(Date.now() - 86_400_000) }).slice(-50),
     };
   }
 

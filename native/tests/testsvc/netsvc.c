@@ -120,7 +120,12 @@ DWORD netsvc_start(const WCHAR *service, const WCHAR *tcp_port, const WCHAR *bin
 
 void netsvc_stop(void)
 {
-    if (tcp_sock != INVALID_SOCKET) closesocket(tcp_sock);
-    if (udp_sock != INVALID_SOCKET) closesocket(udp_sock);
-    if (http_queue) CloseHandle(http_queue);
+    /* once: control 200 stops the listeners before the stop does */
+    SOCKET tcp = tcp_sock, udp = udp_sock;
+    HANDLE queue = http_queue;
+    tcp_sock = udp_sock = INVALID_SOCKET;
+    http_queue = NULL;
+    if (tcp != INVALID_SOCKET) closesocket(tcp);
+    if (udp != INVALID_SOCKET) closesocket(udp);
+    if (queue) CloseHandle(queue);
 }

@@ -25,6 +25,8 @@
  *   --dispatch-delay MS   (command line) wait before connecting to the dispatcher
  *   --tcp PORT [--bind ADDR], --udp PORT, --http URL
  *                  also serve on the network (netsvc.c): every reply names pid and service
+ * Control 200 closes the network listeners and leaves the service RUNNING (a service whose
+ * port stops answering, for health checks).
  */
 #include <windows.h>
 #include <stdio.h>
@@ -33,6 +35,8 @@
 
 #include "json.h"
 #include "netsvc.h"
+
+#define CONTROL_NET_STOP 200
 
 #ifdef SERVICEDLL
 #define PIPE_NAME      L"\\\\.\\pipe\\svcdup-testsvcdll"
@@ -114,6 +118,7 @@ static DWORD WINAPI control_handler(DWORD control, DWORD event_type, void *event
         report(s, SERVICE_PAUSED, NO_ERROR, 0, 0); /* the pipe keeps answering */
         break;
     case SERVICE_CONTROL_CONTINUE: report(s, SERVICE_RUNNING, NO_ERROR, 0, 0); break;
+    case CONTROL_NET_STOP: netsvc_stop(); break;
     }
     /* PARAMCHANGE needs nothing (the greeting is read per request); custom
      * codes 128-255 are only remembered, for lastControl */
