@@ -1,0 +1,323 @@
+// The node agent (`svcdup node start`): registers the host under an etcd lease, watches its
+// own assignments only (/svcdup/assign/HOST/), makes the host match them with the engine of
+// `svcdup up` (src/fleet/fleet.ts), and writes each duplicate's status. A fence process
+// (src/cluster/fence.ts) stops the duplicates when the lease could not be renewed in time.
+import { fork, type ChildProcess } from 'node:child_process';
+import { hostname } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import type { Etcd3, Lease, Watcher } from 'etcd3';
+import { createBackend, type ManagedBackend } from '../backend/index.js';
+import { Duplicates } from '../dup/dup.js';
+import { checkDrift, repairHost } from '../dup/repair.js';
+import { SvcdupError } from '../errors.js';
+import type { Fleet } from '../fleet/file.js';
+import { fleetUp } from '../fleet/fleet.js';
+import { openDb } from '../state/db.js';
+import { WriterLock } from '../state/lock.js';
+import { connectEtcd, etcdWhy, LeaseKeeper, type EtcdOptions } from './etcd.js';
+import type { FenceArm, FenceReport } from './fence.js';
+import { keys, under } from './keys.js';
+import type { AssignmentValue, NodeRecord, StatusValue } from './types.js';
+
+export interface NodeOptions extends EtcdOptions {
+  name: string;
+  labels: Record<string, string>;
+  capacity?: number;
+  /** lease TTL, seconds */
+  ttl: number;
+  /** renewal interval, seconds */
+  renew: number;
+  /** full resync (restart what stopped, refresh statuses), seconds */
+  resync: number;
+  backend?: string;
+  log: (line: string) => void;
+}
+
+/** The fleet identity the node's VMs are owned under in fleets.json: what it may remove. */
+export const clusterFleetId = (name: string): string => `etcd-cluster:${name}`;
+
+export class NodeNameTaken extends SvcdupError {}
+
+/** Fence this long before the lease would expire: the stop must be done before etcd lets it go. */
+export const fenceMargin = (ttl: number): number => Math.max(1000, (ttl * 1000) / 4);
+
+export class NodeAgent {
+  private client!: Etcd3;
+  private lease: Lease | undefined;
+  private keeper!: LeaseKeeper;
+  private leaseId = '';
+  /** when the last renewal that succeeded was sent */
+  private renewedAt = 0;
+  private watcher: Watcher | undefined;
+  private fencer: ChildProcess | undefined;
+  private backend: ManagedBackend | undefined;
+  private busy: Promise<void> = Promise.resolve();
+  private dirty = false;
+  private running = false;
+  private stopping = false;
+  private timers: NodeJS.Timeout[] = [];
+  private lastStatus = new Map<string, string>();
+  private fenceList: [string, string][] = [];
+
+  constructor(private readonly o: NodeOptions) {}
+
+  /** Until stop(): connect, register, converge. Throws NodeNameTaken when another agent holds the name. */
+  async start(): Promise<void> {
+    this.client = await connectEtcd(this.o, Number.POSITIVE_INFINITY, this.o.log);
+    this.keeper = new LeaseKeeper(this.o);
+    try {
+      await this.register();
+    } catch (err) {
+      this.client.close();
+      this.keeper.close();
+      throw err;
+    }
+    this.startFencer();
+    this.armFence();
+    this.watcher = await this.client.watch().prefix(keys.assignsOf(this.o.name)).create();
+    this.watcher.on('put', () => this.schedule());
+    this.watcher.on('delete', () => this.schedule());
+    this.watcher.on('connected', () => this.schedule());
+    this.watcher.on('error', () => {});
+    this.running = true;
+    this.timers.push(setInterval(() => void this.renew(), this.o.renew * 1000));
+    this.timers.push(setInterval(() => this.schedule(), this.o.resync * 1000));
+    this.schedule();
+  }
+
+  private startFencer(): void {
+    const script = fileURLToPath(new URL('./fence.js', import.meta.url));
+    this.fencer = fork(script, [], {
+      env: { ...process.env, ...(this.o.backend ? { SVCDUP_BACKEND: this.o.backend } : {}) },
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    this.fencer.on('message', (m: { fence?: FenceReport }) => {
+      if (!m.fence) return;
+      if (m.fence.fenced.length || !this.stopping)
+        this.o.log(`fenced: lease not renewed in time; stopped ${m.fence.fenced.length ? m.fence.fenced.join(', ') : 'nothing running'}`);
+      for (const e of m.fence.errors) this.o.log(`fence: ${e}`);
+    });
+  }
+
+  private record(): NodeRecord {
+    return {
+      name: this.o.name,
+      labels: this.o.labels,
+      ...(this.o.capacity !== undefined ? { capacity: this.o.capacity } : {}),
+      ttl: this.o.ttl,
+      renew: this.o.renew,
+      hostname: hostname(),
+      pid: process.pid,
+      startedAt: Date.now(),
+    };
+  }
+
+  /** A new lease and the node key under it, only if no live agent holds the name. */
+  private async register(): Promise<void> {
+    for (let delay = 500; ; delay = Math.min(delay * 2, 8000)) {
+      const sent = Date.now();
+      try {
+        const lease = this.client.lease(this.o.ttl, { autoKeepAlive: false });
+        const id = await lease.grant();
+        const r = await this.client
+          .if(keys.node(this.o.name), 'Create', '==', 0)
+          .then(
+            this.client.put(keys.node(this.o.name)).value(JSON.stringify(this.record())).lease(id),
+            // a host back from `node lost` is a host again (what moved away stays moved)
+            this.client.delete().key(keys.lost(this.o.name)),
+          )
+          .else(this.client.get(keys.node(this.o.name)))
+          .commit();
+        if (!r.succeeded) {
+          await lease.revoke().catch(() => {});
+          const kv = r.responses[0]?.response_range?.kvs[0];
+          const other = kv ? (JSON.parse(kv.value.toString()) as NodeRecord) : undefined;
+          throw new NodeNameTaken(
+            `node name ${this.o.name} is taken: another agent holds it${other ? ` (pid ${other.pid} on ${other.hostname})` : ''}; give this host another --name, or wait up to ${this.o.ttl} s if that agent is gone`,
+          );
+        }
+        this.lease?.release();
+        this.lease = lease;
+        this.leaseId = id;
+        this.renewedAt = sent;
+        this.armFence();
+        this.o.log(`registered as ${this.o.name} (lease ${id}, ttl ${this.o.ttl} s)`);
+        return;
+      } catch (err) {
+        if (err instanceof NodeNameTaken) throw err;
+        this.o.log(`cannot register (${etcdWhy(err)}); retrying in ${delay / 1000} s`);
+        await new Promise((r) => setTimeout(r, delay));
+      }
+    }
+  }
+
+  /** Renew the lease; a lease that expired meanwhile means registering anew (if the name is still free). */
+  private renewing = false;
+  private async renew(): Promise<void> {
+    if (!this.lease || this.renewing) return;
+    this.renewing = true;
+    const sent = Date.now();
+    try {
+      // each member tried in turn, within one renewal period
+      const ttl = await this.keeper.renew(this.leaseId, Math.max(500, (this.o.renew * 1000) / 2));
+      if (ttl <= 0) throw new Error('lease expired');
+      this.renewedAt = sent;
+      this.armFence();
+    } catch (err) {
+      if (this.stopping) return;
+      const expired = /expired|not found|LeaseInvalid/i.test(`${(err as Error).name} ${(err as Error).message}`);
+      this.o.log(`cannot renew the lease (${etcdWhy(err)})${expired ? '; registering again' : ''}`);
+      if (!expired) return;
+      this.lease = undefined;
+      try {
+        await this.register();
+        this.schedule();
+      } catch (e) {
+        this.o.log((e as Error).message);
+        await this.stop(1);
+      }
+    } finally {
+      this.renewing = false;
+    }
+  }
+
+  /** Whether the lease is surely still alive (renewed recently enough): the only time the node may start anything. */
+  private fresh(): boolean {
+    return !!this.lease && Date.now() < this.renewedAt + this.o.ttl * 1000 - fenceMargin(this.o.ttl);
+  }
+
+  private armFence(): void {
+    const m: FenceArm = { deadline: this.renewedAt + this.o.ttl * 1000 - fenceMargin(this.o.ttl), dups: this.fenceList };
+    this.fencer?.send(m);
+  }
+
+  /** Converge soon; one at a time, and one more after the current if something changed meanwhile. */
+  schedule(): void {
+    if (this.dirty || this.stopping) return;
+    this.dirty = true;
+    this.busy = this.busy.then(async () => {
+      this.dirty = false;
+      try {
+        await this.converge();
+      } catch (err) {
+        this.o.log(`converge failed: ${(err as Error).message}`);
+        await this.backend?.close().catch(() => {});
+        this.backend = undefined;
+      }
+    });
+  }
+
+  private async converge(): Promise<void> {
+    if (!this.fresh() || this.stopping) return;
+    let assigned: AssignmentValue[];
+    try {
+      // linearizable: never act on a stale copy of the assignments
+      const all = await this.client.getAll().prefix(keys.assignsOf(this.o.name)).strings();
+      assigned = Object.values(all).map((v) => JSON.parse(v) as AssignmentValue);
+    } catch (err) {
+      this.o.log(`cannot read assignments (${etcdWhy(err)}); keeping what runs`);
+      return;
+    }
+    const fleet: Fleet = {
+      file: clusterFleetId(this.o.name),
+      vms: assigned.map((a) => ({ name: a.vm, ...(a.ports ? { ports: a.ports } : {}), services: a.services })),
+    };
+    const lock = await WriterLock.acquire(createBackend({ kind: this.o.backend }).paths.home, { waitMs: 120_000, what: `node start ${this.o.name}` });
+    try {
+      this.backend ??= createBackend({ kind: this.o.backend });
+      await this.backend.open();
+      const db = openDb(this.backend.paths.stateDb);
+      try {
+        const dups = new Duplicates(this.backend, db);
+        const rec = await dups.recover();
+        for (const e of rec.rolledBack) this.o.log(`rolled back an interrupted ${e.op} of ${e.target}`);
+        await checkDrift(this.backend, db);
+        await repairHost(this.backend, { db });
+        // what the fence stops: every duplicate of a VM this node holds for the cluster (assigned or leaving)
+        const vmNames = new Set(assigned.map((a) => a.vm));
+        this.fenceList = [...dups.list()].filter((d) => vmNames.has(d.vm)).map((d) => [d.service, d.vm]);
+        let error: string | undefined;
+        try {
+          await fleetUp({ backend: this.backend, db, dups }, fleet, {
+            onEvent: (e) => {
+              // a start only while the lease is surely ours (an agent resumed after SIGSTOP must not start what moved)
+              if (e.status === 'begin' && e.change.op === 'start' && !this.fresh()) throw new SvcdupError('lease not renewed in time: not starting');
+              if (e.status !== 'begin') this.o.log(`[${e.step}/${e.of}] ${e.text}: ${e.status === 'failed' ? `FAILED: ${e.error}` : (e.state ?? 'done')}`);
+            },
+          });
+        } catch (err) {
+          error = (err as Error).message;
+          this.o.log(`converge: ${error}`);
+        }
+        this.fenceList = [...dups.list()].filter((d) => vmNames.has(d.vm)).map((d) => [d.service, d.vm]);
+        this.armFence();
+        await this.writeStatuses(assigned, dups, error);
+      } finally {
+        db.close();
+      }
+    } finally {
+      lock.release();
+    }
+  }
+
+  private async writeStatuses(assigned: AssignmentValue[], dups: Duplicates, error: string | undefined): Promise<void> {
+    const scm = new Map((await this.backend!.call('scm.list', {})).map((s) => [s.name.toLowerCase(), s]));
+    const want = new Set<string>();
+    for (const a of assigned) {
+      const services = a.services.map((s) => {
+        const rec = dups.get(a.vm, s.name);
+        const st = rec && scm.get(rec.scmName.toLowerCase());
+        return { service: s.name, scmName: rec?.scmName ?? `${s.name}@${a.vm}`, state: st?.state ?? 'missing', pid: st?.pid ?? 0 };
+      });
+      const bad = services.find((s) => s.state !== 'RUNNING');
+      const v: Omit<StatusValue, 'at'> = {
+        vm: a.vm,
+        host: this.o.name,
+        generation: a.generation,
+        state: bad?.state ?? 'RUNNING',
+        services,
+        ...(bad && error ? { error } : {}),
+      };
+      const text = JSON.stringify(v);
+      want.add(a.vm);
+      // written only when it changed: a node at rest writes nothing but its lease renewals
+      if (this.lastStatus.get(a.vm) === text) continue;
+      await this.client
+        .put(keys.status(this.o.name, a.vm))
+        .value(JSON.stringify({ ...v, at: Date.now() }))
+        .lease(this.leaseId);
+      this.lastStatus.set(a.vm, text);
+    }
+    const old = await this.client.getAll().prefix(keys.statusOf(this.o.name)).keys();
+    for (const k of old) {
+      const vm = under(k, keys.statusOf(this.o.name));
+      if (!want.has(vm)) {
+        await this.client.delete().key(k);
+        this.lastStatus.delete(vm);
+      }
+    }
+  }
+
+  /** Stop: the duplicates stop with the agent (a host without its agent cannot prove it holds them), the lease is revoked. */
+  async stop(code = 0): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    for (const t of this.timers) clearInterval(t);
+    await this.busy.catch(() => {});
+    await this.watcher?.cancel().catch(() => {});
+    if (this.fencer?.connected) {
+      await new Promise<void>((resolve) => {
+        this.fencer!.once('exit', () => resolve());
+        this.fencer!.send({ exit: true });
+        setTimeout(resolve, 60_000).unref();
+      });
+    }
+    await this.lease?.revoke().catch(() => {});
+    this.client?.close();
+    this.keeper?.close();
+    await this.backend?.close().catch(() => {});
+    if (this.running) this.o.log('stopped');
+    process.exitCode = code;
+    if (code) process.exit(code);
+  }
+}

@@ -1,0 +1,42 @@
+// What the cluster keeps in etcd (src/cluster/keys.ts says where): JSON values.
+import type { DeclaredService } from '../fleet/file.js';
+import type { GroupDecl } from './file.js';
+
+/** /svcdup/nodes/HOST, under the node's lease */
+export interface NodeRecord {
+  name: string;
+  labels: Record<string, string>;
+  capacity?: number;
+  ttl: number;
+  renew: number;
+  /** the machine and process of the agent, for `cluster nodes` and a refused duplicate name */
+  hostname: string;
+  pid: number;
+  startedAt: number;
+}
+
+/** /svcdup/assign/HOST/VM, written by the leading controller */
+export interface AssignmentValue {
+  vm: string;
+  group: string;
+  replica: number;
+  generation: number;
+  spec: string;
+  ports?: string;
+  services: DeclaredService[];
+}
+
+/** /svcdup/status/HOST/VM, written by the node under its lease */
+export interface StatusValue {
+  vm: string;
+  host: string;
+  generation: number;
+  /** RUNNING when every duplicate runs; else the first other state, or 'missing' / 'failed' */
+  state: string;
+  services: { service: string; scmName: string; state: string; pid: number }[];
+  error?: string;
+  at: number;
+}
+
+/** /svcdup/groups/NAME */
+export type GroupValue = GroupDecl;

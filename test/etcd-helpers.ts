@@ -1,0 +1,119 @@
+// A real 3-member etcd cluster on loopback ports, in a temporary folder (Debian's etcd-server,
+// installed by scripts/setup.sh): for the cluster tests and bench. Members can be killed and
+// restarted; stop() kills every process it started and removes the folder.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, openSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+/** A port nothing listens on now (the kernel's pick, released at once). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+interface Member {
+  name: string;
+  client: number;
+  peer: number;
+  proc?: ChildProcess;
+}
+
+export class EtcdCluster {
+  private constructor(
+    readonly dir: string,
+    private readonly members: Member[],
+  ) {}
+
+  /** Client URLs, comma-separated, as `--etcd` takes them. */
+  get urls(): string {
+    return this.members.map((m) => `http://127.0.0.1:${m.client}`).join(',');
+  }
+
+  static async start(size = 3): Promise<EtcdCluster> {
+    const dir = mkdtempSync(join(tmpdir(), 'svcdup-etcd-'));
+    const members: Member[] = [];
+    for (let i = 0; i < size; i++) members.push({ name: `m${i}`, client: await freePort(), peer: await freePort() });
+    const c = new EtcdCluster(dir, members);
+    for (const m of members) c.spawn(m, 'new');
+    await c.waitHealthy();
+    return c;
+  }
+
+  private spawn(m: Member, state: 'new' | 'existing'): void {
+    const initial = this.members.map((x) => `${x.name}=http://127.0.0.1:${x.peer}`).join(',');
+    const log = openSync(join(this.dir, `${m.name}.log`), 'a');
+    m.proc = spawn(
+      'etcd',
+      [
+        `--name=${m.name}`,
+        `--data-dir=${join(this.dir, m.name)}`,
+        `--listen-client-urls=http://127.0.0.1:${m.client}`,
+        `--advertise-client-urls=http://127.0.0.1:${m.client}`,
+        `--listen-peer-urls=http://127.0.0.1:${m.peer}`,
+        `--initial-advertise-peer-urls=http://127.0.0.1:${m.peer}`,
+        `--initial-cluster=${initial}`,
+        `--initial-cluster-state=${state}`,
+        '--initial-cluster-token=svcdup-test',
+        // a loaded 2-core machine: a little more patience than the 100/1000 ms defaults
+        '--heartbeat-interval=200',
+        '--election-timeout=2000',
+        '--log-level=warn',
+      ],
+      { stdio: ['ignore', log, log] },
+    );
+  }
+
+  /** Every member answers its health endpoint (the cluster has a leader). */
+  async waitHealthy(ms = 30_000, which = this.members.filter((m) => m.proc)): Promise<void> {
+    const end = Date.now() + ms;
+    for (;;) {
+      const ok = await Promise.all(
+        which.map((m) =>
+          fetch(`http://127.0.0.1:${m.client}/health`)
+            .then(async (r) => r.ok && ((await r.json()) as { health: string }).health === 'true')
+            .catch(() => false),
+        ),
+      );
+      if (ok.every(Boolean)) return;
+      if (Date.now() > end) throw new Error(`etcd not healthy after ${ms} ms (logs in ${this.dir})`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+
+  /** SIGKILL member i; its data stays for restart(i). */
+  kill(i: number): void {
+    const m = this.members[i]!;
+    m.proc?.kill('SIGKILL');
+    m.proc = undefined;
+  }
+
+  async restart(i: number): Promise<void> {
+    const m = this.members[i]!;
+    if (!m.proc) this.spawn(m, 'existing');
+    await this.waitHealthy();
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(
+      this.members.map(
+        (m) =>
+          new Promise<void>((resolve) => {
+            const p = m.proc;
+            m.proc = undefined;
+            if (!p || p.exitCode !== null || p.signalCode !== null) return resolve();
+            p.once('exit', () => resolve());
+            p.kill('SIGKILL');
+          }),
+      ),
+    );
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
