@@ -274,4 +274,45 @@ describe('a cluster on etcd', () => {
     },
     LONG,
   );
+
+  it(
+    'drain moves a VM with its state to another host; a failed transfer leaves it running where it was, with its data',
+    async () => {
+      const live = NAMES.filter((h) => !dead.has(h));
+      const from = ps().rows.find((r) => r.vm === 'mover-0')!.host;
+      const to = live.find((h) => h !== from)!;
+      const inVm = (h: string, ...cmd: string[]) => cliFor(() => hosts[h]!.paths).cli(['run', '--vm', 'mover-0', '--', 'cmd.exe', '/c', ...cmd]);
+      // state only the VM has: a file in its copy-on-write area
+      expect(inVm(from, 'echo moved-data> C:\\drain.txt').status).toBe(0);
+      const r = ccli(['node', 'drain', from, '--timeout', '180', '--json']);
+      expect(r.status, r.stderr + r.stdout).toBe(0);
+      const res = JSON.parse(r.stdout) as { moved: { vm: string; to: string }[]; failed: unknown[] };
+      expect(res.failed).toEqual([]);
+      expect(res.moved).toContainEqual({ vm: 'mover-0', to });
+      expect(inVm(to, 'type', 'C:\\drain.txt').stdout.trim()).toBe('moved-data');
+      expect(greet(to, 'mover-0')).toBe('hello mover');
+      await until(`mover-0 removed from ${from}`, 30_000, () => {
+        const vms = cliFor(() => hosts[from]!.paths).cliJson<{ name: string }[]>(['vm', 'ls']);
+        return !vms.some((v) => v.name === 'mover-0') || undefined;
+      });
+      await checkScm();
+      // back the other way, to a host that lacks the service: the import fails, the VM runs where it was
+      expect(ccli(['node', 'uncordon', from]).status).toBe(0);
+      await hosts[from]!.backend.call('scm.delete', { name: SVC });
+      expect(inVm(to, 'echo second> C:\\drain2.txt').status).toBe(0);
+      const back = ccli(['node', 'drain', to, '--timeout', '180', '--json']);
+      expect(back.status).toBe(1);
+      const failed = JSON.parse(back.stdout) as { failed: { vm: string; error: string }[] };
+      expect(failed.failed.find((f) => f.vm === 'mover-0')?.error).toMatch(/import on .*has no service svcdup-testsvc/);
+      const row = await until('mover-0 running on its old host again', 60_000, () => {
+        const x = ps().rows.find((y) => y.vm === 'mover-0');
+        return x?.host === to && x.state === 'RUNNING' ? x : undefined;
+      });
+      expect(row.host).toBe(to);
+      expect(inVm(to, 'type', 'C:\\drain.txt', 'C:\\drain2.txt').stdout).toMatch(/moved-data[\s\S]*second/);
+      expect(greet(to, 'mover-0')).toBe('hello mover');
+      await checkScm();
+    },
+    LONG,
+  );
 });

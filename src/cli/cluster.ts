@@ -3,7 +3,7 @@
 import { hostname } from 'node:os';
 import type { Command } from 'commander';
 import type { Etcd3 } from 'etcd3';
-import { applyGroups, clearLost, deleteGroups, markLost, nodeRows, psRows, setCordon, waitRunning } from '../cluster/admin.js';
+import { applyGroups, clearLost, deleteGroups, drainNode, markLost, nodeRows, psRows, setCordon, waitRunning } from '../cluster/admin.js';
 import { Controller } from '../cluster/controller.js';
 import { connectEtcd, quorumProblem, type EtcdOptions } from '../cluster/etcd.js';
 import { readClusterFile } from '../cluster/file.js';
@@ -108,35 +108,41 @@ export function registerClusterCommands(program: Command): void {
       .option('--ttl <seconds>', 'lease TTL: NotReady this long after the agent stops renewing', '40')
       .option('--renew <seconds>', 'lease renewal interval', '10')
       .option('--resync <seconds>', 'how often to check the host against its assignments even with no change', '10')
+      .option('--advertise <addr>', 'the address other nodes fetch a drained VM from (this host as they reach it)', '127.0.0.1')
       .option('--json', 'JSON lines'),
-  ).action(async (f: EtcdFlags & { name?: string; label: string[]; capacity?: string; ttl: string; renew: string; resync: string; json?: boolean }) => {
-    const name = (f.name ?? hostname()).toLowerCase();
-    const problem = vmNameProblem(name);
-    if (problem) throw new UsageError(`node name ${JSON.stringify(name)}: ${problem} (give one with --name)`);
-    const ttl = seconds('--ttl', f.ttl, 2);
-    const renew = seconds('--renew', f.renew, 0.2);
-    if (renew * 2 > ttl) throw new UsageError(`--renew ${renew} must be at most half of --ttl ${ttl}: one lost renewal must not expire the lease`);
-    let capacity: number | undefined;
-    if (f.capacity !== undefined) {
-      capacity = Number(f.capacity);
-      if (!/^\d+$/.test(f.capacity)) throw new UsageError(`--capacity must be a whole number, not "${f.capacity}"`);
-    }
-    const agent = new NodeAgent({
-      ...etcdOptions(f),
-      name,
-      labels: parseLabels(f.label),
-      ...(capacity !== undefined ? { capacity } : {}),
-      ttl,
-      renew,
-      resync: seconds('--resync', f.resync, 0.5),
-      ...(program.opts<{ backend?: string }>().backend ? { backend: program.opts<{ backend?: string }>().backend } : {}),
-      log: logger(`node ${name}`, !!f.json),
-    });
-    await runUntilSignal(
-      () => agent.start(),
-      () => agent.stop(),
-    );
-  });
+  ).action(
+    async (
+      f: EtcdFlags & { name?: string; label: string[]; capacity?: string; ttl: string; renew: string; resync: string; advertise: string; json?: boolean },
+    ) => {
+      const name = (f.name ?? hostname()).toLowerCase();
+      const problem = vmNameProblem(name);
+      if (problem) throw new UsageError(`node name ${JSON.stringify(name)}: ${problem} (give one with --name)`);
+      const ttl = seconds('--ttl', f.ttl, 2);
+      const renew = seconds('--renew', f.renew, 0.2);
+      if (renew * 2 > ttl) throw new UsageError(`--renew ${renew} must be at most half of --ttl ${ttl}: one lost renewal must not expire the lease`);
+      let capacity: number | undefined;
+      if (f.capacity !== undefined) {
+        capacity = Number(f.capacity);
+        if (!/^\d+$/.test(f.capacity)) throw new UsageError(`--capacity must be a whole number, not "${f.capacity}"`);
+      }
+      const agent = new NodeAgent({
+        ...etcdOptions(f),
+        name,
+        labels: parseLabels(f.label),
+        ...(capacity !== undefined ? { capacity } : {}),
+        ttl,
+        renew,
+        resync: seconds('--resync', f.resync, 0.5),
+        advertise: f.advertise,
+        ...(program.opts<{ backend?: string }>().backend ? { backend: program.opts<{ backend?: string }>().backend } : {}),
+        log: logger(`node ${name}`, !!f.json),
+      });
+      await runUntilSignal(
+        () => agent.start(),
+        () => agent.stop(),
+      );
+    },
+  );
   for (const [verb, what] of [
     ['cordon', 'no new duplicates on HOST (those there stay)'],
     ['uncordon', 'HOST takes new duplicates again'],
@@ -154,6 +160,25 @@ export function registerClusterCommands(program: Command): void {
       },
     );
   }
+
+  etcdFlags(
+    node
+      .command('drain <host>')
+      .description('cordon HOST and move each of its VMs, with its state (vm export/import), to another node; a failed move leaves it running on HOST')
+      .option('--timeout <seconds>', 'give up waiting after SECONDS (the drain goes on)', '600')
+      .option('--json', 'print the result as JSON'),
+  ).action(async (host: string, f: EtcdFlags & { timeout: string; json?: boolean }) => {
+    await withEtcd(f, async (c) => {
+      const r = await drainNode(c, host, seconds('--timeout', f.timeout) * 1000, (vm, to) => {
+        if (!f.json) process.stdout.write(`moved ${vm} to ${to}\n`);
+      });
+      if (f.json) printJson(r);
+      else for (const x of r.failed) process.stdout.write(`not moved ${x.vm} (runs on ${host}): ${x.error}\n`);
+      if (!f.json)
+        process.stdout.write(`${host} drained: ${r.moved.length} moved, ${r.failed.length} failed; it stays cordoned (svcdup node uncordon ${host})\n`);
+      if (r.failed.length) process.exitCode = 1;
+    });
+  });
 
   etcdFlags(
     program

@@ -7,6 +7,7 @@ import { etcdWhy } from './etcd.js';
 import { replicaVm, type GroupDecl } from './file.js';
 import { keys } from './keys.js';
 import { place, type Unplaced } from './place.js';
+import type { DrainValue, MoveValue } from './types.js';
 import { nodeViews, readState, type ClusterState } from './view.js';
 
 export interface ApplyResult {
@@ -153,4 +154,54 @@ export async function markLost(client: Etcd3, host: string): Promise<void> {
 /** A node that registers again is no longer lost. */
 export async function clearLost(client: Etcd3, host: string): Promise<void> {
   await client.delete().key(keys.lost(host));
+}
+
+export interface DrainResult {
+  node: string;
+  moved: { vm: string; to: string }[];
+  failed: { vm: string; error: string }[];
+}
+
+/**
+ * `node drain HOST`: cordon it and ask the leader to move each of its VMs, with its state, to
+ * another node (one at a time); wait until none is left but those whose move failed (they
+ * run on HOST again). The drain record is removed at the end; the cordon stays.
+ */
+export async function drainNode(client: Etcd3, host: string, ms: number, onMove: (vm: string, to: string) => void): Promise<DrainResult> {
+  const s0 = await readState(client, { statuses: false });
+  if (!nodeViews(s0).some((n) => n.name === host)) throw new UsageError(`no node ${host} in the cluster`);
+  if (!s0.nodes.has(host)) throw new UsageError(`${host} is NotReady: a drain needs its agent (for a dead host: svcdup node lost ${host})`);
+  const start = new Map(s0.assigns.filter((a) => a.host === host).map((a) => [a.vm, a]));
+  await setCordon(client, host, true);
+  await client.put(keys.drain(host)).value(JSON.stringify({ at: Date.now(), failed: [] } satisfies DrainValue));
+  const end = Date.now() + ms;
+  const told = new Set<string>();
+  try {
+    for (;;) {
+      const s = await readState(client, { statuses: true });
+      const d = JSON.parse((await client.get(keys.drain(host)).string()) ?? '{"failed":[]}') as DrainValue;
+      const moving = (await client.getAll().prefix(keys.moves).strings()) as Record<string, string>;
+      const busy = Object.values(moving).some((v) => (JSON.parse(v) as MoveValue).from === host);
+      for (const vm of start.keys()) {
+        const a = s.assigns.find((x) => x.vm === vm);
+        const st = a && s.statuses.find((x) => x.vm === vm && x.host === a.host && x.generation === a.generation);
+        if (a && a.host !== host && st?.state === 'RUNNING' && !told.has(vm)) {
+          told.add(vm);
+          onMove(vm, a.host);
+        }
+      }
+      const left = s.assigns.filter((a) => a.host === host && !d.failed.some((f) => f.vm === a.vm));
+      const settled = [...start.keys()].every((vm) => told.has(vm) || d.failed.some((f) => f.vm === vm));
+      if (!left.length && !busy && settled) {
+        return { node: host, moved: [...told].map((vm) => ({ vm, to: s.assigns.find((a) => a.vm === vm)!.host })), failed: d.failed };
+      }
+      if (Date.now() > end)
+        throw new SvcdupError(
+          `drain of ${host} not finished after ${ms / 1000} s: ${left.map((a) => a.vm).join(', ') || 'moves still starting'} left (it goes on; svcdup cluster ps shows where)`,
+        );
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  } finally {
+    if (Date.now() <= end) await client.delete().key(keys.drain(host));
+  }
 }

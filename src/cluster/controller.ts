@@ -6,8 +6,8 @@ import type { Campaign, Etcd3, Watcher } from 'etcd3';
 import { connectEtcd, etcdWhy, type EtcdOptions } from './etcd.js';
 import type { GroupDecl } from './file.js';
 import { keys } from './keys.js';
-import { place, type Placed } from './place.js';
-import type { AssignmentValue } from './types.js';
+import { choose, place, type Placed } from './place.js';
+import type { AssignmentValue, DrainValue, MoveValue } from './types.js';
 import { nodeViews, readState } from './view.js';
 
 export interface ControllerOptions extends EtcdOptions {
@@ -130,6 +130,8 @@ export class Controller {
 
   private async reconcile(): Promise<void> {
     const s = await readState(this.client, { statuses: false });
+    // a drain step that wrote something: place from the next read
+    if (await this.drainStep(s)) return;
     const now = Date.now();
     const views = nodeViews(s);
     type Op = ReturnType<Etcd3['put']> | ReturnType<Etcd3['delete']>;
@@ -194,6 +196,76 @@ export class Controller {
     if (batch.length && !(await this.fenced(batch))) return;
     this.lastPlacement = placement;
     if (changed) for (const u of p.unplaced) this.o.log(`cannot place ${u.vm}: ${u.constraint}`);
+  }
+
+  /**
+   * Drains (src/cluster/node.ts moves()): one VM at a time per drained host. Mark its
+   * assignment `move` (the source stops and exports it); once exported, move the assignment to
+   * the target with `importFrom` (generation + 1); when the target says done, forget the move;
+   * when either side says failed, give the VM back to the source (generation + 1), where it
+   * still is, and note the failure in the drain.
+   */
+  private async drainStep(s: Awaited<ReturnType<typeof readState>>): Promise<boolean> {
+    const [movesRaw, drainsRaw] = await Promise.all([
+      this.client.getAll().prefix(keys.moves).revision(s.revision).strings(),
+      this.client.getAll().prefix(keys.drains).revision(s.revision).strings(),
+    ]);
+    const moves = Object.values(movesRaw).map((v) => JSON.parse(v) as MoveValue);
+    const drains = new Map(Object.entries(drainsRaw).map(([k, v]) => [k.slice(keys.drains.length), JSON.parse(v) as DrainValue]));
+    const groups = new Map(s.groups.map((g) => [g.name, g]));
+    const value = (a: AssignmentValue): AssignmentValue => {
+      const { move: _m, importFrom: _i, host: _h, ...rest } = a as AssignmentValue & { host?: string };
+      return rest;
+    };
+    for (const m of moves) {
+      const a = s.assigns.find((x) => x.vm === m.vm);
+      if (m.state === 'done') {
+        this.o.log(`drain: ${m.vm} moved ${m.from} -> ${m.to}`);
+        return this.fenced([this.client.delete().key(keys.move(m.vm))]);
+      }
+      if (m.state === 'failed') {
+        this.o.log(`drain: ${m.vm} stays on ${m.from}: ${m.error}`);
+        const d = drains.get(m.from) ?? { at: Date.now(), failed: [] };
+        const ops = [
+          this.client.delete().key(keys.move(m.vm)),
+          this.client.put(keys.drain(m.from)).value(JSON.stringify({ ...d, failed: [...d.failed, { vm: m.vm, error: m.error ?? 'failed' }] })),
+        ];
+        if (a) {
+          if (a.host !== m.from) ops.push(this.client.delete().key(keys.assign(a.host, a.vm)));
+          ops.push(this.client.put(keys.assign(m.from, a.vm)).value(JSON.stringify({ ...value(a), generation: a.generation + 1 })));
+        }
+        return this.fenced(ops);
+      }
+      if (m.state === 'exported' && a && a.host === m.from && a.move?.id === m.id) {
+        const next: AssignmentValue = { ...value(a), generation: a.generation + 1, importFrom: { url: m.url!, sha256: m.sha256!, from: m.from, id: m.id } };
+        this.o.log(`drain: ${m.vm} exported on ${m.from}; importing on ${m.to} (generation ${next.generation})`);
+        return this.fenced([this.client.delete().key(keys.assign(a.host, a.vm)), this.client.put(keys.assign(m.to, a.vm)).value(JSON.stringify(next))]);
+      }
+    }
+    for (const [host, d] of drains) {
+      if (moves.some((m) => m.from === host)) continue;
+      const a = s.assigns.find((x) => x.host === host && !x.move && !d.failed.some((f) => f.vm === x.vm));
+      if (!a) continue;
+      const g = groups.get(a.group);
+      const views = nodeViews(s).filter((n) => n.name !== host);
+      const load = new Map<string, number>();
+      for (const x of s.assigns) load.set(x.host, (load.get(x.host) ?? 0) + 1);
+      const others = new Set(s.assigns.filter((x) => x.group === a.group && x.vm !== a.vm).map((x) => x.host));
+      const r = g ? choose(g, views, load, others) : { constraint: 'its group is gone' };
+      if ('constraint' in r) {
+        this.o.log(`drain: ${a.vm} cannot leave ${host}: ${r.constraint}`);
+        return this.fenced([
+          this.client.put(keys.drain(host)).value(JSON.stringify({ ...d, failed: [...d.failed, { vm: a.vm, error: `no target: ${r.constraint}` }] })),
+        ]);
+      }
+      const id = createHash('sha256').update(`${a.vm}/${a.generation}/${Date.now()}`).digest('hex').slice(0, 12);
+      this.o.log(`drain: moving ${a.vm} ${host} -> ${r.host}`);
+      return this.fenced([
+        this.client.put(keys.assign(host, a.vm)).value(JSON.stringify({ ...value(a), move: { to: r.host, id } })),
+        this.client.put(keys.move(a.vm)).value(JSON.stringify({ vm: a.vm, id, from: host, to: r.host, state: 'asked', at: Date.now() } satisfies MoveValue)),
+      ]);
+    }
+    return false;
   }
 
   async stop(): Promise<void> {

@@ -29,6 +29,12 @@ export const keys = {
   statuses: `${ROOT}status/`,
   /** what the leader could not place or move, and why (for `cluster ps` and `apply`) */
   placement: `${ROOT}placement`,
+  /** `svcdup node drain HOST`: move everything off it, one VM at a time */
+  drain: (host: string) => `${ROOT}drain/${host}`,
+  drains: `${ROOT}drain/`,
+  /** a VM's state on its way from one host to another (written by both nodes, read by the leader) */
+  move: (vm: string) => `${ROOT}moves/${vm}`,
+  moves: `${ROOT}moves/`,
   /** the controllers' election (etcd3's Election under this name) */
   election: 'svcdup-controller',
 } as const;

@@ -3,7 +3,13 @@
 // `svcdup up` (src/fleet/fleet.ts), and writes each duplicate's status. A fence process
 // (src/cluster/fence.ts) stops the duplicates when the lease could not be renewed in time.
 import { fork, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { createReadStream, createWriteStream, mkdirSync, rmSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
 import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
 import type { Etcd3, Lease, Watcher } from 'etcd3';
 import { createBackend, type ManagedBackend } from '../backend/index.js';
@@ -11,13 +17,17 @@ import { Duplicates } from '../dup/dup.js';
 import { checkDrift, repairHost } from '../dup/repair.js';
 import { SvcdupError } from '../errors.js';
 import type { Fleet } from '../fleet/file.js';
-import { fleetUp } from '../fleet/fleet.js';
+import { fleetUp, setOwned } from '../fleet/fleet.js';
+import { exportVm, sha256File } from '../portable/export.js';
+import { importVm } from '../portable/import.js';
+import { getVm, listVms } from '../state/vms.js';
+import { nextFreeAddress } from '../net/index.js';
 import { openDb } from '../state/db.js';
 import { WriterLock } from '../state/lock.js';
 import { connectEtcd, etcdWhy, LeaseKeeper, type EtcdOptions } from './etcd.js';
 import type { FenceArm, FenceReport } from './fence.js';
 import { keys, under } from './keys.js';
-import type { AssignmentValue, NodeRecord, StatusValue } from './types.js';
+import type { AssignmentValue, MoveValue, NodeRecord, StatusValue } from './types.js';
 
 export interface NodeOptions extends EtcdOptions {
   name: string;
@@ -30,11 +40,15 @@ export interface NodeOptions extends EtcdOptions {
   /** full resync (restart what stopped, refresh statuses), seconds */
   resync: number;
   backend?: string;
+  /** the address other nodes fetch a drained VM's archive from (this host's, as they reach it) */
+  advertise: string;
   log: (line: string) => void;
 }
 
 /** The fleet identity the node's VMs are owned under in fleets.json: what it may remove. */
 export const clusterFleetId = (name: string): string => `etcd-cluster:${name}`;
+
+const oneLine = (err: unknown): string => (err as Error).message.replace(/\s*\n\s*/g, ' ');
 
 export class NodeNameTaken extends SvcdupError {}
 
@@ -58,6 +72,14 @@ export class NodeAgent {
   private timers: NodeJS.Timeout[] = [];
   private lastStatus = new Map<string, string>();
   private fenceList: [string, string][] = [];
+  /** drain: VMs exported for a move, kept (not owned, not started) until the target has them */
+  private retained = new Map<string, { id: string; file: string }>();
+  /** drain: archive files served to the target, by one-time token */
+  private served = new Map<string, string>();
+  private server: Server | undefined;
+  /** imports that failed (by move id): not tried again, the leader gives the VM back to its source */
+  private failedImports = new Set<string>();
+  private serverUrl = '';
 
   constructor(private readonly o: NodeOptions) {}
 
@@ -218,10 +240,6 @@ export class NodeAgent {
       this.o.log(`cannot read assignments (${etcdWhy(err)}); keeping what runs`);
       return;
     }
-    const fleet: Fleet = {
-      file: clusterFleetId(this.o.name),
-      vms: assigned.map((a) => ({ name: a.vm, ...(a.ports ? { ports: a.ports } : {}), services: a.services })),
-    };
     const lock = await WriterLock.acquire(createBackend({ kind: this.o.backend }).paths.home, { waitMs: 120_000, what: `node start ${this.o.name}` });
     try {
       this.backend ??= createBackend({ kind: this.o.backend });
@@ -233,6 +251,12 @@ export class NodeAgent {
         for (const e of rec.rolledBack) this.o.log(`rolled back an interrupted ${e.op} of ${e.target}`);
         await checkDrift(this.backend, db);
         await repairHost(this.backend, { db });
+        // drain moves first: what is being exported or has failed to import is not run here now
+        const skip = await this.moves(assigned, dups);
+        const fleet: Fleet = {
+          file: clusterFleetId(this.o.name),
+          vms: assigned.filter((a) => !skip.has(a.vm)).map((a) => ({ name: a.vm, ...(a.ports ? { ports: a.ports } : {}), services: a.services })),
+        };
         // what the fence stops: every duplicate of a VM this node holds for the cluster (assigned or leaving)
         const vmNames = new Set(assigned.map((a) => a.vm));
         this.fenceList = [...dups.list()].filter((d) => vmNames.has(d.vm)).map((d) => [d.service, d.vm]);
@@ -258,6 +282,119 @@ export class NodeAgent {
     } finally {
       lock.release();
     }
+  }
+
+  /**
+   * Drain moves on this host. As source: an assignment marked `move` is stopped, exported and
+   * served once to the target; the VM is kept, not owned by the fleet (so not removed) and not
+   * started, until the target has it or it comes back. As target: an assignment with
+   * `importFrom` whose VM is not here is fetched, checked and imported before `up` starts it.
+   * Returns the VMs `up` must leave alone this time.
+   */
+  private async moves(assigned: AssignmentValue[], dups: Duplicates): Promise<Set<string>> {
+    const skip = new Set<string>();
+    const b = this.backend!;
+    const fleetId = clusterFleetId(this.o.name);
+    const put = (m: Omit<MoveValue, 'at'>) => this.client.put(keys.move(m.vm)).value(JSON.stringify({ ...m, at: Date.now() }));
+    for (const a of assigned) {
+      if (a.move) {
+        skip.add(a.vm);
+        if (this.retained.get(a.vm)?.id === a.move.id) continue;
+        const dir = join(b.paths.home, 'transfers');
+        mkdirSync(dir, { recursive: true });
+        const file = join(dir, `${a.vm}-${a.move.id}.svcdup.tgz`);
+        rmSync(file, { force: true });
+        try {
+          setOwned(b, fleetId, a.vm, false);
+          for (const d of dups.list(a.vm)) await dups.stop(d.service, a.vm);
+          await exportVm(b, dups, a.vm, file);
+          const token = randomBytes(24).toString('hex');
+          this.served.set(token, file);
+          this.retained.set(a.vm, { id: a.move.id, file });
+          await put({
+            vm: a.vm,
+            id: a.move.id,
+            from: this.o.name,
+            to: a.move.to,
+            state: 'exported',
+            url: `${await this.serve()}/transfer/${token}`,
+            sha256: await sha256File(file),
+          });
+          this.o.log(`drain: exported ${a.vm} for ${a.move.to}`);
+        } catch (err) {
+          this.o.log(`drain: export of ${a.vm} failed: ${(err as Error).message}`);
+          setOwned(b, fleetId, a.vm, true);
+          skip.delete(a.vm);
+          await put({
+            vm: a.vm,
+            id: a.move.id,
+            from: this.o.name,
+            to: a.move.to,
+            state: 'failed',
+            error: `export on ${this.o.name}: ${oneLine(err)}`,
+          });
+        }
+      } else if (a.importFrom && !getVm(dups.db, a.vm)) {
+        const f = a.importFrom;
+        if (this.failedImports.has(f.id)) {
+          skip.add(a.vm);
+          continue;
+        }
+        const file = join(b.paths.home, 'transfers', `${a.vm}-${f.id}.in.svcdup.tgz`);
+        try {
+          mkdirSync(join(b.paths.home, 'transfers'), { recursive: true });
+          const r = await fetch(f.url, { signal: AbortSignal.timeout(600_000) });
+          if (!r.ok || !r.body) throw new Error(`fetching the archive from ${f.from}: HTTP ${r.status}`);
+          await pipeline(Readable.fromWeb(r.body as import('node:stream/web').ReadableStream), createWriteStream(file));
+          if ((await sha256File(file)) !== f.sha256) throw new Error(`the archive from ${f.from} does not match its checksum`);
+          // the group's port map, or the next address free here (the source's may be taken on this host)
+          const used = listVms(dups.db).flatMap((v) => (v.address ? [v.address] : []));
+          await importVm(b, dups, file, a.ports ? { portMap: a.ports } : { ip: nextFreeAddress(used) });
+          await put({ vm: a.vm, id: f.id, from: f.from, to: this.o.name, state: 'done' });
+          this.o.log(`drain: imported ${a.vm} from ${f.from}`);
+        } catch (err) {
+          skip.add(a.vm);
+          this.failedImports.add(f.id);
+          this.o.log(`drain: import of ${a.vm} failed: ${(err as Error).message}`);
+          await put({ vm: a.vm, id: f.id, from: f.from, to: this.o.name, state: 'failed', error: `import on ${this.o.name}: ${oneLine(err)}` });
+        } finally {
+          rmSync(file, { force: true });
+        }
+      }
+    }
+    // kept VMs: back here (the move failed) -> owned again and started; moved for good -> owned again, so up removes it
+    for (const [vm, r] of this.retained) {
+      const back = assigned.find((a) => a.vm === vm && !a.move);
+      const m = await this.client.get(keys.move(vm)).string();
+      const gone = !back && (!m || (JSON.parse(m) as MoveValue).state === 'done' || (JSON.parse(m) as MoveValue).id !== r.id);
+      if (!back && !gone) continue;
+      setOwned(b, fleetId, vm, true);
+      this.retained.delete(vm);
+      for (const [t, f] of this.served) if (f === r.file) this.served.delete(t);
+      rmSync(r.file, { force: true });
+      this.o.log(back ? `drain: ${vm} stays here (its move failed); starting it again` : `drain: ${vm} moved; removing it here`);
+    }
+    return skip;
+  }
+
+  /** The transfer server: each archive under its own random token, for the target node only to fetch. */
+  private async serve(): Promise<string> {
+    if (this.server) return this.serverUrl;
+    const server = createServer((req, res) => {
+      const token = /^\/transfer\/([0-9a-f]{48})$/.exec(req.url ?? '')?.[1];
+      const file = token && this.served.get(token);
+      if (!file || req.method !== 'GET') {
+        res.writeHead(404).end();
+        return;
+      }
+      res.writeHead(200, { 'content-type': 'application/gzip' });
+      createReadStream(file).pipe(res);
+    });
+    await new Promise<void>((resolve) => server.listen(0, this.o.advertise, resolve));
+    this.server = server;
+    const port = (server.address() as { port: number }).port;
+    this.serverUrl = `http://${this.o.advertise.includes(':') ? `[${this.o.advertise}]` : this.o.advertise}:${port}`;
+    return this.serverUrl;
   }
 
   private async writeStatuses(assigned: AssignmentValue[], dups: Duplicates, error: string | undefined): Promise<void> {
@@ -313,6 +450,7 @@ export class NodeAgent {
       });
     }
     await this.lease?.revoke().catch(() => {});
+    this.server?.close();
     this.client?.close();
     this.keeper?.close();
     await this.backend?.close().catch(() => {});

@@ -49,7 +49,7 @@ export interface Placement {
 }
 
 /** Why each candidate host was dropped, checked in this order; the first that leaves none is the failing constraint. */
-function choose(g: GroupDecl, nodes: NodeView[], load: Map<string, number>, groupHosts: Set<string>): { host: string } | { constraint: string } {
+export function choose(g: GroupDecl, nodes: NodeView[], load: Map<string, number>, groupHosts: Set<string>): { host: string } | { constraint: string } {
   if (!nodes.length) return { constraint: 'no node is registered' };
   let c = nodes.filter((n) => n.ready && !n.lost);
   if (!c.length) return { constraint: `no node is ready (${nodes.length} NotReady)` };

@@ -24,6 +24,31 @@ export interface AssignmentValue {
   spec: string;
   ports?: string;
   services: DeclaredService[];
+  /** drain: export the VM's state for `to` (set on the source's assignment) */
+  move?: { to: string; id: string };
+  /** drain: the VM's state to import before starting (set on the target's assignment) */
+  importFrom?: { url: string; sha256: string; from: string; id: string };
+}
+
+/** /svcdup/moves/VM: one drain move, as far as it went */
+export interface MoveValue {
+  vm: string;
+  id: string;
+  from: string;
+  to: string;
+  /** asked: by the leader; exported: the source serves the archive at url; done / failed: the target's (or source's) word */
+  state: 'asked' | 'exported' | 'done' | 'failed';
+  url?: string;
+  sha256?: string;
+  error?: string;
+  at: number;
+}
+
+/** /svcdup/drain/HOST */
+export interface DrainValue {
+  at: number;
+  /** VMs whose move failed: left running on the host */
+  failed: { vm: string; error: string }[];
 }
 
 /** /svcdup/status/HOST/VM, written by the node under its lease */
