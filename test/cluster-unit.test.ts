@@ -1,6 +1,12 @@
 // The cluster's pure parts: placement (src/cluster/place.ts) and the fleet file's cluster:
 // section (src/cluster/file.ts), without etcd or Wine.
-import { describe, expect, it } from 'vitest';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { sealGroups } from '../src/cluster/admin.js';
+import { readClusterKey, seal, unseal } from '../src/cluster/secret.js';
 import { FleetFileError } from '../src/fleet/file.js';
 import { parseFleet } from '../src/fleet/file.js';
 import { parseClusterText, type GroupDecl } from '../src/cluster/file.js';
@@ -122,5 +128,40 @@ describe('the cluster: section', () => {
     expect(err(ok.replace('"5432:5432"', '"x:y"'))).toMatch(/^f\.yaml:5:12: ports: /);
     expect(err(ok.replace('  pg:', '  PG_x:'))).toMatch(/^f\.yaml:2:3: group name "PG_x": /);
     expect(err(ok.replace('postgresql-x64-15', 'a@b'))).toMatch(/service name "a@b"/);
+  });
+});
+
+describe('sealed set: values', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'svcdup-key-'));
+  const keyFile = (name: string, bytes: Buffer, mode = 0o600) => {
+    const f = join(dir, name);
+    writeFileSync(f, bytes, { mode });
+    return f;
+  };
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const withSet = g('db', 1, { services: [{ name: 'svc', set: ['Parameters\\Password=hunter2'], share: [], mode: 'auto' }] });
+
+  it('seal and unseal round-trip; another key or no key is a clear error', () => {
+    const k = readClusterKey(keyFile('a', randomBytes(32)));
+    const sealed = seal(k, 'Parameters\\Password=hunter2');
+    expect(sealed).toMatch(/^sealed:v1:/);
+    expect(sealed).not.toContain('hunter2');
+    expect(unseal(k, sealed)).toBe('Parameters\\Password=hunter2');
+    expect(() => unseal(readClusterKey(keyFile('b', randomBytes(32))), sealed)).toThrow(/does not open with this --secret-key/);
+    expect(() => unseal(undefined, sealed)).toThrow(/start the node agent with --secret-key/);
+    expect(unseal(undefined, 'plain=1')).toBe('plain=1');
+  });
+
+  it('apply refuses set: values without a key; with one, the spec identity is stable and nothing is in clear', () => {
+    expect(() => sealGroups([withSet], undefined)).toThrow(/cluster\.db: set: values would be stored in etcd in clear/);
+    expect(sealGroups([g('plain', 1)], undefined)[0]).toEqual(g('plain', 1));
+    const k = readClusterKey(keyFile('c', randomBytes(40)));
+    const [a] = sealGroups([withSet], k);
+    const [b] = sealGroups([withSet], k);
+    expect(JSON.stringify(a)).not.toContain('hunter2');
+    expect(a!.services[0]!.set[0]).not.toBe(b!.services[0]!.set[0]); // fresh IV each time
+    expect(a!.spec).toBe(b!.spec); // ... but the same spec: re-applying moves nothing
+    expect(() => readClusterKey(keyFile('short', randomBytes(8)))).toThrow(/give at least 32 random bytes/);
+    expect(() => readClusterKey(keyFile('open', randomBytes(32), 0o644))).toThrow(/readable by others/);
   });
 });

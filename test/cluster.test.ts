@@ -6,7 +6,9 @@
 // duplicates before they start elsewhere, and resumed it does not start them again. After
 // each case every live host's SCM is read: no duplicate runs on two hosts, none is lost.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { Etcd3 } from 'etcd3';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -21,6 +23,9 @@ const TTL = 6;
 const GRACE = 3;
 const dir = mkdtempSync(join(tmpdir(), 'svcdup-cluster-'));
 const NAMES = ['h1', 'h2', 'h3'] as const;
+// the cluster key that seals `set:` values in etcd (apply and every agent get the file)
+const KEY = join(dir, 'cluster.key');
+writeFileSync(KEY, randomBytes(32), { mode: 0o600 });
 
 let etcd: EtcdCluster;
 const hosts: Record<string, TestHost> = {};
@@ -46,7 +51,7 @@ const killGroup = (p: ChildProcess | undefined, sig: NodeJS.Signals = 'SIGKILL')
 function startAgent(h: string): void {
   agents[h] = daemon(
     `agent-${h}`,
-    ['node', 'start', '--etcd', etcd.urls, '--name', h, '--ttl', String(TTL), '--renew', '1', '--resync', '2'],
+    ['node', 'start', '--etcd', etcd.urls, '--name', h, '--ttl', String(TTL), '--renew', '1', '--resync', '2', '--secret-key', KEY],
     testEnv(hosts[h]!.paths),
   );
 }
@@ -148,19 +153,29 @@ describe('a cluster on etcd', () => {
     'apply places 3 replicas, one per host, and each answers; a second node with a taken name is refused',
     async () => {
       const f = file('web.yaml', group('web', 3, '    placement: { spread: host }\n'));
-      const r = ccli(['apply', '-f', f, '--wait-running', '200']);
+      // set: values are never stored in etcd in clear: refused without a cluster key
+      const clear = ccli(['apply', '-f', f]);
+      expect(clear.status).toBe(2);
+      expect(clear.stderr).toMatch(/cluster\.web: set: values would be stored in etcd in clear; give --secret-key FILE/);
+      const r = ccli(['apply', '-f', f, '--wait-running', '200', '--secret-key', KEY]);
       expect(r.status, r.stderr + r.stdout).toBe(0);
       expect(r.stdout).toMatch(/all 3 replicas RUNNING/);
       const rows = ps().rows;
       expect(rows.map((x) => x.host).sort()).toEqual(['h1', 'h2', 'h3']);
       for (const x of rows) expect(greet(x.host, x.vm)).toBe('hello web');
+      // ... and the greeting each answers with is nowhere in etcd
+      const raw = new Etcd3({ hosts: etcd.urls.split(',') });
+      const all = JSON.stringify(await raw.getAll().prefix('/svcdup/').strings());
+      raw.close();
+      expect(all).toContain('sealed:v1:');
+      expect(all).not.toContain('hello');
       await checkScm();
       // two agents with one name: the second is refused, the first keeps it
       const dup = cliFor(() => hosts.h2!.paths).cli(['node', 'start', '--etcd', etcd.urls, '--name', 'h1', '--ttl', '6', '--renew', '1']);
       expect(dup.status).toBe(1);
       expect(dup.stdout + dup.stderr).toMatch(/node name h1 is taken: another agent holds it \(pid \d+/);
       // a file that cannot be placed says which constraint fails, for which replicas
-      const bad = ccli(['apply', '-f', file('bad.yaml', group('big', 4, '    placement: { labels: { zone: z } }\n'))]);
+      const bad = ccli(['apply', '-f', file('bad.yaml', group('big', 4, '    placement: { labels: { zone: z } }\n')), '--secret-key', KEY]);
       expect(bad.status).toBe(3);
       expect(bad.stdout).toMatch(/cannot place big-0: labels: no ready, uncordoned node has zone=z/);
       expect(ccli(['delete', '-f', join(dir, 'bad.yaml')]).stdout).toMatch(/deleted big/);
@@ -196,7 +211,7 @@ describe('a cluster on etcd', () => {
       // a later apply: two one-replica groups, both on h1 (the others cordoned for it)
       for (const h of ['h2', 'h3']) expect(ccli(['node', 'cordon', h]).status).toBe(0);
       const f = file('loss.yaml', group('mover', 1, `    onNodeLoss: replace\n    grace: ${GRACE}\n`) + group('keep', 1, '    onNodeLoss: wait\n'));
-      const r = ccli(['apply', '-f', f, '--wait-running', '120']);
+      const r = ccli(['apply', '-f', f, '--wait-running', '120', '--secret-key', KEY]);
       expect(r.status, r.stderr + r.stdout).toBe(0);
       for (const h of ['h2', 'h3']) expect(ccli(['node', 'uncordon', h]).status).toBe(0);
       const rows = ps().rows;

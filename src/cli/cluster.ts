@@ -3,10 +3,11 @@
 import { hostname } from 'node:os';
 import type { Command } from 'commander';
 import type { Etcd3 } from 'etcd3';
-import { applyGroups, clearLost, deleteGroups, drainNode, markLost, nodeRows, psRows, setCordon, waitRunning } from '../cluster/admin.js';
+import { applyGroups, clearLost, deleteGroups, drainNode, markLost, sealGroups, nodeRows, psRows, setCordon, waitRunning } from '../cluster/admin.js';
 import { Controller } from '../cluster/controller.js';
 import { connectEtcd, quorumProblem, type EtcdOptions } from '../cluster/etcd.js';
 import { readClusterFile } from '../cluster/file.js';
+import { readClusterKey } from '../cluster/secret.js';
 import { NodeAgent } from '../cluster/node.js';
 import { readState } from '../cluster/view.js';
 import { UsageError } from '../errors.js';
@@ -109,10 +110,21 @@ export function registerClusterCommands(program: Command): void {
       .option('--renew <seconds>', 'lease renewal interval', '10')
       .option('--resync <seconds>', 'how often to check the host against its assignments even with no change', '10')
       .option('--advertise <addr>', 'the address other nodes fetch a drained VM from (this host as they reach it)', '127.0.0.1')
+      .option('--secret-key <file>', 'the cluster key that opens sealed set: values (the file apply was given)')
       .option('--json', 'JSON lines'),
   ).action(
     async (
-      f: EtcdFlags & { name?: string; label: string[]; capacity?: string; ttl: string; renew: string; resync: string; advertise: string; json?: boolean },
+      f: EtcdFlags & {
+        name?: string;
+        label: string[];
+        capacity?: string;
+        ttl: string;
+        renew: string;
+        resync: string;
+        advertise: string;
+        secretKey?: string;
+        json?: boolean;
+      },
     ) => {
       const name = (f.name ?? hostname()).toLowerCase();
       const problem = vmNameProblem(name);
@@ -134,6 +146,7 @@ export function registerClusterCommands(program: Command): void {
         renew,
         resync: seconds('--resync', f.resync, 0.5),
         advertise: f.advertise,
+        ...(f.secretKey ? { secretKey: readClusterKey(f.secretKey) } : {}),
         ...(program.opts<{ backend?: string }>().backend ? { backend: program.opts<{ backend?: string }>().backend } : {}),
         log: logger(`node ${name}`, !!f.json),
       });
@@ -201,9 +214,10 @@ export function registerClusterCommands(program: Command): void {
       .description("store a fleet file's cluster: groups in etcd; the controller places them")
       .option('-f, --file <file>', 'the fleet file', DEFAULT_FLEET_FILE)
       .option('--wait-running <seconds>', 'then wait until every replica runs (fail after SECONDS)')
+      .option('--secret-key <file>', 'cluster key sealing set: values in etcd (32+ random bytes; the same file to every node agent)')
       .option('--json', 'print the result as JSON'),
-  ).action(async (f: EtcdFlags & { file: string; waitRunning?: string; json?: boolean }) => {
-    const groups = readClusterFile(f.file);
+  ).action(async (f: EtcdFlags & { file: string; waitRunning?: string; secretKey?: string; json?: boolean }) => {
+    const groups = sealGroups(readClusterFile(f.file), f.secretKey ? readClusterKey(f.secretKey) : undefined);
     await withEtcd(f, async (c) => {
       const r = await applyGroups(c, groups);
       const rows = f.waitRunning !== undefined ? await waitRunning(c, r.groups, seconds('--wait-running', f.waitRunning, 0) * 1000) : undefined;

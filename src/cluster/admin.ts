@@ -3,6 +3,7 @@
 import type { Etcd3 } from 'etcd3';
 import { SvcdupError, UsageError } from '../errors.js';
 import { specOf } from './controller.js';
+import { keyedHash, seal, type ClusterKey } from './secret.js';
 import { etcdWhy } from './etcd.js';
 import { replicaVm, type GroupDecl } from './file.js';
 import { keys } from './keys.js';
@@ -14,6 +15,26 @@ export interface ApplyResult {
   groups: string[];
   /** replicas no node can take now, and the constraint that fails */
   unplaced: Unplaced[];
+}
+
+/**
+ * `set:` values sealed under the cluster key, the group's spec identity a keyed hash of the
+ * plain text. Without a key, a group with `set:` values is refused: they would be in etcd in clear.
+ */
+export function sealGroups(groups: GroupDecl[], key: ClusterKey | undefined): GroupDecl[] {
+  return groups.map((g) => {
+    const sets = g.services.some((s) => s.set.length);
+    if (!sets) return g;
+    if (!key)
+      throw new UsageError(
+        `cluster.${g.name}: set: values would be stored in etcd in clear; give --secret-key FILE (32+ random bytes; the same file to every node agent)`,
+      );
+    return {
+      ...g,
+      spec: keyedHash(key, specOf(g)),
+      services: g.services.map((s) => ({ ...s, set: s.set.map((v) => seal(key, v)) })),
+    };
+  });
 }
 
 /** Store the groups (one transaction) and say what cannot be placed on the nodes there are now. */

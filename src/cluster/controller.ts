@@ -20,6 +20,7 @@ export interface ControllerOptions extends EtcdOptions {
 
 /** The part of a group a node acts on: a change is a new generation. */
 export function specOf(g: GroupDecl): string {
+  if (g.spec) return g.spec;
   return createHash('sha256')
     .update(JSON.stringify({ ports: g.ports ?? '', services: g.services }))
     .digest('hex')

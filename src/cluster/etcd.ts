@@ -16,6 +16,15 @@ export interface EtcdOptions {
   password?: string;
 }
 
+// etcd members are often named by IP in their certificates, and grpc-js passes that IP to
+// tls.connect as the server name, which Node warns about on stderr (DEP0123) on every
+// connection: the one warning dropped, so that an error stays one line.
+const emitWarning = process.emitWarning.bind(process);
+process.emitWarning = ((warning: string | Error, ...rest: unknown[]) => {
+  if (rest.includes('DEP0123') || (rest[0] as { code?: string } | undefined)?.code === 'DEP0123') return;
+  (emitWarning as (...a: unknown[]) => void)(warning, ...rest);
+}) as typeof process.emitWarning;
+
 /** How long one etcd request may take before it counts as failed. */
 export const CALL_DEADLINE_MS = 5_000;
 

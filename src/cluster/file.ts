@@ -43,6 +43,8 @@ export interface GroupDecl {
   /** seconds */
   grace: number;
   services: DeclaredService[];
+  /** set by apply when `set:` values are sealed: the identity of the plain spec (src/cluster/secret.ts) */
+  spec?: string;
 }
 
 /** Kubernetes' default eviction wait for an unreachable node. */

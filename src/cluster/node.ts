@@ -27,6 +27,7 @@ import { WriterLock } from '../state/lock.js';
 import { connectEtcd, etcdWhy, LeaseKeeper, type EtcdOptions } from './etcd.js';
 import type { FenceArm, FenceReport } from './fence.js';
 import { keys, under } from './keys.js';
+import { unseal, type ClusterKey } from './secret.js';
 import type { AssignmentValue, MoveValue, NodeRecord, StatusValue } from './types.js';
 
 export interface NodeOptions extends EtcdOptions {
@@ -42,6 +43,8 @@ export interface NodeOptions extends EtcdOptions {
   backend?: string;
   /** the address other nodes fetch a drained VM's archive from (this host's, as they reach it) */
   advertise: string;
+  /** the cluster key sealed `set:` values open with (src/cluster/secret.ts) */
+  secretKey?: ClusterKey;
   log: (line: string) => void;
 }
 
@@ -181,7 +184,7 @@ export class NodeAgent {
     const sent = Date.now();
     try {
       // each member tried in turn, within one renewal period
-      const ttl = await this.keeper.renew(this.leaseId, Math.max(500, (this.o.renew * 1000) / 2));
+      const ttl = await this.keeper.renew(this.leaseId, Math.max(1000, this.o.renew * 1000));
       if (ttl <= 0) throw new Error('lease expired');
       this.renewedAt = sent;
       this.armFence();
@@ -255,7 +258,14 @@ export class NodeAgent {
         const skip = await this.moves(assigned, dups);
         const fleet: Fleet = {
           file: clusterFleetId(this.o.name),
-          vms: assigned.filter((a) => !skip.has(a.vm)).map((a) => ({ name: a.vm, ...(a.ports ? { ports: a.ports } : {}), services: a.services })),
+          vms: assigned
+            .filter((a) => !skip.has(a.vm))
+            .map((a) => ({
+              name: a.vm,
+              ...(a.ports ? { ports: a.ports } : {}),
+              // sealed set: values opened here, in memory only
+              services: a.services.map((s) => ({ ...s, set: s.set.map((v) => unseal(this.o.secretKey, v)) })),
+            })),
         };
         // what the fence stops: every duplicate of a VM this node holds for the cluster (assigned or leaving)
         const vmNames = new Set(assigned.map((a) => a.vm));
