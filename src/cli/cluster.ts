@@ -98,7 +98,7 @@ async function runUntilSignal(start: () => Promise<void>, stop: () => Promise<vo
 }
 
 export function registerClusterCommands(program: Command): void {
-  const node = program.command('node').description('a host of a svcdup cluster: its agent, and cordon/uncordon/lost');
+  const node = program.command('node').description('a host of a svcdup cluster: its agent, and cordon/uncordon/drain/lost');
   etcdFlags(
     node
       .command('start')
