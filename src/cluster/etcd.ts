@@ -82,7 +82,10 @@ let lastReal = '';
 export function etcdWhy(err: unknown): string {
   const e = err as Error;
   let m = (e?.message ?? String(err)).split('\n')[0]!;
-  m = m.replace(/^No connection established\. Last error: (Error: )?/, '').replace(/\.? ?Resolution note: ?$/, '');
+  m = m
+    .replace(/^\d+ [A-Z_]+: /, '')
+    .replace(/^No connection established\. Last error: (Error: )?/, '')
+    .replace(/\.? ?Resolution note: ?$/, '');
   // the client's circuit breaker stands for the failure that opened it
   if (/circuit breaker is open/.test(m)) m = lastReal ? `${lastReal}, still` : 'no member answers';
   else lastReal = m.replace(/^\d+ [A-Z_]+: /, '');
