@@ -227,7 +227,8 @@ export function registerClusterCommands(program: Command): void {
       );
       for (const u of r.unplaced) process.stdout.write(`cannot place ${u.vm}: ${u.constraint}\n`);
       if (rows) process.stdout.write(`all ${rows.length} replicas RUNNING\n`);
-      if (r.unplaced.length) process.exitCode = 3;
+      // unplaced at apply time but all running after --wait-running (a node registered meanwhile): done
+      if (r.unplaced.length && !rows) process.exitCode = 3;
     });
   });
 

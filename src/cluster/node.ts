@@ -118,8 +118,8 @@ export class NodeAgent {
     });
     this.fencer.on('message', (m: { fence?: FenceReport }) => {
       if (!m.fence) return;
-      if (m.fence.fenced.length || !this.stopping)
-        this.o.log(`fenced: lease not renewed in time; stopped ${m.fence.fenced.length ? m.fence.fenced.join(', ') : 'nothing running'}`);
+      const what = m.fence.fenced.length ? m.fence.fenced.join(', ') : 'nothing running';
+      this.o.log(this.stopping ? `stopping: stopped ${what}` : `fenced: lease not renewed in time; stopped ${what}`);
       for (const e of m.fence.errors) this.o.log(`fence: ${e}`);
     });
   }
