@@ -11,6 +11,8 @@ command -v make >/dev/null 2>&1 || need+=(make)
 command -v clang-format >/dev/null 2>&1 || need+=(clang-format)
 # the dashboard's browser test (test/ui.test.ts) drives Debian's chromium through playwright-core
 [ -x /usr/bin/chromium ] || need+=(chromium)
+# the cluster's control store (docs/cluster.md); test/cluster.test.ts starts a 3-member etcd from it
+command -v etcd >/dev/null 2>&1 || need+=(etcd-server)
 if [ ${#need[@]} -gt 0 ]; then
   if ! command -v apt-get >/dev/null 2>&1; then
     echo "setup: missing ${need[*]} and no apt-get here: install them with your package manager" >&2

@@ -9,6 +9,7 @@ import { registerFleetCommands } from './cli/fleet.js';
 import { registerUiCommand } from './cli/ui.js';
 import { registerRepairCommand } from './cli/repair.js';
 import { registerEventsCommand } from './cli/events.js';
+import { registerClusterCommands } from './cli/cluster.js';
 import { refuseRepeatedOptions, runMain } from './cli/output.js';
 
 const program = new Command();
@@ -28,6 +29,7 @@ registerFleetCommands(program);
 registerUiCommand(program);
 registerRepairCommand(program);
 registerEventsCommand(program);
+registerClusterCommands(program);
 refuseRepeatedOptions(program);
 
 await runMain(program);

@@ -13,7 +13,7 @@ const LAYERS: readonly (readonly string[])[] = [
   ['net', 'plan'],
   ['vm'],
   ['analyze', 'dup', 'portable'],
-  ['fleet', 'ui', 'ops'],
+  ['fleet', 'ui', 'ops', 'cluster'],
   ['cli', 'cli.ts', 'index.ts'],
 ];
 

@@ -17,7 +17,7 @@ import { parseHealth } from '../ops/health.js';
 /** `set: { 'Parameters\Greeting': hello, 'Parameters\Port:REG_DWORD': 8080 }` */
 const SetSpec = z.record(z.string().min(1), z.union([z.string(), z.number(), z.array(z.string())]));
 
-const ServiceSpec = z
+export const ServiceSpec = z
   .object({
     set: SetSpec.optional(),
     share: z.array(z.string().min(1)).optional(),
@@ -42,7 +42,8 @@ const VmSpec = z
   })
   .strict();
 
-const FleetSpec = z.object({ vms: z.record(z.string(), VmSpec.nullable()) }).strict();
+// `cluster:` is the cluster's section (src/cluster/file.ts); `up` ignores it
+const FleetSpec = z.object({ vms: z.record(z.string(), VmSpec.nullable()).default({}), cluster: z.unknown().optional() }).strict();
 
 /** A problem in the file, with where it is (1-based line and column). */
 export class FleetFileError extends UsageError {
@@ -95,7 +96,7 @@ function setSpec(path: string, value: string | number | string[]): string {
 }
 
 /** Where a path of keys points in the document: the key when `key` is set (unknown keys), else the value. */
-function position(doc: Document, lc: LineCounter, path: (string | number)[], key?: string): { line: number; col: number } {
+export function position(doc: Document, lc: LineCounter, path: (string | number)[], key?: string): { line: number; col: number } {
   let node: unknown = doc.contents;
   let offset = 0;
   const steps = key === undefined ? path : [...path, key];
@@ -164,44 +165,64 @@ export function parseFleet(text: string, file: string): Fleet {
       }
     }
     if (spec?.policy) vm.policyFile = resolve(base, spec.policy);
-    for (const [svc, s] of Object.entries(spec?.services ?? {})) {
-      const svcProblem = serviceNameProblem(svc);
-      if (svcProblem && !/[\\/@]/.test(svc)) fail(position(doc, lc, ['vms', name, 'services'], svc), `service name ${JSON.stringify(svc)}: ${svcProblem}`);
-      if (/[\\/@]/.test(svc))
-        fail(position(doc, lc, ['vms', name, 'services'], svc), `service name ${JSON.stringify(svc)}: the host service's own name, without @, / or \\`);
-      const set = Object.entries(s?.set ?? {}).map(([p, v]) => setSpec(p, v));
-      for (const [i, spec2] of set.entries()) {
-        try {
-          parseSet(spec2);
-        } catch (err) {
-          fail(at('services', svc, 'set', Object.keys(s!.set!)[i]!), (err as Error).message.replace(/^--set /, 'set: '));
-        }
-      }
-      const legacy = s?.direct === undefined ? undefined : s.direct ? 'direct' : 'relayed';
-      if (legacy && s?.mode && s.mode !== legacy) fail(at('services', svc, 'direct'), `direct: ${s.direct} contradicts mode: ${s.mode} (give mode only)`);
-      const policy = {
-        ...(s?.restart !== undefined ? { restart: s.restart } : {}),
-        ...(s?.health !== undefined ? { health: s.health } : {}),
-        ...(s?.interval !== undefined ? { interval: String(s.interval) } : {}),
-        ...(s?.retries !== undefined ? { retries: String(s.retries) } : {}),
-      };
-      try {
-        if (policy.restart !== undefined) parseRestart(policy.restart);
-        if (policy.health !== undefined) parseHealth(policy.health, policy.interval, policy.retries);
-        else if (policy.interval !== undefined || policy.retries !== undefined) throw new Error('interval and retries go with health');
-      } catch (err) {
-        const key = ['restart', 'health', 'interval', 'retries'].find((k) => (err as Error).message.includes(k)) ?? 'restart';
-        fail(at('services', svc, key), (err as Error).message.replace(/^--/, ''));
-      }
-      vm.services.push({ name: svc, set, share: s?.share ?? [], mode: s?.mode ?? legacy ?? 'auto', ...policy });
-    }
+    vm.services = parseServices(
+      spec?.services ?? {},
+      (...p) => position(doc, lc, ['vms', name, ...p]),
+      (...p) => position(doc, lc, ['vms', name, 'services'], p[0]),
+      fail,
+    );
     vms.push(vm);
   }
   return { file: resolve(file), vms };
 }
 
+type Pos = { line: number; col: number };
+/**
+ * The `services` map of a VM (or of a cluster group): names, `set` values and modes checked,
+ * a problem reported at `at(path)` (a value) or `keyAt(name)` (a service's key).
+ */
+export function parseServices(
+  services: Record<string, z.infer<typeof ServiceSpec> | null>,
+  at: (...p: string[]) => Pos,
+  keyAt: (svc: string) => Pos,
+  fail: (pos: Pos, problem: string) => never,
+): DeclaredService[] {
+  const out: DeclaredService[] = [];
+  for (const [svc, s] of Object.entries(services)) {
+    const svcProblem = serviceNameProblem(svc);
+    if (svcProblem && !/[\\/@]/.test(svc)) fail(keyAt(svc), `service name ${JSON.stringify(svc)}: ${svcProblem}`);
+    if (/[\\/@]/.test(svc)) fail(keyAt(svc), `service name ${JSON.stringify(svc)}: the host service's own name, without @, / or \\`);
+    const set = Object.entries(s?.set ?? {}).map(([p, v]) => setSpec(p, v));
+    for (const [i, spec2] of set.entries()) {
+      try {
+        parseSet(spec2);
+      } catch (err) {
+        fail(at('services', svc, 'set', Object.keys(s!.set!)[i]!), (err as Error).message.replace(/^--set /, 'set: '));
+      }
+    }
+    const legacy = s?.direct === undefined ? undefined : s.direct ? 'direct' : 'relayed';
+    if (legacy && s?.mode && s.mode !== legacy) fail(at('services', svc, 'direct'), `direct: ${s.direct} contradicts mode: ${s.mode} (give mode only)`);
+    const policy = {
+      ...(s?.restart !== undefined ? { restart: s.restart } : {}),
+      ...(s?.health !== undefined ? { health: s.health } : {}),
+      ...(s?.interval !== undefined ? { interval: String(s.interval) } : {}),
+      ...(s?.retries !== undefined ? { retries: String(s.retries) } : {}),
+    };
+    try {
+      if (policy.restart !== undefined) parseRestart(policy.restart);
+      if (policy.health !== undefined) parseHealth(policy.health, policy.interval, policy.retries);
+      else if (policy.interval !== undefined || policy.retries !== undefined) throw new Error('interval and retries go with health');
+    } catch (err) {
+      const key = ['restart', 'health', 'interval', 'retries'].find((k) => (err as Error).message.includes(k)) ?? 'restart';
+      fail(at('services', svc, key), (err as Error).message.replace(/^--/, ''));
+    }
+    out.push({ name: svc, set, share: s?.share ?? [], mode: s?.mode ?? legacy ?? 'auto', ...policy });
+  }
+  return out;
+}
+
 function expectedKeys(path: (string | number)[]): string {
-  if (path.length === 0) return 'vms';
+  if (path.length === 0) return 'vms, cluster';
   if (path.length === 2) return 'ip, ports, policy, services';
   if (path.length === 4) return 'set, share, mode, restart, health, interval, retries';
   return 'see docs/fleet.md';

@@ -44,6 +44,20 @@ function writeOwners(backend: ManagedBackend, owners: Record<string, string[]>):
   renameSync(`${file}.tmp`, file);
 }
 
+/**
+ * Give a VM to a fleet file or take it back: a VM the file does not own is never removed by
+ * its `up` (the cluster keeps a VM whose state is being moved, src/cluster/node.ts).
+ */
+export function setOwned(backend: ManagedBackend, file: string, vm: string, owned: boolean): void {
+  const owners = readOwners(backend);
+  const list = new Set(owners[file] ?? []);
+  if (owned === list.has(vm)) return;
+  if (owned) list.add(vm);
+  else list.delete(vm);
+  owners[file] = [...list].sort();
+  writeOwners(backend, owners);
+}
+
 /** The host's DependOnService for the declared services and what they depend on. */
 async function hostDependencies(backend: ManagedBackend, names: string[]): Promise<Record<string, string[]>> {
   const out: Record<string, string[]> = {};

@@ -1,0 +1,471 @@
+// The node agent (`svcdup node start`): registers the host under an etcd lease, watches its
+// own assignments only (/svcdup/assign/HOST/), makes the host match them with the engine of
+// `svcdup up` (src/fleet/fleet.ts), and writes each duplicate's status. A fence process
+// (src/cluster/fence.ts) stops the duplicates when the lease could not be renewed in time.
+import { fork, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { createReadStream, createWriteStream, mkdirSync, rmSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { fileURLToPath } from 'node:url';
+import type { Etcd3, Lease, Watcher } from 'etcd3';
+import { createBackend, type ManagedBackend } from '../backend/index.js';
+import { Duplicates } from '../dup/dup.js';
+import { checkDrift, repairHost } from '../dup/repair.js';
+import { SvcdupError } from '../errors.js';
+import type { Fleet } from '../fleet/file.js';
+import { fleetUp, setOwned } from '../fleet/fleet.js';
+import { exportVm, sha256File } from '../portable/export.js';
+import { importVm } from '../portable/import.js';
+import { getVm, listVms } from '../state/vms.js';
+import { nextFreeAddress } from '../net/index.js';
+import { openDb } from '../state/db.js';
+import { WriterLock } from '../state/lock.js';
+import { connectEtcd, etcdWhy, LeaseKeeper, type EtcdOptions } from './etcd.js';
+import type { FenceArm, FenceReport } from './fence.js';
+import { keys, under } from './keys.js';
+import { unseal, type ClusterKey } from './secret.js';
+import type { AssignmentValue, MoveValue, NodeRecord, StatusValue } from './types.js';
+
+export interface NodeOptions extends EtcdOptions {
+  name: string;
+  labels: Record<string, string>;
+  capacity?: number;
+  /** lease TTL, seconds */
+  ttl: number;
+  /** renewal interval, seconds */
+  renew: number;
+  /** full resync (restart what stopped, refresh statuses), seconds */
+  resync: number;
+  backend?: string;
+  /** the address other nodes fetch a drained VM's archive from (this host's, as they reach it) */
+  advertise: string;
+  /** the cluster key sealed `set:` values open with (src/cluster/secret.ts) */
+  secretKey?: ClusterKey;
+  log: (line: string) => void;
+}
+
+/** The fleet identity the node's VMs are owned under in fleets.json: what it may remove. */
+export const clusterFleetId = (name: string): string => `etcd-cluster:${name}`;
+
+const oneLine = (err: unknown): string => (err as Error).message.replace(/\s*\n\s*/g, ' ');
+
+export class NodeNameTaken extends SvcdupError {}
+
+/** Fence this long before the lease would expire: the stop must be done before etcd lets it go. */
+export const fenceMargin = (ttl: number): number => Math.max(1000, (ttl * 1000) / 4);
+
+export class NodeAgent {
+  private client!: Etcd3;
+  private lease: Lease | undefined;
+  private keeper!: LeaseKeeper;
+  private leaseId = '';
+  /** when the last renewal that succeeded was sent */
+  private renewedAt = 0;
+  private watcher: Watcher | undefined;
+  private fencer: ChildProcess | undefined;
+  private backend: ManagedBackend | undefined;
+  private busy: Promise<void> = Promise.resolve();
+  private dirty = false;
+  private running = false;
+  private stopping = false;
+  private timers: NodeJS.Timeout[] = [];
+  private lastStatus = new Map<string, string>();
+  private fenceList: [string, string][] = [];
+  /** drain: VMs exported for a move, kept (not owned, not started) until the target has them */
+  private retained = new Map<string, { id: string; file: string }>();
+  /** drain: archive files served to the target, by one-time token */
+  private served = new Map<string, string>();
+  private server: Server | undefined;
+  /** imports that failed (by move id): not tried again, the leader gives the VM back to its source */
+  private failedImports = new Set<string>();
+  private serverUrl = '';
+
+  constructor(private readonly o: NodeOptions) {}
+
+  /** Until stop(): connect, register, converge. Throws NodeNameTaken when another agent holds the name. */
+  async start(): Promise<void> {
+    this.client = await connectEtcd(this.o, Number.POSITIVE_INFINITY, this.o.log);
+    this.keeper = new LeaseKeeper(this.o);
+    try {
+      await this.register();
+    } catch (err) {
+      this.client.close();
+      this.keeper.close();
+      throw err;
+    }
+    this.startFencer();
+    this.armFence();
+    this.watcher = await this.client.watch().prefix(keys.assignsOf(this.o.name)).create();
+    this.watcher.on('put', () => this.schedule());
+    this.watcher.on('delete', () => this.schedule());
+    this.watcher.on('connected', () => this.schedule());
+    this.watcher.on('error', () => {});
+    this.running = true;
+    this.timers.push(setInterval(() => void this.renew(), this.o.renew * 1000));
+    this.timers.push(setInterval(() => this.schedule(), this.o.resync * 1000));
+    this.schedule();
+  }
+
+  private startFencer(): void {
+    const script = fileURLToPath(new URL('./fence.js', import.meta.url));
+    this.fencer = fork(script, [], {
+      env: { ...process.env, ...(this.o.backend ? { SVCDUP_BACKEND: this.o.backend } : {}) },
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    this.fencer.on('message', (m: { fence?: FenceReport }) => {
+      if (!m.fence) return;
+      const what = m.fence.fenced.length ? m.fence.fenced.join(', ') : 'nothing running';
+      this.o.log(this.stopping ? `stopping: stopped ${what}` : `fenced: lease not renewed in time; stopped ${what}`);
+      for (const e of m.fence.errors) this.o.log(`fence: ${e}`);
+    });
+  }
+
+  private record(): NodeRecord {
+    return {
+      name: this.o.name,
+      labels: this.o.labels,
+      ...(this.o.capacity !== undefined ? { capacity: this.o.capacity } : {}),
+      ttl: this.o.ttl,
+      renew: this.o.renew,
+      hostname: hostname(),
+      pid: process.pid,
+      startedAt: Date.now(),
+    };
+  }
+
+  /** A new lease and the node key under it, only if no live agent holds the name. */
+  private async register(): Promise<void> {
+    for (let delay = 500; ; delay = Math.min(delay * 2, 8000)) {
+      const sent = Date.now();
+      try {
+        const lease = this.client.lease(this.o.ttl, { autoKeepAlive: false });
+        const id = await lease.grant();
+        const r = await this.client
+          .if(keys.node(this.o.name), 'Create', '==', 0)
+          .then(
+            this.client.put(keys.node(this.o.name)).value(JSON.stringify(this.record())).lease(id),
+            // a host back from `node lost` is a host again (what moved away stays moved)
+            this.client.delete().key(keys.lost(this.o.name)),
+          )
+          .else(this.client.get(keys.node(this.o.name)))
+          .commit();
+        if (!r.succeeded) {
+          await lease.revoke().catch(() => {});
+          const kv = r.responses[0]?.response_range?.kvs[0];
+          const other = kv ? (JSON.parse(kv.value.toString()) as NodeRecord) : undefined;
+          throw new NodeNameTaken(
+            `node name ${this.o.name} is taken: another agent holds it${other ? ` (pid ${other.pid} on ${other.hostname})` : ''}; give this host another --name, or wait up to ${this.o.ttl} s if that agent is gone`,
+          );
+        }
+        this.lease?.release();
+        this.lease = lease;
+        this.leaseId = id;
+        this.renewedAt = sent;
+        this.armFence();
+        this.o.log(`registered as ${this.o.name} (lease ${id}, ttl ${this.o.ttl} s)`);
+        return;
+      } catch (err) {
+        if (err instanceof NodeNameTaken) throw err;
+        this.o.log(`cannot register (${etcdWhy(err)}); retrying in ${delay / 1000} s`);
+        await new Promise((r) => setTimeout(r, delay));
+      }
+    }
+  }
+
+  /** Renew the lease; a lease that expired meanwhile means registering anew (if the name is still free). */
+  private renewing = false;
+  private async renew(): Promise<void> {
+    if (!this.lease || this.renewing) return;
+    this.renewing = true;
+    const sent = Date.now();
+    try {
+      // each member tried in turn, within one renewal period
+      const ttl = await this.keeper.renew(this.leaseId, Math.max(1000, this.o.renew * 1000));
+      if (ttl <= 0) throw new Error('lease expired');
+      this.renewedAt = sent;
+      this.armFence();
+    } catch (err) {
+      if (this.stopping) return;
+      const expired = /expired|not found|LeaseInvalid/i.test(`${(err as Error).name} ${(err as Error).message}`);
+      this.o.log(`cannot renew the lease (${etcdWhy(err)})${expired ? '; registering again' : ''}`);
+      if (!expired) return;
+      this.lease = undefined;
+      try {
+        await this.register();
+        this.schedule();
+      } catch (e) {
+        this.o.log((e as Error).message);
+        await this.stop(1);
+      }
+    } finally {
+      this.renewing = false;
+    }
+  }
+
+  /** Whether the lease is surely still alive (renewed recently enough): the only time the node may start anything. */
+  private fresh(): boolean {
+    return !!this.lease && Date.now() < this.renewedAt + this.o.ttl * 1000 - fenceMargin(this.o.ttl);
+  }
+
+  private armFence(): void {
+    const m: FenceArm = { deadline: this.renewedAt + this.o.ttl * 1000 - fenceMargin(this.o.ttl), dups: this.fenceList };
+    this.fencer?.send(m);
+  }
+
+  /** Converge soon; one at a time, and one more after the current if something changed meanwhile. */
+  schedule(): void {
+    if (this.dirty || this.stopping) return;
+    this.dirty = true;
+    this.busy = this.busy.then(async () => {
+      this.dirty = false;
+      try {
+        await this.converge();
+      } catch (err) {
+        this.o.log(`converge failed: ${(err as Error).message}`);
+        await this.backend?.close().catch(() => {});
+        this.backend = undefined;
+      }
+    });
+  }
+
+  private async converge(): Promise<void> {
+    if (!this.fresh() || this.stopping) return;
+    let assigned: AssignmentValue[];
+    try {
+      // linearizable: never act on a stale copy of the assignments
+      const all = await this.client.getAll().prefix(keys.assignsOf(this.o.name)).strings();
+      assigned = Object.values(all).map((v) => JSON.parse(v) as AssignmentValue);
+    } catch (err) {
+      this.o.log(`cannot read assignments (${etcdWhy(err)}); keeping what runs`);
+      return;
+    }
+    const lock = await WriterLock.acquire(createBackend({ kind: this.o.backend }).paths.home, { waitMs: 120_000, what: `node start ${this.o.name}` });
+    try {
+      this.backend ??= createBackend({ kind: this.o.backend });
+      await this.backend.open();
+      const db = openDb(this.backend.paths.stateDb);
+      try {
+        const dups = new Duplicates(this.backend, db);
+        const rec = await dups.recover();
+        for (const e of rec.rolledBack) this.o.log(`rolled back an interrupted ${e.op} of ${e.target}`);
+        await checkDrift(this.backend, db);
+        await repairHost(this.backend, { db });
+        // drain moves first: what is being exported or has failed to import is not run here now
+        const skip = await this.moves(assigned, dups);
+        const fleet: Fleet = {
+          file: clusterFleetId(this.o.name),
+          vms: assigned
+            .filter((a) => !skip.has(a.vm))
+            .map((a) => ({
+              name: a.vm,
+              ...(a.ports ? { ports: a.ports } : {}),
+              // sealed set: values opened here, in memory only
+              services: a.services.map((s) => ({ ...s, set: s.set.map((v) => unseal(this.o.secretKey, v)) })),
+            })),
+        };
+        // what the fence stops: every duplicate of a VM this node holds for the cluster (assigned or leaving)
+        const vmNames = new Set(assigned.map((a) => a.vm));
+        this.fenceList = [...dups.list()].filter((d) => vmNames.has(d.vm)).map((d) => [d.service, d.vm]);
+        let error: string | undefined;
+        try {
+          await fleetUp({ backend: this.backend, db, dups }, fleet, {
+            onEvent: (e) => {
+              // a start only while the lease is surely ours (an agent resumed after SIGSTOP must not start what moved)
+              if (e.status === 'begin' && e.change.op === 'start' && !this.fresh()) throw new SvcdupError('lease not renewed in time: not starting');
+              if (e.status !== 'begin') this.o.log(`[${e.step}/${e.of}] ${e.text}: ${e.status === 'failed' ? `FAILED: ${e.error}` : (e.state ?? 'done')}`);
+            },
+          });
+        } catch (err) {
+          error = (err as Error).message;
+          this.o.log(`converge: ${error}`);
+        }
+        this.fenceList = [...dups.list()].filter((d) => vmNames.has(d.vm)).map((d) => [d.service, d.vm]);
+        this.armFence();
+        await this.writeStatuses(assigned, dups, error);
+      } finally {
+        db.close();
+      }
+    } finally {
+      lock.release();
+    }
+  }
+
+  /**
+   * Drain moves on this host. As source: an assignment marked `move` is stopped, exported and
+   * served once to the target; the VM is kept, not owned by the fleet (so not removed) and not
+   * started, until the target has it or it comes back. As target: an assignment with
+   * `importFrom` whose VM is not here is fetched, checked and imported before `up` starts it.
+   * Returns the VMs `up` must leave alone this time.
+   */
+  private async moves(assigned: AssignmentValue[], dups: Duplicates): Promise<Set<string>> {
+    const skip = new Set<string>();
+    const b = this.backend!;
+    const fleetId = clusterFleetId(this.o.name);
+    const put = (m: Omit<MoveValue, 'at'>) => this.client.put(keys.move(m.vm)).value(JSON.stringify({ ...m, at: Date.now() }));
+    for (const a of assigned) {
+      if (a.move) {
+        skip.add(a.vm);
+        if (this.retained.get(a.vm)?.id === a.move.id) continue;
+        const dir = join(b.paths.home, 'transfers');
+        mkdirSync(dir, { recursive: true });
+        const file = join(dir, `${a.vm}-${a.move.id}.svcdup.tgz`);
+        rmSync(file, { force: true });
+        try {
+          setOwned(b, fleetId, a.vm, false);
+          for (const d of dups.list(a.vm)) await dups.stop(d.service, a.vm);
+          await exportVm(b, dups, a.vm, file);
+          const token = randomBytes(24).toString('hex');
+          this.served.set(token, file);
+          this.retained.set(a.vm, { id: a.move.id, file });
+          await put({
+            vm: a.vm,
+            id: a.move.id,
+            from: this.o.name,
+            to: a.move.to,
+            state: 'exported',
+            url: `${await this.serve()}/transfer/${token}`,
+            sha256: await sha256File(file),
+          });
+          this.o.log(`drain: exported ${a.vm} for ${a.move.to}`);
+        } catch (err) {
+          this.o.log(`drain: export of ${a.vm} failed: ${(err as Error).message}`);
+          setOwned(b, fleetId, a.vm, true);
+          skip.delete(a.vm);
+          await put({
+            vm: a.vm,
+            id: a.move.id,
+            from: this.o.name,
+            to: a.move.to,
+            state: 'failed',
+            error: `export on ${this.o.name}: ${oneLine(err)}`,
+          });
+        }
+      } else if (a.importFrom && !getVm(dups.db, a.vm)) {
+        const f = a.importFrom;
+        if (this.failedImports.has(f.id)) {
+          skip.add(a.vm);
+          continue;
+        }
+        const file = join(b.paths.home, 'transfers', `${a.vm}-${f.id}.in.svcdup.tgz`);
+        try {
+          mkdirSync(join(b.paths.home, 'transfers'), { recursive: true });
+          const r = await fetch(f.url, { signal: AbortSignal.timeout(600_000) });
+          if (!r.ok || !r.body) throw new Error(`fetching the archive from ${f.from}: HTTP ${r.status}`);
+          await pipeline(Readable.fromWeb(r.body as import('node:stream/web').ReadableStream), createWriteStream(file));
+          if ((await sha256File(file)) !== f.sha256) throw new Error(`the archive from ${f.from} does not match its checksum`);
+          // the group's port map, or the next address free here (the source's may be taken on this host)
+          const used = listVms(dups.db).flatMap((v) => (v.address ? [v.address] : []));
+          await importVm(b, dups, file, a.ports ? { portMap: a.ports } : { ip: nextFreeAddress(used) });
+          await put({ vm: a.vm, id: f.id, from: f.from, to: this.o.name, state: 'done' });
+          this.o.log(`drain: imported ${a.vm} from ${f.from}`);
+        } catch (err) {
+          skip.add(a.vm);
+          this.failedImports.add(f.id);
+          this.o.log(`drain: import of ${a.vm} failed: ${(err as Error).message}`);
+          await put({ vm: a.vm, id: f.id, from: f.from, to: this.o.name, state: 'failed', error: `import on ${this.o.name}: ${oneLine(err)}` });
+        } finally {
+          rmSync(file, { force: true });
+        }
+      }
+    }
+    // kept VMs: back here (the move failed) -> owned again and started; moved for good -> owned again, so up removes it
+    for (const [vm, r] of this.retained) {
+      const back = assigned.find((a) => a.vm === vm && !a.move);
+      const m = await this.client.get(keys.move(vm)).string();
+      const gone = !back && (!m || (JSON.parse(m) as MoveValue).state === 'done' || (JSON.parse(m) as MoveValue).id !== r.id);
+      if (!back && !gone) continue;
+      setOwned(b, fleetId, vm, true);
+      this.retained.delete(vm);
+      for (const [t, f] of this.served) if (f === r.file) this.served.delete(t);
+      rmSync(r.file, { force: true });
+      this.o.log(back ? `drain: ${vm} stays here (its move failed); starting it again` : `drain: ${vm} moved; removing it here`);
+    }
+    return skip;
+  }
+
+  /** The transfer server: each archive under its own random token, for the target node only to fetch. */
+  private async serve(): Promise<string> {
+    if (this.server) return this.serverUrl;
+    const server = createServer((req, res) => {
+      const token = /^\/transfer\/([0-9a-f]{48})$/.exec(req.url ?? '')?.[1];
+      const file = token && this.served.get(token);
+      if (!file || req.method !== 'GET') {
+        res.writeHead(404).end();
+        return;
+      }
+      res.writeHead(200, { 'content-type': 'application/gzip' });
+      createReadStream(file).pipe(res);
+    });
+    await new Promise<void>((resolve) => server.listen(0, this.o.advertise, resolve));
+    this.server = server;
+    const port = (server.address() as { port: number }).port;
+    this.serverUrl = `http://${this.o.advertise.includes(':') ? `[${this.o.advertise}]` : this.o.advertise}:${port}`;
+    return this.serverUrl;
+  }
+
+  private async writeStatuses(assigned: AssignmentValue[], dups: Duplicates, error: string | undefined): Promise<void> {
+    const scm = new Map((await this.backend!.call('scm.list', {})).map((s) => [s.name.toLowerCase(), s]));
+    const want = new Set<string>();
+    for (const a of assigned) {
+      const services = a.services.map((s) => {
+        const rec = dups.get(a.vm, s.name);
+        const st = rec && scm.get(rec.scmName.toLowerCase());
+        return { service: s.name, scmName: rec?.scmName ?? `${s.name}@${a.vm}`, state: st?.state ?? 'missing', pid: st?.pid ?? 0 };
+      });
+      const bad = services.find((s) => s.state !== 'RUNNING');
+      const v: Omit<StatusValue, 'at'> = {
+        vm: a.vm,
+        host: this.o.name,
+        generation: a.generation,
+        state: bad?.state ?? 'RUNNING',
+        services,
+        ...(bad && error ? { error } : {}),
+      };
+      const text = JSON.stringify(v);
+      want.add(a.vm);
+      // written only when it changed: a node at rest writes nothing but its lease renewals
+      if (this.lastStatus.get(a.vm) === text) continue;
+      await this.client
+        .put(keys.status(this.o.name, a.vm))
+        .value(JSON.stringify({ ...v, at: Date.now() }))
+        .lease(this.leaseId);
+      this.lastStatus.set(a.vm, text);
+    }
+    const old = await this.client.getAll().prefix(keys.statusOf(this.o.name)).keys();
+    for (const k of old) {
+      const vm = under(k, keys.statusOf(this.o.name));
+      if (!want.has(vm)) {
+        await this.client.delete().key(k);
+        this.lastStatus.delete(vm);
+      }
+    }
+  }
+
+  /** Stop: the duplicates stop with the agent (a host without its agent cannot prove it holds them), the lease is revoked. */
+  async stop(code = 0): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    for (const t of this.timers) clearInterval(t);
+    await this.busy.catch(() => {});
+    await this.watcher?.cancel().catch(() => {});
+    if (this.fencer?.connected) {
+      await new Promise<void>((resolve) => {
+        this.fencer!.once('exit', () => resolve());
+        this.fencer!.send({ exit: true });
+        setTimeout(resolve, 60_000).unref();
+      });
+    }
+    await this.lease?.revoke().catch(() => {});
+    this.server?.close();
+    this.client?.close();
+    this.keeper?.close();
+    await this.backend?.close().catch(() => {});
+    if (this.running) this.o.log('stopped');
+    process.exitCode = code;
+    if (code) process.exit(code);
+  }
+}

@@ -1,0 +1,333 @@
+// A cluster of svcdup hosts on a real 3-member etcd (issue 21): 3 homes (each its own Wine
+// prefix) with a node agent each, 2 controllers, short TTLs and graces. apply places one
+// replica per host and each answers; one etcd member killed changes nothing; the leading
+// controller killed, the other leads; a dead host's `replace` duplicates move after the grace
+// and its `wait` ones only after `node lost`; a stopped (SIGSTOP) agent's fence stops its
+// duplicates before they start elsewhere, and resumed it does not start them again. After
+// each case every live host's SCM is read: no duplicate runs on two hosts, none is lost.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { Etcd3 } from 'etcd3';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { packageRoot } from '../src/config.js';
+import { cliFor } from './cli-helpers.js';
+import { EtcdCluster } from './etcd-helpers.js';
+import { nativeExe, openTestHost, testEnv, type TestHost } from './helpers.js';
+
+const LONG = 300_000;
+const SVC = 'svcdup-testsvc';
+const TTL = 6;
+const GRACE = 3;
+const dir = mkdtempSync(join(tmpdir(), 'svcdup-cluster-'));
+const NAMES = ['h1', 'h2', 'h3'] as const;
+// the cluster key that seals `set:` values in etcd (apply and every agent get the file)
+const KEY = join(dir, 'cluster.key');
+writeFileSync(KEY, randomBytes(32), { mode: 0o600 });
+
+let etcd: EtcdCluster;
+const hosts: Record<string, TestHost> = {};
+const agents: Record<string, ChildProcess> = {};
+const controllers: Record<string, ChildProcess> = {};
+const dead = new Set<string>();
+const c0 = cliFor(() => hosts.h1!.paths);
+
+/** A long-running svcdup process in its own process group (killed with it), its output in a log file. */
+function daemon(label: string, args: string[], env: NodeJS.ProcessEnv): ChildProcess {
+  const log = openSync(join(dir, `${label}.log`), 'a');
+  return spawn('node', [join(packageRoot, 'dist/cli.js'), ...args], { env, stdio: ['ignore', log, log], detached: true });
+}
+const logOf = (label: string): string => readFileSync(join(dir, `${label}.log`), 'utf8');
+const killGroup = (p: ChildProcess | undefined, sig: NodeJS.Signals = 'SIGKILL') => {
+  try {
+    if (p?.pid) process.kill(-p.pid, sig);
+  } catch {
+    /* already gone */
+  }
+};
+
+function startAgent(h: string): void {
+  agents[h] = daemon(
+    `agent-${h}`,
+    ['node', 'start', '--etcd', etcd.urls, '--name', h, '--ttl', String(TTL), '--renew', '1', '--resync', '2', '--secret-key', KEY],
+    testEnv(hosts[h]!.paths),
+  );
+}
+function startController(id: string): void {
+  controllers[id] = daemon(`ctl-${id}`, ['controller', '--etcd', etcd.urls, '--id', id, '--ttl', '3'], testEnv(hosts.h1!.paths));
+}
+
+/** `svcdup ARGS --etcd URLS` (any home: the cluster commands only talk to etcd). */
+const ccli = (args: string[]) => c0.cli([...args, '--etcd', etcd.urls]);
+interface Row {
+  group: string;
+  vm: string;
+  host: string;
+  generation: number;
+  state: string;
+  note: string;
+  services: { service: string; pid: number; state: string }[];
+}
+const ps = (): { rows: Row[]; leader: string | null; problem?: string } => {
+  const r = ccli(['cluster', 'ps', '--json']);
+  expect(r.status, r.stderr).toBe(0);
+  return JSON.parse(r.stdout);
+};
+async function until<T>(what: string, ms: number, fn: () => Promise<T | undefined> | T | undefined): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (v !== undefined && v !== false) return v;
+    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 300));
+  }
+}
+
+/** Every live host's SCM: which cluster duplicates run where (`vm` -> hosts). */
+async function running(): Promise<Map<string, string[]>> {
+  const out = new Map<string, string[]>();
+  for (const h of NAMES) {
+    if (dead.has(h)) continue;
+    for (const s of await hosts[h]!.backend.call('scm.list', {})) {
+      const m = /^svcdup-testsvc@(.+)$/i.exec(s.name);
+      if (!m || s.state === 'STOPPED') continue;
+      out.set(m[1]!, [...(out.get(m[1]!) ?? []), h]);
+    }
+  }
+  return out;
+}
+/** No VM runs on two hosts; each placed replica on a live host runs there and nowhere else. */
+async function checkScm(): Promise<void> {
+  const run = await running();
+  for (const [vm, on] of run) expect(on, `${vm} runs on ${on.join(' and ')}`).toHaveLength(1);
+  for (const r of ps().rows) if (r.host !== '-' && !dead.has(r.host)) expect(run.get(r.vm), `${r.vm} on ${r.host}`).toEqual([r.host]);
+}
+
+/** The test service's greeting, asked by a client inside VM `vm` on host `h`. */
+function greet(h: string, vm: string): string {
+  const r = cliFor(() => hosts[h]!.paths).cli(['run', '--vm', vm, '--', nativeExe(hosts[h]!.backend, 'svcdup-pipecall.exe'), SVC, 'hi']);
+  expect(r.status, r.stderr).toBe(0);
+  return (JSON.parse(r.stdout) as { greeting: string }).greeting;
+}
+
+const group = (name: string, replicas: number, extra: string) =>
+  `  ${name}:\n    replicas: ${replicas}\n${extra}    services: { ${SVC}: { mode: relayed, set: { 'Parameters\\Greeting': hello ${name} } } }\n`;
+const file = (name: string, text: string): string => {
+  const f = join(dir, name);
+  writeFileSync(f, `cluster:\n${text}`);
+  return f;
+};
+
+beforeAll(async () => {
+  etcd = await EtcdCluster.start();
+  const opened = await Promise.all(NAMES.map((h) => openTestHost(`cl-${h}`)));
+  for (const [i, h] of NAMES.entries()) {
+    hosts[h] = opened[i]!;
+    const b = opened[i]!.backend;
+    await b.call('scm.create', { name: SVC, imagePath: nativeExe(b, 'svcdup-testsvc.exe') });
+  }
+  startController('ca');
+  startController('cb');
+  for (const h of NAMES) startAgent(h);
+  await until('3 ready nodes', 120_000, () => {
+    const r = ccli(['cluster', 'nodes', '--json']);
+    const n = r.status === 0 ? (JSON.parse(r.stdout) as { nodes: { ready: boolean }[] }).nodes : [];
+    return n.filter((x) => x.ready).length === 3 || undefined;
+  });
+}, LONG);
+
+afterAll(async () => {
+  for (const p of [...Object.values(agents), ...Object.values(controllers)]) {
+    killGroup(p, 'SIGCONT');
+    killGroup(p);
+  }
+  await Promise.all(Object.values(hosts).map((h) => h.dispose().catch(() => {})));
+  await etcd?.stop();
+  rmSync(dir, { recursive: true, force: true });
+}, LONG);
+
+describe('a cluster on etcd', () => {
+  it(
+    'apply places 3 replicas, one per host, and each answers; a second node with a taken name is refused',
+    async () => {
+      const f = file('web.yaml', group('web', 3, '    placement: { spread: host }\n'));
+      // set: values are never stored in etcd in clear: refused without a cluster key
+      const clear = ccli(['apply', '-f', f]);
+      expect(clear.status).toBe(2);
+      expect(clear.stderr).toMatch(/cluster\.web: set: values would be stored in etcd in clear; give --secret-key FILE/);
+      const r = ccli(['apply', '-f', f, '--wait-running', '200', '--secret-key', KEY]);
+      expect(r.status, r.stderr + r.stdout).toBe(0);
+      expect(r.stdout).toMatch(/all 3 replicas RUNNING/);
+      const rows = ps().rows;
+      expect(rows.map((x) => x.host).sort()).toEqual(['h1', 'h2', 'h3']);
+      for (const x of rows) expect(greet(x.host, x.vm)).toBe('hello web');
+      // ... and the greeting each answers with is nowhere in etcd
+      const raw = new Etcd3({ hosts: etcd.urls.split(',') });
+      const all = JSON.stringify(await raw.getAll().prefix('/svcdup/').strings());
+      raw.close();
+      expect(all).toContain('sealed:v1:');
+      expect(all).not.toContain('hello');
+      await checkScm();
+      // two agents with one name: the second is refused, the first keeps it
+      const dup = cliFor(() => hosts.h2!.paths).cli(['node', 'start', '--etcd', etcd.urls, '--name', 'h1', '--ttl', '6', '--renew', '1']);
+      expect(dup.status).toBe(1);
+      expect(dup.stdout + dup.stderr).toMatch(/node name h1 is taken: another agent holds it \(pid \d+/);
+      // a file that cannot be placed says which constraint fails, for which replicas
+      const bad = ccli(['apply', '-f', file('bad.yaml', group('big', 4, '    placement: { labels: { zone: z } }\n')), '--secret-key', KEY]);
+      expect(bad.status).toBe(3);
+      expect(bad.stdout).toMatch(/cannot place big-0: labels: no ready, uncordoned node has zone=z/);
+      expect(ccli(['delete', '-f', join(dir, 'bad.yaml')]).stdout).toMatch(/deleted big/);
+    },
+    LONG,
+  );
+
+  it(
+    'SIGKILL of one etcd member changes nothing',
+    async () => {
+      const before = ps().rows.map((x) => [x.vm, x.host, x.generation, x.services[0]?.pid]);
+      etcd.kill(0);
+      await new Promise((r) => setTimeout(r, TTL * 1000));
+      expect(ps().rows.map((x) => [x.vm, x.host, x.generation, x.services[0]?.pid])).toEqual(before);
+      const nodes = JSON.parse(ccli(['cluster', 'nodes', '--json']).stdout) as { nodes: { ready: boolean }[] };
+      expect(nodes.nodes.every((n) => n.ready)).toBe(true);
+      await checkScm();
+      // no agent lost its lease or fenced itself meanwhile
+      for (const h of NAMES) expect(logOf(`agent-${h}`)).not.toMatch(/fenced|registering again/);
+      await etcd.restart(0);
+    },
+    LONG,
+  );
+
+  it(
+    'SIGKILL of the leading controller: the other leads, and a later apply works',
+    async () => {
+      const leader = ps().leader!;
+      expect(['ca', 'cb']).toContain(leader);
+      killGroup(controllers[leader]);
+      const other = leader === 'ca' ? 'cb' : 'ca';
+      await until('the other controller to lead', 30_000, () => ps().leader === other || undefined);
+      // a later apply: two one-replica groups, both on h1 (the others cordoned for it)
+      for (const h of ['h2', 'h3']) expect(ccli(['node', 'cordon', h]).status).toBe(0);
+      const f = file('loss.yaml', group('mover', 1, `    onNodeLoss: replace\n    grace: ${GRACE}\n`) + group('keep', 1, '    onNodeLoss: wait\n'));
+      const r = ccli(['apply', '-f', f, '--wait-running', '120', '--secret-key', KEY]);
+      expect(r.status, r.stderr + r.stdout).toBe(0);
+      for (const h of ['h2', 'h3']) expect(ccli(['node', 'uncordon', h]).status).toBe(0);
+      const rows = ps().rows;
+      expect(rows.filter((x) => x.group !== 'web').map((x) => `${x.vm} ${x.host}`)).toEqual(['keep-0 h1', 'mover-0 h1']);
+      expect(logOf(`ctl-${other}`)).toMatch(/place mover-0 on h1/);
+      await checkScm();
+    },
+    LONG,
+  );
+
+  it(
+    'a dead host (agent and Wine SIGKILLed): replace moves after the grace, wait only after node lost',
+    async () => {
+      // web's replicas cannot move (spread: host, 3 replicas on 3 hosts): remove the group first
+      expect(ccli(['delete', '-f', join(dir, 'web.yaml')]).status).toBe(0);
+      await until('web removed from every host', 60_000, async () => ![...(await running()).keys()].some((v) => v.startsWith('web-')) || undefined);
+      killGroup(agents.h1);
+      await hosts.h1!.backend.shutdown(); // its wineserver, with every process of the prefix
+      dead.add('h1');
+      const t0 = Date.now();
+      const moved = await until('mover-0 running elsewhere', 90_000, () => {
+        const x = ps().rows.find((r) => r.vm === 'mover-0');
+        return x && x.host !== 'h1' && x.state === 'RUNNING' ? x : undefined;
+      });
+      // not before the lease expired and the grace ran out
+      expect(Date.now() - t0).toBeGreaterThanOrEqual((TTL + GRACE - 1) * 1000);
+      expect(moved.generation).toBe(2);
+      expect(greet(moved.host, 'mover-0')).toBe('hello mover');
+      const keep = ps().rows.find((r) => r.vm === 'keep-0')!;
+      expect(keep).toMatchObject({ host: 'h1', state: 'NodeNotReady' });
+      expect(keep.note).toMatch(/onNodeLoss: wait/);
+      expect((await running()).has('keep-0')).toBe(false);
+      await checkScm();
+      const lost = ccli(['node', 'lost', 'h1']);
+      expect(lost.status, lost.stderr).toBe(0);
+      const kept = await until('keep-0 running elsewhere', 90_000, () => {
+        const x = ps().rows.find((r) => r.vm === 'keep-0');
+        return x && x.host !== 'h1' && x.state === 'RUNNING' ? x : undefined;
+      });
+      expect(greet(kept.host, 'keep-0')).toBe('hello keep');
+      // a Ready node cannot be called lost
+      expect(ccli(['node', 'lost', kept.host]).stderr).toMatch(/is Ready/);
+      await checkScm();
+    },
+    LONG,
+  );
+
+  it(
+    'a stopped agent (SIGSTOP): its fence stops its duplicates before they start elsewhere; resumed, it does not start them',
+    async () => {
+      const m = ps().rows.find((r) => r.vm === 'mover-0')!.host;
+      const other = m === 'h2' ? 'h3' : 'h2';
+      process.kill(agents[m]!.pid!, 'SIGSTOP'); // the agent only: its fence process runs on
+      let stoppedAt = 0;
+      let startedAt = 0;
+      await until('mover-0 running on the other host', 90_000, async () => {
+        const run = await running();
+        const on = run.get('mover-0') ?? [];
+        expect(on.length).toBeLessThanOrEqual(1);
+        if (!stoppedAt && !on.includes(m)) stoppedAt = Date.now();
+        if (on.includes(other)) startedAt = Date.now();
+        return startedAt || undefined;
+      });
+      expect(stoppedAt).toBeGreaterThan(0);
+      expect(stoppedAt).toBeLessThan(startedAt);
+      process.kill(agents[m]!.pid!, 'SIGCONT');
+      await until(`${m} registered again`, 60_000, () => /registered as .*\n(.|\n)*registered as /.test(logOf(`agent-${m}`)) || undefined);
+      // a few resyncs later: it has not started mover-0 again (it removed the VM that moved away)
+      await new Promise((r) => setTimeout(r, 6000));
+      // the fence said what it stopped (heard by the agent once resumed)
+      expect(logOf(`agent-${m}`)).toMatch(/fenced: lease not renewed in time; stopped svcdup-testsvc@mover-0/);
+      expect((await running()).get('mover-0')).toEqual([other]);
+      expect(greet(other, 'mover-0')).toBe('hello mover');
+      await checkScm();
+    },
+    LONG,
+  );
+
+  it(
+    'drain moves a VM with its state to another host; a failed transfer leaves it running where it was, with its data',
+    async () => {
+      const live = NAMES.filter((h) => !dead.has(h));
+      const from = ps().rows.find((r) => r.vm === 'mover-0')!.host;
+      const to = live.find((h) => h !== from)!;
+      const inVm = (h: string, ...cmd: string[]) => cliFor(() => hosts[h]!.paths).cli(['run', '--vm', 'mover-0', '--', 'cmd.exe', '/c', ...cmd]);
+      // state only the VM has: a file in its copy-on-write area
+      expect(inVm(from, 'echo moved-data> C:\\drain.txt').status).toBe(0);
+      const r = ccli(['node', 'drain', from, '--timeout', '180', '--json']);
+      expect(r.status, r.stderr + r.stdout).toBe(0);
+      const res = JSON.parse(r.stdout) as { moved: { vm: string; to: string }[]; failed: unknown[] };
+      expect(res.failed).toEqual([]);
+      expect(res.moved).toContainEqual({ vm: 'mover-0', to });
+      expect(inVm(to, 'type', 'C:\\drain.txt').stdout.trim()).toBe('moved-data');
+      expect(greet(to, 'mover-0')).toBe('hello mover');
+      await until(`mover-0 removed from ${from}`, 30_000, () => {
+        const vms = cliFor(() => hosts[from]!.paths).cliJson<{ name: string }[]>(['vm', 'ls']);
+        return !vms.some((v) => v.name === 'mover-0') || undefined;
+      });
+      await checkScm();
+      // back the other way, to a host that lacks the service: the import fails, the VM runs where it was
+      expect(ccli(['node', 'uncordon', from]).status).toBe(0);
+      await hosts[from]!.backend.call('scm.delete', { name: SVC });
+      expect(inVm(to, 'echo second> C:\\drain2.txt').status).toBe(0);
+      const back = ccli(['node', 'drain', to, '--timeout', '180', '--json']);
+      expect(back.status).toBe(1);
+      const failed = JSON.parse(back.stdout) as { failed: { vm: string; error: string }[] };
+      expect(failed.failed.find((f) => f.vm === 'mover-0')?.error).toMatch(/import on .*has no service svcdup-testsvc/);
+      const row = await until('mover-0 running on its old host again', 60_000, () => {
+        const x = ps().rows.find((y) => y.vm === 'mover-0');
+        return x?.host === to && x.state === 'RUNNING' ? x : undefined;
+      });
+      expect(row.host).toBe(to);
+      expect(inVm(to, 'type', 'C:\\drain.txt', 'C:\\drain2.txt').stdout).toMatch(/moved-data[\s\S]*second/);
+      expect(greet(to, 'mover-0')).toBe('hello mover');
+      await checkScm();
+    },
+    LONG,
+  );
+});
