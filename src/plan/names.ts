@@ -8,6 +8,27 @@
 export const RESERVED_DEVICE_NAME = /^(con|prn|aux|nul|com[1-9\u00b9\u00b2\u00b3]|lpt[1-9\u00b9\u00b2\u00b3])(\.[^\\/]*)?$/i;
 
 /** The SCM's limit on a service name (and on a display name). */
+/** Lowercase letters, digits and inner hyphens, 1 to 32 characters, starting with a letter. */
+export const VM_NAME = /^[a-z](?:[a-z0-9-]{0,30}[a-z0-9])?$/;
+export const VM_NAME_MAX = 32;
+
+/** Words svcdup's own host names use after `svcdup.` (docs/vm.md). */
+export const RESERVED_VM_NAMES = ['pid', 'job', 'vmctl', 'relay'];
+
+/** Why a VM name is not acceptable, or undefined when it is. */
+export function vmNameProblem(name: string): string | undefined {
+  if (name.length === 0) return 'it is empty';
+  if (name.length > VM_NAME_MAX) return `it is longer than ${VM_NAME_MAX} characters`;
+  if (/[A-Z]/.test(name)) return 'it has uppercase letters (Windows object names ignore case: use lowercase)';
+  if (!/^[a-z]/.test(name)) return 'it must start with a letter';
+  if (name.endsWith('-')) return 'it must not end with a hyphen';
+  if (!VM_NAME.test(name)) return 'only lowercase letters, digits and hyphens are allowed (no dots, spaces or backslashes)';
+  // svcdup.<word>. names of svcdup's own (svcdup.job.<vm>: membership) must not be a VM's prefix
+  if (RESERVED_VM_NAMES.includes(name)) return `it is reserved for svcdup's own names (${RESERVED_VM_NAMES.join(', ')})`;
+  if (RESERVED_DEVICE_NAME.test(name)) return 'it is a Windows device name (con, prn, aux, nul, com1-9, lpt1-9)';
+  return undefined;
+}
+
 export const MAX_SERVICE_NAME = 256;
 
 /**

@@ -4,8 +4,7 @@
 import type { RegTree, RegValue, ServiceConfig, ServiceCreate } from '../backend/types.js';
 import { dependencyClosure, PlanError, type ClosureEntry } from './closure.js';
 import { SERVICES_KEY, SVCDUP_KEY, serviceKey, vmKey, vmServiceKey } from './keys.js';
-import { duplicateDisplayName, duplicateServiceName, hostArgumentProblem, serviceNameProblem } from './names.js';
-import { vmNameProblem } from '../vm/names.js';
+import { duplicateDisplayName, duplicateServiceName, hostArgumentProblem, serviceNameProblem, vmNameProblem } from './names.js';
 import type { DirectImageArgs, Step } from './steps.js';
 import { composeVmRules, type VmRules } from './system.js';
 import { imageOf } from './image.js';
