@@ -8,6 +8,7 @@ import { registerVmCommands } from './cli/vm.js';
 import { registerFleetCommands } from './cli/fleet.js';
 import { registerUiCommand } from './cli/ui.js';
 import { registerRepairCommand } from './cli/repair.js';
+import { registerOpsCommands } from './cli/ops.js';
 import { refuseRepeatedOptions, runMain } from './cli/output.js';
 
 const program = new Command();
@@ -26,6 +27,7 @@ registerAnalyzeCommand(program);
 registerFleetCommands(program);
 registerUiCommand(program);
 registerRepairCommand(program);
+registerOpsCommands(program);
 refuseRepeatedOptions(program);
 
 await runMain(program);

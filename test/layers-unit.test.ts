@@ -11,7 +11,7 @@ const LAYERS: readonly (readonly string[])[] = [
   ['errors.ts', 'config.ts'],
   ['backend', 'state', 'pe', 'services.ts'],
   ['net', 'plan'],
-  ['vm'],
+  ['vm', 'ops'],
   ['analyze', 'dup', 'portable'],
   ['fleet', 'ui'],
   ['cli', 'cli.ts', 'index.ts'],

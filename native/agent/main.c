@@ -40,6 +40,7 @@ static const struct {
     {"scm.delete", op_scm_delete},
     {"proc.list", op_proc_list},
     {"proc.kill", op_proc_kill},
+    {"job.stats", op_job_stats},
 };
 
 /* ------------------------------------------------------------ request memory */

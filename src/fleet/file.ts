@@ -1,6 +1,7 @@
 // svcdup.yaml: the declarative fleet file. YAML parsed by the `yaml` package (which keeps
 // every node's source range), validated with zod; a problem is reported with the line and
 // column of the node it is about, as editors and compilers do.
+import { hostCapacity, parseLimits, type VmLimits } from '../ops/limits.js';
 import { readFileSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { isMap, isScalar, LineCounter, parseDocument, type Document } from 'yaml';
@@ -31,6 +32,9 @@ const VmSpec = z
     ip: z.string().optional(),
     ports: z.array(z.union([z.string(), z.number()])).optional(),
     policy: z.string().optional(),
+    memory: z.union([z.string(), z.number()]).optional(),
+    cpus: z.union([z.string(), z.number()]).optional(),
+    processes: z.union([z.string(), z.number()]).optional(),
     services: z.record(z.string().min(1), ServiceSpec.nullable()).default({}),
   })
   .strict();
@@ -65,6 +69,8 @@ export interface DeclaredVm {
   ports?: string;
   /** absolute path of the policy file */
   policyFile?: string;
+  /** memory, cpus, processes (src/ops/limits.ts) */
+  limits?: VmLimits;
   services: DeclaredService[];
 }
 
@@ -152,6 +158,14 @@ export function parseFleet(text: string, file: string): Fleet {
       }
     }
     if (spec?.policy) vm.policyFile = resolve(base, spec.policy);
+    for (const field of ['memory', 'cpus', 'processes'] as const) {
+      if (spec?.[field] === undefined) continue;
+      try {
+        vm.limits = { ...vm.limits, ...parseLimits({ [field]: spec[field] }, hostCapacity(), { memory: 'memory', cpus: 'cpus', processes: 'processes' }) };
+      } catch (err) {
+        fail(at(field), (err as Error).message);
+      }
+    }
     for (const [svc, s] of Object.entries(spec?.services ?? {})) {
       const svcProblem = serviceNameProblem(svc);
       if (svcProblem && !/[\\/@]/.test(svc)) fail(position(doc, lc, ['vms', name, 'services'], svc), `service name ${JSON.stringify(svc)}: ${svcProblem}`);
@@ -176,7 +190,7 @@ export function parseFleet(text: string, file: string): Fleet {
 
 function expectedKeys(path: (string | number)[]): string {
   if (path.length === 0) return 'vms';
-  if (path.length === 2) return 'ip, ports, policy, services';
+  if (path.length === 2) return 'ip, ports, policy, memory, cpus, processes, services';
   if (path.length === 4) return 'set, share, mode';
   return 'see docs/fleet.md';
 }

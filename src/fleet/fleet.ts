@@ -187,7 +187,7 @@ async function applyChange(ctx: FleetContext, vms: Vms, c: FleetChange): Promise
       await vms.remove(c.vm);
       return {};
     case 'vm.create':
-      await vms.create(c.vm, c.policyFile, { ...(c.ip ? { ip: c.ip } : {}), ...(c.ports ? { portMap: c.ports } : {}) });
+      await vms.create(c.vm, c.policyFile, { ...(c.ip ? { ip: c.ip } : {}), ...(c.ports ? { portMap: c.ports } : {}) }, undefined, c.limits);
       return {};
     case 'undup':
       if (ctx.dups.get(c.vm, c.service)) await ctx.dups.undup(c.service, c.vm);

@@ -18,6 +18,7 @@ import { compilePolicy, parsePolicy } from './policy.js';
 import type { VmRecord, VmStore } from './store.js';
 import { cloneKeys, cowKey, removeKeys } from './keys.js';
 import { cloneFiles, fileAliasRules, removeVmState } from './files.js';
+import { ensureCgroups, hasLimits, limitsValueText, planCgroups, prepareVmLimits, removeCgroups, type VmLimits } from '../ops/limits.js';
 import { vmRulesOf, writeRulesFile } from './rules.js';
 
 export interface VmBackend extends HostBackend {
@@ -77,8 +78,12 @@ export class Vms {
   }
 
   /** `net`: --ip / --port-map; without either the VM gets the next free 127.77.x.y (docs/network.md). */
-  async create(name: string, policyFile?: string, net: { ip?: string; portMap?: string } = {}, from?: string): Promise<VmRecord> {
+  async create(name: string, policyFile?: string, net: { ip?: string; portMap?: string } = {}, from?: string, limits: VmLimits = {}): Promise<VmRecord> {
     validateVmName(name);
+    // the cgroups' places (Wine) are decided before anything changes: a host without them refuses here
+    const held = hasLimits(limits)
+      ? { ...limits, ...(this.backend.kind === 'wine' ? { cgroups: planCgroups(this.backend.paths.home, name, limits) } : {}) }
+      : undefined;
     if (this.store.get(name)) throw new UsageError(`VM ${name} already exists`);
     if (from !== undefined) this.require(from);
     let rules = '';
@@ -99,7 +104,8 @@ export class Vms {
     // the whole rules text must fit the hook's config section, or every process of the VM would fail
     const tooLarge = rulesSizeProblem(text);
     if (tooLarge) throw new UsageError(`${policyFile ?? 'policy'}: ${tooLarge}`);
-    if (this.hooks) await this.hooks.apply('vm create', name, planVmCreate(name, rules, identity, text));
+    if (held) ensureCgroups(held);
+    if (this.hooks) await this.hooks.apply('vm create', name, planVmCreate(name, rules, identity, text, held, held && limitsValueText(held)));
     else this.store.insert(name, rules);
     await this.writeRules(name);
     // a stale area (a VM of this name removed by hand) must not leak into the new one
@@ -137,6 +143,7 @@ export class Vms {
     await rm(this.dir(name), { recursive: true, force: true });
     // the VM's private files go before its record: a kill in between leaves a VM that rm removes again
     removeVmState(this.backend, name);
+    removeCgroups(this.store.get(name)?.limits);
     if (this.hooks) await this.forget(name, this.hooks);
     else {
       // the VM's private registry: with a duplicates layer it goes with the VM's key (forget)
@@ -162,7 +169,7 @@ export class Vms {
   /** Run argv inside the VM; resolves with its exit code. */
   async run(name: string, argv: string[], opts: ExecOptions = {}): Promise<ExecResult> {
     if (argv.length === 0) throw new UsageError('run: no program given (svcdup run --vm NAME -- EXE ARGS...)');
-    this.require(name);
+    prepareVmLimits(this.backend.paths.home, this.require(name).limits);
     const rules = await this.writeRules(name);
     const [exe, ...args] = argv as [string, ...string[]];
     // a Linux path to an existing file is spelled the Windows way; anything else is Windows' to resolve
