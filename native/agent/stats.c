@@ -33,8 +33,7 @@ typedef struct {
     ULONG PageFaultCount;
     SIZE_T PeakWorkingSetSize, WorkingSetSize, QuotaPeakPagedPoolUsage, QuotaPagedPoolUsage, QuotaPeakNonPagedPoolUsage,
         QuotaNonPagedPoolUsage, PagefileUsage, PeakPagefileUsage, PrivatePageCount;
-    LARGE_INTEGER ReadOperationCount, WriteOperationCount, OtherOperationCount, ReadTransferCount, WriteTransferCount,
-        OtherTransferCount;
+    LARGE_INTEGER ReadOperationCount, WriteOperationCount, OtherOperationCount, ReadTransferCount, WriteTransferCount, OtherTransferCount;
 } proc_info;
 
 typedef NTSTATUS(NTAPI *open_job_fn)(HANDLE *, ACCESS_MASK, OBJECT_ATTRIBUTES *);

@@ -134,7 +134,4 @@ NTSTATUS limits_apply(HANDLE job, const WCHAR *vm)
     return st < 0 && L.ncgroups ? ST_SUCCESS : st;
 }
 
-NTSTATUS limits_check(ULONG processes)
-{
-    return L.processes && processes > L.processes ? ST_QUOTA_EXCEEDED : ST_SUCCESS;
-}
+NTSTATUS limits_check(ULONG processes) { return L.processes && processes > L.processes ? ST_QUOTA_EXCEEDED : ST_SUCCESS; }

@@ -4,6 +4,11 @@ import { resolvePaths } from '../config.js';
 import { UsageError } from '../errors.js';
 import { runLimitsGuard } from '../ops/limits.js';
 import { sampleStats, type StatsSample } from '../ops/stats.js';
+import { metricsScraper, serveMetrics } from '../ops/metrics.js';
+import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
+import { closeSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
+import { resolveVmFile, tailLines } from '../ops/logs.js';
 import { openDb } from '../state/db.js';
 import { getVm, listVms } from '../state/vms.js';
 import { validateVmName } from '../vm/names.js';
@@ -74,6 +79,72 @@ export function registerOpsCommands(program: Command): void {
           if (!opts.watch) return;
           prev = cur;
           await new Promise((r) => setTimeout(r, interval * 1000));
+        }
+      });
+    });
+
+  program
+    .command('metrics')
+    .description('serve Prometheus metrics at http://127.0.0.1:PORT/metrics until interrupted (docs/operate.md)')
+    .option('--port <n>', 'TCP port on 127.0.0.1 (default 9477; 0: any free one)')
+    .option('--json', 'print where it serves as JSON')
+    .action(async (opts: { port?: string; json?: boolean }) => {
+      const port = opts.port === undefined ? 9477 : Number(opts.port);
+      if (!/^\d+$/.test(opts.port ?? '9477') || port > 65535) throw new UsageError(`--port ${opts.port}: a TCP port number from 0 to 65535`);
+      await withReader(program, async (ctx) => {
+        let server: Server;
+        try {
+          server = await serveMetrics(metricsScraper(ctx.backend, ctx.db), port);
+        } catch (err) {
+          throw new UsageError(`cannot serve on 127.0.0.1:${port}: ${(err as Error).message}`);
+        }
+        const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/metrics`;
+        if (opts.json) printJson({ url });
+        else process.stdout.write(`serving Prometheus metrics at ${url} (Ctrl-C ends)\n`);
+        await new Promise<void>((resolve) => {
+          for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => server.close(() => resolve()));
+        });
+      });
+    });
+
+  program
+    .command('logs')
+    .description("a file a VM's service writes, read through the VM's copy-on-write view (docs/operate.md)")
+    .requiredOption('--vm <vm>', 'the VM')
+    .requiredOption('--file <path>', 'the Windows path the service writes, e.g. C:\\app\\app.log')
+    .option('--tail <n>', 'only the last N lines')
+    .option('-f, --follow', 'keep printing what is appended, until interrupted')
+    .option('--json', 'print {file, from, path, text} as JSON')
+    .action(async (opts: { vm: string; file: string; tail?: string; follow?: boolean; json?: boolean }) => {
+      validateVmName(opts.vm);
+      if (opts.tail !== undefined && !/^\d+$/.test(opts.tail)) throw new UsageError(`--tail ${opts.tail}: a whole number of lines`);
+      const tail = opts.tail === undefined ? undefined : Number(opts.tail);
+      await withReader(program, async (ctx) => {
+        if (!getVm(ctx.db, opts.vm)) throw new UsageError(`no VM named ${opts.vm} (create it with: svcdup vm create ${opts.vm})`);
+        const found = resolveVmFile(ctx.backend, opts.vm, opts.file);
+        if (!found) throw new UsageError(`VM ${opts.vm} sees no file ${opts.file}`);
+        const text = tailLines(readFileSync(found.path, 'utf8'), tail);
+        if (opts.json) return printJson({ vm: opts.vm, file: opts.file, from: found.from, path: found.path, text });
+        process.stdout.write(text);
+        if (!opts.follow) return;
+        // follow the file the VM sees: a copy-up moves it from the host's to the VM's own
+        let at = statSync(found.path).size;
+        let path = found.path;
+        for (;;) {
+          await new Promise((r) => setTimeout(r, 500));
+          const now = resolveVmFile(ctx.backend, opts.vm, opts.file);
+          if (!now) continue;
+          if (now.path !== path) [path, at] = [now.path, 0];
+          const size = statSync(path).size;
+          if (size < at) at = 0; // truncated or rotated: from its start
+          if (size > at) {
+            const fd = openSync(path, 'r');
+            const buf = Buffer.alloc(size - at);
+            readSync(fd, buf, 0, buf.length, at);
+            closeSync(fd);
+            process.stdout.write(buf);
+            at = size;
+          }
         }
       });
     });
