@@ -14,18 +14,18 @@
 // (default 50,500; 0: none); svcdup's memory per duplicate is then what the hook adds to
 // the service's own process (its image over the native one's).
 // Usage: npx tsx bench/density.ts [N,N,...] [--rpcss N] [--json]
-import { copyFileSync, mkdirSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createBackend, type ManagedBackend } from '../src/backend/index.js';
+import { createBackend } from '../src/backend/index.js';
 import { resolvePaths } from '../src/config.js';
 import { Duplicates } from '../src/dup/dup.js';
 import { mapLimit, START_CONCURRENCY } from '../src/dup/limit.js';
-import { openDb, type Db } from '../src/state/db.js';
+import { openDb } from '../src/state/db.js';
 import { Vms } from '../src/vm/ops.js';
 import { dbVmStore } from '../src/vm/store.js';
 import { nativeDir, nativeExe, templateDir } from '../test/helpers.js';
-import { args, cpuAndMemory, idleKb, machine, onExit, prefixPids, privateKbOf, report, round, say } from './lib.js';
+import { args, benchHome, cpuAndMemory, idleKb, machine, prefixPids, privateKbOf, report, round, say } from './lib.js';
 
 const rpcssAt = process.argv.indexOf('--rpcss');
 const RPCSS_N = rpcssAt > 0 ? Number(process.argv[rpcssAt + 1]) : Number(process.env.BENCH_RPCSS ?? 100);
@@ -69,19 +69,7 @@ interface Round {
   loadAverage: number[];
 }
 
-let current: { backend: ManagedBackend; db: Db; home: string } | undefined;
-const cleanup = onExit(async () => {
-  const c = current;
-  current = undefined;
-  if (!c) return;
-  try {
-    c.db.close();
-  } catch {
-    /* already closed */
-  }
-  await c.backend.shutdown(); // ends the wineserver: every VM process and duplicate goes with it
-  rmSync(c.home, { recursive: true, force: true });
-});
+const { hold, cleanup } = benchHome();
 
 async function pool<T>(items: T[], n: number, fn: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
@@ -100,7 +88,7 @@ async function round1(service: 'svcdup-testsvc' | 'RpcSs', n: number, idleFloorK
   const paths = { ...resolvePaths({ SVCDUP_HOME: home, SVCDUP_TEMPLATE: templateDir }), nativeDir };
   const backend = createBackend({ kind: 'wine', paths });
   const db = openDb(paths.stateDb);
-  current = { backend, db, home };
+  hold({ backend, db, home });
   await backend.open();
   const dups = new Duplicates(backend, db);
   const vms = new Vms(backend, dbVmStore(db), dups);

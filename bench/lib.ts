@@ -2,10 +2,11 @@
 // Linux view of a Wine prefix's processes (private memory, wineserver CPU time), the
 // idle-process floor, and cleanup of a bench's Wine home on a failure or Ctrl-C.
 import { spawnSync } from 'node:child_process';
-import { readFileSync, readdirSync } from 'node:fs';
+import { readFileSync, readdirSync, rmSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import type { ManagedBackend } from '../src/backend/index.js';
+import type { Db } from '../src/state/db.js';
 import { nativeDir } from '../test/helpers.js';
 
 export const json = process.argv.includes('--json');
@@ -128,4 +129,26 @@ export function onExit(cleanup: () => Promise<void>): () => Promise<void> {
     });
   }
   return run;
+}
+
+/**
+ * A bench's private Wine home, at most one at a time: `hold` it once opened; `cleanup` (also on
+ * Ctrl-C) closes its database, ends its wineserver (every VM process and duplicate with it)
+ * and removes the home.
+ */
+export function benchHome(): { hold(c: { backend: ManagedBackend; db: Db; home: string }): void; cleanup: () => Promise<void> } {
+  let current: { backend: ManagedBackend; db: Db; home: string } | undefined;
+  const cleanup = onExit(async () => {
+    const c = current;
+    current = undefined;
+    if (!c) return;
+    try {
+      c.db.close();
+    } catch {
+      /* already closed */
+    }
+    await c.backend.shutdown();
+    rmSync(c.home, { recursive: true, force: true });
+  });
+  return { hold: (c) => void (current = c), cleanup };
 }

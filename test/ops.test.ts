@@ -1,7 +1,7 @@
 // Running duplicates the way containers are run (docs/operate.md): stats and limits under Wine,
 // with real processes (native/tests/optest/op-probe.c) in real VMs, driven through the CLI.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { packageRoot } from '../src/config.js';
@@ -41,6 +41,7 @@ const vmStats = (vm: string) => cliJson<StatsSample>(['stats', '--vm', vm]).vms[
 const psOf = (vm: string) => cliJson<{ pid: number }[]>(['ps', '--vm', vm]);
 
 const SVC = 'svcdup-testsvc';
+const SVC2 = 'svcdup-ops2';
 const IMAGE = 'C:\\svcdup-ops\\svcdup-testsvc.exe';
 
 beforeAll(async () => {
@@ -49,7 +50,8 @@ beforeAll(async () => {
   mkdirSync(dirname(b.toHostPath(IMAGE)), { recursive: true });
   copyFileSync(b.toHostPath(nativeExe(b, 'svcdup-testsvc.exe')), b.toHostPath(IMAGE));
   await b.call('scm.create', { name: SVC, displayName: 'svcdup test service', imagePath: IMAGE });
-  for (const args of [['a'], ['mem', '--memory', '100M'], ['procs', '--processes', '3']]) {
+  await b.call('scm.create', { name: SVC2, displayName: 'svcdup test service 2', imagePath: `${IMAGE} --name ${SVC2}` });
+  for (const args of [['a'], ['mem', '--memory', '100M'], ['procs', '--processes', '3'], ['logs']]) {
     const r = cli(['vm', 'create', ...args]);
     expect(r.status, r.stderr).toBe(0);
   }
@@ -63,7 +65,8 @@ afterAll(async () => {
   }
   cli(['host', 'stop']);
   cli(['undup', SVC, '--vm', 'a']);
-  for (const vm of ['a', 'mem', 'procs']) cli(['vm', 'rm', vm]);
+  cli(['undup', SVC2, '--vm', 'logs']);
+  for (const vm of ['a', 'mem', 'procs', 'logs']) cli(['vm', 'rm', vm]);
   await host?.dispose();
 });
 
@@ -71,7 +74,8 @@ describe('stats', () => {
   it("a VM's memory grows by what its program allocates, and matches the program's own counters within 10%", async () => {
     const before = vmStats('a');
     expect(before.processes).toBe(0);
-    const p = runProbe('a', ['alloc', '200', '60']);
+    // it stays for the whole file (host stop ends it): the metrics test counts it too
+    const p = runProbe('a', ['alloc', '200', '600']);
     const own = await p.first;
     const after = vmStats('a');
     expect(after.processes).toBe(1);
@@ -92,8 +96,14 @@ interface PromFamily {
 
 describe('metrics', () => {
   it('/metrics parses as Prometheus text and carries per-VM and per-duplicate state, CPU and memory', async () => {
-    const r = cli(['dup', SVC, '--vm', 'a', '--start']);
-    expect(r.status, r.stderr).toBe(0);
+    // a direct duplicate (the default for the test service)
+    for (const args of [
+      ['dup', SVC, '--vm', 'a'],
+      ['start', SVC, '--vm', 'a'],
+    ]) {
+      const r = cli(args);
+      expect(r.status, r.stderr).toBe(0);
+    }
     const server = spawn('node', [join(packageRoot, 'dist/cli.js'), 'metrics', '--port', '0', '--json'], { env: testEnv(host.paths) });
     running.push(server);
     const url = await new Promise<string>((resolve, reject) => {
@@ -135,6 +145,42 @@ describe('metrics', () => {
   });
 });
 
+describe('logs', () => {
+  it('what a relayed duplicate prints to stdout and stderr is kept', () => {
+    // in a VM of its own: the test service is a singleton per VM, and VM a holds its direct duplicate
+    for (const args of [
+      ['dup', SVC2, '--vm', 'logs', '--relayed'],
+      ['start', SVC2, '--vm', 'logs', '--', '--say', 'relayed line'],
+    ]) {
+      const r = cli(args);
+      expect(r.status, r.stderr).toBe(0);
+    }
+    // the image's C runtime writes text mode: CRLF
+    const relayed = cliJson<{ text: string }>(['logs', SVC2, '--vm', 'logs', '--tail', '2']);
+    expect(relayed.text.replace(/\r\n/g, '\n')).toBe('relayed line\nrelayed line (stderr)\n');
+    const none = cli(['logs', 'nosuch', '--vm', 'logs']);
+    expect(none.stderr.trim()).toBe('svcdup: nosuch is not duplicated into VM logs');
+  });
+
+  it("logs --file reads a service's log file through the VM's copy-on-write view", () => {
+    const hostLog = host.backend.toHostPath('C:\\svcdup-ops\\app.log');
+    writeFileSync(hostLog, 'host line\r\n');
+    const read = (vm: string, extra: string[] = []) =>
+      cliJson<{ from: string; text: string }>(['logs', '--vm', vm, '--file', 'c:\\SVCDUP-OPS\\App.log', ...extra]);
+    expect(read('a')).toMatchObject({ from: 'host', text: 'host line\r\n' });
+    // the VM's own write lands in its area (copy-on-write): the VM sees it, the host and another VM do not
+    const r = cli(['run', '--vm', 'a', '--', 'cmd.exe', '/c', 'echo vm line>>C:\\svcdup-ops\\app.log']);
+    expect(r.status, r.stderr).toBe(0);
+    expect(read('a')).toMatchObject({ from: 'vm', text: 'host line\r\nvm line\r\n' });
+    expect(read('a', ['--tail', '1']).text).toBe('vm line\r\n');
+    expect(readFileSync(hostLog, 'utf8')).toBe('host line\r\n');
+    expect(read('procs')).toMatchObject({ from: 'host', text: 'host line\r\n' });
+    const missing = cli(['logs', '--vm', 'a', '--file', 'C:\\svcdup-ops\\none.log']);
+    expect(missing.status).not.toBe(0);
+    expect(missing.stderr.trim()).toBe('svcdup: VM a sees no file C:\\svcdup-ops\\none.log');
+  });
+});
+
 describe('limits', () => {
   const cgroupsHere = existsSync('/sys/fs/cgroup/memory/cgroup.procs');
 
@@ -171,7 +217,7 @@ describe('limits', () => {
     try {
       const dir = getVm(db, 'mem')!.limits!.cgroups![0]!;
       expect(readFileSync(join(dir, 'memory.limit_in_bytes'), 'utf8').trim()).toBe(String(100 * 2 ** 20));
-      const other = runProbe('a', ['alloc', '50', '60']);
+      const other = runProbe('a', ['alloc', '50', '600']);
       await other.first;
       const idle = runProbe('mem', ['alloc', '10', '60']);
       await idle.first;

@@ -64,6 +64,9 @@ vm_config *config_make(const WCHAR *vm, const WCHAR *rules);
 WCHAR *config_vm_policy(const WCHAR *vm);                    /* heap; "" when none, NULL when unreadable */
 WCHAR *config_vm_value(const WCHAR *vm, const WCHAR *value); /* the same, for any value of the VM's key */
 
+/* stdlog.c: a duplicate's stdout/stderr file (inheritable, appending), NULL when none */
+HANDLE stdlog_open(const WCHAR *vm, const WCHAR *service);
+
 /* limits.c */
 int limits_start(const WCHAR *vm);
 NTSTATUS limits_apply(HANDLE job, const WCHAR *vm);

@@ -7,8 +7,9 @@ import { sampleStats, type StatsSample } from '../ops/stats.js';
 import { metricsScraper, serveMetrics } from '../ops/metrics.js';
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
-import { closeSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
-import { resolveVmFile, tailLines } from '../ops/logs.js';
+import { closeSync, existsSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
+import { dupLogPath, readDupLog, resolveVmFile, tailLines } from '../ops/logs.js';
+import { listDuplicates } from '../state/duplicates.js';
 import { openDb } from '../state/db.js';
 import { getVm, listVms } from '../state/vms.js';
 import { validateVmName } from '../vm/names.js';
@@ -48,6 +49,28 @@ function statsTable(s: StatsSample): void {
       ]);
   }
   printTable(['VM', 'DUPLICATE', 'CPU', 'PRIVATE', 'WORKING SET', 'LIMIT', 'PROCS', 'THREADS', 'HANDLES', 'I/O READ / WRITE'], rows);
+}
+
+/** Print what is appended to the file `where` names (it may move: a copy-up, a rotation) until interrupted. */
+async function follow(where: () => { path: string } | undefined, startPath: string): Promise<never> {
+  let path = startPath;
+  let at = existsSync(path) ? statSync(path).size : 0;
+  for (;;) {
+    await new Promise((r) => setTimeout(r, 500));
+    const now = where();
+    if (!now || !existsSync(now.path)) continue;
+    if (now.path !== path) [path, at] = [now.path, 0];
+    const size = statSync(path).size;
+    if (size < at) at = 0; // truncated or rotated: from its start
+    if (size > at) {
+      const fd = openSync(path, 'r');
+      const buf = Buffer.alloc(size - at);
+      readSync(fd, buf, 0, buf.length, at);
+      closeSync(fd);
+      process.stdout.write(buf);
+      at = size;
+    }
+  }
 }
 
 export function registerOpsCommands(program: Command): void {
@@ -108,44 +131,44 @@ export function registerOpsCommands(program: Command): void {
     });
 
   program
-    .command('logs')
-    .description("a file a VM's service writes, read through the VM's copy-on-write view (docs/operate.md)")
+    .command('logs [service]')
+    .description(
+      "what a duplicate wrote to stdout and stderr, or (--file) a file a VM's service writes, read through the VM's copy-on-write view (docs/operate.md)",
+    )
     .requiredOption('--vm <vm>', 'the VM')
-    .requiredOption('--file <path>', 'the Windows path the service writes, e.g. C:\\app\\app.log')
+    .option('--file <path>', 'a Windows path the service writes, e.g. C:\\app\\app.log')
     .option('--tail <n>', 'only the last N lines')
     .option('-f, --follow', 'keep printing what is appended, until interrupted')
-    .option('--json', 'print {file, from, path, text} as JSON')
-    .action(async (opts: { vm: string; file: string; tail?: string; follow?: boolean; json?: boolean }) => {
+    .option('--json', 'print {vm, service or file, path, text} as JSON')
+    .action(async (service: string | undefined, opts: { vm: string; file?: string; tail?: string; follow?: boolean; json?: boolean }) => {
       validateVmName(opts.vm);
+      if ((service === undefined) === (opts.file === undefined))
+        throw new UsageError('logs: name a duplicate (svcdup logs SERVICE --vm VM) or a file (--file PATH), one of them');
       if (opts.tail !== undefined && !/^\d+$/.test(opts.tail)) throw new UsageError(`--tail ${opts.tail}: a whole number of lines`);
       const tail = opts.tail === undefined ? undefined : Number(opts.tail);
       await withReader(program, async (ctx) => {
         if (!getVm(ctx.db, opts.vm)) throw new UsageError(`no VM named ${opts.vm} (create it with: svcdup vm create ${opts.vm})`);
-        const found = resolveVmFile(ctx.backend, opts.vm, opts.file);
-        if (!found) throw new UsageError(`VM ${opts.vm} sees no file ${opts.file}`);
-        const text = tailLines(readFileSync(found.path, 'utf8'), tail);
-        if (opts.json) return printJson({ vm: opts.vm, file: opts.file, from: found.from, path: found.path, text });
-        process.stdout.write(text);
-        if (!opts.follow) return;
-        // follow the file the VM sees: a copy-up moves it from the host's to the VM's own
-        let at = statSync(found.path).size;
-        let path = found.path;
-        for (;;) {
-          await new Promise((r) => setTimeout(r, 500));
-          const now = resolveVmFile(ctx.backend, opts.vm, opts.file);
-          if (!now) continue;
-          if (now.path !== path) [path, at] = [now.path, 0];
-          const size = statSync(path).size;
-          if (size < at) at = 0; // truncated or rotated: from its start
-          if (size > at) {
-            const fd = openSync(path, 'r');
-            const buf = Buffer.alloc(size - at);
-            readSync(fd, buf, 0, buf.length, at);
-            closeSync(fd);
-            process.stdout.write(buf);
-            at = size;
-          }
+        const home = ctx.backend.paths.home;
+        let where: () => { path: string } | undefined;
+        let first: { path: string; text: string; from?: string };
+        if (service !== undefined) {
+          if (!listDuplicates(ctx.db, opts.vm).some((d) => d.service.toLowerCase() === service.toLowerCase()))
+            throw new UsageError(`${service} is not duplicated into VM ${opts.vm}`);
+          const log = readDupLog(home, opts.vm, service);
+          first = log ?? { path: dupLogPath(home, opts.vm, service), text: '' };
+          where = () => ({ path: dupLogPath(home, opts.vm, service) });
+        } else {
+          const file = opts.file!;
+          const found = resolveVmFile(ctx.backend, opts.vm, file);
+          if (!found) throw new UsageError(`VM ${opts.vm} sees no file ${file}`);
+          first = { ...found, text: readFileSync(found.path, 'utf8') };
+          where = () => resolveVmFile(ctx.backend, opts.vm, file);
         }
+        const text = tailLines(first.text, tail);
+        if (opts.json)
+          return printJson({ vm: opts.vm, ...(service !== undefined ? { service } : { file: opts.file, from: first.from }), path: first.path, text });
+        process.stdout.write(text);
+        if (opts.follow) await follow(where, first.path);
       });
     });
 

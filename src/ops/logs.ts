@@ -2,10 +2,27 @@
 // VM's copy-on-write view (docs/state.md, "Files"): its area's copy when it has one, nothing
 // when a whiteout hides the host's, else the host's file. Names match as Windows matches them,
 // whatever their case on the Linux disk.
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { UsageError } from '../errors.js';
 import { fileAreaWin, WHITEOUT_PREFIX, type AreaBackend } from '../vm/files.js';
+
+/** Where a VM's duplicates' stdout/stderr files are: <home>/logs/<vm>/<service>.log (and .log.1, the rotated one). */
+export const vmLogsDir = (home: string, vm: string): string => join(home, 'logs', vm);
+
+/** The file duplicate `service` of VM `vm` writes its stdout and stderr to (named as the hook spelled it: any case). */
+export function dupLogPath(home: string, vm: string, service: string): string {
+  const dir = vmLogsDir(home, vm);
+  return join(dir, entry(dir, `${service}.log`) ?? `${service}.log`);
+}
+
+/** What it wrote, the rotated file first; undefined when nothing was kept. */
+export function readDupLog(home: string, vm: string, service: string): { path: string; text: string } | undefined {
+  const path = dupLogPath(home, vm, service);
+  const parts = [`${path}.1`, path].filter((p) => existsSync(p));
+  if (parts.length === 0) return undefined;
+  return { path, text: parts.map((p) => readFileSync(p, 'utf8')).join('') };
+}
 
 /** `X:\a\b` as its drive letter and components; one line for anything else. */
 function splitWinPath(path: string): { drive: string; parts: string[] } {

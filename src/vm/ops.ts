@@ -1,7 +1,7 @@
 // VM operations: create, list, remove, run a program inside, list processes, trace.
 // Everything Windows-side goes through the host backend and svcdup-run.exe (docs/vm.md);
 // create and remove apply the plans of lifecycle.ts through the journal.
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { readFile, rm } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
 import type { Paths } from '../config.js';
@@ -18,6 +18,7 @@ import { compilePolicy, parsePolicy } from './policy.js';
 import type { VmRecord, VmStore } from './store.js';
 import { cloneKeys, cowKey, removeKeys } from './keys.js';
 import { cloneFiles, fileAliasRules, removeVmState } from './files.js';
+import { vmLogsDir } from '../ops/logs.js';
 import { ensureCgroups, hasLimits, limitsValueText, planCgroups, prepareVmLimits, removeCgroups, type VmLimits } from '../ops/limits.js';
 import { vmRulesOf, writeRulesFile } from './rules.js';
 
@@ -105,7 +106,10 @@ export class Vms {
     const tooLarge = rulesSizeProblem(text);
     if (tooLarge) throw new UsageError(`${policyFile ?? 'policy'}: ${tooLarge}`);
     if (held) ensureCgroups(held);
-    if (this.hooks) await this.hooks.apply('vm create', name, planVmCreate(name, rules, identity, text, held, held && limitsValueText(held)));
+    const logs = vmLogsDir(this.backend.paths.home, name);
+    mkdirSync(logs, { recursive: true });
+    const extra = { ...(held ? { limits: held, limitsText: limitsValueText(held) } : {}), logsDir: this.backend.toWindowsPath(logs) };
+    if (this.hooks) await this.hooks.apply('vm create', name, planVmCreate(name, rules, identity, text, extra));
     else this.store.insert(name, rules);
     await this.writeRules(name);
     // a stale area (a VM of this name removed by hand) must not leak into the new one
@@ -144,6 +148,7 @@ export class Vms {
     // the VM's private files go before its record: a kill in between leaves a VM that rm removes again
     removeVmState(this.backend, name);
     removeCgroups(this.store.get(name)?.limits);
+    await rm(vmLogsDir(this.backend.paths.home, name), { recursive: true, force: true });
     if (this.hooks) await this.forget(name, this.hooks);
     else {
       // the VM's private registry: with a duplicates layer it goes with the VM's key (forget)
