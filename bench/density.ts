@@ -15,16 +15,10 @@
 // the service's own process (its image over the native one's).
 // Usage: npx tsx bench/density.ts [N,N,...] [--rpcss N] [--json]
 import { copyFileSync, mkdirSync } from 'node:fs';
-import { loadavg, tmpdir } from 'node:os';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
-import { createBackend } from '../src/backend/index.js';
-import { resolvePaths } from '../src/config.js';
-import { Duplicates } from '../src/dup/dup.js';
 import { mapLimit, START_CONCURRENCY } from '../src/dup/limit.js';
-import { openDb } from '../src/state/db.js';
-import { Vms } from '../src/vm/ops.js';
-import { dbVmStore } from '../src/vm/store.js';
-import { nativeDir, nativeExe, templateDir } from '../test/helpers.js';
+import { nativeDir, nativeExe } from '../test/helpers.js';
 import { args, benchHome, cpuAndMemory, idleKb, machine, prefixPids, privateKbOf, report, round, say } from './lib.js';
 
 const rpcssAt = process.argv.indexOf('--rpcss');
@@ -69,7 +63,7 @@ interface Round {
   loadAverage: number[];
 }
 
-const { hold, cleanup } = benchHome();
+const { open, cleanup } = benchHome();
 
 async function pool<T>(items: T[], n: number, fn: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
@@ -82,16 +76,7 @@ async function pool<T>(items: T[], n: number, fn: (item: T) => Promise<void>): P
 
 async function round1(service: 'svcdup-testsvc' | 'RpcSs', n: number, idleFloorKb: { v?: number }, mode: Round['mode'] = 'relay'): Promise<Round> {
   const direct = mode === 'direct';
-  // a home outside .svcdup-test: a test run elsewhere wipes .svcdup-test/homes at its start
-  const home = join(tmpdir(), `svcdup-bench-density-${process.pid}-${service}-${n}-${mode}`);
-  mkdirSync(home, { recursive: true });
-  const paths = { ...resolvePaths({ SVCDUP_HOME: home, SVCDUP_TEMPLATE: templateDir }), nativeDir };
-  const backend = createBackend({ kind: 'wine', paths });
-  const db = openDb(paths.stateDb);
-  hold({ backend, db, home });
-  await backend.open();
-  const dups = new Duplicates(backend, db);
-  const vms = new Vms(backend, dbVmStore(db), dups);
+  const { paths, backend, dups, vms } = await open(`density-${service}-${n}-${mode}`);
   const prefix = paths.prefix;
   // the test service's image in the prefix: direct copies are written beside it
   const testImage = 'C:\\bench\\svcdup-testsvc.exe';

@@ -2,12 +2,16 @@
 // Linux view of a Wine prefix's processes (private memory, wineserver CPU time), the
 // idle-process floor, and cleanup of a bench's Wine home on a failure or Ctrl-C.
 import { spawnSync } from 'node:child_process';
-import { readFileSync, readdirSync, rmSync } from 'node:fs';
-import { cpus, totalmem } from 'node:os';
+import { mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
-import type { ManagedBackend } from '../src/backend/index.js';
-import type { Db } from '../src/state/db.js';
-import { nativeDir } from '../test/helpers.js';
+import { createBackend, type ManagedBackend } from '../src/backend/index.js';
+import { resolvePaths, type Paths } from '../src/config.js';
+import { Duplicates } from '../src/dup/dup.js';
+import { Vms } from '../src/vm/ops.js';
+import { dbVmStore } from '../src/vm/store.js';
+import { openDb, type Db } from '../src/state/db.js';
+import { nativeDir, templateDir } from '../test/helpers.js';
 
 export const json = process.argv.includes('--json');
 /** The positional arguments (everything but --json). */
@@ -132,11 +136,15 @@ export function onExit(cleanup: () => Promise<void>): () => Promise<void> {
 }
 
 /**
- * A bench's private Wine home, at most one at a time: `hold` it once opened; `cleanup` (also on
- * Ctrl-C) closes its database, ends its wineserver (every VM process and duplicate with it)
- * and removes the home.
+ * A bench's private Wine home, at most one at a time: `open(label)` makes it (outside
+ * .svcdup-test: a test run elsewhere wipes .svcdup-test/homes at its start) with its backend,
+ * database, duplicates and VMs; `cleanup` (also on Ctrl-C) closes the database, ends its
+ * wineserver (every VM process and duplicate with it) and removes the home.
  */
-export function benchHome(): { hold(c: { backend: ManagedBackend; db: Db; home: string }): void; cleanup: () => Promise<void> } {
+export function benchHome(): {
+  open(label: string): Promise<{ home: string; paths: Paths; backend: ManagedBackend; db: Db; dups: Duplicates; vms: Vms }>;
+  cleanup: () => Promise<void>;
+} {
   let current: { backend: ManagedBackend; db: Db; home: string } | undefined;
   const cleanup = onExit(async () => {
     const c = current;
@@ -150,5 +158,16 @@ export function benchHome(): { hold(c: { backend: ManagedBackend; db: Db; home: 
     await c.backend.shutdown();
     rmSync(c.home, { recursive: true, force: true });
   });
-  return { hold: (c) => void (current = c), cleanup };
+  const open = async (label: string) => {
+    const home = join(tmpdir(), `svcdup-bench-${label}-${process.pid}`);
+    mkdirSync(home, { recursive: true });
+    const paths = { ...resolvePaths({ SVCDUP_HOME: home, SVCDUP_TEMPLATE: templateDir }), nativeDir };
+    const backend = createBackend({ kind: 'wine', paths });
+    const db = openDb(paths.stateDb);
+    current = { backend, db, home };
+    await backend.open();
+    const dups = new Duplicates(backend, db);
+    return { home, paths, backend, db, dups, vms: new Vms(backend, dbVmStore(db), dups) };
+  };
+  return { open, cleanup };
 }

@@ -6,37 +6,22 @@
 // and the ms one sample takes. Everything lives in a private prefix removed at the end.
 // Usage: npx tsx bench/stats.ts [N] [--json]
 import { copyFileSync, mkdirSync } from 'node:fs';
-import { loadavg, tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { createBackend } from '../src/backend/index.js';
-import { resolvePaths } from '../src/config.js';
-import { Duplicates } from '../src/dup/dup.js';
+import { loadavg } from 'node:os';
 import { mapLimit, START_CONCURRENCY } from '../src/dup/limit.js';
 import { sampleStats, type StatsSample } from '../src/ops/stats.js';
-import { openDb } from '../src/state/db.js';
-import { Vms } from '../src/vm/ops.js';
-import { dbVmStore } from '../src/vm/store.js';
-import { nativeDir, nativeExe, templateDir } from '../test/helpers.js';
+import { nativeExe } from '../test/helpers.js';
 import { args, benchHome, cpuAndMemory, machine, prefixPids, report, round, say } from './lib.js';
 
 const N = Number(args[0] ?? 100);
 const INTERVAL_S = Number(process.env.BENCH_INTERVAL ?? 2);
 const SAMPLES = Number(process.env.BENCH_SAMPLES ?? 10);
 
-const { hold, cleanup } = benchHome();
+const { open, cleanup } = benchHome();
 
 const cpuOf = (pids: number[]) => pids.reduce((t, p) => t + cpuAndMemory(p).cpuMs, 0);
 
 async function main(): Promise<void> {
-  const home = join(tmpdir(), `svcdup-bench-stats-${process.pid}`);
-  mkdirSync(home, { recursive: true });
-  const paths = { ...resolvePaths({ SVCDUP_HOME: home, SVCDUP_TEMPLATE: templateDir }), nativeDir };
-  const backend = createBackend({ kind: 'wine', paths });
-  const db = openDb(paths.stateDb);
-  hold({ backend, db, home });
-  await backend.open();
-  const dups = new Duplicates(backend, db);
-  const vms = new Vms(backend, dbVmStore(db), dups);
+  const { paths, backend, db, dups, vms } = await open('stats');
   const image = 'C:\\bench\\svcdup-testsvc.exe';
   mkdirSync(backend.toHostPath('C:\\bench'), { recursive: true });
   copyFileSync(backend.toHostPath(nativeExe(backend, 'svcdup-testsvc.exe')), backend.toHostPath(image));
