@@ -271,7 +271,7 @@ function renderStats() {
       const cpu = hist.map((x) => (x && x.cpuPercent !== undefined ? x.cpuPercent : 0));
       return el(
         'tr',
-        { 'data-vm': v.vm },
+        { 'data-stats-vm': v.vm },
         el('td', { class: 'mono' }, v.vm),
         el('td', { class: 'mono' }, v.cpuPercent === undefined ? '-' : `${v.cpuPercent.toFixed(1)}%`),
         el('td', { class: 'mono' }, mib(v.privateBytes)),
