@@ -17,26 +17,9 @@
 import { copyFileSync, mkdirSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
-import { Duplicates } from '../src/dup/dup.js';
 import { mapLimit, START_CONCURRENCY } from '../src/dup/limit.js';
-import { Vms } from '../src/vm/ops.js';
-import { dbVmStore } from '../src/vm/store.js';
 import { nativeDir, nativeExe } from '../test/helpers.js';
-import {
-  args,
-  cpuAndMemory,
-  idleKb,
-  machine,
-  onExit,
-  prefixPids,
-  privateKbOf,
-  report,
-  round,
-  say,
-  openBenchHome,
-  removeBenchHome,
-  type BenchHome,
-} from './lib.js';
+import { args, benchHome, cpuAndMemory, idleKb, machine, prefixPids, privateKbOf, report, round, say } from './lib.js';
 
 const rpcssAt = process.argv.indexOf('--rpcss');
 const RPCSS_N = rpcssAt > 0 ? Number(process.argv[rpcssAt + 1]) : Number(process.env.BENCH_RPCSS ?? 100);
@@ -80,12 +63,7 @@ interface Round {
   loadAverage: number[];
 }
 
-let current: BenchHome | undefined;
-const cleanup = onExit(async () => {
-  const c = current;
-  current = undefined;
-  if (c) await removeBenchHome(c);
-});
+const { open, cleanup } = benchHome();
 
 async function pool<T>(items: T[], n: number, fn: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
@@ -98,11 +76,7 @@ async function pool<T>(items: T[], n: number, fn: (item: T) => Promise<void>): P
 
 async function round1(service: 'svcdup-testsvc' | 'RpcSs', n: number, idleFloorKb: { v?: number }, mode: Round['mode'] = 'relay'): Promise<Round> {
   const direct = mode === 'direct';
-  const opened = await openBenchHome(`density-${service}-${n}-${mode}`);
-  current = opened;
-  const { backend, db, paths } = opened;
-  const dups = new Duplicates(backend, db);
-  const vms = new Vms(backend, dbVmStore(db), dups);
+  const { paths, backend, dups, vms } = await open(`density-${service}-${n}-${mode}`);
   const prefix = paths.prefix;
   // the test service's image in the prefix: direct copies are written beside it
   const testImage = 'C:\\bench\\svcdup-testsvc.exe';

@@ -11,24 +11,19 @@ import { loadavg } from 'node:os';
 import { Duplicates } from '../src/dup/dup.js';
 import { mapLimit, START_CONCURRENCY } from '../src/dup/limit.js';
 import { healthText, parseHealth } from '../src/ops/health.js';
-import { Watcher } from '../src/ops/watcher.js';
+import { Watcher } from '../src/watch/watcher.js';
 import { listRuntime, setPolicy } from '../src/state/runtime.js';
 import { Vms } from '../src/vm/ops.js';
 import { dbVmStore } from '../src/vm/store.js';
 import { nativeExe } from '../test/helpers.js';
-import { args, cpuAndMemory, machine, onExit, prefixPids, report, round, say, openBenchHome, removeBenchHome, type BenchHome } from './lib.js';
+import { args, benchHome, cpuAndMemory, machine, prefixPids, report, round, say } from './lib.js';
 
 const N = Number(args[0] ?? 100);
 const WINDOW_MS = Number(process.env.BENCH_WINDOW_MS ?? 30_000);
 const PORT = 7800;
 const SVC = 'svcdup-testsvc';
 
-let current: BenchHome | undefined;
-const cleanup = onExit(async () => {
-  const c = current;
-  current = undefined;
-  if (c) await removeBenchHome(c);
-});
+const { open, cleanup } = benchHome();
 
 const cpuOf = (pid: number | undefined): number => (pid ? cpuAndMemory(pid).cpuMs : 0);
 
@@ -41,7 +36,7 @@ async function window(prefix: string, ms: number, watcher?: Watcher): Promise<{ 
   const w0 = cpuOf(ws);
   const end = Date.now() + ms;
   while (Date.now() < end) {
-    // as the watcher's own loop does (src/ops/daemon.ts)
+    // as the watcher's own loop does (src/watch/daemon.ts)
     if (watcher) await watcher.tick();
     await new Promise((r) => setTimeout(r, watcher ? watcher.nextDue() - Date.now() : 1000));
   }
@@ -51,11 +46,7 @@ async function window(prefix: string, ms: number, watcher?: Watcher): Promise<{ 
 
 const figures: Record<string, unknown> = { machine: machine(), n: N, windowMs: WINDOW_MS };
 try {
-  const opened = await openBenchHome('health');
-  current = opened;
-  const { backend, db, paths } = opened;
-  const dups = new Duplicates(backend, db);
-  const vms = new Vms(backend, dbVmStore(db), dups);
+  const { backend, db, paths, dups, vms } = await open('health');
   const image = 'C:\\bench\\svcdup-testsvc.exe';
   mkdirSync(backend.toHostPath('C:\\bench'), { recursive: true });
   copyFileSync(backend.toHostPath(nativeExe(backend, 'svcdup-testsvc.exe')), backend.toHostPath(image));

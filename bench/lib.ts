@@ -7,6 +7,9 @@ import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { createBackend, type ManagedBackend } from '../src/backend/index.js';
 import { resolvePaths, type Paths } from '../src/config.js';
+import { Duplicates } from '../src/dup/dup.js';
+import { Vms } from '../src/vm/ops.js';
+import { dbVmStore } from '../src/vm/store.js';
 import { openDb, type Db } from '../src/state/db.js';
 import { nativeDir, templateDir } from '../test/helpers.js';
 
@@ -132,35 +135,39 @@ export function onExit(cleanup: () => Promise<void>): () => Promise<void> {
   return run;
 }
 
-/** A bench's own Wine home: its backend, state database and folder. */
-export interface BenchHome {
-  backend: ManagedBackend;
-  db: Db;
-  home: string;
-}
-
-/** Close the database, end the wineserver (every VM process and duplicate goes with it), remove the home. */
-export async function removeBenchHome(c: BenchHome): Promise<void> {
-  try {
-    c.db.close();
-  } catch {
-    /* already closed */
-  }
-  await c.backend.shutdown();
-  rmSync(c.home, { recursive: true, force: true });
-}
-
-/** A fresh home for a bench, outside .svcdup-test (a test run elsewhere wipes .svcdup-test/homes at its start), opened. */
-export async function openBenchHome(label: string): Promise<BenchHome & { paths: Paths }> {
-  const home = join(tmpdir(), `svcdup-bench-${label}-${process.pid}`);
-  mkdirSync(home, { recursive: true });
-  const paths = { ...resolvePaths({ SVCDUP_HOME: home, SVCDUP_TEMPLATE: templateDir }), nativeDir };
-  const c = { backend: createBackend({ kind: 'wine', paths }), db: openDb(paths.stateDb), home, paths };
-  try {
-    await c.backend.open();
-  } catch (err) {
-    await removeBenchHome(c);
-    throw err;
-  }
-  return c;
+/**
+ * A bench's private Wine home, at most one at a time: `open(label)` makes it (outside
+ * .svcdup-test: a test run elsewhere wipes .svcdup-test/homes at its start) with its backend,
+ * database, duplicates and VMs; `cleanup` (also on Ctrl-C) closes the database, ends its
+ * wineserver (every VM process and duplicate with it) and removes the home.
+ */
+export function benchHome(): {
+  open(label: string): Promise<{ home: string; paths: Paths; backend: ManagedBackend; db: Db; dups: Duplicates; vms: Vms }>;
+  cleanup: () => Promise<void>;
+} {
+  let current: { backend: ManagedBackend; db: Db; home: string } | undefined;
+  const cleanup = onExit(async () => {
+    const c = current;
+    current = undefined;
+    if (!c) return;
+    try {
+      c.db.close();
+    } catch {
+      /* already closed */
+    }
+    await c.backend.shutdown();
+    rmSync(c.home, { recursive: true, force: true });
+  });
+  const open = async (label: string) => {
+    const home = join(tmpdir(), `svcdup-bench-${label}-${process.pid}`);
+    mkdirSync(home, { recursive: true });
+    const paths = { ...resolvePaths({ SVCDUP_HOME: home, SVCDUP_TEMPLATE: templateDir }), nativeDir };
+    const backend = createBackend({ kind: 'wine', paths });
+    const db = openDb(paths.stateDb);
+    current = { backend, db, home };
+    await backend.open();
+    const dups = new Duplicates(backend, db);
+    return { home, paths, backend, db, dups, vms: new Vms(backend, dbVmStore(db), dups) };
+  };
+  return { open, cleanup };
 }

@@ -10,6 +10,7 @@ import { registerUiCommand } from './cli/ui.js';
 import { registerRepairCommand } from './cli/repair.js';
 import { registerEventsCommand } from './cli/events.js';
 import { registerClusterCommands } from './cli/cluster.js';
+import { registerOpsCommands } from './cli/ops.js';
 import { refuseRepeatedOptions, runMain } from './cli/output.js';
 
 const program = new Command();
@@ -30,6 +31,7 @@ registerUiCommand(program);
 registerRepairCommand(program);
 registerEventsCommand(program);
 registerClusterCommands(program);
+registerOpsCommands(program);
 refuseRepeatedOptions(program);
 
 await runMain(program);

@@ -11,9 +11,9 @@ const LAYERS: readonly (readonly string[])[] = [
   ['errors.ts', 'config.ts'],
   ['backend', 'state', 'pe', 'services.ts'],
   ['net', 'plan'],
-  ['vm'],
+  ['vm', 'ops'],
   ['analyze', 'dup', 'portable'],
-  ['fleet', 'ui', 'ops', 'cluster'],
+  ['fleet', 'ui', 'watch', 'cluster'],
   ['cli', 'cli.ts', 'index.ts'],
 ];
 

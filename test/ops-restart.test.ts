@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ServiceStatus } from '../src/backend/types.js';
 import type { SvcdupEvent } from '../src/state/events.js';
 import { ownerAlive } from '../src/state/lock.js';
-import { stopWatcher, watcherRunning } from '../src/ops/daemon.js';
+import { stopWatcher, watcherRunning } from '../src/watch/daemon.js';
 import { parseHealth, probe, resolveProbe } from '../src/ops/health.js';
 import { nativeExe, openTestHost, testEnv, type TestHost } from './helpers.js';
 import { cliFor, waitState } from './cli-helpers.js';

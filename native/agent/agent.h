@@ -79,4 +79,7 @@ DWORD op_proc_list(struct request *rq);
 DWORD op_proc_kill(struct request *rq);
 DWORD op_ping(struct request *rq);
 
+/* stats.c */
+DWORD op_job_stats(struct request *rq);
+
 #endif

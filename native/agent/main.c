@@ -43,6 +43,7 @@ static const struct {
     {"pipe.wait", op_pipe_wait},
     {"proc.list", op_proc_list},
     {"proc.kill", op_proc_kill},
+    {"job.stats", op_job_stats},
 };
 
 /* ------------------------------------------------------------ request memory */

@@ -53,7 +53,10 @@ vm_config *config_make(const WCHAR *vm, const WCHAR *rules)
 /* The VM's Policy value (heap, "" when the VM has none: the defaults), or NULL when it is
    there but cannot be read: a process must not run under the defaults instead of its VM's
    policy. Read the same way for svcdup-host's images (svcdup_spawn_as) and direct ones. */
-WCHAR *config_vm_policy(const WCHAR *vm)
+WCHAR *config_vm_policy(const WCHAR *vm) { return config_vm_value(vm, L"Policy"); }
+
+/* A REG_SZ value of the VM's key (heap, "" when absent, NULL when unreadable). */
+WCHAR *config_vm_value(const WCHAR *vm, const WCHAR *value)
 {
     WCHAR key[128];
     UNICODE_STRING us, name;
@@ -66,7 +69,7 @@ WCHAR *config_vm_policy(const WCHAR *vm)
 
     swprintf(key, ARRAYSIZE(key), L"\\Registry\\Machine\\SOFTWARE\\svcdup\\VMs\\%ls", vm);
     RtlInitUnicodeString(&us, key);
-    RtlInitUnicodeString(&name, L"Policy");
+    RtlInitUnicodeString(&name, value);
     InitializeObjectAttributes(&oa, &us, OBJ_CASE_INSENSITIVE, NULL, NULL);
     /* no key or no value: the defaults */
     st = NtOpenKey(&h, KEY_QUERY_VALUE, &oa);

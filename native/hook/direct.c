@@ -115,6 +115,14 @@ int direct_start(vm_config **out)
         return -1;
     }
     own_control_pipe();
+    {
+        /* stdout and stderr into the duplicate's log before the image's C runtime reads them */
+        HANDLE log = stdlog_open(vm, scm_name);
+        if (log) {
+            SetStdHandle(STD_OUTPUT_HANDLE, log);
+            SetStdHandle(STD_ERROR_HANDLE, log);
+        }
+    }
     *out = c;
     return 1;
 }

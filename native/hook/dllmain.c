@@ -93,6 +93,15 @@ __declspec(dllexport) DWORD
     if (!c) return ERROR_INVALID_PARAMETER;
     memset(&si, 0, sizeof si);
     si.cb = sizeof si;
+    if (flags & DETACHED_PROCESS) {
+        /* svcdup-host starting a duplicate's image (it names the service in the environment): stdout and stderr to its log */
+        WCHAR service[257];
+        DWORD n = GetEnvironmentVariableW(L"SVCDUP_SERVICE", service, ARRAYSIZE(service));
+        if (n && n < ARRAYSIZE(service) && (si.hStdOutput = stdlog_open(vm, service))) {
+            si.hStdError = si.hStdOutput;
+            si.dwFlags |= STARTF_USESTDHANDLES;
+        }
+    }
     flags |= CREATE_SUSPENDED;
     /* ERROR_INTERNAL_ERROR: under Wine the new process died in its own start-up, before
        any of its code ran (NtCreateUserProcess's "no success, no exit code"); seen once in
@@ -104,9 +113,11 @@ __declspec(dllexport) DWORD
     }
     if (!ok) {
         DWORD e = GetLastError();
+        if (si.hStdOutput) CloseHandle(si.hStdOutput);
         hfree(c);
         return e;
     }
+    if (si.hStdOutput) CloseHandle(si.hStdOutput); /* the child has its own */
     st = inject_child(pi->hProcess, pi->dwProcessId, c);
     hfree(c);
     if (st < 0) {

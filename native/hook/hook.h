@@ -61,7 +61,16 @@ vm_config *config_load(DWORD pid); /* heap copy, or NULL when pid is in no VM */
 int pid_in_vm(DWORD pid, const WCHAR *vm);
 SIZE_T config_size(const vm_config *cfg);
 vm_config *config_make(const WCHAR *vm, const WCHAR *rules);
-WCHAR *config_vm_policy(const WCHAR *vm); /* heap; "" when none, NULL when unreadable */
+WCHAR *config_vm_policy(const WCHAR *vm);                    /* heap; "" when none, NULL when unreadable */
+WCHAR *config_vm_value(const WCHAR *vm, const WCHAR *value); /* the same, for any value of the VM's key */
+
+/* stdlog.c: a duplicate's stdout/stderr file (inheritable, appending), NULL when none */
+HANDLE stdlog_open(const WCHAR *vm, const WCHAR *service);
+
+/* limits.c */
+int limits_start(const WCHAR *vm);
+NTSTATUS limits_apply(HANDLE job, const WCHAR *vm);
+NTSTATUS limits_check(ULONG processes); /* the job's process count, the new one in it */
 
 /* membership.c: VM membership is the job object svcdup.job.<vm> */
 int membership_start(const WCHAR *vm);

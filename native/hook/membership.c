@@ -74,6 +74,15 @@ static ULONG_PTR *job_pids(HANDLE job, ULONG *n)
     }
 }
 
+static ULONG job_count(HANDLE job)
+{
+    ULONG n = 0;
+    ULONG_PTR *p = job_pids(job, &n);
+    if (!p) return 0xffffffff; /* unknown: over any limit */
+    hfree(p);
+    return n;
+}
+
 static int job_has(HANDLE job, DWORD pid)
 {
     ULONG n = 0, i;
@@ -91,7 +100,7 @@ int membership_start(const WCHAR *vm)
 {
     /* by the job's process list: Wine 8's NtIsProcessInJob answers "not in job" here */
     if (!(vm_job = job_open(vm, JOB_QUERY, 0))) return 0;
-    return job_has(vm_job, G.pid);
+    return job_has(vm_job, G.pid) && limits_start(vm);
 }
 
 /* Is pid in this process's VM? (the hook's OpenProcess and listing filters) */
@@ -105,11 +114,14 @@ NTSTATUS membership_join(HANDLE process, DWORD pid, const WCHAR *vm)
     if (G.active) {
         /* a VM process's child: the kernel put it in the job already */
         if (!vm_job || !job_has(vm_job, pid)) return ST_ACCESS_DENIED;
+        if ((st = limits_check(job_count(vm_job))) < 0) return st;
         return NtDuplicateObject(GetCurrentProcess(), vm_job, process, &remote, JOB_QUERY, 0, 0);
     }
     /* svcdup's own process starting the VM's first process (or a duplicate's image) */
     if (!(job = job_open(vm, JOB_ALL, 1))) return ST_ACCESS_DENIED;
-    st = ((job_assign_fn)ntdll_proc("NtAssignProcessToJobObject"))(job, process);
+    st = limits_apply(job, vm);
+    if (st >= 0) st = ((job_assign_fn)ntdll_proc("NtAssignProcessToJobObject"))(job, process);
+    if (st >= 0) st = limits_check(job_count(job));
     if (st >= 0) st = NtDuplicateObject(GetCurrentProcess(), job, process, &remote, JOB_QUERY, 0, 0);
     o_NtClose(job);
     return st;

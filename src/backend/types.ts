@@ -157,7 +157,30 @@ export interface AgentOps {
   'pipe.wait': [{ name: string; timeoutMs?: number }, Record<string, never>];
   'proc.list': [Record<string, never>, ProcessInfo[]];
   'proc.kill': [{ pid: number; exitCode?: number }, Record<string, never>];
+  'job.stats': [{ vms: string[] }, { vms: JobStats[] }];
   exit: [Record<string, never>, Record<string, never>];
+}
+
+/** A VM's job object as `job.stats` reads it (native/agent/stats.c): its member processes' counters. */
+export interface JobStats {
+  vm: string;
+  /** the job's own accounting; absent where the system does not keep it (Wine 8) */
+  accounting?: { cpuMs: number; activeProcesses: number; readBytes: number; writeBytes: number };
+  processes: JobProcessStats[];
+}
+
+export interface JobProcessStats {
+  pid: number;
+  ppid: number;
+  image: string;
+  cpuMs: number;
+  /** the commit charge (PagefileUsage, what Windows calls private bytes) */
+  privateBytes: number;
+  workingSetBytes: number;
+  threads: number;
+  handles: number;
+  readBytes: number;
+  writeBytes: number;
 }
 
 export type AgentOp = keyof AgentOps;

@@ -11,7 +11,7 @@ import { openDb, type Db } from '../state/db.js';
 import { WriterLock } from '../state/lock.js';
 import { checkDrift } from '../dup/repair.js';
 import { anyWatched } from '../state/runtime.js';
-import { ensureWatcher } from '../ops/daemon.js';
+import { ensureWatcher } from '../watch/daemon.js';
 
 export interface Context {
   backend: ManagedBackend;

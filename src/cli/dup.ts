@@ -7,7 +7,7 @@ import { getVm } from '../state/vms.js';
 import { serviceTypeName } from '../services.js';
 import { withContext, withReader, type Context } from './context.js';
 import { printJson, printTable } from './output.js';
-import { applyPolicy, checkPolicy } from '../ops/policy.js';
+import { applyPolicy, checkPolicy } from '../watch/policy.js';
 import { listRuntime } from '../state/runtime.js';
 import { healthFromText } from '../ops/health.js';
 

@@ -9,7 +9,7 @@ import { listServices, serviceTypeName } from '../services.js';
 import { printJson, printTable } from './output.js';
 import { DamagedDbError, openDb } from '../state/db.js';
 import { checkDrift } from '../dup/repair.js';
-import { ensureWatcher, runWatcher, stopWatcher, watcherLog } from '../ops/daemon.js';
+import { ensureWatcher, runWatcher, stopWatcher, watcherLog } from '../watch/daemon.js';
 
 /** Run `fn` with an opened backend; the agent is closed afterwards, the wineserver stays up. */
 export async function withBackend<T>(program: Command, fn: (b: ManagedBackend) => Promise<T>): Promise<T> {

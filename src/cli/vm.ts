@@ -15,6 +15,7 @@ import { exportVm } from '../portable/export.js';
 import { importVm } from '../portable/import.js';
 import { checkpointVm, listCheckpoints, restoreVm } from '../portable/checkpoint.js';
 import { commitVm } from '../portable/commit.js';
+import { parseLimits } from '../ops/limits.js';
 
 const portMapText = (m: Record<string, number>): string =>
   Object.entries(m)
@@ -43,18 +44,27 @@ export function registerVmCommands(program: Command): void {
     .option('--ip <addr>', "the VM's address (default: the next free one in 127.77.0.0/16)")
     .option('--port-map <map>', 'map ports instead of (or besides) an address: 80:8081,udp/53:5353,...')
     .option('--from <vm>', "start with a copy of this VM's private files (docs/state.md); stop its services first for a consistent copy")
+    .option('--memory <size>', "memory limit of the VM's processes together (e.g. 512m, 2g; docs/operate.md)")
+    .option('--cpus <n>', 'CPU limit, in CPUs (e.g. 0.5)')
+    .option('--processes <n>', 'how many processes the VM may have at once')
     .option('--json', 'machine-readable output')
-    .action(async (name: string, opts: { policy?: string; ip?: string; portMap?: string; from?: string; json?: boolean }) => {
-      validateVmName(name);
-      if (opts.from !== undefined) validateVmName(opts.from);
-      const net = { ...(opts.ip ? { ip: opts.ip } : {}), ...(opts.portMap ? { portMap: opts.portMap } : {}) };
-      const rec = await withContext(program, (ctx) => vmsOf(ctx).create(name, opts.policy, net, opts.from));
-      if (opts.json) printJson(rec);
-      else
-        process.stdout.write(
-          `created VM ${rec.name}${rec.address ? ` at ${rec.address}` : ''}${portMapText(rec.portMap) ? ` (ports ${portMapText(rec.portMap)})` : ''}\n`,
-        );
-    });
+    .action(
+      async (
+        name: string,
+        opts: { policy?: string; ip?: string; portMap?: string; from?: string; memory?: string; cpus?: string; processes?: string; json?: boolean },
+      ) => {
+        validateVmName(name);
+        if (opts.from !== undefined) validateVmName(opts.from);
+        const net = { ...(opts.ip ? { ip: opts.ip } : {}), ...(opts.portMap ? { portMap: opts.portMap } : {}) };
+        const limits = parseLimits(opts);
+        const rec = await withContext(program, (ctx) => vmsOf(ctx).create(name, opts.policy, net, opts.from, limits));
+        if (opts.json) printJson(rec);
+        else
+          process.stdout.write(
+            `created VM ${rec.name}${rec.address ? ` at ${rec.address}` : ''}${portMapText(rec.portMap) ? ` (ports ${portMapText(rec.portMap)})` : ''}\n`,
+          );
+      },
+    );
 
   vm.command('ls')
     .description('list VMs with their process counts')

@@ -35,6 +35,7 @@ import { type DupMode, type DupRequest, planDup, SNAPSHOT_MAX_BYTES } from '../p
 import { observeDup, vmPolicyInput } from './observe.js';
 import { stoppedWithError, whyStopped } from './why.js';
 import { asObserved, goneProcesses } from './liveness.js';
+import { prepareVmLimits } from '../ops/limits.js';
 
 /** The snapshot size limit and the mode choice, from the pure planner (src/plan/dup-plan.ts). */
 export { SNAPSHOT_MAX_BYTES, type DupMode };
@@ -312,6 +313,8 @@ export class Duplicates {
    */
   async startMany(targets: readonly StartTarget[], opts: { byWatcher?: boolean } = {}): Promise<ServiceStatus[]> {
     const roots = targets.map((t) => this.require(t.vm, t.service));
+    // a limited VM's cgroups exist (again, after a reboot) before any of its processes starts
+    for (const vm of new Set(targets.map((t) => t.vm))) prepareVmLimits(this.backend.paths.home, getVm(this.db, vm)?.limits);
     const args = new Map(targets.map((t, i) => [roots[i]!.scmName.toLowerCase(), t.args ?? []]));
     const statuses = new Map<string, ServiceStatus>();
     for (const level of await this.startLevels(roots)) {

@@ -1,6 +1,7 @@
 // svcdup.yaml: the declarative fleet file. YAML parsed by the `yaml` package (which keeps
 // every node's source range), validated with zod; a problem is reported with the line and
 // column of the node it is about, as editors and compilers do.
+import { hostCapacity, parseLimits, type VmLimits } from '../ops/limits.js';
 import { readFileSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { isMap, isScalar, LineCounter, parseDocument, type Document } from 'yaml';
@@ -38,6 +39,9 @@ const VmSpec = z
     ip: z.string().optional(),
     ports: z.array(z.union([z.string(), z.number()])).optional(),
     policy: z.string().optional(),
+    memory: z.union([z.string(), z.number()]).optional(),
+    cpus: z.union([z.string(), z.number()]).optional(),
+    processes: z.union([z.string(), z.number()]).optional(),
     services: z.record(z.string().min(1), ServiceSpec.nullable()).default({}),
   })
   .strict();
@@ -78,6 +82,8 @@ export interface DeclaredVm {
   ports?: string;
   /** absolute path of the policy file */
   policyFile?: string;
+  /** memory, cpus, processes (src/ops/limits.ts) */
+  limits?: VmLimits;
   services: DeclaredService[];
 }
 
@@ -165,6 +171,14 @@ export function parseFleet(text: string, file: string): Fleet {
       }
     }
     if (spec?.policy) vm.policyFile = resolve(base, spec.policy);
+    for (const field of ['memory', 'cpus', 'processes'] as const) {
+      if (spec?.[field] === undefined) continue;
+      try {
+        vm.limits = { ...vm.limits, ...parseLimits({ [field]: spec[field] }, hostCapacity(), { memory: 'memory', cpus: 'cpus', processes: 'processes' }) };
+      } catch (err) {
+        fail(at(field), (err as Error).message);
+      }
+    }
     vm.services = parseServices(
       spec?.services ?? {},
       (...p) => position(doc, lc, ['vms', name, ...p]),
@@ -223,7 +237,7 @@ export function parseServices(
 
 function expectedKeys(path: (string | number)[]): string {
   if (path.length === 0) return 'vms, cluster';
-  if (path.length === 2) return 'ip, ports, policy, services';
+  if (path.length === 2) return 'ip, ports, policy, memory, cpus, processes, services';
   if (path.length === 4) return 'set, share, mode, restart, health, interval, retries';
   return 'see docs/fleet.md';
 }

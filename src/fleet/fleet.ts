@@ -1,6 +1,6 @@
 // Fleets: read what the host has, plan against the file (plan.ts), apply through the library
 // API (Vms for VMs, Duplicates for duplicates: each of their changes is journaled there).
-import { syncPolicies } from '../ops/policy.js';
+import { syncPolicies } from '../watch/policy.js';
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -209,7 +209,7 @@ async function applyChange(ctx: FleetContext, vms: Vms, c: FleetChange): Promise
       await vms.remove(c.vm);
       return {};
     case 'vm.create':
-      await vms.create(c.vm, c.policyFile, { ...(c.ip ? { ip: c.ip } : {}), ...(c.ports ? { portMap: c.ports } : {}) });
+      await vms.create(c.vm, c.policyFile, { ...(c.ip ? { ip: c.ip } : {}), ...(c.ports ? { portMap: c.ports } : {}) }, undefined, c.limits);
       return {};
     case 'undup':
       if (ctx.dups.get(c.vm, c.service)) await ctx.dups.undup(c.service, c.vm);

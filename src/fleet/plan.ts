@@ -1,6 +1,7 @@
 // Reconcile: from the declared fleet and what the host has, the changes that make them match.
 // Pure: the actual state is read beforehand (observeFleet in fleet.ts) and the changes applied
 // afterwards (fleetUp, applyChange in fleet.ts), so this is tested without Wine (test/fleet-unit.test.ts).
+import type { VmLimits } from '../state/vms.js';
 import type { RegValue, ServiceState } from '../backend/types.js';
 import { parseSet } from '../plan/edits.js';
 import type { DuplicateMode } from '../plan/plan.js';
@@ -40,7 +41,7 @@ export interface FleetActual {
 
 export type FleetChange =
   | { op: 'vm.rm'; vm: string; why: string }
-  | { op: 'vm.create'; vm: string; ip?: string; ports?: string; policyFile?: string; why: string }
+  | { op: 'vm.create'; vm: string; ip?: string; ports?: string; policyFile?: string; limits?: VmLimits; why: string }
   | { op: 'undup'; vm: string; service: string; why: string }
   | { op: 'dup'; vm: string; service: string; set: string[]; share: string[]; mode?: DuplicateMode; why: string }
   | { op: 'start'; vm: string; service: string; why: string };
@@ -159,6 +160,7 @@ export function planFleet(declared: Fleet, actual: FleetActual): FleetChange[] {
         ...(d.ip ? { ip: d.ip } : {}),
         ...(d.ports ? { ports: d.ports } : {}),
         ...(d.policyFile ? { policyFile: d.policyFile } : {}),
+        ...(d.limits ? { limits: d.limits } : {}),
         why: 'declared',
       });
     }

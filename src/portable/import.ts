@@ -229,7 +229,8 @@ export async function importVm(backend: ManagedBackend, dups: Duplicates, file: 
  */
 function keyTree(tree: RegTree | undefined, policy: string, plans: readonly { d: ArchivedDuplicate; p: PlannedService }[]): RegTree {
   const t: RegTree = tree ? structuredClone(tree) : { name: '', values: [], subkeys: [] };
-  t.values = [...t.values.filter((v) => v.name.toLowerCase() !== 'policy'), { name: 'Policy', type: 'REG_SZ', data: policy }];
+  // Logs and Limits name the source home's folders and cgroups: not this host's (docs/operate.md)
+  t.values = [...t.values.filter((v) => !['policy', 'logs', 'limits'].includes(v.name.toLowerCase())), { name: 'Policy', type: 'REG_SZ', data: policy }];
   const services = t.subkeys.find((s) => s.name.toLowerCase() === 'services');
   for (const { d, p } of plans) {
     const copy = services?.subkeys.find((s) => s.name.toLowerCase() === d.service.toLowerCase());

@@ -2,6 +2,14 @@
 // owns their lifecycle (through the journal's db.vm steps); dup and status only read them.
 import type { Db } from './db.js';
 
+/** A VM's resource limits as kept (parsed and enforced in src/ops/limits.ts). */
+export interface VmLimits {
+  memory?: number;
+  cpus?: number;
+  processes?: number;
+  cgroups?: string[];
+}
+
 export interface VmRecord {
   name: string;
   createdAt: string;
@@ -9,6 +17,8 @@ export interface VmRecord {
   policy: string;
   address?: string;
   portMap: Record<string, number>;
+  /** resource limits (src/ops/limits.ts); absent: none */
+  limits?: VmLimits;
 }
 
 interface Row {
@@ -17,6 +27,7 @@ interface Row {
   policy: string;
   address: string | null;
   port_map: string;
+  limits?: string;
 }
 
 const fromRow = (r: Row): VmRecord => ({
@@ -25,6 +36,7 @@ const fromRow = (r: Row): VmRecord => ({
   policy: r.policy,
   ...(r.address ? { address: r.address } : {}),
   portMap: JSON.parse(r.port_map) as Record<string, number>,
+  ...(r.limits && r.limits !== '{}' ? { limits: JSON.parse(r.limits) as VmLimits } : {}),
 });
 
 export function getVm(db: Db, name: string): VmRecord | undefined {
@@ -42,12 +54,13 @@ export function insertVm(
   vm: Omit<VmRecord, 'createdAt' | 'portMap'> & { createdAt?: string; portMap?: Record<string, number> },
   orIgnore = false,
 ): void {
-  db.prepare(`INSERT ${orIgnore ? 'OR IGNORE ' : ''}INTO vm (name, created_at, policy, address, port_map) VALUES (?, ?, ?, ?, ?)`).run(
+  db.prepare(`INSERT ${orIgnore ? 'OR IGNORE ' : ''}INTO vm (name, created_at, policy, address, port_map, limits) VALUES (?, ?, ?, ?, ?, ?)`).run(
     vm.name,
     vm.createdAt ?? new Date().toISOString(),
     vm.policy,
     vm.address ?? null,
     JSON.stringify(vm.portMap ?? {}),
+    JSON.stringify(vm.limits ?? {}),
   );
 }
 

@@ -278,7 +278,56 @@ function renderTrace() {
   $('#trace tbody').replaceChildren(...traceRows.filter(traceMatches).slice(-300).reverse().map(traceRow));
 }
 
+// Stats (docs/operate.md): the server samples every 5 s while a page is open and keeps 5 minutes.
+let statsHistory = [];
+const mib = (n) => `${(n / 1048576).toFixed(1)} MiB`;
+
+function spark(values, max, cls) {
+  const ns = 'http://www.w3.org/2000/svg';
+  const svg = document.createElementNS(ns, 'svg');
+  svg.setAttribute('viewBox', '0 0 120 24');
+  svg.setAttribute('class', `spark ${cls}`);
+  const line = document.createElementNS(ns, 'polyline');
+  const top = Math.max(max, 1);
+  line.setAttribute('points', values.map((v, i) => `${(i * 120) / Math.max(values.length - 1, 1)},${24 - (v / top) * 22}`).join(' '));
+  svg.append(line);
+  return svg;
+}
+
+function renderStats() {
+  const last = statsHistory.at(-1);
+  if (!last) return;
+  $('#stats tbody').replaceChildren(
+    ...last.vms.map((v) => {
+      const hist = statsHistory.map((s) => s.vms.find((x) => x.vm === v.vm));
+      const ws = hist.map((x) => (x ? x.workingSetBytes : 0));
+      const cpu = hist.map((x) => (x && x.cpuPercent !== undefined ? x.cpuPercent : 0));
+      return el(
+        'tr',
+        { 'data-stats-vm': v.vm },
+        el('td', { class: 'mono' }, v.vm),
+        el('td', { class: 'mono' }, v.cpuPercent === undefined ? '-' : `${v.cpuPercent.toFixed(1)}%`),
+        el('td', { class: 'mono' }, mib(v.privateBytes)),
+        el('td', { class: 'mono' }, mib(v.workingSetBytes) + (v.memoryLimit ? ` / ${mib(v.memoryLimit)}` : '')),
+        el('td', { class: 'mono' }, v.processes),
+        el('td', { class: 'mono' }, v.threads),
+        el('td', { class: 'mono' }, v.handles),
+        el('td', {}, spark(ws, Math.max(...ws, v.memoryLimit || 0), 'mem'), spark(cpu, Math.max(100, ...cpu), 'cpu')),
+      );
+    }),
+  );
+}
+
+async function loadStats() {
+  const r = await fetch(`/api/stats?token=${encodeURIComponent(token)}`);
+  if (r.ok) {
+    statsHistory = await r.json();
+    renderStats();
+  }
+}
+
 function connect() {
+  void loadStats();
   const es = new EventSource(`/api/events?token=${encodeURIComponent(token)}`);
   es.addEventListener('open', () => {
     $('#conn').textContent = 'live';
@@ -291,6 +340,11 @@ function connect() {
   es.addEventListener('state', (m) => {
     state = JSON.parse(m.data);
     render();
+  });
+  es.addEventListener('stats', (m) => {
+    statsHistory.push(JSON.parse(m.data));
+    if (statsHistory.length > 60) statsHistory.shift();
+    renderStats();
   });
   let pending = false;
   es.addEventListener('trace', (m) => {

@@ -32,6 +32,8 @@ import { listRuntime } from '../state/runtime.js';
 import { dbVmStore } from '../vm/store.js';
 import { Vms, type VmProcess } from '../vm/ops.js';
 import { serviceTypeName } from '../services.js';
+import { metricsScraper } from '../ops/metrics.js';
+import { sampleStats, type StatsSample } from '../ops/stats.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 /** The page's files sit beside this module: src/ui in development, dist/ui once built. */
@@ -409,6 +411,15 @@ export async function startUi(opts: UiOptions = {}): Promise<UiServer> {
       return;
     }
     if (req.method === 'GET' && url.pathname === '/api/state') return json(res, 200, state);
+    // Prometheus text, the same as svcdup metrics (a scraper passes the token as a query parameter)
+    if (req.method === 'GET' && url.pathname === '/metrics') {
+      const m = await serial(scrape);
+      res.writeHead(200, { 'Content-Type': m.contentType });
+      res.end(m.text);
+      return;
+    }
+    // the stats history of the last minutes, for the dashboard's small charts
+    if (req.method === 'GET' && url.pathname === '/api/stats') return json(res, 200, statsHistory);
     if (req.method === 'GET' && url.pathname === '/api/events') {
       res.writeHead(200, { 'Content-Type': 'text/event-stream', Connection: 'keep-alive' });
       clients.add(res);
@@ -469,6 +480,20 @@ export async function startUi(opts: UiOptions = {}): Promise<UiServer> {
   port = (server.address() as AddressInfo).port;
   await poll();
   const timer = setInterval(() => void poll(), opts.pollMs ?? 500);
+  // stats every 5 s while a dashboard is open: 60 samples, five minutes of history
+  const scrape = metricsScraper(backend, db);
+  const statsHistory: StatsSample[] = [];
+  const statsTimer = setInterval(() => {
+    if (clients.size === 0 || closed) return;
+    void serial(() => sampleStats(backend, db, statsHistory.length ? { prev: statsHistory.at(-1)! } : {})).then(
+      (s) => {
+        statsHistory.push(s);
+        if (statsHistory.length > 60) statsHistory.shift();
+        broadcast('stats', s);
+      },
+      () => {},
+    );
+  }, 5000);
   const url = `http://127.0.0.1:${port}/?token=${token}`;
   return {
     url,
@@ -477,6 +502,7 @@ export async function startUi(opts: UiOptions = {}): Promise<UiServer> {
     async close() {
       closed = true;
       clearInterval(timer);
+      clearInterval(statsTimer);
       for (const c of clients) c.end();
       clients.clear();
       syncTraces();

@@ -1,7 +1,7 @@
 // VM operations: create, list, remove, run a program inside, list processes, trace.
 // Everything Windows-side goes through the host backend and svcdup-run.exe (docs/vm.md);
 // create and remove apply the plans of lifecycle.ts through the journal.
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { readFile, rm } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
 import type { Paths } from '../config.js';
@@ -18,6 +18,8 @@ import { compilePolicy, parsePolicy } from './policy.js';
 import type { VmRecord, VmStore } from './store.js';
 import { cloneKeys, cowKey, removeKeys } from './keys.js';
 import { cloneFiles, fileAliasRules, removeVmState } from './files.js';
+import { vmLogsDir } from '../ops/logs.js';
+import { ensureCgroups, hasLimits, limitsValueText, planCgroups, prepareVmLimits, removeCgroups, type VmLimits } from '../ops/limits.js';
 import { vmRulesOf, writeRulesFile } from './rules.js';
 
 export interface VmBackend extends HostBackend {
@@ -77,8 +79,12 @@ export class Vms {
   }
 
   /** `net`: --ip / --port-map; without either the VM gets the next free 127.77.x.y (docs/network.md). */
-  async create(name: string, policyFile?: string, net: { ip?: string; portMap?: string } = {}, from?: string): Promise<VmRecord> {
+  async create(name: string, policyFile?: string, net: { ip?: string; portMap?: string } = {}, from?: string, limits: VmLimits = {}): Promise<VmRecord> {
     validateVmName(name);
+    // the cgroups' places (Wine) are decided before anything changes: a host without them refuses here
+    const held = hasLimits(limits)
+      ? { ...limits, ...(this.backend.kind === 'wine' ? { cgroups: planCgroups(this.backend.paths.home, name, limits) } : {}) }
+      : undefined;
     if (this.store.get(name)) throw new UsageError(`VM ${name} already exists`);
     if (from !== undefined) this.require(from);
     let rules = '';
@@ -99,7 +105,11 @@ export class Vms {
     // the whole rules text must fit the hook's config section, or every process of the VM would fail
     const tooLarge = rulesSizeProblem(text);
     if (tooLarge) throw new UsageError(`${policyFile ?? 'policy'}: ${tooLarge}`);
-    if (this.hooks) await this.hooks.apply('vm create', name, planVmCreate(name, rules, identity, text));
+    if (held) ensureCgroups(held);
+    const logs = vmLogsDir(this.backend.paths.home, name);
+    mkdirSync(logs, { recursive: true });
+    const extra = { ...(held ? { limits: held, limitsText: limitsValueText(held) } : {}), logsDir: this.backend.toWindowsPath(logs) };
+    if (this.hooks) await this.hooks.apply('vm create', name, planVmCreate(name, rules, identity, text, extra));
     else this.store.insert(name, rules);
     await this.writeRules(name);
     // a stale area (a VM of this name removed by hand) must not leak into the new one
@@ -137,6 +147,8 @@ export class Vms {
     await rm(this.dir(name), { recursive: true, force: true });
     // the VM's private files go before its record: a kill in between leaves a VM that rm removes again
     removeVmState(this.backend, name);
+    removeCgroups(this.store.get(name)?.limits);
+    await rm(vmLogsDir(this.backend.paths.home, name), { recursive: true, force: true });
     if (this.hooks) await this.forget(name, this.hooks);
     else {
       // the VM's private registry: with a duplicates layer it goes with the VM's key (forget)
@@ -162,7 +174,7 @@ export class Vms {
   /** Run argv inside the VM; resolves with its exit code. */
   async run(name: string, argv: string[], opts: ExecOptions = {}): Promise<ExecResult> {
     if (argv.length === 0) throw new UsageError('run: no program given (svcdup run --vm NAME -- EXE ARGS...)');
-    this.require(name);
+    prepareVmLimits(this.backend.paths.home, this.require(name).limits);
     const rules = await this.writeRules(name);
     const [exe, ...args] = argv as [string, ...string[]];
     // a Linux path to an existing file is spelled the Windows way; anything else is Windows' to resolve

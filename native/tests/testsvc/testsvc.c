@@ -22,6 +22,7 @@
  * Start arguments (StartService args, or the ImagePath command line):
  *   --exit-code N  report RUNNING, then stop at once with 1066 / N
  *   --crash        report RUNNING, then ExitProcess(3) half a second later
+ *   --say TEXT     print TEXT on stdout and on stderr when starting
  *   --dispatch-delay MS   (command line) wait before connecting to the dispatcher
  *   --tcp PORT [--bind ADDR], --udp PORT, --http URL
  *                  also serve on the network (netsvc.c): every reply names pid and service
@@ -349,6 +350,17 @@ static void run_service(const WCHAR *name, DWORD argc, WCHAR **argv)
     if (!(s->handle = RegisterServiceCtrlHandlerExW(name, control_handler, s))) return;
 
     report(s, SERVICE_START_PENDING, NO_ERROR, 0, 5000);
+    {
+        /* --say TEXT: a line on stdout and on stderr, for svcdup logs (test/ops.test.ts) */
+        BOOL say;
+        const WCHAR *text = find_flag(s, L"--say", TRUE, &say);
+        if (text) {
+            printf("%ls\n", text);
+            fprintf(stderr, "%ls (stderr)\n", text);
+            fflush(stdout);
+            fflush(stderr);
+        }
+    }
     if (!(singleton = acquire_singleton(name))) {
         /* another copy runs on this machine (or in this VM) */
         report(s, SERVICE_STOPPED, ERROR_SERVICE_SPECIFIC_ERROR, ERROR_ALREADY_EXISTS, 0);

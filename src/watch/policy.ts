@@ -7,8 +7,8 @@ import type { Db } from '../state/db.js';
 import { getRuntime, setPolicy } from '../state/runtime.js';
 import { getVm } from '../state/vms.js';
 import { ensureWatcher } from './daemon.js';
-import { healthText, parseHealth, resolveProbe, type HealthCheck } from './health.js';
-import { failureActions, parseRestart, restartText, type RestartPolicy } from './restart.js';
+import { healthText, parseHealth, resolveProbe, type HealthCheck } from '../ops/health.js';
+import { failureActions, parseRestart, restartText, type RestartPolicy } from '../ops/restart.js';
 
 export interface PolicyInput {
   restart?: string;

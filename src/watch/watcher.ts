@@ -19,8 +19,8 @@ import { getVm } from '../state/vms.js';
 import { dbVmStore } from '../vm/store.js';
 import { Vms } from '../vm/ops.js';
 import { stopAndWait } from '../dup/steps.js';
-import { healthFromText, probe, resolveProbe, type HealthCheck, type Probe } from './health.js';
-import { backoffMs, exitCodeOf, isFailure, parseRestart, RECOVERED_AFTER_MS, shouldRestart } from './restart.js';
+import { healthFromText, probe, resolveProbe, type HealthCheck, type Probe } from '../ops/health.js';
+import { backoffMs, exitCodeOf, isFailure, parseRestart, RECOVERED_AFTER_MS, shouldRestart } from '../ops/restart.js';
 
 /** The longest between two looks at the SCM; a restart or probe due sooner is looked at when due (nextDue). */
 export const TICK_MS = 2000;

@@ -1,0 +1,165 @@
+// What VMs and duplicates use (docs/operate.md, "Stats"): one sample is two agent calls, the
+// SCM's service list (each duplicate's pid) and job.stats (each VM's job: its member
+// processes' counters, native/agent/stats.c). CPU % is the CPU time between two samples over
+// the wall time between them. Under Wine the job keeps no accounting, so a VM's figures are
+// its processes' sums; its I/O bytes come from Linux (/proc/PID/io of the VM's cgroup) where
+// it has one, as Wine reports none.
+import { readFileSync } from 'node:fs';
+import type { HostBackend, JobProcessStats, ServiceStatus } from '../backend/types.js';
+import type { Db } from '../state/db.js';
+import { listDuplicates } from '../state/duplicates.js';
+import { listVms, type VmRecord } from '../state/vms.js';
+import { cgroupPids } from './limits.js';
+
+export interface Usage {
+  /** CPU time so far, ms (user + kernel) */
+  cpuMs: number;
+  /** % of one CPU since the previous sample; absent on a first sample */
+  cpuPercent?: number;
+  privateBytes: number;
+  workingSetBytes: number;
+  processes: number;
+  threads: number;
+  handles: number;
+  readBytes: number;
+  writeBytes: number;
+}
+
+export interface DupStats extends Usage {
+  service: string;
+  scmName: string;
+  state: string;
+  pid: number;
+}
+
+export interface VmStats extends Usage {
+  vm: string;
+  /** where the VM's figures come from: the job's own accounting (Windows) or its processes' sums (Wine) */
+  source: 'job' | 'processes';
+  /** where its I/O bytes come from ('none': Wine without a cgroup for the VM) */
+  ioSource: 'job' | 'processes' | 'linux' | 'none';
+  /** the Linux cgroup's charge (Wine, a VM with a memory limit) */
+  cgroupMemoryBytes?: number;
+  memoryLimit?: number;
+  duplicates: DupStats[];
+}
+
+export interface StatsSample {
+  at: number;
+  vms: VmStats[];
+}
+
+const zero = (): Usage => ({ cpuMs: 0, privateBytes: 0, workingSetBytes: 0, processes: 0, threads: 0, handles: 0, readBytes: 0, writeBytes: 0 });
+
+function add(u: Usage, p: JobProcessStats): void {
+  u.cpuMs += p.cpuMs;
+  u.privateBytes += p.privateBytes;
+  u.workingSetBytes += p.workingSetBytes;
+  u.processes += 1;
+  u.threads += p.threads;
+  u.handles += p.handles;
+  u.readBytes += p.readBytes;
+  u.writeBytes += p.writeBytes;
+}
+
+/** A duplicate's processes: those of the VM's job descended from the SCM's pid (the image itself, or svcdup-host's child). */
+export function processesOf(scmPid: number, procs: readonly JobProcessStats[]): JobProcessStats[] {
+  if (!scmPid) return [];
+  const byPid = new Map(procs.map((p) => [p.pid, p]));
+  return procs.filter((p) => {
+    const seen = new Set<number>();
+    for (let q: JobProcessStats | undefined = p; q && !seen.has(q.pid); q = byPid.get(q.ppid)) {
+      if (q.pid === scmPid || q.ppid === scmPid) return true;
+      seen.add(q.pid);
+    }
+    return false;
+  });
+}
+
+/** Linux I/O of a cgroup's processes (rchar/wchar: bytes through read and write calls, as Windows counts transfers). */
+function linuxIo(dir: string): { readBytes: number; writeBytes: number } {
+  let readBytes = 0;
+  let writeBytes = 0;
+  for (const pid of cgroupPids(dir)) {
+    try {
+      const t = readFileSync(`/proc/${pid}/io`, 'utf8');
+      readBytes += Number(/^rchar: (\d+)/m.exec(t)?.[1] ?? 0);
+      writeBytes += Number(/^wchar: (\d+)/m.exec(t)?.[1] ?? 0);
+    } catch {
+      /* ended */
+    }
+  }
+  return { readBytes, writeBytes };
+}
+
+function readNumber(path: string): number | undefined {
+  try {
+    return Number(readFileSync(path, 'utf8').trim());
+  } catch {
+    return undefined;
+  }
+}
+
+/** One sample of every VM (or `only`), with CPU % against `prev` when given. */
+export async function sampleStats(backend: HostBackend, db: Db, opts: { only?: string; prev?: StatsSample } = {}): Promise<StatsSample> {
+  const vms: VmRecord[] = listVms(db).filter((v) => !opts.only || v.name === opts.only);
+  const [services, jobs] = await Promise.all([backend.call('scm.list', {}), backend.call('job.stats', { vms: vms.map((v) => v.name) })]);
+  const at = Date.now();
+  const scm = new Map<string, ServiceStatus>(services.map((s) => [s.name.toLowerCase(), s]));
+  const out: VmStats[] = [];
+  for (const vm of vms) {
+    const job = jobs.vms.find((j) => j.vm === vm.name) ?? { vm: vm.name, processes: [] };
+    const u = zero();
+    for (const p of job.processes) add(u, p);
+    const memDir = vm.limits?.cgroups?.find((d) => d.includes('/memory/'));
+    let ioSource: VmStats['ioSource'] = 'processes';
+    if (job.accounting) {
+      u.cpuMs = job.accounting.cpuMs;
+      u.readBytes = job.accounting.readBytes;
+      u.writeBytes = job.accounting.writeBytes;
+      ioSource = 'job';
+    } else if (u.readBytes === 0 && u.writeBytes === 0) {
+      if (memDir) {
+        Object.assign(u, linuxIo(memDir));
+        ioSource = 'linux';
+      } else ioSource = 'none';
+    }
+    const duplicates: DupStats[] = listDuplicates(db, vm.name).map((d) => {
+      const s = scm.get(d.scmName.toLowerCase());
+      const pid = s?.state === 'RUNNING' || s?.state === 'START_PENDING' || s?.state === 'STOP_PENDING' ? s.pid : 0;
+      const du = zero();
+      for (const p of processesOf(pid, job.processes)) add(du, p);
+      return { service: d.service, scmName: d.scmName, state: s?.state ?? 'MISSING', pid, ...du };
+    });
+    const cgroupMemoryBytes = memDir ? readNumber(`${memDir}/memory.usage_in_bytes`) : undefined;
+    out.push({
+      vm: vm.name,
+      source: job.accounting ? 'job' : 'processes',
+      ioSource,
+      ...u,
+      ...(cgroupMemoryBytes !== undefined ? { cgroupMemoryBytes } : {}),
+      ...(vm.limits?.memory !== undefined ? { memoryLimit: vm.limits.memory } : {}),
+      duplicates,
+    });
+  }
+  if (opts.prev) withCpuPercent({ at, vms: out }, opts.prev);
+  return { at, vms: out };
+}
+
+/** CPU % of one CPU between two samples, for each VM and duplicate present in both. */
+export function withCpuPercent(cur: StatsSample, prev: StatsSample): StatsSample {
+  const ms = cur.at - prev.at;
+  if (ms <= 0) return cur;
+  const pct = (now: number, before: number | undefined) => (before === undefined ? undefined : Math.max(0, Math.round(((now - before) / ms) * 1000) / 10));
+  for (const v of cur.vms) {
+    const pv = prev.vms.find((x) => x.vm === v.vm);
+    const p = pct(v.cpuMs, pv?.cpuMs);
+    if (p !== undefined) v.cpuPercent = p;
+    for (const d of v.duplicates) {
+      const pd = pv?.duplicates.find((x) => x.scmName === d.scmName && x.pid === d.pid);
+      const q = pct(d.cpuMs, pd?.cpuMs);
+      if (q !== undefined) d.cpuPercent = q;
+    }
+  }
+  return cur;
+}

@@ -1,0 +1,89 @@
+// Limits as given (units, bounds, the hook's value text) and the stats arithmetic: pure.
+import { describe, expect, it } from 'vitest';
+import { limitsText, limitsValueText, parseLimits } from '../src/ops/limits.js';
+import { processesOf, type StatsSample, withCpuPercent } from '../src/ops/stats.js';
+import type { JobProcessStats } from '../src/backend/types.js';
+
+const host = { memoryBytes: 8 * 2 ** 30, cpus: 4, maxProcesses: 32768 };
+
+describe('limits as given', () => {
+  it('sizes with binary units, CPUs to a thousandth, whole process counts', () => {
+    expect(parseLimits({ memory: '512m', cpus: '1.5', processes: '10' }, host)).toEqual({ memory: 512 * 2 ** 20, cpus: 1.5, processes: 10 });
+    expect(parseLimits({ memory: '1G' }, host).memory).toBe(2 ** 30);
+    expect(parseLimits({ memory: '100MiB' }, host).memory).toBe(100 * 2 ** 20);
+    expect(parseLimits({ memory: 209715200 }, host).memory).toBe(209715200);
+    expect(parseLimits({}, host)).toEqual({});
+  });
+
+  it.each([
+    [{ memory: '12x' }, '--memory "12x": not a size'],
+    [{ memory: '0' }, '--memory 0: must be more than 0'],
+    [{ memory: '-1g' }, 'not a size'],
+    [{ memory: '1k' }, 'too little'],
+    [{ memory: '9g' }, "more than this host's memory (8.0G)"],
+    [{ cpus: '0' }, '--cpus 0: must be more than 0'],
+    [{ cpus: '0.0001' }, 'not a number of CPUs'],
+    [{ cpus: '5' }, "more than this host's 4 CPUs"],
+    [{ processes: '0' }, 'at least 1'],
+    [{ processes: '-3' }, 'not a whole number'],
+    [{ processes: '40000' }, 'more than this host allows (32768)'],
+  ])('%j is refused: %s', (given, says) => {
+    expect(() => parseLimits(given, host)).toThrow(says);
+  });
+
+  it('the fleet file names its own fields in errors', () => {
+    expect(() => parseLimits({ memory: 'lots' }, host, { memory: 'memory', cpus: 'cpus', processes: 'processes' })).toThrow(/^memory "lots"/);
+  });
+
+  it("the hook's Limits value: a name=value line each, CPUs in thousandths", () => {
+    expect(limitsValueText({ processes: 3, memory: 104857600, cpus: 0.5, cgroups: ['/sys/fs/cgroup/memory/x/vm'] })).toBe(
+      'processes=3\nmemory=104857600\ncpus=500\ncgroup=/sys/fs/cgroup/memory/x/vm',
+    );
+    expect(limitsText({ memory: 104857600, processes: 3 })).toBe('memory 100M, processes 3');
+    expect(limitsText(undefined)).toBe('-');
+  });
+});
+
+const proc = (pid: number, ppid: number, cpuMs = 0): JobProcessStats => ({
+  pid,
+  ppid,
+  image: 'x.exe',
+  cpuMs,
+  privateBytes: 0,
+  workingSetBytes: 0,
+  threads: 1,
+  handles: 1,
+  readBytes: 0,
+  writeBytes: 0,
+});
+
+describe('stats arithmetic', () => {
+  it("a duplicate's processes: the image (direct) or svcdup-host's child (relayed), and their descendants", () => {
+    const procs = [proc(100, 8), proc(104, 100), proc(108, 104), proc(200, 50), proc(204, 8)];
+    expect(processesOf(100, procs).map((p) => p.pid)).toEqual([100, 104, 108]);
+    expect(processesOf(50, procs).map((p) => p.pid)).toEqual([200]);
+    expect(processesOf(0, procs)).toEqual([]);
+    // a ppid loop does not hang
+    expect(processesOf(1, [proc(300, 304), proc(304, 300)])).toEqual([]);
+  });
+
+  it('CPU % of one CPU between two samples', () => {
+    const vm = (cpuMs: number) => ({
+      vm: 'a',
+      source: 'processes' as const,
+      ioSource: 'none' as const,
+      cpuMs,
+      privateBytes: 0,
+      workingSetBytes: 0,
+      processes: 1,
+      threads: 1,
+      handles: 1,
+      readBytes: 0,
+      writeBytes: 0,
+      duplicates: [],
+    });
+    const prev: StatsSample = { at: 1000, vms: [vm(100)] };
+    const cur: StatsSample = { at: 3000, vms: [vm(1100)] };
+    expect(withCpuPercent(cur, prev).vms[0]!.cpuPercent).toBe(50);
+  });
+});

@@ -1,0 +1,244 @@
+// Running duplicates the way containers are run (docs/operate.md): stats and limits under Wine,
+// with real processes (native/tests/optest/op-probe.c) in real VMs, driven through the CLI.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { packageRoot } from '../src/config.js';
+import { listEvents } from '../src/state/events.js';
+import { openDb } from '../src/state/db.js';
+import { getVm } from '../src/state/vms.js';
+import type { StatsSample } from '../src/ops/stats.js';
+import { cliFor } from './cli-helpers.js';
+import { nativeDir, nativeExe, openTestHost, testEnv, type TestHost } from './helpers.js';
+import parsePrometheus from 'parse-prometheus-text-format';
+
+let host: TestHost;
+const { cli, cliJson } = cliFor(() => host.paths);
+const probe = join(nativeDir, 'op-probe.exe');
+const running: ChildProcess[] = [];
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** `svcdup run --vm VM -- op-probe ARGS` in the background; resolves with its first JSON line (or its exit). */
+function runProbe(vm: string, args: string[]): { child: ChildProcess; first: Promise<Record<string, number>>; exit: Promise<number | null> } {
+  const child = spawn('node', [join(packageRoot, 'dist/cli.js'), 'run', '--vm', vm, '--', probe, ...args], { env: testEnv(host.paths) });
+  running.push(child);
+  let out = '';
+  const first = new Promise<Record<string, number>>((resolve, reject) => {
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      const line = out.split('\n')[0]!;
+      if (out.includes('\n')) resolve(JSON.parse(line) as Record<string, number>);
+    });
+    child.on('exit', (code) => reject(new Error(`op-probe ${args.join(' ')} ended (${code}) before a line: ${out}`)));
+  });
+  first.catch(() => {});
+  const exit = new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
+  return { child, first, exit };
+}
+
+const vmStats = (vm: string) => cliJson<StatsSample>(['stats', '--vm', vm]).vms[0]!;
+const psOf = (vm: string) => cliJson<{ pid: number }[]>(['ps', '--vm', vm]);
+
+const SVC = 'svcdup-testsvc';
+const SVC2 = 'svcdup-ops2';
+const IMAGE = 'C:\\svcdup-ops\\svcdup-testsvc.exe';
+
+beforeAll(async () => {
+  host = await openTestHost('ops');
+  const b = host.backend;
+  mkdirSync(dirname(b.toHostPath(IMAGE)), { recursive: true });
+  copyFileSync(b.toHostPath(nativeExe(b, 'svcdup-testsvc.exe')), b.toHostPath(IMAGE));
+  await b.call('scm.create', { name: SVC, displayName: 'svcdup test service', imagePath: IMAGE });
+  await b.call('scm.create', { name: SVC2, displayName: 'svcdup test service 2', imagePath: `${IMAGE} --name ${SVC2}` });
+  for (const args of [['a'], ['mem', '--memory', '100M'], ['procs', '--processes', '3'], ['logs']]) {
+    const r = cli(['vm', 'create', ...args]);
+    expect(r.status, r.stderr).toBe(0);
+  }
+});
+afterAll(async () => {
+  for (const c of running) c.kill('SIGKILL');
+  try {
+    process.kill(Number(readFileSync(join(host.paths.home, 'limits-guard.pid'), 'utf8')), 'SIGKILL');
+  } catch {
+    /* not started, or gone */
+  }
+  cli(['host', 'stop']);
+  cli(['undup', SVC, '--vm', 'a']);
+  cli(['undup', SVC2, '--vm', 'logs']);
+  for (const vm of ['a', 'mem', 'procs', 'logs']) cli(['vm', 'rm', vm]);
+  await host?.dispose();
+});
+
+describe('stats', () => {
+  it("a VM's memory grows by what its program allocates, and matches the program's own counters within 10%", async () => {
+    const before = vmStats('a');
+    expect(before.processes).toBe(0);
+    // it stays for the whole file (host stop ends it): the metrics test counts it too
+    const p = runProbe('a', ['alloc', '200', '600']);
+    const own = await p.first;
+    const after = vmStats('a');
+    expect(after.processes).toBe(1);
+    // private bytes: the commit charge; Wine tells the process itself 0 (PrivateUsage) but the system list has it
+    expect(after.privateBytes - before.privateBytes).toBeGreaterThan(200 * 2 ** 20 * 0.95);
+    expect(Math.abs(after.workingSetBytes - own.workingSet!) / own.workingSet!).toBeLessThan(0.1);
+    expect(after.threads).toBeGreaterThan(0);
+    expect(after.handles).toBeGreaterThan(0);
+    expect(after.cpuMs).toBeGreaterThan(0);
+    expect(after.cpuPercent).toBeTypeOf('number');
+  });
+});
+
+interface PromFamily {
+  name: string;
+  metrics: { value: string; labels?: Record<string, string> }[];
+}
+
+describe('metrics', () => {
+  it('/metrics parses as Prometheus text and carries per-VM and per-duplicate state, CPU and memory', async () => {
+    // a direct duplicate (the default for the test service)
+    for (const args of [
+      ['dup', SVC, '--vm', 'a'],
+      ['start', SVC, '--vm', 'a'],
+    ]) {
+      const r = cli(args);
+      expect(r.status, r.stderr).toBe(0);
+    }
+    const server = spawn('node', [join(packageRoot, 'dist/cli.js'), 'metrics', '--port', '0', '--json'], { env: testEnv(host.paths) });
+    running.push(server);
+    const url = await new Promise<string>((resolve, reject) => {
+      let out = '';
+      server.stdout.on('data', (d: Buffer) => {
+        out += d.toString();
+        if (out.includes('\n')) resolve((JSON.parse(out) as { url: string }).url);
+      });
+      server.on('exit', (c) => reject(new Error(`svcdup metrics ended (${c})`)));
+    });
+    const scrape = async () => {
+      const res = await fetch(url);
+      expect(res.status).toBe(200);
+      expect(res.headers.get('content-type')).toContain('text/plain');
+      return parsePrometheus(await res.text()) as PromFamily[];
+    };
+    await scrape();
+    const families = await scrape();
+    const value = (name: string, labels: Record<string, string>) =>
+      Number(families.find((f) => f.name === name)?.metrics.find((m) => Object.entries(labels).every(([k, v]) => m.labels?.[k] === v))?.value);
+    const stats = vmStats('a');
+    const dup = stats.duplicates.find((d) => d.service === SVC)!;
+    expect(dup.state).toBe('RUNNING');
+    expect(dup.processes).toBeGreaterThanOrEqual(1);
+    expect(value('svcdup_duplicate_up', { vm: 'a', service: SVC })).toBe(1);
+    expect(value('svcdup_duplicate_state', { vm: 'a', service: SVC, state: 'RUNNING' })).toBe(1);
+    expect(value('svcdup_duplicate_processes', { vm: 'a', service: SVC })).toBe(dup.processes);
+    expect(value('svcdup_duplicate_working_set_bytes', { vm: 'a', service: SVC })).toBeGreaterThan(1e6);
+    expect(value('svcdup_duplicate_cpu_percent', { vm: 'a', service: SVC })).toBeGreaterThanOrEqual(0);
+    // restarts: none (no row until the watcher writes one, or 0)
+    const restarts = value('svcdup_duplicate_restarts', { vm: 'a', service: SVC });
+    expect(Number.isNaN(restarts) || restarts === 0, String(restarts)).toBe(true);
+    // VM a holds the 200 MB program of the stats test and the duplicate
+    expect(value('svcdup_vm_processes', { vm: 'a' })).toBe(stats.processes);
+    expect(value('svcdup_vm_private_bytes', { vm: 'a' })).toBeGreaterThan(200 * 2 ** 20 * 0.95);
+    expect(value('svcdup_vm_cpu_seconds', { vm: 'a' })).toBeGreaterThan(0);
+    expect(value('svcdup_vm_memory_limit_bytes', { vm: 'mem' })).toBe(100 * 2 ** 20);
+    server.kill('SIGTERM');
+  });
+});
+
+describe('logs', () => {
+  it('what a relayed duplicate prints to stdout and stderr is kept', () => {
+    // in a VM of its own: the test service is a singleton per VM, and VM a holds its direct duplicate
+    for (const args of [
+      ['dup', SVC2, '--vm', 'logs', '--relayed'],
+      ['start', SVC2, '--vm', 'logs', '--', '--say', 'relayed line'],
+    ]) {
+      const r = cli(args);
+      expect(r.status, r.stderr).toBe(0);
+    }
+    // the image's C runtime writes text mode: CRLF
+    const relayed = cliJson<{ text: string }>(['logs', SVC2, '--vm', 'logs', '--tail', '2']);
+    expect(relayed.text.replace(/\r\n/g, '\n')).toBe('relayed line\nrelayed line (stderr)\n');
+    const none = cli(['logs', 'nosuch', '--vm', 'logs']);
+    expect(none.stderr.trim()).toBe('svcdup: nosuch is not duplicated into VM logs');
+  });
+
+  it("logs --file reads a service's log file through the VM's copy-on-write view", () => {
+    const hostLog = host.backend.toHostPath('C:\\svcdup-ops\\app.log');
+    writeFileSync(hostLog, 'host line\r\n');
+    const read = (vm: string, extra: string[] = []) =>
+      cliJson<{ from: string; text: string }>(['logs', '--vm', vm, '--file', 'c:\\SVCDUP-OPS\\App.log', ...extra]);
+    expect(read('a')).toMatchObject({ from: 'host', text: 'host line\r\n' });
+    // the VM's own write lands in its area (copy-on-write): the VM sees it, the host and another VM do not
+    const r = cli(['run', '--vm', 'a', '--', 'cmd.exe', '/c', 'echo vm line>>C:\\svcdup-ops\\app.log']);
+    expect(r.status, r.stderr).toBe(0);
+    expect(read('a')).toMatchObject({ from: 'vm', text: 'host line\r\nvm line\r\n' });
+    expect(read('a', ['--tail', '1']).text).toBe('vm line\r\n');
+    expect(readFileSync(hostLog, 'utf8')).toBe('host line\r\n');
+    expect(read('procs')).toMatchObject({ from: 'host', text: 'host line\r\n' });
+    const missing = cli(['logs', '--vm', 'a', '--file', 'C:\\svcdup-ops\\none.log']);
+    expect(missing.status).not.toBe(0);
+    expect(missing.stderr.trim()).toBe('svcdup: VM a sees no file C:\\svcdup-ops\\none.log');
+  });
+});
+
+describe('limits', () => {
+  const cgroupsHere = existsSync('/sys/fs/cgroup/memory/cgroup.procs');
+
+  it('bad limits: bad units, 0, negative, larger than the host; one line naming the value, no VM made', () => {
+    for (const [flag, value, says] of [
+      ['--memory', '100X', 'not a size'],
+      ['--memory', '-5M', 'not a size'],
+      ['--memory', '64T', "more than this host's memory"],
+      ['--cpus', '0', 'more than 0'],
+      ['--cpus', '4096', "more than this host's"],
+      ['--processes', '0', 'at least 1'],
+    ] as const) {
+      const r = cli(['vm', 'create', 'bad', `${flag}=${value}`]);
+      expect(r.status, `${flag} ${value}`).not.toBe(0);
+      const lines = r.stderr.trim().split('\n');
+      expect(lines, r.stderr).toHaveLength(1);
+      expect(lines[0]).toContain(value);
+      expect(lines[0]).toContain(says);
+    }
+    expect(cliJson<{ name: string }[]>(['vm', 'ls']).map((v) => v.name)).not.toContain('bad');
+  });
+
+  it('--processes 3 refuses the 4th process of the VM', async () => {
+    // op-probe is the 1st; its children the 2nd and 3rd; the 4th is refused (ERROR_NOT_ENOUGH_QUOTA)
+    const p = runProbe('procs', ['spawn', '5', '8']);
+    expect(await p.first).toEqual({ started: 2, error: 1816 });
+    expect(psOf('procs')).toHaveLength(3);
+  });
+
+  it('a VM over --memory 100M has its processes ended and a limit event says why; another VM is untouched', async () => {
+    if (!cgroupsHere)
+      throw new Error('this host has no cgroup v1 memory controller at /sys/fs/cgroup/memory: the memory limit cannot be enforced under Wine here');
+    const db = openDb(host.paths.stateDb);
+    try {
+      const dir = getVm(db, 'mem')!.limits!.cgroups![0]!;
+      expect(readFileSync(join(dir, 'memory.limit_in_bytes'), 'utf8').trim()).toBe(String(100 * 2 ** 20));
+      const other = runProbe('a', ['alloc', '50', '600']);
+      await other.first;
+      const idle = runProbe('mem', ['alloc', '10', '60']);
+      await idle.first;
+      expect(psOf('mem')).toHaveLength(1);
+      const hog = runProbe('mem', ['alloc', '300', '60']);
+      await hog.exit;
+      let events = listEvents(db, { vm: 'mem' }).filter((e) => e.kind === 'limit');
+      for (let i = 0; i < 40 && (events.length === 0 || psOf('mem').length > 0); i++) {
+        await sleep(250);
+        events = listEvents(db, { vm: 'mem' }).filter((e) => e.kind === 'limit');
+      }
+      expect(events).toHaveLength(1);
+      expect(events[0]!.detail).toMatchObject({ limit: 'memory', value: 100 * 2 ** 20 });
+      expect(psOf('mem')).toEqual([]);
+      // its other process ended too (Wine reports a SIGKILLed process's exit code as 0: only its end is checked)
+      await idle.exit;
+      // VM a's program is still there
+      expect(psOf('a').length).toBeGreaterThanOrEqual(1);
+      expect(other.child.exitCode).toBeNull();
+    } finally {
+      db.close();
+    }
+  });
+});
