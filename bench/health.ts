@@ -8,13 +8,10 @@
 // Usage: npx tsx bench/health.ts [N] [--json]
 import { copyFileSync, mkdirSync } from 'node:fs';
 import { loadavg } from 'node:os';
-import { Duplicates } from '../src/dup/dup.js';
 import { mapLimit, START_CONCURRENCY } from '../src/dup/limit.js';
 import { healthText, parseHealth } from '../src/ops/health.js';
 import { Watcher } from '../src/watch/watcher.js';
 import { listRuntime, setPolicy } from '../src/state/runtime.js';
-import { Vms } from '../src/vm/ops.js';
-import { dbVmStore } from '../src/vm/store.js';
 import { nativeExe } from '../test/helpers.js';
 import { args, benchHome, cpuAndMemory, machine, prefixPids, report, round, say } from './lib.js';
 

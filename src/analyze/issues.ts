@@ -1,7 +1,6 @@
 // The twelve issues of docs/design.md, assessed for one service (or one file): does each apply,
 // on what evidence, and how svcdup resolves it, or why it cannot. Pure.
 import type { ServiceConfig } from '../backend/types.js';
-import { SERVICE_WIN32_SHARE_PROCESS } from '../backend/service-type.js';
 import { lookupApi } from './apis.js';
 import type { BinaryAnalysis, Evidence, NamedResource } from './binary.js';
 import { isDriverType, serviceKind, type DependencyNode, type FailureActions, type ServiceKind, type SvchostInfo } from './config.js';

@@ -22,7 +22,7 @@ import type { ServiceStatus } from '../backend/types.js';
 import { packageRoot } from '../config.js';
 import { Duplicates, duplicateMode } from '../dup/dup.js';
 import { stoppedWithError } from '../dup/why.js';
-import { SvcdupError, UsageError } from '../errors.js';
+import { UsageError } from '../errors.js';
 import { listeningEndpoints, portMapFromRecord, type Endpoint } from '../net/index.js';
 import { openDb, type Db } from '../state/db.js';
 import { LockBusyError, WriterLock } from '../state/lock.js';
