@@ -149,7 +149,7 @@ describe('svcdup up / ps / down', () => {
     writeFileSync(bad, V1.replace('  f2:\n    services:', '  f2:\n    servces:'));
     const r = cli(['up', '-f', bad]);
     expect(r.status).toBe(2); // a usage error
-    expect(r.stderr.trim()).toBe(`svcdup: ${bad}:7:5: unknown key "servces" in vms.f2 (expected ip, ports, policy, services)`);
+    expect(r.stderr.trim()).toBe(`svcdup: ${bad}:7:5: unknown key "servces" in vms.f2 (expected ip, ports, policy, memory, cpus, processes, services)`);
     expect(Object.keys(states())).toHaveLength(5);
   });
 
