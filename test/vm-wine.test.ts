@@ -47,16 +47,18 @@ afterAll(async () => {
 
 describe('named objects', () => {
   it('a Global\\ singleton runs at once on the host and in 3 VMs, and reports the name it used', async () => {
+    // held 15 s and asked for up to ~15 s: a loaded machine can take seconds to start a VM process
     const holders = [
-      onHost(['vt-mutex.exe', 'single', '8']),
-      inVm('a', ['vt-mutex.exe', 'single', '8']),
-      inVm('b', ['vt-mutex.exe', 'single', '8']),
-      inVm('c', ['vt-mutex.exe', 'single', '8']),
+      onHost(['vt-mutex.exe', 'single', '15']),
+      inVm('a', ['vt-mutex.exe', 'single', '15']),
+      inVm('b', ['vt-mutex.exe', 'single', '15']),
+      inVm('c', ['vt-mutex.exe', 'single', '15']),
     ];
     // a second copy in VM a finds its VM's singleton
     const second = await retry(
       () => inVm('a', ['vt-mutex.exe', 'single', '0']),
       (r) => r.code === 3,
+      30,
     );
     expect(second.code).toBe(3);
     const results = await Promise.all(holders);
