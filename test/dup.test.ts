@@ -514,7 +514,10 @@ describe('the plan', () => {
       const pats: string[] = [];
       let left = chars - 23 - fileAliasRules(host.backend).length;
       for (let i = 0; left > 0; i++) {
-        const len = Math.min(256, left - 14);
+        let len = Math.min(256, left - 14);
+        // never leave a remainder too short for a pattern line of its own (it depends on the home's path length)
+        const rest = left - 14 - len;
+        if (rest > 0 && rest < 24) len -= 32;
         const head = `p${i}-`;
         pats.push(head + 'x'.repeat(len - head.length));
         left -= 14 + len;

@@ -235,10 +235,12 @@ export class NodeAgent {
   private async converge(): Promise<void> {
     if (!this.fresh() || this.stopping) return;
     let assigned: AssignmentValue[];
+    let revision: string;
     try {
       // linearizable: never act on a stale copy of the assignments
-      const all = await this.client.getAll().prefix(keys.assignsOf(this.o.name)).strings();
-      assigned = Object.values(all).map((v) => JSON.parse(v) as AssignmentValue);
+      const all = await this.client.getAll().prefix(keys.assignsOf(this.o.name)).exec();
+      assigned = all.kvs.map((kv) => JSON.parse(kv.value.toString()) as AssignmentValue);
+      revision = all.header.revision;
     } catch (err) {
       this.o.log(`cannot read assignments (${etcdWhy(err)}); keeping what runs`);
       return;
@@ -255,7 +257,7 @@ export class NodeAgent {
         await checkDrift(this.backend, db);
         await repairHost(this.backend, { db });
         // drain moves first: what is being exported or has failed to import is not run here now
-        const skip = await this.moves(assigned, dups);
+        const skip = await this.moves(assigned, revision, dups);
         const fleet: Fleet = {
           file: clusterFleetId(this.o.name),
           vms: assigned
@@ -299,9 +301,11 @@ export class NodeAgent {
    * served once to the target; the VM is kept, not owned by the fleet (so not removed) and not
    * started, until the target has it or it comes back. As target: an assignment with
    * `importFrom` whose VM is not here is fetched, checked and imported before `up` starts it.
-   * Returns the VMs `up` must leave alone this time.
+   * Returns the VMs `up` must leave alone this time. Moves are read at the assignments'
+   * revision: a failed move's record is deleted in the transaction that gives the VM back, so a
+   * newer read paired with the older assignments would take the VM for moved and remove it.
    */
-  private async moves(assigned: AssignmentValue[], dups: Duplicates): Promise<Set<string>> {
+  private async moves(assigned: AssignmentValue[], revision: string, dups: Duplicates): Promise<Set<string>> {
     const skip = new Set<string>();
     const b = this.backend!;
     const fleetId = clusterFleetId(this.o.name);
@@ -375,7 +379,7 @@ export class NodeAgent {
     // kept VMs: back here (the move failed) -> owned again and started; moved for good -> owned again, so up removes it
     for (const [vm, r] of this.retained) {
       const back = assigned.find((a) => a.vm === vm && !a.move);
-      const m = await this.client.get(keys.move(vm)).string();
+      const m = await this.client.get(keys.move(vm)).revision(revision).string();
       const gone = !back && (!m || (JSON.parse(m) as MoveValue).state === 'done' || (JSON.parse(m) as MoveValue).id !== r.id);
       if (!back && !gone) continue;
       setOwned(b, fleetId, vm, true);
