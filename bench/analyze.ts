@@ -9,7 +9,7 @@ import { basename, join } from 'node:path';
 import { analyzeBinary } from '../src/analyze/binary.js';
 import { scanCode } from '../src/analyze/code.js';
 import { parsePe } from '../src/pe/pe.js';
-import { extractStrings, isScannedSection } from '../src/analyze/strings.js';
+import { isScannedSection, scanStrings } from '../src/analyze/strings.js';
 import { args, json, report } from './lib.js';
 
 const WINE = '/usr/lib/x86_64-linux-gnu/wine/x86_64-windows';
@@ -63,7 +63,7 @@ for (const { path, label } of list) {
     names = a.names.length;
     const [img, tp] = time(() => parsePe(bytes));
     parse.push(tp);
-    strings.push(time(() => extractStrings(img))[1]);
+    strings.push(time(() => scanStrings(img))[1]);
     code.push(time(() => scanCode(img))[1]);
   }
   const img = parsePe(bytes);

@@ -6,7 +6,7 @@ import { classifyArg, classifyString, endpointFits, parseRgsClasses, type Resour
 import { findServiceTables, pointerAt, scanCode, stringAtRva, type CallSite } from './code.js';
 import { MalformedPeError } from '../pe/errors.js';
 import { IMAGE_SCN_CNT_CODE, IMAGE_SCN_MEM_EXECUTE, machineName, parsePe, rvaToOffset, subsystemName, type PeImage } from '../pe/pe.js';
-import { extractStrings, isScannedSection, type FoundString } from './strings.js';
+import { isScannedSection, scanStrings, type FoundString, type StringTable } from './strings.js';
 
 export type EvidenceSource =
   | 'string'
@@ -205,9 +205,8 @@ function analyze(bytes: Uint8Array, opts: BinaryOptions): BinaryAnalysis {
   const file = opts.file ?? '(bytes)';
   const img: PeImage = parsePe(bytes);
   const warnings: string[] = [];
-  const strings = extractStrings(img);
-  let asciiCount = 0;
-  for (const s of strings) if (s.encoding === 'ascii') asciiCount++;
+  // the strings stay positions until one may name something: most of a large DLL's never are made
+  const strings = scanStrings(img);
   const code = scanCode(img);
   if (!code.supported) warnings.push(`call-site argument recovery supports x64 code only; this is ${machineName(img.machine)}: names come from strings alone`);
 
@@ -239,11 +238,20 @@ function analyze(bytes: Uint8Array, opts: BinaryOptions): BinaryAnalysis {
 
   const known = new Map((opts.knownServices ?? []).map((n) => [n.toLowerCase(), n]));
   const codeSections = new Set(img.sections.filter((x) => x.characteristics & (IMAGE_SCN_CNT_CODE | IMAGE_SCN_MEM_EXECUTE)).map((x) => x.name));
-  for (const s of strings) {
+  const knownLengths = new Set([...known.keys()].map((n) => n.length));
+  // protocol sequences, wherever they are (a short one in code too): RPC endpoints are paired with them below
+  const protseqStrings: { s: FoundString; i: number }[] = [];
+  for (let i = 0, next = 0; i < strings.length; i++) {
+    // only a candidate can name something classifyString finds; any string can be a known service's name
+    const candidate = strings.candidates[next] === i;
+    if (candidate) next++;
+    else if (!knownLengths.has(strings.lengths[i]!)) continue;
+    const s = strings.at(i);
+    const classes = candidate ? classifyString(s.value) : [];
+    if (classes.some((c) => c.category === 'rpc-protseq')) protseqStrings.push({ s, i });
     // strings in code are mostly instruction bytes that happen to be printable: only long ones count
     if (codeSections.has(s.section) && s.value.length < 12) continue;
-    for (const c of classifyString(s.value))
-      add(c.category, c.category === 'com-class' ? c.name : s.value, c.name, c.detail, 'unknown', stringEvidence(file, s));
+    for (const c of classes) add(c.category, c.category === 'com-class' ? c.name : s.value, c.name, c.detail, 'unknown', stringEvidence(file, s));
     // a known service's name, in data (code bytes that happen to spell a short name are noise)
     const svc = known.size ? known.get(s.value.toLowerCase()) : undefined;
     if (svc && !codeSections.has(s.section)) add('service-name', s.value, svc, {}, 'unknown', stringEvidence(file, s));
@@ -331,7 +339,6 @@ function analyze(bytes: Uint8Array, opts: BinaryOptions): BinaryAnalysis {
   }
 
   // --- RPC endpoints from data: {protseq*, endpoint*} pointer pairs, then neighbouring strings ---
-  const protseqStrings = strings.filter((s) => classifyString(s.value).some((c) => c.category === 'rpc-protseq'));
   const paired = new Set(rpcEndpoints.map((e) => `${e.protseq}\0${e.endpoint.toLowerCase()}`));
   const pushEndpoint = (e: RpcEndpoint): void => {
     const k = `${e.protseq}\0${e.endpoint.toLowerCase()}`;
@@ -340,7 +347,7 @@ function analyze(bytes: Uint8Array, opts: BinaryOptions): BinaryAnalysis {
     rpcEndpoints.push(e);
   };
   if (protseqStrings.length) {
-    const byRva = new Map(protseqStrings.map((s) => [s.rva, s]));
+    const byRva = new Map(protseqStrings.map(({ s }) => [s.rva, s]));
     const ptr = img.is64 ? 8 : 4;
     const pairedProtseqs = new Set<number>();
     for (const sec of img.sections) {
@@ -375,14 +382,23 @@ function analyze(bytes: Uint8Array, opts: BinaryOptions): BinaryAnalysis {
       }
     }
     // Neighbouring strings: the nearest string within 64 bytes, either side, in the same section, whose syntax fits the protocol.
-    const sorted = [...strings].sort((a, b) => a.offset - b.offset);
-    for (const ps of protseqStrings) {
+    const sorted = byOffset(strings);
+    for (const { s: ps, i: pi } of protseqStrings) {
       if (pairedProtseqs.has(ps.rva) || protseqArgOffsets.has(ps.offset)) continue;
       const protseq = ps.value.toLowerCase();
       let best: FoundString | undefined;
       let bestDist = Infinity;
-      for (const s of sorted) {
-        if (s.section !== ps.section || s === ps) continue;
+      // the strings that start within 64 bytes of it, in offset order
+      let lo = 0;
+      for (let hi = sorted.length; lo < hi; ) {
+        const mid = (lo + hi) >> 1;
+        if (strings.offsets[sorted[mid]!]! < ps.offset - 64) lo = mid + 1;
+        else hi = mid;
+      }
+      for (let k = lo; k < sorted.length && strings.offsets[sorted[k]!]! <= ps.offset + 64; k++) {
+        if (sorted[k] === pi) continue;
+        const s = strings.at(sorted[k]!);
+        if (s.section !== ps.section) continue;
         const dist = Math.abs(s.offset - ps.offset);
         if (dist > 64 || dist >= bestDist) continue;
         if (!endpointFits(protseq, s.value)) continue;
@@ -542,7 +558,7 @@ function analyze(bytes: Uint8Array, opts: BinaryOptions): BinaryAnalysis {
       entries: img.resources.slice(0, RES_CAP).map((r) => ({ type: r.type, id: r.id, lang: r.lang, size: r.size })),
       ...(img.resources.length > RES_CAP ? { truncated: true } : {}),
     },
-    strings: { ascii: asciiCount, utf16: strings.length - asciiCount, scannedBytes },
+    strings: { ascii: strings.ascii, utf16: strings.length - strings.ascii, scannedBytes },
     programs: programsNamed(strings, file),
     names,
     service,
@@ -554,12 +570,20 @@ function analyze(bytes: Uint8Array, opts: BinaryOptions): BinaryAnalysis {
   };
 }
 
+/** The strings' indices in file-offset order (equal offsets in index order). */
+function byOffset(strings: StringTable): number[] {
+  const order = Array.from({ length: strings.length }, (_, i) => i);
+  return order.sort((a, b) => strings.offsets[a]! - strings.offsets[b]! || a - b);
+}
+
 /** Strings that name a program (`server.exe`, `C:\\app\\bin\\server.exe`), each once, at most 50. */
-function programsNamed(strings: readonly FoundString[], file: string): BinaryAnalysis['programs'] {
+function programsNamed(strings: StringTable, file: string): BinaryAnalysis['programs'] {
   const own = file.split(/[\\/]/).pop()!.toLowerCase();
   const out: BinaryAnalysis['programs'] = [];
   const seen = new Set<string>();
-  for (const s of strings) {
+  // a program's name holds a dot: a candidate
+  for (const i of strings.candidates) {
+    const s = strings.at(i);
     if (!/\.exe/i.test(s.value)) continue; // what both patterns below need, found without the trim and the copy
     const v = s.value.trim().replace(/^"|"$/g, '');
     if (!/^(?:[A-Za-z]:\\|%\w+%\\)?[^\s"<>|*?%:]{0,200}[A-Za-z0-9_.-]\.exe$/i.test(v) && !/^(?:[A-Za-z]:\\|%\w+%\\)[^"<>|*?]{1,200}\.exe$/i.test(v)) continue;

@@ -26,57 +26,182 @@ export function isScannedSection(s: PeSection): boolean {
   return !['.reloc', '.pdata', '.xdata', '.tls', '.crt'].includes(n);
 }
 
+// per byte value: 1 if it is a string character (tab, 0x20-0x7e), 2 more if it is a mark
+// (a string holding a backslash, colon or dot may name something: StringTable.candidates)
+const CHAR = 1;
+const MARK = 2;
+const BYTE = ((): Uint8Array => {
+  const t = new Uint8Array(256);
+  t[9] = CHAR;
+  for (let c = 0x20; c <= 0x7e; c++) t[c] = CHAR;
+  for (const c of [0x5c, 0x3a, 0x2e]) t[c] = CHAR | MARK;
+  return t;
+})();
+
+/**
+ * The strings of an image's scanned sections, kept as positions: a large
+ * DLL has tens of thousands (most of them bytes of icons and bitmaps that happen to be
+ * printable), and making each a JS string and an object took as long as finding them. Only
+ * the strings a caller asks for are made (`at`). Index order is extractStrings' order.
+ */
+export class StringTable {
+  /** how many of the strings are ASCII; the rest are UTF-16LE */
+  ascii = 0;
+  /** file offset of each string's first character */
+  readonly offsets: number[] = [];
+  /** each string's length in characters */
+  readonly lengths: number[] = [];
+  /** per string: its section's index << 2 | 2 if UTF-16 | 1 if it may name something (see `candidates`) */
+  readonly flags: number[] = [];
+  /**
+   * The strings that hold a backslash, a colon or a dot, or start (after blanks) with an "n":
+   * every string that classifyString can find a name in (all its categories need `\\` or `:`
+   * or are protocol sequences, "nca..."), and every one that names a program (`.exe`).
+   */
+  readonly candidates: number[] = [];
+  private readonly made = new Map<number, FoundString>();
+  private readonly buf: Buffer;
+  constructor(readonly img: PeImage) {
+    const b = img.bytes;
+    this.buf = Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+  }
+  get length(): number {
+    return this.offsets.length;
+  }
+  isUtf16(i: number): boolean {
+    return (this.flags[i]! & 2) !== 0;
+  }
+  section(i: number): PeSection {
+    return this.img.sections[this.flags[i]! >> 2]!;
+  }
+  /** string i, made once */
+  at(i: number): FoundString {
+    let s = this.made.get(i);
+    if (!s) this.made.set(i, (s = this.make(i)));
+    return s;
+  }
+  /** every string, made */
+  all(): FoundString[] {
+    const out: FoundString[] = [];
+    for (let i = 0; i < this.length; i++) out.push(this.made.get(i) ?? this.make(i));
+    return out;
+  }
+  private make(i: number): FoundString {
+    const o = this.offsets[i]!;
+    const n = this.lengths[i]!;
+    const sec = this.section(i);
+    const utf16 = this.isUtf16(i);
+    const value = utf16 ? this.buf.toString('utf16le', o, o + 2 * n) : this.buf.toString('latin1', o, o + n);
+    return { value, encoding: utf16 ? 'utf16' : 'ascii', offset: o, rva: o + sec.rva - sec.rawOffset, section: sec.name };
+  }
+}
+
 /**
  * Every string in the scanned sections, in file order per encoding: per section, the ASCII
- * runs, then the UTF-16LE runs at even and at odd offsets. A run of `maxLength` characters or
- * more is cut into pieces of `maxLength`, and what is left kept if `minLength` long; a UTF-16
- * run that reaches the section's last character position is kept only in whole pieces (what
- * the scan has always done, so that findings stay the same).
- *
- * The runs are found by regular expressions over the section read as latin1 text, which
- * V8 runs as native code: a byte-at-a-time loop in JS took 100-300 ms on a 25 MB DLL. One
- * UTF-16 pattern finds both parities at once, as a character at an even offset (printable,
- * then 0) and one at an odd offset cannot share a byte.
+ * runs, then the UTF-16LE runs at even and at odd offsets (from the section's start). A run of
+ * `maxLength` characters or more is cut into pieces of `maxLength`, and what is left kept if
+ * `minLength` long; a UTF-16 run that reaches the section's last character position is kept
+ * only in whole pieces (what the scan has always done, so that findings stay the same).
  */
 export function extractStrings(img: PeImage, opts: StringScanOptions = {}): FoundString[] {
+  return scanStrings(img, opts).all();
+}
+
+/**
+ * The strings of extractStrings, as a StringTable.
+ *
+ * A run of at least `shortest` characters holds one of every `shortest` positions: the scan
+ * reads only those, and where one is a character, reads the run around it (for UTF-16, every
+ * second position of each parity). In code and binary data most such positions are not, so
+ * most bytes are never read: some three times faster than the regular expressions this
+ * replaces (which tried a match at every byte, once for ASCII and once for UTF-16).
+ */
+export function scanStrings(img: PeImage, opts: StringScanOptions = {}): StringTable {
   const min = opts.minLength ?? 4;
   const max = opts.maxLength ?? 1024;
   const shortest = Math.max(1, Math.min(min, max));
-  const asciiRun = new RegExp(`[\\t\\x20-\\x7e]{${shortest},}`, 'g');
-  const utf16Run = new RegExp(`(?:[\\t\\x20-\\x7e]\\x00){${shortest},}`, 'g');
-  const out: FoundString[] = [];
+  const t = new StringTable(img);
   const b = img.bytes;
-  const buf = Buffer.from(b.buffer, b.byteOffset, b.byteLength);
-  for (const s of img.sections) {
-    if (!isScannedSection(s)) continue;
+  img.sections.forEach((s, si) => {
+    if (!isScannedSection(s)) return;
     const start = s.rawOffset;
     const end = Math.min(b.byteLength, s.rawOffset + s.rawSize);
-    if (end <= start) continue;
-    const delta = s.rva - s.rawOffset;
-    const section = s.name;
-    const text = buf.toString('latin1', start, end);
-    const push = (list: FoundString[], value: string, encoding: 'ascii' | 'utf16', offset: number): void => {
-      list.push({ value, encoding, offset, rva: offset + delta, section });
+    if (end <= start) return;
+    const bytes = b.subarray(start, end);
+    const n = bytes.length;
+    // a string of `chars` characters `step` bytes apart at section offset `at`
+    const found = (at: number, chars: number, step: 1 | 2): void => {
+      const to = at + chars * step;
+      let k = at;
+      while (k < to && (bytes[k] === 0x20 || bytes[k] === 9)) k += step;
+      let candidate = k < to && (bytes[k] === 0x6e || bytes[k] === 0x4e); // n, N
+      for (let j = at; j < to && !candidate; j += step) candidate = (BYTE[bytes[j]!]! & MARK) !== 0;
+      if (candidate) t.candidates.push(t.offsets.length);
+      if (step === 1) t.ascii++;
+      t.offsets.push(start + at);
+      t.lengths.push(chars);
+      t.flags.push((si << 2) | (step === 2 ? 2 : 0) | (candidate ? 1 : 0));
     };
-    asciiRun.lastIndex = 0;
-    for (let m = asciiRun.exec(text); m; m = asciiRun.exec(text)) {
-      const j = m.index + m[0].length;
-      let k = m.index;
-      for (; j - k >= max; k += max) push(out, text.slice(k, k + max), 'ascii', start + k);
-      if (j - k >= min) push(out, k === m.index ? m[0] : text.slice(k, j), 'ascii', start + k);
+    // ASCII runs, cut in pieces of `max`, the rest kept if `min` long
+    const runs: number[] = [];
+    asciiRuns(bytes, shortest, runs);
+    for (let i = 0; i < runs.length; i += 2) {
+      const to = runs[i + 1]!;
+      let p = runs[i]!;
+      for (; to - p >= max; p += max) found(p, max, 1);
+      if (to - p >= min) found(p, to - p, 1);
     }
-    const odd: FoundString[] = [];
-    utf16Run.lastIndex = 0;
-    for (let m = utf16Run.exec(text); m; m = utf16Run.exec(text)) {
-      const list = m.index & 1 ? odd : out;
-      const j = start + m.index + m[0].length;
-      let k = start + m.index;
-      for (; (j - k) / 2 >= max; k += 2 * max) push(list, buf.toString('utf16le', k, k + 2 * max), 'utf16', k);
-      if (j < end && (j - k) / 2 >= min) push(list, buf.toString('utf16le', k, j), 'utf16', k);
+    // UTF-16LE at even, then at odd offsets
+    for (const parity of [0, 1]) {
+      runs.length = 0;
+      utf16Runs(bytes, shortest, parity, runs);
+      for (let i = 0; i < runs.length; i += 2) {
+        const to = runs[i + 1]!;
+        let p = runs[i]!;
+        for (; (to - p) / 2 >= max; p += 2 * max) found(p, max, 2);
+        // a run that reaches the section's last character position is kept only in whole pieces
+        if (to < n && (to - p) / 2 >= min) found(p, (to - p) / 2, 2);
+      }
     }
-    for (const x of odd) out.push(x);
+  });
+  return t;
+}
+
+// The two scans below keep their state in locals (no closure shares them), which V8 keeps in registers.
+
+/** The runs of at least `shortest` ASCII characters in `bytes`, as [from, to) pairs. */
+function asciiRuns(bytes: Uint8Array, shortest: number, out: number[]): void {
+  const n = bytes.length;
+  for (let k = shortest - 1; k < n; ) {
+    if (!(BYTE[bytes[k]!]! & CHAR)) {
+      k += shortest;
+      continue;
+    }
+    let from = k;
+    while (from > 0 && BYTE[bytes[from - 1]!]! & CHAR) from--;
+    let to = k + 1;
+    while (to < n && BYTE[bytes[to]!]! & CHAR) to++;
+    if (to - from >= shortest) out.push(from, to);
+    // the next run starts after `to` (not a character) and, if long enough, holds `to + shortest`
+    k = to + shortest;
   }
-  return out;
+}
+
+/** The runs of at least `shortest` UTF-16LE characters (a printable byte, then 0) at offsets of one parity, as [from, to) pairs. */
+function utf16Runs(bytes: Uint8Array, shortest: number, parity: number, out: number[]): void {
+  const n = bytes.length;
+  for (let k = parity + 2 * (shortest - 1); k + 1 < n; ) {
+    if (!(BYTE[bytes[k]!]! & CHAR) || bytes[k + 1] !== 0) {
+      k += 2 * shortest;
+      continue;
+    }
+    let from = k;
+    while (from >= 2 && BYTE[bytes[from - 2]!]! & CHAR && bytes[from - 1] === 0) from -= 2;
+    let to = k + 2;
+    while (to + 1 < n && BYTE[bytes[to]!]! & CHAR && bytes[to + 1] === 0) to += 2;
+    if ((to - from) / 2 >= shortest) out.push(from, to);
+    k = to + 2 * shortest;
+  }
 }
 
 /** The string (either encoding) that starts exactly at an RVA, if the scan found one. */

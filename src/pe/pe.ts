@@ -312,24 +312,28 @@ export function parsePe(input: Uint8Array): PeImage {
     throw new MalformedPeError('certificate directory', `file range ${hex(cert.rva)}+${hex(cert.size)} lies outside the ${bytes.byteLength}-byte file`);
   }
 
-  // pe-library: headers and sections. It refuses COFF symbol tables (every Wine and unstripped
-  // mingw binary has one), which the analysis does not need: give it a copy without.
-  let forLib = bytes;
+  // pe-library reads the headers and the section table, in place: its format views over the
+  // caller's bytes copy nothing (NtExecutable.from copied every section, some 15 MB of a large
+  // DLL, which the analysis never reads through it, and refuses the COFF symbol table every
+  // Wine and unstripped mingw binary has).
   const hasCoffSymbols = numberOfSymbols > 0;
-  if (hasCoffSymbols) {
-    forLib = new Uint8Array(bytes);
-    new DataView(forLib.buffer).setUint32(fh + 8, 0, true);
-    new DataView(forLib.buffer).setUint32(fh + 12, 0, true);
-  }
-  let exe: PE.NtExecutable;
+  let imageBase: number;
   try {
-    exe = PE.NtExecutable.from(forLib, { ignoreCert: true });
+    const dos = PE.Format.ImageDosHeader.from(bytes);
+    const nt = PE.Format.ImageNtHeaders.from(bytes, dos.newHeaderAddress);
+    const libSections = PE.Format.ImageSectionHeaderArray.from(bytes.buffer as ArrayBuffer, nsec, bytes.byteOffset + secTable);
+    const agree =
+      dos.isValid() &&
+      nt.isValid() &&
+      nt.fileHeader.numberOfSections === nsec &&
+      nt.is32bit() !== is64 &&
+      nt.fileHeader.machine === machine &&
+      sections.every((sec, i) => libSections.get(i).virtualAddress === sec.rva);
+    if (!agree) throw new MalformedPeError('headers', 'pe-library and the section table disagree');
+    imageBase = nt.optionalHeader.imageBase;
   } catch (err) {
+    if (err instanceof MalformedPeError) throw err;
     throw new MalformedPeError('headers', `pe-library: ${(err as Error).message}`);
-  }
-  const libSections = exe.getAllSections();
-  if (libSections.length !== nsec || exe.is32bit() === is64 || exe.newHeader.fileHeader.machine !== machine) {
-    throw new MalformedPeError('headers', 'pe-library and the section table disagree');
   }
 
   const img: PeImage = {
@@ -340,7 +344,7 @@ export function parsePe(input: Uint8Array): PeImage {
     isDll: (characteristics & IMAGE_FILE_DLL) !== 0,
     subsystem,
     dllCharacteristics,
-    imageBase: exe.getImageBase(),
+    imageBase,
     entryPoint,
     timestamp,
     sizeOfImage,
