@@ -2,7 +2,7 @@
 // a deadline on every unary call (so a cluster without quorum is an error, not a hang), and
 // the first contact retried with backoff, said on stderr.
 import { readFileSync } from 'node:fs';
-import { Etcd3, type IOptions } from 'etcd3';
+import type { Etcd3, IOptions } from 'etcd3';
 import { SvcdupError, UsageError } from '../errors.js';
 
 export interface EtcdOptions {
@@ -95,11 +95,17 @@ export function etcdWhy(err: unknown): string {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+// etcd3 (gRPC, protobuf, OpenTelemetry) takes most of a second to load: loaded when a cluster
+// command first connects, not by every svcdup command (`dup --start` paid it on each run)
+let etcd3: typeof import('etcd3') | undefined;
+const loadEtcd3 = async (): Promise<typeof import('etcd3')> => (etcd3 ??= await import('etcd3'));
+
 /**
  * A client that has answered once. Retries with backoff (0.5 s doubling to 8 s), each retry
  * said on stderr; gives up after `giveUpMs` (commands) or never (agents: Infinity).
  */
 export async function connectEtcd(o: EtcdOptions, giveUpMs: number, say: (line: string) => void = (l) => process.stderr.write(`${l}\n`)): Promise<Etcd3> {
+  const { Etcd3 } = await loadEtcd3();
   const client = new Etcd3(etcdClientOptions(o));
   const end = Date.now() + giveUpMs;
   for (let delay = 500; ; delay = Math.min(delay * 2, 8_000)) {
@@ -131,6 +137,7 @@ export async function quorumProblem(client: Etcd3, o: EtcdOptions): Promise<stri
     return undefined;
   } catch (err) {
     const urls = etcdUrls(o.etcd);
+    const { Etcd3 } = await loadEtcd3();
     let answering = 0;
     for (const u of urls) {
       const one = new Etcd3({ ...etcdClientOptions({ ...o, etcd: u }) });
@@ -157,7 +164,10 @@ export class LeaseKeeper {
   private readonly clients: Etcd3[];
   private good = 0;
 
+  /** after connectEtcd, which loads etcd3 */
   constructor(o: EtcdOptions) {
+    if (!etcd3) throw new Error('LeaseKeeper before connectEtcd');
+    const { Etcd3 } = etcd3;
     this.clients = etcdUrls(o.etcd).map((u) => new Etcd3(etcdClientOptions({ ...o, etcd: u })));
   }
 
