@@ -100,10 +100,10 @@ interface PromFamily {
 
 describe('metrics', () => {
   it('/metrics parses as Prometheus text and carries per-VM and per-duplicate state, CPU and memory', async () => {
-    // a direct duplicate (the default for the test service)
+    // a direct duplicate (the default for the test service); what it says is for the logs test
     for (const args of [
       ['dup', SVC, '--vm', 'a'],
-      ['start', SVC, '--vm', 'a'],
+      ['start', SVC, '--vm', 'a', '--', '--say', 'direct line'],
     ]) {
       const r = cli(args);
       expect(r.status, r.stderr).toBe(0);
@@ -164,6 +164,12 @@ describe('logs', () => {
     expect(relayed.text.replace(/\r\n/g, '\n')).toBe('relayed line\nrelayed line (stderr)\n');
     const none = cli(['logs', 'nosuch', '--vm', 'logs']);
     expect(none.stderr.trim()).toBe('svcdup: nosuch is not duplicated into VM logs');
+  });
+
+  it('what a direct duplicate prints to stdout and stderr is kept (its C runtime pointed at the log by the hook)', () => {
+    // the direct duplicate the metrics test started in VM a with --say
+    const direct = cliJson<{ text: string }>(['logs', SVC, '--vm', 'a', '--tail', '2']);
+    expect(direct.text.replace(/\r\n/g, '\n')).toBe('direct line\ndirect line (stderr)\n');
   });
 
   it("logs --file reads a service's log file through the VM's copy-on-write view", () => {
