@@ -1,6 +1,10 @@
 // Limits as given (units, bounds, the hook's value text) and the stats arithmetic: pure.
 import { describe, expect, it } from 'vitest';
-import { limitsText, limitsValueText, parseLimits } from '../src/ops/limits.js';
+import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { limitsFromValueText, limitsText, limitsValueText, parseLimits } from '../src/ops/limits.js';
+import { DupLogKeeper, dupLogPath, readDupLog, vmLogsDir } from '../src/ops/logs.js';
 import { processesOf, type StatsSample, withCpuPercent } from '../src/ops/stats.js';
 import type { JobProcessStats } from '../src/backend/types.js';
 
@@ -41,6 +45,41 @@ describe('limits as given', () => {
     );
     expect(limitsText({ memory: 104857600, processes: 3 })).toBe('memory 100M, processes 3');
     expect(limitsText(undefined)).toBe('-');
+  });
+
+  it('the Limits value read back (svcdup repair) is what was written', () => {
+    const l = { processes: 3, memory: 104857600, cpus: 0.5, cgroups: ['/sys/fs/cgroup/memory/x/vm', '/sys/fs/cgroup/cpu/x/vm'] };
+    expect(limitsFromValueText(limitsValueText(l))).toEqual(l);
+    expect(limitsFromValueText('memory=8388608\r\n\nbogus')).toEqual({ memory: 8388608 });
+  });
+});
+
+describe('log time marks and --since', () => {
+  it('the part written since a time, cut to whole lines; rotation copies the log and empties it in place', () => {
+    const home = mkdtempSync(join(tmpdir(), 'svcdup-logs-'));
+    try {
+      mkdirSync(vmLogsDir(home, 'v'), { recursive: true });
+      const log = dupLogPath(home, 'v', 'svc');
+      const keeper = new DupLogKeeper(home, 4096);
+      writeFileSync(log, 'one\ntwo\n');
+      expect(keeper.look('v', 'svc', 1000)).toBeUndefined(); // first look: a size, no mark yet
+      appendFileSync(log, 'three\nfou');
+      keeper.look('v', 'svc', 2000); // marks 2000: 18 bytes
+      appendFileSync(log, 'r\nfive\n');
+      keeper.look('v', 'svc', 3000);
+      expect(readDupLog(home, 'v', 'svc', new Date(0))?.text).toBe('one\ntwo\nthree\nfour\nfive\n');
+      // since 2500: from the 2000 mark, in the middle of "four": from the next whole line
+      expect(readDupLog(home, 'v', 'svc', new Date(2500))?.text).toBe('five\n');
+      expect(readDupLog(home, 'v', 'svc', new Date(Date.now() + 60_000))?.text).toBe('');
+      appendFileSync(log, 'x'.repeat(5000));
+      expect(keeper.look('v', 'svc', 4000)).toBe('rotated');
+      expect(statSync(log).size).toBe(0);
+      expect(readFileSync(`${log}.1`, 'utf8')).toMatch(/^one\n.*five\nx{5000}$/s);
+      appendFileSync(log, 'six\n');
+      expect(readDupLog(home, 'v', 'svc')?.text).toMatch(/x{5000}six\n$/);
+    } finally {
+      rmSync(home, { recursive: true, force: true });
+    }
   });
 });
 

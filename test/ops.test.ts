@@ -1,11 +1,11 @@
 // Running duplicates the way containers are run (docs/operate.md): stats and limits under Wine,
 // with real processes (native/tests/optest/op-probe.c) in real VMs, driven through the CLI.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { packageRoot } from '../src/config.js';
-import { listEvents } from '../src/state/events.js';
+import { listEvents, type SvcdupEvent } from '../src/state/events.js';
 import { openDb } from '../src/state/db.js';
 import { getVm } from '../src/state/vms.js';
 import type { StatsSample } from '../src/ops/stats.js';
@@ -42,6 +42,7 @@ const psOf = (vm: string) => cliJson<{ pid: number }[]>(['ps', '--vm', vm]);
 
 const SVC = 'svcdup-testsvc';
 const SVC2 = 'svcdup-ops2';
+const SVC3 = 'svcdup-ops3';
 const IMAGE = 'C:\\svcdup-ops\\svcdup-testsvc.exe';
 
 // the memory limit is held by cgroup v1 under Wine (docs/operate.md): a host without the controller
@@ -55,6 +56,7 @@ beforeAll(async () => {
   copyFileSync(b.toHostPath(nativeExe(b, 'svcdup-testsvc.exe')), b.toHostPath(IMAGE));
   await b.call('scm.create', { name: SVC, displayName: 'svcdup test service', imagePath: IMAGE });
   await b.call('scm.create', { name: SVC2, displayName: 'svcdup test service 2', imagePath: `${IMAGE} --name ${SVC2}` });
+  await b.call('scm.create', { name: SVC3, displayName: 'svcdup test service 3', imagePath: `${IMAGE} --name ${SVC3}` });
   for (const args of [['a'], ...(cgroupsHere ? [['mem', '--memory', '100M']] : []), ['procs', '--processes', '3'], ['logs']]) {
     const r = cli(['vm', 'create', ...args]);
     expect(r.status, r.stderr).toBe(0);
@@ -70,6 +72,7 @@ afterAll(async () => {
   cli(['host', 'stop']);
   cli(['undup', SVC, '--vm', 'a']);
   cli(['undup', SVC2, '--vm', 'logs']);
+  cli(['undup', SVC3, '--vm', 'procs']);
   for (const vm of ['a', 'mem', 'procs', 'logs']) cli(['vm', 'rm', vm]);
   await host?.dispose();
 });
@@ -100,10 +103,10 @@ interface PromFamily {
 
 describe('metrics', () => {
   it('/metrics parses as Prometheus text and carries per-VM and per-duplicate state, CPU and memory', async () => {
-    // a direct duplicate (the default for the test service)
+    // a direct duplicate (the default for the test service); what it says is for the logs test
     for (const args of [
       ['dup', SVC, '--vm', 'a'],
-      ['start', SVC, '--vm', 'a'],
+      ['start', SVC, '--vm', 'a', '--', '--say', 'direct line'],
     ]) {
       const r = cli(args);
       expect(r.status, r.stderr).toBe(0);
@@ -164,6 +167,12 @@ describe('logs', () => {
     expect(relayed.text.replace(/\r\n/g, '\n')).toBe('relayed line\nrelayed line (stderr)\n');
     const none = cli(['logs', 'nosuch', '--vm', 'logs']);
     expect(none.stderr.trim()).toBe('svcdup: nosuch is not duplicated into VM logs');
+  });
+
+  it('what a direct duplicate prints to stdout and stderr is kept (its C runtime pointed at the log by the hook)', () => {
+    // the direct duplicate the metrics test started in VM a with --say
+    const direct = cliJson<{ text: string }>(['logs', SVC, '--vm', 'a', '--tail', '2']);
+    expect(direct.text.replace(/\r\n/g, '\n')).toBe('direct line\ndirect line (stderr)\n');
   });
 
   it("logs --file reads a service's log file through the VM's copy-on-write view", () => {
@@ -240,5 +249,116 @@ describe('limits', () => {
     } finally {
       db.close();
     }
+  });
+});
+
+describe('logs of a running duplicate', () => {
+  it('a chatty duplicate over the rotation size is rotated while it runs; --tail reads the newest lines, --since the recent ones, -f goes on across the rotation', async () => {
+    // the watcher rotates (docs/operate.md): started here with a 16 KiB size; the duplicate prints ~8 KB/s
+    const started = new Date();
+    for (const [args, env] of [
+      [['host', 'start'], { SVCDUP_LOG_MAX: '16k' }],
+      [['dup', SVC3, '--vm', 'procs'], {}],
+      [['start', SVC3, '--vm', 'procs', '--', '--chatter', '10'], {}],
+    ] as const) {
+      const r = cli([...args], env);
+      expect(r.status, r.stderr).toBe(0);
+    }
+    const log = join(host.paths.home, 'logs', 'procs', `${SVC3}.log`);
+    const follower = spawn('node', [join(packageRoot, 'dist/cli.js'), 'logs', SVC3, '--vm', 'procs', '-f'], { env: testEnv(host.paths) });
+    running.push(follower);
+    let followed = '';
+    follower.stdout.on('data', (d: Buffer) => {
+      followed += d.toString();
+    });
+    // a rotation while -f follows
+    for (let i = 0; i < 80 && !followed.includes('\n'); i++) await sleep(250);
+    const rotatedAt = () => (existsSync(`${log}.1`) ? statSync(`${log}.1`).mtimeMs : 0);
+    const before = rotatedAt();
+    for (let i = 0; i < 80 && rotatedAt() === before; i++) await sleep(250);
+    expect(rotatedAt(), 'rotated within 20 s').not.toBe(before);
+    await sleep(1500);
+    // the image went on appending at the emptied file's end (not at its old offset, which would leave NULs)
+    const nums = (text: string) => [...text.matchAll(/chatter (\d+)/g)].map((m) => Number(m[1]));
+    expect(readFileSync(log, 'latin1')).not.toContain('\0');
+    // stopped: what follows reads files that no longer change
+    const stop = cli(['stop', SVC3, '--vm', 'procs']);
+    expect(stop.status, stop.stderr).toBe(0);
+    const rotated = nums(readFileSync(`${log}.1`, 'latin1'));
+    expect(statSync(`${log}.1`).size).toBeGreaterThan(16 * 1024);
+    const all = nums(cliJson<{ text: string }>(['logs', SVC3, '--vm', 'procs']).text);
+    expect(all).toEqual(all.map((_, i) => all[0]! + i));
+    const newest = nums(cliJson<{ text: string }>(['logs', SVC3, '--vm', 'procs', '--tail', '1']).text);
+    expect(newest).toEqual([all.at(-1)]);
+    expect(newest[0]).toBeGreaterThan(Math.max(...rotated));
+    // --since: from before the start, everything; from a second ago (nothing printed since the stop), nothing
+    expect(nums(cliJson<{ text: string }>(['logs', SVC3, '--vm', 'procs', '--since', started.toISOString()]).text)).toEqual(all);
+    await sleep(1000);
+    expect(cliJson<{ text: string }>(['logs', SVC3, '--vm', 'procs', '--since', '1s']).text).toBe('');
+    const bad = cli(['logs', SVC3, '--vm', 'procs', '--since', 'yesterday']);
+    expect(bad.status).not.toBe(0);
+    expect(bad.stderr.trim().split('\n')).toHaveLength(1);
+    expect(bad.stderr).toContain('yesterday');
+    // -f printed every line once, in order, across the rotation, up to the last one
+    for (let i = 0; i < 20 && nums(followed).at(-1) !== newest[0]; i++) await sleep(250);
+    follower.kill('SIGTERM');
+    const seen = nums(followed);
+    expect(seen.at(-1)).toBe(newest[0]);
+    expect(seen).toEqual(seen.map((_, i) => seen[0]! + i));
+    expect(seen[0]).toBeLessThanOrEqual(rotated[0]!);
+  });
+});
+
+describe('a VM moved or rebuilt keeps its limits and logs', () => {
+  it.skipIf(!cgroupsHere)('vm export + vm import of a --memory VM: the limit is set in its own cgroup; svcdup repair rebuilds the record with it', () => {
+    const archive = join(host.paths.home, 'mem.svcdup.tgz');
+    for (const args of [
+      ['vm', 'export', 'mem', '-o', archive],
+      ['vm', 'import', archive, '--as', 'mem2', '--ip', '127.77.250.1'],
+    ]) {
+      const r = cli(args);
+      expect(r.status, r.stderr).toBe(0);
+    }
+    const db = openDb(host.paths.stateDb);
+    try {
+      const limits = getVm(db, 'mem2')!.limits!;
+      expect(limits.memory).toBe(100 * 2 ** 20);
+      // its own cgroup (this home's, named for mem2), with the limit written by the kernel's interface
+      const dir = limits.cgroups![0]!;
+      expect(dir).toMatch(/\/mem2$/);
+      expect(dir).not.toBe(getVm(db, 'mem')!.limits!.cgroups![0]);
+      expect(readFileSync(join(dir, 'memory.limit_in_bytes'), 'utf8').trim()).toBe(String(100 * 2 ** 20));
+      // repair: a record lost, rebuilt from the VM's key with the same limits
+      db.prepare(`DELETE FROM vm WHERE name = 'mem2'`).run();
+      const r = cli(['repair']);
+      expect(r.status, r.stderr).toBe(0);
+      expect(getVm(db, 'mem2')!.limits).toEqual(limits);
+    } finally {
+      db.close();
+    }
+    // its logs folder is this home's (the Logs value the hook reads), and goes with the VM
+    expect(existsSync(join(host.paths.home, 'logs', 'mem2'))).toBe(true);
+    const r = cli(['vm', 'rm', 'mem2']);
+    expect(r.status, r.stderr).toBe(0);
+  });
+});
+
+describe('events', () => {
+  it('events --json lists what happened to VMs and duplicates, in order, whoever caused it', () => {
+    for (const args of [
+      ['vm', 'create', 'ev'],
+      ['vm', 'rm', 'ev'],
+    ]) {
+      const r = cli(args);
+      expect(r.status, r.stderr).toBe(0);
+    }
+    const events = cliJson<SvcdupEvent[]>(['events']);
+    expect(events.map((e) => e.id)).toEqual([...events.map((e) => e.id)].sort((x, y) => x - y));
+    const of = (vm: string) => events.filter((e) => e.vm === vm).map((e) => `${e.kind}${e.service ? ` ${e.service}` : ''}`);
+    // VM procs: made by beforeAll, its duplicate made, started and stopped by the rotation test
+    expect(of('procs')).toEqual(['vm-created', `created ${SVC3}`, `started ${SVC3}`, `stopped ${SVC3}`]);
+    expect(of('ev')).toEqual(['vm-created', 'vm-removed']);
+    expect(events.find((e) => e.vm === 'procs' && e.kind === 'vm-created')!.detail).toMatchObject({ by: 'svcdup', limits: 'processes 3' });
+    if (cgroupsHere) expect(of('mem')).toEqual(['vm-created', 'limit']);
   });
 });

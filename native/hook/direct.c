@@ -116,12 +116,9 @@ int direct_start(vm_config **out)
     }
     own_control_pipe();
     {
-        /* stdout and stderr into the duplicate's log before the image's C runtime reads them */
+        /* stdout and stderr into the duplicate's log: the std handles and the C runtime's streams */
         HANDLE log = stdlog_open(vm, scm_name);
-        if (log) {
-            SetStdHandle(STD_OUTPUT_HANDLE, log);
-            SetStdHandle(STD_ERROR_HANDLE, log);
-        }
+        if (log) stdlog_crt(log);
     }
     *out = c;
     return 1;

@@ -66,6 +66,7 @@ WCHAR *config_vm_value(const WCHAR *vm, const WCHAR *value); /* the same, for an
 
 /* stdlog.c: a duplicate's stdout/stderr file (inheritable, appending), NULL when none */
 HANDLE stdlog_open(const WCHAR *vm, const WCHAR *service);
+void stdlog_crt(HANDLE log); /* a direct image's msvcrt stdout/stderr onto log (which it takes) */
 
 /* limits.c */
 int limits_start(const WCHAR *vm);

@@ -5,6 +5,8 @@
  * handles write there too. Rotated by size when it is opened: over STDLOG_MAX it becomes .1 (one
  * old file kept). No Logs value (a VM made before logs existed): nothing is captured. */
 #include "hook.h"
+#include <fcntl.h>
+#include <io.h>
 #include <stdio.h>
 #include <wchar.h>
 
@@ -30,4 +32,21 @@ HANDLE stdlog_open(const WCHAR *vm, const WCHAR *service)
     h = CreateFileW(path, FILE_APPEND_DATA | SYNCHRONIZE, FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, &sa, OPEN_ALWAYS,
                     FILE_ATTRIBUTE_NORMAL, NULL);
     return h == INVALID_HANDLE_VALUE ? NULL : h;
+}
+
+/* A direct image's C runtime onto its log. The image's msvcrt.dll is this DLL's too, so it started
+ * before the hook, found no std handles (the SCM gives a service none) and bound fds 1 and 2 and the
+ * stdout/stderr streams to "no console" (Wine's msvcrt_init_io: stream fd -2). Its own calls point
+ * them at the log: the fds by _dup2 (which also sets the std handles), the streams by their fd. A
+ * runtime loaded after the hook (ucrtbase, a static one) reads the std handles itself. Takes log. */
+void stdlog_crt(HANDLE log)
+{
+    int fd = _open_osfhandle((intptr_t)log, _O_APPEND | _O_TEXT);
+    if (fd < 0) {
+        CloseHandle(log);
+        return;
+    }
+    if (!_dup2(fd, 1)) stdout->_file = 1;
+    if (!_dup2(fd, 2)) stderr->_file = 2;
+    _close(fd);
 }

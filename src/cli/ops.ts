@@ -14,6 +14,7 @@ import { openDb } from '../state/db.js';
 import { getVm, listVms } from '../state/vms.js';
 import { validateVmName } from '../vm/names.js';
 import { withReader } from './context.js';
+import { parseSince } from './events.js';
 import { printJson, printTable } from './output.js';
 
 const mb = (n: number) => `${(n / 2 ** 20).toFixed(1)}M`;
@@ -51,8 +52,24 @@ function statsTable(s: StatsSample): void {
   printTable(['VM', 'DUPLICATE', 'CPU', 'PRIVATE', 'WORKING SET', 'LIMIT', 'PROCS', 'THREADS', 'HANDLES', 'I/O READ / WRITE'], rows);
 }
 
-/** Print what is appended to the file `where` names (it may move: a copy-up, a rotation) until interrupted. */
-async function follow(where: () => { path: string } | undefined, startPath: string): Promise<never> {
+/** Print bytes [from, to) of a file. */
+function printRange(path: string, from: number, to: number): void {
+  const fd = openSync(path, 'r');
+  try {
+    const buf = Buffer.alloc(to - from);
+    readSync(fd, buf, 0, buf.length, from);
+    process.stdout.write(buf);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * Print what is appended to the file `where` names (it may move: a copy-up, a rotation) until
+ * interrupted. `rotated`: a duplicate's log, which the watcher rotates by copying it to `.1` and
+ * emptying it: what was appended since the last read is read from the copy first.
+ */
+async function follow(where: () => { path: string } | undefined, startPath: string, rotated = false): Promise<never> {
   let path = startPath;
   let at = existsSync(path) ? statSync(path).size : 0;
   for (;;) {
@@ -61,13 +78,15 @@ async function follow(where: () => { path: string } | undefined, startPath: stri
     if (!now || !existsSync(now.path)) continue;
     if (now.path !== path) [path, at] = [now.path, 0];
     const size = statSync(path).size;
-    if (size < at) at = 0; // truncated or rotated: from its start
+    if (size < at) {
+      // truncated or rotated: the rest of the old content, when it was kept, then from the start
+      const old = `${path}.1`;
+      const oldSize = rotated && existsSync(old) ? statSync(old).size : 0;
+      if (oldSize > at) printRange(old, at, oldSize);
+      at = 0;
+    }
     if (size > at) {
-      const fd = openSync(path, 'r');
-      const buf = Buffer.alloc(size - at);
-      readSync(fd, buf, 0, buf.length, at);
-      closeSync(fd);
-      process.stdout.write(buf);
+      printRange(path, at, size);
       at = size;
     }
   }
@@ -138,13 +157,17 @@ export function registerOpsCommands(program: Command): void {
     .requiredOption('--vm <vm>', 'the VM')
     .option('--file <path>', 'a Windows path the service writes, e.g. C:\\app\\app.log')
     .option('--tail <n>', 'only the last N lines')
+    .option('--since <time>', "a duplicate's output from this time (ISO 8601) or this long ago (30s, 10m, 2h, 1d) on")
     .option('-f, --follow', 'keep printing what is appended, until interrupted')
     .option('--json', 'print {vm, service or file, path, text} as JSON')
-    .action(async (service: string | undefined, opts: { vm: string; file?: string; tail?: string; follow?: boolean; json?: boolean }) => {
+    .action(async (service: string | undefined, opts: { vm: string; file?: string; tail?: string; since?: string; follow?: boolean; json?: boolean }) => {
       validateVmName(opts.vm);
       if ((service === undefined) === (opts.file === undefined))
         throw new UsageError('logs: name a duplicate (svcdup logs SERVICE --vm VM) or a file (--file PATH), one of them');
       if (opts.tail !== undefined && !/^\d+$/.test(opts.tail)) throw new UsageError(`--tail ${opts.tail}: a whole number of lines`);
+      if (opts.since !== undefined && opts.file !== undefined)
+        throw new UsageError(`--since ${opts.since}: only for a duplicate's output (a service's own file carries its own times)`);
+      const since = opts.since === undefined ? undefined : parseSince(opts.since);
       const tail = opts.tail === undefined ? undefined : Number(opts.tail);
       await withReader(program, async (ctx) => {
         if (!getVm(ctx.db, opts.vm)) throw new UsageError(`no VM named ${opts.vm} (create it with: svcdup vm create ${opts.vm})`);
@@ -154,7 +177,7 @@ export function registerOpsCommands(program: Command): void {
         if (service !== undefined) {
           if (!listDuplicates(ctx.db, opts.vm).some((d) => d.service.toLowerCase() === service.toLowerCase()))
             throw new UsageError(`${service} is not duplicated into VM ${opts.vm}`);
-          const log = readDupLog(home, opts.vm, service);
+          const log = readDupLog(home, opts.vm, service, since);
           first = log ?? { path: dupLogPath(home, opts.vm, service), text: '' };
           where = () => ({ path: dupLogPath(home, opts.vm, service) });
         } else {
@@ -168,7 +191,7 @@ export function registerOpsCommands(program: Command): void {
         if (opts.json)
           return printJson({ vm: opts.vm, ...(service !== undefined ? { service } : { file: opts.file, from: first.from }), path: first.path, text });
         process.stdout.write(text);
-        if (opts.follow) await follow(where, first.path);
+        if (opts.follow) await follow(where, first.path, service !== undefined);
       });
     });
 

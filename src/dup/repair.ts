@@ -9,6 +9,7 @@ import type { ManagedBackend } from '../backend/index.js';
 import type { ServiceConfig, ServiceStatus } from '../backend/types.js';
 import { AgentError, SvcdupError, Win32 } from '../errors.js';
 import { parseNetRules, portMapToRecord } from '../net/index.js';
+import { limitsFromValueText } from '../ops/limits.js';
 import { VMS_KEY, serviceKey, vmKey, vmServiceKey, vmServicesKey } from '../plan/keys.js';
 import { parseDuplicateName } from '../plan/names.js';
 import type { PlannedService } from '../plan/plan.js';
@@ -90,7 +91,7 @@ export function openOrSetAside(path: string, dryRun: boolean): { db: Db; movedAs
 
 interface HostView {
   /** VM keys by lowercase name: the name as spelled and its Policy text */
-  keys: Map<string, { name: string; policy?: string; services: string[] }>;
+  keys: Map<string, { name: string; policy?: string; limits?: string; services: string[] }>;
   /** SERVICE@VM services in the SCM */
   services: ServiceStatus[];
   /** VM file areas (folder names) */
@@ -100,8 +101,12 @@ interface HostView {
 async function observe(backend: ManagedBackend): Promise<HostView> {
   const keys: HostView['keys'] = new Map();
   for (const name of await subkeys(backend, VMS_KEY)) {
-    const [policy, services] = await Promise.all([regString(backend, vmKey(name), 'Policy'), subkeys(backend, vmServicesKey(name))]);
-    keys.set(name.toLowerCase(), { name, ...(policy !== undefined ? { policy } : {}), services });
+    const [policy, limits, services] = await Promise.all([
+      regString(backend, vmKey(name), 'Policy'),
+      regString(backend, vmKey(name), 'Limits'),
+      subkeys(backend, vmServicesKey(name)),
+    ]);
+    keys.set(name.toLowerCase(), { name, ...(policy !== undefined ? { policy } : {}), ...(limits ? { limits } : {}), services });
   }
   const services = (await backend.call('scm.list', {})).filter((s) => parseDuplicateName(s.name));
   let areas: string[] = [];
@@ -245,7 +250,8 @@ async function apply(backend: ManagedBackend, db: Db, host: HostView, a: RepairA
   switch (a.kind) {
     case 'vm.adopt': {
       const k = host.keys.get(a.target.toLowerCase())!;
-      insertVm(db, vmFromPolicy(k.name, k.policy), true);
+      // its limits as the hook holds them (the key's Limits value, cgroups included); its Logs value stays in the key
+      insertVm(db, { ...vmFromPolicy(k.name, k.policy), ...(k.limits ? { limits: limitsFromValueText(k.limits) } : {}) }, true);
       return;
     }
     case 'vm.forget':

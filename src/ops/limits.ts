@@ -109,6 +109,21 @@ export function limitsValueText(l: VmLimits): string {
   return lines.join('\n');
 }
 
+/** The Limits value read back (svcdup repair rebuilding a record from the VM's key). */
+export function limitsFromValueText(text: string): VmLimits {
+  const l: VmLimits = {};
+  for (const line of text.split(/\r?\n/)) {
+    const at = line.indexOf('=');
+    const [name, value] = [line.slice(0, at), line.slice(at + 1)];
+    if (at <= 0 || value === '') continue;
+    if (name === 'processes') l.processes = Number(value);
+    else if (name === 'memory') l.memory = Number(value);
+    else if (name === 'cpus') l.cpus = Number(value) / 1000;
+    else if (name === 'cgroup') (l.cgroups ??= []).push(value);
+  }
+  return l;
+}
+
 /** One line, for tables. */
 export function limitsText(l: VmLimits | undefined): string {
   if (!hasLimits(l)) return '-';

@@ -2,7 +2,22 @@
 // VM's copy-on-write view (docs/state.md, "Files"): its area's copy when it has one, nothing
 // when a whiteout hides the host's, else the host's file. Names match as Windows matches them,
 // whatever their case on the Linux disk.
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import {
+  appendFileSync,
+  closeSync,
+  copyFileSync,
+  existsSync,
+  fstatSync,
+  ftruncateSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { UsageError } from '../errors.js';
 import { fileAreaWin, WHITEOUT_PREFIX, type AreaBackend } from '../vm/files.js';
@@ -16,12 +31,114 @@ export function dupLogPath(home: string, vm: string, service: string): string {
   return join(dir, entry(dir, `${service}.log`) ?? `${service}.log`);
 }
 
-/** What it wrote, the rotated file first; undefined when nothing was kept. */
-export function readDupLog(home: string, vm: string, service: string): { path: string; text: string } | undefined {
+/** What it wrote, the rotated file first; undefined when nothing was kept. `since`: only what was
+ *  written from then on, as far as the time marks tell (at most one look of the watcher earlier). */
+export function readDupLog(home: string, vm: string, service: string, since?: Date): { path: string; text: string } | undefined {
   const path = dupLogPath(home, vm, service);
   const parts = [`${path}.1`, path].filter((p) => existsSync(p));
   if (parts.length === 0) return undefined;
-  return { path, text: parts.map((p) => readFileSync(p, 'utf8')).join('') };
+  return { path, text: parts.map((p) => (since ? readSince(p, since.getTime()) : readFileSync(p, 'utf8'))).join('') };
+}
+
+// ---- rotation and time marks: the watcher's, at each look (docs/operate.md, "Logs") ----
+
+/** The size over which the watcher rotates a running duplicate's log (the hook: at its start, 10 MiB). */
+export function logMaxBytes(env: NodeJS.ProcessEnv = process.env): number {
+  const m = /^(\d+)([kmg]?)$/i.exec(env.SVCDUP_LOG_MAX?.trim() ?? '');
+  const n = m ? Number(m[1]) * { '': 1, k: 2 ** 10, m: 2 ** 20, g: 2 ** 30 }[m[2]!.toLowerCase() as '' | 'k' | 'm' | 'g'] : 0;
+  return n >= 4096 ? n : 10 * 2 ** 20;
+}
+
+/** Beside each log: `epochMs size` lines, "at this time the file had this many bytes". */
+const marksOf = (log: string) => `${log}.times`;
+
+function marks(log: string): [number, number][] {
+  try {
+    return readFileSync(marksOf(log), 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => l.split(' ').map(Number) as [number, number]);
+  } catch {
+    return [];
+  }
+}
+
+/** The part of `log` written at or after `since`: from the size it had at the last mark not after
+ *  it, cut to a whole line; all of it when no mark is that old (and it changed since), none when
+ *  it has not changed since. */
+function readSince(log: string, since: number): string {
+  const st = statSync(log);
+  if (st.mtimeMs < since) return '';
+  const before = marks(log).filter(([t]) => t <= since);
+  const from = before.length ? Math.min(before.at(-1)![1], st.size) : 0;
+  const fd = openSync(log, 'r');
+  try {
+    const buf = Buffer.alloc(st.size - from);
+    readSync(fd, buf, 0, buf.length, from);
+    let text = buf.toString('utf8');
+    if (from > 0) {
+      const b = Buffer.alloc(1);
+      readSync(fd, b, 0, 1, from - 1);
+      // a mark in the middle of a line (the image was writing it): from the next one
+      if (b[0] !== 0x0a) text = text.slice(text.indexOf('\n') + 1);
+    }
+    return text;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * The watcher's care of the running duplicates' logs, at each look: a time mark when one grew
+ * (for `logs --since`), and one over `max` rotated. The image holds its log open, appending, so
+ * the log is not renamed (the image would go on writing the renamed file) but copied to `.log.1`
+ * and emptied in place ("copytruncate"); the image's next write lands at the new end. What it
+ * writes between the copy's last read and the truncation (microseconds) is lost.
+ */
+export class DupLogKeeper {
+  private readonly sizes = new Map<string, number>();
+
+  constructor(
+    private readonly home: string,
+    private readonly max = logMaxBytes(),
+  ) {}
+
+  /** One duplicate's log; 'rotated' when it was. */
+  look(vm: string, service: string, now = Date.now()): 'rotated' | undefined {
+    const log = dupLogPath(this.home, vm, service);
+    let size: number;
+    try {
+      size = statSync(log).size;
+    } catch {
+      return undefined;
+    }
+    const was = this.sizes.get(log);
+    this.sizes.set(log, size);
+    // smaller than at the last look: the hook rotated it at a start (its marks are the old file's)
+    if (was !== undefined && size < was && existsSync(marksOf(log))) renameSync(marksOf(log), marksOf(`${log}.1`));
+    if (size <= this.max) {
+      if (was !== undefined && size !== was) appendFileSync(marksOf(log), `${now} ${size}\n`);
+      return undefined;
+    }
+    copyFileSync(log, `${log}.1`);
+    const fd = openSync(log, 'r+');
+    try {
+      const grown = fstatSync(fd).size;
+      if (grown > size) {
+        const buf = Buffer.alloc(grown - size);
+        readSync(fd, buf, 0, buf.length, size);
+        appendFileSync(`${log}.1`, buf);
+      }
+      ftruncateSync(fd, 0);
+    } finally {
+      closeSync(fd);
+    }
+    if (existsSync(marksOf(log))) renameSync(marksOf(log), marksOf(`${log}.1`));
+    else rmSync(marksOf(`${log}.1`), { force: true });
+    writeFileSync(marksOf(log), `${now} 0\n`);
+    this.sizes.set(log, 0);
+    return 'rotated';
+  }
 }
 
 /** `X:\a\b` as its drive letter and components; one line for anything else. */

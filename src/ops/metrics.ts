@@ -7,20 +7,8 @@ import { Gauge, Registry } from 'prom-client';
 import type { HostBackend } from '../backend/types.js';
 import type { Db } from '../state/db.js';
 import { listEvents } from '../state/events.js';
+import { listRuntime } from '../state/runtime.js';
 import { sampleStats, type StatsSample } from './stats.js';
-
-interface RuntimeRow {
-  vm: string;
-  service: string;
-  restarts: number;
-  last_exit: number | null;
-  health_state: string | null;
-}
-
-/** What the watcher recorded per duplicate (read only here; the watcher writes dup_runtime). */
-function readDupRuntime(db: Db): RuntimeRow[] {
-  return db.prepare(`SELECT vm, service, restarts, last_exit, health_state FROM dup_runtime`).all() as RuntimeRow[];
-}
 
 const STATES = ['STOPPED', 'START_PENDING', 'STOP_PENDING', 'RUNNING', 'CONTINUE_PENDING', 'PAUSE_PENDING', 'PAUSED', 'MISSING'] as const;
 
@@ -69,12 +57,12 @@ export async function renderMetrics(sample: StatsSample, db: Db): Promise<{ text
     }
   }
   const known = new Set(sample.vms.flatMap((v) => v.duplicates.map((d) => `${v.vm}\n${d.service.toLowerCase()}`)));
-  for (const r of readDupRuntime(db)) {
+  for (const r of listRuntime(db)) {
     if (!known.has(`${r.vm}\n${r.service.toLowerCase()}`)) continue;
     const dl = { vm: r.vm, service: r.service };
     dRestarts.set(dl, r.restarts);
-    if (r.last_exit !== null) dExit.set(dl, r.last_exit);
-    if (r.health_state === 'healthy' || r.health_state === 'unhealthy') dHealthy.set(dl, r.health_state === 'healthy' ? 1 : 0);
+    if (r.lastExit !== null) dExit.set(dl, r.lastExit);
+    if (r.healthState === 'healthy' || r.healthState === 'unhealthy') dHealthy.set(dl, r.healthState === 'healthy' ? 1 : 0);
   }
   return { text: await registry.metrics(), contentType: registry.contentType };
 }

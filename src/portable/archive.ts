@@ -37,6 +37,8 @@ export interface ArchivedVm {
   policy: string;
   address?: string;
   portMap: Record<string, number>;
+  /** --memory (bytes), --cpus, --processes as given; checked again against the importing host */
+  limits?: { memory?: number; cpus?: number; processes?: number };
 }
 
 /** One entry of duplicates.json. */

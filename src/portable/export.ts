@@ -125,7 +125,15 @@ export async function exportVm(backend: ManagedBackend, dups: Duplicates, vm: st
     } catch (err) {
       if (!(err instanceof AgentError && err.code === Win32.ERROR_FILE_NOT_FOUND)) throw err;
     }
-    const vmJson: ArchivedVm = { name: vm, policy: record.policy, ...(record.address ? { address: record.address } : {}), portMap: record.portMap };
+    // the limits as given, not where this host holds them (its cgroups): the importing host places its own
+    const { cgroups: _here, ...limits } = record.limits ?? {};
+    const vmJson: ArchivedVm = {
+      name: vm,
+      policy: record.policy,
+      ...(record.address ? { address: record.address } : {}),
+      portMap: record.portMap,
+      ...(Object.keys(limits).length ? { limits } : {}),
+    };
     // checkpoints stay with the VM they were taken of (their files are not carried either)
     if (tree) tree.subkeys = tree.subkeys.filter((k) => k.name.toLowerCase() !== 'checkpoints');
     const registry: ArchivedRegistry = tree ? { tree } : {};

@@ -6,13 +6,16 @@
 // the record, the file area (renamed into place from the staging folder), the VM's key with
 // its copies, the duplicates' SCM registrations and records; a failure or a kill at any
 // step leaves nothing of it.
-import { promises as fs } from 'node:fs';
+import { promises as fs, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import * as tar from 'tar';
 import type { ManagedBackend } from '../backend/index.js';
 import type { RegTree, ServiceConfig } from '../backend/types.js';
 import type { Duplicates } from '../dup/dup.js';
-import { AgentError, UsageError, Win32 } from '../errors.js';
+import { AgentError, SvcdupError, UsageError, Win32 } from '../errors.js';
+import { ensureCgroups, hasLimits, limitsText, limitsValueText, parseLimits, planCgroups, type VmLimits } from '../ops/limits.js';
+import { vmLogsDir } from '../ops/logs.js';
+import { recordEvent } from '../state/events.js';
 import { netRules, planIdentity, portMapFromRecord, portMapToRecord, type NetIdentity } from '../net/index.js';
 import { SOFTWARE_KEY, vmKey } from '../plan/keys.js';
 import { duplicateServiceName } from '../plan/names.js';
@@ -181,13 +184,32 @@ export async function importVm(backend: ManagedBackend, dups: Duplicates, file: 
     for (const { p } of plans)
       if (p.direct && (await fs.stat(backend.toHostPath(p.direct.copy)).catch(() => undefined)))
         problems.push(`${p.direct.copy} exists already (another duplicate's direct image): import with --as another name`);
+    // the VM's limits (checked against this host, placed in its cgroups) and its logs folder, as vm create makes them
+    let limits: VmLimits | undefined;
+    try {
+      const given = parseLimits(vmJson.limits ?? {});
+      if (hasLimits(given)) limits = { ...given, ...(backend.kind === 'wine' ? { cgroups: planCgroups(backend.paths.home, name, given) } : {}) };
+    } catch (err) {
+      if (!(err instanceof SvcdupError)) throw err;
+      problems.push(`the archive's limits: ${err.message}`);
+    }
     if (problems.length) throw new UsageError(`cannot import ${file} as VM ${name}:\n  ${problems.join('\n  ')}`);
+    const logs = vmLogsDir(backend.paths.home, name);
     const id = identity!;
     // one composer of a VM's rules (src/plan/system.ts), as vm create and dup write them
     const policy = composeVmRules({ vm: name, user: vmJson.policy, net: netRules(id), aliases: fileAliasRules(backend), duplicates: plans.map(({ p }) => p) });
-    const tree = keyTree(registry.tree, policy, plans);
+    const tree = keyTree(registry.tree, policy, plans, { logs: backend.toWindowsPath(logs), ...(limits ? { limits: limitsValueText(limits) } : {}) });
     const steps: PlannedStep[] = [
-      { kind: 'db.vm', args: { name, policy: vmJson.policy, ...(id.address ? { address: id.address } : {}), portMap: portMapToRecord(id.portMap) } },
+      {
+        kind: 'db.vm',
+        args: {
+          name,
+          policy: vmJson.policy,
+          ...(id.address ? { address: id.address } : {}),
+          portMap: portMapToRecord(id.portMap),
+          ...(limits ? { limits } : {}),
+        },
+      },
       { kind: 'files.adopt', args: { from: join(staging, 'files'), to: join(stateDir, 'files'), dir: stateDir, staging } },
       { kind: 'reg.ownTree', args: { key: vmKey(name), tree, root: SOFTWARE_KEY } },
     ];
@@ -198,6 +220,10 @@ export async function importVm(backend: ManagedBackend, dups: Duplicates, file: 
     }
     await dups.journal.runSteps('vm import', name, { backend, db: dups.db }, steps);
     done = true;
+    // after the journal, so that a failed import leaves neither; a start makes the cgroups again if missing (prepareVmLimits)
+    mkdirSync(logs, { recursive: true });
+    if (limits) ensureCgroups(limits);
+    recordEvent(dups.db, { kind: 'vm-created', vm: name, detail: { by: 'svcdup', from: file, ...(limits ? { limits: limitsText(limits) } : {}) } });
     return {
       vm: name,
       from: { vm: manifest.vm, host: manifest.source.host, backend: manifest.source.backend, svcdup: manifest.svcdup, createdAt: manifest.createdAt },
@@ -227,10 +253,20 @@ export async function importVm(backend: ManagedBackend, dups: Duplicates, file: 
  * The VM key to write: the archive's, with this host's Policy value, and each copy of a
  * service key whose ImagePath was the source original's given this host's original's.
  */
-function keyTree(tree: RegTree | undefined, policy: string, plans: readonly { d: ArchivedDuplicate; p: PlannedService }[]): RegTree {
+function keyTree(
+  tree: RegTree | undefined,
+  policy: string,
+  plans: readonly { d: ArchivedDuplicate; p: PlannedService }[],
+  here: { logs: string; limits?: string },
+): RegTree {
   const t: RegTree = tree ? structuredClone(tree) : { name: '', values: [], subkeys: [] };
-  // Logs and Limits name the source home's folders and cgroups: not this host's (docs/operate.md)
-  t.values = [...t.values.filter((v) => !['policy', 'logs', 'limits'].includes(v.name.toLowerCase())), { name: 'Policy', type: 'REG_SZ', data: policy }];
+  // the archive's Logs and Limits name the source home's folders and cgroups: this host's instead (docs/operate.md)
+  t.values = [
+    ...t.values.filter((v) => !['policy', 'logs', 'limits'].includes(v.name.toLowerCase())),
+    { name: 'Policy', type: 'REG_SZ', data: policy },
+    { name: 'Logs', type: 'REG_SZ', data: here.logs },
+    ...(here.limits ? [{ name: 'Limits', type: 'REG_SZ' as const, data: here.limits }] : []),
+  ];
   const services = t.subkeys.find((s) => s.name.toLowerCase() === 'services');
   for (const { d, p } of plans) {
     const copy = services?.subkeys.find((s) => s.name.toLowerCase() === d.service.toLowerCase());

@@ -19,7 +19,7 @@ import type { VmRecord, VmStore } from './store.js';
 import { cloneKeys, cowKey, removeKeys } from './keys.js';
 import { cloneFiles, fileAliasRules, removeVmState } from './files.js';
 import { vmLogsDir } from '../ops/logs.js';
-import { ensureCgroups, hasLimits, limitsValueText, planCgroups, prepareVmLimits, removeCgroups, type VmLimits } from '../ops/limits.js';
+import { ensureCgroups, hasLimits, limitsText, limitsValueText, planCgroups, prepareVmLimits, removeCgroups, type VmLimits } from '../ops/limits.js';
 import { vmRulesOf, writeRulesFile } from './rules.js';
 
 export interface VmBackend extends HostBackend {
@@ -118,7 +118,14 @@ export class Vms {
       cloneFiles(this.backend, from, name);
       await cloneKeys(this.backend, from, name);
     }
-    return this.store.get(name)!;
+    const made = this.store.get(name)!;
+    // here, not in a command: the fleet, the dashboard and library callers record it too
+    this.store.event('vm-created', name, {
+      ...(made.address ? { address: made.address } : {}),
+      ...(hasLimits(made.limits) ? { limits: limitsText(made.limits) } : {}),
+      ...(from !== undefined ? { from } : {}),
+    });
+    return made;
   }
 
   /** The rules file svcdup-run hands to the hook: the VM's whole rules text (composeVmRules), as its Policy value holds it. */
@@ -156,6 +163,7 @@ export class Vms {
       await pruneEmptyKeys(this.backend, cowKey(name).slice(0, cowKey(name).lastIndexOf('\\')), 'HKLM\\SOFTWARE');
       this.store.delete(name);
     }
+    this.store.event('vm-removed', name, { killed, undup });
     return { killed, undup };
   }
 

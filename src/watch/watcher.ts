@@ -12,6 +12,7 @@ import { AgentError } from '../errors.js';
 import { Duplicates } from '../dup/dup.js';
 import type { Db } from '../state/db.js';
 import { listDuplicateNames } from '../state/duplicates.js';
+import { DupLogKeeper } from '../ops/logs.js';
 import { listEvents, recordEvent } from '../state/events.js';
 import { LockBusyError, WriterLock } from '../state/lock.js';
 import { countRestart, getRuntime, listRuntime, recordExit, setHealthState, type DupRuntime } from '../state/runtime.js';
@@ -62,6 +63,8 @@ export class Watcher {
   private tickNo = 0;
   private readonly dups: Duplicates;
   private readonly vms: Vms;
+  /** the duplicates' logs: rotated while they run, time-marked for --since (src/ops/logs.ts) */
+  private readonly logs: DupLogKeeper;
 
   constructor(
     readonly backend: ManagedBackend,
@@ -70,6 +73,7 @@ export class Watcher {
   ) {
     this.dups = new Duplicates(backend, db);
     this.vms = new Vms(backend, dbVmStore(db), this.dups);
+    this.logs = new DupLogKeeper(backend.paths.home);
     // only what happens from now on: events before the watcher started are history
     this.lastEvent = listEvents(db).at(-1)?.id ?? 0;
   }
@@ -131,6 +135,13 @@ export class Watcher {
     const statuses = new Map((await this.backend.call('scm.list', {})).filter((s) => wanted.has(s.name.toLowerCase())).map((s) => [s.name.toLowerCase(), s]));
     // after the SCM's view: a STOPPED seen above was asked for before its event was read here
     this.readCommands();
+    for (const r of records) {
+      try {
+        if (this.logs.look(r.vm, r.service) === 'rotated') this.log(`${r.scmName}: log rotated`);
+      } catch (err) {
+        this.log(`${r.scmName}: log not kept: ${(err as Error).message}`);
+      }
+    }
     const probes: Promise<void>[] = [];
     for (const r of records) {
       const st = statuses.get(r.scmName.toLowerCase());

@@ -23,6 +23,7 @@
  *   --exit-code N  report RUNNING, then stop at once with 1066 / N
  *   --crash        report RUNNING, then ExitProcess(3) half a second later
  *   --say TEXT     print TEXT on stdout and on stderr when starting
+ *   --chatter MS   print a numbered line on stdout every MS ms while running
  *   --dispatch-delay MS   (command line) wait before connecting to the dispatcher
  *   --tcp PORT [--bind ADDR], --udp PORT, --http URL
  *                  also serve on the network (netsvc.c): every reply names pid and service
@@ -68,6 +69,7 @@ struct service {
     WCHAR **args;               /* start arguments, service name excluded */
     DWORD nargs;
     ULONGLONG started_ms; /* when ServiceMain began, ms since 1970 */
+    DWORD chatter_ms;     /* --chatter */
 };
 
 /* The process command line, for --name and start flags given in ImagePath. */
@@ -328,6 +330,18 @@ static const WCHAR *find_flag(struct service *s, const WCHAR *flag, BOOL has_val
     return NULL;
 }
 
+/* --chatter MS: "chatter N" and padding on stdout every MS ms, for svcdup logs' rotation (test/ops.test.ts) */
+static DWORD WINAPI chatter_thread(void *param)
+{
+    struct service *s = param;
+    DWORD ms = s->chatter_ms;
+    for (unsigned n = 1; WaitForSingleObject(s->stop_event, ms) == WAIT_TIMEOUT; n++) {
+        printf("chatter %u ................................................................\n", n);
+        fflush(stdout);
+    }
+    return 0;
+}
+
 static void run_service(const WCHAR *name, DWORD argc, WCHAR **argv)
 {
     struct service *s = calloc(1, sizeof(*s));
@@ -394,6 +408,12 @@ static void run_service(const WCHAR *name, DWORD argc, WCHAR **argv)
     }
     thread = CreateThread(NULL, 0, listen_thread, l, 0, NULL);
     report(s, SERVICE_RUNNING, NO_ERROR, 0, 0);
+    {
+        BOOL chatter;
+        const WCHAR *ms = find_flag(s, L"--chatter", TRUE, &chatter);
+        HANDLE t;
+        if (ms && (s->chatter_ms = wcstoul(ms, NULL, 10)) && (t = CreateThread(NULL, 0, chatter_thread, s, 0, NULL))) CloseHandle(t);
+    }
 
     exit_code = find_flag(s, L"--exit-code", TRUE, &want_exit);
     find_flag(s, L"--crash", FALSE, &want_crash);
