@@ -209,6 +209,13 @@ function objectTypes(): string[][] {
   for (const t of targets)
     for (const type of ['debug', 'keyedevent', 'job', 'timer', 'iocompletion', 'event', 'semaphore', 'section', 'mutant', 'dir', 'symlink'])
       for (const p of [`\\BaseNamedObjects\\${t}`, `\\??\\GLOBALROOT\\BaseNamedObjects\\${t}`]) l.push(['5', 'create', type, p]);
+  // 5: svcdup's own host objects: VM b's control section (its files generation counter, its trace
+  // ring) and job, in every spelling; a create would meet them, an open would map or join them
+  for (const name of [`svcdup.vmctl.${B}`, `svcdup.job.${B}`])
+    for (const p of objRoutes(name)) {
+      const type = name.includes('vmctl') ? 'section' : 'job';
+      l.push(['5', 'open', type, p], ['5', 'create', type, p]);
+    }
   // 6: what listings show
   for (const d of ['\\BaseNamedObjects', '\\??\\GLOBALROOT\\BaseNamedObjects', '\\Sessions\\1\\BaseNamedObjects\\Global'])
     l.push(['6', 'dirlist', d, NAME, `svcdup.${B}`]);
@@ -308,6 +315,7 @@ describe('escape suite: a VM process reaches nothing of the host or of another V
         `1\topen\tfile\t\\??\\pipe\\${BN}`,
         `10\tconnect\t127.0.0.1\t${PORT}\t16`,
         `5\tcreate\tevent\t\\BaseNamedObjects\\escn`,
+        `5\topen\tsection\t\\BaseNamedObjects\\svcdup.vmctl.${B}`,
         `6\tdirlist\t\\BaseNamedObjects\t${NAME}\tsvcdup.${B}`,
         '8\tscmcopy\tC:\\windows\\temp\\esc-sech.dll\tSpooler',
         '11\trawscm\twin32\t\\\\.\\pipe\\svcctl\tSpooler',
@@ -321,9 +329,9 @@ describe('escape suite: a VM process reaches nothing of the host or of another V
       .split('\n')
       .filter((l) => l.startsWith('{"class"'))
       .map((l) => JSON.parse(l) as Attempt);
-    expect(out.map((o) => o.escaped)).toEqual([true, true, true, true, true, true, true, true, true, true, true]);
+    expect(out.map((o) => o.escaped)).toEqual([true, true, true, true, true, true, true, true, true, true, true, true]);
     // the hand-written client got a service handle for SERVICE_STOP from the host's SCM
-    expect(out[7]!.note).toBe('the SCM opened the service');
+    expect(out[8]!.note).toBe('the SCM opened the service');
   });
 
   it('classes 1-4: name resolution (GLOBALROOT, \\??, directory roots, links, stale roots)', async () => {
@@ -438,6 +446,8 @@ describe('escape suite: rights follow the verdict; hives, devices and the prefix
   const FILE_ATTEMPTS = [
     ...['delete', 'write', 'truncate', 'rename', 'link', 'security', 'ea', 'reparse'],
     ...['basic', 'dispex', 'renameex', 'linkex', 'alloc', 'section', 'objectid', 'unreparse'],
+    // classes and controls no rule names: refused on a handle whose verdict allows no change
+    ...['shortname', 'validdata', 'casesens', 'bypasslink', 'bypassrename', 'sparse', 'zero'],
   ].map((k) => [k, k, 'all']);
   // the same widening asked as GENERIC_ALL and MAXIMUM_ALLOWED (mapped by the system, not by a table)
   FILE_ATTEMPTS.push(['deleteg', 'delete', 'generic'], ['deletem', 'delete', 'max']);
@@ -594,6 +604,15 @@ describe('escape suite: rights follow the verdict; hives, devices and the prefix
       ['16', 'byid', '\\??\\C:\\ProgramData', ino],
       ['16', 'byid', '\\??\\C:\\', ino],
       ['16', 'byid', `\\??\\Z:${p}\\drive_c`, ino],
+      // separators and suffixes a file system may read past: '/', a trailing dot or space, a stream
+      ['16', 'read', `\\??\\C:\\${rel.replace(/\\/g, '/')}`],
+      ['16', 'read', `\\??\\C:\\ProgramData/svcdup\\VMs\\${B}\\files\\C\\esc-secret.txt`],
+      ['16', 'read', `\\??\\C:\\ProgramData\\svcdup.\\VMs\\${B}\\files\\C\\esc-secret.txt`],
+      ['16', 'read', `\\??\\C:\\ProgramData\\svcdup \\VMs\\${B}\\files\\C\\esc-secret.txt`],
+      ['16', 'read', `\\??\\C:\\ProgramData\\svcdup::$INDEX_ALLOCATION\\VMs\\${B}\\files\\C\\esc-secret.txt`],
+      ['16', 'read', `\\??\\Z:${hm}/esc-home.txt`],
+      ['16', 'read', `\\??\\Z:${hm.replace(/\\/g, '/')}/esc-home.txt`],
+      ['16', 'read', `\\??\\Z:${hm}.\\esc-home.txt`],
     ];
     const ctl = await change(lines, null);
     const hostSaw = ctl.map((o) => o.note ?? '');

@@ -821,7 +821,13 @@ static NTSTATUS NTAPI d_NtSetInformationFile(HANDLE h, IO_STATUS_BLOCK *io, PVOI
     if (cls == CLS_RENAME || cls == CLS_RENAME_EX || cls == CLS_LINK || cls == CLS_LINK_EX) return rename_call(h, io, buf, len, cls);
     if (cls == CLS_DISPOSITION || cls == CLS_DISPOSITION_EX) return dispose_call(h, io, buf, len, cls);
     if (cls == CLS_BASIC || cls == CLS_ALLOCATION || cls == CLS_EOF || cls == CLS_VALID_DATA) return change_call(h, io, buf, len, cls);
-    return o_NtSetInformationFile(h, io, buf, len, cls);
+    /* the handle's own state or a pipe's (position, mode, pipe, remote pipe, mailslot, completion
+       port, completion notification, priority, replace completion): nothing of the file */
+    if (cls == 14 || cls == 16 || cls == 23 || cls == 25 || cls == 27 || cls == 30 || cls == 41 || cls == 43 || cls == 61)
+        return o_NtSetInformationFile(h, io, buf, len, cls);
+    /* any other class (short name, case sensitivity, object id, quota, the bypass-access links and
+       renames, classes not yet known) changes the file: only where the handle's verdict allows */
+    return files_may_change(h) ? o_NtSetInformationFile(h, io, buf, len, cls) : ST_ACCESS_DENIED;
 }
 
 NTSTATUS files_attr(const OBJECT_ATTRIBUTES *oa, ULONG *attrs)

@@ -114,7 +114,7 @@ int files_is_own(const wpath *c)
     if (!ready(c)) return 1;
     for (i = 0, n = nown; i < n; i++) {
         USHORT k = own[i].n;
-        if (c->n - 4 >= k && !_wcsnicmp(c->p + 4, own[i].p, k) && (c->n - 4 == k || c->p[4 + k] == L'\\')) return 1;
+        if (c->n - 4 >= k && !_wcsnicmp(c->p + 4, own[i].p, k) && (c->n - 4 == k || c->p[4 + k] == L'\\' || c->p[4 + k] == L':')) return 1;
     }
     return 0;
 }

@@ -7,7 +7,8 @@
  * open, for opens), dup the status of the widening duplicate (0 when it gave more rights).
  * Ops:
  *   fwiden NTPATH KIND [all|generic|max]   KIND: delete|write|truncate|rename|link|security|ea|
- *                   reparse|basic|dispex|renameex|linkex|alloc|section|objectid|unreparse
+ *                   reparse|basic|dispex|renameex|linkex|alloc|section|objectid|unreparse|
+ *                   shortname|validdata|casesens|bypasslink|bypassrename|sparse|zero
  *   kwiden NTKEY KIND [all|generic|max]    KIND: setvalue|deletevalue|deletekey|rename|flush|
  *                   security|setinfo|inherit
  *   (the widening duplicate asks for every right by name (all, the default), GENERIC_ALL or
@@ -188,6 +189,29 @@ static NTSTATUS fwiden(const WCHAR *path, const WCHAR *kind, NTSTATUS *dst)
     } else if (!wcscmp(kind, L"renameex") || !wcscmp(kind, L"linkex")) {
         _snwprintf(target, 1100, L"%ls.%ls", path, kind);
         st = name_info(w, target, NULL, kind[0] == L'r' ? 65 : 72); /* FileRenameInformationEx, FileLinkInformationEx */
+    } else if (!wcscmp(kind, L"shortname")) {                       /* FileShortNameInformation: the 8.3 name of the host file */
+        struct {
+            ULONG len;
+            WCHAR name[12];
+        } sn = {18, L"ESCAPE~1.TXT"};
+        st = set_info(w, &sn, sizeof sn, 40);
+    } else if (!wcscmp(kind, L"validdata")) { /* FileValidDataLengthInformation */
+        LARGE_INTEGER v;
+        v.QuadPart = 1;
+        st = set_info(w, &v, sizeof v, 39);
+    } else if (!wcscmp(kind, L"casesens")) { /* FileCaseSensitiveInformation (FILE_CS_FLAG_CASE_SENSITIVE_DIR) */
+        ULONG fl = 1;
+        st = set_info(w, &fl, sizeof fl, 71);
+    } else if (!wcscmp(kind, L"bypasslink") || !wcscmp(kind, L"bypassrename")) {
+        _snwprintf(target, 1100, L"%ls.%ls", path, kind);
+        st = name_info(w, target, NULL, kind[6] == L'l' ? 56 : 57);  /* File{Link,Rename}InformationBypassAccessCheck */
+    } else if (!wcscmp(kind, L"sparse") || !wcscmp(kind, L"zero")) { /* FSCTL_SET_SPARSE; FSCTL_SET_ZERO_DATA over the whole file */
+        LARGE_INTEGER z[2];
+        IO_STATUS_BLOCK io;
+        z[0].QuadPart = 0;
+        z[1].QuadPart = 4096;
+        st = kind[0] == L's' ? NTF(fsctl_fn, "NtFsControlFile")(w, NULL, NULL, NULL, &io, 0x000900C4, NULL, 0, NULL, 0)
+                             : NTF(fsctl_fn, "NtFsControlFile")(w, NULL, NULL, NULL, &io, 0x000980C8, z, sizeof z, NULL, 0);
     } else if (!wcscmp(kind, L"alloc")) {
         LARGE_INTEGER sz;
         sz.QuadPart = 0; /* below the end of file: the file is cut */
