@@ -216,6 +216,8 @@ function objectTypes(): string[][] {
       const type = name.includes('vmctl') ? 'section' : 'job';
       l.push(['5', 'open', type, p], ['5', 'create', type, p]);
     }
+  for (const d of ['\\BaseNamedObjects', '\\??\\GLOBALROOT\\BaseNamedObjects', '\\Sessions\\1\\BaseNamedObjects\\Global'])
+    l.push(['5', 'rel', d, 'section', `svcdup.vmctl.${B}`], ['6', 'dirlist', d, `svcdup.vmctl.${B}`, `svcdup.job.${B}`]);
   // 6: what listings show
   for (const d of ['\\BaseNamedObjects', '\\??\\GLOBALROOT\\BaseNamedObjects', '\\Sessions\\1\\BaseNamedObjects\\Global'])
     l.push(['6', 'dirlist', d, NAME, `svcdup.${B}`]);
