@@ -58,8 +58,14 @@ export function ownStateRules(backend: Pick<AreaBackend, 'kind' | 'paths' | 'toW
     } catch {
       /* made later */
     }
-  const lines = [...folders].map((p) => `own files ${backend.toWindowsPath(p)}\n`);
-  return lines.join('') + ownDriveRules(backend.paths, [...folders, join(backend.paths.prefix, 'drive_c', 'ProgramData', 'svcdup')]).join('');
+  const spellings = [
+    ...[...folders].map((p) => backend.toWindowsPath(p)),
+    ...ownDriveRules(backend.paths, [...folders, join(backend.paths.prefix, 'drive_c', 'ProgramData', 'svcdup')]),
+  ];
+  // one line per folder not already inside another (the rules text has a size limit)
+  const inside = (a: string, b: string): boolean => a !== b && a.toUpperCase().startsWith(b.toUpperCase().replace(/\\?$/, '\\'));
+  const kept = [...new Set(spellings)].filter((p, _, all) => !all.some((q) => inside(p, q)));
+  return kept.map((p) => `own files ${p}\n`).join('');
 }
 
 /**
@@ -96,8 +102,8 @@ function ownDriveRules(paths: Paths, folders: string[]): string[] {
     }
     const drive = n.toUpperCase();
     for (const f of real) {
-      if (under(root, f)) out.add(`own files ${drive}\\\n`);
-      else if (under(f, root)) out.add(`own files ${drive}${f.slice(root === '/' ? 0 : root.length).replace(/\//g, '\\')}\n`);
+      if (under(root, f)) out.add(`${drive}\\`);
+      else if (under(f, root)) out.add(`${drive}${f.slice(root === '/' ? 0 : root.length).replace(/\//g, '\\')}`);
     }
   }
   return [...out];
