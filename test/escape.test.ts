@@ -3,9 +3,9 @@
 // through the hooked calls (raw syscalls are out of scope). Every attempt is one JSON line;
 // the suite counts the escapes and requires none.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WineBackend } from '../src/backend/wine.js';
 import { netRules, planIdentity, type NetIdentity } from '../src/net/index.js';
@@ -209,6 +209,15 @@ function objectTypes(): string[][] {
   for (const t of targets)
     for (const type of ['debug', 'keyedevent', 'job', 'timer', 'iocompletion', 'event', 'semaphore', 'section', 'mutant', 'dir', 'symlink'])
       for (const p of [`\\BaseNamedObjects\\${t}`, `\\??\\GLOBALROOT\\BaseNamedObjects\\${t}`]) l.push(['5', 'create', type, p]);
+  // 5: svcdup's own host objects: VM b's control section (its files generation counter, its trace
+  // ring) and job, in every spelling; a create would meet them, an open would map or join them
+  for (const name of [`svcdup.vmctl.${B}`, `svcdup.job.${B}`])
+    for (const p of objRoutes(name)) {
+      const type = name.includes('vmctl') ? 'section' : 'job';
+      l.push(['5', 'open', type, p], ['5', 'create', type, p]);
+    }
+  for (const d of ['\\BaseNamedObjects', '\\??\\GLOBALROOT\\BaseNamedObjects', '\\Sessions\\1\\BaseNamedObjects\\Global'])
+    l.push(['5', 'rel', d, 'section', `svcdup.vmctl.${B}`], ['6', 'dirlist', d, `svcdup.vmctl.${B}`, `svcdup.job.${B}`]);
   // 6: what listings show
   for (const d of ['\\BaseNamedObjects', '\\??\\GLOBALROOT\\BaseNamedObjects', '\\Sessions\\1\\BaseNamedObjects\\Global'])
     l.push(['6', 'dirlist', d, NAME, `svcdup.${B}`]);
@@ -308,6 +317,7 @@ describe('escape suite: a VM process reaches nothing of the host or of another V
         `1\topen\tfile\t\\??\\pipe\\${BN}`,
         `10\tconnect\t127.0.0.1\t${PORT}\t16`,
         `5\tcreate\tevent\t\\BaseNamedObjects\\escn`,
+        `5\topen\tsection\t\\BaseNamedObjects\\svcdup.vmctl.${B}`,
         `6\tdirlist\t\\BaseNamedObjects\t${NAME}\tsvcdup.${B}`,
         '8\tscmcopy\tC:\\windows\\temp\\esc-sech.dll\tSpooler',
         '11\trawscm\twin32\t\\\\.\\pipe\\svcctl\tSpooler',
@@ -321,9 +331,9 @@ describe('escape suite: a VM process reaches nothing of the host or of another V
       .split('\n')
       .filter((l) => l.startsWith('{"class"'))
       .map((l) => JSON.parse(l) as Attempt);
-    expect(out.map((o) => o.escaped)).toEqual([true, true, true, true, true, true, true, true, true, true, true]);
+    expect(out.map((o) => o.escaped)).toEqual([true, true, true, true, true, true, true, true, true, true, true, true]);
     // the hand-written client got a service handle for SERVICE_STOP from the host's SCM
-    expect(out[7]!.note).toBe('the SCM opened the service');
+    expect(out[8]!.note).toBe('the SCM opened the service');
   });
 
   it('classes 1-4: name resolution (GLOBALROOT, \\??, directory roots, links, stale roots)', async () => {
@@ -438,6 +448,8 @@ describe('escape suite: rights follow the verdict; hives, devices and the prefix
   const FILE_ATTEMPTS = [
     ...['delete', 'write', 'truncate', 'rename', 'link', 'security', 'ea', 'reparse'],
     ...['basic', 'dispex', 'renameex', 'linkex', 'alloc', 'section', 'objectid', 'unreparse'],
+    // classes and controls no rule names: refused on a handle whose verdict allows no change
+    ...['shortname', 'validdata', 'casesens', 'bypasslink', 'bypassrename', 'sparse', 'zero'],
   ].map((k) => [k, k, 'all']);
   // the same widening asked as GENERIC_ALL and MAXIMUM_ALLOWED (mapped by the system, not by a table)
   FILE_ATTEMPTS.push(['deleteg', 'delete', 'generic'], ['deletem', 'delete', 'max']);
@@ -594,6 +606,15 @@ describe('escape suite: rights follow the verdict; hives, devices and the prefix
       ['16', 'byid', '\\??\\C:\\ProgramData', ino],
       ['16', 'byid', '\\??\\C:\\', ino],
       ['16', 'byid', `\\??\\Z:${p}\\drive_c`, ino],
+      // separators and suffixes a file system may read past: '/', a trailing dot or space, a stream
+      ['16', 'read', `\\??\\C:\\${rel.replace(/\\/g, '/')}`],
+      ['16', 'read', `\\??\\C:\\ProgramData/svcdup\\VMs\\${B}\\files\\C\\esc-secret.txt`],
+      ['16', 'read', `\\??\\C:\\ProgramData\\svcdup.\\VMs\\${B}\\files\\C\\esc-secret.txt`],
+      ['16', 'read', `\\??\\C:\\ProgramData\\svcdup \\VMs\\${B}\\files\\C\\esc-secret.txt`],
+      ['16', 'read', `\\??\\C:\\ProgramData\\svcdup::$INDEX_ALLOCATION\\VMs\\${B}\\files\\C\\esc-secret.txt`],
+      ['16', 'read', `\\??\\Z:${hm}/esc-home.txt`],
+      ['16', 'read', `\\??\\Z:${hm.replace(/\\/g, '/')}/esc-home.txt`],
+      ['16', 'read', `\\??\\Z:${hm}.\\esc-home.txt`],
     ];
     const ctl = await change(lines, null);
     const hostSaw = ctl.map((o) => o.note ?? '');
@@ -608,6 +629,134 @@ describe('escape suite: rights follow the verdict; hives, devices and the prefix
       expect(o.status, o.args.join(' ')).not.toBe('0x00000000');
     }
   }, 120_000);
+
+  it("svcdup's home and another VM's area: no attribute, listing entry or change notice, by any drive; the VM's own view works", async () => {
+    const DENIED = '0xc0000022';
+    const home = host.paths.home;
+    const leaf = basename(home);
+    const parent = dirname(home).replace(/\//g, '\\');
+    const hm = home.replace(/\//g, '\\');
+    const p = host.paths.prefix.replace(/\//g, '\\');
+    const sib = `esc-sibling-${process.pid}.txt`;
+    const dos = join(host.paths.prefix, 'dosdevices');
+    const [h, i] = [join(dos, 'h:'), join(dos, 'i:')];
+    const area = join(drive(), 'ProgramData', 'svcdup', 'VMs', B, 'files', 'C');
+    const rulesA = join(home, `${A}.rules`);
+    const rulesBefore = readFileSync(rulesA, 'utf8');
+    mkdirSync(area, { recursive: true });
+    writeFileSync(join(area, 'esc-secret.txt'), SECRET);
+    writeFileSync(join(home, 'esc-home.txt'), SECRET);
+    mkdirSync(join(home, 'esc-drive'), { recursive: true });
+    writeFileSync(join(home, 'esc-drive', 'esc-i.txt'), SECRET);
+    writeFileSync(join(dirname(home), sib), 'sibling');
+    mkdirSync(join(drive(), 'ProgramData', 'esc-sib'), { recursive: true });
+    const hino = String(statSync(join(home, 'esc-home.txt'), { bigint: true }).ino);
+    const vmArea = `ProgramData\\svcdup\\VMs`;
+    try {
+      // H: a drive whose root is the home's parent, added after the VM's rules were written: Wine names
+      // the home's files H:\<home>\..., a spelling only the hook's own canonical lookup can know
+      rmSync(h, { force: true });
+      symlinkSync(dirname(home), h);
+      const own = [
+        ['19', 'read', `\\??\\H:\\${leaf}\\esc-home.txt`],
+        ['19', 'read', `\\??\\H:\\${leaf}\\prefix\\system.reg`],
+        ['19', 'byid', '\\??\\H:\\', hino],
+        ['19', 'attr', `\\??\\H:\\${leaf}\\esc-home.txt`],
+        ['19', 'fattr', `\\??\\H:\\${leaf}\\esc-home.txt`],
+        ['19', 'attr', `\\??\\H:\\${leaf}`],
+        ['19', 'attr', `\\??\\Z:${hm}\\esc-home.txt`],
+        ['19', 'fattr', `\\??\\unix${hm}\\esc-home.txt`],
+        ['19', 'attr', `\\??\\Z:\\proc\\self\\root${hm}\\esc-home.txt`],
+        ['19', 'attr', `\\??\\Z:\\proc\\self\\root${p}\\drive_c\\${vmArea}\\${B}\\files\\C\\esc-secret.txt`],
+        ['19', 'fattr', `\\??\\Z:\\proc\\self\\root${p}\\drive_c\\${vmArea}\\${B}`],
+        ['19', 'attr', `\\??\\C:\\${vmArea}\\${B}`],
+      ];
+      // names that are not there answer as those that are (no VM learns another's name)
+      const absent = [
+        ['19', 'attr', `\\??\\Z:${hm}\\esc-none`],
+        ['19', 'attr', `\\??\\Z:\\proc\\self\\root${hm}\\esc-none\\deeper`],
+        ['19', 'fattr', `\\??\\Z:\\proc\\self\\root${p}\\drive_c\\${vmArea}\\esc-nosuchvm`],
+        ['19', 'read', `\\??\\unix\\proc\\self\\root${p}\\drive_c\\${vmArea}\\esc-nosuchvm\\x`],
+        ['19', 'attr', `\\??\\H:\\${leaf}\\esc-none`],
+      ];
+      const lists = [
+        ['19', 'list', '\\??\\H:\\', leaf, sib],
+        ['19', 'listmask', '\\??\\H:\\', leaf],
+        ['19', 'list', `\\??\\Z:${parent}`, leaf, sib],
+        ['19', 'listmask', `\\??\\Z:${parent}`, leaf],
+        ['19', 'list', `\\??\\unix\\proc\\self\\root${parent}`, leaf, sib],
+        ['19', 'list', '\\??\\C:\\ProgramData', 'svcdup', 'esc-sib'],
+        ['19', 'listmask', '\\??\\C:\\ProgramData', 'svcdup'],
+      ];
+      const watches = [
+        ['19', 'watch', '\\??\\C:\\', '1'],
+        ['19', 'watch', '\\??\\C:\\ProgramData', '0'],
+        ['19', 'watch', `\\??\\Z:${parent}`, '0'],
+        ['19', 'watch', '\\??\\H:\\', '1'],
+      ];
+      // the VM's own view: a file beside the home, a folder beside svcdup's, watched and listed
+      const works = [
+        ['19', 'attr', `\\??\\H:\\${sib}`],
+        ['19', 'read', `\\??\\Z:${parent}\\${sib}`],
+        ['19', 'watch', '\\??\\C:\\ProgramData\\esc-sib', '1'],
+      ];
+      const lines = [...own, ...absent, ...lists, ...watches, ...works];
+      const ctl = await change(lines, null);
+      const byArgs = (out: typeof ctl, l: string[]) => out.find((o) => o.op === l[1] && o.args.join('\t') === l.slice(2).join('\t'))!;
+      // control: the host sees each of these (the test can see an escape)
+      expect(byArgs(ctl, own[0]!).note).toMatch(/SECRET/);
+      expect(byArgs(ctl, own[1]!).note).toMatch(/WINE REGISTRY/);
+      for (const l of [...own.slice(3, 10)]) expect(byArgs(ctl, l).status, l.join(' ')).toBe('0x00000000');
+      for (const l of lists) expect(byArgs(ctl, l).note, l.join(' ')).toMatch(/NAME:yes/);
+      for (const l of watches) expect(byArgs(ctl, l).status, l.join(' ')).toBe('0x00000103');
+      const vm = await change(lines, A);
+      let tried = 0;
+      for (const l of [...own, ...absent]) {
+        const o = byArgs(vm, l);
+        tried++;
+        expect(o.note ?? '', l.join(' ')).not.toMatch(/SECRET|WINE REGISTRY/);
+        expect(o.status, l.join(' ')).toBe(DENIED);
+      }
+      for (const l of lists) {
+        tried++;
+        expect(byArgs(vm, l).note, l.join(' ')).toMatch(l[0] === '19' && l[1] === 'list' ? /NAME:no SIBLING:yes/ : /NAME:no/);
+      }
+      for (const l of watches) {
+        tried++;
+        expect(byArgs(vm, l).status, l.join(' ')).toBe(DENIED);
+      }
+      expect(byArgs(vm, works[0]!).status).toBe('0x00000000');
+      expect(byArgs(vm, works[1]!).note).toMatch(/sibling/);
+      expect(byArgs(vm, works[2]!).status).toBe('0x00000103');
+
+      // I: a drive whose root is inside the home: only the rules can name it (the control plane
+      // reads the prefix's dosdevices when it writes them)
+      rmSync(i, { force: true });
+      symlinkSync(join(home, 'esc-drive'), i);
+      writeFileSync(rulesA, netRules(ids[A]!) + ownStateRules(host.backend));
+      expect(readFileSync(rulesA, 'utf8')).toMatch(/^own files I:\\$/m);
+      const inside = [
+        ['19', 'read', '\\??\\I:\\esc-i.txt'],
+        ['19', 'attr', '\\??\\I:\\esc-i.txt'],
+        ['19', 'attr', '\\??\\I:\\esc-none'],
+        ['19', 'read', `\\??\\Z:${hm}\\esc-drive\\esc-i.txt`],
+      ];
+      expect(byArgs(await change(inside, null), inside[0]!).note).toMatch(/SECRET/);
+      const vm2 = await change([...inside, ['19', 'list', '\\??\\I:\\', 'esc-i.txt']], A);
+      for (const l of inside) {
+        tried++;
+        expect(byArgs(vm2, l).note ?? '', l.join(' ')).not.toMatch(/SECRET/);
+        expect(byArgs(vm2, l).status, l.join(' ')).toBe(DENIED);
+      }
+      expect(vm2.at(-1)!.status).toBe(DENIED);
+      console.log(`svcdup's home and areas by attributes, listings, notices and drives: ${tried + 1} attempts, 0 escapes`);
+    } finally {
+      rmSync(h, { force: true });
+      rmSync(i, { force: true });
+      rmSync(join(dirname(home), sib), { force: true });
+      writeFileSync(rulesA, rulesBefore);
+    }
+  }, 180_000);
 
   it('no input becomes syntax: a service name cannot add flags to svcdup-host, which takes each flag once', async () => {
     const evil = `x" --vm ${B} --service "vbsvc`;

@@ -290,6 +290,12 @@ static int classify(int r, const wpath *vp, int *v, NTSTATUS *st)
         *st = r == F_BAD ? ST_OBJECT_NAME_INVALID : ST_ACCESS_DENIED;
         return C_DONE;
     }
+    /* svcdup's home under one of its own names is refused whether the name is there or not (a VM
+       learns nothing of what is inside); C: names it by FILES_HOME (files_path.c) */
+    if (vp->p[4] != L'C' && files_is_own(vp)) {
+        *st = ST_ACCESS_DENIED;
+        return C_DONE;
+    }
     *v = files_verdict(vp);
     if (*v == P_CLOSED) {
         *st = ST_ACCESS_DENIED;
@@ -327,16 +333,68 @@ int files_closed_handle(HANDLE h)
     return closed;
 }
 
+/* A name that cannot be opened may still be inside a closed folder reached by another spelling
+   (Z:\proc\self\root\<home>\vms\<vm>): its nearest ancestor that opens is judged, so that inside
+   a closed folder "absent" and "present" answer alike. Only off C: (C: names are decided by name). */
+static int absent_closed(const wpath *vp)
+{
+    wpath a;
+    USHORT l = vp->n;
+    int closed = 0, depth = 0;
+    if (vp->n < 8 || vp->p[4] == L'C') return 0;
+    wp_init(&a);
+    while (depth++ < 256) {
+        OBJECT_ATTRIBUTES oa;
+        UNICODE_STRING us;
+        IO_STATUS_BLOCK io;
+        HANDLE t;
+        NTSTATUS st;
+        if ((l = files_leaf(vp->p, l)) < 7) break;
+        if (!wp_set(&a, vp->p, l == 7 ? 7 : l - 1)) { /* the parent; "\??\X:\" for the root */
+            closed = 1;
+            break;
+        }
+        oa_for(&oa, &us, &a);
+        st = o_NtCreateFile(&t, FILE_READ_ATTRIBUTES | SYNCHRONIZE, &oa, &io, NULL, 0,
+                            FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, FILE_OPEN, 0, NULL, 0);
+        if (st >= 0) {
+            closed = files_closed_handle(t);
+            o_NtClose(t);
+            break;
+        }
+        if (l == 7) break;
+        l--;
+    }
+    wp_free(&a);
+    return closed;
+}
+
 /* A read open through a path that may be a spelling (may_alias): opened, then judged on what
-   was opened. */
-static int open_checked(HANDLE *h, ACCESS_MASK access, OBJECT_ATTRIBUTES *oa, IO_STATUS_BLOCK *io, ULONG share, ULONG options, NTSTATUS *st)
+   was opened (or, when it does not open, on its nearest ancestor that does). */
+static int open_checked(HANDLE *h, ACCESS_MASK access, OBJECT_ATTRIBUTES *oa, IO_STATUS_BLOCK *io, ULONG share, ULONG options, NTSTATUS *st,
+                        const wpath *vp)
 {
     if ((*st = o_NtCreateFile(h, access, oa, io, NULL, 0, share, FILE_OPEN, options, NULL, 0)) >= 0 && files_closed_handle(*h)) {
         o_NtClose(*h);
         *h = NULL;
         *st = ST_ACCESS_DENIED;
-    }
+    } else if (*st < 0 && absent_closed(vp))
+        *st = ST_ACCESS_DENIED;
     return 1;
+}
+
+/* Does a may_alias name lead to a closed file? For the calls that answer without a handle
+   (attributes): opened to see, as open_checked does. */
+static int spelling_closed(const OBJECT_ATTRIBUTES *oa, const wpath *vp)
+{
+    HANDLE t;
+    IO_STATUS_BLOCK io;
+    NTSTATUS st;
+    int closed = open_checked(&t, FILE_READ_ATTRIBUTES | SYNCHRONIZE, (OBJECT_ATTRIBUTES *)oa, &io,
+                              FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, 0, &st, vp) &&
+                 st == ST_ACCESS_DENIED;
+    if (st >= 0) o_NtClose(t);
+    return closed;
 }
 
 int files_open(int is_create, HANDLE *h, ACCESS_MASK access, OBJECT_ATTRIBUTES *oa, IO_STATUS_BLOCK *io, LARGE_INTEGER *alloc, ULONG attrs,
@@ -410,7 +468,7 @@ int files_open(int is_create, HANDLE *h, ACCESS_MASK access, OBJECT_ATTRIBUTES *
                 *st = ST_NAME_NOT_FOUND;
                 goto out;
             }
-            handled = may_alias(&vp) ? open_checked(h, access, oa, io, share, options, st) : 0;
+            handled = may_alias(&vp) ? open_checked(h, access, oa, io, share, options, st, &vp) : 0;
             goto out;
         }
     }
@@ -430,14 +488,14 @@ int files_open(int is_create, HANDLE *h, ACCESS_MASK access, OBJECT_ATTRIBUTES *
             goto out;
         }
         if (!writes) { /* reads fall through to the host, where the name may be a spelling */
-            handled = may_alias(&vp) ? open_checked(h, access, oa, io, share, options, st) : 0;
+            handled = may_alias(&vp) ? open_checked(h, access, oa, io, share, options, st, &vp) : 0;
             goto out;
         }
         if (may_alias(&vp)) { /* a copy-up would read what the spelling leads to */
             HANDLE t;
             IO_STATUS_BLOCK tio;
             int closed = 1;
-            if (open_checked(&t, FILE_READ_ATTRIBUTES, oa, &tio, FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, 0, st) &&
+            if (open_checked(&t, FILE_READ_ATTRIBUTES, oa, &tio, FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, 0, st, &vp) &&
                 *st >= 0) {
                 o_NtClose(t);
                 closed = 0;
@@ -520,7 +578,9 @@ static NTSTATUS attr_call(qattr_fn orig, const OBJECT_ATTRIBUTES *oa, PVOID info
         }
         if (st == ST_PATH_NOT_FOUND || st == ST_NAME_NOT_FOUND) files_cache_put(&vp, gen);
     }
-    st = v == P_PRIVATE ? ST_NAME_NOT_FOUND : orig(oa, info);
+    /* through a spelling (Z:, another drive, C:\users' links) the host's answer may be about a closed
+       file: judged on what the name leads to, as a read open is */
+    st = v == P_PRIVATE ? ST_NAME_NOT_FOUND : may_alias(&vp) && spelling_closed(oa, &vp) ? ST_ACCESS_DENIED : orig(oa, info);
 out:
     wp_free(&vp);
     wp_free(&pp);
@@ -761,7 +821,13 @@ static NTSTATUS NTAPI d_NtSetInformationFile(HANDLE h, IO_STATUS_BLOCK *io, PVOI
     if (cls == CLS_RENAME || cls == CLS_RENAME_EX || cls == CLS_LINK || cls == CLS_LINK_EX) return rename_call(h, io, buf, len, cls);
     if (cls == CLS_DISPOSITION || cls == CLS_DISPOSITION_EX) return dispose_call(h, io, buf, len, cls);
     if (cls == CLS_BASIC || cls == CLS_ALLOCATION || cls == CLS_EOF || cls == CLS_VALID_DATA) return change_call(h, io, buf, len, cls);
-    return o_NtSetInformationFile(h, io, buf, len, cls);
+    /* the handle's own state or a pipe's (position, mode, pipe, remote pipe, mailslot, completion
+       port, completion notification, priority, replace completion): nothing of the file */
+    if (cls == 14 || cls == 16 || cls == 23 || cls == 25 || cls == 27 || cls == 30 || cls == 41 || cls == 43 || cls == 61)
+        return o_NtSetInformationFile(h, io, buf, len, cls);
+    /* any other class (short name, case sensitivity, object id, quota, the bypass-access links and
+       renames, classes not yet known) changes the file: only where the handle's verdict allows */
+    return files_may_change(h) ? o_NtSetInformationFile(h, io, buf, len, cls) : ST_ACCESS_DENIED;
 }
 
 NTSTATUS files_attr(const OBJECT_ATTRIBUTES *oa, ULONG *attrs)

@@ -58,6 +58,10 @@ USHORT files_leaf(const WCHAR *p, USHORT n); /* index of the last component */
 /* files_own.c: svcdup's home on Linux and the prefix outside drive_c ("own files" lines) */
 int files_own_init(void);
 int files_is_own(const wpath *c);
+int files_own_above(const wpath *dir, int tree);                    /* a closed folder's parent (tree: ancestor) */
+int files_own_hides(const wpath *dir, const WCHAR *name, USHORT n); /* is dir\name a closed folder? */
+/* files.c: is the file h names closed to a VM? */
+int files_closed_handle(HANDLE h);
 
 /* files.c */
 /* pipes.c hooks NtCreateFile (names first, then files_open): its original */

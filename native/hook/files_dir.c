@@ -22,6 +22,10 @@ typedef NTSTATUS(NTAPI *qdir_fn)(HANDLE, HANDLE, PVOID, PVOID, IO_STATUS_BLOCK *
 typedef NTSTATUS(NTAPI *qdirex_fn)(HANDLE, HANDLE, PVOID, PVOID, IO_STATUS_BLOCK *, PVOID, ULONG, ULONG, ULONG, UNICODE_STRING *);
 static qdir_fn o_NtQueryDirectoryFile;
 static qdirex_fn o_NtQueryDirectoryFileEx;
+typedef NTSTATUS(NTAPI *notify_fn)(HANDLE, HANDLE, PVOID, PVOID, IO_STATUS_BLOCK *, PVOID, ULONG, ULONG, BOOLEAN);
+typedef NTSTATUS(NTAPI *notifyex_fn)(HANDLE, HANDLE, PVOID, PVOID, IO_STATUS_BLOCK *, PVOID, ULONG, ULONG, BOOLEAN, ULONG);
+static notify_fn o_NtNotifyChangeDirectoryFile;
+static notifyex_fn o_NtNotifyChangeDirectoryFileEx;
 
 /* where each listing class keeps FileNameLength and FileName */
 static int layout(ULONG cls, ULONG *nl, ULONG *name)
@@ -212,6 +216,14 @@ static NTSTATUS merge(const wpath *vp, int verdict, ULONG cls, UNICODE_STRING *m
         up.Length = up.MaximumLength = n * 2;
     }
     if (verdict != P_PRIVATE && collect((wpath *)vp, cls, mask, &host, own_private ? NULL : own) >= 0) have_host = 1;
+    for (j = 0; j < host.count; j++) { /* svcdup's closed folders are not there for a VM */
+        USHORT hn;
+        const WCHAR *hs = rname(host.rec[j], cls, &hn);
+        if (files_own_hides(vp, hs, hn)) {
+            hfree(host.rec[j]);
+            host.rec[j] = NULL;
+        }
+    }
     collect(&pp, cls, NULL, &priv, own_private ? own : NULL);
     for (i = 0; i < priv.count; i++) {
         USHORT n;
@@ -319,6 +331,7 @@ static int needs_merge(HANDLE h, wpath *vp, int *verdict)
     int r;
     if (!files_handle_path(h, vp)) return 0;
     *verdict = files_verdict(vp);
+    if (files_own_above(vp, 0)) return 1; /* the parent of a closed folder: listed without it (merge) */
     if (*verdict == P_OPEN || *verdict == P_CLOSED) return 0;
     if (*verdict == P_PRIVATE) return 1;
     wp_init(&pp);
@@ -439,10 +452,41 @@ static NTSTATUS NTAPI d_NtQueryDirectoryFileEx(HANDLE h, HANDLE event, PVOID apc
     return handled ? st : o_NtQueryDirectoryFileEx(h, event, apc, ctx, io, buf, len, cls, flags, mask);
 }
 
+/* A change notification names what changed below the watched folder: a watch of the parent of
+   svcdup's closed folders (or of its tree, for any ancestor: C:\ holds C:\ProgramData\svcdup) would
+   report their names, other VMs' files included, as they are written. Refused; the handle's name
+   is judged as the listing's is (a name that cannot be had is refused too). */
+static int watch_refused(HANDLE h, BOOLEAN tree)
+{
+    wpath vp;
+    int r, refused;
+    if (!G.active) return 0;
+    wp_init(&vp);
+    r = files_handle_resolve(h, &vp);
+    refused = r == F_DENY || r == F_BAD || (r == F_VM && files_own_above(&vp, tree));
+    wp_free(&vp);
+    return refused;
+}
+
+static NTSTATUS NTAPI d_NtNotifyChangeDirectoryFile(HANDLE h, HANDLE event, PVOID apc, PVOID ctx, IO_STATUS_BLOCK *io, PVOID buf, ULONG len,
+                                                    ULONG filter, BOOLEAN tree)
+{
+    if (watch_refused(h, tree)) return ST_ACCESS_DENIED;
+    return o_NtNotifyChangeDirectoryFile(h, event, apc, ctx, io, buf, len, filter, tree);
+}
+
+static NTSTATUS NTAPI d_NtNotifyChangeDirectoryFileEx(HANDLE h, HANDLE event, PVOID apc, PVOID ctx, IO_STATUS_BLOCK *io, PVOID buf,
+                                                      ULONG len, ULONG filter, BOOLEAN tree, ULONG cls)
+{
+    if (watch_refused(h, tree)) return ST_ACCESS_DENIED;
+    return o_NtNotifyChangeDirectoryFileEx(h, event, apc, ctx, io, buf, len, filter, tree, cls);
+}
+
 int files_dir_install(void)
 {
-    /* older systems (and Wine 8) lack the Ex call */
-    static const hook_entry table[] = {HOOK(NtQueryDirectoryFile), HOOK_OPT(NtQueryDirectoryFileEx)};
+    /* older systems (and Wine 8) lack the Ex calls */
+    static const hook_entry table[] = {HOOK(NtQueryDirectoryFile), HOOK_OPT(NtQueryDirectoryFileEx), HOOK(NtNotifyChangeDirectoryFile),
+                                       HOOK_OPT(NtNotifyChangeDirectoryFileEx)};
     return HOOK_TABLE(table);
 }
 

@@ -198,11 +198,17 @@ static int canon(const WCHAR *s, USHORT n, wpath *out, int allow_area)
             break;
         }
     }
+    /* a stream suffix names its folder on NTFS ("svcdup::$INDEX_ALLOCATION\VMs" is svcdup\VMs): a ':'
+       is allowed only in the last component, and a name is judged up to it (below, and files_own.c) */
+    {
+        const WCHAR *colon = out->n > 6 ? wmemchr(out->p + 6, L':', out->n - 6) : NULL;
+        if (colon && wmemchr(colon, L'\\', out->n - (colon - out->p))) return F_BAD;
+    }
     /* 8.3 short names (C:\PROGRA~1): decided on the long name, so a short spelling reaches
        the same copy, and svcdup's own folder is closed under its short name too */
     if (!expand_short(out)) return F_BAD;
     /* svcdup's own folder (and each VM's private area in it) is never a VM's to open */
-    if (starts(out->p, out->n, FILES_HOME) && (out->n == home_n || out->p[home_n] == L'\\')) {
+    if (starts(out->p, out->n, FILES_HOME) && (out->n == home_n || out->p[home_n] == L'\\' || out->p[home_n] == L':')) {
         USHORT m;
         if (!allow_area) return F_DENY;
         m = files_unmap(out->p, out->n, 1);

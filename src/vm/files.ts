@@ -58,7 +58,55 @@ export function ownStateRules(backend: Pick<AreaBackend, 'kind' | 'paths' | 'toW
     } catch {
       /* made later */
     }
-  return [...folders].map((p) => `own files ${backend.toWindowsPath(p)}\n`).join('');
+  const spellings = [
+    ...[...folders].map((p) => backend.toWindowsPath(p)),
+    ...ownDriveRules(backend.paths, [...folders, join(backend.paths.prefix, 'drive_c', 'ProgramData', 'svcdup')]),
+  ];
+  // one line per folder not already inside another (the rules text has a size limit)
+  const inside = (a: string, b: string): boolean => a !== b && a.toUpperCase().startsWith(b.toUpperCase().replace(/\\?$/, '\\'));
+  const kept = [...new Set(spellings)].filter((p, _, all) => !all.some((q) => inside(p, q)));
+  return kept.map((p) => `own files ${p}\n`).join('');
+}
+
+/**
+ * The same folders by the prefix's other drive letters (dosdevices links): Wine names a file by the
+ * deepest drive whose root holds it, so a drive whose root is one of these folders' ancestors
+ * spells them `X:\rel`, and a drive whose root is inside one is closed whole (`X:\`). The hook also
+ * asks the first spelling itself at run time (a drive added later); the second only this can see.
+ * C: is drive_c, judged by the C: rules.
+ */
+function ownDriveRules(paths: Paths, folders: string[]): string[] {
+  const dosdevices = join(paths.prefix, 'dosdevices');
+  let names: string[];
+  try {
+    names = readdirSync(dosdevices);
+  } catch {
+    return []; // the prefix is made later
+  }
+  const real = folders.map((f) => {
+    try {
+      return realpathSync(f);
+    } catch {
+      return f;
+    }
+  });
+  const under = (a: string, b: string): boolean => a === b || a.startsWith(b.endsWith('/') ? b : `${b}/`);
+  const out = new Set<string>();
+  for (const n of names) {
+    if (!/^[abd-z]:$/i.test(n)) continue;
+    let root: string;
+    try {
+      root = realpathSync(join(dosdevices, n));
+    } catch {
+      continue; // a dangling link names nothing
+    }
+    const drive = n.toUpperCase();
+    for (const f of real) {
+      if (under(root, f)) out.add(`${drive}\\`);
+      else if (under(f, root)) out.add(`${drive}${f.slice(root === '/' ? 0 : root.length).replace(/\//g, '\\')}`);
+    }
+  }
+  return [...out];
 }
 
 export type DiffKind = 'A' | 'C' | 'D';

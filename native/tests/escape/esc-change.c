@@ -7,7 +7,8 @@
  * open, for opens), dup the status of the widening duplicate (0 when it gave more rights).
  * Ops:
  *   fwiden NTPATH KIND [all|generic|max]   KIND: delete|write|truncate|rename|link|security|ea|
- *                   reparse|basic|dispex|renameex|linkex|alloc|section|objectid|unreparse
+ *                   reparse|basic|dispex|renameex|linkex|alloc|section|objectid|unreparse|
+ *                   shortname|validdata|casesens|bypasslink|bypassrename|sparse|zero
  *   kwiden NTKEY KIND [all|generic|max]    KIND: setvalue|deletevalue|deletekey|rename|flush|
  *                   security|setinfo|inherit
  *   (the widening duplicate asks for every right by name (all, the default), GENERIC_ALL or
@@ -17,7 +18,12 @@
  *   read NTPATH                   open and read: note holds the first bytes
  *   byid DIR-NTPATH FILEID        FILE_OPEN_BY_FILE_ID relative to DIR; note holds the bytes
  *   longlink NTHOSTFILE           hard link to a host file under a folder with a very long name,
- *                                 then a write through the link */
+ *                                 then a write through the link
+ *   attr NTPATH / fattr NTPATH    NtQueryAttributesFile / NtQueryFullAttributesFile: the status
+ *   list NTDIR NAME [SIBLING]     the folder's listing: note "NAME:yes|no SIBLING:yes|no"
+ *   listmask NTDIR NAME           the folder's listing asked with NAME as the mask: note as list's
+ *   watch NTDIR 0|1               NtNotifyChangeDirectoryFile (1: the tree): 0x103 (pending) when
+ *                                 the watch was set */
 #include <windows.h>
 #include <winternl.h>
 #include <stdio.h>
@@ -183,6 +189,29 @@ static NTSTATUS fwiden(const WCHAR *path, const WCHAR *kind, NTSTATUS *dst)
     } else if (!wcscmp(kind, L"renameex") || !wcscmp(kind, L"linkex")) {
         _snwprintf(target, 1100, L"%ls.%ls", path, kind);
         st = name_info(w, target, NULL, kind[0] == L'r' ? 65 : 72); /* FileRenameInformationEx, FileLinkInformationEx */
+    } else if (!wcscmp(kind, L"shortname")) {                       /* FileShortNameInformation: the 8.3 name of the host file */
+        struct {
+            ULONG len;
+            WCHAR name[12];
+        } sn = {18, L"ESCAPE~1.TXT"};
+        st = set_info(w, &sn, sizeof sn, 40);
+    } else if (!wcscmp(kind, L"validdata")) { /* FileValidDataLengthInformation */
+        LARGE_INTEGER v;
+        v.QuadPart = 1;
+        st = set_info(w, &v, sizeof v, 39);
+    } else if (!wcscmp(kind, L"casesens")) { /* FileCaseSensitiveInformation (FILE_CS_FLAG_CASE_SENSITIVE_DIR) */
+        ULONG fl = 1;
+        st = set_info(w, &fl, sizeof fl, 71);
+    } else if (!wcscmp(kind, L"bypasslink") || !wcscmp(kind, L"bypassrename")) {
+        _snwprintf(target, 1100, L"%ls.%ls", path, kind);
+        st = name_info(w, target, NULL, kind[6] == L'l' ? 56 : 57);  /* File{Link,Rename}InformationBypassAccessCheck */
+    } else if (!wcscmp(kind, L"sparse") || !wcscmp(kind, L"zero")) { /* FSCTL_SET_SPARSE; FSCTL_SET_ZERO_DATA over the whole file */
+        LARGE_INTEGER z[2];
+        IO_STATUS_BLOCK io;
+        z[0].QuadPart = 0;
+        z[1].QuadPart = 4096;
+        st = kind[0] == L's' ? NTF(fsctl_fn, "NtFsControlFile")(w, NULL, NULL, NULL, &io, 0x000900C4, NULL, 0, NULL, 0)
+                             : NTF(fsctl_fn, "NtFsControlFile")(w, NULL, NULL, NULL, &io, 0x000980C8, z, sizeof z, NULL, 0);
     } else if (!wcscmp(kind, L"alloc")) {
         LARGE_INTEGER sz;
         sz.QuadPart = 0; /* below the end of file: the file is cut */
@@ -321,6 +350,64 @@ static NTSTATUS read_some(HANDLE h, char *out, ULONG cap)
     return st;
 }
 
+/* Is NAME (and SIBLING) in DIR's listing, the whole of it or asked with NAME as the mask? */
+static NTSTATUS list_dir(const WCHAR *dir, const WCHAR *name, const WCHAR *sib, int masked, char *note)
+{
+    static BYTE buf[64 * 1024];
+    HANDLE d;
+    IO_STATUS_BLOCK io;
+    UNICODE_STRING m;
+    NTSTATUS st;
+    int has = 0, has_sib = 0;
+    BOOLEAN first = TRUE;
+    typedef NTSTATUS(NTAPI * qdir_fn)(HANDLE, HANDLE, PVOID, PVOID, IO_STATUS_BLOCK *, PVOID, ULONG, ULONG, BOOLEAN, UNICODE_STRING *,
+                                      BOOLEAN);
+    if ((st = open_file(dir, NULL, FILE_LIST_DIRECTORY, FILE_OPEN, FILE_DIRECTORY_FILE, &d)) < 0) return st;
+    RtlInitUnicodeString(&m, name);
+    for (;;) {
+        ULONG off = 0;
+        st = NTF(qdir_fn, "NtQueryDirectoryFile")(d, NULL, NULL, NULL, &io, buf, sizeof buf, 12 /* FileNamesInformation */, FALSE,
+                                                  masked && first ? &m : NULL, first);
+        first = FALSE;
+        if (st < 0 || st == (NTSTATUS)0x80000006 /* no more files */) break;
+        for (;;) {
+            ULONG *e = (ULONG *)(buf + off), len = e[2] / 2;
+            const WCHAR *nm = (const WCHAR *)(e + 3);
+            if (len == wcslen(name) && !_wcsnicmp(nm, name, len)) has = 1;
+            if (sib && len == wcslen(sib) && !_wcsnicmp(nm, sib, len)) has_sib = 1;
+            if (!e[0]) break;
+            off += e[0];
+        }
+    }
+    CloseHandle(d);
+    sprintf(note, "NAME:%s SIBLING:%s", has ? "yes" : "no", has_sib ? "yes" : "no");
+    return st == (NTSTATUS)0x80000006 || st == (NTSTATUS)0xC000000F /* no such file: the mask matched nothing */ ? 0 : st;
+}
+
+/* A change notification on DIR (tree: its whole tree): the status of the call, pending when set. */
+static NTSTATUS watch_dir(const WCHAR *dir, BOOLEAN tree)
+{
+    typedef NTSTATUS(NTAPI * notify_fn)(HANDLE, HANDLE, PVOID, PVOID, IO_STATUS_BLOCK *, PVOID, ULONG, ULONG, BOOLEAN);
+    static BYTE buf[4096];
+    OBJECT_ATTRIBUTES oa;
+    UNICODE_STRING us;
+    IO_STATUS_BLOCK io;
+    HANDLE d, ev = CreateEventW(NULL, TRUE, FALSE, NULL);
+    NTSTATUS st;
+    oa_set(&oa, &us, dir, NULL);
+    /* asynchronous: the watch stays pending instead of blocking */
+    if ((st = NTF(create_fn, "NtCreateFile")(&d, FILE_LIST_DIRECTORY, &oa, &io, NULL, 0,
+                                             FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, FILE_OPEN, FILE_DIRECTORY_FILE, NULL,
+                                             0)) >= 0) {
+        st = NTF(notify_fn, "NtNotifyChangeDirectoryFile")(d, ev, NULL, NULL, &io, buf, sizeof buf,
+                                                           0x1f /* names, attributes, size, write */, tree);
+        CancelIo(d);
+        CloseHandle(d);
+    }
+    CloseHandle(ev);
+    return st;
+}
+
 static void attempt(WCHAR **f, int n)
 {
     const WCHAR *op = f[1];
@@ -392,7 +479,19 @@ static void attempt(WCHAR **f, int n)
                 note[k + (l < 90 ? l : 90)] = 0;
             }
         }
-    } else if (!wcscmp(op, L"ktx") && n >= 3) { /* NtOpenKeyTransacted(KEY_ALL_ACCESS) then a value written through it */
+    } else if ((!wcscmp(op, L"attr") || !wcscmp(op, L"fattr")) && n >= 3) {
+        static BYTE info[64];
+        OBJECT_ATTRIBUTES oa;
+        UNICODE_STRING us;
+        oa_set(&oa, &us, f[2], NULL);
+        st = NTF(oa2_fn, op[0] == L'a' ? "NtQueryAttributesFile" : "NtQueryFullAttributesFile")(&oa, (OBJECT_ATTRIBUTES *)info);
+    } else if (!wcscmp(op, L"list") && n >= 4)
+        st = list_dir(f[2], f[3], n >= 5 ? f[4] : NULL, 0, note);
+    else if (!wcscmp(op, L"listmask") && n >= 4)
+        st = list_dir(f[2], f[3], NULL, 1, note);
+    else if (!wcscmp(op, L"watch") && n >= 4)
+        st = watch_dir(f[2], f[3][0] == L'1');
+    else if (!wcscmp(op, L"ktx") && n >= 3) { /* NtOpenKeyTransacted(KEY_ALL_ACCESS) then a value written through it */
         typedef NTSTATUS(NTAPI * otx_fn)(HANDLE *, ACCESS_MASK, OBJECT_ATTRIBUTES *, HANDLE);
         otx_fn o = NTF(otx_fn, "NtOpenKeyTransacted");
         OBJECT_ATTRIBUTES oa;
