@@ -169,8 +169,10 @@ export class Controller {
       }
     for (const [k, a] of want) {
       const h = have.get(k);
-      if (h && h.generation === a.generation && h.spec === a.spec) continue;
       const g = groups.get(a.group)!;
+      // a changed onNodeLoss is rewritten in place (same generation): it only changes what the node fences
+      const policy = s.assigns.find((x) => x.host === a.host && x.vm === a.vm)?.onNodeLoss ?? 'replace';
+      if (h && h.generation === a.generation && h.spec === a.spec && policy === g.onNodeLoss) continue;
       const v: AssignmentValue = {
         vm: a.vm,
         group: a.group,
@@ -179,6 +181,7 @@ export class Controller {
         spec: a.spec,
         ...(g.ports ? { ports: g.ports } : {}),
         services: g.services,
+        onNodeLoss: g.onNodeLoss,
       };
       add(a.vm, this.client.put(keys.assign(a.host, a.vm)).value(JSON.stringify(v)));
       if (!current.some((x) => x.vm === a.vm)) this.o.log(`place ${a.vm} on ${a.host} (generation ${a.generation})`);
@@ -218,8 +221,24 @@ export class Controller {
       const { move: _m, importFrom: _i, host: _h, ...rest } = a as AssignmentValue & { host?: string };
       return rest;
     };
-    for (const m of moves) {
+    const ready = new Set(s.nodes.keys());
+    for (const m0 of moves) {
+      let m = m0;
       const a = s.assigns.find((x) => x.vm === m.vm);
+      if ((m.state === 'asked' || m.state === 'exported') && a?.move?.id !== m.id && a?.importFrom?.id !== m.id) {
+        // a record no assignment points to (the source wrote `exported` after the move was given back): forget it
+        return this.fenced([this.client.delete().key(keys.move(m.vm))]);
+      }
+      // the target died (its lease expired) before it said done: the VM goes back to its source,
+      // which kept it, stopped, with its data. A `replace` target's fence has stopped anything it
+      // started before its lease could expire; a `wait` one may run on, so it waits for `node lost`.
+      if ((m.state === 'asked' || m.state === 'exported') && !ready.has(m.to) && ready.has(m.from) && (a?.onNodeLoss !== 'wait' || s.lost.has(m.to))) {
+        m = {
+          ...m,
+          state: 'failed',
+          error: `${m.to} lost its lease in the middle of the transfer (${m.state === 'asked' ? 'before' : 'after'} ${m.from} exported it)`,
+        };
+      }
       if (m.state === 'done') {
         this.o.log(`drain: ${m.vm} moved ${m.from} -> ${m.to}`);
         return this.fenced([this.client.delete().key(keys.move(m.vm))]);
@@ -238,7 +257,11 @@ export class Controller {
         return this.fenced(ops);
       }
       if (m.state === 'exported' && a && a.host === m.from && a.move?.id === m.id) {
-        const next: AssignmentValue = { ...value(a), generation: a.generation + 1, importFrom: { url: m.url!, sha256: m.sha256!, from: m.from, id: m.id } };
+        const next: AssignmentValue = {
+          ...value(a),
+          generation: a.generation + 1,
+          importFrom: { url: m.url!, sha256: m.sha256!, from: m.from, id: m.id, ...(m.key ? { key: m.key } : {}) },
+        };
         this.o.log(`drain: ${m.vm} exported on ${m.from}; importing on ${m.to} (generation ${next.generation})`);
         return this.fenced([this.client.delete().key(keys.assign(a.host, a.vm)), this.client.put(keys.assign(m.to, a.vm)).value(JSON.stringify(next))]);
       }
