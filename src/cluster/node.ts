@@ -27,6 +27,7 @@ import { WriterLock } from '../state/lock.js';
 import { connectEtcd, etcdWhy, LeaseKeeper, type EtcdOptions } from './etcd.js';
 import type { FenceArm, FenceReport } from './fence.js';
 import { keys, under } from './keys.js';
+import { Coalesced } from './serial.js';
 import { seal, unseal, type ClusterKey } from './secret.js';
 import { decryptArchive, encryptArchive } from './transfer.js';
 import type { AssignmentValue, MoveValue, NodeRecord, StatusValue } from './types.js';
@@ -72,8 +73,14 @@ export class NodeAgent {
   private watcher: Watcher | undefined;
   private fencer: ChildProcess | undefined;
   private backend: ManagedBackend | undefined;
-  private busy: Promise<void> = Promise.resolve();
-  private dirty = false;
+  private readonly converging = new Coalesced(
+    () => this.converge(),
+    async (err) => {
+      this.o.log(`converge failed: ${(err as Error).message}`);
+      await this.backend?.close().catch(() => {});
+      this.backend = undefined;
+    },
+  );
   private running = false;
   private stopping = false;
   private timers: NodeJS.Timeout[] = [];
@@ -223,18 +230,7 @@ export class NodeAgent {
 
   /** Converge soon; one at a time, and one more after the current if something changed meanwhile. */
   schedule(): void {
-    if (this.dirty || this.stopping) return;
-    this.dirty = true;
-    this.busy = this.busy.then(async () => {
-      this.dirty = false;
-      try {
-        await this.converge();
-      } catch (err) {
-        this.o.log(`converge failed: ${(err as Error).message}`);
-        await this.backend?.close().catch(() => {});
-        this.backend = undefined;
-      }
-    });
+    if (!this.stopping) this.converging.run();
   }
 
   private async converge(): Promise<void> {
@@ -479,7 +475,7 @@ export class NodeAgent {
     if (this.stopping) return;
     this.stopping = true;
     for (const t of this.timers) clearInterval(t);
-    await this.busy.catch(() => {});
+    await this.converging.idle();
     await this.watcher?.cancel().catch(() => {});
     if (this.fencer?.connected) {
       await new Promise<void>((resolve) => {

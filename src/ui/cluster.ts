@@ -6,6 +6,7 @@ import type { Etcd3, Watcher } from 'etcd3';
 import { nodeRows, psRows, type NodeRow, type PsRow } from '../cluster/admin.js';
 import { connectEtcd, etcdWhy, memberClient, quorumProblem, type EtcdOptions } from '../cluster/etcd.js';
 import { ROOT } from '../cluster/keys.js';
+import { Coalesced } from '../cluster/serial.js';
 import { readState } from '../cluster/view.js';
 
 export interface ClusterView {
@@ -31,79 +32,70 @@ export async function startClusterFeed(o: EtcdOptions, log: (line: string) => vo
   const client: Etcd3 = await connectEtcd(o, 15_000, log);
   let current: ClusterView | undefined;
   let closed = false;
-  let busy = false;
-  let again = false;
 
   async function read(): Promise<void> {
-    if (busy) {
-      again = true;
-      return;
-    }
-    busy = true;
+    const q = await quorumProblem(client, o);
+    const problem = q?.text;
+    const m = memberClient(client, o, q);
+    let s: Awaited<ReturnType<typeof readState>>;
+    let nodes: NodeRow[];
     try {
-      const q = await quorumProblem(client, o);
-      const problem = q?.text;
-      const m = memberClient(client, o, q);
-      let s: Awaited<ReturnType<typeof readState>>;
-      let nodes: NodeRow[];
-      try {
-        s = await readState(m.client, { serializable: !!q });
-        nodes = await nodeRows(m.client, s, !q);
-      } finally {
-        m.close();
-      }
-      const duplicates = psRows(s);
-      let leader: string | null = null;
-      if (!problem)
-        leader =
-          (await client
-            .election('svcdup-controller')
-            .leader()
-            .catch(() => undefined)) ?? null;
-      current = {
-        etcd: o.etcd,
-        ...(problem ? { problem } : {}),
-        leader,
-        nodes,
-        groups: s.groups.map((g) => ({
-          name: g.name,
-          replicas: g.replicas,
-          labels: g.labels,
-          spread: g.spread,
-          onNodeLoss: g.onNodeLoss,
-          grace: g.grace,
-          running: duplicates.filter((d) => d.group === g.name && d.state === 'RUNNING').length,
-        })),
-        unplaced: (s.placement?.unplaced ?? []).map((u) => ({ vm: u.vm, constraint: u.constraint })),
-        waiting: s.placement?.waiting ?? [],
-        duplicates,
-      };
-    } catch (err) {
-      current = {
-        ...(current ?? { etcd: o.etcd, leader: null, nodes: [], groups: [], unplaced: [], waiting: [], duplicates: [] }),
-        problem: `etcd: ${etcdWhy(err)}`,
-      };
+      s = await readState(m.client, { serializable: !!q });
+      nodes = await nodeRows(m.client, s, !q);
     } finally {
-      busy = false;
+      m.close();
     }
-    if (again && !closed) {
-      again = false;
-      await read();
-    }
+    const duplicates = psRows(s);
+    let leader: string | null = null;
+    if (!problem)
+      leader =
+        (await client
+          .election('svcdup-controller')
+          .leader()
+          .catch(() => undefined)) ?? null;
+    current = {
+      etcd: o.etcd,
+      ...(problem ? { problem } : {}),
+      leader,
+      nodes,
+      groups: s.groups.map((g) => ({
+        name: g.name,
+        replicas: g.replicas,
+        labels: g.labels,
+        spread: g.spread,
+        onNodeLoss: g.onNodeLoss,
+        grace: g.grace,
+        running: duplicates.filter((d) => d.group === g.name && d.state === 'RUNNING').length,
+      })),
+      unplaced: (s.placement?.unplaced ?? []).map((u) => ({ vm: u.vm, constraint: u.constraint })),
+      waiting: s.placement?.waiting ?? [],
+      duplicates,
+    };
   }
+  const reading = new Coalesced(read, (err) => {
+    current = {
+      ...(current ?? { etcd: o.etcd, leader: null, nodes: [], groups: [], unplaced: [], waiting: [], duplicates: [] }),
+      problem: `etcd: ${etcdWhy(err)}`,
+    };
+  });
+  const again = () => {
+    if (!closed) reading.run();
+  };
 
-  await read();
+  again();
+  await reading.idle();
   const watcher: Watcher = await client.watch().prefix(ROOT).create();
-  watcher.on('put', () => void read());
-  watcher.on('delete', () => void read());
+  watcher.on('put', again);
+  watcher.on('delete', again);
   watcher.on('error', () => {});
-  const timer = setInterval(() => void read(), 2000);
+  const timer = setInterval(again, 2000);
   return {
     view: () => current,
     async close() {
       closed = true;
       clearInterval(timer);
       await watcher.cancel().catch(() => {});
+      await reading.idle();
       client.close();
     },
   };
