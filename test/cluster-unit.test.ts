@@ -1,12 +1,13 @@
 // The cluster's pure parts: placement (src/cluster/place.ts) and the fleet file's cluster:
 // section (src/cluster/file.ts), without etcd or Wine.
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { sealGroups } from '../src/cluster/admin.js';
 import { readClusterKey, seal, unseal } from '../src/cluster/secret.js';
+import { decryptArchive, encryptArchive } from '../src/cluster/transfer.js';
 import { FleetFileError } from '../src/fleet/file.js';
 import { parseFleet } from '../src/fleet/file.js';
 import { parseClusterText, type GroupDecl } from '../src/cluster/file.js';
@@ -163,5 +164,25 @@ describe('sealed set: values', () => {
     expect(a!.spec).toBe(b!.spec); // ... but the same spec: re-applying moves nothing
     expect(() => readClusterKey(keyFile('short', randomBytes(8)))).toThrow(/give at least 32 random bytes/);
     expect(() => readClusterKey(keyFile('open', randomBytes(32), 0o644))).toThrow(/readable by others/);
+  });
+});
+
+describe('the drain transfer', () => {
+  const d = mkdtempSync(join(tmpdir(), 'svcdup-transfer-'));
+  afterAll(() => rmSync(d, { recursive: true, force: true }));
+
+  it('the served archive is encrypted under the move key; a changed byte or another key is refused', async () => {
+    const plain = randomBytes(200_000);
+    writeFileSync(join(d, 'a.tgz'), plain);
+    const key = await encryptArchive(join(d, 'a.tgz'), join(d, 'a.enc'));
+    const enc = readFileSync(join(d, 'a.enc'));
+    expect(enc.length).toBe(plain.length + 28);
+    expect(enc.includes(plain.subarray(0, 64))).toBe(false);
+    await decryptArchive(join(d, 'a.enc'), join(d, 'a.out'), key, 'h1');
+    expect(readFileSync(join(d, 'a.out')).equals(plain)).toBe(true);
+    enc[1000] = enc[1000]! ^ 1;
+    writeFileSync(join(d, 'b.enc'), enc);
+    await expect(decryptArchive(join(d, 'b.enc'), join(d, 'b.out'), key, 'h1')).rejects.toThrow(/the archive from h1 does not open with its move's key/);
+    await expect(decryptArchive(join(d, 'a.enc'), join(d, 'c.out'), randomBytes(32).toString('hex'), 'h1')).rejects.toThrow(/does not open/);
   });
 });

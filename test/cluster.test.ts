@@ -9,6 +9,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Etcd3 } from 'etcd3';
+import { chromium } from 'playwright-core';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -70,6 +71,16 @@ interface Row {
   note: string;
   services: { service: string; pid: number; state: string }[];
 }
+/** `ccli` without blocking the event loop (the test acts while the command runs). */
+const ccliAsync = (args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> =>
+  new Promise((resolve) => {
+    const p = spawn('node', [join(packageRoot, 'dist/cli.js'), ...args, '--etcd', etcd.urls], { env: testEnv(hosts.h1!.paths) });
+    let stdout = '';
+    let stderr = '';
+    p.stdout.on('data', (d) => (stdout += d));
+    p.stderr.on('data', (d) => (stderr += d));
+    p.on('close', (status) => resolve({ status, stdout, stderr }));
+  });
 const ps = (): { rows: Row[]; leader: string | null; problem?: string } => {
   const r = ccli(['cluster', 'ps', '--json']);
   expect(r.status, r.stderr).toBe(0);
@@ -103,6 +114,48 @@ async function checkScm(): Promise<void> {
   const run = await running();
   for (const [vm, on] of run) expect(on, `${vm} runs on ${on.join(' and ')}`).toHaveLength(1);
   for (const r of ps().rows) if (r.host !== '-' && !dead.has(r.host)) expect(run.get(r.vm), `${r.vm} on ${r.host}`).toEqual([r.host]);
+}
+
+/**
+ * The dashboard's cluster view (`svcdup ui --etcd`) in Debian's chromium: every node Ready,
+ * each replica on its host RUNNING, the group's count, the replicas that cannot be placed
+ * with the failing constraint; and live: a cordon shows without a reload.
+ */
+async function dashboard(rows: Row[]): Promise<void> {
+  const ui = spawn('node', [join(packageRoot, 'dist/cli.js'), 'ui', '--json', '--etcd', etcd.urls], {
+    env: testEnv(hosts.h1!.paths),
+    stdio: ['ignore', 'pipe', 'ignore'],
+    detached: true,
+  });
+  const browser = await chromium.launch({ executablePath: process.env.SVCDUP_CHROMIUM ?? '/usr/bin/chromium', headless: true, args: ['--no-sandbox'] });
+  try {
+    const url = await new Promise<string>((resolve, reject) => {
+      let out = '';
+      ui.stdout!.on('data', (c: Buffer) => {
+        out += c.toString();
+        if (out.includes('\n')) resolve((JSON.parse(out.split('\n')[0]!) as { url: string }).url);
+      });
+      ui.on('exit', (code) => reject(new Error(`svcdup ui exited with ${code}`)));
+    });
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    await page.goto(url);
+    const text = (sel: string) => page.locator(sel).first().textContent({ timeout: 20_000 });
+    const poll = { timeout: 20_000, interval: 200 };
+    for (const h of NAMES) await expect.poll(() => text(`#cluster-nodes tr[data-node="${h}"] td:nth-child(2)`), poll).toBe('Ready');
+    for (const r of rows) {
+      expect(await text(`#cluster-dups tr[data-vm="${r.vm}"] td.host`)).toBe(r.host);
+      expect(await text(`#cluster-dups tr[data-vm="${r.vm}"] td:nth-child(4)`)).toBe('RUNNING');
+    }
+    expect(await text('#cluster-groups tr[data-group="web"] td:nth-child(2)')).toBe('3 / 3');
+    await expect.poll(() => text('#cluster-placement li.unplaced[data-vm="big-0"]'), poll).toMatch(/labels: no ready, uncordoned node has zone=z/);
+    expect(await text('#cluster-etcd')).toMatch(/controller c[ab] leads/);
+    expect(ccli(['node', 'cordon', 'h3']).status).toBe(0);
+    await expect.poll(() => text('#cluster-nodes tr[data-node="h3"] td:nth-child(2)'), poll).toBe('Ready,SchedulingDisabled');
+    expect(ccli(['node', 'uncordon', 'h3']).status).toBe(0);
+  } finally {
+    await browser.close();
+    killGroup(ui, 'SIGTERM');
+  }
 }
 
 /** The test service's greeting, asked by a client inside VM `vm` on host `h`. */
@@ -152,7 +205,8 @@ describe('a cluster on etcd', () => {
   it(
     'apply places 3 replicas, one per host, and each answers; a second node with a taken name is refused',
     async () => {
-      const f = file('web.yaml', group('web', 3, '    placement: { spread: host }\n'));
+      // onNodeLoss: wait (its duplicates run on through a lost quorum: the cluster never starts them elsewhere by itself)
+      const f = file('web.yaml', group('web', 3, '    placement: { spread: host }\n    onNodeLoss: wait\n'));
       // set: values are never stored in etcd in clear: refused without a cluster key
       const clear = ccli(['apply', '-f', f]);
       expect(clear.status).toBe(2);
@@ -178,6 +232,7 @@ describe('a cluster on etcd', () => {
       const bad = ccli(['apply', '-f', file('bad.yaml', group('big', 4, '    placement: { labels: { zone: z } }\n')), '--secret-key', KEY]);
       expect(bad.status).toBe(3);
       expect(bad.stdout).toMatch(/cannot place big-0: labels: no ready, uncordoned node has zone=z/);
+      await dashboard(rows);
       expect(ccli(['delete', '-f', join(dir, 'bad.yaml')]).stdout).toMatch(/deleted big/);
     },
     LONG,
@@ -217,6 +272,53 @@ describe('a cluster on etcd', () => {
       const rows = ps().rows;
       expect(rows.filter((x) => x.group !== 'web').map((x) => `${x.vm} ${x.host}`)).toEqual(['keep-0 h1', 'mover-0 h1']);
       expect(logOf(`ctl-${other}`)).toMatch(/place mover-0 on h1/);
+      await checkScm();
+    },
+    LONG,
+  );
+
+  it(
+    'quorum lost (2 of 3 etcd members SIGKILLed): wait duplicates run on and answer, replace ones are fenced, a change fails in one line, cluster ps says why; back, it converges and the change applies',
+    async () => {
+      const before = await running();
+      expect([...before.keys()].sort()).toEqual(['keep-0', 'mover-0', 'web-0', 'web-1', 'web-2']);
+      etcd.kill(0);
+      etcd.kill(1);
+      const lostAt = Date.now();
+      // cluster ps: one line saying why, then one member's copy
+      const t0 = Date.now();
+      const p = ccli(['cluster', 'ps']);
+      const psMs = Date.now() - t0;
+      expect(p.status, p.stderr).toBe(0);
+      expect(p.stdout).toMatch(/^etcd has no quorum: 1 of 3 members given answer.*; nodes keep running what they have, changes wait$/m);
+      expect(p.stdout).toMatch(/web-0/);
+      // a change (web scaled to 2) fails with one line, no stack
+      const f2 = file('web2.yaml', group('web', 2, '    placement: { spread: host }\n    onNodeLoss: wait\n'));
+      const a = ccli(['apply', '-f', f2, '--secret-key', KEY]);
+      expect(a.status).toBe(1);
+      const last = a.stderr.trim().split('\n').at(-1)!;
+      expect(last).toMatch(/^svcdup: etcd has no quorum: .*run the command again then$/);
+      expect(a.stderr).not.toMatch(/^\s+at /m);
+      console.log(`quorum lost: cluster ps answered in ${psMs} ms; apply failed in one line: ${last}`);
+      // past the fence's deadline (TTL x 3/4 after the last renewal): wait ones run on, replace ones stopped
+      await new Promise((r) => setTimeout(r, Math.max(0, lostAt + TTL * 1000 - Date.now())));
+      const during = await running();
+      for (const vm of ['web-0', 'web-1', 'web-2', 'keep-0']) expect(during.get(vm), vm).toEqual(before.get(vm));
+      expect(during.has('mover-0')).toBe(false);
+      // ... and answer, on every host
+      for (const vm of ['web-0', 'web-1', 'web-2']) expect(greet(before.get(vm)![0]!, vm)).toBe('hello web');
+      // the members back: the change applies, mover-0 runs again, web-2 goes
+      await etcd.restart(0);
+      await etcd.restart(1);
+      const back = ccli(['apply', '-f', f2, '--wait-running', '120', '--secret-key', KEY]);
+      expect(back.status, back.stderr + back.stdout).toBe(0);
+      await until('web-2 removed and mover-0 running again', 60_000, async () => {
+        const run = await running();
+        return (!run.has('web-2') && run.get('mover-0')?.[0] === 'h1') || undefined;
+      });
+      expect(ps().rows.find((r) => r.vm === 'mover-0')).toMatchObject({ host: 'h1', state: 'RUNNING' });
+      // etcd's new leader extended every lease: no node lost its registration
+      for (const h of NAMES) expect(logOf(`agent-${h}`)).not.toMatch(/registering again/);
       await checkScm();
     },
     LONG,
@@ -291,7 +393,7 @@ describe('a cluster on etcd', () => {
   );
 
   it(
-    'drain moves a VM with its state to another host; a failed transfer leaves it running where it was, with its data',
+    'drain moves a VM with its state to another host; a failed transfer (import refused, or target killed mid-way) leaves it running where it was, with its data',
     async () => {
       const live = NAMES.filter((h) => !dead.has(h));
       const from = ps().rows.find((r) => r.vm === 'mover-0')!.host;
@@ -325,6 +427,36 @@ describe('a cluster on etcd', () => {
       });
       expect(row.host).toBe(to);
       expect(inVm(to, 'type', 'C:\\drain.txt', 'C:\\drain2.txt').stdout).toMatch(/moved-data[\s\S]*second/);
+      expect(greet(to, 'mover-0')).toBe('hello mover');
+      await checkScm();
+
+      // once more to `from` (its service back), whose agent and Wine are SIGKILLed as soon as it
+      // is told to import: the move fails when its lease expires, the VM runs on `to` again, with its data
+      await hosts[from]!.backend.call('scm.create', { name: SVC, imagePath: nativeExe(hosts[from]!.backend, 'svcdup-testsvc.exe') });
+      expect(inVm(to, 'echo third> C:\\drain3.txt').status).toBe(0);
+      const raw = new Etcd3({ hosts: etcd.urls.split(',') });
+      const w = await raw.watch().key(`/svcdup/assign/${from}/mover-0`).create();
+      let killedAt = 0;
+      w.on('put', (kv) => {
+        if (killedAt || !JSON.parse(kv.value.toString()).importFrom) return;
+        killedAt = Date.now();
+        killGroup(agents[from]);
+        dead.add(from);
+        void hosts[from]!.backend.shutdown();
+      });
+      const third = await ccliAsync(['node', 'drain', to, '--timeout', '180', '--json']);
+      await w.cancel();
+      raw.close();
+      expect(killedAt).toBeGreaterThan(0);
+      expect(logOf(`agent-${from}`)).not.toMatch(/imported mover-0/);
+      expect(third.status, third.stderr + third.stdout).toBe(1);
+      const lost = JSON.parse(third.stdout) as { failed: { vm: string; error: string }[] };
+      expect(lost.failed.find((f) => f.vm === 'mover-0')?.error).toMatch(new RegExp(`${from} lost its lease in the middle of the transfer`));
+      await until('mover-0 running on its old host after the target died', 60_000, () => {
+        const x = ps().rows.find((y) => y.vm === 'mover-0');
+        return x?.host === to && x.state === 'RUNNING' ? x : undefined;
+      });
+      expect(inVm(to, 'type', 'C:\\drain.txt', 'C:\\drain2.txt', 'C:\\drain3.txt').stdout).toMatch(/moved-data[\s\S]*second[\s\S]*third/);
       expect(greet(to, 'mover-0')).toBe('hello mover');
       await checkScm();
     },

@@ -5,12 +5,12 @@ import type { Command } from 'commander';
 import type { Etcd3 } from 'etcd3';
 import { applyGroups, clearLost, deleteGroups, drainNode, markLost, sealGroups, nodeRows, psRows, setCordon, waitRunning } from '../cluster/admin.js';
 import { Controller } from '../cluster/controller.js';
-import { connectEtcd, quorumProblem, type EtcdOptions } from '../cluster/etcd.js';
+import { connectEtcd, etcdWhy, memberClient, quorumProblem, type EtcdOptions } from '../cluster/etcd.js';
 import { readClusterFile } from '../cluster/file.js';
 import { readClusterKey } from '../cluster/secret.js';
 import { NodeAgent } from '../cluster/node.js';
 import { readState } from '../cluster/view.js';
-import { UsageError } from '../errors.js';
+import { SvcdupError, UsageError } from '../errors.js';
 import { vmNameProblem } from '../vm/names.js';
 import { DEFAULT_FLEET_FILE } from './fleet.js';
 import { printJson, printTable } from './output.js';
@@ -18,7 +18,7 @@ import { printJson, printTable } from './output.js';
 /** How long a command (not an agent) keeps retrying an unreachable etcd. */
 const COMMAND_GIVE_UP_MS = 15_000;
 
-interface EtcdFlags {
+export interface EtcdFlags {
   etcd?: string;
   cacert?: string;
   cert?: string;
@@ -26,7 +26,7 @@ interface EtcdFlags {
   etcdUser?: string;
 }
 
-function etcdFlags(cmd: Command): Command {
+export function etcdFlags(cmd: Command): Command {
   return cmd
     .option('--etcd <urls>', 'etcd client URLs, comma-separated (default: $SVCDUP_ETCD)')
     .option('--cacert <file>', 'CA certificate of the etcd servers (TLS)')
@@ -35,7 +35,7 @@ function etcdFlags(cmd: Command): Command {
     .option('--etcd-user <name>', 'etcd user; its password from $SVCDUP_ETCD_PASSWORD');
 }
 
-function etcdOptions(f: EtcdFlags): EtcdOptions {
+export function etcdOptions(f: EtcdFlags): EtcdOptions {
   const etcd = f.etcd ?? process.env.SVCDUP_ETCD;
   if (!etcd) throw new UsageError('give the etcd cluster with --etcd URLS (or $SVCDUP_ETCD)');
   return {
@@ -52,6 +52,16 @@ async function withEtcd<T>(f: EtcdFlags, fn: (c: Etcd3, o: EtcdOptions) => Promi
   const c = await connectEtcd(o, COMMAND_GIVE_UP_MS);
   try {
     return await fn(c, o);
+  } catch (err) {
+    if (err instanceof SvcdupError) throw err;
+    // an etcd call that failed after the first contact: most often a lost quorum (a write, or a
+    // linearizable read, cannot be answered); one line that says which, never gRPC's text
+    const problem = await quorumProblem(c, o).catch(() => undefined);
+    throw new SvcdupError(
+      problem
+        ? `${problem.text}; the change is not confirmed and nothing is placed or moved until quorum is back: run the command again then`
+        : `etcd: ${etcdWhy(err)}`,
+    );
   } finally {
     c.close();
   }
@@ -251,9 +261,15 @@ export function registerClusterCommands(program: Command): void {
   etcdFlags(cluster.command('nodes').description('nodes: ready, lease, labels, capacity, duplicates').option('--json', 'print as JSON')).action(
     async (f: EtcdFlags & { json?: boolean }) => {
       await withEtcd(f, async (c, o) => {
-        const problem = await quorumProblem(c, o);
-        const s = await readState(c, { serializable: !!problem, statuses: false });
-        const rows = await nodeRows(c, s);
+        const q = await quorumProblem(c, o);
+        const problem = q?.text;
+        const m = memberClient(c, o, q);
+        let rows: Awaited<ReturnType<typeof nodeRows>>;
+        try {
+          rows = await nodeRows(m.client, await readState(m.client, { serializable: !!q, statuses: false }), !q);
+        } finally {
+          m.close();
+        }
         if (f.json) return printJson({ nodes: rows, ...(problem ? { problem } : {}) });
         if (problem) process.stdout.write(`${problem}\n(what follows is one member's copy, perhaps stale)\n`);
         printTable(
@@ -275,9 +291,10 @@ export function registerClusterCommands(program: Command): void {
   etcdFlags(cluster.command('ps').description('every replica: its host, generation, state as its node reports').option('--json', 'print as JSON')).action(
     async (f: EtcdFlags & { json?: boolean }) => {
       await withEtcd(f, async (c, o) => {
-        const problem = await quorumProblem(c, o);
-        const s = await readState(c, { serializable: !!problem });
-        const rows = psRows(s);
+        const q = await quorumProblem(c, o);
+        const problem = q?.text;
+        const m = memberClient(c, o, q);
+        const rows = psRows(await readState(m.client, { serializable: !!q }).finally(() => m.close()));
         let leader: string | undefined;
         try {
           leader = problem ? undefined : await c.election('svcdup-controller').leader();

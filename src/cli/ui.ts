@@ -2,24 +2,32 @@
 import type { Command } from 'commander';
 import { UsageError } from '../errors.js';
 import { startUi } from '../ui/server.js';
+import { etcdFlags, etcdOptions, type EtcdFlags } from './cluster.js';
 
 export function registerUiCommand(program: Command): void {
-  program
-    .command('ui')
-    .description('serve a live dashboard on 127.0.0.1; open the URL it prints (it carries a random token)')
-    .option('--port <n>', 'port to listen on (default: any free one)')
-    .option('--json', 'print {"url","port"} as JSON instead of a sentence')
-    .action(async (opts: { port?: string; json?: boolean }) => {
-      const port = opts.port === undefined ? 0 : Number(opts.port);
-      if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be a port number, not "${opts.port}"`);
-      const ui = await startUi({ port, backendKind: program.opts<{ backend?: string }>().backend, log: (l) => process.stderr.write(l + '\n') });
-      if (opts.json) process.stdout.write(JSON.stringify({ url: ui.url, port: ui.port }) + '\n');
-      else process.stdout.write(`svcdup ui: ${ui.url}\n(Ctrl-C to stop)\n`);
-      await new Promise<void>((resolve) => {
-        const stop = (): void => resolve();
-        process.once('SIGINT', stop);
-        process.once('SIGTERM', stop);
-      });
-      await ui.close();
+  etcdFlags(
+    program
+      .command('ui')
+      .description('serve a live dashboard on 127.0.0.1; open the URL it prints (it carries a random token); with --etcd, the cluster too')
+      .option('--port <n>', 'port to listen on (default: any free one)')
+      .option('--json', 'print {"url","port"} as JSON instead of a sentence'),
+  ).action(async (opts: EtcdFlags & { port?: string; json?: boolean }) => {
+    const port = opts.port === undefined ? 0 : Number(opts.port);
+    if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be a port number, not "${opts.port}"`);
+    const ui = await startUi({
+      port,
+      backendKind: program.opts<{ backend?: string }>().backend,
+      log: (l) => process.stderr.write(l + '\n'),
+      // the cluster view only when asked (--etcd, not $SVCDUP_ETCD alone)
+      ...(opts.etcd ? { etcd: etcdOptions(opts) } : {}),
     });
+    if (opts.json) process.stdout.write(JSON.stringify({ url: ui.url, port: ui.port }) + '\n');
+    else process.stdout.write(`svcdup ui: ${ui.url}\n(Ctrl-C to stop)\n`);
+    await new Promise<void>((resolve) => {
+      const stop = (): void => resolve();
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+    });
+    await ui.close();
+  });
 }

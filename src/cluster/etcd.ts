@@ -89,7 +89,8 @@ export function etcdWhy(err: unknown): string {
   // the client's circuit breaker stands for the failure that opened it
   if (/circuit breaker is open/.test(m)) m = lastReal ? `${lastReal}, still` : 'no member answers';
   else lastReal = m.replace(/^\d+ [A-Z_]+: /, '');
-  if (/DeadlineExceeded|deadline/i.test(e?.name + m)) return `no answer within ${CALL_DEADLINE_MS / 1000} s (${m.replace(/^\d+ [A-Z_]+: /, '')})`;
+  // gRPC's text after it is timings of its internals
+  if (/DeadlineExceeded|deadline/i.test(e?.name + m)) return `no answer within ${CALL_DEADLINE_MS / 1000} s`;
   return m.replace(/^\d+ [A-Z_]+: /, '');
 }
 
@@ -99,6 +100,14 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 // command first connects, not by every svcdup command (`dup --start` paid it on each run)
 let etcd3: typeof import('etcd3') | undefined;
 const loadEtcd3 = async (): Promise<typeof import('etcd3')> => (etcd3 ??= await import('etcd3'));
+
+/** A client of the one member that answers on its own (its copy, perhaps stale), or `client` itself. */
+export function memberClient(client: Etcd3, o: EtcdOptions, q: QuorumProblem | undefined): { client: Etcd3; close(): void } {
+  if (!q?.member) return { client, close: () => {} };
+  // etcd3 is loaded: `client` came from connectEtcd
+  const one = new etcd3!.Etcd3(etcdClientOptions({ ...o, etcd: q.member }));
+  return { client: one, close: () => one.close() };
+}
 
 /**
  * A client that has answered once. Retries with backoff (0.5 s doubling to 8 s), each retry
@@ -127,30 +136,49 @@ export async function connectEtcd(o: EtcdOptions, giveUpMs: number, say: (line: 
   }
 }
 
+/** etcd without quorum: what to say, and a member that answers on its own (to read its copy from). */
+export interface QuorumProblem {
+  text: string;
+  member?: string;
+}
+
 /**
  * Whether etcd has quorum: a linearizable read (goes through the raft leader) answered. When
  * not, how many members answer on their own: what `cluster ps` says instead of hanging.
  */
-export async function quorumProblem(client: Etcd3, o: EtcdOptions): Promise<string | undefined> {
+export async function quorumProblem(client: Etcd3, o: EtcdOptions): Promise<QuorumProblem | undefined> {
   try {
     await client.get('/svcdup/quorum-probe').string();
     return undefined;
   } catch (err) {
+    // each member asked at once (one deadline for all, not one per dead member): does it answer
+    // on its own, and can it answer through the raft leader (the first call may have hit a dead one)
     const urls = etcdUrls(o.etcd);
     const { Etcd3 } = await loadEtcd3();
-    let answering = 0;
-    for (const u of urls) {
-      const one = new Etcd3({ ...etcdClientOptions({ ...o, etcd: u }) });
-      try {
-        await one.get('/svcdup/').serializable(true).string();
-        answering++;
-      } catch {
-        // not answering
-      } finally {
-        one.close();
-      }
-    }
-    return `etcd has no quorum: ${answering} of ${urls.length} members given answer, and a write or a linearizable read fails (${etcdWhy(err)}); nodes keep running what they have, changes wait`;
+    const asked = await Promise.all(
+      urls.map(async (u) => {
+        const one = new Etcd3({ ...etcdClientOptions({ ...o, etcd: u }) });
+        try {
+          const [alone, quorum] = await Promise.allSettled([one.get('/svcdup/').serializable(true).string(), one.get('/svcdup/quorum-probe').string()]);
+          return {
+            url: u,
+            alone: alone.status === 'fulfilled',
+            quorum: quorum.status === 'fulfilled',
+            why: quorum.status === 'rejected' ? quorum.reason : undefined,
+          };
+        } finally {
+          one.close();
+        }
+      }),
+    );
+    if (asked.some((a) => a.quorum)) return undefined;
+    const answering = asked.filter((a) => a.alone).length;
+    // why, as a member that answers on its own says it (the first call's reason may be a dead member's)
+    const alone = asked.find((a) => a.alone);
+    return {
+      text: `etcd has no quorum: ${answering} of ${urls.length} members given answer, and a write or a linearizable read fails (${etcdWhy(alone?.why ?? err)}); nodes keep running what they have, changes wait`,
+      ...(alone ? { member: alone.url } : {}),
+    };
   }
 }
 

@@ -11,8 +11,10 @@ import { openDb } from '../state/db.js';
 export interface FenceArm {
   /** ms since the epoch: fence when no newer message came by then */
   deadline: number;
-  /** the duplicates to stop, `[service, vm]` */
+  /** the duplicates to stop then, `[service, vm]`: those the cluster may start elsewhere on its own (onNodeLoss: replace) */
   dups: [string, string][];
+  /** the duplicates a clean agent exit stops: every one it holds for the cluster */
+  all: [string, string][];
 }
 export interface FenceReport {
   fenced: string[];
@@ -24,7 +26,7 @@ let fenced = false;
 let timer: NodeJS.Timeout | undefined;
 let backend: ManagedBackend | undefined;
 
-async function stopAll(): Promise<FenceReport> {
+async function stopAll(which: 'dups' | 'all' = 'dups'): Promise<FenceReport> {
   const report: FenceReport = { fenced: [], errors: [] };
   if (!armed) return report;
   try {
@@ -34,7 +36,7 @@ async function stopAll(): Promise<FenceReport> {
     try {
       const dups = new Duplicates(backend, db);
       const running = new Set((await backend.call('scm.list', {})).filter((s) => s.state !== 'STOPPED').map((s) => s.name.toLowerCase()));
-      for (const [service, vm] of armed.dups) {
+      for (const [service, vm] of armed[which]) {
         const rec = dups.get(vm, service);
         if (!rec || !running.has(rec.scmName.toLowerCase())) continue;
         try {
@@ -66,9 +68,9 @@ async function fence(): Promise<void> {
 
 process.on('message', (m: FenceArm | { exit: true }) => {
   if ('exit' in m) {
-    // a clean agent exit: stop now, answer, leave
+    // a clean agent exit: stop everything now, answer, leave
     clearTimeout(timer);
-    void stopAll().then((r) => {
+    void stopAll('all').then((r) => {
       process.send?.({ fence: r }, () => process.exit(0));
     });
     return;
@@ -78,7 +80,8 @@ process.on('message', (m: FenceArm | { exit: true }) => {
   clearTimeout(timer);
   timer = setTimeout(() => void fence(), Math.max(0, m.deadline - Date.now()));
 });
-// the agent died (SIGKILL): nothing renews any more
+// the agent died (SIGKILL): nothing renews any more (`wait` duplicates run on: the cluster
+// never starts them elsewhere until `svcdup node lost` says this host is gone)
 process.on('disconnect', () => {
   clearTimeout(timer);
   void stopAll().then(async () => {

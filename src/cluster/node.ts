@@ -4,7 +4,7 @@
 // (src/cluster/fence.ts) stops the duplicates when the lease could not be renewed in time.
 import { fork, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createReadStream, createWriteStream, mkdirSync, rmSync } from 'node:fs';
+import { createReadStream, createWriteStream, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
@@ -27,7 +27,9 @@ import { WriterLock } from '../state/lock.js';
 import { connectEtcd, etcdWhy, LeaseKeeper, type EtcdOptions } from './etcd.js';
 import type { FenceArm, FenceReport } from './fence.js';
 import { keys, under } from './keys.js';
-import { unseal, type ClusterKey } from './secret.js';
+import { Coalesced } from './serial.js';
+import { seal, unseal, type ClusterKey } from './secret.js';
+import { decryptArchive, encryptArchive } from './transfer.js';
 import type { AssignmentValue, MoveValue, NodeRecord, StatusValue } from './types.js';
 
 export interface NodeOptions extends EtcdOptions {
@@ -55,6 +57,9 @@ const oneLine = (err: unknown): string => (err as Error).message.replace(/\s*\n\
 
 export class NodeNameTaken extends SvcdupError {}
 
+/** How long a drained VM's archive may be fetched after its export (then the move fails and the VM stays). */
+const TRANSFER_TTL_MS = 10 * 60_000;
+
 /** Fence this long before the lease would expire: the stop must be done before etcd lets it go. */
 export const fenceMargin = (ttl: number): number => Math.max(1000, (ttl * 1000) / 4);
 
@@ -68,17 +73,24 @@ export class NodeAgent {
   private watcher: Watcher | undefined;
   private fencer: ChildProcess | undefined;
   private backend: ManagedBackend | undefined;
-  private busy: Promise<void> = Promise.resolve();
-  private dirty = false;
+  private readonly converging = new Coalesced(
+    () => this.converge(),
+    async (err) => {
+      this.o.log(`converge failed: ${(err as Error).message}`);
+      await this.backend?.close().catch(() => {});
+      this.backend = undefined;
+    },
+  );
   private running = false;
   private stopping = false;
   private timers: NodeJS.Timeout[] = [];
   private lastStatus = new Map<string, string>();
-  private fenceList: [string, string][] = [];
+  /** what the fence stops when the lease is not renewed in time (replace), and on a clean exit (all) */
+  private fenceList: { dups: [string, string][]; all: [string, string][] } = { dups: [], all: [] };
   /** drain: VMs exported for a move, kept (not owned, not started) until the target has them */
   private retained = new Map<string, { id: string; file: string }>();
-  /** drain: archive files served to the target, by one-time token */
-  private served = new Map<string, string>();
+  /** drain: archive files served to the target, by one-time token, until they expire */
+  private served = new Map<string, { file: string; until: number }>();
   private server: Server | undefined;
   /** imports that failed (by move id): not tried again, the leader gives the VM back to its source */
   private failedImports = new Set<string>();
@@ -212,24 +224,13 @@ export class NodeAgent {
   }
 
   private armFence(): void {
-    const m: FenceArm = { deadline: this.renewedAt + this.o.ttl * 1000 - fenceMargin(this.o.ttl), dups: this.fenceList };
+    const m: FenceArm = { deadline: this.renewedAt + this.o.ttl * 1000 - fenceMargin(this.o.ttl), ...this.fenceList };
     this.fencer?.send(m);
   }
 
   /** Converge soon; one at a time, and one more after the current if something changed meanwhile. */
   schedule(): void {
-    if (this.dirty || this.stopping) return;
-    this.dirty = true;
-    this.busy = this.busy.then(async () => {
-      this.dirty = false;
-      try {
-        await this.converge();
-      } catch (err) {
-        this.o.log(`converge failed: ${(err as Error).message}`);
-        await this.backend?.close().catch(() => {});
-        this.backend = undefined;
-      }
-    });
+    if (!this.stopping) this.converging.run();
   }
 
   private async converge(): Promise<void> {
@@ -269,9 +270,19 @@ export class NodeAgent {
               services: a.services.map((s) => ({ ...s, set: s.set.map((v) => unseal(this.o.secretKey, v)) })),
             })),
         };
-        // what the fence stops: every duplicate of a VM this node holds for the cluster (assigned or leaving)
-        const vmNames = new Set(assigned.map((a) => a.vm));
-        this.fenceList = [...dups.list()].filter((d) => vmNames.has(d.vm)).map((d) => [d.service, d.vm]);
+        // what the fence stops: every duplicate of a VM this node holds for the cluster (assigned or
+        // leaving) on a clean exit; when the lease lapses, only those the cluster may start
+        // elsewhere by itself (onNodeLoss: replace): `wait` ones move only after `node lost`, so
+        // they run on through a partition or a lost etcd quorum
+        const fenceList = () => {
+          const held = [...dups.list()].filter((d) => assigned.some((a) => a.vm === d.vm));
+          const replace = new Set(assigned.filter((a) => a.onNodeLoss !== 'wait').map((a) => a.vm));
+          return {
+            dups: held.filter((d) => replace.has(d.vm)).map((d): [string, string] => [d.service, d.vm]),
+            all: held.map((d): [string, string] => [d.service, d.vm]),
+          };
+        };
+        this.fenceList = fenceList();
         let error: string | undefined;
         try {
           await fleetUp({ backend: this.backend, db, dups }, fleet, {
@@ -285,7 +296,7 @@ export class NodeAgent {
           error = (err as Error).message;
           this.o.log(`converge: ${error}`);
         }
-        this.fenceList = [...dups.list()].filter((d) => vmNames.has(d.vm)).map((d) => [d.service, d.vm]);
+        this.fenceList = fenceList();
         this.armFence();
         await this.writeStatuses(assigned, dups, error);
       } finally {
@@ -321,9 +332,11 @@ export class NodeAgent {
         try {
           setOwned(b, fleetId, a.vm, false);
           for (const d of dups.list(a.vm)) await dups.stop(d.service, a.vm);
-          await exportVm(b, dups, a.vm, file);
+          // the archive, then the file served: the archive encrypted under a key for this move only
+          await exportVm(b, dups, a.vm, `${file}.plain`);
+          const key = await encryptArchive(`${file}.plain`, file).finally(() => rmSync(`${file}.plain`, { force: true }));
           const token = randomBytes(24).toString('hex');
-          this.served.set(token, file);
+          this.served.set(token, { file, until: Date.now() + TRANSFER_TTL_MS });
           this.retained.set(a.vm, { id: a.move.id, file });
           await put({
             vm: a.vm,
@@ -333,6 +346,7 @@ export class NodeAgent {
             state: 'exported',
             url: `${await this.serve()}/transfer/${token}`,
             sha256: await sha256File(file),
+            key: this.o.secretKey ? seal(this.o.secretKey, key) : key,
           });
           this.o.log(`drain: exported ${a.vm} for ${a.move.to}`);
         } catch (err) {
@@ -361,6 +375,10 @@ export class NodeAgent {
           if (!r.ok || !r.body) throw new Error(`fetching the archive from ${f.from}: HTTP ${r.status}`);
           await pipeline(Readable.fromWeb(r.body as import('node:stream/web').ReadableStream), createWriteStream(file));
           if ((await sha256File(file)) !== f.sha256) throw new Error(`the archive from ${f.from} does not match its checksum`);
+          if (f.key) {
+            await decryptArchive(file, `${file}.plain`, unseal(this.o.secretKey, f.key), f.from);
+            renameSync(`${file}.plain`, file);
+          }
           // the group's port map, or the next address free here (the source's may be taken on this host)
           const used = listVms(dups.db).flatMap((v) => (v.address ? [v.address] : []));
           await importVm(b, dups, file, a.ports ? { portMap: a.ports } : { ip: nextFreeAddress(used) });
@@ -373,6 +391,7 @@ export class NodeAgent {
           await put({ vm: a.vm, id: f.id, from: f.from, to: this.o.name, state: 'failed', error: `import on ${this.o.name}: ${oneLine(err)}` });
         } finally {
           rmSync(file, { force: true });
+          rmSync(`${file}.plain`, { force: true });
         }
       }
     }
@@ -384,7 +403,7 @@ export class NodeAgent {
       if (!back && !gone) continue;
       setOwned(b, fleetId, vm, true);
       this.retained.delete(vm);
-      for (const [t, f] of this.served) if (f === r.file) this.served.delete(t);
+      for (const [t, f] of this.served) if (f.file === r.file) this.served.delete(t);
       rmSync(r.file, { force: true });
       this.o.log(back ? `drain: ${vm} stays here (its move failed); starting it again` : `drain: ${vm} moved; removing it here`);
     }
@@ -396,13 +415,15 @@ export class NodeAgent {
     if (this.server) return this.serverUrl;
     const server = createServer((req, res) => {
       const token = /^\/transfer\/([0-9a-f]{48})$/.exec(req.url ?? '')?.[1];
-      const file = token && this.served.get(token);
-      if (!file || req.method !== 'GET') {
+      const s = token && req.method === 'GET' ? this.served.get(token) : undefined;
+      // one fetch per token, and none after it expired: a copied URL is worth nothing later
+      if (token) this.served.delete(token);
+      if (!s || Date.now() > s.until) {
         res.writeHead(404).end();
         return;
       }
       res.writeHead(200, { 'content-type': 'application/gzip' });
-      createReadStream(file).pipe(res);
+      createReadStream(s.file).pipe(res);
     });
     await new Promise<void>((resolve) => server.listen(0, this.o.advertise, resolve));
     this.server = server;
@@ -454,7 +475,7 @@ export class NodeAgent {
     if (this.stopping) return;
     this.stopping = true;
     for (const t of this.timers) clearInterval(t);
-    await this.busy.catch(() => {});
+    await this.converging.idle();
     await this.watcher?.cancel().catch(() => {});
     if (this.fencer?.connected) {
       await new Promise<void>((resolve) => {

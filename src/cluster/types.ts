@@ -24,10 +24,12 @@ export interface AssignmentValue {
   spec: string;
   ports?: string;
   services: DeclaredService[];
+  /** the group's policy (absent in assignments written before it was recorded: replace) */
+  onNodeLoss?: 'replace' | 'wait';
   /** drain: export the VM's state for `to` (set on the source's assignment) */
   move?: { to: string; id: string };
   /** drain: the VM's state to import before starting (set on the target's assignment) */
-  importFrom?: { url: string; sha256: string; from: string; id: string };
+  importFrom?: { url: string; sha256: string; from: string; id: string; key?: string };
 }
 
 /** /svcdup/moves/VM: one drain move, as far as it went */
@@ -39,7 +41,10 @@ export interface MoveValue {
   /** asked: by the leader; exported: the source serves the archive at url; done / failed: the target's (or source's) word */
   state: 'asked' | 'exported' | 'done' | 'failed';
   url?: string;
+  /** of the file served (encrypted) */
   sha256?: string;
+  /** the archive's AES-256-GCM key for this move, hex (sealed under the cluster key when the agents have one) */
+  key?: string;
   error?: string;
   at: number;
 }

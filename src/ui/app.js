@@ -237,7 +237,51 @@ function renderEvents() {
   );
 }
 
+/** With --etcd: nodes, groups, what cannot be placed and why, every replica's state on its host. */
+function renderCluster() {
+  const c = state.cluster;
+  $('#cluster-section').hidden = !c;
+  if (!c) return;
+  $('#cluster-etcd').textContent = `etcd ${c.etcd}; ${c.leader ? `controller ${c.leader} leads` : 'no controller leads'}`;
+  $('#cluster-problem').textContent = c.problem || '';
+  const stateClass = (s) => (s === 'RUNNING' || s.startsWith('Ready') ? 'state run' : s === 'pending' ? 'state pend' : 'state stop');
+  const mono = (text, cls = '') => el('td', { class: `mono ${cls}`.trim() }, text);
+  // one row per item, keyed by a data- attribute the tests find it by
+  const fill = (sel, attr, items, cells) => $(sel).replaceChildren(...items.map((x) => el('tr', { [`data-${attr}`]: x.name ?? x.vm }, ...cells(x))));
+  const pairs = (o) =>
+    Object.entries(o)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(' ');
+  fill('#cluster-nodes tbody', 'node', c.nodes, (n) => [
+    mono(n.name),
+    el('td', { class: stateClass(n.status) }, n.status),
+    mono(n.leaseLeft === null ? '-' : `${n.leaseLeft} s`, 'lease'),
+    mono(pairs(n.labels) || '-'),
+    mono(`${n.duplicates} / ${n.capacity ?? '∞'}`),
+    mono(n.hostname || '-'),
+  ]);
+  fill('#cluster-groups tbody', 'group', c.groups, (g) => [
+    mono(g.name),
+    mono(`${g.running} / ${g.replicas}`),
+    mono(`spread: ${g.spread} ${pairs(g.labels)}`.trim()),
+    mono(g.onNodeLoss === 'replace' ? `replace after ${g.grace} s` : 'wait (node lost)'),
+  ]);
+  $('#cluster-placement').replaceChildren(
+    ...c.unplaced.map((u) => el('li', { class: 'unplaced', 'data-vm': u.vm }, `cannot place ${u.vm}: ${u.constraint}`)),
+    ...c.waiting.map((w) => el('li', { class: 'waiting', 'data-vm': w.vm }, `${w.vm} on ${w.host}: ${w.reason}`)),
+  );
+  fill('#cluster-dups tbody', 'vm', c.duplicates, (d) => [
+    mono(d.vm),
+    mono(d.host, 'host'),
+    mono(d.generation || '-'),
+    el('td', { class: stateClass(d.state) }, d.state),
+    mono(d.services.map((x) => `${x.service} ${x.state}${x.pid ? ` (${x.pid})` : ''}`).join(', ') || '-'),
+    el('td', {}, d.note || ''),
+  ]);
+}
+
 function render() {
+  renderCluster();
   renderVms();
   renderDups();
   renderEvents();

@@ -34,6 +34,8 @@ import { Vms, type VmProcess } from '../vm/ops.js';
 import { serviceTypeName } from '../services.js';
 import { metricsScraper } from '../ops/metrics.js';
 import { sampleStats, type StatsSample } from '../ops/stats.js';
+import type { EtcdOptions } from '../cluster/etcd.js';
+import { startClusterFeed, type ClusterFeed, type ClusterView } from './cluster.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 /** The page's files sit beside this module: src/ui in development, dist/ui once built. */
@@ -87,6 +89,8 @@ export interface UiState {
   diff: boolean;
   /** the latest events (svcdup events), oldest first */
   events: SvcdupEvent[];
+  /** with --etcd: the cluster's nodes, groups, placement and replicas (src/ui/cluster.ts) */
+  cluster?: ClusterView;
 }
 
 export interface UiOptions {
@@ -95,6 +99,8 @@ export interface UiOptions {
   /** poll interval of the SCM and the state database */
   pollMs?: number;
   log?: (line: string) => void;
+  /** show this etcd cluster's view too (`svcdup ui --etcd URLS`) */
+  etcd?: EtcdOptions;
 }
 
 export interface UiServer {
@@ -118,6 +124,7 @@ export async function startUi(opts: UiOptions = {}): Promise<UiServer> {
   // the dashboard only reads until an action is asked for: it never recovers at start
   // (a live command's operation is not the dashboard's to undo: docs/design.md)
   const vms = new Vms(backend, dbVmStore(db), dups);
+  const feed: ClusterFeed | undefined = opts.etcd ? await startClusterFeed(opts.etcd, log) : undefined;
   const token = randomBytes(24).toString('base64url');
   const tokenBuf = Buffer.from(token);
 
@@ -244,6 +251,7 @@ export async function startUi(opts: UiOptions = {}): Promise<UiServer> {
       shared,
       diff: true,
       events: listEvents(db, { since: new Date(Date.now() - 86_400_000) }).slice(-50),
+      ...(feed?.view() ? { cluster: feed.view()! } : {}),
     };
   }
 
@@ -509,6 +517,7 @@ export async function startUi(opts: UiOptions = {}): Promise<UiServer> {
       await new Promise<void>((r) => server.close(() => r()));
       server.closeAllConnections?.();
       await queue.catch(() => {});
+      await feed?.close();
       db.close();
       await backend.close();
     },
