@@ -12,9 +12,11 @@ import { defineConfig } from 'vitest/config';
 // `wine-pairs`: the files listed below, two at a time. A Wine file keeps 2 cores ~2/3 busy
 // (it waits on Wine's process starts, pipes and polls), so two at once finish sooner. Each
 // file has its own svcdup home, prefix and wineserver (named by worker pid, test/helpers.ts),
-// cgroups keyed by its home, temp folders from mkdtemp, etcd on free ports, process checks
-// limited to its own prefix; VM addresses repeat between homes (each starts at 127.77.0.2),
-// so a file's fixed TCP/UDP ports are its own: no two listed files use one port.
+// its own copy of the native build (a direct duplicate writes IMAGE@VM.exe beside its image),
+// cgroups keyed by its home, temp folders from mkdtemp, etcd and servers on free ports,
+// process checks limited to its own prefix. VM addresses repeat between homes (each starts at
+// 127.77.0.2), so a file's fixed TCP/UDP ports are its own: no two Wine files use one port
+// (grep test/*.test.ts for a number before taking one).
 // `wine-alone`: every other Wine file, one at a time, after the pairs: those whose test
 // checks a wall-clock window a loaded neighbour can break (vm-wine: Global holders' 15 s
 // window; direct: STOPPED within a second; ui: a change shown within a second), and any
