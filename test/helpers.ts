@@ -17,7 +17,8 @@ const builtDir = process.env.SVCDUP_NATIVE_DIR ? resolve(process.env.SVCDUP_NATI
  */
 export const nativeDir = join(testRoot, 'homes', `native-${process.pid}-0`);
 if (!existsSync(nativeDir)) {
-  cpSync(builtDir, nativeDir, { recursive: true });
+  // without direct copies a killed run left in the build (IMAGE@VM.exe): the next dup would find its copy taken
+  cpSync(builtDir, nativeDir, { recursive: true, filter: (f) => !/@[^\\/]*\.exe$/i.test(f) });
   process.on('exit', () => rmSync(nativeDir, { recursive: true, force: true }));
 }
 
