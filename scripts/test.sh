@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite on a fresh machine, fastest lane first: set up, then lint, typecheck
 # and the unit tests (vitest project unit: pure, files in parallel, well under a minute),
-# and only when all of those pass, every test against real Wine (project wine, files one at a
-# time: minutes). A failure in the first lane stops the run there. Arguments go to vitest.
+# and only when all of those pass, every test against real Wine (projects wine-pairs, two
+# files at a time, then wine-alone, one at a time: minutes; vitest.config.ts says which file
+# goes where). A failure in the first lane stops the run there. Arguments go to vitest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -31,6 +32,6 @@ if [ $status -ne 0 ]; then
   summary "$unit"
   exit $status
 fi
-npx vitest run --project wine --passWithNoTests --reporter=default --reporter=json --outputFile.json="$wine" "$@" || status=$?
+npx vitest run --project 'wine-*' --passWithNoTests --reporter=default --reporter=json --outputFile.json="$wine" "$@" || status=$?
 summary "$unit" "$wine"
 exit $status

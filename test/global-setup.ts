@@ -6,8 +6,16 @@ import { resolvePaths } from '../src/config.js';
 import { findWine, WineBackend } from '../src/backend/wine.js';
 import { templateDir, testRoot } from './helpers.js';
 
-export default async function setup(): Promise<void> {
-  // Homes left by runs that died (their worker pid is gone); a concurrent run's stay.
+export default async function setup(): Promise<() => void> {
+  removeDead();
+  const paths = resolvePaths({ SVCDUP_HOME: join(testRoot, 'template-home'), SVCDUP_TEMPLATE: templateDir });
+  await new WineBackend(paths, findWine()).ensureTemplate();
+  // and at the end: test processes end killed, so their native copies (test/helpers.ts) stay behind
+  return removeDead;
+}
+
+/** Homes and native copies left by test processes that are gone; a concurrent run's stay. */
+function removeDead(): void {
   const wine = findWine();
   const homes = join(testRoot, 'homes');
   let names: string[] = [];
@@ -24,8 +32,6 @@ export default async function setup(): Promise<void> {
       spawnSync(wine.server, ['-k'], { env: { ...process.env, WINEPREFIX: join(homes, name, 'prefix') }, stdio: 'ignore', timeout: 30_000 });
     rmSync(join(homes, name), { recursive: true, force: true });
   }
-  const paths = resolvePaths({ SVCDUP_HOME: join(testRoot, 'template-home'), SVCDUP_TEMPLATE: templateDir });
-  await new WineBackend(paths, wine).ensureTemplate();
 }
 
 function alive(pid: number): boolean {
