@@ -116,9 +116,12 @@ int direct_start(vm_config **out)
     }
     own_control_pipe();
     {
-        /* stdout and stderr into the duplicate's log: the std handles and the C runtime's streams */
-        HANDLE log = stdlog_open(vm, scm_name);
-        if (log) stdlog_crt(log);
+        /* stdout and stderr into the duplicate's log where it has none (the SCM gives a service
+         * none): a copy started by hand, or by a VM process, keeps the console or pipe it was given */
+        HANDLE o = GetStdHandle(STD_OUTPUT_HANDLE), e = GetStdHandle(STD_ERROR_HANDLE);
+        int no_out = !o || o == INVALID_HANDLE_VALUE, no_err = !e || e == INVALID_HANDLE_VALUE;
+        HANDLE log = no_out || no_err ? stdlog_open(vm, scm_name) : NULL;
+        if (log) stdlog_crt(log, no_out, no_err);
     }
     *out = c;
     return 1;

@@ -66,7 +66,7 @@ WCHAR *config_vm_value(const WCHAR *vm, const WCHAR *value); /* the same, for an
 
 /* stdlog.c: a duplicate's stdout/stderr file (inheritable, appending), NULL when none */
 HANDLE stdlog_open(const WCHAR *vm, const WCHAR *service);
-void stdlog_crt(HANDLE log); /* a direct image's msvcrt stdout/stderr onto log (which it takes) */
+void stdlog_crt(HANDLE log, int out, int err); /* a direct image's msvcrt stdout/stderr onto log (takes it) */
 
 /* limits.c */
 int limits_start(const WCHAR *vm);

@@ -38,15 +38,16 @@ HANDLE stdlog_open(const WCHAR *vm, const WCHAR *service)
  * before the hook, found no std handles (the SCM gives a service none) and bound fds 1 and 2 and the
  * stdout/stderr streams to "no console" (Wine's msvcrt_init_io: stream fd -2). Its own calls point
  * them at the log: the fds by _dup2 (which also sets the std handles), the streams by their fd. A
- * runtime loaded after the hook (ucrtbase, a static one) reads the std handles itself. Takes log. */
-void stdlog_crt(HANDLE log)
+ * runtime loaded after the hook (ucrtbase, a static one) reads the std handles itself. Takes log;
+ * `out`, `err`: which of the two have no handle of their own. */
+void stdlog_crt(HANDLE log, int out, int err)
 {
     int fd = _open_osfhandle((intptr_t)log, _O_APPEND | _O_TEXT);
     if (fd < 0) {
         CloseHandle(log);
         return;
     }
-    if (!_dup2(fd, 1)) stdout->_file = 1;
-    if (!_dup2(fd, 2)) stderr->_file = 2;
+    if (out && !_dup2(fd, 1)) stdout->_file = 1;
+    if (err && !_dup2(fd, 2)) stderr->_file = 2;
     _close(fd);
 }
