@@ -60,8 +60,10 @@ describe('named objects', () => {
       (r) => r.code === 3,
       30,
     );
-    expect(second.code).toBe(3);
     const results = await Promise.all(holders);
+    // what each holder said, for a failure's message
+    const said = results.map((r, i) => `${['host', 'a', 'b', 'c'][i]}: ${r.code} ${r.stdout.trim()} ${r.stderr.trim()}`).join('; ');
+    expect(second.code, `second copy in a: ${second.code} ${second.stdout.trim()} ${second.stderr.trim()}; holders: ${said}`).toBe(3);
     for (const r of results) {
       expect(r.code).toBe(0);
       expect(r.stdout).toMatch(/^owner pid=\d+ name=\\BaseNamedObjects\\single$/m);

@@ -69,9 +69,9 @@ function printRange(path: string, from: number, to: number): void {
  * interrupted. `rotated`: a duplicate's log, which the watcher rotates by copying it to `.1` and
  * emptying it: what was appended since the last read is read from the copy first.
  */
-async function follow(where: () => { path: string } | undefined, startPath: string, rotated = false): Promise<never> {
+async function follow(where: () => { path: string } | undefined, startPath: string, startAt: number, rotated = false): Promise<never> {
   let path = startPath;
-  let at = existsSync(path) ? statSync(path).size : 0;
+  let at = startAt;
   for (;;) {
     await new Promise((r) => setTimeout(r, 500));
     const now = where();
@@ -173,25 +173,27 @@ export function registerOpsCommands(program: Command): void {
         if (!getVm(ctx.db, opts.vm)) throw new UsageError(`no VM named ${opts.vm} (create it with: svcdup vm create ${opts.vm})`);
         const home = ctx.backend.paths.home;
         let where: () => { path: string } | undefined;
-        let first: { path: string; text: string; from?: string };
+        // `end`: the bytes of first.path printed, where -f goes on
+        let first: { path: string; text: string; end: number; from?: string };
         if (service !== undefined) {
           if (!listDuplicates(ctx.db, opts.vm).some((d) => d.service.toLowerCase() === service.toLowerCase()))
             throw new UsageError(`${service} is not duplicated into VM ${opts.vm}`);
           const log = readDupLog(home, opts.vm, service, since);
-          first = log ?? { path: dupLogPath(home, opts.vm, service), text: '' };
+          first = log ?? { path: dupLogPath(home, opts.vm, service), text: '', end: 0 };
           where = () => ({ path: dupLogPath(home, opts.vm, service) });
         } else {
           const file = opts.file!;
           const found = resolveVmFile(ctx.backend, opts.vm, file);
           if (!found) throw new UsageError(`VM ${opts.vm} sees no file ${file}`);
-          first = { ...found, text: readFileSync(found.path, 'utf8') };
+          const buf = readFileSync(found.path);
+          first = { ...found, text: buf.toString('utf8'), end: buf.length };
           where = () => resolveVmFile(ctx.backend, opts.vm, file);
         }
         const text = tailLines(first.text, tail);
         if (opts.json)
           return printJson({ vm: opts.vm, ...(service !== undefined ? { service } : { file: opts.file, from: first.from }), path: first.path, text });
         process.stdout.write(text);
-        if (opts.follow) await follow(where, first.path, service !== undefined);
+        if (opts.follow) await follow(where, first.path, first.end, service !== undefined);
       });
     });
 

@@ -33,11 +33,19 @@ export function dupLogPath(home: string, vm: string, service: string): string {
 
 /** What it wrote, the rotated file first; undefined when nothing was kept. `since`: only what was
  *  written from then on, as far as the time marks tell (at most one look of the watcher earlier). */
-export function readDupLog(home: string, vm: string, service: string, since?: Date): { path: string; text: string } | undefined {
+export function readDupLog(home: string, vm: string, service: string, since?: Date): { path: string; text: string; end: number } | undefined {
   const path = dupLogPath(home, vm, service);
   const parts = [`${path}.1`, path].filter((p) => existsSync(p));
   if (parts.length === 0) return undefined;
-  return { path, text: parts.map((p) => (since ? readSince(p, since.getTime()) : readFileSync(p, 'utf8'))).join('') };
+  const read = parts.map((p) => (since ? readSince(p, since.getTime()) : whole(p)));
+  // `end`: how far the current log was read, where `logs -f` goes on (its size read again later
+  // would skip what the image appended in between)
+  return { path, text: read.map((r) => r.text).join(''), end: parts.at(-1) === path ? read.at(-1)!.end : 0 };
+}
+
+function whole(log: string): { text: string; end: number } {
+  const buf = readFileSync(log);
+  return { text: buf.toString('utf8'), end: buf.length };
 }
 
 // ---- rotation and time marks: the watcher's, at each look (docs/operate.md, "Logs") ----
@@ -66,9 +74,9 @@ function marks(log: string): [number, number][] {
 /** The part of `log` written at or after `since`: from the size it had at the last mark not after
  *  it, cut to a whole line; all of it when no mark is that old (and it changed since), none when
  *  it has not changed since. */
-function readSince(log: string, since: number): string {
+function readSince(log: string, since: number): { text: string; end: number } {
   const st = statSync(log);
-  if (st.mtimeMs < since) return '';
+  if (st.mtimeMs < since) return { text: '', end: st.size };
   const before = marks(log).filter(([t]) => t <= since);
   const from = before.length ? Math.min(before.at(-1)![1], st.size) : 0;
   const fd = openSync(log, 'r');
@@ -82,7 +90,7 @@ function readSince(log: string, since: number): string {
       // a mark in the middle of a line (the image was writing it): from the next one
       if (b[0] !== 0x0a) text = text.slice(text.indexOf('\n') + 1);
     }
-    return text;
+    return { text, end: st.size };
   } finally {
     closeSync(fd);
   }
@@ -123,10 +131,12 @@ export class DupLogKeeper {
     copyFileSync(log, `${log}.1`);
     const fd = openSync(log, 'r+');
     try {
+      // what was appended after the copy's end (the copy reads to the end it finds, not to `size`)
+      const copied = statSync(`${log}.1`).size;
       const grown = fstatSync(fd).size;
-      if (grown > size) {
-        const buf = Buffer.alloc(grown - size);
-        readSync(fd, buf, 0, buf.length, size);
+      if (grown > copied) {
+        const buf = Buffer.alloc(grown - copied);
+        readSync(fd, buf, 0, buf.length, copied);
         appendFileSync(`${log}.1`, buf);
       }
       ftruncateSync(fd, 0);
