@@ -7,8 +7,8 @@ import { sampleStats, type StatsSample } from '../ops/stats.js';
 import { metricsScraper, serveMetrics } from '../ops/metrics.js';
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
-import { closeSync, existsSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
-import { dupLogPath, readDupLog, resolveVmFile, tailLines } from '../ops/logs.js';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { dupLogPath, readDupLog, readRange, resolveVmFile, tailLines } from '../ops/logs.js';
 import { listDuplicates } from '../state/duplicates.js';
 import { openDb } from '../state/db.js';
 import { getVm, listVms } from '../state/vms.js';
@@ -52,18 +52,6 @@ function statsTable(s: StatsSample): void {
   printTable(['VM', 'DUPLICATE', 'CPU', 'PRIVATE', 'WORKING SET', 'LIMIT', 'PROCS', 'THREADS', 'HANDLES', 'I/O READ / WRITE'], rows);
 }
 
-/** Print bytes [from, to) of a file. */
-function printRange(path: string, from: number, to: number): void {
-  const fd = openSync(path, 'r');
-  try {
-    const buf = Buffer.alloc(to - from);
-    readSync(fd, buf, 0, buf.length, from);
-    process.stdout.write(buf);
-  } finally {
-    closeSync(fd);
-  }
-}
-
 /**
  * Print what is appended to the file `where` names (it may move: a copy-up, a rotation) until
  * interrupted. `rotated`: a duplicate's log, which the watcher rotates by copying it to `.1` and
@@ -82,11 +70,11 @@ async function follow(where: () => { path: string } | undefined, startPath: stri
       // truncated or rotated: the rest of the old content, when it was kept, then from the start
       const old = `${path}.1`;
       const oldSize = rotated && existsSync(old) ? statSync(old).size : 0;
-      if (oldSize > at) printRange(old, at, oldSize);
+      if (oldSize > at) process.stdout.write(readRange(old, at, oldSize));
       at = 0;
     }
     if (size > at) {
-      printRange(path, at, size);
+      process.stdout.write(readRange(path, at, size));
       at = size;
     }
   }

@@ -79,18 +79,22 @@ function readSince(log: string, since: number): { text: string; end: number } {
   if (st.mtimeMs < since) return { text: '', end: st.size };
   const before = marks(log).filter(([t]) => t <= since);
   const from = before.length ? Math.min(before.at(-1)![1], st.size) : 0;
-  const fd = openSync(log, 'r');
+  // from the byte before `from`, to tell whether the mark fell in the middle of a line
+  const start = from > 0 ? from - 1 : 0;
+  const buf = readRange(log, start, st.size);
+  let text = buf.subarray(from - start).toString('utf8');
+  // a mark in the middle of a line (the image was writing it): from the next one
+  if (from > 0 && buf[0] !== 0x0a) text = text.slice(text.indexOf('\n') + 1);
+  return { text, end: st.size };
+}
+
+/** Bytes [from, to) of a file. */
+export function readRange(path: string, from: number, to: number): Buffer {
+  const fd = openSync(path, 'r');
   try {
-    const buf = Buffer.alloc(st.size - from);
+    const buf = Buffer.alloc(to - from);
     readSync(fd, buf, 0, buf.length, from);
-    let text = buf.toString('utf8');
-    if (from > 0) {
-      const b = Buffer.alloc(1);
-      readSync(fd, b, 0, 1, from - 1);
-      // a mark in the middle of a line (the image was writing it): from the next one
-      if (b[0] !== 0x0a) text = text.slice(text.indexOf('\n') + 1);
-    }
-    return { text, end: st.size };
+    return buf;
   } finally {
     closeSync(fd);
   }
