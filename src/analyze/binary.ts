@@ -518,8 +518,6 @@ function analyze(bytes: Uint8Array, opts: BinaryOptions): BinaryAnalysis {
     e.functions.push(i.name);
   }
   const RES_CAP = 200;
-  let scannedBytes = 0;
-  for (const s of img.sections) if (isScannedSection(s)) scannedBytes += s.rawSize;
   const names = [...byKey.values()].sort((a, b) => a.category.localeCompare(b.category) || a.name.localeCompare(b.name));
   return {
     file,
@@ -558,7 +556,7 @@ function analyze(bytes: Uint8Array, opts: BinaryOptions): BinaryAnalysis {
       entries: img.resources.slice(0, RES_CAP).map((r) => ({ type: r.type, id: r.id, lang: r.lang, size: r.size })),
       ...(img.resources.length > RES_CAP ? { truncated: true } : {}),
     },
-    strings: { ascii: strings.ascii, utf16: strings.length - strings.ascii, scannedBytes },
+    strings: { ascii: strings.ascii, utf16: strings.length - strings.ascii, scannedBytes: strings.scannedBytes },
     programs: programsNamed(strings, file),
     names,
     service,
