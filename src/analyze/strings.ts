@@ -182,8 +182,7 @@ export function scanStrings(img: PeImage, opts: StringScanOptions = {}): StringT
  */
 function pixelRanges(img: PeImage): [number, number][] {
   const out: [number, number][] = [];
-  for (const r of img.resources)
-    if (r.offset !== undefined && r.size > 0 && PIXELS.has(r.type)) out.push([r.offset, r.offset + r.size]);
+  for (const r of img.resources) if (r.offset !== undefined && r.size > 0 && PIXELS.has(r.type)) out.push([r.offset, r.offset + r.size]);
   return out.sort((a, b) => a[0] - b[0]);
 }
 const PIXELS = new Set(['RT_ICON', 'RT_CURSOR', 'RT_BITMAP']);
