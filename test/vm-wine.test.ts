@@ -54,12 +54,15 @@ describe('named objects', () => {
       inVm('b', ['vt-mutex.exe', 'single', '15']),
       inVm('c', ['vt-mutex.exe', 'single', '15']),
     ];
-    // a second copy in VM a finds its VM's singleton
-    const second = await retry(
-      () => inVm('a', ['vt-mutex.exe', 'single', '0']),
+    // a second copy in VM a finds its VM's singleton, once the holder there has made it (a
+    // probe that only opens it: a second copy started first would take the name itself)
+    const made = await retry(
+      () => inVm('a', ['vt-mutex.exe', 'single', 'open']),
       (r) => r.code === 3,
       30,
     );
+    expect(made.code, `VM a's holder never made the mutex: ${made.stdout.trim()}`).toBe(3);
+    const second = await inVm('a', ['vt-mutex.exe', 'single', '0']);
     const results = await Promise.all(holders);
     // what each holder said, for a failure's message
     const said = results.map((r, i) => `${['host', 'a', 'b', 'c'][i]}: ${r.code} ${r.stdout.trim()} ${r.stderr.trim()}`).join('; ');

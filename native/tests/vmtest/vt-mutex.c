@@ -1,5 +1,6 @@
 /* Singleton test: exits 3 if the Global\ mutex NAME already exists, else holds it
-   for SECONDS and prints the name the system reports for it. */
+   for SECONDS and prints the name the system reports for it. With "open" for SECONDS it
+   only opens the mutex (3 if it exists, 5 if not): a probe that cannot take the name. */
 #include <windows.h>
 #include <winternl.h>
 #include <stdio.h>
@@ -15,6 +16,11 @@ int wmain(int argc, WCHAR **argv)
     HANDLE h;
     if (argc < 3) return 2;
     swprintf(name, 300, L"Global\\%ls", argv[1]);
+    if (!wcscmp(argv[2], L"open")) {
+        h = OpenMutexW(SYNCHRONIZE, FALSE, name);
+        printf(h ? "exists pid=%lu\n" : "absent pid=%lu\n", GetCurrentProcessId());
+        return h ? 3 : 5;
+    }
     h = CreateMutexW(NULL, FALSE, name);
     if (!h) {
         printf("error %lu\n", GetLastError());
