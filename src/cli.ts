@@ -1,16 +1,7 @@
 #!/usr/bin/env node
 // Thin CLI over the library API: parse arguments, call the library, print.
 import { Command } from 'commander';
-import { registerAnalyzeCommand } from './cli/analyze.js';
-import { registerDupCommands } from './cli/dup.js';
-import { registerHostCommands } from './cli/host.js';
-import { registerVmCommands } from './cli/vm.js';
-import { registerFleetCommands } from './cli/fleet.js';
-import { registerUiCommand } from './cli/ui.js';
-import { registerRepairCommand } from './cli/repair.js';
-import { registerEventsCommand } from './cli/events.js';
-import { registerClusterCommands } from './cli/cluster.js';
-import { registerOpsCommands } from './cli/ops.js';
+import { groupsFor } from './cli/commands.js';
 import { refuseRepeatedOptions, runMain } from './cli/output.js';
 
 const program = new Command();
@@ -22,16 +13,8 @@ program
   .option('--wait <seconds>', 'how long a command that changes the host waits for another one to finish (default 120)')
   .option('--no-wait', 'fail at once when another command is changing the host');
 
-registerHostCommands(program);
-registerVmCommands(program);
-registerDupCommands(program);
-registerAnalyzeCommand(program);
-registerFleetCommands(program);
-registerUiCommand(program);
-registerRepairCommand(program);
-registerEventsCommand(program);
-registerClusterCommands(program);
-registerOpsCommands(program);
+// only the module of the command being run (src/cli/commands.ts says why)
+for (const register of await Promise.all(groupsFor(process.argv.slice(2)).map((g) => g.register()))) register(program);
 refuseRepeatedOptions(program);
 
 await runMain(program);

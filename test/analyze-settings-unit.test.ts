@@ -21,7 +21,8 @@ import {
   stateSection,
 } from '../src/analyze/index.js';
 import { readHead } from '../src/analyze/files.js';
-import { decideFile, decideKey, parsePolicy } from '../src/vm/policy.js';
+import { decideFile, decideKey } from '../src/vm/policy.js';
+import { parsePolicy } from '../src/vm/policy-file.js';
 import { closureOf } from '../src/plan/closure.js';
 import { serviceTypeName } from '../src/services.js';
 import { fakeHost, serviceConfig } from './fixtures/analyze/helpers.js';

@@ -1,7 +1,8 @@
 // VM names and policies: the pure parts, no Wine needed.
 import { describe, expect, it } from 'vitest';
 import { UsageError } from '../src/errors.js';
-import { compilePolicy, decide, parsePolicy } from '../src/vm/policy.js';
+import { compilePolicy, decide } from '../src/vm/policy.js';
+import { parsePolicy } from '../src/vm/policy-file.js';
 import { objectNameInVm, pipeNameInVm, validateVmName, vmNameProblem } from '../src/vm/names.js';
 
 describe('VM names', () => {

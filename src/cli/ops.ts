@@ -4,7 +4,6 @@ import { resolvePaths } from '../config.js';
 import { UsageError } from '../errors.js';
 import { runLimitsGuard } from '../ops/limits.js';
 import { sampleStats, type StatsSample } from '../ops/stats.js';
-import { metricsScraper, serveMetrics } from '../ops/metrics.js';
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { existsSync, readFileSync, statSync } from 'node:fs';
@@ -124,6 +123,8 @@ export function registerOpsCommands(program: Command): void {
       await withReader(program, async (ctx) => {
         let server: Server;
         try {
+          // prom-client loads here only: `logs` and `stats` paid its start-up
+          const { metricsScraper, serveMetrics } = await import('../ops/metrics.js');
           server = await serveMetrics(metricsScraper(ctx.backend, ctx.db), port);
         } catch (err) {
           throw new UsageError(`cannot serve on 127.0.0.1:${port}: ${(err as Error).message}`);

@@ -9,13 +9,9 @@ import { listeningEndpoints, portMapFromRecord, type Endpoint } from '../net/ind
 import type { VmRecord } from '../state/vms.js';
 import { withContext, withReader, type Context } from './context.js';
 import { printJson, printTable } from './output.js';
-import { fleetPsCommand } from './fleet.js';
 import { vmDiff } from '../vm/diff.js';
-import { exportVm } from '../portable/export.js';
-import { importVm } from '../portable/import.js';
-import { checkpointVm, listCheckpoints, restoreVm } from '../portable/checkpoint.js';
-import { commitVm } from '../portable/commit.js';
 import { parseLimits } from '../ops/limits.js';
+// portable/ (tar, zod) and fleet (yaml) load in the commands that use them: start-up of every vm command paid them
 
 const portMapText = (m: Record<string, number>): string =>
   Object.entries(m)
@@ -111,7 +107,9 @@ export function registerVmCommands(program: Command): void {
     .option('--json', 'machine-readable output')
     .action(async (name: string, opts: { output?: string; stop?: boolean; json?: boolean }) => {
       validateVmName(name);
-      const r = await withContext(program, (ctx) => exportVm(ctx.backend, ctx.dups, name, opts.output ?? `${name}.svcdup.tgz`, { stop: !!opts.stop }));
+      const r = await withContext(program, async (ctx) =>
+        (await import('../portable/export.js')).exportVm(ctx.backend, ctx.dups, name, opts.output ?? `${name}.svcdup.tgz`, { stop: !!opts.stop }),
+      );
       if (opts.json) return printJson(r);
       process.stdout.write(
         `exported VM ${name} to ${r.file} (${r.bytes} bytes; ${r.files} files, ${r.fileBytes} bytes; duplicates: ${r.duplicates.join(', ') || 'none'})\n`,
@@ -127,8 +125,8 @@ export function registerVmCommands(program: Command): void {
     .option('--json', 'machine-readable output')
     .action(async (file: string, opts: { as?: string; ip?: string; portMap?: string; json?: boolean }) => {
       if (opts.as !== undefined) validateVmName(opts.as);
-      const r = await withContext(program, (ctx) =>
-        importVm(ctx.backend, ctx.dups, file, {
+      const r = await withContext(program, async (ctx) =>
+        (await import('../portable/import.js')).importVm(ctx.backend, ctx.dups, file, {
           ...(opts.as ? { as: opts.as } : {}),
           ...(opts.ip ? { ip: opts.ip } : {}),
           ...(opts.portMap ? { portMap: opts.portMap } : {}),
@@ -145,7 +143,7 @@ export function registerVmCommands(program: Command): void {
     .option('--json', 'machine-readable output')
     .action(async (vmName: string, name: string | undefined, opts: { json?: boolean }) => {
       validateVmName(vmName);
-      const r = await withContext(program, (ctx) => checkpointVm(ctx.backend, ctx.dups, vmName, name));
+      const r = await withContext(program, async (ctx) => (await import('../portable/checkpoint.js')).checkpointVm(ctx.backend, ctx.dups, vmName, name));
       if (opts.json) return printJson(r);
       process.stdout.write(`checkpoint ${r.name} of VM ${vmName} (${r.fileBytes} bytes of files)\n`);
     });
@@ -155,7 +153,7 @@ export function registerVmCommands(program: Command): void {
     .option('--json', 'machine-readable output')
     .action(async (vmName: string, opts: { json?: boolean }) => {
       validateVmName(vmName);
-      const list = await withContext(program, (ctx) => listCheckpoints(ctx.backend, ctx.dups, vmName));
+      const list = await withContext(program, async (ctx) => (await import('../portable/checkpoint.js')).listCheckpoints(ctx.backend, ctx.dups, vmName));
       if (opts.json) return printJson(list);
       printTable(
         ['NAME', 'CREATED', 'FILE BYTES'],
@@ -168,7 +166,7 @@ export function registerVmCommands(program: Command): void {
     .option('--json', 'machine-readable output')
     .action(async (vmName: string, name: string, opts: { json?: boolean }) => {
       validateVmName(vmName);
-      const r = await withContext(program, (ctx) => restoreVm(ctx.backend, ctx.dups, vmName, name));
+      const r = await withContext(program, async (ctx) => (await import('../portable/checkpoint.js')).restoreVm(ctx.backend, ctx.dups, vmName, name));
       if (opts.json) return printJson(r);
       process.stdout.write(`VM ${vmName} restored to checkpoint ${name}\n`);
     });
@@ -180,8 +178,12 @@ export function registerVmCommands(program: Command): void {
     .option('--json', 'machine-readable output')
     .action(async (vmName: string, items: string[], opts: { dryRun?: boolean; force?: boolean; json?: boolean }) => {
       validateVmName(vmName);
-      const r = await withContext(program, (ctx) =>
-        commitVm(ctx.backend, ctx.dups, vmName, { select: items, ...(opts.dryRun ? { dryRun: true } : {}), ...(opts.force ? { force: true } : {}) }),
+      const r = await withContext(program, async (ctx) =>
+        (await import('../portable/commit.js')).commitVm(ctx.backend, ctx.dups, vmName, {
+          select: items,
+          ...(opts.dryRun ? { dryRun: true } : {}),
+          ...(opts.force ? { force: true } : {}),
+        }),
       );
       // conflicts left unwritten: a non-zero exit, so that scripts notice
       if (r.conflicts.length && !r.forced) process.exitCode = 1;
@@ -222,7 +224,7 @@ export function registerVmCommands(program: Command): void {
     .option('-f, --file <file>', 'a fleet file (svcdup.yaml): its VMs and duplicates, declared against actual')
     .option('--json', 'machine-readable output')
     .action(async (opts: { vm?: string; file?: string; json?: boolean }) => {
-      if (opts.file) return fleetPsCommand(program, opts.file, !!opts.json);
+      if (opts.file) return (await import('./fleet.js')).fleetPsCommand(program, opts.file, !!opts.json);
       if (opts.vm) validateVmName(opts.vm);
       const { procs, eps } = await withReader(program, async (ctx) => {
         const vms = vmsOf(ctx);

@@ -14,7 +14,7 @@ import { mapLimit, START_CONCURRENCY } from '../dup/limit.js';
 import { asObserved, goneProcesses } from '../dup/liveness.js';
 import type { Db } from '../state/db.js';
 import { listVms } from '../state/vms.js';
-import { compilePolicy, parsePolicy } from '../vm/policy.js';
+import { compilePolicy } from '../vm/policy.js';
 import { dbVmStore } from '../vm/store.js';
 import { Vms } from '../vm/ops.js';
 import type { Fleet } from './file.js';
@@ -83,7 +83,7 @@ async function compiledPolicy(file: string): Promise<string> {
   } catch (err) {
     throw new UsageError(`cannot read policy file ${file}: ${(err as Error).message}`);
   }
-  return compilePolicy(parsePolicy(text, file));
+  return compilePolicy((await import('../vm/policy-file.js')).parsePolicy(text, file));
 }
 
 /** What the host has, as far as the file is concerned. */

@@ -8,9 +8,7 @@ export {
   DEFAULT_OPEN,
   DEFAULT_RULES,
   globMatch,
-  parsePolicy,
   parseRules,
-  PolicyFile,
   type NameKind,
   type Rule,
   type RuleKind,
@@ -19,5 +17,6 @@ export {
 export { objectNameInVm, pipeNameInVm, validateVmName, vmNameProblem, vmPrefix, VM_NAME } from './names.js';
 export { cloneKeys, cowKey, diffKeys, removeKeys, type KeyChange } from './keys.js';
 export { decideKey } from './policy.js';
+export { parsePolicy, PolicyFile } from './policy-file.js';
 export { vmDiff, type VmDiff } from './diff.js';
 export { vmRulesOf, rulesFile } from './rules.js';

@@ -14,7 +14,7 @@ import { composeVmRules, rulesSizeProblem } from '../plan/system.js';
 import { netRules, planIdentity, portMapFromRecord } from '../net/index.js';
 import { planVmCreate, planVmForget } from './lifecycle.js';
 import { validateVmName } from './names.js';
-import { compilePolicy, parsePolicy } from './policy.js';
+import { compilePolicy } from './policy.js';
 import type { VmRecord, VmStore } from './store.js';
 import { cloneKeys, cowKey, removeKeys } from './keys.js';
 import { cloneFiles, fileAliasRules, removeVmState } from './files.js';
@@ -95,7 +95,7 @@ export class Vms {
       } catch (err) {
         throw new UsageError(`cannot read policy file ${policyFile}: ${(err as Error).message}`);
       }
-      rules = compilePolicy(parsePolicy(text, policyFile));
+      rules = compilePolicy((await import('./policy-file.js')).parsePolicy(text, policyFile));
     }
     const identity = planIdentity(
       net,

@@ -3,63 +3,18 @@
 // Pure: parsing, validation and compilation to the rules text the hook reads.
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { z } from 'zod';
 import { UsageError } from '../errors.js';
 import { parseNetLine, type NetIdentity } from '../net/index.js';
+import type { PolicyFile } from './policy-file.js';
+
+// the policy file's schema and parser are in policy-file.ts: zod costs every command ~0.14 s of
+// CPU to load, and only `vm create --policy` and `up` read a policy file
+export type { PolicyFile } from './policy-file.js';
 
 export const NAME_KINDS = ['objects', 'pipes', 'mailslots', 'ports', 'keys', 'files'] as const;
 export type NameKind = (typeof NAME_KINDS)[number];
 export const VERDICTS = ['open', 'closed', 'private', 'cow'] as const;
 export type Verdict = (typeof VERDICTS)[number];
-
-const pattern = z
-  .string()
-  .min(1, 'a pattern must not be empty')
-  .max(256, 'a pattern is at most 256 characters')
-  .refine((s) => !/[\u0000-\u001f]/.test(s), 'a pattern must not contain control characters or line breaks')
-  .refine((s) => s.trim() === s, 'a pattern must not start or end with spaces')
-  .refine((s) => !s.startsWith('\\'), 'a pattern names what follows the namespace root: write "X", not "\\BaseNamedObjects\\X" or "\\\\.\\pipe\\X"')
-  .refine((s) => !/^svcdup\./i.test(s), 'names starting with "svcdup." are svcdup\'s own and cannot be listed');
-
-/** File patterns are absolute Windows paths with * and ?: C:\\data\\*, matched against the resolved path. */
-const filePattern = pattern.refine((s) => /^[A-Za-z*?]:\\/.test(s), 'a file pattern is an absolute Windows path, e.g. "C:\\logs\\*"');
-
-const lists = z.strictObject({
-  files: z.array(filePattern).optional(),
-  objects: z.array(pattern).optional(),
-  pipes: z.array(pattern).optional(),
-  mailslots: z.array(pattern).optional(),
-  ports: z.array(pattern).optional(),
-  /** registry keys, spelled HKLM\\..., HKU\\..., HKCU\\... (docs/state.md, "Registry") */
-  keys: z.array(pattern).optional(),
-});
-
-export const PolicyFile = z.strictObject({
-  version: z.literal(1).optional(),
-  description: z.string().optional(),
-  open: lists.optional(),
-  closed: lists.optional(),
-  private: lists.optional(),
-  /** copy-on-write: the default for keys and files; listed to carve an exception out of an `open` pattern */
-  cow: z.strictObject({ keys: z.array(pattern).optional(), files: z.array(filePattern).optional() }).optional(),
-});
-export type PolicyFile = z.infer<typeof PolicyFile>;
-
-/** Parse and validate a policy file's text; errors name the file and every problem. */
-export function parsePolicy(text: string, source = 'policy file'): PolicyFile {
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (err) {
-    throw new UsageError(`${source} is not valid JSON: ${(err as Error).message}`);
-  }
-  const r = PolicyFile.safeParse(json);
-  if (!r.success) {
-    const issues = r.error.issues.map((i) => `${i.path.length ? i.path.join('.') : '(top level)'}: ${i.message}`);
-    throw new UsageError(`${source} is not a valid svcdup policy:\n  ${issues.join('\n  ')}`);
-  }
-  return r.data;
-}
 
 /** The rules text the hook reads: one "VERDICT KIND PATTERN" a line. */
 export function compilePolicy(p: PolicyFile): string {
