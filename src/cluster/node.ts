@@ -22,7 +22,8 @@ import { exportVm, sha256File } from '../portable/export.js';
 import { importVm } from '../portable/import.js';
 import { getVm, listVms } from '../state/vms.js';
 import { nextFreeAddress } from '../net/index.js';
-import { openDb } from '../state/db.js';
+import { openDb, type Db } from '../state/db.js';
+import { listEvents } from '../state/events.js';
 import { WriterLock } from '../state/lock.js';
 import { connectEtcd, etcdWhy, LeaseKeeper, type EtcdOptions } from './etcd.js';
 import type { FenceArm, FenceReport } from './fence.js';
@@ -56,6 +57,14 @@ export const clusterFleetId = (name: string): string => `etcd-cluster:${name}`;
 const oneLine = (err: unknown): string => (err as Error).message.replace(/\s*\n\s*/g, ' ');
 
 export class NodeNameTaken extends SvcdupError {}
+
+/** The archive a target imports for move `id` (its name is in the VM's `vm-created` event). */
+const importName = (vm: string, id: string): string => `${vm}-${id}.in.svcdup.tgz`;
+/** Whether this host's copy of `vm` is the one it imported for move `id` (not an older copy of the same name). */
+function importedFor(db: Db, vm: string, id: string): boolean {
+  const made = listEvents(db, { vm }).filter((e) => e.kind === 'vm-created');
+  return String(made.at(-1)?.detail.from ?? '').endsWith(importName(vm, id));
+}
 
 /** How long a drained VM's archive may be fetched after its export (then the move fails and the VM stays). */
 const TRANSFER_TTL_MS = 10 * 60_000;
@@ -94,6 +103,8 @@ export class NodeAgent {
   private server: Server | undefined;
   /** imports that failed (by move id): not tried again, the leader gives the VM back to its source */
   private failedImports = new Set<string>();
+  /** moves into this host known finished (by id): their records need not be read again */
+  private settled = new Set<string>();
   private serverUrl = '';
 
   constructor(private readonly o: NodeOptions) {}
@@ -321,6 +332,13 @@ export class NodeAgent {
     const b = this.backend!;
     const fleetId = clusterFleetId(this.o.name);
     const put = (m: Omit<MoveValue, 'at'>) => this.client.put(keys.move(m.vm)).value(JSON.stringify({ ...m, at: Date.now() }));
+    // the move records at the assignments' revision, read once, when one matters here
+    let records: Record<string, string> | undefined;
+    const moveOf = async (vm: string): Promise<MoveValue | undefined> => {
+      records ??= await this.client.getAll().prefix(keys.moves).revision(revision).strings();
+      const v = records[keys.move(vm)];
+      return v ? (JSON.parse(v) as MoveValue) : undefined;
+    };
     for (const a of assigned) {
       if (a.move) {
         skip.add(a.vm);
@@ -368,7 +386,8 @@ export class NodeAgent {
           skip.add(a.vm);
           continue;
         }
-        const file = join(b.paths.home, 'transfers', `${a.vm}-${f.id}.in.svcdup.tgz`);
+        const file = join(b.paths.home, 'transfers', importName(a.vm, f.id));
+        let imported = false;
         try {
           mkdirSync(join(b.paths.home, 'transfers'), { recursive: true });
           const r = await fetch(f.url, { signal: AbortSignal.timeout(600_000) });
@@ -381,10 +400,23 @@ export class NodeAgent {
           }
           // the group's port map, or the next address free here (the source's may be taken on this host)
           const used = listVms(dups.db).flatMap((v) => (v.address ? [v.address] : []));
+          // the copy is this node's fleet's before it exists: an agent that dies between the import
+          // and `up` taking it over leaves a copy that its next converge removes unless the VM is
+          // still assigned here (a VM no fleet owns counts as made by hand and is never removed)
+          setOwned(b, fleetId, a.vm, true);
           await importVm(b, dups, file, a.ports ? { portMap: a.ports } : { ip: nextFreeAddress(used) });
+          imported = true;
+          // how the test kills a target in that window (as SVCDUP_FAILPOINT does in journaled operations)
+          if (process.env.SVCDUP_FAILPOINT === 'drain import:after') process.kill(process.pid, 'SIGKILL');
           await put({ vm: a.vm, id: f.id, from: f.from, to: this.o.name, state: 'done' });
+          this.settled.add(f.id);
           this.o.log(`drain: imported ${a.vm} from ${f.from}`);
         } catch (err) {
+          if (imported) {
+            // it is here and assigned here: run it; `done` is said again below on the next converge
+            this.o.log(`drain: imported ${a.vm} from ${f.from}, but cannot say so (${etcdWhy(err)}); saying it again`);
+            continue;
+          }
           skip.add(a.vm);
           this.failedImports.add(f.id);
           this.o.log(`drain: import of ${a.vm} failed: ${(err as Error).message}`);
@@ -393,13 +425,22 @@ export class NodeAgent {
           rmSync(file, { force: true });
           rmSync(`${file}.plain`, { force: true });
         }
+      } else if (a.importFrom && !this.settled.has(a.importFrom.id)) {
+        // imported here but `done` never said (an agent that died, or etcd that did not answer, in
+        // between): say it now, or the move waits for ever (a `wait` group's target that came back)
+        const m = await moveOf(a.vm);
+        if (m?.id === a.importFrom.id && m.to === this.o.name && m.state === 'exported' && importedFor(dups.db, a.vm, m.id)) {
+          await put({ vm: a.vm, id: m.id, from: m.from, to: this.o.name, state: 'done' });
+          this.o.log(`drain: imported ${a.vm} from ${m.from} (said again)`);
+        }
+        if (!m || m.id !== a.importFrom.id || m.state !== 'exported') this.settled.add(a.importFrom.id);
       }
     }
     // kept VMs: back here (the move failed) -> owned again and started; moved for good -> owned again, so up removes it
     for (const [vm, r] of this.retained) {
       const back = assigned.find((a) => a.vm === vm && !a.move);
-      const m = await this.client.get(keys.move(vm)).revision(revision).string();
-      const gone = !back && (!m || (JSON.parse(m) as MoveValue).state === 'done' || (JSON.parse(m) as MoveValue).id !== r.id);
+      const m = await moveOf(vm);
+      const gone = !back && (!m || m.state === 'done' || m.id !== r.id);
       if (!back && !gone) continue;
       setOwned(b, fleetId, vm, true);
       this.retained.delete(vm);
