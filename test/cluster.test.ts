@@ -27,6 +27,8 @@ const SVC = 'svcdup-testsvc';
 const PGSVC = 'pgsql';
 const PGPORT = 5548;
 const PGDATA = 'C:\\pgdata';
+/** initdb's data directory on h2, made while the node-loss cases wait on leases and graces (an error, or nothing) */
+let pgData: Promise<Error | undefined> | undefined;
 const TTL = 6;
 const GRACE = 3;
 const dir = mkdtempSync(join(tmpdir(), 'svcdup-cluster-'));
@@ -334,6 +336,12 @@ describe('a cluster on etcd', () => {
   it(
     'a dead host (agent and Wine SIGKILLed): replace moves after the grace, wait only after node lost',
     async () => {
+      // the drain case's PostgreSQL data directory, on a host that stays up, made meanwhile (initdb: many Wine processes)
+      if (pgPresent)
+        pgData = initPgData(hosts.h2!.backend, PGDATA).then(
+          () => undefined,
+          (err: Error) => err,
+        );
       // web's replicas cannot move (spread: host, 3 replicas on 3 hosts): remove the group first
       expect(ccli(['delete', '-f', join(dir, 'web.yaml')]).status).toBe(0);
       await until('web removed from every host', 60_000, async () => ![...(await running()).keys()].some((v) => v.startsWith('web-')) || undefined);
@@ -403,18 +411,23 @@ describe('a cluster on etcd', () => {
     'drain moves a PostgreSQL duplicate with its rows; a failed transfer (import refused, or the target killed after its import) leaves it running where it was, with them, and the copy left on the target is removed when its agent is back',
     async () => {
       const live = NAMES.filter((h) => !dead.has(h));
+      expect(live).toEqual(['h2', 'h3']);
+      const t0 = Date.now();
+      const phase = (what: string) => console.log(`drain case: ${what} at ${((Date.now() - t0) / 1000).toFixed(1)} s`);
       // the loss groups leave: what a drain moves is the PostgreSQL duplicate only
       expect(ccli(['delete', '-f', join(dir, 'loss.yaml')]).status).toBe(0);
-      // PostgreSQL on the live hosts only: one data directory made by initdb, copied to the other as its installer would make it
-      const [b0, b1] = live.map((h) => hosts[h]!.backend);
-      await initPgData(b0!, PGDATA);
-      cpSync(b0!.toHostPath(PGDATA), b1!.toHostPath(PGDATA), { recursive: true });
+      // PostgreSQL on the live hosts only: one data directory made by initdb (on h2), copied to h3 as its installer would make it
+      const failed0 = await (pgData ?? initPgData(hosts.h2!.backend, PGDATA));
+      if (failed0) throw failed0;
+      phase('initdb done');
+      cpSync(hosts.h2!.backend.toHostPath(PGDATA), hosts.h3!.backend.toHostPath(PGDATA), { recursive: true });
       for (const h of live) await registerPg(hosts[h]!.backend, PGSVC, PGDATA, PGPORT);
       await until('the loss groups removed', 60_000, async () => (await running()).size === 0 || undefined);
       // relayed: both test homes share the package's bin folder, where a direct copy would be one file for both hosts
       const f = file('pg.yaml', `  pg:\n    replicas: 1\n    services: { ${PGSVC}: { mode: relayed } }\n`);
       const ap = ccli(['apply', '-f', f, '--wait-running', '240']);
       expect(ap.status, ap.stderr + ap.stdout).toBe(0);
+      phase('pg-0 RUNNING');
       const from = ps().rows.find((r) => r.vm === 'pg-0')!.host;
       const to = live.find((h) => h !== from)!;
       const vmsOn = (h: string) => cliFor(() => hosts[h]!.paths).cliJson<{ name: string; address?: string }[]>(['vm', 'ls']);
@@ -433,6 +446,7 @@ describe('a cluster on etcd', () => {
         const res = JSON.parse(r.stdout) as { moved: { vm: string; to: string }[]; failed: unknown[] };
         expect(res).toMatchObject({ failed: [], moved: [{ vm: 'pg-0', to }] });
         expect(await rows(await at(to))).toEqual(['before-drain']);
+        phase('moved, rows read on the target');
         await until(`pg-0 removed from ${from}`, 30_000, () => !vmsOn(from).some((v) => v.name === 'pg-0') || undefined);
         await checkScm();
 
@@ -458,6 +472,7 @@ describe('a cluster on etcd', () => {
           return x?.host === to && x.state === 'RUNNING' ? x : undefined;
         });
         expect(await rows(await at(to))).toEqual(['before-drain', 'second']);
+        phase('failed move back, rows read on the source');
         await checkScm();
 
         // once more to `from` (its service back): its agent dies (SIGKILL) right after importing, before it
@@ -478,10 +493,12 @@ describe('a cluster on etcd', () => {
           return x?.host === to && x.state === 'RUNNING' ? x : undefined;
         });
         expect(await rows(await at(to))).toEqual(['before-drain', 'second', 'third']);
+        phase('target killed after its import, rows read on the source');
         await checkScm();
         // its agent back: the copy it imported for a move that is no longer its own is removed; `to` runs on
         startAgent(from);
         await until(`the imported copy removed from ${from}`, 60_000, () => !vmsOn(from).some((v) => v.name === 'pg-0') || undefined);
+        phase('the copy removed');
         expect(await rows(await at(to))).toEqual(['before-drain', 'second', 'third']);
         await checkScm();
       } finally {
