@@ -4,7 +4,7 @@
 // (src/cluster/fence.ts) stops the duplicates when the lease could not be renewed in time.
 import { fork, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createReadStream, createWriteStream, mkdirSync, renameSync, rmSync } from 'node:fs';
+import { createReadStream, createWriteStream, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
@@ -97,7 +97,9 @@ export class NodeAgent {
   /** what the fence stops when the lease is not renewed in time (replace), and on a clean exit (all) */
   private fenceList: { dups: [string, string][]; all: [string, string][] } = { dups: [], all: [] };
   /** drain: VMs exported for a move, kept (not owned, not started) until the target has them */
-  private retained = new Map<string, { id: string; file: string }>();
+  private retained = new Map<string, { id: string; file: string; stale?: boolean }>();
+  /** whether the archives a stopped agent left have been read back into `retained` */
+  private recalled = false;
   /** drain: archive files served to the target, by one-time token, until they expire */
   private served = new Map<string, { file: string; until: number }>();
   private server: Server | undefined;
@@ -339,10 +341,27 @@ export class NodeAgent {
       const v = records[keys.move(vm)];
       return v ? (JSON.parse(v) as MoveValue) : undefined;
     };
+    if (!this.recalled) {
+      this.recalled = true;
+      // an agent that stopped in the middle of a move kept its VM stopped and unowned; the archive
+      // it made (`VM-ID.svcdup.tgz`) says which move, so the VM still goes back or away below
+      let names: string[] = [];
+      try {
+        names = readdirSync(join(b.paths.home, 'transfers'));
+      } catch {
+        /* none */
+      }
+      for (const n of names) {
+        const m = /^(.+)-([0-9a-f]{12})\.svcdup\.tgz$/.exec(n);
+        if (m && getVm(dups.db, m[1]!)) this.retained.set(m[1]!, { id: m[2]!, file: join(b.paths.home, 'transfers', n), stale: true });
+      }
+    }
     for (const a of assigned) {
       if (a.move) {
         skip.add(a.vm);
-        if (this.retained.get(a.vm)?.id === a.move.id) continue;
+        // a kept archive whose server went with the agent that made it is made and served again
+        const kept = this.retained.get(a.vm);
+        if (kept?.id === a.move.id && !kept.stale) continue;
         const dir = join(b.paths.home, 'transfers');
         mkdirSync(dir, { recursive: true });
         const file = join(dir, `${a.vm}-${a.move.id}.svcdup.tgz`);
