@@ -1,8 +1,10 @@
 // The cluster commands against an etcd that wants TLS client certificates, then etcd users
 // (issue 21, security): they connect with --cacert/--cert/--key and --etcd-user (password in
-// $SVCDUP_ETCD_PASSWORD), and say in one line what is wrong otherwise. No Wine: the cluster
+// $SVCDUP_ETCD_PASSWORD), and say in one line what is wrong otherwise; an etcd nobody answers
+// at is retried with backoff, saying so, then given up in one line. No Wine: the cluster
 // commands only talk to etcd.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { createServer } from 'node:net';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,7 +21,25 @@ const svcdup = (args: string[], env: NodeJS.ProcessEnv = {}) =>
   spawnSync('node', [join(packageRoot, 'dist/cli.js'), ...args], { env: { ...process.env, SVCDUP_ETCD: '', ...env }, encoding: 'utf8', timeout: 60_000 });
 const tls = () => ['--etcd', etcd.urls, '--cacert', certs.ca, '--cert', certs.clientCert, '--key', certs.clientKey];
 
+/** `svcdup cluster nodes` against a loopback port nothing listens on, started at once: it takes its 15 s beside the other cases. */
+let unreachable: Promise<{ status: number | null; stderr: string; ms: number }>;
+
 beforeAll(async () => {
+  const closed = await new Promise<number>((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+  const t0 = Date.now();
+  unreachable = new Promise((resolve) => {
+    const p = spawn('node', [join(packageRoot, 'dist/cli.js'), 'cluster', 'nodes', '--etcd', `http://127.0.0.1:${closed}`], {
+      env: { ...process.env, SVCDUP_ETCD: '' },
+    });
+    let stderr = '';
+    p.stderr.on('data', (d) => (stderr += d));
+    p.on('close', (status) => resolve({ status, stderr, ms: Date.now() - t0 }));
+  });
   certs = makeCerts(dir);
   etcd = await EtcdCluster.start(1, certs);
 });
@@ -61,5 +81,16 @@ describe('etcd TLS and users', () => {
     expect(none.stderr).toMatch(/refused us: .*(permission denied|user name)/i);
     const nopw = svcdup(['cluster', 'ps', ...tls(), '--etcd-user', 'root']);
     expect(nopw.stderr.trim()).toBe('svcdup: --etcd-user needs its password in SVCDUP_ETCD_PASSWORD');
+  });
+
+  it('etcd unreachable: a command retries with backoff, saying so, and gives up in one line once the next wait would pass 15 s', async () => {
+    const r = await unreachable;
+    expect(r.status).toBe(1);
+    const lines = r.stderr.trim().split('\n');
+    const waits = lines.slice(0, -1).map((l) => /^svcdup: etcd at http:\/\/127\.0\.0\.1:\d+ unreachable \(.+\); retrying in ([\d.]+) s$/.exec(l)?.[1]);
+    expect(waits).toEqual(['0.5', '1', '2', '4']);
+    expect(lines.at(-1)).toMatch(/^svcdup: etcd at http:\/\/127\.0\.0\.1:\d+ unreachable: .*ECONNREFUSED/);
+    expect(r.ms).toBeGreaterThanOrEqual(7_500);
+    expect(r.ms).toBeLessThan(30_000);
   });
 });

@@ -1,8 +1,9 @@
 // What the PostgreSQL tests share (test/pg.test.ts, test/pg-portable.test.ts): where the
 // server's binaries are (scripts/fetch-thirdparty.sh), and SQL clients kept one per instance.
-import { existsSync } from 'node:fs';
+import { appendFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
+import type { ManagedBackend } from '../src/backend/index.js';
 import { packageRoot } from '../src/config.js';
 
 export const PG_BIN = join(packageRoot, '.cache', 'thirdparty', 'pg15', 'package', 'native', 'bin');
@@ -55,4 +56,24 @@ export function pgClients(port: number) {
     for (const a of [...clients.keys()]) await disconnect(a);
   };
   return { sql, rows, ready, disconnect, disconnectAll };
+}
+
+/**
+ * A data directory made by initdb in `backend`'s prefix (test/cluster.test.ts): clients from
+ * any loopback address trusted (the tests connect to VM addresses), fewer server processes
+ * per start (no autovacuum or logical replication launcher: each is a Wine process start).
+ */
+export async function initPgData(backend: ManagedBackend, data: string): Promise<void> {
+  const bin = backend.toWindowsPath(PG_BIN);
+  const init = await backend.exec([`${bin}\\initdb.exe`, '-D', data, '-U', 'postgres', '-A', 'trust', '-E', 'UTF8', '--no-locale'], { timeoutMs: 300_000 });
+  if (init.code !== 0) throw new Error(`initdb -D ${data}: ${init.stdout}${init.stderr}`);
+  appendFileSync(backend.toHostPath(`${data}\\pg_hba.conf`), 'host all all 127.0.0.0/8 trust\n');
+  appendFileSync(backend.toHostPath(`${data}\\postgresql.conf`), 'autovacuum = off\nmax_logical_replication_workers = 0\n');
+}
+
+/** The server registered as service `name` by its own pg_ctl, on loopback (a VM's copy answers at its VM's address). */
+export async function registerPg(backend: ManagedBackend, name: string, data: string, port: number): Promise<void> {
+  const bin = backend.toWindowsPath(PG_BIN);
+  const reg = await backend.exec([`${bin}\\pg_ctl.exe`, 'register', '-N', name, '-D', data, '-o', `-p ${port} -h 127.0.0.1`]);
+  if (reg.code !== 0) throw new Error(`pg_ctl register -N ${name}: ${reg.stdout}${reg.stderr}`);
 }

@@ -4,7 +4,7 @@
 // (src/cluster/fence.ts) stops the duplicates when the lease could not be renewed in time.
 import { fork, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createReadStream, createWriteStream, mkdirSync, renameSync, rmSync } from 'node:fs';
+import { createReadStream, createWriteStream, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
@@ -22,7 +22,8 @@ import { exportVm, sha256File } from '../portable/export.js';
 import { importVm } from '../portable/import.js';
 import { getVm, listVms } from '../state/vms.js';
 import { nextFreeAddress } from '../net/index.js';
-import { openDb } from '../state/db.js';
+import { openDb, type Db } from '../state/db.js';
+import { listEvents } from '../state/events.js';
 import { WriterLock } from '../state/lock.js';
 import { connectEtcd, etcdWhy, LeaseKeeper, type EtcdOptions } from './etcd.js';
 import type { FenceArm, FenceReport } from './fence.js';
@@ -57,6 +58,14 @@ const oneLine = (err: unknown): string => (err as Error).message.replace(/\s*\n\
 
 export class NodeNameTaken extends SvcdupError {}
 
+/** The archive a target imports for move `id` (its name is in the VM's `vm-created` event). */
+const importName = (vm: string, id: string): string => `${vm}-${id}.in.svcdup.tgz`;
+/** Whether this host's copy of `vm` is the one it imported for move `id` (not an older copy of the same name). */
+function importedFor(db: Db, vm: string, id: string): boolean {
+  const made = listEvents(db, { vm }).filter((e) => e.kind === 'vm-created');
+  return String(made.at(-1)?.detail.from ?? '').endsWith(importName(vm, id));
+}
+
 /** How long a drained VM's archive may be fetched after its export (then the move fails and the VM stays). */
 const TRANSFER_TTL_MS = 10 * 60_000;
 
@@ -88,12 +97,16 @@ export class NodeAgent {
   /** what the fence stops when the lease is not renewed in time (replace), and on a clean exit (all) */
   private fenceList: { dups: [string, string][]; all: [string, string][] } = { dups: [], all: [] };
   /** drain: VMs exported for a move, kept (not owned, not started) until the target has them */
-  private retained = new Map<string, { id: string; file: string }>();
+  private retained = new Map<string, { id: string; file: string; stale?: boolean }>();
+  /** whether the archives a stopped agent left have been read back into `retained` */
+  private recalled = false;
   /** drain: archive files served to the target, by one-time token, until they expire */
   private served = new Map<string, { file: string; until: number }>();
   private server: Server | undefined;
   /** imports that failed (by move id): not tried again, the leader gives the VM back to its source */
   private failedImports = new Set<string>();
+  /** moves into this host known finished (by id): their records need not be read again */
+  private settled = new Set<string>();
   private serverUrl = '';
 
   constructor(private readonly o: NodeOptions) {}
@@ -321,10 +334,34 @@ export class NodeAgent {
     const b = this.backend!;
     const fleetId = clusterFleetId(this.o.name);
     const put = (m: Omit<MoveValue, 'at'>) => this.client.put(keys.move(m.vm)).value(JSON.stringify({ ...m, at: Date.now() }));
+    // the move records at the assignments' revision, read once, when one matters here
+    let records: Record<string, string> | undefined;
+    const moveOf = async (vm: string): Promise<MoveValue | undefined> => {
+      records ??= await this.client.getAll().prefix(keys.moves).revision(revision).strings();
+      const v = records[keys.move(vm)];
+      return v ? (JSON.parse(v) as MoveValue) : undefined;
+    };
+    if (!this.recalled) {
+      this.recalled = true;
+      // an agent that stopped in the middle of a move kept its VM stopped and unowned; the archive
+      // it made (`VM-ID.svcdup.tgz`) says which move, so the VM still goes back or away below
+      let names: string[] = [];
+      try {
+        names = readdirSync(join(b.paths.home, 'transfers'));
+      } catch {
+        /* none */
+      }
+      for (const n of names) {
+        const m = /^(.+)-([0-9a-f]{12})\.svcdup\.tgz$/.exec(n);
+        if (m && getVm(dups.db, m[1]!)) this.retained.set(m[1]!, { id: m[2]!, file: join(b.paths.home, 'transfers', n), stale: true });
+      }
+    }
     for (const a of assigned) {
       if (a.move) {
         skip.add(a.vm);
-        if (this.retained.get(a.vm)?.id === a.move.id) continue;
+        // a kept archive whose server went with the agent that made it is made and served again
+        const kept = this.retained.get(a.vm);
+        if (kept?.id === a.move.id && !kept.stale) continue;
         const dir = join(b.paths.home, 'transfers');
         mkdirSync(dir, { recursive: true });
         const file = join(dir, `${a.vm}-${a.move.id}.svcdup.tgz`);
@@ -368,7 +405,8 @@ export class NodeAgent {
           skip.add(a.vm);
           continue;
         }
-        const file = join(b.paths.home, 'transfers', `${a.vm}-${f.id}.in.svcdup.tgz`);
+        const file = join(b.paths.home, 'transfers', importName(a.vm, f.id));
+        let imported = false;
         try {
           mkdirSync(join(b.paths.home, 'transfers'), { recursive: true });
           const r = await fetch(f.url, { signal: AbortSignal.timeout(600_000) });
@@ -381,10 +419,23 @@ export class NodeAgent {
           }
           // the group's port map, or the next address free here (the source's may be taken on this host)
           const used = listVms(dups.db).flatMap((v) => (v.address ? [v.address] : []));
+          // the copy is this node's fleet's before it exists: an agent that dies between the import
+          // and `up` taking it over leaves a copy that its next converge removes unless the VM is
+          // still assigned here (a VM no fleet owns counts as made by hand and is never removed)
+          setOwned(b, fleetId, a.vm, true);
           await importVm(b, dups, file, a.ports ? { portMap: a.ports } : { ip: nextFreeAddress(used) });
+          imported = true;
+          // how the test kills a target in that window (as SVCDUP_FAILPOINT does in journaled operations)
+          if (process.env.SVCDUP_FAILPOINT === 'drain import:after') process.kill(process.pid, 'SIGKILL');
           await put({ vm: a.vm, id: f.id, from: f.from, to: this.o.name, state: 'done' });
+          this.settled.add(f.id);
           this.o.log(`drain: imported ${a.vm} from ${f.from}`);
         } catch (err) {
+          if (imported) {
+            // it is here and assigned here: run it; `done` is said again below on the next converge
+            this.o.log(`drain: imported ${a.vm} from ${f.from}, but cannot say so (${etcdWhy(err)}); saying it again`);
+            continue;
+          }
           skip.add(a.vm);
           this.failedImports.add(f.id);
           this.o.log(`drain: import of ${a.vm} failed: ${(err as Error).message}`);
@@ -393,13 +444,22 @@ export class NodeAgent {
           rmSync(file, { force: true });
           rmSync(`${file}.plain`, { force: true });
         }
+      } else if (a.importFrom && !this.settled.has(a.importFrom.id)) {
+        // imported here but `done` never said (an agent that died, or etcd that did not answer, in
+        // between): say it now, or the move waits for ever (a `wait` group's target that came back)
+        const m = await moveOf(a.vm);
+        if (m?.id === a.importFrom.id && m.to === this.o.name && m.state === 'exported' && importedFor(dups.db, a.vm, m.id)) {
+          await put({ vm: a.vm, id: m.id, from: m.from, to: this.o.name, state: 'done' });
+          this.o.log(`drain: imported ${a.vm} from ${m.from} (said again)`);
+        }
+        if (!m || m.id !== a.importFrom.id || m.state !== 'exported') this.settled.add(a.importFrom.id);
       }
     }
     // kept VMs: back here (the move failed) -> owned again and started; moved for good -> owned again, so up removes it
     for (const [vm, r] of this.retained) {
       const back = assigned.find((a) => a.vm === vm && !a.move);
-      const m = await this.client.get(keys.move(vm)).revision(revision).string();
-      const gone = !back && (!m || (JSON.parse(m) as MoveValue).state === 'done' || (JSON.parse(m) as MoveValue).id !== r.id);
+      const m = await moveOf(vm);
+      const gone = !back && (!m || m.state === 'done' || m.id !== r.id);
       if (!back && !gone) continue;
       setOwned(b, fleetId, vm, true);
       this.retained.delete(vm);
