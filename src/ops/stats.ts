@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import type { HostBackend, JobProcessStats, ServiceStatus } from '../backend/types.js';
 import type { Db } from '../state/db.js';
 import { listDuplicateNames } from '../state/duplicates.js';
-import { listVms, type VmRecord } from '../state/vms.js';
+import { listVmLimits } from '../state/vms.js';
 import { cgroupPids } from './limits.js';
 
 export interface Usage {
@@ -102,7 +102,7 @@ function readNumber(path: string): number | undefined {
 
 /** One sample of every VM (or `only`), with CPU % against `prev` when given. */
 export async function sampleStats(backend: HostBackend, db: Db, opts: { only?: string; prev?: StatsSample } = {}): Promise<StatsSample> {
-  const vms: VmRecord[] = listVms(db).filter((v) => !opts.only || v.name === opts.only);
+  const vms = listVmLimits(db).filter((v) => !opts.only || v.name === opts.only);
   const [services, jobs] = await Promise.all([backend.call('scm.list', {}), backend.call('job.stats', { vms: vms.map((v) => v.name) })]);
   const at = Date.now();
   const scm = new Map<string, ServiceStatus>(services.map((s) => [s.name.toLowerCase(), s]));
