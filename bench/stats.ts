@@ -2,8 +2,10 @@
 // costs with N duplicates running (default 100): N VMs with a direct duplicate of the test
 // service each, then samples every INTERVAL seconds (default 2, as `stats --watch`) for
 // SAMPLES samples (default 10). The cost is the CPU time of everything a sample makes work
-// (this process's sampling, the agent, the wineserver) over the wall time, as % of one core,
-// and the ms one sample takes. Everything lives in a private prefix removed at the end.
+// (this process's sampling, the agent, the wineserver, and services.exe, the SCM that answers
+// the service list) over the wall time, as % of one core, and the ms one sample takes. The
+// duplicates' own CPU is not counted: a sample asks them nothing (Wine reads their counters
+// from Linux /proc in the agent). Everything lives in a private prefix removed at the end.
 // Usage: npx tsx bench/stats.ts [N] [--json]
 import { copyFileSync, mkdirSync } from 'node:fs';
 import { loadavg } from 'node:os';
@@ -32,14 +34,18 @@ async function main(): Promise<void> {
   await mapLimit(names, START_CONCURRENCY, (vm) => dups.dup('svcdup-testsvc', vm, { start: true, mode: 'direct' }));
   await new Promise((r) => setTimeout(r, 3000)); // let the starts settle
 
-  // what a sample makes work: this process, the agent, the wineserver
-  const others = [...prefixPids(paths.prefix, 'svcdup-agent'), ...prefixPids(paths.prefix, 'wineserver')];
+  // what a sample makes work: this process, the agent, the wineserver, the SCM
+  const agent = prefixPids(paths.prefix, 'svcdup-agent');
+  const wineserver = prefixPids(paths.prefix, 'wineserver');
+  const scm = prefixPids(paths.prefix, 'services.exe');
+  const others = [...agent, ...wineserver, ...scm];
   const load0 = loadavg()[0]!;
   const sampleMs: number[] = [];
   let prev: StatsSample | undefined;
   let last: StatsSample | undefined;
   const own0 = process.cpuUsage();
   const others0 = cpuOf(others);
+  const parts0 = [cpuOf(agent), cpuOf(wineserver), cpuOf(scm)];
   const t0 = performance.now();
   for (let i = 0; i < SAMPLES; i++) {
     const s0 = performance.now();
@@ -52,6 +58,7 @@ async function main(): Promise<void> {
   const own = process.cpuUsage(own0);
   const ownMs = (own.user + own.system) / 1000;
   const othersMs = cpuOf(others) - others0;
+  const [agentMs, wineserverMs, scmMs] = [cpuOf(agent), cpuOf(wineserver), cpuOf(scm)].map((x, i) => x - parts0[i]!);
   const running = last?.vms.filter((v) => v.duplicates.some((d) => d.state === 'RUNNING')).length ?? 0;
   const figures = {
     duplicates: N,
@@ -62,12 +69,14 @@ async function main(): Promise<void> {
     cpuPercentOfOneCore: round(((ownMs + othersMs) / wallMs) * 100, 2),
     cpuMsPerSample: round((ownMs + othersMs) / SAMPLES, 1),
     svcdupCpuMs: round(ownMs, 0),
-    agentAndWineserverCpuMs: round(othersMs, 0),
+    agentCpuMs: round(agentMs!, 0),
+    wineserverCpuMs: round(wineserverMs!, 0),
+    scmCpuMs: round(scmMs!, 0),
     loadAverage: [round(load0, 2), round(loadavg()[0]!, 2)],
     machine: machine(),
   };
   say(
-    `stats with ${N} duplicates (${running} running): a sample every ${INTERVAL_S} s costs ${figures.cpuPercentOfOneCore}% of one core (${figures.cpuMsPerSample} ms CPU a sample; median sample ${figures.sampleMsMedian} ms); load ${figures.loadAverage.join(' -> ')}`,
+    `stats with ${N} duplicates (${running} running): a sample every ${INTERVAL_S} s costs ${figures.cpuPercentOfOneCore}% of one core (${figures.cpuMsPerSample} ms CPU a sample: svcdup ${figures.svcdupCpuMs}, agent ${figures.agentCpuMs}, wineserver ${figures.wineserverCpuMs}, services.exe ${figures.scmCpuMs} ms in all ${SAMPLES} samples; median sample ${figures.sampleMsMedian} ms); load ${figures.loadAverage.join(' -> ')}`,
   );
   report({ bench: 'stats', ...figures });
 }

@@ -7,6 +7,7 @@ import { limitsFromValueText, limitsText, limitsValueText, parseLimits } from '.
 import { DupLogKeeper, dupLogPath, readDupLog, vmLogsDir } from '../src/ops/logs.js';
 import { processesOf, type StatsSample, withCpuPercent } from '../src/ops/stats.js';
 import type { JobProcessStats } from '../src/backend/types.js';
+import { parsePort } from '../src/cli/serve.js';
 
 const host = { memoryBytes: 8 * 2 ** 30, cpus: 4, maxProcesses: 32768 };
 
@@ -124,5 +125,14 @@ describe('stats arithmetic', () => {
     const prev: StatsSample = { at: 1000, vms: [vm(100)] };
     const cur: StatsSample = { at: 3000, vms: [vm(1100)] };
     expect(withCpuPercent(cur, prev).vms[0]!.cpuPercent).toBe(50);
+  });
+});
+
+describe('--port of ui and metrics', () => {
+  it('a port number from 0 to 65535, the default when not given, one line naming a bad value', () => {
+    expect(parsePort(undefined, 9477)).toBe(9477);
+    expect(parsePort('0', 9477)).toBe(0);
+    expect(parsePort('65535', 0)).toBe(65535);
+    for (const bad of ['65536', '-1', '1.5', 'abc', '']) expect(() => parsePort(bad, 0)).toThrow(`--port ${bad}: a TCP port number from 0 to 65535`);
   });
 });

@@ -48,6 +48,8 @@ const IMAGE = 'C:\\svcdup-ops\\svcdup-testsvc.exe';
 // the memory limit is held by cgroup v1 under Wine (docs/operate.md): a host without the controller
 // refuses --memory, so its VM and test are left out there, and vitest reports the test as skipped
 const cgroupsHere = existsSync('/sys/fs/cgroup/memory/cgroup.procs');
+// and --cpus by the cgroup v1 cpu controller (CFS bandwidth)
+const cpuHere = existsSync('/sys/fs/cgroup/cpu/cgroup.procs');
 
 beforeAll(async () => {
   host = await openTestHost('ops');
@@ -57,7 +59,13 @@ beforeAll(async () => {
   await b.call('scm.create', { name: SVC, displayName: 'svcdup test service', imagePath: IMAGE });
   await b.call('scm.create', { name: SVC2, displayName: 'svcdup test service 2', imagePath: `${IMAGE} --name ${SVC2}` });
   await b.call('scm.create', { name: SVC3, displayName: 'svcdup test service 3', imagePath: `${IMAGE} --name ${SVC3}` });
-  for (const args of [['a'], ...(cgroupsHere ? [['mem', '--memory', '100M']] : []), ['procs', '--processes', '3'], ['logs']]) {
+  for (const args of [
+    ['a'],
+    ...(cgroupsHere ? [['mem', '--memory', '100M']] : []),
+    ...(cpuHere ? [['cpu', '--cpus', '0.5']] : []),
+    ['procs', '--processes', '3'],
+    ['logs'],
+  ]) {
     const r = cli(['vm', 'create', ...args]);
     expect(r.status, r.stderr).toBe(0);
   }
@@ -73,7 +81,7 @@ afterAll(async () => {
   cli(['undup', SVC, '--vm', 'a']);
   cli(['undup', SVC2, '--vm', 'logs']);
   cli(['undup', SVC3, '--vm', 'procs']);
-  for (const vm of ['a', 'mem', 'procs', 'logs']) cli(['vm', 'rm', vm]);
+  for (const vm of ['a', 'mem', 'cpu', 'procs', 'logs']) cli(['vm', 'rm', vm]);
   await host?.dispose();
 });
 
@@ -225,6 +233,41 @@ describe('limits', () => {
     for (const { pid } of three) await host.backend.call('proc.kill', { pid });
     await p.exit;
   });
+
+  it.skipIf(!cpuHere)(
+    '--cpus 0.5 holds a busy VM to half a core; the same loop in a VM without the limit, beside it, gets more when the machine has room',
+    async () => {
+      const db = openDb(host.paths.stateDb);
+      const dir = getVm(db, 'cpu')!.limits!.cgroups!.find((d) => d.includes('/cpu/'))!;
+      db.close();
+      expect(readFileSync(join(dir, 'cpu.cfs_quota_us'), 'utf8').trim()).toBe('50000');
+      const cpuStat = () =>
+        Object.fromEntries(
+          readFileSync(join(dir, 'cpu.stat'), 'utf8')
+            .trim()
+            .split('\n')
+            .map((l) => [l.split(' ')[0]!, Number(l.split(' ')[1])]),
+        ) as Record<string, number>;
+      const s0 = cpuStat();
+      // four threads spinning for 4 s in each VM at once (unlimited, they could take both cores);
+      // each reports the CPU its process got over its own wall time
+      const [capped, free] = await Promise.all([runProbe('cpu', ['busy', '4', '4']).first, runProbe('a', ['busy', '4', '4']).first]);
+      const s1 = cpuStat();
+      const share = (r: Record<string, number>) => r.cpuMs! / r.wallMs!;
+      // the busy VM ran under its cgroup's bandwidth control: the kernel counted the 100 ms periods it was runnable in
+      expect(s1.nr_periods! - s0.nr_periods!).toBeGreaterThan(20);
+      // the cap holds under any load (50 ms per 100 ms period); a little over for the periods' edges
+      expect(share(capped)).toBeLessThanOrEqual(0.55);
+      expect(share(capped)).toBeGreaterThan(0.02);
+      // how much the unlimited one gets is the other helpers' load's doing: that it ran, and, when the
+      // machine had room for more than the cap, that it got more while the kernel held the capped one back
+      expect(share(free)).toBeGreaterThan(0.02);
+      if (share(free) > 0.6) {
+        expect(share(free)).toBeGreaterThan(share(capped));
+        expect(s1.nr_throttled!).toBeGreaterThan(s0.nr_throttled!);
+      }
+    },
+  );
 
   it.skipIf(!cgroupsHere)('a VM over --memory 100M has its processes ended and a limit event says why; another VM is untouched', async () => {
     const db = openDb(host.paths.stateDb);

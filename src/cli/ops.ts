@@ -15,6 +15,7 @@ import { validateVmName } from '../vm/names.js';
 import { withReader } from './context.js';
 import { parseSince } from './events.js';
 import { printJson, printTable } from './output.js';
+import { parsePort, untilInterrupted } from './serve.js';
 
 const mb = (n: number) => `${(n / 2 ** 20).toFixed(1)}M`;
 const pct = (n: number | undefined) => (n === undefined ? '-' : `${n.toFixed(1)}%`);
@@ -118,8 +119,7 @@ export function registerOpsCommands(program: Command): void {
     .option('--port <n>', 'TCP port on 127.0.0.1 (default 9477; 0: any free one)')
     .option('--json', 'print where it serves as JSON')
     .action(async (opts: { port?: string; json?: boolean }) => {
-      const port = opts.port === undefined ? 9477 : Number(opts.port);
-      if (!/^\d+$/.test(opts.port ?? '9477') || port > 65535) throw new UsageError(`--port ${opts.port}: a TCP port number from 0 to 65535`);
+      const port = parsePort(opts.port, 9477);
       await withReader(program, async (ctx) => {
         let server: Server;
         try {
@@ -132,9 +132,8 @@ export function registerOpsCommands(program: Command): void {
         const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/metrics`;
         if (opts.json) printJson({ url });
         else process.stdout.write(`serving Prometheus metrics at ${url} (Ctrl-C ends)\n`);
-        await new Promise<void>((resolve) => {
-          for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => server.close(() => resolve()));
-        });
+        await untilInterrupted();
+        await new Promise<void>((resolve) => server.close(() => resolve()));
       });
     });
 

@@ -1,8 +1,8 @@
 // svcdup ui: the dashboard (src/ui/server.ts); runs until interrupted.
 import type { Command } from 'commander';
-import { UsageError } from '../errors.js';
 import { startUi } from '../ui/server.js';
 import { etcdFlags, etcdOptions, type EtcdFlags } from './cluster.js';
+import { parsePort, untilInterrupted } from './serve.js';
 
 export function registerUiCommand(program: Command): void {
   etcdFlags(
@@ -12,8 +12,7 @@ export function registerUiCommand(program: Command): void {
       .option('--port <n>', 'port to listen on (default: any free one)')
       .option('--json', 'print {"url","port"} as JSON instead of a sentence'),
   ).action(async (opts: EtcdFlags & { port?: string; json?: boolean }) => {
-    const port = opts.port === undefined ? 0 : Number(opts.port);
-    if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be a port number, not "${opts.port}"`);
+    const port = parsePort(opts.port, 0);
     const ui = await startUi({
       port,
       backendKind: program.opts<{ backend?: string }>().backend,
@@ -23,11 +22,7 @@ export function registerUiCommand(program: Command): void {
     });
     if (opts.json) process.stdout.write(JSON.stringify({ url: ui.url, port: ui.port }) + '\n');
     else process.stdout.write(`svcdup ui: ${ui.url}\n(Ctrl-C to stop)\n`);
-    await new Promise<void>((resolve) => {
-      const stop = (): void => resolve();
-      process.once('SIGINT', stop);
-      process.once('SIGTERM', stop);
-    });
+    await untilInterrupted();
     await ui.close();
   });
 }

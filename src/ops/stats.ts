@@ -7,8 +7,8 @@
 import { readFileSync } from 'node:fs';
 import type { HostBackend, JobProcessStats, ServiceStatus } from '../backend/types.js';
 import type { Db } from '../state/db.js';
-import { listDuplicates } from '../state/duplicates.js';
-import { listVms, type VmRecord } from '../state/vms.js';
+import { listDuplicateNames } from '../state/duplicates.js';
+import { listVmLimits } from '../state/vms.js';
 import { cgroupPids } from './limits.js';
 
 export interface Usage {
@@ -102,13 +102,17 @@ function readNumber(path: string): number | undefined {
 
 /** One sample of every VM (or `only`), with CPU % against `prev` when given. */
 export async function sampleStats(backend: HostBackend, db: Db, opts: { only?: string; prev?: StatsSample } = {}): Promise<StatsSample> {
-  const vms: VmRecord[] = listVms(db).filter((v) => !opts.only || v.name === opts.only);
+  const vms = listVmLimits(db).filter((v) => !opts.only || v.name === opts.only);
   const [services, jobs] = await Promise.all([backend.call('scm.list', {}), backend.call('job.stats', { vms: vms.map((v) => v.name) })]);
   const at = Date.now();
   const scm = new Map<string, ServiceStatus>(services.map((s) => [s.name.toLowerCase(), s]));
+  const jobOf = new Map(jobs.vms.map((j) => [j.vm, j]));
+  // the duplicates' names only, in one query: their plans are not needed (parsing 100 of them was most of a sample's own CPU)
+  const dupsOf = new Map<string, { service: string; scmName: string }[]>();
+  for (const d of listDuplicateNames(db)) dupsOf.set(d.vm, [...(dupsOf.get(d.vm) ?? []), d]);
   const out: VmStats[] = [];
   for (const vm of vms) {
-    const job = jobs.vms.find((j) => j.vm === vm.name) ?? { vm: vm.name, processes: [] };
+    const job = jobOf.get(vm.name) ?? { vm: vm.name, processes: [] };
     const u = zero();
     for (const p of job.processes) add(u, p);
     const memDir = vm.limits?.cgroups?.find((d) => d.includes('/memory/'));
@@ -124,7 +128,7 @@ export async function sampleStats(backend: HostBackend, db: Db, opts: { only?: s
         ioSource = 'linux';
       } else ioSource = 'none';
     }
-    const duplicates: DupStats[] = listDuplicates(db, vm.name).map((d) => {
+    const duplicates: DupStats[] = (dupsOf.get(vm.name) ?? []).map((d) => {
       const s = scm.get(d.scmName.toLowerCase());
       const pid = s?.state === 'RUNNING' || s?.state === 'START_PENDING' || s?.state === 'STOP_PENDING' ? s.pid : 0;
       const du = zero();
@@ -151,8 +155,9 @@ export function withCpuPercent(cur: StatsSample, prev: StatsSample): StatsSample
   const ms = cur.at - prev.at;
   if (ms <= 0) return cur;
   const pct = (now: number, before: number | undefined) => (before === undefined ? undefined : Math.max(0, Math.round(((now - before) / ms) * 1000) / 10));
+  const before = new Map(prev.vms.map((x) => [x.vm, x]));
   for (const v of cur.vms) {
-    const pv = prev.vms.find((x) => x.vm === v.vm);
+    const pv = before.get(v.vm);
     const p = pct(v.cpuMs, pv?.cpuMs);
     if (p !== undefined) v.cpuPercent = p;
     for (const d of v.duplicates) {

@@ -48,6 +48,14 @@ export function listVms(db: Db): VmRecord[] {
   return (db.prepare(`SELECT * FROM vm ORDER BY name`).all() as Row[]).map(fromRow);
 }
 
+/** Every VM's name and limits only, what `stats` reads at each sample (no policy text, no port map). */
+export function listVmLimits(db: Db): Pick<VmRecord, 'name' | 'limits'>[] {
+  return (db.prepare(`SELECT name, limits FROM vm ORDER BY name`).all() as { name: string; limits?: string }[]).map((r) => ({
+    name: r.name,
+    ...(r.limits && r.limits !== '{}' ? { limits: JSON.parse(r.limits) as VmLimits } : {}),
+  }));
+}
+
 /** `orIgnore`: the undo of a removal, which may find the record already back. */
 export function insertVm(
   db: Db,

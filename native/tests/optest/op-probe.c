@@ -3,6 +3,7 @@
  *   op-probe spawn N SECONDS    start N copies of "op-probe sleep SECONDS"; print how many started and the error
  *   op-probe sleep SECONDS      sleep
  *   op-probe print TEXT         write TEXT to stdout and stderr, then exit
+ *   op-probe busy THREADS SECONDS  spin THREADS threads for SECONDS, print the process's own CPU and wall ms
  * Output is one JSON line, flushed at once (the tests read it while the program sleeps). */
 #include <windows.h>
 #include <psapi.h>
@@ -56,8 +57,46 @@ static int spawn(int n, int seconds)
     return 0;
 }
 
+static volatile LONG spinning = 1;
+
+static DWORD WINAPI spin(void *arg)
+{
+    volatile unsigned long long n = 0;
+    (void)arg;
+    while (spinning) n++;
+    return 0;
+}
+
+/* the process's CPU so far, ms: Wine reads the calling process's own times from Linux (times()) */
+static unsigned long long cpu_ms(void)
+{
+    FILETIME created, ended, kernel, user;
+    GetProcessTimes(GetCurrentProcess(), &created, &ended, &kernel, &user);
+    return ((((unsigned long long)kernel.dwHighDateTime << 32) | kernel.dwLowDateTime) +
+            (((unsigned long long)user.dwHighDateTime << 32) | user.dwLowDateTime)) /
+           10000;
+}
+
+/* CPU the process got while THREADS threads wanted all they could (from the first spin on, not
+   its start-up's): what a --cpus cap holds down */
+static int busy(int threads, int seconds)
+{
+    HANDLE h[64];
+    int i, n = threads < 1 ? 1 : threads > 64 ? 64 : threads;
+    unsigned long long cpu0 = cpu_ms(), t0 = GetTickCount64(), wall;
+    for (i = 0; i < n; i++) h[i] = CreateThread(NULL, 0, spin, NULL, 0, NULL);
+    Sleep((DWORD)seconds * 1000);
+    spinning = 0;
+    WaitForMultipleObjects(n, h, TRUE, INFINITE);
+    wall = GetTickCount64() - t0;
+    printf("{\"pid\":%lu,\"cpuMs\":%llu,\"wallMs\":%llu}\n", GetCurrentProcessId(), cpu_ms() - cpu0, wall);
+    fflush(stdout);
+    return 0;
+}
+
 int wmain(int argc, WCHAR **argv)
 {
+    if (argc >= 4 && !wcscmp(argv[1], L"busy")) return busy(_wtoi(argv[2]), _wtoi(argv[3]));
     if (argc >= 4 && !wcscmp(argv[1], L"alloc")) return alloc(_wtoi(argv[2]), _wtoi(argv[3]));
     if (argc >= 4 && !wcscmp(argv[1], L"spawn")) return spawn(_wtoi(argv[2]), _wtoi(argv[3]));
     if (argc >= 3 && !wcscmp(argv[1], L"sleep")) {
@@ -69,6 +108,6 @@ int wmain(int argc, WCHAR **argv)
         fprintf(stderr, "%ls (stderr)\n", argv[2]);
         return 0;
     }
-    fprintf(stderr, "usage: op-probe alloc MB SECONDS | spawn N SECONDS | sleep SECONDS | print TEXT\n");
+    fprintf(stderr, "usage: op-probe alloc MB SECONDS | spawn N SECONDS | sleep SECONDS | print TEXT | busy THREADS SECONDS\n");
     return 1;
 }
