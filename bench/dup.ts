@@ -78,11 +78,23 @@ async function phases(wall: number, runningAt: number, name: string, vm: string 
   };
 }
 
-/** One round of a duplicate: `dup --start` timed, stopped, started again timed (with its phases), removed. Returns the mode it ran in. */
-async function dupRound(mode: DupMode, dupMs: number[], restartMs: number[], restartPhases: Phases[]): Promise<string> {
+/**
+ * One round of a duplicate: `dup --start` timed (with `Duplicates.dup`'s own timeline: plan
+ * made, registered, running), stopped, started again timed (with its phases), removed.
+ * Returns the mode it ran in.
+ */
+async function dupRound(
+  mode: DupMode,
+  dupMs: number[],
+  restartMs: number[],
+  restartPhases: Phases[],
+  dupTimelines: Record<string, number>[] = [],
+): Promise<string> {
   let t = performance.now();
-  const plan = await dups.dup(SVC, 'b0', { start: true, mode });
+  const timeline: Record<string, number> = {};
+  const plan = await dups.dup(SVC, 'b0', { start: true, mode, timeline });
   dupMs.push(performance.now() - t);
+  dupTimelines.push(timeline);
   await dups.stop(SVC, 'b0');
   t = performance.now();
   const wall = Date.now();
@@ -112,6 +124,8 @@ try {
   const relayed: number[] = [];
   const relayedRestart: number[] = [];
   const relayedPhases: Phases[] = [];
+  const dupTimelines: Record<string, number>[] = [];
+  const relayedDupTimelines: Record<string, number>[] = [];
   const direct: number[] = [];
   const directRestart: number[] = [];
   const directPhases: Phases[] = [];
@@ -126,8 +140,8 @@ try {
     await b.call('scm.control', { name: SVC, code: 1 });
     while ((await b.call('scm.status', { name: SVC })).state !== 'STOPPED') await new Promise((r) => setTimeout(r, 5));
 
-    defaultMode = await dupRound('auto', dup, restart, restartPhases);
-    await dupRound('relayed', relayed, relayedRestart, relayedPhases);
+    defaultMode = await dupRound('auto', dup, restart, restartPhases, dupTimelines);
+    await dupRound('relayed', relayed, relayedRestart, relayedPhases, relayedDupTimelines);
     await dupRound('direct', direct, directRestart, directPhases);
   }
   const nativeMs = median(native);
@@ -138,13 +152,18 @@ try {
   say(`start of an existing duplicate (default), median of ${ROUNDS}: ${median(restart).toFixed(1)} ms   ratio ${(median(restart) / nativeMs).toFixed(2)}`);
   say(`dup --relayed --start to RUNNING, median of ${ROUNDS}:  ${median(relayed).toFixed(1)} ms   ratio ${(median(relayed) / nativeMs).toFixed(2)}`);
   say(`start of an existing relayed duplicate, median:      ${median(relayedRestart).toFixed(1)} ms   ratio ${(median(relayedRestart) / nativeMs).toFixed(2)}`);
-  const phaseMedians = (ps: Phases[]): Record<string, number> =>
-    Object.fromEntries(Object.keys(ps[0] ?? {}).map((k) => [k, round(median(ps.map((p) => p[k as keyof Phases] ?? NaN)), 0)]));
+  const phaseMedians = (ps: readonly object[]): Record<string, number> =>
+    Object.fromEntries(Object.keys(ps[0] ?? {}).map((k) => [k, round(median(ps.map((p) => (p as Record<string, number | undefined>)[k] ?? NaN)), 0)]));
   const nativeTimeline = phaseMedians(nativePhases);
   const restartTimeline = phaseMedians(restartPhases);
   const relayedTimeline = phaseMedians(relayedPhases);
   say(
     `where a start goes (ms, medians): native ${JSON.stringify(nativeTimeline)}; existing duplicate (default) ${JSON.stringify(restartTimeline)}; relayed ${JSON.stringify(relayedTimeline)}`,
+  );
+  const dupTimeline = phaseMedians(dupTimelines);
+  const relayedDupTimeline = phaseMedians(relayedDupTimelines);
+  say(
+    `where a dup --start goes (ms after the call, medians: plan made, registered, running): default ${JSON.stringify(dupTimeline)}; relayed ${JSON.stringify(relayedDupTimeline)}`,
   );
   say(`dup --direct --start to RUNNING, median of ${ROUNDS}:   ${median(direct).toFixed(1)} ms   ratio ${(median(direct) / nativeMs).toFixed(2)}`);
   say(`start of an existing direct duplicate, median:       ${median(directRestart).toFixed(1)} ms   ratio ${(median(directRestart) / nativeMs).toFixed(2)}`);
@@ -217,6 +236,8 @@ try {
     nativeTimeline,
     restartTimeline,
     relayedTimeline,
+    dupTimeline,
+    relayedDupTimeline,
     bringUpMsPerDuplicate: round(upMs / N, 1),
     answering,
     distinctPids: pids.size,

@@ -239,6 +239,37 @@ describe('a direct image that dies without reporting STOPPED (svcdup-watch)', ()
     expect((await pipeCall('d1')).pid).toBe(again.pid);
   }, 120_000);
 
+  it('one that crashes by an exception (the test service --fault: RUNNING, then a write to address 0) is STOPPED with 0xC0000005', async () => {
+    const name = `${SVC}@d1`;
+    expect(cliJson<ServiceStatus>(['stop', SVC, '--vm', 'd1']).win32ExitCode).toBe(0);
+    await host.backend.call('scm.start', { name, args: ['--fault'] });
+    const running = await waitState(host.backend, name, 'RUNNING');
+    expect(running.state).toBe('RUNNING');
+    // Wine runs its debugger on an unhandled exception first (AeDebug: winedbg --auto, which
+    // prints a backtrace and ends the process; seconds on a loaded machine): the watcher's part
+    // is measured from the moment the process is gone
+    const t0 = performance.now();
+    let goneAt: number | undefined;
+    let status: ServiceStatus;
+    for (;;) {
+      const [procs, s] = await Promise.all([host.backend.call('proc.list', {}), host.backend.call('scm.status', { name })]);
+      goneAt ??= procs.some((p) => p.pid === running.pid) ? undefined : performance.now();
+      if (s.state === 'STOPPED') {
+        status = s;
+        break;
+      }
+      if (performance.now() - t0 > 30_000) throw new Error(`${name} still ${s.state} 30 s after RUNNING`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    // an unhandled access violation ends the process with the exception code as its exit code
+    expect(status).toMatchObject({ win32ExitCode: 1066, serviceExitCode: 0xc0000005 });
+    expect(goneAt).toBeDefined();
+    expect(performance.now() - goneAt!).toBeLessThan(1000);
+    const again = cliJson<ServiceStatus>(['start', SVC, '--vm', 'd1']);
+    expect(again.state).toBe('RUNNING');
+    expect((await pipeCall('d1')).pid).toBe(again.pid);
+  }, 120_000);
+
   it('one that exits on its own (the test service --crash: RUNNING, then ExitProcess(3)) is STOPPED with exit code 3', async () => {
     const name = `${SVC}@d1`;
     expect(cliJson<ServiceStatus>(['stop', SVC, '--vm', 'd1']).win32ExitCode).toBe(0);

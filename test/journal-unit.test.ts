@@ -86,6 +86,37 @@ describe('journal', () => {
     }
   }
 
+  // What survives a power loss cannot be tested by a kill; what is synced can be observed:
+  // the fsyncs of a real process (strace). One per step's record, none for the marks.
+  it.skipIf(spawnSync('strace', ['-V']).status !== 0)(
+    'each step costs one sync to the disk, its record (the write-ahead part), not its mark',
+    () => {
+      const syncs = (steps: number): number => {
+        const dir = join(testRoot, `journal-sync-${process.pid}-${steps}`);
+        rmSync(dir, { recursive: true, force: true });
+        mkdirSync(dir, { recursive: true });
+        const out = join(dir, 'strace.txt');
+        const child = join(packageRoot, 'test/fixtures/journal-child.ts');
+        const r = spawnSync(
+          'strace',
+          ['-f', '-qq', '-e', 'trace=fsync,fdatasync', '-o', out, 'node', '--import', 'tsx', child, join(dir, 'state.db'), dir, String(steps), '-1', 'before'],
+          {
+            cwd: packageRoot,
+            encoding: 'utf8',
+          },
+        );
+        expect(r.status).toBe(0);
+        const n = readFileSync(out, 'utf8')
+          .split('\n')
+          .filter((l) => /\b(fsync|fdatasync)\(/.test(l)).length;
+        rmSync(dir, { recursive: true, force: true });
+        return n;
+      };
+      expect(syncs(8) - syncs(4)).toBe(4);
+    },
+    60_000,
+  );
+
   it('a batch is recorded whole, applied at once, and rolled back whole when one of its steps fails', async () => {
     const dir = join(testRoot, `journal-batch-${process.pid}`);
     rmSync(dir, { recursive: true, force: true });

@@ -94,6 +94,8 @@ export interface DupOptions {
   force?: boolean;
   /** direct where it applies (the default), or one mode forced (`direct` is `mode: 'direct'`) */
   mode?: DupMode;
+  /** filled with where the call's time went: ms after the call at `planned` (host read, plan made), `registered` (the journaled steps done), `running` (with start) */
+  timeline?: Record<string, number>;
 }
 
 const modeOf = (o: { mode?: DupMode; direct?: boolean }): DupMode => o.mode ?? (o.direct ? 'direct' : 'auto');
@@ -223,6 +225,10 @@ export class Duplicates {
 
   /** Register every planned duplicate as one operation (all or none), optionally start the root. */
   async dup(service: string, vm: string, opts: DupOptions = {}): Promise<DuplicationPlan> {
+    const t0 = performance.now();
+    const mark = (phase: string): void => {
+      if (opts.timeline) opts.timeline[phase] = performance.now() - t0;
+    };
     const plan = await this.plan(service, vm, opts.share, {
       ...(opts.set ? { set: opts.set } : {}),
       ...(opts.restrictedToken ? { restrictedToken: true } : {}),
@@ -230,10 +236,23 @@ export class Duplicates {
       ...(opts.force ? { force: true } : {}),
     });
     if (opts.dryRun) return plan;
+    mark('planned');
     await this.apply('dup', `${plan.root}@${vm}`, plan.steps);
+    mark('registered');
     for (const s of plan.services) this.note('created', vm, s.service, { mode: duplicateMode(s) });
-    await this.saveRulesFile(vm);
-    if (opts.start) await this.start(plan.root, vm, opts.startArgs);
+    // the rules file is for `svcdup run` (the duplicate's processes read the Policy value,
+    // written by the steps): written while the duplicate starts, not before
+    const rules = this.saveRulesFile(vm);
+    rules.catch(() => undefined); // awaited below, after the start too
+    if (opts.start) {
+      try {
+        await this.start(plan.root, vm, opts.startArgs);
+      } finally {
+        await rules.catch(() => undefined);
+      }
+      mark('running');
+    }
+    await rules;
     return plan;
   }
 

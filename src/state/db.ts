@@ -92,12 +92,14 @@ export function openDb(path: string): Db {
     db = new Database(path);
     // WAL: a commit is in the log before the statement returns, so a kill at any point
     // leaves every committed step for recovery, and readers (status, the dashboard) never
-    // wait for a writer. FULL: each commit is also synced to the disk, so a host that loses
-    // power keeps every journal step whose change the host may already have (NORMAL would
-    // lose the last ones, leaving changes no record knows); one fsync per step is cheap
-    // beside the agent round trip each step is.
+    // wait for a writer. NORMAL: a commit is not synced to the disk by itself (a kill loses
+    // nothing; a power loss may lose the last commits, never the database's consistency).
+    // The commits that must survive a power loss, the journal's records of steps before
+    // they are applied, are synced each (Journal's `durable`: FULL for that commit, which
+    // syncs every commit before it too); the rest (steps marked done, events, counters) is
+    // not worth an fsync (about 4 ms each here) on every command's path.
     db.pragma('journal_mode = WAL');
-    db.pragma('synchronous = FULL');
+    db.pragma('synchronous = NORMAL');
     db.pragma('foreign_keys = ON');
     db.pragma('busy_timeout = 10000');
     // quick_check: the structure of every page, in a few ms for a database this size

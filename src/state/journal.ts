@@ -100,12 +100,13 @@ export class Journal<C> {
     const step = async <A>(kind: string, args: A): Promise<void> => {
       const k = kindOf(kind);
       const s = seq++;
-      record.run(id, s, kind, JSON.stringify(args));
+      this.durable(() => record.run(id, s, kind, JSON.stringify(args)));
       failpoint(op, s, 'before');
       try {
         await k.apply(ctx, args);
       } catch (err) {
-        if (k.atomic) markUndone.run(id, s);
+        // on the disk: lost, recovery would undo what a failed atomic step did not make (another's service)
+        if (k.atomic) this.durable(() => markUndone.run(id, s));
         throw err;
       }
       failpoint(op, s, 'after');
@@ -116,19 +117,22 @@ export class Journal<C> {
       const ks = steps.map((s) => kindOf(s.kind));
       const first = seq;
       seq += steps.length;
-      // one transaction: the whole batch is on record before any of it is applied
-      this.db.transaction(() => {
+      // one transaction: the whole batch is on record (on the disk) before any of it is applied
+      this.durable(() => {
         for (const [i, s] of steps.entries()) record.run(id, first + i, s.kind, JSON.stringify(s.args));
-      })();
+      });
       for (let i = 0; i < steps.length; i++) failpoint(op, first + i, 'before');
       const results = await Promise.allSettled(steps.map((s, i) => ks[i]!.apply(ctx, s.args)));
       for (let i = 0; i < steps.length; i++) failpoint(op, first + i, 'after');
-      this.db.transaction(() => {
+      const marks = (): void => {
         for (const [i, r] of results.entries()) {
           if (r.status === 'fulfilled') markDone.run(id, first + i);
           else if (ks[i]!.atomic) markUndone.run(id, first + i);
         }
-      })();
+      };
+      // a failed atomic step's mark is synced (as in `step`); marks of steps done need not be
+      if (results.some((r, i) => r.status === 'rejected' && ks[i]!.atomic)) this.durable(marks);
+      else this.db.transaction(marks)();
       const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
       if (failed) throw failed.reason;
     };
@@ -139,6 +143,29 @@ export class Journal<C> {
     } catch (err) {
       await this.rollback(id, ctx, (err as Error).message);
       throw err;
+    }
+  }
+
+  /**
+   * `fn` in one transaction synced to the disk (synchronous = FULL for its commit, which
+   * syncs the log up to it: every commit before it too), whatever the connection's setting.
+   * For the records of steps, written before the step changes the host: a host that loses
+   * power then keeps the record of every change it may have (recovery undoes it). Marks of
+   * steps done, the operation's end and rollbacks need no sync: lost on a power loss, they
+   * leave steps pending, which recovery undoes (undo works whether or not apply ran), so the
+   * operation is still all or nothing.
+   */
+  private durable(fn: () => void): void {
+    const was = this.db.pragma('synchronous', { simple: true }) as number;
+    if (was >= 2) {
+      this.db.transaction(fn)();
+      return;
+    }
+    this.db.pragma('synchronous = FULL');
+    try {
+      this.db.transaction(fn)();
+    } finally {
+      this.db.pragma(`synchronous = ${was}`);
     }
   }
 

@@ -22,6 +22,8 @@
  * Start arguments (StartService args, or the ImagePath command line):
  *   --exit-code N  report RUNNING, then stop at once with 1066 / N
  *   --crash        report RUNNING, then ExitProcess(3) half a second later
+ *   --fault        report RUNNING, then write through a null pointer half a second later
+ *                  (an unhandled access violation: the process ends with 0xC0000005)
  *   --say TEXT     print TEXT on stdout and on stderr when starting
  *   --chatter MS   print a numbered line on stdout every MS ms while running
  *   --dispatch-delay MS   (command line) wait before connecting to the dispatcher
@@ -347,7 +349,7 @@ static void run_service(const WCHAR *name, DWORD argc, WCHAR **argv)
     struct service *s = calloc(1, sizeof(*s));
     struct listener *l;
     const WCHAR *exit_code;
-    BOOL want_exit, want_crash;
+    BOOL want_exit, want_crash, want_fault;
     HANDLE thread, singleton;
 
     FILETIME now;
@@ -420,6 +422,12 @@ static void run_service(const WCHAR *name, DWORD argc, WCHAR **argv)
     if (want_crash) {
         Sleep(CRASH_DELAY_MS);
         ExitProcess(3);
+    }
+    find_flag(s, L"--fault", FALSE, &want_fault);
+    if (want_fault) {
+        int *volatile nowhere = NULL; /* volatile: the compiler cannot see it is NULL and trap instead */
+        Sleep(CRASH_DELAY_MS);
+        *nowhere = 1;
     }
     if (!want_exit) WaitForSingleObject(s->stop_event, INFINITE);
 
