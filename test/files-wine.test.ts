@@ -144,6 +144,20 @@ describe('copy-on-write', () => {
     ]);
     expect(diffFiles(host.backend, 'b')).toEqual([]);
   });
+
+  // the merge looks each host entry up in the VM's sorted changes: a big folder, changes spread through it
+  it('a 300-entry folder with 80 VM changes lists every entry once, minus the deleted, sorted', async () => {
+    const d = hostFile('C:\\ftbig');
+    mkdirSync(d, { recursive: true });
+    const host300 = Array.from({ length: 300 }, (_, i) => `e${String(i).padStart(4, '0')}.txt`);
+    for (const f of host300) writeFileSync(join(d, f), 'x');
+    // svcdup-fbench change: e0000-e0039 appended to (copied up), e0040-e0059 deleted, n0060-n0079 new
+    const ch = await vms.run('a', [nativeExe(host.backend, 'svcdup-fbench.exe'), 'change', 'C:\\ftbig', '80']);
+    expect(ch.stdout.trim()).toBe('{"changed":80}');
+    const want = [...host300.filter((_, i) => i < 40 || i >= 60), ...Array.from({ length: 20 }, (_, i) => `n${String(60 + i).padStart(4, '0')}.txt`)].sort();
+    expect((await inVm('a', 'list', 'C:\\ftbig')).stdout).toBe(`list=${want.join('|')}`);
+    expect((await inVm('b', 'list', 'C:\\ftbig')).stdout).toBe(`list=${host300.join('|')}`);
+  });
 });
 
 describe('every spelling of a host path lands in the VM', () => {

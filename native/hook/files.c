@@ -644,10 +644,9 @@ out:
 int files_handle_private(HANDLE h)
 {
     wpath q;
-    WCHAR area[96];
-    int n = swprintf(area, 96, FILES_AREA_FMT, G.cfg->vm), r;
+    int r;
     wp_init(&q);
-    r = files_handle_name(h, &q) && q.n > (USHORT)n && !_wcsnicmp(q.p, area, n);
+    r = files_handle_name(h, &q) && files_is_area_name(&q);
     wp_free(&q);
     return r;
 }

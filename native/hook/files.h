@@ -37,9 +37,11 @@ int files_resolve(const OBJECT_ATTRIBUTES *oa, wpath *out);
 int files_resolve_name(HANDLE root, const WCHAR *s, USHORT n, wpath *out);
 /* The VM path a handle stands for (its private copy mapped back), 0 if none. */
 int files_handle_path(HANDLE h, wpath *out);
-int files_handle_private(HANDLE h);             /* files.c: is it a private copy? */
-int files_handle_resolve(HANDLE h, wpath *out); /* F_* of a handle's name; a name that cannot be learnt is F_DENY */
-int files_handle_name(HANDLE h, wpath *out);    /* its raw name, any length; 0 when it cannot be had */
+int files_handle_private(HANDLE h);                        /* files.c: is it a private copy? */
+int files_is_area_name(const wpath *raw);                  /* is a raw name in this VM's area? */
+int files_handle_path_ex(HANDLE h, wpath *out, int *priv); /* files_handle_path + files_handle_private, one name query */
+int files_handle_resolve(HANDLE h, wpath *out);            /* F_* of a handle's name; a name that cannot be learnt is F_DENY */
+int files_handle_name(HANDLE h, wpath *out);               /* its raw name, any length; 0 when it cannot be had */
 /* handles.c's question for a handle-taking change (security, EAs, reparse points): may it act? */
 int files_may_change(HANDLE h);
 /* devices.c: a name that is not a drive path (after files_resolve): may a VM open it? */

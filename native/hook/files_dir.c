@@ -77,24 +77,38 @@ static void list_free(list *l)
     l->count = l->cap = 0;
 }
 
+static int list_grow(list *l)
+{
+    ULONG cap;
+    char **n;
+    if (l->count < l->cap) return 1;
+    cap = l->cap ? l->cap * 2 : 64;
+    if (!(n = hmalloc(cap * sizeof(char *)))) return 0;
+    if (l->rec) {
+        memcpy(n, l->rec, l->count * sizeof(char *));
+        hfree(l->rec);
+    }
+    l->rec = n;
+    l->cap = cap;
+    return 1;
+}
+
 static int list_add(list *l, const char *e, ULONG size)
 {
     char *c;
-    if (l->count == l->cap) {
-        ULONG cap = l->cap ? l->cap * 2 : 64;
-        char **n = hmalloc(cap * sizeof(char *));
-        if (!n) return 0;
-        if (l->rec) {
-            memcpy(n, l->rec, l->count * sizeof(char *));
-            hfree(l->rec);
-        }
-        l->rec = n;
-        l->cap = cap;
-    }
-    if (!(c = hmalloc(size))) return 0;
+    if (!list_grow(l) || !(c = hmalloc(size))) return 0;
     memcpy(c, e, size);
     *(ULONG *)c = 0;
     l->rec[l->count++] = c;
+    return 1;
+}
+
+/* Move entry i of from to the end of to (no copy): 0 when out of memory. */
+static int list_move(list *to, list *from, ULONG i)
+{
+    if (!list_grow(to)) return 0;
+    to->rec[to->count++] = from->rec[i];
+    from->rec[i] = NULL;
     return 1;
 }
 
@@ -113,11 +127,17 @@ static ULONG rsize(const char *r, ULONG cls)
     return no + *(const ULONG *)(r + nl);
 }
 
+/* upcase ordinal, as NTFS sorts; ASCII upcased inline (a listing compares names thousands of times) */
+static WCHAR up1(WCHAR c) { return c < 0x80 ? (c >= L'a' && c <= L'z' ? c - 32 : c) : RtlUpcaseUnicodeChar(c); }
+
 static int cmp_names(const WCHAR *a, USHORT an, const WCHAR *b, USHORT bn)
 {
     USHORT i;
     for (i = 0; i < an && i < bn; i++) {
-        WCHAR x = RtlUpcaseUnicodeChar(a[i]), y = RtlUpcaseUnicodeChar(b[i]);
+        WCHAR x, y;
+        if (a[i] == b[i]) continue;
+        x = up1(a[i]);
+        y = up1(b[i]);
         if (x != y) return x < y ? -1 : 1;
     }
     return an == bn ? 0 : an < bn ? -1 : 1;
@@ -172,27 +192,76 @@ done:
     return st;
 }
 
-static void sort(list *l, ULONG cls)
+typedef int (*cmp_fn)(const void *, const void *, ULONG);
+
+/* A merge sort over pointers: n log n comparisons (a shell sort's halving gaps made a 1,000-entry
+   listing cost tens of thousands); tmp holds n pointers. */
+static void msort(void **r, void **tmp, ULONG n, cmp_fn cmp, ULONG arg)
 {
-    /* insertion sort over pointers is fine for small folders; shell sort keeps big ones fast */
-    ULONG gap, i, j;
-    for (gap = l->count / 2; gap > 0; gap /= 2)
-        for (i = gap; i < l->count; i++) {
-            char *t = l->rec[i];
-            USHORT tn, jn;
-            const WCHAR *ts = rname(t, cls, &tn);
-            for (j = i; j >= gap; j -= gap) {
-                const WCHAR *js = rname(l->rec[j - gap], cls, &jn);
-                int tdot = is_dot(ts, tn), jdot = is_dot(js, jn);
-                int c = tdot != jdot ? (tdot ? -1 : 1) : cmp_names(js, jn, ts, tn) > 0 ? -1 : 1;
-                if (c >= 0) break;
-                l->rec[j] = l->rec[j - gap];
-            }
-            l->rec[j] = t;
+    ULONG w, i;
+    for (w = 1; w < n; w *= 2) {
+        for (i = 0; i < n; i += 2 * w) {
+            ULONG a = i, m = i + w < n ? i + w : n, e = i + 2 * w < n ? i + 2 * w : n, b = m, k = i;
+            while (a < m && b < e) tmp[k++] = cmp(r[b], r[a], arg) < 0 ? r[b++] : r[a++];
+            while (a < m) tmp[k++] = r[a++];
+            while (b < e) tmp[k++] = r[b++];
         }
+        memcpy(r, tmp, n * sizeof(void *));
+    }
 }
 
-/* The merged listing of VM folder vp. */
+/* entries: "." and ".." first, then upcase ordinal */
+static int cmp_recs(const void *a, const void *b, ULONG cls)
+{
+    USHORT an, bn;
+    const WCHAR *as = rname(a, cls, &an), *bs = rname(b, cls, &bn);
+    int ad = is_dot(as, an), bd = is_dot(bs, bn);
+    if (ad != bd) return ad ? -1 : 1;
+    return cmp_names(as, an, bs, bn);
+}
+
+static int sort(list *l, ULONG cls)
+{
+    void **tmp;
+    if (l->count < 2) return 1;
+    if (!(tmp = hmalloc(l->count * sizeof(void *)))) return 0;
+    msort((void **)l->rec, tmp, l->count, cmp_recs, cls);
+    hfree(tmp);
+    return 1;
+}
+
+/* a name that hides the host's entry of that name: the VM's own entry, or a whiteout's target */
+typedef struct {
+    const WCHAR *s;
+    USHORT n;
+} wname;
+
+static int cmp_wnames(const void *a, const void *b, ULONG unused)
+{
+    const wname *x = a, *y = b;
+    return cmp_names(x->s, x->n, y->s, y->n);
+}
+
+/* Is s among the sorted names hide[0..n)? */
+static int hidden(wname *const *hide, ULONG n, const WCHAR *s, USHORT sn)
+{
+    ULONG lo = 0, hi = n;
+    while (lo < hi) {
+        ULONG mid = (lo + hi) / 2;
+        int c = cmp_names(hide[mid]->s, hide[mid]->n, s, sn);
+        if (!c) return 1;
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return 0;
+}
+
+/* The merged listing of VM folder vp: the private folder's entries (whiteouts hiding the host's
+   of their name, own names never shown), then the host's not hidden by one of them, sorted. The
+   names that hide a host entry are sorted once and each host entry looked up in them, so a
+   folder of n host entries and m changes costs (n + m) log m comparisons, not n * m. */
 static NTSTATUS merge(const wpath *vp, int verdict, ULONG cls, UNICODE_STRING *mask, list *out, HANDLE own, int own_private)
 {
     wpath pp;
@@ -200,8 +269,9 @@ static NTSTATUS merge(const wpath *vp, int verdict, ULONG cls, UNICODE_STRING *m
     UNICODE_STRING up = {0};
     WCHAR upbuf[260];
     NTSTATUS st = 0;
-    ULONG i, j;
-    int have_host = 0;
+    ULONG i, j, nh = 0;
+    wname *names = NULL, **hide = NULL;
+    int have_host = 0, closed_below;
     wp_init(&pp);
     if (!files_private(vp, &pp)) return ST_NO_MEMORY;
     if (mask && mask->Length) {
@@ -216,60 +286,54 @@ static NTSTATUS merge(const wpath *vp, int verdict, ULONG cls, UNICODE_STRING *m
         up.Length = up.MaximumLength = n * 2;
     }
     if (verdict != P_PRIVATE && collect((wpath *)vp, cls, mask, &host, own_private ? NULL : own) >= 0) have_host = 1;
-    for (j = 0; j < host.count; j++) { /* svcdup's closed folders are not there for a VM */
-        USHORT hn;
-        const WCHAR *hs = rname(host.rec[j], cls, &hn);
-        if (files_own_hides(vp, hs, hn)) {
-            hfree(host.rec[j]);
-            host.rec[j] = NULL;
-        }
-    }
     collect(&pp, cls, NULL, &priv, own_private ? own : NULL);
+    if (priv.count && !(names = hmalloc(priv.count * (sizeof(wname) + 2 * sizeof(wname *))))) {
+        st = ST_NO_MEMORY;
+        goto done;
+    }
+    hide = (wname **)(names + priv.count);
     for (i = 0; i < priv.count; i++) {
         USHORT n;
         const WCHAR *s = rname(priv.rec[i], cls, &n);
+        int drop = 0;
         if (files_is_own_name(s, n)) {
+            /* a whiteout hides the host's entry of that name */
             if (n > 11 && !_wcsnicmp(s, WH_PREFIX, 11)) {
-                /* a whiteout hides the host's entry of that name */
-                for (j = 0; j < host.count; j++) {
-                    USHORT hn;
-                    const WCHAR *hs;
-                    if (!host.rec[j]) continue;
-                    hs = rname(host.rec[j], cls, &hn);
-                    if (!cmp_names(hs, hn, s + 11, n - 11)) {
-                        hfree(host.rec[j]);
-                        host.rec[j] = NULL;
-                    }
-                }
+                names[nh].s = s + 11;
+                names[nh].n = n - 11;
+                hide[nh] = &names[nh];
+                nh++;
             }
-            continue;
+            drop = 1;
+        } else if (is_dot(s, n))
+            drop = have_host;
+        else if (up.Length && !glob_match(upbuf, s, n))
+            drop = 1;
+        else {
+            names[nh].s = s; /* the VM's own entry stands for the host's of that name */
+            names[nh].n = n;
+            hide[nh] = &names[nh];
+            nh++;
         }
-        if (is_dot(s, n) && have_host) continue;
-        if (up.Length && !is_dot(s, n)) {
-            if (!glob_match(upbuf, s, n)) continue;
-        }
-        for (j = 0; j < host.count; j++) {
-            USHORT hn;
-            const WCHAR *hs;
-            if (!host.rec[j]) continue;
-            hs = rname(host.rec[j], cls, &hn);
-            if (!cmp_names(hs, hn, s, n)) {
-                hfree(host.rec[j]);
-                host.rec[j] = NULL;
-            }
-        }
-        if (!list_add(out, priv.rec[i], rsize(priv.rec[i], cls))) {
+        if (!drop && !list_move(out, &priv, i)) {
             st = ST_NO_MEMORY;
             goto done;
         }
     }
-    for (j = 0; j < host.count; j++)
-        if (host.rec[j] && !list_add(out, host.rec[j], rsize(host.rec[j], cls))) {
+    msort((void **)hide, (void **)hide + priv.count, nh, cmp_wnames, 0);
+    closed_below = files_own_above(vp, 0); /* svcdup's closed folders are not there for a VM */
+    for (j = 0; j < host.count; j++) {
+        USHORT hn;
+        const WCHAR *hs = rname(host.rec[j], cls, &hn);
+        if (hidden(hide, nh, hs, hn) || (closed_below && files_own_hides(vp, hs, hn))) continue;
+        if (!list_move(out, &host, j)) {
             st = ST_NO_MEMORY;
             goto done;
         }
-    sort(out, cls);
+    }
+    if (!sort(out, cls)) st = ST_NO_MEMORY;
 done:
+    hfree(names);
     list_free(&host);
     list_free(&priv);
     wp_free(&pp);
@@ -321,19 +385,27 @@ void files_dir_forget(HANDLE h)
     RtlReleaseSRWLockExclusive(&lock);
 }
 
-/* Needs merging? Only when the VM has changed something in this folder. */
-static int needs_merge(HANDLE h, wpath *vp, int *verdict)
+/* The folder a handle lists: its VM path, its verdict, and whether the handle is the private copy
+   itself; from one question of its name. 0: not a VM folder (listed as it is). */
+static int dir_of(HANDLE h, wpath *vp, int *verdict, int *priv)
+{
+    if (!files_handle_path_ex(h, vp, priv)) return 0;
+    *verdict = files_verdict(vp);
+    return 1;
+}
+
+/* Needs merging? Only when the VM has changed something in this folder: the handle is its
+   private copy (an open goes there first when there is one), or one exists. */
+static int needs_merge(const wpath *vp, int verdict, int priv)
 {
     wpath pp;
     FILE_BASIC_INFORMATION bi;
     OBJECT_ATTRIBUTES oa;
     UNICODE_STRING us;
     int r;
-    if (!files_handle_path(h, vp)) return 0;
-    *verdict = files_verdict(vp);
     if (files_own_above(vp, 0)) return 1; /* the parent of a closed folder: listed without it (merge) */
-    if (*verdict == P_OPEN || *verdict == P_CLOSED) return 0;
-    if (*verdict == P_PRIVATE) return 1;
+    if (verdict == P_OPEN || verdict == P_CLOSED) return 0;
+    if (verdict == P_PRIVATE || priv) return 1;
     wp_init(&pp);
     if (!files_private(vp, &pp)) return 0;
     wp_us(&pp, &us);
@@ -347,7 +419,7 @@ static NTSTATUS serve(HANDLE h, HANDLE event, IO_STATUS_BLOCK *io, PVOID buf, UL
                       BOOLEAN restart, int *handled)
 {
     wpath vp;
-    int verdict, i, slot = -1;
+    int verdict, priv, i, slot = -1;
     ULONG nl, no, off = 0, prev = 0, used = 0;
     NTSTATUS st;
     listing *e;
@@ -365,19 +437,19 @@ static NTSTATUS serve(HANDLE h, HANDLE event, IO_STATUS_BLOCK *io, PVOID buf, UL
         if (slot < 0) {
             /* not (yet) a merged listing: is it one? */
             RtlReleaseSRWLockExclusive(&lock);
-            if (!needs_merge(h, &vp, &verdict)) {
+            if (!dir_of(h, &vp, &verdict, &priv) || !needs_merge(&vp, verdict, priv)) {
                 wp_free(&vp);
                 return 0;
             }
             RtlAcquireSRWLockExclusive(&lock);
-        } else if (!files_handle_path(h, &vp)) {
+        } else if (!dir_of(h, &vp, &verdict, &priv)) {
             RtlReleaseSRWLockExclusive(&lock);
             wp_free(&vp);
             return 0;
-        } else
-            verdict = files_verdict(&vp);
-        if ((st = merge(&vp, verdict, cls, mask, &l, h, files_handle_private(h))) < 0) {
+        }
+        if ((st = merge(&vp, verdict, cls, mask, &l, h, priv)) < 0) {
             RtlReleaseSRWLockExclusive(&lock);
+            list_free(&l);
             wp_free(&vp);
             *handled = 1;
             return st;

@@ -260,6 +260,24 @@ int files_resolve(const OBJECT_ATTRIBUTES *oa, wpath *out)
 }
 
 int files_handle_path(HANDLE h, wpath *out) { return files_resolve_name(h, NULL, 0, out) == F_VM; }
+
+/* Is a raw name one of this VM's private copies (in its area)? */
+int files_is_area_name(const wpath *raw) { return raw->n > area_n && !_wcsnicmp(raw->p, area, area_n); }
+
+/* files_handle_path, and whether the handle is a private copy, from one question of its name */
+int files_handle_path_ex(HANDLE h, wpath *out, int *priv)
+{
+    wpath raw;
+    int r = 0;
+    wp_init(&raw);
+    /* an unnamed handle is never a VM path (files_resolve_name: the console, or refused) */
+    if (files_handle_name(h, &raw) && raw.n) {
+        *priv = files_is_area_name(&raw);
+        r = canon(raw.p, raw.n, out, 1) == F_VM;
+    }
+    wp_free(&raw);
+    return r;
+}
 int files_handle_resolve(HANDLE h, wpath *out) { return files_resolve_name(h, NULL, 0, out); }
 
 /* A handle's raw name (NtQueryObject), whatever its length: 0 when it cannot be had. */
