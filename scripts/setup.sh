@@ -13,6 +13,8 @@ command -v clang-format >/dev/null 2>&1 || need+=(clang-format)
 [ -x /usr/bin/chromium ] || need+=(chromium)
 # the cluster's control store (docs/cluster.md); test/cluster.test.ts starts a 3-member etcd from it
 command -v etcd >/dev/null 2>&1 || need+=(etcd-server)
+# test/journal-unit.test.ts counts a real journal process's fsyncs with strace
+command -v strace >/dev/null 2>&1 || need+=(strace)
 if [ ${#need[@]} -gt 0 ]; then
   if ! command -v apt-get >/dev/null 2>&1; then
     echo "setup: missing ${need[*]} and no apt-get here: install them with your package manager" >&2
