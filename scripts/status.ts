@@ -25,14 +25,16 @@ function row(name: string, f: Figures): string {
     case 'namespace':
       return `VM / native: CreateMutex+CloseHandle ${n(f.createMutexRatio)}, OpenMutex ${n(f.openMutexRatio)}, pipe open ${n(f.openPipeRatio)}, process creation ${n(f.createProcessRatio)}`;
     case 'dup':
+      // aims of issue 25: the default mode (direct where it applies) and the relayed one
       return (
-        `\`dup --start\` to RUNNING ${n(f.dupStartMs, 0)} ms vs \`sc start\` ${n(f.nativeStartMs, 0)} ms: ratio **${n(f.dupStartRatio)}** (aim 1.5); ` +
-        `start of an existing duplicate ratio **${n(f.restartRatio)}** (aim 1.3); ${n(f.answering, 0)}/${n(f.n, 0)} duplicates answering; ` +
-        `svcdup-host private memory ${n(f.hostPrivateKbPerDuplicate, 0)} kB per duplicate (Linux view) vs ${n(f.serviceProcessKb, 0)} kB for the service's own process and ${n(f.idleProcessKb, 0)} kB for an idle Wine process` +
+        `default mode (${f.defaultMode ?? 'relayed'}): \`dup --start\` to RUNNING ${n(f.dupStartMs, 0)} ms vs \`sc start\` ${n(f.nativeStartMs, 0)} ms: ratio **${n(f.dupStartRatio)}** (aim 1.3); ` +
+        `start of an existing duplicate ratio **${n(f.restartRatio)}** (aim 1.1); svcdup's private memory ${n(f.hostPrivateKbPerDuplicate, 0)} kB per duplicate (aim 512 kB); ${n(f.answering, 0)}/${n(f.n, 0)} duplicates answering` +
+        (f.relayedStartRatio === undefined
+          ? ''
+          : `; relayed: \`dup --relayed --start\` ratio **${n(f.relayedStartRatio)}** (aim 1.6), restart ${n(f.relayedRestartRatio)}, svcdup-host ${n(f.relayedHostPrivateKb, 0)} kB (Linux view; the service's own process ${n(f.serviceProcessKb, 0)} kB, an idle Wine process ${n(f.idleProcessKb, 0)} kB)`) +
         (f.directDupStartRatio === undefined
           ? ''
-          : `; **direct** duplicates (\`dup --direct\`, no svcdup-host): \`dup --direct --start\` ratio **${n(f.directDupStartRatio)}**, start of an existing one **${n(f.directRestartRatio)}**, ` +
-            `the image with the hook ${n(f.directImageKb, 0)} kB: ${n(f.directSvcdupKbPerDuplicate, 0)} kB over the native process (relayed: ${n(f.relayOverNativeKb, 0)} kB)`)
+          : `; \`dup --direct --start\` ratio **${n(f.directDupStartRatio)}**, restart **${n(f.directRestartRatio)}**, the image with the hook ${n(f.directImageKb, 0)} kB`)
       );
     case 'network':
       return `VM / native: echo throughput ${n(f.echoThroughputRatio)}, echo connect latency ${n(f.echoConnectRatio)}, HTTP throughput ${n(f.httpThroughputRatio)}, HTTP new connection ${n(f.httpConnectRatio)}`;
@@ -64,7 +66,7 @@ export function section(results: Results): string {
   const m = results.machine;
   const lines = [
     START,
-    `Figures from \`npm run bench -- --json\` (bench/results.json), ${m.cores} cores / ${m.memoryGb} GB, ${m.wine}; one run each, on a machine shared with other work (run-to-run noise is large: compare ratios measured in the same run, not absolute times).`,
+    `Figures from \`npm run bench -- --json\` (bench/results.json), ${m.cores} cores / ${m.memoryGb} GB, ${m.wine}; one run each (the runs of 2026-12-07 on the idle machine, load 1 or less; run-to-run noise is still large: compare ratios measured in the same run, not absolute times).`,
     '',
     '| bench | run at | figure |',
     '|---|---|---|',
