@@ -29,7 +29,10 @@ const PGPORT = 5548;
 const PGDATA = 'C:\\pgdata';
 /** initdb's data directory on h2, made while the node-loss cases wait on leases and graces (an error, or nothing) */
 let pgData: Promise<Error | undefined> | undefined;
-const TTL = 6;
+// the lease's TTL: its fence margin (a quarter) leaves 6.75 s to renew it, more than the test
+// etcd's leader election after its leader is killed (election timeout 2 s, randomised to 4 s)
+// plus a renewal's timeout: with 6 s a node fenced itself when the killed member was the leader
+const TTL = 9;
 const GRACE = 3;
 const dir = mkdtempSync(join(tmpdir(), 'svcdup-cluster-'));
 const NAMES = ['h1', 'h2', 'h3'] as const;

@@ -101,13 +101,24 @@ export class EtcdCluster {
 
   /** `tls`: clients must speak TLS and show a certificate signed by `ca`. */
   static async start(size = 3, tls?: EtcdTls): Promise<EtcdCluster> {
-    const dir = mkdtempSync(join(tmpdir(), 'svcdup-etcd-'));
-    const members: Member[] = [];
-    for (let i = 0; i < size; i++) members.push({ name: `m${i}`, client: await freePort(), peer: await freePort() });
-    const c = new EtcdCluster(dir, members, tls);
-    for (const m of members) c.spawn(m, 'new');
-    await c.waitHealthy();
-    return c;
+    // a port freePort gave can be taken before etcd binds it (another test's etcd, any
+    // outgoing connection's ephemeral port): a member that exits at start is tried again,
+    // the whole cluster on new ports
+    for (let attempt = 1; ; attempt++) {
+      const dir = mkdtempSync(join(tmpdir(), 'svcdup-etcd-'));
+      const members: Member[] = [];
+      for (let i = 0; i < size; i++) members.push({ name: `m${i}`, client: await freePort(), peer: await freePort() });
+      const c = new EtcdCluster(dir, members, tls);
+      for (const m of members) c.spawn(m, 'new');
+      try {
+        await c.waitHealthy();
+        return c;
+      } catch (err) {
+        const exited = members.some((m) => m.proc && (m.proc.exitCode !== null || m.proc.signalCode !== null));
+        if (!exited || attempt >= 3) throw err;
+        await c.stop();
+      }
+    }
   }
 
   private spawn(m: Member, state: 'new' | 'existing'): void {
@@ -149,6 +160,8 @@ export class EtcdCluster {
         ),
       );
       if (ok.every(Boolean)) return;
+      const gone = which.find((m) => m.proc && (m.proc.exitCode !== null || m.proc.signalCode !== null));
+      if (gone) throw new Error(`etcd member ${gone.name} exited (logs in ${this.dir})`);
       if (Date.now() > end) throw new Error(`etcd not healthy after ${ms} ms (logs in ${this.dir})`);
       await new Promise((r) => setTimeout(r, 200));
     }

@@ -185,8 +185,11 @@ export async function quorumProblem(client: Etcd3, o: EtcdOptions): Promise<Quor
 /**
  * Lease renewals that survive a dead member. etcd3's keepaliveOnce opens its stream to one
  * member and does not try another when that member is gone, and a stream has no deadline;
- * this renews through one client per member, the last one that answered first, each attempt
- * bounded by `timeoutMs`.
+ * this renews through one client per member, each attempt bounded by `timeoutMs`: first the
+ * member that answered last, and when it does not answer, all the others at once (one after
+ * the other, a dead member and a leader election after it could take the whole fence margin:
+ * a node fenced itself when one etcd member of three was killed). A renewal that fails
+ * everywhere starts with the next member the next time.
  */
 export class LeaseKeeper {
   private readonly clients: Etcd3[];
@@ -201,18 +204,25 @@ export class LeaseKeeper {
 
   /** Renew lease `id` (decimal string); the TTL left, 0 when the lease is gone. */
   async renew(id: string, timeoutMs: number): Promise<number> {
-    let last: unknown;
-    for (let k = 0; k < this.clients.length; k++) {
-      const i = (this.good + k) % this.clients.length;
+    const first = this.good;
+    try {
+      return await once(this.clients[first]!, id, timeoutMs);
+    } catch (err) {
+      const others = this.clients.map((c, i) => ({ c, i })).filter(({ i }) => i !== first);
+      if (!others.length) throw err;
       try {
-        const ttl = await once(this.clients[i]!, id, timeoutMs);
-        this.good = i;
-        return ttl;
-      } catch (err) {
-        last = err;
+        return await Promise.any(
+          others.map(async ({ c, i }) => {
+            const ttl = await once(c, id, timeoutMs);
+            this.good = i;
+            return ttl;
+          }),
+        );
+      } catch (all) {
+        this.good = (first + 1) % this.clients.length;
+        throw (all as AggregateError).errors?.[0] ?? err;
       }
     }
-    throw last;
   }
 
   close(): void {
