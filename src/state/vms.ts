@@ -30,13 +30,16 @@ interface Row {
   limits?: string;
 }
 
+/** The limits column as a record's field: absent when none are set. */
+const limitsOf = (text: string | undefined): Pick<VmRecord, 'limits'> => (text && text !== '{}' ? { limits: JSON.parse(text) as VmLimits } : {});
+
 const fromRow = (r: Row): VmRecord => ({
   name: r.name,
   createdAt: r.created_at,
   policy: r.policy,
   ...(r.address ? { address: r.address } : {}),
   portMap: JSON.parse(r.port_map) as Record<string, number>,
-  ...(r.limits && r.limits !== '{}' ? { limits: JSON.parse(r.limits) as VmLimits } : {}),
+  ...limitsOf(r.limits),
 });
 
 export function getVm(db: Db, name: string): VmRecord | undefined {
@@ -52,7 +55,7 @@ export function listVms(db: Db): VmRecord[] {
 export function listVmLimits(db: Db): Pick<VmRecord, 'name' | 'limits'>[] {
   return (db.prepare(`SELECT name, limits FROM vm ORDER BY name`).all() as { name: string; limits?: string }[]).map((r) => ({
     name: r.name,
-    ...(r.limits && r.limits !== '{}' ? { limits: JSON.parse(r.limits) as VmLimits } : {}),
+    ...limitsOf(r.limits),
   }));
 }
 
