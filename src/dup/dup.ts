@@ -242,17 +242,12 @@ export class Duplicates {
     for (const s of plan.services) this.note('created', vm, s.service, { mode: duplicateMode(s) });
     // the rules file is for `svcdup run` (the duplicate's processes read the Policy value,
     // written by the steps): written while the duplicate starts, not before
-    const rules = this.saveRulesFile(vm);
-    rules.catch(() => undefined); // awaited below, after the start too
-    if (opts.start) {
-      try {
-        await this.start(plan.root, vm, opts.startArgs);
-      } finally {
-        await rules.catch(() => undefined);
-      }
-      mark('running');
-    }
-    await rules;
+    const saved = this.saveRulesFile(vm);
+    const started = opts.start ? this.start(plan.root, vm, opts.startArgs).then(() => mark('running')) : undefined;
+    // both settled before either error is thrown; the start's first
+    const [start, rules] = await Promise.allSettled([started, saved]);
+    if (start.status === 'rejected') throw start.reason;
+    if (rules.status === 'rejected') throw rules.reason;
     return plan;
   }
 
