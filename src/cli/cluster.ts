@@ -56,7 +56,7 @@ async function withEtcd<T>(f: EtcdFlags, fn: (c: Etcd3, o: EtcdOptions) => Promi
     if (err instanceof SvcdupError) throw err;
     // an etcd call that failed after the first contact: most often a lost quorum (a write, or a
     // linearizable read, cannot be answered); one line that says which, never gRPC's text
-    const problem = await quorumProblem(c, o).catch(() => undefined);
+    const problem = await quorumProblem(o).catch(() => undefined);
     throw new SvcdupError(
       problem
         ? `${problem.text}; the change is not confirmed and nothing is placed or moved until quorum is back: run the command again then`
@@ -261,7 +261,7 @@ export function registerClusterCommands(program: Command): void {
   etcdFlags(cluster.command('nodes').description('nodes: ready, lease, labels, capacity, duplicates').option('--json', 'print as JSON')).action(
     async (f: EtcdFlags & { json?: boolean }) => {
       await withEtcd(f, async (c, o) => {
-        const q = await quorumProblem(c, o);
+        const q = await quorumProblem(o);
         const problem = q?.text;
         const m = memberClient(c, o, q);
         let rows: Awaited<ReturnType<typeof nodeRows>>;
@@ -291,7 +291,7 @@ export function registerClusterCommands(program: Command): void {
   etcdFlags(cluster.command('ps').description('every replica: its host, generation, state as its node reports').option('--json', 'print as JSON')).action(
     async (f: EtcdFlags & { json?: boolean }) => {
       await withEtcd(f, async (c, o) => {
-        const q = await quorumProblem(c, o);
+        const q = await quorumProblem(o);
         const problem = q?.text;
         const m = memberClient(c, o, q);
         const rows = psRows(await readState(m.client, { serializable: !!q }).finally(() => m.close()));

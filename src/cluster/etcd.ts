@@ -145,41 +145,60 @@ export interface QuorumProblem {
 /**
  * Whether etcd has quorum: a linearizable read (goes through the raft leader) answered. When
  * not, how many members answer on their own: what `cluster ps` says instead of hanging.
+ * Every member is asked at once and once (one 5 s deadline in all): etcd3 retries a call three
+ * times by default, and a member without quorum holds a linearizable read until its deadline,
+ * so through the command's client each retry cost 5 s more (`cluster ps` took 21 s with 2 of 3
+ * members gone). The first member that answers through the leader settles it.
  */
-export async function quorumProblem(client: Etcd3, o: EtcdOptions): Promise<QuorumProblem | undefined> {
+export async function quorumProblem(o: EtcdOptions): Promise<QuorumProblem | undefined> {
+  const probe = await quorumProbe(o);
   try {
-    await client.get('/svcdup/quorum-probe').string();
-    return undefined;
-  } catch (err) {
-    // each member asked at once (one deadline for all, not one per dead member): does it answer
-    // on its own, and can it answer through the raft leader (the first call may have hit a dead one)
-    const urls = etcdUrls(o.etcd);
-    const { Etcd3 } = await loadEtcd3();
-    const asked = await Promise.all(
-      urls.map(async (u) => {
-        const one = new Etcd3({ ...etcdClientOptions({ ...o, etcd: u }) });
-        try {
-          const [alone, quorum] = await Promise.allSettled([one.get('/svcdup/').serializable(true).string(), one.get('/svcdup/quorum-probe').string()]);
-          return {
-            url: u,
-            alone: alone.status === 'fulfilled',
-            quorum: quorum.status === 'fulfilled',
-            why: quorum.status === 'rejected' ? quorum.reason : undefined,
-          };
-        } finally {
-          one.close();
-        }
+    return await probe.check();
+  } finally {
+    probe.close();
+  }
+}
+
+/** quorumProblem's clients kept for repeated checks (the dashboard's cluster feed, every 2 s). */
+export async function quorumProbe(o: EtcdOptions): Promise<{ check(): Promise<QuorumProblem | undefined>; close(): void }> {
+  const urls = etcdUrls(o.etcd);
+  const { Etcd3 } = await loadEtcd3();
+  const { noop } = await import('cockatiel'); // etcd3's own fault-handling library, loaded with it
+  const clients = urls.map((u) => new Etcd3({ ...etcdClientOptions({ ...o, etcd: u }), faultHandling: { global: noop } }));
+  async function check(): Promise<QuorumProblem | undefined> {
+    const asked = clients.map((one, i) => {
+      const url = urls[i] as string;
+      const alone = one.get('/svcdup/').serializable(true).string();
+      const quorum = one.get('/svcdup/quorum-probe').string();
+      // settled by the early answer or a close: not an unhandled rejection
+      for (const p of [alone, quorum]) p.catch(() => {});
+      return { url, alone, quorum };
+    });
+    const anyQuorum = await Promise.any(asked.map((a) => a.quorum)).then(
+      () => true,
+      () => false,
+    );
+    if (anyQuorum) return undefined;
+    const answers = await Promise.all(
+      asked.map(async (a) => {
+        const [alone, quorum] = await Promise.allSettled([a.alone, a.quorum]);
+        return { url: a.url, alone: alone.status === 'fulfilled', why: quorum.status === 'rejected' ? quorum.reason : undefined };
       }),
     );
-    if (asked.some((a) => a.quorum)) return undefined;
-    const answering = asked.filter((a) => a.alone).length;
-    // why, as a member that answers on its own says it (the first call's reason may be a dead member's)
-    const alone = asked.find((a) => a.alone);
+    const answering = answers.filter((a) => a.alone).length;
+    // why, as a member that answers on its own says it (a dead member's reason says less)
+    const alone = answers.find((a) => a.alone);
     return {
-      text: `etcd has no quorum: ${answering} of ${urls.length} members given answer, and a write or a linearizable read fails (${etcdWhy(alone?.why ?? err)}); nodes keep running what they have, changes wait`,
+      text: `etcd has no quorum: ${answering} of ${urls.length} members given answer, and a write or a linearizable read fails (${etcdWhy(alone?.why ?? answers[0]?.why)}); nodes keep running what they have, changes wait`,
       ...(alone ? { member: alone.url } : {}),
     };
   }
+  return {
+    check,
+    close: () => {
+      for (const c of clients) c.close();
+    },
+  };
 }
 
 /**

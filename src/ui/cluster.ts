@@ -4,7 +4,7 @@
 // every 2 s besides (lease ages move with no change in etcd).
 import type { Etcd3, Watcher } from 'etcd3';
 import { nodeRows, psRows, type NodeRow, type PsRow } from '../cluster/admin.js';
-import { connectEtcd, etcdWhy, memberClient, quorumProblem, type EtcdOptions } from '../cluster/etcd.js';
+import { connectEtcd, etcdWhy, memberClient, quorumProbe, type EtcdOptions } from '../cluster/etcd.js';
 import { ROOT } from '../cluster/keys.js';
 import { Coalesced } from '../cluster/serial.js';
 import { readState } from '../cluster/view.js';
@@ -30,11 +30,12 @@ export interface ClusterFeed {
 
 export async function startClusterFeed(o: EtcdOptions, log: (line: string) => void): Promise<ClusterFeed> {
   const client: Etcd3 = await connectEtcd(o, 15_000, log);
+  const probe = await quorumProbe(o);
   let current: ClusterView | undefined;
   let closed = false;
 
   async function read(): Promise<void> {
-    const q = await quorumProblem(client, o);
+    const q = await probe.check();
     const problem = q?.text;
     const m = memberClient(client, o, q);
     let s: Awaited<ReturnType<typeof readState>>;
@@ -96,6 +97,7 @@ export async function startClusterFeed(o: EtcdOptions, log: (line: string) => vo
       clearInterval(timer);
       await watcher.cancel().catch(() => {});
       await reading.idle();
+      probe.close();
       client.close();
     },
   };
