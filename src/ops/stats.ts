@@ -113,7 +113,7 @@ interface ScmAnswer {
 }
 const scmAnswers = new WeakMap<StatsSample, ScmAnswer>();
 /** the service list is asked again at least this often (a pause, which changes no process, shows within it) */
-export const SCM_REASK_MS = 30_000;
+const SCM_REASK_MS = 30_000;
 const PENDING = new Set(['START_PENDING', 'STOP_PENDING', 'CONTINUE_PENDING', 'PAUSE_PENDING']);
 
 /**
@@ -123,11 +123,11 @@ const PENDING = new Set(['START_PENDING', 'STOP_PENDING', 'CONTINUE_PENDING', 'P
  * changed, and for at most SCM_REASK_MS, the SCM is not asked again (one EnumServicesStatusEx
  * less: the agent's, the wineserver's and services.exe's CPU).
  */
-function reusableScm(prev: StatsSample | undefined, processes: string, names: string, now: number): Map<string, ServiceStatus> | undefined {
+function reusableScm(prev: StatsSample | undefined, processes: string, names: string, now: number): ScmAnswer | undefined {
   const a = prev && scmAnswers.get(prev);
   if (!a || now - a.at >= SCM_REASK_MS || a.processes !== processes || a.names !== names) return undefined;
   for (const v of prev!.vms) for (const d of v.duplicates) if (PENDING.has(d.state)) return undefined;
-  return a.scm;
+  return a;
 }
 
 /** One sample of every VM (or `only`), with CPU % against `prev` when given. */
@@ -136,16 +136,16 @@ export async function sampleStats(backend: HostBackend, db: Db, opts: { only?: s
   // the duplicates' names only, in one query: their plans are not needed (parsing 100 of them was most of a sample's own CPU)
   const dupNames = listDuplicateNames(db);
   const jobs = await backend.call('job.stats', { vms: vms.map((v) => v.name) });
+  // the counters' time, for CPU %: the service list, when asked, comes after them
+  const at = Date.now();
   const processes = jobs.vms.map((j) => `${j.vm}:${j.processes.map((p) => p.pid).join(',')}`).join(' ');
   const names = dupNames.map((d) => d.scmName).join(' ');
-  let answer: ScmAnswer | undefined;
-  let scm = reusableScm(opts.prev, processes, names, Date.now());
-  if (!scm) {
+  let answer = reusableScm(opts.prev, processes, names, at);
+  if (!answer) {
     const services = await backend.call('scm.list', {});
-    scm = new Map<string, ServiceStatus>(services.map((s) => [s.name.toLowerCase(), s]));
-    answer = { at: Date.now(), scm, processes, names };
-  } else answer = scmAnswers.get(opts.prev!);
-  const at = Date.now();
+    answer = { at: Date.now(), scm: new Map<string, ServiceStatus>(services.map((s) => [s.name.toLowerCase(), s])), processes, names };
+  }
+  const scm = answer.scm;
   const jobOf = new Map(jobs.vms.map((j) => [j.vm, j]));
   const dupsOf = new Map<string, { service: string; scmName: string }[]>();
   for (const d of dupNames) dupsOf.set(d.vm, [...(dupsOf.get(d.vm) ?? []), d]);
@@ -187,7 +187,7 @@ export async function sampleStats(backend: HostBackend, db: Db, opts: { only?: s
   }
   const sample: StatsSample = { at, vms: out };
   if (opts.prev) withCpuPercent(sample, opts.prev);
-  if (answer) scmAnswers.set(sample, answer);
+  scmAnswers.set(sample, answer);
   return sample;
 }
 
