@@ -5,8 +5,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { limitsFromValueText, limitsText, limitsValueText, parseLimits } from '../src/ops/limits.js';
 import { DupLogKeeper, dupLogPath, readDupLog, vmLogsDir } from '../src/ops/logs.js';
-import { processesOf, type StatsSample, withCpuPercent } from '../src/ops/stats.js';
-import type { JobProcessStats } from '../src/backend/types.js';
+import { processesOf, sampleStats, type StatsSample, withCpuPercent } from '../src/ops/stats.js';
+import type { HostBackend, JobProcessStats, ServiceStatus } from '../src/backend/types.js';
+import { openDb } from '../src/state/db.js';
+import { insertDuplicate } from '../src/state/duplicates.js';
+import { insertVm } from '../src/state/vms.js';
 import { parsePort } from '../src/cli/serve.js';
 
 const host = { memoryBytes: 8 * 2 ** 30, cpus: 4, maxProcesses: 32768 };
@@ -125,6 +128,62 @@ describe('stats arithmetic', () => {
     const prev: StatsSample = { at: 1000, vms: [vm(100)] };
     const cur: StatsSample = { at: 3000, vms: [vm(1100)] };
     expect(withCpuPercent(cur, prev).vms[0]!.cpuPercent).toBe(50);
+  });
+});
+
+describe("a series of samples and the SCM's service list", () => {
+  it('is asked once while no VM process, duplicate name or pending state changes; again at each change', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'svcdup-stats-'));
+    const db = openDb(join(dir, 'state.db'));
+    try {
+      insertVm(db, { name: 'a', policy: '' });
+      insertDuplicate(db, { vm: 'a', service: 'svc', scmName: 'svcdup.a.svc', plan: {} });
+      // what the host answers: the job's member pids and the SCM's state and pid of the duplicate
+      let pids = [100];
+      let state: ServiceStatus['state'] = 'RUNNING';
+      let scmAsked = 0;
+      const backend = {
+        call: async (op: string) => {
+          if (op === 'job.stats') return { vms: [{ vm: 'a', processes: pids.map((pid) => proc(pid, 8)) }] };
+          scmAsked += 1;
+          return [
+            { name: 'svcdup.a.svc', type: 16, state, pid: pids[0] ?? 0, controlsAccepted: 0, win32ExitCode: 0, serviceExitCode: 0, checkpoint: 0, waitHint: 0 },
+          ];
+        },
+      } as unknown as HostBackend;
+      let prev = await sampleStats(backend, db);
+      const next = async () => (prev = await sampleStats(backend, db, { prev }));
+      await next();
+      await next();
+      expect(scmAsked).toBe(1);
+      expect(prev.vms[0]!.duplicates[0]).toMatchObject({ state: 'RUNNING', pid: 100, processes: 1 });
+      // the duplicate restarted: a new process, so the SCM is asked and its new pid seen
+      pids = [104];
+      await next();
+      expect(scmAsked).toBe(2);
+      expect(prev.vms[0]!.duplicates[0]).toMatchObject({ pid: 104, processes: 1 });
+      // a pending state is asked again until it settles
+      state = 'STOP_PENDING';
+      pids = [];
+      await next();
+      await next();
+      expect(scmAsked).toBe(4);
+      state = 'STOPPED';
+      await next();
+      await next();
+      expect(scmAsked).toBe(5);
+      expect(prev.vms[0]!.duplicates[0]).toMatchObject({ state: 'STOPPED', pid: 0, processes: 0 });
+      // a new duplicate
+      insertDuplicate(db, { vm: 'a', service: 'other', scmName: 'svcdup.a.other', plan: {} });
+      await next();
+      expect(scmAsked).toBe(6);
+      // a one-off sample (no prev) always asks
+      await sampleStats(backend, db);
+      expect(scmAsked).toBe(7);
+    } finally {
+      db.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

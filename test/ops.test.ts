@@ -156,6 +156,20 @@ describe('metrics', () => {
     expect(value('svcdup_vm_private_bytes', { vm: 'a' })).toBeGreaterThan(200 * 2 ** 20 * 0.95);
     expect(value('svcdup_vm_cpu_seconds', { vm: 'a' })).toBeGreaterThan(0);
     if (cgroupsHere) expect(value('svcdup_vm_memory_limit_bytes', { vm: 'mem' })).toBe(100 * 2 ** 20);
+    // the server's samples reuse the SCM's answer while no VM's processes changed (docs/operate.md,
+    // "Stats"): the duplicate stopped, then started again (a new process), is seen each time
+    for (const [args, up] of [
+      [['stop', SVC, '--vm', 'a'], 0],
+      [['start', SVC, '--vm', 'a', '--', '--say', 'direct line'], 1],
+    ] as const) {
+      const r = cli([...args]);
+      expect(r.status, r.stderr).toBe(0);
+      const fams = await scrape();
+      const v = (name: string) => Number(fams.find((f) => f.name === name)?.metrics.find((m) => m.labels?.vm === 'a' && m.labels?.service === SVC)?.value);
+      expect(v('svcdup_duplicate_up'), args.join(' ')).toBe(up);
+      expect(v('svcdup_duplicate_processes')).toBe(up ? vmStats('a').duplicates.find((d) => d.service === SVC)!.processes : 0);
+      if (up) expect(v('svcdup_duplicate_processes')).toBeGreaterThanOrEqual(1);
+    }
     server.kill('SIGTERM');
   });
 });

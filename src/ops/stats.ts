@@ -100,16 +100,55 @@ function readNumber(path: string): number | undefined {
   }
 }
 
+/**
+ * What a sample asked the SCM, kept for the next sample of the same series (the `prev` it is
+ * given): the service list, when it was asked, and what it depended on.
+ */
+interface ScmAnswer {
+  at: number;
+  scm: Map<string, ServiceStatus>;
+  /** every VM's member processes ("vm:pid ...") and the duplicates' names when it was asked */
+  processes: string;
+  names: string;
+}
+const scmAnswers = new WeakMap<StatsSample, ScmAnswer>();
+/** the service list is asked again at least this often (a pause, which changes no process, shows within it) */
+const SCM_REASK_MS = 30_000;
+const PENDING = new Set(['START_PENDING', 'STOP_PENDING', 'CONTINUE_PENDING', 'PAUSE_PENDING']);
+
+/**
+ * The previous sample's service list when it still holds (docs/operate.md, "Stats"): a
+ * duplicate's pid and state change only as its process starts or ends, which changes its VM's
+ * member processes; so while no VM's processes, no duplicate's name and no pending state
+ * changed, and for at most SCM_REASK_MS, the SCM is not asked again (one EnumServicesStatusEx
+ * less: the agent's, the wineserver's and services.exe's CPU).
+ */
+function reusableScm(prev: StatsSample | undefined, processes: string, names: string, now: number): ScmAnswer | undefined {
+  const a = prev && scmAnswers.get(prev);
+  if (!a || now - a.at >= SCM_REASK_MS || a.processes !== processes || a.names !== names) return undefined;
+  for (const v of prev!.vms) for (const d of v.duplicates) if (PENDING.has(d.state)) return undefined;
+  return a;
+}
+
 /** One sample of every VM (or `only`), with CPU % against `prev` when given. */
 export async function sampleStats(backend: HostBackend, db: Db, opts: { only?: string; prev?: StatsSample } = {}): Promise<StatsSample> {
   const vms = listVmLimits(db).filter((v) => !opts.only || v.name === opts.only);
-  const [services, jobs] = await Promise.all([backend.call('scm.list', {}), backend.call('job.stats', { vms: vms.map((v) => v.name) })]);
-  const at = Date.now();
-  const scm = new Map<string, ServiceStatus>(services.map((s) => [s.name.toLowerCase(), s]));
-  const jobOf = new Map(jobs.vms.map((j) => [j.vm, j]));
   // the duplicates' names only, in one query: their plans are not needed (parsing 100 of them was most of a sample's own CPU)
+  const dupNames = listDuplicateNames(db);
+  const jobs = await backend.call('job.stats', { vms: vms.map((v) => v.name) });
+  // the counters' time, for CPU %: the service list, when asked, comes after them
+  const at = Date.now();
+  const processes = jobs.vms.map((j) => `${j.vm}:${j.processes.map((p) => p.pid).join(',')}`).join(' ');
+  const names = dupNames.map((d) => d.scmName).join(' ');
+  let answer = reusableScm(opts.prev, processes, names, at);
+  if (!answer) {
+    const services = await backend.call('scm.list', {});
+    answer = { at: Date.now(), scm: new Map<string, ServiceStatus>(services.map((s) => [s.name.toLowerCase(), s])), processes, names };
+  }
+  const scm = answer.scm;
+  const jobOf = new Map(jobs.vms.map((j) => [j.vm, j]));
   const dupsOf = new Map<string, { service: string; scmName: string }[]>();
-  for (const d of listDuplicateNames(db)) dupsOf.set(d.vm, [...(dupsOf.get(d.vm) ?? []), d]);
+  for (const d of dupNames) dupsOf.set(d.vm, [...(dupsOf.get(d.vm) ?? []), d]);
   const out: VmStats[] = [];
   for (const vm of vms) {
     const job = jobOf.get(vm.name) ?? { vm: vm.name, processes: [] };
@@ -146,8 +185,10 @@ export async function sampleStats(backend: HostBackend, db: Db, opts: { only?: s
       duplicates,
     });
   }
-  if (opts.prev) withCpuPercent({ at, vms: out }, opts.prev);
-  return { at, vms: out };
+  const sample: StatsSample = { at, vms: out };
+  if (opts.prev) withCpuPercent(sample, opts.prev);
+  scmAnswers.set(sample, answer);
+  return sample;
 }
 
 /** CPU % of one CPU between two samples, for each VM and duplicate present in both. */
