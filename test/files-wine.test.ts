@@ -270,6 +270,15 @@ describe('what a real program does with a file', () => {
     expect((await inVm('a', 'name', 'C:\\ft')).stdout).toBe('name=\\\\?\\C:\\ft');
   });
 
+  // under Wine the hook opens a private copy by its unix path first (docs/state.md, "What an open
+  // costs"), where '/' separates and '..' climbs: from a's copy of C:\ft\sub, five up is VMs, then b's
+  it("a '/' in an NT name never climbs out of the VM's area to another VM's copy", async () => {
+    expect((await inVm('b', 'write', 'C:\\ft\\sub\\secret.txt', 'b secret')).stdout).toBe('ok');
+    expect((await inVm('a', 'write', 'C:\\ft\\sub\\mine.txt', 'a mine')).stdout).toBe('ok');
+    expect((await inVm('a', 'ntopen', '\\\\?\\C:\\ft\\sub/../sub/mine.txt')).stdout).toBe('status 0xc0000033');
+    expect((await inVm('a', 'ntopen', '\\\\?\\C:\\ft\\sub/../../../../../b/files/C/ft/sub/secret.txt')).stdout).toBe('status 0xc0000033');
+  });
+
   it('8.3 short names: a write through one copies up, never writes the host; a VM file has one too', async () => {
     const long = 'C:\\ft8\\Long Folder Name\\host file name.txt';
     const short = (r: ExecResult) => /^short=(.*)$/.exec(r.stdout)?.[1] ?? r.stdout;

@@ -400,7 +400,7 @@ static int spelling_closed(const OBJECT_ATTRIBUTES *oa, const wpath *vp)
 int files_open(int is_create, HANDLE *h, ACCESS_MASK access, OBJECT_ATTRIBUTES *oa, IO_STATUS_BLOCK *io, LARGE_INTEGER *alloc, ULONG attrs,
                ULONG share, ULONG disp, ULONG options, PVOID ea, ULONG ealen, NTSTATUS *st)
 {
-    wpath vp, pp;
+    wpath vp, pp, up;
     int c, v, s, writes, creates, handled = 1;
     ULONG a = 0;
     OBJECT_ATTRIBUTES noa;
@@ -418,6 +418,7 @@ int files_open(int is_create, HANDLE *h, ACCESS_MASK access, OBJECT_ATTRIBUTES *
              disp == FILE_OVERWRITE_IF;
     wp_init(&vp);
     wp_init(&pp);
+    wp_init(&up);
     if (options & FILE_OPEN_BY_FILE_ID) {
         /* a file id names a file by its inode, past every name rule: read-only for a VM, and
            only a file whose own name (asked once open) the VM may read */
@@ -453,10 +454,17 @@ int files_open(int is_create, HANDLE *h, ACCESS_MASK access, OBJECT_ATTRIBUTES *
         LONG gen = files_cache_gen();
         int absent = !writes && files_cache_absent(&vp, gen);
         if (!absent) {
-            wp_us(&pp, &us);
             noa = *oa;
             noa.RootDirectory = NULL;
             noa.ObjectName = &us;
+            /* the copy by its unix path first (Wine: two fewer components for the server's
+               realpath); that namespace is case-sensitive, so a miss there proves nothing and the
+               \??\C: spelling decides */
+            if (files_private_unix(&vp, &up)) {
+                wp_us(&up, &us);
+                if ((*st = o_NtCreateFile(h, access, &noa, io, alloc, attrs, share, disp, options, ea, ealen)) >= 0) goto out;
+            }
+            wp_us(&pp, &us);
             if ((*st = o_NtCreateFile(h, access, &noa, io, alloc, attrs, share, disp, options, ea, ealen)) >= 0) goto out;
             if (!writes && (*st == ST_PATH_NOT_FOUND || (*st == ST_NAME_NOT_FOUND && !whiteout_at(&vp)))) {
                 files_cache_put(&vp, gen);
@@ -543,6 +551,7 @@ int files_open(int is_create, HANDLE *h, ACCESS_MASK access, OBJECT_ATTRIBUTES *
 out:
     wp_free(&vp);
     wp_free(&pp);
+    wp_free(&up);
     return handled;
 }
 

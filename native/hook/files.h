@@ -50,6 +50,9 @@ int devices_allowed(const wpath *name);
 int files_verdict(const wpath *vp);
 /* <area>\X\rest for a VM path; whiteout and temp names of its leaf. */
 int files_private(const wpath *vp, wpath *out);
+/* the same private path by its unix spelling under Wine (fewer components for wineserver's
+   realpath); 0 when there is none or the name is not one to spell so: use files_private's */
+int files_private_unix(const wpath *vp, wpath *out);
 int files_whiteout(const wpath *vp, wpath *out);
 int files_temp(const wpath *vp, wpath *out);
 /* Map a private (area) path in place back to the VM's path; returns new length in chars, or n if not in the area. */
