@@ -259,9 +259,18 @@ describe('what a real program does with a file', () => {
     expect(await across('append', 'C:\\ftx\\across1.txt', '+vm')).toBe('before=host across1.txt after=host across1.txt+vm attr=ok');
     expect(await across('delete', 'C:\\ftx\\across2.txt')).toBe('before=host across2.txt after=error 2 attr=error 2');
     expect(await across('write', 'C:\\ftx\\across3.txt', 'new')).toBe('before=error 2 after=new attr=ok');
+    // a copy this process opened before (tried by its unix spelling next time) that another deletes
+    expect(await across('delete', 'C:\\ftx\\across1.txt')).toBe('before=host across1.txt+vm after=error 2 attr=error 2');
     expect(hostText('C:\\ftx\\across1.txt')).toBe('host across1.txt');
     expect(hostText('C:\\ftx\\across2.txt')).toBe('host across2.txt');
     expect(existsSync(hostFile('C:\\ftx\\across3.txt'))).toBe(false);
+  });
+
+  it('a process opening its copy again reads the copy, in any case spelling', async () => {
+    writeFileSync(hostFile('C:\\ft\\sub\\again.txt'), 'host again');
+    expect((await inVm('a', 'write', 'C:\\ft\\sub\\again.txt', 'vm again')).stdout).toBe('ok');
+    const [p, q] = ['C:\\ft\\sub\\again.txt', 'c:\\FT\\Sub\\AGAIN.TXT'];
+    expect((await inVm('a', 'reads', p, p, p, q, q, q, p, p)).stdout.split('\n')).toEqual(Array(8).fill('text=vm again'));
   });
 
   it('a VM process sees the name it used, not the private copy', async () => {

@@ -457,15 +457,22 @@ int files_open(int is_create, HANDLE *h, ACCESS_MASK access, OBJECT_ATTRIBUTES *
             noa = *oa;
             noa.RootDirectory = NULL;
             noa.ObjectName = &us;
-            /* the copy by its unix path first (Wine: two fewer components for the server's
-               realpath); that namespace is case-sensitive, so a miss there proves nothing and the
-               \??\C: spelling decides */
-            if (files_private_unix(&vp, &up)) {
+            /* a copy this process opened before: by its unix path (Wine: two fewer components for
+               the server's realpath). That namespace is case-sensitive, so a miss there proves
+               nothing and the \??\C: spelling decides; a path never opened so is not tried (the
+               first open of each host file would pay the failed try) */
+            int hint = files_cache_unix(&vp), unix = hint >= 0 && files_private_unix(&vp, &up);
+            if (unix && hint > 0) {
                 wp_us(&up, &us);
                 if ((*st = o_NtCreateFile(h, access, &noa, io, alloc, attrs, share, disp, options, ea, ealen)) >= 0) goto out;
+                files_cache_put_unix(&vp, 0);
+                unix = 0;
             }
             wp_us(&pp, &us);
-            if ((*st = o_NtCreateFile(h, access, &noa, io, alloc, attrs, share, disp, options, ea, ealen)) >= 0) goto out;
+            if ((*st = o_NtCreateFile(h, access, &noa, io, alloc, attrs, share, disp, options, ea, ealen)) >= 0) {
+                if (unix) files_cache_put_unix(&vp, 1);
+                goto out;
+            }
             if (!writes && (*st == ST_PATH_NOT_FOUND || (*st == ST_NAME_NOT_FOUND && !whiteout_at(&vp)))) {
                 files_cache_put(&vp, gen);
                 absent = 1;

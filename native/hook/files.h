@@ -92,6 +92,9 @@ LONG files_cache_gen(void);                        /* read before the lookups wh
 int files_cache_absent(const wpath *vp, LONG gen); /* 1: remembered absent since gen */
 void files_cache_put(const wpath *vp, LONG gen);
 void files_cache_changed(void); /* after any change to the area */
+/* and which spelling opened a path's private copy: 1 the unix one (try it first), -1 not it, 0 unknown */
+int files_cache_unix(const wpath *vp);
+void files_cache_put_unix(const wpath *vp, int works);
 
 /* files_dir.c */
 int files_dir_install(void);
