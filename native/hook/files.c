@@ -6,7 +6,8 @@
    are made there; a deleted host entry leaves a whiteout. The handle a VM process
    gets for a changed file is the private copy's, so mapped writes and byte-range
    locks act on it with no further work. The one memory kept: paths the area does not hold
-   (files_cache.c, fixed size), told of every change made here. */
+   (files_cache.c, fixed size), told of every change made here, and which copies opened by
+   their unix path (a hint). */
 #include "files.h"
 #include "hook.h"
 #include "policy.h"

@@ -9,7 +9,9 @@
    snapshot of a second duplicate's folders) show within FC_TTL_100NS. Bounded: FC_SLOTS fixed
    slots, a path of more than FC_CHARS characters is not remembered, no heap. No isolation
    rule rests on it: a stale entry can only send a read to the host's file, which the VM may
-   read anyway (the policy verdict and the spelling checks are decided on every call). */
+   read anyway (the policy verdict and the spelling checks are decided on every call).
+   The same slots also hint which spelling opens a private copy (files_cache_unix): a hint
+   only, a wrong one costs one failed open. */
 #include "files.h"
 #include "hook.h"
 #include "trace.h"
