@@ -462,16 +462,16 @@ int files_open(int is_create, HANDLE *h, ACCESS_MASK access, OBJECT_ATTRIBUTES *
                the server's realpath). That namespace is case-sensitive, so a miss there proves
                nothing and the \??\C: spelling decides; a path never opened so is not tried (the
                first open of each host file would pay the failed try) */
-            int hint = files_cache_unix(&vp), unix = hint >= 0 && files_private_unix(&vp, &up);
-            if (unix && hint > 0) {
+            int hint = files_cache_unix(&vp);
+            if (hint > 0 && files_private_unix(&vp, &up)) {
                 wp_us(&up, &us);
                 if ((*st = o_NtCreateFile(h, access, &noa, io, alloc, attrs, share, disp, options, ea, ealen)) >= 0) goto out;
                 files_cache_put_unix(&vp, 0);
-                unix = 0;
+                hint = -1;
             }
             wp_us(&pp, &us);
             if ((*st = o_NtCreateFile(h, access, &noa, io, alloc, attrs, share, disp, options, ea, ealen)) >= 0) {
-                if (unix) files_cache_put_unix(&vp, 1);
+                if (!hint && files_private_unix(&vp, &up)) files_cache_put_unix(&vp, 1);
                 goto out;
             }
             if (!writes && (*st == ST_PATH_NOT_FOUND || (*st == ST_NAME_NOT_FOUND && !whiteout_at(&vp)))) {
