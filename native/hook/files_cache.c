@@ -116,7 +116,7 @@ int files_cache_unix(const wpath *vp)
     fc_slot *s;
     ULONG h;
     int r = 0;
-    if (vp->n > FC_CHARS) return FC_NOUNIX;
+    if (vp->n > FC_CHARS) return -1; /* not remembered: not tried */
     h = hash_of(vp->p, vp->n);
     s = &slots[h % FC_SLOTS];
     RtlAcquireSRWLockShared(&lock);
