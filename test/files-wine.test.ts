@@ -259,15 +259,33 @@ describe('what a real program does with a file', () => {
     expect(await across('append', 'C:\\ftx\\across1.txt', '+vm')).toBe('before=host across1.txt after=host across1.txt+vm attr=ok');
     expect(await across('delete', 'C:\\ftx\\across2.txt')).toBe('before=host across2.txt after=error 2 attr=error 2');
     expect(await across('write', 'C:\\ftx\\across3.txt', 'new')).toBe('before=error 2 after=new attr=ok');
+    // a copy this process opened before (tried by its unix spelling next time) that another deletes
+    expect(await across('delete', 'C:\\ftx\\across1.txt')).toBe('before=host across1.txt+vm after=error 2 attr=error 2');
     expect(hostText('C:\\ftx\\across1.txt')).toBe('host across1.txt');
     expect(hostText('C:\\ftx\\across2.txt')).toBe('host across2.txt');
     expect(existsSync(hostFile('C:\\ftx\\across3.txt'))).toBe(false);
+  });
+
+  it('a process opening its copy again reads the copy, in any case spelling', async () => {
+    writeFileSync(hostFile('C:\\ft\\sub\\again.txt'), 'host again');
+    expect((await inVm('a', 'write', 'C:\\ft\\sub\\again.txt', 'vm again')).stdout).toBe('ok');
+    const [p, q] = ['C:\\ft\\sub\\again.txt', 'c:\\FT\\Sub\\AGAIN.TXT'];
+    expect((await inVm('a', 'reads', p, p, p, q, q, q, p, p)).stdout.split('\n')).toEqual(Array(8).fill('text=vm again'));
   });
 
   it('a VM process sees the name it used, not the private copy', async () => {
     expect((await inVm('a', 'write', 'C:\\ft\\name.txt', 'x')).stdout).toBe('ok');
     expect((await inVm('a', 'name', 'C:\\ft\\name.txt')).stdout).toBe('name=\\\\?\\C:\\ft\\name.txt');
     expect((await inVm('a', 'name', 'C:\\ft')).stdout).toBe('name=\\\\?\\C:\\ft');
+  });
+
+  // under Wine the hook opens a private copy by its unix path first (docs/state.md, "What an open
+  // costs"), where '/' separates and '..' climbs: from a's copy of C:\ft\sub, five up is VMs, then b's
+  it("a '/' in an NT name never climbs out of the VM's area to another VM's copy", async () => {
+    expect((await inVm('b', 'write', 'C:\\ft\\sub\\secret.txt', 'b secret')).stdout).toBe('ok');
+    expect((await inVm('a', 'write', 'C:\\ft\\sub\\mine.txt', 'a mine')).stdout).toBe('ok');
+    expect((await inVm('a', 'ntopen', '\\\\?\\C:\\ft\\sub/../sub/mine.txt')).stdout).toBe('status 0xc0000033');
+    expect((await inVm('a', 'ntopen', '\\\\?\\C:\\ft\\sub/../../../../../b/files/C/ft/sub/secret.txt')).stdout).toBe('status 0xc0000033');
   });
 
   it('8.3 short names: a write through one copies up, never writes the host; a VM file has one too', async () => {

@@ -6,7 +6,8 @@
    are made there; a deleted host entry leaves a whiteout. The handle a VM process
    gets for a changed file is the private copy's, so mapped writes and byte-range
    locks act on it with no further work. The one memory kept: paths the area does not hold
-   (files_cache.c, fixed size), told of every change made here. */
+   (files_cache.c, fixed size), told of every change made here, and which copies opened by
+   their unix path (a hint). */
 #include "files.h"
 #include "hook.h"
 #include "policy.h"
@@ -400,7 +401,7 @@ static int spelling_closed(const OBJECT_ATTRIBUTES *oa, const wpath *vp)
 int files_open(int is_create, HANDLE *h, ACCESS_MASK access, OBJECT_ATTRIBUTES *oa, IO_STATUS_BLOCK *io, LARGE_INTEGER *alloc, ULONG attrs,
                ULONG share, ULONG disp, ULONG options, PVOID ea, ULONG ealen, NTSTATUS *st)
 {
-    wpath vp, pp;
+    wpath vp, pp, up;
     int c, v, s, writes, creates, handled = 1;
     ULONG a = 0;
     OBJECT_ATTRIBUTES noa;
@@ -418,6 +419,7 @@ int files_open(int is_create, HANDLE *h, ACCESS_MASK access, OBJECT_ATTRIBUTES *
              disp == FILE_OVERWRITE_IF;
     wp_init(&vp);
     wp_init(&pp);
+    wp_init(&up);
     if (options & FILE_OPEN_BY_FILE_ID) {
         /* a file id names a file by its inode, past every name rule: read-only for a VM, and
            only a file whose own name (asked once open) the VM may read */
@@ -453,11 +455,25 @@ int files_open(int is_create, HANDLE *h, ACCESS_MASK access, OBJECT_ATTRIBUTES *
         LONG gen = files_cache_gen();
         int absent = !writes && files_cache_absent(&vp, gen);
         if (!absent) {
-            wp_us(&pp, &us);
             noa = *oa;
             noa.RootDirectory = NULL;
             noa.ObjectName = &us;
-            if ((*st = o_NtCreateFile(h, access, &noa, io, alloc, attrs, share, disp, options, ea, ealen)) >= 0) goto out;
+            /* a copy this process opened before: by its unix path (Wine: two fewer components for
+               the server's realpath). That namespace is case-sensitive, so a miss there proves
+               nothing and the \??\C: spelling decides; a path never opened so is not tried (the
+               first open of each host file would pay the failed try) */
+            int hint = files_cache_unix(&vp);
+            if (hint > 0 && files_private_unix(&vp, &up)) {
+                wp_us(&up, &us);
+                if ((*st = o_NtCreateFile(h, access, &noa, io, alloc, attrs, share, disp, options, ea, ealen)) >= 0) goto out;
+                files_cache_put_unix(&vp, 0);
+                hint = -1;
+            }
+            wp_us(&pp, &us);
+            if ((*st = o_NtCreateFile(h, access, &noa, io, alloc, attrs, share, disp, options, ea, ealen)) >= 0) {
+                if (!hint && files_private_unix(&vp, &up)) files_cache_put_unix(&vp, 1);
+                goto out;
+            }
             if (!writes && (*st == ST_PATH_NOT_FOUND || (*st == ST_NAME_NOT_FOUND && !whiteout_at(&vp)))) {
                 files_cache_put(&vp, gen);
                 absent = 1;
@@ -543,6 +559,7 @@ int files_open(int is_create, HANDLE *h, ACCESS_MASK access, OBJECT_ATTRIBUTES *
 out:
     wp_free(&vp);
     wp_free(&pp);
+    wp_free(&up);
     return handled;
 }
 

@@ -50,6 +50,9 @@ int devices_allowed(const wpath *name);
 int files_verdict(const wpath *vp);
 /* <area>\X\rest for a VM path; whiteout and temp names of its leaf. */
 int files_private(const wpath *vp, wpath *out);
+/* the same private path by its unix spelling under Wine (fewer components for wineserver's
+   realpath); 0 when there is none or the name is not one to spell so: use files_private's */
+int files_private_unix(const wpath *vp, wpath *out);
 int files_whiteout(const wpath *vp, wpath *out);
 int files_temp(const wpath *vp, wpath *out);
 /* Map a private (area) path in place back to the VM's path; returns new length in chars, or n if not in the area. */
@@ -89,6 +92,9 @@ LONG files_cache_gen(void);                        /* read before the lookups wh
 int files_cache_absent(const wpath *vp, LONG gen); /* 1: remembered absent since gen */
 void files_cache_put(const wpath *vp, LONG gen);
 void files_cache_changed(void); /* after any change to the area */
+/* and which spelling opened a path's private copy: 1 the unix one (try it first), -1 not it, 0 unknown */
+int files_cache_unix(const wpath *vp);
+void files_cache_put_unix(const wpath *vp, int works);
 
 /* files_dir.c */
 int files_dir_install(void);

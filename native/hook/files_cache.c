@@ -9,7 +9,9 @@
    snapshot of a second duplicate's folders) show within FC_TTL_100NS. Bounded: FC_SLOTS fixed
    slots, a path of more than FC_CHARS characters is not remembered, no heap. No isolation
    rule rests on it: a stale entry can only send a read to the host's file, which the VM may
-   read anyway (the policy verdict and the spelling checks are decided on every call). */
+   read anyway (the policy verdict and the spelling checks are decided on every call).
+   The same slots also hint which spelling opens a private copy (files_cache_unix): a hint
+   only, a wrong one costs one failed open. */
 #include "files.h"
 #include "hook.h"
 #include "trace.h"
@@ -24,11 +26,14 @@ NTSYSAPI void NTAPI RtlReleaseSRWLockExclusive(RTL_SRWLOCK *);
 #define FC_CHARS     260
 #define FC_TTL_100NS (10000000LL) /* 1 s */
 
+enum { FC_ABSENT = 1, FC_UNIX = 2, FC_NOUNIX = 3 };
+
 typedef struct {
     LONG gen;
     ULONG hash;
     LONGLONG at;
     USHORT n;
+    USHORT kind; /* FC_*: what the entry says of its path */
     WCHAR p[FC_CHARS];
 } fc_slot;
 
@@ -77,7 +82,7 @@ int files_cache_absent(const wpath *vp, LONG gen)
     h = hash_of(vp->p, vp->n);
     s = &slots[h % FC_SLOTS];
     RtlAcquireSRWLockShared(&lock);
-    hit = s->n == vp->n && s->hash == h && s->gen == gen && same(s->p, vp->p, vp->n);
+    hit = s->kind == FC_ABSENT && s->n == vp->n && s->hash == h && s->gen == gen && same(s->p, vp->p, vp->n);
     if (hit) {
         LONGLONG age = now() - s->at;
         hit = age >= 0 && age < FC_TTL_100NS; /* a clock set back ends the entry too */
@@ -98,6 +103,40 @@ void files_cache_put(const wpath *vp, LONG gen)
     s->hash = h;
     s->at = now();
     s->n = vp->n;
+    s->kind = FC_ABSENT;
+    memcpy(s->p, vp->p, vp->n * sizeof(WCHAR));
+    RtlReleaseSRWLockExclusive(&lock);
+}
+
+/* Which spelling to try first for a private copy (files_private_unix): a hint only, so no counter
+   and no expiry (a wrong one costs one failed open, then the \??\C: spelling decides). Matched
+   with its case exactly: the unix spelling finds only the case on disk. */
+int files_cache_unix(const wpath *vp)
+{
+    fc_slot *s;
+    ULONG h;
+    int r = 0;
+    if (vp->n > FC_CHARS) return -1; /* not remembered: not tried */
+    h = hash_of(vp->p, vp->n);
+    s = &slots[h % FC_SLOTS];
+    RtlAcquireSRWLockShared(&lock);
+    if ((s->kind == FC_UNIX || s->kind == FC_NOUNIX) && s->n == vp->n && s->hash == h && !memcmp(s->p, vp->p, vp->n * sizeof(WCHAR)))
+        r = s->kind;
+    RtlReleaseSRWLockShared(&lock);
+    return r == FC_UNIX ? 1 : r == FC_NOUNIX ? -1 : 0;
+}
+
+void files_cache_put_unix(const wpath *vp, int works)
+{
+    fc_slot *s;
+    ULONG h;
+    if (vp->n > FC_CHARS) return;
+    h = hash_of(vp->p, vp->n);
+    s = &slots[h % FC_SLOTS];
+    RtlAcquireSRWLockExclusive(&lock);
+    s->hash = h;
+    s->n = vp->n;
+    s->kind = works ? FC_UNIX : FC_NOUNIX;
     memcpy(s->p, vp->p, vp->n * sizeof(WCHAR));
     RtlReleaseSRWLockExclusive(&lock);
 }

@@ -9,6 +9,9 @@
 #include "policy.h"
 #include <wchar.h>
 
+#define ST_NAME_NOT_FOUND ((NTSTATUS)0xC0000034)
+#define ST_PATH_NOT_FOUND ((NTSTATUS)0xC000003A)
+
 /* ---- wpath ---- */
 void wp_init(wpath *w)
 {
@@ -322,6 +325,102 @@ int files_private(const wpath *vp, wpath *out)
 {
     WCHAR d[2] = {L'\\', vp->p[4]};
     return wp_set(out, area, area_n) && wp_add(out, d, 2) && wp_add(out, vp->p + 6, vp->n - 6);
+}
+
+/* ---- the area by its unix path (Wine) ----
+   wineserver names every opened file by realpath() of its unix path, one readlink per
+   component: \??\C:\ costs two more (dosdevices and its c: link) than the unix path of
+   drive_c, about 5% of a private copy's open (docs/state.md, "What an open costs"). The unix
+   spelling is drive_c's "alias files C: Z:\..." line (the control plane's), believed only when
+   Wine names that folder \??\C:\ (its name for a handle comes from the real unix path, so a
+   copy opened this way is still named <area>\... to every check). */
+typedef struct {
+    USHORT n;
+    WCHAR p[1];
+} ustr;
+static ustr *volatile uarea; /* NULL: not looked for yet */
+#define UAREA_NONE ((ustr *)1)
+
+/* Does the unix spelling s[0..n) open, and does Wine name it want[0..wn) exactly (the same folder,
+   the same case on disk)? 1 yes, 0 it does not exist, -1 anything else. */
+static int unix_names(const WCHAR *s, USHORT n, const WCHAR *want, USHORT wn)
+{
+    OBJECT_ATTRIBUTES oa;
+    UNICODE_STRING us;
+    IO_STATUS_BLOCK io;
+    HANDLE h;
+    NTSTATUS st;
+    wpath q;
+    int ok;
+    us.Buffer = (WCHAR *)s;
+    us.Length = us.MaximumLength = (USHORT)(n * sizeof(WCHAR));
+    InitializeObjectAttributes(&oa, &us, 0, NULL, NULL);
+    st = o_NtCreateFile(&h, FILE_READ_ATTRIBUTES | SYNCHRONIZE, &oa, &io, NULL, 0, FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE,
+                        FILE_OPEN, FILE_DIRECTORY_FILE | FILE_SYNCHRONOUS_IO_NONALERT, NULL, 0);
+    if (st < 0) return st == ST_NAME_NOT_FOUND || st == ST_PATH_NOT_FOUND ? 0 : -1;
+    wp_init(&q);
+    ok = files_handle_name(h, &q) && q.n == wn && !wcsncmp(q.p, want, wn) ? 1 : -1;
+    wp_free(&q);
+    o_NtClose(h);
+    return ok;
+}
+
+/* The area's unix spelling from an "alias files C: Z:\<drive_c>" line, checked against Wine's
+   own name for the area's nearest existing folder (the area itself once the VM has files): a
+   folder of another case on disk, or a Z: that is not the unix root, and none is used. */
+static ustr *unix_area_find(void)
+{
+    int a;
+    for (a = 0; a < nalias; a++) {
+        const WCHAR *f = alias[a].from;
+        USHORT fn = alias[a].n, i, un, k;
+        ustr *u;
+        int dosdev = 0, r = 0;
+        if (alias[a].to != L'C' || fn < 8 || (f[4] & ~0x20) != L'Z' || f[6] != L'\\') continue;
+        for (i = 6; i + 12 <= fn && !dosdev; i++) dosdev = !_wcsnicmp(f + i, L"\\dosdevices\\", 12);
+        if (dosdev) continue; /* the same walk as \??\C:'s */
+        if (!(u = hmalloc(sizeof(ustr) + (8 + fn + area_n) * sizeof(WCHAR)))) return UAREA_NONE;
+        memcpy(u->p, L"\\??\\unix", 8 * sizeof(WCHAR));
+        memcpy(u->p + 8, f + 6, (fn - 6) * sizeof(WCHAR));
+        un = (USHORT)(8 + fn - 6);
+        memcpy(u->p + un, area + 6, (area_n - 6) * sizeof(WCHAR)); /* <area> past its \??\C: */
+        u->n = un + area_n - 6;
+        /* from the area up to drive_c: the first folder that exists decides */
+        for (k = area_n; k > 6 && !r; k = files_leaf(area, k) - 1) r = unix_names(u->p, un + k - 6, area, k);
+        if (!r) r = unix_names(u->p, un, L"\\??\\C:\\", 7);
+        if (r == 1) return u;
+        hfree(u);
+    }
+    return UAREA_NONE;
+}
+
+/* A name Wine reads the same in the unix namespace as under \??\C: (no '/', which would be a
+   separator there, no character a DOS name refuses, no component ending in '.' or ' '). */
+static int unix_safe(const WCHAR *s, USHORT n)
+{
+    USHORT i;
+    for (i = 0; i < n; i++) {
+        WCHAR c = s[i];
+        if (c < 0x20 || c == L'/' || c == L':' || c == L'*' || c == L'?' || c == L'"' || c == L'<' || c == L'>' || c == L'|') return 0;
+        if ((c == L'\\' || i + 1 == n) && i && (s[i - (c == L'\\')] == L'.' || s[i - (c == L'\\')] == L' ')) return 0;
+    }
+    return 1;
+}
+
+int files_private_unix(const wpath *vp, wpath *out)
+{
+    ustr *u = uarea;
+    WCHAR d[2] = {L'\\', vp->p[4]};
+    if (!u) {
+        ustr *found = unix_area_find();
+        u = InterlockedCompareExchangePointer((PVOID volatile *)&uarea, found, NULL);
+        if (u) { /* another thread was first */
+            if (found != UAREA_NONE) hfree(found);
+        } else
+            u = found;
+    }
+    if (u == UAREA_NONE || !unix_safe(vp->p + 6, vp->n - 6)) return 0;
+    return wp_set(out, u->p, u->n) && wp_add(out, d, 2) && wp_add(out, vp->p + 6, vp->n - 6);
 }
 
 static int leaf_prefixed(const wpath *vp, wpath *out, const WCHAR *pre, USHORT pn)

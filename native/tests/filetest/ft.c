@@ -4,6 +4,7 @@
  * the Win32 error ("error N" is printed too).
  *   write PATH TEXT      create/overwrite        append PATH TEXT   append
  *   read PATH            print "text=<content>"  attr PATH          print "attr=0x.."
+ *   reads PATH...        read each PATH in turn in one process: a "text=" or "error N" line each
  *   delete PATH          DeleteFile              rmdir PATH         RemoveDirectory
  *   mkdir PATH           CreateDirectory         rename FROM TO     MoveFileEx (replace)
  *   link EXISTING NEW    CreateHardLink          list DIR           "list=a|b|c" (FindFirstFile order)
@@ -119,6 +120,16 @@ int wmain(int argc, WCHAR **argv)
     if (!wcscmp(op, L"read")) {
         if (!get(a, buf, sizeof buf, &got)) return fail();
         printf("text=%s\n", buf);
+        return 0;
+    }
+    if (!wcscmp(op, L"reads")) {
+        /* one process opening each PATH in turn: what it remembers between opens (files_cache.c) */
+        int i;
+        for (i = 2; i < argc; i++)
+            if (get(argv[i], buf, sizeof buf, &got))
+                printf("text=%s\n", buf);
+            else
+                printf("error %lu\n", GetLastError());
         return 0;
     }
     if (!wcscmp(op, L"attr")) {
