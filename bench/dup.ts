@@ -160,6 +160,9 @@ try {
   say(
     `where a start goes (ms, medians): native ${JSON.stringify(nativeTimeline)}; existing duplicate (default) ${JSON.stringify(restartTimeline)}; relayed ${JSON.stringify(relayedTimeline)}`,
   );
+  // the part of a relayed start that a native one has not: svcdup-host's own Wine start-up, its work and its CreateProcess of the image
+  const relayedHostToImage = median(relayedPhases.map((p) => p.imageCreated - (p.hostCreated ?? NaN)));
+  say(`relayed: svcdup-host created to the image created, median of ${relayedPhases.length}: ${relayedHostToImage.toFixed(1)} ms`);
   const dupTimeline = phaseMedians(dupTimelines);
   const relayedDupTimeline = phaseMedians(relayedDupTimelines);
   say(
@@ -236,6 +239,7 @@ try {
     nativeTimeline,
     restartTimeline,
     relayedTimeline,
+    relayedHostToImageMs: round(relayedHostToImage, 1),
     dupTimeline,
     relayedDupTimeline,
     bringUpMsPerDuplicate: round(upMs / N, 1),

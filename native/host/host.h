@@ -57,6 +57,10 @@ DWORD host_scmpipe_run(void);
    environment; returns a Win32 error. */
 DWORD host_launch(const WCHAR *pipe_name);
 
+/* imports.c: advapi32's functions, loaded after the image is created (Win32 errors) */
+DWORD host_load_registry(void); /* RegGetValueW only */
+DWORD host_load_advapi(void);
+
 /* token.c: --restricted-token's primary token for the image; returns a Win32 error. */
 DWORD host_restricted_token(HANDLE *out);
 #endif

@@ -29,6 +29,7 @@ DWORD host_launch(const WCHAR *pipe_name)
     DWORD err;
 
     str_join(svckey, ARRAYSIZE(svckey), VM_KEY_PREFIX, H.vm, L"\\Services\\", H.service, NULL);
+    if ((err = host_load_registry())) return err;
     if ((err = read_sz(HKEY_LOCAL_MACHINE, svckey, L"ImagePath", cmdline, ARRAYSIZE(cmdline), TRUE))) return err;
     return spawn(cmdline, pipe_name, cwd);
 }
@@ -50,7 +51,7 @@ static DWORD spawn(WCHAR *cmdline, const WCHAR *pipe_name, WCHAR *cwd)
     if (H.restricted_token) {
         /* the kernel's privilege checks then refuse the image what the hook cannot */
         HANDLE token;
-        if ((err = host_restricted_token(&token))) return err;
+        if ((err = host_load_advapi()) || (err = host_restricted_token(&token))) return err;
         err = vm_spawn(H.vm, cmdline, token, &pi);
         CloseHandle(token);
         if (err) return err;

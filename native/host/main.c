@@ -80,6 +80,13 @@ int host_main(int argc, WCHAR **argv)
     table[0].lpServiceName = H.scm_name;
     table[0].lpServiceProc = host_service_main;
     host_prepare();
+    /* the image is created (or failed to be): now what speaks to the SCM */
+    if ((err = host_load_advapi())) {
+        WCHAR num[11];
+        if (H.child) TerminateProcess(H.child, err);
+        err_write(L"svcdup-host: cannot load advapi32.dll: Win32 error ", str_dec(num, err), L"\n", NULL);
+        return 1;
+    }
     err = host_scmpipe_run();
     if (err == ERROR_CALL_NOT_IMPLEMENTED) err = StartServiceCtrlDispatcherW(table) ? NO_ERROR : GetLastError();
     if (err) {

@@ -1,7 +1,8 @@
 /* See vmspawn.h. Loaded outside a VM, svcdup-hook.dll hooks nothing in this process;
-   it is unloaded again once the image is started, so that it (and the C runtime it
-   imports) costs a long-running svcdup-host no memory. */
+   it is unloaded again once the image is started, so that it costs a long-running
+   svcdup-host no memory (msvcrt, which it imports, stays: advapi32 imports it too). */
 #include "vmspawn.h"
+#include "host.h"
 
 typedef DWORD (*spawn_fn)(const WCHAR *, const WCHAR *, WCHAR *, HANDLE, DWORD, PROCESS_INFORMATION *);
 
@@ -26,6 +27,9 @@ DWORD vm_spawn(const WCHAR *vm, WCHAR *cmdline, HANDLE token, PROCESS_INFORMATIO
         err = spawn(vm, NULL, cmdline, token, DETACHED_PROCESS, pi);
     else
         err = ERROR_PROC_NOT_FOUND;
+    /* advapi32 now (imports.c), while the hook still holds msvcrt, which advapi32 imports
+       too: unloading the hook first would unmap msvcrt and map it again */
+    host_load_advapi();
     FreeLibrary(hook);
     return err;
 }
