@@ -290,6 +290,7 @@ static void run_request(const json_value *id, const char *opname, const json_val
         else
             write_all(resp.data, resp.len);
     }
+    if (rq.close_after) CloseServiceHandle(rq.close_after);
     rq_free_all(&rq);
     json_writer_free(&result);
     json_writer_free(&resp);
