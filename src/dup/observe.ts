@@ -6,7 +6,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ManagedBackend } from '../backend/index.js';
-import type { AgentParams, RegTree, RegValue, ServiceConfig } from '../backend/types.js';
+import type { AgentParams, RegKeyContents, RegTree, RegValue, ServiceConfig } from '../backend/types.js';
 import { treeBytes } from '../backend/folders.js';
 import { AgentError, SvcdupError, Win32 } from '../errors.js';
 import { configFoldersOf, serviceConfigFiles } from '../analyze/configfiles.js';
@@ -27,6 +27,7 @@ import { isDuplicateName } from '../plan/names.js';
 import { planDuplicate, type PlannedService, type VmPolicyInput } from '../plan/plan.js';
 import { driveAliases } from '../plan/snapshot-limits.js';
 import { directImage } from '../plan/direct.js';
+import { imageOf } from '../plan/image.js';
 import type { Db } from '../state/db.js';
 import { listDuplicates } from '../state/duplicates.js';
 import { getVm } from '../state/vms.js';
@@ -68,6 +69,21 @@ export async function observeDup({ backend, db }: DupHost, req: DupRequest, opts
     });
   }
   for (const e of early.values()) e.answer.catch(() => undefined);
+  // A direct copy's image, read as soon as the root's key names it (the registry answers before
+  // the SCM's configuration); taken by imageFact when the configuration names the same file.
+  const rootKeyRead = early.get(own(serviceKey(service)))?.answer as Promise<RegKeyContents> | undefined;
+  const earlyImage =
+    req.mode !== 'relayed' && rootKeyRead
+      ? rootKeyRead.then((k) => {
+          const v = k.values.find((x) => x.name.toLowerCase() === 'imagepath');
+          if (typeof v?.data !== 'string' || !/\.exe$/i.test(imageOf(v.data.trim()))) return undefined;
+          const image = imageOf(v.data.trim());
+          const bytes = backend.readFile(image);
+          bytes.catch(() => undefined); // imageFact reads it again when it needs it
+          return { image, bytes };
+        })
+      : undefined;
+  earlyImage?.catch(() => undefined);
   const call: ManagedBackend['call'] = (op, params) => {
     if (op === 'scm.config') return config((params as AgentParams<'scm.config'>).name) as ReturnType<typeof backend.call<typeof op>>;
     const e = (op === 'reg.query' || op === 'reg.export') && early.get(own((params as AgentParams<'reg.query'>).key));
@@ -109,7 +125,13 @@ export async function observeDup({ backend, db }: DupHost, req: DupRequest, opts
   // the direct images and the snapshot facts: independent reads, at once
   const images: Record<string, ImageFact> = {};
   const [, snapshots] = await Promise.all([
-    Promise.all(services.map(async (p) => p.direct && (images[p.service.toLowerCase()] = await imageFact(backend, p.direct)))),
+    Promise.all(
+      services.map(async (p) => {
+        if (!p.direct) return;
+        const read = await earlyImage?.catch(() => undefined);
+        images[p.service.toLowerCase()] = await imageFact(backend, p.direct, read?.image === p.direct.image ? read.bytes : undefined);
+      }),
+    ),
     snapshotFacts(backend, vm, services, new Map([[service.toLowerCase(), rootParams]]), policy?.aliases).catch(
       (err: unknown): DupObservation['snapshots'] => ({ failed: err }),
     ),
@@ -148,10 +170,10 @@ function probe(req: DupRequest, obs: Parameters<typeof dupPlanInput>[1]): Planne
  * The root's image for its direct copy, whether the copy's name is taken, and the copy itself
  * (made here, while the snapshot facts are read, and written by the journaled step as made).
  */
-async function imageFact(backend: ManagedBackend, d: NonNullable<PlannedService['direct']>): Promise<ImageFact> {
+async function imageFact(backend: ManagedBackend, d: NonNullable<PlannedService['direct']>, early?: Promise<Uint8Array>): Promise<ImageFact> {
   let bytes: Uint8Array;
   try {
-    bytes = await backend.readFile(d.image);
+    bytes = await (early?.catch(() => backend.readFile(d.image)) ?? backend.readFile(d.image));
   } catch (err) {
     return { readError: (err as Error).message };
   }
