@@ -2,7 +2,7 @@
 // hand-made DupObservation, no Wine, and read the plan: the planner is a function of it.
 import { describe, expect, it } from 'vitest';
 import { UsageError } from '../src/errors.js';
-import { type DupObservation, type DupRequest, planDup, SNAPSHOT_MAX_BYTES, type SnapshotFacts } from '../src/plan/dup-plan.js';
+import { type DupObservation, type DupRequest, madeCopy, planDup, SNAPSHOT_MAX_BYTES, type SnapshotFacts } from '../src/plan/dup-plan.js';
 import { driveRootsNamed, snapshotFolders } from '../src/plan/snapshot.js';
 import { svc } from './service-config.js';
 
@@ -80,6 +80,20 @@ describe('planDup: the plan of dup from one observation', () => {
     const notPe = planDup(request({ mode: 'auto' }), observation({ images: { app: { bytes: new Uint8Array(64), copyExists: false } } }));
     expect(notPe.relayedBecause).toMatch(/^App: no direct copy of C:\\app\\app\.exe: /);
     expect(planDup(request({ mode: 'auto', restrictedToken: true }), observation()).relayedBecause).toMatch(/^--restricted-token/);
+  });
+
+  it('a direct copy made while observing stands for the image check only when made for exactly the planned args', () => {
+    const args = { vm: 'v1', scmName: 'App@v1', image: 'C:\\app\\app.exe', copy: 'C:\\app\\app@v1.exe', hookDll: 'C:\\svcdup\\svcdup-hook.dll' };
+    const made = new Uint8Array([1, 2, 3]);
+    const notPe = new Uint8Array(64);
+    const withCopy = (forArgs: typeof args) => observation({ images: { app: { bytes: notPe, copyExists: false, copy: { for: forArgs, bytes: made } } } });
+    const plan = planDup(request({ mode: 'auto' }), withCopy(args));
+    expect(plan.services[1]!.direct).toEqual(args);
+    expect(madeCopy(withCopy(args).images.app, plan.services[1]!.direct!)).toBe(made);
+    // made for another duplicate name: not taken, so the image itself is checked (and is no PE)
+    const other = planDup(request({ mode: 'auto' }), withCopy({ ...args, scmName: 'app@v1' }));
+    expect(other.relayedBecause).toMatch(/^App: no direct copy of C:\\app\\app\.exe: /);
+    expect(madeCopy(withCopy({ ...args, scmName: 'app@v1' }).images.app, args)).toBeUndefined();
   });
 });
 

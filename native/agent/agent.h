@@ -22,6 +22,7 @@ struct request {
     json_writer *out;
     char detail[512]; /* appended to the error message, e.g. the bad param */
     struct arena_block *arena;
+    SC_HANDLE close_after; /* closed once the reply is written (scm.c: a call into the SCM off the reply's path) */
 };
 
 typedef DWORD (*op_handler)(struct request *rq);

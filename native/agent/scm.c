@@ -74,6 +74,11 @@ static DWORD open_service(struct request *rq, DWORD access, SC_HANDLE *scm, SC_H
 /* The SCM handle stays open (open_scm). */
 static void close_service(SC_HANDLE scm, SC_HANDLE svc) { CloseServiceHandle(svc); }
 
+/* For a query or a creation: the service handle closed after the reply is written, one call
+   into the SCM (about as long as the query) off the path of `dup`. Not for calls that may come
+   right before a delete: a handle still open keeps the deleted service (marked for delete). */
+static void close_after_reply(struct request *rq, SC_HANDLE svc) { rq->close_after = svc; }
+
 /* The display name, or NULL; best effort (only decorates a status). One call for the
    names the SCM allows (at most 256 characters), a second only for a longer one. */
 static WCHAR *display_name(struct request *rq, SC_HANDLE scm, const WCHAR *name)
@@ -356,7 +361,7 @@ DWORD op_scm_config(struct request *rq)
     if (group) out_key_wstr(w, "svchostGroup", group);
     json_end_object(w);
 done:
-    close_service(scm, svc);
+    close_after_reply(rq, svc);
     return err;
 }
 
@@ -453,8 +458,11 @@ DWORD op_scm_create(struct request *rq)
                          f.image, f.group, NULL, f.deps, f.account, f.password);
     if (!svc) return GetLastError();
     /* all or nothing: a service without its description is not what was asked */
-    if (f.description && (err = set_description(svc, f.description))) DeleteService(svc);
-    close_service(scm, svc);
+    if (f.description && (err = set_description(svc, f.description))) {
+        DeleteService(svc);
+        close_service(scm, svc); /* before the reply: the service is gone when the client hears of the failure */
+    } else
+        close_after_reply(rq, svc);
     return reply_empty(rq, err);
 }
 

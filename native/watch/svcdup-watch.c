@@ -100,10 +100,16 @@ static void watch_add(DWORD pid, const WCHAR *name)
         if (w->pid == pid && !w->done) break;
     LeaveCriticalSection(&lock);
     if (w) return;
-    if (!(svc = OpenServiceW(scm, name, SERVICE_QUERY_STATUS))) return;
-    /* the SCM records the pid as CreateProcess returns, about when the image's hook runs */
-    for (tries = 0; service_pid(svc, &st) != pid && tries < 20; tries++) Sleep(50);
-    CloseServiceHandle(svc);
+    /* the SCM records the pid as CreateProcess returns, about when the image's hook runs. The
+       service is not held open between tries: a handle open on it keeps an undup's DeleteService
+       from completing, and a dup of the same name right after it fails (marked for delete). */
+    for (tries = 0;; tries++) {
+        if (!(svc = OpenServiceW(scm, name, SERVICE_QUERY_STATUS))) return;
+        st.dwProcessId = service_pid(svc, &st);
+        CloseServiceHandle(svc);
+        if (st.dwProcessId == pid || tries == 19) break;
+        Sleep(50);
+    }
     if (st.dwProcessId != pid) return;
     if (!(h = OpenProcess(SYNCHRONIZE | PROCESS_QUERY_LIMITED_INFORMATION, FALSE, pid))) return;
     if (!(w = calloc(1, sizeof *w))) {

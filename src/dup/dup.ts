@@ -16,7 +16,7 @@ import {
   type PlannedService,
   type VmPolicyInput,
 } from '../plan/plan.js';
-import type { Step } from '../plan/steps.js';
+import type { DirectImageArgs, Step } from '../plan/steps.js';
 import { composeVmRules } from '../plan/system.js';
 import type { Db } from '../state/db.js';
 import { listDuplicates } from '../state/duplicates.js';
@@ -31,7 +31,7 @@ import { mapLimit, START_CONCURRENCY } from './limit.js';
 import { vmRulesOf, writeRulesFile } from '../vm/rules.js';
 import { dbVmStore } from '../vm/store.js';
 import { parseSet } from '../plan/edits.js';
-import { type DupMode, type DupRequest, planDup, SNAPSHOT_MAX_BYTES } from '../plan/dup-plan.js';
+import { type DupMode, type DupObservation, type DupRequest, madeCopy, planDup, SNAPSHOT_MAX_BYTES } from '../plan/dup-plan.js';
 import { observeDup, vmPolicyInput } from './observe.js';
 import { stoppedWithError, whyStopped } from './why.js';
 import { asObserved, goneProcesses } from './liveness.js';
@@ -99,6 +99,13 @@ export interface DupOptions {
 }
 
 const modeOf = (o: { mode?: DupMode; direct?: boolean }): DupMode => o.mode ?? (o.direct ? 'direct' : 'auto');
+
+/** The VM's new Policy value a plan sets, if it sets one. */
+function policyValue(plan: DuplicationPlan, vm: string): unknown {
+  const key = vmKey(vm).toLowerCase();
+  for (const s of plan.steps) if (s.kind === 'reg.setValue' && s.args.key.toLowerCase() === key && s.args.value.name === 'Policy') return s.args.value.data;
+  return undefined;
+}
 
 /** A duplicate to start, for startMany. */
 export interface StartTarget {
@@ -208,6 +215,16 @@ export class Duplicates {
     share: string[] = [],
     opts: { set?: string[]; restrictedToken?: boolean; direct?: boolean; mode?: DupMode; force?: boolean } = {},
   ): Promise<DuplicationPlan> {
+    return (await this.planned(service, vm, share, opts)).plan;
+  }
+
+  /** The plan, and the observation it was made from. */
+  private async planned(
+    service: string,
+    vm: string,
+    share: string[],
+    opts: { set?: string[]; restrictedToken?: boolean; direct?: boolean; mode?: DupMode; force?: boolean },
+  ): Promise<{ plan: DuplicationPlan; obs: DupObservation }> {
     for (const name of [service, ...share]) {
       const problem = serviceNameProblem(name);
       if (problem) throw new UsageError(`service name "${name}" cannot be duplicated: ${problem}`);
@@ -220,7 +237,8 @@ export class Duplicates {
       mode: modeOf(opts),
       ...(opts.restrictedToken ? { restrictedToken: true } : {}),
     };
-    return planDup(req, await observeDup(this, req, opts.force ? { force: true } : {}));
+    const obs = await observeDup(this, req, opts.force ? { force: true } : {});
+    return { plan: planDup(req, obs), obs };
   }
 
   /** Register every planned duplicate as one operation (all or none), optionally start the root. */
@@ -229,7 +247,7 @@ export class Duplicates {
     const mark = (phase: string): void => {
       if (opts.timeline) opts.timeline[phase] = performance.now() - t0;
     };
-    const plan = await this.plan(service, vm, opts.share, {
+    const { plan, obs } = await this.planned(service, vm, opts.share ?? [], {
       ...(opts.set ? { set: opts.set } : {}),
       ...(opts.restrictedToken ? { restrictedToken: true } : {}),
       mode: modeOf(opts),
@@ -237,13 +255,19 @@ export class Duplicates {
     });
     if (opts.dryRun) return plan;
     mark('planned');
-    await this.apply('dup', `${plan.root}@${vm}`, plan.steps);
+    // the direct copies made while planning are written by their steps as made (not read and made again)
+    const directCopies = new WeakMap<DirectImageArgs, Uint8Array>();
+    for (const p of plan.services) {
+      const made = p.direct && madeCopy(obs.images[p.service.toLowerCase()], p.direct);
+      if (made) directCopies.set(p.direct!, made);
+    }
+    await this.journal.runSteps('dup', `${plan.root}@${vm}`, { ...this.ctx, directCopies }, plan.steps);
     mark('registered');
-    for (const s of plan.services) this.note('created', vm, s.service, { mode: duplicateMode(s) });
-    // the rules file is for `svcdup run` (the duplicate's processes read the Policy value,
-    // written by the steps): written while the duplicate starts, not before
-    const saved = this.saveRulesFile(vm);
+    // the start first: the events and the rules file (for `svcdup run`; the duplicate's
+    // processes read the Policy value, written by the steps) are written while it starts
     const started = opts.start ? this.start(plan.root, vm, opts.startArgs).then(() => mark('running')) : undefined;
+    for (const s of plan.services) this.note('created', vm, s.service, { mode: duplicateMode(s) });
+    const saved = this.saveRulesFile(vm, policyValue(plan, vm) ?? obs.policy?.current?.data);
     // both settled before either error is thrown; the start's first
     const [start, rules] = await Promise.allSettled([started, saved]);
     if (start.status === 'rejected') throw start.reason;
@@ -365,9 +389,9 @@ export class Duplicates {
     return composeVmRules(vmRulesOf(dbVmStore(this.db), this.backend, vm));
   }
 
-  /** After the VM's Policy value changed: its rules file holds the same text. */
-  private async saveRulesFile(vm: string): Promise<void> {
-    if (getVm(this.db, vm)) await writeRulesFile(this.backend.paths.home, vm, this.policyText(vm));
+  /** After the VM's Policy value changed: its rules file holds the same text (`text`: that value, when the caller has it). */
+  private async saveRulesFile(vm: string, text?: unknown): Promise<void> {
+    if (getVm(this.db, vm)) await writeRulesFile(this.backend.paths.home, vm, typeof text === 'string' ? text : this.policyText(vm));
   }
 
   /** What the planner needs to make the VM's next Policy value, with the value there now. */
@@ -420,10 +444,11 @@ export class Duplicates {
    * from the host configuration (asked for a level at a time).
    */
   private async startLevels(roots: readonly DuplicateRecord[]): Promise<string[][]> {
-    const dups = new Map(this.list().map((d) => [d.scmName.toLowerCase(), d]));
     const nodes = new Map<string, { name: string; deps: string[] }>();
     for (const r of roots) nodes.set(r.scmName.toLowerCase(), { name: r.scmName, deps: r.plan.dependOnService });
+    let all: Map<string, DuplicateRecord> | undefined; // every VM's duplicates: read only when there are dependencies
     for (let frontier = roots.flatMap((r) => r.plan.dependOnService); frontier.length; ) {
+      const dups = (all ??= new Map(this.list().map((d) => [d.scmName.toLowerCase(), d])));
       const fresh = [...new Map(frontier.filter((n) => !nodes.has(n.toLowerCase())).map((n) => [n.toLowerCase(), n])).values()];
       const found = await Promise.all(
         fresh.map(async (n) => ({

@@ -6,7 +6,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ManagedBackend } from '../backend/index.js';
-import type { AgentParams, RegValue, ServiceConfig } from '../backend/types.js';
+import type { AgentParams, RegKeyContents, RegTree, RegValue, ServiceConfig } from '../backend/types.js';
 import { treeBytes } from '../backend/folders.js';
 import { AgentError, SvcdupError, Win32 } from '../errors.js';
 import { configFoldersOf, serviceConfigFiles } from '../analyze/configfiles.js';
@@ -26,6 +26,8 @@ import { serviceKey, vmKey } from '../plan/keys.js';
 import { isDuplicateName } from '../plan/names.js';
 import { planDuplicate, type PlannedService, type VmPolicyInput } from '../plan/plan.js';
 import { driveAliases } from '../plan/snapshot-limits.js';
+import { directImage } from '../plan/direct.js';
+import { imageOf } from '../plan/image.js';
 import type { Db } from '../state/db.js';
 import { listDuplicates } from '../state/duplicates.js';
 import { getVm } from '../state/vms.js';
@@ -43,46 +45,72 @@ export interface DupHost {
 export async function observeDup({ backend, db }: DupHost, req: DupRequest, opts: { force?: boolean } = {}): Promise<DupObservation> {
   const { service, vm, share } = req;
   const record = getVm(db, vm);
-  // the analyzer's verdict, here so that every caller (CLI, fleet, dashboard, library) refuses
-  // alike; asked beside the reads below, and seen before anything is planned
-  // The analyzer and the closure below ask the SCM for the same configurations at the same
-  // time: one question each (a round trip less per service, and one less call the SCM serves).
+  // Every read the plan needs is asked for first, all at once, the root's configuration before
+  // the rest (the slowest: several calls into the SCM); svcdup's own work (the analyzer's, the VM's
+  // rules) then runs while they are in flight. The analyzer (asked here so that every caller,
+  // CLI, fleet, dashboard, library, refuses alike) and the closure ask the SCM for the same
+  // configurations at the same time: one question each.
   const configs = new Map<string, Promise<ServiceConfig>>();
-  // The analyzer reads the root's service key after its configuration: asked for now, beside
-  // it, that is one round trip less in a row (its answer or its error, taken by the analyzer).
-  const rootKey = serviceKey(service).toLowerCase();
-  const keyRead = opts.force ? undefined : backend.call('reg.query', { key: serviceKey(service) });
-  keyRead?.catch(() => undefined);
-  let keyTaken = !keyRead;
-  const call: ManagedBackend['call'] = (op, params) => {
-    if (op === 'reg.query' && !keyTaken && (params as AgentParams<'reg.query'>).key.toLowerCase() === rootKey) {
-      keyTaken = true;
-      return keyRead! as ReturnType<typeof backend.call<typeof op>>;
-    }
-    if (op !== 'scm.config') return backend.call(op, params);
-    const { name } = params as AgentParams<'scm.config'>;
+  const config = (name: string): Promise<ServiceConfig> => {
     if (!configs.has(name.toLowerCase())) configs.set(name.toLowerCase(), backend.call('scm.config', { name }));
-    return configs.get(name.toLowerCase())! as ReturnType<typeof backend.call<typeof op>>;
+    return configs.get(name.toLowerCase())!;
   };
+  config(service).catch(() => undefined); // answered to the analyzer and the closure below
+  // The analyzer reads the root's service key after its configuration, then its Parameters tree
+  // when it has one: both asked for now, beside it (the answers or errors taken by the analyzer),
+  // the tree also giving the Parameters values the snapshots need.
+  const own = (key: string): string => key.toLowerCase();
+  const early = new Map<string, { op: 'reg.query' | 'reg.export'; answer: Promise<unknown> }>();
+  if (!opts.force) {
+    early.set(own(serviceKey(service)), { op: 'reg.query', answer: backend.call('reg.query', { key: serviceKey(service) }) });
+    early.set(own(`${serviceKey(service)}\\Parameters`), {
+      op: 'reg.export',
+      answer: backend.call('reg.export', { key: `${serviceKey(service)}\\Parameters` }),
+    });
+  }
+  for (const e of early.values()) e.answer.catch(() => undefined);
+  // A direct copy's image, read as soon as the root's key names it (the registry answers before
+  // the SCM's configuration); taken by imageFact when the configuration names the same file.
+  const rootKeyRead = early.get(own(serviceKey(service)))?.answer as Promise<RegKeyContents> | undefined;
+  const earlyImage =
+    req.mode !== 'relayed' && rootKeyRead
+      ? rootKeyRead.then((k) => {
+          const v = k.values.find((x) => x.name.toLowerCase() === 'imagepath');
+          if (typeof v?.data !== 'string' || !/\.exe$/i.test(imageOf(v.data.trim()))) return undefined;
+          const image = imageOf(v.data.trim());
+          const bytes = backend.readFile(image);
+          bytes.catch(() => undefined); // imageFact reads it again when it needs it
+          return { image, bytes };
+        })
+      : undefined;
+  earlyImage?.catch(() => undefined);
+  const call: ManagedBackend['call'] = (op, params) => {
+    if (op === 'scm.config') return config((params as AgentParams<'scm.config'>).name) as ReturnType<typeof backend.call<typeof op>>;
+    const e = (op === 'reg.query' || op === 'reg.export') && early.get(own((params as AgentParams<'reg.query'>).key));
+    if (e && e.op === op) {
+      early.delete(own((params as AgentParams<'reg.query'>).key)); // taken once: a later read is a fresh one
+      return e.answer as ReturnType<typeof backend.call<typeof op>>;
+    }
+    return backend.call(op, params);
+  };
+  // The root's Parameters values (for its snapshots): from the tree asked for above, or read alone.
+  const paramsTree = early.get(own(`${serviceKey(service)}\\Parameters`))?.answer as Promise<RegTree> | undefined;
+  const rootParams = paramsTree ? paramsTree.then((t) => t.values, notFound([])) : parameters(backend, service);
+  rootParams.catch(() => undefined); // awaited (and its error seen) only if the snapshots are observed
+  const policyInput = record ? vmPolicyInput(backend, db, vm) : Promise.resolve(undefined);
   const asked = { call, toHostPath: (w: string) => backend.toHostPath(w) };
   const refusal = opts.force ? Promise.resolve(undefined) : dupRefusalFor(asked, service, share);
   refusal.catch(() => undefined); // awaited below, also when a read fails (nothing left in flight)
-  // The root's Parameters (for its snapshots) are read alongside: one round trip less after the closure.
-  const rootParams = parameters(backend, service);
-  rootParams.catch(() => undefined); // awaited (and its error seen) only if the snapshots are observed
+  const closure = closureConfigs(asked, service, share);
   // No scm.list for names already taken (it costs as much as the closure of a small
   // service): a taken name fails its scm.create, which the journal leaves alone (atomic).
-  const [refused, closure, policy] = await Promise.all([
-    refusal,
-    closureConfigs(asked, service, share),
-    record ? vmPolicyInput(backend, db, vm) : Promise.resolve(undefined),
-  ]).catch(async (err: unknown) => {
-    await Promise.allSettled([refusal, rootParams]);
+  const [refused, configsRead, policy] = await Promise.all([refusal, closure, policyInput]).catch(async (err: unknown) => {
+    await Promise.allSettled([refusal, closure, policyInput, rootParams]);
     throw err;
   });
   const base = {
     ...(refused ? { refusal: refused } : {}),
-    configs: closure,
+    configs: configsRead,
     ...(policy ? { policy } : {}),
     existing: listDuplicates(db, vm).map((d) => d.service),
     hostExe: backend.toWindowsPath(join(backend.paths.nativeDir, 'svcdup-host.exe')),
@@ -94,16 +122,30 @@ export async function observeDup({ backend, db }: DupHost, req: DupRequest, opts
     await rootParams.catch(() => undefined);
     return { ...base, images: {}, snapshots: { failed: new SvcdupError('dup: the snapshots were not observed') } };
   }
+  // the direct images and the snapshot facts: independent reads, at once
   const images: Record<string, ImageFact> = {};
-  for (const p of services) if (p.direct) images[p.service.toLowerCase()] = await imageFact(backend, p.direct);
-  let snapshots: DupObservation['snapshots'];
-  try {
-    snapshots = await snapshotFacts(backend, vm, services, new Map([[service.toLowerCase(), rootParams]]));
-  } catch (err) {
-    snapshots = { failed: err };
-  }
+  const [, snapshots] = await Promise.all([
+    Promise.all(
+      services.map(async (p) => {
+        if (!p.direct) return;
+        const read = await earlyImage?.catch(() => undefined);
+        images[p.service.toLowerCase()] = await imageFact(backend, p.direct, read?.image === p.direct.image ? read.bytes : undefined);
+      }),
+    ),
+    snapshotFacts(backend, vm, services, new Map([[service.toLowerCase(), rootParams]]), policy?.aliases).catch(
+      (err: unknown): DupObservation['snapshots'] => ({ failed: err }),
+    ),
+  ]);
   return { ...base, images, snapshots };
 }
+
+/** A read's "not found" as `none`; other errors rethrown. */
+const notFound =
+  <T>(none: T) =>
+  (err: unknown): T => {
+    if (err instanceof AgentError && err.code === Win32.ERROR_FILE_NOT_FOUND) return none;
+    throw err;
+  };
 
 /**
  * The services the plan would duplicate, with the root's direct copy where its mode may take
@@ -124,25 +166,29 @@ function probe(req: DupRequest, obs: Parameters<typeof dupPlanInput>[1]): Planne
   }
 }
 
-/** The root's image for its direct copy, and whether the copy's name is taken. */
-async function imageFact(backend: ManagedBackend, d: NonNullable<PlannedService['direct']>): Promise<ImageFact> {
+/**
+ * The root's image for its direct copy, whether the copy's name is taken, and the copy itself
+ * (made here, while the snapshot facts are read, and written by the journaled step as made).
+ */
+async function imageFact(backend: ManagedBackend, d: NonNullable<PlannedService['direct']>, early?: Promise<Uint8Array>): Promise<ImageFact> {
   let bytes: Uint8Array;
   try {
-    bytes = await backend.readFile(d.image);
+    bytes = await (early?.catch(() => backend.readFile(d.image)) ?? backend.readFile(d.image));
   } catch (err) {
     return { readError: (err as Error).message };
   }
-  return { bytes, copyExists: existsSync(backend.toHostPath(d.copy)) };
+  let copy: Uint8Array | undefined;
+  try {
+    copy = directImage(bytes, d.hookDll, { vm: d.vm, scmName: d.scmName });
+  } catch {
+    /* planDup says why */
+  }
+  return { bytes, copyExists: existsSync(backend.toHostPath(d.copy)), ...(copy ? { copy: { for: { ...d }, bytes: copy } } : {}) };
 }
 
 /** A service's Parameters values on the host (none when it has no Parameters key). */
-async function parameters(backend: ManagedBackend, service: string): Promise<RegValue[]> {
-  try {
-    return (await backend.call('reg.query', { key: `${serviceKey(service)}\\Parameters` })).values;
-  } catch (err) {
-    if (err instanceof AgentError && err.code === Win32.ERROR_FILE_NOT_FOUND) return [];
-    throw err;
-  }
+function parameters(backend: ManagedBackend, service: string): Promise<RegValue[]> {
+  return backend.call('reg.query', { key: `${serviceKey(service)}\\Parameters` }).then((k) => k.values, notFound<RegValue[]>([]));
 }
 
 /**
@@ -154,10 +200,11 @@ async function snapshotFacts(
   vm: string,
   services: readonly PlannedService[],
   read: Map<string, Promise<RegValue[]>>,
+  aliasRules = fileAliasRules(backend),
 ): Promise<SnapshotFacts> {
   const params = await Promise.all(services.map((p) => read.get(p.service.toLowerCase()) ?? parameters(backend, p.service)));
   // one folder spelled two ways is one folder, spelled with its drive letter (snapshot-limits.ts)
-  const aliases = driveAliases(fileAliasRules(backend));
+  const aliases = driveAliases(aliasRules);
   // the configuration files as analyze reads them (one list: src/analyze/configfiles.ts)
   const files = await Promise.all(services.map((p, i) => serviceConfigFiles((w) => backend.toHostPath(w), p.original.imagePath, params[i]!)));
   const sources = services.map((p, i) => ({ original: p.original, params: params[i]!, configFolders: configFoldersOf(p.original, files[i]!) }));
@@ -230,11 +277,8 @@ async function closureConfigs(backend: Pick<ManagedBackend, 'call'>, service: st
 
 /** What the planner needs to make the VM's next Policy value, with the value there now. */
 export async function vmPolicyInput(backend: ManagedBackend, db: Db, vm: string): Promise<VmPolicyInput> {
-  let current: RegValue | undefined;
-  try {
-    current = await backend.call('reg.get', { key: vmKey(vm), name: 'Policy' });
-  } catch (err) {
-    if (!(err instanceof AgentError && err.code === Win32.ERROR_FILE_NOT_FOUND)) throw err;
-  }
-  return { ...vmRulesOf(dbVmStore(db), backend, vm), ...(current ? { current } : {}) };
+  const read = backend.call('reg.get', { key: vmKey(vm), name: 'Policy' }).catch(notFound(undefined));
+  const rules = vmRulesOf(dbVmStore(db), backend, vm); // while the value is read
+  const current = await read;
+  return { ...rules, ...(current ? { current } : {}) };
 }

@@ -19,6 +19,8 @@ import { deleteVm, insertVm, type VmRecord } from '../state/vms.js';
 export interface StepContext {
   backend: ManagedBackend;
   db: Db;
+  /** direct copies `dup` made while planning (src/dup/observe.ts), by their step's args: written as they are */
+  directCopies?: WeakMap<DirectImageArgs, Uint8Array>;
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -51,9 +53,9 @@ export async function stopAndWait(backend: HostBackend, name: string, timeoutMs 
   }
 }
 
-async function writeDirectImage(backend: ManagedBackend, a: DirectImageArgs): Promise<void> {
-  const original = await backend.readFile(a.image);
-  await backend.writeNewFile(a.copy, directImage(original, a.hookDll, { vm: a.vm, scmName: a.scmName }));
+async function writeDirectImage({ backend, directCopies }: StepContext, a: DirectImageArgs): Promise<void> {
+  const made = directCopies?.get(a);
+  await backend.writeNewFile(a.copy, made ?? directImage(await backend.readFile(a.image), a.hookDll, { vm: a.vm, scmName: a.scmName }));
 }
 
 export const dupSteps: StepKinds<StepContext> = {
@@ -167,8 +169,8 @@ export const dupSteps: StepKinds<StepContext> = {
    */
   'files.directImage': {
     atomic: true,
-    async apply({ backend }, a: DirectImageArgs) {
-      await writeDirectImage(backend, a);
+    async apply(ctx, a: DirectImageArgs) {
+      await writeDirectImage(ctx, a);
     },
     async undo({ backend }, a: DirectImageArgs) {
       await backend.removeFile(a.copy);
@@ -179,8 +181,8 @@ export const dupSteps: StepKinds<StepContext> = {
     async apply({ backend }, a: DirectImageArgs) {
       await backend.removeFile(a.copy);
     },
-    async undo({ backend }, a: DirectImageArgs) {
-      await writeDirectImage(backend, a);
+    async undo(ctx, a: DirectImageArgs) {
+      await writeDirectImage(ctx, a);
     },
   },
   /** A key svcdup owns written whole from an export (vm import), class strings included; deleted whole. */

@@ -8,6 +8,7 @@ import { PlanError } from './closure.js';
 import { directImage } from './direct.js';
 import { vmKey } from './keys.js';
 import { type DuplicateMode, type DuplicationPlan, type KeyEdit, type PlanInput, type PlannedService, planDuplicate, type VmPolicyInput } from './plan.js';
+import type { DirectImageArgs } from './steps.js';
 import { canonicalFolder, type DriveAlias, type OwnFolder, snapshotRefusal } from './snapshot-limits.js';
 import { driveRootsNamed, outermostFolders, snapshotFolders } from './snapshot.js';
 import { rulesSizeProblem } from './system.js';
@@ -44,8 +45,18 @@ export interface FolderFact {
   bytes?: number;
 }
 
-/** The root's image as read for a direct copy. */
-export type ImageFact = { bytes: Uint8Array; copyExists: boolean } | { readError: string };
+/**
+ * The root's image as read for a direct copy; `copy`: the copy made of those bytes
+ * (directImage) for the step's args `for`, when it could be made.
+ */
+export type ImageFact = { bytes: Uint8Array; copyExists: boolean; copy?: { for: DirectImageArgs; bytes: Uint8Array } } | { readError: string };
+
+/** The direct copy made of the image as observed, when it was made for exactly these args. */
+export function madeCopy(image: ImageFact | undefined, d: DirectImageArgs): Uint8Array | undefined {
+  const c = image && 'copy' in image ? image.copy : undefined;
+  const same = c && (Object.keys(d) as (keyof DirectImageArgs)[]).every((k) => c.for[k] === d[k]) && Object.keys(c.for).length === Object.keys(d).length;
+  return same ? c.bytes : undefined;
+}
 
 /** Everything `dup` needs to know about the host, read at once (src/dup/observe.ts). */
 export interface DupObservation {
@@ -134,7 +145,7 @@ function checkDirect(service: string, d: NonNullable<PlannedService['direct']>, 
   if (!image) throw new SvcdupError(`${service}: its image ${d.image} was not observed`);
   if ('readError' in image) throw new UsageError(`${service}: cannot read its image ${d.image} for --direct: ${image.readError}`);
   try {
-    directImage(image.bytes, d.hookDll, { vm: d.vm, scmName: d.scmName });
+    if (!madeCopy(image, d)) directImage(image.bytes, d.hookDll, { vm: d.vm, scmName: d.scmName });
   } catch (err) {
     if (err instanceof SvcdupError) throw new UsageError(`${service}: no direct copy of ${d.image}: ${err.message}`);
     throw err;
