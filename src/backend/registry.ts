@@ -11,6 +11,14 @@ export const ignore =
     throw err;
   };
 
+/** A catch handler for a read: an absent key or value (ERROR_FILE_NOT_FOUND) as `none`, anything else thrown. */
+export const absentAs =
+  <T>(none: T) =>
+  (err: unknown): T => {
+    ignore(Win32.ERROR_FILE_NOT_FOUND)(err);
+    return none;
+  };
+
 export async function deleteKeyIfExists(backend: HostBackend, key: string): Promise<void> {
   await backend.call('reg.deleteKey', { key }).catch(ignore(Win32.ERROR_FILE_NOT_FOUND));
 }

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import type { ManagedBackend } from '../backend/index.js';
 import type { AgentParams, RegKeyContents, RegTree, RegValue, ServiceConfig } from '../backend/types.js';
 import { treeBytes } from '../backend/folders.js';
+import { absentAs } from '../backend/registry.js';
 import { AgentError, SvcdupError, Win32 } from '../errors.js';
 import { configFoldersOf, serviceConfigFiles } from '../analyze/configfiles.js';
 import { dupRefusalFor } from '../analyze/service.js';
@@ -76,8 +77,8 @@ export async function observeDup({ backend, db }: DupHost, req: DupRequest, opts
     req.mode !== 'relayed' && rootKeyRead
       ? rootKeyRead.then((k) => {
           const v = k.values.find((x) => x.name.toLowerCase() === 'imagepath');
-          if (typeof v?.data !== 'string' || !/\.exe$/i.test(imageOf(v.data.trim()))) return undefined;
-          const image = imageOf(v.data.trim());
+          const image = typeof v?.data === 'string' ? imageOf(v.data.trim()) : '';
+          if (!/\.exe$/i.test(image)) return undefined;
           const bytes = backend.readFile(image);
           bytes.catch(() => undefined); // imageFact reads it again when it needs it
           return { image, bytes };
@@ -95,7 +96,7 @@ export async function observeDup({ backend, db }: DupHost, req: DupRequest, opts
   };
   // The root's Parameters values (for its snapshots): from the tree asked for above, or read alone.
   const paramsTree = early.get(own(`${serviceKey(service)}\\Parameters`))?.answer as Promise<RegTree> | undefined;
-  const rootParams = paramsTree ? paramsTree.then((t) => t.values, notFound([])) : parameters(backend, service);
+  const rootParams = paramsTree ? paramsTree.then((t) => t.values, absentAs([])) : parameters(backend, service);
   rootParams.catch(() => undefined); // awaited (and its error seen) only if the snapshots are observed
   const policyInput = record ? vmPolicyInput(backend, db, vm) : Promise.resolve(undefined);
   const asked = { call, toHostPath: (w: string) => backend.toHostPath(w) };
@@ -139,14 +140,6 @@ export async function observeDup({ backend, db }: DupHost, req: DupRequest, opts
   return { ...base, images, snapshots };
 }
 
-/** A read's "not found" as `none`; other errors rethrown. */
-const notFound =
-  <T>(none: T) =>
-  (err: unknown): T => {
-    if (err instanceof AgentError && err.code === Win32.ERROR_FILE_NOT_FOUND) return none;
-    throw err;
-  };
-
 /**
  * The services the plan would duplicate, with the root's direct copy where its mode may take
  * it (what there is to read for them); undefined when the planner refuses the request anyway.
@@ -188,7 +181,7 @@ async function imageFact(backend: ManagedBackend, d: NonNullable<PlannedService[
 
 /** A service's Parameters values on the host (none when it has no Parameters key). */
 function parameters(backend: ManagedBackend, service: string): Promise<RegValue[]> {
-  return backend.call('reg.query', { key: `${serviceKey(service)}\\Parameters` }).then((k) => k.values, notFound<RegValue[]>([]));
+  return backend.call('reg.query', { key: `${serviceKey(service)}\\Parameters` }).then((k) => k.values, absentAs<RegValue[]>([]));
 }
 
 /**
@@ -277,7 +270,7 @@ async function closureConfigs(backend: Pick<ManagedBackend, 'call'>, service: st
 
 /** What the planner needs to make the VM's next Policy value, with the value there now. */
 export async function vmPolicyInput(backend: ManagedBackend, db: Db, vm: string): Promise<VmPolicyInput> {
-  const read = backend.call('reg.get', { key: vmKey(vm), name: 'Policy' }).catch(notFound(undefined));
+  const read = backend.call('reg.get', { key: vmKey(vm), name: 'Policy' }).catch(absentAs(undefined));
   const rules = vmRulesOf(dbVmStore(db), backend, vm); // while the value is read
   const current = await read;
   return { ...rules, ...(current ? { current } : {}) };
