@@ -2,6 +2,7 @@
 // with real processes (native/tests/optest/op-probe.c) in real VMs, driven through the CLI.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { packageRoot } from '../src/config.js';
@@ -62,7 +63,8 @@ beforeAll(async () => {
   for (const args of [
     ['a'],
     ...(cgroupsHere ? [['mem', '--memory', '100M']] : []),
-    ...(cpuHere ? [['cpu', '--cpus', '0.5']] : []),
+    // 'whole' is limited to the whole host: a cgroup of the same weight as 'cpu's, so the two compete as equals
+    ...(cpuHere ? [['cpu', '--cpus', '0.5'], ['whole', '--cpus', String(availableParallelism())]] : []),
     ['procs', '--processes', '3'],
     ['logs'],
   ]) {
@@ -81,7 +83,7 @@ afterAll(async () => {
   cli(['undup', SVC, '--vm', 'a']);
   cli(['undup', SVC2, '--vm', 'logs']);
   cli(['undup', SVC3, '--vm', 'procs']);
-  for (const vm of ['a', 'mem', 'cpu', 'procs', 'logs']) cli(['vm', 'rm', vm]);
+  for (const vm of ['a', 'mem', 'cpu', 'whole', 'procs', 'logs']) cli(['vm', 'rm', vm]);
   await host?.dispose();
 });
 
@@ -249,7 +251,7 @@ describe('limits', () => {
   });
 
   it.skipIf(!cpuHere)(
-    '--cpus 0.5 holds a busy VM to half a core; the same loop in a VM without the limit, beside it, gets more when the machine has room',
+    '--cpus 0.5 holds a busy VM to half a core; the same loop in a VM limited only to the whole host, beside it, gets more when the machine has room',
     async () => {
       const db = openDb(host.paths.stateDb);
       const dir = getVm(db, 'cpu')!.limits!.cgroups!.find((d) => d.includes('/cpu/'))!;
@@ -264,8 +266,10 @@ describe('limits', () => {
         ) as Record<string, number>;
       const s0 = cpuStat();
       // four threads spinning for 4 s in each VM at once (unlimited, they could take both cores);
-      // each reports the CPU its process got over its own wall time
-      const [capped, free] = await Promise.all([runProbe('cpu', ['busy', '4', '4']).first, runProbe('a', ['busy', '4', '4']).first]);
+      // each reports the CPU its process got over its own wall time. The other VM's loop runs in a
+      // cgroup too: against a VM without one, each of its threads would weigh as much as the whole
+      // capped cgroup, and hold it under its quota (0.4 of 2 cores) without the kernel throttling it
+      const [capped, free] = await Promise.all([runProbe('cpu', ['busy', '4', '4']).first, runProbe('whole', ['busy', '4', '4']).first]);
       const s1 = cpuStat();
       const share = (r: Record<string, number>) => r.cpuMs! / r.wallMs!;
       // the busy VM ran under its cgroup's bandwidth control: the kernel counted the 100 ms periods it was runnable in
@@ -273,8 +277,9 @@ describe('limits', () => {
       // the cap holds under any load (50 ms per 100 ms period); a little over for the periods' edges
       expect(share(capped)).toBeLessThanOrEqual(0.55);
       expect(share(capped)).toBeGreaterThan(0.02);
-      // how much the unlimited one gets is the other helpers' load's doing: that it ran, and, when the
-      // machine had room for more than the cap, that it got more while the kernel held the capped one back
+      // how much the other one gets is the other helpers' load's doing: that it ran, and, when the
+      // machine had room for more than the cap, that it got more while the kernel held the capped one
+      // back (the two cgroups weigh the same, so the capped one was offered as much, over its quota)
       expect(share(free)).toBeGreaterThan(0.02);
       if (share(free) > 0.6) {
         expect(share(free)).toBeGreaterThan(share(capped));
