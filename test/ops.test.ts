@@ -64,7 +64,12 @@ beforeAll(async () => {
     ['a'],
     ...(cgroupsHere ? [['mem', '--memory', '100M']] : []),
     // 'whole' is limited to the whole host: a cgroup of the same weight as 'cpu's, so the two compete as equals
-    ...(cpuHere ? [['cpu', '--cpus', '0.5'], ['whole', '--cpus', String(availableParallelism())]] : []),
+    ...(cpuHere
+      ? [
+          ['cpu', '--cpus', '0.5'],
+          ['whole', '--cpus', String(availableParallelism())],
+        ]
+      : []),
     ['procs', '--processes', '3'],
     ['logs'],
   ]) {
