@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import type { ManagedBackend } from '../backend/index.js';
 import type { ServiceStatus } from '../backend/types.js';
 import { AgentError, UsageError, Win32 } from '../errors.js';
+import { absentAs } from '../backend/registry.js';
 import type { Duplicates } from '../dup/dup.js';
 import { parseSet } from '../plan/edits.js';
 import { vmServiceKey } from '../plan/keys.js';
@@ -107,15 +108,9 @@ export async function observeFleet(ctx: FleetContext, fleet: Fleet): Promise<Fle
       const spec = d?.services.find((s) => s.name.toLowerCase() === rec.service.toLowerCase());
       for (const set of spec?.set ?? []) {
         const { subkey, value } = parseSet(set);
-        try {
-          values[valueKey(subkey, value.name)] = await ctx.backend.call('reg.get', {
-            key: `${vmServiceKey(r.name, rec.service)}${subkey ? `\\${subkey}` : ''}`,
-            name: value.name,
-          });
-        } catch (err) {
-          if (!(err instanceof AgentError && err.code === Win32.ERROR_FILE_NOT_FOUND)) throw err;
-          values[valueKey(subkey, value.name)] = null;
-        }
+        values[valueKey(subkey, value.name)] = await ctx.backend
+          .call('reg.get', { key: `${vmServiceKey(r.name, rec.service)}${subkey ? `\\${subkey}` : ''}`, name: value.name })
+          .catch(absentAs(null));
       }
       const st = statuses.get(rec.scmName.toLowerCase());
       duplicates.push({

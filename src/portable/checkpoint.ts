@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import type { ManagedBackend } from '../backend/index.js';
 import { treeBytes } from '../backend/folders.js';
 import type { Duplicates } from '../dup/dup.js';
-import { AgentError, UsageError, Win32 } from '../errors.js';
+import { UsageError } from '../errors.js';
+import { absentAs } from '../backend/registry.js';
 import { vmKey, vmServicesKey } from '../plan/keys.js';
 import type { PlannedStep } from '../state/journal.js';
 import { getVm } from '../state/vms.js';
@@ -33,13 +34,7 @@ export interface CheckpointInfo {
 }
 
 async function keyExists(backend: ManagedBackend, key: string): Promise<boolean> {
-  try {
-    await backend.call('reg.query', { key });
-    return true;
-  } catch (err) {
-    if (err instanceof AgentError && err.code === Win32.ERROR_FILE_NOT_FOUND) return false;
-    throw err;
-  }
+  return backend.call('reg.query', { key }).then(() => true, absentAs(false));
 }
 
 function requireVm(dups: Duplicates, vm: string): void {
@@ -48,13 +43,7 @@ function requireVm(dups: Duplicates, vm: string): void {
 
 export async function listCheckpoints(backend: ManagedBackend, dups: Duplicates, vm: string): Promise<CheckpointInfo[]> {
   requireVm(dups, vm);
-  let names: string[];
-  try {
-    names = (await backend.call('reg.query', { key: checkpointsKey(vm) })).subkeys;
-  } catch (err) {
-    if (err instanceof AgentError && err.code === Win32.ERROR_FILE_NOT_FOUND) return [];
-    throw err;
-  }
+  const names = await backend.call('reg.query', { key: checkpointsKey(vm) }).then((k) => k.subkeys, absentAs<string[]>([]));
   const out: CheckpointInfo[] = [];
   for (const name of names) {
     const created = await backend.call('reg.get', { key: checkpointKey(vm, name), name: 'Created' }).catch(() => undefined);

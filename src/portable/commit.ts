@@ -12,7 +12,8 @@ import { join } from 'node:path';
 import type { ManagedBackend } from '../backend/index.js';
 import type { RegTree, RegValue } from '../backend/types.js';
 import type { Duplicates } from '../dup/dup.js';
-import { AgentError, UsageError, Win32 } from '../errors.js';
+import { UsageError } from '../errors.js';
+import { absentAs } from '../backend/registry.js';
 import type { PlannedStep } from '../state/journal.js';
 import { getVm } from '../state/vms.js';
 import { diffFiles, fileAreaWin, WHITEOUT_PREFIX, vmStateDirWin, type FileChange } from '../vm/files.js';
@@ -127,14 +128,7 @@ const birth = (p: string): number => {
 /** The VM's copy of a key (HKLM\x -> ...\Cow\MACHINE\x, HKU\s\x -> ...\Cow\USER\s\x). */
 const copyOf = (vm: string, key: string): string => `${cowKey(vm)}\\${/^HKLM\\/i.test(key) ? 'MACHINE' : 'USER'}\\${key.replace(/^HK(LM|U)\\/i, '')}`;
 
-async function orNull<T>(p: Promise<T>): Promise<T | undefined> {
-  try {
-    return await p;
-  } catch (err) {
-    if (err instanceof AgentError && err.code === Win32.ERROR_FILE_NOT_FOUND) return undefined;
-    throw err;
-  }
-}
+const orNull = <T>(p: Promise<T>): Promise<T | undefined> => p.catch(absentAs(undefined));
 
 export interface CommitResult {
   vm: string;

@@ -13,7 +13,8 @@ import type { ManagedBackend } from '../backend/index.js';
 import type { RegTree } from '../backend/types.js';
 import { packageRoot } from '../config.js';
 import type { Duplicates } from '../dup/dup.js';
-import { AgentError, SvcdupError, UsageError, Win32 } from '../errors.js';
+import { SvcdupError, UsageError } from '../errors.js';
+import { absentAs } from '../backend/registry.js';
 import { vmKey } from '../plan/keys.js';
 import { getVm } from '../state/vms.js';
 import { ARCHIVE_FORMAT, type ArchiveEntry, type ArchiveManifest, type ArchivedDuplicate, type ArchivedRegistry, type ArchivedVm } from './archive.js';
@@ -119,12 +120,7 @@ export async function exportVm(backend: ManagedBackend, dups: Duplicates, vm: st
         restrictedToken: /\s--restricted-token(\s|$)/.test(d.plan.imagePath),
       });
     }
-    let tree: RegTree | undefined;
-    try {
-      tree = await backend.call('reg.export', { key: vmKey(vm) });
-    } catch (err) {
-      if (!(err instanceof AgentError && err.code === Win32.ERROR_FILE_NOT_FOUND)) throw err;
-    }
+    const tree = await backend.call('reg.export', { key: vmKey(vm) }).catch(absentAs<RegTree | undefined>(undefined));
     // the limits as given, not where this host holds them (its cgroups): the importing host places its own
     const { cgroups: _here, ...limits } = record.limits ?? {};
     const vmJson: ArchivedVm = {

@@ -5,9 +5,9 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { readFile, rm } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
 import type { Paths } from '../config.js';
-import { AgentError, SvcdupError, UsageError, Win32 } from '../errors.js';
+import { SvcdupError, UsageError } from '../errors.js';
 import type { ExecOptions, ExecResult, HostBackend, RegTree } from '../backend/types.js';
-import { pruneEmptyKeys } from '../backend/registry.js';
+import { absentAs, pruneEmptyKeys } from '../backend/registry.js';
 import { SOFTWARE_KEY, VMS_KEY, vmKey } from '../plan/keys.js';
 import type { Step } from '../plan/steps.js';
 import { composeVmRules, rulesSizeProblem } from '../plan/system.js';
@@ -169,12 +169,7 @@ export class Vms {
 
   /** After its processes are gone: the VM's registry key and its record, journaled; then svcdup's emptied keys. */
   private async forget(name: string, hooks: VmHostHooks): Promise<void> {
-    let tree: RegTree | undefined;
-    try {
-      tree = await this.backend.call('reg.export', { key: vmKey(name) });
-    } catch (err) {
-      if (!(err instanceof AgentError && err.code === Win32.ERROR_FILE_NOT_FOUND)) throw err;
-    }
+    const tree = await this.backend.call('reg.export', { key: vmKey(name) }).catch(absentAs<RegTree | undefined>(undefined));
     await hooks.apply('vm rm', name, planVmForget(name, this.store.get(name), tree));
     await pruneEmptyKeys(this.backend, VMS_KEY, SOFTWARE_KEY);
   }
