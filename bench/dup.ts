@@ -89,12 +89,16 @@ async function dupRound(
   restartMs: number[],
   restartPhases: Phases[],
   dupTimelines: Record<string, number>[] = [],
+  firstPhases?: Phases[],
 ): Promise<string> {
   let t = performance.now();
+  const wall0 = Date.now();
   const timeline: Record<string, number> = {};
   const plan = await dups.dup(SVC, 'b0', { start: true, mode, timeline });
   dupMs.push(performance.now() - t);
   dupTimelines.push(timeline);
+  // the new duplicate's first start, as the restart's below: from the moment it was asked (right after the registration)
+  if (firstPhases) firstPhases.push(await phases(wall0 + (timeline.registered ?? NaN), wall0 + (timeline.running ?? NaN), `${SVC}@b0`, 'b0'));
   await dups.stop(SVC, 'b0');
   t = performance.now();
   const wall = Date.now();
@@ -121,6 +125,7 @@ try {
   const restart: number[] = [];
   const nativePhases: Phases[] = [];
   const restartPhases: Phases[] = [];
+  const firstPhases: Phases[] = [];
   const relayed: number[] = [];
   const relayedRestart: number[] = [];
   const relayedPhases: Phases[] = [];
@@ -140,7 +145,7 @@ try {
     await b.call('scm.control', { name: SVC, code: 1 });
     while ((await b.call('scm.status', { name: SVC })).state !== 'STOPPED') await new Promise((r) => setTimeout(r, 5));
 
-    defaultMode = await dupRound('auto', dup, restart, restartPhases, dupTimelines);
+    defaultMode = await dupRound('auto', dup, restart, restartPhases, dupTimelines, firstPhases);
     await dupRound('relayed', relayed, relayedRestart, relayedPhases, relayedDupTimelines);
     await dupRound('direct', direct, directRestart, directPhases);
   }
@@ -156,7 +161,9 @@ try {
     Object.fromEntries(Object.keys(ps[0] ?? {}).map((k) => [k, round(median(ps.map((p) => (p as Record<string, number | undefined>)[k] ?? NaN)), 0)]));
   const nativeTimeline = phaseMedians(nativePhases);
   const restartTimeline = phaseMedians(restartPhases);
+  const firstStartTimeline = phaseMedians(firstPhases);
   const relayedTimeline = phaseMedians(relayedPhases);
+  say(`a new duplicate's first start (default), from the start asked (ms, medians): ${JSON.stringify(firstStartTimeline)}`);
   say(
     `where a start goes (ms, medians): native ${JSON.stringify(nativeTimeline)}; existing duplicate (default) ${JSON.stringify(restartTimeline)}; relayed ${JSON.stringify(relayedTimeline)}`,
   );
@@ -238,6 +245,7 @@ try {
     directStartRatio: round(median(direct) / nativeMs),
     nativeTimeline,
     restartTimeline,
+    firstStartTimeline,
     relayedTimeline,
     relayedHostToImageMs: round(relayedHostToImage, 1),
     dupTimeline,

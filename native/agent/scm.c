@@ -270,13 +270,45 @@ static DWORD split_dependencies(struct request *rq, const WCHAR *deps, WCHAR **s
     return ERROR_SUCCESS;
 }
 
+typedef LONG(NTAPI *query_key_fn)(HANDLE, int, void *, ULONG, ULONG *);
+
+/* The service's name as its key under Services spells it (the name the SCM has: both come
+ * from that key), or NULL. The key's own name (NtQueryKey KeyNameInformation, one wineserver
+ * request) instead of GetServiceKeyNameW, one more call into the SCM on the path of every
+ * `dup`'s reads (about a millisecond under Wine). */
+static WCHAR *service_key_case(struct request *rq, const WCHAR *name)
+{
+    static query_key_fn query_key;
+    struct {
+        ULONG len;
+        WCHAR name[512];
+    } info;
+    size_t plen = wcslen(SERVICES_KEY) + wcslen(name) + 1;
+    WCHAR *path = rq_alloc(rq, plen * sizeof(WCHAR)), *last, *canon = NULL;
+    ULONG ret = 0;
+    HKEY key;
+    if (!query_key) query_key = (query_key_fn)(void *)GetProcAddress(GetModuleHandleW(L"ntdll.dll"), "NtQueryKey");
+    if (!path || !query_key) return NULL;
+    wcscpy(path, SERVICES_KEY);
+    wcscat(path, name);
+    if (RegOpenKeyExW(HKEY_LOCAL_MACHINE, path, 0, KEY_QUERY_VALUE | KEY_WOW64_64KEY, &key)) return NULL;
+    if (query_key(key, 3 /* KeyNameInformation */, &info, sizeof info - sizeof(WCHAR), &ret) >= 0) {
+        size_t n = info.len / sizeof(WCHAR);
+        info.name[n] = 0;
+        last = wcsrchr(info.name, L'\\');
+        last = last ? last + 1 : info.name;
+        if (!_wcsicmp(last, name) && (canon = rq_alloc(rq, (wcslen(last) + 1) * sizeof(WCHAR)))) wcscpy(canon, last);
+    }
+    RegCloseKey(key);
+    return canon;
+}
+
 /* The service's configuration; *key_name gets the name as the SCM spells
  * it, whatever case was asked. */
-static DWORD query_config(struct request *rq, SC_HANDLE scm, SC_HANDLE svc, const WCHAR *name, QUERY_SERVICE_CONFIGW **out,
-                          WCHAR **key_name)
+static DWORD query_config(struct request *rq, SC_HANDLE svc, const WCHAR *name, QUERY_SERVICE_CONFIGW **out, WCHAR **key_name)
 {
     QUERY_SERVICE_CONFIGW *cfg;
-    DWORD needed = 8192, len = 258, err;
+    DWORD needed = 8192, err;
     WCHAR *canon;
 
     /* a buffer most configurations fit: one SCM round trip instead of a size probe and a fetch */
@@ -287,14 +319,7 @@ static DWORD query_config(struct request *rq, SC_HANDLE scm, SC_HANDLE svc, cons
         if (!QueryServiceConfigW(svc, cfg, needed, &needed)) return GetLastError();
     }
     *out = cfg;
-    *key_name = (WCHAR *)name;
-    if (!cfg->lpDisplayName || !(canon = rq_alloc(rq, len * sizeof(WCHAR)))) return ERROR_SUCCESS;
-    if (!GetServiceKeyNameW(scm, cfg->lpDisplayName, canon, &len)) {
-        if (GetLastError() != ERROR_INSUFFICIENT_BUFFER || !len || !(canon = rq_alloc(rq, (len + 2) * sizeof(WCHAR)))) return ERROR_SUCCESS;
-        len += 2;
-        if (!GetServiceKeyNameW(scm, cfg->lpDisplayName, canon, &len)) return ERROR_SUCCESS;
-    }
-    if (!_wcsicmp(canon, name)) *key_name = canon;
+    *key_name = (canon = service_key_case(rq, name)) ? canon : (WCHAR *)name;
     return ERROR_SUCCESS;
 }
 
@@ -319,27 +344,54 @@ static void write_list(json_writer *w, const char *key, const WCHAR *list)
     json_end_array(w);
 }
 
+/* QueryServiceConfig2W(SERVICE_CONFIG_DESCRIPTION) into a buffer of the request's (not
+   allocating: the request's allocator is its own thread's) */
+struct description_query {
+    SC_HANDLE svc;
+    BYTE *buf;
+    DWORD size, error;
+    BOOL ok;
+};
+
+static void CALLBACK description_work(PTP_CALLBACK_INSTANCE inst, void *ctx, PTP_WORK work)
+{
+    struct description_query *d = ctx;
+    d->ok = QueryServiceConfig2W(d->svc, SERVICE_CONFIG_DESCRIPTION, d->buf, d->size, &d->size);
+    d->error = d->ok ? ERROR_SUCCESS : GetLastError();
+}
+
 DWORD op_scm_config(struct request *rq)
 {
     SC_HANDLE scm, svc;
     QUERY_SERVICE_CONFIGW *cfg;
     SERVICE_DESCRIPTIONW *desc = NULL;
     WCHAR *name, *key_name, *dll, *group, *dep_svcs, *dep_groups;
-    DWORD needed = 0, err;
+    struct description_query d = {0};
+    PTP_WORK work = NULL;
+    DWORD err;
     json_writer *w = rq->out;
 
     if ((err = open_service(rq, SERVICE_QUERY_CONFIG, &scm, &svc, &name))) return err;
-    if ((err = query_config(rq, scm, svc, name, &cfg, &key_name)) || (err = query_dependencies(rq, cfg, key_name, &dep_svcs, &dep_groups)))
-        goto done;
-    /* the description is optional: an SCM without it still has a config. A first buffer
-       most descriptions fit, as above. */
-    needed = 2048;
-    if ((desc = rq_alloc(rq, needed)) && !QueryServiceConfig2W(svc, SERVICE_CONFIG_DESCRIPTION, (BYTE *)desc, needed, &needed)) {
-        desc = NULL;
-        if (GetLastError() == ERROR_INSUFFICIENT_BUFFER && needed && (desc = rq_alloc(rq, needed)) &&
-            !QueryServiceConfig2W(svc, SERVICE_CONFIG_DESCRIPTION, (BYTE *)desc, needed, &needed))
-            desc = NULL;
+    /* the description asked on a pool thread while this one asks the configuration: two
+       calls into the SCM at once (calls on one handle may run at once) */
+    d.svc = svc;
+    d.size = 2048;
+    d.buf = rq_alloc(rq, d.size);
+    if (d.buf && !(work = CreateThreadpoolWork(description_work, &d, NULL))) description_work(NULL, &d, NULL);
+    if (work) SubmitThreadpoolWork(work);
+    err = query_config(rq, svc, name, &cfg, &key_name);
+    if (!err) err = query_dependencies(rq, cfg, key_name, &dep_svcs, &dep_groups);
+    if (work) {
+        WaitForThreadpoolWorkCallbacks(work, FALSE);
+        CloseThreadpoolWork(work);
     }
+    if (err) goto done;
+    /* the description is optional: an SCM without it still has a config; a longer one than
+       the first buffer is asked again with the size the SCM said */
+    desc = d.ok ? (SERVICE_DESCRIPTIONW *)d.buf : NULL;
+    if (!d.ok && d.error == ERROR_INSUFFICIENT_BUFFER && d.size && (desc = rq_alloc(rq, d.size)) &&
+        !QueryServiceConfig2W(svc, SERVICE_CONFIG_DESCRIPTION, (BYTE *)desc, d.size, &d.size))
+        desc = NULL;
     dll = service_reg_value(rq, key_name, L"Parameters", L"ServiceDll", FALSE);
     if (!dll) dll = service_reg_value(rq, key_name, NULL, L"ServiceDll", FALSE);
     group = cfg->lpBinaryPathName ? svchost_group(rq, cfg->lpBinaryPathName) : NULL;
@@ -496,8 +548,7 @@ DWORD op_scm_change(struct request *rq)
         WCHAR *key_name, *old_svcs, *old_groups, **svcs = f.dep_svcs, **groups = f.dep_groups;
         size_t nsvc = f.n_dep_svcs, ngroup = f.n_dep_groups;
 
-        if ((err = query_config(rq, scm, svc, name, &cfg, &key_name)) ||
-            (err = query_dependencies(rq, cfg, key_name, &old_svcs, &old_groups)))
+        if ((err = query_config(rq, svc, name, &cfg, &key_name)) || (err = query_dependencies(rq, cfg, key_name, &old_svcs, &old_groups)))
             goto done;
         if (!param_present(rq, "dependOnService") && !(svcs = list_to_array(rq, old_svcs, &nsvc))) err = ERROR_NOT_ENOUGH_MEMORY;
         if (!param_present(rq, "dependOnGroup") && !(groups = list_to_array(rq, old_groups, &ngroup))) err = ERROR_NOT_ENOUGH_MEMORY;
