@@ -26,8 +26,6 @@ NTSYSAPI void NTAPI RtlReleaseSRWLockExclusive(RTL_SRWLOCK *);
 #define FC_CHARS     260
 #define FC_TTL_100NS (10000000LL) /* 1 s */
 
-enum { FC_ABSENT = 1, FC_UNIX = 2, FC_NOUNIX = 3 };
-
 typedef struct {
     LONG gen;
     ULONG hash;
@@ -73,23 +71,31 @@ LONG files_cache_gen(void)
     return g ? *g & 0x7fffffff : -1; /* -1: no counter, nothing remembered */
 }
 
-int files_cache_absent(const wpath *vp, LONG gen)
+/* What the memory says of a path, from one look at its slot: FC_ABSENT (the area holds it not,
+   still true for gen), FC_UNIX / FC_NOUNIX (which spelling opens its private copy; matched with
+   its case exactly, since the unix spelling finds only the case on disk), or 0. */
+int files_cache_get(const wpath *vp, LONG gen)
 {
     fc_slot *s;
     ULONG h;
-    int hit;
-    if (gen < 0 || vp->n > FC_CHARS) return 0;
+    int r = 0;
+    if (vp->n > FC_CHARS) return FC_NOUNIX; /* not remembered: not tried */
     h = hash_of(vp->p, vp->n);
     s = &slots[h % FC_SLOTS];
     RtlAcquireSRWLockShared(&lock);
-    hit = s->kind == FC_ABSENT && s->n == vp->n && s->hash == h && s->gen == gen && same(s->p, vp->p, vp->n);
-    if (hit) {
-        LONGLONG age = now() - s->at;
-        hit = age >= 0 && age < FC_TTL_100NS; /* a clock set back ends the entry too */
+    if (s->n == vp->n && s->hash == h) {
+        if (s->kind == FC_ABSENT) {
+            LONGLONG age;
+            if (gen >= 0 && s->gen == gen && same(s->p, vp->p, vp->n) && (age = now() - s->at) >= 0 && age < FC_TTL_100NS)
+                r = FC_ABSENT; /* a clock set back ends the entry too */
+        } else if (s->kind && !memcmp(s->p, vp->p, vp->n * sizeof(WCHAR)))
+            r = s->kind;
     }
     RtlReleaseSRWLockShared(&lock);
-    return hit;
+    return r;
 }
+
+int files_cache_absent(const wpath *vp, LONG gen) { return files_cache_get(vp, gen) == FC_ABSENT; }
 
 void files_cache_put(const wpath *vp, LONG gen)
 {
@@ -108,24 +114,8 @@ void files_cache_put(const wpath *vp, LONG gen)
     RtlReleaseSRWLockExclusive(&lock);
 }
 
-/* Which spelling to try first for a private copy (files_private_unix): a hint only, so no counter
-   and no expiry (a wrong one costs one failed open, then the \??\C: spelling decides). Matched
-   with its case exactly: the unix spelling finds only the case on disk. */
-int files_cache_unix(const wpath *vp)
-{
-    fc_slot *s;
-    ULONG h;
-    int r = 0;
-    if (vp->n > FC_CHARS) return -1; /* not remembered: not tried */
-    h = hash_of(vp->p, vp->n);
-    s = &slots[h % FC_SLOTS];
-    RtlAcquireSRWLockShared(&lock);
-    if ((s->kind == FC_UNIX || s->kind == FC_NOUNIX) && s->n == vp->n && s->hash == h && !memcmp(s->p, vp->p, vp->n * sizeof(WCHAR)))
-        r = s->kind;
-    RtlReleaseSRWLockShared(&lock);
-    return r == FC_UNIX ? 1 : r == FC_NOUNIX ? -1 : 0;
-}
-
+/* The spelling hint of files_cache_get: no counter and no expiry (a wrong one costs one failed
+   open, then the \??\C: spelling decides). */
 void files_cache_put_unix(const wpath *vp, int works)
 {
     fc_slot *s;
