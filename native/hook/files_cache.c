@@ -10,7 +10,7 @@
    slots, a path of more than FC_CHARS characters is not remembered, no heap. No isolation
    rule rests on it: a stale entry can only send a read to the host's file, which the VM may
    read anyway (the policy verdict and the spelling checks are decided on every call).
-   The same slots also hint which spelling opens a private copy (files_cache_unix): a hint
+   The same slots also hint which spelling opens a private copy (files_cache_get): a hint
    only, a wrong one costs one failed open. */
 #include "files.h"
 #include "hook.h"
