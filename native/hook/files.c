@@ -474,7 +474,7 @@ int files_open(int is_create, HANDLE *h, ACCESS_MASK access, OBJECT_ATTRIBUTES *
                 goto out;
             }
             if (!writes && (*st == ST_PATH_NOT_FOUND || (*st == ST_NAME_NOT_FOUND && !whiteout_at(&vp)))) {
-                files_cache_put(&vp, gen);
+                files_cache_put(&vp, gen, *st == ST_PATH_NOT_FOUND);
                 absent = 1;
             }
         }
@@ -597,7 +597,7 @@ static NTSTATUS attr_call(qattr_fn orig, const OBJECT_ATTRIBUTES *oa, PVOID info
             st = ST_NAME_NOT_FOUND;
             goto out;
         }
-        if (st == ST_PATH_NOT_FOUND || st == ST_NAME_NOT_FOUND) files_cache_put(&vp, gen);
+        if (st == ST_PATH_NOT_FOUND || st == ST_NAME_NOT_FOUND) files_cache_put(&vp, gen, st == ST_PATH_NOT_FOUND);
     }
     /* through a spelling (Z:, another drive, C:\users' links) the host's answer may be about a closed
        file: judged on what the name leads to, as a read open is */

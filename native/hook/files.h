@@ -107,8 +107,9 @@ void files_clear_whiteout(const wpath *vp);
 
 /* files_cache.c: paths the VM's area does not hold (no private copy, no whiteout) */
 LONG files_cache_gen(void);                        /* read before the lookups whose answer is put */
-int files_cache_absent(const wpath *vp, LONG gen); /* 1: remembered absent since gen */
-void files_cache_put(const wpath *vp, LONG gen);
+int files_cache_absent(const wpath *vp, LONG gen); /* 1: remembered absent (or its folder) since gen */
+/* no_folder: the area's lookup said STATUS_OBJECT_PATH_NOT_FOUND, so vp's folder is absent too */
+void files_cache_put(const wpath *vp, LONG gen, int no_folder);
 void files_cache_changed(void); /* after any change to the area */
 /* and which spelling opened a path's private copy (files_private_unix's or not): both from one look */
 enum { FC_ABSENT = 1, FC_UNIX = 2, FC_NOUNIX = 3 };
