@@ -3,9 +3,15 @@
 // the same run and prefix; the ratios VM / native are the result. Aims (issue 10):
 // open+read+close of an unchanged host file and of a VM-private file <= 1.10x, listing a
 // 1,000-entry folder with 100 VM changes <= 1.5x, copy-up of a big file <= 1.5x `cp` on the
-// same disk; the hook's memory bounded whatever the number of files touched.
+// same disk; the hook's memory bounded whatever the number of files touched. What is left of a
+// VM-private open is split in the same run: a native process opening the same private copy by
+// its area path C:\ProgramData\svcdup\VMs\bench\files\C\... (openAreaNativeUs) pays the deeper path
+// and no hook; the VM opens it by a unix spelling two components shorter (docs/state.md). And
+// what a process pays for files it opens once (the DLLs it loads, the files it reads at start):
+// the first open of each of BENCH_FILES_FIRSTS host files in one folder, in a fresh process.
 // Usage: npx tsx bench/files.ts [--json]
-// BENCH_ROUNDS (5), BENCH_ITERATIONS (300), BENCH_FILES_MB (100), BENCH_FILES_TOUCH (10000).
+// BENCH_ROUNDS (5), BENCH_ITERATIONS (300), BENCH_FILES_MB (100), BENCH_FILES_TOUCH (10000),
+// BENCH_FILES_FIRSTS (200).
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -20,6 +26,7 @@ const rounds = Number(process.env.BENCH_ROUNDS ?? 5);
 const iterations = Number(process.env.BENCH_ITERATIONS ?? 300);
 const bigMb = Number(process.env.BENCH_FILES_MB ?? 100);
 const touchN = Number(process.env.BENCH_FILES_TOUCH ?? 10000);
+const firstsN = Number(process.env.BENCH_FILES_FIRSTS ?? 200);
 
 const host = await openTestHost('bench-files');
 const db = openDb(host.paths.stateDb);
@@ -34,12 +41,14 @@ try {
   mkdirSync(join(dir, 'list'), { recursive: true });
   mkdirSync(join(dir, 't10'), { recursive: true });
   mkdirSync(join(dir, 'tmany'), { recursive: true });
+  mkdirSync(join(dir, 'firsts'), { recursive: true });
   const page = Buffer.alloc(4096, 'svcdup file bench ');
   writeFileSync(join(dir, 'read.txt'), page);
   writeFileSync(join(dir, 'priv.txt'), page);
   for (let i = 0; i < 1000; i++) writeFileSync(join(dir, 'list', `e${String(i).padStart(4, '0')}.txt`), 'x');
   for (let i = 0; i < 10; i++) writeFileSync(join(dir, 't10', `f${i}.txt`), 'x');
   for (let i = 0; i < touchN; i++) writeFileSync(join(dir, 'tmany', `f${i}.txt`), 'x');
+  for (let i = 0; i < firstsN; i++) writeFileSync(join(dir, 'firsts', `f${i}.txt`), 'x');
   writeFileSync(join(dir, 'big.bin'), Buffer.alloc(bigMb << 20, 'big '));
 
   const run = async (inVm: boolean, ...argv: string[]): Promise<Record<string, number>> => {
@@ -52,6 +61,8 @@ try {
   await run(true, 'append', `${D}\\priv.txt`);
   await run(true, 'change', `${D}\\list`, '100');
   const entries = (await run(true, 'list', `${D}\\list`, '1')).entries!;
+  const openArea: number[] = [];
+  const firsts: [number[], number[]] = [[], []];
   const s = { openHost: [[], []], openPrivate: [[], []], list: [[], []], copyUp: [[], []] } as Record<string, [number[], number[]]>;
   for (let r = 0; r < rounds; r++) {
     s.openHost![0].push((await run(false, 'open', `${D}\\read.txt`, String(iterations))).us!);
@@ -59,6 +70,10 @@ try {
     // native: the host's priv.txt; in the VM: its private copy
     s.openPrivate![0].push((await run(false, 'open', `${D}\\priv.txt`, String(iterations))).us!);
     s.openPrivate![1].push((await run(true, 'open', `${D}\\priv.txt`, String(iterations))).us!);
+    openArea.push((await run(false, 'open', `${fileAreaWin('bench')}\\C\\fbench\\priv.txt`, String(iterations))).us!);
+    // the VM never changes firsts\: its area has no such folder (each first open skips the area)
+    firsts[0].push((await run(false, 'firsts', `${D}\\firsts`, String(firstsN))).us!);
+    firsts[1].push((await run(true, 'firsts', `${D}\\firsts`, String(firstsN))).us!);
     // one listing per process: in a VM with file copy-on-write on, a second FindFirstFile in the
     // same process fails with ERROR_ACCESS_DENIED (docs/state.md, known limits)
     for (let i = 0; i < 3; i++) {
@@ -117,8 +132,29 @@ try {
       `${label[k]!.padEnd(46)}${n.toFixed(1).padStart(12)}${v.toFixed(1).padStart(12)}${ratio.toFixed(3).padStart(8)}  <= ${aims[k]!.toFixed(2)} ${ratio <= aims[k]! ? 'ok' : 'MISSED'}`,
     );
   }
+  const areaUs = median(openArea);
+  Object.assign(figures, { openAreaNativeUs: round(areaUs, 1), openPrivateVsAreaRatio: round(figures.openPrivateVmUs! / areaUs, 3) });
+  say(
+    `${'  native open of the same copy by its area path'.padEnd(46)}${areaUs.toFixed(1).padStart(12)}${figures.openPrivateVmUs!.toFixed(1).padStart(12)}${figures.openPrivateVsAreaRatio!.toFixed(3).padStart(8)}  (VM / native by the area path)`,
+  );
+  const [fn, fv] = [median(firsts[0]), median(firsts[1])];
+  Object.assign(figures, { openFirstNativeUs: round(fn, 1), openFirstVmUs: round(fv, 1), openFirstRatio: round(fv / fn, 3) });
+  say(
+    `${`first open of each of ${firstsN} host files (one folder)`.padEnd(46)}${fn.toFixed(1).padStart(12)}${fv.toFixed(1).padStart(12)}${(fv / fn).toFixed(3).padStart(8)}  (median of one process's opens)`,
+  );
   say(`VM process private memory after touching 10 files: ${kb10} kB; ${touchN} files: ${kbMany} kB (${kbMany - kb10 >= 0 ? '+' : ''}${kbMany - kb10} kB)`);
-  report({ bench: 'files', rounds, iterations, bigMb, touched: touchN, listEntries: entries, ...figures, touch10Kb: kb10, touchManyKb: kbMany });
+  report({
+    bench: 'files',
+    rounds,
+    iterations,
+    bigMb,
+    touched: touchN,
+    firsts: firstsN,
+    listEntries: entries,
+    ...figures,
+    touch10Kb: kb10,
+    touchManyKb: kbMany,
+  });
 } finally {
   db.close();
   await host.dispose();

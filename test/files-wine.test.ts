@@ -46,6 +46,8 @@ beforeAll(async () => {
   for (const f of ['link.txt', 'map.txt', 'lock.txt', 'attr.txt', 'name.txt']) writeFileSync(join(d, f), `host ${f}`);
   mkdirSync(hostFile('C:\\ftx'), { recursive: true });
   for (const f of ['across1.txt', 'across2.txt']) writeFileSync(hostFile(`C:\\ftx\\${f}`), `host ${f}`);
+  for (const f of ['cp', 'del', 'new']) mkdirSync(hostFile(`C:\\fty\\${f}`), { recursive: true });
+  for (const f of ['cp', 'del']) writeFileSync(hostFile(`C:\\fty\\${f}\\${f}.txt`), `host ${f}`);
 }, 120_000);
 afterAll(async () => {
   db?.close();
@@ -264,6 +266,19 @@ describe('what a real program does with a file', () => {
     expect(hostText('C:\\ftx\\across1.txt')).toBe('host across1.txt');
     expect(hostText('C:\\ftx\\across2.txt')).toBe('host across2.txt');
     expect(existsSync(hostFile('C:\\ftx\\across3.txt'))).toBe(false);
+  });
+
+  // and which folders the area does not have (STATUS_OBJECT_PATH_NOT_FOUND): each read below is
+  // the first in a folder the VM never changed, so the area's folder is remembered absent; the
+  // other process makes it (a copy, a whiteout, a new file), and the next open must look again
+  it("another VM process's change in a folder the area did not have shows at once", async () => {
+    const across = async (...args: string[]) => (await inVm('a', 'across', ...args)).stdout.split('\n').at(-1);
+    expect(await across('append', 'C:\\fty\\cp\\cp.txt', '+vm')).toBe('before=host cp after=host cp+vm attr=ok');
+    expect(await across('delete', 'C:\\fty\\del\\del.txt')).toBe('before=host del after=error 2 attr=error 2');
+    expect(await across('write', 'C:\\fty\\new\\new.txt', 'new')).toBe('before=error 2 after=new attr=ok');
+    expect(hostText('C:\\fty\\cp\\cp.txt')).toBe('host cp');
+    expect(hostText('C:\\fty\\del\\del.txt')).toBe('host del');
+    expect(existsSync(hostFile('C:\\fty\\new\\new.txt'))).toBe(false);
   });
 
   it('a process opening its copy again reads the copy, in any case spelling', async () => {

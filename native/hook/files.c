@@ -309,7 +309,7 @@ static int classify(int r, const wpath *vp, int *v, NTSTATUS *st)
    /proc/self/root, /proc/<pid>/cwd, symlinks), any drive but C:, and Wine's shell folders under
    C:\users (symlinks to the user's home). Opens through them are checked on the opened file's
    canonical name: Wine names a file handle by its real unix path mapped to the best drive. */
-static int may_alias(const wpath *vp) { return vp->p[4] != L'C' || (vp->n > 13 && !_wcsnicmp(vp->p + 6, L"\\users\\", 7)); }
+static int may_alias(const wpath *vp) { return vp->p[4] != L'C' || (vp->n > 13 && !files_wcsnicmp(vp->p + 6, L"\\users\\", 7)); }
 
 /* Is the file h names closed to a VM? svcdup's own folder and other VMs' areas (files_path.c's
    F_DENY), a name that cannot be had, svcdup's home on Linux with the prefix outside drive_c
@@ -327,8 +327,8 @@ int files_closed_handle(HANDLE h)
     else if (r == F_VM && c.p[4] != L'C') {
         USHORT l = files_leaf(c.p, c.n), k = c.n - l;
         const WCHAR *leaf = c.p + l;
-        closed = (k == 10 && !_wcsnicmp(leaf, L"system.reg", 10)) || (k == 8 && !_wcsnicmp(leaf, L"user.reg", 8)) ||
-                 (k == 11 && !_wcsnicmp(leaf, L"userdef.reg", 11));
+        closed = (k == 10 && !files_wcsnicmp(leaf, L"system.reg", 10)) || (k == 8 && !files_wcsnicmp(leaf, L"user.reg", 8)) ||
+                 (k == 11 && !files_wcsnicmp(leaf, L"userdef.reg", 11));
     }
     wp_free(&c);
     return closed;
@@ -443,17 +443,13 @@ int files_open(int is_create, HANDLE *h, ACCESS_MASK access, OBJECT_ATTRIBUTES *
         goto out;
     }
     creates = disp != FILE_OPEN && disp != FILE_OVERWRITE;
-    if (!files_private(&vp, &pp)) {
-        *st = ST_NO_MEMORY;
-        goto out;
-    }
     if (!creates && !(options & FILE_DELETE_ON_CLOSE)) {
         /* The common opens in fewer lookups, same outcome as files_state's: one that creates
            nothing goes straight to the private copy when there is one (the call S_PRIVATE
            makes below); a read of a path the area does not hold goes to the host (S_HOST's and
            S_NONE's read), remembered (files_cache.c). Anything else: the general path. */
         LONG gen = files_cache_gen();
-        int absent = !writes && files_cache_absent(&vp, gen);
+        int known = files_cache_get(&vp, gen), absent = !writes && known == FC_ABSENT;
         if (!absent) {
             noa = *oa;
             noa.RootDirectory = NULL;
@@ -462,20 +458,23 @@ int files_open(int is_create, HANDLE *h, ACCESS_MASK access, OBJECT_ATTRIBUTES *
                the server's realpath). That namespace is case-sensitive, so a miss there proves
                nothing and the \??\C: spelling decides; a path never opened so is not tried (the
                first open of each host file would pay the failed try) */
-            int hint = files_cache_unix(&vp);
-            if (hint > 0 && files_private_unix(&vp, &up)) {
+            if (known == FC_UNIX && files_private_unix(&vp, &up)) {
                 wp_us(&up, &us);
                 if ((*st = o_NtCreateFile(h, access, &noa, io, alloc, attrs, share, disp, options, ea, ealen)) >= 0) goto out;
                 files_cache_put_unix(&vp, 0);
-                hint = -1;
+                known = FC_NOUNIX;
+            }
+            if (!files_private(&vp, &pp)) {
+                *st = ST_NO_MEMORY;
+                goto out;
             }
             wp_us(&pp, &us);
             if ((*st = o_NtCreateFile(h, access, &noa, io, alloc, attrs, share, disp, options, ea, ealen)) >= 0) {
-                if (!hint && files_private_unix(&vp, &up)) files_cache_put_unix(&vp, 1);
+                if (known != FC_UNIX && known != FC_NOUNIX && files_private_unix(&vp, &up)) files_cache_put_unix(&vp, 1);
                 goto out;
             }
             if (!writes && (*st == ST_PATH_NOT_FOUND || (*st == ST_NAME_NOT_FOUND && !whiteout_at(&vp)))) {
-                files_cache_put(&vp, gen);
+                files_cache_put(&vp, gen, *st == ST_PATH_NOT_FOUND);
                 absent = 1;
             }
         }
@@ -487,6 +486,11 @@ int files_open(int is_create, HANDLE *h, ACCESS_MASK access, OBJECT_ATTRIBUTES *
             handled = may_alias(&vp) ? open_checked(h, access, oa, io, share, options, st, &vp) : 0;
             goto out;
         }
+    }
+    /* (the path the fast opens above build only when they get to it) */
+    if (!pp.n && !files_private(&vp, &pp)) {
+        *st = ST_NO_MEMORY;
+        goto out;
     }
     s = files_state(&vp, v, &a);
     switch (s) {
@@ -593,7 +597,7 @@ static NTSTATUS attr_call(qattr_fn orig, const OBJECT_ATTRIBUTES *oa, PVOID info
             st = ST_NAME_NOT_FOUND;
             goto out;
         }
-        if (st == ST_PATH_NOT_FOUND || st == ST_NAME_NOT_FOUND) files_cache_put(&vp, gen);
+        if (st == ST_PATH_NOT_FOUND || st == ST_NAME_NOT_FOUND) files_cache_put(&vp, gen, st == ST_PATH_NOT_FOUND);
     }
     /* through a spelling (Z:, another drive, C:\users' links) the host's answer may be about a closed
        file: judged on what the name leads to, as a read open is */

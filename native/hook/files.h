@@ -6,6 +6,7 @@
 #ifndef SVCDUP_FILES_H
 #define SVCDUP_FILES_H
 #include "nt.h"
+#include <wchar.h>
 
 #define FILES_AREA_FMT L"\\??\\C:\\ProgramData\\svcdup\\VMs\\%ls\\files"
 #define FILES_HOME     L"\\??\\C:\\ProgramData\\svcdup"
@@ -14,6 +15,23 @@
 #define OWN_PREFIX     L".svcdup-"
 
 enum { F_PASS = 0, F_VM = 1, F_DENY = 2, F_BAD = 3 };
+
+/* _wcsnicmp's answer without its cost: Wine's msvcrt looks the thread's locale up for every
+   character (about 1 us per open's prefix tests). ASCII is folded here; from the first other
+   character on, _wcsnicmp compares the rest, so the answer is always _wcsnicmp's own. */
+static inline int files_wcsnicmp(const WCHAR *a, const WCHAR *b, size_t n)
+{
+    size_t i;
+    for (i = 0; i < n; i++) {
+        WCHAR x = a[i], y = b[i];
+        if ((x | y) >= 0x80) return _wcsnicmp(a + i, b + i, n - i);
+        if (x >= L'A' && x <= L'Z') x += 32;
+        if (y >= L'A' && y <= L'Z') y += 32;
+        if (x != y) return (int)x - (int)y;
+        if (!x) break;
+    }
+    return 0;
+}
 
 /* A growable wide path; short ones stay on the stack. */
 typedef struct {
@@ -89,11 +107,13 @@ void files_clear_whiteout(const wpath *vp);
 
 /* files_cache.c: paths the VM's area does not hold (no private copy, no whiteout) */
 LONG files_cache_gen(void);                        /* read before the lookups whose answer is put */
-int files_cache_absent(const wpath *vp, LONG gen); /* 1: remembered absent since gen */
-void files_cache_put(const wpath *vp, LONG gen);
+int files_cache_absent(const wpath *vp, LONG gen); /* 1: remembered absent (or its folder) since gen */
+/* no_folder: the area's lookup said STATUS_OBJECT_PATH_NOT_FOUND, so vp's folder is absent too */
+void files_cache_put(const wpath *vp, LONG gen, int no_folder);
 void files_cache_changed(void); /* after any change to the area */
-/* and which spelling opened a path's private copy: 1 the unix one (try it first), -1 not it, 0 unknown */
-int files_cache_unix(const wpath *vp);
+/* and which spelling opened a path's private copy (files_private_unix's or not): both from one look */
+enum { FC_ABSENT = 1, FC_UNIX = 2, FC_NOUNIX = 3 };
+int files_cache_get(const wpath *vp, LONG gen); /* FC_* or 0 */
 void files_cache_put_unix(const wpath *vp, int works);
 
 /* files_dir.c */

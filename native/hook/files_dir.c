@@ -298,7 +298,7 @@ static NTSTATUS merge(const wpath *vp, int verdict, ULONG cls, UNICODE_STRING *m
         int drop = 0;
         if (files_is_own_name(s, n)) {
             /* a whiteout hides the host's entry of that name */
-            if (n > 11 && !_wcsnicmp(s, WH_PREFIX, 11)) {
+            if (n > 11 && !files_wcsnicmp(s, WH_PREFIX, 11)) {
                 names[nh].s = s + 11;
                 names[nh].n = n - 11;
                 hide[nh] = &names[nh];
@@ -589,7 +589,7 @@ static int long_in(wpath *dir, const WCHAR *comp, USHORT n, wpath *out)
         ULONG ln = *(ULONG *)(q.b + 60) / 2;
         CCHAR sn = *(CCHAR *)(q.b + 68);
         const WCHAR *ls = (const WCHAR *)(q.b + 94), *ss = (const WCHAR *)(q.b + 70);
-        if (sn / 2 == n && !_wcsnicmp(ss, comp, n) && ln && 94 + ln * 2 <= sizeof q.b) found = wp_set(out, ls, (USHORT)ln);
+        if (sn / 2 == n && !files_wcsnicmp(ss, comp, n) && ln && 94 + ln * 2 <= sizeof q.b) found = wp_set(out, ls, (USHORT)ln);
     }
     o_NtClose(h);
     return found;

@@ -34,7 +34,7 @@ static int add(const WCHAR *s, USHORT len)
     while (len && (s[len - 1] == L'\\' || s[len - 1] == L' ')) len--;
     if (len < 2 || s[1] != L':') return 0;
     for (i = 0; i < nown; i++)
-        if (own[i].n == len && !_wcsnicmp(own[i].p, s, len)) return 0;
+        if (own[i].n == len && !files_wcsnicmp(own[i].p, s, len)) return 0;
     if (nown == NOWN) return -1; /* more spellings than room: fail closed (the caller refuses) */
     if (!(f = hmalloc((len + 1) * sizeof(WCHAR)))) return -1;
     memcpy(f, s, len * sizeof(WCHAR));
@@ -114,7 +114,8 @@ int files_is_own(const wpath *c)
     if (!ready(c)) return 1;
     for (i = 0, n = nown; i < n; i++) {
         USHORT k = own[i].n;
-        if (c->n - 4 >= k && !_wcsnicmp(c->p + 4, own[i].p, k) && (c->n - 4 == k || c->p[4 + k] == L'\\' || c->p[4 + k] == L':')) return 1;
+        if (c->n - 4 >= k && !files_wcsnicmp(c->p + 4, own[i].p, k) && (c->n - 4 == k || c->p[4 + k] == L'\\' || c->p[4 + k] == L':'))
+            return 1;
     }
     return 0;
 }
@@ -131,7 +132,7 @@ int files_own_above(const wpath *dir, int tree)
     while (d && dir->p[4 + d - 1] == L'\\') d--;
     for (i = 0, n = nown; i < n; i++) {
         USHORT k = own[i].n, l = files_leaf(own[i].p, k);
-        if (k <= d || _wcsnicmp(own[i].p, dir->p + 4, d) || own[i].p[d] != L'\\') continue;
+        if (k <= d || files_wcsnicmp(own[i].p, dir->p + 4, d) || own[i].p[d] != L'\\') continue;
         if (tree || l == d + 1) return 1;
     }
     return 0;
@@ -147,7 +148,8 @@ int files_own_hides(const wpath *dir, const WCHAR *name, USHORT nn)
     while (d && dir->p[4 + d - 1] == L'\\') d--;
     for (i = 0, n = nown; i < n; i++) {
         USHORT k = own[i].n;
-        if (k == d + 1 + nn && !_wcsnicmp(own[i].p, dir->p + 4, d) && own[i].p[d] == L'\\' && !_wcsnicmp(own[i].p + d + 1, name, nn))
+        if (k == d + 1 + nn && !files_wcsnicmp(own[i].p, dir->p + 4, d) && own[i].p[d] == L'\\' &&
+            !files_wcsnicmp(own[i].p + d + 1, name, nn))
             return 1;
     }
     return 0;

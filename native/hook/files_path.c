@@ -54,11 +54,9 @@ void wp_us(wpath *w, UNICODE_STRING *us)
     us->MaximumLength = us->Length;
 }
 
-static int starts(const WCHAR *s, USHORT n, const WCHAR *lit)
-{
-    USHORT l = (USHORT)wcslen(lit);
-    return n >= l && !_wcsnicmp(s, lit, l);
-}
+static int starts_n(const WCHAR *s, USHORT n, const WCHAR *lit, USHORT l) { return n >= l && !files_wcsnicmp(s, lit, l); }
+/* lit: a string literal, its length known when compiled */
+#define starts(s, n, lit) starts_n(s, n, lit, (USHORT)(sizeof(lit) / sizeof(WCHAR) - 1))
 
 /* ---- configuration: the area, the aliases ---- */
 static WCHAR area[96];
@@ -139,7 +137,7 @@ static int expand_short(wpath *out)
             ok = 0;
             break;
         }
-        if (files_long_name(&dir, out->p + s, e - s, &ln) && (ln.n != e - s || _wcsnicmp(ln.p, out->p + s, ln.n))) {
+        if (files_long_name(&dir, out->p + s, e - s, &ln) && (ln.n != e - s || files_wcsnicmp(ln.p, out->p + s, ln.n))) {
             /* out = out[0..s) + long + out[e..n) */
             wpath t;
             wp_init(&t);
@@ -159,7 +157,7 @@ static int pass(const WCHAR *s, USHORT n, wpath *out) { return wp_set(out, s, n)
 
 static int canon(const WCHAR *s, USHORT n, wpath *out, int allow_area)
 {
-    USHORT i = skip_root(s, n), start, home_n = (USHORT)wcslen(FILES_HOME);
+    USHORT i = skip_root(s, n), start, home_n = (USHORT)(sizeof FILES_HOME / sizeof(WCHAR) - 1);
     const WCHAR *s0 = s;
     USHORT n0 = n;
     WCHAR drive;
@@ -187,11 +185,11 @@ static int canon(const WCHAR *s, USHORT n, wpath *out, int allow_area)
         start = i;
         while (i < n && s[i] != L'\\') i++;
         if ((i - start == 1 && s[start] == L'.') || (i - start == 2 && s[start] == L'.' && s[start + 1] == L'.')) return F_BAD;
-        if (!wp_add(out, L"\\", 1) || !wp_add(out, s + start, i - start)) return F_BAD;
+        if (!wp_add(out, s + start - 1, i - start + 1)) return F_BAD; /* with the one '\\' before it: s starts with one */
     }
     /* another spelling of a drive's root (Wine's Z:\...\drive_c) */
     for (a = 0; a < nalias; a++) {
-        if (out->n >= alias[a].n && !_wcsnicmp(out->p, alias[a].from, alias[a].n) &&
+        if (out->n >= alias[a].n && !files_wcsnicmp(out->p, alias[a].from, alias[a].n) &&
             (out->n == alias[a].n || out->p[alias[a].n] == L'\\')) {
             USHORT rest = out->n - alias[a].n;
             memmove(out->p + 6, out->p + alias[a].n, rest * sizeof(WCHAR));
@@ -265,7 +263,7 @@ int files_resolve(const OBJECT_ATTRIBUTES *oa, wpath *out)
 int files_handle_path(HANDLE h, wpath *out) { return files_resolve_name(h, NULL, 0, out) == F_VM; }
 
 /* Is a raw name one of this VM's private copies (in its area)? */
-int files_is_area_name(const wpath *raw) { return raw->n > area_n && !_wcsnicmp(raw->p, area, area_n); }
+int files_is_area_name(const wpath *raw) { return raw->n > area_n && !files_wcsnicmp(raw->p, area, area_n); }
 
 /* files_handle_path, and whether the handle is a private copy, from one question of its name */
 int files_handle_path_ex(HANDLE h, wpath *out, int *priv)
@@ -377,7 +375,7 @@ static ustr *unix_area_find(void)
         ustr *u;
         int dosdev = 0, r = 0;
         if (alias[a].to != L'C' || fn < 8 || (f[4] & ~0x20) != L'Z' || f[6] != L'\\') continue;
-        for (i = 6; i + 12 <= fn && !dosdev; i++) dosdev = !_wcsnicmp(f + i, L"\\dosdevices\\", 12);
+        for (i = 6; i + 12 <= fn && !dosdev; i++) dosdev = !files_wcsnicmp(f + i, L"\\dosdevices\\", 12);
         if (dosdev) continue; /* the same walk as \??\C:'s */
         if (!(u = hmalloc(sizeof(ustr) + (8 + fn + area_n) * sizeof(WCHAR)))) return UAREA_NONE;
         memcpy(u->p, L"\\??\\unix", 8 * sizeof(WCHAR));
@@ -448,7 +446,7 @@ USHORT files_unmap(WCHAR *s, USHORT n, int nt_form)
 {
     USHORT skip = nt_form ? 0 : 6, an = area_n - skip, rest;
     const WCHAR *a = area + skip;
-    if (n < an + 2 || _wcsnicmp(s, a, an) || s[an] != L'\\' || (n > an + 2 && s[an + 2] != L'\\')) return n;
+    if (n < an + 2 || files_wcsnicmp(s, a, an) || s[an] != L'\\' || (n > an + 2 && s[an + 2] != L'\\')) return n;
     rest = n - an - 2;
     if (nt_form) {
         s[4] = s[an + 1] & ~0x20;
@@ -465,4 +463,4 @@ USHORT files_unmap(WCHAR *s, USHORT n, int nt_form)
     return rest;
 }
 
-int files_is_own_name(const WCHAR *leaf, USHORT n) { return n >= 8 && !_wcsnicmp(leaf, OWN_PREFIX, 8); }
+int files_is_own_name(const WCHAR *leaf, USHORT n) { return n >= 8 && !files_wcsnicmp(leaf, OWN_PREFIX, 8); }

@@ -4,6 +4,8 @@
  *   open PATH N          N x (CreateFile for reading + ReadFile 4 KB + CloseHandle): {"us": median,
  *                        "p10": 10th percentile}
  *   list DIR N           N x a FindFirstFile/FindNextFile listing of DIR: {"us": median, "entries": n}
+ *   firsts DIR N         the first open of each of DIR\f<i>.txt, i < N, one each (CreateFile for
+ *                        reading + CloseHandle): {"us": median, "p10": 10th percentile, "total": sum}
  *   append PATH          one CreateFile(FILE_APPEND_DATA) + 1-byte write + close (in a VM the
  *                        open copies the host file up): {"us": time}
  *   change DIR K         K changes to DIR's e<i>.txt files: K/2 appended to, K/4 deleted, K/4
@@ -60,6 +62,23 @@ int wmain(int argc, WCHAR **argv)
         printf("{\"us\":%.2f,\"p10\":%.2f}\n", med, t[n / 10]);
         return 0;
     }
+    if (!wcscmp(op, L"firsts")) {
+        WCHAR p[MAX_PATH * 2];
+        double total = 0, med;
+        for (i = 0; i < n; i++) {
+            double s;
+            HANDLE h;
+            swprintf(p, MAX_PATH * 2, L"%ls\\f%d.txt", a, i);
+            s = now_us();
+            h = CreateFileW(p, GENERIC_READ, FILE_SHARE_READ | FILE_SHARE_WRITE, NULL, OPEN_EXISTING, 0, NULL);
+            if (h == INVALID_HANDLE_VALUE) return fail("CreateFile");
+            CloseHandle(h);
+            total += t[i] = now_us() - s;
+        }
+        med = median(t, n); /* sorts t: p10 read after */
+        printf("{\"us\":%.2f,\"p10\":%.2f,\"total\":%.1f}\n", med, t[n / 10], total);
+        return 0;
+    }
     if (!wcscmp(op, L"list")) {
         WCHAR pat[MAX_PATH * 2];
         int entries = 0;
@@ -111,6 +130,6 @@ int wmain(int argc, WCHAR **argv)
         printf("{\"touched\":%d}\n", n);
         return 0;
     }
-    fprintf(stderr, "usage: svcdup-fbench open|list|append|touch ...\n");
+    fprintf(stderr, "usage: svcdup-fbench open|firsts|list|append|change|touch ...\n");
     return 87;
 }
