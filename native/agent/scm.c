@@ -179,22 +179,30 @@ DWORD op_scm_wait(struct request *rq)
 
 /* A string (REG_SZ/REG_EXPAND_SZ, unexpanded) or, with multi, a REG_MULTI_SZ
  * value under the Services key, always NUL-terminated twice; or NULL. */
-static WCHAR *service_reg_value(struct request *rq, const WCHAR *name, const WCHAR *subkey, const WCHAR *value, BOOL multi)
+/* Open HKLM\\...\\Services\\NAME (or its subkey) to query values; FALSE when it cannot be. */
+static BOOL open_service_key(struct request *rq, const WCHAR *name, const WCHAR *subkey, HKEY *key)
 {
     size_t len = wcslen(SERVICES_KEY) + wcslen(name) + (subkey ? wcslen(subkey) + 1 : 0) + 1;
-    WCHAR *path = rq_alloc(rq, len * sizeof(WCHAR)), *data;
-    DWORD type, size = 0;
-    BOOL type_ok;
-    HKEY key;
+    WCHAR *path = rq_alloc(rq, len * sizeof(WCHAR));
 
-    if (!path) return NULL;
+    if (!path) return FALSE;
     wcscpy(path, SERVICES_KEY);
     wcscat(path, name);
     if (subkey) {
         wcscat(path, L"\\");
         wcscat(path, subkey);
     }
-    if (RegOpenKeyExW(HKEY_LOCAL_MACHINE, path, 0, KEY_QUERY_VALUE | KEY_WOW64_64KEY, &key)) return NULL;
+    return !RegOpenKeyExW(HKEY_LOCAL_MACHINE, path, 0, KEY_QUERY_VALUE | KEY_WOW64_64KEY, key);
+}
+
+static WCHAR *service_reg_value(struct request *rq, const WCHAR *name, const WCHAR *subkey, const WCHAR *value, BOOL multi)
+{
+    WCHAR *data;
+    DWORD type, size = 0;
+    BOOL type_ok;
+    HKEY key;
+
+    if (!open_service_key(rq, name, subkey, &key)) return NULL;
     data = NULL;
     if (!RegQueryValueExW(key, value, NULL, &type, NULL, &size)) {
         type_ok = multi ? type == REG_MULTI_SZ : type == REG_SZ || type == REG_EXPAND_SZ;
@@ -283,15 +291,11 @@ static WCHAR *service_key_case(struct request *rq, const WCHAR *name)
         ULONG len;
         WCHAR name[512];
     } info;
-    size_t plen = wcslen(SERVICES_KEY) + wcslen(name) + 1;
-    WCHAR *path = rq_alloc(rq, plen * sizeof(WCHAR)), *last, *canon = NULL;
+    WCHAR *last, *canon = NULL;
     ULONG ret = 0;
     HKEY key;
     if (!query_key) query_key = (query_key_fn)(void *)GetProcAddress(GetModuleHandleW(L"ntdll.dll"), "NtQueryKey");
-    if (!path || !query_key) return NULL;
-    wcscpy(path, SERVICES_KEY);
-    wcscat(path, name);
-    if (RegOpenKeyExW(HKEY_LOCAL_MACHINE, path, 0, KEY_QUERY_VALUE | KEY_WOW64_64KEY, &key)) return NULL;
+    if (!query_key || !open_service_key(rq, name, NULL, &key)) return NULL;
     if (query_key(key, 3 /* KeyNameInformation */, &info, sizeof info - sizeof(WCHAR), &ret) >= 0) {
         size_t n = info.len / sizeof(WCHAR);
         info.name[n] = 0;
