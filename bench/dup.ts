@@ -41,6 +41,18 @@ const cleanup = onExit(async () => {
 });
 const dups = new Duplicates(b, db);
 
+/**
+ * Wait until no test-service image nor svcdup-host of an earlier start is left in the
+ * prefix (Linux view), before each timed start: STOPPED is reported before the process has
+ * exited, and its teardown beside the next start (the SCM, the wineserver) would be charged
+ * to whichever start comes next in the round. The same wait before every start, native or not.
+ */
+async function settled(): Promise<void> {
+  const until = performance.now() + 5000;
+  while ((prefixPids(host.paths.prefix, 'svcdup-testsvc').length || prefixPids(host.paths.prefix, 'svcdup-host.exe').length) && performance.now() < until)
+    await new Promise((r) => setTimeout(r, 2));
+}
+
 async function waitRunning(name: string): Promise<ServiceStatus> {
   for (;;) {
     // as Duplicates waits (ensureRunning): the agent waits out START_PENDING, one round trip
@@ -91,6 +103,7 @@ async function dupRound(
   dupTimelines: Record<string, number>[] = [],
   firstPhases?: Phases[],
 ): Promise<string> {
+  await settled();
   let t = performance.now();
   const wall0 = Date.now();
   const timeline: Record<string, number> = {};
@@ -100,6 +113,7 @@ async function dupRound(
   // the new duplicate's first start, as the restart's below: from the moment it was asked (right after the registration)
   if (firstPhases) firstPhases.push(await phases(wall0 + (timeline.registered ?? NaN), wall0 + (timeline.running ?? NaN), `${SVC}@b0`, 'b0'));
   await dups.stop(SVC, 'b0');
+  await settled();
   t = performance.now();
   const wall = Date.now();
   await dups.start(SVC, 'b0');
@@ -136,6 +150,7 @@ try {
   const directPhases: Phases[] = [];
   let defaultMode = '';
   for (let i = 0; i < ROUNDS; i++) {
+    await settled();
     const t = performance.now();
     const wall = Date.now();
     await b.call('scm.start', { name: SVC });
