@@ -1,5 +1,6 @@
 // What the PostgreSQL tests share (test/pg.test.ts, test/pg-portable.test.ts): where the
 // server's binaries are (scripts/fetch-thirdparty.sh), and SQL clients kept one per instance.
+import type { SpawnSyncReturns } from 'node:child_process';
 import { appendFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -76,4 +77,26 @@ export async function registerPg(backend: ManagedBackend, name: string, data: st
   const bin = backend.toWindowsPath(PG_BIN);
   const reg = await backend.exec([`${bin}\\pg_ctl.exe`, 'register', '-N', name, '-D', data, '-o', `-p ${port} -h 127.0.0.1`]);
   if (reg.code !== 0) throw new Error(`pg_ctl register -N ${name}: ${reg.stdout}${reg.stderr}`);
+}
+
+/**
+ * A PostgreSQL duplicate's start (`dup --start` or `start`, run by `attempt`), once more with
+ * `svcdup start` (`again`) when, and only when, the first one failed on Wine's delete-pending
+ * behaviour (docs/state.md, "No torn views"): the snapshot of a running server carries a stale
+ * postmaster.pid; the postmaster deletes it while pg_ctl's readiness poll holds it open, Wine
+ * (unlike Windows) lets the pending file be opened again, and the postmaster's second delete
+ * finds it gone: `FATAL: could not remove old lock file`. Plain Wine does the same (a probe of
+ * those steps); any other failure, or a second one, is the result. `logs` is the duplicate's log.
+ */
+export function startPg(
+  attempt: () => SpawnSyncReturns<string>,
+  again: () => SpawnSyncReturns<string>,
+  logs: () => string,
+): { result: SpawnSyncReturns<string>; log: string } {
+  const first = attempt();
+  if (first.status === 0) return { result: first, log: '' };
+  const log = logs();
+  if (!/could not remove old lock file "postmaster\.pid": No such file or directory/.test(log)) return { result: first, log };
+  const second = again();
+  return { result: second, log: second.status === 0 ? '' : logs() };
 }

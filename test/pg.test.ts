@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ServiceStatus } from '../src/backend/types.js';
 import { COW_POLICY, openTestHost, treeHash, type TestHost } from './helpers.js';
 import { cliFor, waitState } from './cli-helpers.js';
-import { PG_BIN, pgClients, pgPresent } from './pg-helpers.js';
+import { PG_BIN, pgClients, pgPresent, startPg } from './pg-helpers.js';
 
 const present = pgPresent;
 const SVC = 'pgsql';
@@ -82,8 +82,14 @@ describe.skipIf(!present)('PostgreSQL 15 on the host and duplicated into 2 VMs',
       // A checkpoint first: the snapshot of a running server is then a clean one to recover from.
       await sql('127.0.0.1', 'checkpoint');
       for (const vm of Object.keys(VMS)) {
-        const out = cliJson<{ status: ServiceStatus }>(['dup', SVC, '--vm', vm, '--relayed', '--start']);
-        expect(out.status.state).toBe('RUNNING');
+        const { result, log } = startPg(
+          () => cli(['dup', SVC, '--vm', vm, '--relayed', '--start', '--json']),
+          () => cli(['start', SVC, '--vm', vm, '--json']),
+          () => cli(['logs', SVC, '--vm', vm, '--tail', '30']).stdout,
+        );
+        expect(result.status, `svcdup dup ${SVC} --vm ${vm} --relayed --start: ${result.stderr}${log}`).toBe(0);
+        const out = JSON.parse(result.stdout) as { status?: ServiceStatus; state?: string };
+        expect(out.status?.state ?? out.state).toBe('RUNNING');
       }
       const procs = await b.call('proc.list', {});
       for (const [vm, ip] of Object.entries(VMS)) {
