@@ -63,12 +63,16 @@ static int start(void)
         hook_failed("pin");
         return 0;
     }
+    patch_hold(); /* one protection change per page for all the parts below (patch.c) */
     if (!install("process", process_install) || !install("objects", objects_install) || !install("pipes", pipes_install) ||
         !install("ports", ports_install) || !install("query", query_install) || !install("scmclient", scmclient_install) ||
         !install("registry", registry_install) || !install("net", net_install) || !install("dirs", dirs_install) ||
         !install("files", files_install) || !install("modguard", modguard_install) || !install("handles", handles_install) ||
-        !install("keyguard", keyguard_install) || !install("sysguard", sysguard_install) || !install("service", service_install))
+        !install("keyguard", keyguard_install) || !install("sysguard", sysguard_install) || !install("service", service_install)) {
+        patch_release();
         return 0;
+    }
+    patch_release();
     G.active = 1;
     return 1;
 }
