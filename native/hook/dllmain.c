@@ -40,6 +40,7 @@ static int start(void)
     if (!(c = config_load(G.pid))) {
         /* not in a VM: stay passive, unless this is a direct duplicate's image (direct.c) */
         int d = direct_start(&c);
+        if (d <= 0) config_vm_release();
         if (d == 0) return 1;
         if (d < 0) return 0;
     }
@@ -54,9 +55,11 @@ static int start(void)
         return 0;
     }
     if (!membership_start(c->vm)) { /* a process not in its VM's job does not run */
+        config_vm_release();
         hook_failed("membership");
         return 0;
     }
+    config_vm_release(); /* the last read of the VM's key (limits.c), for a direct image */
     /* never unloaded: FreeLibrary must not be a way out of the VM */
     if (!GetModuleHandleExW(GET_MODULE_HANDLE_EX_FLAG_PIN | GET_MODULE_HANDLE_EX_FLAG_FROM_ADDRESS, (LPCWSTR)(void *)start, &pinned)) {
         patch_fail("GetModuleHandleExW", -1, "the hook cannot pin itself");
