@@ -35,7 +35,7 @@ static int start(void)
 {
     vm_config *c;
     HMODULE pinned;
-    int line;
+    int line, ok;
     G.pid = GetCurrentProcessId();
     if (!(c = config_load(G.pid))) {
         /* not in a VM: stay passive, unless this is a direct duplicate's image (direct.c) */
@@ -66,16 +66,16 @@ static int start(void)
         hook_failed("pin");
         return 0;
     }
-    patch_hold(); /* one protection change per page for all the parts below (patch.c) */
-    if (!install("process", process_install) || !install("objects", objects_install) || !install("pipes", pipes_install) ||
-        !install("ports", ports_install) || !install("query", query_install) || !install("scmclient", scmclient_install) ||
-        !install("registry", registry_install) || !install("net", net_install) || !install("dirs", dirs_install) ||
-        !install("files", files_install) || !install("modguard", modguard_install) || !install("handles", handles_install) ||
-        !install("keyguard", keyguard_install) || !install("sysguard", sysguard_install) || !install("service", service_install)) {
-        patch_release();
-        return 0;
-    }
+    /* one protection change per page for all the parts below (patch.c); service's, which may
+       load sechost and advapi32 (their DllMains), after the pages are restored */
+    patch_hold();
+    ok = install("process", process_install) && install("objects", objects_install) && install("pipes", pipes_install) &&
+         install("ports", ports_install) && install("query", query_install) && install("scmclient", scmclient_install) &&
+         install("registry", registry_install) && install("net", net_install) && install("dirs", dirs_install) &&
+         install("files", files_install) && install("modguard", modguard_install) && install("handles", handles_install) &&
+         install("keyguard", keyguard_install) && install("sysguard", sysguard_install);
     patch_release();
+    if (!ok || !install("service", service_install)) return 0;
     G.active = 1;
     return 1;
 }
