@@ -55,40 +55,85 @@ vm_config *config_make(const WCHAR *vm, const WCHAR *rules)
    policy. Read the same way for svcdup-host's images (svcdup_spawn_as) and direct ones. */
 WCHAR *config_vm_policy(const WCHAR *vm) { return config_vm_value(vm, L"Policy"); }
 
+/* A direct image reads four values of its VM's key at start (Policy, Logs, Limits twice):
+   between config_vm_hold and config_vm_release the key is opened once for all of them. */
+static struct {
+    WCHAR vm[VM_NAME_MAX + 1];
+    HANDLE h;
+    NTSTATUS st; /* of the open */
+    int held;
+} vk;
+
+static NTSTATUS vm_key_open(const WCHAR *vm, HANDLE *h)
+{
+    WCHAR key[128];
+    UNICODE_STRING us;
+    OBJECT_ATTRIBUTES oa;
+    swprintf(key, ARRAYSIZE(key), L"\\Registry\\Machine\\SOFTWARE\\svcdup\\VMs\\%ls", vm);
+    RtlInitUnicodeString(&us, key);
+    InitializeObjectAttributes(&oa, &us, OBJ_CASE_INSENSITIVE, NULL, NULL);
+    *h = NULL;
+    return NtOpenKey(h, KEY_QUERY_VALUE, &oa);
+}
+
+void config_vm_hold(const WCHAR *vm)
+{
+    config_vm_release();
+    if (wcslen(vm) > VM_NAME_MAX) return;
+    wcscpy(vk.vm, vm);
+    vk.st = vm_key_open(vm, &vk.h);
+    vk.held = 1;
+}
+
+void config_vm_release(void)
+{
+    if (vk.held && vk.h) o_NtClose(vk.h);
+    memset(&vk, 0, sizeof vk);
+}
+
 /* A REG_SZ value of the VM's key (heap, "" when absent, NULL when unreadable). */
 WCHAR *config_vm_value(const WCHAR *vm, const WCHAR *value)
 {
-    WCHAR key[128];
-    UNICODE_STRING us, name;
-    OBJECT_ATTRIBUTES oa;
+    UNICODE_STRING name;
     HANDLE h = NULL;
     ULONG len = 0;
     KEY_VALUE_PARTIAL_INFORMATION *info;
     WCHAR *rules = NULL;
     NTSTATUS st;
+    int held = vk.held && !wcscmp(vk.vm, vm);
+    union { /* the values are short: one query for most */
+        KEY_VALUE_PARTIAL_INFORMATION i;
+        BYTE b[512];
+    } small;
 
-    swprintf(key, ARRAYSIZE(key), L"\\Registry\\Machine\\SOFTWARE\\svcdup\\VMs\\%ls", vm);
-    RtlInitUnicodeString(&us, key);
     RtlInitUnicodeString(&name, value);
-    InitializeObjectAttributes(&oa, &us, OBJ_CASE_INSENSITIVE, NULL, NULL);
     /* no key or no value: the defaults */
-    st = NtOpenKey(&h, KEY_QUERY_VALUE, &oa);
-    if (st >= 0) st = NtQueryValueKey(h, &name, KeyValuePartialInformation, NULL, 0, &len);
+    if (held) {
+        st = vk.st;
+        h = vk.h;
+    } else
+        st = vm_key_open(vm, &h);
+    if (st >= 0) st = NtQueryValueKey(h, &name, KeyValuePartialInformation, &small, sizeof small, &len);
     if (st == (NTSTATUS)0xC0000034 /* OBJECT_NAME_NOT_FOUND */) {
-        if (h) o_NtClose(h);
+        if (h && !held) o_NtClose(h);
         if ((rules = hmalloc(sizeof(WCHAR)))) rules[0] = 0;
         return rules;
     }
     if (!h) return NULL;
-    if ((info = hmalloc(len + sizeof(WCHAR)))) {
-        if (NtQueryValueKey(h, &name, KeyValuePartialInformation, info, len, &len) >= 0 && info->Type == REG_SZ &&
-            (rules = hmalloc(info->DataLength + sizeof(WCHAR)))) {
+    info = st >= 0 ? &small.i : NULL;
+    if (!info && (st == (NTSTATUS)0x80000005 /* BUFFER_OVERFLOW */ || st == (NTSTATUS)0xC0000023 /* BUFFER_TOO_SMALL */) &&
+        (info = hmalloc(len + sizeof(WCHAR))) && NtQueryValueKey(h, &name, KeyValuePartialInformation, info, len, &len) < 0) {
+        hfree(info);
+        info = NULL;
+    }
+    if (info) {
+        if (info->Type == REG_SZ && (rules = hmalloc(info->DataLength + sizeof(WCHAR)))) {
             memcpy(rules, info->Data, info->DataLength);
             rules[info->DataLength / sizeof(WCHAR)] = 0;
         }
-        hfree(info);
+        if (info != &small.i) hfree(info);
     }
-    o_NtClose(h);
+    if (!held) o_NtClose(h);
     return rules;
 }
 
@@ -120,6 +165,8 @@ int config_publish(HANDLE process, DWORD pid, const vm_config *cfg)
     }
     memcpy(view, cfg, config_size(cfg));
     NtUnmapViewOfSection(GetCurrentProcess(), view);
+    /* a direct image publishing its own: the handle stays where it is */
+    if (process == GetCurrentProcess()) return 0;
     /* Hand the only lasting reference to the child: the name then dies with it,
        and a parent that exits right after CreateProcess (cmd /c start) is fine. */
     st = NtDuplicateObject(GetCurrentProcess(), h, process, &remote, 0, 0, DUPLICATE_SAME_ACCESS | DUPLICATE_CLOSE_SOURCE);

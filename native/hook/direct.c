@@ -104,6 +104,7 @@ int direct_start(vm_config **out)
     WCHAR *rules;
     vm_config *c;
     if (!vm) return 0;
+    config_vm_hold(vm); /* Policy, Logs and Limits below: one open of the VM's key (released in dllmain.c) */
     if (!(rules = config_vm_policy(vm))) return -1;
     c = config_make(vm, rules);
     hfree(rules);

@@ -35,11 +35,12 @@ static int start(void)
 {
     vm_config *c;
     HMODULE pinned;
-    int line;
+    int line, ok;
     G.pid = GetCurrentProcessId();
     if (!(c = config_load(G.pid))) {
         /* not in a VM: stay passive, unless this is a direct duplicate's image (direct.c) */
         int d = direct_start(&c);
+        if (d <= 0) config_vm_release();
         if (d == 0) return 1;
         if (d < 0) return 0;
     }
@@ -54,21 +55,27 @@ static int start(void)
         return 0;
     }
     if (!membership_start(c->vm)) { /* a process not in its VM's job does not run */
+        config_vm_release();
         hook_failed("membership");
         return 0;
     }
+    config_vm_release(); /* the last read of the VM's key (limits.c), for a direct image */
     /* never unloaded: FreeLibrary must not be a way out of the VM */
     if (!GetModuleHandleExW(GET_MODULE_HANDLE_EX_FLAG_PIN | GET_MODULE_HANDLE_EX_FLAG_FROM_ADDRESS, (LPCWSTR)(void *)start, &pinned)) {
         patch_fail("GetModuleHandleExW", -1, "the hook cannot pin itself");
         hook_failed("pin");
         return 0;
     }
-    if (!install("process", process_install) || !install("objects", objects_install) || !install("pipes", pipes_install) ||
-        !install("ports", ports_install) || !install("query", query_install) || !install("scmclient", scmclient_install) ||
-        !install("registry", registry_install) || !install("net", net_install) || !install("dirs", dirs_install) ||
-        !install("files", files_install) || !install("modguard", modguard_install) || !install("handles", handles_install) ||
-        !install("keyguard", keyguard_install) || !install("sysguard", sysguard_install) || !install("service", service_install))
-        return 0;
+    /* one protection change per page for all the parts below (patch.c); service's, which may
+       load sechost and advapi32 (their DllMains), after the pages are restored */
+    patch_hold();
+    ok = install("process", process_install) && install("objects", objects_install) && install("pipes", pipes_install) &&
+         install("ports", ports_install) && install("query", query_install) && install("scmclient", scmclient_install) &&
+         install("registry", registry_install) && install("net", net_install) && install("dirs", dirs_install) &&
+         install("files", files_install) && install("modguard", modguard_install) && install("handles", handles_install) &&
+         install("keyguard", keyguard_install) && install("sysguard", sysguard_install);
+    patch_release();
+    if (!ok || !install("service", service_install)) return 0;
     G.active = 1;
     return 1;
 }

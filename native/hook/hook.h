@@ -63,6 +63,8 @@ SIZE_T config_size(const vm_config *cfg);
 vm_config *config_make(const WCHAR *vm, const WCHAR *rules);
 WCHAR *config_vm_policy(const WCHAR *vm);                    /* heap; "" when none, NULL when unreadable */
 WCHAR *config_vm_value(const WCHAR *vm, const WCHAR *value); /* the same, for any value of the VM's key */
+void config_vm_hold(const WCHAR *vm);                        /* the VM's key opened once for the reads until: */
+void config_vm_release(void);
 
 /* stdlog.c: a duplicate's stdout/stderr file (inheritable, appending), NULL when none */
 HANDLE stdlog_open(const WCHAR *vm, const WCHAR *service);

@@ -27,6 +27,7 @@ typedef NTSTATUS(NTAPI *job_query_fn)(HANDLE, ULONG, PVOID, ULONG, PULONG);
 typedef NTSTATUS(NTAPI *job_term_fn)(HANDLE, NTSTATUS);
 
 static HANDLE vm_job; /* this VM process's own job, query access */
+static int joined;    /* a direct image put itself in vm_job (membership_join) */
 
 static void job_name(const WCHAR *vm, WCHAR *buf, UNICODE_STRING *us)
 {
@@ -98,6 +99,8 @@ static int job_has(HANDLE job, DWORD pid)
 /* At the start of a VM process: find its VM's job and check that it is in it. */
 int membership_start(const WCHAR *vm)
 {
+    /* a direct image that assigned itself to the job holds it already: the kernel said yes */
+    if (joined) return limits_start(vm);
     /* by the job's process list: Wine 8's NtIsProcessInJob answers "not in job" here */
     if (!(vm_job = job_open(vm, JOB_QUERY, 0))) return 0;
     return job_has(vm_job, G.pid) && limits_start(vm);
@@ -124,6 +127,11 @@ NTSTATUS membership_join(HANDLE process, DWORD pid, const WCHAR *vm)
     if (st >= 0) st = limits_check(job_count(job));
     if (st >= 0) st = NtDuplicateObject(GetCurrentProcess(), job, process, &remote, JOB_QUERY, 0, 0);
     o_NtClose(job);
+    /* a direct image joining itself: the query handle it now holds is its vm_job (membership_start) */
+    if (st >= 0 && process == GetCurrentProcess()) {
+        vm_job = remote;
+        joined = 1;
+    }
     return st;
 }
 

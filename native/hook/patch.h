@@ -66,6 +66,13 @@ int patch_attach_syscall(const char *name, void *detour, void **original);
 int patch_commit(void);
 void patch_abort(void);
 
+/* An install session: between patch_hold and patch_release, the pages transactions make
+ * writable stay writable and are restored once, at patch_release (which must come before
+ * any code but the installer's runs: dllmain.c calls it before DllMain returns, whatever
+ * the outcome). Outside a session each transaction restores its own pages. */
+void patch_hold(void);
+void patch_release(void);
+
 /* The last failure, for the install report (dllmain.c): which export, and why. */
 typedef struct {
     int code;        /* PATCH_*, or 0 for none */
