@@ -16,10 +16,10 @@
    a stale entry can only send a read to the host's key, which a copy-on-write key lets the VM
    read anyway. */
 #include "hook.h"
+#include "namefold.h"
 #include "reg_cache.h"
 #include "trace.h"
 
-NTSYSAPI NTSTATUS NTAPI NtQuerySystemTime(LARGE_INTEGER *);
 NTSYSAPI void NTAPI RtlAcquireSRWLockShared(RTL_SRWLOCK *);
 NTSYSAPI void NTAPI RtlReleaseSRWLockShared(RTL_SRWLOCK *);
 NTSYSAPI void NTAPI RtlAcquireSRWLockExclusive(RTL_SRWLOCK *);
@@ -40,26 +40,6 @@ typedef struct {
 static rc_slot slots[RC_SLOTS];
 static RTL_SRWLOCK lock;
 
-/* ASCII case folded, as the registry folds it; other characters compared as they are (a
-   spelling that differs there only misses) */
-static WCHAR fold(WCHAR c) { return c >= L'a' && c <= L'z' ? c - 32 : c; }
-#define HASH0 2166136261u
-
-static int same(const WCHAR *a, const WCHAR *b, USHORT n)
-{
-    USHORT i;
-    for (i = 0; i < n; i++)
-        if (fold(a[i]) != fold(b[i])) return 0;
-    return 1;
-}
-
-static LONGLONG now(void)
-{
-    LARGE_INTEGER t;
-    NtQuerySystemTime(&t);
-    return t.QuadPart;
-}
-
 LONG reg_cache_gen(void)
 {
     volatile LONG *g = trace_reg_gen();
@@ -78,14 +58,14 @@ int reg_cache_absent(const WCHAR *c, USHORT n, USHORT from, LONG gen)
     for (i = 0; i < n && i <= RC_CHARS && !r; i++) {
         if (i >= from && (c[i] == L'\\' || i + 1 == n)) {
             USHORT len = c[i] == L'\\' ? i : n;
-            ULONG hv = c[i] == L'\\' ? h : (h ^ fold(c[i])) * 16777619u;
+            ULONG hv = c[i] == L'\\' ? h : hash_on(h, c + i, 1);
             const rc_slot *s = &slots[hv % RC_SLOTS];
             if (s->n == len && s->hash == hv && s->gen == gen && same(s->p, c, len)) {
                 if (!t) t = now();
                 r = t - s->at >= 0 && t - s->at < RC_TTL_100NS; /* a clock set back ends the entry too */
             }
         }
-        h = (h ^ fold(c[i])) * 16777619u;
+        h = hash_on(h, c + i, 1);
     }
     RtlReleaseSRWLockShared(&lock);
     return r;
@@ -93,12 +73,11 @@ int reg_cache_absent(const WCHAR *c, USHORT n, USHORT from, LONG gen)
 
 void reg_cache_put(const WCHAR *c, USHORT n, LONG gen)
 {
-    ULONG h = HASH0;
-    USHORT i;
+    ULONG h;
     rc_slot *s;
     LONGLONG at;
     if (gen < 0 || !n || n > RC_CHARS) return;
-    for (i = 0; i < n; i++) h = (h ^ fold(c[i])) * 16777619u;
+    h = hash_of(c, n);
     at = now();
     s = &slots[h % RC_SLOTS];
     RtlAcquireSRWLockExclusive(&lock);
