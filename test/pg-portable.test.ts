@@ -38,7 +38,8 @@ async function register(h: TestHost): Promise<void> {
 /** `svcdup start` of the duplicate; a failure names what it wrote (PostgreSQL says there why it stopped). */
 function start(c: ReturnType<typeof cliFor>): ServiceStatus {
   const r = c.cli(['start', SVC, '--vm', 'a', '--json']);
-  expect(r.status, `svcdup start ${SVC} --vm a: ${r.stderr}${c.cli(['logs', SVC, '--vm', 'a', '--tail', '30']).stdout}`).toBe(0);
+  const said = r.status === 0 ? '' : c.cli(['logs', SVC, '--vm', 'a', '--tail', '30']).stdout;
+  expect(r.status, `svcdup start ${SVC} --vm a: ${r.stderr}${said}`).toBe(0);
   return JSON.parse(r.stdout) as ServiceStatus;
 }
 const hashes = (h: TestHost) => ({ data: treeHash(h.backend.toHostPath(DATA)), conf: treeHash(h.backend.toHostPath(CONF)) });
