@@ -35,6 +35,13 @@ async function register(h: TestHost): Promise<void> {
   const reg = await h.backend.exec([`${bin}\\pg_ctl.exe`, 'register', '-N', SVC, '-D', CONF, '-o', `-p ${PORT} -h 127.0.0.1`]);
   expect(reg.code, reg.stdout + reg.stderr).toBe(0);
 }
+/** `svcdup start` of the duplicate; a failure names what it wrote (PostgreSQL says there why it stopped). */
+function start(c: ReturnType<typeof cliFor>): ServiceStatus {
+  const r = c.cli(['start', SVC, '--vm', 'a', '--json']);
+  const said = r.status === 0 ? '' : c.cli(['logs', SVC, '--vm', 'a', '--tail', '30']).stdout;
+  expect(r.status, `svcdup start ${SVC} --vm a: ${r.stderr}${said}`).toBe(0);
+  return JSON.parse(r.stdout) as ServiceStatus;
+}
 const hashes = (h: TestHost) => ({ data: treeHash(h.backend.toHostPath(DATA)), conf: treeHash(h.backend.toHostPath(CONF)) });
 
 describe.skipIf(!pgPresent)('PostgreSQL whose data directory only its configuration file names', () => {
@@ -92,7 +99,7 @@ describe.skipIf(!pgPresent)('PostgreSQL whose data directory only its configurat
       expect(c1.cli(['dup', SVC, '--vm', 'a', '--relayed']).status).toBe(0);
       // the host writes after the dup, and makes it durable in its files
       await sql('127.0.0.1', "insert into t values ('host-after-dup'); checkpoint");
-      const st = c1.cliJson<ServiceStatus>(['start', SVC, '--vm', 'a']);
+      const st = start(c1);
       expect(st.state).toBe('RUNNING');
       await ready(IP1);
       expect(await rows(IP1)).toEqual(['host']);
@@ -125,7 +132,7 @@ describe.skipIf(!pgPresent)('PostgreSQL whose data directory only its configurat
       const r = c2.cliJson<{ vm: string; address: string; duplicates: string[] }>(['vm', 'import', archive, '--ip', IP2]);
       expect(r).toMatchObject({ vm: 'a', address: IP2 });
       expect(r.duplicates).toContain(`${SVC}@a`);
-      const st = c2.cliJson<ServiceStatus>(['start', SVC, '--vm', 'a']);
+      const st = start(c2);
       expect(st.state).toBe('RUNNING');
       await ready(IP2);
       expect(await rows(IP2)).toEqual(['host', 'in-a']);

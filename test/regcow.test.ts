@@ -62,6 +62,8 @@ beforeAll(async () => {
     'set|HKLM\\SOFTWARE\\rtclosed|v|host',
     'set|HKCU\\Software\\rtpriv|v|host',
     'set|HKCU\\Software\\rtpriv\\sub|v|host',
+    'set|HKLM\\SOFTWARE\\rtmem\\k1|v|host1',
+    'set|HKLM\\SOFTWARE\\rtmem\\k2|v|host2',
   );
   Object.assign(before, await exportHives('before'));
   const policy = join(host.paths.home, 'keys.json');
@@ -169,6 +171,24 @@ describe('copy-on-write keys', () => {
   it('a change notification on a key read from the host fires when the VM changes it', async () => {
     expect(await inVm('b', 'notify|HKLM\\SOFTWARE\\rtwatch|n|1', 'get|HKLM\\SOFTWARE\\rtwatch|n')).toEqual(['fired', '1']);
     expect(await onHost('get|HKLM\\SOFTWARE\\rtwatch|n')).toEqual(['err 2']);
+  });
+
+  // a process remembers which keys the VM's copies lack (reg_cache.c): each read below is the
+  // first of a key the VM never copied, so its missing copy is remembered; a child process of
+  // the VM then copies it up or deletes it (a tombstone), and the next open must look again
+  it("another VM process's copy or deletion of a key this process read shows at its next open", async () => {
+    expect(
+      await inVm(
+        'b',
+        'get|HKLM\\SOFTWARE\\rtmem\\k1|v',
+        'child|set|HKLM\\SOFTWARE\\rtmem\\k1|v|vmb',
+        'get|HKLM\\SOFTWARE\\rtmem\\k1|v',
+        'get|HKLM\\SOFTWARE\\rtmem\\k2|v',
+        'child|delkey|HKLM\\SOFTWARE\\rtmem\\k2',
+        'get|HKLM\\SOFTWARE\\rtmem\\k2|v',
+      ),
+    ).toEqual(['host1', 'ok', 'vmb', 'host2', 'ok', 'err 2']);
+    expect(await onHost('get|HKLM\\SOFTWARE\\rtmem\\k1|v', 'get|HKLM\\SOFTWARE\\rtmem\\k2|v')).toEqual(['host1', 'host2']);
   });
 });
 

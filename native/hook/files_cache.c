@@ -18,9 +18,9 @@
    only, a wrong one costs one failed open. */
 #include "files.h"
 #include "hook.h"
+#include "namefold.h"
 #include "trace.h"
 
-NTSYSAPI NTSTATUS NTAPI NtQuerySystemTime(LARGE_INTEGER *);
 NTSYSAPI void NTAPI RtlAcquireSRWLockShared(RTL_SRWLOCK *);
 NTSYSAPI void NTAPI RtlReleaseSRWLockShared(RTL_SRWLOCK *);
 NTSYSAPI void NTAPI RtlAcquireSRWLockExclusive(RTL_SRWLOCK *);
@@ -43,34 +43,6 @@ typedef struct {
 static fc_slot slots[FC_SLOTS];
 static fc_slot dirs[FC_DIRS]; /* kind FC_ABSENT: the area has no such folder */
 static RTL_SRWLOCK lock;
-
-static WCHAR fold(WCHAR c) { return c >= L'a' && c <= L'z' ? c - 32 : c; }
-
-/* ASCII case folded, as the area's lookups fold it; other characters compared as they are
-   (a spelling that differs there only misses) */
-static ULONG hash_on(ULONG h, const WCHAR *p, USHORT n)
-{
-    USHORT i;
-    for (i = 0; i < n; i++) h = (h ^ fold(p[i])) * 16777619u;
-    return h;
-}
-#define HASH0         2166136261u
-#define hash_of(p, n) hash_on(HASH0, p, n)
-
-static int same(const WCHAR *a, const WCHAR *b, USHORT n)
-{
-    USHORT i;
-    for (i = 0; i < n; i++)
-        if (fold(a[i]) != fold(b[i])) return 0;
-    return 1;
-}
-
-static LONGLONG now(void)
-{
-    LARGE_INTEGER t;
-    NtQuerySystemTime(&t);
-    return t.QuadPart;
-}
 
 LONG files_cache_gen(void)
 {

@@ -15,6 +15,7 @@
 #include "patch.h"
 #include "policy.h"
 #include "trace.h"
+#include "reg_cache.h"
 #include "ntkey.h"
 #include <stdlib.h>
 #include <wchar.h>
@@ -371,25 +372,33 @@ static void lookup(const WCHAR *full, USHORT n, int policy, key_state *s)
     WCHAR c[NAME_MAX_CHARS];
     USHORT cn = copy_name(full, n, c), top = cow_root_len + 1;
     int m;
+    LONG gen;
     s->copy = 0;
     s->host_hidden = policy == P_PRIVATE;
     if (!cn) return;
+    /* a missing key remembered above it (reg_cache.c): the walk would end there, at a copy
+       with no marker, so its answer is the one already set */
+    if (reg_cache_absent(c, cn, top, gen = reg_cache_gen())) return;
     /* Every ancestor of a copy exists: walking down from the hive's copy, each step
        relative to the last, stops at the first missing one. The deepest copy found is the
        key's own (its state) or an ancestor's (whether the host shows through here). */
     {
         HANDLE last = NULL, next;
         USHORT i, start;
+        NTSTATUS st;
         int whole = 1;
         for (i = top; i < cn && c[i] != L'\\'; i++)
-            ;                                                   /* the hive: MACHINE or USER */
-        if (raw_open(&last, c, i, KEY_QUERY_VALUE) < 0) return; /* nothing copied in this hive */
+            ;                                                    /* the hive: MACHINE or USER */
+        if ((st = raw_open(&last, c, i, KEY_QUERY_VALUE)) < 0) { /* nothing copied in this hive */
+            if (st == ST_OBJECT_NAME_NOT_FOUND) reg_cache_put(c, i, gen);
+            return;
+        }
         for (start = i + 1, i = start; start < cn && i <= cn; i++) {
             UNICODE_STRING us;
             OBJECT_ATTRIBUTES oa;
             if (i < cn && c[i] != L'\\') continue;
             init_oa(&oa, &us, c + start, i - start, last);
-            if (o_NtOpenKey(&next, KEY_QUERY_VALUE, &oa) < 0) {
+            if ((st = o_NtOpenKey(&next, KEY_QUERY_VALUE, &oa)) < 0) {
                 whole = 0;
                 break;
             }
@@ -401,6 +410,10 @@ static void lookup(const WCHAR *full, USHORT n, int policy, key_state *s)
         o_NtClose(last);
         if (whole) s->copy = m == M_IS_DELETED ? -1 : 1;
         if (m) s->host_hidden = 1;
+        /* remembered only below a plain copy: a tombstone or an opaque copy above decides
+           host_hidden, and a missing key has no key (no marker) below it */
+        else if (!whole && st == ST_OBJECT_NAME_NOT_FOUND)
+            reg_cache_put(c, i, gen);
     }
 }
 
@@ -421,6 +434,7 @@ static NTSTATUS create_chain(HANDLE *h, const WCHAR *name, USHORT n)
         if (i < n && name[i] != L'\\') continue;
         init_oa(&oa, &us, name + start, i - start, parent);
         st = o_NtCreateKey(&k, KEY_ALL_ACCESS, &oa, 0, NULL, 0, NULL);
+        reg_cache_changed(); /* after each: a key made, though a later one fail */
         o_NtClose(parent);
         if (st < 0) return st;
         parent = k;
@@ -441,6 +455,7 @@ static NTSTATUS create_under(HANDLE *h, HANDLE parent, const WCHAR *name, USHORT
     cu.Length = cu.MaximumLength = (USHORT)(cls_chars * sizeof(WCHAR));
     st = o_NtCreateKey(h, KEY_ALL_ACCESS, &oa, 0, cls_chars ? &cu : NULL, options & OPT_VOLATILE, disp);
     if (st == ST_CHILD_MUST_BE_VOLATILE) st = o_NtCreateKey(h, KEY_ALL_ACCESS, &oa, 0, cls_chars ? &cu : NULL, OPT_VOLATILE, disp);
+    reg_cache_changed(); /* a copy, a new key or a tombstone made */
     return st;
 }
 
@@ -548,6 +563,7 @@ static NTSTATUS ensure_copy(HANDLE *h, const WCHAR *full, USHORT n)
             if (disp == REG_CREATED) {
                 o_NtDeleteKey(*h);
                 o_NtClose(*h);
+                reg_cache_changed();
             } /* nothing half-copied */
             return st;
         }
@@ -576,6 +592,7 @@ static void delete_children(HANDLE h)
             o_NtClose(c);
             return;
         }
+        reg_cache_changed();
         o_NtClose(c);
     }
 }
@@ -648,6 +665,7 @@ again:
             delete_children(hk);
             o_NtDeleteKey(hk);
             o_NtClose(hk);
+            reg_cache_changed();
         }
     }
     if (s.host_hidden || s.copy < 0 || marker_of(parent) == M_IS_OPAQUE)
@@ -872,7 +890,7 @@ static int sides(HANDLE h, WCHAR *logical, USHORT *ln, HANDLE *copy, HANDLE *hos
     *ln = n;
     policy = key_policy(logical, n);
     if (policy == P_OPEN || policy == P_CLOSED) return 0;
-    if (!(cn = copy_name(logical, n, c)) || raw_open(copy, c, cn, RD) < 0) {
+    if (!(cn = copy_name(logical, n, c)) || reg_cache_absent(c, cn, cow_root_len + 1, reg_cache_gen()) || raw_open(copy, c, cn, RD) < 0) {
         *copy = NULL;
         if (!has_private) return 0; /* never copied: the host's view */
     }
@@ -1064,7 +1082,11 @@ static NTSTATUS NTAPI d_NtDeleteKey(HANDLE h)
     ln = to_logical(info.name, cn);
     memcpy(logical, info.name, ln * sizeof(WCHAR));
     logical[ln] = 0;
-    if (raw_open(&work, c, cn, KEY_ALL_ACCESS) < 0) return o_NtDeleteKey(h);
+    if (raw_open(&work, c, cn, KEY_ALL_ACCESS) < 0) {
+        st = o_NtDeleteKey(h);
+        reg_cache_changed();
+        return st;
+    }
     marker = marker_of(work);
     if (build(work, &m, &st)) {
         ULONG n = m.n;
@@ -1101,7 +1123,9 @@ static NTSTATUS NTAPI d_NtDeleteKey(HANDLE h)
     }
     delete_children(work);
     o_NtClose(work);
-    if ((st = o_NtDeleteKey(h)) < 0 || !tombstone) return st;
+    st = o_NtDeleteKey(h);
+    reg_cache_changed();
+    if (st < 0 || !tombstone) return st;
     if (raw_open(&parent, c, pl, KEY_CREATE_SUB_KEY) >= 0) {
         if (create_under(&tomb, parent, c + pl + 1, cn - pl - 1, M_DELETED, (USHORT)wcslen(M_DELETED), 0, &d) >= 0) o_NtClose(tomb);
         o_NtClose(parent);
@@ -1115,8 +1139,11 @@ static NTSTATUS NTAPI d_NtRenameKey(HANDLE h, UNICODE_STRING *name)
     WCHAR logical[NAME_MAX_CHARS];
     USHORT n = handle_name(h, logical);
     /* only a host key a rule opens (a copy cannot move without its host key); unnamed: no */
+    NTSTATUS st;
     if (!n || key_policy(logical, n) != P_OPEN || !registry_may_change(h)) return ST_ACCESS_DENIED;
-    return o_NtRenameKey(h, name);
+    st = o_NtRenameKey(h, name);
+    reg_cache_changed(); /* a host key, but whatever the rule names: never a stale memory */
+    return st;
 }
 
 /* Rights follow the verdict (handles.c): a change through a key handle acts only on the VM's

@@ -31,6 +31,7 @@ trace_hdr *trace_map(const WCHAR *vm,
 
 void trace_open(void) { hdr = trace_map(G.cfg->vm, o_NtCreateSection); }
 volatile LONG *trace_files_gen(void) { return hdr ? &hdr->files_gen : NULL; }
+volatile LONG *trace_reg_gen(void) { return hdr ? &hdr->reg_gen : NULL; }
 
 static int put(WCHAR *o, int at, const UNICODE_STRING *s)
 {

@@ -25,6 +25,10 @@ typedef struct {
     WCHAR failed[TRACE_FAIL_CHARS]; /* "part: export: why" */
     /* Bumped after every change a VM process makes to the VM's file area (files_cache.c). */
     volatile LONG files_gen;
+    /* Bumped after every key a VM process creates or deletes under the VM's registry copies
+       (reg_cache.c); its own counter, so that file writes, far more frequent, leave the
+       registry memory be. */
+    volatile LONG reg_gen;
 } trace_hdr;
 
 typedef struct {
@@ -40,6 +44,7 @@ trace_hdr *trace_map(const WCHAR *vm,
 void trace_open(void);
 /* This VM's files_gen in the shared header, NULL when the section could not be had. */
 volatile LONG *trace_files_gen(void);
+volatile LONG *trace_reg_gen(void); /* the same for reg_gen */
 void trace_decision(const char *call, const UNICODE_STRING *used, const UNICODE_STRING *effective, int verdict);
 /* A part of the hook that could not be installed: recorded in the header and traced
    (call "install", used "part: export", effective the reason, decision "failed"). */

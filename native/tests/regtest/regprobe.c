@@ -1,5 +1,6 @@
 /* Registry probe: each argument is one step "op|key|arg|arg", run in order, one output
  * line a step ("op: result"), so a test can run the same script on the host and in VMs.
+ * "child|op|key|..." runs that step in a child process (its line is the child's).
  * Keys are spelled HKLM\..., HKCU\..., HKU\... (Win32 calls) or \Registry\... (native calls). */
 #include <windows.h>
 #include <winternl.h>
@@ -85,6 +86,31 @@ static void step(WCHAR *s)
     HKEY root, h;
     LONG e;
     NTSTATUS st;
+    if (!wcsncmp(s, L"child|", 6)) {
+        /* the rest of the step, run by another process (of the same VM, when run in one) */
+        WCHAR cmd[2048], self[MAX_PATH];
+        STARTUPINFOW si;
+        PROCESS_INFORMATION pi;
+        memset(&si, 0, sizeof si);
+        si.cb = sizeof si;
+        si.dwFlags = STARTF_USESTDHANDLES; /* its line on this process's output */
+        si.hStdInput = GetStdHandle(STD_INPUT_HANDLE);
+        si.hStdOutput = GetStdHandle(STD_OUTPUT_HANDLE);
+        si.hStdError = GetStdHandle(STD_ERROR_HANDLE);
+        SetHandleInformation(si.hStdOutput, HANDLE_FLAG_INHERIT, HANDLE_FLAG_INHERIT);
+        GetModuleFileNameW(NULL, self, MAX_PATH);
+        _snwprintf(cmd, 2047, L"\"%ls\" \"%ls\"", self, s + 6);
+        cmd[2047] = 0;
+        fflush(stdout);
+        if (!CreateProcessW(self, cmd, NULL, NULL, TRUE, 0, NULL, NULL, &si, &pi)) {
+            wprintf(L"child: err %lu\n", GetLastError());
+            return;
+        }
+        WaitForSingleObject(pi.hProcess, INFINITE);
+        CloseHandle(pi.hThread);
+        CloseHandle(pi.hProcess);
+        return;
+    }
     while (n < 5) {
         a[n++] = p;
         if (!(p = wcschr(p, L'|'))) break;
