@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ServiceStatus } from '../src/backend/types.js';
 import { cliFor, waitState } from './cli-helpers.js';
 import { openTestHost, testRoot, treeHash, type TestHost } from './helpers.js';
-import { PG_BIN, pgClients, pgPresent } from './pg-helpers.js';
+import { PG_BIN, pgClients, pgPresent, startPg } from './pg-helpers.js';
 
 const SVC = 'pgconf';
 const PORT = 5546;
@@ -35,12 +35,15 @@ async function register(h: TestHost): Promise<void> {
   const reg = await h.backend.exec([`${bin}\\pg_ctl.exe`, 'register', '-N', SVC, '-D', CONF, '-o', `-p ${PORT} -h 127.0.0.1`]);
   expect(reg.code, reg.stdout + reg.stderr).toBe(0);
 }
-/** `svcdup start` of the duplicate; a failure names what it wrote (PostgreSQL says there why it stopped). */
+/**
+ * `svcdup start` of the duplicate (once more only on Wine's delete-pending race, pg-helpers.ts
+ * `startPg`); a failure names what it wrote (PostgreSQL says there why it stopped).
+ */
 function start(c: ReturnType<typeof cliFor>): ServiceStatus {
-  const r = c.cli(['start', SVC, '--vm', 'a', '--json']);
-  const said = r.status === 0 ? '' : c.cli(['logs', SVC, '--vm', 'a', '--tail', '30']).stdout;
-  expect(r.status, `svcdup start ${SVC} --vm a: ${r.stderr}${said}`).toBe(0);
-  return JSON.parse(r.stdout) as ServiceStatus;
+  const once = () => c.cli(['start', SVC, '--vm', 'a', '--json']);
+  const { result, log } = startPg(once, once, () => c.cli(['logs', SVC, '--vm', 'a', '--tail', '30']).stdout);
+  expect(result.status, `svcdup start ${SVC} --vm a: ${result.stderr}${log}`).toBe(0);
+  return JSON.parse(result.stdout) as ServiceStatus;
 }
 const hashes = (h: TestHost) => ({ data: treeHash(h.backend.toHostPath(DATA)), conf: treeHash(h.backend.toHostPath(CONF)) });
 
