@@ -31,7 +31,7 @@ static int install(const char *part, int (*fn)(void))
     return 0;
 }
 
-static int start(void)
+static int start_in_vm(void)
 {
     vm_config *c;
     HMODULE pinned;
@@ -40,7 +40,6 @@ static int start(void)
     if (!(c = config_load(G.pid))) {
         /* not in a VM: stay passive, unless this is a direct duplicate's image (direct.c) */
         int d = direct_start(&c);
-        if (d <= 0) config_vm_release();
         if (d == 0) return 1;
         if (d < 0) return 0;
     }
@@ -55,13 +54,12 @@ static int start(void)
         return 0;
     }
     if (!membership_start(c->vm)) { /* a process not in its VM's job does not run */
-        config_vm_release();
         hook_failed("membership");
         return 0;
     }
-    config_vm_release(); /* the last read of the VM's key (limits.c), for a direct image */
     /* never unloaded: FreeLibrary must not be a way out of the VM */
-    if (!GetModuleHandleExW(GET_MODULE_HANDLE_EX_FLAG_PIN | GET_MODULE_HANDLE_EX_FLAG_FROM_ADDRESS, (LPCWSTR)(void *)start, &pinned)) {
+    if (!GetModuleHandleExW(GET_MODULE_HANDLE_EX_FLAG_PIN | GET_MODULE_HANDLE_EX_FLAG_FROM_ADDRESS, (LPCWSTR)(void *)start_in_vm,
+                            &pinned)) {
         patch_fail("GetModuleHandleExW", -1, "the hook cannot pin itself");
         hook_failed("pin");
         return 0;
@@ -78,6 +76,15 @@ static int start(void)
     if (!ok || !install("service", service_install)) return 0;
     G.active = 1;
     return 1;
+}
+
+/* A direct image holds its VM's key open for its reads at start (direct.c): closed here,
+   on every way out, before any code of the image runs. */
+static int start(void)
+{
+    int r = start_in_vm();
+    config_vm_release();
+    return r;
 }
 
 /* For svcdup-host: svcdup_spawn with the child's primary token given (a restricted
